@@ -1,0 +1,178 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Sha256 } from '@smithy/core/checksum';
+import { SignatureV4 } from '@smithy/signature-v4';
+import type { ProvisioningRequest } from '../functions/domain/provisioning-request.ts';
+import type { FieldError } from '../functions/domain/validation.ts';
+import type { FinalExecutionStatus, RequestStatusResponse } from './outcomes.ts';
+
+/** `202` of `POST /provisioning-requests`. */
+export interface AcceptedRequest {
+  requestId: string;
+  executionArn: string;
+  statusUrl: string;
+}
+
+export interface ApiFailure {
+  /** `InvalidRequest` (400), `Conflict` (409), `HTTP <status>` or `NetworkError`. */
+  code: string;
+  message: string;
+  fieldErrors?: FieldError[];
+}
+
+export type ApiResult<T> = { ok: true; value: T } | { ok: false; failure: ApiFailure };
+
+export interface ProvisioningApi {
+  submit(request: ProvisioningRequest): Promise<ApiResult<AcceptedRequest>>;
+  status(requestId: string): Promise<ApiResult<RequestStatusResponse>>;
+}
+
+export interface Backoff {
+  initialMs: number;
+  maxMs: number;
+}
+
+/** Polling starts fast for small requests and settles at one call every 5 s for long ones. */
+export const POLL_BACKOFF: Backoff = { initialMs: 250, maxMs: 5_000 };
+
+/** Network errors, throttling and server errors are worth repeating: a request id makes a repeated POST harmless. */
+const TRANSIENT_ATTEMPTS = 4;
+
+type CredentialProvider = NonNullable<ConstructorParameters<typeof SignatureV4>[0]['credentials']>;
+
+export interface ApiClientOptions {
+  apiUrl: URL;
+  /** Required when the API is not on a loopback address: requests are then SigV4-signed for this region (see resolveRegion). */
+  region?: string;
+  /** Defaults to the AWS SDK's provider chain (environment, shared files, SSO, instance roles…). */
+  credentials?: CredentialProvider;
+  fetch?: typeof fetch;
+  backoff?: Backoff;
+}
+
+export function isLoopback(url: URL): boolean {
+  return url.hostname === 'localhost' || url.hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(url.hostname);
+}
+
+/**
+ * An explicit region wins; then the one an API Gateway host names (`abc123.execute-api.eu-west-1.amazonaws.com`);
+ * a custom domain names none, so the environment's default region comes last.
+ */
+export function resolveRegion(url: URL, explicit: string | undefined, environmentRegion: string | undefined): string | undefined {
+  return explicit ?? /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(url.hostname)?.[1] ?? environmentRegion;
+}
+
+export function createProvisioningApi(options: ApiClientOptions): ProvisioningApi {
+  const fetchImpl = options.fetch ?? fetch;
+  const backoff = options.backoff ?? POLL_BACKOFF;
+  const sign = isLoopback(options.apiUrl) ? undefined : createSigner(options);
+  // A stage path (`/prod`) is kept: routes are resolved below it.
+  const base = new URL(options.apiUrl.href.endsWith('/') ? options.apiUrl.href : `${options.apiUrl.href}/`);
+
+  async function send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: unknown } | ApiFailure> {
+    const url = new URL(path, base);
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = { accept: 'application/json', ...(payload && { 'content-type': 'application/json' }) };
+    const init = { method, headers: sign ? await sign(url, method, headers, payload) : headers, body: payload };
+    let lastFailure: ApiFailure = { code: 'NetworkError', message: 'not sent' };
+    for (let attempt = 1, delay = backoff.initialMs; attempt <= TRANSIENT_ATTEMPTS; attempt += 1, delay = Math.min(delay * 2, backoff.maxMs)) {
+      if (attempt > 1) await sleep(delay);
+      try {
+        const response = await fetchImpl(url, init);
+        const text = await response.text();
+        const json = text === '' ? undefined : parseJson(text);
+        if (response.status !== 429 && response.status < 500) return { status: response.status, json };
+        lastFailure = { code: `HTTP ${response.status}`, message: messageOf(json) ?? (text.slice(0, 200) || response.statusText) };
+      } catch (error) {
+        lastFailure = { code: 'NetworkError', message: `${method} ${url.href}: ${(error as Error).cause ?? (error as Error).message}` };
+      }
+    }
+    return lastFailure;
+  }
+
+  return {
+    async submit(request) {
+      const response = await send('POST', 'provisioning-requests', request);
+      if ('code' in response) return { ok: false, failure: response };
+      if (response.status === 202) return { ok: true, value: response.json as AcceptedRequest };
+      if (response.status === 400) {
+        const fieldErrors = (response.json as { errors?: FieldError[] } | undefined)?.errors ?? [];
+        return { ok: false, failure: { code: 'InvalidRequest', message: messageOf(response.json) ?? 'the API rejected the request', fieldErrors } };
+      }
+      return { ok: false, failure: httpFailure(response, response.status === 409 ? 'Conflict' : `HTTP ${response.status}`) };
+    },
+    async status(requestId) {
+      const response = await send('GET', `provisioning-requests/${encodeURIComponent(requestId)}`);
+      if ('code' in response) return { ok: false, failure: response };
+      if (response.status === 200) return { ok: true, value: response.json as RequestStatusResponse };
+      return { ok: false, failure: httpFailure(response, response.status === 404 ? 'NotFound' : `HTTP ${response.status}`) };
+    },
+  };
+}
+
+export type FinishedStatusResponse = RequestStatusResponse & { status: FinalExecutionStatus };
+
+/** Asks for a request's status until its execution ends, waiting longer between calls while it runs. */
+export async function waitUntilFinished(api: ProvisioningApi, requestId: string, backoff: Backoff = POLL_BACKOFF): Promise<ApiResult<FinishedStatusResponse>> {
+  for (let delay = backoff.initialMs; ; delay = Math.min(delay * 2, backoff.maxMs)) {
+    const result = await api.status(requestId);
+    if (!result.ok) return result;
+    if (isFinished(result.value)) return { ok: true, value: result.value };
+    await sleep(delay);
+  }
+}
+
+function isFinished(response: RequestStatusResponse): response is FinishedStatusResponse {
+  return response.status !== 'RUNNING' && response.status !== 'PENDING_REDRIVE';
+}
+
+type Signer = (url: URL, method: string, headers: Record<string, string>, body: string | undefined) => Promise<Record<string, string>>;
+
+function createSigner(options: ApiClientOptions): Signer {
+  const region = options.region;
+  if (region === undefined) throw new Error(`cannot tell the region of ${options.apiUrl.host}: give --region or set AWS_REGION`);
+  const signer = new SignatureV4({
+    service: 'execute-api',
+    region,
+    sha256: Sha256,
+    credentials: options.credentials ?? defaultCredentials(),
+  });
+  return async (url, method, headers, body) => {
+    const signed = await signer.sign({
+      method,
+      protocol: url.protocol,
+      hostname: url.hostname,
+      port: url.port === '' ? undefined : Number(url.port),
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      headers: { ...headers, host: url.host },
+      body,
+    });
+    // fetch sets Host itself, from the same URL, and refuses to be given one.
+    delete signed.headers.host;
+    return signed.headers;
+  };
+}
+
+/** The SDK's default chain, created once so that it caches what it resolves. */
+function defaultCredentials(): CredentialProvider {
+  // Imported only for a remote API: the chain pulls in the STS and SSO clients.
+  const chain = import('@aws-sdk/credential-providers').then((providers) => providers.fromNodeProviderChain());
+  return async () => (await chain)();
+}
+
+function httpFailure(response: { status: number; json: unknown }, code: string): ApiFailure {
+  return { code, message: messageOf(response.json) ?? `the API answered ${response.status}` };
+}
+
+function messageOf(json: unknown): string | undefined {
+  const message = (json as { message?: unknown } | undefined)?.message;
+  return typeof message === 'string' ? message : undefined;
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,159 @@
+import { parseArgs } from 'node:util';
+import { MAX_DEVICES_PER_REQUEST } from '../functions/domain/limits.ts';
+
+export interface CliOptions {
+  manifestPath: string;
+  apiUrl: URL;
+  region?: string;
+  concurrency: number;
+  reportPrefix: string;
+  dryRun: boolean;
+  overrides: RequestOverrides;
+}
+
+/** Request-level fields given on the command line; they win over the manifest's own. */
+export interface RequestOverrides {
+  coreDeviceThingName?: string;
+  templateName?: string;
+  templateFile?: string;
+  templateParameters: Record<string, string>;
+  thingPrincipalType?: string;
+  rollbackOnFailure?: boolean;
+}
+
+export type ParsedArguments = { kind: 'help' } | { kind: 'run'; options: CliOptions } | { kind: 'usage-error'; message: string };
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
+export const DEFAULT_REPORT_PREFIX = './iot-provision-report';
+const DEFAULT_CONCURRENCY = 4;
+
+export const HELP_TEXT = `Usage: iot-provision <manifest.csv|manifest.json> [options]
+
+Provisions a fleet through the provisioning API: validates every device first (nothing is sent if
+any row is wrong), splits the fleet into requests of at most ${MAX_DEVICES_PER_REQUEST} devices, sends them, waits for
+each execution and writes a report of every device's outcome.
+
+Manifest
+  CSV   header row; columns thingName, principal, coreDeviceThingName and param.<Name> for each
+        device parameter <Name>. An empty cell means "not given".
+  JSON  an array of devices ({thingName, principal?, coreDeviceThingName?, parameters?}), or an
+        object with request fields (coreDeviceThingName, templateName, templateParameters, ...)
+        and a "devices" array.
+
+Request options (they override the manifest's)
+  --core <name>              default Greengrass core device
+  --template <name>          shipped provisioning template
+  --template-file <path>     inline provisioning template (JSON), sent as templateBody
+  --param <Name=Value>       template parameter shared by all devices (repeatable)
+  --principal-type <type>    EXCLUSIVE_THING (default) or NON_EXCLUSIVE_THING
+  --no-rollback              keep what was created for a device that failed
+
+Run options
+  --api-url <url>            provisioning API (default ${DEFAULT_API_URL}, started by npm start);
+                             requests to a non-loopback URL are SigV4-signed with the default
+                             AWS credentials
+  --region <region>          region for signing (default: from the URL host, then AWS_REGION)
+  --concurrency <n>          requests in flight (default ${DEFAULT_CONCURRENCY})
+  --report <path-prefix>     writes <prefix>.json, <prefix>.csv and <prefix>.state.json
+                             (default ${DEFAULT_REPORT_PREFIX})
+  --dry-run                  validate and print the plan; send nothing
+  -h, --help                 this text
+
+Resuming: run the same command again. Requests whose devices were all provisioned are skipped;
+devices that failed are sent again in a new request (<request id>-r<n>).
+
+Exit codes: 0 all devices provisioned, 1 some device failed, 2 bad input or usage.
+`;
+
+export function parseArguments(argv: readonly string[]): ParsedArguments {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      allowNegative: true,
+      options: {
+        core: { type: 'string' },
+        template: { type: 'string' },
+        'template-file': { type: 'string' },
+        param: { type: 'string', multiple: true },
+        'principal-type': { type: 'string' },
+        rollback: { type: 'boolean' },
+        'api-url': { type: 'string', default: DEFAULT_API_URL },
+        region: { type: 'string' },
+        concurrency: { type: 'string', default: String(DEFAULT_CONCURRENCY) },
+        report: { type: 'string', default: DEFAULT_REPORT_PREFIX },
+        'dry-run': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    return usageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  if (positionals.length !== 1) return usageError(positionals.length === 0 ? 'give the manifest file' : `give one manifest file, not ${positionals.length}`);
+  if (values.template !== undefined && values['template-file'] !== undefined) return usageError('give --template or --template-file, not both');
+
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) return usageError(`--concurrency must be a positive integer, got "${values.concurrency}"`);
+  if (!URL.canParse(values['api-url']) || !/^https?:$/.test(new URL(values['api-url']).protocol)) {
+    return usageError(`--api-url must be an http or https URL, got "${values['api-url']}"`);
+  }
+  const templateParameters: Record<string, string> = {};
+  for (const assignment of values.param ?? []) {
+    const separator = assignment.indexOf('=');
+    if (separator < 0) return usageError(`--param takes Name=Value, got "${assignment}"`);
+    templateParameters[assignment.slice(0, separator)] = assignment.slice(separator + 1);
+  }
+
+  return {
+    kind: 'run',
+    options: {
+      manifestPath: positionals[0]!,
+      apiUrl: new URL(values['api-url']),
+      region: values.region,
+      concurrency,
+      reportPrefix: values.report,
+      dryRun: values['dry-run'],
+      overrides: {
+        coreDeviceThingName: values.core,
+        templateName: values.template,
+        templateFile: values['template-file'],
+        templateParameters,
+        thingPrincipalType: values['principal-type'],
+        rollbackOnFailure: values.rollback,
+      },
+    },
+  };
+}
+
+/**
+ * The request-level fields for validation: the manifest's, overridden by the command line. A template given
+ * on the command line replaces the manifest's whichever way the manifest named it; parameters are merged.
+ */
+export function requestFieldsOf(manifestDefaults: Record<string, unknown>, overrides: RequestOverrides, templateBody: string | undefined): Record<string, unknown> {
+  const fields = { ...manifestDefaults };
+  const set = (name: string, value: unknown) => {
+    if (value !== undefined) fields[name] = value;
+  };
+  set('coreDeviceThingName', overrides.coreDeviceThingName);
+  set('thingPrincipalType', overrides.thingPrincipalType);
+  set('rollbackOnFailure', overrides.rollbackOnFailure);
+  if (overrides.templateName !== undefined || templateBody !== undefined) {
+    delete fields.templateName;
+    delete fields.templateBody;
+    set('templateName', overrides.templateName);
+    set('templateBody', templateBody);
+  }
+  if (Object.keys(overrides.templateParameters).length > 0) {
+    const manifestParameters = fields.templateParameters;
+    const inherited = typeof manifestParameters === 'object' && manifestParameters !== null ? manifestParameters : {};
+    fields.templateParameters = { ...inherited, ...overrides.templateParameters };
+  }
+  return fields;
+}
+
+function usageError(message: string): ParsedArguments {
+  return { kind: 'usage-error', message };
+}

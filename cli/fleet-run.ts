@@ -1,0 +1,123 @@
+import { waitUntilFinished, type ApiFailure, type Backoff, type ProvisioningApi } from './api-client.ts';
+import { failedOutcome, finishRequest, type DeviceResult, type FinalExecutionStatus, type FinishedRequest, type FleetDeviceOutcome, type OutcomeError } from './outcomes.ts';
+import { coreDeviceOf, requestBody, type FleetPlan, type PlannedDevice, type RequestChunk } from './plan.ts';
+import type { ProgressReporter } from './progress.ts';
+import { resumeChunk, type ChunkResumption, type ResumeState } from './resume.ts';
+
+/** What became of one chunk in this run. */
+export interface RequestRecord {
+  chunk: number;
+  requestId: string;
+  /** 0 for the chunk's first request, n for its n-th retry of failed devices. */
+  attempt: number;
+  devices: number;
+  /** `skipped`: an earlier run provisioned every device of the chunk. */
+  result: 'skipped' | 'finished' | 'not-submitted' | 'status-unknown';
+  executionArn?: string;
+  executionStatus?: FinalExecutionStatus;
+  failure?: ApiFailure;
+}
+
+export interface FleetRunResult {
+  requests: RequestRecord[];
+  /** One per device of the manifest, in manifest order. */
+  devices: DeviceResult[];
+}
+
+export interface FleetRunDependencies {
+  api: ProvisioningApi;
+  state: ResumeState;
+  recordFinished(finished: FinishedRequest): Promise<void>;
+  startProgress(totalDevices: number, alreadyProvisioned: number): ProgressReporter;
+  concurrency: number;
+  pollBackoff?: Backoff;
+}
+
+interface ChunkWork {
+  chunk: RequestChunk;
+  resumption: ChunkResumption;
+}
+
+export function resumePlan(plan: FleetPlan, state: ResumeState): ChunkWork[] {
+  return plan.chunks.map((chunk) => ({ chunk, resumption: resumeChunk(chunk, state) }));
+}
+
+/** Sends every request still needed, `concurrency` at a time, and waits for each execution to end. */
+export async function provisionFleet(plan: FleetPlan, dependencies: FleetRunDependencies): Promise<FleetRunResult> {
+  const work = resumePlan(plan, dependencies.state);
+  const devices: DeviceResult[] = work.flatMap(({ resumption }) => resumption.provisioned);
+  const requests: RequestRecord[] = [];
+  const totalDevices = plan.chunks.reduce((count, chunk) => count + chunk.devices.length, 0);
+  const progress = dependencies.startProgress(totalDevices, devices.length);
+
+  try {
+    await forEachConcurrently(work, dependencies.concurrency, async ({ chunk, resumption }) => {
+      if (resumption.next === undefined) {
+        requests.push({ chunk: chunk.index, requestId: chunk.requestId, attempt: 0, devices: chunk.devices.length, result: 'skipped' });
+        return;
+      }
+      const { record, outcomes } = await sendRequest(plan, resumption.next, dependencies);
+      requests.push({ chunk: chunk.index, ...record });
+      const results = resumption.next.devices.map((planned, position) => ({ planned, requestId: record.requestId, outcome: outcomes[position]! }));
+      devices.push(...results);
+      const failed = results.filter(({ outcome }) => outcome.status === 'FAILED').length;
+      progress.settle(results.length - failed, failed);
+    });
+  } finally {
+    progress.stop();
+  }
+  return {
+    requests: requests.sort((left, right) => left.chunk - right.chunk),
+    devices: devices.sort((left, right) => left.planned.index - right.planned.index),
+  };
+}
+
+async function sendRequest(
+  plan: FleetPlan,
+  next: NonNullable<ChunkResumption['next']>,
+  { api, recordFinished, pollBackoff }: FleetRunDependencies,
+): Promise<{ record: Omit<RequestRecord, 'chunk'>; outcomes: FleetDeviceOutcome[] }> {
+  const { requestId, attempt, devices } = next;
+  const sent = devices.map(({ device }) => ({ thingName: device.thingName, coreDeviceThingName: coreDeviceOf(device, plan.options) }));
+  const record = { requestId, attempt, devices: devices.length };
+
+  const submitted = await api.submit(requestBody(requestId, plan.options, devices.map(({ device }) => device)));
+  if (!submitted.ok) {
+    return {
+      record: { ...record, result: 'not-submitted', failure: submitted.failure },
+      outcomes: sent.map((device, position) => failedOutcome(device, submitError(submitted.failure, position, devices))),
+    };
+  }
+  const executionArn = submitted.value.executionArn;
+  const status = await waitUntilFinished(api, requestId, pollBackoff);
+  if (!status.ok) {
+    const error: OutcomeError = { step: 'status', code: status.failure.code, message: `${status.failure.message} (execution ${executionArn})` };
+    return { record: { ...record, result: 'status-unknown', executionArn, failure: status.failure }, outcomes: sent.map((device) => failedOutcome(device, error)) };
+  }
+  const { status: executionStatus, summary } = status.value;
+  const finished = finishRequest(requestId, executionStatus, summary, sent);
+  await recordFinished(finished);
+  return { record: { ...record, result: 'finished', executionArn, executionStatus: finished.executionStatus }, outcomes: finished.devices };
+}
+
+/**
+ * The manifest was validated with the API's schema, so a 400 means the API and this CLI disagree (different
+ * versions): give each device the errors about itself and the request, pointing at manifest lines.
+ */
+function submitError(failure: ApiFailure, position: number, devices: readonly PlannedDevice[]): OutcomeError {
+  const relevant = (failure.fieldErrors ?? []).flatMap(({ field, reason }) => {
+    const deviceField = /^devices\[(\d+)\]\.?(.*)$/.exec(field);
+    if (deviceField === null) return [`${field}: ${reason}`];
+    if (Number(deviceField[1]) !== position) return [];
+    return [`${devices[position]!.where}${deviceField[2] ? ` ${deviceField[2]}` : ''}: ${reason}`];
+  });
+  return { step: 'submit', code: failure.code, message: relevant.length > 0 ? `${failure.message}: ${relevant.join('; ')}` : failure.message };
+}
+
+async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await work(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

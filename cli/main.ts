@@ -1,0 +1,130 @@
+import { readFile } from 'node:fs/promises';
+import { createProvisioningApi, isLoopback, resolveRegion, type Backoff } from './api-client.ts';
+import { HELP_TEXT, parseArguments, requestFieldsOf, type CliOptions } from './arguments.ts';
+import { provisionFleet, resumePlan } from './fleet-run.ts';
+import { manifestFormatOf, parseManifest, type ManifestProblem } from './manifest.ts';
+import { coreDeviceOf, planRequests, REQUEST_LIMITS, validateManifest, type FleetPlan } from './plan.ts';
+import { startProgress, type ProgressStream } from './progress.ts';
+import { buildReport, formatSummary, reportPaths, writeReport } from './report.ts';
+import { createStateRecorder, loadResumeState, stateFilePath, type ResumeState } from './resume.ts';
+
+const EXIT_CODES = { allProvisioned: 0, someFailed: 1, unusable: 2 } as const;
+
+export interface CliEnvironment {
+  stdout: ProgressStream;
+  stderr: ProgressStream;
+  env: Record<string, string | undefined>;
+  /** Tests poll faster than people need to. */
+  pollBackoff?: Backoff;
+}
+
+/** Stops the run before anything is sent, with exit code 2. */
+class UnusableInput extends Error {}
+
+export async function runCli(argv: readonly string[], environment: CliEnvironment): Promise<number> {
+  const { stdout, stderr } = environment;
+  const parsed = parseArguments(argv);
+  if (parsed.kind === 'help') {
+    stdout.write(HELP_TEXT);
+    return EXIT_CODES.allProvisioned;
+  }
+  if (parsed.kind === 'usage-error') {
+    stderr.write(`iot-provision: ${parsed.message}\nRun iot-provision --help for usage.\n`);
+    return EXIT_CODES.unusable;
+  }
+  try {
+    return await run(parsed.options, environment);
+  } catch (error) {
+    if (!(error instanceof UnusableInput)) throw error;
+    stderr.write(`iot-provision: ${error.message}\n`);
+    return EXIT_CODES.unusable;
+  }
+}
+
+async function run(options: CliOptions, environment: CliEnvironment): Promise<number> {
+  const { stdout, stderr } = environment;
+  const startedAt = new Date();
+  const plan = await loadPlan(options);
+  const statePath = stateFilePath(options.reportPrefix);
+  const state = await loadResumeState(statePath).catch((error: Error) => {
+    throw new UnusableInput(`cannot resume from ${statePath}: ${error.message}. Delete it to start over.`);
+  });
+  if (options.dryRun) {
+    stdout.write(describePlan(options.manifestPath, plan, state));
+    return EXIT_CODES.allProvisioned;
+  }
+
+  const region = resolveRegion(options.apiUrl, options.region, environment.env.AWS_REGION ?? environment.env.AWS_DEFAULT_REGION);
+  if (!isLoopback(options.apiUrl) && region === undefined) {
+    throw new UnusableInput(`cannot tell the region of ${options.apiUrl.host} to sign requests: give --region or set AWS_REGION`);
+  }
+  const recorder = createStateRecorder(statePath, state);
+  const result = await provisionFleet(plan, {
+    api: createProvisioningApi({ apiUrl: options.apiUrl, region, backoff: environment.pollBackoff }),
+    state,
+    recordFinished: recorder.record,
+    startProgress: (total, alreadyProvisioned) => startProgress(stderr, total, alreadyProvisioned),
+    concurrency: options.concurrency,
+    pollBackoff: environment.pollBackoff,
+  });
+
+  const report = buildReport({ manifest: options.manifestPath, apiUrl: options.apiUrl.href, startedAt, finishedAt: new Date() }, result);
+  const paths = reportPaths(options.reportPrefix);
+  await writeReport(paths, report);
+  stdout.write(`${formatSummary(report, paths)}\n`);
+  return report.totals.failed > 0 ? EXIT_CODES.someFailed : EXIT_CODES.allProvisioned;
+}
+
+/** Reads, validates and splits the manifest; any problem stops here, before a request is sent. */
+async function loadPlan(options: CliOptions): Promise<FleetPlan> {
+  const { manifestPath, overrides } = options;
+  const format = manifestFormatOf(manifestPath);
+  if (format === undefined) throw new UnusableInput(`${manifestPath}: the manifest must be a .csv or a .json file`);
+  const text = await readText(manifestPath, 'manifest');
+  const templateBody = overrides.templateFile === undefined ? undefined : await readText(overrides.templateFile, 'template file');
+
+  const parsed = parseManifest(text, format);
+  if (!parsed.ok) throw new UnusableInput(describeProblems(manifestPath, parsed.problems));
+  const validated = validateManifest(parsed.manifest, requestFieldsOf(parsed.manifest.defaults, overrides, templateBody));
+  if (!validated.ok) throw new UnusableInput(describeProblems(manifestPath, validated.problems));
+  return planRequests(validated.value);
+}
+
+async function readText(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (error) {
+    throw new UnusableInput(`cannot read the ${what} ${path}: ${(error as Error).message}`);
+  }
+}
+
+function describeProblems(manifestPath: string, problems: readonly ManifestProblem[]): string {
+  const lines = problems.map(({ where, field, reason }) => `  ${where}: ${field ? `${field} ` : ''}${reason}`);
+  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
+  return `${manifestPath}: ${count}; nothing was sent.\n${lines.join('\n')}`;
+}
+
+function describePlan(manifestPath: string, plan: FleetPlan, state: ResumeState): string {
+  const devices = plan.chunks.flatMap((chunk) => chunk.devices);
+  const lines = [
+    `${manifestPath}: ${devices.length} devices in ${plan.chunks.length} requests ` +
+      `(at most ${REQUEST_LIMITS.maxDevices} devices and ${REQUEST_LIMITS.maxBytes} bytes each).`,
+    'Requests:',
+  ];
+  for (const { chunk, resumption } of resumePlan(plan, state)) {
+    const { next } = resumption;
+    const action =
+      next === undefined ? 'skip: provisioned by an earlier run'
+      : next.attempt === 0 ? 'send'
+      : `send ${next.devices.length} not yet provisioned as ${next.requestId}`;
+    lines.push(`  ${chunk.requestId}  ${String(chunk.devices.length).padStart(3)} devices  ${action}`);
+  }
+  const perCore = new Map<string, number>();
+  for (const { device } of devices) {
+    const core = coreDeviceOf(device, plan.options);
+    perCore.set(core, (perCore.get(core) ?? 0) + 1);
+  }
+  lines.push('Devices per core device:');
+  for (const [core, count] of [...perCore].sort(([left], [right]) => left.localeCompare(right))) lines.push(`  ${core}  ${count}`);
+  return `${lines.join('\n')}\n`;
+}

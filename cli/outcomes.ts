@@ -1,0 +1,79 @@
+import type { DeviceOutcome, RequestSummary, Step } from '../functions/domain/records.ts';
+import type { PlannedDevice } from './plan.ts';
+
+/** Steps of the CLI itself, beside the workflow's: the request could not be sent, or its execution gave no usable summary. */
+export type ClientStep = 'submit' | 'status';
+
+export interface OutcomeError {
+  step: Step | ClientStep;
+  code: string;
+  message: string;
+}
+
+/** Every device of the manifest ends with exactly one of these: provisioned, or failed with a reason. */
+export interface FleetDeviceOutcome extends Omit<DeviceOutcome, 'status' | 'error'> {
+  status: 'PROVISIONED' | 'FAILED';
+  error?: OutcomeError;
+}
+
+export type ExecutionStatus = 'RUNNING' | 'PENDING_REDRIVE' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+/** A redrive restarts a failed execution, so PENDING_REDRIVE is not final either. */
+export type FinalExecutionStatus = Exclude<ExecutionStatus, 'RUNNING' | 'PENDING_REDRIVE'>;
+
+/** `GET /provisioning-requests/{requestId}`. */
+export interface RequestStatusResponse {
+  requestId: string;
+  status: ExecutionStatus;
+  startDate: string;
+  stopDate?: string;
+  summary?: RequestSummary;
+}
+
+/** A request whose execution has ended, with one outcome per device it carried: what resuming relies on. */
+export interface FinishedRequest {
+  requestId: string;
+  executionStatus: FinalExecutionStatus;
+  devices: FleetDeviceOutcome[];
+}
+
+/** A device's final outcome and the request that produced it. */
+export interface DeviceResult {
+  planned: PlannedDevice;
+  requestId: string;
+  outcome: FleetDeviceOutcome;
+  /** Provisioned by an earlier run and not sent again. */
+  resumed?: true;
+}
+
+/** The identity of a device as sent: its name and the core device it was to be associated with. */
+export interface SentDevice {
+  thingName: string;
+  coreDeviceThingName: string;
+}
+
+/**
+ * One outcome per device sent, whatever the summary holds: a device the summary leaves out, or a request
+ * whose execution ended without a summary, counts as failed rather than silently vanishing from the report.
+ */
+export function finishRequest(requestId: string, status: FinalExecutionStatus, summary: RequestSummary | undefined, sent: readonly SentDevice[]): FinishedRequest {
+  const reported = new Map(summary?.devices.map((outcome) => [outcome.thingName, outcome]));
+  const devices = sent.map((device): FleetDeviceOutcome => {
+    const outcome = reported.get(device.thingName);
+    if (outcome === undefined) {
+      return summary === undefined
+        ? failedOutcome(device, { step: 'status', code: status, message: `the execution ended ${status} without a summary` })
+        : failedOutcome(device, { step: 'status', code: 'MissingOutcome', message: 'the request summary has no outcome for this device' });
+    }
+    if (outcome.status === 'PROVISIONED') return { ...outcome, status: 'PROVISIONED' };
+    return {
+      ...outcome,
+      status: 'FAILED',
+      error: outcome.error ?? { step: 'status', code: `Unexpected${outcome.status}`, message: `the summary reports ${outcome.status} with no error` },
+    };
+  });
+  return { requestId, executionStatus: status, devices };
+}
+
+export function failedOutcome(device: SentDevice, error: OutcomeError): FleetDeviceOutcome {
+  return { thingName: device.thingName, coreDeviceThingName: device.coreDeviceThingName, status: 'FAILED', error };
+}

@@ -1,0 +1,123 @@
+import { SingleBar } from 'cli-progress';
+
+export interface ProgressSnapshot {
+  totalDevices: number;
+  /** Devices with a final outcome, including those an earlier run provisioned. */
+  settled: number;
+  failed: number;
+  /** Devices settled by this run: only they say how fast this run goes. */
+  settledThisRun: number;
+  elapsedMs: number;
+}
+
+export interface ProgressReporter {
+  settle(provisioned: number, failed: number): void;
+  stop(): void;
+}
+
+export interface ProgressStream {
+  isTTY?: boolean;
+  write(text: string): unknown;
+}
+
+const BAR_REFRESH_MS = 1_000;
+const PLAIN_LINE_INTERVAL_MS = 10_000;
+
+export function deviceRate(snapshot: ProgressSnapshot): number | undefined {
+  return snapshot.settledThisRun === 0 || snapshot.elapsedMs === 0 ? undefined : snapshot.settledThisRun / (snapshot.elapsedMs / 1000);
+}
+
+export function secondsLeft(snapshot: ProgressSnapshot): number | undefined {
+  const rate = deviceRate(snapshot);
+  return rate === undefined ? undefined : (snapshot.totalDevices - snapshot.settled) / rate;
+}
+
+export function formatDuration(seconds: number): string {
+  const whole = Math.round(seconds);
+  const pad = (value: number) => String(value).padStart(2, '0');
+  if (whole < 60) return `${whole}s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)}m ${pad(whole % 60)}s`;
+  return `${Math.floor(whole / 3600)}h ${pad(Math.floor((whole % 3600) / 60))}m`;
+}
+
+export function formatRate(rate: number | undefined): string {
+  return rate === undefined ? '– devices/s' : `${rate.toFixed(1)} devices/s`;
+}
+
+export function formatProgressLine(snapshot: ProgressSnapshot): string {
+  const left = secondsLeft(snapshot);
+  return [
+    `${snapshot.settled}/${snapshot.totalDevices} devices done`,
+    `${snapshot.failed} failed`,
+    formatRate(deviceRate(snapshot)),
+    `ETA ${left === undefined ? '–' : formatDuration(left)}`,
+  ].join(', ');
+}
+
+/**
+ * A bar redrawn in place on a terminal; elsewhere (CI logs, files) a plain line every few seconds, which
+ * stays readable where carriage returns would pile up. Rate and ETA count only this run's devices.
+ */
+export function startProgress(stream: ProgressStream, totalDevices: number, alreadyProvisioned: number, now: () => number = Date.now): ProgressReporter {
+  const startedAt = now();
+  const counts = { settled: alreadyProvisioned, failed: 0, settledThisRun: 0 };
+  const snapshot = (): ProgressSnapshot => ({ totalDevices, ...counts, elapsedMs: now() - startedAt });
+
+  const display = stream.isTTY ? barDisplay(stream, totalDevices, snapshot) : plainDisplay(stream, snapshot);
+  const timer = setInterval(display.refresh, display.periodMs);
+  // Never keep the process alive for the sake of a progress display.
+  timer.unref();
+
+  return {
+    settle(provisioned, failed) {
+      counts.settled += provisioned + failed;
+      counts.settledThisRun += provisioned + failed;
+      counts.failed += failed;
+      display.settled();
+    },
+    stop() {
+      clearInterval(timer);
+      display.finish();
+    },
+  };
+}
+
+interface Display {
+  periodMs: number;
+  refresh(): void;
+  settled(): void;
+  finish(): void;
+}
+
+function barDisplay(stream: ProgressStream, totalDevices: number, snapshot: () => ProgressSnapshot): Display {
+  const bar = new SingleBar({
+    stream: stream as NodeJS.WritableStream,
+    format: '{bar} {value}/{total} devices | {failed} failed | {rate} | ETA {timeLeft}',
+    hideCursor: true,
+  });
+  const payload = (current: ProgressSnapshot) => {
+    const left = secondsLeft(current);
+    return { failed: current.failed, rate: formatRate(deviceRate(current)), timeLeft: left === undefined ? '–' : formatDuration(left) };
+  };
+  const refresh = () => {
+    const current = snapshot();
+    bar.update(current.settled, payload(current));
+  };
+  const initial = snapshot();
+  bar.start(totalDevices, initial.settled, payload(initial));
+  return {
+    periodMs: BAR_REFRESH_MS,
+    refresh,
+    settled: refresh,
+    finish() {
+      refresh();
+      bar.stop();
+    },
+  };
+}
+
+function plainDisplay(stream: ProgressStream, snapshot: () => ProgressSnapshot): Display {
+  const printLine = () => stream.write(`${formatProgressLine(snapshot())}\n`);
+  // Lines come at a steady pace, not one per finished request, which could flood a log.
+  return { periodMs: PLAIN_LINE_INTERVAL_MS, refresh: printLine, settled: () => {}, finish: printLine };
+}

@@ -1,0 +1,59 @@
+import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { sfn } from './clients/sfn.ts';
+
+export type StartOutcome =
+  | { kind: 'started'; executionArn: string; startDate: Date | undefined }
+  | { kind: 'conflict'; executionArn: string };
+
+function executionArnOf(stateMachineArn: string, name: string): string {
+  return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+}
+
+/**
+ * The execution name is the request id, so Step Functions itself deduplicates. StartExecution returns
+ * the running execution for the same name and input, and ExecutionAlreadyExists otherwise — also for a
+ * finished execution with the same input, which is the same request again and so not a conflict.
+ */
+export async function startExecutionOnce(stateMachineArn: string, name: string, input: unknown): Promise<StartOutcome> {
+  const serializedInput = JSON.stringify(input);
+  try {
+    const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: serializedInput }));
+    return { kind: 'started', executionArn: started.executionArn as string, startDate: started.startDate };
+  } catch (error) {
+    if ((error as Error).name !== 'ExecutionAlreadyExists') throw error;
+  }
+  const executionArn = executionArnOf(stateMachineArn, name);
+  const existing = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+  return existing.input === serializedInput
+    ? { kind: 'started', executionArn, startDate: existing.startDate }
+    : { kind: 'conflict', executionArn };
+}
+
+export interface RequestStatusView {
+  requestId: string;
+  executionArn: string;
+  status: string;
+  startDate?: string;
+  stopDate?: string;
+  summary?: unknown;
+  error?: { code?: string; message?: string };
+}
+
+export async function describeRequest(stateMachineArn: string, requestId: string): Promise<RequestStatusView | undefined> {
+  const executionArn = executionArnOf(stateMachineArn, requestId);
+  try {
+    const execution = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    return {
+      requestId,
+      executionArn,
+      status: execution.status ?? 'UNKNOWN',
+      ...(execution.startDate && { startDate: execution.startDate.toISOString() }),
+      ...(execution.stopDate && { stopDate: execution.stopDate.toISOString() }),
+      ...(execution.output && { summary: JSON.parse(execution.output) }),
+      ...(execution.error && { error: { code: execution.error, message: execution.cause } }),
+    };
+  } catch (error) {
+    if ((error as Error).name === 'ExecutionDoesNotExist') return undefined;
+    throw error;
+  }
+}

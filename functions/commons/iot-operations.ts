@@ -1,0 +1,75 @@
+import {
+  DeleteCertificateCommand,
+  DeleteThingCommand,
+  DetachThingPrincipalCommand,
+  paginateListThingPrincipals,
+  UpdateCertificateCommand,
+} from '@aws-sdk/client-iot';
+import { ThingStillHasPrincipalsError } from '../domain/errors.ts';
+import { iot } from './clients/iot.ts';
+
+/** Compensation and removal must converge when repeated: a resource that is already gone is success. */
+function isGone(error: unknown): boolean {
+  return (error as Error).name === 'ResourceNotFoundException';
+}
+
+/** The thing's principals, or `undefined` when the thing does not exist. */
+export async function listThingPrincipals(thingName: string): Promise<string[] | undefined> {
+  const principals: string[] = [];
+  try {
+    for await (const page of paginateListThingPrincipals({ client: iot, pageSize: 250 }, { thingName })) {
+      principals.push(...(page.principals ?? []));
+    }
+  } catch (error) {
+    if (isGone(error)) return undefined;
+    throw error;
+  }
+  return principals;
+}
+
+/** Detaches the principal; false when it was not attached (or the thing is gone). */
+export async function detachPrincipal(thingName: string, principal: string): Promise<boolean> {
+  try {
+    await iot.send(new DetachThingPrincipalCommand({ thingName, principal }));
+    return true;
+  } catch (error) {
+    if (isGone(error)) return false;
+    throw error;
+  }
+}
+
+export async function detachAllPrincipals(thingName: string): Promise<string[]> {
+  const detached: string[] = [];
+  for (const principal of (await listThingPrincipals(thingName)) ?? []) {
+    if (await detachPrincipal(thingName, principal)) detached.push(principal);
+  }
+  return detached;
+}
+
+/**
+ * DeleteThing refuses a thing that still has principals, and DetachThingPrincipal propagates
+ * asynchronously: that refusal right after a detach is rethrown under a name the state machine
+ * retries with backoff. Deleting a thing that does not exist succeeds (as IoT does).
+ */
+export async function deleteThingOnceDetached(thingName: string): Promise<void> {
+  try {
+    await iot.send(new DeleteThingCommand({ thingName }));
+  } catch (error) {
+    const { name, message } = error as Error;
+    if (name === 'InvalidRequestException' && /attached/i.test(message)) {
+      throw new ThingStillHasPrincipalsError(`thing ${thingName} still has principals attached: ${message}`);
+    }
+    throw error;
+  }
+}
+
+/** A certificate must be inactive and detached before IoT deletes it. */
+export async function retireCertificate(certificateArn: string): Promise<void> {
+  const certificateId = certificateArn.slice(certificateArn.lastIndexOf('/') + 1);
+  try {
+    await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
+    await iot.send(new DeleteCertificateCommand({ certificateId }));
+  } catch (error) {
+    if (!isGone(error)) throw error;
+  }
+}

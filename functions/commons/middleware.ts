@@ -1,0 +1,57 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { MiddlewareObj } from '@middy/core';
+import type { Context } from 'aws-lambda';
+import type { Correlation } from '../domain/records.ts';
+import { isThrottlingError } from '../domain/errors.ts';
+import { logger, metrics } from './powertools.ts';
+
+/** Puts the request id and the execution name on every log line of a task. */
+function correlateWithExecution(): MiddlewareObj<{ correlation?: Correlation }> {
+  return {
+    before: ({ event }) => {
+      if (event.correlation) logger.appendKeys({ ...event.correlation });
+    },
+  };
+}
+
+/**
+ * Logs a failed call and counts throttles per step, then lets the error go on unchanged: the state
+ * machine's Retry and Catch match on its name, which the SDK sets to the AWS error code.
+ */
+function reportTaskError(step: string): MiddlewareObj {
+  return {
+    onError: ({ error }) => {
+      if (!error) return;
+      if (isThrottlingError(error.name)) {
+        const throttled = metrics.singleMetric();
+        throttled.addDimension('step', step);
+        throttled.addMetric('Throttled', MetricUnit.Count, 1);
+      }
+      logger.warn('step failed', { step, errorName: error.name, errorMessage: error.message });
+    },
+  };
+}
+
+/**
+ * A Step Functions task: a plain async function wrapped with the Powertools context, metrics,
+ * correlation and error reporting. Middlewares run top to bottom before, bottom to top after/onError.
+ */
+export function taskHandler<Input, Output>(step: string, run: (input: Input) => Promise<Output>) {
+  return middy<Input, Output, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .use(correlateWithExecution() as MiddlewareObj<Input>)
+    .use(reportTaskError(step))
+    .handler((event) => run(event));
+}
+
+/** A trigger (API Gateway, EventBridge): the same Powertools wiring, with the handler's own responses. */
+export function triggerHandler<Event, Result>(run: (event: Event) => Promise<Result>) {
+  return middy<Event, Result, Error, Context>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    .handler((event) => run(event));
+}

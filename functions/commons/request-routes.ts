@@ -1,0 +1,38 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { z } from 'zod';
+import { REQUEST_ID_PATTERN } from '../domain/limits.ts';
+import { badRequest, header, jsonResponse, parseJsonBody, statusUrl } from './http.ts';
+import { type RequestKind, statusOf, submitRequest } from './requests.ts';
+
+/** `POST /<collection>`: 202 with where to follow the request, 400/413 for bad input, 409 for a reused key. */
+export async function postRequest(kind: RequestKind<z.ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  const body = parseJsonBody(event);
+  if (!body.ok) return body.response;
+  const outcome = await submitRequest(kind, body.value, header(event, 'Idempotency-Key'));
+  switch (outcome.kind) {
+    case 'invalid':
+      return badRequest(outcome.errors);
+    case 'conflict':
+      return jsonResponse(409, {
+        message: `requestId ${outcome.requestId} was already used with a different request body; use a new requestId`,
+        requestId: outcome.requestId,
+        executionArn: outcome.executionArn,
+      });
+    case 'started':
+      return jsonResponse(202, {
+        requestId: outcome.requestId,
+        executionArn: outcome.executionArn,
+        statusUrl: statusUrl(event, outcome.requestId),
+      });
+  }
+}
+
+/** `GET /<collection>/{requestId}`: the execution's status and, once it has finished, its summary. */
+export async function getRequest(kind: RequestKind<z.ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  const requestId = event.pathParameters?.requestId ?? '';
+  if (!REQUEST_ID_PATTERN.test(requestId)) {
+    return badRequest([{ field: 'path.requestId', reason: 'must be 1-80 characters of a-z, A-Z, 0-9, underscore or hyphen' }]);
+  }
+  const status = await statusOf(kind, requestId);
+  return status ? jsonResponse(200, status) : jsonResponse(404, { message: `no ${kind.collection.replace(/s$/, '')} with requestId ${requestId}` });
+}

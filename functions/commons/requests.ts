@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
+import { deprovisioningRequestSchema } from '../domain/deprovisioning-request.ts';
+import { toDeprovisioningExecutionInput, toProvisioningExecutionInput } from '../domain/execution-input.ts';
+import { deviceConcurrency, quotasFromEnvironment } from '../domain/pacing.ts';
+import { provisioningRequestSchema } from '../domain/provisioning-request.ts';
+import { resolveRequestId } from '../domain/request-id.ts';
+import { type FieldError, validate } from '../domain/validation.ts';
+import { describeRequest, startExecutionOnce, type RequestStatusView } from './executions.ts';
+import { logger } from './powertools.ts';
+
+/** What differs between provisioning and deprovisioning requests: their schema, machine and input. */
+export interface RequestKind<Schema extends z.ZodType> {
+  /** The collection in the API's paths, e.g. `provisioning-requests`. */
+  collection: string;
+  schema: Schema;
+  stateMachineArnVariable: string;
+  toExecutionInput(request: z.infer<Schema>, requestId: string): unknown;
+}
+
+export const provisioning: RequestKind<typeof provisioningRequestSchema> = {
+  collection: 'provisioning-requests',
+  schema: provisioningRequestSchema,
+  stateMachineArnVariable: 'PROVISION_STATE_MACHINE_ARN',
+  toExecutionInput: (request, requestId) =>
+    toProvisioningExecutionInput(request, requestId, deviceConcurrency(quotasFromEnvironment(process.env))),
+};
+
+export const deprovisioning: RequestKind<typeof deprovisioningRequestSchema> = {
+  collection: 'deprovisioning-requests',
+  schema: deprovisioningRequestSchema,
+  stateMachineArnVariable: 'DEPROVISION_STATE_MACHINE_ARN',
+  toExecutionInput: (request, requestId) => toDeprovisioningExecutionInput(request, requestId),
+};
+
+function stateMachineArn(kind: RequestKind<z.ZodType>): string {
+  const arn = process.env[kind.stateMachineArnVariable];
+  if (!arn) throw new Error(`${kind.stateMachineArnVariable} is not set: the function is misconfigured`);
+  return arn;
+}
+
+export type SubmitOutcome =
+  | { kind: 'invalid'; errors: FieldError[] }
+  | { kind: 'started'; requestId: string; executionArn: string }
+  | { kind: 'conflict'; requestId: string; executionArn: string };
+
+/** Validates a request and starts its execution, once per idempotency key. Nothing starts when it is invalid. */
+export async function submitRequest<Schema extends z.ZodType>(
+  kind: RequestKind<Schema>,
+  body: unknown,
+  idempotencyKey?: string,
+): Promise<SubmitOutcome> {
+  const bodyRequestId = typeof body === 'object' && body !== null ? (body as { requestId?: unknown }).requestId : undefined;
+  const requestId = resolveRequestId(bodyRequestId, idempotencyKey, randomUUID);
+  const request = validate(kind.schema, body);
+  if (!requestId.ok || !request.ok) {
+    return { kind: 'invalid', errors: [...(requestId.ok ? [] : requestId.errors), ...(request.ok ? [] : request.errors)] };
+  }
+  logger.appendKeys({ requestId: requestId.value });
+  const input = kind.toExecutionInput(request.value, requestId.value);
+  const started = await startExecutionOnce(stateMachineArn(kind), requestId.value, input);
+  return { ...started, requestId: requestId.value };
+}
+
+export function statusOf(kind: RequestKind<z.ZodType>, requestId: string): Promise<RequestStatusView | undefined> {
+  return describeRequest(stateMachineArn(kind), requestId);
+}

@@ -1,0 +1,35 @@
+import { z } from 'zod';
+import { MAX_DEVICES_PER_REQUEST } from './limits.ts';
+import { hasDeviceList, requestIdSchema, thingNameSchema } from './provisioning-request.ts';
+
+const requestFields = z.strictObject({
+  requestId: requestIdSchema.optional(),
+  coreDeviceThingName: thingNameSchema.optional().meta({ description: 'Default core device to disassociate from.' }),
+  disassociate: z.boolean().default(true).meta({ description: 'Disassociate each device from its core device.' }),
+  detachPrincipals: z.boolean().default(true).meta({ description: 'Detach every principal attached to each thing.' }),
+  deleteThings: z.boolean().default(true).meta({ description: 'Delete each thing (implies detachPrincipals).' }),
+  devices: z
+    .array(z.strictObject({ thingName: thingNameSchema, coreDeviceThingName: thingNameSchema.optional() }))
+    .min(1, 'must list at least one device')
+    .max(MAX_DEVICES_PER_REQUEST, `must list at most ${MAX_DEVICES_PER_REQUEST} devices: split the fleet into several requests`),
+});
+
+export const deprovisioningRequestSchema = requestFields
+  .superRefine((request, context) => {
+    if (request.deleteThings && !request.detachPrincipals) {
+      context.addIssue({ code: 'custom', path: ['detachPrincipals'], message: 'must be true when deleteThings is true: a thing with principals cannot be deleted' });
+    }
+    const seen = new Map<string, number>();
+    request.devices.forEach((device, index) => {
+      if (typeof device?.thingName !== 'string') return;
+      const earlier = seen.get(device.thingName);
+      if (earlier === undefined) seen.set(device.thingName, index);
+      else context.addIssue({ code: 'custom', path: ['devices', index, 'thingName'], message: `duplicates devices[${earlier}].thingName "${device.thingName}"` });
+      if (request.disassociate && device.coreDeviceThingName === undefined && request.coreDeviceThingName === undefined) {
+        context.addIssue({ code: 'custom', path: ['devices', index, 'coreDeviceThingName'], message: 'is required to disassociate when the request has no coreDeviceThingName' });
+      }
+    });
+  }, { when: hasDeviceList })
+  .meta({ id: 'DeprovisioningRequest', description: 'Devices to disassociate from their core devices, detach from their principals and delete.' });
+
+export type DeprovisioningRequest = z.infer<typeof deprovisioningRequestSchema>;

@@ -1,0 +1,27 @@
+/**
+ * Why 200: an execution's input and every state's output must stay under Step Functions' 256 KiB
+ * payload quota. The Map over devices collects one outcome per device (thing and certificate ARNs,
+ * names, error, rollback) — up to about 1.2 KB with 128-character names — so 200 devices keep the
+ * summary near 230 KiB in the worst case. `test/domain/summary-and-limits.test.ts` proves it.
+ */
+export const MAX_DEVICES_PER_REQUEST = 200;
+
+/** AWS error messages have no documented bound; an outcome keeps this much of one. */
+export const MAX_ERROR_MESSAGE_CHARS = 200;
+
+/** A request body this large could not fit, with its template, in one execution input (256 KiB). */
+export const MAX_REQUEST_BYTES = 200 * 1024;
+
+export const MAX_TEMPLATE_BODY_CHARS = 10_240;
+export const MAX_PARAMETER_KEY_CHARS = 2_048;
+export const MAX_PARAMETER_VALUE_CHARS = 4_096;
+
+/** BatchAssociate/BatchDisassociateClientDevice… accept 1–100 entries a call. */
+export const MAX_CLIENT_DEVICES_PER_BATCH = 100;
+
+/** Step Functions execution names: 1–80 characters; we keep to a set that is safe in URLs too. */
+export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
+
+export const THING_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;
+
+export const CERTIFICATE_ARN_PATTERN = /^arn:aws[a-z-]*:iot:[a-z0-9-]+:\d{12}:cert\/[0-9a-f]{64}$/;

@@ -1,0 +1,42 @@
+/**
+ * How many devices one execution works on at once. Little's law: calls in flight = rate × time per
+ * call. Every device makes one RegisterThing call, the slowest API (10/s by default), during a
+ * per-device step sequence of about `deviceStepSeconds`; so
+ *
+ *     deviceConcurrency = ceil(registerThingTps × deviceStepSeconds × headroom)
+ *
+ * keeps RegisterThing busy at its quota without a throttle storm. The result is capped by the inline
+ * Map's limit of 40 concurrent iterations. The quotas of the other per-device APIs
+ * (AttachThingPrincipal 100/s, DescribeThing 350/s) are higher, so they never bind first; the
+ * formula takes the minimum anyway so a lowered quota is honoured.
+ */
+export interface PacingQuotas {
+  registerThingTps: number;
+  attachThingPrincipalTps: number;
+  describeThingTps: number;
+  deviceStepSeconds: number;
+}
+
+export const INLINE_MAP_CONCURRENCY_LIMIT = 40;
+const HEADROOM = 1.2;
+
+export function deviceConcurrency(quotas: PacingQuotas): number {
+  const bindingTps = Math.min(quotas.registerThingTps, quotas.attachThingPrincipalTps, quotas.describeThingTps);
+  const wanted = Math.ceil(bindingTps * quotas.deviceStepSeconds * HEADROOM);
+  return Math.min(INLINE_MAP_CONCURRENCY_LIMIT, Math.max(1, wanted));
+}
+
+function positiveNumber(value: string | undefined, fallback: number): number {
+  const parsed = Number(value);
+  return Number.isFinite(parsed) && parsed > 0 ? parsed : fallback;
+}
+
+/** The AWS default quotas unless the deployment says otherwise (serverless.yml params). */
+export function quotasFromEnvironment(environment: NodeJS.ProcessEnv): PacingQuotas {
+  return {
+    registerThingTps: positiveNumber(environment.REGISTER_THING_TPS, 10),
+    attachThingPrincipalTps: positiveNumber(environment.ATTACH_THING_PRINCIPAL_TPS, 100),
+    describeThingTps: positiveNumber(environment.DESCRIBE_THING_TPS, 350),
+    deviceStepSeconds: positiveNumber(environment.DEVICE_STEP_SECONDS, 0.5),
+  };
+}

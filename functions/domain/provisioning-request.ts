@@ -1,0 +1,132 @@
+import { z } from 'zod';
+import { defaultTemplateName, shippedTemplateNames, shippedTemplates } from '../../templates/index.ts';
+import {
+  CERTIFICATE_ARN_PATTERN,
+  MAX_DEVICES_PER_REQUEST,
+  MAX_PARAMETER_KEY_CHARS,
+  MAX_PARAMETER_VALUE_CHARS,
+  MAX_TEMPLATE_BODY_CHARS,
+  REQUEST_ID_PATTERN,
+  THING_NAME_PATTERN,
+} from './limits.ts';
+import { analyzeTemplate } from './provisioning-template.ts';
+
+export const thingNameSchema = z
+  .string()
+  .regex(THING_NAME_PATTERN, 'must be 1-128 characters of a-z, A-Z, 0-9, colon, underscore or hyphen');
+
+export const requestIdSchema = z
+  .string()
+  .regex(REQUEST_ID_PATTERN, 'must be 1-80 characters of a-z, A-Z, 0-9, underscore or hyphen')
+  .meta({ description: 'Client idempotency key; the same key and body always reach the same execution.' });
+
+const certificateArnSchema = z
+  .string()
+  .regex(CERTIFICATE_ARN_PATTERN, 'must be a certificate ARN: arn:aws:iot:<region>:<account>:cert/<64 hex characters>')
+  .meta({ example: `arn:aws:iot:us-east-1:123456789012:cert/${'a1'.repeat(32)}` });
+
+const templateParametersSchema = z.record(
+  z.string().min(1, 'must not be empty').max(MAX_PARAMETER_KEY_CHARS, `must be at most ${MAX_PARAMETER_KEY_CHARS} characters`),
+  z.string().max(MAX_PARAMETER_VALUE_CHARS, `must be at most ${MAX_PARAMETER_VALUE_CHARS} characters`),
+);
+
+const deviceSchema = z.strictObject({
+  thingName: thingNameSchema.meta({ example: 'sensor-0001' }),
+  parameters: templateParametersSchema.optional().meta({ description: 'Template parameters for this device; they override templateParameters.' }),
+  principal: certificateArnSchema.optional().meta({
+    description: 'Certificate to attach. Required unless the template creates a certificate.',
+  }),
+  coreDeviceThingName: thingNameSchema.optional().meta({ description: 'Core device for this device; defaults to the request\'s.' }),
+});
+
+const requestFields = z.strictObject({
+  requestId: requestIdSchema.optional(),
+  coreDeviceThingName: thingNameSchema.optional().meta({ description: 'Default Greengrass V2 core device for all devices.', example: 'gateway-core-01' }),
+  templateName: z.enum(shippedTemplateNames).optional().meta({
+    description: `A template shipped under templates/; default ${defaultTemplateName}.`,
+  }),
+  templateBody: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(MAX_TEMPLATE_BODY_CHARS, `must be at most ${MAX_TEMPLATE_BODY_CHARS} characters`)
+    .optional()
+    .meta({ description: 'An inline provisioning template (JSON text); declares the parameter ThingName.' }),
+  templateParameters: templateParametersSchema.optional().meta({ description: 'Parameters shared by all devices.' }),
+  thingPrincipalType: z.enum(['EXCLUSIVE_THING', 'NON_EXCLUSIVE_THING']).default('EXCLUSIVE_THING'),
+  rollbackOnFailure: z.boolean().default(true).meta({
+    description: 'Remove what this request created for a device that could not be fully provisioned.',
+  }),
+  devices: z
+    .array(deviceSchema)
+    .min(1, 'must list at least one device')
+    .max(
+      MAX_DEVICES_PER_REQUEST,
+      `must list at most ${MAX_DEVICES_PER_REQUEST} devices: split the fleet into requests of ${MAX_DEVICES_PER_REQUEST} (npx iot-provision does this)`,
+    ),
+});
+
+type RequestFields = z.infer<typeof requestFields>;
+
+/**
+ * Checks that need more than one field: duplicates, the template, each device's core and principal.
+ * They run even when other fields are invalid (so that one response lists every problem), hence
+ * the defensive reads: `request` may hold values of the wrong type.
+ */
+function checkAcrossFields(request: RequestFields, context: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) => context.addIssue({ code: 'custom', path, message });
+
+  if (request.templateName !== undefined && request.templateBody !== undefined) {
+    issue(['templateBody'], 'give templateName or templateBody, not both');
+  }
+  const shipped = shippedTemplates[request.templateName ?? defaultTemplateName];
+  const templateBody = typeof request.templateBody === 'string' ? request.templateBody : shipped && JSON.stringify(shipped);
+  if (templateBody === undefined) return;
+  const analysis = analyzeTemplate(templateBody);
+  if (!analysis.ok) issue(['templateBody'], analysis.reason);
+
+  if (request.templateParameters && 'ThingName' in request.templateParameters) {
+    issue(['templateParameters', 'ThingName'], 'is set from each device\'s thingName and must not be given');
+  }
+
+  const firstIndexByName = new Map<string, number>();
+  request.devices.forEach((device, index) => {
+    if (!isRecord(device) || typeof device.thingName !== 'string') return;
+    const earlier = firstIndexByName.get(device.thingName);
+    if (earlier === undefined) firstIndexByName.set(device.thingName, index);
+    else issue(['devices', index, 'thingName'], `duplicates devices[${earlier}].thingName "${device.thingName}"`);
+
+    if (device.coreDeviceThingName === undefined && request.coreDeviceThingName === undefined) {
+      issue(['devices', index, 'coreDeviceThingName'], 'is required when the request has no coreDeviceThingName');
+    }
+    if (device.parameters && 'ThingName' in device.parameters) {
+      issue(['devices', index, 'parameters', 'ThingName'], 'is set from thingName and must not be given');
+    }
+    if (!analysis.ok) return;
+    if (device.principal === undefined && !analysis.facts.createsCertificate) {
+      issue(['devices', index, 'principal'], 'is required because the template creates no certificate');
+    }
+    for (const name of analysis.facts.requiredParameters) {
+      if (device.parameters?.[name] === undefined && request.templateParameters?.[name] === undefined) {
+        issue(['devices', index, 'parameters', name], 'is required by the template (it has no Default) and is not in templateParameters');
+      }
+    }
+  });
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Cross-field checks need an object with a device list, whatever else is wrong with it. */
+export function hasDeviceList(payload: { value: unknown }): boolean {
+  return isRecord(payload.value) && Array.isArray(payload.value.devices);
+}
+
+/** The single source of truth for a provisioning request: validation, the TypeScript type, the OpenAPI schema. */
+export const provisioningRequestSchema = requestFields.superRefine(checkAcrossFields, { when: hasDeviceList }).meta({
+  id: 'ProvisioningRequest',
+  description: 'Devices to register in AWS IoT, attach to their certificates and associate with Greengrass V2 core devices.',
+});
+
+export type ProvisioningRequest = z.infer<typeof provisioningRequestSchema>;
+export type ProvisioningRequestInput = z.input<typeof provisioningRequestSchema>;

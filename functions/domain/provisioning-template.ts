@@ -1,0 +1,55 @@
+/** What the workflow needs to know about a provisioning template before it starts. */
+export interface TemplateFacts {
+  /** The template issues or registers a certificate, so a device needs no `principal` of its own. */
+  createsCertificate: boolean;
+  /** The certificate comes from a CSR: each RegisterThing call issues a new one, which rollback may delete. */
+  issuesCertificate: boolean;
+  /** Parameters that have no `Default`: every device must receive a value for each. */
+  requiredParameters: string[];
+  declaredParameters: string[];
+}
+
+export type TemplateAnalysis = { ok: true; facts: TemplateFacts } | { ok: false; reason: string };
+
+interface TemplateShape {
+  Parameters?: Record<string, { Type?: string; Default?: unknown }>;
+  Resources?: Record<string, { Type?: string; Properties?: Record<string, unknown> }>;
+}
+
+/**
+ * The thing name of every device reaches the template as the parameter `ThingName`, so a template
+ * must declare it and create exactly one thing from it.
+ */
+export function analyzeTemplate(templateBody: string): TemplateAnalysis {
+  let template: TemplateShape;
+  try {
+    template = JSON.parse(templateBody) as TemplateShape;
+  } catch (error) {
+    return { ok: false, reason: `is not valid JSON (${(error as Error).message})` };
+  }
+  if (template === null || typeof template !== 'object' || Array.isArray(template)) {
+    return { ok: false, reason: 'must be a JSON object with Parameters and Resources' };
+  }
+  const resources = Object.values(template.Resources ?? {});
+  const things = resources.filter((resource) => resource?.Type === 'AWS::IoT::Thing');
+  if (things.length !== 1) {
+    return { ok: false, reason: `must declare exactly one AWS::IoT::Thing resource (found ${things.length})` };
+  }
+  const parameters = template.Parameters ?? {};
+  if (!('ThingName' in parameters)) {
+    return { ok: false, reason: 'must declare the parameter ThingName, which the workflow sets to each device\'s thingName' };
+  }
+  const declaredParameters = Object.keys(parameters);
+  const certificates = resources.filter((resource) => resource?.Type === 'AWS::IoT::Certificate');
+  return {
+    ok: true,
+    facts: {
+      createsCertificate: certificates.length > 0,
+      issuesCertificate: certificates.some((resource) => resource.Properties?.CertificateSigningRequest !== undefined),
+      declaredParameters,
+      requiredParameters: declaredParameters.filter(
+        (name) => name !== 'ThingName' && parameters[name]?.Default === undefined,
+      ),
+    },
+  };
+}

@@ -1,0 +1,112 @@
+/** Shapes that flow through the state machines. The ASL files move them; these types name them. */
+
+export type ThingPrincipalType = 'EXCLUSIVE_THING' | 'NON_EXCLUSIVE_THING';
+
+export interface Correlation {
+  requestId: string;
+  executionName: string;
+}
+
+export type Step = 'inspect' | 'register' | 'attach' | 'associate' | 'disassociate' | 'detach' | 'delete' | 'rollback';
+
+export interface StepError {
+  step: Step;
+  code: string;
+  message: string;
+}
+
+export interface DeviceSpec {
+  thingName: string;
+  coreDeviceThingName: string;
+  principal?: string;
+  parameters?: Record<string, string>;
+}
+
+/** What the execution saw before touching a thing: rollback never removes what was already there. */
+export interface PriorState {
+  thingExisted: boolean;
+  /** The device's principal was already attached to the existing thing. */
+  principalAttached: boolean;
+}
+
+export type DeviceStatus = 'PENDING' | 'REGISTERED' | 'PROVISIONED' | 'FAILED' | 'DEPROVISIONED';
+
+/** One device's progress and, at the end, its single recorded outcome. */
+export interface DeviceRecord {
+  thingName: string;
+  coreDeviceThingName: string;
+  status: DeviceStatus;
+  principal?: string;
+  prior?: PriorState;
+  thingArn?: string;
+  certificateArn?: string;
+  /** The certificate was issued by this execution's RegisterThing (a template with a CSR). */
+  certificateCreated?: boolean;
+  error?: StepError;
+  rollback?: RollbackReport;
+}
+
+export interface RollbackReport {
+  detachedPrincipals: string[];
+  thingDeleted: boolean;
+  certificateDeleted: boolean;
+  /** Set when the rollback itself could not finish: what remains must be cleaned by hand. */
+  incomplete?: StepError;
+}
+
+export interface ProvisioningExecutionInput {
+  requestId: string;
+  templateName?: string;
+  templateBody: string;
+  templateParameters: Record<string, string>;
+  thingPrincipalType: ThingPrincipalType;
+  rollbackOnFailure: boolean;
+  /** Derived from the configured API quotas: see functions/domain/pacing.ts. */
+  pacing: { deviceConcurrency: number };
+  devices: DeviceSpec[];
+}
+
+/** The input of each per-device task inside the provisioning Map. */
+export interface DeviceTaskInput {
+  spec: DeviceSpec;
+  /** Written by each task in turn (ResultPath `$.device`); absent until inspection succeeds. */
+  device?: DeviceRecord;
+  templateBody: string;
+  templateParameters: Record<string, string>;
+  thingPrincipalType: ThingPrincipalType;
+  rollbackOnFailure: boolean;
+  correlation: Correlation;
+  /** The Catch of a failed step puts Step Functions' error here. */
+  failure?: { Error: string; Cause?: string };
+}
+
+export interface ClientDeviceBatch {
+  coreDeviceThingName: string;
+  /** Devices still to send; after a call, only those whose error entry was retryable. */
+  pending: string[];
+  done: string[];
+  failed: { thingName: string; code: string; message: string }[];
+  attempt: number;
+  retryDelaySeconds: number;
+  /** Set by the Catch when the whole call failed (unknown core, retries exhausted). */
+  callError?: { Error: string; Cause?: string };
+}
+
+export type RequestStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED';
+
+export interface RequestSummary {
+  requestId: string;
+  status: RequestStatus;
+  counts: { requested: number; succeeded: number; failed: number; rolledBack: number };
+  devices: DeviceOutcome[];
+}
+
+export interface DeviceOutcome {
+  thingName: string;
+  status: 'PROVISIONED' | 'DEPROVISIONED' | 'FAILED';
+  coreDeviceThingName: string;
+  thingArn?: string;
+  certificateArn?: string;
+  error?: StepError;
+  rollback?: RollbackReport;
+}

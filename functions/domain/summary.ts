@@ -1,0 +1,40 @@
+import type { DeviceOutcome, DeviceRecord, RequestStatus, RequestSummary } from './records.ts';
+
+const FINAL_STATUSES = new Set(['PROVISIONED', 'DEPROVISIONED', 'FAILED']);
+
+/**
+ * One outcome per device: a record still in flight at the end (which the state machine should never
+ * produce) is reported as failed rather than dropped, so nothing is ever lost silently.
+ */
+export function toOutcome(record: DeviceRecord): DeviceOutcome {
+  const finished = FINAL_STATUSES.has(record.status);
+  return {
+    thingName: record.thingName,
+    status: finished ? (record.status as DeviceOutcome['status']) : 'FAILED',
+    coreDeviceThingName: record.coreDeviceThingName,
+    ...(record.thingArn && { thingArn: record.thingArn }),
+    ...(record.certificateArn && { certificateArn: record.certificateArn }),
+    ...(record.error && { error: record.error }),
+    ...(!finished && !record.error && { error: { step: 'rollback', code: 'IncompleteWorkflow', message: `ended in status ${record.status}` } }),
+    ...(record.rollback && { rollback: record.rollback }),
+  };
+}
+
+export function summarize(requestId: string, devices: DeviceRecord[], rolledBack: DeviceRecord[] = []): RequestSummary {
+  const rolledBackByName = new Map(rolledBack.map((record) => [record.thingName, record]));
+  const outcomes = devices.map((device) => toOutcome(rolledBackByName.get(device.thingName) ?? device));
+  const failed = outcomes.filter((outcome) => outcome.status === 'FAILED').length;
+  const succeeded = outcomes.length - failed;
+  const status: RequestStatus = failed === 0 ? 'SUCCEEDED' : succeeded === 0 ? 'FAILED' : 'PARTIAL';
+  return {
+    requestId,
+    status,
+    counts: {
+      requested: outcomes.length,
+      succeeded,
+      failed,
+      rolledBack: outcomes.filter((outcome) => outcome.rollback?.thingDeleted || (outcome.rollback?.detachedPrincipals.length ?? 0) > 0).length,
+    },
+    devices: outcomes,
+  };
+}

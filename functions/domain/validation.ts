@@ -1,0 +1,30 @@
+import type { z } from 'zod';
+
+export interface FieldError {
+  /** Where the problem is, as a JSON path: `devices[3].thingName`. */
+  field: string;
+  reason: string;
+}
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
+
+export function formatFieldPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((text, key) => {
+    if (typeof key === 'number') return `${text}[${key}]`;
+    return text === '' ? String(key) : `${text}.${String(key)}`;
+  }, '') || '(body)';
+}
+
+/** Every violation, not only the first, each with its field and reason. */
+export function validate<S extends z.ZodType>(schema: S, input: unknown): Validated<z.infer<S>> {
+  const result = schema.safeParse(input);
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, errors: result.error.issues.flatMap(toFieldErrors) };
+}
+
+function toFieldErrors(issue: z.core.$ZodIssue): FieldError[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => ({ field: formatFieldPath([...issue.path, key]), reason: 'is not a known field' }));
+  }
+  return [{ field: formatFieldPath(issue.path), reason: issue.message }];
+}

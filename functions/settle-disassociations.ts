@@ -1,0 +1,17 @@
+import { taskHandler } from './commons/middleware.ts';
+import { settleBatches } from './domain/client-device-batches.ts';
+import type { DeprovisioningExecutionInput } from './domain/execution-input.ts';
+
+/**
+ * A device whose disassociation failed keeps its thing and principals: deleting a thing that a core
+ * device still lists would leave a dangling association.
+ */
+export async function settleDisassociations(input: DeprovisioningExecutionInput): Promise<Omit<DeprovisioningExecutionInput, 'batches'>> {
+  return {
+    requestId: input.requestId,
+    options: input.options,
+    devices: settleBatches(input.devices, input.batches, 'disassociate', 'PENDING'),
+  };
+}
+
+export const handler = taskHandler('settle-disassociations', settleDisassociations);

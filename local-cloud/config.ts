@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { FaultSettingsPatch } from './faults.ts';
+
+export interface LocalCloudConfig {
+  host: string;
+  port: number;
+  /** Keeps state across restarts when set. */
+  stateFile?: string;
+  faults: FaultSettingsPatch;
+  /** Core devices registered at start and after every reset (see registerCoreDevice). */
+  coreDevices: unknown[];
+}
+
+export const DEFAULT_PORT = 4566;
+
+/**
+ * Configuration, later sources winning: defaults, the JSON file named by `--config` or
+ * `LOCAL_CLOUD_CONFIG`, `LOCAL_CLOUD_*` variables, command-line flags.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): LocalCloudConfig {
+  const { values: flags } = parseArgs({
+    args: argv,
+    options: {
+      config: { type: 'string' },
+      host: { type: 'string' },
+      port: { type: 'string' },
+      'state-file': { type: 'string' },
+      seed: { type: 'string' },
+      'quota-scale': { type: 'string' },
+      'no-quotas': { type: 'boolean' },
+      'core-device': { type: 'string', multiple: true },
+    },
+    strict: true,
+  });
+
+  const config: LocalCloudConfig = { host: '127.0.0.1', port: DEFAULT_PORT, faults: {}, coreDevices: [] };
+  const file = flags.config ?? env['LOCAL_CLOUD_CONFIG'];
+  if (file) mergeFile(config, file);
+
+  const fromEnv = (name: string) => env[name] || undefined;
+  const faults: FaultSettingsPatch = { ...config.faults };
+  config.host = flags.host ?? fromEnv('LOCAL_CLOUD_HOST') ?? config.host;
+  config.port = parsePort(flags.port ?? fromEnv('LOCAL_CLOUD_PORT'), config.port);
+  const stateFile = flags['state-file'] ?? fromEnv('LOCAL_CLOUD_STATE_FILE');
+  if (stateFile) config.stateFile = stateFile;
+
+  const seed = flags.seed ?? fromEnv('LOCAL_CLOUD_SEED');
+  if (seed !== undefined) faults.seed = parseNumber('LOCAL_CLOUD_SEED / --seed', seed);
+  const quotaScale = flags['quota-scale'] ?? fromEnv('LOCAL_CLOUD_QUOTA_SCALE');
+  if (quotaScale !== undefined) faults.quotaScale = parseNumber('LOCAL_CLOUD_QUOTA_SCALE / --quota-scale', quotaScale);
+  const quotas = fromEnv('LOCAL_CLOUD_QUOTAS');
+  if (quotas !== undefined) faults.quotas = parseBoolean('LOCAL_CLOUD_QUOTAS', quotas);
+  if (flags['no-quotas']) faults.quotas = false;
+  const detachDelay = fromEnv('LOCAL_CLOUD_DETACH_PROPAGATION_MS');
+  if (detachDelay !== undefined) faults.detachPropagationMs = parseNumber('LOCAL_CLOUD_DETACH_PROPAGATION_MS', detachDelay);
+  for (const [variable, field] of [
+    ['LOCAL_CLOUD_THROTTLE', 'throttle'],
+    ['LOCAL_CLOUD_SERVER_ERROR', 'serverError'],
+    ['LOCAL_CLOUD_FAIL_AFTER_COMMIT', 'failAfterCommit'],
+    ['LOCAL_CLOUD_ENTRY_RETRYABLE', 'entryRetryable'],
+    ['LOCAL_CLOUD_ENTRY_PERMANENT', 'entryPermanent'],
+  ] as const) {
+    const value = fromEnv(variable);
+    if (value !== undefined) faults[field] = parseProbabilities(variable, value);
+  }
+  config.faults = faults;
+
+  const coreDeviceNames = [...(flags['core-device'] ?? []), ...(fromEnv('LOCAL_CLOUD_CORE_DEVICES')?.split(',') ?? [])];
+  for (const name of coreDeviceNames.map((n) => n.trim()).filter(Boolean)) {
+    config.coreDevices.push({ coreDeviceThingName: name });
+  }
+  return config;
+}
+
+function mergeFile(config: LocalCloudConfig, path: string): void {
+  let parsed: Partial<LocalCloudConfig>;
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<LocalCloudConfig>;
+  } catch (error) {
+    throw new Error(`Cannot read local cloud config file ${path}: ${(error as Error).message}`);
+  }
+  if (parsed.host !== undefined) config.host = parsed.host;
+  if (parsed.port !== undefined) config.port = parsePort(String(parsed.port), config.port);
+  if (parsed.stateFile !== undefined) config.stateFile = parsed.stateFile;
+  if (parsed.faults !== undefined) config.faults = parsed.faults;
+  if (parsed.coreDevices !== undefined) config.coreDevices = [...parsed.coreDevices];
+}
+
+function parsePort(value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`LOCAL_CLOUD_PORT must be a port number from 0 to 65535, got ${JSON.stringify(value)}`);
+  }
+  return port;
+}
+
+function parseNumber(name: string, value: string): number {
+  const number = Number(value);
+  if (value.trim() === '' || !Number.isFinite(number)) throw new Error(`${name} must be a number, got ${JSON.stringify(value)}`);
+  return number;
+}
+
+function parseBoolean(name: string, value: string): boolean {
+  if (value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new Error(`${name} must be true or false, got ${JSON.stringify(value)}`);
+}
+
+/** `0.3` (every operation) or JSON such as `{"RegisterThing": 0.3}`. */
+function parseProbabilities(name: string, value: string): number | Record<string, number> {
+  if (value.trim().startsWith('{')) {
+    try {
+      return JSON.parse(value) as Record<string, number>;
+    } catch {
+      throw new Error(`${name} is not valid JSON: ${value}`);
+    }
+  }
+  return parseNumber(name, value);
+}

@@ -1,0 +1,277 @@
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import type { Clock } from './wire/context.ts';
+import { InjectedFault } from './wire/injected-fault.ts';
+
+/** Probability per operation name; `*` applies to operations not listed. */
+export type ProbabilityTable = Readonly<Record<string, number>>;
+
+export interface RateLimit {
+  /** Tokens added per second. */
+  rate: number;
+  /** Bucket size: how many calls may burst after a quiet period. */
+  burst: number;
+}
+
+export interface FaultSettings {
+  /** Seed of the generator behind every probabilistic fault, so a run can be replayed. */
+  seed: number;
+  /** Whether the per-API rate quotas are enforced. */
+  quotas: boolean;
+  /** One factor applied to every quota's rate and burst (the benchmark uses 10). */
+  quotaScale: number;
+  /** Quotas by operation name, before scaling. Operations not listed are not rate limited. */
+  rateLimits: Readonly<Record<string, RateLimit>>;
+  /** Extra throttling on top of the quotas. */
+  throttle: ProbabilityTable;
+  /** InternalFailure / ServiceUnavailable before the operation runs. */
+  serverError: ProbabilityTable;
+  /** The operation runs and commits, then the caller gets a 500. */
+  failAfterCommit: ProbabilityTable;
+  /** Per entry of a batch: a retryable error entry (the entry is not applied). */
+  entryRetryable: ProbabilityTable;
+  /** Per entry of a batch: a permanent error entry (the entry is not applied). */
+  entryPermanent: ProbabilityTable;
+  /** How long a detached principal still counts as attached (IoT detaches asynchronously). */
+  detachPropagationMs: number;
+}
+
+/**
+ * A partial update: any field may be left out; a probability table may be given as one number
+ * (meaning `{"*": n}`); a rate limit may be given as one number (rate = burst).
+ */
+export type FaultSettingsPatch = Partial<
+  Omit<FaultSettings, 'rateLimits' | ProbabilityName> &
+    Record<ProbabilityName, ProbabilityTable | number> & { rateLimits: Record<string, RateLimitPatch> }
+>;
+
+type RateLimitPatch = number | { rate: number; burst?: number };
+
+type ProbabilityName = 'throttle' | 'serverError' | 'failAfterCommit' | 'entryRetryable' | 'entryPermanent';
+
+const PROBABILITY_NAMES: readonly ProbabilityName[] = [
+  'throttle',
+  'serverError',
+  'failAfterCommit',
+  'entryRetryable',
+  'entryPermanent',
+];
+
+function perSecond(rate: number, burst = rate): RateLimit {
+  return { rate, burst };
+}
+
+/**
+ * AWS default quotas (aws-api-facts.md §5). RegisterThing, CreateKeysAndCertificate, the
+ * certificate calls and every Greengrass V2 call have no published number: those values are
+ * assumptions (docs/local-cloud.md).
+ */
+export const DEFAULT_RATE_LIMITS: Readonly<Record<string, RateLimit>> = {
+  RegisterThing: perSecond(10),
+  CreateKeysAndCertificate: perSecond(10),
+  DescribeCertificate: perSecond(10),
+  UpdateCertificate: perSecond(10),
+  DeleteCertificate: perSecond(10),
+  CreatePolicy: perSecond(10),
+  AttachThingPrincipal: perSecond(100),
+  DetachThingPrincipal: perSecond(100),
+  DeleteThing: perSecond(100),
+  DescribeThing: perSecond(350),
+  ListThingPrincipals: perSecond(10),
+  ListThingPrincipalsV2: perSecond(10),
+  ListThings: perSecond(10),
+  GetCoreDevice: perSecond(10),
+  ListCoreDevices: perSecond(10),
+  BatchAssociateClientDeviceWithCoreDevice: perSecond(10),
+  BatchDisassociateClientDeviceFromCoreDevice: perSecond(10),
+  ListClientDevicesAssociatedWithCoreDevice: perSecond(10),
+  StartExecution: perSecond(300, 1300),
+};
+
+export const DEFAULT_FAULT_SETTINGS: FaultSettings = {
+  seed: 1,
+  quotas: true,
+  quotaScale: 1,
+  rateLimits: DEFAULT_RATE_LIMITS,
+  throttle: {},
+  serverError: {},
+  failAfterCommit: {},
+  entryRetryable: {},
+  entryPermanent: {},
+  detachPropagationMs: 0,
+};
+
+export type CallOutcome = 'succeeded' | 'throttled' | 'failed';
+
+export interface OperationCounters {
+  calls: number;
+  succeeded: number;
+  throttled: number;
+  failed: number;
+}
+
+export type EntryFault = 'retryable' | 'permanent';
+
+export interface FaultInjector {
+  /** Throws an InjectedFault when a quota or a drawn fault rejects a call before it runs. */
+  admit(operation: string): void;
+  /** Throws an InjectedFault when a drawn fault fails a call whose effects were committed. */
+  afterCommit(operation: string): void;
+  /** The fault drawn for one entry of a batch call, if any. */
+  entryFault(operation: string): EntryFault | undefined;
+  /** A draw in [0, 1) from the seeded generator, for services that vary an injected fault. */
+  random(): number;
+  record(operation: string, outcome: CallOutcome): void;
+  metrics(): Record<string, OperationCounters>;
+  resetMetrics(): void;
+  settings(): FaultSettings;
+  configure(patch: FaultSettingsPatch): FaultSettings;
+}
+
+interface Bucket {
+  limit: RateLimit;
+  tokens: number;
+  refilledAt: number;
+}
+
+export function createFaultInjector(patch: FaultSettingsPatch, clock: Clock): FaultInjector {
+  let settings = applyPatch(DEFAULT_FAULT_SETTINGS, patch);
+  let rng = xoroshiro128plus(settings.seed);
+  let buckets = new Map<string, Bucket>();
+  let counters = new Map<string, OperationCounters>();
+
+  const draw = (table: ProbabilityTable, operation: string): boolean => {
+    const probability = table[operation] ?? table['*'] ?? 0;
+    return probability > 0 && uniformFloat64(rng) < probability;
+  };
+
+  /** Takes a token; returns the whole seconds to wait when the bucket is empty. */
+  const takeToken = (operation: string): number | undefined => {
+    const limit = settings.rateLimits[operation];
+    if (!settings.quotas || !limit) return undefined;
+    const now = clock.now();
+    let bucket = buckets.get(operation);
+    if (!bucket) {
+      const scaled = { rate: limit.rate * settings.quotaScale, burst: Math.max(1, limit.burst * settings.quotaScale) };
+      bucket = { limit: scaled, tokens: scaled.burst, refilledAt: now };
+      buckets.set(operation, bucket);
+    }
+    bucket.tokens = Math.min(bucket.limit.burst, bucket.tokens + ((now - bucket.refilledAt) / 1000) * bucket.limit.rate);
+    bucket.refilledAt = now;
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return undefined;
+    }
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / bucket.limit.rate));
+  };
+
+  return {
+    admit(operation) {
+      const waitSeconds = takeToken(operation);
+      if (waitSeconds !== undefined) {
+        throw new InjectedFault('throttled', operation, `Rate exceeded for ${operation}`, waitSeconds);
+      }
+      if (draw(settings.throttle, operation)) {
+        throw new InjectedFault('throttled', operation, `Rate exceeded for ${operation}`);
+      }
+      if (draw(settings.serverError, operation)) {
+        const kind = uniformFloat64(rng) < 0.5 ? 'internalError' : 'unavailable';
+        throw new InjectedFault(kind, operation, `Injected ${kind} for ${operation}`);
+      }
+    },
+    afterCommit(operation) {
+      if (draw(settings.failAfterCommit, operation)) {
+        throw new InjectedFault('internalError', operation, `Injected failure after commit for ${operation}`, 1, true);
+      }
+    },
+    entryFault(operation) {
+      if (draw(settings.entryRetryable, operation)) return 'retryable';
+      if (draw(settings.entryPermanent, operation)) return 'permanent';
+      return undefined;
+    },
+    random: () => uniformFloat64(rng),
+    record(operation, outcome) {
+      let entry = counters.get(operation);
+      if (!entry) {
+        entry = { calls: 0, succeeded: 0, throttled: 0, failed: 0 };
+        counters.set(operation, entry);
+      }
+      entry.calls++;
+      entry[outcome]++;
+    },
+    metrics: () => Object.fromEntries([...counters].map(([name, entry]) => [name, { ...entry }])),
+    resetMetrics() {
+      counters = new Map();
+    },
+    settings: () => settings,
+    configure(update) {
+      settings = applyPatch(settings, update);
+      buckets = new Map();
+      if (update.seed !== undefined) rng = xoroshiro128plus(settings.seed);
+      return settings;
+    },
+  };
+}
+
+/** A fault settings patch with a bad field; the message names it. */
+export class FaultSettingsError extends Error {
+  override readonly name = 'FaultSettingsError';
+}
+
+/** Merges a patch into settings, validating it. */
+export function applyPatch(base: FaultSettings, patch: FaultSettingsPatch): FaultSettings {
+  const next: FaultSettings = { ...base };
+  if (patch.seed !== undefined) next.seed = requireNumber('seed', patch.seed, 0, Number.MAX_SAFE_INTEGER);
+  if (patch.quotas !== undefined) {
+    if (typeof patch.quotas !== 'boolean') throw new FaultSettingsError('quotas must be true or false');
+    next.quotas = patch.quotas;
+  }
+  if (patch.quotaScale !== undefined) next.quotaScale = requirePositive('quotaScale', patch.quotaScale);
+  if (patch.detachPropagationMs !== undefined) {
+    next.detachPropagationMs = requireNumber('detachPropagationMs', patch.detachPropagationMs, 0, 3_600_000);
+  }
+  if (patch.rateLimits !== undefined) {
+    const limits: Record<string, RateLimit> = { ...base.rateLimits };
+    for (const [operation, limit] of Object.entries(requireObject('rateLimits', patch.rateLimits))) {
+      limits[operation] =
+        typeof limit === 'number'
+          ? perSecond(requirePositive(`rateLimits.${operation}`, limit))
+          : {
+              rate: requirePositive(`rateLimits.${operation}.rate`, limit.rate),
+              burst: requirePositive(`rateLimits.${operation}.burst`, limit.burst ?? limit.rate),
+            };
+    }
+    next.rateLimits = limits;
+  }
+  for (const name of PROBABILITY_NAMES) {
+    const value = patch[name];
+    if (value === undefined) continue;
+    const table = typeof value === 'number' ? { '*': value } : requireObject(name, value);
+    for (const [operation, probability] of Object.entries(table)) {
+      requireNumber(`${name}.${operation}`, probability, 0, 1);
+    }
+    next[name] = { ...table };
+  }
+  return next;
+}
+
+function requireObject<T>(field: string, value: T): T {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FaultSettingsError(`${field} must be an object`);
+  }
+  return value;
+}
+
+function requireNumber(field: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new FaultSettingsError(`${field} must be a number from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function requirePositive(field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new FaultSettingsError(`${field} must be a positive number`);
+  }
+  return value;
+}

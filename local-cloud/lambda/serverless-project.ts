@@ -1,0 +1,64 @@
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { cloudFormationTags } from './cloudformation-yaml-tags.ts';
+import { isPlainObject, resolveVariables } from './serverless-variables.ts';
+
+/** `serverless.yml` with its variables resolved for one stage, as the Framework would see it at deploy time. */
+export interface ServerlessProject {
+  /** Absolute path of the `serverless.yml` that was loaded. */
+  path: string;
+  /** Directory of `serverless.yml`: handler paths and `${file(...)}` are relative to it. */
+  baseDir: string;
+  stage: string;
+  service: string;
+  region: string;
+  /** The resolved document. `resources:` is kept verbatim: it is CloudFormation, not Serverless variables. */
+  config: Record<string, unknown>;
+}
+
+export interface LoadServerlessProjectOptions {
+  /** Defaults to the repository's `serverless.yml`. */
+  path?: string;
+  /** Defaults to `local`. */
+  stage?: string;
+  /** Extra CLI-style options for `${opt:...}`. */
+  options?: Record<string, string>;
+  env?: NodeJS.ProcessEnv;
+}
+
+export const DEFAULT_SERVERLESS_PATH = fileURLToPath(new URL('../../serverless.yml', import.meta.url));
+export const DEFAULT_STAGE = 'local';
+const DEFAULT_REGION = 'us-east-1';
+
+export async function loadServerlessProject(options: LoadServerlessProjectOptions = {}): Promise<ServerlessProject> {
+  const path = resolve(options.path ?? DEFAULT_SERVERLESS_PATH);
+  const stage = options.stage ?? DEFAULT_STAGE;
+  const document = parseYaml(await readFile(path, 'utf8'), { customTags: cloudFormationTags }) as unknown;
+  if (!isPlainObject(document)) throw new Error(`${path} does not contain a YAML mapping`);
+
+  const { resources, ...resolvable } = document;
+  const sources = {
+    document,
+    stage,
+    options: { ...options.options, stage },
+    params: stageParams(document, stage),
+    env: options.env ?? process.env,
+    baseDir: dirname(path),
+  };
+  const resolved = resolveVariables(resolvable, sources) as Record<string, unknown>;
+  const config = resources === undefined ? resolved : { ...resolved, resources };
+
+  const provider = isPlainObject(config.provider) ? config.provider : {};
+  const service = isPlainObject(config.service) ? String(config.service.name) : String(config.service);
+  const region = typeof provider.region === 'string' ? provider.region : DEFAULT_REGION;
+  return { path, baseDir: dirname(path), stage, service, region, config };
+}
+
+function stageParams(document: Record<string, unknown>, stage: string): Record<string, unknown> {
+  const params = isPlainObject(document.params) ? document.params : {};
+  const defaults = isPlainObject(params.default) ? params.default : {};
+  const forStage = isPlainObject(params[stage]) ? params[stage] : {};
+  return { ...defaults, ...forStage };
+}

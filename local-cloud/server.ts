@@ -1,0 +1,284 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse as HttpResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  createFaultInjector,
+  FaultSettingsError,
+  type FaultSettings,
+  type FaultSettingsPatch,
+  type OperationCounters,
+} from './faults.ts';
+import { createGreengrassService, registerCoreDevice } from './services/greengrass.ts';
+import { createIotService } from './services/iot.ts';
+import { createFileStore, createMemoryStore, type StateSnapshot } from './store.ts';
+import { systemClock, type Clock, type LocalCloudContext } from './wire/context.ts';
+import { InjectedFault } from './wire/injected-fault.ts';
+import { encodeRestJsonError, jsonResponse, parseJsonObject, RestJsonError } from './wire/rest-json.ts';
+import type { AdminRoute, EmulatedService, ServiceRequest, ServiceResponse } from './wire/service.ts';
+
+export const ACCOUNT_ID = '000000000000';
+const ADMIN_PREFIX = '/_local/';
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+/** Longer than the SDK's idle sockets live, so a reused keep-alive socket is never closed under it. */
+const KEEP_ALIVE_TIMEOUT_MS = 65_000;
+const CREDENTIAL_SCOPE = /Credential=[^/,\s]+\/\d{8}\/([^/,\s]+)\/([^/,\s]+)\/aws4_request/;
+
+export interface LocalCloudOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Keep state in this file across restarts; in memory when absent. */
+  stateFile?: string;
+  faults?: FaultSettingsPatch;
+  /** Core devices registered at start (when absent) and after every reset. */
+  coreDevices?: readonly unknown[];
+  clock?: Clock;
+  /** More services to mount next to IoT and Greengrass, built with the shared context. */
+  services?: (context: LocalCloudContext) => readonly EmulatedService[];
+}
+
+export interface LocalCloudAdmin {
+  health(): { status: 'ok'; services: string[] };
+  state(): StateSnapshot;
+  /** Clears all state, then registers the configured core devices again. */
+  reset(): void;
+  metrics(): Record<string, OperationCounters>;
+  resetMetrics(): void;
+  faults(): FaultSettings;
+  configureFaults(patch: FaultSettingsPatch): FaultSettings;
+}
+
+export interface LocalCloud {
+  url: string;
+  port: number;
+  context: LocalCloudContext;
+  admin: LocalCloudAdmin;
+  close(): Promise<void>;
+}
+
+export async function createLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
+  const host = options.host ?? '127.0.0.1';
+  const clock = options.clock ?? systemClock;
+  const store = options.stateFile ? createFileStore(options.stateFile) : createMemoryStore();
+  const context: LocalCloudContext = {
+    store,
+    faults: createFaultInjector(options.faults ?? {}, clock),
+    clock,
+    accountId: ACCOUNT_ID,
+  };
+
+  const services = new Map<string, EmulatedService>();
+  const servicesBySigningName = new Map<string, EmulatedService>();
+  for (const service of [createIotService(context), createGreengrassService(context), ...(options.services?.(context) ?? [])]) {
+    services.set(service.signingName, service);
+    for (const name of [service.signingName, ...(service.signingNameAliases ?? [])]) {
+      if (servicesBySigningName.has(name)) throw new Error(`Two services are mounted with signing name ${name}`);
+      servicesBySigningName.set(name, service);
+    }
+  }
+
+  const seedCoreDevices = () => {
+    for (const registration of options.coreDevices ?? []) {
+      const name = (registration as { coreDeviceThingName?: unknown }).coreDeviceThingName;
+      if (typeof name !== 'string' || !store.state.coreDevices.has(name)) registerCoreDevice(context, registration);
+    }
+  };
+  seedCoreDevices();
+
+  const admin: LocalCloudAdmin = {
+    health: () => ({ status: 'ok', services: [...services.keys()] }),
+    state: () => store.snapshot(),
+    reset() {
+      store.reset();
+      seedCoreDevices();
+    },
+    metrics: () => context.faults.metrics(),
+    resetMetrics: () => context.faults.resetMetrics(),
+    faults: () => context.faults.settings(),
+    configureFaults: (patch) => context.faults.configure(patch),
+  };
+  const adminRoutes = new Map<string, AdminRoute['handle']>();
+  const addAdminRoute = (route: AdminRoute) => adminRoutes.set(`${route.method} ${route.path}`, route.handle);
+  for (const route of builtInAdminRoutes(admin)) addAdminRoute(route);
+  for (const service of services.values()) for (const route of service.adminRoutes ?? []) addAdminRoute(route);
+
+  const handle = async (req: IncomingMessage, res: HttpResponse) => {
+    const requestId = randomUUID();
+    const url = req.url ?? '/';
+    const queryStart = url.indexOf('?');
+    const rawPath = queryStart < 0 ? url : url.slice(0, queryStart);
+    const body = await readBody(req);
+    if (body === undefined) {
+      return send(res, requestId, encodeRestJsonError(new RestJsonError('RequestEntityTooLargeException', 413, 'Request body too large'), requestId));
+    }
+    if (rawPath.startsWith(ADMIN_PREFIX)) {
+      return send(res, requestId, await runAdminRoute(adminRoutes, req.method ?? 'GET', rawPath.slice(ADMIN_PREFIX.length), body, requestId));
+    }
+    const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '');
+    if (!scope) {
+      const error = new RestJsonError('MissingAuthenticationTokenException', 403, 'Missing Authentication Token');
+      return send(res, requestId, encodeRestJsonError(error, requestId));
+    }
+    const [, region = 'us-east-1', signingService = ''] = scope;
+    const service = servicesBySigningName.get(signingService);
+    if (!service) {
+      const message = `The local cloud does not emulate service ${signingService}; it serves ${[...services.keys()].join(', ')}`;
+      return send(res, requestId, encodeRestJsonError(new RestJsonError('UnknownOperationException', 400, message), requestId));
+    }
+    const request: ServiceRequest = {
+      method: req.method ?? 'GET',
+      path: safeDecodePath(rawPath),
+      rawPath,
+      query: new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1)),
+      headers: req.headers,
+      body,
+      signingService,
+      region,
+      requestId,
+    };
+    send(res, requestId, await dispatch(context, service, request));
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      console.error('local cloud: request failed', error);
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'Internal error in the local cloud' }));
+    });
+  });
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+
+  const requestedPort = options.port ?? 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      reject(
+        error.code === 'EADDRINUSE'
+          ? new Error(
+              `Port ${requestedPort} on ${host} is already in use: stop whatever holds it, or choose another port with LOCAL_CLOUD_PORT (0 picks a free one).`,
+            )
+          : error,
+      );
+    });
+    server.listen(requestedPort, host, resolve);
+  }).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
+
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    context,
+    admin,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await store.close();
+    },
+  };
+}
+
+/** Resolves, applies quotas and faults by operation name, runs, counts the outcome. */
+async function dispatch(context: LocalCloudContext, service: EmulatedService, request: ServiceRequest): Promise<ServiceResponse> {
+  const { faults } = context;
+  let operation: string | undefined;
+  try {
+    const resolved = service.resolve(request);
+    operation = resolved.name;
+    faults.admit(operation);
+    const response = await resolved.run();
+    faults.afterCommit(operation);
+    faults.record(operation, response.status >= 400 ? 'failed' : 'succeeded');
+    return response;
+  } catch (error) {
+    const throttled = error instanceof InjectedFault && error.kind === 'throttled';
+    if (operation !== undefined) faults.record(operation, throttled ? 'throttled' : 'failed');
+    const response = service.encodeError(error, request.requestId);
+    if (response.status >= 500 && !(error instanceof InjectedFault)) {
+      console.error(`local cloud: ${service.signingName} ${operation ?? request.path} failed`, error);
+    }
+    return response;
+  }
+}
+
+function builtInAdminRoutes(admin: LocalCloudAdmin): AdminRoute[] {
+  return [
+    { method: 'GET', path: 'health', handle: () => admin.health() },
+    { method: 'GET', path: 'state', handle: () => admin.state() },
+    {
+      method: 'POST',
+      path: 'reset',
+      handle: () => {
+        admin.reset();
+        return { reset: true };
+      },
+    },
+    { method: 'GET', path: 'metrics', handle: () => admin.metrics() },
+    {
+      method: 'POST',
+      path: 'metrics/reset',
+      handle: () => {
+        admin.resetMetrics();
+        return { reset: true };
+      },
+    },
+    { method: 'GET', path: 'faults', handle: () => admin.faults() },
+    { method: 'POST', path: 'faults', handle: (body) => admin.configureFaults((body ?? {}) as FaultSettingsPatch) },
+  ];
+}
+
+async function runAdminRoute(
+  routes: ReadonlyMap<string, AdminRoute['handle']>,
+  method: string,
+  path: string,
+  body: Buffer,
+  requestId: string,
+): Promise<ServiceResponse> {
+  const handler = routes.get(`${method} ${path.replace(/\/$/, '')}`);
+  if (!handler) {
+    const known = [...routes.keys()].map((key) => key.replace(' ', ` ${ADMIN_PREFIX}`)).join(', ');
+    return encodeRestJsonError(new RestJsonError('NotFound', 404, `No admin route ${method} ${ADMIN_PREFIX}${path}; known: ${known}`), requestId);
+  }
+  const input = body.length === 0 ? undefined : parseJsonObject(body);
+  if (body.length > 0 && input === undefined) {
+    return encodeRestJsonError(new RestJsonError('BadRequest', 400, 'The body must be a JSON object'), requestId);
+  }
+  try {
+    return jsonResponse(await handler(input));
+  } catch (error) {
+    if (error instanceof RestJsonError) return encodeRestJsonError(error, requestId);
+    if (error instanceof FaultSettingsError) return encodeRestJsonError(new RestJsonError('BadRequest', 400, error.message), requestId);
+    throw error;
+  }
+}
+
+function send(res: HttpResponse, requestId: string, response: ServiceResponse): void {
+  const headers: Record<string, string> = { ...response.headers };
+  if (!Object.keys(headers).some((name) => name.toLowerCase() === 'x-amzn-requestid')) headers['x-amzn-RequestId'] = requestId;
+  res.writeHead(response.status, headers);
+  res.end(response.body ?? '');
+}
+
+/** The body, or undefined when it exceeds MAX_BODY_BYTES. */
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+}
+
+function safeDecodePath(rawPath: string): string {
+  try {
+    return decodeURIComponent(rawPath);
+  } catch {
+    return rawPath;
+  }
+}

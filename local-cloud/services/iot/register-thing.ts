@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import type { CertificateRecord, LocalCloudState, ThingRecord } from '../../store.ts';
+import type { LocalCloudContext } from '../../wire/context.ts';
+import { RestJsonError } from '../../wire/rest-json.ts';
+import { parseCertificate, type CertificateAuthority, type ParsedCertificate } from './certificate-authority.ts';
+import { iotError } from './errors.ts';
+import type { CertificateResource, OverrideSettings, ProvisioningPlan, ThingResource } from './provisioning-template.ts';
+import {
+  assertAttachable,
+  attachPrincipal,
+  certificateArn,
+  createThing,
+  newCertificateRecord,
+  policyArn,
+  thingArn,
+  type AttachmentClock,
+} from './registry.ts';
+
+export interface RegisterThingResult {
+  certificatePem?: string;
+  resourceArns: Record<string, string>;
+}
+
+/**
+ * Carries out a plan all-or-nothing: every check runs before the first change, and the whole
+ * call is synchronous, so no other request can interleave.
+ */
+export function registerThing(
+  context: LocalCloudContext,
+  authority: CertificateAuthority,
+  region: string,
+  plan: ProvisioningPlan,
+): RegisterThingResult {
+  const { state } = context.store;
+  const now = context.clock.now();
+  const clock: AttachmentClock = { now, propagationMs: context.faults.settings().detachPropagationMs };
+  const { accountId } = context;
+
+  const existingThing = plan.thing && state.things.get(plan.thing.properties.ThingName);
+  if (existingThing && plan.thing && hasFail(plan.thing.overrides)) {
+    throw registrationFailure(`Thing ${existingThing.thingName} already exists and its OverrideSettings say FAIL`);
+  }
+  const certificate = plan.certificate && prepareCertificate(state, authority, plan.certificate);
+  if (certificate?.existing && hasFail(plan.certificate?.overrides)) {
+    throw registrationFailure(`Certificate ${certificate.parsed.certificateId} already exists and its OverrideSettings say FAIL`);
+  }
+  const policyName = plan.policy && resolvePolicyName(state, plan.policy.source);
+  if (plan.thing && certificate) {
+    try {
+      assertAttachable(state, plan.thing.properties.ThingName, { key: certificate.parsed.certificateId, isCertificate: true }, 'NON_EXCLUSIVE_THING', clock);
+    } catch (error) {
+      throw error instanceof RestJsonError ? registrationFailure(error.message) : error;
+    }
+  }
+
+  const resourceArns: Record<string, string> = {};
+  const result: RegisterThingResult = { resourceArns };
+  if (plan.thing) {
+    const thing = existingThing ? applyThingOverrides(existingThing, plan.thing) : createThing(state, newThing(plan.thing), now);
+    resourceArns[plan.thing.logicalId] = thingArn(region, accountId, thing.thingName);
+  }
+  if (plan.policy?.source.kind === 'document' && policyName && !state.policies.has(policyName)) {
+    state.policies.set(policyName, { policyName, policyDocument: plan.policy.source.policyDocument, createdAt: now });
+  }
+  if (plan.policy?.source.kind === 'document' && policyName) {
+    resourceArns[plan.policy.logicalId] = policyArn(region, accountId, policyName);
+  }
+  if (plan.certificate && certificate) {
+    const record =
+      certificate.existing ??
+      newCertificateRecord(certificate.parsed, plan.certificate.status, now, plan.certificate.source.kind === 'csr' ? authority.certificateId : undefined);
+    if (certificate.existing && plan.certificate.overrides?.['Status'] === 'REPLACE' && record.status !== plan.certificate.status) {
+      record.status = plan.certificate.status;
+      record.lastModifiedAt = now;
+    }
+    state.certificates.set(record.certificateId, record);
+    if (policyName && !record.policyNames.includes(policyName)) record.policyNames.push(policyName);
+    if (plan.thing) {
+      const principal = { key: record.certificateId, isCertificate: true };
+      const attached = state.thingPrincipals.get(plan.thing.properties.ThingName)?.get(record.certificateId);
+      attachPrincipal(state, plan.thing.properties.ThingName, principal, attached?.thingPrincipalType ?? 'NON_EXCLUSIVE_THING', clock);
+    }
+    resourceArns[plan.certificate.logicalId] = certificateArn(region, accountId, record.certificateId);
+    result.certificatePem = record.certificatePem;
+  }
+  context.store.changed();
+  return result;
+}
+
+interface PreparedCertificate {
+  parsed: ParsedCertificate;
+  existing?: CertificateRecord;
+}
+
+function prepareCertificate(state: LocalCloudState, authority: CertificateAuthority, resource: CertificateResource): PreparedCertificate {
+  const { source } = resource;
+  if (source.kind === 'id') {
+    const existing = state.certificates.get(source.certificateId);
+    if (!existing) throw registrationFailure(`Certificate ${source.certificateId} does not exist`);
+    return { parsed: existing, existing };
+  }
+  let parsed: ParsedCertificate;
+  try {
+    parsed = source.kind === 'pem' ? parseCertificate(source.certificatePem) : authority.signRequest(source.certificateSigningRequest);
+  } catch (error) {
+    const what = source.kind === 'pem' ? 'CertificatePem' : 'CertificateSigningRequest';
+    throw iotError('InvalidRequestException', `${what} is not valid: ${(error as Error).message}`);
+  }
+  const existing = state.certificates.get(parsed.certificateId);
+  return existing ? { parsed, existing } : { parsed };
+}
+
+/** A policy created from a document is named by the document's hash, so re-runs reuse it. */
+function resolvePolicyName(state: LocalCloudState, source: NonNullable<ProvisioningPlan['policy']>['source']): string {
+  if (source.kind === 'document') return createHash('sha256').update(source.policyDocument).digest('hex');
+  if (!state.policies.has(source.policyName)) throw registrationFailure(`Policy ${source.policyName} does not exist`);
+  return source.policyName;
+}
+
+function newThing(resource: ThingResource) {
+  const { ThingName, ThingTypeName, AttributePayload, ThingGroups, BillingGroup } = resource.properties;
+  return {
+    thingName: ThingName,
+    ...(ThingTypeName !== undefined && { thingTypeName: ThingTypeName }),
+    ...(BillingGroup !== undefined && { billingGroupName: BillingGroup }),
+    ...(AttributePayload && { attributes: AttributePayload }),
+    ...(ThingGroups && { thingGroups: ThingGroups }),
+  };
+}
+
+/**
+ * Without OverrideSettings an existing thing is reused unchanged (AWS does not document this
+ * case); with them, properties without a setting are left alone too.
+ */
+function applyThingOverrides(thing: ThingRecord, resource: ThingResource): ThingRecord {
+  const overrides = resource.overrides ?? {};
+  const { AttributePayload, ThingTypeName, ThingGroups } = resource.properties;
+  let changed = false;
+  if (AttributePayload && overrides['AttributePayload'] === 'REPLACE') {
+    thing.attributes = { ...AttributePayload };
+    changed = true;
+  } else if (AttributePayload && overrides['AttributePayload'] === 'MERGE') {
+    thing.attributes = { ...thing.attributes, ...AttributePayload };
+    changed = true;
+  }
+  if (ThingGroups && overrides['ThingGroups'] === 'REPLACE') {
+    thing.thingGroups = [...ThingGroups];
+    changed = true;
+  } else if (ThingGroups && overrides['ThingGroups'] === 'MERGE') {
+    thing.thingGroups = [...new Set([...thing.thingGroups, ...ThingGroups])];
+    changed = true;
+  }
+  if (ThingTypeName !== undefined && overrides['ThingTypeName'] === 'REPLACE') {
+    thing.thingTypeName = ThingTypeName;
+    changed = true;
+  }
+  if (changed) thing.version++;
+  return thing;
+}
+
+function hasFail(overrides: OverrideSettings | undefined): boolean {
+  return overrides !== undefined && Object.values(overrides).includes('FAIL');
+}
+
+function registrationFailure(message: string): RestJsonError {
+  return iotError('ResourceRegistrationFailureException', message);
+}

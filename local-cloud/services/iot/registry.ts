@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import type { CertificateRecord, CertificateStatus, LocalCloudState, PrincipalAttachment, ThingPrincipalType, ThingRecord } from '../../store.ts';
+import { OrderedMap } from '../../store.ts';
+import type { ParsedCertificate } from './certificate-authority.ts';
+import { iotError } from './errors.ts';
+
+/** The registry rules shared by the IoT operations, RegisterThing and Greengrass core devices. */
+
+export function thingArn(region: string, accountId: string, thingName: string): string {
+  return `arn:aws:iot:${region}:${accountId}:thing/${thingName}`;
+}
+
+export function certificateArn(region: string, accountId: string, certificateId: string): string {
+  return `arn:aws:iot:${region}:${accountId}:cert/${certificateId}`;
+}
+
+export function policyArn(region: string, accountId: string, policyName: string): string {
+  return `arn:aws:iot:${region}:${accountId}:policy/${policyName}`;
+}
+
+const CERTIFICATE_ARN = /^arn:aws[a-z-]*:iot:[a-z0-9-]+:\d{12}:cert\/([0-9a-fA-F]{64})$/;
+const COGNITO_IDENTITY_ID = /^[a-z]{2}(?:-[a-z]+)+-\d:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export interface Principal {
+  /** Store key: the certificate id for a certificate, else the Cognito identity id. */
+  key: string;
+  isCertificate: boolean;
+}
+
+export function parsePrincipal(principal: string): Principal {
+  const certificate = CERTIFICATE_ARN.exec(principal);
+  if (certificate?.[1]) return { key: certificate[1].toLowerCase(), isCertificate: true };
+  if (COGNITO_IDENTITY_ID.test(principal)) return { key: principal, isCertificate: false };
+  throw iotError('InvalidRequestException', `The given principal ${principal} is neither a certificate ARN nor a Cognito identity id`);
+}
+
+export function renderPrincipal(region: string, accountId: string, key: string): string {
+  return /^[0-9a-f]{64}$/.test(key) ? certificateArn(region, accountId, key) : key;
+}
+
+export interface NewThing {
+  thingName: string;
+  thingTypeName?: string;
+  billingGroupName?: string;
+  attributes?: Record<string, string>;
+  thingGroups?: string[];
+}
+
+export function createThing(state: LocalCloudState, thing: NewThing, now: number): ThingRecord {
+  const record: ThingRecord = {
+    thingName: thing.thingName,
+    thingId: randomUUID(),
+    attributes: { ...thing.attributes },
+    thingGroups: [...(thing.thingGroups ?? [])],
+    version: 1,
+    createdAt: now,
+  };
+  if (thing.thingTypeName !== undefined) record.thingTypeName = thing.thingTypeName;
+  if (thing.billingGroupName !== undefined) record.billingGroupName = thing.billingGroupName;
+  state.things.set(record.thingName, record);
+  return record;
+}
+
+export function newCertificateRecord(
+  parsed: ParsedCertificate,
+  status: CertificateStatus,
+  now: number,
+  caCertificateId: string | undefined,
+): CertificateRecord {
+  return {
+    certificateId: parsed.certificateId,
+    certificatePem: parsed.certificatePem,
+    status,
+    ...(caCertificateId !== undefined && { caCertificateId }),
+    policyNames: [],
+    createdAt: now,
+    lastModifiedAt: now,
+    customerVersion: 1,
+    generationId: randomUUID(),
+    notBefore: parsed.notBefore,
+    notAfter: parsed.notAfter,
+  };
+}
+
+/**
+ * Attachments are eventually consistent: a detached principal keeps counting as attached for
+ * `propagationMs` (DetachThingPrincipal is asynchronous on AWS). Timing is checked lazily.
+ */
+export interface AttachmentClock {
+  now: number;
+  propagationMs: number;
+}
+
+/** The thing's attachments, after dropping those whose detachment has propagated. */
+export function thingAttachments(state: LocalCloudState, thingName: string, clock: AttachmentClock): OrderedMap<PrincipalAttachment> | undefined {
+  const attachments = state.thingPrincipals.get(thingName);
+  if (!attachments) return undefined;
+  for (const attachment of [...attachments.values()]) {
+    if (attachment.detachedAt !== undefined && clock.now >= attachment.detachedAt + clock.propagationMs) {
+      removeAttachment(state, thingName, attachment.principal);
+    }
+  }
+  return attachments;
+}
+
+/** Every thing the principal is (still) attached to, with the attachment. */
+export function principalAttachments(state: LocalCloudState, principalKey: string, clock: AttachmentClock): Array<[string, PrincipalAttachment]> {
+  const result: Array<[string, PrincipalAttachment]> = [];
+  for (const thingName of [...(state.principalThings.get(principalKey) ?? [])]) {
+    const attachment = thingAttachments(state, thingName, clock)?.get(principalKey);
+    if (attachment) result.push([thingName, attachment]);
+  }
+  return result;
+}
+
+/**
+ * Refuses an attachment that would break exclusivity: the principal is attached exclusively to
+ * another thing, or an exclusive attachment is asked for a principal attached elsewhere.
+ */
+export function assertAttachable(
+  state: LocalCloudState,
+  thingName: string,
+  principal: Principal,
+  type: ThingPrincipalType,
+  clock: AttachmentClock,
+): void {
+  if (type === 'EXCLUSIVE_THING' && !principal.isCertificate) {
+    throw iotError('InvalidRequestException', 'Only X.509 certificates can be attached with thingPrincipalType EXCLUSIVE_THING');
+  }
+  const others = principalAttachments(state, principal.key, clock).filter(([name]) => name !== thingName);
+  const exclusiveElsewhere = others.find(([, attachment]) => attachment.thingPrincipalType === 'EXCLUSIVE_THING');
+  if (exclusiveElsewhere) {
+    throw iotError('InvalidRequestException', `Principal is already attached exclusively to thing ${exclusiveElsewhere[0]}`);
+  }
+  const [firstOther] = others;
+  if (type === 'EXCLUSIVE_THING' && firstOther) {
+    throw iotError(
+      'InvalidRequestException',
+      `Principal cannot be attached exclusively: it is already attached to thing ${firstOther[0]}`,
+    );
+  }
+}
+
+/**
+ * Attaches after `assertAttachable`. Re-attaching the same pair is a no-op that takes the
+ * requested type and cancels a pending detachment.
+ */
+export function attachPrincipal(
+  state: LocalCloudState,
+  thingName: string,
+  principal: Principal,
+  type: ThingPrincipalType,
+  clock: AttachmentClock,
+): void {
+  assertAttachable(state, thingName, principal, type, clock);
+  let attachments = state.thingPrincipals.get(thingName);
+  if (!attachments) {
+    attachments = new OrderedMap();
+    state.thingPrincipals.set(thingName, attachments);
+  }
+  const existing = attachments.get(principal.key);
+  if (existing) {
+    existing.thingPrincipalType = type;
+    delete existing.detachedAt;
+    return;
+  }
+  attachments.set(principal.key, { principal: principal.key, thingPrincipalType: type, attachedAt: clock.now });
+  const things = state.principalThings.get(principal.key) ?? new Set<string>();
+  things.add(thingName);
+  state.principalThings.set(principal.key, things);
+}
+
+/** Starts a detachment; returns false when the pair is not attached. */
+export function detachPrincipal(state: LocalCloudState, thingName: string, principalKey: string, clock: AttachmentClock): boolean {
+  const attachment = thingAttachments(state, thingName, clock)?.get(principalKey);
+  if (!attachment) return false;
+  if (clock.propagationMs === 0) removeAttachment(state, thingName, principalKey);
+  else attachment.detachedAt ??= clock.now;
+  return true;
+}
+
+function removeAttachment(state: LocalCloudState, thingName: string, principalKey: string): void {
+  const attachments = state.thingPrincipals.get(thingName);
+  attachments?.delete(principalKey);
+  if (attachments?.size === 0) state.thingPrincipals.delete(thingName);
+  const things = state.principalThings.get(principalKey);
+  things?.delete(thingName);
+  if (things?.size === 0) state.principalThings.delete(principalKey);
+}

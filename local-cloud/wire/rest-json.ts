@@ -1,0 +1,65 @@
+import type { ServiceResponse } from './service.ts';
+
+const JSON_CONTENT_TYPE = 'application/json';
+
+/**
+ * An error in the restJson1 shape: `code` is the error shape name sent as `x-amzn-ErrorType`,
+ * `members` are the shape's body members besides `message`, `headers` the members bound to headers
+ * (Greengrass `retryAfterSeconds` → `Retry-After`).
+ */
+export class RestJsonError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly members: Readonly<Record<string, unknown>>;
+  readonly headers: Readonly<Record<string, string>>;
+
+  constructor(
+    code: string,
+    status: number,
+    message: string,
+    members: Record<string, unknown> = {},
+    headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = code;
+    this.code = code;
+    this.status = status;
+    this.members = members;
+    this.headers = headers;
+  }
+}
+
+export function jsonResponse(body: unknown, status = 200): ServiceResponse {
+  return { status, headers: { 'content-type': JSON_CONTENT_TYPE }, body: JSON.stringify(body) };
+}
+
+/** Operations whose output shape has no members answer 200 with an empty JSON object, as AWS does. */
+export function emptyResponse(): ServiceResponse {
+  return jsonResponse({});
+}
+
+export function encodeRestJsonError(error: RestJsonError, requestId: string): ServiceResponse {
+  return {
+    status: error.status,
+    headers: {
+      'content-type': JSON_CONTENT_TYPE,
+      'x-amzn-RequestId': requestId,
+      'x-amzn-ErrorType': error.code,
+      ...error.headers,
+    },
+    body: JSON.stringify({ message: error.message, ...error.members }),
+  };
+}
+
+/** Parses a JSON object body; an empty body is an empty input. Returns undefined when it does not parse to an object. */
+export function parseJsonObject(body: Buffer): Record<string, unknown> | undefined {
+  if (body.length === 0) return {};
+  try {
+    const parsed: unknown = JSON.parse(body.toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,149 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { LambdaRegistry } from '../local-cloud/lambda/lambda-registry.ts';
+import { LOCAL_ACCOUNT_ID } from '../local-cloud/lambda/lambda-registry.ts';
+import type { ServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
+import { apiGatewayProxyEvent } from './api-gateway-event.ts';
+import { httpRoutesOf, matchRoute, type HttpRoute } from './http-routes.ts';
+
+/** API Gateway's payload limit. */
+const MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+export interface ApiServerOptions {
+  project: ServerlessProject;
+  lambdas: LambdaRegistry;
+  host?: string;
+  /** 0 picks a free port. */
+  port?: number;
+}
+
+export interface RunningApiServer {
+  url: string;
+  port: number;
+  routes: readonly HttpRoute[];
+  close(): Promise<void>;
+}
+
+/**
+ * Serves the `http` events of `serverless.yml` like an API Gateway REST API with Lambda-proxy integrations,
+ * invoking the handlers through the local Lambda runtime. Like serverless-offline, it checks no IAM signatures
+ * and serves the paths both without and with the `/<stage>` prefix of an API Gateway invoke URL.
+ */
+export async function startApiServer(options: ApiServerOptions): Promise<RunningApiServer> {
+  const routes = httpRoutesOf(options.project);
+  const context = { stage: options.project.stage, accountId: LOCAL_ACCOUNT_ID, apiId: 'local' };
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      console.error('Local API: unexpected error', error);
+      if (!response.headersSent) send(response, 500, { message: 'Internal server error' });
+    });
+  });
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    const method = request.method ?? 'GET';
+    const path = withoutStagePrefix(url.pathname, options.project.stage);
+    const match = matchRoute(routes, method, path);
+    if (!match) {
+      // What API Gateway answers for a path or method the REST API does not define.
+      send(response, 403, { message: 'Missing Authentication Token' }, { 'x-amzn-errortype': 'MissingAuthenticationTokenException' });
+      return;
+    }
+    const body = await readBody(request);
+    if (!body) {
+      send(response, 413, { message: `HTTP content length exceeded ${MAX_BODY_BYTES} bytes.` });
+      return;
+    }
+    const event = apiGatewayProxyEvent(
+      {
+        method,
+        path,
+        query: url.searchParams,
+        rawHeaders: request.rawHeaders,
+        body,
+        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        host: request.headers.host ?? 'localhost',
+      },
+      match,
+      context,
+    );
+    let result: unknown;
+    try {
+      result = await options.lambdas.invoke(match.route.functionName, event);
+    } catch (error) {
+      console.error(`Local API: ${match.route.functionName} failed`, error);
+      send(response, 502, { message: 'Internal server error' }, { 'x-amzn-requestid': event.requestContext.requestId });
+      return;
+    }
+    writeProxyResult(response, result, event.requestContext.requestId, match.route.functionName);
+  }
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+  return {
+    url: `http://${options.host ?? '127.0.0.1'}:${port}`,
+    port,
+    routes,
+    close: () =>
+      new Promise((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function withoutStagePrefix(path: string, stage: string): string {
+  const prefix = `/${stage}`;
+  return path === prefix || path.startsWith(`${prefix}/`) ? path.slice(prefix.length) || '/' : path;
+}
+
+interface ProxyResult {
+  statusCode: number;
+  headers?: Record<string, string | number | boolean>;
+  multiValueHeaders?: Record<string, (string | number | boolean)[]>;
+  body?: string;
+  isBase64Encoded?: boolean;
+}
+
+/** A result that is not a proxy response is an integration failure (502), as on API Gateway. */
+function writeProxyResult(response: ServerResponse, result: unknown, requestId: string, functionName: string): void {
+  if (!isProxyResult(result)) {
+    console.error(`Local API: ${functionName} returned a malformed Lambda proxy response`, result);
+    send(response, 502, { message: 'Internal server error' }, { 'x-amzn-requestid': requestId });
+    return;
+  }
+  response.statusCode = result.statusCode;
+  response.setHeader('x-amzn-requestid', requestId);
+  for (const [name, values] of Object.entries(result.multiValueHeaders ?? {})) response.setHeader(name, values.map(String));
+  for (const [name, value] of Object.entries(result.headers ?? {})) response.setHeader(name, String(value));
+  if (!response.hasHeader('content-type')) response.setHeader('content-type', 'application/json');
+  response.end(result.body === undefined ? '' : Buffer.from(result.body, result.isBase64Encoded ? 'base64' : 'utf8'));
+}
+
+function isProxyResult(value: unknown): value is ProxyResult {
+  if (value === null || typeof value !== 'object') return false;
+  const candidate = value as Record<string, unknown>;
+  return Number.isInteger(candidate.statusCode) && (candidate.body === undefined || typeof candidate.body === 'string');
+}
+
+/** The body, or undefined when it exceeds API Gateway's limit. */
+async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  response.writeHead(status, { 'content-type': 'application/json', ...headers });
+  response.end(JSON.stringify(body));
+}

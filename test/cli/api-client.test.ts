@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { createProvisioningApi, isLoopback, resolveRegion, waitUntilFinished, type ProvisioningApi } from '../../cli/api-client.ts';
+import type { RequestStatusResponse } from '../../cli/outcomes.ts';
+import type { ProvisioningRequest } from '../../functions/domain/provisioning-request.ts';
+
+const request: ProvisioningRequest = { requestId: 'm0-0', thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: true, coreDeviceThingName: 'core-a', devices: [{ thingName: 'a' }] };
+const noDelay = { initialMs: 0, maxMs: 0 };
+
+/** A fetch that answers from a list and remembers what it was asked. */
+function scriptedFetch(...answers: (Response | Error)[]) {
+  const calls: { url: string; init: RequestInit }[] = [];
+  const fetch = async (url: string | URL | Request, init?: RequestInit) => {
+    calls.push({ url: String(url), init: init ?? {} });
+    const answer = answers.shift();
+    if (answer === undefined) throw new Error('no more answers');
+    if (answer instanceof Error) throw answer;
+    return answer;
+  };
+  return { fetch: fetch as typeof globalThis.fetch, calls };
+}
+
+const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+describe('the API client', () => {
+  it('signs requests to a remote API for execute-api in the given region, and keeps the stage path', async () => {
+    const { fetch, calls } = scriptedFetch(json(202, { requestId: 'm0-0', executionArn: 'arn:x', statusUrl: '/x' }));
+    const credentials = async () => ({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' });
+    const api = createProvisioningApi({ apiUrl: new URL('https://abc.execute-api.eu-west-1.amazonaws.com/prod'), region: 'eu-west-1', credentials, fetch, backoff: noDelay });
+
+    const result = await api.submit(request);
+
+    expect(result).toEqual({ ok: true, value: { requestId: 'm0-0', executionArn: 'arn:x', statusUrl: '/x' } });
+    expect(calls[0]!.url).toBe('https://abc.execute-api.eu-west-1.amazonaws.com/prod/provisioning-requests');
+    const headers = calls[0]!.init.headers as Record<string, string>;
+    expect(headers.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, SignedHeaders=[^,]*host/);
+    expect(headers).not.toHaveProperty('host');
+  });
+
+  it('sends unsigned requests to a loopback API', async () => {
+    const { fetch, calls } = scriptedFetch(json(404, { message: 'unknown request' }));
+    const api = createProvisioningApi({ apiUrl: new URL('http://127.0.0.1:3000'), fetch, backoff: noDelay });
+
+    const result = await api.status('m0-0');
+
+    expect(result).toEqual({ ok: false, failure: { code: 'NotFound', message: 'unknown request' } });
+    expect(calls[0]!.url).toBe('http://127.0.0.1:3000/provisioning-requests/m0-0');
+    expect(calls[0]!.init.headers).not.toHaveProperty('authorization');
+  });
+
+  it('repeats a request after a network error, throttling or a server error, but not after a 409', async () => {
+    const { fetch, calls } = scriptedFetch(new TypeError('fetch failed'), json(429, { message: 'slow down' }), json(503, {}), json(409, { message: 'requestId used with another body' }));
+    const api = createProvisioningApi({ apiUrl: new URL('http://localhost:3000'), fetch, backoff: noDelay });
+
+    const result = await api.submit(request);
+
+    expect(result).toEqual({ ok: false, failure: { code: 'Conflict', message: 'requestId used with another body' } });
+    expect(calls).toHaveLength(4);
+  });
+
+  it('gives up on a transient failure after four attempts, with the last answer', async () => {
+    const { fetch, calls } = scriptedFetch(...Array.from({ length: 4 }, () => json(502, { message: 'bad gateway' })));
+    const api = createProvisioningApi({ apiUrl: new URL('http://localhost:3000'), fetch, backoff: noDelay });
+
+    expect(await api.submit(request)).toEqual({ ok: false, failure: { code: 'HTTP 502', message: 'bad gateway' } });
+    expect(calls).toHaveLength(4);
+  });
+
+  it('passes on the field errors of a 400', async () => {
+    const errors = [{ field: 'devices[0].thingName', reason: 'is bad' }];
+    const { fetch } = scriptedFetch(json(400, { message: 'invalid provisioning request', errors }));
+    const api = createProvisioningApi({ apiUrl: new URL('http://localhost:3000'), fetch, backoff: noDelay });
+
+    expect(await api.submit(request)).toEqual({ ok: false, failure: { code: 'InvalidRequest', message: 'invalid provisioning request', fieldErrors: errors } });
+  });
+});
+
+describe('waitUntilFinished', () => {
+  it('asks again while the execution runs or awaits a redrive, and returns the finished status', async () => {
+    const answers: RequestStatusResponse[] = [
+      { requestId: 'r', status: 'RUNNING', startDate: 't0' },
+      { requestId: 'r', status: 'PENDING_REDRIVE', startDate: 't0' },
+      { requestId: 'r', status: 'ABORTED', startDate: 't0', stopDate: 't1' },
+    ];
+    let asked = 0;
+    const api = { status: async () => ({ ok: true, value: answers[asked++]! }) } as unknown as ProvisioningApi;
+
+    expect(await waitUntilFinished(api, 'r', noDelay)).toEqual({ ok: true, value: answers[2] });
+    expect(asked).toBe(3);
+  });
+});
+
+describe('where requests go', () => {
+  it('treats localhost and 127.x.x.x and ::1 as loopback, nothing else', () => {
+    expect(['http://localhost:3000', 'http://127.0.0.2', 'http://[::1]:3000', 'https://api.example.com', 'http://10.0.0.1'].map((url) => isLoopback(new URL(url)))).toEqual([true, true, true, false, false]);
+  });
+
+  it('takes the region from --region, then the API Gateway host, then the environment', () => {
+    const gateway = new URL('https://abc.execute-api.ap-south-1.amazonaws.com/prod');
+    const custom = new URL('https://fleet.example.com');
+
+    expect(resolveRegion(gateway, 'us-east-2', 'eu-west-1')).toBe('us-east-2');
+    expect(resolveRegion(gateway, undefined, 'eu-west-1')).toBe('ap-south-1');
+    expect(resolveRegion(custom, undefined, 'eu-west-1')).toBe('eu-west-1');
+    expect(resolveRegion(custom, undefined, undefined)).toBeUndefined();
+  });
+});

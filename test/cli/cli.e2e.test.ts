@@ -1,0 +1,141 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'csv-parse/sync';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../../cli/main.ts';
+import { MAX_DEVICES_PER_REQUEST } from '../../functions/domain/limits.ts';
+import type { FleetReport } from '../../cli/report.ts';
+import { startFakeApi, type FakeApi } from './fake-provisioning-api.ts';
+import { capturedStream, certificateArn, fleetCsv, sensorName, workDirectory, writeManifest } from './fleet-fixtures.ts';
+
+const FAST_POLLING = { initialMs: 1, maxMs: 5 };
+
+let api: FakeApi | undefined;
+afterEach(async () => {
+  await api?.close();
+  api = undefined;
+});
+
+async function provision(manifestPath: string, reportPrefix: string, ...extra: string[]) {
+  const stdout = capturedStream();
+  const stderr = capturedStream();
+  const exitCode = await runCli([manifestPath, '--api-url', api!.url, '--report', reportPrefix, ...extra], { stdout, stderr, env: {}, pollBackoff: FAST_POLLING });
+  return { exitCode, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+async function readReport(reportPrefix: string): Promise<FleetReport> {
+  return JSON.parse(await readFile(`${reportPrefix}.json`, 'utf8')) as FleetReport;
+}
+
+describe('iot-provision against an API that follows the contract', () => {
+  it('provisions a fleet in two requests, writes the report, and skips everything when run again', async () => {
+    api = await startFakeApi();
+    const directory = await workDirectory();
+    const fleetSize = MAX_DEVICES_PER_REQUEST + 10;
+    const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(fleetSize));
+    const reportPrefix = join(directory, 'out', 'report');
+
+    const first = await provision(manifest, reportPrefix);
+
+    expect(first.exitCode).toBe(0);
+    expect(api.posted.map((request) => request.devices.length)).toEqual([MAX_DEVICES_PER_REQUEST, 10]);
+    const firstOfSecond = MAX_DEVICES_PER_REQUEST;
+    expect(api.posted[1]!.devices[0]).toEqual({
+      thingName: sensorName(firstOfSecond),
+      principal: certificateArn(firstOfSecond),
+      coreDeviceThingName: 'core-a',
+      parameters: { Site: `site-${firstOfSecond}` },
+    });
+    const report = await readReport(reportPrefix);
+    expect(report.totals).toMatchObject({ requests: 2, devices: fleetSize, provisioned: fleetSize, failed: 0 });
+    expect(report.devices.map((device) => device.line)).toEqual(Array.from({ length: fleetSize }, (_, index) => index + 2));
+    const csvRows = parse(await readFile(`${reportPrefix}.csv`, 'utf8'), { columns: true }) as Record<string, string>[];
+    expect(csvRows).toHaveLength(fleetSize);
+    expect(csvRows.at(-1)).toMatchObject({ line: String(fleetSize + 1), thingName: sensorName(fleetSize - 1), status: 'PROVISIONED', coreDeviceThingName: 'core-b' });
+    expect(first.stdout).toMatch(new RegExp(`Devices\\s+${fleetSize}: ${fleetSize} provisioned, 0 failed`));
+
+    const again = await provision(manifest, reportPrefix);
+
+    expect(again.exitCode).toBe(0);
+    expect(api.posted).toHaveLength(2);
+    const resumed = await readReport(reportPrefix);
+    expect(resumed.totals).toMatchObject({ requests: 2, requestsSkipped: 2, provisioned: fleetSize, provisionedEarlier: fleetSize });
+  });
+
+  it('exits 1 when a device fails, and a re-run sends only the failed devices under a new request id', async () => {
+    api = await startFakeApi({ failures: { [sensorName(3)]: { step: 'associate', code: 'ResourceNotFoundException', message: 'core-b is not a core device' } } });
+    const directory = await workDirectory();
+    const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(5));
+    const reportPrefix = join(directory, 'report');
+
+    const first = await provision(manifest, reportPrefix);
+
+    expect(first.exitCode).toBe(1);
+    const failed = (await readReport(reportPrefix)).devices.filter((device) => device.status === 'FAILED');
+    expect(failed).toMatchObject([{ thingName: sensorName(3), line: 5, error: { step: 'associate', code: 'ResourceNotFoundException' } }]);
+    expect(first.stdout).toMatch(/Failures\s+1\s+associate ResourceNotFoundException/);
+
+    api.setFailures({});
+    const retry = await provision(manifest, reportPrefix);
+
+    expect(retry.exitCode).toBe(0);
+    const [original, retried] = api.posted;
+    expect(retried!.requestId).toBe(`${original!.requestId}-r1`);
+    expect(retried!.devices.map((device) => device.thingName)).toEqual([sensorName(3)]);
+    const report = await readReport(reportPrefix);
+    expect(report.totals).toMatchObject({ devices: 5, provisioned: 5, provisionedEarlier: 4 });
+    expect(report.devices.find((device) => device.thingName === sensorName(3))?.requestId).toBe(retried!.requestId);
+  });
+
+  it('reports the devices of a request answered 409 as failed at submit, and still provisions the others', async () => {
+    api = await startFakeApi();
+    const directory = await workDirectory();
+    const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(MAX_DEVICES_PER_REQUEST + 1));
+    const reportPrefix = join(directory, 'report');
+    const plan = await provision(manifest, reportPrefix, '--dry-run');
+    const [firstRequestId] = plan.stdout.match(/m[0-9a-f]{12}-\d+/g) ?? [];
+    api.seed({ requestId: firstRequestId!, thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: true, coreDeviceThingName: 'core-z', devices: [{ thingName: 'someone-else' }] });
+
+    const run = await provision(manifest, reportPrefix);
+
+    expect(run.exitCode).toBe(1);
+    const report = await readReport(reportPrefix);
+    expect(report.totals).toMatchObject({ devices: MAX_DEVICES_PER_REQUEST + 1, provisioned: 1, failed: MAX_DEVICES_PER_REQUEST, requestsUnfinished: 1 });
+    expect(report.failures).toEqual({ 'submit Conflict': MAX_DEVICES_PER_REQUEST });
+    expect(report.devices[0]).toMatchObject({ status: 'FAILED', requestId: firstRequestId, error: { step: 'submit', code: 'Conflict' } });
+  });
+
+  it('exits 2 and sends nothing when a row is invalid, naming every bad line', async () => {
+    api = await startFakeApi();
+    const directory = await workDirectory();
+    const rows = fleetCsv(4).split('\n');
+    rows[2] = 'bad name!,,core-a,';
+    rows[4] = rows[1]!;
+    const manifest = await writeManifest(directory, 'fleet.csv', rows.join('\n'));
+
+    const run = await provision(manifest, join(directory, 'report'));
+
+    expect(run.exitCode).toBe(2);
+    expect(api.posted).toEqual([]);
+    expect(run.stderr).toContain('line 3: thingName must be 1-128 characters');
+    expect(run.stderr).toContain('line 3: principal is required');
+    expect(run.stderr).toContain(`line 5: thingName duplicates line 2 ("${sensorName(0)}")`);
+  });
+
+  it('runs as the iot-provision command on a JSON manifest, with request fields from flags', async () => {
+    api = await startFakeApi();
+    const directory = await workDirectory();
+    const manifest = await writeManifest(directory, 'fleet.json', JSON.stringify({
+      templateParameters: { Site: 'berlin' },
+      devices: [{ thingName: 'gateway-1', principal: certificateArn(1) }, { thingName: 'gateway-2', principal: certificateArn(2), coreDeviceThingName: 'core-b' }],
+    }, null, 2));
+    const command = join(import.meta.dirname, '../../bin/iot-provision.ts');
+
+    const { stdout } = await promisify(execFile)(process.execPath, [command, manifest, '--api-url', api.url, '--report', join(directory, 'report'), '--core', 'core-a', '--param', 'Model=m1', '--no-rollback']);
+
+    expect(stdout).toMatch(/Devices\s+2: 2 provisioned, 0 failed/);
+    expect(api.posted[0]).toMatchObject({ coreDeviceThingName: 'core-a', rollbackOnFailure: false, templateParameters: { Site: 'berlin', Model: 'm1' } });
+  });
+});

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { finishRequest } from '../../cli/outcomes.ts';
+
+const sent = [
+  { thingName: 'a', coreDeviceThingName: 'core-a' },
+  { thingName: 'b', coreDeviceThingName: 'core-b' },
+];
+
+describe('finishRequest', () => {
+  it('gives each device sent its outcome from the summary, in the order sent', () => {
+    const finished = finishRequest('r-1', 'SUCCEEDED', {
+      requestId: 'r-1',
+      status: 'PARTIAL',
+      counts: { requested: 2, succeeded: 1, failed: 1, rolledBack: 1 },
+      devices: [
+        { thingName: 'b', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'attach', code: 'ResourceNotFoundException', message: 'no cert' } },
+        { thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a', thingArn: 'arn:thing/a' },
+      ],
+    }, sent);
+
+    expect(finished.devices).toEqual([
+      { thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a', thingArn: 'arn:thing/a' },
+      { thingName: 'b', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'attach', code: 'ResourceNotFoundException', message: 'no cert' } },
+    ]);
+  });
+
+  it('fails a device the summary leaves out', () => {
+    const finished = finishRequest('r-1', 'SUCCEEDED', { requestId: 'r-1', status: 'SUCCEEDED', counts: { requested: 1, succeeded: 1, failed: 0, rolledBack: 0 }, devices: [{ thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a' }] }, sent);
+
+    expect(finished.devices[1]).toEqual({ thingName: 'b', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'status', code: 'MissingOutcome', message: expect.any(String) } });
+  });
+
+  it('fails every device of an execution that ended without a summary, with its status as the code', () => {
+    const finished = finishRequest('r-1', 'TIMED_OUT', undefined, sent);
+
+    expect(finished.executionStatus).toBe('TIMED_OUT');
+    expect(finished.devices.map(({ status, error }) => [status, error?.step, error?.code])).toEqual([
+      ['FAILED', 'status', 'TIMED_OUT'],
+      ['FAILED', 'status', 'TIMED_OUT'],
+    ]);
+  });
+});

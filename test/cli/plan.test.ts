@@ -1,0 +1,128 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { parseManifest, type Manifest } from '../../cli/manifest.ts';
+import { planRequests, requestBody, validateManifest, type ValidManifest } from '../../cli/plan.ts';
+import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES, REQUEST_ID_PATTERN } from '../../functions/domain/limits.ts';
+import { certificateArn, fleetCsv, sensorName } from './fleet-fixtures.ts';
+
+function manifestOf(text: string, format: 'csv' | 'json'): Manifest {
+  const result = parseManifest(text, format);
+  if (!result.ok) throw new Error(JSON.stringify(result.problems));
+  return result.manifest;
+}
+
+function validFleet(count: number, requestFields: Record<string, unknown> = {}): ValidManifest {
+  const result = validateManifest(manifestOf(fleetCsv(count), 'csv'), requestFields);
+  if (!result.ok) throw new Error(JSON.stringify(result.problems));
+  return result.value;
+}
+
+describe('validateManifest', () => {
+  it('reports every bad CSV row by line, with fields named as the CSV names them', () => {
+    const manifest = manifestOf(['thingName,principal,coreDeviceThingName,param.ThingName', `ok-1,${certificateArn(1)},core-a,`, 'bad name,not-an-arn,,', `ok-2,${certificateArn(2)},core-a,x`].join('\n'), 'csv');
+
+    const result = validateManifest(manifest, {});
+
+    expect(result).toEqual({
+      ok: false,
+      problems: [
+        { where: 'line 3', field: 'thingName', reason: expect.stringContaining('must be 1-128 characters') },
+        { where: 'line 3', field: 'principal', reason: expect.stringContaining('must be a certificate ARN') },
+        { where: 'line 3', field: 'coreDeviceThingName', reason: 'is required when the request has no coreDeviceThingName' },
+        { where: 'line 4', field: 'param.ThingName', reason: 'is set from thingName and must not be given' },
+      ],
+    });
+  });
+
+  it('locates bad JSON devices by index and line', () => {
+    const manifest = manifestOf('{\n  "coreDeviceThingName": "core-a",\n  "devices": [\n    {"thingName": "a", "principal": "' + certificateArn(1) + '"},\n    {"thingName": "b", "colour": "red"}\n  ]\n}', 'json');
+
+    const result = validateManifest(manifest, manifest.defaults);
+
+    expect(result).toMatchObject({ ok: false, problems: [{ where: 'devices[1] (line 5)', field: 'colour', reason: 'is not a known field' }, { where: 'devices[1] (line 5)', field: 'principal' }] });
+  });
+
+  it('finds a duplicate thing name anywhere in the manifest, not only within one request', () => {
+    const rows = fleetCsv(MAX_DEVICES_PER_REQUEST + 5).split('\n');
+    rows.push(rows[1]!);
+
+    const result = validateManifest(manifestOf(rows.join('\n'), 'csv'), {});
+
+    expect(result).toEqual({ ok: false, problems: [{ where: `line ${rows.length}`, field: 'thingName', reason: `duplicates line 2 ("${sensorName(0)}")` }] });
+  });
+
+  it('reports a problem of a request-level field once, not once per device', () => {
+    const result = validateManifest(manifestOf(fleetCsv(3), 'csv'), { templateName: 'no-such-template' });
+
+    expect(result).toMatchObject({ ok: false, problems: [{ where: 'request options', field: 'templateName' }] });
+    expect(result.ok || result.problems).toHaveLength(1);
+  });
+
+  it('rejects a manifest without devices', () => {
+    expect(validateManifest(manifestOf('thingName\n', 'csv'), {})).toEqual({ ok: false, problems: [{ where: 'manifest', reason: 'lists no devices' }] });
+  });
+
+  it('keeps each device with its manifest position and the options with their defaults', () => {
+    const valid = validFleet(2, { coreDeviceThingName: 'core-default' });
+
+    expect(valid.options).toEqual({ coreDeviceThingName: 'core-default', thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: true });
+    expect(valid.devices.map(({ index, line, where }) => ({ index, line, where }))).toEqual([
+      { index: 0, line: 2, where: 'line 2' },
+      { index: 1, line: 3, where: 'line 3' },
+    ]);
+  });
+});
+
+describe('planRequests', () => {
+  it(`puts ${MAX_DEVICES_PER_REQUEST} devices in one request and one more in a second`, () => {
+    expect(planRequests(validFleet(MAX_DEVICES_PER_REQUEST)).chunks.map((chunk) => chunk.devices.length)).toEqual([MAX_DEVICES_PER_REQUEST]);
+    expect(planRequests(validFleet(MAX_DEVICES_PER_REQUEST + 1)).chunks.map((chunk) => chunk.devices.length)).toEqual([MAX_DEVICES_PER_REQUEST, 1]);
+  });
+
+  it(`starts a new request before the body would pass ${MAX_REQUEST_BYTES} bytes`, () => {
+    const bulky = { ...validFleet(MAX_DEVICES_PER_REQUEST) };
+    bulky.devices = bulky.devices.map((planned) => ({ ...planned, device: { ...planned.device, parameters: { Site: 'x'.repeat(2_000) } } }));
+
+    const { chunks, options } = planRequests(bulky);
+
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const chunk of chunks) {
+      const body = requestBody('x'.repeat(80), options, chunk.devices.map(({ device }) => device));
+      expect(Buffer.byteLength(JSON.stringify(body))).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
+    }
+  });
+
+  it('keeps every device once, in manifest order, within both limits, whatever the sizes', () => {
+    const base = validFleet(1);
+    const template = base.devices[0]!;
+    fc.assert(
+      fc.property(fc.array(fc.nat(400), { maxLength: 60 }), fc.integer({ min: 1, max: 8 }), (siteLengths, maxDevices) => {
+        const devices = siteLengths.map((length, index) => ({ ...template, index, device: { ...template.device, thingName: `d${index}`, parameters: { Site: 's'.repeat(length) } } }));
+        const maxBytes = 1_200;
+        const limits = { maxDevices, maxBytes };
+        const plan = planRequests({ options: base.options, devices }, limits);
+
+        expect(plan.chunks.flatMap((chunk) => chunk.devices.map((planned) => planned.index))).toEqual(devices.map((planned) => planned.index));
+        for (const chunk of plan.chunks) {
+          expect(chunk.devices.length).toBeLessThanOrEqual(maxDevices);
+          const bytes = Buffer.byteLength(JSON.stringify(requestBody('x'.repeat(80), base.options, chunk.devices.map(({ device }) => device))));
+          // A device too large for any request still travels alone (validation rejects it before planning).
+          expect(bytes <= maxBytes || chunk.devices.length === 1).toBe(true);
+        }
+      }),
+    );
+  });
+
+  it('derives request ids from the content: the same manifest gives the same ids, a changed option new ones', () => {
+    const fleet = validFleet(MAX_DEVICES_PER_REQUEST + 1);
+
+    const ids = planRequests(fleet).chunks.map((chunk) => chunk.requestId);
+    const changed = planRequests({ ...fleet, options: { ...fleet.options, rollbackOnFailure: false } }).chunks.map((chunk) => chunk.requestId);
+
+    expect(ids).toEqual(planRequests(validFleet(MAX_DEVICES_PER_REQUEST + 1)).chunks.map((chunk) => chunk.requestId));
+    expect(ids[0]).toMatch(/^m[0-9a-f]{12}-0$/);
+    expect(ids[1]).toBe(ids[0]!.replace(/-0$/, '-1'));
+    expect(ids.every((id) => REQUEST_ID_PATTERN.test(`${id}-r99`))).toBe(true);
+    expect(changed[0]).not.toBe(ids[0]);
+  });
+});

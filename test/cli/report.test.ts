@@ -1,0 +1,70 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse } from 'csv-parse/sync';
+import { describe, expect, it } from 'vitest';
+import type { FleetRunResult } from '../../cli/fleet-run.ts';
+import type { FleetDeviceOutcome } from '../../cli/outcomes.ts';
+import { buildReport, formatSummary, reportPaths, writeReport } from '../../cli/report.ts';
+import { workDirectory } from './fleet-fixtures.ts';
+
+function result(outcomes: { outcome: FleetDeviceOutcome; resumed?: true }[]): FleetRunResult {
+  return {
+    requests: [
+      { chunk: 0, requestId: 'm0-0', attempt: 0, devices: 2, result: 'skipped' },
+      { chunk: 1, requestId: 'm0-1', attempt: 0, devices: 2, result: 'not-submitted', failure: { code: 'Conflict', message: 'used' } },
+    ],
+    devices: outcomes.map(({ outcome, resumed }, index) => ({
+      planned: { index, line: index + 2, where: `line ${index + 2}`, device: { thingName: outcome.thingName } },
+      requestId: `m0-${index < 2 ? 0 : 1}`,
+      outcome,
+      ...(resumed && { resumed }),
+    })),
+  };
+}
+
+const context = { manifest: 'fleet.csv', apiUrl: 'http://127.0.0.1:3000/', startedAt: new Date('2026-01-01T00:00:00Z'), finishedAt: new Date('2026-01-01T00:01:05Z') };
+const run = result([
+  { outcome: { thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a', thingArn: 'arn:thing/a' }, resumed: true },
+  { outcome: { thingName: 'b', status: 'PROVISIONED', coreDeviceThingName: 'core-a' }, resumed: true },
+  { outcome: { thingName: 'c', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'submit', code: 'Conflict', message: 'used, "twice",\nreally' } } },
+  { outcome: { thingName: 'd', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'submit', code: 'Conflict', message: 'used' } } },
+]);
+
+describe('the report', () => {
+  it('counts devices, requests and failures by step and code; the rate counts only this run', () => {
+    const report = buildReport(context, run);
+
+    expect(report.elapsedSeconds).toBe(65);
+    expect(report.totals).toEqual({ requests: 2, requestsSkipped: 1, requestsUnfinished: 1, devices: 4, provisioned: 2, provisionedEarlier: 2, failed: 2, devicesPerSecond: 2 / 65 });
+    expect(report.failures).toEqual({ 'submit Conflict': 2 });
+  });
+
+  it('writes JSON and a CSV with one row per device that reads back, quoting included', async () => {
+    const paths = reportPaths(join(await workDirectory(), 'out', 'fleet'));
+
+    await writeReport(paths, buildReport(context, run));
+
+    const json = JSON.parse(await readFile(paths.json, 'utf8'));
+    expect(json.devices).toHaveLength(4);
+    expect(json.devices[0]).toEqual({ index: 0, line: 2, thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a', requestId: 'm0-0', resumed: true, thingArn: 'arn:thing/a' });
+    const rows = parse(await readFile(paths.csv, 'utf8'), { columns: true }) as Record<string, string>[];
+    expect(rows.map((row) => row.thingName)).toEqual(['a', 'b', 'c', 'd']);
+    expect(rows[2]).toEqual({
+      line: '4', index: '2', thingName: 'c', status: 'FAILED', coreDeviceThingName: 'core-b', requestId: 'm0-1', resumed: 'false',
+      thingArn: '', certificateArn: '', errorStep: 'submit', errorCode: 'Conflict', errorMessage: 'used, "twice",\nreally',
+    });
+  });
+
+  it('prints a summary table', () => {
+    const summary = formatSummary(buildReport(context, run), { json: 'r.json', csv: 'r.csv' });
+
+    expect(summary.split('\n')).toEqual([
+      'Requests  2, 1 skipped (provisioned by an earlier run), 1 without a final answer',
+      'Devices   4: 2 provisioned (2 by an earlier run), 2 failed',
+      'Failures       2  submit Conflict',
+      'Elapsed   1m 05s',
+      'Rate      0.0 devices/s',
+      'Report    r.json, r.csv',
+    ]);
+  });
+});

@@ -1,0 +1,94 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { finishRequest, type FinishedRequest } from '../../cli/outcomes.ts';
+import type { PlannedDevice, RequestChunk } from '../../cli/plan.ts';
+import { createStateRecorder, loadResumeState, resumeChunk, type ResumeState } from '../../cli/resume.ts';
+import { workDirectory } from './fleet-fixtures.ts';
+
+const chunk: RequestChunk = {
+  index: 0,
+  requestId: 'm0123456789ab-0',
+  devices: ['a', 'b', 'c'].map((thingName, index): PlannedDevice => ({ index, line: index + 2, where: `line ${index + 2}`, device: { thingName, coreDeviceThingName: 'core-a' } })),
+};
+
+/** A finished request in which the named devices failed and the others were provisioned. */
+function finished(requestId: string, thingNames: string[], failing: string[]): FinishedRequest {
+  return finishRequest(requestId, 'SUCCEEDED', {
+    requestId,
+    status: failing.length === 0 ? 'SUCCEEDED' : 'PARTIAL',
+    counts: { requested: thingNames.length, succeeded: thingNames.length - failing.length, failed: failing.length, rolledBack: 0 },
+    devices: thingNames.map((thingName) => failing.includes(thingName)
+      ? { thingName, status: 'FAILED', coreDeviceThingName: 'core-a', error: { step: 'register', code: 'ThrottlingException', message: 'slow down' } }
+      : { thingName, status: 'PROVISIONED', coreDeviceThingName: 'core-a' }),
+  }, thingNames.map((thingName) => ({ thingName, coreDeviceThingName: 'core-a' })));
+}
+
+function stateOf(...requests: FinishedRequest[]): ResumeState {
+  return new Map(requests.map((request) => [request.requestId, request]));
+}
+
+const thingNamesOf = (devices: readonly PlannedDevice[] | undefined) => devices?.map(({ device }) => device.thingName);
+
+describe('resumeChunk', () => {
+  it('sends every device under the chunk id when nothing is recorded', () => {
+    const resumption = resumeChunk(chunk, new Map());
+
+    expect(resumption.provisioned).toEqual([]);
+    expect(resumption.next).toMatchObject({ requestId: chunk.requestId, attempt: 0 });
+    expect(thingNamesOf(resumption.next?.devices)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('sends nothing when every device was provisioned, and keeps their outcomes', () => {
+    const resumption = resumeChunk(chunk, stateOf(finished(chunk.requestId, ['a', 'b', 'c'], [])));
+
+    expect(resumption.next).toBeUndefined();
+    expect(resumption.provisioned.map(({ planned, requestId, resumed }) => [planned.device.thingName, requestId, resumed])).toEqual([
+      ['a', chunk.requestId, true],
+      ['b', chunk.requestId, true],
+      ['c', chunk.requestId, true],
+    ]);
+  });
+
+  it('retries only the failed devices, as attempt 1 under a new id', () => {
+    const resumption = resumeChunk(chunk, stateOf(finished(chunk.requestId, ['a', 'b', 'c'], ['b', 'c'])));
+
+    expect(resumption.next).toMatchObject({ requestId: `${chunk.requestId}-r1`, attempt: 1 });
+    expect(thingNamesOf(resumption.next?.devices)).toEqual(['b', 'c']);
+    expect(resumption.provisioned.map(({ planned }) => planned.device.thingName)).toEqual(['a']);
+  });
+
+  it('follows the chain of retries: the latest outcome of each device decides', () => {
+    const state = stateOf(finished(chunk.requestId, ['a', 'b', 'c'], ['b', 'c']), finished(`${chunk.requestId}-r1`, ['b', 'c'], ['c']));
+
+    const resumption = resumeChunk(chunk, state);
+
+    expect(resumption.next).toMatchObject({ requestId: `${chunk.requestId}-r2`, attempt: 2 });
+    expect(thingNamesOf(resumption.next?.devices)).toEqual(['c']);
+    expect(resumption.provisioned.map(({ planned, requestId }) => [planned.device.thingName, requestId])).toEqual([
+      ['a', chunk.requestId],
+      ['b', `${chunk.requestId}-r1`],
+    ]);
+  });
+});
+
+describe('the state file', () => {
+  it('starts empty when there is none, and reads back what the recorder wrote', async () => {
+    const path = join(await workDirectory(), 'nested', 'report.state.json');
+    const state = await loadResumeState(path);
+    expect(state.size).toBe(0);
+    const recorder = createStateRecorder(path, state);
+
+    await Promise.all([recorder.record(finished('r-1', ['a'], [])), recorder.record(finished('r-2', ['b'], ['b']))]);
+
+    expect(await loadResumeState(path)).toEqual(stateOf(finished('r-1', ['a'], []), finished('r-2', ['b'], ['b'])));
+    expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({ version: 1 });
+  });
+
+  it('refuses a file it does not understand rather than resending everything', async () => {
+    const path = join(await workDirectory(), 'report.state.json');
+    await writeFile(path, JSON.stringify({ version: 7, requests: {} }));
+
+    await expect(loadResumeState(path)).rejects.toThrow(/not a state file/);
+  });
+});

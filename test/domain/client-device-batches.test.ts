@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { applyBatchResponse, planClientDeviceBatches, settleBatches } from '../../functions/domain/client-device-batches.ts';
+import type { ClientDeviceBatch, DeviceRecord } from '../../functions/domain/records.ts';
+
+const policy = { maxAttempts: 3, baseDelaySeconds: 1, maxDelaySeconds: 20 };
+const registered = (thingName: string, coreDeviceThingName = 'core-a'): DeviceRecord => ({ thingName, coreDeviceThingName, status: 'REGISTERED' });
+
+describe('client device batches', () => {
+  it('groups devices per core device in batches of at most 100', () => {
+    const devices = [
+      ...Array.from({ length: 250 }, (_, index) => registered(`a-${index}`, 'core-a')),
+      ...Array.from({ length: 3 }, (_, index) => registered(`b-${index}`, 'core-b')),
+    ];
+    const batches = planClientDeviceBatches(devices);
+    expect(batches.map((batch) => [batch.coreDeviceThingName, batch.pending.length])).toEqual([
+      ['core-a', 100],
+      ['core-a', 100],
+      ['core-a', 50],
+      ['core-b', 3],
+    ]);
+    expect(new Set(batches.flatMap((batch) => batch.pending)).size).toBe(253);
+  });
+
+  it('keeps only retryable error entries pending and fails the rest with their code', () => {
+    const [batch] = planClientDeviceBatches(['ok', 'throttled', 'bad'].map((name) => registered(name))) as [ClientDeviceBatch];
+    const next = applyBatchResponse(
+      batch,
+      [
+        { thingName: 'throttled', code: 'ThrottlingException', message: 'slow down' },
+        { thingName: 'bad', code: 'ResourceNotFoundException', message: 'no such thing' },
+      ],
+      policy,
+      () => 0.5,
+    );
+    expect(next).toMatchObject({
+      pending: ['throttled'],
+      done: ['ok'],
+      failed: [{ thingName: 'bad', code: 'ResourceNotFoundException', message: 'no such thing' }],
+      attempt: 1,
+      retryDelaySeconds: 1,
+    });
+  });
+
+  it('grows the jittered delay with each attempt and fails what is still pending when attempts run out', () => {
+    let batch = planClientDeviceBatches([registered('flaky')])[0] as ClientDeviceBatch;
+    const entry = [{ thingName: 'flaky', code: 'InternalServerException', message: 'oops' }];
+    batch = applyBatchResponse(batch, entry, policy, () => 0.99);
+    expect(batch.retryDelaySeconds).toBe(1);
+    batch = applyBatchResponse(batch, entry, policy, () => 0.99);
+    expect(batch.retryDelaySeconds).toBe(2);
+    batch = applyBatchResponse(batch, entry, policy, () => 0.99);
+    expect(batch).toMatchObject({ pending: [], failed: [{ thingName: 'flaky', code: 'InternalServerException' }], retryDelaySeconds: 0 });
+  });
+
+  it('settles every device: done, failed by entry, or failed by the whole call', () => {
+    const devices = ['a', 'b', 'c', 'untouched'].map((name) => registered(name));
+    devices[3] = { ...devices[3]!, status: 'FAILED', error: { step: 'register', code: 'X', message: 'x' } };
+    const batches: ClientDeviceBatch[] = [
+      { coreDeviceThingName: 'core-a', pending: [], done: ['a'], failed: [{ thingName: 'b', code: 'InvalidRequestException', message: 'm' }], attempt: 1, retryDelaySeconds: 0 },
+      { coreDeviceThingName: 'core-z', pending: ['c'], done: [], failed: [], attempt: 0, retryDelaySeconds: 0, callError: { Error: 'ResourceNotFoundException', Cause: 'no core' } },
+    ];
+    const settled = settleBatches(devices, batches, 'associate', 'PROVISIONED');
+    expect(settled.map((device) => [device.thingName, device.status, device.error?.code])).toEqual([
+      ['a', 'PROVISIONED', undefined],
+      ['b', 'FAILED', 'InvalidRequestException'],
+      ['c', 'FAILED', 'ResourceNotFoundException'],
+      ['untouched', 'FAILED', 'X'],
+    ]);
+    expect(settled[2]?.error?.step).toBe('associate');
+  });
+});

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_DEVICES_PER_REQUEST } from '../../functions/domain/limits.ts';
+import { provisioningRequestSchema } from '../../functions/domain/provisioning-request.ts';
+import { validate } from '../../functions/domain/validation.ts';
+
+const certificateArn = `arn:aws:iot:us-east-1:123456789012:cert/${'ab'.repeat(32)}`;
+const device = (thingName: string) => ({ thingName, principal: certificateArn });
+
+function errorsOf(input: unknown) {
+  const result = validate(provisioningRequestSchema, input);
+  if (result.ok) throw new Error('expected the request to be rejected');
+  return result.errors;
+}
+
+describe('provisioning request contract', () => {
+  it('accepts a minimal request and fills in the documented defaults', () => {
+    const result = validate(provisioningRequestSchema, { coreDeviceThingName: 'core-1', devices: [device('sensor-1')] });
+    expect(result).toEqual({
+      ok: true,
+      value: {
+        coreDeviceThingName: 'core-1',
+        thingPrincipalType: 'EXCLUSIVE_THING',
+        rollbackOnFailure: true,
+        devices: [device('sensor-1')],
+      },
+    });
+  });
+
+  it('reports every violation with its field, not only the first', () => {
+    const errors = errorsOf({
+      rollbackOnFailure: 'yes',
+      extra: 1,
+      devices: [{ thingName: 'bad name' }, { thingName: 'x', principal: 'not-an-arn' }, { thingName: 'x', principal: certificateArn }],
+    });
+    const fields = errors.map((error) => error.field);
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        'rollbackOnFailure',
+        'extra',
+        'devices[0].thingName',
+        'devices[1].principal',
+        'devices[2].thingName',
+        'devices[0].coreDeviceThingName',
+      ]),
+    );
+    expect(errors.find((error) => error.field === 'devices[2].thingName')?.reason).toContain('duplicates devices[1].thingName');
+  });
+
+  it.each([
+    ['', false],
+    ['a', true],
+    ['a'.repeat(128), true],
+    ['a'.repeat(129), false],
+    ['with space', false],
+    ['colon:under_score-hyphen', true],
+    ['ünïcode', false],
+    ['tab\tname', false],
+  ])('thing name %j is valid: %s', (thingName, valid) => {
+    const result = validate(provisioningRequestSchema, { coreDeviceThingName: 'core', devices: [device(thingName)] });
+    expect(result.ok).toBe(valid);
+  });
+
+  it('bounds the number of devices and says how to split', () => {
+    const many = Array.from({ length: MAX_DEVICES_PER_REQUEST + 1 }, (_, index) => device(`d-${index}`));
+    const errors = errorsOf({ coreDeviceThingName: 'core', devices: many });
+    expect(errors).toEqual([{ field: 'devices', reason: expect.stringContaining('split the fleet') }]);
+    expect(validate(provisioningRequestSchema, { coreDeviceThingName: 'core', devices: many.slice(1) }).ok).toBe(true);
+    expect(errorsOf({ coreDeviceThingName: 'core', devices: [] })).toEqual([{ field: 'devices', reason: 'must list at least one device' }]);
+  });
+
+  it('requires a principal only when the template creates no certificate', () => {
+    expect(errorsOf({ coreDeviceThingName: 'core', devices: [{ thingName: 'a' }] })).toEqual([
+      { field: 'devices[0].principal', reason: 'is required because the template creates no certificate' },
+    ]);
+    const withCsrTemplate = validate(provisioningRequestSchema, {
+      coreDeviceThingName: 'core',
+      templateName: 'thing-with-certificate-from-csr',
+      devices: [{ thingName: 'a', parameters: { CSR: 'pem' } }],
+    });
+    expect(withCsrTemplate.ok).toBe(true);
+  });
+
+  it('requires the template parameters that have no default', () => {
+    expect(
+      errorsOf({ coreDeviceThingName: 'core', templateName: 'thing-with-certificate-from-csr', devices: [{ thingName: 'a' }] }),
+    ).toEqual([{ field: 'devices[0].parameters.CSR', reason: expect.stringContaining('required by the template') }]);
+  });
+
+  it('checks an inline template before anything starts', () => {
+    const notJson = errorsOf({ coreDeviceThingName: 'core', templateBody: '{', devices: [device('a')] });
+    expect(notJson[0]).toMatchObject({ field: 'templateBody', reason: expect.stringContaining('not valid JSON') });
+    const noThingName = errorsOf({
+      coreDeviceThingName: 'core',
+      templateBody: JSON.stringify({ Resources: { t: { Type: 'AWS::IoT::Thing' } } }),
+      devices: [device('a')],
+    });
+    expect(noThingName[0]).toMatchObject({ field: 'templateBody', reason: expect.stringContaining('ThingName') });
+    const tooLong = errorsOf({ coreDeviceThingName: 'core', templateBody: 'x'.repeat(10_241), devices: [device('a')] });
+    expect(tooLong.map((error) => error.field)).toContain('templateBody');
+    const both = errorsOf({ coreDeviceThingName: 'core', templateName: 'thing-with-attributes', templateBody: '{}', devices: [device('a')] });
+    expect(both.map((error) => error.reason)).toContain('give templateName or templateBody, not both');
+  });
+
+  it('bounds parameter keys and values as RegisterThing does', () => {
+    const errors = errorsOf({
+      coreDeviceThingName: 'core',
+      templateParameters: { ['k'.repeat(2049)]: 'v', Site: 'v'.repeat(4097), ThingName: 'x' },
+      devices: [device('a')],
+    });
+    expect(errors.map((error) => error.field)).toEqual(
+      expect.arrayContaining([`templateParameters.${'k'.repeat(2049)}`, 'templateParameters.Site', 'templateParameters.ThingName']),
+    );
+  });
+
+  it('takes each device\'s core device, else the request\'s', () => {
+    const result = validate(provisioningRequestSchema, { devices: [{ ...device('a'), coreDeviceThingName: 'core-a' }] });
+    expect(result.ok).toBe(true);
+  });
+});

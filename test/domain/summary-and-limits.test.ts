@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { toProvisioningExecutionInput } from '../../functions/domain/execution-input.ts';
+import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES } from '../../functions/domain/limits.ts';
+import { deviceConcurrency, quotasFromEnvironment } from '../../functions/domain/pacing.ts';
+import { provisioningRequestSchema } from '../../functions/domain/provisioning-request.ts';
+import type { DeviceRecord } from '../../functions/domain/records.ts';
+import { summarize } from '../../functions/domain/summary.ts';
+
+const STEP_FUNCTIONS_PAYLOAD_LIMIT = 256 * 1024;
+
+describe('request summary', () => {
+  it('counts outcomes and derives the request status', () => {
+    const ok: DeviceRecord = { thingName: 'a', coreDeviceThingName: 'c', status: 'PROVISIONED' };
+    const bad: DeviceRecord = { thingName: 'b', coreDeviceThingName: 'c', status: 'FAILED', error: { step: 'attach', code: 'X', message: 'm' } };
+    expect(summarize('r', [ok]).status).toBe('SUCCEEDED');
+    expect(summarize('r', [ok, bad]).status).toBe('PARTIAL');
+    expect(summarize('r', [bad]).status).toBe('FAILED');
+    expect(summarize('r', [ok, bad]).counts).toEqual({ requested: 2, succeeded: 1, failed: 1, rolledBack: 0 });
+  });
+
+  it('reports a device left in flight as failed instead of losing it', () => {
+    const summary = summarize('r', [{ thingName: 'a', coreDeviceThingName: 'c', status: 'REGISTERED' }]);
+    expect(summary.devices[0]).toMatchObject({ status: 'FAILED', error: { code: 'IncompleteWorkflow' } });
+  });
+
+  it('takes the rolled-back record of a device over its earlier one', () => {
+    const failed: DeviceRecord = { thingName: 'a', coreDeviceThingName: 'c', status: 'FAILED', error: { step: 'associate', code: 'X', message: '' } };
+    const rolledBack = { ...failed, rollback: { detachedPrincipals: ['p'], thingDeleted: true, certificateDeleted: false } };
+    expect(summarize('r', [failed], [rolledBack]).counts.rolledBack).toBe(1);
+  });
+});
+
+describe('payload limits', () => {
+  const longName = (index: number) => `${'n'.repeat(120)}-${String(index).padStart(7, '0')}`;
+  const arn = `arn:aws:iot:ap-southeast-2:123456789012:cert/${'f'.repeat(64)}`;
+
+  it('keeps the summary of the largest request under the Step Functions payload limit', () => {
+    const devices: DeviceRecord[] = Array.from({ length: MAX_DEVICES_PER_REQUEST }, (_, index) => ({
+      thingName: longName(index),
+      coreDeviceThingName: longName(index),
+      status: 'FAILED',
+      thingArn: `arn:aws:iot:ap-southeast-2:123456789012:thing/${longName(index)}`,
+      certificateArn: arn,
+      error: { step: 'associate', code: 'InvalidRequestException', message: 'm'.repeat(200) },
+      rollback: { detachedPrincipals: [arn], thingDeleted: true, certificateDeleted: false },
+    }));
+    const bytes = Buffer.byteLength(JSON.stringify(summarize('r'.repeat(80), devices)));
+    expect(bytes).toBeLessThan(STEP_FUNCTIONS_PAYLOAD_LIMIT);
+  });
+
+  it('keeps the execution input of a request at the body limit under the payload limit', () => {
+    const template = JSON.stringify({ Parameters: { ThingName: { Type: 'String' }, Note: { Type: 'String' } }, Resources: { t: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' } } } }, Pad: 'p'.repeat(9_800) });
+    const devices = Array.from({ length: MAX_DEVICES_PER_REQUEST }, (_, index) => ({ thingName: longName(index), principal: arn, parameters: { Note: '' } }));
+    const request = { coreDeviceThingName: 'core', templateBody: template, devices };
+    const perDevicePadding = Math.floor((MAX_REQUEST_BYTES - Buffer.byteLength(JSON.stringify(request))) / devices.length) - 1;
+    devices.forEach((device) => (device.parameters.Note = 'x'.repeat(perDevicePadding)));
+    expect(Buffer.byteLength(JSON.stringify(request))).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
+    const parsed = provisioningRequestSchema.parse(request);
+    const input = JSON.stringify(toProvisioningExecutionInput(parsed, 'r'.repeat(80), 40));
+    expect(Buffer.byteLength(input)).toBeLessThan(STEP_FUNCTIONS_PAYLOAD_LIMIT);
+  });
+});
+
+describe('pacing', () => {
+  it('keeps RegisterThing at its quota: ceil(tps × step seconds × 1.2), capped at the inline Map limit', () => {
+    expect(deviceConcurrency(quotasFromEnvironment({}))).toBe(6);
+    expect(deviceConcurrency(quotasFromEnvironment({ REGISTER_THING_TPS: '100' }))).toBe(40);
+    expect(deviceConcurrency(quotasFromEnvironment({ REGISTER_THING_TPS: '1', DEVICE_STEP_SECONDS: '0.1' }))).toBe(1);
+    expect(deviceConcurrency(quotasFromEnvironment({ ATTACH_THING_PRINCIPAL_TPS: '2' }))).toBe(2);
+  });
+});

@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../local-cloud/config.ts';
+import { createLocalCloud, type LocalCloud } from '../../local-cloud/server.ts';
+import { OrderedMap } from '../../local-cloud/store.ts';
+import { validate, wholeMatch } from '../../local-cloud/wire/validation.ts';
+
+/** A signature-free Authorization header: the emulator routes on the credential scope only. */
+const authorization = (service: string, region = 'eu-central-1') =>
+  `AWS4-HMAC-SHA256 Credential=AKID/20261123/${region}/${service}/aws4_request, SignedHeaders=host, Signature=00`;
+
+let cloud: LocalCloud;
+beforeAll(async () => {
+  cloud = await createLocalCloud({ faults: { quotas: false }, coreDevices: [{ coreDeviceThingName: 'core' }] });
+});
+afterAll(async () => {
+  await cloud.close();
+});
+
+describe('wire format (raw HTTP, no SDK)', () => {
+  it('encodes an IoT error as restJson1: status, x-amzn-ErrorType, x-amzn-RequestId, message body', async () => {
+    const response = await fetch(`${cloud.url}/things/missing`, { headers: { authorization: authorization('iot') } });
+    expect(response.status).toBe(404);
+    expect(response.headers.get('content-type')).toBe('application/json');
+    expect(response.headers.get('x-amzn-errortype')).toBe('ResourceNotFoundException');
+    expect(response.headers.get('x-amzn-requestid')).toMatch(/^[0-9a-f-]{36}$/);
+    expect(await response.json()).toEqual({ message: 'Thing missing cannot be found.' });
+  });
+
+  it('answers a successful call with JSON, the request region in ARNs and epoch-second timestamps', async () => {
+    const body = JSON.stringify({
+      templateBody: JSON.stringify({ Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: 'raw' } } } }),
+    });
+    const created = await fetch(`${cloud.url}/things`, { method: 'POST', body, headers: { authorization: authorization('iot') } });
+    expect(created.status).toBe(200);
+    expect(await created.json()).toEqual({ resourceArns: { thing: 'arn:aws:iot:eu-central-1:000000000000:thing/raw' } });
+    await fetch(`${cloud.url}/greengrass/v2/coreDevices/core/associateClientDevices`, {
+      method: 'POST',
+      body: JSON.stringify({ entries: [{ thingName: 'raw' }] }),
+      headers: { authorization: authorization('greengrass') },
+    });
+    const listed = await fetch(`${cloud.url}/greengrass/v2/coreDevices/core/associatedClientDevices`, {
+      headers: { authorization: authorization('greengrass') },
+    });
+    const { associatedClientDevices } = (await listed.json()) as { associatedClientDevices: Array<{ associationTimestamp: unknown }> };
+    expect(typeof associatedClientDevices[0]?.associationTimestamp).toBe('number');
+  });
+
+  it('refuses a request without Authorization with 403 MissingAuthenticationTokenException', async () => {
+    const response = await fetch(`${cloud.url}/things`);
+    expect(response.status).toBe(403);
+    expect(response.headers.get('x-amzn-errortype')).toBe('MissingAuthenticationTokenException');
+  });
+
+  it('answers unknown operations in each service’s own shape', async () => {
+    const iot = await fetch(`${cloud.url}/no-such-thing/here`, { headers: { authorization: authorization('iot') } });
+    expect(iot.status).toBe(404);
+    expect(iot.headers.get('x-amzn-errortype')).toBe('UnknownOperationException');
+    const greengrass = await fetch(`${cloud.url}/greengrass/v2/components`, { headers: { authorization: authorization('greengrass') } });
+    expect(greengrass.status).toBe(400);
+    expect(await greengrass.json()).toMatchObject({ reason: 'UNKNOWN_OPERATION' });
+    const unknownService = await fetch(`${cloud.url}/`, { headers: { authorization: authorization('s3') } });
+    expect(unknownService.status).toBe(400);
+  });
+
+  it('answers malformed JSON with the service parse error', async () => {
+    const greengrass = await fetch(`${cloud.url}/greengrass/v2/coreDevices/core/associateClientDevices`, {
+      method: 'POST',
+      body: '{"entries": [',
+      headers: { authorization: authorization('greengrass') },
+    });
+    expect(greengrass.status).toBe(400);
+    expect(greengrass.headers.get('x-amzn-errortype')).toBe('ValidationException');
+    expect(await greengrass.json()).toMatchObject({ reason: 'CANNOT_PARSE' });
+    const iot = await fetch(`${cloud.url}/things`, { method: 'POST', body: '[', headers: { authorization: authorization('iot') } });
+    expect(iot.status).toBe(400);
+    expect(iot.headers.get('x-amzn-errortype')).toBe('InvalidRequestException');
+  });
+
+  it('sends a Greengrass throttle as 429 with a Retry-After header', async () => {
+    cloud.admin.configureFaults({ throttle: { GetCoreDevice: 1 } });
+    try {
+      const response = await fetch(`${cloud.url}/greengrass/v2/coreDevices/core`, { headers: { authorization: authorization('greengrass') } });
+      expect(response.status).toBe(429);
+      expect(response.headers.get('retry-after')).toBe('1');
+      expect(response.headers.get('x-amzn-errortype')).toBe('ThrottlingException');
+      expect(await response.json()).toMatchObject({ quotaCode: 'GetCoreDevice', serviceCode: 'greengrass' });
+    } finally {
+      cloud.admin.configureFaults({ throttle: {} });
+    }
+  });
+
+  it('serves IoT to clients that sign it as execute-api, as older AWS CLIs do', async () => {
+    const response = await fetch(`${cloud.url}/things/missing`, { headers: { authorization: authorization('execute-api') } });
+    expect(response.headers.get('x-amzn-errortype')).toBe('ResourceNotFoundException');
+  });
+
+  it('decodes percent-encoded path labels', async () => {
+    const response = await fetch(`${cloud.url}/things/a%3Ab`, { headers: { authorization: authorization('iot') } });
+    expect(await response.json()).toEqual({ message: 'Thing a:b cannot be found.' });
+  });
+});
+
+describe('validation', () => {
+  it('returns every violation with its member path', () => {
+    const violations = validate(
+      { name: '', items: [{ id: 'ok' }, { id: 'not ok!' }], count: 0 },
+      {
+        type: 'structure',
+        required: ['name', 'missing'],
+        members: {
+          name: { type: 'string', min: 1 },
+          items: { type: 'list', max: 1, member: { type: 'structure', members: { id: { type: 'string', pattern: wholeMatch('[a-z]+') } } } },
+          count: { type: 'integer', min: 1 },
+        },
+      },
+    );
+    expect(violations.map((violation) => violation.path)).toEqual(['missing', 'name', 'items', 'items.2.member.id', 'count']);
+  });
+
+  it('counts code points, not UTF-16 units', () => {
+    expect(validate('😀😀', { type: 'string', max: 2 })).toEqual([]);
+  });
+});
+
+describe('OrderedMap paging', () => {
+  it('pages in key order and resumes after a deleted key', () => {
+    const map = new OrderedMap<number>();
+    for (const key of ['d', 'b', 'a', 'c', 'e']) map.set(key, key.charCodeAt(0));
+    const first = map.page(undefined, 2);
+    expect(first).toEqual({ items: [97, 98], lastKey: 'b' });
+    map.delete('b');
+    expect(map.page(first.lastKey, 10)).toEqual({ items: [99, 100, 101] });
+  });
+});
+
+describe('config', () => {
+  it('reads LOCAL_CLOUD_* variables and lets flags win', () => {
+    const config = loadConfig(
+      {
+        LOCAL_CLOUD_PORT: '5000',
+        LOCAL_CLOUD_QUOTA_SCALE: '10',
+        LOCAL_CLOUD_THROTTLE: '{"RegisterThing":0.3}',
+        LOCAL_CLOUD_CORE_DEVICES: 'core-1,core-2',
+      },
+      ['--port', '6000', '--no-quotas', '--state-file', '/tmp/x.json'],
+    );
+    expect(config).toMatchObject({
+      port: 6000,
+      stateFile: '/tmp/x.json',
+      faults: { quotaScale: 10, quotas: false, throttle: { RegisterThing: 0.3 } },
+      coreDevices: [{ coreDeviceThingName: 'core-1' }, { coreDeviceThingName: 'core-2' }],
+    });
+  });
+
+  it('names LOCAL_CLOUD_PORT when the port is not a number', () => {
+    expect(() => loadConfig({ LOCAL_CLOUD_PORT: 'abc' }, [])).toThrow(/LOCAL_CLOUD_PORT/);
+  });
+});

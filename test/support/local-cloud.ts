@@ -1,0 +1,34 @@
+import { SFNClient } from '@aws-sdk/client-sfn';
+import { createLambdaRegistry, LOCAL_ACCOUNT_ID } from '../../local-cloud/lambda/lambda-registry.ts';
+import { loadServerlessProject } from '../../local-cloud/lambda/serverless-project.ts';
+import { createStepFunctionsService, stateMachineArnResolver, type StepFunctionsService } from '../../local-cloud/services/stepfunctions/index.ts';
+import { createLocalCloud } from '../../local-cloud/server.ts';
+
+export interface StepFunctionsCloud {
+  url: string;
+  client: SFNClient;
+  service: StepFunctionsService;
+  close(): Promise<void>;
+}
+
+/** A local cloud on a free port with the Step Functions service of a `serverless.yml` mounted. */
+export async function startStepFunctionsCloud(options: { serverlessPath: string; timeScale: number; region?: string }): Promise<StepFunctionsCloud> {
+  const project = await loadServerlessProject({ path: options.serverlessPath, env: {} });
+  const lambdas = createLambdaRegistry(project, { resolveCloudFormationValue: stateMachineArnResolver(project, LOCAL_ACCOUNT_ID) });
+  const service = createStepFunctionsService({ project, lambdas, timeScale: options.timeScale });
+  const cloud = await createLocalCloud({ port: 0, services: () => [service] });
+  const client = new SFNClient({
+    endpoint: cloud.url,
+    region: options.region ?? project.region,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+  return {
+    url: cloud.url,
+    client,
+    service,
+    async close() {
+      client.destroy();
+      await cloud.close();
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
+import { GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
+import { type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
+import type { FaultSettingsPatch } from '../../local-cloud/faults.ts';
+import { startServiceCloud, type ServiceCloud } from '../../local-cloud/service-cloud.ts';
+import type { ZodType } from 'zod';
+import type { RequestKind } from '../../functions/commons/requests.ts';
+import type { RequestSummary } from '../../functions/domain/records.ts';
+import { executionHistory, waitForExecution } from './step-functions.ts';
+
+export interface TestServiceCloud extends ServiceCloud {
+  iot: IoTClient;
+  greengrass: GreengrassV2Client;
+  sfn: SFNClient;
+  /** A fresh active certificate in the local cloud, as an operator would create one. */
+  createCertificate(): Promise<string>;
+  /** Submits a request the way the API and EventBridge handlers do, then waits for its execution. */
+  provision(request: unknown, options?: { timeoutMs?: number }): Promise<CompletedRequest>;
+  deprovision(request: unknown, options?: { timeoutMs?: number }): Promise<CompletedRequest>;
+}
+
+export interface CompletedRequest {
+  executionArn: string;
+  status: string | undefined;
+  summary: RequestSummary;
+  history: HistoryEvent[];
+}
+
+/**
+ * This service deployed in a local cloud on a free port, with waits and retry backoff scaled to
+ * zero and the quotas off unless a test turns them on.
+ */
+export async function startTestServiceCloud(options: { faults?: FaultSettingsPatch; coreDevices?: string[] } = {}): Promise<TestServiceCloud> {
+  const service = await startServiceCloud({
+    port: 0,
+    timeScale: 0,
+    faults: { quotas: false, ...options.faults },
+    coreDevices: (options.coreDevices ?? ['core-a', 'core-b']).map((coreDeviceThingName) => ({ coreDeviceThingName })),
+  });
+  // What Lambda's environment gives the handlers that this test process calls directly.
+  process.env.AWS_REGION ??= service.project.region;
+  process.env.AWS_ACCESS_KEY_ID ??= 'test';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
+  process.env.PROVISION_STATE_MACHINE_ARN = service.stateMachineArn('provision');
+  process.env.DEPROVISION_STATE_MACHINE_ARN = service.stateMachineArn('deprovision');
+  const clientConfig = { endpoint: service.url, region: service.project.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+  const iot = new IoTClient(clientConfig);
+  const greengrass = new GreengrassV2Client(clientConfig);
+  const sfn = new SFNClient(clientConfig);
+  // Imported once the endpoint is set, as a Lambda's module would be in its environment.
+  const { deprovisioning, provisioning, submitRequest } = await import('../../functions/commons/requests.ts');
+
+  const run = async (kind: RequestKind<ZodType>, request: unknown, timeoutMs = 20_000): Promise<CompletedRequest> => {
+    const outcome = await submitRequest(kind, request);
+    if (outcome.kind !== 'started') throw new Error(`request not started: ${JSON.stringify(outcome)}`);
+    const description = await waitForExecution(sfn, outcome.executionArn, { timeoutMs });
+    return {
+      executionArn: outcome.executionArn,
+      status: description.status,
+      summary: JSON.parse(description.output ?? 'null') as RequestSummary,
+      history: await executionHistory(sfn, outcome.executionArn),
+    };
+  };
+
+  return {
+    ...service,
+    iot,
+    greengrass,
+    sfn,
+    async createCertificate() {
+      const { certificateArn } = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+      return certificateArn as string;
+    },
+    provision: (request, runOptions) => run(provisioning, request, runOptions?.timeoutMs),
+    deprovision: (request, runOptions) => run(deprovisioning, request, runOptions?.timeoutMs),
+    async close() {
+      iot.destroy();
+      greengrass.destroy();
+      sfn.destroy();
+      await service.close();
+    },
+  };
+}
+
+/** Events of one type, optionally only those of a named state (entered/exited events carry the name). */
+export function eventsOf(history: HistoryEvent[], type: string, stateName?: string): HistoryEvent[] {
+  return history.filter((event) => {
+    if (event.type !== type) return false;
+    if (stateName === undefined) return true;
+    const details = event.stateEnteredEventDetails ?? event.stateExitedEventDetails;
+    return details?.name === stateName;
+  });
+}
+
+/** Errors of the failed Lambda attempts, in order. */
+export function failedAttempts(history: HistoryEvent[]): string[] {
+  return history.filter((event) => event.type === 'LambdaFunctionFailed').map((event) => event.lambdaFunctionFailedEventDetails?.error ?? '');
+}

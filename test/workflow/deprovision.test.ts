@@ -1,0 +1,75 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { eventsOf, failedAttempts, startTestServiceCloud, type TestServiceCloud } from '../support/service-cloud.ts';
+
+/** One test per path through statemachines/deprovision.asl.json, end to end on the local cloud. */
+describe('deprovision state machine', () => {
+  let cloud: TestServiceCloud;
+
+  beforeAll(async () => {
+    cloud = await startTestServiceCloud();
+  });
+  afterAll(() => cloud.close());
+  beforeEach(() => {
+    cloud.cloud.admin.reset();
+    cloud.cloud.admin.configureFaults({ entryRetryable: {}, entryPermanent: {}, throttle: {} });
+  });
+
+  const clientThings = () => cloud.cloud.admin.state().things.filter((thing) => !thing.thingName.startsWith('core-'));
+
+  async function provisioned(count: number, prefix: string) {
+    const devices = await Promise.all(
+      Array.from({ length: count }, async (_, index) => ({ thingName: `${prefix}-${index}`, principal: await cloud.createCertificate() })),
+    );
+    const run = await cloud.provision({ coreDeviceThingName: 'core-a', devices });
+    expect(run.summary.status).toBe('SUCCEEDED');
+    return devices;
+  }
+
+  it('happy path: disassociates, detaches and deletes every device', async () => {
+    const devices = await provisioned(3, 'remove');
+    const run = await cloud.deprovision({ coreDeviceThingName: 'core-a', devices: devices.map(({ thingName }) => ({ thingName })) });
+
+    expect(run.summary).toMatchObject({ status: 'SUCCEEDED', counts: { requested: 3, succeeded: 3, failed: 0 } });
+    expect(run.summary.devices.map((device) => device.status)).toEqual(['DEPROVISIONED', 'DEPROVISIONED', 'DEPROVISIONED']);
+    expect(eventsOf(run.history, 'TaskStateEntered', 'DisassociateBatch')).toHaveLength(1);
+    const state = cloud.cloud.admin.state();
+    expect(clientThings()).toEqual([]);
+    expect(state.associations['core-a'] ?? []).toEqual([]);
+    expect(Object.values(state.thingPrincipals).flat()).toEqual([]);
+  });
+
+  it('already-gone resources count as success', async () => {
+    const run = await cloud.deprovision({ coreDeviceThingName: 'core-a', devices: [{ thingName: 'never-existed' }] });
+
+    expect(run.summary.devices).toEqual([{ thingName: 'never-existed', status: 'DEPROVISIONED', coreDeviceThingName: 'core-a' }]);
+    expect(failedAttempts(run.history)).toEqual([]);
+  });
+
+  it('partial disassociation failure: retryable entries are re-driven, permanent ones keep their thing', async () => {
+    const devices = await provisioned(4, 'partial');
+    cloud.cloud.admin.configureFaults({ seed: 5, entryRetryable: { BatchDisassociateClientDeviceFromCoreDevice: 0.3 } });
+    const retried = await cloud.deprovision({ coreDeviceThingName: 'core-a', devices: devices.slice(0, 2).map(({ thingName }) => ({ thingName })) });
+    expect(retried.summary.counts).toMatchObject({ succeeded: 2, failed: 0 });
+
+    cloud.cloud.admin.configureFaults({ entryRetryable: {}, entryPermanent: { BatchDisassociateClientDeviceFromCoreDevice: 1 } });
+    const refused = await cloud.deprovision({ coreDeviceThingName: 'core-a', devices: devices.slice(2).map(({ thingName }) => ({ thingName })) });
+    expect(refused.summary.status).toBe('FAILED');
+    expect(refused.summary.devices[0]).toMatchObject({ status: 'FAILED', error: { step: 'disassociate' } });
+    expect(eventsOf(refused.history, 'TaskStateEntered', 'DeleteThing')).toEqual([]);
+    expect(clientThings().map((thing) => thing.thingName).sort()).toEqual(['partial-2', 'partial-3']);
+  });
+
+  it('options say what to remove: disassociate only', async () => {
+    const devices = await provisioned(1, 'keep');
+    const run = await cloud.deprovision({
+      coreDeviceThingName: 'core-a',
+      detachPrincipals: false,
+      deleteThings: false,
+      devices: devices.map(({ thingName }) => ({ thingName })),
+    });
+    expect(run.summary.status).toBe('SUCCEEDED');
+    expect(clientThings().map((thing) => thing.thingName)).toEqual(['keep-0']);
+    expect(cloud.cloud.admin.state().thingPrincipals['keep-0']).toHaveLength(1);
+    expect(cloud.cloud.admin.state().associations['core-a'] ?? []).toEqual([]);
+  });
+});

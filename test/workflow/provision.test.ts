@@ -1,0 +1,190 @@
+import { ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
+import { RegisterThingCommand } from '@aws-sdk/client-iot';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { shippedTemplates } from '../../templates/index.ts';
+import { DEVICE_CSR } from '../local-cloud/fixtures.ts';
+import { eventsOf, failedAttempts, startTestServiceCloud, type TestServiceCloud } from '../support/service-cloud.ts';
+
+/**
+ * One test per path through statemachines/provision.asl.json, each run end to end: the real
+ * definition in the local cloud's Step Functions, the real handlers, the real SDK clients over HTTP.
+ */
+describe('provision state machine', () => {
+  let cloud: TestServiceCloud;
+
+  beforeAll(async () => {
+    cloud = await startTestServiceCloud();
+  });
+  afterAll(() => cloud.close());
+  beforeEach(() => {
+    cloud.cloud.admin.reset();
+    cloud.cloud.admin.configureFaults({ throttle: {}, serverError: {}, failAfterCommit: {}, entryRetryable: {}, entryPermanent: {} });
+  });
+
+  const certificateId = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
+  /** Things other than the core devices, which are things too. */
+  const clientThings = () => cloud.cloud.admin.state().things.filter((thing) => !thing.thingName.startsWith('core-'));
+
+  async function devices(count: number, prefix: string, core = 'core-a') {
+    return Promise.all(
+      Array.from({ length: count }, async (_, index) => ({
+        thingName: `${prefix}-${index}`,
+        principal: await cloud.createCertificate(),
+        coreDeviceThingName: core,
+      })),
+    );
+  }
+
+  function associated(core: string): Promise<string[]> {
+    return cloud.greengrass
+      .send(new ListClientDevicesAssociatedWithCoreDeviceCommand({ coreDeviceThingName: core, maxResults: 100 }))
+      .then((page) => (page.associatedClientDevices ?? []).map((device) => device.thingName as string));
+  }
+
+  it('happy path: every device is registered, holds its certificate exclusively and is associated', async () => {
+    const requested = [...(await devices(2, 'happy', 'core-a')), ...(await devices(1, 'happy-b', 'core-b'))];
+    const run = await cloud.provision({ requestId: 'happy-path', templateParameters: { Site: 'plant-1' }, devices: requested });
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.summary).toMatchObject({ requestId: 'happy-path', status: 'SUCCEEDED', counts: { requested: 3, succeeded: 3, failed: 0, rolledBack: 0 } });
+    for (const device of requested) {
+      expect(run.summary.devices).toContainEqual({
+        thingName: device.thingName,
+        status: 'PROVISIONED',
+        coreDeviceThingName: device.coreDeviceThingName,
+        thingArn: `arn:aws:iot:us-east-1:000000000000:thing/${device.thingName}`,
+      });
+    }
+    for (const state of ['InspectThing', 'RegisterThing', 'AttachPrincipal']) {
+      expect(eventsOf(run.history, 'TaskStateEntered', state)).toHaveLength(3);
+    }
+    expect(eventsOf(run.history, 'TaskStateEntered', 'AssociateBatch')).toHaveLength(2);
+    expect(failedAttempts(run.history)).toEqual([]);
+
+    const state = cloud.cloud.admin.state();
+    const thing = state.things.find((candidate) => candidate.thingName === 'happy-0');
+    expect(thing?.attributes).toEqual({ model: 'unspecified', site: 'plant-1' });
+    expect(state.thingPrincipals['happy-0']).toEqual([
+      expect.objectContaining({ principal: certificateId(requested[0]!.principal), thingPrincipalType: 'EXCLUSIVE_THING' }),
+    ]);
+    expect((await associated('core-a')).sort()).toEqual(['happy-0', 'happy-1']);
+    expect(await associated('core-b')).toEqual(['happy-b-0']);
+  });
+
+  it('throttled then fine: throttled calls are retried by the state machine until they pass', async () => {
+    cloud.cloud.admin.configureFaults({ seed: 7, throttle: { RegisterThing: 0.5, AttachThingPrincipal: 0.5 } });
+    const run = await cloud.provision({ devices: await devices(8, 'throttled') });
+
+    expect(run.summary.counts).toMatchObject({ requested: 8, succeeded: 8, failed: 0 });
+    const throttles = failedAttempts(run.history).filter((error) => error === 'ThrottlingException');
+    expect(throttles.length).toBeGreaterThan(0);
+    expect(eventsOf(run.history, 'LambdaFunctionScheduled').length).toBeGreaterThan(eventsOf(run.history, 'TaskStateEntered').length);
+    expect(cloud.cloud.admin.metrics().RegisterThing?.throttled).toBeGreaterThan(0);
+  });
+
+  it('permanent register failure: the device fails at register without retries, the others go on', async () => {
+    const good = { thingName: 'csr-good', coreDeviceThingName: 'core-a', parameters: { CSR: DEVICE_CSR } };
+    const bad = { thingName: 'csr-bad', coreDeviceThingName: 'core-a', parameters: { CSR: 'not a CSR' } };
+    const run = await cloud.provision({ templateName: 'thing-with-certificate-from-csr', devices: [good, bad] });
+
+    expect(run.summary.status).toBe('PARTIAL');
+    const failed = run.summary.devices.find((device) => device.thingName === 'csr-bad');
+    expect(failed).toMatchObject({ status: 'FAILED', error: { step: 'register', code: 'InvalidRequestException' } });
+    expect(failedAttempts(run.history)).toEqual(['InvalidRequestException']);
+    const provisioned = run.summary.devices.find((device) => device.thingName === 'csr-good');
+    expect(provisioned).toMatchObject({ status: 'PROVISIONED', certificateArn: expect.stringContaining(':cert/') });
+    expect(clientThings().map((thing) => thing.thingName)).toEqual(['csr-good']);
+  });
+
+  it('partial association failure: retryable error entries are re-driven until associated', async () => {
+    cloud.cloud.admin.configureFaults({ seed: 3, entryRetryable: { BatchAssociateClientDeviceWithCoreDevice: 0.3 } });
+    const requested = await devices(6, 'redrive');
+    const run = await cloud.provision({ devices: requested });
+
+    expect(run.summary.counts).toMatchObject({ requested: 6, succeeded: 6, failed: 0 });
+    expect(eventsOf(run.history, 'WaitStateEntered', 'WaitBeforeAssociationRedrive').length).toBeGreaterThan(0);
+    expect(eventsOf(run.history, 'TaskStateEntered', 'AssociateBatch').length).toBeGreaterThan(1);
+    expect((await associated('core-a')).sort()).toEqual(requested.map((device) => device.thingName).sort());
+  });
+
+  it('rollback: devices whose association fails permanently lose what this request created, and only that', async () => {
+    const existing = await cloud.createCertificate();
+    await cloud.iot.send(
+      new RegisterThingCommand({
+        templateBody: JSON.stringify(shippedTemplates['thing-with-attributes']),
+        parameters: { ThingName: 'rollback-existing', Site: 'before' },
+      }),
+    );
+    cloud.cloud.admin.configureFaults({ entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
+    const run = await cloud.provision({
+      devices: [...(await devices(2, 'rollback-new')), { thingName: 'rollback-existing', principal: existing, coreDeviceThingName: 'core-a' }],
+    });
+
+    expect(run.summary).toMatchObject({ status: 'FAILED', counts: { requested: 3, succeeded: 0, failed: 3, rolledBack: 3 } });
+    const created = run.summary.devices.find((device) => device.thingName === 'rollback-new-0');
+    expect(created).toMatchObject({ error: { step: 'associate' }, rollback: { thingDeleted: true } });
+    const reused = run.summary.devices.find((device) => device.thingName === 'rollback-existing');
+    expect(reused?.rollback).toEqual({ detachedPrincipals: [existing], thingDeleted: false, certificateDeleted: false });
+
+    expect(clientThings().map((thing) => thing.thingName)).toEqual(['rollback-existing']);
+    expect(clientThings()[0]?.attributes).toEqual({ model: 'unspecified', site: 'before' });
+    expect(cloud.cloud.admin.state().thingPrincipals['rollback-existing'] ?? []).toEqual([]);
+  });
+
+  it('rollback after a failed attach: the thing this request registered is deleted', async () => {
+    const missingCertificate = `arn:aws:iot:us-east-1:000000000000:cert/${'e'.repeat(64)}`;
+    const run = await cloud.provision({ coreDeviceThingName: 'core-a', devices: [{ thingName: 'attach-fails', principal: missingCertificate }] });
+
+    expect(run.summary.devices[0]).toMatchObject({
+      status: 'FAILED',
+      error: { step: 'attach', code: 'ResourceNotFoundException' },
+      rollback: { thingDeleted: true },
+    });
+    expect(clientThings()).toEqual([]);
+  });
+
+  it('an unknown core device fails its batch with ResourceNotFoundException and rolls the devices back', async () => {
+    const run = await cloud.provision({ devices: await devices(2, 'no-core', 'core-that-does-not-exist') });
+
+    expect(run.summary.status).toBe('FAILED');
+    expect(run.summary.devices.map((device) => device.error?.code)).toEqual(['ResourceNotFoundException', 'ResourceNotFoundException']);
+    expect(clientThings()).toEqual([]);
+  });
+
+  it('duplicate request: the same requestId and body reach the same execution; another body conflicts', async () => {
+    const { provisioning, submitRequest } = await import('../../functions/commons/requests.ts');
+    const request = { requestId: 'duplicate-1', devices: await devices(1, 'duplicate') };
+    const first = await submitRequest(provisioning, request);
+    const second = await submitRequest(provisioning, request);
+    expect(first.kind).toBe('started');
+    expect(second).toEqual(first);
+    await cloud.stepFunctions.waitForExecution((first as { executionArn: string }).executionArn);
+    expect(await submitRequest(provisioning, request)).toEqual(first);
+
+    const conflict = await submitRequest(provisioning, { ...request, rollbackOnFailure: false });
+    expect(conflict).toMatchObject({ kind: 'conflict', requestId: 'duplicate-1' });
+  });
+
+  it('more than 100 devices for one core device: two association batches', async () => {
+    const requested = await devices(150, 'fleet');
+    const run = await cloud.provision({ devices: requested }, { timeoutMs: 60_000 });
+
+    expect(run.summary.counts).toMatchObject({ requested: 150, succeeded: 150 });
+    const batches = eventsOf(run.history, 'TaskStateEntered', 'AssociateBatch');
+    expect(batches).toHaveLength(2);
+    expect(eventsOf(run.history, 'MapIterationStarted').length).toBe(150 + 2);
+    expect(cloud.cloud.admin.state().associations['core-a']).toHaveLength(150);
+  });
+
+  it('a call that fails after its side effect is retried and converges without duplicates', async () => {
+    cloud.cloud.admin.configureFaults({ seed: 11, failAfterCommit: { RegisterThing: 0.5, AttachThingPrincipal: 0.5 } });
+    const requested = await devices(6, 'after-commit');
+    const run = await cloud.provision({ devices: requested });
+
+    expect(run.summary.counts).toMatchObject({ requested: 6, succeeded: 6 });
+    expect(failedAttempts(run.history)).toContain('InternalFailureException');
+    expect(clientThings()).toHaveLength(6);
+    const { thingPrincipals } = cloud.cloud.admin.state();
+    for (const device of requested) expect(thingPrincipals[device.thingName]).toHaveLength(1);
+  });
+});

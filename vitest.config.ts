@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    // Integration tests drive whole executions through the local cloud over HTTP; these are
+    // guards against a hung run, not timing assertions.
+    testTimeout: 30_000,
+    hookTimeout: 180_000,
+    // The handlers log JSON lines like Lambda does; show them only for a test that fails.
+    silent: 'passed-only',
+  },
+});

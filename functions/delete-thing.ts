@@ -1,11 +1,13 @@
 import { deleteThingOnceDetached } from './commons/iot-operations.ts';
 import { taskHandler } from './commons/middleware.ts';
-import type { DeviceRemovalInput } from './detach-principals.ts';
+import { type DeviceRemovalInput, removalStep } from './commons/removal-step.ts';
 import type { DeviceRecord } from './domain/records.ts';
 
-export async function deleteThing({ device, options }: DeviceRemovalInput): Promise<DeviceRecord> {
-  if (options.deleteThings) await deleteThingOnceDetached(device.thingName);
-  return { ...device, status: 'DEPROVISIONED' };
+export function deleteThing({ device, options }: DeviceRemovalInput): Promise<DeviceRecord> {
+  return removalStep('delete', device, async () => {
+    if (options.deleteThings) await deleteThingOnceDetached(device.thingName);
+    return { ...device, status: 'DEPROVISIONED' };
+  });
 }
 
 export const handler = taskHandler('delete', deleteThing);

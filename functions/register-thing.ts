@@ -1,7 +1,6 @@
 import { RegisterThingCommand } from '@aws-sdk/client-iot';
 import { iot } from './commons/clients/iot.ts';
 import { taskHandler } from './commons/middleware.ts';
-import { analyzeTemplate } from './domain/provisioning-template.ts';
 import type { DeviceRecord, DeviceTaskInput } from './domain/records.ts';
 
 export class RegistrationIncompleteError extends Error {
@@ -25,12 +24,7 @@ export async function registerThing(input: DeviceTaskInput & { device: DeviceRec
   const thingArn = arns.find((arn) => arn.includes(':thing/'));
   if (!thingArn) throw new RegistrationIncompleteError(`RegisterThing returned no thing ARN for ${spec.thingName}`);
   const certificateArn = arns.find((arn) => arn.includes(':cert/'));
-  const analysis = analyzeTemplate(input.templateBody);
-  return {
-    ...device,
-    thingArn,
-    ...(certificateArn && { certificateArn, certificateCreated: analysis.ok && analysis.facts.issuesCertificate }),
-  };
+  return { ...device, thingArn, ...(certificateArn && { certificateArn, certificateCreated: input.templateIssuesCertificate }) };
 }
 
 export const handler = taskHandler('register', registerThing);

@@ -1,6 +1,7 @@
 import { taskHandler } from './commons/middleware.ts';
 import { settleBatches } from './domain/client-device-batches.ts';
-import type { ClientDeviceBatch, DeviceRecord, ProvisioningExecutionInput } from './domain/records.ts';
+import type { ClientDeviceBatch, DeviceOutcome, DeviceRecord, ProvisioningExecutionInput } from './domain/records.ts';
+import { toOutcome } from './domain/summary.ts';
 
 type SettleInput = Pick<ProvisioningExecutionInput, 'requestId' | 'pacing' | 'rollbackOnFailure'> & {
   devices: DeviceRecord[];
@@ -10,21 +11,26 @@ type SettleInput = Pick<ProvisioningExecutionInput, 'requestId' | 'pacing' | 'ro
 export interface SettledProvisioning {
   requestId: string;
   pacing: ProvisioningExecutionInput['pacing'];
-  devices: DeviceRecord[];
+  /** Devices whose outcome is final. */
+  devices: DeviceOutcome[];
   /** Devices registered by this execution whose association failed: they are rolled back next. */
   rollbacks: DeviceRecord[];
 }
 
 /**
  * Merges association outcomes into the device records and replaces the execution state with only
- * what the remaining states need, which keeps it far from the 256 KiB payload limit.
+ * what the remaining states need. Each device appears once, in `devices` or in `rollbacks`, and
+ * final outcomes lose their working fields: with 200 devices the state stays under 256 KiB.
  */
 export async function settleAssociations(input: SettleInput): Promise<SettledProvisioning> {
-  const devices = settleBatches(input.devices, input.associationBatches, 'associate', 'PROVISIONED');
-  const rollbacks = input.rollbackOnFailure
-    ? devices.filter((device) => device.status === 'FAILED' && device.error?.step === 'associate')
-    : [];
-  return { requestId: input.requestId, pacing: input.pacing, devices, rollbacks };
+  const settled = settleBatches(input.devices, input.associationBatches, 'associate', 'PROVISIONED');
+  const rollsBack = (device: DeviceRecord) => input.rollbackOnFailure && device.status === 'FAILED' && device.error?.step === 'associate';
+  return {
+    requestId: input.requestId,
+    pacing: input.pacing,
+    devices: settled.filter((device) => !rollsBack(device)).map(toOutcome),
+    rollbacks: settled.filter(rollsBack),
+  };
 }
 
 export const handler = taskHandler('settle-associations', settleAssociations);

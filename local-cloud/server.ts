@@ -15,6 +15,7 @@ import { systemClock, type Clock, type LocalCloudContext } from './wire/context.
 import { InjectedFault } from './wire/injected-fault.ts';
 import { encodeRestJsonError, jsonResponse, parseJsonObject, RestJsonError } from './wire/rest-json.ts';
 import type { AdminRoute, EmulatedService, ServiceRequest, ServiceResponse } from './wire/service.ts';
+import { readBodyWithin } from './wire/request-body.ts';
 
 export const ACCOUNT_ID = '000000000000';
 const ADMIN_PREFIX = '/_local/';
@@ -108,7 +109,7 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
     const url = req.url ?? '/';
     const queryStart = url.indexOf('?');
     const rawPath = queryStart < 0 ? url : url.slice(0, queryStart);
-    const body = await readBody(req);
+    const body = await readBodyWithin(req, MAX_BODY_BYTES);
     if (body === undefined) {
       return send(res, requestId, encodeRestJsonError(new RestJsonError('RequestEntityTooLargeException', 413, 'Request body too large'), requestId));
     }
@@ -263,17 +264,6 @@ function send(res: HttpResponse, requestId: string, response: ServiceResponse): 
   res.end(response.body ?? '');
 }
 
-/** The body, or undefined when it exceeds MAX_BODY_BYTES. */
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-}
 
 function safeDecodePath(rawPath: string): string {
   try {

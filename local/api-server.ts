@@ -5,6 +5,7 @@ import { LOCAL_ACCOUNT_ID } from '../local-cloud/lambda/lambda-registry.ts';
 import type { ServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
 import { apiGatewayProxyEvent } from './api-gateway-event.ts';
 import { httpRoutesOf, matchRoute, type HttpRoute } from './http-routes.ts';
+import { readBodyWithin } from '../local-cloud/wire/request-body.ts';
 
 /** API Gateway's payload limit. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -49,7 +50,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
       send(response, 403, { message: 'Missing Authentication Token' }, { 'x-amzn-errortype': 'MissingAuthenticationTokenException' });
       return;
     }
-    const body = await readBody(request);
+    const body = await readBodyWithin(request, MAX_BODY_BYTES);
     if (!body) {
       send(response, 413, { message: `HTTP content length exceeded ${MAX_BODY_BYTES} bytes.` });
       return;
@@ -131,17 +132,6 @@ function isProxyResult(value: unknown): value is ProxyResult {
   return Number.isInteger(candidate.statusCode) && (candidate.body === undefined || typeof candidate.body === 'string');
 }
 
-/** The body, or undefined when it exceeds API Gateway's limit. */
-async function readBody(request: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
-}
 
 function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   response.writeHead(status, { 'content-type': 'application/json', ...headers });

@@ -12,9 +12,9 @@ function executionArnOf(stateMachineArn: string, name: string): string {
 /**
  * The execution name is the request id, so Step Functions itself deduplicates. StartExecution returns
  * the running execution for the same name and input, and ExecutionAlreadyExists otherwise — also for a
- * finished execution with the same input, which is the same request again and so not a conflict.
+ * finished execution of the same request (the same digest), which is therefore not a conflict.
  */
-export async function startExecutionOnce(stateMachineArn: string, name: string, input: unknown): Promise<StartOutcome> {
+export async function startExecutionOnce(stateMachineArn: string, name: string, input: unknown, digest: string): Promise<StartOutcome> {
   const serializedInput = JSON.stringify(input);
   try {
     const started = await sfn.send(new StartExecutionCommand({ stateMachineArn, name, input: serializedInput }));
@@ -24,9 +24,17 @@ export async function startExecutionOnce(stateMachineArn: string, name: string, 
   }
   const executionArn = executionArnOf(stateMachineArn, name);
   const existing = await sfn.send(new DescribeExecutionCommand({ executionArn }));
-  return existing.input === serializedInput
+  return digestOf(existing.input) === digest
     ? { kind: 'started', executionArn, startDate: existing.startDate }
     : { kind: 'conflict', executionArn };
+}
+
+function digestOf(serializedInput: string | undefined): unknown {
+  try {
+    return (JSON.parse(serializedInput ?? '{}') as { requestDigest?: unknown }).requestDigest;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface RequestStatusView {

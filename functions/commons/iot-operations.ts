@@ -5,7 +5,7 @@ import {
   paginateListThingPrincipals,
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
-import { ThingStillHasPrincipalsError } from '../domain/errors.ts';
+import { CertificateStillAttachedError, ThingStillHasPrincipalsError } from '../domain/errors.ts';
 import { iot } from './clients/iot.ts';
 
 /** Compensation and removal must converge when repeated: a resource that is already gone is success. */
@@ -56,20 +56,29 @@ export async function deleteThingOnceDetached(thingName: string): Promise<void> 
     await iot.send(new DeleteThingCommand({ thingName }));
   } catch (error) {
     const { name, message } = error as Error;
-    if (name === 'InvalidRequestException' && /attached/i.test(message)) {
+    if (name === 'InvalidRequestException' && /still attached/i.test(message)) {
       throw new ThingStillHasPrincipalsError(`thing ${thingName} still has principals attached: ${message}`);
     }
     throw error;
   }
 }
 
-/** A certificate must be inactive and detached before IoT deletes it. */
+/**
+ * A certificate must be inactive and detached from things before IoT deletes it; `forceDelete` lets
+ * it go with its policies still attached. A refusal because a detachment is still propagating is
+ * rethrown under a name the state machine retries.
+ */
 export async function retireCertificate(certificateArn: string): Promise<void> {
   const certificateId = certificateArn.slice(certificateArn.lastIndexOf('/') + 1);
   try {
     await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
-    await iot.send(new DeleteCertificateCommand({ certificateId }));
+    await iot.send(new DeleteCertificateCommand({ certificateId, forceDelete: true }));
   } catch (error) {
-    if (!isGone(error)) throw error;
+    if (isGone(error)) return;
+    const { name, message } = error as Error;
+    if (name === 'DeleteConflictException' || name === 'CertificateStateException') {
+      throw new CertificateStillAttachedError(`certificate ${certificateId} is still attached: ${message}`);
+    }
+    throw error;
   }
 }

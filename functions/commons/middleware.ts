@@ -5,7 +5,7 @@ import middy from '@middy/core';
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Correlation } from '../domain/records.ts';
-import { isThrottlingError } from '../domain/errors.ts';
+import { isThrottlingError, isUnnamedTransientFailure, TransientServiceError } from '../domain/errors.ts';
 import { logger, metrics } from './powertools.ts';
 
 /** Puts the request id and the execution name on every log line of a task. */
@@ -18,13 +18,18 @@ function correlateWithExecution(): MiddlewareObj<{ correlation?: Correlation }> 
 }
 
 /**
- * Logs a failed call and counts throttles per step, then lets the error go on unchanged: the state
- * machine's Retry and Catch match on its name, which the SDK sets to the AWS error code.
+ * Logs a failed call and counts throttles per step, then lets the error go on: the state machine's
+ * Retry and Catch match on its name, which the SDK sets to the AWS error code. A transient failure
+ * without such a name (a reset socket, a bare 502) goes on as TransientServiceError, which is retried.
  */
 function reportTaskError(step: string): MiddlewareObj {
   return {
-    onError: ({ error }) => {
+    onError: (request) => {
+      const { error } = request;
       if (!error) return;
+      if (isUnnamedTransientFailure(error)) {
+        request.error = new TransientServiceError(`${error.name}: ${error.message}`, { cause: error });
+      }
       if (isThrottlingError(error.name)) {
         const throttled = metrics.singleMetric();
         throttled.addDimension('step', step);

@@ -4,6 +4,7 @@ import { deprovisioningRequestSchema } from '../domain/deprovisioning-request.ts
 import { toDeprovisioningExecutionInput, toProvisioningExecutionInput } from '../domain/execution-input.ts';
 import { deviceConcurrency, quotasFromEnvironment } from '../domain/pacing.ts';
 import { provisioningRequestSchema } from '../domain/provisioning-request.ts';
+import { requestDigest } from '../domain/request-digest.ts';
 import { resolveRequestId } from '../domain/request-id.ts';
 import { type FieldError, validate } from '../domain/validation.ts';
 import { describeRequest, startExecutionOnce, type RequestStatusView } from './executions.ts';
@@ -57,8 +58,9 @@ export async function submitRequest<Schema extends z.ZodType>(
     return { kind: 'invalid', errors: [...(requestId.ok ? [] : requestId.errors), ...(request.ok ? [] : request.errors)] };
   }
   logger.appendKeys({ requestId: requestId.value });
-  const input = kind.toExecutionInput(request.value, requestId.value);
-  const started = await startExecutionOnce(stateMachineArn(kind), requestId.value, input);
+  const digest = requestDigest(request.value);
+  const input = { ...(kind.toExecutionInput(request.value, requestId.value) as object), requestDigest: digest };
+  const started = await startExecutionOnce(stateMachineArn(kind), requestId.value, input, digest);
   return { ...started, requestId: requestId.value };
 }
 

@@ -34,7 +34,7 @@ export interface RedrivePolicy {
   maxDelaySeconds: number;
 }
 
-export const CLIENT_DEVICE_REDRIVE: RedrivePolicy = { maxAttempts: 5, baseDelaySeconds: 1, maxDelaySeconds: 20 };
+export const CLIENT_DEVICE_REDRIVE: RedrivePolicy = { maxAttempts: 6, baseDelaySeconds: 1, maxDelaySeconds: 16 };
 
 /**
  * Folds one Batch*ClientDevice… response into the batch: entries without an error are done,

@@ -10,7 +10,22 @@ const TRANSIENT = new Set([
   'InternalServerException',
   'ServiceUnavailableException',
   'RequestTimeoutException',
+  // IoT's 409 when two updates of the same resource race: the next try sees the settled resource.
+  'ConflictingResourceUpdateException',
 ]);
+
+/** The name the task functions give a failure that is transient but that AWS did not name. */
+export const TRANSIENT_SERVICE_ERROR = 'TransientServiceError';
+
+/** Names the task functions throw for IoT's asynchronous detachment (see iot-operations.ts). */
+export const THING_STILL_HAS_PRINCIPALS = 'ThingStillHasPrincipals';
+export const CERTIFICATE_STILL_ATTACHED = 'CertificateStillAttached';
+
+/**
+ * Every error name the state machines retry with backoff (besides Lambda's own service errors);
+ * test/deploy/asl.test.ts holds the ASL retriers to exactly this list.
+ */
+export const RETRIED_ERROR_NAMES = [...TRANSIENT, TRANSIENT_SERVICE_ERROR, THING_STILL_HAS_PRINCIPALS, CERTIFICATE_STILL_ATTACHED];
 
 export function isThrottlingError(name: string): boolean {
   return THROTTLING.has(name);
@@ -21,9 +36,35 @@ export function isTransientError(name: string): boolean {
   return TRANSIENT.has(name);
 }
 
+/** The state machine retries it: a task should let it escape rather than record it as final. */
+export function isRetriedByStateMachine(name: string): boolean {
+  return RETRIED_ERROR_NAMES.includes(name);
+}
+
+const NETWORK_ERROR_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND']);
+
+interface ErrorFacts {
+  name: string;
+  code?: unknown;
+  $retryable?: unknown;
+  $metadata?: { httpStatusCode?: number };
+}
+
+/**
+ * Failures that are transient but arrive without a name the state machine knows: a socket error
+ * (named `Error`), a 5xx without an error code (named after its status, e.g. `502`), or anything the
+ * SDK itself marks retryable. With the SDK's own retries off, these must reach the Retry.
+ */
+export function isUnnamedTransientFailure(error: ErrorFacts): boolean {
+  if (isRetriedByStateMachine(error.name)) return false;
+  if (error.$retryable) return true;
+  if ((error.$metadata?.httpStatusCode ?? 0) >= 500) return true;
+  return typeof error.code === 'string' && NETWORK_ERROR_CODES.has(error.code);
+}
+
 /**
  * Step Functions hands a caught Lambda error over as `{Error, Cause}`, where Cause is the Lambda
- * runtime's JSON (`{"errorMessage": ...}`) on AWS and the bare message in the local interpreter.
+ * runtime's JSON (`{"errorType", "errorMessage", "trace"}`); anything else is taken as the message.
  */
 export function messageFromCause(cause: string | undefined): string {
   if (!cause) return '';
@@ -41,9 +82,14 @@ export function boundedMessage(message: string): string {
   return message.length <= MAX_ERROR_MESSAGE_CHARS ? message : `${message.slice(0, MAX_ERROR_MESSAGE_CHARS - 1)}…`;
 }
 
-/** A name the state machine retries: DetachThingPrincipal propagates asynchronously on AWS. */
-export const THING_STILL_HAS_PRINCIPALS = 'ThingStillHasPrincipals';
-
 export class ThingStillHasPrincipalsError extends Error {
   override name = THING_STILL_HAS_PRINCIPALS;
+}
+
+export class CertificateStillAttachedError extends Error {
+  override name = CERTIFICATE_STILL_ATTACHED;
+}
+
+export class TransientServiceError extends Error {
+  override name = TRANSIENT_SERVICE_ERROR;
 }

@@ -2,6 +2,7 @@ import { defaultTemplateName, shippedTemplates } from '../../templates/index.ts'
 import type { DeprovisioningRequest } from './deprovisioning-request.ts';
 import { planClientDeviceBatches } from './client-device-batches.ts';
 import type { ProvisioningRequest } from './provisioning-request.ts';
+import { analyzeTemplate } from './provisioning-template.ts';
 import type { ClientDeviceBatch, DeviceRecord, ProvisioningExecutionInput } from './records.ts';
 
 /**
@@ -14,10 +15,13 @@ export function toProvisioningExecutionInput(
   deviceConcurrency: number,
 ): ProvisioningExecutionInput {
   const templateName = request.templateBody === undefined ? (request.templateName ?? defaultTemplateName) : undefined;
+  const templateBody = request.templateBody ?? JSON.stringify(shippedTemplates[templateName ?? defaultTemplateName]);
+  const analysis = analyzeTemplate(templateBody);
   return {
     requestId,
     ...(templateName && { templateName }),
-    templateBody: request.templateBody ?? JSON.stringify(shippedTemplates[templateName ?? defaultTemplateName]),
+    templateBody,
+    templateIssuesCertificate: analysis.ok && analysis.facts.issuesCertificate,
     templateParameters: request.templateParameters ?? {},
     thingPrincipalType: request.thingPrincipalType,
     rollbackOnFailure: request.rollbackOnFailure,

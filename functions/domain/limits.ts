@@ -7,7 +7,7 @@
 export const MAX_DEVICES_PER_REQUEST = 200;
 
 /** AWS error messages have no documented bound; an outcome keeps this much of one. */
-export const MAX_ERROR_MESSAGE_CHARS = 200;
+export const MAX_ERROR_MESSAGE_CHARS = 120;
 
 /** A request body this large could not fit, with its template, in one execution input (256 KiB). */
 export const MAX_REQUEST_BYTES = 200 * 1024;

@@ -84,7 +84,7 @@ function checkAcrossFields(request: RequestFields, context: z.RefinementCtx): vo
   const analysis = analyzeTemplate(templateBody);
   if (!analysis.ok) issue(['templateBody'], analysis.reason);
 
-  if (request.templateParameters && 'ThingName' in request.templateParameters) {
+  if (isRecord(request.templateParameters) && 'ThingName' in request.templateParameters) {
     issue(['templateParameters', 'ThingName'], 'is set from each device\'s thingName and must not be given');
   }
 
@@ -98,7 +98,7 @@ function checkAcrossFields(request: RequestFields, context: z.RefinementCtx): vo
     if (device.coreDeviceThingName === undefined && request.coreDeviceThingName === undefined) {
       issue(['devices', index, 'coreDeviceThingName'], 'is required when the request has no coreDeviceThingName');
     }
-    if (device.parameters && 'ThingName' in device.parameters) {
+    if (isRecord(device.parameters) && 'ThingName' in device.parameters) {
       issue(['devices', index, 'parameters', 'ThingName'], 'is set from thingName and must not be given');
     }
     if (!analysis.ok) return;

@@ -39,6 +39,15 @@ export function analyzeTemplate(templateBody: string): TemplateAnalysis {
   if (!('ThingName' in parameters)) {
     return { ok: false, reason: 'must declare the parameter ThingName, which the workflow sets to each device\'s thingName' };
   }
+  // Attach, association and rollback all address the thing by the device's thingName.
+  const thingName = things[0]?.Properties?.ThingName as { Ref?: unknown } | undefined;
+  if (thingName?.Ref !== 'ThingName') {
+    return { ok: false, reason: 'must name its thing {"Ref": "ThingName"}, so that the thing created is the device\'s thingName' };
+  }
+  // The registering role may attach existing policies but not create them (least privilege).
+  if (resources.some((resource) => resource?.Type === 'AWS::IoT::Policy' && resource.Properties?.PolicyDocument !== undefined)) {
+    return { ok: false, reason: 'must not create a policy from a PolicyDocument: reference an existing policy by PolicyName' };
+  }
   const declaredParameters = Object.keys(parameters);
   const certificates = resources.filter((resource) => resource?.Type === 'AWS::IoT::Certificate');
   return {

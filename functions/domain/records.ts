@@ -58,6 +58,8 @@ export interface ProvisioningExecutionInput {
   requestId: string;
   templateName?: string;
   templateBody: string;
+  /** The template issues a new certificate per call (a CSR): rollback may delete it. */
+  templateIssuesCertificate: boolean;
   templateParameters: Record<string, string>;
   thingPrincipalType: ThingPrincipalType;
   rollbackOnFailure: boolean;
@@ -72,6 +74,7 @@ export interface DeviceTaskInput {
   /** Written by each task in turn (ResultPath `$.device`); absent until inspection succeeds. */
   device?: DeviceRecord;
   templateBody: string;
+  templateIssuesCertificate: boolean;
   templateParameters: Record<string, string>;
   thingPrincipalType: ThingPrincipalType;
   rollbackOnFailure: boolean;

@@ -1,3 +1,4 @@
+import { failedStep } from './rollback.ts';
 import type { DeviceOutcome, DeviceRecord, RequestStatus, RequestSummary } from './records.ts';
 
 const FINAL_STATUSES = new Set(['PROVISIONED', 'DEPROVISIONED', 'FAILED']);
@@ -15,14 +16,13 @@ export function toOutcome(record: DeviceRecord): DeviceOutcome {
     ...(record.thingArn && { thingArn: record.thingArn }),
     ...(record.certificateArn && { certificateArn: record.certificateArn }),
     ...(record.error && { error: record.error }),
-    ...(!finished && !record.error && { error: { step: 'rollback', code: 'IncompleteWorkflow', message: `ended in status ${record.status}` } }),
+    ...(!finished && !record.error && { error: { step: failedStep(record), code: 'IncompleteWorkflow', message: `ended in status ${record.status}` } }),
     ...(record.rollback && { rollback: record.rollback }),
   };
 }
 
-export function summarize(requestId: string, devices: DeviceRecord[], rolledBack: DeviceRecord[] = []): RequestSummary {
-  const rolledBackByName = new Map(rolledBack.map((record) => [record.thingName, record]));
-  const outcomes = devices.map((device) => toOutcome(rolledBackByName.get(device.thingName) ?? device));
+export function summarize(requestId: string, devices: DeviceRecord[]): RequestSummary {
+  const outcomes = devices.map(toOutcome);
   const failed = outcomes.filter((outcome) => outcome.status === 'FAILED').length;
   const succeeded = outcomes.length - failed;
   const status: RequestStatus = failed === 0 ? 'SUCCEEDED' : succeeded === 0 ? 'FAILED' : 'PARTIAL';

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { toProvisioningExecutionInput } from '../../functions/domain/execution-input.ts';
+import { settleAssociations } from '../../functions/settle-associations.ts';
+import { toOutcome } from '../../functions/domain/summary.ts';
+import { boundedMessage } from '../../functions/domain/errors.ts';
 import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES } from '../../functions/domain/limits.ts';
 import { deviceConcurrency, quotasFromEnvironment } from '../../functions/domain/pacing.ts';
 import { provisioningRequestSchema } from '../../functions/domain/provisioning-request.ts';
@@ -23,10 +26,11 @@ describe('request summary', () => {
     expect(summary.devices[0]).toMatchObject({ status: 'FAILED', error: { code: 'IncompleteWorkflow' } });
   });
 
-  it('takes the rolled-back record of a device over its earlier one', () => {
+  it('counts a device as rolled back when its rollback removed something', () => {
     const failed: DeviceRecord = { thingName: 'a', coreDeviceThingName: 'c', status: 'FAILED', error: { step: 'associate', code: 'X', message: '' } };
     const rolledBack = { ...failed, rollback: { detachedPrincipals: ['p'], thingDeleted: true, certificateDeleted: false } };
-    expect(summarize('r', [failed], [rolledBack]).counts.rolledBack).toBe(1);
+    expect(summarize('r', [rolledBack]).counts.rolledBack).toBe(1);
+    expect(summarize('r', [failed]).counts.rolledBack).toBe(0);
   });
 });
 
@@ -41,17 +45,37 @@ describe('payload limits', () => {
       status: 'FAILED',
       thingArn: `arn:aws:iot:ap-southeast-2:123456789012:thing/${longName(index)}`,
       certificateArn: arn,
-      error: { step: 'associate', code: 'InvalidRequestException', message: 'm'.repeat(200) },
+      error: { step: 'associate', code: 'InvalidRequestException', message: boundedMessage('m'.repeat(5_000)) },
       rollback: { detachedPrincipals: [arn], thingDeleted: true, certificateDeleted: false },
     }));
     const bytes = Buffer.byteLength(JSON.stringify(summarize('r'.repeat(80), devices)));
     expect(bytes).toBeLessThan(STEP_FUNCTIONS_PAYLOAD_LIMIT);
   });
 
+  it('keeps the state under the payload limit when every device of the largest request is rolled back', async () => {
+    const registered: DeviceRecord[] = Array.from({ length: MAX_DEVICES_PER_REQUEST }, (_, index) => ({
+      thingName: longName(index),
+      coreDeviceThingName: longName(index),
+      status: 'REGISTERED',
+      principal: arn,
+      certificateArn: arn,
+      prior: { thingExisted: false, principalAttached: false },
+      thingArn: `arn:aws:iot:ap-southeast-2:123456789012:thing/${longName(index)}`,
+    }));
+    const callError = { Error: 'ResourceNotFoundException', Cause: JSON.stringify({ errorMessage: 'm'.repeat(5_000), trace: ['t'.repeat(3_000)] }) };
+    const batches = registered.map((device) => ({ coreDeviceThingName: device.coreDeviceThingName, pending: [device.thingName], done: [], failed: [], attempt: 1, retryDelaySeconds: 0, callError }));
+    const settled = await settleAssociations({ requestId: 'r'.repeat(80), pacing: { deviceConcurrency: 40 }, rollbackOnFailure: true, devices: registered, associationBatches: batches });
+    expect(Buffer.byteLength(JSON.stringify(settled))).toBeLessThan(STEP_FUNCTIONS_PAYLOAD_LIMIT);
+
+    const rollbackReport = { detachedPrincipals: [arn], thingDeleted: true, certificateDeleted: false, incomplete: { step: 'rollback' as const, code: 'AccessDeniedException', message: boundedMessage('m'.repeat(5_000)) } };
+    const afterRollback = { ...settled, rollbacks: settled.rollbacks.map((device) => toOutcome({ ...device, rollback: rollbackReport })) };
+    expect(Buffer.byteLength(JSON.stringify(afterRollback))).toBeLessThan(STEP_FUNCTIONS_PAYLOAD_LIMIT);
+  });
+
   it('keeps the execution input of a request at the body limit under the payload limit', () => {
     const template = JSON.stringify({ Parameters: { ThingName: { Type: 'String' }, Note: { Type: 'String' } }, Resources: { t: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' } } } }, Pad: 'p'.repeat(9_800) });
     const devices = Array.from({ length: MAX_DEVICES_PER_REQUEST }, (_, index) => ({ thingName: longName(index), principal: arn, parameters: { Note: '' } }));
-    const request = { coreDeviceThingName: 'core', templateBody: template, devices };
+    const request = { coreDeviceThingName: 'c'.repeat(128), templateBody: template, devices };
     const perDevicePadding = Math.floor((MAX_REQUEST_BYTES - Buffer.byteLength(JSON.stringify(request))) / devices.length) - 1;
     devices.forEach((device) => (device.parameters.Note = 'x'.repeat(perDevicePadding)));
     expect(Buffer.byteLength(JSON.stringify(request))).toBeLessThanOrEqual(MAX_REQUEST_BYTES);

@@ -1,7 +1,9 @@
 import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import { type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import type { FaultSettingsPatch } from '../../local-cloud/faults.ts';
+import type { ThingRecord } from '../../local-cloud/store.ts';
 import { startServiceCloud, type ServiceCloud } from '../../local-cloud/service-cloud.ts';
 import type { ZodType } from 'zod';
 import type { RequestKind } from '../../functions/commons/requests.ts';
@@ -14,6 +16,8 @@ export interface TestServiceCloud extends ServiceCloud {
   sfn: SFNClient;
   /** A fresh active certificate in the local cloud, as an operator would create one. */
   createCertificate(): Promise<string>;
+  /** The things in the local cloud other than the core devices (which are things too). */
+  clientThings(): ThingRecord[];
   /** Submits a request the way the API and EventBridge handlers do, then waits for its execution. */
   provision(request: unknown, options?: { timeoutMs?: number }): Promise<CompletedRequest>;
   deprovision(request: unknown, options?: { timeoutMs?: number }): Promise<CompletedRequest>;
@@ -30,12 +34,17 @@ export interface CompletedRequest {
  * This service deployed in a local cloud on a free port, with waits and retry backoff scaled to
  * zero and the quotas off unless a test turns them on.
  */
-export async function startTestServiceCloud(options: { faults?: FaultSettingsPatch; coreDevices?: string[] } = {}): Promise<TestServiceCloud> {
+export async function startTestServiceCloud(
+  options: { faults?: FaultSettingsPatch; coreDevices?: string[]; /** Default 0; see ServiceCloudOptions. */ timeScale?: number } = {},
+): Promise<TestServiceCloud> {
+  // The handlers' JSON logs (a warning per throttled attempt) would drown the test report.
+  process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  const coreDevices = options.coreDevices ?? ['core-a', 'core-b'];
   const service = await startServiceCloud({
     port: 0,
-    timeScale: 0,
+    timeScale: options.timeScale ?? 0,
     faults: { quotas: false, ...options.faults },
-    coreDevices: (options.coreDevices ?? ['core-a', 'core-b']).map((coreDeviceThingName) => ({ coreDeviceThingName })),
+    coreDevices: coreDevices.map((coreDeviceThingName) => ({ coreDeviceThingName })),
   });
   // What Lambda's environment gives the handlers that this test process calls directly.
   process.env.AWS_REGION ??= service.project.region;
@@ -71,6 +80,7 @@ export async function startTestServiceCloud(options: { faults?: FaultSettingsPat
       const { certificateArn } = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
       return certificateArn as string;
     },
+    clientThings: () => service.cloud.admin.state().things.filter((thing) => !coreDevices.includes(thing.thingName)),
     provision: (request, runOptions) => run(provisioning, request, runOptions?.timeoutMs),
     deprovision: (request, runOptions) => run(deprovisioning, request, runOptions?.timeoutMs),
     async close() {
@@ -80,6 +90,30 @@ export async function startTestServiceCloud(options: { faults?: FaultSettingsPat
       await service.close();
     },
   };
+}
+
+const NO_FAULTS: FaultSettingsPatch = { throttle: {}, serverError: {}, failAfterCommit: {}, entryRetryable: {}, entryPermanent: {} };
+
+/**
+ * One service cloud for the enclosing describe block, with its state and faults reset before each
+ * test. The returned object forwards to the cloud once `beforeAll` has started it.
+ */
+export function useServiceCloud(options: Parameters<typeof startTestServiceCloud>[0] = {}): TestServiceCloud {
+  let current: TestServiceCloud | undefined;
+  beforeAll(async () => {
+    current = await startTestServiceCloud(options);
+  });
+  afterAll(() => current?.close());
+  beforeEach(() => {
+    current?.cloud.admin.reset();
+    current?.cloud.admin.configureFaults({ ...NO_FAULTS, ...options.faults });
+  });
+  return new Proxy({} as TestServiceCloud, {
+    get: (_, property) => {
+      if (!current) throw new Error('the service cloud is used before beforeAll started it');
+      return Reflect.get(current, property);
+    },
+  });
 }
 
 /** Events of one type, optionally only those of a named state (entered/exited events carry the name). */

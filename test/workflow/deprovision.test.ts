@@ -1,20 +1,9 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { eventsOf, failedAttempts, startTestServiceCloud, type TestServiceCloud } from '../support/service-cloud.ts';
+import { describe, expect, it } from 'vitest';
+import { eventsOf, failedAttempts, useServiceCloud } from '../support/service-cloud.ts';
 
 /** One test per path through statemachines/deprovision.asl.json, end to end on the local cloud. */
 describe('deprovision state machine', () => {
-  let cloud: TestServiceCloud;
-
-  beforeAll(async () => {
-    cloud = await startTestServiceCloud();
-  });
-  afterAll(() => cloud.close());
-  beforeEach(() => {
-    cloud.cloud.admin.reset();
-    cloud.cloud.admin.configureFaults({ entryRetryable: {}, entryPermanent: {}, throttle: {} });
-  });
-
-  const clientThings = () => cloud.cloud.admin.state().things.filter((thing) => !thing.thingName.startsWith('core-'));
+  const cloud = useServiceCloud();
 
   async function provisioned(count: number, prefix: string) {
     const devices = await Promise.all(
@@ -33,7 +22,7 @@ describe('deprovision state machine', () => {
     expect(run.summary.devices.map((device) => device.status)).toEqual(['DEPROVISIONED', 'DEPROVISIONED', 'DEPROVISIONED']);
     expect(eventsOf(run.history, 'TaskStateEntered', 'DisassociateBatch')).toHaveLength(1);
     const state = cloud.cloud.admin.state();
-    expect(clientThings()).toEqual([]);
+    expect(cloud.clientThings()).toEqual([]);
     expect(state.associations['core-a'] ?? []).toEqual([]);
     expect(Object.values(state.thingPrincipals).flat()).toEqual([]);
   });
@@ -56,7 +45,7 @@ describe('deprovision state machine', () => {
     expect(refused.summary.status).toBe('FAILED');
     expect(refused.summary.devices[0]).toMatchObject({ status: 'FAILED', error: { step: 'disassociate' } });
     expect(eventsOf(refused.history, 'TaskStateEntered', 'DeleteThing')).toEqual([]);
-    expect(clientThings().map((thing) => thing.thingName).sort()).toEqual(['partial-2', 'partial-3']);
+    expect(cloud.clientThings().map((thing) => thing.thingName).sort()).toEqual(['partial-2', 'partial-3']);
   });
 
   it('options say what to remove: disassociate only', async () => {
@@ -68,7 +57,7 @@ describe('deprovision state machine', () => {
       devices: devices.map(({ thingName }) => ({ thingName })),
     });
     expect(run.summary.status).toBe('SUCCEEDED');
-    expect(clientThings().map((thing) => thing.thingName)).toEqual(['keep-0']);
+    expect(cloud.clientThings().map((thing) => thing.thingName)).toEqual(['keep-0']);
     expect(cloud.cloud.admin.state().thingPrincipals['keep-0']).toHaveLength(1);
     expect(cloud.cloud.admin.state().associations['core-a'] ?? []).toEqual([]);
   });

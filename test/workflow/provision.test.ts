@@ -1,29 +1,18 @@
 import { ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
 import { RegisterThingCommand } from '@aws-sdk/client-iot';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { shippedTemplates } from '../../templates/index.ts';
 import { DEVICE_CSR } from '../local-cloud/fixtures.ts';
-import { eventsOf, failedAttempts, startTestServiceCloud, type TestServiceCloud } from '../support/service-cloud.ts';
+import { eventsOf, failedAttempts, useServiceCloud } from '../support/service-cloud.ts';
 
 /**
  * One test per path through statemachines/provision.asl.json, each run end to end: the real
  * definition in the local cloud's Step Functions, the real handlers, the real SDK clients over HTTP.
  */
 describe('provision state machine', () => {
-  let cloud: TestServiceCloud;
-
-  beforeAll(async () => {
-    cloud = await startTestServiceCloud();
-  });
-  afterAll(() => cloud.close());
-  beforeEach(() => {
-    cloud.cloud.admin.reset();
-    cloud.cloud.admin.configureFaults({ throttle: {}, serverError: {}, failAfterCommit: {}, entryRetryable: {}, entryPermanent: {} });
-  });
+  const cloud = useServiceCloud();
 
   const certificateId = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
-  /** Things other than the core devices, which are things too. */
-  const clientThings = () => cloud.cloud.admin.state().things.filter((thing) => !thing.thingName.startsWith('core-'));
 
   async function devices(count: number, prefix: string, core = 'core-a') {
     return Promise.all(
@@ -93,7 +82,7 @@ describe('provision state machine', () => {
     expect(failedAttempts(run.history)).toEqual(['InvalidRequestException']);
     const provisioned = run.summary.devices.find((device) => device.thingName === 'csr-good');
     expect(provisioned).toMatchObject({ status: 'PROVISIONED', certificateArn: expect.stringContaining(':cert/') });
-    expect(clientThings().map((thing) => thing.thingName)).toEqual(['csr-good']);
+    expect(cloud.clientThings().map((thing) => thing.thingName)).toEqual(['csr-good']);
   });
 
   it('partial association failure: retryable error entries are re-driven until associated', async () => {
@@ -126,8 +115,8 @@ describe('provision state machine', () => {
     const reused = run.summary.devices.find((device) => device.thingName === 'rollback-existing');
     expect(reused?.rollback).toEqual({ detachedPrincipals: [existing], thingDeleted: false, certificateDeleted: false });
 
-    expect(clientThings().map((thing) => thing.thingName)).toEqual(['rollback-existing']);
-    expect(clientThings()[0]?.attributes).toEqual({ model: 'unspecified', site: 'before' });
+    expect(cloud.clientThings().map((thing) => thing.thingName)).toEqual(['rollback-existing']);
+    expect(cloud.clientThings()[0]?.attributes).toEqual({ model: 'unspecified', site: 'before' });
     expect(cloud.cloud.admin.state().thingPrincipals['rollback-existing'] ?? []).toEqual([]);
   });
 
@@ -140,7 +129,7 @@ describe('provision state machine', () => {
       error: { step: 'attach', code: 'ResourceNotFoundException' },
       rollback: { thingDeleted: true },
     });
-    expect(clientThings()).toEqual([]);
+    expect(cloud.clientThings()).toEqual([]);
   });
 
   it('an unknown core device fails its batch with ResourceNotFoundException and rolls the devices back', async () => {
@@ -148,7 +137,7 @@ describe('provision state machine', () => {
 
     expect(run.summary.status).toBe('FAILED');
     expect(run.summary.devices.map((device) => device.error?.code)).toEqual(['ResourceNotFoundException', 'ResourceNotFoundException']);
-    expect(clientThings()).toEqual([]);
+    expect(cloud.clientThings()).toEqual([]);
   });
 
   it('duplicate request: the same requestId and body reach the same execution; another body conflicts', async () => {
@@ -183,7 +172,7 @@ describe('provision state machine', () => {
 
     expect(run.summary.counts).toMatchObject({ requested: 6, succeeded: 6 });
     expect(failedAttempts(run.history)).toContain('InternalFailureException');
-    expect(clientThings()).toHaveLength(6);
+    expect(cloud.clientThings()).toHaveLength(6);
     const { thingPrincipals } = cloud.cloud.admin.state();
     for (const device of requested) expect(thingPrincipals[device.thingName]).toHaveLength(1);
   });

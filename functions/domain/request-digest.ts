@@ -1,0 +1,18 @@
+import { createHash } from 'node:crypto';
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([key, inner]) => [key, canonical(inner)]));
+  }
+  return value;
+}
+
+/**
+ * A fingerprint of what the client asked for, independent of key order. Idempotency compares it
+ * rather than the execution input, which also holds derived values (pacing, the shipped template's
+ * text) that a redeploy may change while the request stays the same.
+ */
+export function requestDigest(request: unknown): string {
+  return createHash('sha256').update(JSON.stringify(canonical(request))).digest('hex');
+}

@@ -52,12 +52,12 @@ interface ErrorFacts {
 
 /**
  * Failures that are transient but arrive without a name the state machine knows: a socket error
- * (named `Error`), a 5xx without an error code (named after its status, e.g. `502`), or anything the
- * SDK itself marks retryable. With the SDK's own retries off, these must reach the Retry.
+ * (named `Error`) or timeout (`TimeoutError`), a 5xx without an error code (named after its status,
+ * e.g. `502`), or anything the SDK itself marks retryable. With the SDK's own retries off, these must reach the Retry.
  */
 export function isUnnamedTransientFailure(error: ErrorFacts): boolean {
   if (isRetriedByStateMachine(error.name)) return false;
-  if (error.$retryable) return true;
+  if (error.$retryable || error.name === 'TimeoutError') return true;
   if ((error.$metadata?.httpStatusCode ?? 0) >= 500) return true;
   return typeof error.code === 'string' && NETWORK_ERROR_CODES.has(error.code);
 }

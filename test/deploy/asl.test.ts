@@ -1,0 +1,142 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { CERTIFICATE_STILL_ATTACHED, RETRIED_ERROR_NAMES, THING_STILL_HAS_PRINCIPALS } from '../../functions/domain/errors.ts';
+
+/** asl-validator ships no types; this is the part of its API the test uses. */
+type AslValidator = (
+  definition: unknown,
+  options?: { checkPaths?: boolean; checkArn?: boolean },
+) => { isValid: boolean; errorsText: (separator?: string) => string };
+const aslValidator = createRequire(import.meta.url)('asl-validator') as AslValidator;
+
+interface Retrier {
+  ErrorEquals: string[];
+  IntervalSeconds?: number;
+  MaxAttempts?: number;
+  BackoffRate?: number;
+  MaxDelaySeconds?: number;
+  JitterStrategy?: string;
+}
+
+interface State {
+  Type: string;
+  Resource?: unknown;
+  Retry?: Retrier[];
+  ItemProcessor?: { States: Record<string, State> };
+  Iterator?: { States: Record<string, State> };
+  Branches?: { States: Record<string, State> }[];
+}
+
+const MACHINES = ['provision', 'deprovision'] as const;
+
+function load(name: string): { States: Record<string, State> } {
+  return JSON.parse(readFileSync(new URL(`../../statemachines/${name}.asl.json`, import.meta.url), 'utf8'));
+}
+
+/** Every state, nested Map and Parallel states included, with a path for messages. */
+function allStates(states: Record<string, State>, prefix = ''): [string, State][] {
+  return Object.entries(states).flatMap(([name, state]) => {
+    const path = prefix + name;
+    const nested = [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].filter((inner) => inner !== undefined);
+    return [[path, state] as [string, State], ...nested.flatMap((inner) => allStates(inner.States, `${path}/`))];
+  });
+}
+
+/** Tasks that invoke a function of serverless.yml: the plugin's `Fn::GetAtt` form, or a plain Lambda ARN. */
+function isLambdaTask(state: State): boolean {
+  if (state.Type !== 'Task') return false;
+  const resource = state.Resource;
+  if (typeof resource === 'string') return /^arn:aws[a-z-]*:lambda:/.test(resource) || resource.startsWith('arn:aws:states:::lambda:invoke');
+  return typeof resource === 'object' && resource !== null && 'Fn::GetAtt' in resource;
+}
+
+const LAMBDA_SERVICE_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+];
+/** Names only the removal steps throw: IoT's detachment is still propagating. */
+const DETACHMENT_PROPAGATING = [THING_STILL_HAS_PRINCIPALS, CERTIFICATE_STILL_ATTACHED];
+/**
+ * What every task retries: throttling (IoT answers 400, Greengrass 429, same name), the services'
+ * 5xx errors and the functions' TransientServiceError — the product's own list, so they cannot drift.
+ */
+const TRANSIENT_ERRORS = RETRIED_ERROR_NAMES.filter((name) => !DETACHMENT_PROPAGATING.includes(name));
+/** Step Functions accepts MaxDelaySeconds below one year (31,622,400 s is the largest valid value). */
+const MAX_DELAY_SECONDS_LIMIT = 31_622_400;
+
+describe.each(MACHINES)('statemachines/%s.asl.json', (name) => {
+  const definition = load(name);
+  const states = allStates(definition.States);
+  const retriers = states.flatMap(([path, state]) => (state.Retry ?? []).map((retrier) => [path, retrier] as const));
+  const lambdaTasks = states.filter(([, state]) => isLambdaTask(state));
+
+  it('is valid Amazon States Language (JSONPath)', () => {
+    const result = aslValidator(definition, { checkPaths: true, checkArn: true });
+    expect(result.errorsText('\n')).toBe('');
+    expect(result.isValid).toBe(true);
+  });
+
+  it('has Lambda tasks to check', () => {
+    expect(lambdaTasks.length).toBeGreaterThan(0);
+  });
+
+  // asl-validator checks none of the following (toolchain-notes.md).
+  it('uses only JitterStrategy FULL or NONE', () => {
+    for (const [path, retrier] of retriers) {
+      if (retrier.JitterStrategy !== undefined) expect(['FULL', 'NONE'], path).toContain(retrier.JitterStrategy);
+    }
+  });
+
+  it('never shrinks the backoff (BackoffRate ≥ 1)', () => {
+    for (const [path, retrier] of retriers) {
+      if (retrier.BackoffRate !== undefined) expect(retrier.BackoffRate, path).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('keeps MaxDelaySeconds a positive integer below one year', () => {
+    for (const [path, retrier] of retriers) {
+      if (retrier.MaxDelaySeconds === undefined) continue;
+      expect(Number.isInteger(retrier.MaxDelaySeconds), path).toBe(true);
+      expect(retrier.MaxDelaySeconds, path).toBeGreaterThanOrEqual(1);
+      expect(retrier.MaxDelaySeconds, path).toBeLessThanOrEqual(MAX_DELAY_SECONDS_LIMIT);
+    }
+  });
+
+  it('keeps IntervalSeconds and MaxAttempts non-negative integers', () => {
+    for (const [path, retrier] of retriers) {
+      if (retrier.IntervalSeconds !== undefined) {
+        expect(Number.isInteger(retrier.IntervalSeconds) && retrier.IntervalSeconds >= 1, path).toBe(true);
+      }
+      if (retrier.MaxAttempts !== undefined) {
+        expect(Number.isInteger(retrier.MaxAttempts) && retrier.MaxAttempts >= 0, path).toBe(true);
+      }
+    }
+  });
+
+  it('retries no error name the functions never throw', () => {
+    const known = new Set([...RETRIED_ERROR_NAMES, ...LAMBDA_SERVICE_ERRORS, 'Lambda.ClientExecutionTimeoutException']);
+    for (const [path, retrier] of retriers) for (const error of retrier.ErrorEquals) expect(known.has(error), `${path} retries ${error}`).toBe(true);
+  });
+
+  it('never retries States.ALL (a bug or a validation error must not be retried)', () => {
+    for (const [path, retrier] of retriers) expect(retrier.ErrorEquals, path).not.toContain('States.ALL');
+  });
+
+  it.each(lambdaTasks.map(([path, state]) => [path, state] as const))('task %s has the standard retriers', (path, state) => {
+    const retry = state.Retry ?? [];
+    const covering = (error: string) => retry.find((retrier) => retrier.ErrorEquals.includes(error));
+
+    for (const error of LAMBDA_SERVICE_ERRORS) expect(covering(error), `${path} retries ${error}`).toBeDefined();
+
+    // Many executions retry the same quota at once: without jitter they would retry in lockstep.
+    for (const error of TRANSIENT_ERRORS) {
+      const retrier = covering(error);
+      expect(retrier, `${path} retries ${error}`).toBeDefined();
+      expect(retrier?.JitterStrategy, `${path}: ${error} retried with FULL jitter`).toBe('FULL');
+      expect(retrier?.MaxDelaySeconds, `${path}: ${error} retried with a MaxDelaySeconds cap`).toBeDefined();
+    }
+  });
+});

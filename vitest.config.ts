@@ -9,5 +9,6 @@ export default defineConfig({
     hookTimeout: 180_000,
     // The handlers log JSON lines like Lambda does; show them only for a test that fails.
     silent: 'passed-only',
+    reporters: ['default', './test/support/summary-line-reporter.ts'],
   },
 });

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { z } from 'zod';
+import { isThrottlingError, isTransientError } from '../domain/errors.ts';
 import { REQUEST_ID_PATTERN } from '../domain/limits.ts';
 import { badRequest, header, jsonResponse, parseJsonBody, statusUrl } from './http.ts';
 import { type RequestKind, statusOf, submitRequest } from './requests.ts';
@@ -8,7 +9,8 @@ import { type RequestKind, statusOf, submitRequest } from './requests.ts';
 export async function postRequest(kind: RequestKind<z.ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   const body = parseJsonBody(event);
   if (!body.ok) return body.response;
-  const outcome = await submitRequest(kind, body.value, header(event, 'Idempotency-Key'));
+  const outcome = await submitRequest(kind, body.value, header(event, 'Idempotency-Key')).catch(retryLater);
+  if ('statusCode' in outcome) return outcome;
   switch (outcome.kind) {
     case 'invalid':
       return badRequest(outcome.errors);
@@ -25,6 +27,18 @@ export async function postRequest(kind: RequestKind<z.ZodType>, event: APIGatewa
         statusUrl: statusUrl(event, outcome.requestId),
       });
   }
+}
+
+/**
+ * Step Functions still throttling (or unavailable) after the SDK's retries: the client should come
+ * back, and may safely repeat the same request, which its requestId keeps idempotent.
+ */
+function retryLater(error: Error): APIGatewayProxyResult {
+  if (!isTransientError(error.name)) throw error;
+  const response = jsonResponse(isThrottlingError(error.name) ? 429 : 503, {
+    message: `Step Functions answered ${error.name}; retry the same request (it is idempotent by requestId)`,
+  });
+  return { ...response, headers: { ...response.headers, 'retry-after': '1' } };
 }
 
 /** `GET /<collection>/{requestId}`: the execution's status and, once it has finished, its summary. */

@@ -52,7 +52,7 @@ describe('trigger functions', () => {
   /** Each request brings its own certificate: exclusive attachment rightly refuses to share one. */
   const principals = new Map<string, string>();
   beforeAll(async () => {
-    for (const requestId of ['http-happy', 'header-key', 'from-event']) principals.set(requestId, await cloud.createCertificate());
+    for (const requestId of ['http-happy', 'header-key', 'from-event', 'throttled-start']) principals.set(requestId, await cloud.createCertificate());
   });
   const body = (requestId: string) =>
     JSON.stringify({ requestId, coreDeviceThingName: 'core-a', devices: [{ thingName: `${requestId}-device`, principal: principals.get(requestId) }] });
@@ -97,6 +97,22 @@ describe('trigger functions', () => {
     expect(answer.errors.map((error: { field: string }) => error.field)).toContain(field);
     expect(answer.message).toContain(field);
     expect(cloud.cloud.admin.metrics().StartExecution?.calls ?? 0).toBe(before);
+  });
+
+  it('answers 429 with Retry-After while Step Functions throttles, and starts nothing', async () => {
+    cloud.cloud.admin.configureFaults({ throttle: { StartExecution: 1 } });
+    try {
+      const response = await handlers.post(apiEvent({ body: body('throttled-start') }));
+      expect(response.statusCode).toBe(429);
+      expect((response as { headers?: Record<string, string> }).headers?.['retry-after']).toBe('1');
+    } finally {
+      cloud.cloud.admin.configureFaults({ throttle: {} });
+    }
+    const nothingStarted = await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'throttled-start' } }));
+    expect(nothingStarted.statusCode).toBe(404);
+    const afterwards = await handlers.post(apiEvent({ body: body('throttled-start') }));
+    expect(afterwards.statusCode).toBe(202);
+    await waitForExecution(cloud.sfn, JSON.parse(afterwards.body).executionArn);
   });
 
   it('GET answers 404 for an unknown request and 400 for a malformed id', async () => {

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { deprovisioningRequestSchema } from '../functions/domain/deprovisioning-request.ts';
 import { provisioningRequestSchema } from '../functions/domain/provisioning-request.ts';
 

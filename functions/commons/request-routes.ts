@@ -1,12 +1,12 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import type { z } from 'zod';
+import type { $ZodType } from 'zod/v4/core';
 import { isThrottlingError, isTransientError } from '../domain/errors.ts';
 import { REQUEST_ID_PATTERN } from '../domain/limits.ts';
 import { badRequest, header, jsonResponse, parseJsonBody, statusUrl } from './http.ts';
 import { type RequestKind, statusOf, submitRequest } from './requests.ts';
 
 /** `POST /<collection>`: 202 with where to follow the request, 400/413 for bad input, 409 for a reused key. */
-export async function postRequest(kind: RequestKind<z.ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+export async function postRequest(kind: RequestKind<$ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   const body = parseJsonBody(event);
   if (!body.ok) return body.response;
   const outcome = await submitRequest(kind, body.value, header(event, 'Idempotency-Key')).catch(retryLater);
@@ -42,7 +42,7 @@ function retryLater(error: Error): APIGatewayProxyResult {
 }
 
 /** `GET /<collection>/{requestId}`: the execution's status and, once it has finished, its summary. */
-export async function getRequest(kind: RequestKind<z.ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+export async function getRequest(kind: RequestKind<$ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   const requestId = event.pathParameters?.requestId ?? '';
   if (!REQUEST_ID_PATTERN.test(requestId)) {
     return badRequest([{ field: 'path.requestId', reason: 'must be 1-80 characters of a-z, A-Z, 0-9, underscore or hyphen' }]);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
+import type { $ZodType, output } from 'zod/v4/core';
 import { deprovisioningRequestSchema } from '../domain/deprovisioning-request.ts';
 import { toDeprovisioningExecutionInput, toProvisioningExecutionInput } from '../domain/execution-input.ts';
 import { deviceConcurrency, quotasFromEnvironment } from '../domain/pacing.ts';
@@ -11,12 +11,12 @@ import { describeRequest, startExecutionOnce, type RequestStatusView } from './e
 import { logger } from './powertools.ts';
 
 /** What differs between provisioning and deprovisioning requests: their schema, machine and input. */
-export interface RequestKind<Schema extends z.ZodType> {
+export interface RequestKind<Schema extends $ZodType> {
   /** The collection in the API's paths, e.g. `provisioning-requests`. */
   collection: string;
   schema: Schema;
   stateMachineArnVariable: string;
-  toExecutionInput(request: z.infer<Schema>, requestId: string): unknown;
+  toExecutionInput(request: output<Schema>, requestId: string): unknown;
 }
 
 export const provisioning: RequestKind<typeof provisioningRequestSchema> = {
@@ -34,7 +34,7 @@ export const deprovisioning: RequestKind<typeof deprovisioningRequestSchema> = {
   toExecutionInput: (request, requestId) => toDeprovisioningExecutionInput(request, requestId),
 };
 
-function stateMachineArn(kind: RequestKind<z.ZodType>): string {
+function stateMachineArn(kind: RequestKind<$ZodType>): string {
   const arn = process.env[kind.stateMachineArnVariable];
   if (!arn) throw new Error(`${kind.stateMachineArnVariable} is not set: the function is misconfigured`);
   return arn;
@@ -46,7 +46,7 @@ export type SubmitOutcome =
   | { kind: 'conflict'; requestId: string; executionArn: string };
 
 /** Validates a request and starts its execution, once per idempotency key. Nothing starts when it is invalid. */
-export async function submitRequest<Schema extends z.ZodType>(
+export async function submitRequest<Schema extends $ZodType>(
   kind: RequestKind<Schema>,
   body: unknown,
   idempotencyKey?: string,
@@ -64,6 +64,6 @@ export async function submitRequest<Schema extends z.ZodType>(
   return { ...started, requestId: requestId.value };
 }
 
-export function statusOf(kind: RequestKind<z.ZodType>, requestId: string): Promise<RequestStatusView | undefined> {
+export function statusOf(kind: RequestKind<$ZodType>, requestId: string): Promise<RequestStatusView | undefined> {
   return describeRequest(stateMachineArn(kind), requestId);
 }

@@ -1,21 +1,27 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { MAX_DEVICES_PER_REQUEST } from './limits.ts';
 import { hasDeviceList, requestIdSchema, thingNameSchema } from './provisioning-request.ts';
 
+function flag(defaultValue: boolean, description: string) {
+  return z._default(z.boolean(), defaultValue).check(z.meta({ description }));
+}
+
 const requestFields = z.strictObject({
-  requestId: requestIdSchema.optional(),
-  coreDeviceThingName: thingNameSchema.optional().meta({ description: 'Default core device to disassociate from.' }),
-  disassociate: z.boolean().default(true).meta({ description: 'Disassociate each device from its core device.' }),
-  detachPrincipals: z.boolean().default(true).meta({ description: 'Detach every principal attached to each thing.' }),
-  deleteThings: z.boolean().default(true).meta({ description: 'Delete each thing (implies detachPrincipals).' }),
+  requestId: z.optional(requestIdSchema),
+  coreDeviceThingName: z.optional(thingNameSchema).check(z.meta({ description: 'Default core device to disassociate from.' })),
+  disassociate: flag(true, 'Disassociate each device from its core device.'),
+  detachPrincipals: flag(true, 'Detach every principal attached to each thing.'),
+  deleteThings: flag(true, 'Delete each thing (implies detachPrincipals).'),
   devices: z
-    .array(z.strictObject({ thingName: thingNameSchema, coreDeviceThingName: thingNameSchema.optional() }))
-    .min(1, 'must list at least one device')
-    .max(MAX_DEVICES_PER_REQUEST, `must list at most ${MAX_DEVICES_PER_REQUEST} devices: split the fleet into several requests`),
+    .array(z.strictObject({ thingName: thingNameSchema, coreDeviceThingName: z.optional(thingNameSchema) }))
+    .check(
+      z.minLength(1, 'must list at least one device'),
+      z.maxLength(MAX_DEVICES_PER_REQUEST, `must list at most ${MAX_DEVICES_PER_REQUEST} devices: split the fleet into several requests`),
+    ),
 });
 
-export const deprovisioningRequestSchema = requestFields
-  .superRefine((request, context) => {
+export const deprovisioningRequestSchema = requestFields.check(
+  z.superRefine((request, context) => {
     if (request.deleteThings && !request.detachPrincipals) {
       context.addIssue({ code: 'custom', path: ['detachPrincipals'], message: 'must be true when deleteThings is true: a thing with principals cannot be deleted' });
     }
@@ -29,7 +35,8 @@ export const deprovisioningRequestSchema = requestFields
         context.addIssue({ code: 'custom', path: ['devices', index, 'coreDeviceThingName'], message: 'is required to disassociate when the request has no coreDeviceThingName' });
       }
     });
-  }, { when: hasDeviceList })
-  .meta({ id: 'DeprovisioningRequest', description: 'Devices to disassociate from their core devices, detach from their principals and delete.' });
+  }, { when: hasDeviceList }),
+  z.meta({ id: 'DeprovisioningRequest', description: 'Devices to disassociate from their core devices, detach from their principals and delete.' }),
+);
 
 export type DeprovisioningRequest = z.infer<typeof deprovisioningRequestSchema>;

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import type { $RefinementCtx } from 'zod/v4/core';
 import { defaultTemplateName, shippedTemplateNames, shippedTemplates } from '../../templates/index.ts';
 import {
   CERTIFICATE_ARN_PATTERN,
@@ -11,58 +12,61 @@ import {
 } from './limits.ts';
 import { analyzeTemplate } from './provisioning-template.ts';
 
-export const thingNameSchema = z
-  .string()
-  .regex(THING_NAME_PATTERN, 'must be 1-128 characters of a-z, A-Z, 0-9, colon, underscore or hyphen');
+// zod/mini rather than zod: the same schema model at a twentieth of the bundle (22 KB, not 454 KB).
+
+export const thingNameSchema = z.string().check(z.regex(THING_NAME_PATTERN, 'must be 1-128 characters of a-z, A-Z, 0-9, colon, underscore or hyphen'));
 
 export const requestIdSchema = z
   .string()
-  .regex(REQUEST_ID_PATTERN, 'must be 1-80 characters of a-z, A-Z, 0-9, underscore or hyphen')
-  .meta({ description: 'Client idempotency key; the same key and body always reach the same execution.' });
+  .check(
+    z.regex(REQUEST_ID_PATTERN, 'must be 1-80 characters of a-z, A-Z, 0-9, underscore or hyphen'),
+    z.meta({ description: 'Client idempotency key; the same key and body always reach the same execution.' }),
+  );
 
 const certificateArnSchema = z
   .string()
-  .regex(CERTIFICATE_ARN_PATTERN, 'must be a certificate ARN: arn:aws:iot:<region>:<account>:cert/<64 hex characters>')
-  .meta({ example: `arn:aws:iot:us-east-1:123456789012:cert/${'a1'.repeat(32)}` });
+  .check(
+    z.regex(CERTIFICATE_ARN_PATTERN, 'must be a certificate ARN: arn:aws:iot:<region>:<account>:cert/<64 hex characters>'),
+    z.meta({ example: `arn:aws:iot:us-east-1:123456789012:cert/${'a1'.repeat(32)}` }),
+  );
 
 const templateParametersSchema = z.record(
-  z.string().min(1, 'must not be empty').max(MAX_PARAMETER_KEY_CHARS, `must be at most ${MAX_PARAMETER_KEY_CHARS} characters`),
-  z.string().max(MAX_PARAMETER_VALUE_CHARS, `must be at most ${MAX_PARAMETER_VALUE_CHARS} characters`),
+  z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(MAX_PARAMETER_KEY_CHARS, `must be at most ${MAX_PARAMETER_KEY_CHARS} characters`)),
+  z.string().check(z.maxLength(MAX_PARAMETER_VALUE_CHARS, `must be at most ${MAX_PARAMETER_VALUE_CHARS} characters`)),
 );
 
+/** An optional field with its description (and example) for the OpenAPI document. */
+function optionalField<T extends z.ZodMiniType>(schema: T, meta: { description: string; example?: string }) {
+  return z.optional(schema).check(z.meta(meta));
+}
+
 const deviceSchema = z.strictObject({
-  thingName: thingNameSchema.meta({ example: 'sensor-0001' }),
-  parameters: templateParametersSchema.optional().meta({ description: 'Template parameters for this device; they override templateParameters.' }),
-  principal: certificateArnSchema.optional().meta({
-    description: 'Certificate to attach. Required unless the template creates a certificate.',
-  }),
-  coreDeviceThingName: thingNameSchema.optional().meta({ description: 'Core device for this device; defaults to the request\'s.' }),
+  thingName: thingNameSchema.check(z.meta({ example: 'sensor-0001' })),
+  parameters: optionalField(templateParametersSchema, { description: 'Template parameters for this device; they override templateParameters.' }),
+  principal: optionalField(certificateArnSchema, { description: 'Certificate to attach. Required unless the template creates a certificate.' }),
+  coreDeviceThingName: optionalField(thingNameSchema, { description: 'Core device for this device; defaults to the request\'s.' }),
 });
 
 const requestFields = z.strictObject({
-  requestId: requestIdSchema.optional(),
-  coreDeviceThingName: thingNameSchema.optional().meta({ description: 'Default Greengrass V2 core device for all devices.', example: 'gateway-core-01' }),
-  templateName: z.enum(shippedTemplateNames).optional().meta({
-    description: `A template shipped under templates/; default ${defaultTemplateName}.`,
-  }),
-  templateBody: z
-    .string()
-    .min(1, 'must not be empty')
-    .max(MAX_TEMPLATE_BODY_CHARS, `must be at most ${MAX_TEMPLATE_BODY_CHARS} characters`)
-    .optional()
-    .meta({ description: 'An inline provisioning template (JSON text); declares the parameter ThingName.' }),
-  templateParameters: templateParametersSchema.optional().meta({ description: 'Parameters shared by all devices.' }),
-  thingPrincipalType: z.enum(['EXCLUSIVE_THING', 'NON_EXCLUSIVE_THING']).default('EXCLUSIVE_THING'),
-  rollbackOnFailure: z.boolean().default(true).meta({
-    description: 'Remove what this request created for a device that could not be fully provisioned.',
-  }),
-  devices: z
-    .array(deviceSchema)
-    .min(1, 'must list at least one device')
-    .max(
+  requestId: z.optional(requestIdSchema),
+  coreDeviceThingName: optionalField(thingNameSchema, { description: 'Default Greengrass V2 core device for all devices.', example: 'gateway-core-01' }),
+  templateName: optionalField(z.enum(shippedTemplateNames), { description: `A template shipped under templates/; default ${defaultTemplateName}.` }),
+  templateBody: optionalField(
+    z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(MAX_TEMPLATE_BODY_CHARS, `must be at most ${MAX_TEMPLATE_BODY_CHARS} characters`)),
+    { description: 'An inline provisioning template (JSON text); declares the parameter ThingName.' },
+  ),
+  templateParameters: optionalField(templateParametersSchema, { description: 'Parameters shared by all devices.' }),
+  thingPrincipalType: z._default(z.enum(['EXCLUSIVE_THING', 'NON_EXCLUSIVE_THING']), 'EXCLUSIVE_THING'),
+  rollbackOnFailure: z._default(z.boolean(), true).check(
+    z.meta({ description: 'Remove what this request created for a device that could not be fully provisioned.' }),
+  ),
+  devices: z.array(deviceSchema).check(
+    z.minLength(1, 'must list at least one device'),
+    z.maxLength(
       MAX_DEVICES_PER_REQUEST,
       `must list at most ${MAX_DEVICES_PER_REQUEST} devices: split the fleet into requests of ${MAX_DEVICES_PER_REQUEST} (npx iot-provision does this)`,
     ),
+  ),
 });
 
 type RequestFields = z.infer<typeof requestFields>;
@@ -72,7 +76,7 @@ type RequestFields = z.infer<typeof requestFields>;
  * They run even when other fields are invalid (so that one response lists every problem), hence
  * the defensive reads: `request` may hold values of the wrong type.
  */
-function checkAcrossFields(request: RequestFields, context: z.RefinementCtx): void {
+function checkAcrossFields(request: RequestFields, context: $RefinementCtx<RequestFields>): void {
   const issue = (path: (string | number)[], message: string) => context.addIssue({ code: 'custom', path, message });
 
   if (request.templateName !== undefined && request.templateBody !== undefined) {
@@ -123,10 +127,13 @@ export function hasDeviceList(payload: { value: unknown }): boolean {
 }
 
 /** The single source of truth for a provisioning request: validation, the TypeScript type, the OpenAPI schema. */
-export const provisioningRequestSchema = requestFields.superRefine(checkAcrossFields, { when: hasDeviceList }).meta({
-  id: 'ProvisioningRequest',
-  description: 'Devices to register in AWS IoT, attach to their certificates and associate with Greengrass V2 core devices.',
-});
+export const provisioningRequestSchema = requestFields.check(
+  z.superRefine(checkAcrossFields, { when: hasDeviceList }),
+  z.meta({
+    id: 'ProvisioningRequest',
+    description: 'Devices to register in AWS IoT, attach to their certificates and associate with Greengrass V2 core devices.',
+  }),
+);
 
 export type ProvisioningRequest = z.infer<typeof provisioningRequestSchema>;
 export type ProvisioningRequestInput = z.input<typeof provisioningRequestSchema>;

@@ -1,4 +1,5 @@
-import type { z } from 'zod';
+import { safeParse } from 'zod/mini';
+import type { $ZodIssue, $ZodType, output } from 'zod/v4/core';
 
 export interface FieldError {
   /** Where the problem is, as a JSON path: `devices[3].thingName`. */
@@ -16,13 +17,13 @@ export function formatFieldPath(path: readonly PropertyKey[]): string {
 }
 
 /** Every violation, not only the first, each with its field and reason. */
-export function validate<S extends z.ZodType>(schema: S, input: unknown): Validated<z.infer<S>> {
-  const result = schema.safeParse(input);
+export function validate<S extends $ZodType>(schema: S, input: unknown): Validated<output<S>> {
+  const result = safeParse(schema, input);
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, errors: result.error.issues.flatMap(toFieldErrors) };
 }
 
-function toFieldErrors(issue: z.core.$ZodIssue): FieldError[] {
+function toFieldErrors(issue: $ZodIssue): FieldError[] {
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => ({ field: formatFieldPath([...issue.path, key]), reason: 'is not a known field' }));
   }

@@ -5,7 +5,7 @@ import { type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import type { FaultSettingsPatch } from '../../local-cloud/faults.ts';
 import type { ThingRecord } from '../../local-cloud/store.ts';
 import { startServiceCloud, type ServiceCloud } from '../../local-cloud/service-cloud.ts';
-import type { ZodType } from 'zod';
+import type { $ZodType } from 'zod/v4/core';
 import type { RequestKind } from '../../functions/commons/requests.ts';
 import type { RequestSummary } from '../../functions/domain/records.ts';
 import { executionHistory, waitForExecution } from './step-functions.ts';
@@ -59,7 +59,7 @@ export async function startTestServiceCloud(
   // Imported once the endpoint is set, as a Lambda's module would be in its environment.
   const { deprovisioning, provisioning, submitRequest } = await import('../../functions/commons/requests.ts');
 
-  const run = async (kind: RequestKind<ZodType>, request: unknown, timeoutMs = 20_000): Promise<CompletedRequest> => {
+  const run = async (kind: RequestKind<$ZodType>, request: unknown, timeoutMs = 20_000): Promise<CompletedRequest> => {
     const outcome = await submitRequest(kind, request);
     if (outcome.kind !== 'started') throw new Error(`request not started: ${JSON.stringify(outcome)}`);
     const description = await waitForExecution(sfn, outcome.executionArn, { timeoutMs });

@@ -32,7 +32,8 @@ export interface Backoff {
 }
 
 /** Polling starts fast for small requests and settles at one call every 5 s for long ones. */
-export const POLL_BACKOFF: Backoff = { initialMs: 250, maxMs: 5_000 };
+// Capped at 1 s: a request finishes within seconds of its last device, and a GET costs little.
+export const POLL_BACKOFF: Backoff = { initialMs: 250, maxMs: 1_000 };
 
 /** Network errors, throttling and server errors are worth repeating: a request id makes a repeated POST harmless. */
 const TRANSIENT_ATTEMPTS = 4;

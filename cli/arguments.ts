@@ -25,7 +25,7 @@ export type ParsedArguments = { kind: 'help' } | { kind: 'run'; options: CliOpti
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
 export const DEFAULT_REPORT_PREFIX = './iot-provision-report';
-const DEFAULT_CONCURRENCY = 4;
+export const DEFAULT_CONCURRENCY = 4;
 
 export const HELP_TEXT = `Usage: iot-provision <manifest.csv|manifest.json> [options]
 

@@ -49,6 +49,7 @@ export async function provisionFleet(plan: FleetPlan, dependencies: FleetRunDepe
   const requests: RequestRecord[] = [];
   const totalDevices = plan.chunks.reduce((count, chunk) => count + chunk.devices.length, 0);
   const progress = dependencies.startProgress(totalDevices, devices.length);
+  const submitInTurn = oneAtATime();
 
   try {
     await forEachConcurrently(work, dependencies.concurrency, async ({ chunk, resumption }) => {
@@ -56,7 +57,7 @@ export async function provisionFleet(plan: FleetPlan, dependencies: FleetRunDepe
         requests.push({ chunk: chunk.index, requestId: chunk.requestId, attempt: 0, devices: chunk.devices.length, result: 'skipped' });
         return;
       }
-      const { record, outcomes } = await sendRequest(plan, resumption.next, dependencies);
+      const { record, outcomes } = await sendRequest(plan, resumption.next, dependencies, submitInTurn);
       requests.push({ chunk: chunk.index, ...record });
       const results = resumption.next.devices.map((planned, position) => ({ planned, requestId: record.requestId, outcome: outcomes[position]! }));
       devices.push(...results);
@@ -76,12 +77,13 @@ async function sendRequest(
   plan: FleetPlan,
   next: NonNullable<ChunkResumption['next']>,
   { api, recordFinished, pollBackoff }: FleetRunDependencies,
+  submitInTurn: InTurn,
 ): Promise<{ record: Omit<RequestRecord, 'chunk'>; outcomes: FleetDeviceOutcome[] }> {
   const { requestId, attempt, devices } = next;
   const sent = devices.map(({ device }) => ({ thingName: device.thingName, coreDeviceThingName: coreDeviceOf(device, plan.options) }));
   const record = { requestId, attempt, devices: devices.length };
 
-  const submitted = await api.submit(requestBody(requestId, plan.options, devices.map(({ device }) => device)));
+  const submitted = await submitInTurn(() => api.submit(requestBody(requestId, plan.options, devices.map(({ device }) => device))));
   if (!submitted.ok) {
     return {
       record: { ...record, result: 'not-submitted', failure: submitted.failure },
@@ -112,6 +114,22 @@ function submitError(failure: ApiFailure, position: number, devices: readonly Pl
     return [`${devices[position]!.where}${deviceField[2] ? ` ${deviceField[2]}` : ''}: ${reason}`];
   });
   return { step: 'submit', code: failure.code, message: relevant.length > 0 ? `${failure.message}: ${relevant.join('; ')}` : failure.message };
+}
+
+type InTurn = <T>(call: () => Promise<T>) => Promise<T>;
+
+/**
+ * Requests run concurrently but are submitted one after another: the service sizes a request's
+ * pacing by the requests already running (functions/domain/pacing.ts), so each must be running
+ * before the next one is sized.
+ */
+function oneAtATime(): InTurn {
+  let previous: Promise<unknown> = Promise.resolve();
+  return (call) => {
+    const result = previous.then(call);
+    previous = result.catch(() => undefined);
+    return result;
+  };
 }
 
 async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {

@@ -1,4 +1,5 @@
-import { DescribeExecutionCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { logger } from './powertools.ts';
 import { sfn } from './clients/sfn.ts';
 
 export type StartOutcome =
@@ -63,5 +64,19 @@ export async function describeRequest(stateMachineArn: string, requestId: string
   } catch (error) {
     if ((error as Error).name === 'ExecutionDoesNotExist') return undefined;
     throw error;
+  }
+}
+
+/**
+ * How many executions of the state machine are running (up to 100: past that the pacing is at its
+ * floor anyway). Pacing is an optimisation, so if Step Functions cannot say, the request still starts.
+ */
+export async function runningExecutions(stateMachineArn: string): Promise<number> {
+  try {
+    const page = await sfn.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', maxResults: 100 }));
+    return page.executions?.length ?? 0;
+  } catch (error) {
+    logger.warn('could not count running executions; pacing as if none were running', { errorName: (error as Error).name });
+    return 0;
   }
 }

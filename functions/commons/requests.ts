@@ -7,7 +7,7 @@ import { provisioningRequestSchema } from '../domain/provisioning-request.ts';
 import { requestDigest } from '../domain/request-digest.ts';
 import { resolveRequestId } from '../domain/request-id.ts';
 import { type FieldError, validate } from '../domain/validation.ts';
-import { describeRequest, startExecutionOnce, type RequestStatusView } from './executions.ts';
+import { describeRequest, runningExecutions, startExecutionOnce, type RequestStatusView } from './executions.ts';
 import { logger } from './powertools.ts';
 
 /** What differs between provisioning and deprovisioning requests: their schema, machine and input. */
@@ -16,22 +16,24 @@ export interface RequestKind<Schema extends $ZodType> {
   collection: string;
   schema: Schema;
   stateMachineArnVariable: string;
-  toExecutionInput(request: output<Schema>, requestId: string): unknown;
+  toExecutionInput(request: output<Schema>, requestId: string, stateMachineArn: string): Promise<unknown>;
 }
 
 export const provisioning: RequestKind<typeof provisioningRequestSchema> = {
   collection: 'provisioning-requests',
   schema: provisioningRequestSchema,
   stateMachineArnVariable: 'PROVISION_STATE_MACHINE_ARN',
-  toExecutionInput: (request, requestId) =>
-    toProvisioningExecutionInput(request, requestId, deviceConcurrency(quotasFromEnvironment(process.env))),
+  toExecutionInput: async (request, requestId, stateMachineArn) => {
+    const concurrency = deviceConcurrency(quotasFromEnvironment(process.env), await runningExecutions(stateMachineArn));
+    return toProvisioningExecutionInput(request, requestId, concurrency);
+  },
 };
 
 export const deprovisioning: RequestKind<typeof deprovisioningRequestSchema> = {
   collection: 'deprovisioning-requests',
   schema: deprovisioningRequestSchema,
   stateMachineArnVariable: 'DEPROVISION_STATE_MACHINE_ARN',
-  toExecutionInput: (request, requestId) => toDeprovisioningExecutionInput(request, requestId),
+  toExecutionInput: async (request, requestId) => toDeprovisioningExecutionInput(request, requestId),
 };
 
 function stateMachineArn(kind: RequestKind<$ZodType>): string {
@@ -59,8 +61,9 @@ export async function submitRequest<Schema extends $ZodType>(
   }
   logger.appendKeys({ requestId: requestId.value });
   const digest = requestDigest(request.value);
-  const input = { ...(kind.toExecutionInput(request.value, requestId.value) as object), requestDigest: digest };
-  const started = await startExecutionOnce(stateMachineArn(kind), requestId.value, input, digest);
+  const machine = stateMachineArn(kind);
+  const input = { ...((await kind.toExecutionInput(request.value, requestId.value, machine)) as object), requestDigest: digest };
+  const started = await startExecutionOnce(machine, requestId.value, input, digest);
   return { ...started, requestId: requestId.value };
 }
 

@@ -5,9 +5,14 @@
  *
  *     deviceConcurrency = ceil(registerThingTps × deviceStepSeconds × headroom)
  *
- * keeps RegisterThing busy at its quota without a throttle storm. The result is capped by the inline
- * Map's limit of 40 concurrent iterations. The quotas of the other per-device APIs
- * (AttachThingPrincipal 100/s, DescribeThing 350/s) are higher, so they never bind first; the
+ * keeps RegisterThing busy at its quota without a throttle storm. The quota belongs to the account,
+ * so requests already running share it: the lanes are divided among them and the new one,
+ *
+ *     deviceConcurrency = ceil(registerThingTps × deviceStepSeconds × headroom / (running + 1))
+ *
+ * (a lone request gets them all; the fleet CLI's concurrent requests split them). The result is
+ * capped by the inline Map's limit of 40 concurrent iterations. The quotas of the other per-device
+ * APIs (AttachThingPrincipal 100/s, DescribeThing 350/s) are higher, so they never bind first; the
  * formula takes the minimum anyway so a lowered quota is honoured.
  */
 export interface PacingQuotas {
@@ -20,9 +25,9 @@ export interface PacingQuotas {
 export const INLINE_MAP_CONCURRENCY_LIMIT = 40;
 const HEADROOM = 1.2;
 
-export function deviceConcurrency(quotas: PacingQuotas): number {
+export function deviceConcurrency(quotas: PacingQuotas, runningRequests = 0): number {
   const bindingTps = Math.min(quotas.registerThingTps, quotas.attachThingPrincipalTps, quotas.describeThingTps);
-  const wanted = Math.ceil(bindingTps * quotas.deviceStepSeconds * HEADROOM);
+  const wanted = Math.ceil((bindingTps * quotas.deviceStepSeconds * HEADROOM) / (Math.max(0, runningRequests) + 1));
   return Math.min(INLINE_MAP_CONCURRENCY_LIMIT, Math.max(1, wanted));
 }
 

@@ -92,4 +92,10 @@ describe('pacing', () => {
     expect(deviceConcurrency(quotasFromEnvironment({ REGISTER_THING_TPS: '1', DEVICE_STEP_SECONDS: '0.1' }))).toBe(1);
     expect(deviceConcurrency(quotasFromEnvironment({ ATTACH_THING_PRINCIPAL_TPS: '2' }))).toBe(2);
   });
+
+  it('divides the lanes among the requests already running, which share the account quota', () => {
+    const defaults = quotasFromEnvironment({});
+    expect([0, 1, 2, 3].map((running) => deviceConcurrency(defaults, running))).toEqual([6, 3, 2, 2]);
+    expect(deviceConcurrency(defaults, 1_000)).toBe(1);
+  });
 });

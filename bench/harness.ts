@@ -1,0 +1,236 @@
+/**
+ * What every figure needs: this service deployed in a local cloud on 127.0.0.1 with its local HTTP API,
+ * certificates and a fleet to provision, the fleet CLI's submission path, and the checks that read the
+ * local cloud's state and counters.
+ */
+import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
+import { type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
+import { createProvisioningApi, type Backoff } from '../cli/api-client.ts';
+import type { DeviceResult } from '../cli/outcomes.ts';
+import { planRequests, type PlannedDevice, type RequestOptions } from '../cli/plan.ts';
+import { provisionFleet } from '../cli/fleet-run.ts';
+import type { FaultSettingsPatch, OperationCounters } from '../local-cloud/faults.ts';
+import { startServiceCloud, type ServiceCloud } from '../local-cloud/service-cloud.ts';
+import type { StateSnapshot } from '../local-cloud/store.ts';
+import { startApiServer, type RunningApiServer } from '../local/api-server.ts';
+import { executionHistory } from '../test/support/step-functions.ts';
+
+export interface BenchCloudOptions {
+  timeScale: number;
+  faults: FaultSettingsPatch;
+  coreDevices: readonly string[];
+  /** serverless.yml's local stage reads these when the project is loaded (REGISTER_THING_TPS, DEVICE_STEP_SECONDS, …). */
+  environment?: Record<string, string>;
+}
+
+export interface BenchCloud {
+  service: ServiceCloud;
+  api: RunningApiServer;
+  iot: IoTClient;
+  sfn: SFNClient;
+  clientConfig: { endpoint: string; region: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+  close(): Promise<void>;
+}
+
+export async function startBenchCloud(options: BenchCloudOptions): Promise<BenchCloud> {
+  // One warning line per throttled attempt and an EMF line per throttle metric would cost more than the work measured.
+  Object.assign(process.env, { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true', ...options.environment });
+  const service = await startServiceCloud({
+    host: '127.0.0.1',
+    port: 0,
+    timeScale: options.timeScale,
+    faults: options.faults,
+    coreDevices: options.coreDevices.map((coreDeviceThingName) => ({ coreDeviceThingName })),
+  });
+  // What Lambda's environment gives the handlers, which run in this process.
+  process.env.AWS_REGION ??= service.project.region;
+  process.env.AWS_ACCESS_KEY_ID ??= 'bench';
+  process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
+  const api = await startApiServer({ project: service.project, lambdas: service.lambdas, host: '127.0.0.1', port: 0 });
+  const clientConfig = { endpoint: service.url, region: service.project.region, credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } };
+  const iot = new IoTClient(clientConfig);
+  const sfn = new SFNClient(clientConfig);
+  return {
+    service,
+    api,
+    iot,
+    sfn,
+    clientConfig,
+    async close() {
+      iot.destroy();
+      sfn.destroy();
+      await api.close();
+      await service.close();
+    },
+  };
+}
+
+/** Runs `work` over the items with at most `limit` in flight, results in item order. */
+export async function mapConcurrently<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    for (let index = next++; index < items.length; index = next++) results[index] = await work(items[index]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return results;
+}
+
+export interface FleetDevice {
+  thingName: string;
+  principal: string;
+  coreDeviceThingName: string;
+}
+
+export function coreDeviceNames(count: number): string[] {
+  return Array.from({ length: count }, (_, index) => `bench-core-${String(index).padStart(2, '0')}`);
+}
+
+/**
+ * `count` devices with fresh certificates, spread over the core devices in contiguous blocks, as a
+ * manifest usually lists a gateway's devices together. Made before the quotas apply: setting up is not measured.
+ */
+export async function createFleet(cloud: BenchCloud, prefix: string, count: number, cores: readonly string[]): Promise<FleetDevice[]> {
+  const perCore = Math.ceil(count / cores.length);
+  return mapConcurrently(Array.from({ length: count }, (_, index) => index), 32, async (index) => {
+    const { certificateArn } = await cloud.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+    return {
+      thingName: `${prefix}-${String(index).padStart(5, '0')}`,
+      principal: certificateArn!,
+      coreDeviceThingName: cores[Math.floor(index / perCore)]!,
+    };
+  });
+}
+
+export interface FleetRun {
+  seconds: number;
+  devices: DeviceResult[];
+  executionArns: string[];
+}
+
+/** Polls every 100 ms: the CLI's default backoff (250 ms doubling to 5 s) would add seconds to a 10-second run. */
+export const BENCH_POLL_BACKOFF: Backoff = { initialMs: 100, maxMs: 100 };
+
+/**
+ * The fleet CLI's path (`iot-provision`): the manifest split into requests of at most 200 devices,
+ * `concurrency` requests in flight, each submitted and followed through the local HTTP API.
+ */
+export async function provisionThroughApi(
+  cloud: BenchCloud,
+  devices: readonly FleetDevice[],
+  options: { concurrency: number; requestOptions?: Partial<RequestOptions> },
+): Promise<FleetRun> {
+  const planned: PlannedDevice[] = devices.map((device, index) => ({ index, where: `devices[${index}]`, device }));
+  const requestOptions: RequestOptions = { thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: true, ...options.requestOptions };
+  const plan = planRequests({ options: requestOptions, devices: planned });
+  const executionArns: string[] = [];
+  const api = createProvisioningApi({ apiUrl: new URL(cloud.api.url) });
+  const recordingApi = {
+    ...api,
+    async submit(request: Parameters<typeof api.submit>[0]) {
+      const accepted = await api.submit(request);
+      if (accepted.ok) executionArns.push(accepted.value.executionArn);
+      return accepted;
+    },
+  };
+  const started = performance.now();
+  const result = await provisionFleet(plan, {
+    api: recordingApi,
+    state: new Map(),
+    recordFinished: async () => {},
+    startProgress: () => ({ settle() {}, stop() {} }),
+    concurrency: options.concurrency,
+    pollBackoff: BENCH_POLL_BACKOFF,
+  });
+  return { seconds: (performance.now() - started) / 1000, devices: result.devices, executionArns };
+}
+
+/**
+ * Devices not fully provisioned: no PROVISIONED outcome, or not present, attached to their certificate
+ * and associated with their core device in the local cloud's state.
+ */
+export function lostDevices(devices: readonly FleetDevice[], snapshot: StateSnapshot, provisioned: ReadonlySet<string>): number {
+  const things = new Set(snapshot.things.map((thing) => thing.thingName));
+  const associated = new Set(
+    Object.entries(snapshot.associations).flatMap(([core, clients]) => clients.map((client) => `${core}/${client.thingName}`)),
+  );
+  return devices.filter((device) => {
+    const certificateId = device.principal.slice(device.principal.lastIndexOf('/') + 1);
+    const attached = (snapshot.thingPrincipals[device.thingName] ?? []).some((link) => link.principal === certificateId && link.detachedAt === undefined);
+    return !(provisioned.has(device.thingName) && things.has(device.thingName) && attached && associated.has(`${device.coreDeviceThingName}/${device.thingName}`));
+  }).length;
+}
+
+export function provisionedNames(run: FleetRun): Set<string> {
+  return new Set(run.devices.filter(({ outcome }) => outcome.status === 'PROVISIONED').map(({ outcome }) => outcome.thingName));
+}
+
+/** The Step Functions operations the local cloud also counts; everything else it counts is IoT or Greengrass. */
+const STEP_FUNCTIONS_OPERATIONS = new Set([
+  'ListStateMachines',
+  'DescribeStateMachine',
+  'StartExecution',
+  'DescribeExecution',
+  'ListExecutions',
+  'GetExecutionHistory',
+  'StopExecution',
+]);
+
+export interface RegistryCalls {
+  calls: number;
+  throttled: number;
+  byOperation: Record<string, number>;
+}
+
+export function registryCalls(metrics: Record<string, OperationCounters>): RegistryCalls {
+  const registry = Object.entries(metrics).filter(([operation]) => !STEP_FUNCTIONS_OPERATIONS.has(operation));
+  return {
+    calls: registry.reduce((sum, [, counters]) => sum + counters.calls, 0),
+    throttled: registry.reduce((sum, [, counters]) => sum + counters.throttled, 0),
+    byOperation: Object.fromEntries(registry.map(([operation, counters]) => [operation, counters.calls])),
+  };
+}
+
+export interface HistoryCounts {
+  /** `*StateEntered` events: the state transitions as this benchmark counts them. */
+  statesEntered: number;
+  /** Lambda invocations beyond the first of each Task: retries, which AWS bills as transitions too. */
+  retries: number;
+  /** Milliseconds from LambdaFunctionStarted to its Succeeded/Failed/TimedOut event, summed. */
+  lambdaMs: number;
+  lambdaInvocations: number;
+}
+
+export function countHistory(events: readonly HistoryEvent[]): HistoryCounts {
+  const started = new Map<number, number>();
+  let statesEntered = 0;
+  let taskEntered = 0;
+  let lambdaInvocations = 0;
+  let lambdaMs = 0;
+  for (const event of events) {
+    const type = event.type ?? '';
+    const at = event.timestamp?.getTime() ?? 0;
+    if (type.endsWith('StateEntered')) statesEntered += 1;
+    if (type === 'TaskStateEntered') taskEntered += 1;
+    if (type === 'LambdaFunctionScheduled') lambdaInvocations += 1;
+    if (type === 'LambdaFunctionStarted') started.set(event.id ?? 0, at);
+    const begin = started.get(event.previousEventId ?? -1);
+    if (begin !== undefined && /^LambdaFunction(Succeeded|Failed|TimedOut)$/.test(type)) lambdaMs += at - begin;
+  }
+  return { statesEntered, retries: lambdaInvocations - taskEntered, lambdaMs, lambdaInvocations };
+}
+
+export async function historyCounts(cloud: BenchCloud, executionArns: readonly string[]): Promise<HistoryCounts> {
+  const counts = await Promise.all(executionArns.map(async (arn) => countHistory(await executionHistory(cloud.sfn, arn))));
+  return counts.reduce((total, next) => ({
+    statesEntered: total.statesEntered + next.statesEntered,
+    retries: total.retries + next.retries,
+    lambdaMs: total.lambdaMs + next.lambdaMs,
+    lambdaInvocations: total.lambdaInvocations + next.lambdaInvocations,
+  }));
+}
+
+export function round(value: number, digits = 2): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
+}

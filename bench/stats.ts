@@ -1,0 +1,24 @@
+/** Order statistics for the benchmark's samples: nearest-rank percentiles, no interpolation. */
+
+export function percentile(samples: readonly number[], percent: number): number {
+  if (samples.length === 0) throw new Error('percentile of no samples');
+  const sorted = [...samples].sort((left, right) => left - right);
+  const rank = Math.ceil((percent / 100) * sorted.length);
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+export function median(samples: readonly number[]): number {
+  return percentile(samples, 50);
+}
+
+export interface Summary {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** p50, p99 and max, rounded to 0.1 ms. */
+export function summarize(samples: readonly number[]): Summary {
+  const tenth = (value: number) => Math.round(value * 10) / 10;
+  return { p50: tenth(percentile(samples, 50)), p99: tenth(percentile(samples, 99)), max: tenth(percentile(samples, 100)) };
+}

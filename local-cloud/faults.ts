@@ -88,17 +88,22 @@ export const DEFAULT_RATE_LIMITS: Readonly<Record<string, RateLimit>> = {
   StartExecution: perSecond(300, 1300),
 };
 
-export const DEFAULT_FAULT_SETTINGS: FaultSettings = {
-  seed: 1,
-  quotas: true,
-  quotaScale: 1,
-  rateLimits: DEFAULT_RATE_LIMITS,
+/** Every injected fault off; the quotas and the seed are left as they are. */
+export const NO_INJECTED_FAULTS = {
   throttle: {},
   serverError: {},
   failAfterCommit: {},
   entryRetryable: {},
   entryPermanent: {},
   detachPropagationMs: 0,
+} as const satisfies FaultSettingsPatch;
+
+export const DEFAULT_FAULT_SETTINGS: FaultSettings = {
+  seed: 1,
+  quotas: true,
+  quotaScale: 1,
+  rateLimits: DEFAULT_RATE_LIMITS,
+  ...NO_INJECTED_FAULTS,
 };
 
 export type CallOutcome = 'succeeded' | 'throttled' | 'failed';

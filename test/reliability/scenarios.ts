@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { AttachThingPrincipalCommand, DetachThingPrincipalCommand, RegisterThingCommand } from '@aws-sdk/client-iot';
 import { isTransientError } from '../../functions/domain/errors.ts';
 import type { RequestSummary, Step } from '../../functions/domain/records.ts';
-import type { FaultSettingsPatch, OperationCounters } from '../../local-cloud/faults.ts';
+import { type FaultSettingsPatch, NO_INJECTED_FAULTS, type OperationCounters } from '../../local-cloud/faults.ts';
 import type { StateSnapshot } from '../../local-cloud/store.ts';
 import { eventsOf, failedAttempts, type CompletedRequest, type TestServiceCloud } from '../support/service-cloud.ts';
 import {
@@ -45,15 +45,7 @@ const OBSERVER_OPERATIONS = { DescribeExecution: 0, GetExecutionHistory: 0, List
 const everyOperation = (probability: number) => ({ '*': probability, ...OBSERVER_OPERATIONS });
 
 /** Turns every probabilistic fault off and the quotas off: the state in which causes are arranged and removed. */
-export const NO_FAULTS: FaultSettingsPatch = {
-  quotas: false,
-  throttle: {},
-  serverError: {},
-  failAfterCommit: {},
-  entryRetryable: {},
-  entryPermanent: {},
-  detachPropagationMs: 0,
-};
+export const NO_FAULTS: FaultSettingsPatch = { quotas: false, ...NO_INJECTED_FAULTS };
 
 type Request = ProvisioningRequestShape & DeprovisioningRequestShape & { requestId: string; [field: string]: unknown };
 

@@ -2,7 +2,7 @@ import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot'
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import { type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
-import type { FaultSettingsPatch } from '../../local-cloud/faults.ts';
+import { type FaultSettingsPatch, NO_INJECTED_FAULTS } from '../../local-cloud/faults.ts';
 import type { ThingRecord } from '../../local-cloud/store.ts';
 import { startServiceCloud, type ServiceCloud } from '../../local-cloud/service-cloud.ts';
 import type { $ZodType } from 'zod/v4/core';
@@ -92,8 +92,6 @@ export async function startTestServiceCloud(
   };
 }
 
-const NO_FAULTS: FaultSettingsPatch = { throttle: {}, serverError: {}, failAfterCommit: {}, entryRetryable: {}, entryPermanent: {} };
-
 /**
  * One service cloud for the enclosing describe block, with its state and faults reset before each
  * test. The returned object forwards to the cloud once `beforeAll` has started it.
@@ -106,7 +104,7 @@ export function useServiceCloud(options: Parameters<typeof startTestServiceCloud
   afterAll(() => current?.close());
   beforeEach(() => {
     current?.cloud.admin.reset();
-    current?.cloud.admin.configureFaults({ ...NO_FAULTS, ...options.faults });
+    current?.cloud.admin.configureFaults({ ...NO_INJECTED_FAULTS, ...options.faults });
   });
   return new Proxy({} as TestServiceCloud, {
     get: (_, property) => {

@@ -1,12 +1,22 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Correlation } from '../domain/records.ts';
 import { isThrottlingError, isUnnamedTransientFailure, TransientServiceError } from '../domain/errors.ts';
 import { logger, metrics } from './powertools.ts';
+
+/**
+ * Flushes the invocation's metrics if it recorded any. Powertools' own logMetrics warns on every
+ * empty flush, and most invocations (every device step that succeeds) record none.
+ */
+function publishRecordedMetrics(): MiddlewareObj {
+  const publish = () => {
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
+  };
+  return { after: publish, onError: publish };
+}
 
 /** Puts the request id and the execution name on every log line of a task. */
 function correlateWithExecution(): MiddlewareObj<{ correlation?: Correlation }> {
@@ -47,7 +57,7 @@ function reportTaskError(step: string): MiddlewareObj {
 export function taskHandler<Input, Output>(step: string, run: (input: Input) => Promise<Output>) {
   return middy<Input, Output, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
+    .use(publishRecordedMetrics())
     .use(correlateWithExecution() as MiddlewareObj<Input>)
     .use(reportTaskError(step))
     .handler((event) => run(event));
@@ -57,6 +67,6 @@ export function taskHandler<Input, Output>(step: string, run: (input: Input) => 
 export function triggerHandler<Event, Result>(run: (event: Event) => Promise<Result>) {
   return middy<Event, Result, Error, Context>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logMetrics(metrics))
+    .use(publishRecordedMetrics())
     .handler((event) => run(event));
 }

@@ -39,6 +39,7 @@ export async function startTestServiceCloud(
 ): Promise<TestServiceCloud> {
   // The handlers' JSON logs (a warning per throttled attempt) would drown the test report.
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
+  process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   const coreDevices = options.coreDevices ?? ['core-a', 'core-b'];
   const service = await startServiceCloud({
     port: 0,

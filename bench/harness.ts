@@ -108,7 +108,7 @@ export interface FleetRun {
   executionArns: string[];
 }
 
-/** Polls every 100 ms: the CLI's default backoff (250 ms doubling to 5 s) would add seconds to a 10-second run. */
+/** Polls every 100 ms: the CLI's default backoff (250 ms doubling to 1 s) would add up to a second to a 10-second run. */
 export const BENCH_POLL_BACKOFF: Backoff = { initialMs: 100, maxMs: 100 };
 
 /**

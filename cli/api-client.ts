@@ -31,8 +31,10 @@ export interface Backoff {
   maxMs: number;
 }
 
-/** Polling starts fast for small requests and settles at one call every 5 s for long ones. */
-// Capped at 1 s: a request finishes within seconds of its last device, and a GET costs little.
+/**
+ * Polling starts fast for small requests and settles at one call a second: a request finishes within
+ * seconds of its last device, and a GET costs little.
+ */
 export const POLL_BACKOFF: Backoff = { initialMs: 250, maxMs: 1_000 };
 
 /** Network errors, throttling and server errors are worth repeating: a request id makes a repeated POST harmless. */

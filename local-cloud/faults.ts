@@ -62,7 +62,7 @@ function perSecond(rate: number, burst = rate): RateLimit {
 }
 
 /**
- * AWS default quotas (aws-api-facts.md §5). RegisterThing, CreateKeysAndCertificate, the
+ * AWS default quotas (Service Quotas defaults). RegisterThing, CreateKeysAndCertificate, the
  * certificate calls and every Greengrass V2 call have no published number: those values are
  * assumptions (docs/local-cloud.md).
  */

@@ -1,11 +1,12 @@
 /**
  * `npm run reliability`: after `vitest run test/reliability` has run every scenario of
  * test/reliability/scenarios.ts with RELIABILITY_FIGURES_DIR set (each writes one JSON file there),
- * prints the figures table and writes it to docs/reliability-figures.md.
+ * prints the figures table and writes it into docs/reliability.md, between its figures markers.
  *
  *   node scripts/reliability-report.ts <figures dir> [<markdown file>]
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { ScenarioResult } from '../test/reliability/scenarios.ts';
 
@@ -72,10 +73,14 @@ const footer =
 
 console.log(`\n${table}\n\n${footer}`);
 if (output) {
-  writeFileSync(
-    output,
-    `# Reliability figures\n\nWritten by \`npm run reliability\` (scripts/reliability-report.ts) from the scenarios of ` +
-      `test/reliability/scenarios.ts; what the columns mean: [reliability.md](reliability.md#figures).\n\n${table}\n\n${footer}\n`,
-  );
+  // The document keeps its prose; only what lies between the markers is the run's.
+  const start = '<!-- figures:start -->';
+  const end = '<!-- figures:end -->';
+  const document = readFileSync(output, 'utf8');
+  const [before, rest] = document.split(start);
+  const after = rest?.split(end)[1];
+  if (before === undefined || after === undefined) throw new Error(`${output} has no ${start} … ${end} markers`);
+  const run = `Run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores, Node ${process.version}.`;
+  writeFileSync(output, `${before}${start}\n${run}\n\n${table}\n\n${footer}\n${end}${after}`);
   console.log(`\nwritten to ${output}`);
 }

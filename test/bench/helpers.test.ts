@@ -5,7 +5,6 @@ import { bytesByPackage, esbuildOptionsOf } from '../../bench/bundles.ts';
 import { countHistory, lostDevices, registryCalls } from '../../bench/harness.ts';
 import { renderMarkdown, type BenchResults } from '../../bench/report.ts';
 import { median, percentile, summarize } from '../../bench/stats.ts';
-import { deviceConcurrency } from '../../functions/domain/pacing.ts';
 import type { StateSnapshot } from '../../local-cloud/store.ts';
 
 describe('bench stats', () => {

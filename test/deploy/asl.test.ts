@@ -83,7 +83,7 @@ describe.each(MACHINES)('statemachines/%s.asl.json', (name) => {
     expect(lambdaTasks.length).toBeGreaterThan(0);
   });
 
-  // asl-validator checks none of the following (toolchain-notes.md).
+  // asl-validator checks none of the following.
   it('uses only JitterStrategy FULL or NONE', () => {
     for (const [path, retrier] of retriers) {
       if (retrier.JitterStrategy !== undefined) expect(['FULL', 'NONE'], path).toContain(retrier.JitterStrategy);

@@ -1,6 +1,8 @@
 import { AttachThingPrincipalCommand } from '@aws-sdk/client-iot';
 import { iot } from './commons/clients/iot.ts';
+import { retireCertificatesOfLostAttempts } from './commons/iot-operations.ts';
 import { taskHandler } from './commons/middleware.ts';
+import { logger } from './commons/powertools.ts';
 import type { DeviceRecord, DeviceTaskInput } from './domain/records.ts';
 
 export class NoPrincipalError extends Error {
@@ -9,7 +11,8 @@ export class NoPrincipalError extends Error {
 
 /**
  * Attaches the device's own certificate, else the one its template created. Attaching a pair that is
- * already attached succeeds, so a retry converges.
+ * already attached succeeds, so a retry converges. A thing this execution created with a CSR template
+ * then keeps only that certificate: a retried RegisterThing issues a new one each time.
  */
 export async function attachPrincipal(input: DeviceTaskInput & { device: DeviceRecord }): Promise<DeviceRecord> {
   const { device } = input;
@@ -18,7 +21,11 @@ export async function attachPrincipal(input: DeviceTaskInput & { device: DeviceR
   await iot.send(
     new AttachThingPrincipalCommand({ thingName: device.thingName, principal, thingPrincipalType: input.thingPrincipalType }),
   );
-  return { ...device, principal, status: 'REGISTERED' };
+  if (input.templateIssuesCertificate && device.prior?.thingExisted === false) {
+    const retired = await retireCertificatesOfLostAttempts(device.thingName, principal);
+    if (retired.length > 0) logger.info('retired certificates of lost RegisterThing attempts', { retired });
+  }
+  return { ...device, certificateArn: principal, status: 'REGISTERED' };
 }
 
 export const handler = taskHandler('attach', attachPrincipal);

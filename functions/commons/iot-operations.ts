@@ -82,3 +82,17 @@ export async function retireCertificate(certificateArn: string): Promise<void> {
     throw error;
   }
 }
+
+/**
+ * Retires every certificate on the thing but `keep`. Only for a thing this execution created with a
+ * template that issues a certificate per call: any other certificate on it was issued by an earlier
+ * RegisterThing whose response was lost before the state machine retried it.
+ */
+export async function retireCertificatesOfLostAttempts(thingName: string, keep: string): Promise<string[]> {
+  const strays = ((await listThingPrincipals(thingName)) ?? []).filter((principal) => principal !== keep && principal.includes(':cert/'));
+  for (const certificateArn of strays) {
+    await detachPrincipal(thingName, certificateArn);
+    await retireCertificate(certificateArn);
+  }
+  return strays;
+}

@@ -42,6 +42,7 @@ describe('provision state machine', () => {
         status: 'PROVISIONED',
         coreDeviceThingName: device.coreDeviceThingName,
         thingArn: `arn:aws:iot:us-east-1:000000000000:thing/${device.thingName}`,
+        certificateArn: device.principal,
       });
     }
     for (const state of ['InspectThing', 'RegisterThing', 'AttachPrincipal']) {
@@ -163,6 +164,20 @@ describe('provision state machine', () => {
     expect(batches).toHaveLength(2);
     expect(eventsOf(run.history, 'MapIterationStarted').length).toBe(150 + 2);
     expect(cloud.cloud.admin.state().associations['core-a']).toHaveLength(150);
+  });
+
+  it('a lost RegisterThing response with a CSR template leaves the device exactly one certificate', async () => {
+    cloud.cloud.admin.configureFaults({ seed: 4, failAfterCommit: { RegisterThing: 0.5 } });
+    const requested = Array.from({ length: 6 }, (_, index) => ({ thingName: `csr-retry-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: DEVICE_CSR } }));
+    const run = await cloud.provision({ templateName: 'thing-with-certificate-from-csr', devices: requested });
+
+    expect(run.summary.counts).toMatchObject({ requested: 6, succeeded: 6 });
+    expect(failedAttempts(run.history)).toContain('InternalFailureException');
+    const { thingPrincipals, certificates } = cloud.cloud.admin.state();
+    for (const device of run.summary.devices) {
+      expect(thingPrincipals[device.thingName]?.map((attachment) => attachment.principal)).toEqual([certificateId(device.certificateArn!)]);
+    }
+    expect(certificates.filter((certificate) => certificate.status === 'ACTIVE')).toHaveLength(6);
   });
 
   it('a call that fails after its side effect is retried and converges without duplicates', async () => {

@@ -14,6 +14,9 @@ export interface LocalCloudConfig {
 
 export const DEFAULT_PORT = 4566;
 
+/** Registered in every local cloud started from the command line, so the demo and the sample events have a core. */
+export const DEMO_CORE_DEVICE = 'demo-core';
+
 /**
  * Configuration, later sources winning: defaults, the JSON file named by `--config` or
  * `LOCAL_CLOUD_CONFIG`, `LOCAL_CLOUD_*` variables, command-line flags.
@@ -34,7 +37,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     strict: true,
   });
 
-  const config: LocalCloudConfig = { host: '127.0.0.1', port: DEFAULT_PORT, faults: {}, coreDevices: [] };
+  const config: LocalCloudConfig = { host: '127.0.0.1', port: DEFAULT_PORT, faults: {}, coreDevices: [{ coreDeviceThingName: DEMO_CORE_DEVICE }] };
   const file = flags.config ?? env['LOCAL_CLOUD_CONFIG'];
   if (file) mergeFile(config, file);
 

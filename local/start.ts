@@ -6,18 +6,14 @@ import { loadConfig } from '../local-cloud/config.ts';
 import { startServiceCloud } from '../local-cloud/service-cloud.ts';
 import { timeScaleFromEnv } from '../local-cloud/services/stepfunctions/index.ts';
 import { startApiServer } from './api-server.ts';
-import { createDemoCertificate, DEMO_CORE_DEVICE, demoProvisioningRequest } from './demo-seed.ts';
+import { createDemoCertificate, demoProvisioningRequest } from './demo-seed.ts';
 
 const DEFAULT_API_PORT = 3000;
 
 async function main(): Promise<void> {
   const cloudConfig = loadConfig(process.env, []);
   const apiPort = portFromEnv('API_PORT', DEFAULT_API_PORT);
-  const { cloud, project, lambdas } = await startServiceCloud({
-    ...cloudConfig,
-    coreDevices: [...cloudConfig.coreDevices, { coreDeviceThingName: DEMO_CORE_DEVICE }],
-    timeScale: timeScaleFromEnv(process.env),
-  });
+  const { cloud, project, lambdas } = await startServiceCloud({ ...cloudConfig, timeScale: timeScaleFromEnv(process.env) });
   const api = await startApiServer({ project, lambdas, host: '127.0.0.1', port: apiPort }).catch(async (error: unknown) => {
     await cloud.close();
     throw portInUse(error, apiPort, 'API_PORT') ?? error;

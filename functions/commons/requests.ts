@@ -59,7 +59,8 @@ export async function submitRequest<Schema extends $ZodType>(
   if (!requestId.ok || !request.ok) {
     return { kind: 'invalid', errors: [...(requestId.ok ? [] : requestId.errors), ...(request.ok ? [] : request.errors)] };
   }
-  logger.appendKeys({ requestId: requestId.value });
+  // The request id is the execution's name: both keys, as on the task functions' log lines.
+  logger.appendKeys({ requestId: requestId.value, executionName: requestId.value });
   const digest = requestDigest(request.value);
   const machine = stateMachineArn(kind);
   const input = { ...((await kind.toExecutionInput(request.value, requestId.value, machine)) as object), requestDigest: digest };

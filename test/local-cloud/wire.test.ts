@@ -148,7 +148,7 @@ describe('config', () => {
       port: 6000,
       stateFile: '/tmp/x.json',
       faults: { quotaScale: 10, quotas: false, throttle: { RegisterThing: 0.3 } },
-      coreDevices: [{ coreDeviceThingName: 'core-1' }, { coreDeviceThingName: 'core-2' }],
+      coreDevices: [{ coreDeviceThingName: 'demo-core' }, { coreDeviceThingName: 'core-1' }, { coreDeviceThingName: 'core-2' }],
     });
   });
 

@@ -1,5 +1,6 @@
 import { parse as parseCsv, CsvError } from 'csv-parse/sync';
 import { LineCounter, isSeq, parseDocument } from 'yaml';
+import { isRecord } from '../functions/domain/validation.ts';
 
 export type ManifestFormat = 'csv' | 'json';
 
@@ -136,8 +137,4 @@ function jsonDeviceLines(text: string): (number | undefined)[] {
     const offset = (item as { range?: [number, number, number] }).range?.[0];
     return offset === undefined ? undefined : lineCounter.linePos(offset).line;
   });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

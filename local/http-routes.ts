@@ -1,5 +1,5 @@
 import type { ServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
-import { isPlainObject } from '../local-cloud/lambda/serverless-variables.ts';
+import { isPlainObject } from '../local-cloud/wire/validation.ts';
 
 /** One `http` event of `serverless.yml`: an API Gateway REST API method with a Lambda-proxy integration. */
 export interface HttpRoute {

@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { createLambdaContext } from './lambda-context.ts';
 import type { ServerlessProject } from './serverless-project.ts';
-import { isPlainObject } from './serverless-variables.ts';
+import { isPlainObject } from '../wire/validation.ts';
 
 /** One function of `serverless.yml`, as the local Lambda runtime runs it. */
 export interface LambdaFunction {

@@ -3,7 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { cloudFormationTags } from './cloudformation-yaml-tags.ts';
-import { isPlainObject, resolveVariables } from './serverless-variables.ts';
+import { isPlainObject } from '../wire/validation.ts';
+import { resolveVariables } from './serverless-variables.ts';
 
 /** `serverless.yml` with its variables resolved for one stage, as the Framework would see it at deploy time. */
 export interface ServerlessProject {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { isPlainObject } from '../wire/validation.ts';
 
 /**
  * Resolves the subset of Serverless Framework variables that the project's `serverless.yml` is allowed to use
@@ -203,6 +204,3 @@ export function getPath(root: unknown, address: string): unknown {
   return current;
 }
 
-export function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
-}

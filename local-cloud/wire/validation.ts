@@ -170,6 +170,7 @@ function join(path: string, member: string): string {
   return path === '' ? member : `${path}.${member}`;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** A JSON object (not an array, not null): what a request body, a template or a YAML mapping must be. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

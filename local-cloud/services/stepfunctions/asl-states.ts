@@ -1,4 +1,4 @@
-import { isPlainObject } from '../../lambda/serverless-variables.ts';
+import { isPlainObject } from '../../wire/validation.ts';
 
 /** Visits every state of a definition, including those nested in Map `ItemProcessor`/`Iterator` and Parallel branches. */
 export function forEachState(scope: unknown, visit: (name: string, state: Record<string, unknown>) => void): void {

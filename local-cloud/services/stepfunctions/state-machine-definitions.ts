@@ -1,7 +1,7 @@
 import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { LambdaFunction, LambdaRegistry } from '../../lambda/lambda-registry.ts';
 import type { ServerlessProject } from '../../lambda/serverless-project.ts';
-import { isPlainObject } from '../../lambda/serverless-variables.ts';
+import { isPlainObject } from '../../wire/validation.ts';
 import { forEachState } from './asl-states.ts';
 
 /** A state machine of `serverless.yml` with each Lambda Task bound to a function of the local registry. */

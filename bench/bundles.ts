@@ -8,7 +8,7 @@ import { rm, stat } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { build, type BuildOptions, type Metafile } from 'esbuild';
+import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { createLambdaRegistry } from '../local-cloud/lambda/lambda-registry.ts';
 import { loadServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
 import { median } from './stats.ts';
@@ -22,15 +22,23 @@ export interface BundlesOptions {
 const PLUGIN_ONLY_OPTIONS = new Set([
   'concurrency', 'zipConcurrency', 'exclude', 'nativeZip', 'packager', 'packagePath', 'watch', 'keepOutputDirectory',
   'packagerOptions', 'installExtraArgs', 'outputFileExtension', 'outputBuildFolder', 'outputWorkFolder', 'nodeExternals',
-  'skipBuild', 'skipRebuild', 'skipBuildExcludeFns', 'stripEntryResolveExtensions', 'disposeContext',
+  'skipBuild', 'skipRebuild', 'skipBuildExcludeFns', 'stripEntryResolveExtensions', 'disposeContext', 'plugins',
 ]);
 
-export function esbuildOptionsOf(custom: Record<string, unknown>): BuildOptions {
+/** `plugins` names a module of the service whose default export is the plugin list (serverless-esbuild's form). */
+async function pluginsOf(custom: Record<string, unknown>, serviceDir: string): Promise<Plugin[]> {
+  if (typeof custom.plugins !== 'string') return [];
+  const module = (await import(pathToFileURL(join(serviceDir, custom.plugins)).href)) as { default: Plugin[] };
+  return module.default;
+}
+
+export async function esbuildOptionsOf(custom: Record<string, unknown>, serviceDir: string): Promise<BuildOptions> {
   const esbuildOptions = Object.fromEntries(Object.entries(custom).filter(([key]) => !PLUGIN_ONLY_OPTIONS.has(key))) as BuildOptions;
   const exclude = Array.isArray(custom.exclude) ? (custom.exclude as string[]) : ['aws-sdk'];
   const extension = typeof custom.outputFileExtension === 'string' ? custom.outputFileExtension : '.js';
   return {
     ...esbuildOptions,
+    plugins: await pluginsOf(custom, serviceDir),
     external: [...(esbuildOptions.external ?? []), ...(exclude.includes('*') ? [] : exclude)],
     ...(extension !== '.js' && { outExtension: { '.js': extension } }),
   };
@@ -63,26 +71,33 @@ export async function bundles(options: BundlesOptions) {
   const deployed = await loadServerlessProject({ stage: DEPLOYED_STAGE, env: {} });
   const custom = (deployed.config.custom as { esbuild: Record<string, unknown> }).esbuild;
   const project = await loadServerlessProject({ env: {} });
-  const esbuildOptions = esbuildOptionsOf(custom);
+  const esbuildOptions = await esbuildOptionsOf(custom, project.baseDir);
   const lambdas = createLambdaRegistry(project);
   await rm(options.outDir, { recursive: true, force: true });
 
-  const functions = [];
+  const built = [];
   for (const fn of lambdas.functions.values()) {
     const outdir = join(options.outDir, fn.name);
     const result = await build({ ...esbuildOptions, entryPoints: [fn.handlerFile], outdir, metafile: true, logLevel: 'error' });
     const file = join(outdir, `${basename(fn.handlerFile, '.ts')}${String(custom.outputFileExtension ?? '.js')}`);
     // Lambda's environment: serverless.yml's variables (NODE_OPTIONS=--enable-source-maps among them) and a region.
     const environment = { ...fn.environment, AWS_REGION: project.region, AWS_LAMBDA_FUNCTION_NAME: fn.deployedName };
-    const samples = [];
-    for (let index = 0; index < options.importRuns; index += 1) samples.push(await importMilliseconds(file, environment));
+    built.push({ fn, file, environment, metafile: result.metafile, samples: [] as number[] });
+  }
+  // Rounds over all functions, after every build: a burst of load on the machine spreads over all of them
+  // instead of landing on whichever function was being measured.
+  for (let round = 0; round < options.importRuns; round += 1) {
+    for (const bundle of built) bundle.samples.push(await importMilliseconds(bundle.file, bundle.environment));
+  }
+  const functions = [];
+  for (const { fn, file, metafile, samples } of built) {
     functions.push({
       name: fn.name,
       handler: relative(project.baseDir, fn.handlerFile),
       bytes: (await stat(file)).size,
       sourceMapBytes: (await stat(`${file}.map`)).size,
       importMs: Math.round(median(samples) * 10) / 10,
-      largestPackages: bytesByPackage(result.metafile, 6),
+      largestPackages: bytesByPackage(metafile, 6),
     });
   }
   return {

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import type { Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +7,8 @@ import { countHistory, lostDevices, registryCalls } from '../../bench/harness.ts
 import { renderMarkdown, type BenchResults } from '../../bench/report.ts';
 import { median, percentile, summarize } from '../../bench/stats.ts';
 import type { StateSnapshot } from '../../local-cloud/store.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('bench stats', () => {
   it('takes nearest-rank percentiles of unsorted samples', () => {
@@ -58,10 +61,15 @@ describe('bench counters', () => {
 });
 
 describe('bundle helpers', () => {
-  it('maps custom.esbuild the way serverless-esbuild does', () => {
-    const options = esbuildOptionsOf({ bundle: true, format: 'esm', outputFileExtension: '.mjs', exclude: [], packager: 'npm' });
-    expect(options).toEqual({ bundle: true, format: 'esm', external: [], outExtension: { '.js': '.mjs' } });
-    expect(esbuildOptionsOf({ bundle: true }).external).toEqual(['aws-sdk']);
+  it('maps custom.esbuild the way serverless-esbuild does', async () => {
+    const options = await esbuildOptionsOf({ bundle: true, format: 'esm', outputFileExtension: '.mjs', exclude: [], packager: 'npm' }, ROOT);
+    expect(options).toEqual({ bundle: true, format: 'esm', external: [], plugins: [], outExtension: { '.js': '.mjs' } });
+    expect((await esbuildOptionsOf({ bundle: true }, ROOT)).external).toEqual(['aws-sdk']);
+  });
+
+  it('loads the plugins module named by custom.esbuild.plugins, relative to the service', async () => {
+    const { plugins } = await esbuildOptionsOf({ plugins: './packaging/esbuild-plugins.ts' }, ROOT);
+    expect(plugins?.map(({ name }) => name)).toEqual(['tree-shakable-sdk-schemas']);
   });
 
   it('sums output bytes per package', () => {

@@ -6,7 +6,7 @@ import type { FieldError } from '../functions/domain/validation.ts';
 import type { FinalExecutionStatus, RequestStatusResponse } from './outcomes.ts';
 
 /** `202` of `POST /provisioning-requests`. */
-export interface AcceptedRequest {
+interface AcceptedRequest {
   requestId: string;
   executionArn: string;
   statusUrl: string;
@@ -31,18 +31,31 @@ export interface Backoff {
   maxMs: number;
 }
 
+/** How often a request's status is asked for, and for how long a 404 for it is taken as "not visible yet". */
+export interface PollSchedule extends Backoff {
+  /** Defaults to NOT_VISIBLE_GRACE_MS. */
+  notVisibleGraceMs?: number;
+}
+
 /**
  * Polling starts fast for small requests and settles at one call a second: a request finishes within
  * seconds of its last device, and a GET costs little.
  */
-export const POLL_BACKOFF: Backoff = { initialMs: 250, maxMs: 1_000 };
+const POLL_BACKOFF: Backoff = { initialMs: 250, maxMs: 1_000 };
+
+/**
+ * Step Functions' DescribeExecution is eventually consistent: shortly after the API has started an execution
+ * (and answered 202), it may still deny it exists, which the API answers as a 404. Such an execution is
+ * typically visible within seconds; a 404 that outlasts this grace means the request is really unknown.
+ */
+const NOT_VISIBLE_GRACE_MS = 30_000;
 
 /** Network errors, throttling and server errors are worth repeating: a request id makes a repeated POST harmless. */
 const TRANSIENT_ATTEMPTS = 4;
 
 type CredentialProvider = NonNullable<ConstructorParameters<typeof SignatureV4>[0]['credentials']>;
 
-export interface ApiClientOptions {
+interface ApiClientOptions {
   apiUrl: URL;
   /** Required when the API is not on a loopback address: requests are then SigV4-signed for this region (see resolveRegion). */
   region?: string;
@@ -112,15 +125,20 @@ export function createProvisioningApi(options: ApiClientOptions): ProvisioningAp
   };
 }
 
-export type FinishedStatusResponse = RequestStatusResponse & { status: FinalExecutionStatus };
+type FinishedStatusResponse = RequestStatusResponse & { status: FinalExecutionStatus };
 
-/** Asks for a request's status until its execution ends, waiting longer between calls while it runs. */
-export async function waitUntilFinished(api: ProvisioningApi, requestId: string, backoff: Backoff = POLL_BACKOFF): Promise<ApiResult<FinishedStatusResponse>> {
-  for (let delay = backoff.initialMs; ; delay = Math.min(delay * 2, backoff.maxMs)) {
+/**
+ * Asks for the status of a request the API has just accepted until its execution ends, waiting longer between
+ * calls while it runs. The first call waits too: the execution has only just started.
+ */
+export async function waitUntilFinished(api: ProvisioningApi, requestId: string, schedule: PollSchedule = POLL_BACKOFF): Promise<ApiResult<FinishedStatusResponse>> {
+  const notVisibleUntil = performance.now() + (schedule.notVisibleGraceMs ?? NOT_VISIBLE_GRACE_MS);
+  for (let delay = schedule.initialMs; ; delay = Math.min(delay * 2, schedule.maxMs)) {
+    await sleep(delay);
     const result = await api.status(requestId);
+    if (!result.ok && result.failure.code === 'NotFound' && performance.now() < notVisibleUntil) continue;
     if (!result.ok) return result;
     if (isFinished(result.value)) return { ok: true, value: result.value };
-    await sleep(delay);
   }
 }
 

@@ -12,7 +12,7 @@ export interface CliOptions {
 }
 
 /** Request-level fields given on the command line; they win over the manifest's own. */
-export interface RequestOverrides {
+interface RequestOverrides {
   coreDeviceThingName?: string;
   templateName?: string;
   templateFile?: string;
@@ -21,10 +21,10 @@ export interface RequestOverrides {
   rollbackOnFailure?: boolean;
 }
 
-export type ParsedArguments = { kind: 'help' } | { kind: 'run'; options: CliOptions } | { kind: 'usage-error'; message: string };
+type ParsedArguments = { kind: 'help' } | { kind: 'run'; options: CliOptions } | { kind: 'usage-error'; message: string };
 
-export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
-export const DEFAULT_REPORT_PREFIX = './iot-provision-report';
+const DEFAULT_API_URL = 'http://127.0.0.1:3000';
+const DEFAULT_REPORT_PREFIX = './iot-provision-report';
 export const DEFAULT_CONCURRENCY = 4;
 
 export const HELP_TEXT = `Usage: iot-provision <manifest.csv|manifest.json> [options]

@@ -1,4 +1,4 @@
-import { waitUntilFinished, type ApiFailure, type Backoff, type ProvisioningApi } from './api-client.ts';
+import { waitUntilFinished, type ApiFailure, type PollSchedule, type ProvisioningApi } from './api-client.ts';
 import { failedOutcome, finishRequest, type DeviceResult, type FinalExecutionStatus, type FinishedRequest, type FleetDeviceOutcome, type OutcomeError } from './outcomes.ts';
 import { coreDeviceOf, requestBody, type FleetPlan, type PlannedDevice, type RequestChunk } from './plan.ts';
 import type { ProgressReporter } from './progress.ts';
@@ -30,7 +30,7 @@ export interface FleetRunDependencies {
   recordFinished(finished: FinishedRequest): Promise<void>;
   startProgress(totalDevices: number, alreadyProvisioned: number): ProgressReporter;
   concurrency: number;
-  pollBackoff?: Backoff;
+  pollBackoff?: PollSchedule;
 }
 
 interface ChunkWork {

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { createProvisioningApi, isLoopback, resolveRegion, type Backoff } from './api-client.ts';
+import { createProvisioningApi, isLoopback, resolveRegion, type PollSchedule } from './api-client.ts';
 import { HELP_TEXT, parseArguments, requestFieldsOf, type CliOptions } from './arguments.ts';
 import { provisionFleet, resumePlan } from './fleet-run.ts';
 import { manifestFormatOf, parseManifest, type ManifestProblem } from './manifest.ts';
@@ -10,12 +10,12 @@ import { createStateRecorder, loadResumeState, stateFilePath, type ResumeState }
 
 const EXIT_CODES = { allProvisioned: 0, someFailed: 1, unusable: 2 } as const;
 
-export interface CliEnvironment {
+interface CliEnvironment {
   stdout: ProgressStream;
   stderr: ProgressStream;
   env: Record<string, string | undefined>;
-  /** Tests poll faster than people need to. */
-  pollBackoff?: Backoff;
+  /** Tests poll faster, and give up on a 404 sooner, than people need to. */
+  pollBackoff?: PollSchedule;
 }
 
 /** Stops the run before anything is sent, with exit code 2. */
@@ -58,7 +58,9 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
   if (!isLoopback(options.apiUrl) && region === undefined) {
     throw new UnusableInput(`cannot tell the region of ${options.apiUrl.host} to sign requests: give --region or set AWS_REGION`);
   }
-  const recorder = createStateRecorder(statePath, state);
+  const recorder = createStateRecorder(statePath, state, (error) => {
+    stderr.write(`iot-provision: could not update ${statePath}: ${error.message}. The run goes on; a re-run sends the requests missing from it again, and the API answers with their existing executions.\n`);
+  });
   const result = await provisionFleet(plan, {
     api: createProvisioningApi({ apiUrl: options.apiUrl, region, backoff: environment.pollBackoff }),
     state,

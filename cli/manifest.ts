@@ -2,10 +2,10 @@ import { parse as parseCsv, CsvError } from 'csv-parse/sync';
 import { LineCounter, isSeq, parseDocument } from 'yaml';
 import { isRecord } from '../functions/domain/validation.ts';
 
-export type ManifestFormat = 'csv' | 'json';
+type ManifestFormat = 'csv' | 'json';
 
 /** One device as written in the manifest: not yet validated, so any JSON value. */
-export interface ManifestRow {
+interface ManifestRow {
   /** Position among the manifest's devices, from 0. */
   index: number;
   /** Line where the device starts (CSV: counting the header as line 1). */

@@ -2,7 +2,7 @@ import type { DeviceOutcome, RequestSummary, Step } from '../functions/domain/re
 import type { PlannedDevice } from './plan.ts';
 
 /** Steps of the CLI itself, beside the workflow's: the request could not be sent, or its execution gave no usable summary. */
-export type ClientStep = 'submit' | 'status';
+type ClientStep = 'submit' | 'status';
 
 export interface OutcomeError {
   step: Step | ClientStep;
@@ -16,7 +16,7 @@ export interface FleetDeviceOutcome extends Omit<DeviceOutcome, 'status' | 'erro
   error?: OutcomeError;
 }
 
-export type ExecutionStatus = 'RUNNING' | 'PENDING_REDRIVE' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
+type ExecutionStatus = 'RUNNING' | 'PENDING_REDRIVE' | 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 /** A redrive restarts a failed execution, so PENDING_REDRIVE is not final either. */
 export type FinalExecutionStatus = Exclude<ExecutionStatus, 'RUNNING' | 'PENDING_REDRIVE'>;
 
@@ -46,7 +46,7 @@ export interface DeviceResult {
 }
 
 /** The identity of a device as sent: its name and the core device it was to be associated with. */
-export interface SentDevice {
+interface SentDevice {
   thingName: string;
   coreDeviceThingName: string;
 }

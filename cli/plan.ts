@@ -34,7 +34,7 @@ export interface FleetPlan {
   chunks: RequestChunk[];
 }
 
-export interface ChunkLimits {
+interface ChunkLimits {
   maxDevices: number;
   maxBytes: number;
 }
@@ -129,7 +129,7 @@ export function requestBody(requestId: string, options: RequestOptions, devices:
 }
 
 /** The size of a request body holding these devices, with room for the longest request id. */
-export function requestBytes(options: RequestOptions, devices: readonly Device[]): number {
+function requestBytes(options: RequestOptions, devices: readonly Device[]): number {
   return Buffer.byteLength(JSON.stringify(requestBody(REQUEST_ID_PLACEHOLDER, options, devices)));
 }
 

@@ -1,6 +1,6 @@
 import { SingleBar } from 'cli-progress';
 
-export interface ProgressSnapshot {
+interface ProgressSnapshot {
   totalDevices: number;
   /** Devices with a final outcome, including those an earlier run provisioned. */
   settled: number;
@@ -23,11 +23,11 @@ export interface ProgressStream {
 const BAR_REFRESH_MS = 1_000;
 const PLAIN_LINE_INTERVAL_MS = 10_000;
 
-export function deviceRate(snapshot: ProgressSnapshot): number | undefined {
+function deviceRate(snapshot: ProgressSnapshot): number | undefined {
   return snapshot.settledThisRun === 0 || snapshot.elapsedMs === 0 ? undefined : snapshot.settledThisRun / (snapshot.elapsedMs / 1000);
 }
 
-export function secondsLeft(snapshot: ProgressSnapshot): number | undefined {
+function secondsLeft(snapshot: ProgressSnapshot): number | undefined {
   const rate = deviceRate(snapshot);
   return rate === undefined ? undefined : (snapshot.totalDevices - snapshot.settled) / rate;
 }

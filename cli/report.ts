@@ -6,7 +6,7 @@ import type { FleetRunResult, RequestRecord } from './fleet-run.ts';
 import type { OutcomeError } from './outcomes.ts';
 import { formatDuration, formatRate } from './progress.ts';
 
-export interface DeviceReportEntry {
+interface DeviceReportEntry {
   /** Position among the manifest's devices, from 0. */
   index: number;
   line?: number;
@@ -47,14 +47,14 @@ export interface FleetReport {
   devices: DeviceReportEntry[];
 }
 
-export interface ReportContext {
+interface ReportContext {
   manifest: string;
   apiUrl: string;
   startedAt: Date;
   finishedAt: Date;
 }
 
-export interface ReportPaths {
+interface ReportPaths {
   json: string;
   csv: string;
 }
@@ -114,7 +114,7 @@ export function buildReport(context: ReportContext, result: FleetRunResult): Fle
   };
 }
 
-export function reportCsv(report: FleetReport): string {
+function reportCsv(report: FleetReport): string {
   const rows = report.devices.map((device) => [
     device.line, device.index, device.thingName, device.status, device.coreDeviceThingName, device.requestId, device.resumed ? 'true' : 'false',
     device.thingArn, device.certificateArn, device.error?.step, device.error?.code, device.error?.message,

@@ -29,7 +29,7 @@ export function stateFilePath(reportPrefix: string): string {
  * API ties an id to one body (a different body is a 409) and to one execution (the same body would only
  * return the finished one); being derived, not random, it still lets an interrupted retry be resumed.
  */
-export function attemptRequestId(chunkRequestId: string, attempt: number): string {
+function attemptRequestId(chunkRequestId: string, attempt: number): string {
   return attempt === 0 ? chunkRequestId : `${chunkRequestId}-r${attempt}`;
 }
 
@@ -69,14 +69,22 @@ export async function loadResumeState(path: string): Promise<ResumeState> {
 /**
  * Records finished requests as they come. Requests finish concurrently, so writes are queued: each writes
  * the whole state, and through a rename, so that an interrupted run leaves the previous file intact.
+ *
+ * A failed write is handed to `writeFailed` and does not fail the run: the outcomes are in hand and still go
+ * to the report, the next write carries the whole state again, and at worst a re-run resubmits a request it
+ * finds unrecorded, which the API answers with the execution that already ran.
  */
-export function createStateRecorder(path: string, state: ResumeState): { record(finished: FinishedRequest): Promise<void> } {
+export function createStateRecorder(path: string, state: ResumeState, writeFailed: (error: Error) => void): { record(finished: FinishedRequest): Promise<void> } {
   let writing: Promise<void> = Promise.resolve();
   const write = async () => {
     const file: ResumeStateFile = { version: 1, requests: Object.fromEntries(state) };
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
-    await rename(`${path}.tmp`, path);
+    try {
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
+      await rename(`${path}.tmp`, path);
+    } catch (error) {
+      writeFailed(error as Error);
+    }
   };
   return {
     record(finished) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createProvisioningApi, isLoopback, resolveRegion, waitUntilFinished, type ProvisioningApi } from '../../cli/api-client.ts';
+import { createProvisioningApi, isLoopback, resolveRegion, waitUntilFinished, type ApiResult, type ProvisioningApi } from '../../cli/api-client.ts';
 import type { RequestStatusResponse } from '../../cli/outcomes.ts';
 import type { ProvisioningRequest } from '../../functions/domain/provisioning-request.ts';
 
@@ -75,6 +75,8 @@ describe('the API client', () => {
 });
 
 describe('waitUntilFinished', () => {
+  const notFound: ApiResult<RequestStatusResponse> = { ok: false, failure: { code: 'NotFound', message: 'no provisioning request with requestId r' } };
+
   it('asks again while the execution runs or awaits a redrive, and returns the finished status', async () => {
     const answers: RequestStatusResponse[] = [
       { requestId: 'r', status: 'RUNNING', startDate: 't0' },
@@ -86,6 +88,24 @@ describe('waitUntilFinished', () => {
 
     expect(await waitUntilFinished(api, 'r', noDelay)).toEqual({ ok: true, value: answers[2] });
     expect(asked).toBe(3);
+  });
+
+  it('takes a 404 right after the request was accepted for an execution not visible yet, and asks again', async () => {
+    const finished: RequestStatusResponse = { requestId: 'r', status: 'SUCCEEDED', startDate: 't0', stopDate: 't1' };
+    const answers: ApiResult<RequestStatusResponse>[] = [notFound, notFound, { ok: true, value: finished }];
+    let asked = 0;
+    const api = { status: async () => answers[asked++]! } as unknown as ProvisioningApi;
+
+    expect(await waitUntilFinished(api, 'r', noDelay)).toEqual({ ok: true, value: finished });
+    expect(asked).toBe(3);
+  });
+
+  it('passes on a 404 once the grace for a new execution is over', async () => {
+    let asked = 0;
+    const api = { status: async () => (asked++, notFound) } as unknown as ProvisioningApi;
+
+    expect(await waitUntilFinished(api, 'r', { ...noDelay, notVisibleGraceMs: 0 })).toEqual(notFound);
+    expect(asked).toBe(1);
   });
 });
 

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { PollSchedule } from '../../cli/api-client.ts';
 import { runCli } from '../../cli/main.ts';
 import { MAX_DEVICES_PER_REQUEST } from '../../functions/domain/limits.ts';
 import type { FleetReport } from '../../cli/report.ts';
@@ -18,12 +19,14 @@ afterEach(async () => {
   api = undefined;
 });
 
-async function provision(manifestPath: string, reportPrefix: string, ...extra: string[]) {
+async function provisionPolling(pollBackoff: PollSchedule, manifestPath: string, reportPrefix: string, ...extra: string[]) {
   const stdout = capturedStream();
   const stderr = capturedStream();
-  const exitCode = await runCli([manifestPath, '--api-url', api!.url, '--report', reportPrefix, ...extra], { stdout, stderr, env: {}, pollBackoff: FAST_POLLING });
+  const exitCode = await runCli([manifestPath, '--api-url', api!.url, '--report', reportPrefix, ...extra], { stdout, stderr, env: {}, pollBackoff });
   return { exitCode, stdout: stdout.text(), stderr: stderr.text() };
 }
+
+const provision = (manifestPath: string, reportPrefix: string, ...extra: string[]) => provisionPolling(FAST_POLLING, manifestPath, reportPrefix, ...extra);
 
 async function readReport(reportPrefix: string): Promise<FleetReport> {
   return JSON.parse(await readFile(`${reportPrefix}.json`, 'utf8')) as FleetReport;
@@ -105,6 +108,47 @@ describe('iot-provision against an API that follows the contract', () => {
     expect(report.totals).toMatchObject({ devices: MAX_DEVICES_PER_REQUEST + 1, provisioned: 1, failed: MAX_DEVICES_PER_REQUEST, requestsUnfinished: 1 });
     expect(report.failures).toEqual({ 'submit Conflict': MAX_DEVICES_PER_REQUEST });
     expect(report.devices[0]).toMatchObject({ status: 'FAILED', requestId: firstRequestId, error: { step: 'submit', code: 'Conflict' } });
+  });
+
+  it('keeps polling a request that the API does not show yet right after accepting it', async () => {
+    api = await startFakeApi({ notVisiblePolls: 3 });
+    const directory = await workDirectory();
+    const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(3));
+    const reportPrefix = join(directory, 'report');
+
+    const run = await provision(manifest, reportPrefix);
+
+    expect(run.exitCode).toBe(0);
+    expect((await readReport(reportPrefix)).devices.map((device) => device.status)).toEqual(Array(3).fill('PROVISIONED'));
+  });
+
+  it('fails the devices of a request the API still does not know once the grace has passed', async () => {
+    api = await startFakeApi({ notVisiblePolls: Infinity });
+    const directory = await workDirectory();
+    const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(3));
+    const reportPrefix = join(directory, 'report');
+
+    const run = await provisionPolling({ ...FAST_POLLING, notVisibleGraceMs: 20 }, manifest, reportPrefix);
+
+    expect(run.exitCode).toBe(1);
+    const report = await readReport(reportPrefix);
+    expect(report.totals).toMatchObject({ requestsUnfinished: 1, failed: 3 });
+    expect(report.failures).toEqual({ 'status NotFound': 3 });
+  });
+
+  it('writes the report when the state file cannot be written, and says so for each failed write', async () => {
+    api = await startFakeApi();
+    const directory = await workDirectory();
+    const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(MAX_DEVICES_PER_REQUEST + 1));
+    const reportPrefix = join(directory, 'report');
+    // The state file is written to `<path>.tmp` first: a directory there makes every write fail.
+    await mkdir(`${reportPrefix}.state.json.tmp`);
+
+    const run = await provision(manifest, reportPrefix);
+
+    expect(run.exitCode).toBe(0);
+    expect((await readReport(reportPrefix)).totals).toMatchObject({ requests: 2, provisioned: MAX_DEVICES_PER_REQUEST + 1 });
+    expect(run.stderr.match(/could not update .*report\.state\.json/g)).toHaveLength(2);
   });
 
   it('exits 2 and sends nothing when a row is invalid, naming every bad line', async () => {

@@ -10,6 +10,8 @@ export interface FakeApiOptions {
   failures?: Record<string, StepError>;
   /** How many status calls answer RUNNING before the execution ends. */
   runningPolls?: number;
+  /** How many status calls answer 404 before the execution shows, as Step Functions' eventual consistency allows. */
+  notVisiblePolls?: number;
 }
 
 export interface FakeApi {
@@ -34,6 +36,7 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
   const posted: ProvisioningRequest[] = [];
   let failures = options.failures ?? {};
   const runningPolls = options.runningPolls ?? 1;
+  const notVisiblePolls = options.notVisiblePolls ?? 0;
 
   const summaryOf = ({ requestId, devices, coreDeviceThingName }: ProvisioningRequest): RequestSummary => {
     const outcomes = devices.map((device): DeviceOutcome => {
@@ -68,11 +71,13 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
       return reply(202, { requestId, executionArn: `arn:aws:states:us-east-1:123456789012:execution:provision:${requestId}`, statusUrl: `/provisioning-requests/${requestId}` });
     }
     if (request.method === 'GET' && statusPath) {
-      const execution = executions.get(decodeURIComponent(statusPath[1]!));
-      if (!execution) return reply(404, { message: 'unknown request' });
-      const { requestId } = execution.request;
+      const requestId = decodeURIComponent(statusPath[1]!);
+      const execution = executions.get(requestId);
+      const notFound = () => reply(404, { message: `no provisioning request with requestId ${requestId}` });
+      if (!execution) return notFound();
       execution.polls += 1;
-      if (execution.polls <= runningPolls) return reply(200, { requestId, status: 'RUNNING', startDate: '2026-01-01T00:00:00.000Z' });
+      if (execution.polls <= notVisiblePolls) return notFound();
+      if (execution.polls <= notVisiblePolls + runningPolls) return reply(200, { requestId, status: 'RUNNING', startDate: '2026-01-01T00:00:00.000Z' });
       return reply(200, { requestId, status: 'SUCCEEDED', startDate: '2026-01-01T00:00:00.000Z', stopDate: '2026-01-01T00:00:01.000Z', summary: summaryOf(execution.request) });
     }
     return reply(404, { message: 'no such route' });

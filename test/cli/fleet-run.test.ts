@@ -27,7 +27,7 @@ function dependencies(api: Partial<ProvisioningApi>, concurrency = 4): FleetRunD
     recordFinished: async () => {},
     startProgress: () => ({ settle: () => {}, stop: () => {} }),
     concurrency,
-    pollBackoff: { initialMs: 0, maxMs: 0 },
+    pollBackoff: { initialMs: 0, maxMs: 0, notVisibleGraceMs: 0 },
   };
 }
 

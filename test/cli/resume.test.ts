@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { finishRequest, type FinishedRequest } from '../../cli/outcomes.ts';
@@ -77,12 +77,31 @@ describe('the state file', () => {
     const path = join(await workDirectory(), 'nested', 'report.state.json');
     const state = await loadResumeState(path);
     expect(state.size).toBe(0);
-    const recorder = createStateRecorder(path, state);
+    const recorder = createStateRecorder(path, state, (error) => {
+      throw error;
+    });
 
     await Promise.all([recorder.record(finished('r-1', ['a'], [])), recorder.record(finished('r-2', ['b'], ['b']))]);
 
     expect(await loadResumeState(path)).toEqual(stateOf(finished('r-1', ['a'], []), finished('r-2', ['b'], ['b'])));
     expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({ version: 1 });
+  });
+
+  it('reports a failed write, and a later write still records everything', async () => {
+    const directory = await workDirectory();
+    const blocker = join(directory, 'out');
+    await writeFile(blocker, 'a file where the state file\'s directory belongs');
+    const path = join(blocker, 'report.state.json');
+    const failures: Error[] = [];
+    const recorder = createStateRecorder(path, new Map(), (error) => void failures.push(error));
+
+    await recorder.record(finished('r-1', ['a'], []));
+    expect(failures).toHaveLength(1);
+    await rm(blocker);
+    await recorder.record(finished('r-2', ['b'], []));
+
+    expect(failures).toHaveLength(1);
+    expect(await loadResumeState(path)).toEqual(stateOf(finished('r-1', ['a'], []), finished('r-2', ['b'], [])));
   });
 
   it('refuses a file it does not understand rather than resending everything', async () => {

@@ -12,7 +12,10 @@ export interface LocalCloudConfig {
   coreDevices: unknown[];
 }
 
-export const DEFAULT_PORT = 4566;
+const DEFAULT_PORT = 4566;
+
+/** The account in every ARN the local cloud, and the functions it runs, make. */
+export const LOCAL_ACCOUNT_ID = '000000000000';
 
 /** Registered in every local cloud started from the command line, so the demo and the sample events have a core. */
 export const DEMO_CORE_DEVICE = 'demo-core';
@@ -44,7 +47,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
   const fromEnv = (name: string) => env[name] || undefined;
   const faults: FaultSettingsPatch = { ...config.faults };
   config.host = flags.host ?? fromEnv('LOCAL_CLOUD_HOST') ?? config.host;
-  config.port = parsePort(flags.port ?? fromEnv('LOCAL_CLOUD_PORT'), config.port);
+  config.port = parsePort('LOCAL_CLOUD_PORT / --port', flags.port ?? fromEnv('LOCAL_CLOUD_PORT'), config.port);
   const stateFile = flags['state-file'] ?? fromEnv('LOCAL_CLOUD_STATE_FILE');
   if (stateFile) config.stateFile = stateFile;
 
@@ -84,19 +87,26 @@ function mergeFile(config: LocalCloudConfig, path: string): void {
     throw new Error(`Cannot read local cloud config file ${path}: ${(error as Error).message}`);
   }
   if (parsed.host !== undefined) config.host = parsed.host;
-  if (parsed.port !== undefined) config.port = parsePort(String(parsed.port), config.port);
+  if (parsed.port !== undefined) config.port = parsePort(`port in ${path}`, String(parsed.port), config.port);
   if (parsed.stateFile !== undefined) config.stateFile = parsed.stateFile;
   if (parsed.faults !== undefined) config.faults = parsed.faults;
   if (parsed.coreDevices !== undefined) config.coreDevices = [...parsed.coreDevices];
 }
 
-function parsePort(value: string | undefined, fallback: number): number {
+/** `value` as a port to listen on (0 = any free port), `fallback` when absent; `name` says where the value came from. */
+export function parsePort(name: string, value: string | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new Error(`LOCAL_CLOUD_PORT must be a port number from 0 to 65535, got ${JSON.stringify(value)}`);
+  if (value.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new Error(`${name} must be a port number from 0 to 65535, got ${JSON.stringify(value)}`);
   }
   return port;
+}
+
+/** What to report when listening failed: a port in use is named, with the variable that chooses another. */
+export function listenError(error: unknown, host: string, port: number, portVariable: string): unknown {
+  if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') return error;
+  return new Error(`Port ${port} on ${host} is already in use: stop whatever holds it, or choose another port with ${portVariable} (0 picks a free one).`);
 }
 
 function parseNumber(name: string, value: string): number {

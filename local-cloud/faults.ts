@@ -66,7 +66,7 @@ function perSecond(rate: number, burst = rate): RateLimit {
  * certificate calls and every Greengrass V2 call have no published number: those values are
  * assumptions (docs/local-cloud.md).
  */
-export const DEFAULT_RATE_LIMITS: Readonly<Record<string, RateLimit>> = {
+const DEFAULT_RATE_LIMITS: Readonly<Record<string, RateLimit>> = {
   RegisterThing: perSecond(10),
   CreateKeysAndCertificate: perSecond(10),
   DescribeCertificate: perSecond(10),
@@ -98,7 +98,7 @@ export const NO_INJECTED_FAULTS = {
   detachPropagationMs: 0,
 } as const satisfies FaultSettingsPatch;
 
-export const DEFAULT_FAULT_SETTINGS: FaultSettings = {
+const DEFAULT_FAULT_SETTINGS: FaultSettings = {
   seed: 1,
   quotas: true,
   quotaScale: 1,
@@ -224,7 +224,7 @@ export class FaultSettingsError extends Error {
 }
 
 /** Merges a patch into settings, validating it. */
-export function applyPatch(base: FaultSettings, patch: FaultSettingsPatch): FaultSettings {
+function applyPatch(base: FaultSettings, patch: FaultSettingsPatch): FaultSettings {
   const next: FaultSettings = { ...base };
   if (patch.seed !== undefined) next.seed = requireNumber('seed', patch.seed, 0, Number.MAX_SAFE_INTEGER);
   if (patch.quotas !== undefined) {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse as HttpResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listenError, LOCAL_ACCOUNT_ID } from './config.ts';
 import {
   createFaultInjector,
   FaultSettingsError,
@@ -17,7 +18,6 @@ import { encodeRestJsonError, jsonResponse, parseJsonObject, RestJsonError } fro
 import type { AdminRoute, EmulatedService, ServiceRequest, ServiceResponse } from './wire/service.ts';
 import { readBodyWithin } from './wire/request-body.ts';
 
-export const ACCOUNT_ID = '000000000000';
 const ADMIN_PREFIX = '/_local/';
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Longer than the SDK's idle sockets live, so a reused keep-alive socket is never closed under it. */
@@ -42,8 +42,8 @@ export interface LocalCloudOptions {
 export interface LocalCloudAdmin {
   health(): { status: 'ok'; services: string[] };
   state(): StateSnapshot;
-  /** Clears all state, then registers the configured core devices again. */
-  reset(): void;
+  /** Stops running executions, clears all state (executions too), then registers the configured core devices again. */
+  reset(): Promise<void>;
   metrics(): Record<string, OperationCounters>;
   resetMetrics(): void;
   faults(): FaultSettings;
@@ -66,7 +66,7 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
     store,
     faults: createFaultInjector(options.faults ?? {}, clock),
     clock,
-    accountId: ACCOUNT_ID,
+    accountId: LOCAL_ACCOUNT_ID,
   };
 
   const services = new Map<string, EmulatedService>();
@@ -86,11 +86,16 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
     }
   };
   seedCoreDevices();
+  const resetServices = async () => {
+    await Promise.all([...services.values()].map((service) => service.reset?.()));
+  };
 
   const admin: LocalCloudAdmin = {
     health: () => ({ status: 'ok', services: [...services.keys()] }),
     state: () => store.snapshot(),
-    reset() {
+    async reset() {
+      // Executions stop first, so that none of their tasks writes into the cleared state.
+      await resetServices();
       store.reset();
       seedCoreDevices();
     },
@@ -152,15 +157,7 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
 
   const requestedPort = options.port ?? 0;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(
-        error.code === 'EADDRINUSE'
-          ? new Error(
-              `Port ${requestedPort} on ${host} is already in use: stop whatever holds it, or choose another port with LOCAL_CLOUD_PORT (0 picks a free one).`,
-            )
-          : error,
-      );
-    });
+    server.once('error', (error) => reject(listenError(error, host, requestedPort, 'LOCAL_CLOUD_PORT')));
     server.listen(requestedPort, host, resolve);
   }).catch(async (error: unknown) => {
     await store.close();
@@ -174,6 +171,8 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
     context,
     admin,
     async close() {
+      // Executions stop while the server still answers the functions they have under way.
+      await resetServices();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -192,8 +191,10 @@ async function dispatch(context: LocalCloudContext, service: EmulatedService, re
     operation = resolved.name;
     faults.admit(operation);
     const response = await resolved.run();
-    faults.afterCommit(operation);
-    faults.record(operation, response.status >= 400 ? 'failed' : 'succeeded');
+    const succeeded = response.status < 400;
+    // Only a success has committed anything a failure-after-commit could hide.
+    if (succeeded) faults.afterCommit(operation);
+    faults.record(operation, succeeded ? 'succeeded' : 'failed');
     return response;
   } catch (error) {
     const throttled = error instanceof InjectedFault && error.kind === 'throttled';
@@ -213,8 +214,8 @@ function builtInAdminRoutes(admin: LocalCloudAdmin): AdminRoute[] {
     {
       method: 'POST',
       path: 'reset',
-      handle: () => {
-        admin.reset();
+      handle: async () => {
+        await admin.reset();
         return { reset: true };
       },
     },

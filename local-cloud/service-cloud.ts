@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
-import type { LocalCloudConfig } from './config.ts';
-import { createLambdaRegistry, LOCAL_ACCOUNT_ID, type LambdaRegistry } from './lambda/lambda-registry.ts';
+import { LOCAL_ACCOUNT_ID, type LocalCloudConfig } from './config.ts';
+import { createLambdaRegistry, type LambdaRegistry } from './lambda/lambda-registry.ts';
 import { loadServerlessProject, type ServerlessProject } from './lambda/serverless-project.ts';
 import { createLocalCloud, type LocalCloud } from './server.ts';
 import { createStepFunctionsService, stateMachineArnResolver, type StepFunctionsService } from './services/stepfunctions/index.ts';

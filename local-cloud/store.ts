@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 
 /**
@@ -180,7 +181,7 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
-export function emptyState(): LocalCloudState {
+function emptyState(): LocalCloudState {
   return {
     things: new OrderedMap(),
     thingPrincipals: new Map(),
@@ -209,9 +210,12 @@ const PERSIST_DELAY_MS = 50;
 /**
  * Keeps state in memory and writes it to `path` atomically (write to a temporary file, rename)
  * shortly after changes, so a restart with the same file resumes where the last run stopped.
+ * The file's directory is created at start. A failed write is reported and does not stop later
+ * ones: each write holds the whole state, so the next successful one makes up for it.
  */
 export function createFileStore(path: string): StateStore {
   const state = loadState(path);
+  mkdirSync(dirname(path), { recursive: true });
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> = Promise.resolve();
   let closed = false;
@@ -219,7 +223,11 @@ export function createFileStore(path: string): StateStore {
   const persist = () => {
     timer = undefined;
     const json = JSON.stringify(toSnapshot(state));
-    writing = writing.then(() => writeFileAtomic(path, json));
+    writing = writing.then(() =>
+      writeFileAtomic(path, json).catch((error: unknown) => {
+        console.error(`local cloud: cannot write the state file ${path}: ${(error as Error).message}`);
+      }),
+    );
   };
   const schedule = () => {
     if (!closed && timer === undefined) timer = setTimeout(persist, PERSIST_DELAY_MS);

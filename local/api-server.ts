@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { LOCAL_ACCOUNT_ID } from '../local-cloud/config.ts';
 import type { LambdaRegistry } from '../local-cloud/lambda/lambda-registry.ts';
-import { LOCAL_ACCOUNT_ID } from '../local-cloud/lambda/lambda-registry.ts';
 import type { ServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
 import { apiGatewayProxyEvent } from './api-gateway-event.ts';
 import { httpRoutesOf, matchRoute, type HttpRoute } from './http-routes.ts';

@@ -1,7 +1,7 @@
 import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
 import { DEMO_CORE_DEVICE } from '../local-cloud/config.ts';
 
-export const DEMO_DEVICE = 'demo-sensor-1';
+const DEMO_DEVICE = 'demo-sensor-1';
 
 /** A certificate for the demo device, created through the local cloud's IoT API like a real operator would. */
 export async function createDemoCertificate(endpoint: string, region: string): Promise<string> {

@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { createLambdaContext } from './lambda-context.ts';
 import type { ServerlessProject } from './serverless-project.ts';
+import { LOCAL_ACCOUNT_ID } from '../config.ts';
 import { isPlainObject } from '../wire/validation.ts';
 
 /** One function of `serverless.yml`, as the local Lambda runtime runs it. */
@@ -39,7 +40,6 @@ export interface LambdaRegistryOptions {
   resolveCloudFormationValue?: (value: unknown) => string | undefined;
 }
 
-export const LOCAL_ACCOUNT_ID = '000000000000';
 /** Serverless Framework defaults when neither provider nor function sets them. */
 const DEFAULT_TIMEOUT_SECONDS = 6;
 const DEFAULT_MEMORY_SIZE_MB = 1024;

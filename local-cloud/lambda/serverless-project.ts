@@ -29,8 +29,8 @@ export interface LoadServerlessProjectOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export const DEFAULT_SERVERLESS_PATH = fileURLToPath(new URL('../../serverless.yml', import.meta.url));
-export const DEFAULT_STAGE = 'local';
+const DEFAULT_SERVERLESS_PATH = fileURLToPath(new URL('../../serverless.yml', import.meta.url));
+const DEFAULT_STAGE = 'local';
 const DEFAULT_REGION = 'us-east-1';
 
 export async function loadServerlessProject(options: LoadServerlessProjectOptions = {}): Promise<ServerlessProject> {

@@ -22,7 +22,7 @@ export interface VariableSources {
   baseDir: string;
 }
 
-export class VariableResolutionError extends Error {
+class VariableResolutionError extends Error {
   override name = 'VariableResolutionError';
 }
 
@@ -195,7 +195,7 @@ function parseLiteral(part: string): { matched: boolean; value?: unknown } {
   return { matched: false };
 }
 
-export function getPath(root: unknown, address: string): unknown {
+function getPath(root: unknown, address: string): unknown {
   let current: unknown = root;
   for (const key of address.split('.').filter((segment) => segment !== '')) {
     if (current === null || typeof current !== 'object') return undefined;

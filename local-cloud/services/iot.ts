@@ -6,7 +6,7 @@ import { paginate } from '../wire/pagination.ts';
 import { emptyResponse, encodeRestJsonError, jsonResponse, parseJsonObject, RestJsonError } from '../wire/rest-json.ts';
 import { createOperationResolver, type RestRoute } from '../wire/routes.ts';
 import type { EmulatedService, ServiceRequest } from '../wire/service.ts';
-import { describeViolations, validate, type StructureShape } from '../wire/validation.ts';
+import { describeViolations, isPlainObject, validate, type StructureShape } from '../wire/validation.ts';
 import { createCertificateAuthority } from './iot/certificate-authority.ts';
 import { iotError } from './iot/errors.ts';
 import { planTemplate } from './iot/provisioning-template.ts';
@@ -435,7 +435,7 @@ function normaliseCertificateId(certificateId: string): string {
 function isJsonObject(text: string): boolean {
   try {
     const parsed: unknown = JSON.parse(text);
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
+    return isPlainObject(parsed);
   } catch {
     return false;
   }

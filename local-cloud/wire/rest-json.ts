@@ -1,4 +1,5 @@
 import type { ServiceResponse } from './service.ts';
+import { isPlainObject } from './validation.ts';
 
 const JSON_CONTENT_TYPE = 'application/json';
 
@@ -56,9 +57,7 @@ export function parseJsonObject(body: Buffer): Record<string, unknown> | undefin
   if (body.length === 0) return {};
   try {
     const parsed: unknown = JSON.parse(body.toString('utf8'));
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as Record<string, unknown>)
-      : undefined;
+    return isPlainObject(parsed) ? parsed : undefined;
   } catch {
     return undefined;
   }

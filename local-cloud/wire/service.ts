@@ -45,6 +45,11 @@ export interface EmulatedService {
   encodeError(error: unknown, requestId: string): ServiceResponse;
   /** Unsigned local-only routes the server mounts under `/_local/`, e.g. to seed resources. */
   readonly adminRoutes?: readonly AdminRoute[];
+  /**
+   * Stops the service's background work (running Step Functions executions) and forgets the state it
+   * keeps outside the shared store. The server calls it on reset and before it closes.
+   */
+  reset?(): Promise<void>;
 }
 
 /** A route under `/_local/`: `path` is relative to it, e.g. `greengrass/core-devices`. */

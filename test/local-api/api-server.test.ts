@@ -3,6 +3,7 @@ import { createLambdaRegistry } from '../../local-cloud/lambda/lambda-registry.t
 import { loadServerlessProject } from '../../local-cloud/lambda/serverless-project.ts';
 import { startApiServer, type RunningApiServer } from '../../local/api-server.ts';
 import { FIXTURE_SERVERLESS_PATH } from '../support/fixture-project.ts';
+import { overOneConnection } from '../support/raw-http.ts';
 
 describe('local HTTP API', () => {
   let api: RunningApiServer;
@@ -67,6 +68,13 @@ describe('local HTTP API', () => {
       expect(response.status).toBe(403);
       expect(await response.json()).toEqual({ message: 'Missing Authentication Token' });
     }
+  });
+
+  it('answers a body over API Gateway’s 10 MiB with 413 and keeps the connection usable', async () => {
+    await overOneConnection(async (send) => {
+      expect((await send(`${api.url}/items`, { method: 'POST', body: Buffer.alloc(11 * 1024 * 1024, ' ') })).status).toBe(413);
+      expect(await send(`${api.url}/items/special`)).toMatchObject({ status: 200, reusedSocket: true });
+    });
   });
 
   it('turns a malformed Lambda proxy response into a 502', async () => {

@@ -1,14 +1,16 @@
 import { BatchAssociateClientDeviceWithCoreDeviceCommand, GetCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
 import { DescribeThingCommand, ListThingsCommand, RegisterThingCommand } from '@aws-sdk/client-iot';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createLocalCloud } from '../../local-cloud/server.ts';
+import type { EmulatedService } from '../../local-cloud/wire/service.ts';
 import { expectAwsError, startCloud, thingTemplate, type TestCloud } from './helpers.ts';
 
 let t: TestCloud | undefined;
 afterEach(async () => {
+  vi.restoreAllMocks();
   await t?.close();
   t = undefined;
 });
@@ -83,6 +85,20 @@ describe('probabilistic faults', () => {
     await expect(t.iot.send(new DescribeThingCommand({ thingName: 'committed' }))).resolves.toMatchObject({ thingName: 'committed' });
   });
 
+  it('fail after commit leaves alone an operation that answered with its own error, as it committed nothing', async () => {
+    const notFound: EmulatedService = {
+      signingName: 'lookup',
+      resolve: () => ({ name: 'Lookup', run: async () => ({ status: 404, body: '{"message":"not here"}' }) }),
+      encodeError: () => ({ status: 500 }),
+    };
+    t = await startCloud({ faults: { failAfterCommit: 1 }, services: () => [notFound] });
+    const response = await fetch(t.cloud.url, {
+      headers: { authorization: 'AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/lookup/aws4_request, SignedHeaders=host, Signature=00' },
+    });
+    expect({ status: response.status, body: await response.json() }).toEqual({ status: 404, body: { message: 'not here' } });
+    expect(t.cloud.admin.metrics()).toEqual({ Lookup: { calls: 1, succeeded: 0, throttled: 0, failed: 1 } });
+  });
+
   it('inject retryable and permanent error entries into batch associations', async () => {
     t = await startCloud({ coreDevices: [{ coreDeviceThingName: 'core' }], faults: { entryRetryable: 1 } });
     await registerThing(t, 'dev');
@@ -127,12 +143,29 @@ describe('admin routes and lifecycle', () => {
     await expect(createLocalCloud({ port: t.cloud.port })).rejects.toThrow(new RegExp(`Port ${t.cloud.port} .*LOCAL_CLOUD_PORT`));
   });
 
-  it('keeps state across restarts with a state file', async () => {
-    const stateFile = join(mkdtempSync(join(tmpdir(), 'local-cloud-')), 'state.json');
+  it('keeps state across restarts with a state file, creating its directory', async () => {
+    const stateFile = join(mkdtempSync(join(tmpdir(), 'local-cloud-')), 'not-yet', 'state.json');
     t = await startCloud({ stateFile });
     await registerThing(t, 'survivor');
     await t.close();
     t = await startCloud({ stateFile });
     await expect(t.iot.send(new DescribeThingCommand({ thingName: 'survivor' }))).resolves.toMatchObject({ thingName: 'survivor' });
+  });
+
+  it('reports a failed state-file write and still saves the changes after it', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'local-cloud-'));
+    const stateFile = join(directory, 'state.json');
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    t = await startCloud({ stateFile });
+    rmSync(directory, { recursive: true });
+    await registerThing(t, 'first');
+    await vi.waitFor(() => expect(errors).toHaveBeenCalledWith(expect.stringContaining(`cannot write the state file ${stateFile}`)));
+
+    mkdirSync(directory);
+    await registerThing(t, 'second');
+    await t.close();
+    t = undefined;
+    const saved = JSON.parse(readFileSync(stateFile, 'utf8')) as { things: Array<{ thingName: string }> };
+    expect(saved.things.map((thing) => thing.thingName)).toEqual(['first', 'second']);
   });
 });

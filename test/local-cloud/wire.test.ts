@@ -3,6 +3,7 @@ import { loadConfig } from '../../local-cloud/config.ts';
 import { createLocalCloud, type LocalCloud } from '../../local-cloud/server.ts';
 import { OrderedMap } from '../../local-cloud/store.ts';
 import { validate, wholeMatch } from '../../local-cloud/wire/validation.ts';
+import { overOneConnection } from '../support/raw-http.ts';
 
 /** A signature-free Authorization header: the emulator routes on the credential scope only. */
 const authorization = (service: string, region = 'eu-central-1') =>
@@ -92,6 +93,14 @@ describe('wire format (raw HTTP, no SDK)', () => {
   it('serves IoT to clients that sign it as execute-api, as older AWS CLIs do', async () => {
     const response = await fetch(`${cloud.url}/things/missing`, { headers: { authorization: authorization('execute-api') } });
     expect(response.headers.get('x-amzn-errortype')).toBe('ResourceNotFoundException');
+  });
+
+  it('answers an oversize body with 413 and keeps the connection usable', async () => {
+    await overOneConnection(async (send) => {
+      const oversize = await send(`${cloud.url}/things`, { method: 'POST', body: Buffer.alloc(17 * 1024 * 1024, ' ') });
+      expect(oversize).toMatchObject({ status: 413, body: expect.stringContaining('Request body too large') });
+      expect(await send(`${cloud.url}/_local/health`)).toMatchObject({ status: 200, reusedSocket: true });
+    });
   });
 
   it('decodes percent-encoded path labels', async () => {

@@ -327,7 +327,7 @@ async function runChecked(cloud: TestServiceCloud, scenario: Scenario, request: 
  */
 export async function runScenario(cloud: TestServiceCloud, scenario: Scenario): Promise<ScenarioResult> {
   const { admin } = cloud.cloud;
-  admin.reset();
+  await admin.reset();
   admin.configureFaults(NO_FAULTS);
   const arranged = await scenario.arrange(cloud, scenario.name);
   const started = Date.now();

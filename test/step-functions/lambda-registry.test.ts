@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createLambdaRegistry, type LambdaRegistry } from '../../local-cloud/lambda/lambda-registry.ts';
 import { loadServerlessProject } from '../../local-cloud/lambda/serverless-project.ts';
 import { stateMachineArnResolver } from '../../local-cloud/services/stepfunctions/index.ts';
@@ -41,8 +41,27 @@ describe('local Lambda runtime', () => {
       greeting: 'hello-local',
       functionOnly: 'echo-only',
     });
-    expect(process.env.AWS_REGION).toBeTruthy();
-    expect(process.env.AWS_ACCESS_KEY_ID).toBeTruthy();
+  });
+
+  describe('the region and credentials every Lambda environment has', () => {
+    const variables = ['AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] as const;
+    const current = () => Object.fromEntries(variables.map((name) => [name, process.env[name]]));
+    afterEach(() => {
+      vi.unstubAllEnvs();
+    });
+
+    it('are the project region and local credentials when the environment has none', async () => {
+      for (const name of variables) vi.stubEnv(name, undefined);
+      await lambdas.invoke('echo', {});
+      expect(current()).toEqual({ AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
+    });
+
+    it('are the developer’s own when set', async () => {
+      const own = { AWS_REGION: 'us-west-2', AWS_DEFAULT_REGION: 'us-west-2', AWS_ACCESS_KEY_ID: 'AKIDDEV', AWS_SECRET_ACCESS_KEY: 'secret' };
+      for (const [name, value] of Object.entries(own)) vi.stubEnv(name, value);
+      await lambdas.invoke('echo', {});
+      expect(current()).toEqual(own);
+    });
   });
 
   it('rethrows the handler error unchanged, so its name reaches Retry and Catch', async () => {

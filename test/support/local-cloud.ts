@@ -1,5 +1,6 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { createLambdaRegistry, LOCAL_ACCOUNT_ID } from '../../local-cloud/lambda/lambda-registry.ts';
+import { LOCAL_ACCOUNT_ID } from '../../local-cloud/config.ts';
+import { createLambdaRegistry, type LambdaRegistry } from '../../local-cloud/lambda/lambda-registry.ts';
 import { loadServerlessProject } from '../../local-cloud/lambda/serverless-project.ts';
 import { createStepFunctionsService, stateMachineArnResolver, type StepFunctionsService } from '../../local-cloud/services/stepfunctions/index.ts';
 import { createLocalCloud } from '../../local-cloud/server.ts';
@@ -8,13 +9,23 @@ export interface StepFunctionsCloud {
   url: string;
   client: SFNClient;
   service: StepFunctionsService;
+  /** Names of the functions the executions have invoked, in order. */
+  invoked: string[];
   close(): Promise<void>;
 }
 
 /** A local cloud on a free port with the Step Functions service of a `serverless.yml` mounted. */
 export async function startStepFunctionsCloud(options: { serverlessPath: string; timeScale: number; region?: string }): Promise<StepFunctionsCloud> {
   const project = await loadServerlessProject({ path: options.serverlessPath, env: {} });
-  const lambdas = createLambdaRegistry(project, { resolveCloudFormationValue: stateMachineArnResolver(project, LOCAL_ACCOUNT_ID) });
+  const registry = createLambdaRegistry(project, { resolveCloudFormationValue: stateMachineArnResolver(project, LOCAL_ACCOUNT_ID) });
+  const invoked: string[] = [];
+  const lambdas: LambdaRegistry = {
+    ...registry,
+    invoke(name, event) {
+      invoked.push(name);
+      return registry.invoke(name, event);
+    },
+  };
   const service = createStepFunctionsService({ project, lambdas, timeScale: options.timeScale });
   const cloud = await createLocalCloud({ port: 0, services: () => [service] });
   const client = new SFNClient({
@@ -26,6 +37,7 @@ export async function startStepFunctionsCloud(options: { serverlessPath: string;
     url: cloud.url,
     client,
     service,
+    invoked,
     async close() {
       client.destroy();
       await cloud.close();

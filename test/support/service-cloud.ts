@@ -103,8 +103,8 @@ export function useServiceCloud(options: Parameters<typeof startTestServiceCloud
     current = await startTestServiceCloud(options);
   });
   afterAll(() => current?.close());
-  beforeEach(() => {
-    current?.cloud.admin.reset();
+  beforeEach(async () => {
+    await current?.cloud.admin.reset();
     current?.cloud.admin.configureFaults({ ...NO_INJECTED_FAULTS, ...options.faults });
   });
   return new Proxy({} as TestServiceCloud, {

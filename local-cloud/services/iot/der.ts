@@ -38,7 +38,7 @@ export function readChildren(content: Buffer): DerElement[] {
   return children;
 }
 
-export function element(tag: number, ...contents: Buffer[]): Buffer {
+function element(tag: number, ...contents: Buffer[]): Buffer {
   const content = Buffer.concat(contents);
   return Buffer.concat([Buffer.from([tag]), encodeLength(content.length), content]);
 }

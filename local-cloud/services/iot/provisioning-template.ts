@@ -1,5 +1,5 @@
 import type { CertificateStatus } from '../../store.ts';
-import { describeViolations, validate } from '../../wire/validation.ts';
+import { describeViolations, isPlainObject, validate } from '../../wire/validation.ts';
 import { iotError } from './errors.ts';
 import { certificateId as certificateIdShape, policyName as policyNameShape, templateThingProperties } from './shapes.ts';
 
@@ -73,23 +73,23 @@ export function planTemplate(templateBody: string, parameters: Readonly<Record<s
   } catch {
     throw invalid('The template body is not valid JSON');
   }
-  if (!isObject(template)) throw invalid('The template body must be a JSON object');
+  if (!isPlainObject(template)) throw invalid('The template body must be a JSON object');
   const scope: Scope = {
     parameters,
     defaults: readParameterDefaults(template['Parameters']),
-    mappings: isObject(template['Mappings']) ? template['Mappings'] : {},
+    mappings: isPlainObject(template['Mappings']) ? template['Mappings'] : {},
   };
   const resources = template['Resources'];
-  if (!isObject(resources) || Object.keys(resources).length === 0) {
+  if (!isPlainObject(resources) || Object.keys(resources).length === 0) {
     throw invalid('The template must declare at least one resource in Resources');
   }
 
   const plan: ProvisioningPlan = {};
   for (const [logicalId, declaration] of Object.entries(resources)) {
-    if (!isObject(declaration)) throw invalid(`Resource ${logicalId} must be an object`);
+    if (!isPlainObject(declaration)) throw invalid(`Resource ${logicalId} must be an object`);
     const type = declaration['Type'];
     const properties = resolve(declaration['Properties'] ?? {}, scope);
-    if (!isObject(properties)) throw invalid(`Properties of resource ${logicalId} must be an object`);
+    if (!isPlainObject(properties)) throw invalid(`Properties of resource ${logicalId} must be an object`);
     const overrides = readOverrides(logicalId, String(type), declaration['OverrideSettings']);
     switch (type) {
       case 'AWS::IoT::Thing':
@@ -113,16 +113,16 @@ export function planTemplate(templateBody: string, parameters: Readonly<Record<s
 
 function readParameterDefaults(declared: unknown): Record<string, string> {
   const defaults: Record<string, string> = {};
-  if (!isObject(declared)) return defaults;
+  if (!isPlainObject(declared)) return defaults;
   for (const [name, declaration] of Object.entries(declared)) {
-    if (isObject(declaration) && declaration['Default'] !== undefined) defaults[name] = String(declaration['Default']);
+    if (isPlainObject(declaration) && declaration['Default'] !== undefined) defaults[name] = String(declaration['Default']);
   }
   return defaults;
 }
 
 function readOverrides(logicalId: string, type: string, declared: unknown): OverrideSettings | undefined {
   if (declared === undefined) return undefined;
-  if (!isObject(declared)) throw invalid(`OverrideSettings of resource ${logicalId} must be an object`);
+  if (!isPlainObject(declared)) throw invalid(`OverrideSettings of resource ${logicalId} must be an object`);
   const allowed = OVERRIDABLE[type];
   const overrides: Record<string, OverrideAction> = {};
   for (const [property, action] of Object.entries(declared)) {
@@ -191,7 +191,7 @@ function readPolicy(logicalId: string, properties: Record<string, unknown>): Pol
 
 function resolve(node: unknown, scope: Scope): unknown {
   if (Array.isArray(node)) return node.map((item) => resolve(item, scope));
-  if (!isObject(node)) return node;
+  if (!isPlainObject(node)) return node;
   const keys = Object.keys(node);
   if (keys.length === 1) {
     const [name] = keys as [string];
@@ -240,7 +240,7 @@ function reference(name: string, scope: Scope): string {
 function substitute(argument: unknown, scope: Scope): string {
   const resolved = Array.isArray(argument) ? resolve(argument, scope) : argument;
   const [text, variables = {}] = Array.isArray(resolved) ? resolved : [resolved];
-  if (!isObject(variables)) throw invalid('Fn::Sub variables must be an object');
+  if (!isPlainObject(variables)) throw invalid('Fn::Sub variables must be an object');
   return expectString('Fn::Sub', text).replace(/\$\{(!?)([^}]+)\}/g, (_, literal: string, name: string) => {
     if (literal) return `\${${name}}`;
     const variable = variables[name];
@@ -249,7 +249,7 @@ function substitute(argument: unknown, scope: Scope): string {
 }
 
 function lookup(value: unknown, key: string): unknown {
-  return isObject(value) ? value[key] : undefined;
+  return isPlainObject(value) ? value[key] : undefined;
 }
 
 function expectArguments(name: string, value: unknown, count: number): unknown[] {
@@ -265,10 +265,6 @@ function expectList(name: string, value: unknown): unknown[] {
 function expectString(name: string, value: unknown): string {
   if (typeof value !== 'string') throw invalid(`${name} expects strings, got ${JSON.stringify(value)}`);
   return value;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function invalid(message: string) {

@@ -5,13 +5,13 @@ import { wholeMatch, type IntegerShape, type MapShape, type StringShape, type St
 export const thingName: StringShape = { type: 'string', min: 1, max: 128, pattern: wholeMatch('[a-zA-Z0-9:_-]+') };
 export const thingTypeName: StringShape = thingName;
 export const billingGroupName: StringShape = thingName;
-export const thingGroupName: StringShape = thingName;
+const thingGroupName: StringShape = thingName;
 export const thingPrincipalType: StringShape = { type: 'string', enum: ['EXCLUSIVE_THING', 'NON_EXCLUSIVE_THING'] };
 export const attributeName: StringShape = { type: 'string', max: 128, pattern: wholeMatch('[a-zA-Z0-9_.,@/:#-]+') };
 export const attributeValue: StringShape = { type: 'string', max: 800, pattern: wholeMatch('[a-zA-Z0-9_.,@/:#=\\[\\]-]*') };
 export const attributes: MapShape = { type: 'map', key: attributeName, value: attributeValue };
 export const certificateId: StringShape = { type: 'string', min: 64, max: 64, pattern: wholeMatch('(0x)?[a-fA-F0-9]+') };
-export const certificateStatus: StringShape = {
+const certificateStatus: StringShape = {
   type: 'string',
   enum: ['ACTIVE', 'INACTIVE', 'REVOKED', 'PENDING_TRANSFER', 'REGISTER_INACTIVE', 'PENDING_ACTIVATION'],
 };

@@ -1,7 +1,8 @@
 import type { ServiceRequest, ServiceResponse } from '../../wire/service.ts';
+import { isPlainObject } from '../../wire/validation.ts';
 
 /** Step Functions speaks awsJson1.0: `POST /`, operation in `X-Amz-Target`, errors as `{"__type", "message"}`. */
-export const TARGET_PREFIX = 'AWSStepFunctions.';
+const TARGET_PREFIX = 'AWSStepFunctions.';
 const CONTENT_TYPE = 'application/x-amz-json-1.0';
 
 /** An error in the service's own vocabulary; `status` 5xx marks a server fault. */
@@ -29,7 +30,7 @@ export function parseBody(request: ServiceRequest): Record<string, unknown> {
   if (text.trim() === '') return {};
   try {
     const parsed = JSON.parse(text) as unknown;
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
+    if (isPlainObject(parsed)) return parsed;
   } catch {
     // Fall through to the same error as a non-object body.
   }

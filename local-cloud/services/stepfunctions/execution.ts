@@ -21,7 +21,7 @@ export interface Execution {
   readonly status: ExecutionStatus;
   readonly stopDate: number | undefined;
   readonly outcome: ExecutionOutcome | undefined;
-  /** Settles when the execution has closed and its history is complete; never rejects. */
+  /** Settles when the execution has closed, its history is complete and no function it invoked still runs; never rejects. */
   readonly completion: Promise<void>;
   stop(error: string | undefined, cause: string | undefined): void;
 }
@@ -38,17 +38,16 @@ export function prepareStateMachine(machine: LocalStateMachine, lambdas: LambdaR
   new StateMachine(machine.definition);
   const timed = applyTimeScale(machine.definition, timeScale);
   const interpreter = new StateMachine(timed.definition, { validationOptions: { noValidate: true } });
-  const taskResourceLocalHandlers: Record<string, TaskHandler> = {};
-  for (const [stateName, fn] of machine.lambdaTasks) taskResourceLocalHandlers[stateName] = lambdaTaskHandler(fn, lambdas);
-  const overrides = { taskResourceLocalHandlers, waitTimeOverrides: timed.waitTimeOverrides, retryIntervalOverrides: timed.retryIntervalOverrides };
+  const taskHandlers = [...machine.lambdaTasks].map(([stateName, fn]) => [stateName, lambdaTaskHandler(fn, lambdas)] as const);
 
   return {
     machine,
     start({ arn, name, stateMachineArn, roleArn, input }) {
       const startDate = Date.now();
       const history = new ExecutionHistory(machine.lambdaTasks, roleArn);
+      const tasks = new TaskInvocations(taskHandlers, arn);
       const run = interpreter.run(JSON.parse(input), {
-        overrides,
+        overrides: { taskResourceLocalHandlers: tasks.handlers, waitTimeOverrides: timed.waitTimeOverrides, retryIntervalOverrides: timed.retryIntervalOverrides },
         context: {
           Execution: { Id: arn, Name: name, RoleArn: roleArn, StartTime: new Date(startDate).toISOString() },
           StateMachine: { Id: stateMachineArn, Name: machine.name },
@@ -59,7 +58,10 @@ export function prepareStateMachine(machine: LocalStateMachine, lambdas: LambdaR
         // The result is read from the log's closing event; its rejection (failure, abort) is expected.
         run.result.catch(() => undefined);
         for await (const event of run.eventLogs) history.record(event);
+        tasks.close();
         stopDate = Date.now();
+        // An abort closes the history at once; a function already invoked still runs to its end.
+        await tasks.settled();
       })();
       return {
         arn,
@@ -80,10 +82,50 @@ export function prepareStateMachine(machine: LocalStateMachine, lambdas: LambdaR
           return stopDate === undefined ? undefined : history.outcome;
         },
         stop(error, cause) {
+          tasks.close();
           history.setStopReason(error, cause);
           run.abort();
         },
       };
     },
   };
+}
+
+type TaskInput = Parameters<TaskHandler>[0];
+type TaskOutput = Awaited<ReturnType<TaskHandler>>;
+
+/**
+ * The functions one execution invokes. The interpreter retries a failed Task even after an abort (the backoff
+ * just ends early), so functions are invoked only while the execution is open; the invocations under way are
+ * kept so that the execution's completion can wait for them.
+ */
+class TaskInvocations {
+  readonly handlers: Record<string, TaskHandler>;
+  #open = true;
+  readonly #running = new Set<Promise<unknown>>();
+
+  constructor(taskHandlers: ReadonlyArray<readonly [stateName: string, handler: TaskHandler]>, executionArn: string) {
+    this.handlers = Object.fromEntries(
+      taskHandlers.map(([stateName, handler]) => [stateName, (input: TaskInput) => this.#invoke(handler, input, `${executionArn} ${stateName}`)]),
+    );
+  }
+
+  close(): void {
+    this.#open = false;
+  }
+
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.#running);
+  }
+
+  async #invoke(handler: TaskHandler, input: TaskInput, task: string): Promise<TaskOutput> {
+    if (!this.#open) throw new Error(`The execution has closed; Task ${task} is not run`);
+    const invocation = Promise.resolve(handler(input));
+    this.#running.add(invocation);
+    try {
+      return await invocation;
+    } finally {
+      this.#running.delete(invocation);
+    }
+  }
 }

@@ -1,5 +1,5 @@
+import { LOCAL_ACCOUNT_ID } from '../../config.ts';
 import type { LambdaRegistry } from '../../lambda/lambda-registry.ts';
-import { LOCAL_ACCOUNT_ID } from '../../lambda/lambda-registry.ts';
 import type { ServerlessProject } from '../../lambda/serverless-project.ts';
 import { InjectedFault } from '../../wire/injected-fault.ts';
 import type { EmulatedService, ServiceResponse } from '../../wire/service.ts';
@@ -8,7 +8,7 @@ import { prepareStateMachine, type RunnableStateMachine } from './execution.ts';
 import { stepFunctionsOperations, type StepFunctionsState } from './operations.ts';
 import { bindStateMachine, stateMachinesOf } from './state-machine-definitions.ts';
 
-export { TIME_SCALE_ENV, timeScaleFromEnv } from './time-scale.ts';
+export { timeScaleFromEnv } from './time-scale.ts';
 export { stateMachineArnResolver } from './state-machine-definitions.ts';
 
 export interface StepFunctionsServiceOptions {
@@ -52,6 +52,12 @@ export function createStepFunctionsService(options: StepFunctionsServiceOptions)
     },
     encodeError(error, requestId): ServiceResponse {
       return encodeError(error instanceof InjectedFault ? faultAsError(error) : error, requestId);
+    },
+    async reset() {
+      const executions = [...state.executions.values()];
+      state.executions.clear();
+      for (const execution of executions) if (execution.status === 'RUNNING') execution.stop(undefined, undefined);
+      await Promise.all(executions.map((execution) => execution.completion));
     },
     async waitForExecution(executionArn) {
       const execution = [...state.executions.values()].find((candidate) => candidate.arn === executionArn);

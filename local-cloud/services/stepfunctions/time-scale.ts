@@ -19,7 +19,7 @@ export interface TimedRun {
   retryIntervalOverrides: Record<string, number>;
 }
 
-export const TIME_SCALE_ENV = 'LOCAL_CLOUD_SFN_TIME_SCALE';
+const TIME_SCALE_ENV = 'LOCAL_CLOUD_SFN_TIME_SCALE';
 
 export function timeScaleFromEnv(env: NodeJS.ProcessEnv): number {
   const raw = env[TIME_SCALE_ENV];

@@ -21,11 +21,14 @@ export async function attachPrincipal(input: DeviceTaskInput & { device: DeviceR
   await iot.send(
     new AttachThingPrincipalCommand({ thingName: device.thingName, principal, thingPrincipalType: input.thingPrincipalType }),
   );
-  if (input.templateIssuesCertificate && device.prior?.thingExisted === false) {
+  // Validation forbids a principal with a CSR template; should one get through, the certificate the
+  // device brought is never taken for the issued one, which rollback would delete.
+  const attachedIssuedCertificate = device.certificateCreated === true && principal === device.certificateArn;
+  if (attachedIssuedCertificate && device.prior?.thingExisted === false) {
     const retired = await retireCertificatesOfLostAttempts(device.thingName, principal);
     if (retired.length > 0) logger.info('retired certificates of lost RegisterThing attempts', { retired });
   }
-  return { ...device, certificateArn: principal, status: 'REGISTERED' };
+  return { ...device, certificateArn: principal, certificateCreated: attachedIssuedCertificate, status: 'REGISTERED' };
 }
 
 export const handler = taskHandler('attach', attachPrincipal);

@@ -1,15 +1,15 @@
-import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { BatchDisassociateClientDeviceFromCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
-import { greengrass } from './commons/clients/greengrass.ts';
+import { disassociateFromCore } from './commons/greengrass-operations.ts';
 import { deleteThingOnceDetached, detachAllPrincipals, detachPrincipal, retireCertificate } from './commons/iot-operations.ts';
 import { taskHandler } from './commons/middleware.ts';
-import { metrics } from './commons/powertools.ts';
 import { boundedMessage, isRetriedByStateMachine } from './domain/errors.ts';
 import type { DeviceOutcome, DeviceRecord, DeviceTaskInput, RollbackReport } from './domain/records.ts';
-import { failureOf, planRollback, type RollbackPlan, recordOf } from './domain/rollback.ts';
+import { abandonedRollback, failureOf, planRollback, type RollbackPlan, recordOf } from './domain/rollback.ts';
 import { toOutcome } from './domain/summary.ts';
 
-type RollbackInput = Omit<DeviceTaskInput, 'templateBody' | 'templateParameters' | 'thingPrincipalType'>;
+type RollbackInput = Omit<DeviceTaskInput, 'templateBody' | 'templateParameters' | 'thingPrincipalType'> & {
+  /** Set by the state machine once this rollback's retries are spent: record the outcome, try nothing more. */
+  rollbackFailure?: DeviceTaskInput['failure'];
+};
 
 /**
  * Records the device as failed and, under rollbackOnFailure, undoes what this execution created for
@@ -21,6 +21,7 @@ export async function rollBackDevice(input: RollbackInput): Promise<DeviceOutcom
   const record = recordOf(input.spec, input.device);
   const failed: DeviceRecord = { ...record, status: 'FAILED', error: failureOf(input) };
   if (!input.rollbackOnFailure) return toOutcome(failed);
+  if (input.rollbackFailure) return toOutcome({ ...failed, rollback: abandonedRollback(input.rollbackFailure) });
 
   const report: RollbackReport = { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false };
   try {
@@ -30,26 +31,24 @@ export async function rollBackDevice(input: RollbackInput): Promise<DeviceOutcom
     if (isRetriedByStateMachine(name)) throw error;
     report.incomplete = { step: 'rollback', code: name, message: boundedMessage(message) };
   }
-  if (report.thingDeleted || report.detachedPrincipals.length > 0) metrics.addMetric('DevicesRolledBack', MetricUnit.Count, 1);
   return toOutcome({ ...failed, rollback: report });
 }
 
 async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackReport): Promise<void> {
   if (plan.deleteThing && record.error?.step === 'associate') {
     // A failed association call may still have taken effect: leave no association to a deleted thing.
-    await greengrass.send(
-      new BatchDisassociateClientDeviceFromCoreDeviceCommand({ coreDeviceThingName: record.coreDeviceThingName, entries: [{ thingName: record.thingName }] }),
-    ).catch((error: Error) => {
-      if (error.name !== 'ResourceNotFoundException') throw error;
-    });
+    await disassociateFromCore(record.coreDeviceThingName, [record.thingName]);
   }
+  const detached = plan.deleteThing ? await detachAllPrincipals(record.thingName) : [];
+  for (const principal of plan.detachPrincipals) {
+    if (await detachPrincipal(record.thingName, principal)) detached.push(principal);
+  }
+  // The state machine retries this task while a detachment propagates: the attempt that then succeeds
+  // finds the principals already detached, by an earlier attempt whose report was lost with its error.
+  report.detachedPrincipals = [...new Set([...detached, ...plan.knownAttached])];
   if (plan.deleteThing) {
-    report.detachedPrincipals = await detachAllPrincipals(record.thingName);
     await deleteThingOnceDetached(record.thingName);
     report.thingDeleted = true;
-  }
-  for (const principal of plan.detachPrincipals) {
-    if (await detachPrincipal(record.thingName, principal)) report.detachedPrincipals.push(principal);
   }
   if (plan.deleteCertificate) {
     await retireCertificate(plan.deleteCertificate);

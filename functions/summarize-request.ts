@@ -4,13 +4,23 @@ import { logger, metrics } from './commons/powertools.ts';
 import type { DeviceRecord, RequestSummary } from './domain/records.ts';
 import { summarize } from './domain/summary.ts';
 
-/** `rollbacks` holds the devices that were rolled back after a failed association, each once. */
-export async function summarizeRequest(input: { requestId: string; devices: DeviceRecord[]; rollbacks?: DeviceRecord[] }): Promise<RequestSummary> {
+export interface SummarizeInput {
+  /** Both state machines end here: the metrics' `workflow` dimension keeps their counts apart. */
+  workflow: 'provision' | 'deprovision';
+  requestId: string;
+  devices: DeviceRecord[];
+  /** The devices that were rolled back after a failed association, each once. */
+  rollbacks?: DeviceRecord[];
+}
+
+/** The request's device counts are published here and only here, once per request. */
+export async function summarizeRequest(input: SummarizeInput): Promise<RequestSummary> {
   const summary = summarize(input.requestId, [...input.devices, ...(input.rollbacks ?? [])]);
+  metrics.addDimension('workflow', input.workflow);
   metrics.addMetric('DevicesSucceeded', MetricUnit.Count, summary.counts.succeeded);
   metrics.addMetric('DevicesFailed', MetricUnit.Count, summary.counts.failed);
   metrics.addMetric('DevicesRolledBack', MetricUnit.Count, summary.counts.rolledBack);
-  logger.info('request finished', { status: summary.status, counts: summary.counts });
+  logger.info('request finished', { workflow: input.workflow, status: summary.status, counts: summary.counts });
   return summary;
 }
 

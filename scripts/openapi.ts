@@ -83,6 +83,15 @@ function json(schemaRef: string) {
   return { content: { 'application/json': { schema: { $ref: `#/components/schemas/${schemaRef}` } } } };
 }
 
+/** The same request may be sent again, unchanged: its requestId keeps it idempotent. */
+function retryLater(cause: string) {
+  return {
+    description: `${cause}: send the same request again after Retry-After seconds`,
+    headers: { 'Retry-After': { schema: { type: 'integer', minimum: 1 } } },
+    content: { 'application/json': { schema: { type: 'object', required: ['message'], properties: { message: { type: 'string' } } } } },
+  };
+}
+
 function requestRoutes(collection: string, requestSchema: string, noun: string) {
   return {
     [`/${collection}`]: {
@@ -95,6 +104,8 @@ function requestRoutes(collection: string, requestSchema: string, noun: string) 
           '400': { description: 'Invalid request: every violation with its field', ...json('FieldErrors') },
           '409': { description: 'The requestId was already used with a different body' },
           '413': { description: 'The body is larger than one request may be', ...json('FieldErrors') },
+          '429': retryLater('Step Functions throttled the start of the execution'),
+          '503': retryLater('Step Functions was unavailable, or does not show yet the execution that a concurrent duplicate of this request started'),
         },
       },
     },

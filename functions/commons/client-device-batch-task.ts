@@ -11,8 +11,9 @@ type SendBatch = (coreDeviceThingName: string, thingNames: string[]) => Promise<
 
 /**
  * One call of a Batch*ClientDevice… API for the batch's pending devices. Call-level errors (throttling,
- * an unknown core device) propagate to the state machine's Retry and Catch; per-entry errors are
- * folded into the batch, and the state machine re-drives what is still pending after a Wait.
+ * an unknown core device to associate with) propagate to the state machine's Retry and Catch;
+ * per-entry errors are folded into the batch, and the state machine re-drives what is still pending
+ * after a Wait.
  */
 export function clientDeviceBatchTask(step: 'associate' | 'disassociate', send: SendBatch) {
   return taskHandler(step, async ({ batch }: ClientDeviceBatchInput): Promise<ClientDeviceBatch> => {

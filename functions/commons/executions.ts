@@ -1,4 +1,5 @@
-import { DescribeExecutionCommand, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { setTimeout } from 'node:timers/promises';
+import { DescribeExecutionCommand, type DescribeExecutionCommandOutput, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { logger } from './powertools.ts';
 import { sfn } from './clients/sfn.ts';
 
@@ -9,6 +10,17 @@ export type StartOutcome =
 function executionArnOf(stateMachineArn: string, name: string): string {
   return `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
 }
+
+/**
+ * StartExecution said the execution exists, yet DescribeExecution (eventually consistent on AWS) does
+ * not show it yet: the client should send the same request again shortly.
+ */
+export class ExecutionNotYetVisibleError extends Error {
+  override name = 'ExecutionNotYetVisible';
+}
+
+/** Under a second in all: an API answer should not wait longer for the execution to show. */
+const VISIBILITY_WAITS_MS = [100, 200, 400];
 
 /**
  * The execution name is the request id, so Step Functions itself deduplicates. StartExecution returns
@@ -24,10 +36,24 @@ export async function startExecutionOnce(stateMachineArn: string, name: string, 
     if ((error as Error).name !== 'ExecutionAlreadyExists') throw error;
   }
   const executionArn = executionArnOf(stateMachineArn, name);
-  const existing = await sfn.send(new DescribeExecutionCommand({ executionArn }));
+  const existing = await describeExistingExecution(executionArn);
   return digestOf(existing.input) === digest
     ? { kind: 'started', executionArn, startDate: existing.startDate }
     : { kind: 'conflict', executionArn };
+}
+
+/** A concurrent duplicate request may have started the execution a moment ago: wait for it to show. */
+async function describeExistingExecution(executionArn: string): Promise<DescribeExecutionCommandOutput> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await sfn.send(new DescribeExecutionCommand({ executionArn }));
+    } catch (error) {
+      if ((error as Error).name !== 'ExecutionDoesNotExist') throw error;
+      const waitMs = VISIBILITY_WAITS_MS[attempt];
+      if (waitMs === undefined) throw new ExecutionNotYetVisibleError(`execution ${executionArn} exists but Step Functions does not show it yet`);
+      await setTimeout(waitMs);
+    }
+  }
 }
 
 function digestOf(serializedInput: string | undefined): unknown {

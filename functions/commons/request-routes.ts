@@ -2,6 +2,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { $ZodType } from 'zod/v4/core';
 import { isThrottlingError, isTransientError } from '../domain/errors.ts';
 import { REQUEST_ID_PATTERN } from '../domain/limits.ts';
+import { ExecutionNotYetVisibleError } from './executions.ts';
 import { badRequest, header, jsonResponse, parseJsonBody, statusUrl } from './http.ts';
 import { type RequestKind, statusOf, submitRequest } from './requests.ts';
 
@@ -30,13 +31,16 @@ export async function postRequest(kind: RequestKind<$ZodType>, event: APIGateway
 }
 
 /**
- * Step Functions still throttling (or unavailable) after the SDK's retries: the client should come
- * back, and may safely repeat the same request, which its requestId keeps idempotent.
+ * Step Functions still throttling (or unavailable) after the SDK's retries, or not yet showing an
+ * execution it said exists: the client should come back, and may safely repeat the same request,
+ * which its requestId keeps idempotent.
  */
 function retryLater(error: Error): APIGatewayProxyResult {
-  if (!isTransientError(error.name)) throw error;
+  const notYetVisible = error instanceof ExecutionNotYetVisibleError;
+  if (!notYetVisible && !isTransientError(error.name)) throw error;
+  const reason = notYetVisible ? error.message : `Step Functions answered ${error.name}`;
   const response = jsonResponse(isThrottlingError(error.name) ? 429 : 503, {
-    message: `Step Functions answered ${error.name}; retry the same request (it is idempotent by requestId)`,
+    message: `${reason}; retry the same request (it is idempotent by requestId)`,
   });
   return { ...response, headers: { ...response.headers, 'retry-after': '1' } };
 }

@@ -6,8 +6,9 @@ import { analyzeTemplate } from './provisioning-template.ts';
 import type { ClientDeviceBatch, DeviceRecord, ProvisioningExecutionInput } from './records.ts';
 
 /**
- * The execution input is a pure function of the request and the configuration: the same request
- * always yields byte-identical input, which is what makes a repeated StartExecution idempotent.
+ * Not a function of the request alone: the pacing depends on how many executions are running, so a
+ * repeated request may yield another input, which StartExecution answers with ExecutionAlreadyExists.
+ * Idempotency rests on the execution name and the request digest the input carries (request-digest.ts).
  */
 export function toProvisioningExecutionInput(
   request: ProvisioningRequest,

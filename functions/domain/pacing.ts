@@ -11,9 +11,12 @@
  *     deviceConcurrency = ceil(registerThingTps × deviceStepSeconds × headroom / (running + 1))
  *
  * (a lone request gets them all; the fleet CLI's concurrent requests split them). The result is
- * capped by the inline Map's limit of 40 concurrent iterations. The quotas of the other per-device
- * APIs (AttachThingPrincipal 100/s, DescribeThing 350/s) are higher, so they never bind first; the
- * formula takes the minimum anyway so a lowered quota is honoured.
+ * capped by the inline Map's limit of 40 concurrent iterations. The quotas of the APIs every device
+ * calls (AttachThingPrincipal 100/s, DescribeThing 350/s) are higher, so they never bind first; the
+ * formula takes the minimum anyway so a lowered quota is honoured. ListThingPrincipals (10/s) is not
+ * in it because only some devices call it: each device of a CSR template (once, as it calls
+ * RegisterThing, so at the default quotas it binds no sooner; raising REGISTER_THING_TPS alone does
+ * not speed those requests up), a thing that already exists, and a rollback.
  */
 export interface PacingQuotas {
   registerThingTps: number;

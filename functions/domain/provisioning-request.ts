@@ -44,7 +44,9 @@ function optionalField<T extends z.ZodMiniType>(schema: T, meta: { description: 
 const deviceSchema = z.strictObject({
   thingName: thingNameSchema.check(z.meta({ example: 'sensor-0001' })),
   parameters: optionalField(templateParametersSchema, { description: 'Template parameters for this device; they override templateParameters.' }),
-  principal: optionalField(certificateArnSchema, { description: 'Certificate to attach. Required unless the template creates a certificate.' }),
+  principal: optionalField(certificateArnSchema, {
+    description: 'Certificate to attach. Required unless the template creates a certificate; not allowed when it issues one from a CSR.',
+  }),
   coreDeviceThingName: optionalField(thingNameSchema, { description: 'Core device for this device; defaults to the request\'s.' }),
 });
 
@@ -109,6 +111,10 @@ function checkAcrossFields(request: RequestFields, context: $RefinementCtx<Reque
     if (!analysis.ok) return;
     if (device.principal === undefined && !analysis.facts.createsCertificate) {
       issue(['devices', index, 'principal'], 'is required because the template creates no certificate');
+    }
+    // The device would end with two certificates, one its own: a rollback must never mistake which one it issued.
+    if (device.principal !== undefined && analysis.facts.issuesCertificate) {
+      issue(['devices', index, 'principal'], 'must not be given: the template issues the device\'s certificate from its CSR');
     }
     for (const name of analysis.facts.requiredParameters) {
       if (device.parameters?.[name] === undefined && request.templateParameters?.[name] === undefined) {

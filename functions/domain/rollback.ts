@@ -1,5 +1,5 @@
-import { messageFromCause } from './errors.ts';
-import type { DeviceRecord, DeviceSpec, DeviceTaskInput, StepError } from './records.ts';
+import { boundedMessage, messageFromCause } from './errors.ts';
+import type { DeviceRecord, DeviceSpec, DeviceTaskInput, RollbackReport, StepError } from './records.ts';
 
 /**
  * Which step a device failed at, read from how far its record got: each task writes the record,
@@ -27,8 +27,13 @@ export function failureOf(input: Pick<DeviceTaskInput, 'device' | 'failure'>): S
 export interface RollbackPlan {
   /** Detach every principal of the thing and delete it: this execution created the thing. */
   deleteThing: boolean;
-  /** Principals this execution attached to a thing that already existed. */
+  /** Principals this execution attached (or may have) to a thing that already existed. */
   detachPrincipals: string[];
+  /**
+   * Principals this execution is known to have attached: once they are detached the report names
+   * them, even when an earlier attempt of the rollback detached them and a retried error lost its report.
+   */
+  knownAttached: string[];
   /** A certificate that this execution's RegisterThing issued. */
   deleteCertificate?: string;
 }
@@ -36,15 +41,39 @@ export interface RollbackPlan {
 /**
  * Only what this execution created is undone. Without the record of what the thing looked like
  * before (inspection failed), nothing is touched: inspection runs before anything is created.
+ * `certificateArn` is recorded only once a certificate is attached (by the template, or by
+ * AttachPrincipal), so it is the one principal known to be attached.
  */
 export function planRollback(device: DeviceRecord): RollbackPlan {
   const prior = device.prior;
-  if (!prior) return { deleteThing: false, detachPrincipals: [] };
+  if (!prior) return { deleteThing: false, detachPrincipals: [], knownAttached: [] };
   const certificate = device.certificateCreated ? device.certificateArn : undefined;
+  const issued = certificate ? { deleteCertificate: certificate } : {};
   if (!prior.thingExisted) {
-    return { deleteThing: true, detachPrincipals: [], ...(certificate && { deleteCertificate: certificate }) };
+    const knownAttached = device.certificateArn ? [device.certificateArn] : [];
+    return { deleteThing: true, detachPrincipals: [], knownAttached, ...issued };
   }
   // A certificate this execution issued cannot have been attached before; a device's own one may have.
   const attachedByUs = certificate ?? (prior.principalAttached ? undefined : device.principal);
-  return { deleteThing: false, detachPrincipals: attachedByUs ? [attachedByUs] : [], ...(certificate && { deleteCertificate: certificate }) };
+  const detachPrincipals = attachedByUs ? [attachedByUs] : [];
+  const knownAttached = detachPrincipals.filter((principal) => principal === device.certificateArn);
+  return { deleteThing: false, detachPrincipals, knownAttached, ...issued };
+}
+
+/**
+ * The report of a rollback the state machine gave up on once its retries were spent: what it undid is
+ * unknown, so it claims nothing; the outcome's thingArn and certificateArn say what may remain.
+ */
+export function abandonedRollback(failure: NonNullable<DeviceTaskInput['failure']>): RollbackReport {
+  const cause = messageFromCause(failure.Cause);
+  return {
+    detachedPrincipals: [],
+    thingDeleted: false,
+    certificateDeleted: false,
+    incomplete: {
+      step: 'rollback',
+      code: failure.Error,
+      message: boundedMessage(`the rollback gave up after its retries${cause ? `: ${cause}` : ''}`),
+    },
+  };
 }

@@ -57,7 +57,7 @@ const LAMBDA_SERVICE_ERRORS = [
   'Lambda.SdkClientException',
   'Lambda.TooManyRequestsException',
 ];
-/** Names only the removal steps throw: IoT's detachment is still propagating. */
+/** Names that attach, rollback and removal throw while IoT's detachment is still propagating. */
 const DETACHMENT_PROPAGATING = [THING_STILL_HAS_PRINCIPALS, CERTIFICATE_STILL_ATTACHED];
 /**
  * What every task retries: throttling (IoT answers 400, Greengrass 429, same name), the services'

@@ -80,6 +80,15 @@ describe('provisioning request contract', () => {
     expect(withCsrTemplate.ok).toBe(true);
   });
 
+  it('refuses a principal when the template issues the device\'s certificate, so rollback can never take one for the other', () => {
+    const errors = errorsOf({
+      coreDeviceThingName: 'core',
+      templateName: 'thing-with-certificate-from-csr',
+      devices: [{ thingName: 'a', parameters: { CSR: 'pem' } }, { thingName: 'b', principal: certificateArn, parameters: { CSR: 'pem' } }],
+    });
+    expect(errors).toEqual([{ field: 'devices[1].principal', reason: 'must not be given: the template issues the device\'s certificate from its CSR' }]);
+  });
+
   it('requires the template parameters that have no default', () => {
     expect(
       errorsOf({ coreDeviceThingName: 'core', templateName: 'thing-with-certificate-from-csr', devices: [{ thingName: 'a' }] }),

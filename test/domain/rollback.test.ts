@@ -1,28 +1,51 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceRecord } from '../../functions/domain/records.ts';
-import { failedStep, failureOf, planRollback } from '../../functions/domain/rollback.ts';
+import { abandonedRollback, failedStep, failureOf, planRollback } from '../../functions/domain/rollback.ts';
 
 const certificate = `arn:aws:iot:us-east-1:000000000000:cert/${'c'.repeat(64)}`;
 const base: DeviceRecord = { thingName: 't', coreDeviceThingName: 'core', status: 'PENDING', principal: certificate };
 
 describe('rollback planning', () => {
   it('deletes a thing this execution created', () => {
-    expect(planRollback({ ...base, prior: { thingExisted: false, principalAttached: false } })).toEqual({ deleteThing: true, detachPrincipals: [] });
+    expect(planRollback({ ...base, prior: { thingExisted: false, principalAttached: false } })).toEqual({ deleteThing: true, detachPrincipals: [], knownAttached: [] });
   });
 
   it('never deletes a thing that existed before, and detaches only a principal it attached', () => {
-    expect(planRollback({ ...base, prior: { thingExisted: true, principalAttached: false } })).toEqual({ deleteThing: false, detachPrincipals: [certificate] });
-    expect(planRollback({ ...base, prior: { thingExisted: true, principalAttached: true } })).toEqual({ deleteThing: false, detachPrincipals: [] });
+    expect(planRollback({ ...base, prior: { thingExisted: true, principalAttached: false } })).toEqual({
+      deleteThing: false,
+      detachPrincipals: [certificate],
+      knownAttached: [],
+    });
+    expect(planRollback({ ...base, prior: { thingExisted: true, principalAttached: true } })).toEqual({ deleteThing: false, detachPrincipals: [], knownAttached: [] });
+  });
+
+  it('knows a principal attached once the record holds it, so a retried rollback still reports it detached', () => {
+    const attached = { ...base, certificateArn: certificate, status: 'REGISTERED' as const };
+    expect(planRollback({ ...attached, prior: { thingExisted: false, principalAttached: false } }).knownAttached).toEqual([certificate]);
+    expect(planRollback({ ...attached, prior: { thingExisted: true, principalAttached: false } }).knownAttached).toEqual([certificate]);
+    // Attached before this execution: not this rollback's to detach, so not reported either.
+    expect(planRollback({ ...attached, prior: { thingExisted: true, principalAttached: true } }).knownAttached).toEqual([]);
   });
 
   it('touches nothing when it does not know what existed before', () => {
-    expect(planRollback(base)).toEqual({ deleteThing: false, detachPrincipals: [] });
+    expect(planRollback(base)).toEqual({ deleteThing: false, detachPrincipals: [], knownAttached: [] });
   });
 
   it('deletes a certificate only when this execution issued it', () => {
     const issued = { ...base, principal: undefined, certificateArn: certificate, certificateCreated: true, prior: { thingExisted: false, principalAttached: false } };
-    expect(planRollback(issued)).toEqual({ deleteThing: true, detachPrincipals: [], deleteCertificate: certificate });
+    expect(planRollback(issued)).toEqual({ deleteThing: true, detachPrincipals: [], knownAttached: [certificate], deleteCertificate: certificate });
     expect(planRollback({ ...issued, certificateCreated: false }).deleteCertificate).toBeUndefined();
+  });
+
+  it('reports a rollback given up after its retries as incomplete, claiming nothing undone', () => {
+    const cause = JSON.stringify({ errorType: 'ThrottlingException', errorMessage: 'Rate exceeded', trace: [] });
+    expect(abandonedRollback({ Error: 'ThrottlingException', Cause: cause })).toEqual({
+      detachedPrincipals: [],
+      thingDeleted: false,
+      certificateDeleted: false,
+      incomplete: { step: 'rollback', code: 'ThrottlingException', message: 'the rollback gave up after its retries: Rate exceeded' },
+    });
+    expect(abandonedRollback({ Error: 'States.Timeout' }).incomplete?.message).toBe('the rollback gave up after its retries');
   });
 
   it('names the step that failed from how far the record got', () => {

@@ -89,6 +89,16 @@ describe('trigger functions', () => {
     ['a JSON array', '[]', 400, '(body)'],
     ['a bad thing name', JSON.stringify({ coreDeviceThingName: 'c', devices: [{ thingName: 'a b', principal: 'x' }] }), 400, 'devices[0].thingName'],
     ['a body over the limit', JSON.stringify({ pad: 'x'.repeat(MAX_REQUEST_BYTES) }), 413, '(body)'],
+    [
+      'a principal with a template that issues the certificate',
+      JSON.stringify({
+        coreDeviceThingName: 'core-a',
+        templateName: 'thing-with-certificate-from-csr',
+        devices: [{ thingName: 'csr-device', principal: `arn:aws:iot:us-east-1:000000000000:cert/${'a'.repeat(64)}`, parameters: { CSR: 'pem' } }],
+      }),
+      400,
+      'devices[0].principal',
+    ],
   ])('rejects %s with %i naming %s, and starts nothing', async (_, requestBody, statusCode, field) => {
     const before = cloud.cloud.admin.metrics().StartExecution?.calls ?? 0;
     const response = await handlers.post(apiEvent({ body: requestBody }));

@@ -1,4 +1,6 @@
+import { AttachThingPrincipalCommand, RegisterThingCommand } from '@aws-sdk/client-iot';
 import { describe, expect, it } from 'vitest';
+import { shippedTemplates } from '../../templates/index.ts';
 import { eventsOf, failedAttempts, useServiceCloud } from '../support/service-cloud.ts';
 
 /** One test per path through statemachines/deprovision.asl.json, end to end on the local cloud. */
@@ -32,6 +34,23 @@ describe('deprovision state machine', () => {
 
     expect(run.summary.devices).toEqual([{ thingName: 'never-existed', status: 'DEPROVISIONED', coreDeviceThingName: 'core-a' }]);
     expect(failedAttempts(run.history)).toEqual([]);
+  });
+
+  it('a core device that no longer exists has nothing to disassociate: its devices are still removed', async () => {
+    const thingNames = ['orphan-0', 'orphan-1'];
+    for (const thingName of thingNames) {
+      await cloud.iot.send(new RegisterThingCommand({ templateBody: JSON.stringify(shippedTemplates['thing-with-attributes']), parameters: { ThingName: thingName } }));
+      await cloud.iot.send(new AttachThingPrincipalCommand({ thingName, principal: await cloud.createCertificate() }));
+    }
+    const notFoundBefore = cloud.cloud.admin.metrics().BatchDisassociateClientDeviceFromCoreDevice?.failed ?? 0;
+
+    const run = await cloud.deprovision({ coreDeviceThingName: 'core-decommissioned', devices: thingNames.map((thingName) => ({ thingName })) });
+
+    expect(cloud.cloud.admin.metrics().BatchDisassociateClientDeviceFromCoreDevice?.failed).toBe(notFoundBefore + 1);
+    expect(run.summary).toMatchObject({ status: 'SUCCEEDED', counts: { requested: 2, succeeded: 2, failed: 0 } });
+    expect(failedAttempts(run.history)).toEqual([]);
+    expect(cloud.clientThings()).toEqual([]);
+    expect(Object.values(cloud.cloud.admin.state().thingPrincipals).flat()).toEqual([]);
   });
 
   it('partial disassociation failure: retryable entries are re-driven, permanent ones keep their thing', async () => {

@@ -133,6 +133,49 @@ describe('provision state machine', () => {
     expect(cloud.clientThings()).toEqual([]);
   });
 
+  it('rollback of a device whose certificate the template issued deletes that certificate, and no other', async () => {
+    const unrelated = await cloud.createCertificate();
+    cloud.cloud.admin.configureFaults({ entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
+    const run = await cloud.provision({
+      templateName: 'thing-with-certificate-from-csr',
+      coreDeviceThingName: 'core-a',
+      devices: [{ thingName: 'csr-rollback', parameters: { CSR: DEVICE_CSR } }],
+    });
+
+    const [device] = run.summary.devices;
+    expect(device).toMatchObject({ status: 'FAILED', error: { step: 'associate' }, certificateArn: expect.stringContaining(':cert/') });
+    expect(device?.rollback).toEqual({ detachedPrincipals: [device?.certificateArn], thingDeleted: true, certificateDeleted: true });
+    const { certificates } = cloud.cloud.admin.state();
+    expect(certificates.map((certificate) => certificate.certificateId)).toEqual([certificateId(unrelated)]);
+  });
+
+  it('a rollback that outlasts its retries keeps the device\'s original error and says what remains', async () => {
+    const missingCertificate = `arn:aws:iot:us-east-1:000000000000:cert/${'e'.repeat(64)}`;
+    const [unassociated] = await devices(1, 'gave-up-associate');
+    cloud.cloud.admin.configureFaults({ throttle: { DeleteThing: 1 }, entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
+    const run = await cloud.provision({ coreDeviceThingName: 'core-a', devices: [{ thingName: 'gave-up-attach', principal: missingCertificate }, unassociated!] });
+
+    const incomplete = { step: 'rollback', code: 'ThrottlingException', message: expect.stringContaining('gave up after its retries') };
+    const outcome = (thingName: string) => run.summary.devices.find((device) => device.thingName === thingName);
+    expect(outcome('gave-up-attach')).toMatchObject({
+      status: 'FAILED',
+      error: { step: 'attach', code: 'ResourceNotFoundException' },
+      thingArn: 'arn:aws:iot:us-east-1:000000000000:thing/gave-up-attach',
+      rollback: { thingDeleted: false, incomplete },
+    });
+    expect(outcome('gave-up-associate-0')).toMatchObject({
+      status: 'FAILED',
+      error: { step: 'associate', code: 'InvalidRequestException' },
+      thingArn: 'arn:aws:iot:us-east-1:000000000000:thing/gave-up-associate-0',
+      certificateArn: unassociated!.principal,
+      rollback: { thingDeleted: false, incomplete },
+    });
+    expect(eventsOf(run.history, 'TaskStateEntered', 'RecordAbandonedRollback')).toHaveLength(1);
+    expect(eventsOf(run.history, 'TaskStateEntered', 'RecordAbandonedUnassociatedRollback')).toHaveLength(1);
+    expect(run.summary.counts).toMatchObject({ failed: 2, rolledBack: 0 });
+    expect(cloud.clientThings().map((thing) => thing.thingName).sort()).toEqual(['gave-up-associate-0', 'gave-up-attach']);
+  });
+
   it('an unknown core device fails its batch with ResourceNotFoundException and rolls the devices back', async () => {
     const run = await cloud.provision({ devices: await devices(2, 'no-core', 'core-that-does-not-exist') });
 

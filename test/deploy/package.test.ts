@@ -30,7 +30,6 @@ interface Statement {
 
 let artifactsDir: string;
 let template: { Resources: Record<string, Resource> };
-let packageSeconds: number;
 
 beforeAll(async () => {
   artifactsDir = await mkdtemp(join(tmpdir(), 'sls-package-'));
@@ -41,7 +40,8 @@ beforeAll(async () => {
     env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
     maxBuffer: 16 * 1024 * 1024,
   });
-  packageSeconds = (performance.now() - started) / 1000;
+  // Reported, never asserted: it depends on the machine (the hook's timeout guards against a hang).
+  console.info(`sls package took ${((performance.now() - started) / 1000).toFixed(1)} s`);
   template = JSON.parse(await readFile(join(artifactsDir, 'cloudformation-template-update-stack.json'), 'utf8'));
 }, 240_000);
 
@@ -111,12 +111,6 @@ async function aslTaskFunctions(machine: string): Promise<Set<string>> {
 }
 
 describe(`sls package --stage ${STAGE}`, () => {
-  it('packages in a reasonable time', () => {
-    // Reported, not asserted tightly: it varies with the machine. 120 s would mean something broke.
-    console.info(`sls package took ${packageSeconds.toFixed(1)} s`);
-    expect(packageSeconds).toBeLessThan(120);
-  });
-
   it('runs every function on nodejs24.x, arm64, with its own role', () => {
     const functions = resources('AWS::Lambda::Function');
     expect(functions.length).toBeGreaterThan(0);

@@ -7,7 +7,8 @@ import { waitForExecution } from '../support/step-functions.ts';
 /**
  * Duplicates arrive together in practice (a client retrying on a timeout, EventBridge delivering at
  * least once), so they are sent concurrently here, through the same HTTP API and Lambda runtime that
- * `npm start` serves, and the executions are counted with ListExecutions.
+ * `npm start` serves. What they started is read with ListExecutions, whatever its name: a duplicate
+ * that slipped through under another name counts too.
  */
 describe('idempotency under concurrent duplicates', () => {
   let cloud: TestServiceCloud;
@@ -23,9 +24,16 @@ describe('idempotency under concurrent duplicates', () => {
 
   const DUPLICATES = 8;
 
-  async function executionsNamed(name: string): Promise<string[]> {
+  async function executionArns(): Promise<Set<string>> {
     const { executions = [] } = await cloud.sfn.send(new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provision'), maxResults: 1000 }));
-    return executions.filter((execution) => execution.name === name).map((execution) => execution.executionArn as string);
+    return new Set(executions.map((execution) => execution.executionArn as string));
+  }
+
+  /** Runs `send` and answers the executions it started. */
+  async function startedBy(send: () => Promise<unknown>): Promise<string[]> {
+    const before = await executionArns();
+    await send();
+    return [...(await executionArns())].filter((arn) => !before.has(arn));
   }
 
   async function requestBody(requestId: string | undefined, thingName: string) {
@@ -43,18 +51,25 @@ describe('idempotency under concurrent duplicates', () => {
   ] as const)('concurrent POSTs keyed by %s start exactly one execution', async (_, requestId, headers) => {
     const key = requestId ?? headers['Idempotency-Key']!;
     const body = await requestBody(requestId, `${key}-device`);
-    const answers = await Promise.all(Array.from({ length: DUPLICATES }, () => post(body, headers)));
+    let answers: Awaited<ReturnType<typeof post>>[] = [];
+    const started = await startedBy(async () => {
+      answers = await Promise.all(Array.from({ length: DUPLICATES }, () => post(body, headers)));
+    });
 
     expect(answers.map((answer) => answer.status)).toEqual(Array(DUPLICATES).fill(202));
-    const [arn] = await executionsNamed(key);
-    expect(await executionsNamed(key)).toHaveLength(1);
+    expect(started).toHaveLength(1);
+    const [arn] = started;
+    expect(arn).toMatch(new RegExp(`:${key}$`));
     expect(new Set(answers.map((answer) => answer.body.executionArn))).toEqual(new Set([arn]));
 
     // The same key with another body is another request: refused, and nothing new starts.
-    const conflicting = await post({ ...body, devices: [{ ...body.devices[0]!, thingName: `${key}-other` }] }, headers);
-    expect(conflicting.status).toBe(409);
-    expect(conflicting.body.message).toContain(key);
-    expect(await executionsNamed(key)).toHaveLength(1);
+    let conflicting: Awaited<ReturnType<typeof post>> | undefined;
+    const startedByConflict = await startedBy(async () => {
+      conflicting = await post({ ...body, devices: [{ ...body.devices[0]!, thingName: `${key}-other` }] }, headers);
+    });
+    expect(conflicting?.status).toBe(409);
+    expect(conflicting?.body.message).toContain(key);
+    expect(startedByConflict).toEqual([]);
     await waitForExecution(cloud.sfn, arn!);
   });
 
@@ -72,14 +87,14 @@ describe('idempotency under concurrent duplicates', () => {
     };
     // EventBridge delivers at least once (same id); a producer retrying PutEvents sends a new id.
     const deliveries = Array.from({ length: DUPLICATES }, (_, index) => (index % 2 === 0 ? event : { ...event, id: `b1c2d3e4-0000-4000-8000-00000000000${index}` }));
-    const outcomes = (await Promise.all(deliveries.map((delivery) => cloud.lambdas.invoke('handleProvisioningEvent', delivery)))) as { kind: string; executionArn: string }[];
+    let outcomes: { kind: string; executionArn: string }[] = [];
+    const started = await startedBy(async () => {
+      outcomes = (await Promise.all(deliveries.map((delivery) => cloud.lambdas.invoke('handleProvisioningEvent', delivery)))) as typeof outcomes;
+    });
 
     expect(outcomes.map((outcome) => outcome.kind)).toEqual(Array(DUPLICATES).fill('started'));
-    const arns = new Set(outcomes.map((outcome) => outcome.executionArn));
-    expect(arns.size).toBe(1);
-    const [arn] = arns;
-    const started = await executionsNamed(arn!.slice(arn!.lastIndexOf(':') + 1));
-    expect(started).toEqual([arn]);
-    await waitForExecution(cloud.sfn, arn!);
+    expect(started).toHaveLength(1);
+    expect(new Set(outcomes.map((outcome) => outcome.executionArn))).toEqual(new Set(started));
+    await waitForExecution(cloud.sfn, started[0]!);
   });
 });

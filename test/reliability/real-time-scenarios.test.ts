@@ -16,7 +16,8 @@ describe('fault-injection scenarios, real-time retries', () => {
     // sizes the device Map for the same quotas the local cloud enforces (the AWS defaults). A device's
     // steps take milliseconds here, not the 0.5 s of Lambda on AWS; 0.1 s gives 2 lanes. With 0.5 s the
     // 6 lanes start each next device at once, and a device whose backoff has grown loses every race
-    // for RegisterThing tokens to fresh ones: 1 in 120 used up its 10 throttle retries (docs/reliability.md).
+    // for RegisterThing tokens to fresh ones (with 10 throttle retries, before they became 30, 1 device in
+    // 120 ran out of them: docs/reliability.md).
     Object.assign(process.env, PACING_ENVIRONMENT);
     cloud = await startTestServiceCloud({ coreDevices: CORE_DEVICES, timeScale: REAL_TIME_SCALE });
   });

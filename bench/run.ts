@@ -29,8 +29,8 @@ interface Plan {
 }
 
 const PLANS: Record<BenchResults['mode'], Plan> = {
-  full: { quotaDevices: 1000, quotaCores: 10, costDevices: 1000, latencyRuns: 200, importRuns: 5, scalingSizes: [1000, 5000, 10_000] },
-  quick: { quotaDevices: 600, quotaCores: 6, costDevices: 200, latencyRuns: 50, importRuns: 1, scalingSizes: [1000] },
+  full: { quotaDevices: 1000, quotaCores: 10, costDevices: 1000, latencyRuns: 200, importRuns: 11, scalingSizes: [1000, 5000, 10_000] },
+  quick: { quotaDevices: 600, quotaCores: 6, costDevices: 200, latencyRuns: 50, importRuns: 3, scalingSizes: [1000] },
 };
 
 async function runFigure<T>(label: string, name: FigureName, options: object): Promise<T> {

@@ -110,7 +110,7 @@ describe('report', () => {
       cost,
       costThrottled: cost,
       latency: { runs: 200, p50Ms: 12, p99Ms: 30, executionP50Ms: 9, executionP99Ms: 27 },
-      bundles: { importRuns: 5, functions: [{ name: 'startProvisioning', bytes: 500 * 1024, importMs: 40, largestPackages: [{ name: 'zod', bytes: 1024 }] }] },
+      bundles: { importRuns: 5, nodeHttpsImportMs: 9, functions: [{ name: 'startProvisioning', bytes: 500 * 1024, importMs: 40, fastestImportMs: 35, largestPackages: [{ name: 'zod', bytes: 1024 }] }] },
       scaling: [1000, 10_000].map((devices) => ({ devices, seconds: devices / 300, devicesPerSecond: 300, peakRssMB: 300, lost: 0 })),
     };
     const markdown = renderMarkdown(results);
@@ -118,6 +118,8 @@ describe('report', () => {
     expect(markdown).toMatch(/quotaEfficiency.*\| 0\.952 .*\| yes \|/);
     expect(markdown).toMatch(/rollbackOnFailure true \(default\) \| 3\.01 \| ≤ 2\.05 \| \*\*no\*\* \|/);
     expect(markdown).toMatch(/bundles: largest \(startProvisioning\) \| 500 KiB .*\*\*no\*\*/);
+    expect(markdown).toContain('| startProvisioning | 500 KiB | 40 · 35 ms | zod 1 KiB |');
+    expect(markdown).toContain("`import('node:https')` alone, which every bundle with an SDK client pays, took 9 ms");
     expect(markdown).toContain('| 10000 |');
   });
 });

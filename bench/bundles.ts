@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
 import { createLambdaRegistry } from '../local-cloud/lambda/lambda-registry.ts';
 import { loadServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
-import { median } from './stats.ts';
+import { median, round } from './stats.ts';
 
 export interface BundlesOptions {
   importRuns: number;
@@ -85,8 +85,8 @@ export async function bundles(options: BundlesOptions) {
     built.push({ fn, file, environment, metafile: result.metafile, samples: [] as number[] });
   }
   // Rounds over all functions, after every build: a burst of load on the machine spreads over all of them
-  // instead of landing on whichever function was being measured.
-  // Node's HTTPS stack, which every bundle with an SDK client loads: how fast the machine was meanwhile.
+  // instead of landing on whichever function was being measured. Each round also imports Node's HTTPS
+  // stack, which every bundle with an SDK client loads: how fast the machine was meanwhile.
   const httpsSamples = [];
   for (let round = 0; round < options.importRuns; round += 1) {
     for (const bundle of built) bundle.samples.push(await importMilliseconds(pathToFileURL(bundle.file).href, bundle.environment));
@@ -99,16 +99,16 @@ export async function bundles(options: BundlesOptions) {
       handler: relative(project.baseDir, fn.handlerFile),
       bytes: (await stat(file)).size,
       sourceMapBytes: (await stat(`${file}.map`)).size,
-      importMs: Math.round(median(samples) * 10) / 10,
+      importMs: round(median(samples), 1),
       // Interference only ever adds time: the fastest round is the closest to the bundle's own cost.
-      fastestImportMs: Math.round(Math.min(...samples) * 10) / 10,
+      fastestImportMs: round(Math.min(...samples), 1),
       largestPackages: bytesByPackage(metafile, 6),
     });
   }
   return {
     esbuild: custom,
     importRuns: options.importRuns,
-    nodeHttpsImportMs: Math.round(median(httpsSamples) * 10) / 10,
+    nodeHttpsImportMs: round(median(httpsSamples), 1),
     functions,
     maxBytes: Math.max(...functions.map(({ bytes }) => bytes)),
     maxImportMs: Math.max(...functions.map(({ importMs }) => importMs)),

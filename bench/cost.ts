@@ -11,10 +11,10 @@ import {
   provisionedNames,
   provisionThroughApi,
   registryCalls,
-  round,
   startBenchCloud,
   type BenchCloud,
 } from './harness.ts';
+import { round } from './stats.ts';
 
 export interface CostOptions {
   devices: number;

@@ -229,8 +229,3 @@ export async function historyCounts(cloud: BenchCloud, executionArns: readonly s
     lambdaInvocations: total.lambdaInvocations + next.lambdaInvocations,
   }));
 }
-
-export function round(value: number, digits = 2): number {
-  const factor = 10 ** digits;
-  return Math.round(value * factor) / factor;
-}

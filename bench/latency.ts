@@ -6,8 +6,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createProvisioningApi } from '../cli/api-client.ts';
-import { coreDeviceNames, createFleet, historyCounts, round, startBenchCloud } from './harness.ts';
-import { summarize } from './stats.ts';
+import { coreDeviceNames, createFleet, historyCounts, startBenchCloud } from './harness.ts';
+import { round, summarize } from './stats.ts';
 
 export interface LatencyOptions {
   runs: number;

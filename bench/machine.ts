@@ -1,4 +1,5 @@
 import { cpus, totalmem } from 'node:os';
+import { round } from './stats.ts';
 
 export interface Machine {
   cpuModel: string;
@@ -13,7 +14,7 @@ export function describeMachine(): Machine {
   return {
     cpuModel: processors[0]?.model.trim() ?? 'unknown',
     cores: processors.length,
-    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    memoryGiB: round(totalmem() / 2 ** 30, 1),
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
   };

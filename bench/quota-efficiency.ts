@@ -14,9 +14,9 @@ import {
   provisionedNames,
   provisionThroughApi,
   registryCalls,
-  round,
   startBenchCloud,
 } from './harness.ts';
+import { round } from './stats.ts';
 
 export interface QuotaEfficiencyOptions {
   devices: number;

@@ -3,7 +3,8 @@
  * bleed): the local cloud and the service with the quotas off and no waiting (timeScale 0), the fleet
  * submitted through the local HTTP API with the fleet CLI's default of 4 requests in flight.
  */
-import { coreDeviceNames, createFleet, lostDevices, provisionedNames, provisionThroughApi, round, startBenchCloud } from './harness.ts';
+import { coreDeviceNames, createFleet, lostDevices, provisionedNames, provisionThroughApi, startBenchCloud } from './harness.ts';
+import { round } from './stats.ts';
 
 export interface ScalingOptions {
   devices: number;

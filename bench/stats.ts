@@ -1,4 +1,4 @@
-/** Order statistics for the benchmark's samples: nearest-rank percentiles, no interpolation. */
+/** Order statistics for the benchmark's samples (nearest-rank percentiles, no interpolation), and rounding. */
 
 export function percentile(samples: readonly number[], percent: number): number {
   if (samples.length === 0) throw new Error('percentile of no samples');
@@ -19,6 +19,10 @@ export interface Summary {
 
 /** p50, p99 and max, rounded to 0.1 ms. */
 export function summarize(samples: readonly number[]): Summary {
-  const tenth = (value: number) => Math.round(value * 10) / 10;
-  return { p50: tenth(percentile(samples, 50)), p99: tenth(percentile(samples, 99)), max: tenth(percentile(samples, 100)) };
+  return { p50: round(percentile(samples, 50), 1), p99: round(percentile(samples, 99), 1), max: round(percentile(samples, 100), 1) };
+}
+
+export function round(value: number, digits = 2): number {
+  const factor = 10 ** digits;
+  return Math.round(value * factor) / factor;
 }

@@ -3,13 +3,27 @@ import { DEMO_CORE_DEVICE } from '../local-cloud/config.ts';
 
 const DEMO_DEVICE = 'demo-sensor-1';
 
-/** A certificate for the demo device, created through the local cloud's IoT API like a real operator would. */
-export async function createDemoCertificate(endpoint: string, region: string): Promise<string> {
-  const iot = new IoTClient({ endpoint, region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+/**
+ * Certificates for demo devices, created through the local cloud's IoT API like a real operator would.
+ * Its CreateKeysAndCertificate quota (10/s, as on AWS) sets the pace: the adaptive retry mode waits for
+ * tokens instead of giving up after three throttled attempts.
+ */
+export async function createDemoCertificates(endpoint: string, region: string, count: number): Promise<string[]> {
+  const iot = new IoTClient({
+    endpoint,
+    region,
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    retryMode: 'adaptive',
+    maxAttempts: 10,
+  });
   try {
-    const { certificateArn } = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
-    if (!certificateArn) throw new Error('CreateKeysAndCertificate returned no certificateArn');
-    return certificateArn;
+    const certificateArns: string[] = [];
+    while (certificateArns.length < count) {
+      const { certificateArn } = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+      if (!certificateArn) throw new Error('CreateKeysAndCertificate returned no certificateArn');
+      certificateArns.push(certificateArn);
+    }
+    return certificateArns;
   } finally {
     iot.destroy();
   }
@@ -18,4 +32,10 @@ export async function createDemoCertificate(endpoint: string, region: string): P
 /** The request body that provisions the demo device on the demo core. */
 export function demoProvisioningRequest(certificateArn: string): string {
   return JSON.stringify({ coreDeviceThingName: DEMO_CORE_DEVICE, devices: [{ thingName: DEMO_DEVICE, principal: certificateArn }] });
+}
+
+/** A fleet CLI manifest (CSV) of demo devices on the demo core, one per certificate. */
+export function demoFleetManifest(certificateArns: readonly string[]): string {
+  const rows = certificateArns.map((arn, index) => `demo-fleet-${String(index + 1).padStart(5, '0')},${arn},${DEMO_CORE_DEVICE}`);
+  return ['thingName,principal,coreDeviceThingName', ...rows, ''].join('\n');
 }

@@ -28,10 +28,56 @@ export interface PacingQuotas {
 export const INLINE_MAP_CONCURRENCY_LIMIT = 40;
 const HEADROOM = 1.2;
 
+function bindingTps(quotas: PacingQuotas): number {
+  return Math.min(quotas.registerThingTps, quotas.attachThingPrincipalTps, quotas.describeThingTps);
+}
+
 export function deviceConcurrency(quotas: PacingQuotas, runningRequests = 0): number {
-  const bindingTps = Math.min(quotas.registerThingTps, quotas.attachThingPrincipalTps, quotas.describeThingTps);
-  const wanted = Math.ceil((bindingTps * quotas.deviceStepSeconds * HEADROOM) / (Math.max(0, runningRequests) + 1));
+  const wanted = Math.ceil((bindingTps(quotas) * quotas.deviceStepSeconds * HEADROOM) / (Math.max(0, runningRequests) + 1));
   return Math.min(INLINE_MAP_CONCURRENCY_LIMIT, Math.max(1, wanted));
+}
+
+/** How long a device keeps trying while the quota is contended before it is given up (and rolled back). */
+const THROTTLING_PATIENCE_SECONDS = 60;
+const THROTTLING_BACKOFF_RATE = 2;
+/** Doublings of the interval before the wait stops growing. */
+const THROTTLING_DOUBLINGS = 2;
+
+export interface ThrottlingRetrier {
+  IntervalSeconds: number;
+  BackoffRate: number;
+  MaxDelaySeconds: number;
+  MaxAttempts: number;
+  JitterStrategy: 'FULL';
+}
+
+/**
+ * The state machines' retrier for throttling, from the same quotas. A throttled device should try again
+ * once the devices in flight have drained through the binding quota; Step Functions counts whole seconds:
+ *
+ *     IntervalSeconds = max(1, ceil(deviceConcurrency / bindingTps))
+ *
+ * The lanes grow with the quota, so the quota mostly cancels out: 6 / 10 = 0.6 s at the AWS defaults,
+ * 40 / 100 at a raised quota, both 1 s; slow steps (a larger DEVICE_STEP_SECONDS) lengthen it. Then
+ *
+ *     MaxDelaySeconds = IntervalSeconds × 2²   IoT refills its buckets every second, so a longer wait buys
+ *                                              nothing, while a request lasts as long as its unluckiest device
+ *     MaxAttempts     = ceil(60 s / (MaxDelaySeconds / 2))   FULL jitter waits half the cap on average:
+ *                                              about a minute of contention before a device is given up
+ *
+ * The ASL files hold the literal values (Step Functions has no expressions in Retry); test/deploy/asl.test.ts
+ * checks them against this function for every stage's quotas in serverless.yml.
+ */
+export function throttlingRetrier(quotas: PacingQuotas): ThrottlingRetrier {
+  const intervalSeconds = Math.max(1, Math.ceil(deviceConcurrency(quotas) / bindingTps(quotas)));
+  const maxDelaySeconds = intervalSeconds * THROTTLING_BACKOFF_RATE ** THROTTLING_DOUBLINGS;
+  return {
+    IntervalSeconds: intervalSeconds,
+    BackoffRate: THROTTLING_BACKOFF_RATE,
+    MaxDelaySeconds: maxDelaySeconds,
+    MaxAttempts: Math.ceil(THROTTLING_PATIENCE_SECONDS / (maxDelaySeconds / 2)),
+    JitterStrategy: 'FULL',
+  };
 }
 
 function positiveNumber(value: string | undefined, fallback: number): number {

@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { CERTIFICATE_STILL_ATTACHED, RETRIED_ERROR_NAMES, THING_STILL_HAS_PRINCIPALS } from '../../functions/domain/errors.ts';
+import { quotasFromEnvironment, throttlingRetrier } from '../../functions/domain/pacing.ts';
+import { loadServerlessProject } from '../../local-cloud/lambda/serverless-project.ts';
 
 /** asl-validator ships no types; this is the part of its API the test uses. */
 type AslValidator = (
@@ -137,6 +139,38 @@ describe.each(MACHINES)('statemachines/%s.asl.json', (name) => {
       expect(retrier, `${path} retries ${error}`).toBeDefined();
       expect(retrier?.JitterStrategy, `${path}: ${error} retried with FULL jitter`).toBe('FULL');
       expect(retrier?.MaxDelaySeconds, `${path}: ${error} retried with a MaxDelaySeconds cap`).toBeDefined();
+    }
+  });
+});
+
+/** Every stage serverless.yml configures, with the environment its functions get there. */
+async function stageEnvironments(): Promise<[string, NodeJS.ProcessEnv][]> {
+  const { config } = await loadServerlessProject({ env: {} });
+  const stages = Object.keys(config.params as Record<string, unknown>).filter((stage) => stage !== 'default');
+  return Promise.all(
+    stages.map(async (stage) => {
+      const project = await loadServerlessProject({ stage, env: {} });
+      const provider = project.config.provider as { environment: NodeJS.ProcessEnv };
+      return [stage, provider.environment] as [string, NodeJS.ProcessEnv];
+    }),
+  );
+}
+
+describe('the throttling retrier of every Lambda task', async () => {
+  const environments = await stageEnvironments();
+
+  it('is checked for the deployed stages and the local one', () => {
+    expect(environments.map(([stage]) => stage)).toEqual(expect.arrayContaining(['local', 'dev', 'prod']));
+  });
+
+  it.each(environments)('is the one pacing.ts derives from the quotas of stage %s', (_, environment) => {
+    const derived = throttlingRetrier(quotasFromEnvironment(environment));
+    for (const name of MACHINES) {
+      for (const [path, state] of allStates(load(name).States).filter(([, candidate]) => isLambdaTask(candidate))) {
+        const retrier = state.Retry?.find((candidate) => candidate.ErrorEquals.includes('ThrottlingException'));
+        const { ErrorEquals: _errors, ...policy } = retrier ?? { ErrorEquals: [] };
+        expect(policy, `${name}: ${path}`).toEqual(derived);
+      }
     }
   });
 });

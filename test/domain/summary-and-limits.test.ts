@@ -4,7 +4,7 @@ import { settleAssociations } from '../../functions/settle-associations.ts';
 import { toOutcome } from '../../functions/domain/summary.ts';
 import { boundedMessage } from '../../functions/domain/errors.ts';
 import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES } from '../../functions/domain/limits.ts';
-import { deviceConcurrency, quotasFromEnvironment } from '../../functions/domain/pacing.ts';
+import { deviceConcurrency, quotasFromEnvironment, throttlingRetrier } from '../../functions/domain/pacing.ts';
 import { provisioningRequestSchema } from '../../functions/domain/provisioning-request.ts';
 import type { DeviceRecord } from '../../functions/domain/records.ts';
 import { summarize } from '../../functions/domain/summary.ts';
@@ -97,5 +97,12 @@ describe('pacing', () => {
     const defaults = quotasFromEnvironment({});
     expect([0, 1, 2, 3].map((running) => deviceConcurrency(defaults, running))).toEqual([6, 3, 2, 2]);
     expect(deviceConcurrency(defaults, 1_000)).toBe(1);
+  });
+
+  it('derives the throttling retrier from the same quotas: wait for the lanes to drain, then about a minute of trying', () => {
+    const atDefaults = throttlingRetrier(quotasFromEnvironment({}));
+    expect(atDefaults).toEqual({ IntervalSeconds: 1, BackoffRate: 2, MaxDelaySeconds: 4, MaxAttempts: 30, JitterStrategy: 'FULL' });
+    expect(throttlingRetrier(quotasFromEnvironment({ REGISTER_THING_TPS: '100' }))).toEqual(atDefaults);
+    expect(throttlingRetrier(quotasFromEnvironment({ DEVICE_STEP_SECONDS: '3' }))).toMatchObject({ IntervalSeconds: 4, MaxDelaySeconds: 16, MaxAttempts: 8 });
   });
 });

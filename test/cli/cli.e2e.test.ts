@@ -12,6 +12,7 @@ import { startFakeApi, type FakeApi } from './fake-provisioning-api.ts';
 import { capturedStream, certificateArn, fleetCsv, sensorName, workDirectory, writeManifest } from './fleet-fixtures.ts';
 
 const FAST_POLLING = { initialMs: 1, maxMs: 5 };
+const COMMAND = join(import.meta.dirname, '../../bin/iot-provision.js');
 
 let api: FakeApi | undefined;
 afterEach(async () => {
@@ -175,11 +176,22 @@ describe('iot-provision against an API that follows the contract', () => {
       templateParameters: { Site: 'berlin' },
       devices: [{ thingName: 'gateway-1', principal: certificateArn(1) }, { thingName: 'gateway-2', principal: certificateArn(2), coreDeviceThingName: 'core-b' }],
     }, null, 2));
-    const command = join(import.meta.dirname, '../../bin/iot-provision.ts');
 
-    const { stdout } = await promisify(execFile)(process.execPath, [command, manifest, '--api-url', api.url, '--report', join(directory, 'report'), '--core', 'core-a', '--param', 'Model=m1', '--no-rollback']);
+    const { stdout } = await promisify(execFile)(process.execPath, [COMMAND, manifest, '--api-url', api.url, '--report', join(directory, 'report'), '--core', 'core-a', '--param', 'Model=m1', '--no-rollback']);
 
     expect(stdout).toMatch(/Devices\s+2: 2 provisioned, 0 failed/);
     expect(api.posted[0]).toMatchObject({ coreDeviceThingName: 'core-a', rollbackOnFailure: false, templateParameters: { Site: 'berlin', Model: 'm1' } });
+  });
+
+  it('tells a Node older than 24 how to run it instead of failing on TypeScript it cannot load', async () => {
+    const posingAsNode20 = `data:text/javascript,Object.defineProperty(process.versions, 'node', { value: '20.19.0' })`;
+
+    const failure = await promisify(execFile)(process.execPath, ['--import', posingAsNode20, COMMAND, 'fleet.csv']).then(
+      () => undefined,
+      (error: { code: number; stderr: string }) => error,
+    );
+
+    expect(failure?.code).toBe(2);
+    expect(failure?.stderr).toContain('iot-provision needs Node 24 or later, and this is Node 20.19.0. Run it with npx from the project directory');
   });
 });

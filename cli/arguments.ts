@@ -23,7 +23,7 @@ interface RequestOverrides {
 
 type ParsedArguments = { kind: 'help' } | { kind: 'run'; options: CliOptions } | { kind: 'usage-error'; message: string };
 
-const DEFAULT_API_URL = 'http://127.0.0.1:3000';
+export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
 const DEFAULT_REPORT_PREFIX = './iot-provision-report';
 export const DEFAULT_CONCURRENCY = 4;
 

@@ -1,26 +1,29 @@
 /**
- * `npm run demo-fleet [-- --devices 100 --out demo-fleet.csv]`, with `npm start` running: a manifest to try
- * the fleet CLI on (`npx iot-provision demo-fleet.csv`), one fresh certificate per device.
+ * `npm run demo-fleet [-- --devices 100 --out demo-fleet.csv --endpoint <local cloud URL>]`, with `npm start`
+ * running: a manifest to try the fleet CLI on (`npx iot-provision demo-fleet.csv`), one fresh certificate
+ * per device.
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../local-cloud/config.ts';
-import { createDemoCertificates, demoFleetManifest } from './demo-seed.ts';
-
-/** The local stage's region (serverless.yml), so that the certificates' ARNs match the things'. */
-const LOCAL_STAGE_REGION = 'us-east-1';
+import { loadServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
+import { createDemoCertificates, demoFleetManifest, localCloudUrl } from './demo-seed.ts';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { devices: { type: 'string', default: '100' }, out: { type: 'string', default: 'demo-fleet.csv' } },
+    options: {
+      devices: { type: 'string', default: '100' },
+      out: { type: 'string', default: 'demo-fleet.csv' },
+      endpoint: { type: 'string', default: localCloudUrl(loadConfig(process.env, [])) },
+    },
     strict: true,
   });
   const devices = Number(values.devices);
   if (!Number.isInteger(devices) || devices < 1) throw new Error(`--devices must be a positive integer, not ${values.devices}`);
-  const { host, port } = loadConfig(process.env, []);
-  const endpoint = `http://${host}:${port}`;
-  console.log(`Creating ${devices} certificates in the local cloud at ${endpoint} (10 a second, its CreateKeysAndCertificate quota) …`);
-  const certificateArns = await createDemoCertificates(endpoint, LOCAL_STAGE_REGION, devices);
+  // The local stage's region, so that the certificates' ARNs name the region the things' do.
+  const { region } = await loadServerlessProject({ env: process.env });
+  console.log(`Creating ${devices} certificates in the local cloud at ${values.endpoint}, paced by its CreateKeysAndCertificate quota …`);
+  const certificateArns = await createDemoCertificates(values.endpoint, region, devices);
   await writeFile(values.out, demoFleetManifest(certificateArns));
   console.log(`Wrote ${values.out}. Provision the fleet with:\n  npx iot-provision ${values.out}`);
 }

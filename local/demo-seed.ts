@@ -1,5 +1,6 @@
 import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
-import { DEMO_CORE_DEVICE } from '../local-cloud/config.ts';
+import { DEFAULT_API_URL } from '../cli/arguments.ts';
+import { DEMO_CORE_DEVICE, loadConfig, type LocalCloudConfig } from '../local-cloud/config.ts';
 
 const DEMO_DEVICE = 'demo-sensor-1';
 
@@ -38,4 +39,18 @@ export function demoProvisioningRequest(certificateArn: string): string {
 export function demoFleetManifest(certificateArns: readonly string[]): string {
   const rows = certificateArns.map((arn, index) => `demo-fleet-${String(index + 1).padStart(5, '0')},${arn},${DEMO_CORE_DEVICE}`);
   return ['thingName,principal,coreDeviceThingName', ...rows, ''].join('\n');
+}
+
+export function localCloudUrl({ host, port }: Pick<LocalCloudConfig, 'host' | 'port'>): string {
+  return `http://${host}:${port}`;
+}
+
+/**
+ * The commands that try the fleet CLI on a demo fleet, run from another terminal (which may not share this
+ * one's LOCAL_CLOUD_* and API_PORT variables): flags only where the URLs differ from the defaults.
+ */
+export function demoFleetCommand(cloudUrl: string, apiUrl: string): string {
+  const endpoint = cloudUrl === localCloudUrl(loadConfig({}, [])) ? '' : ` -- --endpoint ${cloudUrl}`;
+  const api = apiUrl === DEFAULT_API_URL ? '' : ` --api-url ${apiUrl}`;
+  return `npm run demo-fleet${endpoint} && npx iot-provision demo-fleet.csv${api}`;
 }

@@ -6,7 +6,7 @@ import { listenError, loadConfig, parsePort } from '../local-cloud/config.ts';
 import { startServiceCloud } from '../local-cloud/service-cloud.ts';
 import { timeScaleFromEnv } from '../local-cloud/services/stepfunctions/index.ts';
 import { startApiServer } from './api-server.ts';
-import { createDemoCertificates, demoProvisioningRequest } from './demo-seed.ts';
+import { createDemoCertificates, demoFleetCommand, demoProvisioningRequest } from './demo-seed.ts';
 
 const API_HOST = '127.0.0.1';
 const DEFAULT_API_PORT = 3000;
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     `Ready: local cloud ${cloud.url}, API ${api.url} (stage ${project.stage}). Provision the demo device with:\n` +
       `  curl -sS -X POST ${api.url}/provisioning-requests -H 'content-type: application/json' -d '${demoProvisioningRequest(certificateArn!)}'\n` +
       `Or try the fleet CLI on 100 demo devices (in another terminal):\n` +
-      `  npm run demo-fleet && npx iot-provision demo-fleet.csv`,
+      `  ${demoFleetCommand(cloud.url, api.url)}`,
   );
 }
 

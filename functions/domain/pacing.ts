@@ -40,8 +40,11 @@ export function deviceConcurrency(quotas: PacingQuotas, runningRequests = 0): nu
 /** How long a device keeps trying while the quota is contended before it is given up (and rolled back). */
 const THROTTLING_PATIENCE_SECONDS = 60;
 const THROTTLING_BACKOFF_RATE = 2;
-/** Doublings of the interval before the wait stops growing. */
-const THROTTLING_DOUBLINGS = 2;
+/**
+ * IoT refills its token buckets every second, so a wait of a few seconds finds tokens as surely as a longer
+ * one, which would only lengthen the request's tail: with a 16 s cap the benchmark's runs varied 10–23 s.
+ */
+const THROTTLING_CAP_SECONDS = 4;
 
 export interface ThrottlingRetrier {
   IntervalSeconds: number;
@@ -58,19 +61,20 @@ export interface ThrottlingRetrier {
  *     IntervalSeconds = max(1, ceil(deviceConcurrency / bindingTps))
  *
  * The lanes grow with the quota, so the quota mostly cancels out: 6 / 10 = 0.6 s at the AWS defaults,
- * 40 / 100 at a raised quota, both 1 s; slow steps (a larger DEVICE_STEP_SECONDS) lengthen it. Then
+ * 40 / 100 at a raised quota, both 1 s; slow steps (a larger DEVICE_STEP_SECONDS) or a quota below 2/s
+ * lengthen it. Then
  *
- *     MaxDelaySeconds = IntervalSeconds × 2²   IoT refills its buckets every second, so a longer wait buys
- *                                              nothing, while a request lasts as long as its unluckiest device
+ *     MaxDelaySeconds = max(4, IntervalSeconds)   a few of IoT's one-second refills, never below the interval
  *     MaxAttempts     = ceil(60 s / (MaxDelaySeconds / 2))   FULL jitter waits half the cap on average:
  *                                              about a minute of contention before a device is given up
  *
- * The ASL files hold the literal values (Step Functions has no expressions in Retry); test/deploy/asl.test.ts
- * checks them against this function for every stage's quotas in serverless.yml.
+ * The ASL files hold the literal values (Step Functions has no expressions in Retry), one set for every
+ * stage; test/deploy/asl.test.ts checks them against this function for each stage's quotas in
+ * serverless.yml (the local stage's defaults: the benchmark sets its quotas per run).
  */
 export function throttlingRetrier(quotas: PacingQuotas): ThrottlingRetrier {
   const intervalSeconds = Math.max(1, Math.ceil(deviceConcurrency(quotas) / bindingTps(quotas)));
-  const maxDelaySeconds = intervalSeconds * THROTTLING_BACKOFF_RATE ** THROTTLING_DOUBLINGS;
+  const maxDelaySeconds = Math.max(THROTTLING_CAP_SECONDS, intervalSeconds);
   return {
     IntervalSeconds: intervalSeconds,
     BackoffRate: THROTTLING_BACKOFF_RATE,

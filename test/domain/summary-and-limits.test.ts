@@ -103,6 +103,7 @@ describe('pacing', () => {
     const atDefaults = throttlingRetrier(quotasFromEnvironment({}));
     expect(atDefaults).toEqual({ IntervalSeconds: 1, BackoffRate: 2, MaxDelaySeconds: 4, MaxAttempts: 30, JitterStrategy: 'FULL' });
     expect(throttlingRetrier(quotasFromEnvironment({ REGISTER_THING_TPS: '100' }))).toEqual(atDefaults);
-    expect(throttlingRetrier(quotasFromEnvironment({ DEVICE_STEP_SECONDS: '3' }))).toMatchObject({ IntervalSeconds: 4, MaxDelaySeconds: 16, MaxAttempts: 8 });
+    expect(throttlingRetrier(quotasFromEnvironment({ DEVICE_STEP_SECONDS: '3' }))).toMatchObject({ IntervalSeconds: 4, MaxDelaySeconds: 4, MaxAttempts: 30 });
+    expect(throttlingRetrier(quotasFromEnvironment({ REGISTER_THING_TPS: '0.2', DEVICE_STEP_SECONDS: '3' }))).toMatchObject({ IntervalSeconds: 5, MaxDelaySeconds: 5, MaxAttempts: 24 });
   });
 });

@@ -5,10 +5,11 @@
  */
 import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
 import { type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
-import { createProvisioningApi, type Backoff } from '../cli/api-client.ts';
+import { createFleetApi, type Backoff } from '../cli/api-client.ts';
 import type { DeviceResult } from '../cli/outcomes.ts';
-import { planRequests, type PlannedDevice, type RequestOptions } from '../cli/plan.ts';
-import { provisionFleet } from '../cli/fleet-run.ts';
+import { planRequests, type PlannedDevice } from '../cli/plan.ts';
+import { runFleet } from '../cli/fleet-run.ts';
+import { PROVISIONING, type RequestOptions } from '../cli/workflow.ts';
 import type { FaultSettingsPatch, OperationCounters } from '../local-cloud/faults.ts';
 import { startServiceCloud, type ServiceCloud } from '../local-cloud/service-cloud.ts';
 import type { StateSnapshot } from '../local-cloud/store.ts';
@@ -122,9 +123,9 @@ export async function provisionThroughApi(
 ): Promise<FleetRun> {
   const planned: PlannedDevice[] = devices.map((device, index) => ({ index, where: `devices[${index}]`, device }));
   const requestOptions: RequestOptions = { thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: true, ...options.requestOptions };
-  const plan = planRequests({ options: requestOptions, devices: planned });
+  const plan = planRequests({ workflow: PROVISIONING, options: requestOptions, devices: planned });
   const executionArns: string[] = [];
-  const api = createProvisioningApi({ apiUrl: new URL(cloud.api.url) });
+  const api = createFleetApi({ apiUrl: new URL(cloud.api.url), workflow: PROVISIONING });
   const recordingApi = {
     ...api,
     async submit(request: Parameters<typeof api.submit>[0]) {
@@ -134,7 +135,7 @@ export async function provisionThroughApi(
     },
   };
   const started = performance.now();
-  const result = await provisionFleet(plan, {
+  const result = await runFleet(plan, {
     api: recordingApi,
     state: new Map(),
     recordFinished: async () => {},

@@ -5,7 +5,8 @@
  * own CPU share. Quotas off, timeScale 1 (no fault, so nothing waits).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createProvisioningApi } from '../cli/api-client.ts';
+import { createFleetApi } from '../cli/api-client.ts';
+import { PROVISIONING } from '../cli/workflow.ts';
 import { coreDeviceNames, createFleet, historyCounts, startBenchCloud } from './harness.ts';
 import { round, summarize } from './stats.ts';
 
@@ -19,7 +20,7 @@ export async function latency(options: LatencyOptions) {
   const [core] = coreDeviceNames(1);
   const cloud = await startBenchCloud({ timeScale: 1, faults: { quotas: false }, coreDevices: [core!] });
   try {
-    const api = createProvisioningApi({ apiUrl: new URL(cloud.api.url) });
+    const api = createFleetApi({ apiUrl: new URL(cloud.api.url), workflow: PROVISIONING });
     const fleet = await createFleet(cloud, 'lat', options.runs, [core!]);
     const endToEnd: number[] = [];
     const execution: number[] = [];

@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { ProvisioningRequest } from '../functions/domain/provisioning-request.ts';
 import type { FieldError } from '../functions/domain/validation.ts';
 import type { FinalExecutionStatus, RequestStatusResponse } from './outcomes.ts';
+import type { FleetRequest, FleetWorkflow } from './workflow.ts';
 
-/** `202` of `POST /provisioning-requests`. */
+/** `202` of `POST /provisioning-requests` (or `/deprovisioning-requests`). */
 interface AcceptedRequest {
   requestId: string;
   executionArn: string;
@@ -21,8 +21,8 @@ export interface ApiFailure {
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; failure: ApiFailure };
 
-export interface ProvisioningApi {
-  submit(request: ProvisioningRequest): Promise<ApiResult<AcceptedRequest>>;
+export interface FleetApi {
+  submit(request: FleetRequest): Promise<ApiResult<AcceptedRequest>>;
   status(requestId: string): Promise<ApiResult<RequestStatusResponse>>;
 }
 
@@ -57,6 +57,8 @@ type CredentialProvider = NonNullable<ConstructorParameters<typeof SignatureV4>[
 
 interface ApiClientOptions {
   apiUrl: URL;
+  /** Whose requests: provisioning or deprovisioning. */
+  workflow: Pick<FleetWorkflow, 'route'>;
   /** Required when the API is not on a loopback address: requests are then SigV4-signed for this region (see resolveRegion). */
   region?: string;
   /** Defaults to the AWS SDK's provider chain (environment, shared files, SSO, instance roles…). */
@@ -77,7 +79,7 @@ export function resolveRegion(url: URL, explicit: string | undefined, environmen
   return explicit ?? /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(url.hostname)?.[1] ?? environmentRegion;
 }
 
-export function createProvisioningApi(options: ApiClientOptions): ProvisioningApi {
+export function createFleetApi(options: ApiClientOptions): FleetApi {
   const fetchImpl = options.fetch ?? fetch;
   const backoff = options.backoff ?? POLL_BACKOFF;
   const sign = isLoopback(options.apiUrl) ? undefined : createSigner(options);
@@ -107,7 +109,7 @@ export function createProvisioningApi(options: ApiClientOptions): ProvisioningAp
 
   return {
     async submit(request) {
-      const response = await send('POST', 'provisioning-requests', request);
+      const response = await send('POST', options.workflow.route, request);
       if ('code' in response) return { ok: false, failure: response };
       if (response.status === 202) return { ok: true, value: response.json as AcceptedRequest };
       if (response.status === 400) {
@@ -117,7 +119,7 @@ export function createProvisioningApi(options: ApiClientOptions): ProvisioningAp
       return { ok: false, failure: httpFailure(response, response.status === 409 ? 'Conflict' : `HTTP ${response.status}`) };
     },
     async status(requestId) {
-      const response = await send('GET', `provisioning-requests/${encodeURIComponent(requestId)}`);
+      const response = await send('GET', `${options.workflow.route}/${encodeURIComponent(requestId)}`);
       if ('code' in response) return { ok: false, failure: response };
       if (response.status === 200) return { ok: true, value: response.json as RequestStatusResponse };
       return { ok: false, failure: httpFailure(response, response.status === 404 ? 'NotFound' : `HTTP ${response.status}`) };
@@ -131,7 +133,7 @@ type FinishedStatusResponse = RequestStatusResponse & { status: FinalExecutionSt
  * Asks for the status of a request the API has just accepted until its execution ends, waiting longer between
  * calls while it runs. The first call waits too: the execution has only just started.
  */
-export async function waitUntilFinished(api: ProvisioningApi, requestId: string, schedule: PollSchedule = POLL_BACKOFF): Promise<ApiResult<FinishedStatusResponse>> {
+export async function waitUntilFinished(api: FleetApi, requestId: string, schedule: PollSchedule = POLL_BACKOFF): Promise<ApiResult<FinishedStatusResponse>> {
   const notVisibleUntil = performance.now() + (schedule.notVisibleGraceMs ?? NOT_VISIBLE_GRACE_MS);
   for (let delay = schedule.initialMs; ; delay = Math.min(delay * 2, schedule.maxMs)) {
     await sleep(delay);

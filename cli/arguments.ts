@@ -1,7 +1,9 @@
 import { parseArgs } from 'node:util';
 import { MAX_DEVICES_PER_REQUEST } from '../functions/domain/limits.ts';
+import { DEPROVISIONING, PROVISIONING, type FleetWorkflow } from './workflow.ts';
 
 export interface CliOptions {
+  workflow: FleetWorkflow;
   manifestPath: string;
   apiUrl: URL;
   region?: string;
@@ -19,19 +21,27 @@ interface RequestOverrides {
   templateParameters: Record<string, string>;
   thingPrincipalType?: string;
   rollbackOnFailure?: boolean;
+  disassociate?: boolean;
+  detachPrincipals?: boolean;
+  deleteThings?: boolean;
 }
 
 type ParsedArguments = { kind: 'help' } | { kind: 'run'; options: CliOptions } | { kind: 'usage-error'; message: string };
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
-const DEFAULT_REPORT_PREFIX = './iot-provision-report';
+const DEFAULT_REPORT_PREFIXES: Record<FleetWorkflow['name'], string> = {
+  provision: './iot-provision-report',
+  deprovision: './iot-deprovision-report',
+};
+const PROVISIONING_FLAGS = ['template', 'template-file', 'param', 'principal-type', 'rollback'] as const;
+const DEPROVISIONING_FLAGS = ['disassociate', 'detach', 'delete'] as const;
 export const DEFAULT_CONCURRENCY = 4;
 
 export const HELP_TEXT = `Usage: iot-provision <manifest.csv|manifest.json> [options]
 
-Provisions a fleet through the provisioning API: validates every device first (nothing is sent if
-any row is wrong), splits the fleet into requests of at most ${MAX_DEVICES_PER_REQUEST} devices, sends them, waits for
-each execution and writes a report of every device's outcome.
+Provisions a fleet (or, with --deprovision, removes it) through the service's API: validates every
+device first (nothing is sent if any row is wrong), splits the fleet into requests of at most ${MAX_DEVICES_PER_REQUEST}
+devices, sends them, waits for each execution and writes a report of every device's outcome.
 
 Manifest
   CSV   header row; columns thingName, principal, coreDeviceThingName and param.<Name> for each
@@ -49,20 +59,29 @@ Request options (they override the manifest's)
   --no-rollback              keep what was created for a device that failed
 
 Run options
-  --api-url <url>            provisioning API (default ${DEFAULT_API_URL}, started by npm start);
+  --api-url <url>            the service's API (default ${DEFAULT_API_URL}, started by npm start);
                              requests to a non-loopback URL are SigV4-signed with the default
                              AWS credentials
   --region <region>          region for signing (default: from the URL host, then AWS_REGION)
   --concurrency <n>          requests in flight (default ${DEFAULT_CONCURRENCY})
   --report <path-prefix>     writes <prefix>.json, <prefix>.csv and <prefix>.state.json
-                             (default ${DEFAULT_REPORT_PREFIX})
+                             (default ${DEFAULT_REPORT_PREFIXES.provision})
   --dry-run                  validate and print the plan; send nothing
   -h, --help                 this text
 
-Resuming: run the same command again. Requests whose devices were all provisioned are skipped;
+Deprovisioning
+  --deprovision              remove the manifest's devices instead: disassociate each from its core
+                             device, detach its principals, delete its thing (the manifest that
+                             provisioned the fleet will do; principals and parameters are ignored)
+  --no-disassociate          leave the devices associated with their core devices
+  --no-delete                keep the things
+  --no-detach                keep the things' principals attached (needs --no-delete)
+  The report goes to ./iot-deprovision-report unless --report says otherwise.
+
+Resuming: run the same command again. Requests whose devices were all done are skipped;
 devices that failed are sent again in a new request (<request id>-r<n>).
 
-Exit codes: 0 all devices provisioned, 1 some device failed, 2 bad input or usage.
+Exit codes: 0 all devices done, 1 some device failed, 2 bad input or usage.
 `;
 
 export function parseArguments(argv: readonly string[]): ParsedArguments {
@@ -79,10 +98,14 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
         param: { type: 'string', multiple: true },
         'principal-type': { type: 'string' },
         rollback: { type: 'boolean' },
+        deprovision: { type: 'boolean', default: false },
+        disassociate: { type: 'boolean' },
+        detach: { type: 'boolean' },
+        delete: { type: 'boolean' },
         'api-url': { type: 'string', default: DEFAULT_API_URL },
         region: { type: 'string' },
         concurrency: { type: 'string', default: String(DEFAULT_CONCURRENCY) },
-        report: { type: 'string', default: DEFAULT_REPORT_PREFIX },
+        report: { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -94,6 +117,12 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
   if (values.help) return { kind: 'help' };
   if (positionals.length !== 1) return usageError(positionals.length === 0 ? 'give the manifest file' : `give one manifest file, not ${positionals.length}`);
   if (values.template !== undefined && values['template-file'] !== undefined) return usageError('give --template or --template-file, not both');
+  const workflow = values.deprovision ? DEPROVISIONING : PROVISIONING;
+  const foreignFlags = (values.deprovision ? PROVISIONING_FLAGS : DEPROVISIONING_FLAGS).filter((flag) => values[flag] !== undefined);
+  if (foreignFlags.length > 0) {
+    const flags = foreignFlags.map((flag) => (values[flag] === false ? `--no-${flag}` : `--${flag}`)).join(', ');
+    return usageError(values.deprovision ? `${flags}: not for --deprovision` : `${flags}: only with --deprovision`);
+  }
 
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) return usageError(`--concurrency must be a positive integer, got "${values.concurrency}"`);
@@ -110,11 +139,12 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
   return {
     kind: 'run',
     options: {
+      workflow,
       manifestPath: positionals[0]!,
       apiUrl: new URL(values['api-url']),
       region: values.region,
       concurrency,
-      reportPrefix: values.report,
+      reportPrefix: values.report ?? DEFAULT_REPORT_PREFIXES[workflow.name],
       dryRun: values['dry-run'],
       overrides: {
         coreDeviceThingName: values.core,
@@ -123,6 +153,9 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
         templateParameters,
         thingPrincipalType: values['principal-type'],
         rollbackOnFailure: values.rollback,
+        disassociate: values.disassociate,
+        detachPrincipals: values.detach,
+        deleteThings: values.delete,
       },
     },
   };
@@ -140,6 +173,9 @@ export function requestFieldsOf(manifestDefaults: Record<string, unknown>, overr
   set('coreDeviceThingName', overrides.coreDeviceThingName);
   set('thingPrincipalType', overrides.thingPrincipalType);
   set('rollbackOnFailure', overrides.rollbackOnFailure);
+  set('disassociate', overrides.disassociate);
+  set('detachPrincipals', overrides.detachPrincipals);
+  set('deleteThings', overrides.deleteThings);
   if (overrides.templateName !== undefined || templateBody !== undefined) {
     delete fields.templateName;
     delete fields.templateBody;

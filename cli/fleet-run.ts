@@ -1,4 +1,4 @@
-import { waitUntilFinished, type ApiFailure, type PollSchedule, type ProvisioningApi } from './api-client.ts';
+import { waitUntilFinished, type ApiFailure, type PollSchedule, type FleetApi } from './api-client.ts';
 import { failedOutcome, finishRequest, type DeviceResult, type FinalExecutionStatus, type FinishedRequest, type FleetDeviceOutcome, type OutcomeError } from './outcomes.ts';
 import { coreDeviceOf, requestBody, type FleetPlan, type PlannedDevice, type RequestChunk } from './plan.ts';
 import type { ProgressReporter } from './progress.ts';
@@ -11,7 +11,7 @@ export interface RequestRecord {
   /** 0 for the chunk's first request, n for its n-th retry of failed devices. */
   attempt: number;
   devices: number;
-  /** `skipped`: an earlier run provisioned every device of the chunk. */
+  /** `skipped`: an earlier run was done with every device of the chunk. */
   result: 'skipped' | 'finished' | 'not-submitted' | 'status-unknown';
   executionArn?: string;
   executionStatus?: FinalExecutionStatus;
@@ -25,10 +25,10 @@ export interface FleetRunResult {
 }
 
 export interface FleetRunDependencies {
-  api: ProvisioningApi;
+  api: FleetApi;
   state: ResumeState;
   recordFinished(finished: FinishedRequest): Promise<void>;
-  startProgress(totalDevices: number, alreadyProvisioned: number): ProgressReporter;
+  startProgress(totalDevices: number, alreadyDone: number): ProgressReporter;
   concurrency: number;
   pollBackoff?: PollSchedule;
 }
@@ -39,13 +39,13 @@ interface ChunkWork {
 }
 
 export function resumePlan(plan: FleetPlan, state: ResumeState): ChunkWork[] {
-  return plan.chunks.map((chunk) => ({ chunk, resumption: resumeChunk(chunk, state) }));
+  return plan.chunks.map((chunk) => ({ chunk, resumption: resumeChunk(chunk, state, plan.workflow.doneStatus) }));
 }
 
 /** Sends every request still needed, `concurrency` at a time, and waits for each execution to end. */
-export async function provisionFleet(plan: FleetPlan, dependencies: FleetRunDependencies): Promise<FleetRunResult> {
+export async function runFleet(plan: FleetPlan, dependencies: FleetRunDependencies): Promise<FleetRunResult> {
   const work = resumePlan(plan, dependencies.state);
-  const devices: DeviceResult[] = work.flatMap(({ resumption }) => resumption.provisioned);
+  const devices: DeviceResult[] = work.flatMap(({ resumption }) => resumption.alreadyDone);
   const requests: RequestRecord[] = [];
   const totalDevices = plan.chunks.reduce((count, chunk) => count + chunk.devices.length, 0);
   const progress = dependencies.startProgress(totalDevices, devices.length);
@@ -97,7 +97,7 @@ async function sendRequest(
     return { record: { ...record, result: 'status-unknown', executionArn, failure: status.failure }, outcomes: sent.map((device) => failedOutcome(device, error)) };
   }
   const { status: executionStatus, summary } = status.value;
-  const finished = finishRequest(requestId, executionStatus, summary, sent);
+  const finished = finishRequest(requestId, executionStatus, summary, sent, plan.workflow.doneStatus);
   await recordFinished(finished);
   return { record: { ...record, result: 'finished', executionArn, executionStatus: finished.executionStatus }, outcomes: finished.devices };
 }

@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
-import { createProvisioningApi, isLoopback, resolveRegion, type PollSchedule } from './api-client.ts';
+import { createFleetApi, isLoopback, resolveRegion, type PollSchedule } from './api-client.ts';
 import { HELP_TEXT, parseArguments, requestFieldsOf, type CliOptions } from './arguments.ts';
-import { provisionFleet, resumePlan } from './fleet-run.ts';
+import { resumePlan, runFleet } from './fleet-run.ts';
 import { manifestFormatOf, parseManifest, type ManifestProblem } from './manifest.ts';
 import { coreDeviceOf, planRequests, REQUEST_LIMITS, validateManifest, type FleetPlan } from './plan.ts';
 import { startProgress, type ProgressStream } from './progress.ts';
 import { buildReport, formatSummary, reportPaths, writeReport } from './report.ts';
 import { createStateRecorder, loadResumeState, stateFilePath, type ResumeState } from './resume.ts';
 
-const EXIT_CODES = { allProvisioned: 0, someFailed: 1, unusable: 2 } as const;
+const EXIT_CODES = { allDone: 0, someFailed: 1, unusable: 2 } as const;
 
 interface CliEnvironment {
   stdout: ProgressStream;
@@ -26,7 +26,7 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
   const parsed = parseArguments(argv);
   if (parsed.kind === 'help') {
     stdout.write(HELP_TEXT);
-    return EXIT_CODES.allProvisioned;
+    return EXIT_CODES.allDone;
   }
   if (parsed.kind === 'usage-error') {
     stderr.write(`iot-provision: ${parsed.message}\nRun iot-provision --help for usage.\n`);
@@ -51,7 +51,7 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
   });
   if (options.dryRun) {
     stdout.write(describePlan(options.manifestPath, plan, state));
-    return EXIT_CODES.allProvisioned;
+    return EXIT_CODES.allDone;
   }
 
   const region = resolveRegion(options.apiUrl, options.region, environment.env.AWS_REGION ?? environment.env.AWS_DEFAULT_REGION);
@@ -61,25 +61,26 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
   const recorder = createStateRecorder(statePath, state, (error) => {
     stderr.write(`iot-provision: could not update ${statePath}: ${error.message}. The run goes on; a re-run sends the requests missing from it again, and the API answers with their existing executions.\n`);
   });
-  const result = await provisionFleet(plan, {
-    api: createProvisioningApi({ apiUrl: options.apiUrl, region, backoff: environment.pollBackoff }),
+  const result = await runFleet(plan, {
+    api: createFleetApi({ apiUrl: options.apiUrl, workflow: plan.workflow, region, backoff: environment.pollBackoff }),
     state,
     recordFinished: recorder.record,
-    startProgress: (total, alreadyProvisioned) => startProgress(stderr, total, alreadyProvisioned),
+    startProgress: (total, alreadyDone) => startProgress(stderr, total, alreadyDone),
     concurrency: options.concurrency,
     pollBackoff: environment.pollBackoff,
   });
 
-  const report = buildReport({ manifest: options.manifestPath, apiUrl: options.apiUrl.href, startedAt, finishedAt: new Date() }, result);
+  const context = { workflow: plan.workflow, manifest: options.manifestPath, apiUrl: options.apiUrl.href, startedAt, finishedAt: new Date() };
+  const report = buildReport(context, result);
   const paths = reportPaths(options.reportPrefix);
   await writeReport(paths, report);
-  stdout.write(`${formatSummary(report, paths)}\n`);
-  return report.totals.failed > 0 ? EXIT_CODES.someFailed : EXIT_CODES.allProvisioned;
+  stdout.write(`${formatSummary(report, paths, plan.workflow)}\n`);
+  return report.totals.failed > 0 ? EXIT_CODES.someFailed : EXIT_CODES.allDone;
 }
 
 /** Reads, validates and splits the manifest; any problem stops here, before a request is sent. */
 async function loadPlan(options: CliOptions): Promise<FleetPlan> {
-  const { manifestPath, overrides } = options;
+  const { manifestPath, overrides, workflow } = options;
   const format = manifestFormatOf(manifestPath);
   if (format === undefined) throw new UnusableInput(`${manifestPath}: the manifest must be a .csv or a .json file`);
   const text = await readText(manifestPath, 'manifest');
@@ -87,7 +88,7 @@ async function loadPlan(options: CliOptions): Promise<FleetPlan> {
 
   const parsed = parseManifest(text, format);
   if (!parsed.ok) throw new UnusableInput(describeProblems(manifestPath, parsed.problems));
-  const validated = validateManifest(parsed.manifest, requestFieldsOf(parsed.manifest.defaults, overrides, templateBody));
+  const validated = validateManifest(parsed.manifest, requestFieldsOf(parsed.manifest.defaults, overrides, templateBody), workflow);
   if (!validated.ok) throw new UnusableInput(describeProblems(manifestPath, validated.problems));
   return planRequests(validated.value);
 }
@@ -113,17 +114,18 @@ function describePlan(manifestPath: string, plan: FleetPlan, state: ResumeState)
       `(at most ${REQUEST_LIMITS.maxDevices} devices and ${REQUEST_LIMITS.maxBytes} bytes each).`,
     'Requests:',
   ];
+  const { done } = plan.workflow;
   for (const { chunk, resumption } of resumePlan(plan, state)) {
     const { next } = resumption;
     const action =
-      next === undefined ? 'skip: provisioned by an earlier run'
+      next === undefined ? `skip: ${done} by an earlier run`
       : next.attempt === 0 ? 'send'
-      : `send ${next.devices.length} not yet provisioned as ${next.requestId}`;
+      : `send ${next.devices.length} not yet ${done} as ${next.requestId}`;
     lines.push(`  ${chunk.requestId}  ${String(chunk.devices.length).padStart(3)} devices  ${action}`);
   }
   const perCore = new Map<string, number>();
   for (const { device } of devices) {
-    const core = coreDeviceOf(device, plan.options);
+    const core = coreDeviceOf(device, plan.options) ?? '(none: not disassociated)';
     perCore.set(core, (perCore.get(core) ?? 0) + 1);
   }
   lines.push('Devices per core device:');

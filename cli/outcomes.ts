@@ -1,5 +1,6 @@
 import type { DeviceOutcome, RequestSummary, Step } from '../functions/domain/records.ts';
 import type { PlannedDevice } from './plan.ts';
+import type { DoneStatus } from './workflow.ts';
 
 /** Steps of the CLI itself, beside the workflow's: the request could not be sent, or its execution gave no usable summary. */
 type ClientStep = 'submit' | 'status';
@@ -10,9 +11,11 @@ export interface OutcomeError {
   message: string;
 }
 
-/** Every device of the manifest ends with exactly one of these: provisioned, or failed with a reason. */
-export interface FleetDeviceOutcome extends Omit<DeviceOutcome, 'status' | 'error'> {
-  status: 'PROVISIONED' | 'FAILED';
+/** Every device of the manifest ends with exactly one of these: done (provisioned, or deprovisioned), or failed with a reason. */
+export interface FleetDeviceOutcome extends Omit<DeviceOutcome, 'status' | 'error' | 'coreDeviceThingName'> {
+  status: DoneStatus | 'FAILED';
+  /** None only for a device deprovisioned without being disassociated. */
+  coreDeviceThingName?: string;
   error?: OutcomeError;
 }
 
@@ -20,7 +23,7 @@ type ExecutionStatus = 'RUNNING' | 'PENDING_REDRIVE' | 'SUCCEEDED' | 'FAILED' | 
 /** A redrive restarts a failed execution, so PENDING_REDRIVE is not final either. */
 export type FinalExecutionStatus = Exclude<ExecutionStatus, 'RUNNING' | 'PENDING_REDRIVE'>;
 
-/** `GET /provisioning-requests/{requestId}`. */
+/** `GET /provisioning-requests/{requestId}` (or `/deprovisioning-requests/…`). */
 export interface RequestStatusResponse {
   requestId: string;
   status: ExecutionStatus;
@@ -41,21 +44,27 @@ export interface DeviceResult {
   planned: PlannedDevice;
   requestId: string;
   outcome: FleetDeviceOutcome;
-  /** Provisioned by an earlier run and not sent again. */
+  /** Done by an earlier run and not sent again. */
   resumed?: true;
 }
 
 /** The identity of a device as sent: its name and the core device it was to be associated with. */
 interface SentDevice {
   thingName: string;
-  coreDeviceThingName: string;
+  coreDeviceThingName: string | undefined;
 }
 
 /**
  * One outcome per device sent, whatever the summary holds: a device the summary leaves out, or a request
  * whose execution ended without a summary, counts as failed rather than silently vanishing from the report.
  */
-export function finishRequest(requestId: string, status: FinalExecutionStatus, summary: RequestSummary | undefined, sent: readonly SentDevice[]): FinishedRequest {
+export function finishRequest(
+  requestId: string,
+  status: FinalExecutionStatus,
+  summary: RequestSummary | undefined,
+  sent: readonly SentDevice[],
+  doneStatus: DoneStatus,
+): FinishedRequest {
   const reported = new Map(summary?.devices.map((outcome) => [outcome.thingName, outcome]));
   const devices = sent.map((device): FleetDeviceOutcome => {
     const outcome = reported.get(device.thingName);
@@ -64,7 +73,7 @@ export function finishRequest(requestId: string, status: FinalExecutionStatus, s
         ? failedOutcome(device, { step: 'status', code: status, message: `the execution ended ${status} without a summary` })
         : failedOutcome(device, { step: 'status', code: 'MissingOutcome', message: 'the request summary has no outcome for this device' });
     }
-    if (outcome.status === 'PROVISIONED') return { ...outcome, status: 'PROVISIONED' };
+    if (outcome.status === doneStatus) return { ...outcome, status: doneStatus };
     return {
       ...outcome,
       status: 'FAILED',

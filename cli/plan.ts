@@ -1,12 +1,8 @@
 import { createHash } from 'node:crypto';
 import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES } from '../functions/domain/limits.ts';
-import { provisioningRequestSchema, type ProvisioningRequest } from '../functions/domain/provisioning-request.ts';
 import { validate } from '../functions/domain/validation.ts';
 import { describeField, describeRow, type Manifest, type ManifestProblem } from './manifest.ts';
-
-export type Device = ProvisioningRequest['devices'][number];
-/** Everything in a request except its id and devices: the same for every request of a manifest. */
-export type RequestOptions = Omit<ProvisioningRequest, 'requestId' | 'devices'>;
+import type { Device, FleetRequest, FleetWorkflow, RequestOptions } from './workflow.ts';
 
 /** A validated device and where the manifest lists it. */
 export interface PlannedDevice {
@@ -18,6 +14,7 @@ export interface PlannedDevice {
 }
 
 export interface ValidManifest {
+  workflow: FleetWorkflow;
   options: RequestOptions;
   devices: PlannedDevice[];
 }
@@ -30,6 +27,7 @@ export interface RequestChunk {
 }
 
 export interface FleetPlan {
+  workflow: FleetWorkflow;
   options: RequestOptions;
   chunks: RequestChunk[];
 }
@@ -52,6 +50,7 @@ const REQUEST_ID_PLACEHOLDER = 'x'.repeat(80);
 export function validateManifest(
   manifest: Manifest,
   requestFields: Record<string, unknown>,
+  workflow: FleetWorkflow,
 ): { ok: true; value: ValidManifest } | { ok: false; problems: ManifestProblem[] } {
   if (manifest.rows.length === 0) return { ok: false, problems: [{ where: 'manifest', reason: 'lists no devices' }] };
 
@@ -71,7 +70,7 @@ export function validateManifest(
       if (earlier === undefined) firstRowByName.set(thingName, where);
       else deviceProblems.push({ where, field: 'thingName', reason: `duplicates ${earlier} ("${thingName}")` });
     }
-    const result = validate(provisioningRequestSchema, { ...requestFields, devices: [row.device] });
+    const result = validate(workflow.schema, { ...workflow.requestFields(requestFields), devices: [workflow.requestDevice(row.device)] });
     if (!result.ok) {
       for (const { field, reason } of result.errors) {
         const deviceField = /^devices\[0\](?:\.(.+))?$/.exec(field);
@@ -81,7 +80,7 @@ export function validateManifest(
       continue;
     }
     const { devices: [validDevice], ...requestOptions } = result.value;
-    const device = validDevice!;
+    const device: Device = validDevice!;
     options ??= requestOptions;
     const bytes = requestBytes(requestOptions, [device]);
     if (bytes > MAX_REQUEST_BYTES) {
@@ -92,7 +91,7 @@ export function validateManifest(
 
   const problems = [...requestProblems.values(), ...deviceProblems];
   if (problems.length > 0 || options === undefined) return { ok: false, problems };
-  return { ok: true, value: { options, devices } };
+  return { ok: true, value: { workflow, options, devices } };
 }
 
 /**
@@ -100,7 +99,7 @@ export function validateManifest(
  * validated content, so a re-run of the same manifest and options sends the same ids (and reaches the same
  * executions), while any change to a device or an option gives new ones instead of a 409.
  */
-export function planRequests({ options, devices }: ValidManifest, limits: ChunkLimits = REQUEST_LIMITS): FleetPlan {
+export function planRequests({ workflow, options, devices }: ValidManifest, limits: ChunkLimits = REQUEST_LIMITS): FleetPlan {
   const digest = createHash('sha256')
     .update(JSON.stringify({ options, devices: devices.map(({ device }) => device) }))
     .digest('hex')
@@ -121,11 +120,12 @@ export function planRequests({ options, devices }: ValidManifest, limits: ChunkL
     currentBytes += deviceBytes;
   }
   if (current.length > 0) groups.push(current);
-  return { options, chunks: groups.map((group, index) => ({ index, requestId: `m${digest}-${index}`, devices: group })) };
+  const requestId = (index: number) => `${workflow.requestIdPrefix}${digest}-${index}`;
+  return { workflow, options, chunks: groups.map((group, index) => ({ index, requestId: requestId(index), devices: group })) };
 }
 
-export function requestBody(requestId: string, options: RequestOptions, devices: readonly Device[]): ProvisioningRequest {
-  return { requestId, ...options, devices: [...devices] };
+export function requestBody(requestId: string, options: RequestOptions, devices: readonly Device[]): FleetRequest {
+  return { requestId, ...options, devices: [...devices] } as FleetRequest;
 }
 
 /** The size of a request body holding these devices, with room for the longest request id. */
@@ -133,7 +133,10 @@ function requestBytes(options: RequestOptions, devices: readonly Device[]): numb
   return Buffer.byteLength(JSON.stringify(requestBody(REQUEST_ID_PLACEHOLDER, options, devices)));
 }
 
-export function coreDeviceOf(device: Device, options: RequestOptions): string {
-  // Validation guarantees one of the two (a device without a core is rejected when the request has none).
-  return device.coreDeviceThingName ?? options.coreDeviceThingName!;
+/**
+ * Validation guarantees one of the two, except for a deprovisioning request that does not disassociate:
+ * its devices need no core device.
+ */
+export function coreDeviceOf(device: Device, options: RequestOptions): string | undefined {
+  return device.coreDeviceThingName ?? options.coreDeviceThingName;
 }

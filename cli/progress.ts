@@ -2,7 +2,7 @@ import { SingleBar } from 'cli-progress';
 
 interface ProgressSnapshot {
   totalDevices: number;
-  /** Devices with a final outcome, including those an earlier run provisioned. */
+  /** Devices with a final outcome, including those an earlier run was done with. */
   settled: number;
   failed: number;
   /** Devices settled by this run: only they say how fast this run goes. */
@@ -11,7 +11,7 @@ interface ProgressSnapshot {
 }
 
 export interface ProgressReporter {
-  settle(provisioned: number, failed: number): void;
+  settle(done: number, failed: number): void;
   stop(): void;
 }
 
@@ -58,9 +58,9 @@ export function formatProgressLine(snapshot: ProgressSnapshot): string {
  * A bar redrawn in place on a terminal; elsewhere (CI logs, files) a plain line every few seconds, which
  * stays readable where carriage returns would pile up. Rate and ETA count only this run's devices.
  */
-export function startProgress(stream: ProgressStream, totalDevices: number, alreadyProvisioned: number, now: () => number = Date.now): ProgressReporter {
+export function startProgress(stream: ProgressStream, totalDevices: number, alreadyDone: number, now: () => number = Date.now): ProgressReporter {
   const startedAt = now();
-  const counts = { settled: alreadyProvisioned, failed: 0, settledThisRun: 0 };
+  const counts = { settled: alreadyDone, failed: 0, settledThisRun: 0 };
   const snapshot = (): ProgressSnapshot => ({ totalDevices, ...counts, elapsedMs: now() - startedAt });
 
   const display = stream.isTTY ? barDisplay(stream, totalDevices, snapshot) : plainDisplay(stream, snapshot);
@@ -69,9 +69,9 @@ export function startProgress(stream: ProgressStream, totalDevices: number, alre
   timer.unref();
 
   return {
-    settle(provisioned, failed) {
-      counts.settled += provisioned + failed;
-      counts.settledThisRun += provisioned + failed;
+    settle(done, failed) {
+      counts.settled += done + failed;
+      counts.settledThisRun += done + failed;
       counts.failed += failed;
       display.settled();
     },

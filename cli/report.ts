@@ -5,17 +5,18 @@ import type { RollbackReport } from '../functions/domain/records.ts';
 import type { FleetRunResult, RequestRecord } from './fleet-run.ts';
 import type { OutcomeError } from './outcomes.ts';
 import { formatDuration, formatRate } from './progress.ts';
+import type { DoneStatus, FleetWorkflow } from './workflow.ts';
 
 interface DeviceReportEntry {
   /** Position among the manifest's devices, from 0. */
   index: number;
   line?: number;
   thingName: string;
-  status: 'PROVISIONED' | 'FAILED';
-  coreDeviceThingName: string;
+  status: DoneStatus | 'FAILED';
+  coreDeviceThingName?: string;
   /** The request that produced this outcome (a retry's id for a device retried). */
   requestId: string;
-  /** Provisioned by an earlier run, per the state file. */
+  /** Done by an earlier run, per the state file. */
   resumed?: true;
   thingArn?: string;
   certificateArn?: string;
@@ -24,6 +25,7 @@ interface DeviceReportEntry {
 }
 
 export interface FleetReport {
+  workflow: FleetWorkflow['name'];
   manifest: string;
   apiUrl: string;
   startedAt: string;
@@ -35,8 +37,9 @@ export interface FleetReport {
     /** Requests that got no final answer: not accepted, or their status could not be read. */
     requestsUnfinished: number;
     devices: number;
-    provisioned: number;
-    provisionedEarlier: number;
+    /** Provisioned (or, for a deprovisioning run, deprovisioned), by this run or an earlier one. */
+    succeeded: number;
+    succeededEarlier: number;
     failed: number;
     /** Devices settled by this run per second. */
     devicesPerSecond?: number;
@@ -48,6 +51,7 @@ export interface FleetReport {
 }
 
 interface ReportContext {
+  workflow: FleetWorkflow;
   manifest: string;
   apiUrl: string;
   startedAt: Date;
@@ -89,10 +93,11 @@ export function buildReport(context: ReportContext, result: FleetRunResult): Fle
     failures[stepAndCode] = (failures[stepAndCode] ?? 0) + 1;
   }
   const elapsedSeconds = (context.finishedAt.getTime() - context.startedAt.getTime()) / 1000;
-  const provisioned = devices.filter((device) => device.status === 'PROVISIONED').length;
-  const provisionedEarlier = devices.filter((device) => device.resumed).length;
-  const settledThisRun = devices.length - provisionedEarlier;
+  const succeeded = devices.filter((device) => device.status === context.workflow.doneStatus).length;
+  const succeededEarlier = devices.filter((device) => device.resumed).length;
+  const settledThisRun = devices.length - succeededEarlier;
   return {
+    workflow: context.workflow.name,
     manifest: context.manifest,
     apiUrl: context.apiUrl,
     startedAt: context.startedAt.toISOString(),
@@ -103,9 +108,9 @@ export function buildReport(context: ReportContext, result: FleetRunResult): Fle
       requestsSkipped: result.requests.filter((request) => request.result === 'skipped').length,
       requestsUnfinished: result.requests.filter((request) => request.result === 'not-submitted' || request.result === 'status-unknown').length,
       devices: devices.length,
-      provisioned,
-      provisionedEarlier,
-      failed: devices.length - provisioned,
+      succeeded,
+      succeededEarlier,
+      failed: devices.length - succeeded,
       devicesPerSecond: elapsedSeconds > 0 && settledThisRun > 0 ? settledThisRun / elapsedSeconds : undefined,
     },
     failures,
@@ -128,15 +133,15 @@ export async function writeReport(paths: ReportPaths, report: FleetReport): Prom
   await writeFile(paths.csv, reportCsv(report));
 }
 
-export function formatSummary(report: FleetReport, paths: ReportPaths): string {
+export function formatSummary(report: FleetReport, paths: ReportPaths, workflow: FleetWorkflow): string {
   const { totals } = report;
   const requestNotes = [
-    totals.requestsSkipped > 0 && `${totals.requestsSkipped} skipped (provisioned by an earlier run)`,
+    totals.requestsSkipped > 0 && `${totals.requestsSkipped} skipped (${workflow.done} by an earlier run)`,
     totals.requestsUnfinished > 0 && `${totals.requestsUnfinished} without a final answer`,
   ].filter(Boolean);
   const rows: [string, string][] = [
     ['Requests', [String(totals.requests), ...requestNotes].join(', ')],
-    ['Devices', `${totals.devices}: ${totals.provisioned} provisioned${totals.provisionedEarlier > 0 ? ` (${totals.provisionedEarlier} by an earlier run)` : ''}, ${totals.failed} failed`],
+    ['Devices', `${totals.devices}: ${totals.succeeded} ${workflow.done}${totals.succeededEarlier > 0 ? ` (${totals.succeededEarlier} by an earlier run)` : ''}, ${totals.failed} failed`],
   ];
   const failures = Object.entries(report.failures).sort(([, left], [, right]) => right - left);
   for (const [index, [stepAndCode, count]] of failures.entries()) rows.push([index === 0 ? 'Failures' : '', `${String(count).padStart(6)}  ${stepAndCode}`]);

@@ -2,6 +2,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { DeviceResult, FinishedRequest } from './outcomes.ts';
 import type { PlannedDevice, RequestChunk } from './plan.ts';
+import type { DoneStatus } from './workflow.ts';
 
 /** Finished requests by id, as recorded by earlier runs with the same report prefix. */
 export type ResumeState = Map<string, FinishedRequest>;
@@ -13,9 +14,9 @@ interface ResumeStateFile {
 
 /** What is left of a chunk once earlier runs are taken into account. */
 export interface ChunkResumption {
-  /** Devices provisioned by an earlier run: they are not sent again. */
-  provisioned: DeviceResult[];
-  /** The request still to send, if any device is not provisioned yet. */
+  /** Devices an earlier run was done with (provisioned, or deprovisioned): they are not sent again. */
+  alreadyDone: DeviceResult[];
+  /** The request still to send, if any device is not done yet. */
   next?: { requestId: string; attempt: number; devices: PlannedDevice[] };
 }
 
@@ -25,7 +26,7 @@ export function stateFilePath(reportPrefix: string): string {
 
 /**
  * A chunk's first request carries all its devices under the chunk's id; once it has finished with failures,
- * attempt n re-sends only the devices still not provisioned as `<id>-r<n>`. The id must be new because the
+ * attempt n re-sends only the devices not yet done as `<id>-r<n>`. The id must be new because the
  * API ties an id to one body (a different body is a 409) and to one execution (the same body would only
  * return the finished one); being derived, not random, it still lets an interrupted retry be resumed.
  */
@@ -33,22 +34,22 @@ function attemptRequestId(chunkRequestId: string, attempt: number): string {
   return attempt === 0 ? chunkRequestId : `${chunkRequestId}-r${attempt}`;
 }
 
-export function resumeChunk(chunk: RequestChunk, state: ResumeState): ChunkResumption {
+export function resumeChunk(chunk: RequestChunk, state: ResumeState, doneStatus: DoneStatus): ChunkResumption {
   const latest = new Map<string, Pick<DeviceResult, 'requestId' | 'outcome'>>();
   let attempt = 0;
   for (let finished = state.get(chunk.requestId); finished; finished = state.get(attemptRequestId(chunk.requestId, attempt))) {
     for (const outcome of finished.devices) latest.set(outcome.thingName, { requestId: finished.requestId, outcome });
     attempt += 1;
   }
-  const provisioned: DeviceResult[] = [];
+  const alreadyDone: DeviceResult[] = [];
   const pending: PlannedDevice[] = [];
   for (const planned of chunk.devices) {
     const last = latest.get(planned.device.thingName);
-    if (last?.outcome.status === 'PROVISIONED') provisioned.push({ planned, ...last, resumed: true });
+    if (last?.outcome.status === doneStatus) alreadyDone.push({ planned, ...last, resumed: true });
     else pending.push(planned);
   }
-  if (pending.length === 0) return { provisioned };
-  return { provisioned, next: { requestId: attemptRequestId(chunk.requestId, attempt), attempt, devices: pending } };
+  if (pending.length === 0) return { alreadyDone };
+  return { alreadyDone, next: { requestId: attemptRequestId(chunk.requestId, attempt), attempt, devices: pending } };
 }
 
 export async function loadResumeState(path: string): Promise<ResumeState> {

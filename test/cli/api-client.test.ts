@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { createProvisioningApi, isLoopback, resolveRegion, waitUntilFinished, type ApiResult, type ProvisioningApi } from '../../cli/api-client.ts';
+import { createFleetApi, isLoopback, resolveRegion, waitUntilFinished, type ApiResult, type FleetApi } from '../../cli/api-client.ts';
 import type { RequestStatusResponse } from '../../cli/outcomes.ts';
 import type { ProvisioningRequest } from '../../functions/domain/provisioning-request.ts';
+import { PROVISIONING } from '../../cli/workflow.ts';
 
 const request: ProvisioningRequest = { requestId: 'm0-0', thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: true, coreDeviceThingName: 'core-a', devices: [{ thingName: 'a' }] };
 const noDelay = { initialMs: 0, maxMs: 0 };
@@ -25,7 +26,7 @@ describe('the API client', () => {
   it('signs requests to a remote API for execute-api in the given region, and keeps the stage path', async () => {
     const { fetch, calls } = scriptedFetch(json(202, { requestId: 'm0-0', executionArn: 'arn:x', statusUrl: '/x' }));
     const credentials = async () => ({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' });
-    const api = createProvisioningApi({ apiUrl: new URL('https://abc.execute-api.eu-west-1.amazonaws.com/prod'), region: 'eu-west-1', credentials, fetch, backoff: noDelay });
+    const api = createFleetApi({ apiUrl: new URL('https://abc.execute-api.eu-west-1.amazonaws.com/prod'), workflow: PROVISIONING, region: 'eu-west-1', credentials, fetch, backoff: noDelay });
 
     const result = await api.submit(request);
 
@@ -38,7 +39,7 @@ describe('the API client', () => {
 
   it('sends unsigned requests to a loopback API', async () => {
     const { fetch, calls } = scriptedFetch(json(404, { message: 'unknown request' }));
-    const api = createProvisioningApi({ apiUrl: new URL('http://127.0.0.1:3000'), fetch, backoff: noDelay });
+    const api = createFleetApi({ apiUrl: new URL('http://127.0.0.1:3000'), workflow: PROVISIONING, fetch, backoff: noDelay });
 
     const result = await api.status('m0-0');
 
@@ -49,7 +50,7 @@ describe('the API client', () => {
 
   it('repeats a request after a network error, throttling or a server error, but not after a 409', async () => {
     const { fetch, calls } = scriptedFetch(new TypeError('fetch failed'), json(429, { message: 'slow down' }), json(503, {}), json(409, { message: 'requestId used with another body' }));
-    const api = createProvisioningApi({ apiUrl: new URL('http://localhost:3000'), fetch, backoff: noDelay });
+    const api = createFleetApi({ apiUrl: new URL('http://localhost:3000'), workflow: PROVISIONING, fetch, backoff: noDelay });
 
     const result = await api.submit(request);
 
@@ -59,7 +60,7 @@ describe('the API client', () => {
 
   it('gives up on a transient failure after four attempts, with the last answer', async () => {
     const { fetch, calls } = scriptedFetch(...Array.from({ length: 4 }, () => json(502, { message: 'bad gateway' })));
-    const api = createProvisioningApi({ apiUrl: new URL('http://localhost:3000'), fetch, backoff: noDelay });
+    const api = createFleetApi({ apiUrl: new URL('http://localhost:3000'), workflow: PROVISIONING, fetch, backoff: noDelay });
 
     expect(await api.submit(request)).toEqual({ ok: false, failure: { code: 'HTTP 502', message: 'bad gateway' } });
     expect(calls).toHaveLength(4);
@@ -68,7 +69,7 @@ describe('the API client', () => {
   it('passes on the field errors of a 400', async () => {
     const errors = [{ field: 'devices[0].thingName', reason: 'is bad' }];
     const { fetch } = scriptedFetch(json(400, { message: 'invalid provisioning request', errors }));
-    const api = createProvisioningApi({ apiUrl: new URL('http://localhost:3000'), fetch, backoff: noDelay });
+    const api = createFleetApi({ apiUrl: new URL('http://localhost:3000'), workflow: PROVISIONING, fetch, backoff: noDelay });
 
     expect(await api.submit(request)).toEqual({ ok: false, failure: { code: 'InvalidRequest', message: 'invalid provisioning request', fieldErrors: errors } });
   });
@@ -84,7 +85,7 @@ describe('waitUntilFinished', () => {
       { requestId: 'r', status: 'ABORTED', startDate: 't0', stopDate: 't1' },
     ];
     let asked = 0;
-    const api = { status: async () => ({ ok: true, value: answers[asked++]! }) } as unknown as ProvisioningApi;
+    const api = { status: async () => ({ ok: true, value: answers[asked++]! }) } as unknown as FleetApi;
 
     expect(await waitUntilFinished(api, 'r', noDelay)).toEqual({ ok: true, value: answers[2] });
     expect(asked).toBe(3);
@@ -94,7 +95,7 @@ describe('waitUntilFinished', () => {
     const finished: RequestStatusResponse = { requestId: 'r', status: 'SUCCEEDED', startDate: 't0', stopDate: 't1' };
     const answers: ApiResult<RequestStatusResponse>[] = [notFound, notFound, { ok: true, value: finished }];
     let asked = 0;
-    const api = { status: async () => answers[asked++]! } as unknown as ProvisioningApi;
+    const api = { status: async () => answers[asked++]! } as unknown as FleetApi;
 
     expect(await waitUntilFinished(api, 'r', noDelay)).toEqual({ ok: true, value: finished });
     expect(asked).toBe(3);
@@ -102,7 +103,7 @@ describe('waitUntilFinished', () => {
 
   it('passes on a 404 once the grace for a new execution is over', async () => {
     let asked = 0;
-    const api = { status: async () => (asked++, notFound) } as unknown as ProvisioningApi;
+    const api = { status: async () => (asked++, notFound) } as unknown as FleetApi;
 
     expect(await waitUntilFinished(api, 'r', { ...noDelay, notVisibleGraceMs: 0 })).toEqual(notFound);
     expect(asked).toBe(1);

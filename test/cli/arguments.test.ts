@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArguments, requestFieldsOf, type CliOptions } from '../../cli/arguments.ts';
+import { DEPROVISIONING, PROVISIONING } from '../../cli/workflow.ts';
 
 function options(...argv: string[]): CliOptions {
   const parsed = parseArguments(argv);
@@ -10,14 +11,26 @@ function options(...argv: string[]): CliOptions {
 describe('parseArguments', () => {
   it('has defaults for everything but the manifest', () => {
     expect(options('fleet.csv')).toEqual({
+      workflow: PROVISIONING,
       manifestPath: 'fleet.csv',
       apiUrl: new URL('http://127.0.0.1:3000'),
       region: undefined,
       concurrency: 4,
       reportPrefix: './iot-provision-report',
       dryRun: false,
-      overrides: { templateParameters: {}, coreDeviceThingName: undefined, templateName: undefined, templateFile: undefined, thingPrincipalType: undefined, rollbackOnFailure: undefined },
+      overrides: {
+        templateParameters: {}, coreDeviceThingName: undefined, templateName: undefined, templateFile: undefined, thingPrincipalType: undefined, rollbackOnFailure: undefined,
+        disassociate: undefined, detachPrincipals: undefined, deleteThings: undefined,
+      },
     });
+  });
+
+  it('deprovisions with --deprovision, into a report of its own, reading what to remove', () => {
+    const deprovision = options('fleet.csv', '--deprovision', '--core', 'core-a', '--no-delete', '--no-detach');
+
+    expect(deprovision).toMatchObject({ workflow: DEPROVISIONING, reportPrefix: './iot-deprovision-report' });
+    expect(deprovision.overrides).toMatchObject({ coreDeviceThingName: 'core-a', deleteThings: false, detachPrincipals: false, disassociate: undefined });
+    expect(options('fleet.csv', '--deprovision', '--report', 'out/r').reportPrefix).toBe('out/r');
   });
 
   it('reads request options, repeated --param (a value may hold "="), and --no-rollback', () => {
@@ -38,6 +51,8 @@ describe('parseArguments', () => {
     expect(usage('a.csv', '--api-url', 'ftp://x')).toMatch(/--api-url must be an http or https URL/);
     expect(usage('a.csv', '--template', 't', '--template-file', 'f.json')).toBe('give --template or --template-file, not both');
     expect(usage('a.csv', '--colour')).toMatch(/Unknown option '--colour'/);
+    expect(usage('a.csv', '--deprovision', '--template', 't', '--no-rollback')).toBe('--template, --no-rollback: not for --deprovision');
+    expect(usage('a.csv', '--no-delete')).toBe('--no-delete: only with --deprovision');
     expect(usage('--help')).toBe('help');
   });
 });

@@ -53,7 +53,7 @@ describe('iot-provision against an API that follows the contract', () => {
       parameters: { Site: `site-${firstOfSecond}` },
     });
     const report = await readReport(reportPrefix);
-    expect(report.totals).toMatchObject({ requests: 2, devices: fleetSize, provisioned: fleetSize, failed: 0 });
+    expect(report.totals).toMatchObject({ requests: 2, devices: fleetSize, succeeded: fleetSize, failed: 0 });
     expect(report.devices.map((device) => device.line)).toEqual(Array.from({ length: fleetSize }, (_, index) => index + 2));
     const csvRows = parse(await readFile(`${reportPrefix}.csv`, 'utf8'), { columns: true }) as Record<string, string>[];
     expect(csvRows).toHaveLength(fleetSize);
@@ -65,7 +65,7 @@ describe('iot-provision against an API that follows the contract', () => {
     expect(again.exitCode).toBe(0);
     expect(api.posted).toHaveLength(2);
     const resumed = await readReport(reportPrefix);
-    expect(resumed.totals).toMatchObject({ requests: 2, requestsSkipped: 2, provisioned: fleetSize, provisionedEarlier: fleetSize });
+    expect(resumed.totals).toMatchObject({ requests: 2, requestsSkipped: 2, succeeded: fleetSize, succeededEarlier: fleetSize });
   });
 
   it('exits 1 when a device fails, and a re-run sends only the failed devices under a new request id', async () => {
@@ -89,7 +89,7 @@ describe('iot-provision against an API that follows the contract', () => {
     expect(retried!.requestId).toBe(`${original!.requestId}-r1`);
     expect(retried!.devices.map((device) => device.thingName)).toEqual([sensorName(3)]);
     const report = await readReport(reportPrefix);
-    expect(report.totals).toMatchObject({ devices: 5, provisioned: 5, provisionedEarlier: 4 });
+    expect(report.totals).toMatchObject({ devices: 5, succeeded: 5, succeededEarlier: 4 });
     expect(report.devices.find((device) => device.thingName === sensorName(3))?.requestId).toBe(retried!.requestId);
   });
 
@@ -106,9 +106,22 @@ describe('iot-provision against an API that follows the contract', () => {
 
     expect(run.exitCode).toBe(1);
     const report = await readReport(reportPrefix);
-    expect(report.totals).toMatchObject({ devices: MAX_DEVICES_PER_REQUEST + 1, provisioned: 1, failed: MAX_DEVICES_PER_REQUEST, requestsUnfinished: 1 });
+    expect(report.totals).toMatchObject({ devices: MAX_DEVICES_PER_REQUEST + 1, succeeded: 1, failed: MAX_DEVICES_PER_REQUEST, requestsUnfinished: 1 });
     expect(report.failures).toEqual({ 'submit Conflict': MAX_DEVICES_PER_REQUEST });
     expect(report.devices[0]).toMatchObject({ status: 'FAILED', requestId: firstRequestId, error: { step: 'submit', code: 'Conflict' } });
+  });
+
+  it('plans a deprovisioning without core devices when it does not disassociate, under request ids of its own', async () => {
+    api = await startFakeApi();
+    const directory = await workDirectory();
+    const manifest = await writeManifest(directory, 'fleet.csv', ['thingName', sensorName(0), sensorName(1), sensorName(2)].join('\n'));
+
+    const plan = await provision(manifest, join(directory, 'report'), '--deprovision', '--no-disassociate', '--dry-run');
+
+    expect(plan.exitCode).toBe(0);
+    expect(plan.stdout).toMatch(/d[0-9a-f]{12}-0 +3 devices {2}send/);
+    expect(plan.stdout).toContain('(none: not disassociated)  3');
+    expect(api.posted).toEqual([]);
   });
 
   it('keeps polling a request that the API does not show yet right after accepting it', async () => {
@@ -148,7 +161,7 @@ describe('iot-provision against an API that follows the contract', () => {
     const run = await provision(manifest, reportPrefix);
 
     expect(run.exitCode).toBe(0);
-    expect((await readReport(reportPrefix)).totals).toMatchObject({ requests: 2, provisioned: MAX_DEVICES_PER_REQUEST + 1 });
+    expect((await readReport(reportPrefix)).totals).toMatchObject({ requests: 2, succeeded: MAX_DEVICES_PER_REQUEST + 1 });
     expect(run.stderr.match(/could not update .*report\.state\.json/g)).toHaveLength(2);
   });
 

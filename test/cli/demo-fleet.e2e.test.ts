@@ -30,38 +30,68 @@ describe('the demo fleet that npm start offers', () => {
     await service?.close();
   });
 
-  it('gets its certificates at the default quota and is provisioned by iot-provision through the local API', async () => {
-    // More certificates than the CreateKeysAndCertificate bucket holds (10): the later ones wait for tokens.
-    service.cloud.admin.configureFaults({ quotas: true });
-    const directory = await workDirectory();
-    const manifest = join(directory, 'fleet.csv');
-    await promisify(execFile)(process.execPath, [DEMO_FLEET_SCRIPT, '--devices', String(FLEET_SIZE), '--out', manifest, '--endpoint', service.url]);
-    const created = service.cloud.admin.metrics().CreateKeysAndCertificate;
-    expect(created?.succeeded).toBe(FLEET_SIZE);
-    expect(created?.throttled).toBeGreaterThan(0);
-    service.cloud.admin.configureFaults({ quotas: false });
-    const parsed = parseManifest(await readFile(manifest, 'utf8'), 'csv');
-    const certificateArns = parsed.ok ? parsed.manifest.rows.map((row) => (row.device as { principal: string }).principal) : [];
-    expect(new Set(certificateArns).size).toBe(FLEET_SIZE);
+  /** Runs the demo fleet script against this local cloud, writing the manifest to `path`. */
+  async function createDemoFleet(path: string, devices: number): Promise<string[]> {
+    await promisify(execFile)(process.execPath, [DEMO_FLEET_SCRIPT, '--devices', String(devices), '--out', path, '--endpoint', service.url]);
+    const parsed = parseManifest(await readFile(path, 'utf8'), 'csv');
+    return parsed.ok ? parsed.manifest.rows.map((row) => (row.device as { principal: string }).principal) : [];
+  }
 
-    const reportPrefix = join(directory, 'report');
+  async function iotProvision(manifest: string, reportPrefix: string, ...flags: string[]) {
     const stdout = capturedStream();
-    const exitCode = await runCli([manifest, '--api-url', api.url, '--report', reportPrefix], {
+    const exitCode = await runCli([manifest, '--api-url', api.url, '--report', reportPrefix, ...flags], {
       stdout,
       stderr: capturedStream(),
       env: {},
       pollBackoff: { initialMs: 5, maxMs: 20 },
     });
-
-    expect(exitCode, stdout.text()).toBe(0);
     const report = JSON.parse(await readFile(`${reportPrefix}.json`, 'utf8')) as FleetReport;
-    expect(report.totals).toMatchObject({ devices: FLEET_SIZE, provisioned: FLEET_SIZE, failed: 0 });
+    return { exitCode, stdout: stdout.text(), report };
+  }
+
+  it('gets its certificates at the default quota and is provisioned by iot-provision through the local API', async () => {
+    // More certificates than the CreateKeysAndCertificate bucket holds (10): the later ones wait for tokens.
+    service.cloud.admin.configureFaults({ quotas: true });
+    const directory = await workDirectory();
+    const certificateArns = await createDemoFleet(join(directory, 'fleet.csv'), FLEET_SIZE);
+    const created = service.cloud.admin.metrics().CreateKeysAndCertificate;
+    service.cloud.admin.configureFaults({ quotas: false });
+    expect(created?.succeeded).toBe(FLEET_SIZE);
+    expect(created?.throttled).toBeGreaterThan(0);
+    expect(new Set(certificateArns).size).toBe(FLEET_SIZE);
+
+    const { exitCode, stdout, report } = await iotProvision(join(directory, 'fleet.csv'), join(directory, 'report'));
+
+    expect(exitCode, stdout).toBe(0);
+    expect(report.totals).toMatchObject({ devices: FLEET_SIZE, succeeded: FLEET_SIZE, failed: 0 });
     const { associations, thingPrincipals } = service.cloud.admin.state();
     expect(associations[DEMO_CORE_DEVICE]?.map((association) => association.thingName).sort()).toEqual(
       report.devices.map((device) => device.thingName).sort(),
     );
     const attached = report.devices.map((device) => thingPrincipals[device.thingName]?.map((attachment) => attachment.principal));
     expect(attached).toEqual(certificateArns.map((arn) => [arn.slice(arn.lastIndexOf('/') + 1)]));
+  });
+
+  it('is removed by iot-provision --deprovision from the same manifest, and a second run has nothing left to do', async () => {
+    await service.cloud.admin.reset();
+    const directory = await workDirectory();
+    const manifest = join(directory, 'fleet.csv');
+    await createDemoFleet(manifest, 12);
+    expect((await iotProvision(manifest, join(directory, 'provision'))).exitCode).toBe(0);
+
+    const removal = await iotProvision(manifest, join(directory, 'deprovision'), '--deprovision');
+
+    expect(removal.exitCode, removal.stdout).toBe(0);
+    expect(removal.stdout).toMatch(/Devices\s+12: 12 deprovisioned, 0 failed/);
+    expect(removal.report).toMatchObject({ workflow: 'deprovision', totals: { succeeded: 12, failed: 0 } });
+    expect(service.clientThings()).toEqual([]);
+    expect(service.cloud.admin.state().associations[DEMO_CORE_DEVICE] ?? []).toEqual([]);
+    // Deprovisioning detaches certificates; it does not delete them.
+    expect(service.cloud.admin.state().certificates).toHaveLength(12);
+
+    const again = await iotProvision(manifest, join(directory, 'deprovision'), '--deprovision');
+    expect(again.exitCode).toBe(0);
+    expect(again.report.totals).toMatchObject({ requests: 1, requestsSkipped: 1, succeeded: 12, succeededEarlier: 12 });
   });
 
   it('is offered with flags only for the URLs that are not the defaults', () => {

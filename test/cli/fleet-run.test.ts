@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { ApiResult, ProvisioningApi } from '../../cli/api-client.ts';
-import { provisionFleet, type FleetRunDependencies } from '../../cli/fleet-run.ts';
+import type { ApiResult, FleetApi } from '../../cli/api-client.ts';
+import { runFleet, type FleetRunDependencies } from '../../cli/fleet-run.ts';
 import type { RequestStatusResponse } from '../../cli/outcomes.ts';
 import type { FleetPlan, PlannedDevice } from '../../cli/plan.ts';
-import type { ProvisioningRequest } from '../../functions/domain/provisioning-request.ts';
+import { PROVISIONING, type FleetRequest } from '../../cli/workflow.ts';
 
 function plan(chunkSizes: number[]): FleetPlan {
   let index = 0;
   return {
+    workflow: PROVISIONING,
     options: { coreDeviceThingName: 'core-a', thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: true },
     chunks: chunkSizes.map((size, chunk) => ({
       index: chunk,
@@ -20,9 +21,9 @@ function plan(chunkSizes: number[]): FleetPlan {
   };
 }
 
-function dependencies(api: Partial<ProvisioningApi>, concurrency = 4): FleetRunDependencies {
+function dependencies(api: Partial<FleetApi>, concurrency = 4): FleetRunDependencies {
   return {
-    api: api as ProvisioningApi,
+    api: api as FleetApi,
     state: new Map(),
     recordFinished: async () => {},
     startProgress: () => ({ settle: () => {}, stop: () => {} }),
@@ -31,7 +32,7 @@ function dependencies(api: Partial<ProvisioningApi>, concurrency = 4): FleetRunD
   };
 }
 
-const succeeded = (request: ProvisioningRequest): ApiResult<RequestStatusResponse> => ({
+const succeeded = (request: FleetRequest): ApiResult<RequestStatusResponse> => ({
   ok: true,
   value: {
     requestId: request.requestId!,
@@ -46,12 +47,12 @@ const succeeded = (request: ProvisioningRequest): ApiResult<RequestStatusRespons
   },
 });
 
-describe('provisionFleet', () => {
+describe('runFleet', () => {
   it('keeps at most `concurrency` requests in flight', async () => {
     let inFlight = 0;
     let mostInFlight = 0;
-    const sent = new Map<string, ProvisioningRequest>();
-    const api: Partial<ProvisioningApi> = {
+    const sent = new Map<string, FleetRequest>();
+    const api: Partial<FleetApi> = {
       async submit(request) {
         inFlight += 1;
         mostInFlight = Math.max(mostInFlight, inFlight);
@@ -65,14 +66,14 @@ describe('provisionFleet', () => {
       },
     };
 
-    const result = await provisionFleet(plan([1, 1, 1, 1, 1, 1, 1]), dependencies(api, 3));
+    const result = await runFleet(plan([1, 1, 1, 1, 1, 1, 1]), dependencies(api, 3));
 
     expect(mostInFlight).toBe(3);
     expect(result.devices.map(({ outcome }) => outcome.status)).toEqual(Array(7).fill('PROVISIONED'));
   });
 
   it('gives each device of a rejected request the errors about itself, at its manifest line', async () => {
-    const api: Partial<ProvisioningApi> = {
+    const api: Partial<FleetApi> = {
       submit: async () => ({
         ok: false,
         failure: {
@@ -83,7 +84,7 @@ describe('provisionFleet', () => {
       }),
     };
 
-    const result = await provisionFleet(plan([2]), dependencies(api));
+    const result = await runFleet(plan([2]), dependencies(api));
 
     expect(result.devices.map(({ outcome }) => outcome.error)).toEqual([
       { step: 'submit', code: 'InvalidRequest', message: 'invalid provisioning request: templateName: is unknown' },
@@ -94,12 +95,12 @@ describe('provisionFleet', () => {
 
   it('fails the devices of a request whose status cannot be read, and does not record it as finished', async () => {
     const recorded: string[] = [];
-    const api: Partial<ProvisioningApi> = {
+    const api: Partial<FleetApi> = {
       submit: async (request) => ({ ok: true, value: { requestId: request.requestId!, executionArn: 'arn:execution', statusUrl: '/' } }),
       status: async () => ({ ok: false, failure: { code: 'NotFound', message: 'unknown request' } }),
     };
 
-    const result = await provisionFleet(plan([2]), { ...dependencies(api), recordFinished: async ({ requestId }) => void recorded.push(requestId) });
+    const result = await runFleet(plan([2]), { ...dependencies(api), recordFinished: async ({ requestId }) => void recorded.push(requestId) });
 
     expect(result.devices.map(({ outcome }) => outcome.error)).toEqual(Array(2).fill({ step: 'status', code: 'NotFound', message: 'unknown request (execution arn:execution)' }));
     expect(result.requests).toMatchObject([{ result: 'status-unknown', executionArn: 'arn:execution' }]);

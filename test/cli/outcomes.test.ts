@@ -16,7 +16,7 @@ describe('finishRequest', () => {
         { thingName: 'b', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'attach', code: 'ResourceNotFoundException', message: 'no cert' } },
         { thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a', thingArn: 'arn:thing/a' },
       ],
-    }, sent);
+    }, sent, 'PROVISIONED');
 
     expect(finished.devices).toEqual([
       { thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a', thingArn: 'arn:thing/a' },
@@ -25,13 +25,13 @@ describe('finishRequest', () => {
   });
 
   it('fails a device the summary leaves out', () => {
-    const finished = finishRequest('r-1', 'SUCCEEDED', { requestId: 'r-1', status: 'SUCCEEDED', counts: { requested: 1, succeeded: 1, failed: 0, rolledBack: 0 }, devices: [{ thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a' }] }, sent);
+    const finished = finishRequest('r-1', 'SUCCEEDED', { requestId: 'r-1', status: 'SUCCEEDED', counts: { requested: 1, succeeded: 1, failed: 0, rolledBack: 0 }, devices: [{ thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a' }] }, sent, 'PROVISIONED');
 
     expect(finished.devices[1]).toEqual({ thingName: 'b', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'status', code: 'MissingOutcome', message: expect.any(String) } });
   });
 
   it('fails every device of an execution that ended without a summary, with its status as the code', () => {
-    const finished = finishRequest('r-1', 'TIMED_OUT', undefined, sent);
+    const finished = finishRequest('r-1', 'TIMED_OUT', undefined, sent, 'PROVISIONED');
 
     expect(finished.executionStatus).toBe('TIMED_OUT');
     expect(finished.devices.map(({ status, error }) => [status, error?.step, error?.code])).toEqual([

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseManifest, type Manifest } from '../../cli/manifest.ts';
 import { planRequests, requestBody, validateManifest, type ValidManifest } from '../../cli/plan.ts';
 import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES, REQUEST_ID_PATTERN } from '../../functions/domain/limits.ts';
+import { DEPROVISIONING, PROVISIONING } from '../../cli/workflow.ts';
 import { certificateArn, fleetCsv, sensorName } from './fleet-fixtures.ts';
 
 function manifestOf(text: string, format: 'csv' | 'json'): Manifest {
@@ -12,7 +13,7 @@ function manifestOf(text: string, format: 'csv' | 'json'): Manifest {
 }
 
 function validFleet(count: number, requestFields: Record<string, unknown> = {}): ValidManifest {
-  const result = validateManifest(manifestOf(fleetCsv(count), 'csv'), requestFields);
+  const result = validateManifest(manifestOf(fleetCsv(count), 'csv'), requestFields, PROVISIONING);
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
   return result.value;
 }
@@ -21,7 +22,7 @@ describe('validateManifest', () => {
   it('reports every bad CSV row by line, with fields named as the CSV names them', () => {
     const manifest = manifestOf(['thingName,principal,coreDeviceThingName,param.ThingName', `ok-1,${certificateArn(1)},core-a,`, 'bad name,not-an-arn,,', `ok-2,${certificateArn(2)},core-a,x`].join('\n'), 'csv');
 
-    const result = validateManifest(manifest, {});
+    const result = validateManifest(manifest, {}, PROVISIONING);
 
     expect(result).toEqual({
       ok: false,
@@ -37,7 +38,7 @@ describe('validateManifest', () => {
   it('locates bad JSON devices by index and line', () => {
     const manifest = manifestOf('{\n  "coreDeviceThingName": "core-a",\n  "devices": [\n    {"thingName": "a", "principal": "' + certificateArn(1) + '"},\n    {"thingName": "b", "colour": "red"}\n  ]\n}', 'json');
 
-    const result = validateManifest(manifest, manifest.defaults);
+    const result = validateManifest(manifest, manifest.defaults, PROVISIONING);
 
     expect(result).toMatchObject({ ok: false, problems: [{ where: 'devices[1] (line 5)', field: 'colour', reason: 'is not a known field' }, { where: 'devices[1] (line 5)', field: 'principal' }] });
   });
@@ -46,20 +47,20 @@ describe('validateManifest', () => {
     const rows = fleetCsv(MAX_DEVICES_PER_REQUEST + 5).split('\n');
     rows.push(rows[1]!);
 
-    const result = validateManifest(manifestOf(rows.join('\n'), 'csv'), {});
+    const result = validateManifest(manifestOf(rows.join('\n'), 'csv'), {}, PROVISIONING);
 
     expect(result).toEqual({ ok: false, problems: [{ where: `line ${rows.length}`, field: 'thingName', reason: `duplicates line 2 ("${sensorName(0)}")` }] });
   });
 
   it('reports a problem of a request-level field once, not once per device', () => {
-    const result = validateManifest(manifestOf(fleetCsv(3), 'csv'), { templateName: 'no-such-template' });
+    const result = validateManifest(manifestOf(fleetCsv(3), 'csv'), { templateName: 'no-such-template' }, PROVISIONING);
 
     expect(result).toMatchObject({ ok: false, problems: [{ where: 'request options', field: 'templateName' }] });
     expect(result.ok || result.problems).toHaveLength(1);
   });
 
   it('rejects a manifest without devices', () => {
-    expect(validateManifest(manifestOf('thingName\n', 'csv'), {})).toEqual({ ok: false, problems: [{ where: 'manifest', reason: 'lists no devices' }] });
+    expect(validateManifest(manifestOf('thingName\n', 'csv'), {}, PROVISIONING)).toEqual({ ok: false, problems: [{ where: 'manifest', reason: 'lists no devices' }] });
   });
 
   it('keeps each device with its manifest position and the options with their defaults', () => {
@@ -70,6 +71,30 @@ describe('validateManifest', () => {
       { index: 0, line: 2, where: 'line 2' },
       { index: 1, line: 3, where: 'line 3' },
     ]);
+  });
+});
+
+describe('validateManifest for deprovisioning', () => {
+  it('takes the manifest that provisioned the fleet, leaving out what only provisioning needs', () => {
+    const manifest = manifestOf(JSON.stringify({
+      coreDeviceThingName: 'core-a',
+      templateName: 'thing-with-attributes',
+      templateParameters: { Site: 'berlin' },
+      devices: [{ thingName: 'a', principal: certificateArn(1), parameters: { Model: 'm1' } }, { thingName: 'b', coreDeviceThingName: 'core-b' }],
+    }), 'json');
+
+    const result = validateManifest(manifest, { ...manifest.defaults, deleteThings: false }, DEPROVISIONING);
+
+    expect(result).toMatchObject({ ok: true, value: { options: { coreDeviceThingName: 'core-a', disassociate: true, detachPrincipals: true, deleteThings: false } } });
+    expect(result.ok && result.value.devices.map(({ device }) => device)).toEqual([{ thingName: 'a' }, { thingName: 'b', coreDeviceThingName: 'core-b' }]);
+    expect(result.ok && planRequests(result.value).chunks[0]!.requestId).toMatch(/^d[0-9a-f]{12}-0$/);
+  });
+
+  it('needs a core device for each device only to disassociate it', () => {
+    const manifest = manifestOf('thingName\nsensor-1\n', 'csv');
+
+    expect(validateManifest(manifest, {}, DEPROVISIONING)).toMatchObject({ ok: false, problems: [{ where: 'line 2', field: 'coreDeviceThingName', reason: expect.stringContaining('to disassociate') }] });
+    expect(validateManifest(manifest, { disassociate: false }, DEPROVISIONING)).toMatchObject({ ok: true });
   });
 });
 
@@ -100,7 +125,7 @@ describe('planRequests', () => {
         const devices = siteLengths.map((length, index) => ({ ...template, index, device: { ...template.device, thingName: `d${index}`, parameters: { Site: 's'.repeat(length) } } }));
         const maxBytes = 1_200;
         const limits = { maxDevices, maxBytes };
-        const plan = planRequests({ options: base.options, devices }, limits);
+        const plan = planRequests({ ...base, devices }, limits);
 
         expect(plan.chunks.flatMap((chunk) => chunk.devices.map((planned) => planned.index))).toEqual(devices.map((planned) => planned.index));
         for (const chunk of plan.chunks) {

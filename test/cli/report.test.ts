@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { FleetRunResult } from '../../cli/fleet-run.ts';
 import type { FleetDeviceOutcome } from '../../cli/outcomes.ts';
 import { buildReport, formatSummary, reportPaths, writeReport } from '../../cli/report.ts';
+import { PROVISIONING } from '../../cli/workflow.ts';
 import { workDirectory } from './fleet-fixtures.ts';
 
 function result(outcomes: { outcome: FleetDeviceOutcome; resumed?: true }[]): FleetRunResult {
@@ -22,7 +23,7 @@ function result(outcomes: { outcome: FleetDeviceOutcome; resumed?: true }[]): Fl
   };
 }
 
-const context = { manifest: 'fleet.csv', apiUrl: 'http://127.0.0.1:3000/', startedAt: new Date('2026-01-01T00:00:00Z'), finishedAt: new Date('2026-01-01T00:01:05Z') };
+const context = { workflow: PROVISIONING, manifest: 'fleet.csv', apiUrl: 'http://127.0.0.1:3000/', startedAt: new Date('2026-01-01T00:00:00Z'), finishedAt: new Date('2026-01-01T00:01:05Z') };
 const run = result([
   { outcome: { thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a', thingArn: 'arn:thing/a' }, resumed: true },
   { outcome: { thingName: 'b', status: 'PROVISIONED', coreDeviceThingName: 'core-a' }, resumed: true },
@@ -35,7 +36,7 @@ describe('the report', () => {
     const report = buildReport(context, run);
 
     expect(report.elapsedSeconds).toBe(65);
-    expect(report.totals).toEqual({ requests: 2, requestsSkipped: 1, requestsUnfinished: 1, devices: 4, provisioned: 2, provisionedEarlier: 2, failed: 2, devicesPerSecond: 2 / 65 });
+    expect(report.totals).toEqual({ requests: 2, requestsSkipped: 1, requestsUnfinished: 1, devices: 4, succeeded: 2, succeededEarlier: 2, failed: 2, devicesPerSecond: 2 / 65 });
     expect(report.failures).toEqual({ 'submit Conflict': 2 });
   });
 
@@ -56,7 +57,7 @@ describe('the report', () => {
   });
 
   it('prints a summary table', () => {
-    const summary = formatSummary(buildReport(context, run), { json: 'r.json', csv: 'r.csv' });
+    const summary = formatSummary(buildReport(context, run), { json: 'r.json', csv: 'r.csv' }, PROVISIONING);
 
     expect(summary.split('\n')).toEqual([
       'Requests  2, 1 skipped (provisioned by an earlier run), 1 without a final answer',

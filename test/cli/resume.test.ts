@@ -21,7 +21,7 @@ function finished(requestId: string, thingNames: string[], failing: string[]): F
     devices: thingNames.map((thingName) => failing.includes(thingName)
       ? { thingName, status: 'FAILED', coreDeviceThingName: 'core-a', error: { step: 'register', code: 'ThrottlingException', message: 'slow down' } }
       : { thingName, status: 'PROVISIONED', coreDeviceThingName: 'core-a' }),
-  }, thingNames.map((thingName) => ({ thingName, coreDeviceThingName: 'core-a' })));
+  }, thingNames.map((thingName) => ({ thingName, coreDeviceThingName: 'core-a' })), 'PROVISIONED');
 }
 
 function stateOf(...requests: FinishedRequest[]): ResumeState {
@@ -32,18 +32,18 @@ const thingNamesOf = (devices: readonly PlannedDevice[] | undefined) => devices?
 
 describe('resumeChunk', () => {
   it('sends every device under the chunk id when nothing is recorded', () => {
-    const resumption = resumeChunk(chunk, new Map());
+    const resumption = resumeChunk(chunk, new Map(), 'PROVISIONED');
 
-    expect(resumption.provisioned).toEqual([]);
+    expect(resumption.alreadyDone).toEqual([]);
     expect(resumption.next).toMatchObject({ requestId: chunk.requestId, attempt: 0 });
     expect(thingNamesOf(resumption.next?.devices)).toEqual(['a', 'b', 'c']);
   });
 
   it('sends nothing when every device was provisioned, and keeps their outcomes', () => {
-    const resumption = resumeChunk(chunk, stateOf(finished(chunk.requestId, ['a', 'b', 'c'], [])));
+    const resumption = resumeChunk(chunk, stateOf(finished(chunk.requestId, ['a', 'b', 'c'], [])), 'PROVISIONED');
 
     expect(resumption.next).toBeUndefined();
-    expect(resumption.provisioned.map(({ planned, requestId, resumed }) => [planned.device.thingName, requestId, resumed])).toEqual([
+    expect(resumption.alreadyDone.map(({ planned, requestId, resumed }) => [planned.device.thingName, requestId, resumed])).toEqual([
       ['a', chunk.requestId, true],
       ['b', chunk.requestId, true],
       ['c', chunk.requestId, true],
@@ -51,21 +51,21 @@ describe('resumeChunk', () => {
   });
 
   it('retries only the failed devices, as attempt 1 under a new id', () => {
-    const resumption = resumeChunk(chunk, stateOf(finished(chunk.requestId, ['a', 'b', 'c'], ['b', 'c'])));
+    const resumption = resumeChunk(chunk, stateOf(finished(chunk.requestId, ['a', 'b', 'c'], ['b', 'c'])), 'PROVISIONED');
 
     expect(resumption.next).toMatchObject({ requestId: `${chunk.requestId}-r1`, attempt: 1 });
     expect(thingNamesOf(resumption.next?.devices)).toEqual(['b', 'c']);
-    expect(resumption.provisioned.map(({ planned }) => planned.device.thingName)).toEqual(['a']);
+    expect(resumption.alreadyDone.map(({ planned }) => planned.device.thingName)).toEqual(['a']);
   });
 
   it('follows the chain of retries: the latest outcome of each device decides', () => {
     const state = stateOf(finished(chunk.requestId, ['a', 'b', 'c'], ['b', 'c']), finished(`${chunk.requestId}-r1`, ['b', 'c'], ['c']));
 
-    const resumption = resumeChunk(chunk, state);
+    const resumption = resumeChunk(chunk, state, 'PROVISIONED');
 
     expect(resumption.next).toMatchObject({ requestId: `${chunk.requestId}-r2`, attempt: 2 });
     expect(thingNamesOf(resumption.next?.devices)).toEqual(['c']);
-    expect(resumption.provisioned.map(({ planned, requestId }) => [planned.device.thingName, requestId])).toEqual([
+    expect(resumption.alreadyDone.map(({ planned, requestId }) => [planned.device.thingName, requestId])).toEqual([
       ['a', chunk.requestId],
       ['b', `${chunk.requestId}-r1`],
     ]);

@@ -9,6 +9,7 @@ import { createFleetApi, type Backoff } from '../cli/api-client.ts';
 import type { DeviceResult } from '../cli/outcomes.ts';
 import { planRequests, type PlannedDevice } from '../cli/plan.ts';
 import { runFleet } from '../cli/fleet-run.ts';
+import { newRun } from '../cli/resume.ts';
 import { PROVISIONING, type RequestOptions } from '../cli/workflow.ts';
 import type { FaultSettingsPatch, OperationCounters } from '../local-cloud/faults.ts';
 import { startServiceCloud, type ServiceCloud } from '../local-cloud/service-cloud.ts';
@@ -123,7 +124,7 @@ export async function provisionThroughApi(
 ): Promise<FleetRun> {
   const planned: PlannedDevice[] = devices.map((device, index) => ({ index, where: `devices[${index}]`, device }));
   const requestOptions: RequestOptions = { thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: true, ...options.requestOptions };
-  const plan = planRequests({ workflow: PROVISIONING, options: requestOptions, devices: planned });
+  const plan = planRequests({ workflow: PROVISIONING, options: requestOptions, devices: planned }, newRun().runId);
   const executionArns: string[] = [];
   const api = createFleetApi({ apiUrl: new URL(cloud.api.url), workflow: PROVISIONING });
   const recordingApi = {

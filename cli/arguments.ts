@@ -29,10 +29,6 @@ interface RequestOverrides {
 type ParsedArguments = { kind: 'help' } | { kind: 'run'; options: CliOptions } | { kind: 'usage-error'; message: string };
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
-const DEFAULT_REPORT_PREFIXES: Record<FleetWorkflow['name'], string> = {
-  provision: './iot-provision-report',
-  deprovision: './iot-deprovision-report',
-};
 const PROVISIONING_FLAGS = ['template', 'template-file', 'param', 'principal-type', 'rollback'] as const;
 const DEPROVISIONING_FLAGS = ['disassociate', 'detach', 'delete'] as const;
 export const DEFAULT_CONCURRENCY = 4;
@@ -65,7 +61,7 @@ Run options
   --region <region>          region for signing (default: from the URL host, then AWS_REGION)
   --concurrency <n>          requests in flight (default ${DEFAULT_CONCURRENCY})
   --report <path-prefix>     writes <prefix>.json, <prefix>.csv and <prefix>.state.json
-                             (default ${DEFAULT_REPORT_PREFIXES.provision})
+                             (default ${PROVISIONING.defaultReportPrefix})
   --dry-run                  validate and print the plan; send nothing
   -h, --help                 this text
 
@@ -76,7 +72,7 @@ Deprovisioning
   --no-disassociate          leave the devices associated with their core devices
   --no-delete                keep the things
   --no-detach                keep the things' principals attached (needs --no-delete)
-  The report goes to ./iot-deprovision-report unless --report says otherwise.
+  The report goes to ${DEPROVISIONING.defaultReportPrefix} unless --report says otherwise.
 
 Resuming: run the same command again. Requests whose devices were all done are skipped;
 devices that failed are sent again in a new request (<request id>-r<n>).
@@ -144,7 +140,7 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
       apiUrl: new URL(values['api-url']),
       region: values.region,
       concurrency,
-      reportPrefix: values.report ?? DEFAULT_REPORT_PREFIXES[workflow.name],
+      reportPrefix: values.report ?? workflow.defaultReportPrefix,
       dryRun: values['dry-run'],
       overrides: {
         coreDeviceThingName: values.core,

@@ -3,10 +3,10 @@ import { createFleetApi, isLoopback, resolveRegion, type PollSchedule } from './
 import { HELP_TEXT, parseArguments, requestFieldsOf, type CliOptions } from './arguments.ts';
 import { resumePlan, runFleet } from './fleet-run.ts';
 import { manifestFormatOf, parseManifest, type ManifestProblem } from './manifest.ts';
-import { coreDeviceOf, planRequests, REQUEST_LIMITS, validateManifest, type FleetPlan } from './plan.ts';
+import { coreDeviceOf, planRequests, REQUEST_LIMITS, validateManifest, type FleetPlan, type ValidManifest } from './plan.ts';
 import { startProgress, type ProgressStream } from './progress.ts';
 import { buildReport, formatSummary, reportPaths, writeReport } from './report.ts';
-import { createStateRecorder, loadResumeState, stateFilePath, type ResumeState } from './resume.ts';
+import { createStateRecorder, loadRun, newRun, saveRun, stateFilePath, type FleetRunRecord, type ResumeState } from './resume.ts';
 
 const EXIT_CODES = { allDone: 0, someFailed: 1, unusable: 2 } as const;
 
@@ -44,13 +44,12 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
 async function run(options: CliOptions, environment: CliEnvironment): Promise<number> {
   const { stdout, stderr } = environment;
   const startedAt = new Date();
-  const plan = await loadPlan(options);
+  const manifest = await loadManifest(options);
   const statePath = stateFilePath(options.reportPrefix);
-  const state = await loadResumeState(statePath).catch((error: Error) => {
-    throw new UnusableInput(`cannot resume from ${statePath}: ${error.message}. Delete it to start over.`);
-  });
+  const fleetRun = await openRun(statePath);
+  const plan = planRequests(manifest, fleetRun.runId);
   if (options.dryRun) {
-    stdout.write(describePlan(options.manifestPath, plan, state));
+    stdout.write(describePlan(options.manifestPath, plan, fleetRun.state));
     return EXIT_CODES.allDone;
   }
 
@@ -58,12 +57,12 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
   if (!isLoopback(options.apiUrl) && region === undefined) {
     throw new UnusableInput(`cannot tell the region of ${options.apiUrl.host} to sign requests: give --region or set AWS_REGION`);
   }
-  const recorder = createStateRecorder(statePath, state, (error) => {
+  const recorder = createStateRecorder(statePath, fleetRun, (error) => {
     stderr.write(`iot-provision: could not update ${statePath}: ${error.message}. The run goes on; a re-run sends the requests missing from it again, and the API answers with their existing executions.\n`);
   });
   const result = await runFleet(plan, {
     api: createFleetApi({ apiUrl: options.apiUrl, workflow: plan.workflow, region, backoff: environment.pollBackoff }),
-    state,
+    state: fleetRun.state,
     recordFinished: recorder.record,
     startProgress: (total, alreadyDone) => startProgress(stderr, total, alreadyDone),
     concurrency: options.concurrency,
@@ -78,8 +77,24 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
   return report.totals.failed > 0 ? EXIT_CODES.someFailed : EXIT_CODES.allDone;
 }
 
-/** Reads, validates and splits the manifest; any problem stops here, before a request is sent. */
-async function loadPlan(options: CliOptions): Promise<FleetPlan> {
+/**
+ * The run the report prefix's state file records, or a new one, whose state file is written before anything
+ * is sent (by a dry run too, so that the run which follows sends the requests it printed).
+ */
+async function openRun(statePath: string): Promise<FleetRunRecord> {
+  const recorded = await loadRun(statePath).catch((error: Error) => {
+    throw new UnusableInput(`cannot resume from ${statePath}: ${error.message}. Delete it to start over.`);
+  });
+  if (recorded) return recorded;
+  const fleetRun = newRun();
+  await saveRun(statePath, fleetRun).catch((error: Error) => {
+    throw new UnusableInput(`cannot write ${statePath}, which a run needs in order to be resumed: ${error.message}`);
+  });
+  return fleetRun;
+}
+
+/** Reads and validates the manifest; any problem stops here, before a request is sent. */
+async function loadManifest(options: CliOptions): Promise<ValidManifest> {
   const { manifestPath, overrides, workflow } = options;
   const format = manifestFormatOf(manifestPath);
   if (format === undefined) throw new UnusableInput(`${manifestPath}: the manifest must be a .csv or a .json file`);
@@ -90,7 +105,7 @@ async function loadPlan(options: CliOptions): Promise<FleetPlan> {
   if (!parsed.ok) throw new UnusableInput(describeProblems(manifestPath, parsed.problems));
   const validated = validateManifest(parsed.manifest, requestFieldsOf(parsed.manifest.defaults, overrides, templateBody), workflow);
   if (!validated.ok) throw new UnusableInput(describeProblems(manifestPath, validated.problems));
-  return planRequests(validated.value);
+  return validated.value;
 }
 
 async function readText(path: string, what: string): Promise<string> {
@@ -110,8 +125,9 @@ function describeProblems(manifestPath: string, problems: readonly ManifestProbl
 function describePlan(manifestPath: string, plan: FleetPlan, state: ResumeState): string {
   const devices = plan.chunks.flatMap((chunk) => chunk.devices);
   const lines = [
-    `${manifestPath}: ${devices.length} devices in ${plan.chunks.length} requests ` +
+    `${manifestPath}: ${devices.length} devices to ${plan.workflow.name} in ${plan.chunks.length} requests ` +
       `(at most ${REQUEST_LIMITS.maxDevices} devices and ${REQUEST_LIMITS.maxBytes} bytes each).`,
+    `Request options: ${describeOptions(plan.options)}`,
     'Requests:',
   ];
   const { done } = plan.workflow;
@@ -125,10 +141,23 @@ function describePlan(manifestPath: string, plan: FleetPlan, state: ResumeState)
   }
   const perCore = new Map<string, number>();
   for (const { device } of devices) {
-    const core = coreDeviceOf(device, plan.options) ?? '(none: not disassociated)';
-    perCore.set(core, (perCore.get(core) ?? 0) + 1);
+    const core = coreDeviceOf(device, plan.options);
+    if (core !== undefined) perCore.set(core, (perCore.get(core) ?? 0) + 1);
   }
-  lines.push('Devices per core device:');
-  for (const [core, count] of [...perCore].sort(([left], [right]) => left.localeCompare(right))) lines.push(`  ${core}  ${count}`);
+  // A deprovisioning that does not disassociate leaves the core devices alone, whatever the manifest names.
+  if (!('disassociate' in plan.options && !plan.options.disassociate)) {
+    lines.push('Devices per core device:');
+    for (const [core, count] of [...perCore].sort(([left], [right]) => left.localeCompare(right))) lines.push(`  ${core}  ${count}`);
+  }
   return `${lines.join('\n')}\n`;
+}
+
+/** `name=value` for each option; a long value (an inline template) by its length. */
+function describeOptions(options: Record<string, unknown>): string {
+  return Object.entries(options)
+    .map(([name, value]) => {
+      const text = typeof value === 'string' ? value : JSON.stringify(value);
+      return `${name}=${text.length > 60 ? `<${text.length} characters>` : text}`;
+    })
+    .join(', ');
 }

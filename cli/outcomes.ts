@@ -73,9 +73,11 @@ export function finishRequest(
         ? failedOutcome(device, { step: 'status', code: status, message: `the execution ended ${status} without a summary` })
         : failedOutcome(device, { step: 'status', code: 'MissingOutcome', message: 'the request summary has no outcome for this device' });
     }
-    if (outcome.status === doneStatus) return { ...outcome, status: doneStatus };
+    // A device deprovisioned without a core device has '' there in the summary.
+    const fromSummary = { ...outcome, coreDeviceThingName: outcome.coreDeviceThingName || undefined };
+    if (outcome.status === doneStatus) return { ...fromSummary, status: doneStatus };
     return {
-      ...outcome,
+      ...fromSummary,
       status: 'FAILED',
       error: outcome.error ?? { step: 'status', code: `Unexpected${outcome.status}`, message: `the summary reports ${outcome.status} with no error` },
     };

@@ -96,12 +96,15 @@ export function validateManifest(
 
 /**
  * Splits the devices, in manifest order, into requests within the API's limits. Request ids hash the whole
- * validated content, so a re-run of the same manifest and options sends the same ids (and reaches the same
- * executions), while any change to a device or an option gives new ones instead of a 409.
+ * validated content and the run's id, so a re-run of the same run (same manifest, options and state file)
+ * sends the same ids and reaches the same executions; any change to a device or an option gives new ones
+ * instead of a 409; and a new run (the state file deleted, or another --report) gives new ones instead of
+ * the summaries of executions that ended long ago, when the fleet may have been removed since.
  */
-export function planRequests({ workflow, options, devices }: ValidManifest, limits: ChunkLimits = REQUEST_LIMITS): FleetPlan {
+export function planRequests({ workflow, options, devices }: ValidManifest, runId: string, limits: ChunkLimits = REQUEST_LIMITS): FleetPlan {
   const digest = createHash('sha256')
-    .update(JSON.stringify({ options, devices: devices.map(({ device }) => device) }))
+    // Runs recorded before run ids existed (runId '') keep the ids they were started with.
+    .update(JSON.stringify({ options, devices: devices.map(({ device }) => device), ...(runId && { runId }) }))
     .digest('hex')
     .slice(0, 12);
   const emptyRequestBytes = requestBytes(options, []);

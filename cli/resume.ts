@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { DeviceResult, FinishedRequest } from './outcomes.ts';
@@ -7,8 +8,17 @@ import type { DoneStatus } from './workflow.ts';
 /** Finished requests by id, as recorded by earlier runs with the same report prefix. */
 export type ResumeState = Map<string, FinishedRequest>;
 
+/** A run of a manifest, from its first attempt to its last resumption: what its state file holds. */
+export interface FleetRunRecord {
+  /** Salts the run's request ids (see planRequests), so that a new run never reaches an old run's executions. */
+  runId: string;
+  state: ResumeState;
+}
+
+/** Version 1 had no runId: its runs keep the unsalted request ids they were started with. */
 interface ResumeStateFile {
-  version: 1;
+  version: 1 | 2;
+  runId?: string;
   requests: Record<string, FinishedRequest>;
 }
 
@@ -52,19 +62,37 @@ export function resumeChunk(chunk: RequestChunk, state: ResumeState, doneStatus:
   return { alreadyDone, next: { requestId: attemptRequestId(chunk.requestId, attempt), attempt, devices: pending } };
 }
 
-export async function loadResumeState(path: string): Promise<ResumeState> {
+/** The run recorded in the state file, or `undefined` when there is none yet. */
+export async function loadRun(path: string): Promise<FleetRunRecord | undefined> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
   const file = JSON.parse(text) as Partial<ResumeStateFile>;
-  if (file.version !== 1 || typeof file.requests !== 'object' || file.requests === null) {
+  const runId = file.version === 1 ? '' : file.runId;
+  if ((file.version !== 1 && file.version !== 2) || typeof runId !== 'string' || typeof file.requests !== 'object' || file.requests === null) {
     throw new Error(`${path} is not a state file of this version of iot-provision`);
   }
-  return new Map(Object.entries(file.requests));
+  return { runId, state: new Map(Object.entries(file.requests)) };
+}
+
+export function newRun(): FleetRunRecord {
+  return { runId: randomBytes(4).toString('hex'), state: new Map() };
+}
+
+/**
+ * Writes the whole state file, through a rename. A new run's is written before anything is sent: a run
+ * interrupted after its first request must resume under the same request ids, to reach the executions
+ * already started instead of starting them again.
+ */
+export async function saveRun(path: string, { runId, state }: FleetRunRecord): Promise<void> {
+  const file: ResumeStateFile = { version: 2, runId, requests: Object.fromEntries(state) };
+  await mkdir(dirname(path), { recursive: true });
+  await writeFile(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
+  await rename(`${path}.tmp`, path);
 }
 
 /**
@@ -75,21 +103,18 @@ export async function loadResumeState(path: string): Promise<ResumeState> {
  * to the report, the next write carries the whole state again, and at worst a re-run resubmits a request it
  * finds unrecorded, which the API answers with the execution that already ran.
  */
-export function createStateRecorder(path: string, state: ResumeState, writeFailed: (error: Error) => void): { record(finished: FinishedRequest): Promise<void> } {
+export function createStateRecorder(path: string, run: FleetRunRecord, writeFailed: (error: Error) => void): { record(finished: FinishedRequest): Promise<void> } {
   let writing: Promise<void> = Promise.resolve();
   const write = async () => {
-    const file: ResumeStateFile = { version: 1, requests: Object.fromEntries(state) };
     try {
-      await mkdir(dirname(path), { recursive: true });
-      await writeFile(`${path}.tmp`, `${JSON.stringify(file, null, 2)}\n`);
-      await rename(`${path}.tmp`, path);
+      await saveRun(path, run);
     } catch (error) {
       writeFailed(error as Error);
     }
   };
   return {
     record(finished) {
-      state.set(finished.requestId, finished);
+      run.state.set(finished.requestId, finished);
       writing = writing.then(write);
       return writing;
     },

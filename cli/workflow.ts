@@ -20,8 +20,10 @@ export interface FleetWorkflow {
   doneStatus: DoneStatus;
   /** For messages: "3 provisioned", "skip: deprovisioned by an earlier run". */
   done: 'provisioned' | 'deprovisioned';
-  /** Starts every request id, so that the two workflows' ids never meet in one state file. */
+  /** Starts every request id, so that the two workflows' ids never meet. */
   requestIdPrefix: string;
+  /** Where the report and the state file go unless `--report` says otherwise. */
+  defaultReportPrefix: string;
   /** The request-level fields, of the manifest's and the command line's, that this workflow's requests carry. */
   requestFields(fields: Record<string, unknown>): Record<string, unknown>;
   /** The fields of a manifest's device that this workflow's requests carry. */
@@ -35,21 +37,27 @@ export const PROVISIONING: FleetWorkflow = {
   doneStatus: 'PROVISIONED',
   done: 'provisioned',
   requestIdPrefix: 'm',
+  defaultReportPrefix: './iot-provision-report',
   requestFields: (fields) => fields,
   requestDevice: (device) => device,
 };
 
-const DEPROVISIONING_REQUEST_FIELDS = ['coreDeviceThingName', 'disassociate', 'detachPrincipals', 'deleteThings'];
-const DEPROVISIONING_DEVICE_FIELDS = ['thingName', 'coreDeviceThingName'];
+/** The fields of a provisioning request (or of its devices) that a deprovisioning one does not have. */
+function onlyIn(provisioning: object, deprovisioning: object): string[] {
+  return Object.keys(provisioning).filter((name) => !(name in deprovisioning));
+}
+const PROVISIONING_ONLY_REQUEST_FIELDS = onlyIn(provisioningRequestSchema.shape, deprovisioningRequestSchema.shape);
+const PROVISIONING_ONLY_DEVICE_FIELDS = onlyIn(provisioningRequestSchema.shape.devices.def.element.shape, deprovisioningRequestSchema.shape.devices.def.element.shape);
 
-function pick(value: unknown, names: readonly string[]): unknown {
+function omit<T>(value: T, names: readonly string[]): T {
   if (!isRecord(value)) return value;
-  return Object.fromEntries(Object.entries(value).filter(([name]) => names.includes(name)));
+  return Object.fromEntries(Object.entries(value).filter(([name]) => !names.includes(name))) as T;
 }
 
 /**
- * Takes the manifest that provisioned a fleet as it is: principals, template parameters and template fields
- * are what provisioning needed, and are left out of the deprovisioning requests.
+ * Takes the manifest that provisioned a fleet as it is: the fields only provisioning has (principals,
+ * parameters, template fields) are left out of the deprovisioning requests; any other unknown field is
+ * still refused by the schema, so that a misspelt option is never silently ignored.
  */
 export const DEPROVISIONING: FleetWorkflow = {
   name: 'deprovision',
@@ -58,6 +66,7 @@ export const DEPROVISIONING: FleetWorkflow = {
   doneStatus: 'DEPROVISIONED',
   done: 'deprovisioned',
   requestIdPrefix: 'd',
-  requestFields: (fields) => pick(fields, DEPROVISIONING_REQUEST_FIELDS) as Record<string, unknown>,
-  requestDevice: (device) => pick(device, DEPROVISIONING_DEVICE_FIELDS),
+  defaultReportPrefix: './iot-deprovision-report',
+  requestFields: (fields) => omit(fields, PROVISIONING_ONLY_REQUEST_FIELDS),
+  requestDevice: (device) => omit(device, PROVISIONING_ONLY_DEVICE_FIELDS),
 };

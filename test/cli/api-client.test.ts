@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createFleetApi, isLoopback, resolveRegion, waitUntilFinished, type ApiResult, type FleetApi } from '../../cli/api-client.ts';
 import type { RequestStatusResponse } from '../../cli/outcomes.ts';
 import type { ProvisioningRequest } from '../../functions/domain/provisioning-request.ts';
-import { PROVISIONING } from '../../cli/workflow.ts';
+import { DEPROVISIONING, PROVISIONING } from '../../cli/workflow.ts';
 
 const request: ProvisioningRequest = { requestId: 'm0-0', thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: true, coreDeviceThingName: 'core-a', devices: [{ thingName: 'a' }] };
 const noDelay = { initialMs: 0, maxMs: 0 };
@@ -46,6 +46,19 @@ describe('the API client', () => {
     expect(result).toEqual({ ok: false, failure: { code: 'NotFound', message: 'unknown request' } });
     expect(calls[0]!.url).toBe('http://127.0.0.1:3000/provisioning-requests/m0-0');
     expect(calls[0]!.init.headers).not.toHaveProperty('authorization');
+  });
+
+  it('sends a deprovisioning run\'s requests to the deprovisioning routes', async () => {
+    const { fetch, calls } = scriptedFetch(json(404, { message: 'unknown request' }), json(404, { message: 'unknown request' }));
+    const api = createFleetApi({ apiUrl: new URL('http://127.0.0.1:3000/local'), workflow: DEPROVISIONING, fetch, backoff: noDelay });
+
+    await api.submit({ requestId: 'd0-0', disassociate: true, detachPrincipals: true, deleteThings: true, devices: [{ thingName: 'a', coreDeviceThingName: 'core-a' }] });
+    await api.status('d0-0');
+
+    expect(calls.map(({ url, init }) => `${init.method} ${url}`)).toEqual([
+      'POST http://127.0.0.1:3000/local/deprovisioning-requests',
+      'GET http://127.0.0.1:3000/local/deprovisioning-requests/d0-0',
+    ]);
   });
 
   it('repeats a request after a network error, throttling or a server error, but not after a 409', async () => {

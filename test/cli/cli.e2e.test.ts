@@ -120,7 +120,9 @@ describe('iot-provision against an API that follows the contract', () => {
 
     expect(plan.exitCode).toBe(0);
     expect(plan.stdout).toMatch(/d[0-9a-f]{12}-0 +3 devices {2}send/);
-    expect(plan.stdout).toContain('(none: not disassociated)  3');
+    expect(plan.stdout).toContain('3 devices to deprovision in 1 requests');
+    expect(plan.stdout).toContain('Request options: disassociate=false, detachPrincipals=true, deleteThings=true');
+    expect(plan.stdout).not.toContain('Devices per core device');
     expect(api.posted).toEqual([]);
   });
 
@@ -155,7 +157,8 @@ describe('iot-provision against an API that follows the contract', () => {
     const directory = await workDirectory();
     const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(MAX_DEVICES_PER_REQUEST + 1));
     const reportPrefix = join(directory, 'report');
-    // The state file is written to `<path>.tmp` first: a directory there makes every write fail.
+    // A dry run writes the state file of the run; then a directory at `<path>.tmp`, where every write goes first, makes the later writes fail.
+    await provision(manifest, reportPrefix, '--dry-run');
     await mkdir(`${reportPrefix}.state.json.tmp`);
 
     const run = await provision(manifest, reportPrefix);
@@ -163,6 +166,20 @@ describe('iot-provision against an API that follows the contract', () => {
     expect(run.exitCode).toBe(0);
     expect((await readReport(reportPrefix)).totals).toMatchObject({ requests: 2, succeeded: MAX_DEVICES_PER_REQUEST + 1 });
     expect(run.stderr.match(/could not update .*report\.state\.json/g)).toHaveLength(2);
+  });
+
+  it('refuses to start a run whose state file cannot be written, which a resumption would need', async () => {
+    api = await startFakeApi();
+    const directory = await workDirectory();
+    const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(3));
+    const reportPrefix = join(directory, 'report');
+    await mkdir(`${reportPrefix}.state.json.tmp`);
+
+    const run = await provision(manifest, reportPrefix);
+
+    expect(run.exitCode).toBe(2);
+    expect(run.stderr).toContain(`cannot write ${reportPrefix}.state.json, which a run needs in order to be resumed`);
+    expect(api.posted).toEqual([]);
   });
 
   it('exits 2 and sends nothing when a row is invalid, naming every bad line', async () => {

@@ -94,6 +94,19 @@ describe('the demo fleet that npm start offers', () => {
     expect(again.report.totals).toMatchObject({ requests: 1, requestsSkipped: 1, succeeded: 12, succeededEarlier: 12 });
   });
 
+  it('provisions and removes the same manifest again in new runs, not answered by the executions of the old ones', async () => {
+    await service.cloud.admin.reset();
+    const directory = await workDirectory();
+    const manifest = join(directory, 'fleet.csv');
+    await createDemoFleet(manifest, 5);
+    for (const cycle of [1, 2]) {
+      expect((await iotProvision(manifest, join(directory, `provision-${cycle}`))).report.totals).toMatchObject({ succeeded: 5, succeededEarlier: 0 });
+      expect(service.clientThings()).toHaveLength(5);
+      expect((await iotProvision(manifest, join(directory, `deprovision-${cycle}`), '--deprovision')).report.totals).toMatchObject({ succeeded: 5, succeededEarlier: 0 });
+      expect(service.clientThings()).toEqual([]);
+    }
+  });
+
   it('is offered with flags only for the URLs that are not the defaults', () => {
     expect(demoFleetCommand('http://127.0.0.1:4566', 'http://127.0.0.1:3000')).toBe('npm run demo-fleet && npx iot-provision demo-fleet.csv');
     expect(demoFleetCommand('http://127.0.0.1:4977', 'http://127.0.0.1:3977')).toBe(

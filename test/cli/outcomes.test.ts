@@ -30,6 +30,20 @@ describe('finishRequest', () => {
     expect(finished.devices[1]).toEqual({ thingName: 'b', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'status', code: 'MissingOutcome', message: expect.any(String) } });
   });
 
+  it('counts a deprovisioning device done only as DEPROVISIONED, and reads a missing core device as none', () => {
+    const finished = finishRequest('d-1', 'SUCCEEDED', {
+      requestId: 'd-1',
+      status: 'PARTIAL',
+      counts: { requested: 2, succeeded: 1, failed: 1, rolledBack: 0 },
+      devices: [{ thingName: 'a', status: 'DEPROVISIONED', coreDeviceThingName: '' }, { thingName: 'b', status: 'PROVISIONED', coreDeviceThingName: 'core-b' }],
+    }, sent, 'DEPROVISIONED');
+
+    expect(finished.devices).toEqual([
+      { thingName: 'a', status: 'DEPROVISIONED' },
+      { thingName: 'b', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'status', code: 'UnexpectedPROVISIONED', message: expect.any(String) } },
+    ]);
+  });
+
   it('fails every device of an execution that ended without a summary, with its status as the code', () => {
     const finished = finishRequest('r-1', 'TIMED_OUT', undefined, sent, 'PROVISIONED');
 

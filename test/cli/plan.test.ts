@@ -6,6 +6,8 @@ import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES, REQUEST_ID_PATTERN } from '
 import { DEPROVISIONING, PROVISIONING } from '../../cli/workflow.ts';
 import { certificateArn, fleetCsv, sensorName } from './fleet-fixtures.ts';
 
+const RUN_ID = '0a1b2c3d';
+
 function manifestOf(text: string, format: 'csv' | 'json'): Manifest {
   const result = parseManifest(text, format);
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
@@ -87,7 +89,16 @@ describe('validateManifest for deprovisioning', () => {
 
     expect(result).toMatchObject({ ok: true, value: { options: { coreDeviceThingName: 'core-a', disassociate: true, detachPrincipals: true, deleteThings: false } } });
     expect(result.ok && result.value.devices.map(({ device }) => device)).toEqual([{ thingName: 'a' }, { thingName: 'b', coreDeviceThingName: 'core-b' }]);
-    expect(result.ok && planRequests(result.value).chunks[0]!.requestId).toMatch(/^d[0-9a-f]{12}-0$/);
+    expect(result.ok && planRequests(result.value, RUN_ID).chunks[0]!.requestId).toMatch(/^d[0-9a-f]{12}-0$/);
+  });
+
+  it('still refuses a field it does not know, so that a misspelt option is never ignored', () => {
+    const manifest = manifestOf(JSON.stringify({ coreDeviceThingName: 'core-a', deleteThing: false, devices: [{ thingName: 'a', coreDevice: 'core-b' }] }), 'json');
+
+    expect(validateManifest(manifest, manifest.defaults, DEPROVISIONING)).toMatchObject({
+      ok: false,
+      problems: [{ where: 'request options', field: 'deleteThing', reason: 'is not a known field' }, { field: 'coreDevice', reason: 'is not a known field' }],
+    });
   });
 
   it('needs a core device for each device only to disassociate it', () => {
@@ -100,15 +111,15 @@ describe('validateManifest for deprovisioning', () => {
 
 describe('planRequests', () => {
   it(`puts ${MAX_DEVICES_PER_REQUEST} devices in one request and one more in a second`, () => {
-    expect(planRequests(validFleet(MAX_DEVICES_PER_REQUEST)).chunks.map((chunk) => chunk.devices.length)).toEqual([MAX_DEVICES_PER_REQUEST]);
-    expect(planRequests(validFleet(MAX_DEVICES_PER_REQUEST + 1)).chunks.map((chunk) => chunk.devices.length)).toEqual([MAX_DEVICES_PER_REQUEST, 1]);
+    expect(planRequests(validFleet(MAX_DEVICES_PER_REQUEST), RUN_ID).chunks.map((chunk) => chunk.devices.length)).toEqual([MAX_DEVICES_PER_REQUEST]);
+    expect(planRequests(validFleet(MAX_DEVICES_PER_REQUEST + 1), RUN_ID).chunks.map((chunk) => chunk.devices.length)).toEqual([MAX_DEVICES_PER_REQUEST, 1]);
   });
 
   it(`starts a new request before the body would pass ${MAX_REQUEST_BYTES} bytes`, () => {
     const bulky = { ...validFleet(MAX_DEVICES_PER_REQUEST) };
     bulky.devices = bulky.devices.map((planned) => ({ ...planned, device: { ...planned.device, parameters: { Site: 'x'.repeat(2_000) } } }));
 
-    const { chunks, options } = planRequests(bulky);
+    const { chunks, options } = planRequests(bulky, RUN_ID);
 
     expect(chunks.length).toBeGreaterThan(1);
     for (const chunk of chunks) {
@@ -125,7 +136,7 @@ describe('planRequests', () => {
         const devices = siteLengths.map((length, index) => ({ ...template, index, device: { ...template.device, thingName: `d${index}`, parameters: { Site: 's'.repeat(length) } } }));
         const maxBytes = 1_200;
         const limits = { maxDevices, maxBytes };
-        const plan = planRequests({ ...base, devices }, limits);
+        const plan = planRequests({ ...base, devices }, RUN_ID, limits);
 
         expect(plan.chunks.flatMap((chunk) => chunk.devices.map((planned) => planned.index))).toEqual(devices.map((planned) => planned.index));
         for (const chunk of plan.chunks) {
@@ -141,13 +152,14 @@ describe('planRequests', () => {
   it('derives request ids from the content: the same manifest gives the same ids, a changed option new ones', () => {
     const fleet = validFleet(MAX_DEVICES_PER_REQUEST + 1);
 
-    const ids = planRequests(fleet).chunks.map((chunk) => chunk.requestId);
-    const changed = planRequests({ ...fleet, options: { ...fleet.options, rollbackOnFailure: false } }).chunks.map((chunk) => chunk.requestId);
+    const ids = planRequests(fleet, RUN_ID).chunks.map((chunk) => chunk.requestId);
+    const changed = planRequests({ ...fleet, options: { ...fleet.options, rollbackOnFailure: false } }, RUN_ID).chunks.map((chunk) => chunk.requestId);
 
-    expect(ids).toEqual(planRequests(validFleet(MAX_DEVICES_PER_REQUEST + 1)).chunks.map((chunk) => chunk.requestId));
+    expect(ids).toEqual(planRequests(validFleet(MAX_DEVICES_PER_REQUEST + 1), RUN_ID).chunks.map((chunk) => chunk.requestId));
     expect(ids[0]).toMatch(/^m[0-9a-f]{12}-0$/);
     expect(ids[1]).toBe(ids[0]!.replace(/-0$/, '-1'));
     expect(ids.every((id) => REQUEST_ID_PATTERN.test(`${id}-r99`))).toBe(true);
+    expect(planRequests(fleet, 'another-run').chunks[0]!.requestId).not.toBe(ids[0]);
     expect(changed[0]).not.toBe(ids[0]);
   });
 });

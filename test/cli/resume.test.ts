@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { finishRequest, type FinishedRequest } from '../../cli/outcomes.ts';
 import type { PlannedDevice, RequestChunk } from '../../cli/plan.ts';
-import { createStateRecorder, loadResumeState, resumeChunk, type ResumeState } from '../../cli/resume.ts';
+import { createStateRecorder, loadRun, newRun, resumeChunk, type ResumeState } from '../../cli/resume.ts';
 import { workDirectory } from './fleet-fixtures.ts';
 
 const chunk: RequestChunk = {
@@ -73,18 +73,26 @@ describe('resumeChunk', () => {
 });
 
 describe('the state file', () => {
-  it('starts empty when there is none, and reads back what the recorder wrote', async () => {
+  it('finds no run when there is none, and reads back what the recorder wrote, run id included', async () => {
     const path = join(await workDirectory(), 'nested', 'report.state.json');
-    const state = await loadResumeState(path);
-    expect(state.size).toBe(0);
-    const recorder = createStateRecorder(path, state, (error) => {
+    expect(await loadRun(path)).toBeUndefined();
+    const run = newRun();
+    const recorder = createStateRecorder(path, run, (error) => {
       throw error;
     });
 
     await Promise.all([recorder.record(finished('r-1', ['a'], [])), recorder.record(finished('r-2', ['b'], ['b']))]);
 
-    expect(await loadResumeState(path)).toEqual(stateOf(finished('r-1', ['a'], []), finished('r-2', ['b'], ['b'])));
-    expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({ version: 1 });
+    expect(await loadRun(path)).toEqual({ runId: run.runId, state: stateOf(finished('r-1', ['a'], []), finished('r-2', ['b'], ['b'])) });
+    expect(JSON.parse(await readFile(path, 'utf8'))).toMatchObject({ version: 2, runId: run.runId });
+  });
+
+  it('gives every new run an id of its own, and a run recorded before run ids existed the empty one', async () => {
+    const path = join(await workDirectory(), 'report.state.json');
+    await writeFile(path, JSON.stringify({ version: 1, requests: {} }));
+
+    expect(newRun().runId).not.toBe(newRun().runId);
+    expect(await loadRun(path)).toEqual({ runId: '', state: new Map() });
   });
 
   it('reports a failed write, and a later write still records everything', async () => {
@@ -93,7 +101,8 @@ describe('the state file', () => {
     await writeFile(blocker, 'a file where the state file\'s directory belongs');
     const path = join(blocker, 'report.state.json');
     const failures: Error[] = [];
-    const recorder = createStateRecorder(path, new Map(), (error) => void failures.push(error));
+    const run = newRun();
+    const recorder = createStateRecorder(path, run, (error) => void failures.push(error));
 
     await recorder.record(finished('r-1', ['a'], []));
     expect(failures).toHaveLength(1);
@@ -101,13 +110,13 @@ describe('the state file', () => {
     await recorder.record(finished('r-2', ['b'], []));
 
     expect(failures).toHaveLength(1);
-    expect(await loadResumeState(path)).toEqual(stateOf(finished('r-1', ['a'], []), finished('r-2', ['b'], [])));
+    expect((await loadRun(path))?.state).toEqual(stateOf(finished('r-1', ['a'], []), finished('r-2', ['b'], [])));
   });
 
   it('refuses a file it does not understand rather than resending everything', async () => {
     const path = join(await workDirectory(), 'report.state.json');
     await writeFile(path, JSON.stringify({ version: 7, requests: {} }));
 
-    await expect(loadResumeState(path)).rejects.toThrow(/not a state file/);
+    await expect(loadRun(path)).rejects.toThrow(/not a state file/);
   });
 });

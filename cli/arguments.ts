@@ -119,6 +119,7 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
     const flags = foreignFlags.map((flag) => (values[flag] === false ? `--no-${flag}` : `--${flag}`)).join(', ');
     return usageError(values.deprovision ? `${flags}: not for --deprovision` : `${flags}: only with --deprovision`);
   }
+  if (values.detach === false && values.delete !== false) return usageError('--no-detach needs --no-delete: a thing with principals cannot be deleted');
 
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) return usageError(`--concurrency must be a positive integer, got "${values.concurrency}"`);

@@ -139,13 +139,14 @@ function describePlan(manifestPath: string, plan: FleetPlan, state: ResumeState)
       : `send ${next.devices.length} not yet ${done} as ${next.requestId}`;
     lines.push(`  ${chunk.requestId}  ${String(chunk.devices.length).padStart(3)} devices  ${action}`);
   }
-  const perCore = new Map<string, number>();
-  for (const { device } of devices) {
-    const core = coreDeviceOf(device, plan.options);
-    if (core !== undefined) perCore.set(core, (perCore.get(core) ?? 0) + 1);
-  }
   // A deprovisioning that does not disassociate leaves the core devices alone, whatever the manifest names.
-  if (!('disassociate' in plan.options && !plan.options.disassociate)) {
+  const touchesCoreDevices = !('disassociate' in plan.options) || plan.options.disassociate;
+  if (touchesCoreDevices) {
+    const perCore = new Map<string, number>();
+    for (const { device } of devices) {
+      const core = coreDeviceOf(device, plan.options);
+      if (core !== undefined) perCore.set(core, (perCore.get(core) ?? 0) + 1);
+    }
     lines.push('Devices per core device:');
     for (const [core, count] of [...perCore].sort(([left], [right]) => left.localeCompare(right))) lines.push(`  ${core}  ${count}`);
   }

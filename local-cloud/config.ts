@@ -14,6 +14,10 @@ export interface LocalCloudConfig {
 
 const DEFAULT_PORT = 4566;
 
+export function localCloudUrl({ host, port }: Pick<LocalCloudConfig, 'host' | 'port'>): string {
+  return `http://${host}:${port}`;
+}
+
 /** The account in every ARN the local cloud, and the functions it runs, make. */
 export const LOCAL_ACCOUNT_ID = '000000000000';
 

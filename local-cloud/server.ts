@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse as HttpResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { listenError, LOCAL_ACCOUNT_ID } from './config.ts';
+import { listenError, LOCAL_ACCOUNT_ID, localCloudUrl } from './config.ts';
 import {
   createFaultInjector,
   FaultSettingsError,
@@ -166,7 +166,7 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
 
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://${host}:${port}`,
+    url: localCloudUrl({ host, port }),
     port,
     context,
     admin,

@@ -5,9 +5,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../local-cloud/config.ts';
+import { loadConfig, localCloudUrl } from '../local-cloud/config.ts';
 import { loadServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
-import { createDemoCertificates, demoFleetManifest, localCloudUrl } from './demo-seed.ts';
+import { createDemoCertificates, demoFleetManifest } from './demo-seed.ts';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

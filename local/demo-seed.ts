@@ -1,6 +1,6 @@
 import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
 import { DEFAULT_API_URL } from '../cli/arguments.ts';
-import { DEMO_CORE_DEVICE, loadConfig, type LocalCloudConfig } from '../local-cloud/config.ts';
+import { DEMO_CORE_DEVICE, loadConfig, localCloudUrl } from '../local-cloud/config.ts';
 
 const DEMO_DEVICE = 'demo-sensor-1';
 
@@ -39,10 +39,6 @@ export function demoProvisioningRequest(certificateArn: string): string {
 export function demoFleetManifest(certificateArns: readonly string[]): string {
   const rows = certificateArns.map((arn, index) => `demo-fleet-${String(index + 1).padStart(5, '0')},${arn},${DEMO_CORE_DEVICE}`);
   return ['thingName,principal,coreDeviceThingName', ...rows, ''].join('\n');
-}
-
-export function localCloudUrl({ host, port }: Pick<LocalCloudConfig, 'host' | 'port'>): string {
-  return `http://${host}:${port}`;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { disassociateFromCore } from './commons/greengrass-operations.ts';
 import { deleteThingOnceDetached, detachAllPrincipals, detachPrincipal, retireCertificate } from './commons/iot-operations.ts';
 import { taskHandler } from './commons/middleware.ts';
-import { boundedMessage, isRetriedByStateMachine } from './domain/errors.ts';
+import { boundedMessage, isLeftToStateMachineRetry } from './domain/errors.ts';
 import type { DeviceOutcome, DeviceRecord, DeviceTaskInput, RollbackReport } from './domain/records.ts';
 import { abandonedRollback, failureOf, planRollback, type RollbackPlan, recordOf } from './domain/rollback.ts';
 import { toOutcome } from './domain/summary.ts';
@@ -27,8 +27,8 @@ export async function rollBackDevice(input: RollbackInput): Promise<DeviceOutcom
   try {
     await undo(record, planRollback(record), report);
   } catch (error) {
+    if (isLeftToStateMachineRetry(error as Error)) throw error;
     const { name, message } = error as Error;
-    if (isRetriedByStateMachine(name)) throw error;
     report.incomplete = { step: 'rollback', code: name, message: boundedMessage(message) };
   }
   return toOutcome({ ...failed, rollback: report });

@@ -1,4 +1,4 @@
-import { boundedMessage, isRetriedByStateMachine } from '../domain/errors.ts';
+import { boundedMessage, isLeftToStateMachineRetry } from '../domain/errors.ts';
 import type { DeprovisioningExecutionInput } from '../domain/execution-input.ts';
 import type { Correlation, DeviceRecord, Step } from '../domain/records.ts';
 
@@ -17,8 +17,8 @@ export async function removalStep(step: Step, device: DeviceRecord, remove: () =
   try {
     return await remove();
   } catch (error) {
+    if (isLeftToStateMachineRetry(error as Error)) throw error;
     const { name, message } = error as Error;
-    if (isRetriedByStateMachine(name)) throw error;
     return { ...device, status: 'FAILED', error: { step, code: name, message: boundedMessage(message) } };
   }
 }

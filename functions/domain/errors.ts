@@ -63,6 +63,14 @@ export function isUnnamedTransientFailure(error: ErrorFacts): boolean {
 }
 
 /**
+ * A task that records an error as the device's outcome must still let these escape: the state machine
+ * retries them (the task middleware names the unnamed ones TransientServiceError on the way out).
+ */
+export function isLeftToStateMachineRetry(error: ErrorFacts): boolean {
+  return isRetriedByStateMachine(error.name) || isUnnamedTransientFailure(error);
+}
+
+/**
  * Step Functions hands a caught Lambda error over as `{Error, Cause}`, where Cause is the Lambda
  * runtime's JSON (`{"errorType", "errorMessage", "trace"}`); anything else is taken as the message.
  */

@@ -1,8 +1,10 @@
-import { DescribeThingCommand, IoTClient } from '@aws-sdk/client-iot';
+import { DeleteThingCommand, DescribeThingCommand, IoTClient, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
 import { IoTServiceException } from '@aws-sdk/client-iot';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DeviceTaskInput } from '../../functions/domain/records.ts';
+import type { DeviceRemovalInput } from '../../functions/commons/removal-step.ts';
+import type { DeviceRecord, DeviceTaskInput } from '../../functions/domain/records.ts';
+import { lambdaContext, sensorTaskInput } from './task-fixtures.ts';
 
 /**
  * How a task reports a failed call to the state machine. A reset socket or a bare 502 cannot be
@@ -11,25 +13,23 @@ import type { DeviceTaskInput } from '../../functions/domain/records.ts';
 describe('task error reporting', () => {
   const iot = mockClient(IoTClient);
   let inspect: (input: DeviceTaskInput) => Promise<unknown>;
+  let rollBack: (input: DeviceTaskInput) => Promise<unknown>;
+  let deleteThing: (input: DeviceRemovalInput) => Promise<unknown>;
 
   beforeAll(async () => {
     process.env.AWS_REGION ??= 'us-east-1';
     process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
-    const { handler } = await import('../../functions/inspect-thing.ts');
-    const context = { getRemainingTimeInMillis: () => 30_000, functionName: 'inspectThing', awsRequestId: 'req' } as never;
-    inspect = (input) => handler(input, context);
+    const context = lambdaContext(30_000);
+    const inspectTask = await import('../../functions/inspect-thing.ts');
+    const rollbackTask = await import('../../functions/roll-back-device.ts');
+    const deleteTask = await import('../../functions/delete-thing.ts');
+    inspect = (input) => inspectTask.handler(input, context);
+    rollBack = (input) => rollbackTask.handler(input, context);
+    deleteThing = (input) => deleteTask.handler(input, context);
   });
   afterEach(() => iot.reset());
 
-  const input: DeviceTaskInput = {
-    spec: { thingName: 'sensor-1', coreDeviceThingName: 'core-a', parameters: {} },
-    templateBody: '{}',
-    templateIssuesCertificate: false,
-    templateParameters: {},
-    thingPrincipalType: 'EXCLUSIVE_THING',
-    rollbackOnFailure: true,
-    correlation: { requestId: 'r', executionName: 'r' },
-  };
+  const input = sensorTaskInput;
 
   it('turns a reset socket into TransientServiceError, which the state machine retries', async () => {
     iot.on(DescribeThingCommand).rejects(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
@@ -46,5 +46,37 @@ describe('task error reporting', () => {
     const invalid = new IoTServiceException({ name: 'InvalidRequestException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'bad' });
     iot.on(DescribeThingCommand).rejects(invalid);
     await expect(inspect(input)).rejects.toBe(invalid);
+  });
+
+  // Rollback and removal record most errors as the device's outcome: a transient one must still reach the Retry.
+  const resetSocket = () => Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+  const registered: DeviceRecord = {
+    thingName: 'sensor-1',
+    coreDeviceThingName: 'core-a',
+    status: 'REGISTERED',
+    prior: { thingExisted: false, principalAttached: false },
+    thingArn: 'arn:aws:iot:us-east-1:123456789012:thing/sensor-1',
+  };
+
+  it('lets a reset socket during a rollback go to the Retry instead of ending the rollback', async () => {
+    iot.on(ListThingPrincipalsCommand).rejects(resetSocket());
+    const failedAtAssociation = { ...input, device: registered, failure: { Error: 'ResourceNotFoundException', Cause: 'no core' } };
+    await expect(rollBack(failedAtAssociation)).rejects.toMatchObject({ name: 'TransientServiceError' });
+  });
+
+  it('records a named rollback error in the outcome, which the state machine does not retry', async () => {
+    const denied = new IoTServiceException({ name: 'UnauthorizedException', $fault: 'client', $metadata: { httpStatusCode: 401 }, message: 'denied' });
+    iot.on(ListThingPrincipalsCommand).rejects(denied);
+    const failedAtAssociation = { ...input, device: registered, failure: { Error: 'ResourceNotFoundException', Cause: 'no core' } };
+    await expect(rollBack(failedAtAssociation)).resolves.toMatchObject({
+      status: 'FAILED',
+      rollback: { thingDeleted: false, incomplete: { step: 'rollback', code: 'UnauthorizedException' } },
+    });
+  });
+
+  it('lets a reset socket during deprovisioning go to the Retry instead of failing the device', async () => {
+    iot.on(DeleteThingCommand).rejects(resetSocket());
+    const removal = { device: { ...registered, status: 'PROVISIONED' as const }, options: { detachPrincipals: true, deleteThings: true }, correlation: input.correlation };
+    await expect(deleteThing(removal)).rejects.toMatchObject({ name: 'TransientServiceError' });
   });
 });

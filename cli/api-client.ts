@@ -53,7 +53,11 @@ const NOT_VISIBLE_GRACE_MS = 30_000;
 /** Network errors, throttling and server errors are worth repeating: a request id makes a repeated POST harmless. */
 const TRANSIENT_ATTEMPTS = 4;
 
-type CredentialProvider = NonNullable<ConstructorParameters<typeof SignatureV4>[0]['credentials']>;
+/** API Gateway ends an integration at 29 s: an answer that has not come by then is not coming. */
+const RESPONSE_TIMEOUT_MS = 30_000;
+
+/** Resolves (and refreshes) the credentials requests are signed with. */
+export type SigningCredentials = Extract<NonNullable<ConstructorParameters<typeof SignatureV4>[0]['credentials']>, () => unknown>;
 
 interface ApiClientOptions {
   apiUrl: URL;
@@ -62,9 +66,11 @@ interface ApiClientOptions {
   /** Required when the API is not on a loopback address: requests are then SigV4-signed for this region (see resolveRegion). */
   region?: string;
   /** Defaults to the AWS SDK's provider chain (environment, shared files, SSO, instance roles…). */
-  credentials?: CredentialProvider;
+  credentials?: SigningCredentials;
   fetch?: typeof fetch;
   backoff?: Backoff;
+  /** Ends every call in progress or waiting to be retried (the run was interrupted). */
+  signal?: AbortSignal;
 }
 
 export function isLoopback(url: URL): boolean {
@@ -90,18 +96,27 @@ export function createFleetApi(options: ApiClientOptions): FleetApi {
     const url = new URL(path, base);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { accept: 'application/json', ...(payload && { 'content-type': 'application/json' }) };
-    const init = { method, headers: sign ? await sign(url, method, headers, payload) : headers, body: payload };
     let lastFailure: ApiFailure = { code: 'NetworkError', message: 'not sent' };
     for (let attempt = 1, delay = backoff.initialMs; attempt <= TRANSIENT_ATTEMPTS; attempt += 1, delay = Math.min(delay * 2, backoff.maxMs)) {
-      if (attempt > 1) await sleep(delay);
+      if (attempt > 1) await sleep(delay, undefined, { signal: options.signal });
+      let signed;
       try {
-        const response = await fetchImpl(url, init);
+        // Signed at each attempt: a signature is valid for minutes, and credentials may have been refreshed since.
+        signed = sign ? await sign(url, method, headers, payload) : headers;
+      } catch (error) {
+        return { code: 'CredentialsError', message: `cannot sign ${method} ${url.href}: ${(error as Error).message}` };
+      }
+      const timeout = AbortSignal.timeout(RESPONSE_TIMEOUT_MS);
+      try {
+        const response = await fetchImpl(url, { method, headers: signed, body: payload, signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout });
         const text = await response.text();
         const json = text === '' ? undefined : parseJson(text);
         if (response.status !== 429 && response.status < 500) return { status: response.status, json };
         lastFailure = { code: `HTTP ${response.status}`, message: messageOf(json) ?? (text.slice(0, 200) || response.statusText) };
       } catch (error) {
-        lastFailure = { code: 'NetworkError', message: `${method} ${url.href}: ${(error as Error).cause ?? (error as Error).message}` };
+        options.signal?.throwIfAborted();
+        const reason = timeout.aborted ? `no answer within ${RESPONSE_TIMEOUT_MS / 1000} s` : ((error as Error).cause ?? (error as Error).message);
+        lastFailure = { code: 'NetworkError', message: `${method} ${url.href}: ${reason}` };
       }
     }
     return lastFailure;
@@ -133,10 +148,15 @@ type FinishedStatusResponse = RequestStatusResponse & { status: FinalExecutionSt
  * Asks for the status of a request the API has just accepted until its execution ends, waiting longer between
  * calls while it runs. The first call waits too: the execution has only just started.
  */
-export async function waitUntilFinished(api: FleetApi, requestId: string, schedule: PollSchedule = POLL_BACKOFF): Promise<ApiResult<FinishedStatusResponse>> {
+export async function waitUntilFinished(
+  api: FleetApi,
+  requestId: string,
+  schedule: PollSchedule = POLL_BACKOFF,
+  signal?: AbortSignal,
+): Promise<ApiResult<FinishedStatusResponse>> {
   const notVisibleUntil = performance.now() + (schedule.notVisibleGraceMs ?? NOT_VISIBLE_GRACE_MS);
   for (let delay = schedule.initialMs; ; delay = Math.min(delay * 2, schedule.maxMs)) {
-    await sleep(delay);
+    await sleep(delay, undefined, { signal });
     const result = await api.status(requestId);
     if (!result.ok && result.failure.code === 'NotFound' && performance.now() < notVisibleUntil) continue;
     if (!result.ok) return result;
@@ -177,7 +197,7 @@ function createSigner(options: ApiClientOptions): Signer {
 }
 
 /** The SDK's default chain, created once so that it caches what it resolves. */
-function defaultCredentials(): CredentialProvider {
+export function defaultCredentials(): SigningCredentials {
   // Imported only for a remote API: the chain pulls in the STS and SSO clients.
   const chain = import('@aws-sdk/credential-providers').then((providers) => providers.fromNodeProviderChain());
   return async () => (await chain)();

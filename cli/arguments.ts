@@ -61,7 +61,8 @@ Run options
   --region <region>          region for signing (default: from the URL host, then AWS_REGION)
   --concurrency <n>          requests in flight (default ${DEFAULT_CONCURRENCY})
   --report <path-prefix>     writes <prefix>.json, <prefix>.csv and <prefix>.state.json
-                             (default ${PROVISIONING.defaultReportPrefix})
+                             (default ${PROVISIONING.defaultReportPrefix}; a directory gets
+                             the default names inside it)
   --dry-run                  validate and print the plan; send nothing
   -h, --help                 this text
 
@@ -74,10 +75,11 @@ Deprovisioning
   --no-detach                keep the things' principals attached (needs --no-delete)
   The report goes to ${DEPROVISIONING.defaultReportPrefix} unless --report says otherwise.
 
-Resuming: run the same command again. Requests whose devices were all done are skipped;
-devices that failed are sent again in a new request (<request id>-r<n>).
+Resuming: run the same command again (after Ctrl-C too). Requests whose devices were all done
+are skipped; devices that failed are sent again in a new request (<request id>-r<n>).
 
-Exit codes: 0 all devices done, 1 some device failed, 2 bad input or usage.
+Exit codes: 0 all devices done, 1 some device failed (or no report written), 2 bad input or
+usage (nothing sent), 130 interrupted.
 `;
 
 export function parseArguments(argv: readonly string[]): ParsedArguments {

@@ -31,6 +31,15 @@ export interface FleetRunDependencies {
   startProgress(totalDevices: number, alreadyDone: number): ProgressReporter;
   concurrency: number;
   pollBackoff?: PollSchedule;
+  /** Aborted: no further request is sent, waiting stops, and the run ends with FleetRunInterrupted. */
+  interrupt?: AbortSignal;
+}
+
+/** The run was interrupted: requests already sent go on in the service, and a re-run resumes them. */
+export class FleetRunInterrupted extends Error {
+  constructor() {
+    super('the fleet run was interrupted');
+  }
 }
 
 interface ChunkWork {
@@ -51,8 +60,9 @@ export async function runFleet(plan: FleetPlan, dependencies: FleetRunDependenci
   const progress = dependencies.startProgress(totalDevices, devices.length);
   const submitInTurn = oneAtATime();
 
+  const { interrupt } = dependencies;
   try {
-    await forEachConcurrently(work, dependencies.concurrency, async ({ chunk, resumption }) => {
+    await forEachConcurrently(work, dependencies.concurrency, interrupt, async ({ chunk, resumption }) => {
       if (resumption.next === undefined) {
         requests.push({ chunk: chunk.index, requestId: chunk.requestId, attempt: 0, devices: chunk.devices.length, result: 'skipped' });
         return;
@@ -64,9 +74,12 @@ export async function runFleet(plan: FleetPlan, dependencies: FleetRunDependenci
       const failed = results.filter(({ outcome }) => outcome.status === 'FAILED').length;
       progress.settle(results.length - failed, failed);
     });
+  } catch (error) {
+    throw interrupt?.aborted ? new FleetRunInterrupted() : error;
   } finally {
     progress.stop();
   }
+  if (interrupt?.aborted) throw new FleetRunInterrupted();
   return {
     requests: requests.sort((left, right) => left.chunk - right.chunk),
     devices: devices.sort((left, right) => left.planned.index - right.planned.index),
@@ -76,7 +89,7 @@ export async function runFleet(plan: FleetPlan, dependencies: FleetRunDependenci
 async function sendRequest(
   plan: FleetPlan,
   next: NonNullable<ChunkResumption['next']>,
-  { api, recordFinished, pollBackoff }: FleetRunDependencies,
+  { api, recordFinished, pollBackoff, interrupt }: FleetRunDependencies,
   submitInTurn: InTurn,
 ): Promise<{ record: Omit<RequestRecord, 'chunk'>; outcomes: FleetDeviceOutcome[] }> {
   const { requestId, attempt, devices } = next;
@@ -91,7 +104,7 @@ async function sendRequest(
     };
   }
   const executionArn = submitted.value.executionArn;
-  const status = await waitUntilFinished(api, requestId, pollBackoff);
+  const status = await waitUntilFinished(api, requestId, pollBackoff, interrupt);
   if (!status.ok) {
     const error: OutcomeError = { step: 'status', code: status.failure.code, message: `${status.failure.message} (execution ${executionArn})` };
     return { record: { ...record, result: 'status-unknown', executionArn, failure: status.failure }, outcomes: sent.map((device) => failedOutcome(device, error)) };
@@ -132,10 +145,10 @@ function oneAtATime(): InTurn {
   };
 }
 
-async function forEachConcurrently<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+async function forEachConcurrently<T>(items: readonly T[], limit: number, stop: AbortSignal | undefined, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
+    while (next < items.length && !stop?.aborted) await work(items[next++]!);
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

@@ -1,14 +1,16 @@
-import { readFile } from 'node:fs/promises';
-import { createFleetApi, isLoopback, resolveRegion, type PollSchedule } from './api-client.ts';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { createFleetApi, defaultCredentials, isLoopback, resolveRegion, type PollSchedule, type SigningCredentials } from './api-client.ts';
 import { HELP_TEXT, parseArguments, requestFieldsOf, type CliOptions } from './arguments.ts';
-import { resumePlan, runFleet } from './fleet-run.ts';
+import { FleetRunInterrupted, resumePlan, runFleet } from './fleet-run.ts';
 import { manifestFormatOf, parseManifest, type ManifestProblem } from './manifest.ts';
 import { coreDeviceOf, planRequests, REQUEST_LIMITS, validateManifest, type FleetPlan, type ValidManifest } from './plan.ts';
 import { startProgress, type ProgressStream } from './progress.ts';
 import { buildReport, formatSummary, reportPaths, writeReport } from './report.ts';
 import { createStateRecorder, loadRun, newRun, saveRun, stateFilePath, type FleetRunRecord, type ResumeState } from './resume.ts';
 
-const EXIT_CODES = { allDone: 0, someFailed: 1, unusable: 2 } as const;
+/** 130: interrupted by SIGINT, as shells report it. */
+const EXIT_CODES = { allDone: 0, someFailed: 1, unusable: 2, interrupted: 130 } as const;
 
 interface CliEnvironment {
   stdout: ProgressStream;
@@ -16,6 +18,8 @@ interface CliEnvironment {
   env: Record<string, string | undefined>;
   /** Tests poll faster, and give up on a 404 sooner, than people need to. */
   pollBackoff?: PollSchedule;
+  /** Aborted on Ctrl-C: the run stops waiting and says how to resume. */
+  interrupt?: AbortSignal;
 }
 
 /** Stops the run before anything is sent, with exit code 2. */
@@ -45,7 +49,9 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
   const { stdout, stderr } = environment;
   const startedAt = new Date();
   const manifest = await loadManifest(options);
-  const statePath = stateFilePath(options.reportPrefix);
+  const reportPrefix = await resolveReportPrefix(options);
+  const signing = options.dryRun ? undefined : await signingFor(options, environment.env);
+  const statePath = stateFilePath(reportPrefix);
   const fleetRun = await openRun(statePath);
   const plan = planRequests(manifest, fleetRun.runId);
   if (options.dryRun) {
@@ -53,28 +59,75 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
     return EXIT_CODES.allDone;
   }
 
-  const region = resolveRegion(options.apiUrl, options.region, environment.env.AWS_REGION ?? environment.env.AWS_DEFAULT_REGION);
-  if (!isLoopback(options.apiUrl) && region === undefined) {
-    throw new UnusableInput(`cannot tell the region of ${options.apiUrl.host} to sign requests: give --region or set AWS_REGION`);
-  }
   const recorder = createStateRecorder(statePath, fleetRun, (error) => {
     stderr.write(`iot-provision: could not update ${statePath}: ${error.message}. The run goes on; a re-run sends the requests missing from it again, and the API answers with their existing executions.\n`);
   });
-  const result = await runFleet(plan, {
-    api: createFleetApi({ apiUrl: options.apiUrl, workflow: plan.workflow, region, backoff: environment.pollBackoff }),
-    state: fleetRun.state,
-    recordFinished: recorder.record,
-    startProgress: (total, alreadyDone) => startProgress(stderr, total, alreadyDone),
-    concurrency: options.concurrency,
-    pollBackoff: environment.pollBackoff,
-  });
+  let result;
+  try {
+    result = await runFleet(plan, {
+      api: createFleetApi({ apiUrl: options.apiUrl, workflow: plan.workflow, ...signing, backoff: environment.pollBackoff, signal: environment.interrupt }),
+      state: fleetRun.state,
+      recordFinished: recorder.record,
+      startProgress: (total, alreadyDone) => startProgress(stderr, total, alreadyDone),
+      concurrency: options.concurrency,
+      pollBackoff: environment.pollBackoff,
+      interrupt: environment.interrupt,
+    });
+  } catch (error) {
+    if (!(error instanceof FleetRunInterrupted)) throw error;
+    await recorder.settled();
+    stderr.write(
+      `iot-provision: interrupted. Requests already sent go on running in the service. Run the same command again ` +
+        `to resume: it skips what ${statePath} records as finished and waits for the rest. No report was written.\n`,
+    );
+    return EXIT_CODES.interrupted;
+  }
 
   const context = { workflow: plan.workflow, manifest: options.manifestPath, apiUrl: options.apiUrl.href, startedAt, finishedAt: new Date() };
   const report = buildReport(context, result);
-  const paths = reportPaths(options.reportPrefix);
-  await writeReport(paths, report);
+  const paths = reportPaths(reportPrefix);
+  const written = await writeReport(paths, report).then(
+    () => true,
+    (error: Error) => {
+      stderr.write(`iot-provision: could not write the report (${paths.json}, ${paths.csv}): ${error.message}\n`);
+      return false;
+    },
+  );
   stdout.write(`${formatSummary(report, paths, plan.workflow)}\n`);
-  return report.totals.failed > 0 ? EXIT_CODES.someFailed : EXIT_CODES.allDone;
+  // Without its report a run has not told every device's outcome, whatever the outcomes were.
+  return report.totals.failed > 0 || !written ? EXIT_CODES.someFailed : EXIT_CODES.allDone;
+}
+
+/**
+ * A remote API needs a region and credentials to sign with; both are checked before anything is written or sent,
+ * rather than found missing by the first request.
+ */
+async function signingFor(options: CliOptions, env: CliEnvironment['env']): Promise<{ region?: string; credentials?: SigningCredentials }> {
+  if (isLoopback(options.apiUrl)) return {};
+  const region = resolveRegion(options.apiUrl, options.region, env.AWS_REGION ?? env.AWS_DEFAULT_REGION);
+  if (region === undefined) {
+    throw new UnusableInput(`cannot tell the region of ${options.apiUrl.host} to sign requests: give --region or set AWS_REGION`);
+  }
+  const credentials = defaultCredentials();
+  await credentials().catch((error: Error) => {
+    throw new UnusableInput(`no AWS credentials to sign requests to ${options.apiUrl.host} with: ${error.message}`);
+  });
+  return { region, credentials };
+}
+
+/**
+ * `--report` names a prefix; a directory (one that exists, or a path ending in a separator) gets the default
+ * file names inside it. No report or state file may land on the manifest or the template file it was given.
+ */
+async function resolveReportPrefix({ reportPrefix, workflow, manifestPath, overrides }: CliOptions): Promise<string> {
+  const isDirectory = /[\\/]$/.test(reportPrefix) || (await stat(reportPrefix).then((found) => found.isDirectory(), () => false));
+  const prefix = isDirectory ? join(reportPrefix, basename(workflow.defaultReportPrefix)) : reportPrefix;
+  const inputs = [manifestPath, overrides.templateFile].filter((path) => path !== undefined).map((path) => resolve(path));
+  const { json, csv } = reportPaths(prefix);
+  for (const output of [json, csv, stateFilePath(prefix)]) {
+    if (inputs.includes(resolve(output))) throw new UnusableInput(`--report ${reportPrefix} would overwrite ${output}, an input of this run: choose another prefix`);
+  }
+  return prefix;
 }
 
 /**
@@ -125,7 +178,7 @@ function describeProblems(manifestPath: string, problems: readonly ManifestProbl
 function describePlan(manifestPath: string, plan: FleetPlan, state: ResumeState): string {
   const devices = plan.chunks.flatMap((chunk) => chunk.devices);
   const lines = [
-    `${manifestPath}: ${devices.length} devices to ${plan.workflow.name} in ${plan.chunks.length} requests ` +
+    `${manifestPath}: ${counted(devices.length, 'device')} to ${plan.workflow.name} in ${counted(plan.chunks.length, 'request')} ` +
       `(at most ${REQUEST_LIMITS.maxDevices} devices and ${REQUEST_LIMITS.maxBytes} bytes each).`,
     `Request options: ${describeOptions(plan.options)}`,
     'Requests:',
@@ -151,6 +204,10 @@ function describePlan(manifestPath: string, plan: FleetPlan, state: ResumeState)
     for (const [core, count] of [...perCore].sort(([left], [right]) => left.localeCompare(right))) lines.push(`  ${core}  ${count}`);
   }
   return `${lines.join('\n')}\n`;
+}
+
+function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
 }
 
 /** `name=value` for each option; a long value (an inline template) by its length. */

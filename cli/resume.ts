@@ -68,7 +68,9 @@ export async function loadRun(path: string): Promise<FleetRunRecord | undefined>
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // ENOTDIR: a parent is a file, so there is no state file; writing one will fail, and say why.
+    const { code } = error as NodeJS.ErrnoException;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
     throw error;
   }
   const file = JSON.parse(text) as Partial<ResumeStateFile>;
@@ -103,7 +105,11 @@ export async function saveRun(path: string, { runId, state }: FleetRunRecord): P
  * to the report, the next write carries the whole state again, and at worst a re-run resubmits a request it
  * finds unrecorded, which the API answers with the execution that already ran.
  */
-export function createStateRecorder(path: string, run: FleetRunRecord, writeFailed: (error: Error) => void): { record(finished: FinishedRequest): Promise<void> } {
+export function createStateRecorder(
+  path: string,
+  run: FleetRunRecord,
+  writeFailed: (error: Error) => void,
+): { record(finished: FinishedRequest): Promise<void>; settled(): Promise<void> } {
   let writing: Promise<void> = Promise.resolve();
   const write = async () => {
     try {
@@ -118,5 +124,7 @@ export function createStateRecorder(path: string, run: FleetRunRecord, writeFail
       writing = writing.then(write);
       return writing;
     },
+    /** Resolves once every recorded request is on disk (or its write has failed). */
+    settled: () => writing,
   };
 }

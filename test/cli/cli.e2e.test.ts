@@ -120,7 +120,7 @@ describe('iot-provision against an API that follows the contract', () => {
 
     expect(plan.exitCode).toBe(0);
     expect(plan.stdout).toMatch(/d[0-9a-f]{12}-0 +3 devices {2}send/);
-    expect(plan.stdout).toContain('3 devices to deprovision in 1 requests');
+    expect(plan.stdout).toContain('3 devices to deprovision in 1 request ');
     expect(plan.stdout).toContain('Request options: disassociate=false, detachPrincipals=true, deleteThings=true');
     expect(plan.stdout).not.toContain('Devices per core device');
     expect(api.posted).toEqual([]);

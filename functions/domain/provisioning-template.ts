@@ -13,7 +13,7 @@ export type TemplateAnalysis = { ok: true; facts: TemplateFacts } | { ok: false;
 
 interface TemplateShape {
   Parameters?: Record<string, { Type?: string; Default?: unknown }>;
-  Resources?: Record<string, { Type?: string; Properties?: Record<string, unknown> }>;
+  Resources?: Record<string, { Type?: string; Properties?: Record<string, unknown>; OverrideSettings?: Record<string, unknown> }>;
 }
 
 /**
@@ -43,6 +43,10 @@ export function analyzeTemplate(templateBody: string): TemplateAnalysis {
   const thingName = things[0]?.Properties?.ThingName as { Ref?: unknown } | undefined;
   if (thingName?.Ref !== 'ThingName') {
     return { ok: false, reason: 'must name its thing {"Ref": "ThingName"}, so that the thing created is the device\'s thingName' };
+  }
+  // Taking an existing thing out of groups needs rights the registering role is not given (docs/security.md).
+  if (things[0]?.OverrideSettings?.ThingGroups === 'REPLACE') {
+    return { ok: false, reason: 'must not REPLACE an existing thing\'s ThingGroups: use MERGE or DO_NOTHING, which only add groups' };
   }
   // The registering role may attach existing policies but not create them (least privilege).
   if (resources.some((resource) => resource?.Type === 'AWS::IoT::Policy' && resource.Properties?.PolicyDocument !== undefined)) {

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeTemplate } from '../../functions/domain/provisioning-template.ts';
+
+/** A template the workflow accepts, with the thing resource's own fields added. */
+function templateWithThing(thing: Record<string, unknown>, extraResources: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    Parameters: { ThingName: { Type: 'String' } },
+    Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' } }, ...thing }, ...extraResources },
+  });
+}
+
+/** What the registering role may do on the caller's behalf (docs/security.md) bounds what a template may ask. */
+describe('a template asking for more than the registering role may do', () => {
+  it('is refused when it would take an existing thing out of its groups', () => {
+    const analysis = analyzeTemplate(templateWithThing({ OverrideSettings: { ThingGroups: 'REPLACE' } }));
+    expect(analysis).toEqual({ ok: false, reason: expect.stringContaining("must not REPLACE an existing thing's ThingGroups") });
+  });
+
+  it('is refused when it would create an IoT policy from a document', () => {
+    const policy = { Type: 'AWS::IoT::Policy', Properties: { PolicyDocument: '{"Version":"2012-10-17","Statement":[]}' } };
+    expect(analyzeTemplate(templateWithThing({}, { policy }))).toEqual({ ok: false, reason: expect.stringContaining('must not create a policy') });
+  });
+
+  it.each(['MERGE', 'DO_NOTHING'])('is accepted when it only adds groups (ThingGroups %s) and a billing group', (override) => {
+    const thing = { OverrideSettings: { ThingGroups: override }, Properties: { ThingName: { Ref: 'ThingName' }, ThingGroups: ['line-1'], BillingGroup: 'plant-a' } };
+    expect(analyzeTemplate(templateWithThing(thing))).toMatchObject({ ok: true });
+  });
+});

@@ -80,7 +80,7 @@ export async function bundles(options: BundlesOptions) {
     const outdir = join(options.outDir, fn.name);
     const result = await build({ ...esbuildOptions, entryPoints: [fn.handlerFile], outdir, metafile: true, logLevel: 'error' });
     const file = join(outdir, `${basename(fn.handlerFile, '.ts')}${String(custom.outputFileExtension ?? '.js')}`);
-    // Lambda's environment: serverless.yml's variables (NODE_OPTIONS=--enable-source-maps among them) and a region.
+    // Lambda's environment: serverless.yml's variables (NODE_OPTIONS empty, as on every stage but dev) and a region.
     const environment = { ...fn.environment, AWS_REGION: project.region, AWS_LAMBDA_FUNCTION_NAME: fn.deployedName };
     built.push({ fn, file, environment, metafile: result.metafile, samples: [] as number[] });
   }

@@ -224,10 +224,14 @@ export function countHistory(events: readonly HistoryEvent[]): HistoryCounts {
 
 export async function historyCounts(cloud: BenchCloud, executionArns: readonly string[]): Promise<HistoryCounts> {
   const counts = await Promise.all(executionArns.map(async (arn) => countHistory(await executionHistory(cloud.sfn, arn))));
-  return counts.reduce((total, next) => ({
-    statesEntered: total.statesEntered + next.statesEntered,
-    retries: total.retries + next.retries,
-    lambdaMs: total.lambdaMs + next.lambdaMs,
-    lambdaInvocations: total.lambdaInvocations + next.lambdaInvocations,
-  }));
+  const none: HistoryCounts = { statesEntered: 0, retries: 0, lambdaMs: 0, lambdaInvocations: 0 };
+  return counts.reduce(
+    (total, next) => ({
+      statesEntered: total.statesEntered + next.statesEntered,
+      retries: total.retries + next.retries,
+      lambdaMs: total.lambdaMs + next.lambdaMs,
+      lambdaInvocations: total.lambdaInvocations + next.lambdaInvocations,
+    }),
+    none,
+  );
 }

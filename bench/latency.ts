@@ -35,7 +35,8 @@ export async function latency(options: LatencyOptions) {
       });
       if (!accepted.ok) throw new Error(`latency run ${index} not accepted: ${accepted.failure.message}`);
       executionArns.push(accepted.value.executionArn);
-      void cloud.service.stepFunctions.waitForExecution(accepted.value.executionArn).then(() => execution.push(performance.now() - started));
+      // Started before the polling, so that it sees the completion as it happens; awaited below, so no sample is missed.
+      const executionMs = cloud.service.stepFunctions.waitForExecution(accepted.value.executionArn).then(() => performance.now() - started);
       for (;;) {
         const status = await api.status(`latency-${index}`);
         if (!status.ok) throw new Error(`latency run ${index}: ${status.failure.message}`);
@@ -44,6 +45,7 @@ export async function latency(options: LatencyOptions) {
         await sleep(POLL_INTERVAL_MS);
       }
       endToEnd.push(performance.now() - started);
+      execution.push(await executionMs);
     }
     const history = await historyCounts(cloud, executionArns);
     const endToEndStats = summarize(endToEnd);

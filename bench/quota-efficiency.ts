@@ -25,8 +25,6 @@ export interface QuotaEfficiencyOptions {
   quotaScale: number;
   /** Also run the peer against the same fleet size and quotas. */
   peer: boolean;
-  /** Requests in flight; default: the fleet CLI's default, as a user would run it. */
-  concurrency?: number;
 }
 
 const REGISTER_THING_DEFAULT_TPS = 10;
@@ -54,7 +52,8 @@ export async function quotaEfficiency(options: QuotaEfficiencyOptions) {
     // Setting the quotas refills every bucket, so each contender starts from full buckets.
     admin.configureFaults({ quotas: true, quotaScale: options.quotaScale });
     admin.resetMetrics();
-    const run = await provisionThroughApi(cloud, workflowFleet, { concurrency: options.concurrency ?? DEFAULT_CONCURRENCY });
+    // The fleet CLI's default number of requests in flight, as a user would run it.
+    const run = await provisionThroughApi(cloud, workflowFleet, { concurrency: DEFAULT_CONCURRENCY });
     const workflowCalls = registryCalls(admin.metrics());
     const workflowLost = lostDevices(workflowFleet, admin.state(), provisionedNames(run));
 

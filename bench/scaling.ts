@@ -3,6 +3,7 @@
  * bleed): the local cloud and the service with the quotas off and no waiting (timeScale 0), the fleet
  * submitted through the local HTTP API with the fleet CLI's default of 4 requests in flight.
  */
+import { DEFAULT_CONCURRENCY } from '../cli/arguments.ts';
 import { coreDeviceNames, createFleet, lostDevices, provisionedNames, provisionThroughApi, startBenchCloud } from './harness.ts';
 import { round } from './stats.ts';
 
@@ -11,7 +12,6 @@ export interface ScalingOptions {
   coreDevices: number;
 }
 
-const CLI_DEFAULT_CONCURRENCY = 4;
 const RSS_SAMPLE_MS = 50;
 
 export async function scaling(options: ScalingOptions) {
@@ -21,7 +21,7 @@ export async function scaling(options: ScalingOptions) {
     const fleet = await createFleet(cloud, 's', options.devices, cores);
     let peakRss = process.memoryUsage.rss();
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), RSS_SAMPLE_MS);
-    const run = await provisionThroughApi(cloud, fleet, { concurrency: CLI_DEFAULT_CONCURRENCY }).finally(() => clearInterval(sampler));
+    const run = await provisionThroughApi(cloud, fleet, { concurrency: DEFAULT_CONCURRENCY }).finally(() => clearInterval(sampler));
     return {
       devices: options.devices,
       seconds: round(run.seconds),

@@ -1,5 +1,13 @@
 import { disassociateFromCore } from './commons/greengrass-operations.ts';
-import { deleteThingOnceDetached, detachAllPrincipals, detachPrincipal, retireCertificate } from './commons/iot-operations.ts';
+import {
+  deactivateCertificate,
+  deleteThingOnceDetached,
+  detachAllPrincipals,
+  detachPrincipal,
+  isCertificateArn,
+  listThingPrincipals,
+  retireCertificate,
+} from './commons/iot-operations.ts';
 import { taskHandler } from './commons/middleware.ts';
 import { boundedMessage, isLeftToStateMachineRetry } from './domain/errors.ts';
 import type { DeviceOutcome, DeviceRecord, DeviceTaskInput, RollbackReport } from './domain/records.ts';
@@ -25,7 +33,7 @@ export async function rollBackDevice(input: RollbackInput): Promise<DeviceOutcom
 
   const report: RollbackReport = { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false };
   try {
-    await undo(record, planRollback(record), report);
+    await undo(record, planRollback(record, input.templateIssuesCertificate), report);
   } catch (error) {
     if (isLeftToStateMachineRetry(error as Error)) throw error;
     const { name, message } = error as Error;
@@ -39,6 +47,10 @@ async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackRe
     // A failed association call may still have taken effect: leave no association to a deleted thing.
     await disassociateFromCore(record.coreDeviceThingName, [record.thingName]);
   }
+  // Made INACTIVE while still attached, so that one a retried rollback no longer finds (detached, not yet
+  // deleted) cannot be used either.
+  const issuedCertificates = plan.retireEveryCertificate ? ((await listThingPrincipals(record.thingName)) ?? []).filter(isCertificateArn) : [];
+  for (const certificate of issuedCertificates) await deactivateCertificate(certificate);
   const detached = plan.deleteThing ? await detachAllPrincipals(record.thingName) : [];
   for (const principal of plan.detachPrincipals) {
     if (await detachPrincipal(record.thingName, principal)) detached.push(principal);
@@ -50,10 +62,9 @@ async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackRe
     await deleteThingOnceDetached(record.thingName);
     report.thingDeleted = true;
   }
-  if (plan.deleteCertificate) {
-    await retireCertificate(plan.deleteCertificate);
-    report.certificateDeleted = true;
-  }
+  const retired = new Set([...(plan.deleteCertificate ? [plan.deleteCertificate] : []), ...issuedCertificates]);
+  for (const certificate of retired) await retireCertificate(certificate);
+  report.certificateDeleted = retired.size > 0;
 }
 
 export const handler = taskHandler('rollback', rollBackDevice);

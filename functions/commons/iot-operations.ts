@@ -68,8 +68,25 @@ export async function deleteThingOnceDetached(thingName: string): Promise<void> 
  * it go with its policies still attached. A refusal because a detachment is still propagating is
  * rethrown under a name the state machine retries.
  */
+export function isCertificateArn(principal: string): boolean {
+  return principal.includes(':cert/');
+}
+
+function certificateIdOf(certificateArn: string): string {
+  return certificateArn.slice(certificateArn.lastIndexOf('/') + 1);
+}
+
+/** An INACTIVE certificate cannot be used to connect, attached or not. */
+export async function deactivateCertificate(certificateArn: string): Promise<void> {
+  try {
+    await iot.send(new UpdateCertificateCommand({ certificateId: certificateIdOf(certificateArn), newStatus: 'INACTIVE' }));
+  } catch (error) {
+    if (!isGone(error)) throw error;
+  }
+}
+
 export async function retireCertificate(certificateArn: string): Promise<void> {
-  const certificateId = certificateArn.slice(certificateArn.lastIndexOf('/') + 1);
+  const certificateId = certificateIdOf(certificateArn);
   try {
     await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
     await iot.send(new DeleteCertificateCommand({ certificateId, forceDelete: true }));
@@ -89,7 +106,7 @@ export async function retireCertificate(certificateArn: string): Promise<void> {
  * RegisterThing whose response was lost before the state machine retried it.
  */
 export async function retireCertificatesOfLostAttempts(thingName: string, keep: string): Promise<string[]> {
-  const strays = ((await listThingPrincipals(thingName)) ?? []).filter((principal) => principal !== keep && principal.includes(':cert/'));
+  const strays = ((await listThingPrincipals(thingName)) ?? []).filter((principal) => principal !== keep && isCertificateArn(principal));
   for (const certificateArn of strays) {
     await detachPrincipal(thingName, certificateArn);
     await retireCertificate(certificateArn);

@@ -36,6 +36,11 @@ export interface RollbackPlan {
   knownAttached: string[];
   /** A certificate that this execution's RegisterThing issued. */
   deleteCertificate?: string;
+  /**
+   * The thing is this execution's and its template issues a certificate per RegisterThing call: every
+   * certificate on it was issued by one of this execution's attempts, including any whose answer was lost.
+   */
+  retireEveryCertificate?: true;
 }
 
 /**
@@ -44,14 +49,14 @@ export interface RollbackPlan {
  * `certificateArn` is recorded only once a certificate is attached (by the template, or by
  * AttachPrincipal), so it is the one principal known to be attached.
  */
-export function planRollback(device: DeviceRecord): RollbackPlan {
+export function planRollback(device: DeviceRecord, templateIssuesCertificate: boolean): RollbackPlan {
   const prior = device.prior;
   if (!prior) return { deleteThing: false, detachPrincipals: [], knownAttached: [] };
   const certificate = device.certificateCreated ? device.certificateArn : undefined;
   const issued = certificate ? { deleteCertificate: certificate } : {};
   if (!prior.thingExisted) {
     const knownAttached = device.certificateArn ? [device.certificateArn] : [];
-    return { deleteThing: true, detachPrincipals: [], knownAttached, ...issued };
+    return { deleteThing: true, detachPrincipals: [], knownAttached, ...issued, ...(templateIssuesCertificate && { retireEveryCertificate: true }) };
   }
   // A certificate this execution issued cannot have been attached before; a device's own one may have.
   const attachedByUs = certificate ?? (prior.principalAttached ? undefined : device.principal);

@@ -7,34 +7,41 @@ const base: DeviceRecord = { thingName: 't', coreDeviceThingName: 'core', status
 
 describe('rollback planning', () => {
   it('deletes a thing this execution created', () => {
-    expect(planRollback({ ...base, prior: { thingExisted: false, principalAttached: false } })).toEqual({ deleteThing: true, detachPrincipals: [], knownAttached: [] });
+    expect(planRollback({ ...base, prior: { thingExisted: false, principalAttached: false } }, false)).toEqual({ deleteThing: true, detachPrincipals: [], knownAttached: [] });
   });
 
   it('never deletes a thing that existed before, and detaches only a principal it attached', () => {
-    expect(planRollback({ ...base, prior: { thingExisted: true, principalAttached: false } })).toEqual({
+    expect(planRollback({ ...base, prior: { thingExisted: true, principalAttached: false } }, false)).toEqual({
       deleteThing: false,
       detachPrincipals: [certificate],
       knownAttached: [],
     });
-    expect(planRollback({ ...base, prior: { thingExisted: true, principalAttached: true } })).toEqual({ deleteThing: false, detachPrincipals: [], knownAttached: [] });
+    expect(planRollback({ ...base, prior: { thingExisted: true, principalAttached: true } }, false)).toEqual({ deleteThing: false, detachPrincipals: [], knownAttached: [] });
   });
 
   it('knows a principal attached once the record holds it, so a retried rollback still reports it detached', () => {
     const attached = { ...base, certificateArn: certificate, status: 'REGISTERED' as const };
-    expect(planRollback({ ...attached, prior: { thingExisted: false, principalAttached: false } }).knownAttached).toEqual([certificate]);
-    expect(planRollback({ ...attached, prior: { thingExisted: true, principalAttached: false } }).knownAttached).toEqual([certificate]);
+    expect(planRollback({ ...attached, prior: { thingExisted: false, principalAttached: false } }, false).knownAttached).toEqual([certificate]);
+    expect(planRollback({ ...attached, prior: { thingExisted: true, principalAttached: false } }, false).knownAttached).toEqual([certificate]);
     // Attached before this execution: not this rollback's to detach, so not reported either.
-    expect(planRollback({ ...attached, prior: { thingExisted: true, principalAttached: true } }).knownAttached).toEqual([]);
+    expect(planRollback({ ...attached, prior: { thingExisted: true, principalAttached: true } }, false).knownAttached).toEqual([]);
   });
 
   it('touches nothing when it does not know what existed before', () => {
-    expect(planRollback(base)).toEqual({ deleteThing: false, detachPrincipals: [], knownAttached: [] });
+    expect(planRollback(base, false)).toEqual({ deleteThing: false, detachPrincipals: [], knownAttached: [] });
   });
 
   it('deletes a certificate only when this execution issued it', () => {
     const issued = { ...base, principal: undefined, certificateArn: certificate, certificateCreated: true, prior: { thingExisted: false, principalAttached: false } };
-    expect(planRollback(issued)).toEqual({ deleteThing: true, detachPrincipals: [], knownAttached: [certificate], deleteCertificate: certificate });
-    expect(planRollback({ ...issued, certificateCreated: false }).deleteCertificate).toBeUndefined();
+    expect(planRollback(issued, false)).toEqual({ deleteThing: true, detachPrincipals: [], knownAttached: [certificate], deleteCertificate: certificate });
+    expect(planRollback({ ...issued, certificateCreated: false }, false).deleteCertificate).toBeUndefined();
+  });
+
+  it('retires every certificate on a thing it created with a CSR template, and on no other thing', () => {
+    const registering = { ...base, principal: undefined, status: 'PENDING' as const };
+    expect(planRollback({ ...registering, prior: { thingExisted: false, principalAttached: false } }, true).retireEveryCertificate).toBe(true);
+    expect(planRollback({ ...registering, prior: { thingExisted: true, principalAttached: false } }, true).retireEveryCertificate).toBeUndefined();
+    expect(planRollback({ ...registering, prior: { thingExisted: false, principalAttached: false } }, false).retireEveryCertificate).toBeUndefined();
   });
 
   it('reports a rollback given up after its retries as incomplete, claiming nothing undone', () => {

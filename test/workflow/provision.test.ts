@@ -223,6 +223,24 @@ describe('provision state machine', () => {
     expect(certificates.filter((certificate) => certificate.status === 'ACTIVE')).toHaveLength(6);
   });
 
+  it('a CSR registration that never gets an answer is rolled back with every certificate its attempts issued', async () => {
+    const unrelated = await cloud.createCertificate();
+    cloud.cloud.admin.configureFaults({ failAfterCommit: { RegisterThing: 1 } });
+    const run = await cloud.provision({
+      templateName: 'thing-with-certificate-from-csr',
+      coreDeviceThingName: 'core-a',
+      devices: [{ thingName: 'csr-unanswered', parameters: { CSR: DEVICE_CSR } }],
+    });
+
+    const [device] = run.summary.devices;
+    expect(device).toMatchObject({ status: 'FAILED', error: { step: 'register', code: 'InternalFailureException' } });
+    expect(device?.rollback).toMatchObject({ thingDeleted: true, certificateDeleted: true });
+    expect(device?.rollback?.detachedPrincipals.length).toBeGreaterThan(1);
+    const { things, certificates } = cloud.cloud.admin.state();
+    expect(things.map((thing) => thing.thingName)).not.toContain('csr-unanswered');
+    expect(certificates.map((certificate) => certificate.certificateId)).toEqual([certificateId(unrelated)]);
+  });
+
   it('a call that fails after its side effect is retried and converges without duplicates', async () => {
     cloud.cloud.admin.configureFaults({ seed: 11, failAfterCommit: { RegisterThing: 0.5, AttachThingPrincipal: 0.5 } });
     const requested = await devices(6, 'after-commit');

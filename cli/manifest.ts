@@ -11,6 +11,8 @@ interface ManifestRow {
   /** Line where the device starts (CSV: counting the header as line 1). */
   line?: number;
   device: unknown;
+  /** Why the row does not make a device (a CSV row with the wrong number of cells), for validation to report in its place. */
+  problem?: string;
 }
 
 export interface Manifest {
@@ -53,27 +55,41 @@ export function describeField(format: ManifestFormat, field: string): string {
 }
 
 function parseCsvManifest(text: string): ManifestParse {
-  let records: { record: string[]; info: { lines: number } }[];
+  // csv-parse miscounts lines when a quoted field holds a CRLF; with LF only its count is exact.
+  const lfText = text.replace(/\r\n/g, '\n');
+  // Collected as they are read, not returned, so that they outlive a parse error: the row that failed starts after the last of them.
+  const records: { cells: string[]; line: number; lastLine: number }[] = [];
   try {
-    // csv-parse miscounts lines when a quoted field holds a CRLF; with LF only its count is exact.
-    const options = { info: true, bom: true, trim: true, skip_empty_lines: true };
-    // The typings do not follow `info: true`, which wraps each record with its position.
-    records = parseCsv(text.replace(/\r\n/g, '\n'), options) as unknown as typeof records;
+    parseCsv(lfText, {
+      bom: true,
+      trim: true,
+      skip_empty_lines: true,
+      // Each row's cell count is checked below: csv-parse would stop at the first row that is off.
+      relax_column_count: true,
+      on_record: (cells: string[], { lines: lastLine }) => {
+        // `lines` is where the record ends; each line break inside a quoted cell moved it one line down.
+        const lineBreaksInside = cells.reduce((count, cell) => count + (cell.match(/\n/g)?.length ?? 0), 0);
+        records.push({ cells, line: lastLine - lineBreaksInside, lastLine });
+        return null;
+      },
+    });
   } catch (error) {
-    if (error instanceof CsvError) return { ok: false, problems: [{ where: `line ${error.lines}`, reason: error.message }] };
-    throw error;
+    if (!(error instanceof CsvError)) throw error;
+    // csv-parse's message names the line where it gave up (for a quote never closed, the file's last): `where` names the row's first line instead.
+    const where = `line ${firstLineAfter(lfText, records.at(-1)?.lastLine ?? 0)}`;
+    return { ok: false, problems: [{ where, reason: error.message.replace(/ (?:at|on) line \d+/g, '') }] };
   }
   const [header, ...body] = records;
   if (header === undefined) return { ok: false, problems: [{ where: 'manifest', reason: 'is empty: expected a header row and one row per device' }] };
 
-  const problems = checkCsvHeader(header.record);
+  const problems = checkCsvHeader(header.cells);
   if (problems.length > 0) return { ok: false, problems };
 
-  const rows = body.map(({ record, info }, index): ManifestRow => {
+  const rows = body.map(({ cells, line }, index): ManifestRow => {
     const device: Record<string, unknown> = {};
     const parameters: Record<string, string> = {};
-    header.record.forEach((column, position) => {
-      const cell = record[position] ?? '';
+    header.cells.forEach((column, position) => {
+      const cell = cells[position] ?? '';
       if (column === 'thingName') device.thingName = cell;
       // An empty optional cell means "not given", so that the request's default applies.
       else if (cell === '') return;
@@ -81,11 +97,18 @@ function parseCsvManifest(text: string): ManifestParse {
       else device[column] = cell;
     });
     if (Object.keys(parameters).length > 0) device.parameters = parameters;
-    // `info.lines` is where the record ends; each line break inside a quoted cell moved it one line down.
-    const lineBreaksInside = record.reduce((count, cell) => count + (cell.match(/\n/g)?.length ?? 0), 0);
-    return { index, line: info.lines - lineBreaksInside, device };
+    const problem = cells.length === header.cells.length ? undefined : `has ${cells.length} ${cells.length === 1 ? 'cell' : 'cells'}; the header has ${header.cells.length} columns`;
+    return { index, line, device, problem };
   });
   return { ok: true, manifest: { format: 'csv', defaults: {}, rows } };
+}
+
+/** The first line after `line` that is not blank: blank lines between rows belong to none. */
+function firstLineAfter(text: string, line: number): number {
+  const lines = text.split('\n');
+  let next = line + 1;
+  while (lines[next - 1]?.trim() === '') next++;
+  return next;
 }
 
 function checkCsvHeader(columns: string[]): ManifestProblem[] {

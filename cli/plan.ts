@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES } from '../functions/domain/limits.ts';
+import { EXCLUSIVE_PRINCIPAL_REASON } from '../functions/domain/provisioning-request.ts';
 import { validate } from '../functions/domain/validation.ts';
 import { describeField, describeRow, type Manifest, type ManifestProblem } from './manifest.ts';
 import type { Device, FleetRequest, FleetWorkflow, RequestOptions } from './workflow.ts';
@@ -44,8 +45,9 @@ const REQUEST_ID_PLACEHOLDER = 'x'.repeat(80);
 
 /**
  * Validates each device with the API's own schema, as the only device of a request carrying the manifest's
- * request-level fields: problems then point at one manifest row. The one check across devices, duplicate
- * thing names, is made here over the whole manifest, since the API only sees one request at a time.
+ * request-level fields: problems then point at one manifest row. The checks across devices, duplicate
+ * thing names and exclusive principals, are made here over the whole manifest, since the API only sees
+ * one request at a time.
  */
 export function validateManifest(
   manifest: Manifest,
@@ -60,9 +62,14 @@ export function validateManifest(
   const devices: PlannedDevice[] = [];
   let options: RequestOptions | undefined;
   const firstRowByName = new Map<string, string>();
+  const firstRowByPrincipal = new Map<string, string>();
 
   for (const row of manifest.rows) {
     const where = describeRow(manifest.format, row);
+    if (row.problem !== undefined) {
+      deviceProblems.push({ where, reason: row.problem });
+      continue;
+    }
     const problemCount = deviceProblems.length;
     const thingName = (row.device as { thingName?: unknown } | null)?.thingName;
     if (typeof thingName === 'string' && thingName !== '') {
@@ -82,6 +89,12 @@ export function validateManifest(
     const { devices: [validDevice], ...requestOptions } = result.value;
     const device: Device = validDevice!;
     options ??= requestOptions;
+    // Whether a principal is exclusive is a request option with a default: the validated options know.
+    if (device.principal !== undefined && 'thingPrincipalType' in options && options.thingPrincipalType === 'EXCLUSIVE_THING') {
+      const earlier = firstRowByPrincipal.get(device.principal);
+      if (earlier === undefined) firstRowByPrincipal.set(device.principal, where);
+      else deviceProblems.push({ where, field: 'principal', reason: `duplicates ${earlier}: ${EXCLUSIVE_PRINCIPAL_REASON}` });
+    }
     const bytes = requestBytes(requestOptions, [device]);
     if (bytes > MAX_REQUEST_BYTES) {
       deviceProblems.push({ where, reason: `makes a request of ${bytes} bytes on its own; a request must stay within ${MAX_REQUEST_BYTES}` });

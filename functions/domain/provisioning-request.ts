@@ -53,7 +53,10 @@ const deviceSchema = z.strictObject({
 const requestFields = z.strictObject({
   requestId: z.optional(requestIdSchema),
   coreDeviceThingName: optionalField(thingNameSchema, { description: 'Default Greengrass V2 core device for all devices.', example: 'gateway-core-01' }),
-  templateName: optionalField(z.enum(shippedTemplateNames), { description: `A template shipped under templates/; default ${defaultTemplateName}.` }),
+  templateName: optionalField(
+    z.enum(shippedTemplateNames, { error: (issue) => `unknown template ${JSON.stringify(issue.input)}; available: ${shippedTemplateNames.join(', ')}` }),
+    { description: `A template shipped under templates/; default ${defaultTemplateName}.` },
+  ),
   templateBody: optionalField(
     z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(MAX_TEMPLATE_BODY_CHARS, `must be at most ${MAX_TEMPLATE_BODY_CHARS} characters`)),
     { description: 'An inline provisioning template (JSON text); declares the parameter ThingName.' },
@@ -73,6 +76,9 @@ const requestFields = z.strictObject({
 });
 
 type RequestFields = z.infer<typeof requestFields>;
+
+/** Why two devices must not share a principal: AttachThingPrincipal refuses the second thing. */
+export const EXCLUSIVE_PRINCIPAL_REASON = 'with thingPrincipalType EXCLUSIVE_THING a certificate is attached to one thing only';
 
 /**
  * Checks that need more than one field: duplicates, the template, each device's core and principal.
@@ -96,11 +102,18 @@ function checkAcrossFields(request: RequestFields, context: $RefinementCtx<Reque
   }
 
   const firstIndexByName = new Map<string, number>();
+  const firstIndexByPrincipal = new Map<string, number>();
   request.devices.forEach((device, index) => {
     if (!isRecord(device) || typeof device.thingName !== 'string') return;
     const earlier = firstIndexByName.get(device.thingName);
     if (earlier === undefined) firstIndexByName.set(device.thingName, index);
     else issue(['devices', index, 'thingName'], `duplicates devices[${earlier}].thingName "${device.thingName}"`);
+
+    if (request.thingPrincipalType === 'EXCLUSIVE_THING' && typeof device.principal === 'string') {
+      const earlierWithPrincipal = firstIndexByPrincipal.get(device.principal);
+      if (earlierWithPrincipal === undefined) firstIndexByPrincipal.set(device.principal, index);
+      else issue(['devices', index, 'principal'], `duplicates devices[${earlierWithPrincipal}].principal: ${EXCLUSIVE_PRINCIPAL_REASON}`);
+    }
 
     if (device.coreDeviceThingName === undefined && request.coreDeviceThingName === undefined) {
       issue(['devices', index, 'coreDeviceThingName'], 'is required when the request has no coreDeviceThingName');

@@ -1,5 +1,5 @@
 import { safeParse } from 'zod/mini';
-import type { $ZodIssue, $ZodType, output } from 'zod/v4/core';
+import type { $ZodIssue, $ZodRawIssue, $ZodType, output } from 'zod/v4/core';
 
 export interface FieldError {
   /** Where the problem is, as a JSON path: `devices[3].thingName`. */
@@ -23,9 +23,31 @@ export function formatFieldPath(path: readonly PropertyKey[]): string {
 
 /** Every violation, not only the first, each with its field and reason. */
 export function validate<S extends $ZodType>(schema: S, input: unknown): Validated<output<S>> {
-  const result = safeParse(schema, input);
+  const result = safeParse(schema, input, { error: reasonOf });
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, errors: result.error.issues.flatMap(toFieldErrors) };
+}
+
+/** How a JSON value of each type zod expects is named to whoever sent the wrong one. */
+const TYPE_NAMES: Partial<Record<string, string>> = { boolean: 'true or false', object: 'an object', record: 'an object', array: 'an array' };
+
+/**
+ * zod/mini has no messages of its own: it says "Invalid input" wherever the schema gives none. These are
+ * the issues any field can raise, worded once here for the API's 400s and the CLI alike.
+ */
+function reasonOf(issue: $ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? 'is required' : `must be ${TYPE_NAMES[issue.expected] ?? `a ${issue.expected}`}`;
+    case 'invalid_value': {
+      const values = issue.values.map(String);
+      return `must be ${values.length > 1 ? `${values.slice(0, -1).join(', ')} or ${values.at(-1)}` : values[0]}`;
+    }
+    case 'invalid_key':
+      return `its name ${issue.issues.map((keyIssue) => keyIssue.message).join('; ')}`;
+    default:
+      return undefined;
+  }
 }
 
 function toFieldErrors(issue: $ZodIssue): FieldError[] {

@@ -49,10 +49,26 @@ describe('CSV manifests', () => {
     });
   });
 
-  it('points at the line of a row with too many cells', () => {
-    const result = parseManifest('thingName,principal\nsensor-1,\nsensor-2,a,b\n', 'csv');
+  it('reads on past a row with the wrong number of cells, marking each such row for validation to report', () => {
+    const manifest = parsed(parseManifest('thingName,principal,coreDeviceThingName\nbad name,x,demo-core\nshort-row,x\nok,x,demo-core,extra\n', 'csv'));
 
-    expect(result).toMatchObject({ ok: false, problems: [{ where: 'line 3' }] });
+    expect(manifest.rows.map(({ line, problem }) => ({ line, problem }))).toEqual([
+      { line: 2, problem: undefined },
+      { line: 3, problem: 'has 2 cells; the header has 3 columns' },
+      { line: 4, problem: 'has 4 cells; the header has 3 columns' },
+    ]);
+  });
+
+  it('points a quote that is never closed at the line where its row starts, and names that line once', () => {
+    const result = parseManifest('thingName,param.Note\r\nsensor-1,a\r\n\r\nsensor-2,"open\r\nsensor-3,b\r\nsensor-4,c\r\n', 'csv');
+
+    expect(result).toEqual({ ok: false, problems: [{ where: 'line 4', reason: 'Quote Not Closed: the parsing is finished with an opening quote' }] });
+  });
+
+  it('points any other malformed row at the line where it starts, without a second line number', () => {
+    const result = parseManifest('thingName,param.Note\nsensor-1,"two\nlines"x\n', 'csv');
+
+    expect(result).toEqual({ ok: false, problems: [{ where: 'line 2', reason: expect.stringMatching(/^Invalid Closing Quote: got "x" instead of delimiter/) }] });
   });
 
   it('rejects an empty file', () => {

@@ -37,6 +37,26 @@ describe('validateManifest', () => {
     });
   });
 
+  it('reports every row\'s problems once, rows with the wrong number of cells among them', () => {
+    const manifest = manifestOf('thingName,principal,coreDeviceThingName\nbad name,x,demo-core\nshort-row,x\nok,x,demo-core,extra\n', 'csv');
+
+    expect(validateManifest(manifest, {}, PROVISIONING)).toEqual({
+      ok: false,
+      problems: [
+        { where: 'line 2', field: 'thingName', reason: expect.stringContaining('must be 1-128 characters') },
+        { where: 'line 2', field: 'principal', reason: expect.stringContaining('must be a certificate ARN') },
+        { where: 'line 3', reason: 'has 2 cells; the header has 3 columns' },
+        { where: 'line 4', reason: 'has 4 cells; the header has 3 columns' },
+      ],
+    });
+  });
+
+  it('says that a JSON device must be an object', () => {
+    const manifest = manifestOf('{\n  "coreDeviceThingName": "core-a",\n  "devices": [\n    {"thingName": "a", "principal": "' + certificateArn(1) + '"},\n    "just a string"\n  ]\n}', 'json');
+
+    expect(validateManifest(manifest, manifest.defaults, PROVISIONING)).toEqual({ ok: false, problems: [{ where: 'devices[1] (line 5)', reason: 'must be an object' }] });
+  });
+
   it('locates bad JSON devices by index and line', () => {
     const manifest = manifestOf('{\n  "coreDeviceThingName": "core-a",\n  "devices": [\n    {"thingName": "a", "principal": "' + certificateArn(1) + '"},\n    {"thingName": "b", "colour": "red"}\n  ]\n}', 'json');
 
@@ -51,14 +71,35 @@ describe('validateManifest', () => {
 
     const result = validateManifest(manifestOf(rows.join('\n'), 'csv'), {}, PROVISIONING);
 
-    expect(result).toEqual({ ok: false, problems: [{ where: `line ${rows.length}`, field: 'thingName', reason: `duplicates line 2 ("${sensorName(0)}")` }] });
+    expect(result).toEqual({
+      ok: false,
+      problems: [
+        { where: `line ${rows.length}`, field: 'thingName', reason: `duplicates line 2 ("${sensorName(0)}")` },
+        { where: `line ${rows.length}`, field: 'principal', reason: expect.stringContaining('duplicates line 2') },
+      ],
+    });
+  });
+
+  it('finds a certificate given to two devices anywhere in the manifest when it is attached exclusively', () => {
+    const rows = fleetCsv(MAX_DEVICES_PER_REQUEST + 5).split('\n');
+    rows.push(`sensor-extra,${certificateArn(0)},core-a,site-x`);
+    const manifest = manifestOf(rows.join('\n'), 'csv');
+
+    expect(validateManifest(manifest, {}, PROVISIONING)).toEqual({
+      ok: false,
+      problems: [{ where: `line ${rows.length}`, field: 'principal', reason: 'duplicates line 2: with thingPrincipalType EXCLUSIVE_THING a certificate is attached to one thing only' }],
+    });
+    expect(validateManifest(manifest, { thingPrincipalType: 'NON_EXCLUSIVE_THING' }, PROVISIONING)).toMatchObject({ ok: true });
+    expect(validateManifest(manifest, {}, DEPROVISIONING)).toMatchObject({ ok: true });
   });
 
   it('reports a problem of a request-level field once, not once per device', () => {
     const result = validateManifest(manifestOf(fleetCsv(3), 'csv'), { templateName: 'no-such-template' }, PROVISIONING);
 
-    expect(result).toMatchObject({ ok: false, problems: [{ where: 'request options', field: 'templateName' }] });
-    expect(result.ok || result.problems).toHaveLength(1);
+    expect(result).toEqual({
+      ok: false,
+      problems: [{ where: 'request options', field: 'templateName', reason: 'unknown template "no-such-template"; available: thing-with-attributes, thing-with-certificate-from-csr' }],
+    });
   });
 
   it('rejects a manifest without devices', () => {

@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import type { $ZodType } from 'zod/v4/core';
+import { deprovisioningRequestSchema } from '../../functions/domain/deprovisioning-request.ts';
 import { MAX_DEVICES_PER_REQUEST } from '../../functions/domain/limits.ts';
 import { provisioningRequestSchema } from '../../functions/domain/provisioning-request.ts';
 import { validate } from '../../functions/domain/validation.ts';
 
 const certificateArn = `arn:aws:iot:us-east-1:123456789012:cert/${'ab'.repeat(32)}`;
-const device = (thingName: string) => ({ thingName, principal: certificateArn });
+const device = (thingName: string, principal = certificateArn) => ({ thingName, principal });
 
-function errorsOf(input: unknown) {
-  const result = validate(provisioningRequestSchema, input);
+function errorsOf(input: unknown, schema: $ZodType = provisioningRequestSchema) {
+  const result = validate(schema, input);
   if (result.ok) throw new Error('expected the request to be rejected');
   return result.errors;
 }
@@ -61,11 +63,45 @@ describe('provisioning request contract', () => {
   });
 
   it('bounds the number of devices and says how to split', () => {
-    const many = Array.from({ length: MAX_DEVICES_PER_REQUEST + 1 }, (_, index) => device(`d-${index}`));
+    const many = Array.from({ length: MAX_DEVICES_PER_REQUEST + 1 }, (_, index) => device(`d-${index}`, certificateArn.replace(/.{8}$/, index.toString(16).padStart(8, '0'))));
     const errors = errorsOf({ coreDeviceThingName: 'core', devices: many });
     expect(errors).toEqual([{ field: 'devices', reason: expect.stringContaining('split the fleet') }]);
     expect(validate(provisioningRequestSchema, { coreDeviceThingName: 'core', devices: many.slice(1) }).ok).toBe(true);
     expect(errorsOf({ coreDeviceThingName: 'core', devices: [] })).toEqual([{ field: 'devices', reason: 'must list at least one device' }]);
+  });
+
+  it('refuses a certificate shared by two devices when it is attached exclusively, as AttachThingPrincipal would', () => {
+    const request = { coreDeviceThingName: 'core', devices: [device('dup-1'), device('dup-2'), device('other', certificateArn.replace(/ab$/, 'cd')), device('dup-3')] };
+
+    expect(errorsOf(request)).toEqual([
+      { field: 'devices[1].principal', reason: 'duplicates devices[0].principal: with thingPrincipalType EXCLUSIVE_THING a certificate is attached to one thing only' },
+      { field: 'devices[3].principal', reason: 'duplicates devices[0].principal: with thingPrincipalType EXCLUSIVE_THING a certificate is attached to one thing only' },
+    ]);
+    expect(validate(provisioningRequestSchema, { ...request, thingPrincipalType: 'NON_EXCLUSIVE_THING' }).ok).toBe(true);
+  });
+
+  it('says what a field must be where zod would only say "Invalid input"', () => {
+    expect(errorsOf({ coreDeviceThingName: 'core', templateName: 'nope', thingPrincipalType: 'SHARED', devices: [device('a'), 'just a string', null] })).toEqual([
+      { field: 'templateName', reason: 'unknown template "nope"; available: thing-with-attributes, thing-with-certificate-from-csr' },
+      { field: 'thingPrincipalType', reason: 'must be EXCLUSIVE_THING or NON_EXCLUSIVE_THING' },
+      { field: 'devices[1]', reason: 'must be an object' },
+      { field: 'devices[2]', reason: 'must be an object' },
+    ]);
+    expect(
+      errorsOf({ coreDeviceThingName: 7, rollbackOnFailure: 'yes', templateParameters: { '': 'v', Site: 1 }, devices: [{ principal: certificateArn, parameters: [] }] }),
+    ).toEqual([
+      { field: 'coreDeviceThingName', reason: 'must be a string' },
+      { field: 'templateParameters.', reason: 'its name must not be empty' },
+      { field: 'templateParameters.Site', reason: 'must be a string' },
+      { field: 'rollbackOnFailure', reason: 'must be true or false' },
+      { field: 'devices[0].thingName', reason: 'is required' },
+      { field: 'devices[0].parameters', reason: 'must be an object' },
+    ]);
+    expect(errorsOf(['not', 'a', 'request'])).toEqual([{ field: '(body)', reason: 'must be an object' }]);
+    expect(errorsOf({ disassociate: 'no', devices: 'a,b' }, deprovisioningRequestSchema)).toEqual([
+      { field: 'disassociate', reason: 'must be true or false' },
+      { field: 'devices', reason: 'must be an array' },
+    ]);
   });
 
   it('requires a principal only when the template creates no certificate', () => {

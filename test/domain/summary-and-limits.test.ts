@@ -74,7 +74,8 @@ describe('payload limits', () => {
 
   it('keeps the execution input of a request at the body limit under the payload limit', () => {
     const template = JSON.stringify({ Parameters: { ThingName: { Type: 'String' }, Note: { Type: 'String' } }, Resources: { t: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' } } } }, Pad: 'p'.repeat(9_800) });
-    const devices = Array.from({ length: MAX_DEVICES_PER_REQUEST }, (_, index) => ({ thingName: longName(index), principal: arn, parameters: { Note: '' } }));
+    // A certificate of its own for each device, as an exclusive attachment requires; all ARNs of the same length.
+    const devices = Array.from({ length: MAX_DEVICES_PER_REQUEST }, (_, index) => ({ thingName: longName(index), principal: `${arn.slice(0, -7)}${String(index).padStart(7, '0')}`, parameters: { Note: '' } }));
     const request = { coreDeviceThingName: 'c'.repeat(128), templateBody: template, devices };
     const perDevicePadding = Math.floor((MAX_REQUEST_BYTES - Buffer.byteLength(JSON.stringify(request))) / devices.length) - 1;
     devices.forEach((device) => (device.parameters.Note = 'x'.repeat(perDevicePadding)));

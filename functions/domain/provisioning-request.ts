@@ -152,4 +152,3 @@ export const provisioningRequestSchema = requestFields.check(
 );
 
 export type ProvisioningRequest = z.infer<typeof provisioningRequestSchema>;
-export type ProvisioningRequestInput = z.input<typeof provisioningRequestSchema>;

@@ -1,12 +1,11 @@
 import { disassociateFromCore } from './commons/greengrass-operations.ts';
 import {
   deactivateCertificate,
+  deleteCertificate,
   deleteThingOnceDetached,
-  detachAllPrincipals,
   detachPrincipal,
   isCertificateArn,
   listThingPrincipals,
-  retireCertificate,
 } from './commons/iot-operations.ts';
 import { taskHandler } from './commons/middleware.ts';
 import { boundedMessage, isLeftToStateMachineRetry } from './domain/errors.ts';
@@ -47,12 +46,14 @@ async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackRe
     // A failed association call may still have taken effect: leave no association to a deleted thing.
     await disassociateFromCore(record.coreDeviceThingName, [record.thingName]);
   }
+  const principals = plan.deleteThing ? ((await listThingPrincipals(record.thingName)) ?? []) : [];
+  const issued = plan.retireEveryCertificate ? principals.filter(isCertificateArn) : [];
+  const retired = new Set([...(plan.deleteCertificate ? [plan.deleteCertificate] : []), ...issued]);
   // Made INACTIVE while still attached, so that one a retried rollback no longer finds (detached, not yet
   // deleted) cannot be used either.
-  const issuedCertificates = plan.retireEveryCertificate ? ((await listThingPrincipals(record.thingName)) ?? []).filter(isCertificateArn) : [];
-  for (const certificate of issuedCertificates) await deactivateCertificate(certificate);
-  const detached = plan.deleteThing ? await detachAllPrincipals(record.thingName) : [];
-  for (const principal of plan.detachPrincipals) {
+  for (const certificate of retired) await deactivateCertificate(certificate);
+  const detached: string[] = [];
+  for (const principal of [...principals, ...plan.detachPrincipals]) {
     if (await detachPrincipal(record.thingName, principal)) detached.push(principal);
   }
   // The state machine retries this task while a detachment propagates: the attempt that then succeeds
@@ -62,8 +63,7 @@ async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackRe
     await deleteThingOnceDetached(record.thingName);
     report.thingDeleted = true;
   }
-  const retired = new Set([...(plan.deleteCertificate ? [plan.deleteCertificate] : []), ...issuedCertificates]);
-  for (const certificate of retired) await retireCertificate(certificate);
+  for (const certificate of retired) await deleteCertificate(certificate);
   report.certificateDeleted = retired.size > 0;
 }
 

@@ -38,12 +38,8 @@ export async function detachPrincipal(thingName: string, principal: string): Pro
   }
 }
 
-export async function detachAllPrincipals(thingName: string): Promise<string[]> {
-  const detached: string[] = [];
-  for (const principal of (await listThingPrincipals(thingName)) ?? []) {
-    if (await detachPrincipal(thingName, principal)) detached.push(principal);
-  }
-  return detached;
+export async function detachAllPrincipals(thingName: string): Promise<void> {
+  for (const principal of (await listThingPrincipals(thingName)) ?? []) await detachPrincipal(thingName, principal);
 }
 
 /**
@@ -63,33 +59,18 @@ export async function deleteThingOnceDetached(thingName: string): Promise<void> 
   }
 }
 
-/**
- * A certificate must be inactive and detached from things before IoT deletes it; `forceDelete` lets
- * it go with its policies still attached. A refusal because a detachment is still propagating is
- * rethrown under a name the state machine retries.
- */
 export function isCertificateArn(principal: string): boolean {
   return principal.includes(':cert/');
 }
 
-function certificateIdOf(certificateArn: string): string {
-  return certificateArn.slice(certificateArn.lastIndexOf('/') + 1);
-}
-
-/** An INACTIVE certificate cannot be used to connect, attached or not. */
-export async function deactivateCertificate(certificateArn: string): Promise<void> {
+/**
+ * A call on one certificate. One that is already gone counts as done; a refusal because a detachment is
+ * still propagating is rethrown under a name the state machine retries.
+ */
+async function onCertificate(certificateArn: string, call: (certificateId: string) => Promise<unknown>): Promise<void> {
+  const certificateId = certificateArn.slice(certificateArn.lastIndexOf('/') + 1);
   try {
-    await iot.send(new UpdateCertificateCommand({ certificateId: certificateIdOf(certificateArn), newStatus: 'INACTIVE' }));
-  } catch (error) {
-    if (!isGone(error)) throw error;
-  }
-}
-
-export async function retireCertificate(certificateArn: string): Promise<void> {
-  const certificateId = certificateIdOf(certificateArn);
-  try {
-    await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
-    await iot.send(new DeleteCertificateCommand({ certificateId, forceDelete: true }));
+    await call(certificateId);
   } catch (error) {
     if (isGone(error)) return;
     const { name, message } = error as Error;
@@ -98,6 +79,21 @@ export async function retireCertificate(certificateArn: string): Promise<void> {
     }
     throw error;
   }
+}
+
+/** An INACTIVE certificate cannot be used to connect, attached or not. */
+export function deactivateCertificate(certificateArn: string): Promise<void> {
+  return onCertificate(certificateArn, (certificateId) => iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' })));
+}
+
+/** IoT deletes only an inactive certificate that no thing holds; `forceDelete` lets it go with its policies still attached. */
+export function deleteCertificate(certificateArn: string): Promise<void> {
+  return onCertificate(certificateArn, (certificateId) => iot.send(new DeleteCertificateCommand({ certificateId, forceDelete: true })));
+}
+
+export async function retireCertificate(certificateArn: string): Promise<void> {
+  await deactivateCertificate(certificateArn);
+  await deleteCertificate(certificateArn);
 }
 
 /**

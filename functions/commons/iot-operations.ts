@@ -75,15 +75,24 @@ async function onCertificate(certificateArn: string, call: (certificateId: strin
     if (isGone(error)) return;
     const { name, message } = error as Error;
     if (name === 'DeleteConflictException' || name === 'CertificateStateException') {
-      throw new CertificateStillAttachedError(`certificate ${certificateId} is still attached: ${message}`);
+      throw new CertificateStillAttachedError(`certificate ${certificateId} cannot be removed yet: ${message}`);
     }
     throw error;
   }
 }
 
-/** An INACTIVE certificate cannot be used to connect, attached or not. */
+/**
+ * An INACTIVE certificate cannot be used to connect, attached or not. IoT refuses the change only for a
+ * certificate that is REVOKED or being transferred, which cannot connect either: that counts as done.
+ */
 export function deactivateCertificate(certificateArn: string): Promise<void> {
-  return onCertificate(certificateArn, (certificateId) => iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' })));
+  return onCertificate(certificateArn, async (certificateId) => {
+    try {
+      await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
+    } catch (error) {
+      if ((error as Error).name !== 'CertificateStateException') throw error;
+    }
+  });
 }
 
 /** IoT deletes only an inactive certificate that no thing holds; `forceDelete` lets it go with its policies still attached. */

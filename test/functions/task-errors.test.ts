@@ -1,4 +1,12 @@
-import { DeleteThingCommand, DescribeThingCommand, IoTClient, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
+import {
+  DeleteCertificateCommand,
+  DeleteThingCommand,
+  DescribeThingCommand,
+  DetachThingPrincipalCommand,
+  IoTClient,
+  ListThingPrincipalsCommand,
+  UpdateCertificateCommand,
+} from '@aws-sdk/client-iot';
 import { IoTServiceException } from '@aws-sdk/client-iot';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -72,6 +80,25 @@ describe('task error reporting', () => {
       status: 'FAILED',
       rollback: { thingDeleted: false, incomplete: { step: 'rollback', code: 'UnauthorizedException' } },
     });
+  });
+
+  // Revoking the certificate between registration and rollback needs someone else acting mid-execution.
+  it('deletes an issued certificate that was revoked meanwhile, instead of retrying its deactivation', async () => {
+    const issued = `arn:aws:iot:us-east-1:123456789012:cert/${'c'.repeat(64)}`;
+    const revoked = new IoTServiceException({ name: 'CertificateStateException', $fault: 'client', $metadata: { httpStatusCode: 406 }, message: 'revoked' });
+    iot.on(ListThingPrincipalsCommand).resolves({ principals: [issued] });
+    iot.on(UpdateCertificateCommand).rejects(revoked);
+    iot.on(DetachThingPrincipalCommand).resolves({});
+    iot.on(DeleteThingCommand).resolves({});
+    iot.on(DeleteCertificateCommand).resolves({});
+    const withIssuedCertificate = { ...registered, certificateArn: issued, certificateCreated: true };
+    const failedAtAssociation = { ...input, device: withIssuedCertificate, failure: { Error: 'ResourceNotFoundException', Cause: 'no core' } };
+
+    const outcome = await rollBack(failedAtAssociation);
+
+    expect(outcome).toMatchObject({ status: 'FAILED', rollback: { detachedPrincipals: [issued], thingDeleted: true, certificateDeleted: true } });
+    expect(outcome).not.toHaveProperty('rollback.incomplete');
+    expect(iot.commandCalls(DeleteCertificateCommand).map((call) => call.args[0].input.certificateId)).toEqual(['c'.repeat(64)]);
   });
 
   it('lets a reset socket during deprovisioning go to the Retry instead of failing the device', async () => {

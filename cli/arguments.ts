@@ -72,7 +72,8 @@ Deprovisioning
                              provisioned the fleet will do; principals and parameters are ignored)
   --no-disassociate          leave the devices associated with their core devices
   --no-delete                keep the things
-  --no-detach                keep the things' principals attached (needs --no-delete)
+  --no-detach                keep the things' principals attached (with --no-delete, or
+                             deleteThings false in the manifest)
   The report goes to ${DEPROVISIONING.defaultReportPrefix} unless --report says otherwise.
 
 Resuming: run the same command again (after Ctrl-C too). Requests whose devices were all done
@@ -121,7 +122,6 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
     const flags = foreignFlags.map((flag) => (values[flag] === false ? `--no-${flag}` : `--${flag}`)).join(', ');
     return usageError(values.deprovision ? `${flags}: not for --deprovision` : `${flags}: only with --deprovision`);
   }
-  if (values.detach === false && values.delete !== false) return usageError('--no-detach needs --no-delete: a thing with principals cannot be deleted');
 
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) return usageError(`--concurrency must be a positive integer, got "${values.concurrency}"`);

@@ -142,6 +142,17 @@ describe('validateManifest for deprovisioning', () => {
     });
   });
 
+  it('keeps principals attached only when the things are kept, whether the command line or the manifest says so', () => {
+    const manifest = manifestOf('thingName\nsensor-1\n', 'csv');
+    const options = { disassociate: false, detachPrincipals: false };
+
+    expect(validateManifest(manifest, options, DEPROVISIONING)).toMatchObject({
+      ok: false,
+      problems: [{ where: 'request options', field: 'detachPrincipals', reason: expect.stringContaining('when deleteThings is true') }],
+    });
+    expect(validateManifest(manifest, { ...options, deleteThings: false }, DEPROVISIONING)).toMatchObject({ ok: true });
+  });
+
   it('needs a core device for each device only to disassociate it', () => {
     const manifest = manifestOf('thingName\nsensor-1\n', 'csv');
 

@@ -65,7 +65,7 @@ interface ReportPaths {
 
 const CSV_COLUMNS = [
   'line', 'index', 'thingName', 'status', 'coreDeviceThingName', 'requestId', 'resumed',
-  'thingArn', 'certificateArn', 'errorStep', 'errorCode', 'errorMessage',
+  'thingArn', 'certificateArn', 'errorStep', 'errorCode', 'errorMessage', 'rolledBack', 'rollbackIncomplete',
 ] as const;
 
 export function reportPaths(prefix: string): ReportPaths {
@@ -123,8 +123,18 @@ function reportCsv(report: FleetReport): string {
   const rows = report.devices.map((device) => [
     device.line, device.index, device.thingName, device.status, device.coreDeviceThingName, device.requestId, device.resumed ? 'true' : 'false',
     device.thingArn, device.certificateArn, device.error?.step, device.error?.code, device.error?.message,
+    device.rollback && describeUndone(device.rollback), device.rollback?.incomplete && `${device.rollback.incomplete.code}: ${device.rollback.incomplete.message}`,
   ]);
   return stringify(rows, { header: true, columns: [...CSV_COLUMNS] });
+}
+
+function describeUndone({ thingDeleted, detachedPrincipals, certificateDeleted }: RollbackReport): string {
+  const undone = [
+    thingDeleted && 'thing deleted',
+    detachedPrincipals.length > 0 && `detached ${detachedPrincipals.join(' ')}`,
+    certificateDeleted && 'certificate deleted',
+  ].filter(Boolean);
+  return undone.length > 0 ? undone.join('; ') : 'nothing to undo';
 }
 
 export async function writeReport(paths: ReportPaths, report: FleetReport): Promise<void> {

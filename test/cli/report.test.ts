@@ -30,6 +30,17 @@ const run = result([
   { outcome: { thingName: 'c', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'submit', code: 'Conflict', message: 'used, "twice",\nreally' } } },
   { outcome: { thingName: 'd', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'submit', code: 'Conflict', message: 'used' } } },
 ]);
+const associationFailed = { step: 'associate', code: 'ResourceNotFoundException', message: 'no core' } as const;
+const rolledBack = result([
+  { outcome: { thingName: 'a', status: 'FAILED', error: associationFailed, rollback: { detachedPrincipals: ['arn:cert/1'], thingDeleted: true, certificateDeleted: true } } },
+  { outcome: { thingName: 'b', status: 'FAILED', error: associationFailed, rollback: { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false } } },
+  {
+    outcome: {
+      thingName: 'c', status: 'FAILED', error: associationFailed,
+      rollback: { detachedPrincipals: ['arn:cert/3'], thingDeleted: false, certificateDeleted: false, incomplete: { step: 'rollback', code: 'UnauthorizedException', message: 'denied' } },
+    },
+  },
+]);
 
 describe('the report', () => {
   it('counts devices, requests and failures by step and code; the rate counts only this run', () => {
@@ -52,8 +63,21 @@ describe('the report', () => {
     expect(rows.map((row) => row.thingName)).toEqual(['a', 'b', 'c', 'd']);
     expect(rows[2]).toEqual({
       line: '4', index: '2', thingName: 'c', status: 'FAILED', coreDeviceThingName: 'core-b', requestId: 'm0-1', resumed: 'false',
-      thingArn: '', certificateArn: '', errorStep: 'submit', errorCode: 'Conflict', errorMessage: 'used, "twice",\nreally',
+      thingArn: '', certificateArn: '', errorStep: 'submit', errorCode: 'Conflict', errorMessage: 'used, "twice",\nreally', rolledBack: '', rollbackIncomplete: '',
     });
+  });
+
+  it('says in the CSV what each rollback undid and which one needs cleaning by hand', async () => {
+    const paths = reportPaths(join(await workDirectory(), 'out', 'fleet'));
+
+    await writeReport(paths, buildReport(context, rolledBack));
+
+    const rows = parse(await readFile(paths.csv, 'utf8'), { columns: true }) as Record<string, string>[];
+    expect(rows.map(({ rolledBack, rollbackIncomplete }) => ({ rolledBack, rollbackIncomplete }))).toEqual([
+      { rolledBack: 'thing deleted; detached arn:cert/1; certificate deleted', rollbackIncomplete: '' },
+      { rolledBack: 'nothing to undo', rollbackIncomplete: '' },
+      { rolledBack: 'detached arn:cert/3', rollbackIncomplete: 'UnauthorizedException: denied' },
+    ]);
   });
 
   it('prints a summary table', () => {

@@ -118,6 +118,19 @@ describe('local Step Functions service', () => {
     expect(events.map((event) => event.type)).toEqual(expect.arrayContaining(['MapStateEntered', 'MapStateStarted', 'MapStateSucceeded', 'MapStateExited']));
   });
 
+  it('fails the execution with States.DataLimitExceeded, which no Catch handles, when a state outgrows 256 KiB', async () => {
+    const payload = 'x'.repeat(100_000);
+    const fits = await run({ mode: 'fan-out', payload, items: [1, 2] });
+    expect(fits.description.status).toBe('SUCCEEDED');
+
+    const { executionArn, description } = await run({ mode: 'fan-out', payload, items: [1, 2, 3] });
+    expect(description).toMatchObject({ status: 'FAILED', error: 'States.DataLimitExceeded' });
+    expect(description.cause).toMatch(/^The output of state CopyToEachItem has a size of 3\d{5} bytes, exceeding the maximum of 262144 bytes/);
+    const events = await executionHistory(cloud.client, executionArn);
+    expect(events.map((event) => event.type)).not.toContain('PassStateEntered');
+    expect(events.at(-1)).toMatchObject({ type: 'ExecutionFailed', executionFailedEventDetails: { error: 'States.DataLimitExceeded' } });
+  });
+
   it('gives every history event an id, a previous event and the state details', async () => {
     const { executionArn } = await run({ mode: 'echo' });
     const events = await executionHistory(cloud.client, executionArn);

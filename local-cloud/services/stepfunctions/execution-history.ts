@@ -22,6 +22,7 @@ type EventLog = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenera
 
 const ROOT_LANE = 'root';
 const TIMEOUT_ERROR = 'States.Timeout';
+const CLOSING_EVENTS = new Set<string>(['ExecutionSucceeded', 'ExecutionFailed', 'ExecutionAborted', 'ExecutionTimeout']);
 
 /**
  * Turns the interpreter's event log into AWS execution history. The interpreter logs states, retries and catches;
@@ -41,6 +42,8 @@ export class ExecutionHistory {
   private readonly caughtStates = new Set<string>();
   private outcomeValue: ExecutionOutcome | undefined;
   private stopReason: { error?: string; cause?: string } = {};
+  /** An error no Catch may handle (States.DataLimitExceeded): the execution closes as FAILED with it. */
+  private terminalFailure: { error: string; cause: string } | undefined;
 
   constructor(lambdaTasks: ReadonlyMap<string, LambdaFunction>, roleArn: string) {
     this.lambdaTasks = lambdaTasks;
@@ -52,6 +55,10 @@ export class ExecutionHistory {
     return this.outcomeValue;
   }
 
+  setTerminalFailure(error: string, cause: string): void {
+    this.terminalFailure ??= { error, cause };
+  }
+
   /** StopExecution's `error` and `cause`, reported on the ExecutionAborted event. */
   setStopReason(error: string | undefined, cause: string | undefined): void {
     this.stopReason = { error, cause };
@@ -59,6 +66,13 @@ export class ExecutionHistory {
 
   record(event: EventLog): void {
     const timestamp = event.timestamp / 1000;
+    if (this.terminalFailure) {
+      // Nothing ran after the failure on AWS; whatever closes the interpreter's run closes the execution as failed.
+      if (!CLOSING_EVENTS.has(event.type) || this.outcomeValue) return;
+      this.outcomeValue = { status: 'FAILED', ...this.terminalFailure };
+      this.add(ROOT_LANE, timestamp, 'ExecutionFailed', { executionFailedEventDetails: errorDetails(this.outcomeValue) });
+      return;
+    }
     switch (event.type) {
       case 'ExecutionStarted':
         this.add(ROOT_LANE, timestamp, 'ExecutionStarted', {

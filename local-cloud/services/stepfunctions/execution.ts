@@ -2,6 +2,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import type { LambdaRegistry } from '../../lambda/lambda-registry.ts';
 import { ExecutionHistory, type ExecutionOutcome } from './execution-history.ts';
 import { lambdaTaskHandler, type TaskHandler } from './lambda-task.ts';
+import { DATA_LIMIT_EXCEEDED, payloadOverQuota } from './payload-quota.ts';
 import type { LocalStateMachine } from './state-machine-definitions.ts';
 import { applyTimeScale } from './time-scale.ts';
 
@@ -45,7 +46,9 @@ export function prepareStateMachine(machine: LocalStateMachine, lambdas: LambdaR
     start({ arn, name, stateMachineArn, roleArn, input }) {
       const startDate = Date.now();
       const history = new ExecutionHistory(machine.lambdaTasks, roleArn);
-      const tasks = new TaskInvocations(taskHandlers, arn);
+      // Set before the interpreter exists: a task can break the quota as soon as the run starts.
+      let failOnDataLimit = (_cause: string) => {};
+      const tasks = new TaskInvocations(taskHandlers, arn, (cause) => failOnDataLimit(cause));
       const run = interpreter.run(JSON.parse(input), {
         overrides: { taskResourceLocalHandlers: tasks.handlers, waitTimeOverrides: timed.waitTimeOverrides, retryIntervalOverrides: timed.retryIntervalOverrides },
         context: {
@@ -53,11 +56,20 @@ export function prepareStateMachine(machine: LocalStateMachine, lambdas: LambdaR
           StateMachine: { Id: stateMachineArn, Name: machine.name },
         },
       });
+      failOnDataLimit = (cause) => {
+        tasks.close();
+        history.setTerminalFailure(DATA_LIMIT_EXCEEDED, cause);
+        run.abort();
+      };
       let stopDate: number | undefined;
       const completion = (async () => {
         // The result is read from the log's closing event; its rejection (failure, abort) is expected.
         run.result.catch(() => undefined);
-        for await (const event of run.eventLogs) history.record(event);
+        for await (const event of run.eventLogs) {
+          const cause = event.type === 'StateExited' ? payloadOverQuota(event.state.output, `The output of state ${event.state.name}`) : undefined;
+          if (cause) failOnDataLimit(cause);
+          history.record(event);
+        }
         tasks.close();
         stopDate = Date.now();
         // An abort closes the history at once; a function already invoked still runs to its end.
@@ -104,9 +116,16 @@ class TaskInvocations {
   #open = true;
   readonly #running = new Set<Promise<unknown>>();
 
-  constructor(taskHandlers: ReadonlyArray<readonly [stateName: string, handler: TaskHandler]>, executionArn: string) {
+  readonly #onDataLimitExceeded: (cause: string) => void;
+
+  constructor(
+    taskHandlers: ReadonlyArray<readonly [stateName: string, handler: TaskHandler]>,
+    executionArn: string,
+    onDataLimitExceeded: (cause: string) => void,
+  ) {
+    this.#onDataLimitExceeded = onDataLimitExceeded;
     this.handlers = Object.fromEntries(
-      taskHandlers.map(([stateName, handler]) => [stateName, (input: TaskInput) => this.#invoke(handler, input, `${executionArn} ${stateName}`)]),
+      taskHandlers.map(([stateName, handler]) => [stateName, (input: TaskInput) => this.#invoke(handler, input, stateName, `${executionArn} ${stateName}`)]),
     );
   }
 
@@ -118,14 +137,22 @@ class TaskInvocations {
     await Promise.allSettled(this.#running);
   }
 
-  async #invoke(handler: TaskHandler, input: TaskInput, task: string): Promise<TaskOutput> {
+  async #invoke(handler: TaskHandler, input: TaskInput, stateName: string, task: string): Promise<TaskOutput> {
+    this.#checkPayload(input, `The input of state ${stateName} (after Parameters)`);
     if (!this.#open) throw new Error(`The execution has closed; Task ${task} is not run`);
     const invocation = Promise.resolve(handler(input));
     this.#running.add(invocation);
     try {
-      return await invocation;
+      const result = await invocation;
+      this.#checkPayload(result, `The result of state ${stateName}`);
+      return result;
     } finally {
       this.#running.delete(invocation);
     }
+  }
+
+  #checkPayload(payload: unknown, what: string): void {
+    const cause = payloadOverQuota(payload, what);
+    if (cause) this.#onDataLimitExceeded(cause);
   }
 }

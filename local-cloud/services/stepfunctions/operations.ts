@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { decodePageToken, encodePageToken } from '../../wire/pagination.ts';
 import { StepFunctionsError } from './aws-json-protocol.ts';
 import type { Execution, ExecutionStatus, RunnableStateMachine } from './execution.ts';
+import { MAX_PAYLOAD_BYTES, payloadBytes } from './payload-quota.ts';
 
 type Input = Record<string, unknown>;
 export type Operation = (input: Input, region: string) => unknown;
 
-const MAX_INPUT_BYTES = 262_144;
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
@@ -168,8 +168,8 @@ function validName(name: unknown): string {
 function validInput(input: unknown): string {
   if (input === undefined) return '{}';
   if (typeof input !== 'string') throw new StepFunctionsError('InvalidExecutionInput', 'Invalid execution input: input must be a JSON string');
-  if (Buffer.byteLength(input) > MAX_INPUT_BYTES) {
-    throw new StepFunctionsError('InvalidExecutionInput', `Invalid execution input: the input exceeds ${MAX_INPUT_BYTES} bytes`);
+  if (payloadBytes(input) > MAX_PAYLOAD_BYTES) {
+    throw new StepFunctionsError('InvalidExecutionInput', `Invalid execution input: the input exceeds ${MAX_PAYLOAD_BYTES} bytes`);
   }
   try {
     JSON.parse(input);

@@ -1,0 +1,19 @@
+/**
+ * Step Functions' payload quota: 256 KiB of UTF-8, for an execution's input, a task's effective input (after
+ * Parameters) and result, and a state's output. Past it AWS fails the execution with States.DataLimitExceeded,
+ * which no Catch can handle, so the emulator must too: a workflow that could outgrow it fails its tests here.
+ */
+export const MAX_PAYLOAD_BYTES = 262_144;
+
+export const DATA_LIMIT_EXCEEDED = 'States.DataLimitExceeded';
+
+export function payloadBytes(value: unknown): number {
+  return typeof value === 'string' ? Buffer.byteLength(value) : Buffer.byteLength(JSON.stringify(value ?? null));
+}
+
+/** Why the payload breaks the quota, in the words of the history's cause; undefined when it fits. */
+export function payloadOverQuota(value: unknown, what: string): string | undefined {
+  const bytes = payloadBytes(value);
+  if (bytes <= MAX_PAYLOAD_BYTES) return undefined;
+  return `${what} has a size of ${bytes} bytes, exceeding the maximum of ${MAX_PAYLOAD_BYTES} bytes (the 256 KiB payload quota).`;
+}

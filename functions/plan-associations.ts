@@ -1,10 +1,18 @@
 import { taskHandler } from './commons/middleware.ts';
 import { planClientDeviceBatches } from './domain/client-device-batches.ts';
-import type { ClientDeviceBatch, DeviceRecord } from './domain/records.ts';
+import type { ClientDeviceBatch, DeviceRecord, ProvisioningExecutionInput } from './domain/records.ts';
 
-/** Only devices that are registered and hold their principal are associated. */
-export async function planAssociations({ devices }: { devices: DeviceRecord[] }): Promise<ClientDeviceBatch[]> {
-  return planClientDeviceBatches(devices.filter((device) => device.status === 'REGISTERED'));
+type PlanInput = Pick<ProvisioningExecutionInput, 'requestId' | 'pacing' | 'rollbackOnFailure'> & { devices: DeviceRecord[] };
+
+export type AssociationState = PlanInput & { associationBatches: ClientDeviceBatch[] };
+
+/**
+ * Batches the devices that are registered and hold their principal, and replaces the execution state with
+ * what the association states need: the template and the devices' parameters are done with.
+ */
+export async function planAssociations(input: PlanInput): Promise<AssociationState> {
+  const { requestId, pacing, rollbackOnFailure, devices } = input;
+  return { requestId, pacing, rollbackOnFailure, devices, associationBatches: planClientDeviceBatches(devices.filter((device) => device.status === 'REGISTERED')) };
 }
 
 export const handler = taskHandler('plan-associations', planAssociations);

@@ -1,11 +1,11 @@
 import { taskHandler } from './commons/middleware.ts';
 import { settleBatches } from './domain/client-device-batches.ts';
-import type { ClientDeviceBatch, DeviceOutcome, DeviceRecord, ProvisioningExecutionInput } from './domain/records.ts';
+import type { DeviceOutcome, DeviceRecord, ProvisioningExecutionInput, SettledBatch } from './domain/records.ts';
 import { toOutcome } from './domain/summary.ts';
 
 type SettleInput = Pick<ProvisioningExecutionInput, 'requestId' | 'pacing' | 'rollbackOnFailure'> & {
   devices: DeviceRecord[];
-  associationBatches: ClientDeviceBatch[];
+  associationBatches: SettledBatch[];
 };
 
 export interface SettledProvisioning {

@@ -1,5 +1,6 @@
-import { applyBatchResponse, CLIENT_DEVICE_REDRIVE, type ErrorEntry } from '../domain/client-device-batches.ts';
-import type { ClientDeviceBatch, Correlation } from '../domain/records.ts';
+import { applyBatchResponse, CLIENT_DEVICE_REDRIVE, type ErrorEntry, failBatch, outcomesOnceFinished } from '../domain/client-device-batches.ts';
+import { isLeftToStateMachineRetry } from '../domain/errors.ts';
+import type { ClientDeviceBatch, Correlation, SettledBatch } from '../domain/records.ts';
 import { taskHandler } from './middleware.ts';
 
 export interface ClientDeviceBatchInput {
@@ -10,14 +11,22 @@ export interface ClientDeviceBatchInput {
 type SendBatch = (coreDeviceThingName: string, thingNames: string[]) => Promise<ErrorEntry[] | undefined>;
 
 /**
- * One call of a Batch*ClientDevice… API for the batch's pending devices. Call-level errors (throttling,
- * an unknown core device to associate with) propagate to the state machine's Retry and Catch;
- * per-entry errors are folded into the batch, and the state machine re-drives what is still pending
- * after a Wait.
+ * One call of a Batch*ClientDevice… API for the batch's pending devices. Per-entry errors are folded into
+ * the batch, and the state machine re-drives what is still pending after a Wait. A call-level error that
+ * the state machine retries (throttling) propagates to its Retry; any other (an unknown core device) fails
+ * the batch's devices here, with a bounded message: a Catch would keep the whole Lambda error, stack
+ * trace included, and 200 of those would not fit the 256 KiB state.
  */
 export function clientDeviceBatchTask(step: 'associate' | 'disassociate', send: SendBatch) {
-  return taskHandler(step, async ({ batch }: ClientDeviceBatchInput): Promise<ClientDeviceBatch> => {
-    const errorEntries = await send(batch.coreDeviceThingName, batch.pending);
-    return applyBatchResponse(batch, errorEntries ?? [], CLIENT_DEVICE_REDRIVE, Math.random);
+  return taskHandler(step, async ({ batch }: ClientDeviceBatchInput): Promise<ClientDeviceBatch | SettledBatch> => {
+    let errorEntries: ErrorEntry[] | undefined;
+    try {
+      errorEntries = await send(batch.coreDeviceThingName, batch.pending);
+    } catch (error) {
+      if (isLeftToStateMachineRetry(error as Error)) throw error;
+      const { name, message } = error as Error;
+      return outcomesOnceFinished(failBatch(batch, name, message));
+    }
+    return outcomesOnceFinished(applyBatchResponse(batch, errorEntries ?? [], CLIENT_DEVICE_REDRIVE, Math.random));
   });
 }

@@ -1,6 +1,6 @@
 import { boundedMessage, isTransientError, messageFromCause } from './errors.ts';
 import { MAX_CLIENT_DEVICES_PER_BATCH } from './limits.ts';
-import type { ClientDeviceBatch, DeviceRecord, Step } from './records.ts';
+import type { ClientDeviceBatch, DeviceRecord, SettledBatch, Step } from './records.ts';
 
 /** Groups devices by core device, in batches of at most 100 (the Batch* APIs' limit), in request order. */
 export function planClientDeviceBatches(devices: Pick<DeviceRecord, 'thingName' | 'coreDeviceThingName'>[]): ClientDeviceBatch[] {
@@ -69,12 +69,32 @@ export function applyBatchResponse(
 }
 
 /**
+ * What the state machine keeps of a batch: once nothing is pending, its outcomes alone. The Map collects one
+ * per batch, beside the device records, and 200 single-device batches with 128-character names must fit 256 KiB.
+ */
+export function outcomesOnceFinished(batch: ClientDeviceBatch): ClientDeviceBatch | SettledBatch {
+  return batch.pending.length === 0 ? { done: batch.done, failed: batch.failed } : batch;
+}
+
+/** The whole call failed for a reason no retry removes: every device still pending fails with it. */
+export function failBatch(batch: ClientDeviceBatch, code: string, message: string): ClientDeviceBatch {
+  const failure = { code, message: boundedMessage(message) };
+  return {
+    ...batch,
+    pending: [],
+    failed: [...batch.failed, ...batch.pending.map((thingName) => ({ thingName, ...failure }))],
+    attempt: batch.attempt + 1,
+    retryDelaySeconds: 0,
+  };
+}
+
+/**
  * Merges the outcome of every batch into the device records. A device that is not in `done` fails
  * at `step`: with its entry's code, or with the error of the whole call.
  */
 export function settleBatches(
   devices: DeviceRecord[],
-  batches: ClientDeviceBatch[],
+  batches: SettledBatch[],
   step: Extract<Step, 'associate' | 'disassociate'>,
   succeeded: DeviceRecord['status'],
 ): DeviceRecord[] {
@@ -85,10 +105,10 @@ export function settleBatches(
     batch.failed.forEach(({ thingName, code, message }) => failures.set(thingName, { code, message }));
     if (batch.callError) {
       const failure = { code: batch.callError.Error, message: messageFromCause(batch.callError.Cause) };
-      batch.pending.forEach((thingName) => failures.set(thingName, failure));
+      batch.pending?.forEach((thingName) => failures.set(thingName, failure));
     }
   }
-  const inBatches = new Set(batches.flatMap((batch) => [...batch.done, ...batch.pending, ...batch.failed.map((f) => f.thingName)]));
+  const inBatches = new Set(batches.flatMap((batch) => [...batch.done, ...(batch.pending ?? []), ...batch.failed.map((f) => f.thingName)]));
   return devices.map((device) => {
     if (!inBatches.has(device.thingName)) return device;
     if (done.has(device.thingName)) return { ...device, status: succeeded };

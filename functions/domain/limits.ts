@@ -1,8 +1,8 @@
 /**
  * Why 200: an execution's input and every state's output must stay under Step Functions' 256 KiB
- * payload quota. The Map over devices collects one outcome per device (thing and certificate ARNs,
- * names, error, rollback) — up to about 1.2 KB with 128-character names — so 200 devices keep the
- * summary near 230 KiB in the worst case. `test/domain/summary-and-limits.test.ts` proves it.
+ * payload quota. With 128-character names a device's record takes about 830 bytes and its outcome up to
+ * 1.2 KB; the largest state, 200 records with their association batches, takes 237 KB.
+ * `test/workflow/largest-requests.test.ts` runs the worst cases, `test/domain/summary-and-limits.test.ts` the summary's.
  */
 export const MAX_DEVICES_PER_REQUEST = 200;
 
@@ -15,6 +15,12 @@ export const MAX_REQUEST_BYTES = 200 * 1024;
 export const MAX_TEMPLATE_BODY_CHARS = 10_240;
 export const MAX_PARAMETER_KEY_CHARS = 2_048;
 export const MAX_PARAMETER_VALUE_CHARS = 4_096;
+/**
+ * The shared template parameters stay in the execution state beside the records of all its devices until
+ * association begins: with 200 devices of 128-character names those take 166 KB, the template up to 20 KB
+ * (escaped), and this keeps the whole under 256 KiB. test/workflow/largest-requests.test.ts runs that case.
+ */
+export const MAX_SHARED_PARAMETERS_BYTES = 32 * 1024;
 
 /** BatchAssociate/BatchDisassociateClientDevice… accept 1–100 entries a call. */
 export const MAX_CLIENT_DEVICES_PER_BATCH = 100;

@@ -6,6 +6,7 @@ import {
   MAX_DEVICES_PER_REQUEST,
   MAX_PARAMETER_KEY_CHARS,
   MAX_PARAMETER_VALUE_CHARS,
+  MAX_SHARED_PARAMETERS_BYTES,
   MAX_TEMPLATE_BODY_CHARS,
   REQUEST_ID_PATTERN,
   THING_NAME_PATTERN,
@@ -61,7 +62,14 @@ const requestFields = z.strictObject({
     z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(MAX_TEMPLATE_BODY_CHARS, `must be at most ${MAX_TEMPLATE_BODY_CHARS} characters`)),
     { description: 'An inline provisioning template (JSON text); declares the parameter ThingName.' },
   ),
-  templateParameters: optionalField(templateParametersSchema, { description: 'Parameters shared by all devices.' }),
+  templateParameters: optionalField(
+    templateParametersSchema.check(
+      z.refine((parameters) => new TextEncoder().encode(JSON.stringify(parameters)).length <= MAX_SHARED_PARAMETERS_BYTES, {
+        error: `must take at most ${MAX_SHARED_PARAMETERS_BYTES} bytes as JSON (the execution state keeps them beside every device's record); put values that differ per device in devices[].parameters`,
+      }),
+    ),
+    { description: `Parameters shared by all devices, at most ${MAX_SHARED_PARAMETERS_BYTES} bytes as JSON.` },
+  ),
   thingPrincipalType: z._default(z.enum(['EXCLUSIVE_THING', 'NON_EXCLUSIVE_THING']), 'EXCLUSIVE_THING'),
   rollbackOnFailure: z._default(z.boolean(), true).check(
     z.meta({ description: 'Remove what this request created for a device that could not be fully provisioned.' }),

@@ -91,9 +91,15 @@ export interface ClientDeviceBatch {
   failed: { thingName: string; code: string; message: string }[];
   attempt: number;
   retryDelaySeconds: number;
-  /** Set by the Catch when the whole call failed (unknown core, retries exhausted). */
+  /** Set when the whole call kept failing until the state machine gave up on it. */
   callError?: { Error: string; Cause?: string };
 }
+
+/**
+ * A batch the state machine is done with. A finished one keeps only its outcomes; one whose call kept failing
+ * keeps its pending devices and the error.
+ */
+export type SettledBatch = Pick<ClientDeviceBatch, 'done' | 'failed'> & Partial<Pick<ClientDeviceBatch, 'pending' | 'callError'>>;
 
 export type RequestStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED';
 

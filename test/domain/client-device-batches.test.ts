@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyBatchResponse, planClientDeviceBatches, settleBatches } from '../../functions/domain/client-device-batches.ts';
+import { applyBatchResponse, failBatch, planClientDeviceBatches, settleBatches } from '../../functions/domain/client-device-batches.ts';
 import type { ClientDeviceBatch, DeviceRecord } from '../../functions/domain/records.ts';
 
 const policy = { maxAttempts: 3, baseDelaySeconds: 1, maxDelaySeconds: 20 };
@@ -50,6 +50,18 @@ describe('client device batches', () => {
     expect(batch.retryDelaySeconds).toBe(2);
     batch = applyBatchResponse(batch, entry, policy, () => 0.99);
     expect(batch).toMatchObject({ pending: [], failed: [{ thingName: 'flaky', code: 'InternalServerException' }], retryDelaySeconds: 0 });
+  });
+
+  it('fails what is still pending when the whole call fails for good, with a bounded message and nothing left to re-drive', () => {
+    const [batch] = planClientDeviceBatches(['a', 'b'].map((name) => registered(name))) as [ClientDeviceBatch];
+    const afterEntries = applyBatchResponse(batch, [{ thingName: 'b', code: 'ThrottlingException', message: 'slow down' }], policy, () => 0.5);
+
+    const failed = failBatch(afterEntries, 'ResourceNotFoundException', `core device not found: ${'x'.repeat(500)}`);
+
+    expect(failed).toMatchObject({ pending: [], done: ['a'], attempt: 2, retryDelaySeconds: 0 });
+    expect(failed.failed).toEqual([{ thingName: 'b', code: 'ResourceNotFoundException', message: expect.stringMatching(/^core device not found: x+…$/) }]);
+    expect(failed.failed[0]!.message).toHaveLength(120);
+    expect(failed).not.toHaveProperty('callError');
   });
 
   it('settles every device: done, failed by entry, or failed by the whole call', () => {

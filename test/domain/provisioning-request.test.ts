@@ -157,6 +157,15 @@ describe('provisioning request contract', () => {
     );
   });
 
+  it('bounds the shared parameters as a whole, which the execution state keeps beside every device record', () => {
+    const shared = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`P${index}`, 'v'.repeat(4000)]));
+    expect(validate(provisioningRequestSchema, { coreDeviceThingName: 'core', templateParameters: shared(8), devices: [device('a')] }).ok).toBe(true);
+
+    expect(errorsOf({ coreDeviceThingName: 'core', templateParameters: shared(9), devices: [device('a')] })).toEqual([
+      { field: 'templateParameters', reason: expect.stringMatching(/^must take at most 32768 bytes as JSON .*devices\[\]\.parameters$/) },
+    ]);
+  });
+
   it('takes each device\'s core device, else the request\'s', () => {
     const result = validate(provisioningRequestSchema, { devices: [{ ...device('a'), coreDeviceThingName: 'core-a' }] });
     expect(result.ok).toBe(true);

@@ -1,13 +1,14 @@
 import { disassociateFromCore } from './commons/greengrass-operations.ts';
 import {
   deactivateCertificate,
-  deleteCertificate,
+  deleteDetachedCertificate,
   deleteThingOnceDetached,
   detachPrincipal,
   isCertificateArn,
   listThingPrincipals,
 } from './commons/iot-operations.ts';
 import { taskHandler } from './commons/middleware.ts';
+import type { ErrorEntry } from './domain/client-device-batches.ts';
 import { boundedMessage, isLeftToStateMachineRetry } from './domain/errors.ts';
 import type { DeviceOutcome, DeviceRecord, DeviceTaskInput, RollbackReport } from './domain/records.ts';
 import { abandonedRollback, failureOf, planRollback, type RollbackPlan, recordOf } from './domain/rollback.ts';
@@ -43,8 +44,10 @@ export async function rollBackDevice(input: RollbackInput): Promise<DeviceOutcom
 
 async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackReport): Promise<void> {
   if (plan.deleteThing && record.error?.step === 'associate') {
-    // A failed association call may still have taken effect: leave no association to a deleted thing.
-    await disassociateFromCore(record.coreDeviceThingName, [record.thingName]);
+    // A failed association call may still have taken effect: leave no association to a deleted thing. A
+    // refusal stops the rollback before the delete, under the entry's code: retried if transient, else reported.
+    const [refused] = await disassociateFromCore(record.coreDeviceThingName, [record.thingName]);
+    if (refused) throw new DisassociationRefused(refused);
   }
   const principals = plan.deleteThing ? ((await listThingPrincipals(record.thingName)) ?? []) : [];
   const issued = plan.retireEveryCertificate ? principals.filter(isCertificateArn) : [];
@@ -53,9 +56,18 @@ async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackRe
   // deleted) cannot be used either.
   for (const certificate of retired) await deactivateCertificate(certificate);
   const detached: string[] = [];
+  const deleted = new Set<string>();
   for (const principal of [...principals, ...plan.detachPrincipals]) {
     if (await detachPrincipal(record.thingName, principal)) detached.push(principal);
+    // Deleted at once: a retried rollback would no longer find a detached certificate among the thing's principals.
+    if (retired.has(principal)) {
+      await deleteDetachedCertificate(principal);
+      deleted.add(principal);
+    }
   }
+  // The certificate this execution issued, when an earlier attempt of this rollback already detached it.
+  for (const certificate of retired) if (!deleted.has(certificate)) await deleteDetachedCertificate(certificate);
+  report.certificateDeleted = retired.size > 0;
   // The state machine retries this task while a detachment propagates: the attempt that then succeeds
   // finds the principals already detached, by an earlier attempt whose report was lost with its error.
   report.detachedPrincipals = [...new Set([...detached, ...plan.knownAttached])];
@@ -63,8 +75,13 @@ async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackRe
     await deleteThingOnceDetached(record.thingName);
     report.thingDeleted = true;
   }
-  for (const certificate of retired) await deleteCertificate(certificate);
-  report.certificateDeleted = retired.size > 0;
+}
+
+class DisassociationRefused extends Error {
+  constructor({ code, message }: ErrorEntry) {
+    super(message ?? 'BatchDisassociateClientDeviceFromCoreDevice refused the device');
+    this.name = code ?? 'UnknownError';
+  }
 }
 
 export const handler = taskHandler('rollback', rollBackDevice);

@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import {
   DeleteCertificateCommand,
   DeleteThingCommand,
@@ -5,7 +6,7 @@ import {
   paginateListThingPrincipals,
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
-import { CertificateStillAttachedError, ThingStillHasPrincipalsError } from '../domain/errors.ts';
+import { CertificateStillAttachedError, isLeftToStateMachineRetry, ThingStillHasPrincipalsError } from '../domain/errors.ts';
 import { iot } from './clients/iot.ts';
 
 /** Compensation and removal must converge when repeated: a resource that is already gone is success. */
@@ -100,21 +101,38 @@ export function deleteCertificate(certificateArn: string): Promise<void> {
   return onCertificate(certificateArn, (certificateId) => iot.send(new DeleteCertificateCommand({ certificateId, forceDelete: true })));
 }
 
-export async function retireCertificate(certificateArn: string): Promise<void> {
-  await deactivateCertificate(certificateArn);
-  await deleteCertificate(certificateArn);
+/** Waits between DeleteCertificate attempts, in milliseconds: about four seconds in all. */
+const DETACHED_CERTIFICATE_DELETE_WAITS_MS = [250, 500, 1_000, 2_000];
+
+/**
+ * Deletes a certificate this invocation has just detached. DetachThingPrincipal propagates asynchronously,
+ * so IoT may still refuse the delete for a few seconds; unlike every other wait, this one cannot be left
+ * to the state machine's Retry: once detached, the certificate is no longer among the thing's principals,
+ * and a retried invocation would not find it again. What still fails after the waits goes to the Retry.
+ */
+export async function deleteDetachedCertificate(certificateArn: string): Promise<void> {
+  for (const waitMs of [...DETACHED_CERTIFICATE_DELETE_WAITS_MS, undefined]) {
+    try {
+      return await deleteCertificate(certificateArn);
+    } catch (error) {
+      if (waitMs === undefined || !isLeftToStateMachineRetry(error as Error)) throw error;
+      await setTimeout(waitMs);
+    }
+  }
 }
 
 /**
  * Retires every certificate on the thing but `keep`. Only for a thing this execution created with a
  * template that issues a certificate per call: any other certificate on it was issued by an earlier
- * RegisterThing whose response was lost before the state machine retried it.
+ * RegisterThing whose response was lost before the state machine retried it. Each is made INACTIVE while
+ * still attached, so that a retry after any failure finds again every one that could still connect.
  */
 export async function retireCertificatesOfLostAttempts(thingName: string, keep: string): Promise<string[]> {
   const strays = ((await listThingPrincipals(thingName)) ?? []).filter((principal) => principal !== keep && isCertificateArn(principal));
   for (const certificateArn of strays) {
+    await deactivateCertificate(certificateArn);
     await detachPrincipal(thingName, certificateArn);
-    await retireCertificate(certificateArn);
+    await deleteDetachedCertificate(certificateArn);
   }
   return strays;
 }

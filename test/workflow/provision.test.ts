@@ -220,7 +220,42 @@ describe('provision state machine', () => {
     for (const device of run.summary.devices) {
       expect(thingPrincipals[device.thingName]?.map((attachment) => attachment.principal)).toEqual([certificateId(device.certificateArn!)]);
     }
-    expect(certificates.filter((certificate) => certificate.status === 'ACTIVE')).toHaveLength(6);
+    expect(certificates.map((certificate) => certificate.status)).toEqual(Array(6).fill('ACTIVE'));
+  });
+
+  it('lost CSR registrations whose stray certificates are throttled while being retired leave none behind', async () => {
+    cloud.cloud.admin.configureFaults({ seed: 8, failAfterCommit: { RegisterThing: 0.5 }, throttle: { UpdateCertificate: 0.3, DetachThingPrincipal: 0.3 } });
+    const requested = Array.from({ length: 12 }, (_, index) => ({ thingName: `csr-throttled-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: DEVICE_CSR } }));
+    const run = await cloud.provision({ templateName: 'thing-with-certificate-from-csr', devices: requested });
+
+    expect(failedAttempts(run.history)).toEqual(expect.arrayContaining(['InternalFailureException', 'ThrottlingException']));
+    // A device whose RegisterThing lost every answer is rolled back (or, if throttling outlasts the rollback's
+    // retries, says so and keeps its certificates on its thing); the others keep one certificate each.
+    const provisioned = run.summary.devices.filter((device) => device.status === 'PROVISIONED');
+    expect(provisioned.length).toBeGreaterThan(6);
+    const { thingPrincipals, certificates } = cloud.cloud.admin.state();
+    const attached = new Set(Object.values(thingPrincipals).flat().map((attachment) => attachment.principal));
+    expect(certificates.filter((certificate) => !attached.has(certificate.certificateId))).toEqual([]);
+    for (const device of provisioned) {
+      expect(thingPrincipals[device.thingName]?.map((attachment) => attachment.principal)).toEqual([certificateId(device.certificateArn!)]);
+    }
+  });
+
+  it('rollback whose disassociation is refused keeps the thing and reports the rollback incomplete', async () => {
+    const [requested] = await devices(1, 'refused');
+    cloud.cloud.admin.configureFaults({
+      failAfterCommit: { BatchAssociateClientDeviceWithCoreDevice: 1 },
+      entryPermanent: { BatchDisassociateClientDeviceFromCoreDevice: 1 },
+    });
+    const run = await cloud.provision({ devices: [requested] });
+
+    expect(run.summary.devices[0]).toMatchObject({
+      status: 'FAILED',
+      error: { step: 'associate', code: 'InternalServerException' },
+      rollback: { thingDeleted: false, incomplete: { step: 'rollback', code: 'InvalidRequestException' } },
+    });
+    expect(cloud.clientThings().map((thing) => thing.thingName)).toEqual(['refused-0']);
+    expect(await associated('core-a')).toEqual(['refused-0']);
   });
 
   it('a CSR registration that never gets an answer is rolled back with every certificate its attempts issued', async () => {

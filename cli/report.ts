@@ -128,13 +128,15 @@ function reportCsv(report: FleetReport): string {
   return stringify(rows, { header: true, columns: [...CSV_COLUMNS] });
 }
 
-function describeUndone({ thingDeleted, detachedPrincipals, certificateDeleted }: RollbackReport): string {
+/** What a failed device's rollback undid; left empty when it stopped before undoing anything. */
+function describeUndone({ thingDeleted, detachedPrincipals, certificateDeleted, incomplete }: RollbackReport): string {
   const undone = [
     thingDeleted && 'thing deleted',
     detachedPrincipals.length > 0 && `detached ${detachedPrincipals.join(' ')}`,
     certificateDeleted && 'certificate deleted',
   ].filter(Boolean);
-  return undone.length > 0 ? undone.join('; ') : 'nothing to undo';
+  if (undone.length > 0) return undone.join('; ');
+  return incomplete ? '' : 'nothing to undo';
 }
 
 export async function writeReport(paths: ReportPaths, report: FleetReport): Promise<void> {

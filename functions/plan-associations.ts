@@ -1,16 +1,12 @@
 import { taskHandler } from './commons/middleware.ts';
 import { planClientDeviceBatches } from './domain/client-device-batches.ts';
-import type { ClientDeviceBatch, DeviceRecord, ProvisioningExecutionInput } from './domain/records.ts';
-
-type PlanInput = Pick<ProvisioningExecutionInput, 'requestId' | 'pacing' | 'rollbackOnFailure'> & { devices: DeviceRecord[] };
-
-export type AssociationState = PlanInput & { associationBatches: ClientDeviceBatch[] };
+import type { AssociationState, ClientDeviceBatch } from './domain/records.ts';
 
 /**
  * Batches the devices that are registered and hold their principal, and replaces the execution state with
  * what the association states need: the template and the devices' parameters are done with.
  */
-export async function planAssociations(input: PlanInput): Promise<AssociationState> {
+export async function planAssociations(input: Omit<AssociationState<ClientDeviceBatch>, 'associationBatches'>): Promise<AssociationState<ClientDeviceBatch>> {
   const { requestId, pacing, rollbackOnFailure, devices } = input;
   return { requestId, pacing, rollbackOnFailure, devices, associationBatches: planClientDeviceBatches(devices.filter((device) => device.status === 'REGISTERED')) };
 }

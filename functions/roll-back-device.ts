@@ -45,8 +45,10 @@ export async function rollBackDevice(input: RollbackInput): Promise<DeviceOutcom
 async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackReport): Promise<void> {
   if (plan.deleteThing && record.error?.step === 'associate') {
     // A failed association call may still have taken effect: leave no association to a deleted thing. A
-    // refusal stops the rollback before the delete, under the entry's code: retried if transient, else reported.
-    const [refused] = await disassociateFromCore(record.coreDeviceThingName, [record.thingName]);
+    // refusal stops the rollback before the delete, under the entry's code: retried if transient, else
+    // reported. An association that is not there is already undone.
+    const entries = await disassociateFromCore(record.coreDeviceThingName, [record.thingName]);
+    const refused = entries.find((entry) => entry.code !== 'ResourceNotFoundException');
     if (refused) throw new DisassociationRefused(refused);
   }
   const principals = plan.deleteThing ? ((await listThingPrincipals(record.thingName)) ?? []) : [];

@@ -1,12 +1,7 @@
 import { taskHandler } from './commons/middleware.ts';
 import { settleBatches } from './domain/client-device-batches.ts';
-import type { DeviceOutcome, DeviceRecord, ProvisioningExecutionInput, SettledBatch } from './domain/records.ts';
+import type { AssociationState, DeviceOutcome, DeviceRecord, ProvisioningExecutionInput, SettledBatch } from './domain/records.ts';
 import { toOutcome } from './domain/summary.ts';
-
-type SettleInput = Pick<ProvisioningExecutionInput, 'requestId' | 'pacing' | 'rollbackOnFailure'> & {
-  devices: DeviceRecord[];
-  associationBatches: SettledBatch[];
-};
 
 export interface SettledProvisioning {
   requestId: string;
@@ -22,7 +17,7 @@ export interface SettledProvisioning {
  * what the remaining states need. Each device appears once, in `devices` or in `rollbacks`, and
  * final outcomes lose their working fields: with 200 devices the state stays under 256 KiB.
  */
-export async function settleAssociations(input: SettleInput): Promise<SettledProvisioning> {
+export async function settleAssociations(input: AssociationState<SettledBatch>): Promise<SettledProvisioning> {
   const settled = settleBatches(input.devices, input.associationBatches, 'associate', 'PROVISIONED');
   const rollsBack = (device: DeviceRecord) => input.rollbackOnFailure && device.status === 'FAILED' && device.error?.step === 'associate';
   return {

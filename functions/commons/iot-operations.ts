@@ -97,7 +97,7 @@ export function deactivateCertificate(certificateArn: string): Promise<void> {
 }
 
 /** IoT deletes only an inactive certificate that no thing holds; `forceDelete` lets it go with its policies still attached. */
-export function deleteCertificate(certificateArn: string): Promise<void> {
+function deleteCertificate(certificateArn: string): Promise<void> {
   return onCertificate(certificateArn, (certificateId) => iot.send(new DeleteCertificateCommand({ certificateId, forceDelete: true })));
 }
 

@@ -1,4 +1,4 @@
-import { boundedMessage, isTransientError, messageFromCause } from './errors.ts';
+import { boundedMessage, isTransientError } from './errors.ts';
 import { MAX_CLIENT_DEVICES_PER_BATCH } from './limits.ts';
 import type { ClientDeviceBatch, DeviceRecord, SettledBatch, Step } from './records.ts';
 
@@ -104,7 +104,7 @@ export function settleBatches(
     batch.done.forEach((thingName) => done.add(thingName));
     batch.failed.forEach(({ thingName, code, message }) => failures.set(thingName, { code, message }));
     if (batch.callError) {
-      const failure = { code: batch.callError.Error, message: messageFromCause(batch.callError.Cause) };
+      const failure = { code: batch.callError.Error, message: `the batch's call kept failing: ${batch.callError.Error}` };
       batch.pending?.forEach((thingName) => failures.set(thingName, failure));
     }
   }

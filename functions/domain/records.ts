@@ -91,8 +91,8 @@ export interface ClientDeviceBatch {
   failed: { thingName: string; code: string; message: string }[];
   attempt: number;
   retryDelaySeconds: number;
-  /** Set when the whole call kept failing until the state machine gave up on it. */
-  callError?: { Error: string; Cause?: string };
+  /** The name of the error with which the whole call kept failing until the state machine gave up on it. */
+  callError?: { Error: string };
 }
 
 /**
@@ -100,6 +100,12 @@ export interface ClientDeviceBatch {
  * keeps its pending devices and the error.
  */
 export type SettledBatch = Pick<ClientDeviceBatch, 'done' | 'failed'> & Partial<Pick<ClientDeviceBatch, 'pending' | 'callError'>>;
+
+/** The provisioning state from PlanAssociations to SettleAssociations: the records and their batches. */
+export type AssociationState<Batch extends SettledBatch> = Pick<ProvisioningExecutionInput, 'requestId' | 'pacing' | 'rollbackOnFailure'> & {
+  devices: DeviceRecord[];
+  associationBatches: Batch[];
+};
 
 export type RequestStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED';
 

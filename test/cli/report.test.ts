@@ -40,6 +40,12 @@ const rolledBack = result([
       rollback: { detachedPrincipals: ['arn:cert/3'], thingDeleted: false, certificateDeleted: false, incomplete: { step: 'rollback', code: 'UnauthorizedException', message: 'denied' } },
     },
   },
+  {
+    outcome: {
+      thingName: 'd', status: 'FAILED', error: associationFailed,
+      rollback: { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false, incomplete: { step: 'rollback', code: 'ThrottlingException', message: 'gave up' } },
+    },
+  },
 ]);
 
 describe('the report', () => {
@@ -77,6 +83,7 @@ describe('the report', () => {
       { rolledBack: 'thing deleted; detached arn:cert/1; certificate deleted', rollbackIncomplete: '' },
       { rolledBack: 'nothing to undo', rollbackIncomplete: '' },
       { rolledBack: 'detached arn:cert/3', rollbackIncomplete: 'UnauthorizedException: denied' },
+      { rolledBack: '', rollbackIncomplete: 'ThrottlingException: gave up' },
     ]);
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { applyBatchResponse, failBatch, planClientDeviceBatches, settleBatches } from '../../functions/domain/client-device-batches.ts';
-import type { ClientDeviceBatch, DeviceRecord } from '../../functions/domain/records.ts';
+import type { ClientDeviceBatch, DeviceRecord, SettledBatch } from '../../functions/domain/records.ts';
 
 const policy = { maxAttempts: 3, baseDelaySeconds: 1, maxDelaySeconds: 20 };
 const registered = (thingName: string, coreDeviceThingName = 'core-a'): DeviceRecord => ({ thingName, coreDeviceThingName, status: 'REGISTERED' });
@@ -67,17 +67,17 @@ describe('client device batches', () => {
   it('settles every device: done, failed by entry, or failed by the whole call', () => {
     const devices = ['a', 'b', 'c', 'untouched'].map((name) => registered(name));
     devices[3] = { ...devices[3]!, status: 'FAILED', error: { step: 'register', code: 'X', message: 'x' } };
-    const batches: ClientDeviceBatch[] = [
-      { coreDeviceThingName: 'core-a', pending: [], done: ['a'], failed: [{ thingName: 'b', code: 'InvalidRequestException', message: 'm' }], attempt: 1, retryDelaySeconds: 0 },
-      { coreDeviceThingName: 'core-z', pending: ['c'], done: [], failed: [], attempt: 0, retryDelaySeconds: 0, callError: { Error: 'ResourceNotFoundException', Cause: 'no core' } },
+    const batches: SettledBatch[] = [
+      { done: ['a'], failed: [{ thingName: 'b', code: 'InvalidRequestException', message: 'm' }] },
+      { pending: ['c'], done: [], failed: [], callError: { Error: 'ServiceUnavailableException' } },
     ];
     const settled = settleBatches(devices, batches, 'associate', 'PROVISIONED');
     expect(settled.map((device) => [device.thingName, device.status, device.error?.code])).toEqual([
       ['a', 'PROVISIONED', undefined],
       ['b', 'FAILED', 'InvalidRequestException'],
-      ['c', 'FAILED', 'ResourceNotFoundException'],
+      ['c', 'FAILED', 'ServiceUnavailableException'],
       ['untouched', 'FAILED', 'X'],
     ]);
-    expect(settled[2]?.error?.step).toBe('associate');
+    expect(settled[2]?.error).toEqual({ step: 'associate', code: 'ServiceUnavailableException', message: "the batch's call kept failing: ServiceUnavailableException" });
   });
 });

@@ -62,8 +62,8 @@ describe('payload limits', () => {
       prior: { thingExisted: false, principalAttached: false },
       thingArn: `arn:aws:iot:ap-southeast-2:123456789012:thing/${longName(index)}`,
     }));
-    const callError = { Error: 'ResourceNotFoundException', Cause: JSON.stringify({ errorMessage: 'm'.repeat(5_000), trace: ['t'.repeat(3_000)] }) };
-    const batches = registered.map((device) => ({ coreDeviceThingName: device.coreDeviceThingName, pending: [device.thingName], done: [], failed: [], attempt: 1, retryDelaySeconds: 0, callError }));
+    const callError = { Error: 'Lambda.ClientExecutionTimeoutException' };
+    const batches = registered.map((device) => ({ pending: [device.thingName], done: [], failed: [], callError }));
     const settled = await settleAssociations({ requestId: 'r'.repeat(80), pacing: { deviceConcurrency: 40 }, rollbackOnFailure: true, devices: registered, associationBatches: batches });
     expect(Buffer.byteLength(JSON.stringify(settled))).toBeLessThan(STEP_FUNCTIONS_PAYLOAD_LIMIT);
 

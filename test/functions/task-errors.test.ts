@@ -8,6 +8,7 @@ import {
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import { IoTServiceException } from '@aws-sdk/client-iot';
+import { BatchDisassociateClientDeviceFromCoreDeviceCommand, GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceRemovalInput } from '../../functions/commons/removal-step.ts';
@@ -20,6 +21,7 @@ import { lambdaContext, sensorTaskInput } from './task-fixtures.ts';
  */
 describe('task error reporting', () => {
   const iot = mockClient(IoTClient);
+  const greengrass = mockClient(GreengrassV2Client);
   let inspect: (input: DeviceTaskInput) => Promise<unknown>;
   let rollBack: (input: DeviceTaskInput) => Promise<unknown>;
   let deleteThing: (input: DeviceRemovalInput) => Promise<unknown>;
@@ -35,7 +37,10 @@ describe('task error reporting', () => {
     rollBack = (input) => rollbackTask.handler(input, context);
     deleteThing = (input) => deleteTask.handler(input, context);
   });
-  afterEach(() => iot.reset());
+  afterEach(() => {
+    iot.reset();
+    greengrass.reset();
+  });
 
   const input = sensorTaskInput;
 
@@ -99,6 +104,22 @@ describe('task error reporting', () => {
     expect(outcome).toMatchObject({ status: 'FAILED', rollback: { detachedPrincipals: [issued], thingDeleted: true, certificateDeleted: true } });
     expect(outcome).not.toHaveProperty('rollback.incomplete');
     expect(iot.commandCalls(DeleteCertificateCommand).map((call) => call.args[0].input.certificateId)).toEqual(['c'.repeat(64)]);
+  });
+
+  // The local cloud answers no entry for an association that is not there; AWS documents no entry codes.
+  it('takes a not-found entry from the rollback\'s disassociation as already undone, and deletes the thing', async () => {
+    greengrass.on(BatchDisassociateClientDeviceFromCoreDeviceCommand).resolves({
+      errorEntries: [{ thingName: 'sensor-1', code: 'ResourceNotFoundException', message: 'not associated' }],
+    });
+    iot.on(ListThingPrincipalsCommand).resolves({ principals: [] });
+    iot.on(DeleteThingCommand).resolves({});
+    const failedAtAssociation = { ...input, device: { ...registered, error: { step: 'associate' as const, code: 'InternalServerException', message: 'lost' } } };
+
+    const outcome = await rollBack(failedAtAssociation);
+
+    expect(greengrass.commandCalls(BatchDisassociateClientDeviceFromCoreDeviceCommand)).toHaveLength(1);
+    expect(outcome).toMatchObject({ rollback: { thingDeleted: true } });
+    expect(outcome).not.toHaveProperty('rollback.incomplete');
   });
 
   it('lets a reset socket during deprovisioning go to the Retry instead of failing the device', async () => {

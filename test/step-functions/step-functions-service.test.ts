@@ -118,7 +118,7 @@ describe('local Step Functions service', () => {
     expect(events.map((event) => event.type)).toEqual(expect.arrayContaining(['MapStateEntered', 'MapStateStarted', 'MapStateSucceeded', 'MapStateExited']));
   });
 
-  it('fails the execution with States.DataLimitExceeded, which no Catch handles, when a state outgrows 256 KiB', async () => {
+  it('fails the execution with States.DataLimitExceeded, which States.ALL does not catch, when a state outgrows 256 KiB', async () => {
     const payload = 'x'.repeat(100_000);
     const fits = await run({ mode: 'fan-out', payload, items: [1, 2] });
     expect(fits.description.status).toBe('SUCCEEDED');

@@ -45,42 +45,64 @@ function largestPayload(history: HistoryEvent[]): { state: string; bytes: number
 /**
  * The worst cases for the 256 KiB payload quota, run through the real state machines: the most devices a
  * request may hold, with the longest names, each on its own core device, every one failing as late as it
- * can, with an error message per device. The local cloud fails an execution that outgrows the quota with
- * States.DataLimitExceeded, as AWS does, which no Catch handles: no summary, and no rollback.
+ * can, with an error per device or per batch. The local cloud fails an execution that outgrows the quota
+ * with States.DataLimitExceeded, as AWS does, which States.ALL does not catch: no summary, and no rollback.
  */
 describe('the largest requests', () => {
   const cloud = useServiceCloud();
 
-  it('provisioning: every device registered, then failing to associate with its own unknown core device, is rolled back and reported', async () => {
+  const coreDevices = Array.from({ length: MAX_DEVICES_PER_REQUEST }, (_, index) => longName('c', index));
+
+  async function registerCoreDevices(): Promise<void> {
+    for (const coreDeviceThingName of coreDevices) {
+      const registered = await fetch(`${cloud.url}/_local/greengrass/core-devices`, { method: 'POST', body: JSON.stringify({ coreDeviceThingName }) });
+      expect(registered.status).toBe(200);
+    }
+  }
+
+  function devicesWithCertificates() {
+    return Promise.all(
+      coreDevices.map(async (coreDeviceThingName, index) => ({ thingName: longName('t', index), principal: await cloud.createCertificate(), coreDeviceThingName })),
+    );
+  }
+
+  function expectEveryPayloadWithinTheQuota(history: HistoryEvent[]): void {
+    const largest = largestPayload(history);
+    expect(largest.bytes, `the largest payload, of state ${largest.state}`).toBeLessThan(MAX_PAYLOAD_BYTES);
+  }
+
+  it('provisioning: every device registered, then refused by its own unknown core device, is rolled back and reported', async () => {
     const templateBody = largestTemplate();
     const templateParameters = largestSharedParameters();
     expect(templateBody.length).toBeGreaterThan(MAX_TEMPLATE_BODY_CHARS - 2);
     expect(JSON.stringify(templateParameters).length).toBeGreaterThan(MAX_SHARED_PARAMETERS_BYTES - MAX_PARAMETER_VALUE_CHARS - 40);
-    const devices = await Promise.all(
-      Array.from({ length: MAX_DEVICES_PER_REQUEST }, async (_, index) => ({
-        thingName: longName('t', index),
-        principal: await cloud.createCertificate(),
-        coreDeviceThingName: longName('c', index),
-      })),
-    );
+    const devices = await devicesWithCertificates();
 
     const run = await cloud.provision({ requestId: 'largest-provisioning', templateBody, templateParameters, devices }, { timeoutMs: 120_000 });
 
     expect(run.status).toBe('SUCCEEDED');
     expect(run.summary.counts).toEqual({ requested: MAX_DEVICES_PER_REQUEST, succeeded: 0, failed: MAX_DEVICES_PER_REQUEST, rolledBack: MAX_DEVICES_PER_REQUEST });
     expect(run.summary.devices[0]).toMatchObject({ status: 'FAILED', error: { step: 'associate', code: 'ResourceNotFoundException' }, rollback: { thingDeleted: true } });
-    const largest = largestPayload(run.history);
-    expect(largest.bytes, `the largest payload, of state ${largest.state}`).toBeLessThan(MAX_PAYLOAD_BYTES);
+    expectEveryPayloadWithinTheQuota(run.history);
     expect(cloud.clientThings()).toEqual([]);
   }, 180_000);
 
-  it('deprovisioning: every device whose core device keeps failing the call is reported, its thing kept', async () => {
-    const coreDevices = Array.from({ length: MAX_DEVICES_PER_REQUEST }, (_, index) => longName('c', index));
-    for (const coreDeviceThingName of coreDevices) {
-      const registered = await fetch(`${cloud.url}/_local/greengrass/core-devices`, { method: 'POST', body: JSON.stringify({ coreDeviceThingName }) });
-      expect(registered.status).toBe(200);
-    }
+  it('provisioning: every device whose own core device keeps failing the call is rolled back and reported', async () => {
+    await registerCoreDevices();
+    const devices = await devicesWithCertificates();
     // Each batch spends its retries and reaches the Catch, which used to keep the Lambda error's stack trace.
+    cloud.cloud.admin.configureFaults({ serverError: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
+
+    const run = await cloud.provision({ requestId: 'largest-provisioning-catch', devices }, { timeoutMs: 120_000 });
+
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.summary.counts).toEqual({ requested: MAX_DEVICES_PER_REQUEST, succeeded: 0, failed: MAX_DEVICES_PER_REQUEST, rolledBack: MAX_DEVICES_PER_REQUEST });
+    expect(run.summary.devices[0]).toMatchObject({ status: 'FAILED', error: { step: 'associate', message: expect.stringMatching(/^the batch's call kept failing: /) } });
+    expectEveryPayloadWithinTheQuota(run.history);
+  }, 180_000);
+
+  it('deprovisioning: every device whose own core device keeps failing the call is reported, its thing kept', async () => {
+    await registerCoreDevices();
     cloud.cloud.admin.configureFaults({ serverError: { BatchDisassociateClientDeviceFromCoreDevice: 1 } });
     const devices = coreDevices.map((coreDeviceThingName, index) => ({ thingName: longName('t', index), coreDeviceThingName }));
 
@@ -88,8 +110,7 @@ describe('the largest requests', () => {
 
     expect(run.status).toBe('SUCCEEDED');
     expect(run.summary.counts).toMatchObject({ requested: MAX_DEVICES_PER_REQUEST, succeeded: 0, failed: MAX_DEVICES_PER_REQUEST });
-    expect(run.summary.devices[0]).toMatchObject({ status: 'FAILED', error: { step: 'disassociate', message: expect.stringMatching(/^gave up after retries: /) } });
-    const largest = largestPayload(run.history);
-    expect(largest.bytes, `the largest payload, of state ${largest.state}`).toBeLessThan(MAX_PAYLOAD_BYTES);
+    expect(run.summary.devices[0]).toMatchObject({ status: 'FAILED', error: { step: 'disassociate', message: expect.stringMatching(/^the batch's call kept failing: /) } });
+    expectEveryPayloadWithinTheQuota(run.history);
   }, 180_000);
 });

@@ -42,7 +42,7 @@ export class ExecutionHistory {
   private readonly caughtStates = new Set<string>();
   private outcomeValue: ExecutionOutcome | undefined;
   private stopReason: { error?: string; cause?: string } = {};
-  /** An error no Catch may handle (States.DataLimitExceeded): the execution closes as FAILED with it. */
+  /** A terminal error (States.DataLimitExceeded), which States.ALL does not catch: the execution closes as FAILED with it. */
   private terminalFailure: { error: string; cause: string } | undefined;
 
   constructor(lambdaTasks: ReadonlyMap<string, LambdaFunction>, roleArn: string) {

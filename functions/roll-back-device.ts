@@ -1,12 +1,5 @@
 import { disassociateFromCore } from './commons/greengrass-operations.ts';
-import {
-  deactivateCertificate,
-  deleteDetachedCertificate,
-  deleteThingOnceDetached,
-  detachPrincipal,
-  isCertificateArn,
-  listThingPrincipals,
-} from './commons/iot-operations.ts';
+import { deleteThingOnceDetached, detachPrincipal, isCertificateArn, listThingPrincipals, retireIssuedCertificate } from './commons/iot-operations.ts';
 import { taskHandler } from './commons/middleware.ts';
 import type { ErrorEntry } from './domain/client-device-batches.ts';
 import { boundedMessage, isLeftToStateMachineRetry } from './domain/errors.ts';
@@ -54,21 +47,12 @@ async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackRe
   const principals = plan.deleteThing ? ((await listThingPrincipals(record.thingName)) ?? []) : [];
   const issued = plan.retireEveryCertificate ? principals.filter(isCertificateArn) : [];
   const retired = new Set([...(plan.deleteCertificate ? [plan.deleteCertificate] : []), ...issued]);
-  // Made INACTIVE while still attached, so that one a retried rollback no longer finds (detached, not yet
-  // deleted) cannot be used either.
-  for (const certificate of retired) await deactivateCertificate(certificate);
   const detached: string[] = [];
-  const deleted = new Set<string>();
-  for (const principal of [...principals, ...plan.detachPrincipals]) {
-    if (await detachPrincipal(record.thingName, principal)) detached.push(principal);
-    // Deleted at once: a retried rollback would no longer find a detached certificate among the thing's principals.
-    if (retired.has(principal)) {
-      await deleteDetachedCertificate(principal);
-      deleted.add(principal);
-    }
+  // The certificate this execution issued is retired even when an earlier attempt of this rollback already detached it.
+  for (const principal of new Set([...principals, ...plan.detachPrincipals, ...retired])) {
+    const detachedNow = retired.has(principal) ? await retireIssuedCertificate(record.thingName, principal) : await detachPrincipal(record.thingName, principal);
+    if (detachedNow) detached.push(principal);
   }
-  // The certificate this execution issued, when an earlier attempt of this rollback already detached it.
-  for (const certificate of retired) if (!deleted.has(certificate)) await deleteDetachedCertificate(certificate);
   report.certificateDeleted = retired.size > 0;
   // The state machine retries this task while a detachment propagates: the attempt that then succeeds
   // finds the principals already detached, by an earlier attempt whose report was lost with its error.

@@ -86,7 +86,7 @@ async function onCertificate(certificateArn: string, call: (certificateId: strin
  * An INACTIVE certificate cannot be used to connect, attached or not. IoT refuses the change only for a
  * certificate that is REVOKED or being transferred, which cannot connect either: that counts as done.
  */
-export function deactivateCertificate(certificateArn: string): Promise<void> {
+function deactivateCertificate(certificateArn: string): Promise<void> {
   return onCertificate(certificateArn, async (certificateId) => {
     try {
       await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
@@ -110,7 +110,7 @@ const DETACHED_CERTIFICATE_DELETE_WAITS_MS = [250, 500, 1_000, 2_000];
  * to the state machine's Retry: once detached, the certificate is no longer among the thing's principals,
  * and a retried invocation would not find it again. What still fails after the waits goes to the Retry.
  */
-export async function deleteDetachedCertificate(certificateArn: string): Promise<void> {
+async function deleteDetachedCertificate(certificateArn: string): Promise<void> {
   for (const waitMs of [...DETACHED_CERTIFICATE_DELETE_WAITS_MS, undefined]) {
     try {
       return await deleteCertificate(certificateArn);
@@ -122,17 +122,24 @@ export async function deleteDetachedCertificate(certificateArn: string): Promise
 }
 
 /**
+ * Removes a certificate this execution issued from the thing, and deletes it. It is made INACTIVE while
+ * still attached, so that a retry after any failure, which finds the certificates by listing the thing's
+ * principals, finds again every one that could still connect. True when this call detached it.
+ */
+export async function retireIssuedCertificate(thingName: string, certificateArn: string): Promise<boolean> {
+  await deactivateCertificate(certificateArn);
+  const detached = await detachPrincipal(thingName, certificateArn);
+  await deleteDetachedCertificate(certificateArn);
+  return detached;
+}
+
+/**
  * Retires every certificate on the thing but `keep`. Only for a thing this execution created with a
  * template that issues a certificate per call: any other certificate on it was issued by an earlier
- * RegisterThing whose response was lost before the state machine retried it. Each is made INACTIVE while
- * still attached, so that a retry after any failure finds again every one that could still connect.
+ * RegisterThing whose response was lost before the state machine retried it.
  */
 export async function retireCertificatesOfLostAttempts(thingName: string, keep: string): Promise<string[]> {
   const strays = ((await listThingPrincipals(thingName)) ?? []).filter((principal) => principal !== keep && isCertificateArn(principal));
-  for (const certificateArn of strays) {
-    await deactivateCertificate(certificateArn);
-    await detachPrincipal(thingName, certificateArn);
-    await deleteDetachedCertificate(certificateArn);
-  }
+  for (const certificateArn of strays) await retireIssuedCertificate(thingName, certificateArn);
   return strays;
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { FaultSettingsPatch } from './faults.ts';
+import { FaultSettingsError, parseFaultSettingsPatch, type FaultSettingsPatch } from './faults.ts';
 
 export interface LocalCloudConfig {
   host: string;
@@ -72,7 +72,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     ['LOCAL_CLOUD_ENTRY_PERMANENT', 'entryPermanent'],
   ] as const) {
     const value = fromEnv(variable);
-    if (value !== undefined) faults[field] = parseProbabilities(variable, value);
+    if (value !== undefined) Object.assign(faults, checkFaults(variable, { [field]: parseProbabilities(variable, value) }));
   }
   config.faults = faults;
 
@@ -93,7 +93,7 @@ function mergeFile(config: LocalCloudConfig, path: string): void {
   if (parsed.host !== undefined) config.host = parsed.host;
   if (parsed.port !== undefined) config.port = parsePort(`port in ${path}`, String(parsed.port), config.port);
   if (parsed.stateFile !== undefined) config.stateFile = parsed.stateFile;
-  if (parsed.faults !== undefined) config.faults = parsed.faults;
+  if (parsed.faults !== undefined) config.faults = checkFaults(`faults in ${path}`, parsed.faults);
   if (parsed.coreDevices !== undefined) config.coreDevices = [...parsed.coreDevices];
 }
 
@@ -113,9 +113,9 @@ export function listenError(error: unknown, host: string, port: number, portVari
   return new Error(`Port ${port} on ${host} is already in use: stop whatever holds it, or choose another port with ${portVariable} (0 picks a free one).`);
 }
 
-function parseNumber(name: string, value: string): number {
+function parseNumber(name: string, value: string, expected = 'a number'): number {
   const number = Number(value);
-  if (value.trim() === '' || !Number.isFinite(number)) throw new Error(`${name} must be a number, got ${JSON.stringify(value)}`);
+  if (value.trim() === '' || !Number.isFinite(number)) throw new Error(`${name} must be ${expected}, got ${JSON.stringify(value)}`);
   return number;
 }
 
@@ -125,14 +125,25 @@ function parseBoolean(name: string, value: string): boolean {
   throw new Error(`${name} must be true or false, got ${JSON.stringify(value)}`);
 }
 
-/** `0.3` (every operation) or JSON such as `{"RegisterThing": 0.3}`. */
-function parseProbabilities(name: string, value: string): number | Record<string, number> {
+const PROBABILITY_FORMS = 'a number from 0 to 1 (every operation) or a JSON object of them by operation name, such as {"RegisterThing":0.3}';
+
+/** `0.3` (every operation) or JSON such as `{"RegisterThing": 0.3}`; checked by checkFaults. */
+function parseProbabilities(name: string, value: string): unknown {
   if (value.trim().startsWith('{')) {
     try {
-      return JSON.parse(value) as Record<string, number>;
-    } catch {
-      throw new Error(`${name} is not valid JSON: ${value}`);
+      return JSON.parse(value);
+    } catch (error) {
+      throw new Error(`${name} is not valid JSON (${(error as Error).message}); it must be ${PROBABILITY_FORMS}`);
     }
   }
-  return parseNumber(name, value);
+  return parseNumber(name, value, PROBABILITY_FORMS);
+}
+
+/** Fault settings from `source` (a variable, a file), so that a bad one stops the start with its source named. */
+function checkFaults(source: string, patch: unknown): FaultSettingsPatch {
+  try {
+    return parseFaultSettingsPatch(patch);
+  } catch (error) {
+    throw error instanceof FaultSettingsError ? new Error(`${source}: ${error.message}`) : error;
+  }
 }

@@ -1,5 +1,6 @@
 import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { xoroshiro128plus } from 'pure-rand/generator/xoroshiro128plus';
+import * as z from 'zod/mini';
 import type { Clock } from './wire/context.ts';
 import { InjectedFault } from './wire/injected-fault.ts';
 
@@ -36,17 +37,6 @@ export interface FaultSettings {
   detachPropagationMs: number;
 }
 
-/**
- * A partial update: any field may be left out; a probability table may be given as one number
- * (meaning `{"*": n}`); a rate limit may be given as one number (rate = burst).
- */
-export type FaultSettingsPatch = Partial<
-  Omit<FaultSettings, 'rateLimits' | ProbabilityName> &
-    Record<ProbabilityName, ProbabilityTable | number> & { rateLimits: Record<string, RateLimitPatch> }
->;
-
-type RateLimitPatch = number | { rate: number; burst?: number };
-
 type ProbabilityName = 'throttle' | 'serverError' | 'failAfterCommit' | 'entryRetryable' | 'entryPermanent';
 
 const PROBABILITY_NAMES: readonly ProbabilityName[] = [
@@ -61,12 +51,18 @@ function perSecond(rate: number, burst = rate): RateLimit {
   return { rate, burst };
 }
 
+/** An operation with no default quota. */
+const NOT_LIMITED = null;
+
 /**
- * AWS default quotas (Service Quotas defaults). RegisterThing, CreateKeysAndCertificate, the
- * certificate calls and every Greengrass V2 call have no published number: those values are
- * assumptions (docs/local-cloud.md).
+ * Every operation the emulated services resolve (`ResolvedOperation.name`): the names quotas and
+ * fault tables accept. A service that gains an operation adds it here, or no quota or fault can
+ * name it. Each comes with its default quota (Service Quotas defaults; RegisterThing,
+ * CreateKeysAndCertificate, the certificate calls and every Greengrass V2 call have no published
+ * number: those values are assumptions, docs/local-cloud.md). Step Functions limits its other
+ * calls too; only StartExecution's quota is emulated.
  */
-const DEFAULT_RATE_LIMITS: Readonly<Record<string, RateLimit>> = {
+const OPERATIONS = {
   RegisterThing: perSecond(10),
   CreateKeysAndCertificate: perSecond(10),
   DescribeCertificate: perSecond(10),
@@ -86,7 +82,73 @@ const DEFAULT_RATE_LIMITS: Readonly<Record<string, RateLimit>> = {
   BatchDisassociateClientDeviceFromCoreDevice: perSecond(10),
   ListClientDevicesAssociatedWithCoreDevice: perSecond(10),
   StartExecution: perSecond(300, 1300),
-};
+  ListStateMachines: NOT_LIMITED,
+  DescribeStateMachine: NOT_LIMITED,
+  DescribeExecution: NOT_LIMITED,
+  ListExecutions: NOT_LIMITED,
+  GetExecutionHistory: NOT_LIMITED,
+  StopExecution: NOT_LIMITED,
+} satisfies Record<string, RateLimit | typeof NOT_LIMITED>;
+
+export type OperationName = keyof typeof OPERATIONS;
+
+export const EMULATED_OPERATIONS: readonly OperationName[] = Object.keys(OPERATIONS) as OperationName[];
+
+const DEFAULT_RATE_LIMITS: Readonly<Record<string, RateLimit>> = Object.fromEntries(
+  Object.entries(OPERATIONS).filter((entry): entry is [string, RateLimit] => entry[1] !== NOT_LIMITED),
+);
+
+/** A number in [min, max]; every failure is worded the same. */
+function numberFrom(min: number, max: number) {
+  const reason = `must be a number from ${min} to ${max}`;
+  return z.number(reason).check(z.gte(min, reason), z.lte(max, reason));
+}
+
+const POSITIVE = 'must be a positive number';
+const positive = z.number(POSITIVE).check(z.gt(0, POSITIVE));
+const probability = numberFrom(0, 1);
+
+/** An object by operation name; `*` (every operation not listed) where the table has a fallback. */
+function operationTable<T extends z.ZodMiniType>(value: T, { wildcard }: { wildcard: boolean }) {
+  const valid = `${wildcard ? '*, ' : ''}${EMULATED_OPERATIONS.join(', ')}`;
+  return z.partialRecord(z.enum(wildcard ? [...EMULATED_OPERATIONS, '*'] : EMULATED_OPERATIONS), value, {
+    // With enum keys zod reports a key outside them as `unrecognized_keys`, which its types leave out here.
+    error: (issue) => (issue.code === 'invalid_type' ? 'must be an object' : `is not an operation the local cloud emulates (valid: ${valid})`),
+  });
+}
+
+const probabilityTable = z.union([probability, operationTable(probability, { wildcard: true })], {
+  error: 'must be a number from 0 to 1, or an object of them by operation name',
+});
+
+const rateLimitPatch = z.union(
+  [positive, z.strictObject({ rate: positive, burst: z.optional(positive) }, 'is not a field of a rate limit (rate, burst)')],
+  'must be a positive number, or an object { rate, burst? } of them',
+);
+
+const patchFields = {
+  seed: z.optional(numberFrom(0, Number.MAX_SAFE_INTEGER)),
+  quotas: z.optional(z.boolean('must be true or false')),
+  quotaScale: z.optional(positive),
+  rateLimits: z.optional(operationTable(rateLimitPatch, { wildcard: false })),
+  throttle: z.optional(probabilityTable),
+  serverError: z.optional(probabilityTable),
+  failAfterCommit: z.optional(probabilityTable),
+  entryRetryable: z.optional(probabilityTable),
+  entryPermanent: z.optional(probabilityTable),
+  detachPropagationMs: z.optional(numberFrom(0, 3_600_000)),
+} satisfies Record<keyof FaultSettings, z.ZodMiniType>;
+
+const patchSchema = z.strictObject(patchFields, {
+  error: (issue) =>
+    issue.code === 'unrecognized_keys' ? `is not a fault setting (known: ${Object.keys(patchFields).join(', ')})` : 'must be an object',
+});
+
+/**
+ * A partial update: any field may be left out; a probability table may be given as one number
+ * (meaning `{"*": n}`); a rate limit may be given as one number (rate = burst).
+ */
+export type FaultSettingsPatch = z.input<typeof patchSchema>;
 
 /** Every injected fault off; the quotas and the seed are left as they are. */
 export const NO_INJECTED_FAULTS = {
@@ -186,7 +248,7 @@ export function createFaultInjector(patch: FaultSettingsPatch, clock: Clock): Fa
     },
     afterCommit(operation) {
       if (draw(settings.failAfterCommit, operation)) {
-        throw new InjectedFault('internalError', operation, `Injected failure after commit for ${operation}`, 1, true);
+        throw new InjectedFault('internalError', operation, `Injected failure after commit for ${operation}`);
       }
     },
     entryFault(operation) {
@@ -223,60 +285,38 @@ export class FaultSettingsError extends Error {
   override readonly name = 'FaultSettingsError';
 }
 
+/**
+ * `input` as a fault settings patch, or a FaultSettingsError naming every bad field:
+ * "<field path> <reason>", several joined by "; ".
+ */
+export function parseFaultSettingsPatch(input: unknown): FaultSettingsPatch {
+  const result = z.safeParse(patchSchema, input);
+  if (result.success) return result.data;
+  const problems = result.error.issues.flatMap((issue) => {
+    const paths = issue.code === 'unrecognized_keys' ? issue.keys.map((key) => [...issue.path, key]) : [issue.path];
+    return paths.map((path) => `${path.map(String).join('.') || 'the fault settings'} ${issue.message}`);
+  });
+  throw new FaultSettingsError(problems.join('; '));
+}
+
 /** Merges a patch into settings, validating it. */
-function applyPatch(base: FaultSettings, patch: FaultSettingsPatch): FaultSettings {
-  const next: FaultSettings = { ...base };
-  if (patch.seed !== undefined) next.seed = requireNumber('seed', patch.seed, 0, Number.MAX_SAFE_INTEGER);
-  if (patch.quotas !== undefined) {
-    if (typeof patch.quotas !== 'boolean') throw new FaultSettingsError('quotas must be true or false');
-    next.quotas = patch.quotas;
+function applyPatch(base: FaultSettings, input: FaultSettingsPatch): FaultSettings {
+  const patch = parseFaultSettingsPatch(input);
+  const rateLimits = { ...base.rateLimits };
+  for (const [operation, limit] of Object.entries(patch.rateLimits ?? {})) {
+    rateLimits[operation] = typeof limit === 'number' ? perSecond(limit) : perSecond(limit.rate, limit.burst);
   }
-  if (patch.quotaScale !== undefined) next.quotaScale = requirePositive('quotaScale', patch.quotaScale);
-  if (patch.detachPropagationMs !== undefined) {
-    next.detachPropagationMs = requireNumber('detachPropagationMs', patch.detachPropagationMs, 0, 3_600_000);
-  }
-  if (patch.rateLimits !== undefined) {
-    const limits: Record<string, RateLimit> = { ...base.rateLimits };
-    for (const [operation, limit] of Object.entries(requireObject('rateLimits', patch.rateLimits))) {
-      limits[operation] =
-        typeof limit === 'number'
-          ? perSecond(requirePositive(`rateLimits.${operation}`, limit))
-          : {
-              rate: requirePositive(`rateLimits.${operation}.rate`, limit.rate),
-              burst: requirePositive(`rateLimits.${operation}.burst`, limit.burst ?? limit.rate),
-            };
-    }
-    next.rateLimits = limits;
-  }
+  const next: FaultSettings = {
+    ...base,
+    seed: patch.seed ?? base.seed,
+    quotas: patch.quotas ?? base.quotas,
+    quotaScale: patch.quotaScale ?? base.quotaScale,
+    detachPropagationMs: patch.detachPropagationMs ?? base.detachPropagationMs,
+    rateLimits,
+  };
   for (const name of PROBABILITY_NAMES) {
-    const value = patch[name];
-    if (value === undefined) continue;
-    const table = typeof value === 'number' ? { '*': value } : requireObject(name, value);
-    for (const [operation, probability] of Object.entries(table)) {
-      requireNumber(`${name}.${operation}`, probability, 0, 1);
-    }
-    next[name] = { ...table };
+    const table = patch[name];
+    if (table !== undefined) next[name] = typeof table === 'number' ? { '*': table } : { ...table };
   }
   return next;
-}
-
-function requireObject<T>(field: string, value: T): T {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new FaultSettingsError(`${field} must be an object`);
-  }
-  return value;
-}
-
-function requireNumber(field: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new FaultSettingsError(`${field} must be a number from ${min} to ${max}`);
-  }
-  return value;
-}
-
-function requirePositive(field: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new FaultSettingsError(`${field} must be a positive number`);
-  }
-  return value;
 }

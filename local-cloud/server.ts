@@ -14,9 +14,9 @@ import { createIotService } from './services/iot.ts';
 import { createFileStore, createMemoryStore, type StateSnapshot } from './store.ts';
 import { systemClock, type Clock, type LocalCloudContext } from './wire/context.ts';
 import { InjectedFault } from './wire/injected-fault.ts';
-import { encodeRestJsonError, jsonResponse, parseJsonObject, RestJsonError } from './wire/rest-json.ts';
+import { encodeRestJsonError, jsonResponse, RestJsonError } from './wire/rest-json.ts';
 import type { AdminRoute, EmulatedService, ServiceRequest, ServiceResponse } from './wire/service.ts';
-import { readBodyWithin } from './wire/request-body.ts';
+import { parseJsonObject, readBodyWithin } from './wire/request-body.ts';
 
 const ADMIN_PREFIX = '/_local/';
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -53,7 +53,6 @@ export interface LocalCloudAdmin {
 export interface LocalCloud {
   url: string;
   port: number;
-  context: LocalCloudContext;
   admin: LocalCloudAdmin;
   close(): Promise<void>;
 }
@@ -168,7 +167,6 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
   return {
     url: localCloudUrl({ host, port }),
     port,
-    context,
     admin,
     async close() {
       // Executions stop while the server still answers the functions they have under way.

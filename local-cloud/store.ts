@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import { scanPage } from './wire/pagination.ts';
 
 /**
  * A map that also keeps its keys sorted, so list operations page in O(log n + page) from the
@@ -52,14 +53,9 @@ export class OrderedMap<V> {
    * `lastKey` is set when more keys remain to scan.
    */
   page(afterKey: string | undefined, limit: number, accept?: (value: V) => boolean): { items: V[]; lastKey?: string } {
-    const items: V[] = [];
-    let index = afterKey === undefined ? 0 : this.#firstIndexAfter(afterKey, true);
-    while (index < this.#keys.length && items.length < limit) {
-      const value = this.#values.get(this.#keys[index] as string) as V;
-      if (!accept || accept(value)) items.push(value);
-      index++;
-    }
-    return index < this.#keys.length ? { items, lastKey: this.#keys[index - 1] as string } : { items };
+    const start = afterKey === undefined ? 0 : this.#firstIndexAfter(afterKey, true);
+    const keyAt = (index: number) => this.#keys[index] as string;
+    return scanPage(this.#keys.length, start, limit, (index) => this.#values.get(keyAt(index)) as V, keyAt, accept);
   }
 
   /** Index of the first key greater than (or, when `strict` is false, equal to) `key`. */

@@ -152,9 +152,10 @@ function applyEnvironment(fn: LambdaFunction, region: string): void {
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memorySizeMB),
     AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
   });
-  // The real runtime always has a region and credentials; keep whatever the developer set.
-  process.env.AWS_REGION ??= region;
-  process.env.AWS_DEFAULT_REGION ??= process.env.AWS_REGION;
+  // Lambda sets the region itself (reserved variables): a function's clients call the region its
+  // environment's ARNs name, whatever the developer's shell says. Credentials are the developer's if set.
+  process.env.AWS_REGION = region;
+  process.env.AWS_DEFAULT_REGION = region;
   if (!process.env.AWS_ACCESS_KEY_ID) {
     process.env.AWS_ACCESS_KEY_ID = 'local';
     process.env.AWS_SECRET_ACCESS_KEY = 'local';

@@ -4,11 +4,13 @@ import type { LocalCloudContext } from '../wire/context.ts';
 import { queryInteger, queryString } from '../wire/http-bindings.ts';
 import { InjectedFault } from '../wire/injected-fault.ts';
 import { paginate } from '../wire/pagination.ts';
-import { encodeRestJsonError, jsonResponse, parseJsonObject, RestJsonError } from '../wire/rest-json.ts';
+import { requireJsonObject } from '../wire/request-body.ts';
+import { encodeRestJsonError, jsonResponse, RestJsonError } from '../wire/rest-json.ts';
 import { createOperationResolver, type RestCall, type RestRoute } from '../wire/routes.ts';
 import type { EmulatedService, ServiceResponse } from '../wire/service.ts';
-import { describeViolations, validate, wholeMatch, type StringShape, type StructureShape, type Violation } from '../wire/validation.ts';
+import { describeViolations, requireValid as requireValidInput, type StringShape, type StructureShape, type Violation } from '../wire/validation.ts';
 import { createThing } from './iot/registry.ts';
+import * as iotShapes from './iot/shapes.ts';
 
 /** AWS does not document the default page size of the Greengrass list calls (an assumption). */
 const DEFAULT_PAGE_SIZE = 50;
@@ -65,7 +67,7 @@ const coreDeviceInput: StructureShape = {
 const listCoreDevicesInput: StructureShape = {
   type: 'structure',
   members: {
-    thingGroupArn: { type: 'string', pattern: wholeMatch('arn:[^:]*:iot:[^:]*:[0-9]+:thinggroup/.+') },
+    thingGroupArn: { type: 'string', pattern: 'arn:[^:]*:iot:[^:]*:[0-9]+:thinggroup/.+' },
     status: coreDeviceStatus,
     maxResults: defaultMaxResults,
     nextToken: { type: 'string' },
@@ -83,11 +85,12 @@ const listAssociatedInput: StructureShape = {
   required: ['coreDeviceThingName'],
   members: { coreDeviceThingName: iotThingName, maxResults: defaultMaxResults, nextToken: { type: 'string' } },
 };
+/** A core device is an IoT thing too, so its name must also be one IoT accepts (the Greengrass model has no pattern). */
 const registerCoreDeviceInput: StructureShape = {
   type: 'structure',
   required: ['coreDeviceThingName'],
   members: {
-    coreDeviceThingName: iotThingName,
+    coreDeviceThingName: iotShapes.thingName,
     coreVersion: coreDeviceString,
     platform: coreDeviceString,
     architecture: coreDeviceString,
@@ -146,8 +149,7 @@ export function createGreengrassService(context: LocalCloudContext): EmulatedSer
   };
 
   const runBatch = (operation: string, action: BatchAction, call: RestCall): ServiceResponse => {
-    const body = parseJsonObject(call.request.body);
-    if (!body) throw validationError('CANNOT_PARSE', 'The request body could not be parsed as a JSON object.');
+    const body = requireJsonObject(call.request.body, () => validationError('CANNOT_PARSE', 'The request body could not be parsed as a JSON object.'));
     const input = requireValid({ ...body, coreDeviceThingName: call.params['coreDeviceThingName'] }, batchInput) as {
       coreDeviceThingName: string;
       entries: Array<{ thingName: string }>;
@@ -322,9 +324,5 @@ function toGreengrassError(error: unknown): RestJsonError {
 }
 
 function requireValid(input: unknown, shape: StructureShape): Record<string, unknown> {
-  const violations = validate(input, shape);
-  if (violations.length > 0) {
-    throw validationError('FIELD_VALIDATION_FAILED', describeViolations(violations), violations);
-  }
-  return input as Record<string, unknown>;
+  return requireValidInput(input, shape, (violations) => validationError('FIELD_VALIDATION_FAILED', describeViolations(violations), violations));
 }

@@ -3,10 +3,11 @@ import type { LocalCloudContext } from '../wire/context.ts';
 import { headerValue, queryBoolean, queryInteger, queryString } from '../wire/http-bindings.ts';
 import { InjectedFault } from '../wire/injected-fault.ts';
 import { paginate } from '../wire/pagination.ts';
-import { emptyResponse, encodeRestJsonError, jsonResponse, parseJsonObject, RestJsonError } from '../wire/rest-json.ts';
+import { requireJsonObject } from '../wire/request-body.ts';
+import { emptyResponse, encodeRestJsonError, jsonResponse, RestJsonError } from '../wire/rest-json.ts';
 import { createOperationResolver, type RestRoute } from '../wire/routes.ts';
 import type { EmulatedService, ServiceRequest } from '../wire/service.ts';
-import { describeViolations, isPlainObject, validate, type StructureShape } from '../wire/validation.ts';
+import { describeViolations, requireValid as requireValidInput, type StructureShape } from '../wire/validation.ts';
 import { createCertificateAuthority } from './iot/certificate-authority.ts';
 import { iotError } from './iot/errors.ts';
 import { planTemplate } from './iot/provisioning-template.ts';
@@ -18,6 +19,7 @@ import {
   newCertificateRecord,
   parsePrincipal,
   policyArn,
+  policyDocumentProblem,
   principalAttachments,
   renderPrincipal,
   thingArn,
@@ -174,7 +176,7 @@ export function createIotService(context: LocalCloudContext): EmulatedService {
             },
             shapes.thingPrincipalInput,
           ) as { thingName: string; principal: string; thingPrincipalType?: ThingPrincipalType };
-          const principal = parsePrincipal(input.principal);
+          const principal = parsePrincipal(input.principal, accountId);
           requireThing(input.thingName);
           if (principal.isCertificate) requireCertificate(principal.key);
           attachPrincipal(state, input.thingName, principal, input.thingPrincipalType ?? 'NON_EXCLUSIVE_THING', attachmentClock());
@@ -193,7 +195,7 @@ export function createIotService(context: LocalCloudContext): EmulatedService {
             { thingName: params['thingName'], principal: headerValue(request.headers, 'x-amzn-principal') },
             shapes.thingPrincipalInput,
           ) as { thingName: string; principal: string };
-          const principal = parsePrincipal(input.principal);
+          const principal = parsePrincipal(input.principal, accountId);
           requireThing(input.thingName);
           if (!detachPrincipal(state, input.thingName, principal.key, attachmentClock())) {
             throw iotError('ResourceNotFoundException', `Principal ${input.principal} is not attached to thing ${input.thingName}`);
@@ -349,15 +351,14 @@ export function createIotService(context: LocalCloudContext): EmulatedService {
             policyName: string;
             policyDocument: string;
           };
+          const problem = policyDocumentProblem(input.policyDocument);
+          if (problem !== undefined) throw iotError('MalformedPolicyException', problem);
           const arn = policyArn(request.region, accountId, input.policyName);
           if (state.policies.has(input.policyName)) {
             throw iotError('ResourceAlreadyExistsException', `Policy ${input.policyName} already exists.`, {
               resourceId: input.policyName,
               resourceArn: arn,
             });
-          }
-          if (!isJsonObject(input.policyDocument)) {
-            throw iotError('MalformedPolicyException', 'The policy document is not a valid JSON object.');
           }
           state.policies.set(input.policyName, { policyName: input.policyName, policyDocument: input.policyDocument, createdAt: clock.now() });
           store.changed();
@@ -417,26 +418,13 @@ function toIotError(error: unknown): RestJsonError {
 }
 
 function requireValid(input: Record<string, unknown>, shape: StructureShape): Record<string, unknown> {
-  const violations = validate(input, shape);
-  if (violations.length > 0) throw iotError('InvalidRequestException', describeViolations(violations));
-  return input;
+  return requireValidInput(input, shape, (violations) => iotError('InvalidRequestException', describeViolations(violations)));
 }
 
 function parseBody(body: Buffer): Record<string, unknown> {
-  const parsed = parseJsonObject(body);
-  if (!parsed) throw iotError('InvalidRequestException', 'The request body is not a valid JSON object.');
-  return parsed;
+  return requireJsonObject(body, () => iotError('InvalidRequestException', 'The request body is not a valid JSON object.'));
 }
 
 function normaliseCertificateId(certificateId: string): string {
   return certificateId.replace(/^0x/, '').toLowerCase();
-}
-
-function isJsonObject(text: string): boolean {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    return isPlainObject(parsed);
-  } catch {
-    return false;
-  }
 }

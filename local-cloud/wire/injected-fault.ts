@@ -14,15 +14,12 @@ export class InjectedFault extends Error {
   readonly operation: string;
   /** Whole seconds until the quota has a token again; for the `Retry-After` header. */
   readonly retryAfterSeconds: number;
-  /** True when the operation's side effects were committed before the failure was returned. */
-  readonly afterCommit: boolean;
 
-  constructor(kind: InjectedFaultKind, operation: string, message: string, retryAfterSeconds = 1, afterCommit = false) {
+  constructor(kind: InjectedFaultKind, operation: string, message: string, retryAfterSeconds = 1) {
     super(message);
     this.name = 'InjectedFault';
     this.kind = kind;
     this.operation = operation;
     this.retryAfterSeconds = retryAfterSeconds;
-    this.afterCommit = afterCommit;
   }
 }

@@ -1,5 +1,4 @@
 import type { ServiceResponse } from './service.ts';
-import { isPlainObject } from './validation.ts';
 
 const JSON_CONTENT_TYPE = 'application/json';
 
@@ -50,15 +49,4 @@ export function encodeRestJsonError(error: RestJsonError, requestId: string): Se
     },
     body: JSON.stringify({ message: error.message, ...error.members }),
   };
-}
-
-/** Parses a JSON object body; an empty body is an empty input. Returns undefined when it does not parse to an object. */
-export function parseJsonObject(body: Buffer): Record<string, unknown> | undefined {
-  if (body.length === 0) return {};
-  try {
-    const parsed: unknown = JSON.parse(body.toString('utf8'));
-    return isPlainObject(parsed) ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -8,9 +8,13 @@ export interface StringShape {
   type: 'string';
   min?: number;
   max?: number;
-  /** Must match the whole value, as AWS applies model patterns. */
-  pattern?: RegExp;
+  /** A limit on the UTF-8 size, for members whose model states their length in bytes. */
+  maxBytes?: number;
+  /** The model's pattern as written; it must match the whole value, as AWS applies model patterns. */
+  pattern?: string;
   enum?: readonly string[];
+  /** Sensitive members' values are left out of the messages, as AWS leaves them out. */
+  sensitive?: boolean;
 }
 
 export interface IntegerShape {
@@ -52,11 +56,6 @@ export interface Violation {
   message: string;
 }
 
-/** Anchors a model pattern: models state patterns that must match the entire value. */
-export function wholeMatch(pattern: string): RegExp {
-  return new RegExp(`^(?:${pattern})$`, 'u');
-}
-
 export function validate(value: unknown, shape: Shape, path = ''): Violation[] {
   const violations: Violation[] = [];
   check(value, shape, path, violations);
@@ -68,6 +67,17 @@ export function describeViolations(violations: readonly Violation[]): string {
   const count = violations.length;
   const noun = count === 1 ? 'error' : 'errors';
   return `${count} validation ${noun} detected: ${violations.map((v) => v.message).join('; ')}`;
+}
+
+/** `input` when it satisfies `shape`; otherwise throws the service's own error for the violations. */
+export function requireValid(
+  input: unknown,
+  shape: StructureShape,
+  invalid: (violations: readonly Violation[]) => Error,
+): Record<string, unknown> {
+  const violations = validate(input, shape);
+  if (violations.length > 0) throw invalid(violations);
+  return input as Record<string, unknown>;
 }
 
 function check(value: unknown, shape: Shape, path: string, out: Violation[]): void {
@@ -120,20 +130,24 @@ function check(value: unknown, shape: Shape, path: string, out: Violation[]): vo
 
 function checkString(value: unknown, shape: StringShape, path: string, out: Violation[]): void {
   if (typeof value !== 'string') return void out.push(violation(value, path, 'Member must be a string'));
+  const shown = shape.sensitive ? undefined : value;
   if (shape.min !== undefined || shape.max !== undefined) {
     const length = codePointLength(value);
     if (shape.min !== undefined && length < shape.min) {
-      out.push(violation(value, path, `Member must have length greater than or equal to ${shape.min}`));
+      out.push(violation(shown, path, `Member must have length greater than or equal to ${shape.min}`));
     }
     if (shape.max !== undefined && length > shape.max) {
-      out.push(violation(value, path, `Member must have length less than or equal to ${shape.max}`));
+      out.push(violation(shown, path, `Member must have length less than or equal to ${shape.max}`));
     }
   }
-  if (shape.pattern && !shape.pattern.test(value)) {
-    out.push(violation(value, path, `Member must satisfy regular expression pattern: ${modelPattern(shape.pattern)}`));
+  if (shape.maxBytes !== undefined && Buffer.byteLength(value) > shape.maxBytes) {
+    out.push(violation(shown, path, `Member must have size less than or equal to ${shape.maxBytes} bytes in UTF-8 encoding`));
+  }
+  if (shape.pattern !== undefined && !wholeMatch(shape.pattern).test(value)) {
+    out.push(violation(shown, path, `Member must satisfy regular expression pattern: ${shape.pattern}`));
   }
   if (shape.enum && !shape.enum.includes(value)) {
-    out.push(violation(value, path, `Member must satisfy enum value set: [${shape.enum.join(', ')}]`));
+    out.push(violation(shown, path, `Member must satisfy enum value set: [${shape.enum.join(', ')}]`));
   }
 }
 
@@ -157,13 +171,22 @@ function codePointLength(value: string): number {
   return length;
 }
 
-function modelPattern(pattern: RegExp): string {
-  return pattern.source.replace(/^\^\(\?:/, '').replace(/\)\$$/, '');
+const compiledPatterns = new Map<string, RegExp>();
+
+/** The model's pattern anchored at both ends, compiled once. */
+function wholeMatch(pattern: string): RegExp {
+  let compiled = compiledPatterns.get(pattern);
+  if (!compiled) {
+    compiled = new RegExp(`^(?:${pattern})$`, 'u');
+    compiledPatterns.set(pattern, compiled);
+  }
+  return compiled;
 }
 
+/** Coral's wording: `Value 'x' at …`, `Value null at …` for a missing member, `Value at …` for a sensitive one. */
 function violation(value: unknown, path: string, constraint: string): Violation {
-  const shown = typeof value === 'string' ? value : JSON.stringify(value);
-  return { path, message: `Value '${shown}' at '${path}' failed to satisfy constraint: ${constraint}` };
+  const shown = value === undefined ? '' : value === null ? ' null' : ` '${typeof value === 'string' ? value : JSON.stringify(value)}'`;
+  return { path, message: `Value${shown} at '${path}' failed to satisfy constraint: ${constraint}` };
 }
 
 function join(path: string, member: string): string {

@@ -1,10 +1,13 @@
 import { BatchAssociateClientDeviceWithCoreDeviceCommand, GetCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
 import { DescribeThingCommand, ListThingsCommand, RegisterThingCommand } from '@aws-sdk/client-iot';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { loadConfig } from '../../local-cloud/config.ts';
+import { EMULATED_OPERATIONS, parseFaultSettingsPatch } from '../../local-cloud/faults.ts';
 import { createLocalCloud } from '../../local-cloud/server.ts';
+import { stepFunctionsOperations } from '../../local-cloud/services/stepfunctions/operations.ts';
 import type { EmulatedService } from '../../local-cloud/wire/service.ts';
 import { expectAwsError, startCloud, thingTemplate, type TestCloud } from './helpers.ts';
 
@@ -119,6 +122,102 @@ describe('probabilistic faults', () => {
     const bad = await fetch(`${t.cloud.url}/_local/faults`, { method: 'POST', body: JSON.stringify({ throttle: { '*': 2 } }) });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { message: string }).message).toContain('throttle.*');
+  });
+});
+
+describe('fault settings validation', () => {
+  const TABLES = ['throttle', 'serverError', 'failAfterCommit', 'entryRetryable', 'entryPermanent', 'rateLimits'];
+
+  /** What the admin route answers a patch with, and the settings it leaves. */
+  async function postFaults(cloud: TestCloud, patch: unknown): Promise<{ status: number; message?: string; settingsChanged: boolean }> {
+    const before = JSON.stringify(cloud.cloud.admin.faults());
+    const response = await fetch(`${cloud.cloud.url}/_local/faults`, { method: 'POST', body: JSON.stringify(patch) });
+    const { message } = (await response.json()) as { message?: string };
+    return { status: response.status, message, settingsChanged: JSON.stringify(cloud.cloud.admin.faults()) !== before };
+  }
+
+  it('answers 400 naming an unknown top-level field, and changes nothing', async () => {
+    t = await startCloud();
+    const answer = await postFaults(t, { bogus: 1, throttle: 1 });
+    expect(answer).toMatchObject({ status: 400, settingsChanged: false });
+    expect(answer.message).toMatch(/^bogus is not a fault setting \(known: seed, quotas, .*detachPropagationMs\)$/);
+  });
+
+  it('answers 400 naming an operation the local cloud does not emulate, in every per-operation table, with the valid names', async () => {
+    t = await startCloud();
+    for (const table of TABLES) {
+      const answer = await postFaults(t, { [table]: { RegistrThing: 0.5 } });
+      expect(answer, table).toMatchObject({ status: 400, settingsChanged: false });
+      expect(answer.message, table).toMatch(new RegExp(`^${table}\\.RegistrThing is not an operation the local cloud emulates \\(valid: .*RegisterThing, `));
+    }
+  });
+
+  it('takes * in the probability tables but not in rateLimits, which has no fallback', async () => {
+    t = await startCloud();
+    for (const table of TABLES.filter((name) => name !== 'rateLimits')) {
+      expect(await postFaults(t, { [table]: { '*': 0.5 } }), table).toMatchObject({ status: 200 });
+    }
+    const answer = await postFaults(t, { rateLimits: { '*': 5 } });
+    expect(answer).toMatchObject({ status: 400, settingsChanged: false });
+    expect(answer.message).toMatch(/^rateLimits\.\* is not an operation the local cloud emulates \(valid: RegisterThing, /);
+  });
+
+  it('takes every operation of the mounted services, Step Functions included', async () => {
+    const state = { accountId: '000000000000', createdAt: 0, machines: new Map(), executions: new Map() };
+    expect(EMULATED_OPERATIONS).toEqual(expect.arrayContaining(Object.keys(stepFunctionsOperations(state))));
+    t = await startCloud();
+    const table = Object.fromEntries(EMULATED_OPERATIONS.map((operation) => [operation, 0]));
+    expect(await postFaults(t, { throttle: table, rateLimits: { DescribeExecution: 5 } })).toMatchObject({ status: 200, settingsChanged: true });
+    expect(t.cloud.admin.faults().rateLimits['DescribeExecution']).toEqual({ rate: 5, burst: 5 });
+  });
+
+  it('answers 400, not 500, naming a rate limit that is null or has a bad field', async () => {
+    t = await startCloud();
+    const errors = vi.spyOn(console, 'error');
+    expect(await postFaults(t, { rateLimits: { RegisterThing: null } })).toEqual({
+      status: 400,
+      message: 'rateLimits.RegisterThing must be a positive number, or an object { rate, burst? } of them',
+      settingsChanged: false,
+    });
+    expect((await postFaults(t, { rateLimits: { RegisterThing: { rate: 2, burts: 4 } } })).message).toBe(
+      'rateLimits.RegisterThing.burts is not a field of a rate limit (rate, burst)',
+    );
+    expect((await postFaults(t, { rateLimits: { RegisterThing: { rate: 0 } } })).message).toBe('rateLimits.RegisterThing.rate must be a positive number');
+    expect(errors).not.toHaveBeenCalled();
+  });
+
+  it('names every bad field at once, each as "<field path> <reason>"', () => {
+    expect(() => parseFaultSettingsPatch({ seed: -1, quotas: 'yes', throttle: { '*': 2 }, serverError: 'often' })).toThrow(
+      'seed must be a number from 0 to 9007199254740991; quotas must be true or false; throttle.* must be a number from 0 to 1; ' +
+        'serverError must be a number from 0 to 1, or an object of them by operation name',
+    );
+    expect(parseFaultSettingsPatch({ throttle: 0.3, rateLimits: { RegisterThing: 2, StartExecution: { rate: 300, burst: 1300 } } })).toEqual({
+      throttle: 0.3,
+      rateLimits: { RegisterThing: 2, StartExecution: { rate: 300, burst: 1300 } },
+    });
+  });
+
+  it('stops the start on a fault table variable naming an unknown operation, with the variable named', () => {
+    expect(() => loadConfig({ LOCAL_CLOUD_THROTTLE: '{"RegistrThing":0.5}' }, [])).toThrow(
+      /^LOCAL_CLOUD_THROTTLE: throttle\.RegistrThing is not an operation the local cloud emulates \(valid: \*, RegisterThing, /,
+    );
+    expect(() => loadConfig({ LOCAL_CLOUD_ENTRY_PERMANENT: '2' }, [])).toThrow('LOCAL_CLOUD_ENTRY_PERMANENT: entryPermanent must be a number from 0 to 1');
+    expect(loadConfig({ LOCAL_CLOUD_SERVER_ERROR: '0.1', LOCAL_CLOUD_FAIL_AFTER_COMMIT: '{"StartExecution":0.2}' }, []).faults).toEqual({
+      serverError: 0.1,
+      failAfterCommit: { StartExecution: 0.2 },
+    });
+  });
+
+  it('says both forms a fault table variable takes when it is neither', () => {
+    const bothForms = 'must be a number from 0 to 1 (every operation) or a JSON object of them by operation name, such as {"RegisterThing":0.3}';
+    expect(() => loadConfig({ LOCAL_CLOUD_THROTTLE: 'abc' }, [])).toThrow(`LOCAL_CLOUD_THROTTLE ${bothForms}, got "abc"`);
+    expect(() => loadConfig({ LOCAL_CLOUD_THROTTLE: '{"RegisterThing":' }, [])).toThrow(/^LOCAL_CLOUD_THROTTLE is not valid JSON \(.+\); it must be a number from 0 to 1 \(every operation\) or a JSON object/);
+  });
+
+  it('stops the start on bad faults in the config file, with the file named', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'local-cloud-')), 'config.json');
+    writeFileSync(file, JSON.stringify({ faults: { bogus: 1 } }));
+    expect(() => loadConfig({ LOCAL_CLOUD_CONFIG: file }, [])).toThrow(`faults in ${file}: bogus is not a fault setting`);
   });
 });
 

@@ -62,6 +62,19 @@ describe('core devices', () => {
     const invalid = await fetch(`${t.cloud.url}/_local/greengrass/core-devices`, { method: 'POST', body: '{}' });
     expect(invalid.status).toBe(400);
   });
+
+  it('refuses core device names that IoT refuses as thing names, from the admin route and the configuration', async () => {
+    for (const coreDeviceThingName of ['core 1', 'site/core', 'cœur']) {
+      const response = await fetch(`${t.cloud.url}/_local/greengrass/core-devices`, { method: 'POST', body: JSON.stringify({ coreDeviceThingName }) });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { message: string }).message).toBe(
+        `1 validation error detected: Value '${coreDeviceThingName}' at 'coreDeviceThingName' failed to satisfy constraint: ` +
+          'Member must satisfy regular expression pattern: [a-zA-Z0-9:_-]+',
+      );
+    }
+    expect(t.cloud.admin.state().things.map((thing) => thing.thingName)).toEqual(['core-a']);
+    await expect(startCloud({ coreDevices: [{ coreDeviceThingName: 'core 1' }] })).rejects.toThrow(/'core 1' at 'coreDeviceThingName'/);
+  });
 });
 
 describe('client device associations', () => {

@@ -189,6 +189,40 @@ describe('RegisterThing', () => {
     await expectAwsError(register(templateBody, parameters), 'InvalidRequestException', 400);
   });
 
+  it('refuses a PolicyDocument that CreatePolicy would refuse, creating nothing', async () => {
+    for (const PolicyDocument of ['not json at all', '{}', { Version: '2012-10-17' }]) {
+      const template = thingTemplate({ policy: { Type: 'AWS::IoT::Policy', Properties: { PolicyDocument } } });
+      const error = await expectAwsError(register(template, { ThingName: 'unsafe' }), 'InvalidRequestException', 400);
+      expect(error.message).toContain('PolicyDocument of resource policy');
+    }
+    await expectAwsError(t.iot.send(new DescribeThingCommand({ thingName: 'unsafe' })), 'ResourceNotFoundException', 404);
+    expect(t.cloud.admin.state().policies).toEqual([]);
+  });
+
+  it('allows 3 attributes without a thing type and 50 with one, MERGE included', async () => {
+    const attributes = (count: number, prefix = 'a') => Object.fromEntries(Array.from({ length: count }, (_, i) => [`${prefix}${i}`, 'v']));
+    const withAttributes = (AttributePayload: Record<string, string>, extra: Record<string, unknown> = {}) =>
+      thingTemplate({}, { Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload, ...extra } });
+
+    await register(withAttributes(attributes(3)), { ThingName: 'untyped' });
+    const tooMany = await expectAwsError(register(withAttributes(attributes(4)), { ThingName: 'crowded' }), 'InvalidRequestException', 400);
+    expect(tooMany.message).toBe('Thing crowded would have 4 attributes; a thing without a thing type can have at most 3');
+    await register(withAttributes(attributes(50), { ThingTypeName: 'sensor' }), { ThingName: 'typed' });
+    await expectAwsError(register(withAttributes(attributes(51), { ThingTypeName: 'sensor' }), { ThingName: 'crowded' }), 'InvalidRequestException', 400);
+    await expectAwsError(t.iot.send(new DescribeThingCommand({ thingName: 'crowded' })), 'ResourceNotFoundException', 404);
+
+    const merging = thingTemplate({}, { Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: { extra: 'v' } }, OverrideSettings: { AttributePayload: 'MERGE' } });
+    await expectAwsError(register(merging, { ThingName: 'untyped' }), 'InvalidRequestException', 400);
+    expect(await t.iot.send(new DescribeThingCommand({ thingName: 'untyped' }))).toMatchObject({ attributes: attributes(3), version: 1 });
+    const replacing = thingTemplate({}, {
+      Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: attributes(2, 'b') },
+      OverrideSettings: { AttributePayload: 'REPLACE' },
+    });
+    await register(replacing, { ThingName: 'untyped' });
+    await register(merging, { ThingName: 'untyped' });
+    expect(await t.iot.send(new DescribeThingCommand({ thingName: 'untyped' }))).toMatchObject({ attributes: { ...attributes(2, 'b'), extra: 'v' }, version: 3 });
+  });
+
   it('fails for a certificate id or policy name that does not exist', async () => {
     const missingCertificate = thingTemplate({ c: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: 'a'.repeat(64) } } });
     await expectAwsError(register(missingCertificate, { ThingName: 'x' }), 'ResourceRegistrationFailureException', 400);
@@ -248,10 +282,15 @@ describe('certificates', () => {
   });
 
   it('answers ResourceAlreadyExistsException and MalformedPolicyException from CreatePolicy', async () => {
-    await t.iot.send(new CreatePolicyCommand({ policyName: 'p', policyDocument: '{}' }));
-    const exists = await expectAwsError(t.iot.send(new CreatePolicyCommand({ policyName: 'p', policyDocument: '{}' })), 'ResourceAlreadyExistsException', 409);
+    const document = '{"Statement":[]}';
+    await t.iot.send(new CreatePolicyCommand({ policyName: 'p', policyDocument: document }));
+    const exists = await expectAwsError(t.iot.send(new CreatePolicyCommand({ policyName: 'p', policyDocument: document })), 'ResourceAlreadyExistsException', 409);
     expect(exists['resourceId']).toBe('p');
-    await expectAwsError(t.iot.send(new CreatePolicyCommand({ policyName: 'q', policyDocument: 'nope' })), 'MalformedPolicyException', 400);
+    for (const malformed of ['nope', '[]', '{}']) {
+      await expectAwsError(t.iot.send(new CreatePolicyCommand({ policyName: 'q', policyDocument: malformed })), 'MalformedPolicyException', 400);
+    }
+    // The document is checked before the name is looked up.
+    await expectAwsError(t.iot.send(new CreatePolicyCommand({ policyName: 'p', policyDocument: '{}' })), 'MalformedPolicyException', 400);
   });
 });
 
@@ -298,6 +337,12 @@ describe('thing principals', () => {
       404,
     );
     await expectAwsError(t.iot.send(new AttachThingPrincipalCommand({ thingName: 'known', principal: 'arn:aws:iot:x:1:cert/short' })), 'InvalidRequestException', 400);
+    // Another account's ARN does not name this account's certificate, even with the same id.
+    const foreign = arn.replace(`:${ACCOUNT}:`, ':123456789012:');
+    await expectAwsError(t.iot.send(new AttachThingPrincipalCommand({ thingName: 'known', principal: foreign })), 'ResourceNotFoundException', 404);
+    await t.iot.send(new AttachThingPrincipalCommand({ thingName: 'known', principal: arn }));
+    await expectAwsError(t.iot.send(new DetachThingPrincipalCommand({ thingName: 'known', principal: foreign })), 'ResourceNotFoundException', 404);
+    expect((await t.iot.send(new ListThingPrincipalsCommand({ thingName: 'known' }))).principals).toEqual([arn]);
     await expectAwsError(t.iot.send(new ListThingPrincipalsCommand({ thingName: 'ghost' })), 'ResourceNotFoundException', 404);
   });
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../local-cloud/config.ts';
 import { createLocalCloud, type LocalCloud } from '../../local-cloud/server.ts';
 import { OrderedMap } from '../../local-cloud/store.ts';
-import { validate, wholeMatch } from '../../local-cloud/wire/validation.ts';
+import { validate } from '../../local-cloud/wire/validation.ts';
 import { overOneConnection } from '../support/raw-http.ts';
 
 /** A signature-free Authorization header: the emulator routes on the credential scope only. */
@@ -118,7 +118,7 @@ describe('validation', () => {
         required: ['name', 'missing'],
         members: {
           name: { type: 'string', min: 1 },
-          items: { type: 'list', max: 1, member: { type: 'structure', members: { id: { type: 'string', pattern: wholeMatch('[a-z]+') } } } },
+          items: { type: 'list', max: 1, member: { type: 'structure', members: { id: { type: 'string', pattern: '[a-z]+' } } } },
           count: { type: 'integer', min: 1 },
         },
       },
@@ -128,6 +128,25 @@ describe('validation', () => {
 
   it('counts code points, not UTF-16 units', () => {
     expect(validate('😀😀', { type: 'string', max: 2 })).toEqual([]);
+  });
+
+  it('words messages as AWS does: the model pattern as written, null for a missing member, no value for a sensitive one', () => {
+    const messages = validate(
+      { arn: 'arn:aws:iot:eu-west-1:000000000000:thing/x', secret: 'é'.repeat(3) },
+      {
+        type: 'structure',
+        required: ['missing'],
+        members: {
+          arn: { type: 'string', pattern: 'arn:[^:]*:iot:[^:]*:[0-9]+:thinggroup/.+' },
+          secret: { type: 'string', maxBytes: 4, sensitive: true },
+        },
+      },
+    ).map((violation) => violation.message);
+    expect(messages).toEqual([
+      "Value null at 'missing' failed to satisfy constraint: Member must not be null",
+      "Value 'arn:aws:iot:eu-west-1:000000000000:thing/x' at 'arn' failed to satisfy constraint: Member must satisfy regular expression pattern: arn:[^:]*:iot:[^:]*:[0-9]+:thinggroup/.+",
+      "Value at 'secret' failed to satisfy constraint: Member must have size less than or equal to 4 bytes in UTF-8 encoding",
+    ]);
   });
 });
 

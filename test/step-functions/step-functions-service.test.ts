@@ -8,7 +8,9 @@ import {
   InvalidName,
   ListExecutionsCommand,
   ListStateMachinesCommand,
+  SFNClient,
   StartExecutionCommand,
+  type StartExecutionCommandInput,
   StateMachineDoesNotExist,
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
@@ -190,7 +192,20 @@ describe('local Step Functions service', () => {
 
   it('validates names, inputs and ARNs with the AWS error names', async () => {
     const start = (input: Record<string, unknown>) => cloud.client.send(new StartExecutionCommand({ stateMachineArn: MACHINE_ARN, ...input }));
-    await expect(start({ name: 'x'.repeat(81) })).rejects.toBeInstanceOf(InvalidName);
+    const long = 'x'.repeat(81);
+    // The model's constraints come first, and give a ValidationException; Step Functions' own rules follow.
+    await expect(start({ name: long })).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: `1 validation error detected: Value '${long}' at 'name' failed to satisfy constraint: Member must have length less than or equal to 80`,
+    });
+    await expect(cloud.client.send(new StartExecutionCommand({ name: 'n' } as StartExecutionCommandInput))).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: "1 validation error detected: Value null at 'stateMachineArn' failed to satisfy constraint: Member must not be null",
+    });
+    await expect(start({ input: JSON.stringify('é'.repeat(131_072)) })).rejects.toMatchObject({
+      name: 'ValidationException',
+      message: "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have size less than or equal to 262144 bytes in UTF-8 encoding",
+    });
     await expect(start({ name: 'has space' })).rejects.toBeInstanceOf(InvalidName);
     await expect(start({ input: '{not json' })).rejects.toBeInstanceOf(InvalidExecutionInput);
     await expect(
@@ -200,6 +215,40 @@ describe('local Step Functions service', () => {
       cloud.client.send(new DescribeExecutionCommand({ executionArn: 'arn:aws:states:eu-west-1:000000000000:execution:fixture-workflow-local:nope' })),
     ).rejects.toBeInstanceOf(ExecutionDoesNotExist);
     await expect(cloud.client.send(new DescribeExecutionCommand({ executionArn: 'not-an-arn' }))).rejects.toMatchObject({ name: 'InvalidArn' });
+  });
+
+  it('resolves ARNs only in their own account and region, and takes execution names per region', async () => {
+    const { executionArn } = await run({ mode: 'echo' }, 'regional');
+    const inOtherAccount = MACHINE_ARN.replace(':000000000000:', ':123456789012:');
+    const inOtherRegion = MACHINE_ARN.replace(':eu-west-1:', ':us-west-2:');
+    for (const stateMachineArn of [inOtherAccount, inOtherRegion]) {
+      await expect(cloud.client.send(new StartExecutionCommand({ stateMachineArn }))).rejects.toBeInstanceOf(StateMachineDoesNotExist);
+      await expect(cloud.client.send(new ListExecutionsCommand({ stateMachineArn }))).rejects.toBeInstanceOf(StateMachineDoesNotExist);
+    }
+    for (const otherArn of [executionArn.replace(':000000000000:', ':123456789012:'), executionArn.replace(':eu-west-1:', ':us-west-2:')]) {
+      await expect(cloud.client.send(new DescribeExecutionCommand({ executionArn: otherArn }))).rejects.toBeInstanceOf(ExecutionDoesNotExist);
+    }
+
+    const otherRegion = new SFNClient({ endpoint: cloud.url, region: 'us-west-2', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    try {
+      await expect(otherRegion.send(new DescribeExecutionCommand({ executionArn }))).rejects.toBeInstanceOf(ExecutionDoesNotExist);
+      const started = await otherRegion.send(new StartExecutionCommand({ stateMachineArn: inOtherRegion, name: 'regional', input: '{"mode":"echo"}' }));
+      expect(started.executionArn).toBe(executionArn.replace(':eu-west-1:', ':us-west-2:'));
+      expect((await waitForExecution(otherRegion, started.executionArn!)).status).toBe('SUCCEEDED');
+      const listed = await otherRegion.send(new ListExecutionsCommand({ stateMachineArn: inOtherRegion }));
+      expect(listed.executions?.map((execution) => execution.executionArn)).toEqual([started.executionArn]);
+    } finally {
+      otherRegion.destroy();
+    }
+  });
+
+  it('describes redrive as AWS does for an execution that was never redriven, and filters by PENDING_REDRIVE', async () => {
+    const { description } = await run({ mode: 'echo' });
+    expect(description).toMatchObject({ status: 'SUCCEEDED', redriveCount: 0, redriveStatus: 'NOT_REDRIVABLE' });
+    const { description: failed } = await run({ mode: 'uncaught' });
+    expect(failed).toMatchObject({ status: 'FAILED', redriveCount: 0, redriveStatus: 'REDRIVABLE' });
+    const pending = await cloud.client.send(new ListExecutionsCommand({ stateMachineArn: MACHINE_ARN, statusFilter: 'PENDING_REDRIVE' }));
+    expect(pending.executions).toEqual([]);
   });
 
   it('answers an unknown operation with UnknownOperationException', async () => {

@@ -1,6 +1,7 @@
 import type { CertificateStatus } from '../../store.ts';
 import { describeViolations, isPlainObject, validate } from '../../wire/validation.ts';
 import { iotError } from './errors.ts';
+import { policyDocumentProblem } from './registry.ts';
 import { certificateId as certificateIdShape, policyName as policyNameShape, templateThingProperties } from './shapes.ts';
 
 /**
@@ -186,7 +187,10 @@ function readPolicy(logicalId: string, properties: Record<string, unknown>): Pol
     return { kind: 'name', policyName: name as string };
   }
   // Fleet-provisioning templates may give the document as an object rather than escaped JSON.
-  return { kind: 'document', policyDocument: typeof document === 'string' ? document : JSON.stringify(document) };
+  const policyDocument = typeof document === 'string' ? document : JSON.stringify(document);
+  const problem = policyDocumentProblem(policyDocument);
+  if (problem !== undefined) throw invalid(`PolicyDocument of resource ${logicalId}: ${problem}`);
+  return { kind: 'document', policyDocument };
 }
 
 function resolve(node: unknown, scope: Scope): unknown {

@@ -7,6 +7,7 @@ import { iotError } from './errors.ts';
 import type { CertificateResource, OverrideSettings, ProvisioningPlan, ThingResource } from './provisioning-template.ts';
 import {
   assertAttachable,
+  assertAttributeLimit,
   attachPrincipal,
   certificateArn,
   createThing,
@@ -40,6 +41,11 @@ export function registerThing(
   if (existingThing && plan.thing && hasFail(plan.thing.overrides)) {
     throw registrationFailure(`Thing ${existingThing.thingName} already exists and its OverrideSettings say FAIL`);
   }
+  const thingUpdate = existingThing && plan.thing && overriddenProperties(existingThing, plan.thing);
+  if (plan.thing) {
+    const { thingName, attributes = {}, thingTypeName } = existingThing ? { ...existingThing, ...thingUpdate } : newThing(plan.thing);
+    assertAttributeLimit(thingName, attributes, thingTypeName);
+  }
   const certificate = plan.certificate && prepareCertificate(state, authority, plan.certificate);
   if (certificate?.existing && hasFail(plan.certificate?.overrides)) {
     throw registrationFailure(`Certificate ${certificate.parsed.certificateId} already exists and its OverrideSettings say FAIL`);
@@ -56,7 +62,8 @@ export function registerThing(
   const resourceArns: Record<string, string> = {};
   const result: RegisterThingResult = { resourceArns };
   if (plan.thing) {
-    const thing = existingThing ? applyThingOverrides(existingThing, plan.thing) : createThing(state, newThing(plan.thing), now);
+    if (existingThing && thingUpdate) Object.assign(existingThing, thingUpdate, { version: existingThing.version + 1 });
+    const thing = existingThing ?? createThing(state, newThing(plan.thing), now);
     resourceArns[plan.thing.logicalId] = thingArn(region, accountId, thing.thingName);
   }
   if (plan.policy?.source.kind === 'document' && policyName && !state.policies.has(policyName)) {
@@ -128,34 +135,29 @@ function newThing(resource: ThingResource) {
   };
 }
 
+type ThingUpdate = Pick<ThingRecord, 'attributes' | 'thingGroups'> & Partial<Pick<ThingRecord, 'thingTypeName'>>;
+
 /**
- * Without OverrideSettings an existing thing is reused unchanged (AWS does not document this
- * case); with them, properties without a setting are left alone too.
+ * What the template's OverrideSettings change on an existing thing, or undefined when they change
+ * nothing. Without OverrideSettings an existing thing is reused unchanged (AWS does not document
+ * this case); with them, properties without a setting are left alone too.
  */
-function applyThingOverrides(thing: ThingRecord, resource: ThingResource): ThingRecord {
+function overriddenProperties(thing: ThingRecord, resource: ThingResource): ThingUpdate | undefined {
   const overrides = resource.overrides ?? {};
   const { AttributePayload, ThingTypeName, ThingGroups } = resource.properties;
-  let changed = false;
-  if (AttributePayload && overrides['AttributePayload'] === 'REPLACE') {
-    thing.attributes = { ...AttributePayload };
-    changed = true;
-  } else if (AttributePayload && overrides['AttributePayload'] === 'MERGE') {
-    thing.attributes = { ...thing.attributes, ...AttributePayload };
-    changed = true;
-  }
-  if (ThingGroups && overrides['ThingGroups'] === 'REPLACE') {
-    thing.thingGroups = [...ThingGroups];
-    changed = true;
-  } else if (ThingGroups && overrides['ThingGroups'] === 'MERGE') {
-    thing.thingGroups = [...new Set([...thing.thingGroups, ...ThingGroups])];
-    changed = true;
-  }
-  if (ThingTypeName !== undefined && overrides['ThingTypeName'] === 'REPLACE') {
-    thing.thingTypeName = ThingTypeName;
-    changed = true;
-  }
-  if (changed) thing.version++;
-  return thing;
+  let attributes: Record<string, string> | undefined;
+  if (AttributePayload && overrides['AttributePayload'] === 'REPLACE') attributes = { ...AttributePayload };
+  if (AttributePayload && overrides['AttributePayload'] === 'MERGE') attributes = { ...thing.attributes, ...AttributePayload };
+  let thingGroups: string[] | undefined;
+  if (ThingGroups && overrides['ThingGroups'] === 'REPLACE') thingGroups = [...ThingGroups];
+  if (ThingGroups && overrides['ThingGroups'] === 'MERGE') thingGroups = [...new Set([...thing.thingGroups, ...ThingGroups])];
+  const thingTypeName = overrides['ThingTypeName'] === 'REPLACE' ? ThingTypeName : undefined;
+  if (!attributes && !thingGroups && thingTypeName === undefined) return undefined;
+  return {
+    attributes: attributes ?? thing.attributes,
+    thingGroups: thingGroups ?? thing.thingGroups,
+    ...(thingTypeName !== undefined && { thingTypeName }),
+  };
 }
 
 function hasFail(overrides: OverrideSettings | undefined): boolean {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CertificateRecord, CertificateStatus, LocalCloudState, PrincipalAttachment, ThingPrincipalType, ThingRecord } from '../../store.ts';
 import { OrderedMap } from '../../store.ts';
+import { isPlainObject } from '../../wire/validation.ts';
 import type { ParsedCertificate } from './certificate-authority.ts';
 import { iotError } from './errors.ts';
 
@@ -18,7 +19,7 @@ export function policyArn(region: string, accountId: string, policyName: string)
   return `arn:aws:iot:${region}:${accountId}:policy/${policyName}`;
 }
 
-const CERTIFICATE_ARN = /^arn:aws[a-z-]*:iot:[a-z0-9-]+:\d{12}:cert\/([0-9a-fA-F]{64})$/;
+const CERTIFICATE_ARN = /^arn:aws[a-z-]*:iot:[a-z0-9-]+:(\d{12}):cert\/([0-9a-fA-F]{64})$/;
 const COGNITO_IDENTITY_ID = /^[a-z]{2}(?:-[a-z]+)+-\d:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 export interface Principal {
@@ -27,11 +28,45 @@ export interface Principal {
   isCertificate: boolean;
 }
 
-export function parsePrincipal(principal: string): Principal {
-  const certificate = CERTIFICATE_ARN.exec(principal);
-  if (certificate?.[1]) return { key: certificate[1].toLowerCase(), isCertificate: true };
+/** A certificate ARN resolves only in the account it names; the region does not matter (one namespace). */
+export function parsePrincipal(principal: string, accountId: string): Principal {
+  const [, certificateAccount, certificateId] = CERTIFICATE_ARN.exec(principal) ?? [];
+  if (certificateId !== undefined) {
+    if (certificateAccount !== accountId) throw iotError('ResourceNotFoundException', `The certificate ${principal} does not exist`);
+    return { key: certificateId.toLowerCase(), isCertificate: true };
+  }
   if (COGNITO_IDENTITY_ID.test(principal)) return { key: principal, isCertificate: false };
   throw iotError('InvalidRequestException', `The given principal ${principal} is neither a certificate ARN nor a Cognito identity id`);
+}
+
+/**
+ * Why IoT would refuse `document` as a policy document, or undefined when it would not. The
+ * emulator checks the form only: a JSON object with a `Statement`.
+ */
+export function policyDocumentProblem(document: string): string | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(document);
+  } catch {
+    return 'The policy document is not valid JSON.';
+  }
+  if (!isPlainObject(parsed)) return 'The policy document is not a JSON object.';
+  if (parsed['Statement'] === undefined) return 'The policy document has no Statement.';
+  return undefined;
+}
+
+/** Things without a thing type can have 3 attributes, with one 50 (IoT developer guide, "Thing types"). */
+const MAX_ATTRIBUTES_WITHOUT_TYPE = 3;
+const MAX_ATTRIBUTES_WITH_TYPE = 50;
+
+/** Refuses a thing whose attributes would outnumber what its thing type (or the lack of one) allows. */
+export function assertAttributeLimit(thingName: string, attributes: Readonly<Record<string, string>>, thingTypeName: string | undefined): void {
+  const limit = thingTypeName === undefined ? MAX_ATTRIBUTES_WITHOUT_TYPE : MAX_ATTRIBUTES_WITH_TYPE;
+  const count = Object.keys(attributes).length;
+  if (count > limit) {
+    const typed = thingTypeName === undefined ? 'without a thing type' : `of thing type ${thingTypeName}`;
+    throw iotError('InvalidRequestException', `Thing ${thingName} would have ${count} attributes; a thing ${typed} can have at most ${limit}`);
+  }
 }
 
 export function renderPrincipal(region: string, accountId: string, key: string): string {

@@ -1,21 +1,21 @@
-import { wholeMatch, type IntegerShape, type MapShape, type StringShape, type StructureShape } from '../../wire/validation.ts';
+import type { IntegerShape, MapShape, StringShape, StructureShape } from '../../wire/validation.ts';
 
 /** Constraints hand-written from the IoT model (iot-2015-05-28) for the emulated operations. */
 
-export const thingName: StringShape = { type: 'string', min: 1, max: 128, pattern: wholeMatch('[a-zA-Z0-9:_-]+') };
+export const thingName: StringShape = { type: 'string', min: 1, max: 128, pattern: '[a-zA-Z0-9:_-]+' };
 export const thingTypeName: StringShape = thingName;
 export const billingGroupName: StringShape = thingName;
 const thingGroupName: StringShape = thingName;
 export const thingPrincipalType: StringShape = { type: 'string', enum: ['EXCLUSIVE_THING', 'NON_EXCLUSIVE_THING'] };
-export const attributeName: StringShape = { type: 'string', max: 128, pattern: wholeMatch('[a-zA-Z0-9_.,@/:#-]+') };
-export const attributeValue: StringShape = { type: 'string', max: 800, pattern: wholeMatch('[a-zA-Z0-9_.,@/:#=\\[\\]-]*') };
+export const attributeName: StringShape = { type: 'string', max: 128, pattern: '[a-zA-Z0-9_.,@/:#-]+' };
+export const attributeValue: StringShape = { type: 'string', max: 800, pattern: '[a-zA-Z0-9_.,@/:#=\\[\\]-]*' };
 export const attributes: MapShape = { type: 'map', key: attributeName, value: attributeValue };
-export const certificateId: StringShape = { type: 'string', min: 64, max: 64, pattern: wholeMatch('(0x)?[a-fA-F0-9]+') };
+export const certificateId: StringShape = { type: 'string', min: 64, max: 64, pattern: '(0x)?[a-fA-F0-9]+' };
 const certificateStatus: StringShape = {
   type: 'string',
   enum: ['ACTIVE', 'INACTIVE', 'REVOKED', 'PENDING_TRANSFER', 'REGISTER_INACTIVE', 'PENDING_ACTIVATION'],
 };
-export const policyName: StringShape = { type: 'string', min: 1, max: 128, pattern: wholeMatch('[\\w+=,.@-]+') };
+export const policyName: StringShape = { type: 'string', min: 1, max: 128, pattern: '[\\w+=,.@-]+' };
 const registryMaxResults: IntegerShape = { type: 'integer', min: 1, max: 250 };
 const nextToken: StringShape = { type: 'string' };
 const anyString: StringShape = { type: 'string' };
@@ -94,7 +94,7 @@ export const createPolicyInput: StructureShape = {
         type: 'structure',
         required: ['Key'],
         members: {
-          Key: { type: 'string', min: 1, max: 128, pattern: wholeMatch('[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*') },
+          Key: { type: 'string', min: 1, max: 128, pattern: '[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*' },
           Value: { type: 'string', min: 0, max: 256 },
         },
       },

@@ -1,5 +1,5 @@
+import { requireJsonObject } from '../../wire/request-body.ts';
 import type { ServiceRequest, ServiceResponse } from '../../wire/service.ts';
-import { isPlainObject } from '../../wire/validation.ts';
 
 /** Step Functions speaks awsJson1.0: `POST /`, operation in `X-Amz-Target`, errors as `{"__type", "message"}`. */
 const TARGET_PREFIX = 'AWSStepFunctions.';
@@ -26,15 +26,7 @@ export function operationName(request: ServiceRequest): string {
 }
 
 export function parseBody(request: ServiceRequest): Record<string, unknown> {
-  const text = request.body.toString('utf8');
-  if (text.trim() === '') return {};
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    if (isPlainObject(parsed)) return parsed;
-  } catch {
-    // Fall through to the same error as a non-object body.
-  }
-  throw new StepFunctionsError('SerializationException', 'Request body is not a JSON object');
+  return requireJsonObject(request.body, () => new StepFunctionsError('SerializationException', 'Request body is not a JSON object'));
 }
 
 export function jsonResponse(body: unknown, requestId: string): ServiceResponse {

@@ -12,7 +12,6 @@ export type ExecutionStatus = 'RUNNING' | ExecutionOutcome['status'];
 export interface Execution {
   readonly arn: string;
   readonly name: string;
-  readonly stateMachineName: string;
   readonly stateMachineArn: string;
   /** The input as the caller sent it (a JSON string). */
   readonly input: string;
@@ -78,7 +77,6 @@ export function prepareStateMachine(machine: LocalStateMachine, lambdas: LambdaR
       return {
         arn,
         name,
-        stateMachineName: machine.name,
         stateMachineArn,
         input,
         startDate,

@@ -60,7 +60,7 @@ export function createStepFunctionsService(options: StepFunctionsServiceOptions)
       await Promise.all(executions.map((execution) => execution.completion));
     },
     async waitForExecution(executionArn) {
-      const execution = [...state.executions.values()].find((candidate) => candidate.arn === executionArn);
+      const execution = state.executions.get(executionArn);
       if (!execution) throw new StepFunctionsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
       await execution.completion;
     },

@@ -1,23 +1,25 @@
 import { randomUUID } from 'node:crypto';
-import { decodePageToken, encodePageToken } from '../../wire/pagination.ts';
+import { listPages, paginate, type PageRequest } from '../../wire/pagination.ts';
+import { describeViolations, requireValid, type StructureShape } from '../../wire/validation.ts';
 import { StepFunctionsError } from './aws-json-protocol.ts';
 import type { Execution, ExecutionStatus, RunnableStateMachine } from './execution.ts';
-import { MAX_PAYLOAD_BYTES, payloadBytes } from './payload-quota.ts';
+import * as shapes from './shapes.ts';
 
 type Input = Record<string, unknown>;
 export type Operation = (input: Input, region: string) => unknown;
 
 const DEFAULT_PAGE_SIZE = 100;
-const MAX_PAGE_SIZE = 1000;
-const EXECUTION_STATUSES: readonly ExecutionStatus[] = ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED'];
-/** Step Functions' name rule: 1–80 characters, no whitespace, brackets, wildcards, special or control characters. */
+/** Step Functions' name rule besides its length: no whitespace, brackets, wildcards, special or control characters. */
 const INVALID_NAME_CHARACTERS = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/u;
 
 export interface StepFunctionsState {
   accountId: string;
   createdAt: number;
   machines: ReadonlyMap<string, RunnableStateMachine>;
-  /** Keyed by `<stateMachineName>:<executionName>`: names stay reserved (AWS keeps them 90 days; here for the process). */
+  /**
+   * Keyed by execution ARN, so a name is taken per account, region and state machine, as on AWS. Names stay
+   * reserved (AWS keeps them 90 days; here for the process).
+   */
   executions: Map<string, Execution>;
 }
 
@@ -26,33 +28,40 @@ export function stepFunctionsOperations(state: StepFunctionsState): Record<strin
   const machineArn = (region: string, name: string) => `arn:aws:states:${region}:${state.accountId}:stateMachine:${name}`;
   const roleArn = (name: string) => `arn:aws:iam::${state.accountId}:role/${name}-role`;
 
-  const machineFromArn = (arn: unknown): RunnableStateMachine => {
-    const name = arnResource(arn, 'stateMachine')[0]!;
-    const machine = state.machines.get(name);
-    if (!machine) throw new StepFunctionsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${String(arn)}'`);
+  /** The resource an ARN names in this account and the caller's region; undefined for another account or region. */
+  const ownResource = (arn: string, kind: 'stateMachine' | 'execution', region: string): string[] | undefined => {
+    const parsed = parseArn(arn, kind);
+    return parsed.account === state.accountId && parsed.region === region ? parsed.resource : undefined;
+  };
+  const machineFromArn = (arn: string, region: string): RunnableStateMachine => {
+    const [name] = ownResource(arn, 'stateMachine', region) ?? [];
+    const machine = name === undefined ? undefined : state.machines.get(name);
+    if (!machine) throw new StepFunctionsError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${arn}'`);
     return machine;
   };
-  const executionFromArn = (arn: unknown): Execution => {
-    const [machineName, executionName] = arnResource(arn, 'execution');
-    const execution = state.executions.get(`${machineName}:${executionName}`);
-    if (!execution) throw new StepFunctionsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${String(arn)}'`);
+  const executionFromArn = (arn: string, region: string): Execution => {
+    const execution = ownResource(arn, 'execution', region) && state.executions.get(arn);
+    if (!execution) throw new StepFunctionsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${arn}'`);
     return execution;
   };
 
   return {
-    ListStateMachines(input, region) {
-      const machines = [...state.machines.keys()].sort().map((name) => ({
+    ListStateMachines(rawInput, region) {
+      const input = valid(rawInput, shapes.listStateMachinesInput) as PageRequest;
+      const names = [...state.machines.keys()].sort();
+      const { items, nextToken } = paginate(listPages(names, (name) => name), input, DEFAULT_PAGE_SIZE, invalidToken(input));
+      const stateMachines = items.map((name) => ({
         stateMachineArn: machineArn(region, name),
         name,
         type: 'STANDARD',
         creationDate: state.createdAt / 1000,
       }));
-      const { page, nextToken } = paginate(machines, input, (machine) => machine.name);
-      return { stateMachines: page, ...(nextToken ? { nextToken } : {}) };
+      return { stateMachines, ...(nextToken ? { nextToken } : {}) };
     },
 
-    DescribeStateMachine(input, region) {
-      const { machine } = machineFromArn(input.stateMachineArn);
+    DescribeStateMachine(rawInput, region) {
+      const input = valid(rawInput, shapes.stateMachineInput) as { stateMachineArn: string };
+      const { machine } = machineFromArn(input.stateMachineArn, region);
       return {
         stateMachineArn: machineArn(region, machine.name),
         name: machine.name,
@@ -66,12 +75,14 @@ export function stepFunctionsOperations(state: StepFunctionsState): Record<strin
       };
     },
 
-    StartExecution(input, region) {
-      const runnable = machineFromArn(input.stateMachineArn);
+    StartExecution(rawInput, region) {
+      const input = valid(rawInput, shapes.startExecutionInput) as { stateMachineArn: string; name?: string; input?: string };
+      const runnable = machineFromArn(input.stateMachineArn, region);
       const machineName = runnable.machine.name;
       const name = input.name === undefined ? randomUUID() : validName(input.name);
       const executionInput = validInput(input.input);
-      const existing = state.executions.get(`${machineName}:${name}`);
+      const arn = `arn:aws:states:${region}:${state.accountId}:execution:${machineName}:${name}`;
+      const existing = state.executions.get(arn);
       if (existing) {
         // Idempotent only while the first run is open and the input is the same (Standard workflows).
         if (existing.status === 'RUNNING' && sameJson(existing.input, executionInput)) {
@@ -79,20 +90,20 @@ export function stepFunctionsOperations(state: StepFunctionsState): Record<strin
         }
         throw new StepFunctionsError('ExecutionAlreadyExists', `Execution Already Exists: '${existing.arn}'`);
       }
-      const stateMachineArn = machineArn(region, machineName);
       const execution = runnable.start({
-        arn: `arn:aws:states:${region}:${state.accountId}:execution:${machineName}:${name}`,
+        arn,
         name,
-        stateMachineArn,
+        stateMachineArn: machineArn(region, machineName),
         roleArn: roleArn(machineName),
         input: executionInput,
       });
-      state.executions.set(`${machineName}:${name}`, execution);
+      state.executions.set(arn, execution);
       return { executionArn: execution.arn, startDate: execution.startDate / 1000 };
     },
 
-    DescribeExecution(input) {
-      const execution = executionFromArn(input.executionArn);
+    DescribeExecution(rawInput, region) {
+      const input = valid(rawInput, shapes.executionInput) as { executionArn: string };
+      const execution = executionFromArn(input.executionArn, region);
       const outcome = execution.outcome;
       return {
         ...executionSummary(execution),
@@ -101,40 +112,56 @@ export function stepFunctionsOperations(state: StepFunctionsState): Record<strin
         ...(outcome?.output === undefined ? {} : { output: outcome.output, outputDetails: { included: true } }),
         ...(outcome?.error === undefined ? {} : { error: outcome.error }),
         ...(outcome?.cause === undefined ? {} : { cause: outcome.cause }),
+        // Redrive is not emulated: no execution has been redriven, and those AWS could redrive say so.
+        redriveCount: 0,
+        redriveStatus: REDRIVABLE_STATUSES.includes(execution.status) ? 'REDRIVABLE' : 'NOT_REDRIVABLE',
       };
     },
 
-    ListExecutions(input) {
-      const { machine } = machineFromArn(input.stateMachineArn);
-      const statusFilter = input.statusFilter;
-      if (statusFilter !== undefined && !EXECUTION_STATUSES.includes(statusFilter as ExecutionStatus)) {
-        throw new StepFunctionsError('ValidationException', `Value '${String(statusFilter)}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [${EXECUTION_STATUSES.join(', ')}]`);
-      }
+    ListExecutions(rawInput, region) {
+      const input = valid(rawInput, shapes.listExecutionsInput) as { stateMachineArn: string; statusFilter?: string; maxResults?: number; nextToken?: string };
+      const { machine } = machineFromArn(input.stateMachineArn, region);
+      const stateMachineArn = machineArn(region, machine.name);
       // Newest first, as AWS lists them; the map keeps start order.
-      const executions = [...state.executions.values()]
-        .filter((execution) => execution.stateMachineName === machine.name)
-        .filter((execution) => statusFilter === undefined || execution.status === statusFilter)
-        .reverse();
-      const { page, nextToken } = paginate(executions, input, (execution) => execution.arn);
-      return { executions: page.map(executionSummary), ...(nextToken ? { nextToken } : {}) };
+      const executions = [...state.executions.values()].filter((execution) => execution.stateMachineArn === stateMachineArn).reverse();
+      const { statusFilter } = input;
+      const { items, nextToken } = paginate(
+        listPages(executions, (execution) => execution.arn),
+        input,
+        DEFAULT_PAGE_SIZE,
+        invalidToken(input),
+        statusFilter === undefined ? undefined : (execution) => execution.status === statusFilter,
+      );
+      return { executions: items.map(executionSummary), ...(nextToken ? { nextToken } : {}) };
     },
 
-    GetExecutionHistory(input) {
-      const execution = executionFromArn(input.executionArn);
+    GetExecutionHistory(rawInput, region) {
+      const input = valid(rawInput, shapes.getExecutionHistoryInput) as { executionArn: string; reverseOrder?: boolean; maxResults?: number; nextToken?: string };
+      const execution = executionFromArn(input.executionArn, region);
       const events = input.reverseOrder === true ? [...execution.history.events].reverse() : execution.history.events;
-      const { page, nextToken } = paginate(events, input, (event) => String(event.id));
-      return { events: page, ...(nextToken ? { nextToken } : {}) };
+      const { items, nextToken } = paginate(listPages(events, (event) => String(event.id)), input, DEFAULT_PAGE_SIZE, invalidToken(input));
+      return { events: items, ...(nextToken ? { nextToken } : {}) };
     },
 
-    StopExecution(input) {
-      const execution = executionFromArn(input.executionArn);
-      if (execution.status === 'RUNNING') {
-        execution.stop(optionalString(input.error, 'error', 256), optionalString(input.cause, 'cause', 32_768));
-      }
+    StopExecution(rawInput, region) {
+      const input = valid(rawInput, shapes.stopExecutionInput) as { executionArn: string; error?: string; cause?: string };
+      const execution = executionFromArn(input.executionArn, region);
+      if (execution.status === 'RUNNING') execution.stop(input.error, input.cause);
       // The interpreter closes the execution asynchronously; report the moment of the request if it has not yet.
       return { stopDate: (execution.stopDate ?? Date.now()) / 1000 };
     },
   };
+}
+
+const REDRIVABLE_STATUSES: readonly ExecutionStatus[] = ['FAILED', 'TIMED_OUT', 'ABORTED'];
+
+/** Checks the model's constraints first, as AWS does: before any ARN is resolved. */
+function valid(input: Input, shape: StructureShape): Input {
+  return requireValid(input, shape, (violations) => new StepFunctionsError('ValidationException', describeViolations(violations)));
+}
+
+function invalidToken(input: PageRequest): () => StepFunctionsError {
+  return () => new StepFunctionsError('InvalidToken', `Invalid Token: '${String(input.nextToken)}'`);
 }
 
 function executionSummary(execution: Execution) {
@@ -148,29 +175,25 @@ function executionSummary(execution: Execution) {
   };
 }
 
-/** The `:`-separated parts after `arn:aws:states:<region>:<account>:<kind>:`. */
-function arnResource(arn: unknown, kind: 'stateMachine' | 'execution'): string[] {
-  const parts = typeof arn === 'string' ? arn.split(':') : [];
+/** An ARN's account, region and the `:`-separated parts after `arn:<partition>:states:<region>:<account>:<kind>:`. */
+function parseArn(arn: string, kind: 'stateMachine' | 'execution'): { region: string; account: string; resource: string[] } {
+  const parts = arn.split(':');
   const expectedParts = kind === 'stateMachine' ? 7 : 8;
   if (parts.length !== expectedParts || parts[0] !== 'arn' || parts[2] !== 'states' || parts[5] !== kind || parts.slice(6).some((part) => part === '')) {
-    throw new StepFunctionsError('InvalidArn', `Invalid Arn: '${String(arn)}'`);
+    throw new StepFunctionsError('InvalidArn', `Invalid Arn: '${arn}'`);
   }
-  return parts.slice(6);
+  return { region: parts[3] ?? '', account: parts[4] ?? '', resource: parts.slice(6) };
 }
 
-function validName(name: unknown): string {
-  if (typeof name !== 'string' || name.length < 1 || name.length > 80 || INVALID_NAME_CHARACTERS.test(name)) {
-    throw new StepFunctionsError('InvalidName', `Invalid Name: '${String(name)}'`);
-  }
+/** The model bounds the length (a ValidationException); the characters are Step Functions' own rule. */
+function validName(name: string): string {
+  if (INVALID_NAME_CHARACTERS.test(name)) throw new StepFunctionsError('InvalidName', `Invalid Name: '${name}'`);
   return name;
 }
 
-function validInput(input: unknown): string {
+/** The model bounds the size; that the input is JSON is Step Functions' own rule. */
+function validInput(input: string | undefined): string {
   if (input === undefined) return '{}';
-  if (typeof input !== 'string') throw new StepFunctionsError('InvalidExecutionInput', 'Invalid execution input: input must be a JSON string');
-  if (payloadBytes(input) > MAX_PAYLOAD_BYTES) {
-    throw new StepFunctionsError('InvalidExecutionInput', `Invalid execution input: the input exceeds ${MAX_PAYLOAD_BYTES} bytes`);
-  }
   try {
     JSON.parse(input);
   } catch (error) {
@@ -181,31 +204,4 @@ function validInput(input: unknown): string {
 
 function sameJson(left: string, right: string): boolean {
   return JSON.stringify(JSON.parse(left)) === JSON.stringify(JSON.parse(right));
-}
-
-function optionalString(value: unknown, field: string, maxLength: number): string | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.length > maxLength) {
-    throw new StepFunctionsError('ValidationException', `'${field}' must be a string of at most ${maxLength} characters`);
-  }
-  return value;
-}
-
-/** `maxResults` (0 or absent = default) and opaque `nextToken` naming the last key of the previous page. */
-function paginate<T>(items: readonly T[], input: Input, keyOf: (item: T) => string): { page: T[]; nextToken?: string } {
-  const maxResults = input.maxResults ?? 0;
-  if (typeof maxResults !== 'number' || !Number.isInteger(maxResults) || maxResults < 0 || maxResults > MAX_PAGE_SIZE) {
-    throw new StepFunctionsError('ValidationException', `Value '${String(maxResults)}' at 'maxResults' failed to satisfy constraint: Member must have value between 0 and ${MAX_PAGE_SIZE}`);
-  }
-  let start = 0;
-  if (input.nextToken !== undefined) {
-    const lastKey = typeof input.nextToken === 'string' ? decodePageToken(input.nextToken) : undefined;
-    const lastIndex = lastKey === undefined ? -1 : items.findIndex((item) => keyOf(item) === lastKey);
-    if (lastIndex < 0) throw new StepFunctionsError('InvalidToken', `Invalid Token: '${String(input.nextToken)}'`);
-    start = lastIndex + 1;
-  }
-  const size = maxResults === 0 ? DEFAULT_PAGE_SIZE : maxResults;
-  const page = items.slice(start, start + size);
-  const more = start + size < items.length;
-  return more ? { page, nextToken: encodePageToken(keyOf(page.at(-1)!)) } : { page };
 }

@@ -1,6 +1,7 @@
 /**
- * Step Functions' payload quota: 256 KiB of UTF-8, for an execution's input, a task's effective input (after
- * Parameters) and result, and a state's output. Past it AWS fails the execution with States.DataLimitExceeded,
+ * Step Functions' payload quota: 256 KiB of UTF-8, for an execution's input (StartExecution refuses a larger
+ * one), a task's effective input (after Parameters) and result, and a state's output. Past it in a running
+ * execution AWS fails the execution with States.DataLimitExceeded,
  * which a States.ALL catcher does not catch, so the emulator must too: a workflow that could outgrow it fails
  * its tests here. A state's output is checked as the interpreter logs its exit, by which time the next state
  * may have started; on AWS it would not have.

@@ -8,11 +8,12 @@ import { recordOf } from './domain/rollback.ts';
 /**
  * Records what the thing looked like before this execution touched it, in the execution's own state,
  * so that a rollback (even after a crashed and retried RegisterThing) removes only what this
- * execution created. Without rollback nothing needs it, and no call is made.
+ * execution created, and so that AttachPrincipal retires the certificates that lost CSR registrations
+ * issued to a thing this execution created. When neither can happen, no call is made.
  */
 export async function inspectThing(input: DeviceTaskInput): Promise<DeviceRecord> {
   const record = recordOf(input.spec, undefined);
-  if (!input.rollbackOnFailure) return record;
+  if (!input.rollbackOnFailure && !input.templateIssuesCertificate) return record;
   return { ...record, prior: await priorState(input.spec.thingName, input.spec.principal) };
 }
 

@@ -7,7 +7,12 @@ import type { DeviceOutcome, DeviceRecord, DeviceTaskInput, RollbackReport } fro
 import { abandonedRollback, failureOf, planRollback, type RollbackPlan, recordOf } from './domain/rollback.ts';
 import { toOutcome } from './domain/summary.ts';
 
-type RollbackInput = Omit<DeviceTaskInput, 'templateBody' | 'templateParameters' | 'thingPrincipalType'> & {
+type RollbackInput = Omit<DeviceTaskInput, 'templateBody' | 'templateParameters' | 'thingPrincipalType' | 'templateIssuesCertificate'> & {
+  /**
+   * Absent for a device rolled back after a failed association: its AttachPrincipal already retired the
+   * certificates of lost CSR registrations, so only the one it recorded is left to retire.
+   */
+  templateIssuesCertificate?: boolean;
   /** Set by the state machine once this rollback's retries are spent: record the outcome, try nothing more. */
   rollbackFailure?: DeviceTaskInput['failure'];
 };
@@ -26,7 +31,7 @@ export async function rollBackDevice(input: RollbackInput): Promise<DeviceOutcom
 
   const report: RollbackReport = { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false };
   try {
-    await undo(record, planRollback(record, input.templateIssuesCertificate), report);
+    await undo(record, planRollback(record, input.templateIssuesCertificate === true), report);
   } catch (error) {
     if (isLeftToStateMachineRetry(error as Error)) throw error;
     const { name, message } = error as Error;
@@ -44,7 +49,15 @@ async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackRe
     const refused = entries.find((entry) => entry.code !== 'ResourceNotFoundException');
     if (refused) throw new DisassociationRefused(refused);
   }
-  const principals = plan.deleteThing ? ((await listThingPrincipals(record.thingName)) ?? []) : [];
+  const principals = plan.deleteThing ? await listThingPrincipals(record.thingName) : [];
+  if (principals === undefined) {
+    // No thing: a RegisterThing that failed created none, or an earlier attempt of this rollback, whose
+    // report was lost with its error, deleted the thing this execution registered, and everything before it.
+    if (record.thingArn !== undefined) {
+      Object.assign(report, { thingDeleted: true, certificateDeleted: plan.deleteCertificate !== undefined, detachedPrincipals: plan.knownAttached });
+    }
+    return;
+  }
   const issued = plan.retireEveryCertificate ? principals.filter(isCertificateArn) : [];
   const retired = new Set([...(plan.deleteCertificate ? [plan.deleteCertificate] : []), ...issued]);
   const detached: string[] = [];

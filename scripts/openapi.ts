@@ -2,8 +2,11 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import * as z from 'zod/mini';
-import { deprovisioningRequestSchema } from '../functions/domain/deprovisioning-request.ts';
-import { provisioningRequestSchema } from '../functions/domain/provisioning-request.ts';
+import { REQUEST_ID_PATTERN } from '../functions/domain/limits.ts';
+// Imported for their named schemas, which register themselves with zod's global registry.
+import '../functions/domain/deprovisioning-request.ts';
+import '../functions/domain/provisioning-request.ts';
+import '../functions/domain/request-status.ts';
 
 const fieldError = {
   type: 'object',
@@ -27,58 +30,6 @@ const accepted = {
   properties: { requestId: { type: 'string' }, executionArn: { type: 'string' }, statusUrl: { type: 'string', format: 'uri' } },
 };
 
-const deviceOutcome = {
-  type: 'object',
-  required: ['thingName', 'status', 'coreDeviceThingName'],
-  properties: {
-    thingName: { type: 'string' },
-    status: { enum: ['PROVISIONED', 'DEPROVISIONED', 'FAILED'] },
-    coreDeviceThingName: { type: 'string' },
-    thingArn: { type: 'string' },
-    certificateArn: { type: 'string' },
-    error: {
-      type: 'object',
-      properties: {
-        step: { enum: ['inspect', 'register', 'attach', 'associate', 'disassociate', 'detach', 'delete', 'rollback'] },
-        code: { type: 'string' },
-        message: { type: 'string' },
-      },
-    },
-    rollback: {
-      type: 'object',
-      properties: {
-        detachedPrincipals: { type: 'array', items: { type: 'string' } },
-        thingDeleted: { type: 'boolean' },
-        certificateDeleted: { type: 'boolean' },
-      },
-    },
-  },
-};
-
-const requestStatus = {
-  type: 'object',
-  required: ['requestId', 'executionArn', 'status'],
-  properties: {
-    requestId: { type: 'string' },
-    executionArn: { type: 'string' },
-    status: { enum: ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'] },
-    startDate: { type: 'string', format: 'date-time' },
-    stopDate: { type: 'string', format: 'date-time' },
-    summary: {
-      type: 'object',
-      properties: {
-        requestId: { type: 'string' },
-        status: { enum: ['SUCCEEDED', 'PARTIAL', 'FAILED'] },
-        counts: {
-          type: 'object',
-          properties: { requested: { type: 'integer' }, succeeded: { type: 'integer' }, failed: { type: 'integer' }, rolledBack: { type: 'integer' } },
-        },
-        devices: { type: 'array', items: { $ref: '#/components/schemas/DeviceOutcome' } },
-      },
-    },
-  },
-};
-
 function json(schemaRef: string) {
   return { content: { 'application/json': { schema: { $ref: `#/components/schemas/${schemaRef}` } } } };
 }
@@ -97,7 +48,7 @@ function requestRoutes(collection: string, requestSchema: string, noun: string) 
     [`/${collection}`]: {
       post: {
         summary: `Start a ${noun} request`,
-        parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,80}$' } }],
+        parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: REQUEST_ID_PATTERN.source } }],
         requestBody: { required: true, ...json(requestSchema) },
         responses: {
           '202': { description: 'Accepted: the execution runs (or already ran) for this requestId', ...json('Accepted') },
@@ -123,13 +74,38 @@ function requestRoutes(collection: string, requestSchema: string, noun: string) 
   };
 }
 
-/** Built from the request schemas themselves, so the document cannot drift from validation. */
-export function buildOpenApiDocument() {
-  const schemas = z.toJSONSchema(z.object({ provisioning: provisioningRequestSchema, deprovisioning: deprovisioningRequestSchema }), {
-    io: 'input',
+/**
+ * Zod spells a safe integer and an ISO date-time out as bounds and a regular expression; `integer` and
+ * `format: date-time` say the same to a reader of the document.
+ */
+function plainer({ jsonSchema }: { jsonSchema: Record<string, unknown> }): void {
+  if (jsonSchema.type === 'integer' && jsonSchema.maximum === Number.MAX_SAFE_INTEGER) {
+    delete jsonSchema.minimum;
+    delete jsonSchema.maximum;
+  }
+  if (jsonSchema.format === 'date-time') delete jsonSchema.pattern;
+}
+
+/** The schemas named with `z.meta({ id })`, as OpenAPI components that refer to one another. */
+function components(io: 'input' | 'output', ids: string[]): Record<string, unknown> {
+  const { schemas } = z.toJSONSchema(z.globalRegistry, {
+    io,
     target: 'openapi-3.0',
     unrepresentable: 'any',
-  }) as { $defs?: Record<string, unknown>; definitions?: Record<string, unknown> };
+    uri: (id) => `#/components/schemas/${id}`,
+    override: plainer,
+  });
+  // OpenAPI 3.0 names a component by its key; the `$id` zod adds would be one more name for it.
+  return Object.fromEntries(ids.map((id) => [id, { ...schemas[id], $id: undefined }]));
+}
+
+/**
+ * Built from the schemas that validate requests and that type what the workflow answers, so the document
+ * cannot drift from either.
+ */
+export function buildOpenApiDocument() {
+  const requests = components('input', ['ProvisioningRequest', 'DeprovisioningRequest']);
+  const answers = components('output', ['RequestStatus', 'RequestSummary', 'DeviceOutcome', 'StepError', 'RollbackReport']);
   return {
     openapi: '3.0.3',
     info: {
@@ -140,14 +116,14 @@ export function buildOpenApiDocument() {
     paths: { ...requestRoutes('provisioning-requests', 'ProvisioningRequest', 'provisioning'), ...requestRoutes('deprovisioning-requests', 'DeprovisioningRequest', 'deprovisioning') },
     components: {
       securitySchemes: { sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', 'x-amazon-apigateway-authtype': 'awsSigv4' } },
-      schemas: { ...(schemas.$defs ?? schemas.definitions), Accepted: accepted, FieldErrors: fieldError, RequestStatus: requestStatus, DeviceOutcome: deviceOutcome },
+      schemas: { ...requests, ...answers, Accepted: accepted, FieldErrors: fieldError },
     },
     security: [{ sigv4: [] }],
   };
 }
 
 export function renderOpenApi(): string {
-  return `# Generated by \`npm run openapi\` from functions/domain/*-request.ts. Do not edit by hand.\n${stringify(buildOpenApiDocument(), { aliasDuplicateObjects: false })}`;
+  return `# Generated by \`npm run openapi\` from functions/domain/*-request.ts and request-status.ts. Do not edit by hand.\n${stringify(buildOpenApiDocument(), { aliasDuplicateObjects: false })}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

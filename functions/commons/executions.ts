@@ -1,5 +1,8 @@
 import { setTimeout } from 'node:timers/promises';
 import { DescribeExecutionCommand, type DescribeExecutionCommandOutput, ListExecutionsCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import type * as z from 'zod/mini';
+import type { requestStatusSchema } from '../domain/request-status.ts';
+import { isTransientError, isUnnamedTransientFailure } from '../domain/errors.ts';
 import { logger } from './powertools.ts';
 import { sfn } from './clients/sfn.ts';
 
@@ -64,15 +67,7 @@ function digestOf(serializedInput: string | undefined): unknown {
   }
 }
 
-export interface RequestStatusView {
-  requestId: string;
-  executionArn: string;
-  status: string;
-  startDate?: string;
-  stopDate?: string;
-  summary?: unknown;
-  error?: { code?: string; message?: string };
-}
+export type RequestStatusView = z.infer<typeof requestStatusSchema>;
 
 export async function describeRequest(stateMachineArn: string, requestId: string): Promise<RequestStatusView | undefined> {
   const executionArn = executionArnOf(stateMachineArn, requestId);
@@ -81,7 +76,8 @@ export async function describeRequest(stateMachineArn: string, requestId: string
     return {
       requestId,
       executionArn,
-      status: execution.status ?? 'UNKNOWN',
+      // DescribeExecution always answers a status; the SDK types every output member as optional.
+      status: execution.status as RequestStatusView['status'],
       ...(execution.startDate && { startDate: execution.startDate.toISOString() }),
       ...(execution.stopDate && { stopDate: execution.stopDate.toISOString() }),
       ...(execution.output && { summary: JSON.parse(execution.output) }),
@@ -95,13 +91,15 @@ export async function describeRequest(stateMachineArn: string, requestId: string
 
 /**
  * How many executions of the state machine are running (up to 100: past that the pacing is at its
- * floor anyway). Pacing is an optimisation, so if Step Functions cannot say, the request still starts.
+ * floor anyway). Pacing is an optimisation, so if Step Functions is throttling or unavailable, the request
+ * still starts; any other error (a role without states:ListExecutions) is a deployment's fault, and shows.
  */
 export async function runningExecutions(stateMachineArn: string): Promise<number> {
   try {
     const page = await sfn.send(new ListExecutionsCommand({ stateMachineArn, statusFilter: 'RUNNING', maxResults: 100 }));
     return page.executions?.length ?? 0;
   } catch (error) {
+    if (!isTransientError((error as Error).name) && !isUnnamedTransientFailure(error as Error)) throw error;
     logger.warn('could not count running executions; pacing as if none were running', { errorName: (error as Error).name });
     return 0;
   }

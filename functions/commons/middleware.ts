@@ -51,11 +51,18 @@ function reportTaskError(step: string): MiddlewareObj {
 }
 
 /**
+ * Middy ends a handler this long before Lambda's deadline with a TimeoutError, which the task's error
+ * reporting names TransientServiceError for the state machine to retry. Middy's default, 5 ms, leaves too
+ * little time for the error middlewares and the metrics flush, and a Lambda timeout is not retried.
+ */
+const EARLY_TIMEOUT = { timeoutEarlyInMillis: 500 };
+
+/**
  * A Step Functions task: a plain async function wrapped with the Powertools context, metrics,
  * correlation and error reporting. Middlewares run top to bottom before, bottom to top after/onError.
  */
 export function taskHandler<Input, Output>(step: string, run: (input: Input) => Promise<Output>) {
-  return middy<Input, Output, Error, Context>()
+  return middy<Input, Output, Error, Context>(EARLY_TIMEOUT)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(publishRecordedMetrics())
     .use(correlateWithExecution() as MiddlewareObj<Input>)
@@ -65,7 +72,7 @@ export function taskHandler<Input, Output>(step: string, run: (input: Input) => 
 
 /** A trigger (API Gateway, EventBridge): the same Powertools wiring, with the handler's own responses. */
 export function triggerHandler<Event, Result>(run: (event: Event) => Promise<Result>) {
-  return middy<Event, Result, Error, Context>()
+  return middy<Event, Result, Error, Context>(EARLY_TIMEOUT)
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(publishRecordedMetrics())
     .handler((event) => run(event));

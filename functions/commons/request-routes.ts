@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { $ZodType } from 'zod/v4/core';
-import { isThrottlingError, isTransientError } from '../domain/errors.ts';
+import { isThrottlingError, isTransientError, isUnnamedTransientFailure } from '../domain/errors.ts';
 import { REQUEST_ID_PATTERN } from '../domain/limits.ts';
 import { ExecutionNotYetVisibleError } from './executions.ts';
 import { badRequest, header, jsonResponse, parseJsonBody, statusUrl } from './http.ts';
@@ -31,13 +31,14 @@ export async function postRequest(kind: RequestKind<$ZodType>, event: APIGateway
 }
 
 /**
- * Step Functions still throttling (or unavailable) after the SDK's retries, or not yet showing an
+ * Step Functions still throttling (or failing with a 5xx) after the SDK's retries, or not yet showing an
  * execution it said exists: the client should come back, and may safely repeat the same request,
- * which its requestId keeps idempotent.
+ * which its requestId keeps idempotent. Step Functions names its 5xx errors `ServiceUnavailable` and
+ * `InternalFailure`, unlike IoT, so the status code decides, not the name.
  */
 function retryLater(error: Error): APIGatewayProxyResult {
   const notYetVisible = error instanceof ExecutionNotYetVisibleError;
-  if (!notYetVisible && !isTransientError(error.name)) throw error;
+  if (!notYetVisible && !isTransientError(error.name) && !isUnnamedTransientFailure(error)) throw error;
   const reason = notYetVisible ? error.message : `Step Functions answered ${error.name}`;
   const response = jsonResponse(isThrottlingError(error.name) ? 429 : 503, {
     message: `${reason}; retry the same request (it is idempotent by requestId)`,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { $ZodType, output } from 'zod/v4/core';
 import { deprovisioningRequestSchema } from '../domain/deprovisioning-request.ts';
-import { toDeprovisioningExecutionInput, toProvisioningExecutionInput } from '../domain/execution-input.ts';
+import { deprovisioningIntent, provisioningIntent, toDeprovisioningExecutionInput, toProvisioningExecutionInput } from '../domain/execution-input.ts';
 import { deviceConcurrency, quotasFromEnvironment } from '../domain/pacing.ts';
 import { provisioningRequestSchema } from '../domain/provisioning-request.ts';
 import { requestDigest } from '../domain/request-digest.ts';
@@ -17,6 +17,8 @@ export interface RequestKind<Schema extends $ZodType> {
   schema: Schema;
   stateMachineArnVariable: string;
   toExecutionInput(request: output<Schema>, requestId: string, stateMachineArn: string): Promise<unknown>;
+  /** What idempotency compares: the same intent under the same requestId reaches the same execution. */
+  intentOf(request: output<Schema>): unknown;
 }
 
 export const provisioning: RequestKind<typeof provisioningRequestSchema> = {
@@ -27,6 +29,7 @@ export const provisioning: RequestKind<typeof provisioningRequestSchema> = {
     const concurrency = deviceConcurrency(quotasFromEnvironment(process.env), await runningExecutions(stateMachineArn));
     return toProvisioningExecutionInput(request, requestId, concurrency);
   },
+  intentOf: provisioningIntent,
 };
 
 export const deprovisioning: RequestKind<typeof deprovisioningRequestSchema> = {
@@ -34,6 +37,7 @@ export const deprovisioning: RequestKind<typeof deprovisioningRequestSchema> = {
   schema: deprovisioningRequestSchema,
   stateMachineArnVariable: 'DEPROVISION_STATE_MACHINE_ARN',
   toExecutionInput: async (request, requestId) => toDeprovisioningExecutionInput(request, requestId),
+  intentOf: deprovisioningIntent,
 };
 
 function stateMachineArn(kind: RequestKind<$ZodType>): string {
@@ -61,7 +65,7 @@ export async function submitRequest<Schema extends $ZodType>(
   }
   // The request id is the execution's name: both keys, as on the task functions' log lines.
   logger.appendKeys({ requestId: requestId.value, executionName: requestId.value });
-  const digest = requestDigest(request.value);
+  const digest = requestDigest(kind.intentOf(request.value));
   const machine = stateMachineArn(kind);
   const input = { ...((await kind.toExecutionInput(request.value, requestId.value, machine)) as object), requestDigest: digest };
   const started = await startExecutionOnce(machine, requestId.value, input, digest);

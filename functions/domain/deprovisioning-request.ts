@@ -11,7 +11,7 @@ const requestFields = z.strictObject({
   coreDeviceThingName: z.optional(thingNameSchema).check(z.meta({ description: 'Default core device to disassociate from.' })),
   disassociate: flag(true, 'Disassociate each device from its core device.'),
   detachPrincipals: flag(true, 'Detach every principal attached to each thing.'),
-  deleteThings: flag(true, 'Delete each thing (implies detachPrincipals).'),
+  deleteThings: flag(true, 'Delete each thing (requires detachPrincipals: true).'),
   devices: z
     .array(z.strictObject({ thingName: thingNameSchema, coreDeviceThingName: z.optional(thingNameSchema) }))
     .check(

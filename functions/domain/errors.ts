@@ -15,7 +15,7 @@ const TRANSIENT = new Set([
 ]);
 
 /** The name the task functions give a failure that is transient but that AWS did not name. */
-export const TRANSIENT_SERVICE_ERROR = 'TransientServiceError';
+const TRANSIENT_SERVICE_ERROR = 'TransientServiceError';
 
 /** Names the task functions throw for IoT's asynchronous detachment (see iot-operations.ts). */
 export const THING_STILL_HAS_PRINCIPALS = 'ThingStillHasPrincipals';
@@ -37,7 +37,7 @@ export function isTransientError(name: string): boolean {
 }
 
 /** The state machine retries it: a task should let it escape rather than record it as final. */
-export function isRetriedByStateMachine(name: string): boolean {
+function isRetriedByStateMachine(name: string): boolean {
   return RETRIED_ERROR_NAMES.includes(name);
 }
 
@@ -85,9 +85,16 @@ export function messageFromCause(cause: string | undefined): string {
   return boundedMessage(cause);
 }
 
-/** Outcomes are bounded so that a request's summary always fits a Step Functions payload. */
+/** AWS's validation messages quote the whole offending value; the constraint after it is what explains the failure. */
+const LONG_QUOTED_VALUE = /(['"])([^'"]{33,})\1/g;
+
+/**
+ * Outcomes are bounded so that a request's summary always fits a Step Functions payload. A long quoted
+ * value is cut first, so that what follows it survives the bound.
+ */
 export function boundedMessage(message: string): string {
-  return message.length <= MAX_ERROR_MESSAGE_CHARS ? message : `${message.slice(0, MAX_ERROR_MESSAGE_CHARS - 1)}…`;
+  const shortened = message.replace(LONG_QUOTED_VALUE, (_, quote: string, value: string) => `${quote}${value.slice(0, 24)}…${quote}`);
+  return shortened.length <= MAX_ERROR_MESSAGE_CHARS ? shortened : `${shortened.slice(0, MAX_ERROR_MESSAGE_CHARS - 1)}…`;
 }
 
 export class ThingStillHasPrincipalsError extends Error {

@@ -8,7 +8,8 @@ import type { ClientDeviceBatch, DeviceRecord, ProvisioningExecutionInput } from
 /**
  * Not a function of the request alone: the pacing depends on how many executions are running, so a
  * repeated request may yield another input, which StartExecution answers with ExecutionAlreadyExists.
- * Idempotency rests on the execution name and the request digest the input carries (request-digest.ts).
+ * Idempotency rests on the execution name and the digest of the request's intent that the input carries
+ * (provisioningIntent below, request-digest.ts).
  */
 export function toProvisioningExecutionInput(
   request: ProvisioningRequest,
@@ -56,4 +57,20 @@ export function toDeprovisioningExecutionInput(request: DeprovisioningRequest, r
     devices,
     batches: request.disassociate ? planClientDeviceBatches(devices) : [],
   };
+}
+
+/**
+ * What a client asked for, every default resolved: two requests are the same one whether their defaults are
+ * spelled out or left out, and whether their id came in the body or in the Idempotency-Key header. A shipped
+ * template is named, not quoted, so that a redeploy which edits it does not turn a retry into a 409.
+ */
+export function provisioningIntent(request: ProvisioningRequest): unknown {
+  const { requestId, pacing, templateBody, templateIssuesCertificate, ...intent } = toProvisioningExecutionInput(request, '', 0);
+  return intent.templateName ? intent : { ...intent, templateBody };
+}
+
+/** What a client asked for, as provisioningIntent. */
+export function deprovisioningIntent(request: DeprovisioningRequest): unknown {
+  const { requestId, ...intent } = toDeprovisioningExecutionInput(request, '');
+  return intent;
 }

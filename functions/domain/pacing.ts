@@ -25,7 +25,7 @@ export interface PacingQuotas {
   deviceStepSeconds: number;
 }
 
-export const INLINE_MAP_CONCURRENCY_LIMIT = 40;
+const INLINE_MAP_CONCURRENCY_LIMIT = 40;
 const HEADROOM = 1.2;
 
 function bindingTps(quotas: PacingQuotas): number {

@@ -11,7 +11,7 @@ import {
   REQUEST_ID_PATTERN,
   THING_NAME_PATTERN,
 } from './limits.ts';
-import { analyzeTemplate } from './provisioning-template.ts';
+import { analyzeTemplate, ATTRIBUTE_VALUE_RULE, isValidAttributeValue } from './provisioning-template.ts';
 import { isRecord } from './validation.ts';
 
 // zod/mini rather than zod: the same schema model at a twentieth of the bundle (22 KB, not 454 KB).
@@ -55,7 +55,7 @@ const requestFields = z.strictObject({
   requestId: z.optional(requestIdSchema),
   coreDeviceThingName: optionalField(thingNameSchema, { description: 'Default Greengrass V2 core device for all devices.', example: 'gateway-core-01' }),
   templateName: optionalField(
-    z.enum(shippedTemplateNames, { error: (issue) => `unknown template ${JSON.stringify(issue.input)}; available: ${shippedTemplateNames.join(', ')}` }),
+    z.enum(shippedTemplateNames, { error: (issue) => `must be one of ${shippedTemplateNames.join(', ')}, not ${JSON.stringify(issue.input)}` }),
     { description: `A template shipped under templates/; default ${defaultTemplateName}.` },
   ),
   templateBody: optionalField(
@@ -97,7 +97,7 @@ function checkAcrossFields(request: RequestFields, context: $RefinementCtx<Reque
   const issue = (path: (string | number)[], message: string) => context.addIssue({ code: 'custom', path, message });
 
   if (request.templateName !== undefined && request.templateBody !== undefined) {
-    issue(['templateBody'], 'give templateName or templateBody, not both');
+    issue(['templateBody'], 'must not be given with templateName: give one or the other');
   }
   const shipped = shippedTemplates[request.templateName ?? defaultTemplateName];
   const templateBody = typeof request.templateBody === 'string' ? request.templateBody : shipped && JSON.stringify(shipped);
@@ -108,6 +108,22 @@ function checkAcrossFields(request: RequestFields, context: $RefinementCtx<Reque
   if (isRecord(request.templateParameters) && 'ThingName' in request.templateParameters) {
     issue(['templateParameters', 'ThingName'], 'is set from each device\'s thingName and must not be given');
   }
+  // What RegisterThing would refuse for every device, or silently ignore: a parameter the template does not
+  // declare would leave its Default in place of a misspelt one; a value the thing takes as an attribute must
+  // suit the registry.
+  const checkParameters = (parameters: unknown, path: (string | number)[]) => {
+    if (!analysis.ok || !isRecord(parameters)) return;
+    const { declaredParameters, attributeParameters } = analysis.facts;
+    for (const [name, value] of Object.entries(parameters)) {
+      if (name === 'ThingName') continue;
+      if (!declaredParameters.includes(name)) {
+        issue([...path, name], `is not a parameter of the template, which declares ${declaredParameters.join(', ')}`);
+      } else if (attributeParameters[name] !== undefined && typeof value === 'string' && !isValidAttributeValue(value)) {
+        issue([...path, name], `becomes the thing attribute ${attributeParameters[name]}, which takes ${ATTRIBUTE_VALUE_RULE}`);
+      }
+    }
+  };
+  checkParameters(request.templateParameters, ['templateParameters']);
 
   const firstIndexByName = new Map<string, number>();
   const firstIndexByPrincipal = new Map<string, number>();
@@ -129,6 +145,7 @@ function checkAcrossFields(request: RequestFields, context: $RefinementCtx<Reque
     if (isRecord(device.parameters) && 'ThingName' in device.parameters) {
       issue(['devices', index, 'parameters', 'ThingName'], 'is set from thingName and must not be given');
     }
+    checkParameters(device.parameters, ['devices', index, 'parameters']);
     if (!analysis.ok) return;
     if (device.principal === undefined && !analysis.facts.createsCertificate) {
       issue(['devices', index, 'principal'], 'is required because the template creates no certificate');

@@ -7,7 +7,21 @@ export interface TemplateFacts {
   /** Parameters that have no `Default`: every device must receive a value for each. */
   requiredParameters: string[];
   declaredParameters: string[];
+  /** Parameters that the thing takes as an attribute value as they are (`{"Ref": name}`), by attribute name. */
+  attributeParameters: Record<string, string>;
 }
+
+/** The registry's rule for an attribute value (AttributeValue in the IoT API model): no spaces. */
+const ATTRIBUTE_VALUE = /^[a-zA-Z0-9_.,@/:#=[\]-]{0,800}$/;
+export const ATTRIBUTE_VALUE_RULE = 'at most 800 characters of a-z, A-Z, 0-9 and _.,@/:#=[]- (no spaces)';
+
+export function isValidAttributeValue(value: string): boolean {
+  return ATTRIBUTE_VALUE.test(value);
+}
+
+/** A thing without a thing type takes at most 3 attributes, with one 50 (AWS IoT quotas). */
+const MAX_UNTYPED_THING_ATTRIBUTES = 3;
+const MAX_TYPED_THING_ATTRIBUTES = 50;
 
 export type TemplateAnalysis = { ok: true; facts: TemplateFacts } | { ok: false; reason: string };
 
@@ -52,6 +66,18 @@ export function analyzeTemplate(templateBody: string): TemplateAnalysis {
   if (resources.some((resource) => resource?.Type === 'AWS::IoT::Policy' && resource.Properties?.PolicyDocument !== undefined)) {
     return { ok: false, reason: 'must not create a policy from a PolicyDocument: reference an existing policy by PolicyName' };
   }
+  const thingProperties = things[0]?.Properties ?? {};
+  const attributes = Object.entries((thingProperties.AttributePayload ?? {}) as Record<string, unknown>);
+  const maxAttributes = thingProperties.ThingTypeName === undefined ? MAX_UNTYPED_THING_ATTRIBUTES : MAX_TYPED_THING_ATTRIBUTES;
+  if (attributes.length > maxAttributes) {
+    const typed = thingProperties.ThingTypeName === undefined ? 'without a ThingTypeName' : 'with a ThingTypeName';
+    return { ok: false, reason: `gives its thing ${attributes.length} attributes: a thing ${typed} takes at most ${maxAttributes}` };
+  }
+  const attributeParameters: Record<string, string> = {};
+  for (const [attribute, value] of attributes) {
+    const parameter = (value as { Ref?: unknown } | null)?.Ref;
+    if (typeof parameter === 'string') attributeParameters[parameter] = attribute;
+  }
   const declaredParameters = Object.keys(parameters);
   const certificates = resources.filter((resource) => resource?.Type === 'AWS::IoT::Certificate');
   return {
@@ -60,6 +86,7 @@ export function analyzeTemplate(templateBody: string): TemplateAnalysis {
       createsCertificate: certificates.length > 0,
       issuesCertificate: certificates.some((resource) => resource.Properties?.CertificateSigningRequest !== undefined),
       declaredParameters,
+      attributeParameters,
       requiredParameters: declaredParameters.filter(
         (name) => name !== 'ThingName' && parameters[name]?.Default === undefined,
       ),

@@ -1,3 +1,6 @@
+import type * as z from 'zod/mini';
+import type { deviceOutcomeSchema, requestSummarySchema, rollbackReportSchema, stepErrorSchema, stepSchema } from './request-status.ts';
+
 /** Shapes that flow through the state machines. The ASL files move them; these types name them. */
 
 export type ThingPrincipalType = 'EXCLUSIVE_THING' | 'NON_EXCLUSIVE_THING';
@@ -7,13 +10,9 @@ export interface Correlation {
   executionName: string;
 }
 
-export type Step = 'inspect' | 'register' | 'attach' | 'associate' | 'disassociate' | 'detach' | 'delete' | 'rollback';
+export type Step = z.infer<typeof stepSchema>;
 
-export interface StepError {
-  step: Step;
-  code: string;
-  message: string;
-}
+export type StepError = z.infer<typeof stepErrorSchema>;
 
 export interface DeviceSpec {
   thingName: string;
@@ -46,13 +45,7 @@ export interface DeviceRecord {
   rollback?: RollbackReport;
 }
 
-export interface RollbackReport {
-  detachedPrincipals: string[];
-  thingDeleted: boolean;
-  certificateDeleted: boolean;
-  /** Set when the rollback itself could not finish: what remains must be cleaned by hand. */
-  incomplete?: StepError;
-}
+export type RollbackReport = z.infer<typeof rollbackReportSchema>;
 
 export interface ProvisioningExecutionInput {
   requestId: string;
@@ -69,19 +62,17 @@ export interface ProvisioningExecutionInput {
 }
 
 /** The input of each per-device task inside the provisioning Map. */
-export interface DeviceTaskInput {
+export type DeviceTaskInput = Pick<
+  ProvisioningExecutionInput,
+  'templateBody' | 'templateIssuesCertificate' | 'templateParameters' | 'thingPrincipalType' | 'rollbackOnFailure'
+> & {
   spec: DeviceSpec;
   /** Written by each task in turn (ResultPath `$.device`); absent until inspection succeeds. */
   device?: DeviceRecord;
-  templateBody: string;
-  templateIssuesCertificate: boolean;
-  templateParameters: Record<string, string>;
-  thingPrincipalType: ThingPrincipalType;
-  rollbackOnFailure: boolean;
   correlation: Correlation;
   /** The Catch of a failed step puts Step Functions' error here. */
   failure?: { Error: string; Cause?: string };
-}
+};
 
 export interface ClientDeviceBatch {
   coreDeviceThingName: string;
@@ -107,21 +98,8 @@ export type AssociationState<Batch extends SettledBatch> = Pick<ProvisioningExec
   associationBatches: Batch[];
 };
 
-export type RequestStatus = 'SUCCEEDED' | 'PARTIAL' | 'FAILED';
+export type RequestSummary = z.infer<typeof requestSummarySchema>;
 
-export interface RequestSummary {
-  requestId: string;
-  status: RequestStatus;
-  counts: { requested: number; succeeded: number; failed: number; rolledBack: number };
-  devices: DeviceOutcome[];
-}
+export type RequestStatus = RequestSummary['status'];
 
-export interface DeviceOutcome {
-  thingName: string;
-  status: 'PROVISIONED' | 'DEPROVISIONED' | 'FAILED';
-  coreDeviceThingName: string;
-  thingArn?: string;
-  certificateArn?: string;
-  error?: StepError;
-  rollback?: RollbackReport;
-}
+export type DeviceOutcome = z.infer<typeof deviceOutcomeSchema>;

@@ -9,8 +9,8 @@ function canonical(value: unknown): unknown {
 }
 
 /**
- * A fingerprint of what the client asked for, independent of key order. Idempotency compares it
- * rather than the execution input, which also holds derived values (pacing, the shipped template's
+ * A fingerprint independent of key order. Idempotency takes it of a request's intent (execution-input.ts)
+ * rather than of the execution input, which also holds derived values (pacing, the shipped template's
  * text) that a redeploy may change while the request stays the same.
  */
 export function requestDigest(request: unknown): string {

@@ -22,4 +22,9 @@ describe('error classification', () => {
     expect(messageFromCause('plain words')).toBe('plain words');
     expect(boundedMessage('short')).toBe('short');
   });
+
+  it('cuts a long quoted value, so that the field an AWS validation message names survives the bound', () => {
+    const message = `1 validation error detected: Value '${'s'.repeat(4_000)}' at 'parameters.Site' failed to satisfy constraint: Member must have length less than or equal to 800`;
+    expect(boundedMessage(message)).toBe(`1 validation error detected: Value '${'s'.repeat(24)}…' at 'parameters.Site' failed to satisfy constraint: Membe…`);
+  });
 });

@@ -82,7 +82,7 @@ describe('provisioning request contract', () => {
 
   it('says what a field must be where zod would only say "Invalid input"', () => {
     expect(errorsOf({ coreDeviceThingName: 'core', templateName: 'nope', thingPrincipalType: 'SHARED', devices: [device('a'), 'just a string', null] })).toEqual([
-      { field: 'templateName', reason: 'unknown template "nope"; available: thing-with-attributes, thing-with-certificate-from-csr' },
+      { field: 'templateName', reason: 'must be one of thing-with-attributes, thing-with-certificate-from-csr, not "nope"' },
       { field: 'thingPrincipalType', reason: 'must be EXCLUSIVE_THING or NON_EXCLUSIVE_THING' },
       { field: 'devices[1]', reason: 'must be an object' },
       { field: 'devices[2]', reason: 'must be an object' },
@@ -143,7 +143,7 @@ describe('provisioning request contract', () => {
     const tooLong = errorsOf({ coreDeviceThingName: 'core', templateBody: 'x'.repeat(10_241), devices: [device('a')] });
     expect(tooLong.map((error) => error.field)).toContain('templateBody');
     const both = errorsOf({ coreDeviceThingName: 'core', templateName: 'thing-with-attributes', templateBody: '{}', devices: [device('a')] });
-    expect(both.map((error) => error.reason)).toContain('give templateName or templateBody, not both');
+    expect(both.map((error) => error.reason)).toContain('must not be given with templateName: give one or the other');
   });
 
   it('bounds parameter keys and values as RegisterThing does', () => {
@@ -158,11 +158,41 @@ describe('provisioning request contract', () => {
   });
 
   it('bounds the shared parameters as a whole, which the execution state keeps beside every device record', () => {
-    const shared = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`P${index}`, 'v'.repeat(4000)]));
-    expect(validate(provisioningRequestSchema, { coreDeviceThingName: 'core', templateParameters: shared(8), devices: [device('a')] }).ok).toBe(true);
+    const names = Array.from({ length: 9 }, (_, index) => `P${index}`);
+    const templateBody = JSON.stringify({
+      Parameters: { ThingName: { Type: 'String' }, ...Object.fromEntries(names.map((name) => [name, { Type: 'String', Default: '' }])) },
+      Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' } } } },
+    });
+    const shared = (count: number) => Object.fromEntries(names.slice(0, count).map((name) => [name, 'v'.repeat(4000)]));
+    expect(validate(provisioningRequestSchema, { coreDeviceThingName: 'core', templateBody, templateParameters: shared(8), devices: [device('a')] }).ok).toBe(true);
 
-    expect(errorsOf({ coreDeviceThingName: 'core', templateParameters: shared(9), devices: [device('a')] })).toEqual([
+    expect(errorsOf({ coreDeviceThingName: 'core', templateBody, templateParameters: shared(9), devices: [device('a')] })).toEqual([
       { field: 'templateParameters', reason: expect.stringMatching(/^must take at most 32768 bytes as JSON .*devices\[\]\.parameters$/) },
+    ]);
+  });
+
+  it('rejects a parameter the template does not declare, shared or per device, naming what it declares', () => {
+    const errors = errorsOf({
+      coreDeviceThingName: 'core',
+      templateParameters: { site: 'plant-berlin' },
+      devices: [{ ...device('a'), parameters: { Model: 'th-200', serial: '42' } }],
+    });
+    expect(errors).toEqual([
+      { field: 'templateParameters.site', reason: 'is not a parameter of the template, which declares ThingName, Model, Site' },
+      { field: 'devices[0].parameters.serial', reason: 'is not a parameter of the template, which declares ThingName, Model, Site' },
+    ]);
+  });
+
+  it('rejects a value the thing would take as an attribute that the registry refuses, where it is given', () => {
+    const errors = errorsOf({
+      coreDeviceThingName: 'core',
+      templateParameters: { Site: 'plant berlin' },
+      devices: [{ ...device('a'), parameters: { Model: 'm'.repeat(801) } }, { ...device('b', `${certificateArn.slice(0, -2)}cd`), parameters: { Model: 'th-200' } }],
+    });
+    const rule = 'which takes at most 800 characters of a-z, A-Z, 0-9 and _.,@/:#=[]- (no spaces)';
+    expect(errors).toEqual([
+      { field: 'templateParameters.Site', reason: `becomes the thing attribute site, ${rule}` },
+      { field: 'devices[0].parameters.Model', reason: `becomes the thing attribute model, ${rule}` },
     ]);
   });
 

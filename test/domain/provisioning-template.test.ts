@@ -26,3 +26,23 @@ describe('a template asking for more than the registering role may do', () => {
     expect(analyzeTemplate(templateWithThing(thing))).toMatchObject({ ok: true });
   });
 });
+
+/** The registry's quotas that would refuse every device's RegisterThing are found before anything starts. */
+describe('a template whose thing the registry would refuse', () => {
+  const attributes = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`a${index}`, 'v']));
+
+  it('is refused with more than 3 attributes and no thing type, and accepted with a thing type', () => {
+    const untyped = { Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: attributes(4) } };
+    expect(analyzeTemplate(templateWithThing(untyped))).toEqual({
+      ok: false,
+      reason: 'gives its thing 4 attributes: a thing without a ThingTypeName takes at most 3',
+    });
+    const typed = { Properties: { ...untyped.Properties, ThingTypeName: 'sensor' } };
+    expect(analyzeTemplate(templateWithThing(typed))).toMatchObject({ ok: true });
+  });
+
+  it('names the parameters the thing takes as attribute values', () => {
+    const thing = { Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: { site: { Ref: 'Site' }, fixed: 'v' } } };
+    expect(analyzeTemplate(templateWithThing(thing))).toMatchObject({ ok: true, facts: { attributeParameters: { Site: 'site' } } });
+  });
+});

@@ -1,5 +1,6 @@
 import {
   DescribeExecutionCommand,
+  SFNServiceException,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
   ListExecutionsCommand,
@@ -13,11 +14,12 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 const STATE_MACHINE_ARN = 'arn:aws:states:us-east-1:000000000000:stateMachine:provision';
 
 /**
- * A concurrent duplicate request: StartExecution answers ExecutionAlreadyExists and DescribeExecution,
- * eventually consistent on AWS, may not show the execution yet. The local cloud is strongly
- * consistent, so this case mocks the SDK client.
+ * Cases the local cloud cannot produce, so they mock the SDK client: a concurrent duplicate request
+ * (StartExecution answers ExecutionAlreadyExists and DescribeExecution, eventually consistent on AWS,
+ * may not show the execution yet; the local cloud is strongly consistent), and a role that lacks a
+ * permission (the local cloud checks none).
  */
-describe('starting an execution that a concurrent duplicate request started', () => {
+describe('starting an execution', () => {
   const sfn = mockClient(SFNClient);
   let post: (event: APIGatewayProxyEvent) => Promise<{ statusCode: number; body: string; headers?: Record<string, string> }>;
 
@@ -50,7 +52,7 @@ describe('starting an execution that a concurrent duplicate request started', ()
   /** What the duplicate request started: the same input, so the same digest. */
   const startedInput = () => sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input;
 
-  it('waits for the execution to show, then answers 202 with it', async () => {
+  it('waits for the execution a concurrent duplicate started to show, then answers 202 with it', async () => {
     startExecutionRaced();
     sfn.on(DescribeExecutionCommand).rejectsOnce(notVisible()).callsFake(() => ({ input: startedInput(), startDate: new Date() }));
 
@@ -61,7 +63,27 @@ describe('starting an execution that a concurrent duplicate request started', ()
     expect(sfn.commandCalls(DescribeExecutionCommand)).toHaveLength(2);
   });
 
-  it('answers 503 with Retry-After when the execution does not show in time, never 502', async () => {
+  const sfnError = (name: string, httpStatusCode: number) =>
+    new SFNServiceException({ name, $fault: httpStatusCode >= 500 ? 'server' : 'client', $metadata: { httpStatusCode }, message: name });
+
+  it('paces as if nothing were running when Step Functions cannot count the running executions, and starts', async () => {
+    sfn.on(ListExecutionsCommand).rejects(sfnError('ThrottlingException', 400));
+    sfn.on(StartExecutionCommand).resolves({ executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:raced`, startDate: new Date() });
+
+    const response = await post(event);
+
+    expect(response.statusCode).toBe(202);
+    expect(JSON.parse(sfn.commandCalls(StartExecutionCommand)[0]?.args[0].input.input ?? '{}').pacing.deviceConcurrency).toBeGreaterThan(0);
+  });
+
+  it('fails instead of pacing blindly when the role may not list executions', async () => {
+    sfn.on(ListExecutionsCommand).rejects(sfnError('AccessDeniedException', 400));
+
+    await expect(post(event)).rejects.toMatchObject({ name: 'AccessDeniedException' });
+    expect(sfn.commandCalls(StartExecutionCommand)).toHaveLength(0);
+  });
+
+  it('answers 503 with Retry-After when the execution a concurrent duplicate started does not show in time, never 502', async () => {
     startExecutionRaced();
     sfn.on(DescribeExecutionCommand).rejects(notVisible());
 

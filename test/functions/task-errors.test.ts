@@ -55,6 +55,12 @@ describe('task error reporting', () => {
     await expect(inspect(input)).rejects.toMatchObject({ name: 'TransientServiceError' });
   });
 
+  it('ends a call still running near the function\'s deadline as TransientServiceError, which the state machine retries', async () => {
+    iot.on(DescribeThingCommand).callsFake(() => new Promise(() => {}));
+    const inspectTask = await import('../../functions/inspect-thing.ts');
+    await expect(inspectTask.handler(input, lambdaContext(600))).rejects.toMatchObject({ name: 'TransientServiceError' });
+  });
+
   it('lets a named AWS error through unchanged, so Retry and Catch match its name', async () => {
     const invalid = new IoTServiceException({ name: 'InvalidRequestException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'bad' });
     iot.on(DescribeThingCommand).rejects(invalid);

@@ -52,7 +52,7 @@ describe('trigger functions', () => {
   /** Each request brings its own certificate: exclusive attachment rightly refuses to share one. */
   const principals = new Map<string, string>();
   beforeAll(async () => {
-    for (const requestId of ['http-happy', 'header-key', 'from-event', 'throttled-start']) principals.set(requestId, await cloud.createCertificate());
+    for (const requestId of ['http-happy', 'header-key', 'same-intent', 'from-event', 'throttled-start', 'unavailable-start']) principals.set(requestId, await cloud.createCertificate());
   });
   const body = (requestId: string) =>
     JSON.stringify({ requestId, coreDeviceThingName: 'core-a', devices: [{ thingName: `${requestId}-device`, principal: principals.get(requestId) }] });
@@ -83,23 +83,41 @@ describe('trigger functions', () => {
     await waitForExecution(cloud.sfn, JSON.parse(first.body).executionArn);
   });
 
+  it('reaches the same execution whether the key is in the body or the header, and whether defaults are spelled out', async () => {
+    const first = await handlers.post(apiEvent({ body: body('same-intent') }));
+    const { requestId, ...withoutId } = JSON.parse(body('same-intent'));
+    const spelledOut = {
+      ...withoutId,
+      templateName: 'thing-with-attributes',
+      templateParameters: {},
+      thingPrincipalType: 'EXCLUSIVE_THING',
+      rollbackOnFailure: true,
+      devices: withoutId.devices.map((device: object) => ({ ...device, coreDeviceThingName: 'core-a', parameters: {} })),
+    };
+    const again = await handlers.post(apiEvent({ headers: { 'Idempotency-Key': requestId }, body: JSON.stringify(spelledOut) }));
+    expect(first.statusCode).toBe(202);
+    expect(again.statusCode).toBe(202);
+    expect(JSON.parse(again.body).executionArn).toBe(JSON.parse(first.body).executionArn);
+    await waitForExecution(cloud.sfn, JSON.parse(first.body).executionArn);
+  });
+
   it.each([
-    ['no body', null, 400, '(body)'],
-    ['malformed JSON', '{"devices": [', 400, '(body)'],
-    ['a JSON array', '[]', 400, '(body)'],
-    ['a bad thing name', JSON.stringify({ coreDeviceThingName: 'c', devices: [{ thingName: 'a b', principal: 'x' }] }), 400, 'devices[0].thingName'],
-    ['a body over the limit', JSON.stringify({ pad: 'x'.repeat(MAX_REQUEST_BYTES) }), 413, '(body)'],
+    ['no body', 400, '(body)', null],
+    ['malformed JSON', 400, '(body)', '{"devices": ['],
+    ['a JSON array', 400, '(body)', '[]'],
+    ['a bad thing name', 400, 'devices[0].thingName', JSON.stringify({ coreDeviceThingName: 'c', devices: [{ thingName: 'a b', principal: 'x' }] })],
+    ['a body over the limit', 413, '(body)', JSON.stringify({ pad: 'x'.repeat(MAX_REQUEST_BYTES) })],
     [
       'a principal with a template that issues the certificate',
+      400,
+      'devices[0].principal',
       JSON.stringify({
         coreDeviceThingName: 'core-a',
         templateName: 'thing-with-certificate-from-csr',
         devices: [{ thingName: 'csr-device', principal: `arn:aws:iot:us-east-1:000000000000:cert/${'a'.repeat(64)}`, parameters: { CSR: 'pem' } }],
       }),
-      400,
-      'devices[0].principal',
     ],
-  ])('rejects %s with %i naming %s, and starts nothing', async (_, requestBody, statusCode, field) => {
+  ])('rejects %s with %i naming %s, and starts nothing', async (_, statusCode, field, requestBody) => {
     const before = cloud.cloud.admin.metrics().StartExecution?.calls ?? 0;
     const response = await handlers.post(apiEvent({ body: requestBody }));
     expect(response.statusCode).toBe(statusCode);
@@ -109,18 +127,22 @@ describe('trigger functions', () => {
     expect(cloud.cloud.admin.metrics().StartExecution?.calls ?? 0).toBe(before);
   });
 
-  it('answers 429 with Retry-After while Step Functions throttles, and starts nothing', async () => {
-    cloud.cloud.admin.configureFaults({ throttle: { StartExecution: 1 } });
+  it.each([
+    ['throttles', 'throttle', 429, 'throttled-start'],
+    ['fails with a 5xx', 'serverError', 503, 'unavailable-start'],
+  ] as const)('answers with Retry-After while Step Functions %s, never 502, and starts nothing until it recovers', async (_, fault, statusCode, requestId) => {
+    cloud.cloud.admin.configureFaults({ [fault]: { StartExecution: 1 } });
     try {
-      const response = await handlers.post(apiEvent({ body: body('throttled-start') }));
-      expect(response.statusCode).toBe(429);
+      const response = await handlers.post(apiEvent({ body: body(requestId) }));
+      expect(response.statusCode).toBe(statusCode);
       expect((response as { headers?: Record<string, string> }).headers?.['retry-after']).toBe('1');
+      expect(JSON.parse(response.body).message).toContain('retry the same request');
     } finally {
-      cloud.cloud.admin.configureFaults({ throttle: {} });
+      cloud.cloud.admin.configureFaults({ [fault]: {} });
     }
-    const nothingStarted = await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'throttled-start' } }));
+    const nothingStarted = await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId } }));
     expect(nothingStarted.statusCode).toBe(404);
-    const afterwards = await handlers.post(apiEvent({ body: body('throttled-start') }));
+    const afterwards = await handlers.post(apiEvent({ body: body(requestId) }));
     expect(afterwards.statusCode).toBe(202);
     await waitForExecution(cloud.sfn, JSON.parse(afterwards.body).executionArn);
   });

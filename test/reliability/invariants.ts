@@ -26,7 +26,7 @@ export interface DeprovisioningRequestShape {
 }
 
 /** The local cloud keys attachments by certificate id; requests and summaries name certificate ARNs. */
-export function certificateIdOf(principal: string): string {
+function certificateIdOf(principal: string): string {
   const match = /cert\/([0-9a-f]{64})$/.exec(principal);
   return match ? match[1]! : principal;
 }

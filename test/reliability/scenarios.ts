@@ -28,7 +28,7 @@ import {
 export const CORE_DEVICES = ['core-1', 'core-2', 'core-3'];
 /** A core device that is not registered until a scenario removes the cause of its failures. */
 const UNREGISTERED_CORE = 'core-unregistered';
-export const DEVICES_PER_SCENARIO = 120;
+const DEVICES_PER_SCENARIO = 120;
 
 /**
  * The scale for scenarios that need real time: the quotas refill in wall-clock time, and so does the
@@ -45,7 +45,7 @@ const OBSERVER_OPERATIONS = { DescribeExecution: 0, GetExecutionHistory: 0, List
 const everyOperation = (probability: number) => ({ '*': probability, ...OBSERVER_OPERATIONS });
 
 /** Turns every probabilistic fault off and the quotas off: the state in which causes are arranged and removed. */
-export const NO_FAULTS: FaultSettingsPatch = { quotas: false, ...NO_INJECTED_FAULTS };
+const NO_FAULTS: FaultSettingsPatch = { quotas: false, ...NO_INJECTED_FAULTS };
 
 type Request = ProvisioningRequestShape & DeprovisioningRequestShape & { requestId: string; [field: string]: unknown };
 
@@ -364,7 +364,7 @@ export async function runScenario(cloud: TestServiceCloud, scenario: Scenario): 
 }
 
 /** Where `npm run reliability` collects the figures of each scenario the tests ran. */
-export const FIGURES_DIR_VARIABLE = 'RELIABILITY_FIGURES_DIR';
+const FIGURES_DIR_VARIABLE = 'RELIABILITY_FIGURES_DIR';
 
 function recordFigures(result: ScenarioResult): void {
   const directory = process.env[FIGURES_DIR_VARIABLE];

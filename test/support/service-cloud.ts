@@ -8,6 +8,7 @@ import { startServiceCloud, type ServiceCloud } from '../../local-cloud/service-
 import type { $ZodType } from 'zod/v4/core';
 import type { RequestKind } from '../../functions/commons/requests.ts';
 import type { RequestSummary } from '../../functions/domain/records.ts';
+import { requestSummarySchema } from '../../functions/domain/request-status.ts';
 import { executionHistory, waitForExecution } from './step-functions.ts';
 
 export interface TestServiceCloud extends ServiceCloud {
@@ -48,7 +49,7 @@ export async function startTestServiceCloud(
     coreDevices: coreDevices.map((coreDeviceThingName) => ({ coreDeviceThingName })),
   });
   // What Lambda's environment gives the handlers that this test process calls directly.
-  process.env.AWS_REGION ??= service.project.region;
+  process.env.AWS_REGION = service.project.region;
   process.env.AWS_ACCESS_KEY_ID ??= 'test';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
   process.env.PROVISION_STATE_MACHINE_ARN = service.stateMachineArn('provision');
@@ -67,7 +68,8 @@ export async function startTestServiceCloud(
     return {
       executionArn: outcome.executionArn,
       status: description.status,
-      summary: JSON.parse(description.output ?? 'null') as RequestSummary,
+      // Every run's summary must match what docs/openapi.yaml promises.
+      summary: requestSummarySchema.parse(JSON.parse(description.output ?? 'null')),
       history: await executionHistory(sfn, outcome.executionArn),
     };
   };

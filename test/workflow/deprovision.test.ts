@@ -67,6 +67,22 @@ describe('deprovision state machine', () => {
     expect(cloud.clientThings().map((thing) => thing.thingName).sort()).toEqual(['partial-2', 'partial-3']);
   });
 
+  it.each([
+    ['detach', 'DetachThingPrincipal', 'DetachFailed'],
+    ['delete', 'DeleteThing', 'DeleteFailed'],
+  ] as const)('a %s that keeps failing after its retries fails the device at that step and keeps its thing', async (step, operation, failedState) => {
+    const [device] = await provisioned(1, `unavailable-${step}`);
+    cloud.cloud.admin.configureFaults({ serverError: { [operation]: 1 } });
+
+    const run = await cloud.deprovision({ coreDeviceThingName: 'core-a', devices: [{ thingName: device!.thingName }] });
+
+    expect(run.summary.status).toBe('FAILED');
+    expect(run.summary.devices[0]).toMatchObject({ status: 'FAILED', error: { step, code: 'InternalFailureException', message: 'gave up after retries: InternalFailureException' } });
+    expect(eventsOf(run.history, 'PassStateEntered', failedState)).toHaveLength(1);
+    expect(failedAttempts(run.history).length).toBeGreaterThan(1);
+    expect(cloud.clientThings().map((thing) => thing.thingName)).toEqual([device!.thingName]);
+  });
+
   it('options say what to remove: disassociate only', async () => {
     const devices = await provisioned(1, 'keep');
     const run = await cloud.deprovision({

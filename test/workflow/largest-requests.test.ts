@@ -9,11 +9,12 @@ import { useServiceCloud } from '../support/service-cloud.ts';
 const longName = (prefix: string, index: number) => `${prefix.repeat(120)}-${String(index).padStart(7, '0')}`;
 
 /**
- * The default template grown to the size limit with quotes, which JSON escapes twice over once the template
- * text sits in the execution state: the most bytes a template can take there.
+ * The default template, declaring the shared parameters, grown to the size limit with quotes, which JSON escapes
+ * twice over once the template text sits in the execution state: the most bytes a template can take there.
  */
-function largestTemplate(): string {
+function largestTemplate(sharedParameters: Record<string, string>): string {
   const template = structuredClone(shippedTemplates['thing-with-attributes']) as { Parameters: Record<string, unknown> };
+  for (const name of Object.keys(sharedParameters)) template.Parameters[name] = { Type: 'String', Default: '' };
   template.Parameters.Padding = { Type: 'String', Default: '' };
   const padding = MAX_TEMPLATE_BODY_CHARS - JSON.stringify(template).length;
   template.Parameters.Padding = { Type: 'String', Default: '"'.repeat(Math.floor(padding / 2)) };
@@ -72,8 +73,8 @@ describe('the largest requests', () => {
   }
 
   it('provisioning: every device registered, then refused by its own unknown core device, is rolled back and reported', async () => {
-    const templateBody = largestTemplate();
     const templateParameters = largestSharedParameters();
+    const templateBody = largestTemplate(templateParameters);
     expect(templateBody.length).toBeGreaterThan(MAX_TEMPLATE_BODY_CHARS - 2);
     expect(JSON.stringify(templateParameters).length).toBeGreaterThan(MAX_SHARED_PARAMETERS_BYTES - MAX_PARAMETER_VALUE_CHARS - 40);
     const devices = await devicesWithCertificates();

@@ -80,6 +80,9 @@ describe('provision state machine', () => {
     expect(run.summary.status).toBe('PARTIAL');
     const failed = run.summary.devices.find((device) => device.thingName === 'csr-bad');
     expect(failed).toMatchObject({ status: 'FAILED', error: { step: 'register', code: 'InvalidRequestException' } });
+    // RegisterThing created nothing, so the rollback has nothing to undo and claims nothing.
+    expect(failed?.rollback).toEqual({ detachedPrincipals: [], thingDeleted: false, certificateDeleted: false });
+    expect(run.summary.counts.rolledBack).toBe(0);
     expect(failedAttempts(run.history)).toEqual(['InvalidRequestException']);
     const provisioned = run.summary.devices.find((device) => device.thingName === 'csr-good');
     expect(provisioned).toMatchObject({ status: 'PROVISIONED', certificateArn: expect.stringContaining(':cert/') });
@@ -209,10 +212,10 @@ describe('provision state machine', () => {
     expect(cloud.cloud.admin.state().associations['core-a']).toHaveLength(150);
   });
 
-  it('a lost RegisterThing response with a CSR template leaves the device exactly one certificate', async () => {
+  it.each([true, false])('a lost RegisterThing response with a CSR template leaves the device exactly one certificate (rollbackOnFailure: %s)', async (rollbackOnFailure) => {
     cloud.cloud.admin.configureFaults({ seed: 4, failAfterCommit: { RegisterThing: 0.5 } });
-    const requested = Array.from({ length: 6 }, (_, index) => ({ thingName: `csr-retry-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: DEVICE_CSR } }));
-    const run = await cloud.provision({ templateName: 'thing-with-certificate-from-csr', devices: requested });
+    const requested = Array.from({ length: 6 }, (_, index) => ({ thingName: `csr-retry-${rollbackOnFailure}-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: DEVICE_CSR } }));
+    const run = await cloud.provision({ templateName: 'thing-with-certificate-from-csr', rollbackOnFailure, devices: requested });
 
     expect(run.summary.counts).toMatchObject({ requested: 6, succeeded: 6 });
     expect(failedAttempts(run.history)).toContain('InternalFailureException');

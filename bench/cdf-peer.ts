@@ -9,7 +9,8 @@
  */
 import { AttachThingPrincipalCommand, IoTClient, RegisterThingCommand } from '@aws-sdk/client-iot';
 import { BatchAssociateClientDeviceWithCoreDeviceCommand, GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
-import { mapConcurrently, type BenchCloud, type FleetDevice } from './harness.ts';
+import pLimit from 'p-limit';
+import type { BenchCloud, FleetDevice } from './harness.ts';
 
 const BATCH_SIZE = 20;
 const BATCHES_IN_FLIGHT = 10;
@@ -50,7 +51,7 @@ export async function provisionLikeCdf(cloud: BenchCloud, devices: readonly Flee
 
   const started = performance.now();
   try {
-    await mapConcurrently(batches, BATCHES_IN_FLIGHT, async (batch) => {
+    await pLimit(BATCHES_IN_FLIGHT).map(batches, async (batch) => {
       const created = await Promise.all(batch.map(registerAndAttach));
       const ready = batch.filter((_, index) => created[index]);
       const byCore = Map.groupBy(ready, (device) => device.coreDeviceThingName);

@@ -4,6 +4,7 @@
  * local cloud's state and counters.
  */
 import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
+import pLimit from 'p-limit';
 import { type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
 import { createFleetApi, type Backoff } from '../cli/api-client.ts';
 import type { DeviceResult } from '../cli/outcomes.ts';
@@ -45,7 +46,7 @@ export async function startBenchCloud(options: BenchCloudOptions): Promise<Bench
     coreDevices: options.coreDevices.map((coreDeviceThingName) => ({ coreDeviceThingName })),
   });
   // What Lambda's environment gives the handlers, which run in this process.
-  process.env.AWS_REGION ??= service.project.region;
+  process.env.AWS_REGION = service.project.region;
   process.env.AWS_ACCESS_KEY_ID ??= 'bench';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
   const api = await startApiServer({ project: service.project, lambdas: service.lambdas, host: '127.0.0.1', port: 0 });
@@ -67,16 +68,6 @@ export async function startBenchCloud(options: BenchCloudOptions): Promise<Bench
   };
 }
 
-/** Runs `work` over the items with at most `limit` in flight, results in item order. */
-export async function mapConcurrently<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    for (let index = next++; index < items.length; index = next++) results[index] = await work(items[index]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return results;
-}
 
 export interface FleetDevice {
   thingName: string;
@@ -94,7 +85,7 @@ export function coreDeviceNames(count: number): string[] {
  */
 export async function createFleet(cloud: BenchCloud, prefix: string, count: number, cores: readonly string[]): Promise<FleetDevice[]> {
   const perCore = Math.ceil(count / cores.length);
-  return mapConcurrently(Array.from({ length: count }, (_, index) => index), 32, async (index) => {
+  return pLimit(32).map(Array.from({ length: count }, (_, index) => index), async (index) => {
     const { certificateArn } = await cloud.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
     return {
       thingName: `${prefix}-${String(index).padStart(5, '0')}`,
@@ -111,7 +102,7 @@ export interface FleetRun {
 }
 
 /** Polls every 100 ms: the CLI's default backoff (250 ms doubling to 1 s) would add up to a second to a 10-second run. */
-export const BENCH_POLL_BACKOFF: Backoff = { initialMs: 100, maxMs: 100 };
+const BENCH_POLL_BACKOFF: Backoff = { initialMs: 100, maxMs: 100 };
 
 /**
  * The fleet CLI's path (`iot-provision`): the manifest split into requests of at most 200 devices,

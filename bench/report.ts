@@ -41,7 +41,7 @@ export interface BenchResults {
   scaling: { devices: number; seconds: number; devicesPerSecond: number; peakRssMB: number; lost: number }[];
 }
 
-export const TARGETS = {
+const TARGETS = {
   quotaEfficiencyRatio: 0.9,
   transitionsPerDevice: 6,
   apiCallsPerDevice: 2.05,

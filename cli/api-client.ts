@@ -131,6 +131,11 @@ export function createFleetApi(options: ApiClientOptions): FleetApi {
         const fieldErrors = (response.json as { errors?: FieldError[] } | undefined)?.errors ?? [];
         return { ok: false, failure: { code: 'InvalidRequest', message: messageOf(response.json) ?? 'the API rejected the request', fieldErrors } };
       }
+      if (response.status === 403) {
+        // API Gateway's answer to an unknown route, or to a caller IAM does not allow.
+        const failure = httpFailure(response, 'Forbidden');
+        return { ok: false, failure: { ...failure, message: `${failure.message}: is ${base.href} this service's API, and may your credentials invoke it?` } };
+      }
       return { ok: false, failure: httpFailure(response, response.status === 409 ? 'Conflict' : `HTTP ${response.status}`) };
     },
     async status(requestId) {

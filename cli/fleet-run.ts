@@ -1,3 +1,4 @@
+import pLimit, { type LimitFunction } from 'p-limit';
 import { waitUntilFinished, type ApiFailure, type PollSchedule, type FleetApi } from './api-client.ts';
 import { failedOutcome, finishRequest, type DeviceResult, type FinalExecutionStatus, type FinishedRequest, type FleetDeviceOutcome, type OutcomeError } from './outcomes.ts';
 import { coreDeviceOf, requestBody, type FleetPlan, type PlannedDevice, type RequestChunk } from './plan.ts';
@@ -58,11 +59,15 @@ export async function runFleet(plan: FleetPlan, dependencies: FleetRunDependenci
   const requests: RequestRecord[] = [];
   const totalDevices = plan.chunks.reduce((count, chunk) => count + chunk.devices.length, 0);
   const progress = dependencies.startProgress(totalDevices, devices.length);
-  const submitInTurn = oneAtATime();
+  // Requests run concurrently but are submitted one after another: the service sizes a request's pacing by
+  // the requests already running (functions/domain/pacing.ts), so each must be running before the next is sized.
+  const submitInTurn = pLimit(1);
+  const inFlight = pLimit(dependencies.concurrency);
 
   const { interrupt } = dependencies;
   try {
-    await forEachConcurrently(work, dependencies.concurrency, interrupt, async ({ chunk, resumption }) => {
+    await inFlight.map(work, async ({ chunk, resumption }) => {
+      if (interrupt?.aborted) return;
       if (resumption.next === undefined) {
         requests.push({ chunk: chunk.index, requestId: chunk.requestId, attempt: 0, devices: chunk.devices.length, result: 'skipped' });
         return;
@@ -90,7 +95,7 @@ async function sendRequest(
   plan: FleetPlan,
   next: NonNullable<ChunkResumption['next']>,
   { api, recordFinished, pollBackoff, interrupt }: FleetRunDependencies,
-  submitInTurn: InTurn,
+  submitInTurn: LimitFunction,
 ): Promise<{ record: Omit<RequestRecord, 'chunk'>; outcomes: FleetDeviceOutcome[] }> {
   const { requestId, attempt, devices } = next;
   const sent = devices.map(({ device }) => ({ thingName: device.thingName, coreDeviceThingName: coreDeviceOf(device, plan.options) }));
@@ -129,26 +134,3 @@ function submitError(failure: ApiFailure, position: number, devices: readonly Pl
   return { step: 'submit', code: failure.code, message: relevant.length > 0 ? `${failure.message}: ${relevant.join('; ')}` : failure.message };
 }
 
-type InTurn = <T>(call: () => Promise<T>) => Promise<T>;
-
-/**
- * Requests run concurrently but are submitted one after another: the service sizes a request's
- * pacing by the requests already running (functions/domain/pacing.ts), so each must be running
- * before the next one is sized.
- */
-function oneAtATime(): InTurn {
-  let previous: Promise<unknown> = Promise.resolve();
-  return (call) => {
-    const result = previous.then(call);
-    previous = result.catch(() => undefined);
-    return result;
-  };
-}
-
-async function forEachConcurrently<T>(items: readonly T[], limit: number, stop: AbortSignal | undefined, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length && !stop?.aborted) await work(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { createFleetApi, defaultCredentials, isLoopback, resolveRegion, type PollSchedule, type SigningCredentials } from './api-client.ts';
 import { HELP_TEXT, parseArguments, requestFieldsOf, type CliOptions } from './arguments.ts';
 import { FleetRunInterrupted, resumePlan, runFleet } from './fleet-run.ts';
@@ -8,6 +8,7 @@ import { coreDeviceOf, planRequests, REQUEST_LIMITS, validateManifest, type Flee
 import { startProgress, type ProgressStream } from './progress.ts';
 import { buildReport, formatSummary, reportPaths, writeReport } from './report.ts';
 import { createStateRecorder, loadRun, newRun, saveRun, stateFilePath, type FleetRunRecord, type ResumeState } from './resume.ts';
+import { DEPROVISIONING, PROVISIONING, type FleetWorkflow } from './workflow.ts';
 
 /** 130: interrupted by SIGINT, as shells report it. */
 const EXIT_CODES = { allDone: 0, someFailed: 1, unusable: 2, interrupted: 130 } as const;
@@ -53,6 +54,7 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
   const signing = options.dryRun ? undefined : await signingFor(options, environment.env);
   const statePath = stateFilePath(reportPrefix);
   const fleetRun = await openRun(statePath);
+  stderr.write(await noteOtherWorkflowSince(reportPrefix, options.workflow, statePath, fleetRun.state));
   const plan = planRequests(manifest, fleetRun.runId);
   if (options.dryRun) {
     stdout.write(describePlan(options.manifestPath, plan, fleetRun.state));
@@ -146,6 +148,24 @@ async function openRun(statePath: string): Promise<FleetRunRecord> {
   return fleetRun;
 }
 
+/**
+ * Each workflow keeps its own state file, so a fleet provisioned, then deprovisioned, is still recorded as
+ * provisioned in the first: a provisioning resumed from it would skip every device. When the other workflow's
+ * state file under its default name beside this one was written later, say so (nothing otherwise).
+ */
+async function noteOtherWorkflowSince(reportPrefix: string, workflow: FleetWorkflow, statePath: string, state: ResumeState): Promise<string> {
+  if (state.size === 0 || basename(reportPrefix) !== basename(workflow.defaultReportPrefix)) return '';
+  const other = workflow === PROVISIONING ? DEPROVISIONING : PROVISIONING;
+  const otherStatePath = stateFilePath(join(dirname(reportPrefix), basename(other.defaultReportPrefix)));
+  const modified = (path: string) => stat(path).then((found) => found.mtimeMs, () => undefined);
+  const [mine, theirs] = await Promise.all([modified(statePath), modified(otherStatePath)]);
+  if (mine === undefined || theirs === undefined || theirs <= mine) return '';
+  return (
+    `iot-provision: note: ${otherStatePath}, of a later ${other.name} run, is newer than ${statePath}, which still records ` +
+    `its devices as ${workflow.done} and skips them. To ${workflow.name} them again, delete ${statePath} or give another --report.\n`
+  );
+}
+
 /** Reads and validates the manifest; any problem stops here, before a request is sent. */
 async function loadManifest(options: CliOptions): Promise<ValidManifest> {
   const { manifestPath, overrides, workflow } = options;
@@ -190,7 +210,7 @@ function describePlan(manifestPath: string, plan: FleetPlan, state: ResumeState)
       next === undefined ? `skip: ${done} by an earlier run`
       : next.attempt === 0 ? 'send'
       : `send ${next.devices.length} not yet ${done} as ${next.requestId}`;
-    lines.push(`  ${chunk.requestId}  ${String(chunk.devices.length).padStart(3)} devices  ${action}`);
+    lines.push(`  ${chunk.requestId}  ${counted(chunk.devices.length, 'device').padStart(11)}  ${action}`);
   }
   // A deprovisioning that does not disassociate leaves the core devices alone, whatever the manifest names.
   const touchesCoreDevices = !('disassociate' in plan.options) || plan.options.disassociate;

@@ -4,7 +4,7 @@ import { LOCAL_ACCOUNT_ID } from '../local-cloud/config.ts';
 import type { LambdaRegistry } from '../local-cloud/lambda/lambda-registry.ts';
 import type { ServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
 import { apiGatewayProxyEvent } from './api-gateway-event.ts';
-import { httpRoutesOf, matchRoute, type HttpRoute } from './http-routes.ts';
+import { createRouteMatcher, httpRoutesOf, type HttpRoute } from './http-routes.ts';
 import { readBodyWithin } from '../local-cloud/wire/request-body.ts';
 
 /** API Gateway's payload limit. */
@@ -32,6 +32,7 @@ export interface RunningApiServer {
  */
 export async function startApiServer(options: ApiServerOptions): Promise<RunningApiServer> {
   const routes = httpRoutesOf(options.project);
+  const matchRoute = createRouteMatcher(routes);
   const context = { stage: options.project.stage, accountId: LOCAL_ACCOUNT_ID, apiId: 'local' };
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
@@ -44,7 +45,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
     const url = new URL(request.url ?? '/', 'http://localhost');
     const method = request.method ?? 'GET';
     const path = withoutStagePrefix(url.pathname, options.project.stage);
-    const match = matchRoute(routes, method, path);
+    const match = matchRoute(method, path);
     if (!match) {
       // What API Gateway answers for a path or method the REST API does not define.
       send(response, 403, { message: 'Missing Authentication Token' }, { 'x-amzn-errortype': 'MissingAuthenticationTokenException' });

@@ -1,3 +1,4 @@
+import FindMyWay from 'find-my-way';
 import type { ServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
 import { isPlainObject } from '../local-cloud/wire/validation.ts';
 
@@ -40,61 +41,31 @@ function parseHttpEvent(http: unknown, functionName: string): { method: string; 
   throw new Error(`functions.${functionName}: an http event needs a method and a path, got ${JSON.stringify(http)}`);
 }
 
+/** What `ANY` stands for in API Gateway. */
+const API_GATEWAY_METHODS = ['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'] as const;
+const GREEDY_PARAMETER = /\{([^}]+)\+\}$/;
+
 /**
- * API Gateway's matching: `{name}` takes one segment, `{name+}` the rest of the path, and a literal segment wins
- * over a parameter at the same position.
+ * API Gateway's matching, which find-my-way shares: a literal segment wins over `{name}` (one segment), which
+ * wins over `{name+}` (the rest of the path); a route's own method wins over its `ANY`.
  */
-export function matchRoute(routes: readonly HttpRoute[], method: string, path: string): RouteMatch | undefined {
-  const segments = splitPath(path);
-  const candidates = routes
-    .filter((route) => route.method === 'ANY' || route.method === method.toUpperCase())
-    .flatMap((route) => {
-      const pathParameters = matchSegments(splitPath(route.resource), segments);
-      return pathParameters ? [{ route, pathParameters }] : [];
-    });
-  return candidates.sort((left, right) => specificity(right.route) - specificity(left.route) || literalFirst(left.route, right.route))[0];
-}
-
-function matchSegments(pattern: string[], segments: string[]): Record<string, string> | undefined {
-  const parameters: Record<string, string> = {};
-  for (const [index, part] of pattern.entries()) {
-    const greedy = /^\{(.+)\+\}$/.exec(part);
-    if (greedy) {
-      if (index >= segments.length) return undefined;
-      parameters[greedy[1]!] = segments.slice(index).join('/');
-      return parameters;
+export function createRouteMatcher(routes: readonly HttpRoute[]): (method: string, path: string) => RouteMatch | undefined {
+  const router = FindMyWay({ ignoreTrailingSlash: true });
+  const byExactMethodFirst = [...routes].sort((left, right) => Number(left.method === 'ANY') - Number(right.method === 'ANY'));
+  for (const route of byExactMethodFirst) {
+    const greedy = GREEDY_PARAMETER.exec(route.resource)?.[1];
+    const path = route.resource.replace(GREEDY_PARAMETER, '*').replace(/\{([^}]+)\}/g, ':$1');
+    const methods = route.method === 'ANY' ? API_GATEWAY_METHODS : [route.method as (typeof API_GATEWAY_METHODS)[number]];
+    for (const method of methods) {
+      if (!router.hasRoute(method, path)) router.on(method, path, () => undefined, { route, greedy });
     }
-    const segment = segments[index];
-    if (segment === undefined) return undefined;
-    const parameter = /^\{(.+)\}$/.exec(part);
-    if (parameter) parameters[parameter[1]!] = segment;
-    else if (part !== segment) return undefined;
   }
-  return pattern.length === segments.length ? parameters : undefined;
-}
-
-function splitPath(path: string): string[] {
-  return path.split('/').filter((segment) => segment !== '').map(decodeSegment);
-}
-
-function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    // A malformed escape cannot name a parameter value; keep it as sent, like API Gateway does.
-    return segment;
-  }
-}
-
-function specificity(route: HttpRoute): number {
-  return splitPath(route.resource).filter((segment) => !segment.startsWith('{')).length;
-}
-
-/** Among equally specific routes, the one whose first literal comes earlier, then an exact method over ANY. */
-function literalFirst(left: HttpRoute, right: HttpRoute): number {
-  const firstParameter = (route: HttpRoute) => {
-    const index = splitPath(route.resource).findIndex((segment) => segment.startsWith('{'));
-    return index < 0 ? Number.MAX_SAFE_INTEGER : index;
+  return (method, path) => {
+    const found = router.find(method.toUpperCase() as (typeof API_GATEWAY_METHODS)[number], path);
+    if (!found) return undefined;
+    const { route, greedy } = found.store as { route: HttpRoute; greedy?: string };
+    const pathParameters: Record<string, string> = {};
+    for (const [name, value] of Object.entries(found.params)) pathParameters[name === '*' && greedy ? greedy : name] = value ?? '';
+    return { route, pathParameters };
   };
-  return firstParameter(right) - firstParameter(left) || Number(left.method === 'ANY') - Number(right.method === 'ANY');
 }

@@ -71,6 +71,17 @@ describe('the API client', () => {
     expect(calls).toHaveLength(4);
   });
 
+  it('asks whether the URL is the service\'s API when the answer is a 403, and does not repeat the request', async () => {
+    const { fetch, calls } = scriptedFetch(json(403, { message: 'Missing Authentication Token' }));
+    const api = createFleetApi({ apiUrl: new URL('http://127.0.0.1:4566'), workflow: PROVISIONING, fetch, backoff: noDelay });
+
+    expect(await api.submit(request)).toEqual({
+      ok: false,
+      failure: { code: 'Forbidden', message: 'Missing Authentication Token: is http://127.0.0.1:4566/ this service\'s API, and may your credentials invoke it?' },
+    });
+    expect(calls).toHaveLength(1);
+  });
+
   it('gives up on a transient failure after four attempts, with the last answer', async () => {
     const { fetch, calls } = scriptedFetch(...Array.from({ length: 4 }, () => json(502, { message: 'bad gateway' })));
     const api = createFleetApi({ apiUrl: new URL('http://localhost:3000'), workflow: PROVISIONING, fetch, backoff: noDelay });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'csv-parse/sync';
@@ -109,6 +109,23 @@ describe('iot-provision against an API that follows the contract', () => {
     expect(report.totals).toMatchObject({ devices: MAX_DEVICES_PER_REQUEST + 1, succeeded: 1, failed: MAX_DEVICES_PER_REQUEST, requestsUnfinished: 1 });
     expect(report.failures).toEqual({ 'submit Conflict': MAX_DEVICES_PER_REQUEST });
     expect(report.devices[0]).toMatchObject({ status: 'FAILED', requestId: firstRequestId, error: { step: 'submit', code: 'Conflict' } });
+  });
+
+  it('notes that a later deprovisioning run may have undone what a provisioning state file records as done', async () => {
+    api = await startFakeApi();
+    const directory = await workDirectory();
+    const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(3));
+    const provisioning = join(directory, 'iot-provision-report');
+    expect((await provision(manifest, provisioning)).exitCode).toBe(0);
+    // The deprovisioning's state file is written after the provisioning's, whatever the clock's resolution.
+    const earlier = new Date(Date.now() - 60_000);
+    await utimes(`${provisioning}.state.json`, earlier, earlier);
+    await provision(manifest, join(directory, 'iot-deprovision-report'), '--deprovision', '--dry-run');
+
+    const again = await provision(manifest, provisioning, '--dry-run');
+
+    expect(again.stderr).toContain(`note: ${join(directory, 'iot-deprovision-report.state.json')}, of a later deprovision run, is newer than ${provisioning}.state.json`);
+    expect(again.stdout).toContain('skip: provisioned by an earlier run');
   });
 
   it('plans a deprovisioning without core devices when it does not disassociate, under request ids of its own', async () => {

@@ -98,7 +98,7 @@ describe('validateManifest', () => {
 
     expect(result).toEqual({
       ok: false,
-      problems: [{ where: 'request options', field: 'templateName', reason: 'unknown template "no-such-template"; available: thing-with-attributes, thing-with-certificate-from-csr' }],
+      problems: [{ where: 'request options', field: 'templateName', reason: 'must be one of thing-with-attributes, thing-with-certificate-from-csr, not "no-such-template"' }],
     });
   });
 

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { CERTIFICATE_STILL_ATTACHED, RETRIED_ERROR_NAMES, THING_STILL_HAS_PRINCIPALS } from '../../functions/domain/errors.ts';
 import { quotasFromEnvironment, throttlingRetrier } from '../../functions/domain/pacing.ts';
 import { loadServerlessProject } from '../../local-cloud/lambda/serverless-project.ts';
+import { forEachState } from '../../local-cloud/services/stepfunctions/asl-states.ts';
 
 /** asl-validator ships no types; this is the part of its API the test uses. */
 type AslValidator = (
@@ -25,9 +26,6 @@ interface State {
   Type: string;
   Resource?: unknown;
   Retry?: Retrier[];
-  ItemProcessor?: { States: Record<string, State> };
-  Iterator?: { States: Record<string, State> };
-  Branches?: { States: Record<string, State> }[];
 }
 
 const MACHINES = ['provision', 'deprovision'] as const;
@@ -36,13 +34,11 @@ function load(name: string): { States: Record<string, State> } {
   return JSON.parse(readFileSync(new URL(`../../statemachines/${name}.asl.json`, import.meta.url), 'utf8'));
 }
 
-/** Every state, nested Map and Parallel states included, with a path for messages. */
-function allStates(states: Record<string, State>, prefix = ''): [string, State][] {
-  return Object.entries(states).flatMap(([name, state]) => {
-    const path = prefix + name;
-    const nested = [state.ItemProcessor, state.Iterator, ...(state.Branches ?? [])].filter((inner) => inner !== undefined);
-    return [[path, state] as [string, State], ...nested.flatMap((inner) => allStates(inner.States, `${path}/`))];
-  });
+/** Every state, nested Map and Parallel states included, by name. */
+function allStates(definition: { States: Record<string, State> }): [string, State][] {
+  const states: [string, State][] = [];
+  forEachState(definition, (name, state) => states.push([name, state as unknown as State]));
+  return states;
 }
 
 /** Tasks that invoke a function of serverless.yml: the plugin's `Fn::GetAtt` form, or a plain Lambda ARN. */
@@ -71,7 +67,7 @@ const MAX_DELAY_SECONDS_LIMIT = 31_622_400;
 
 describe.each(MACHINES)('statemachines/%s.asl.json', (name) => {
   const definition = load(name);
-  const states = allStates(definition.States);
+  const states = allStates(definition);
   const retriers = states.flatMap(([path, state]) => (state.Retry ?? []).map((retrier) => [path, retrier] as const));
   const lambdaTasks = states.filter(([, state]) => isLambdaTask(state));
 
@@ -166,7 +162,7 @@ describe('the throttling retrier of every Lambda task', async () => {
   it.each(environments)('is the one pacing.ts derives from the quotas of stage %s', (_, environment) => {
     const derived = throttlingRetrier(quotasFromEnvironment(environment));
     for (const name of MACHINES) {
-      for (const [path, state] of allStates(load(name).States).filter(([, candidate]) => isLambdaTask(candidate))) {
+      for (const [path, state] of allStates(load(name)).filter(([, candidate]) => isLambdaTask(candidate))) {
         const retrier = state.Retry?.find((candidate) => candidate.ErrorEquals.includes('ThrottlingException'));
         const { ErrorEquals: _errors, ...policy } = retrier ?? { ErrorEquals: [] };
         expect(policy, `${name}: ${path}`).toEqual(derived);

@@ -160,6 +160,9 @@ async function noteOtherWorkflowSince(reportPrefix: string, workflow: FleetWorkf
   const modified = (path: string) => stat(path).then((found) => found.mtimeMs, () => undefined);
   const [mine, theirs] = await Promise.all([modified(statePath), modified(otherStatePath)]);
   if (mine === undefined || theirs === undefined || theirs <= mine) return '';
+  // A dry run writes a state file too, with nothing done.
+  const otherRun = await loadRun(otherStatePath).catch(() => undefined);
+  if (!otherRun || otherRun.state.size === 0) return '';
   return (
     `iot-provision: note: ${otherStatePath}, of a later ${other.name} run, is newer than ${statePath}, which still records ` +
     `its devices as ${workflow.done} and skips them. To ${workflow.name} them again, delete ${statePath} or give another --report.\n`

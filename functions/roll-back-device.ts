@@ -49,15 +49,12 @@ async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackRe
     const refused = entries.find((entry) => entry.code !== 'ResourceNotFoundException');
     if (refused) throw new DisassociationRefused(refused);
   }
-  const principals = plan.deleteThing ? await listThingPrincipals(record.thingName) : [];
-  if (principals === undefined) {
-    // No thing: a RegisterThing that failed created none, or an earlier attempt of this rollback, whose
-    // report was lost with its error, deleted the thing this execution registered, and everything before it.
-    if (record.thingArn !== undefined) {
-      Object.assign(report, { thingDeleted: true, certificateDeleted: plan.deleteCertificate !== undefined, detachedPrincipals: plan.knownAttached });
-    }
-    return;
-  }
+  const listed = plan.deleteThing ? await listThingPrincipals(record.thingName) : [];
+  // No thing: a RegisterThing that failed created none, or the thing this execution registered was deleted since
+  // (by an earlier attempt of this rollback whose report was lost, or by another request), which may have left
+  // the certificate this execution issued.
+  const thingGone = listed === undefined;
+  const principals = listed ?? [];
   const issued = plan.retireEveryCertificate ? principals.filter(isCertificateArn) : [];
   const retired = new Set([...(plan.deleteCertificate ? [plan.deleteCertificate] : []), ...issued]);
   const detached: string[] = [];
@@ -71,8 +68,8 @@ async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackRe
   // finds the principals already detached, by an earlier attempt whose report was lost with its error.
   report.detachedPrincipals = [...new Set([...detached, ...plan.knownAttached])];
   if (plan.deleteThing) {
-    await deleteThingOnceDetached(record.thingName);
-    report.thingDeleted = true;
+    if (!thingGone) await deleteThingOnceDetached(record.thingName);
+    report.thingDeleted = !thingGone || record.thingArn !== undefined;
   }
 }
 

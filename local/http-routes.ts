@@ -50,7 +50,8 @@ const GREEDY_PARAMETER = /\{([^}]+)\+\}$/;
  * wins over `{name+}` (the rest of the path); a route's own method wins over its `ANY`.
  */
 export function createRouteMatcher(routes: readonly HttpRoute[]): (method: string, path: string) => RouteMatch | undefined {
-  const router = FindMyWay({ ignoreTrailingSlash: true });
+  // An over-long path parameter must reach the handler, which says what is wrong with it, as API Gateway lets it.
+  const router = FindMyWay({ ignoreTrailingSlash: true, maxParamLength: 8192 });
   const byExactMethodFirst = [...routes].sort((left, right) => Number(left.method === 'ANY') - Number(right.method === 'ANY'));
   for (const route of byExactMethodFirst) {
     const greedy = GREEDY_PARAMETER.exec(route.resource)?.[1];

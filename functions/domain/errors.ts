@@ -85,15 +85,16 @@ export function messageFromCause(cause: string | undefined): string {
   return boundedMessage(cause);
 }
 
-/** AWS's validation messages quote the whole offending value; the constraint after it is what explains the failure. */
-const LONG_QUOTED_VALUE = /(['"])([^'"]{33,})\1/g;
+/** AWS's validation messages quote the whole offending value; the member named after it is what explains the failure. */
+const LONG_OFFENDING_VALUE = /Value (['"])(.{33,}?)\1 at /g;
 
 /**
- * Outcomes are bounded so that a request's summary always fits a Step Functions payload. A long quoted
- * value is cut first, so that what follows it survives the bound.
+ * Outcomes are bounded so that a request's summary always fits a Step Functions payload. In a message over the
+ * bound, a long offending value is cut first, so that what follows it survives.
  */
 export function boundedMessage(message: string): string {
-  const shortened = message.replace(LONG_QUOTED_VALUE, (_, quote: string, value: string) => `${quote}${value.slice(0, 24)}…${quote}`);
+  if (message.length <= MAX_ERROR_MESSAGE_CHARS) return message;
+  const shortened = message.replace(LONG_OFFENDING_VALUE, (_, quote: string, value: string) => `Value ${quote}${value.slice(0, 24)}…${quote} at `);
   return shortened.length <= MAX_ERROR_MESSAGE_CHARS ? shortened : `${shortened.slice(0, MAX_ERROR_MESSAGE_CHARS - 1)}…`;
 }
 

@@ -71,6 +71,6 @@ export function provisioningIntent(request: ProvisioningRequest): unknown {
 
 /** What a client asked for, as provisioningIntent. */
 export function deprovisioningIntent(request: DeprovisioningRequest): unknown {
-  const { requestId, ...intent } = toDeprovisioningExecutionInput(request, '');
-  return intent;
+  const { requestId, batches, ...intent } = toDeprovisioningExecutionInput(request, '');
+  return { ...intent, disassociate: request.disassociate };
 }

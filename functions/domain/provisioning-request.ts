@@ -99,11 +99,12 @@ function checkAcrossFields(request: RequestFields, context: $RefinementCtx<Reque
   if (request.templateName !== undefined && request.templateBody !== undefined) {
     issue(['templateBody'], 'must not be given with templateName: give one or the other');
   }
+  // Without a template to read (an unknown name, a body that is not text: their own fields' errors), the checks
+  // that need one are left out; the shipped default is not the template meant.
   const shipped = shippedTemplates[request.templateName ?? defaultTemplateName];
-  const templateBody = typeof request.templateBody === 'string' ? request.templateBody : shipped && JSON.stringify(shipped);
-  if (templateBody === undefined) return;
-  const analysis = analyzeTemplate(templateBody);
-  if (!analysis.ok) issue(['templateBody'], analysis.reason);
+  const templateBody = request.templateBody === undefined ? shipped && JSON.stringify(shipped) : request.templateBody;
+  const analysis = typeof templateBody === 'string' ? analyzeTemplate(templateBody) : undefined;
+  if (analysis?.ok === false) issue(['templateBody'], analysis.reason);
 
   if (isRecord(request.templateParameters) && 'ThingName' in request.templateParameters) {
     issue(['templateParameters', 'ThingName'], 'is set from each device\'s thingName and must not be given');
@@ -112,13 +113,13 @@ function checkAcrossFields(request: RequestFields, context: $RefinementCtx<Reque
   // declare would leave its Default in place of a misspelt one; a value the thing takes as an attribute must
   // suit the registry.
   const checkParameters = (parameters: unknown, path: (string | number)[]) => {
-    if (!analysis.ok || !isRecord(parameters)) return;
+    if (!analysis?.ok || !isRecord(parameters)) return;
     const { declaredParameters, attributeParameters } = analysis.facts;
     for (const [name, value] of Object.entries(parameters)) {
       if (name === 'ThingName') continue;
       if (!declaredParameters.includes(name)) {
         issue([...path, name], `is not a parameter of the template, which declares ${declaredParameters.join(', ')}`);
-      } else if (attributeParameters[name] !== undefined && typeof value === 'string' && !isValidAttributeValue(value)) {
+      } else if (Object.hasOwn(attributeParameters, name) && typeof value === 'string' && !isValidAttributeValue(value)) {
         issue([...path, name], `becomes the thing attribute ${attributeParameters[name]}, which takes ${ATTRIBUTE_VALUE_RULE}`);
       }
     }
@@ -146,7 +147,7 @@ function checkAcrossFields(request: RequestFields, context: $RefinementCtx<Reque
       issue(['devices', index, 'parameters', 'ThingName'], 'is set from thingName and must not be given');
     }
     checkParameters(device.parameters, ['devices', index, 'parameters']);
-    if (!analysis.ok) return;
+    if (!analysis?.ok) return;
     if (device.principal === undefined && !analysis.facts.createsCertificate) {
       issue(['devices', index, 'principal'], 'is required because the template creates no certificate');
     }

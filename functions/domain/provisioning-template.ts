@@ -69,7 +69,9 @@ export function analyzeTemplate(templateBody: string): TemplateAnalysis {
   const thingProperties = things[0]?.Properties ?? {};
   const attributes = Object.entries((thingProperties.AttributePayload ?? {}) as Record<string, unknown>);
   const maxAttributes = thingProperties.ThingTypeName === undefined ? MAX_UNTYPED_THING_ATTRIBUTES : MAX_TYPED_THING_ATTRIBUTES;
-  if (attributes.length > maxAttributes) {
+  // Existing things keep their own attributes (and type) under DO_NOTHING: re-registering them may still succeed.
+  const keepsExistingAttributes = things[0]?.OverrideSettings?.AttributePayload === 'DO_NOTHING';
+  if (attributes.length > maxAttributes && !keepsExistingAttributes) {
     const typed = thingProperties.ThingTypeName === undefined ? 'without a ThingTypeName' : 'with a ThingTypeName';
     return { ok: false, reason: `gives its thing ${attributes.length} attributes: a thing ${typed} takes at most ${maxAttributes}` };
   }

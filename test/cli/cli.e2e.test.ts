@@ -8,6 +8,8 @@ import type { PollSchedule } from '../../cli/api-client.ts';
 import { runCli } from '../../cli/main.ts';
 import { MAX_DEVICES_PER_REQUEST } from '../../functions/domain/limits.ts';
 import type { FleetReport } from '../../cli/report.ts';
+import type { FinishedRequest } from '../../cli/outcomes.ts';
+import { saveRun } from '../../cli/resume.ts';
 import { startFakeApi, type FakeApi } from './fake-provisioning-api.ts';
 import { capturedStream, certificateArn, fleetCsv, sensorName, workDirectory, writeManifest } from './fleet-fixtures.ts';
 
@@ -120,7 +122,12 @@ describe('iot-provision against an API that follows the contract', () => {
     // The deprovisioning's state file is written after the provisioning's, whatever the clock's resolution.
     const earlier = new Date(Date.now() - 60_000);
     await utimes(`${provisioning}.state.json`, earlier, earlier);
+    // A dry run writes the deprovisioning's state file, with nothing done yet.
     await provision(manifest, join(directory, 'iot-deprovision-report'), '--deprovision', '--dry-run');
+    expect((await provision(manifest, provisioning, '--dry-run')).stderr).not.toContain('note:');
+    await utimes(`${provisioning}.state.json`, earlier, earlier);
+    const deprovisioned: FinishedRequest = { requestId: 'd0-0', executionStatus: 'SUCCEEDED', devices: [{ thingName: sensorName(0), status: 'DEPROVISIONED', coreDeviceThingName: 'core-a' }] };
+    await saveRun(join(directory, 'iot-deprovision-report.state.json'), { runId: 'r', state: new Map([['d0-0', deprovisioned]]) });
 
     const again = await provision(manifest, provisioning, '--dry-run');
 

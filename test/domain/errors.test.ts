@@ -27,4 +27,9 @@ describe('error classification', () => {
     const message = `1 validation error detected: Value '${'s'.repeat(4_000)}' at 'parameters.Site' failed to satisfy constraint: Member must have length less than or equal to 800`;
     expect(boundedMessage(message)).toBe(`1 validation error detected: Value '${'s'.repeat(24)}…' at 'parameters.Site' failed to satisfy constraint: Membe…`);
   });
+
+  it('keeps a message within the bound whole, quotes and apostrophes included', () => {
+    const message = "Execution Does Not Exist: 'arn:aws:states:us-east-1:000000000000:execution:provision:x'";
+    expect(boundedMessage(message)).toBe(message);
+  });
 });

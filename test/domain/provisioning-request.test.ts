@@ -183,6 +183,13 @@ describe('provisioning request contract', () => {
     ]);
   });
 
+  it('without a template to read, reports the template\'s field and the other problems, not the template\'s parameters', () => {
+    const asObject = errorsOf({ coreDeviceThingName: 'core', templateBody: { Parameters: {} }, templateParameters: { Serial: '1' }, devices: [device('a'), device('a')] });
+    expect(asObject.map((error) => error.field)).toEqual(['templateBody', 'devices[1].thingName', 'devices[1].principal']);
+    const unknownName = errorsOf({ coreDeviceThingName: 'core', templateName: 'nope', devices: [device('a'), device('a')] });
+    expect(unknownName.map((error) => error.field)).toEqual(['templateName', 'devices[1].thingName', 'devices[1].principal']);
+  });
+
   it('rejects a value the thing would take as an attribute that the registry refuses, where it is given', () => {
     const errors = errorsOf({
       coreDeviceThingName: 'core',

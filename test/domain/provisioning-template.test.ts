@@ -39,6 +39,8 @@ describe('a template whose thing the registry would refuse', () => {
     });
     const typed = { Properties: { ...untyped.Properties, ThingTypeName: 'sensor' } };
     expect(analyzeTemplate(templateWithThing(typed))).toMatchObject({ ok: true });
+    // Re-registering things that exist, with a type, leaves their attributes alone.
+    expect(analyzeTemplate(templateWithThing({ ...untyped, OverrideSettings: { AttributePayload: 'DO_NOTHING' } }))).toMatchObject({ ok: true });
   });
 
   it('names the parameters the thing takes as attribute values', () => {

@@ -51,6 +51,11 @@ describe('local HTTP API', () => {
     expect(body).toMatchObject({ resource: '/items/special', pathParameters: null, queryStringParameters: null });
   });
 
+  it('passes an over-long path parameter to the handler', async () => {
+    const body = (await (await fetch(`${api.url}/items/${'x'.repeat(300)}`)).json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ pathParameters: { itemId: 'x'.repeat(300) } });
+  });
+
   it('passes the request body and the handler status code through', async () => {
     const response = await fetch(`${api.url}/items`, { method: 'POST', body: '{"name":"x"}', headers: { 'content-type': 'application/json' } });
     expect(response.status).toBe(201);

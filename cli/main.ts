@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve, sep } from 'node:path';
 import { createFleetApi, defaultCredentials, isLoopback, resolveRegion, type PollSchedule, type SigningCredentials } from './api-client.ts';
 import { HELP_TEXT, parseArguments, requestFieldsOf, type CliOptions } from './arguments.ts';
 import { FleetRunInterrupted, resumePlan, runFleet } from './fleet-run.ts';
@@ -156,7 +156,8 @@ async function openRun(statePath: string): Promise<FleetRunRecord> {
 async function noteOtherWorkflowSince(reportPrefix: string, workflow: FleetWorkflow, statePath: string, state: ResumeState): Promise<string> {
   if (state.size === 0 || basename(reportPrefix) !== basename(workflow.defaultReportPrefix)) return '';
   const other = workflow === PROVISIONING ? DEPROVISIONING : PROVISIONING;
-  const otherStatePath = stateFilePath(join(dirname(reportPrefix), basename(other.defaultReportPrefix)));
+  // Spelt like this run's own path (join would drop a leading ./), so that the two read alike in the note.
+  const otherStatePath = stateFilePath(`${dirname(reportPrefix)}${sep}${basename(other.defaultReportPrefix)}`);
   const modified = (path: string) => stat(path).then((found) => found.mtimeMs, () => undefined);
   const [mine, theirs] = await Promise.all([modified(statePath), modified(otherStatePath)]);
   if (mine === undefined || theirs === undefined || theirs <= mine) return '';

@@ -139,9 +139,6 @@ function parseJsonManifest(text: string): ManifestParse {
     ({ devices, ...defaults } = content as Record<string, unknown> & { devices: unknown[] });
   } else return { ok: false, problems: [{ where: 'manifest', reason: 'must be an array of devices or an object with a "devices" array' }] };
 
-  if ('requestId' in defaults) {
-    return { ok: false, problems: [{ where: 'manifest', field: 'requestId', reason: 'is set by iot-provision (one per request it sends) and must not be given' }] };
-  }
   const lines = jsonDeviceLines(text);
   return { ok: true, manifest: { format: 'json', defaults, rows: devices.map((device, index) => ({ index, line: lines[index], device })) } };
 }

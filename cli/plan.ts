@@ -56,6 +56,9 @@ export function validateManifest(
 ): { ok: true; value: ValidManifest } | { ok: false; problems: ManifestProblem[] } {
   if (manifest.rows.length === 0) return { ok: false, problems: [{ where: 'manifest', reason: 'lists no devices' }] };
 
+  const { requestId, ...fields } = requestFields;
+  const manifestProblems: ManifestProblem[] =
+    requestId === undefined ? [] : [{ where: 'manifest', field: 'requestId', reason: 'is set by iot-provision (one per request it sends) and must not be given' }];
   const deviceProblems: ManifestProblem[] = [];
   // Every row repeats a problem of a request-level field: report it once.
   const requestProblems = new Map<string, ManifestProblem>();
@@ -77,7 +80,7 @@ export function validateManifest(
       if (earlier === undefined) firstRowByName.set(thingName, where);
       else deviceProblems.push({ where, field: 'thingName', reason: `duplicates ${earlier} ("${thingName}")` });
     }
-    const result = validate(workflow.schema, { ...workflow.requestFields(requestFields), devices: [workflow.requestDevice(row.device)] });
+    const result = validate(workflow.schema, { ...workflow.requestFields(fields), devices: [workflow.requestDevice(row.device)] });
     if (!result.ok) {
       for (const { field, reason } of result.errors) {
         const deviceField = /^devices\[0\](?:\.(.+))?$/.exec(field);
@@ -102,7 +105,7 @@ export function validateManifest(
     if (deviceProblems.length === problemCount) devices.push({ index: row.index, line: row.line, where, device });
   }
 
-  const problems = [...requestProblems.values(), ...deviceProblems];
+  const problems = [...manifestProblems, ...requestProblems.values(), ...deviceProblems];
   if (problems.length > 0 || options === undefined) return { ok: false, problems };
   return { ok: true, value: { workflow, options, devices } };
 }

@@ -10,7 +10,7 @@ import {
   type OperationCounters,
 } from './faults.ts';
 import { createGreengrassService, registerCoreDevice } from './services/greengrass.ts';
-import { createIotService } from './services/iot.ts';
+import { createIotService } from './services/iot/index.ts';
 import { createFileStore, createMemoryStore, type StateSnapshot } from './store.ts';
 import { systemClock, type Clock, type LocalCloudContext } from './wire/context.ts';
 import { InjectedFault } from './wire/injected-fault.ts';

@@ -104,7 +104,7 @@ function checkAcrossFields(request: RequestFields, context: $RefinementCtx<Reque
   const shipped = shippedTemplates[request.templateName ?? defaultTemplateName];
   const templateBody = request.templateBody === undefined ? shipped && JSON.stringify(shipped) : request.templateBody;
   const analysis = typeof templateBody === 'string' ? analyzeTemplate(templateBody) : undefined;
-  if (analysis?.ok === false) issue(['templateBody'], analysis.reason);
+  if (analysis?.ok === false) for (const reason of analysis.reasons) issue(['templateBody'], reason);
 
   if (isRecord(request.templateParameters) && 'ThingName' in request.templateParameters) {
     issue(['templateParameters', 'ThingName'], 'is set from each device\'s thingName and must not be given');

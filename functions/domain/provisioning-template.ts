@@ -23,7 +23,8 @@ export function isValidAttributeValue(value: string): boolean {
 const MAX_UNTYPED_THING_ATTRIBUTES = 3;
 const MAX_TYPED_THING_ATTRIBUTES = 50;
 
-export type TemplateAnalysis = { ok: true; facts: TemplateFacts } | { ok: false; reason: string };
+/** Every problem found, each a reason to go after the field's name (templateBody). */
+export type TemplateAnalysis = { ok: true; facts: TemplateFacts } | { ok: false; reasons: string[] };
 
 interface TemplateShape {
   Parameters?: Record<string, { Type?: string; Default?: unknown }>;
@@ -39,42 +40,26 @@ export function analyzeTemplate(templateBody: string): TemplateAnalysis {
   try {
     template = JSON.parse(templateBody) as TemplateShape;
   } catch (error) {
-    return { ok: false, reason: `is not valid JSON (${(error as Error).message})` };
+    return { ok: false, reasons: [`is not valid JSON (${(error as Error).message})`] };
   }
   if (template === null || typeof template !== 'object' || Array.isArray(template)) {
-    return { ok: false, reason: 'must be a JSON object with Parameters and Resources' };
+    return { ok: false, reasons: ['must be a JSON object with Parameters and Resources'] };
   }
   const resources = Object.values(template.Resources ?? {});
-  const things = resources.filter((resource) => resource?.Type === 'AWS::IoT::Thing');
-  if (things.length !== 1) {
-    return { ok: false, reason: `must declare exactly one AWS::IoT::Thing resource (found ${things.length})` };
-  }
   const parameters = template.Parameters ?? {};
-  if (!('ThingName' in parameters)) {
-    return { ok: false, reason: 'must declare the parameter ThingName, which the workflow sets to each device\'s thingName' };
-  }
-  // Attach, association and rollback all address the thing by the device's thingName.
-  const thingName = things[0]?.Properties?.ThingName as { Ref?: unknown } | undefined;
-  if (thingName?.Ref !== 'ThingName') {
-    return { ok: false, reason: 'must name its thing {"Ref": "ThingName"}, so that the thing created is the device\'s thingName' };
-  }
-  // Taking an existing thing out of groups needs rights the registering role is not given (docs/security.md).
-  if (things[0]?.OverrideSettings?.ThingGroups === 'REPLACE') {
-    return { ok: false, reason: 'must not REPLACE an existing thing\'s ThingGroups: use MERGE or DO_NOTHING, which only add groups' };
-  }
-  // The registering role may attach existing policies but not create them (least privilege).
-  if (resources.some((resource) => resource?.Type === 'AWS::IoT::Policy' && resource.Properties?.PolicyDocument !== undefined)) {
-    return { ok: false, reason: 'must not create a policy from a PolicyDocument: reference an existing policy by PolicyName' };
-  }
-  const thingProperties = things[0]?.Properties ?? {};
+  const things = resources.filter((resource) => resource?.Type === 'AWS::IoT::Thing');
+  const thing = things.length === 1 ? things[0] : undefined;
+  const thingProperties = thing?.Properties ?? {};
   const attributes = Object.entries((thingProperties.AttributePayload ?? {}) as Record<string, unknown>);
-  const maxAttributes = thingProperties.ThingTypeName === undefined ? MAX_UNTYPED_THING_ATTRIBUTES : MAX_TYPED_THING_ATTRIBUTES;
-  // Existing things keep their own attributes (and type) under DO_NOTHING: re-registering them may still succeed.
-  const keepsExistingAttributes = things[0]?.OverrideSettings?.AttributePayload === 'DO_NOTHING';
-  if (attributes.length > maxAttributes && !keepsExistingAttributes) {
-    const typed = thingProperties.ThingTypeName === undefined ? 'without a ThingTypeName' : 'with a ThingTypeName';
-    return { ok: false, reason: `gives its thing ${attributes.length} attributes: a thing ${typed} takes at most ${maxAttributes}` };
-  }
+  const reasons = [
+    ...(thing ? thingProblems(thing, attributes.length) : [`must declare exactly one AWS::IoT::Thing resource (found ${things.length})`]),
+    ...(!('ThingName' in parameters) ? ['must declare the parameter ThingName, which the workflow sets to each device\'s thingName'] : []),
+    // The registering role may attach existing policies but not create them (least privilege).
+    ...(resources.some((resource) => resource?.Type === 'AWS::IoT::Policy' && resource.Properties?.PolicyDocument !== undefined)
+      ? ['must not create a policy from a PolicyDocument: reference an existing policy by PolicyName']
+      : []),
+  ];
+  if (reasons.length > 0) return { ok: false, reasons };
   const attributeParameters: Record<string, string> = {};
   for (const [attribute, value] of attributes) {
     const parameter = (value as { Ref?: unknown } | null)?.Ref;
@@ -94,4 +79,27 @@ export function analyzeTemplate(templateBody: string): TemplateAnalysis {
       ),
     },
   };
+}
+
+type ThingResource = NonNullable<TemplateShape['Resources']>[string];
+
+function thingProblems(thing: ThingResource, attributeCount: number): string[] {
+  const problems: string[] = [];
+  const properties = thing.Properties ?? {};
+  // Attach, association and rollback all address the thing by the device's thingName.
+  if ((properties.ThingName as { Ref?: unknown } | undefined)?.Ref !== 'ThingName') {
+    problems.push('must name its thing {"Ref": "ThingName"}, so that the thing created is the device\'s thingName');
+  }
+  // Taking an existing thing out of groups needs rights the registering role is not given (docs/security.md).
+  if (thing.OverrideSettings?.ThingGroups === 'REPLACE') {
+    problems.push('must not REPLACE an existing thing\'s ThingGroups: use MERGE or DO_NOTHING, which only add groups');
+  }
+  const maxAttributes = properties.ThingTypeName === undefined ? MAX_UNTYPED_THING_ATTRIBUTES : MAX_TYPED_THING_ATTRIBUTES;
+  // Existing things keep their own attributes (and type) under DO_NOTHING: re-registering them may still succeed.
+  const keepsExistingAttributes = thing.OverrideSettings?.AttributePayload === 'DO_NOTHING';
+  if (attributeCount > maxAttributes && !keepsExistingAttributes) {
+    const typed = properties.ThingTypeName === undefined ? 'without a ThingTypeName' : 'with a ThingTypeName';
+    problems.push(`gives its thing ${attributeCount} attributes: a thing ${typed} takes at most ${maxAttributes}`);
+  }
+  return problems;
 }

@@ -98,10 +98,9 @@ describe('JSON manifests', () => {
     expect(manifest.rows).toEqual([{ index: 0, line: 7, device: { thingName: 'sensor-1' } }]);
   });
 
-  it('rejects text that is not JSON, a shape without devices, and a requestId (the CLI sets it)', () => {
+  it('rejects text that is not JSON and a shape without devices', () => {
     expect(parseManifest('{"devices": [', 'json')).toMatchObject({ ok: false, problems: [{ reason: expect.stringContaining('not valid JSON') }] });
     expect(parseManifest('{"things": []}', 'json')).toMatchObject({ ok: false, problems: [{ reason: expect.stringContaining('"devices" array') }] });
-    expect(parseManifest('{"requestId": "r1", "devices": []}', 'json')).toMatchObject({ ok: false, problems: [{ field: 'requestId' }] });
   });
 });
 

@@ -93,6 +93,21 @@ describe('validateManifest', () => {
     expect(validateManifest(manifest, {}, DEPROVISIONING)).toMatchObject({ ok: true });
   });
 
+  it('refuses a requestId in a JSON manifest (the CLI sets one per request), and still reports the bad devices', () => {
+    const manifest = manifestOf('{\n  "requestId": "r1",\n  "coreDeviceThingName": "core-a",\n  "devices": [\n    {"thingName": "a b"}\n  ]\n}', 'json');
+
+    const result = validateManifest(manifest, manifest.defaults, PROVISIONING);
+
+    expect(result).toMatchObject({
+      ok: false,
+      problems: [
+        { where: 'manifest', field: 'requestId', reason: 'is set by iot-provision (one per request it sends) and must not be given' },
+        { where: 'devices[0] (line 5)', field: 'thingName' },
+        { where: 'devices[0] (line 5)', field: 'principal' },
+      ],
+    });
+  });
+
   it('reports a problem of a request-level field once, not once per device', () => {
     const result = validateManifest(manifestOf(fleetCsv(3), 'csv'), { templateName: 'no-such-template' }, PROVISIONING);
 

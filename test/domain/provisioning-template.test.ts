@@ -13,12 +13,18 @@ function templateWithThing(thing: Record<string, unknown>, extraResources: Recor
 describe('a template asking for more than the registering role may do', () => {
   it('is refused when it would take an existing thing out of its groups', () => {
     const analysis = analyzeTemplate(templateWithThing({ OverrideSettings: { ThingGroups: 'REPLACE' } }));
-    expect(analysis).toEqual({ ok: false, reason: expect.stringContaining("must not REPLACE an existing thing's ThingGroups") });
+    expect(analysis).toEqual({ ok: false, reasons: [expect.stringContaining("must not REPLACE an existing thing's ThingGroups")] });
   });
 
   it('is refused when it would create an IoT policy from a document', () => {
     const policy = { Type: 'AWS::IoT::Policy', Properties: { PolicyDocument: '{"Version":"2012-10-17","Statement":[]}' } };
-    expect(analyzeTemplate(templateWithThing({}, { policy }))).toEqual({ ok: false, reason: expect.stringContaining('must not create a policy') });
+    expect(analyzeTemplate(templateWithThing({}, { policy }))).toEqual({ ok: false, reasons: [expect.stringContaining('must not create a policy')] });
+  });
+
+  it('is refused with every reason at once', () => {
+    const policy = { Type: 'AWS::IoT::Policy', Properties: { PolicyDocument: '{}' } };
+    const analysis = analyzeTemplate(templateWithThing({ OverrideSettings: { ThingGroups: 'REPLACE' } }, { policy }));
+    expect(analysis).toEqual({ ok: false, reasons: [expect.stringContaining('must not REPLACE'), expect.stringContaining('must not create a policy')] });
   });
 
   it.each(['MERGE', 'DO_NOTHING'])('is accepted when it only adds groups (ThingGroups %s) and a billing group', (override) => {
@@ -35,7 +41,7 @@ describe('a template whose thing the registry would refuse', () => {
     const untyped = { Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: attributes(4) } };
     expect(analyzeTemplate(templateWithThing(untyped))).toEqual({
       ok: false,
-      reason: 'gives its thing 4 attributes: a thing without a ThingTypeName takes at most 3',
+      reasons: ['gives its thing 4 attributes: a thing without a ThingTypeName takes at most 3'],
     });
     const typed = { Properties: { ...untyped.Properties, ThingTypeName: 'sensor' } };
     expect(analyzeTemplate(templateWithThing(typed))).toMatchObject({ ok: true });

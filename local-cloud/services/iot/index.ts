@@ -1,17 +1,17 @@
-import type { CertificateStatus, LocalCloudState, ThingPrincipalType, ThingRecord } from '../store.ts';
-import type { LocalCloudContext } from '../wire/context.ts';
-import { headerValue, queryBoolean, queryInteger, queryString } from '../wire/http-bindings.ts';
-import { InjectedFault } from '../wire/injected-fault.ts';
-import { paginate } from '../wire/pagination.ts';
-import { requireJsonObject } from '../wire/request-body.ts';
-import { emptyResponse, encodeRestJsonError, jsonResponse, RestJsonError } from '../wire/rest-json.ts';
-import { createOperationResolver, type RestRoute } from '../wire/routes.ts';
-import type { EmulatedService, ServiceRequest } from '../wire/service.ts';
-import { describeViolations, requireValid as requireValidInput, type StructureShape } from '../wire/validation.ts';
-import { createCertificateAuthority } from './iot/certificate-authority.ts';
-import { iotError } from './iot/errors.ts';
-import { planTemplate } from './iot/provisioning-template.ts';
-import { registerThing } from './iot/register-thing.ts';
+import type { CertificateStatus, LocalCloudState, ThingPrincipalType, ThingRecord } from '../../store.ts';
+import type { LocalCloudContext } from '../../wire/context.ts';
+import { headerValue, queryBoolean, queryInteger, queryString } from '../../wire/http-bindings.ts';
+import { InjectedFault } from '../../wire/injected-fault.ts';
+import { paginate } from '../../wire/pagination.ts';
+import { requireJsonObject } from '../../wire/request-body.ts';
+import { emptyResponse, encodeRestJsonError, jsonResponse, RestJsonError } from '../../wire/rest-json.ts';
+import { createOperationResolver, type RestRoute } from '../../wire/routes.ts';
+import type { EmulatedService, ServiceRequest } from '../../wire/service.ts';
+import { describeViolations, requireValid as requireValidInput, type StructureShape } from '../../wire/validation.ts';
+import { createCertificateAuthority } from './certificate-authority.ts';
+import { iotError } from './errors.ts';
+import { planTemplate } from './provisioning-template.ts';
+import { registerThing } from './register-thing.ts';
 import {
   attachPrincipal,
   certificateArn,
@@ -25,8 +25,8 @@ import {
   thingArn,
   thingAttachments,
   type AttachmentClock,
-} from './iot/registry.ts';
-import * as shapes from './iot/shapes.ts';
+} from './registry.ts';
+import * as shapes from './shapes.ts';
 
 /** AWS does not document the default page size of the registry list calls (an assumption). */
 const DEFAULT_PAGE_SIZE = 25;

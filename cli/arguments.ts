@@ -192,3 +192,22 @@ export function requestFieldsOf(manifestDefaults: Record<string, unknown>, overr
 function usageError(message: string): ParsedArguments {
   return { kind: 'usage-error', message };
 }
+
+/** The command-line flag that set a request field, as the user typed it; undefined when the manifest set it. */
+export function flagOf(field: string, overrides: RequestOverrides): string | undefined {
+  const parameter = /^templateParameters\.(.+)$/.exec(field)?.[1];
+  if (parameter !== undefined) return parameter in overrides.templateParameters ? `--param ${parameter}=…` : undefined;
+  const negatable = (name: string, value: boolean | undefined) => (value === undefined ? undefined : value ? `--${name}` : `--no-${name}`);
+  const given = (flag: string, value: string | undefined) => (value === undefined ? undefined : `${flag} ${value}`);
+  switch (field) {
+    case 'coreDeviceThingName': return given('--core', overrides.coreDeviceThingName);
+    case 'templateName': return given('--template', overrides.templateName);
+    case 'templateBody': return given('--template-file', overrides.templateFile);
+    case 'thingPrincipalType': return given('--principal-type', overrides.thingPrincipalType);
+    case 'rollbackOnFailure': return negatable('rollback', overrides.rollbackOnFailure);
+    case 'disassociate': return negatable('disassociate', overrides.disassociate);
+    case 'detachPrincipals': return negatable('detach', overrides.detachPrincipals);
+    case 'deleteThings': return negatable('delete', overrides.deleteThings);
+    default: return undefined;
+  }
+}

@@ -1,7 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
 import { createFleetApi, defaultCredentials, isLoopback, resolveRegion, type PollSchedule, type SigningCredentials } from './api-client.ts';
-import { HELP_TEXT, parseArguments, requestFieldsOf, type CliOptions } from './arguments.ts';
+import { flagOf, HELP_TEXT, parseArguments, requestFieldsOf, type CliOptions } from './arguments.ts';
 import { FleetRunInterrupted, resumePlan, runFleet } from './fleet-run.ts';
 import { manifestFormatOf, parseManifest, type ManifestProblem } from './manifest.ts';
 import { coreDeviceOf, planRequests, REQUEST_LIMITS, validateManifest, type FleetPlan, type ValidManifest } from './plan.ts';
@@ -181,7 +181,7 @@ async function loadManifest(options: CliOptions): Promise<ValidManifest> {
   const parsed = parseManifest(text, format);
   if (!parsed.ok) throw new UnusableInput(describeProblems(manifestPath, parsed.problems));
   const validated = validateManifest(parsed.manifest, requestFieldsOf(parsed.manifest.defaults, overrides, templateBody), workflow);
-  if (!validated.ok) throw new UnusableInput(describeProblems(manifestPath, validated.problems));
+  if (!validated.ok) throw new UnusableInput(describeProblems(manifestPath, validated.problems.map((problem) => withFlag(problem, overrides))));
   return validated.value;
 }
 
@@ -191,6 +191,12 @@ async function readText(path: string, what: string): Promise<string> {
   } catch (error) {
     throw new UnusableInput(`cannot read the ${what} ${path}: ${(error as Error).message}`);
   }
+}
+
+/** A problem of a request option that a flag set names the flag too: the user typed the flag, not the field. */
+function withFlag(problem: ManifestProblem, overrides: CliOptions['overrides']): ManifestProblem {
+  const flag = problem.where === 'request options' && problem.field !== undefined ? flagOf(problem.field, overrides) : undefined;
+  return flag === undefined ? problem : { ...problem, field: `${problem.field} (${flag})` };
 }
 
 function describeProblems(manifestPath: string, problems: readonly ManifestProblem[]): string {

@@ -135,6 +135,17 @@ describe('iot-provision against an API that follows the contract', () => {
     expect(again.stdout).toContain('skip: provisioned by an earlier run');
   });
 
+  it('names the flag that set a request option it refuses', async () => {
+    api = await startFakeApi();
+    const directory = await workDirectory();
+    const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(2));
+
+    const refused = await provision(manifest, join(directory, 'report'), '--param', 'site=berlin', '--dry-run');
+
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('request options: templateParameters.site (--param site=…) is not a parameter of the template, which declares ThingName, Model, Site');
+  });
+
   it('plans a deprovisioning without core devices when it does not disassociate, under request ids of its own', async () => {
     api = await startFakeApi();
     const directory = await workDirectory();

@@ -22,6 +22,7 @@ import {
   CreateKeysAndCertificateCommand,
   DeleteCertificateCommand,
   DeleteThingCommand,
+  DescribeCertificateCommand,
   DescribeThingCommand,
   DetachThingPrincipalCommand,
   IoTClient,
@@ -130,6 +131,17 @@ export async function checkAssumptions({ iot, greengrass, coreDeviceThingName }:
       claim: 'DetachThingPrincipal of a pair that is not attached fails with ResourceNotFoundException',
       observed: outcome(detachedAgain),
       holds: detachedAgain === 'ResourceNotFoundException',
+    });
+
+    // A just-in-time provisioning template activates a PENDING_ACTIVATION certificate: AWS may apply Status too.
+    await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
+    await register(`${prefix}-inactive-certificate`, withCertificate, { CertificateId: certificateId! });
+    const status = (await iot.send(new DescribeCertificateCommand({ certificateId }))).certificateDescription?.status;
+    results.push({
+      assumption: '1',
+      claim: 'RegisterThing with the CertificateId of an INACTIVE certificate and Status ACTIVE, without OverrideSettings, leaves it INACTIVE',
+      observed: `the certificate is ${status}`,
+      holds: status === 'INACTIVE',
     });
 
     const unknownCore = await errorName(

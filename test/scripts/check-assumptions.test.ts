@@ -13,7 +13,7 @@ describe('npm run check-assumptions, against the local cloud', () => {
   it('finds every assumption holding, and removes what it created', async () => {
     const results = await checkAssumptions({ iot: cloud.iot, greengrass: cloud.greengrass, coreDeviceThingName: 'core-a' });
 
-    expect(results.map(({ assumption }) => assumption)).toEqual(['1', '2', '21', '7', '9', 'workflow', '11']);
+    expect(results.map(({ assumption }) => assumption)).toEqual(['1', '2', '21', '7', '9', '1', 'workflow', '11']);
     expect(results.filter((result) => !result.holds)).toEqual([]);
     expect(cloud.clientThings()).toEqual([]);
     expect(cloud.cloud.admin.state().certificates).toEqual([]);

@@ -193,21 +193,26 @@ function usageError(message: string): ParsedArguments {
   return { kind: 'usage-error', message };
 }
 
+/** The flag behind each request field the command line may set; `--template-file` gives the template's body. */
+const FLAG_OF_FIELD = {
+  coreDeviceThingName: 'core',
+  templateName: 'template',
+  templateBody: 'template-file',
+  thingPrincipalType: 'principal-type',
+  rollbackOnFailure: 'rollback',
+  disassociate: 'disassociate',
+  detachPrincipals: 'detach',
+  deleteThings: 'delete',
+} as const;
+
 /** The command-line flag that set a request field, as the user typed it; undefined when the manifest set it. */
 export function flagOf(field: string, overrides: RequestOverrides): string | undefined {
   const parameter = /^templateParameters\.(.+)$/.exec(field)?.[1];
   if (parameter !== undefined) return parameter in overrides.templateParameters ? `--param ${parameter}=…` : undefined;
-  const negatable = (name: string, value: boolean | undefined) => (value === undefined ? undefined : value ? `--${name}` : `--no-${name}`);
-  const given = (flag: string, value: string | undefined) => (value === undefined ? undefined : `${flag} ${value}`);
-  switch (field) {
-    case 'coreDeviceThingName': return given('--core', overrides.coreDeviceThingName);
-    case 'templateName': return given('--template', overrides.templateName);
-    case 'templateBody': return given('--template-file', overrides.templateFile);
-    case 'thingPrincipalType': return given('--principal-type', overrides.thingPrincipalType);
-    case 'rollbackOnFailure': return negatable('rollback', overrides.rollbackOnFailure);
-    case 'disassociate': return negatable('disassociate', overrides.disassociate);
-    case 'detachPrincipals': return negatable('detach', overrides.detachPrincipals);
-    case 'deleteThings': return negatable('delete', overrides.deleteThings);
-    default: return undefined;
-  }
+  if (!Object.hasOwn(FLAG_OF_FIELD, field)) return undefined;
+  const flag = FLAG_OF_FIELD[field as keyof typeof FLAG_OF_FIELD];
+  const value = field === 'templateBody' ? overrides.templateFile : overrides[field as Exclude<keyof typeof FLAG_OF_FIELD, 'templateBody'>];
+  if (value === undefined) return undefined;
+  if (typeof value === 'boolean') return value ? `--${flag}` : `--no-${flag}`;
+  return `--${flag} ${value}`;
 }

@@ -1,21 +1,35 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FaultSettingsError, parseFaultSettingsPatch, type FaultSettingsPatch } from './faults.ts';
+import { KEY_ALGORITHMS, type KeyAlgorithm } from './services/iot/certificate-authority.ts';
 
 export interface LocalCloudConfig {
   host: string;
   port: number;
-  /** Keeps state across restarts when set. */
+  /**
+   * Keeps everything across restarts when set: IoT, Greengrass, DynamoDB, EventBridge and S3 in `state.json`
+   * (S3's bytes in `state.json.blobs/`), Step Functions executions and their histories in `executions.sqlite`.
+   */
+  dataDir?: string;
+  /** Keeps the state of `state.json` alone in this file (the option before `dataDir`); wins over `dataDir`'s. */
   stateFile?: string;
   faults: FaultSettingsPatch;
   /** Core devices registered at start and after every reset (see registerCoreDevice). */
   coreDevices: unknown[];
+  /** The key pairs IoT CreateKeysAndCertificate makes; `rsa-2048` (as AWS) unless set. */
+  keyAlgorithm?: KeyAlgorithm;
 }
 
 const DEFAULT_PORT = 4566;
 
 export function localCloudUrl({ host, port }: Pick<LocalCloudConfig, 'host' | 'port'>): string {
   return `http://${host}:${port}`;
+}
+
+/** Where a data directory keeps each part of the state. */
+export function dataDirFiles(dataDir: string): { stateFile: string; executionsDatabase: string } {
+  return { stateFile: join(dataDir, 'state.json'), executionsDatabase: join(dataDir, 'executions.sqlite') };
 }
 
 /** The account in every ARN the local cloud, and the functions it runs, make. */
@@ -35,11 +49,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
       config: { type: 'string' },
       host: { type: 'string' },
       port: { type: 'string' },
+      'data-dir': { type: 'string' },
       'state-file': { type: 'string' },
       seed: { type: 'string' },
       'quota-scale': { type: 'string' },
       'no-quotas': { type: 'boolean' },
       'core-device': { type: 'string', multiple: true },
+      'key-algorithm': { type: 'string' },
     },
     strict: true,
   });
@@ -52,8 +68,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
   const faults: FaultSettingsPatch = { ...config.faults };
   config.host = flags.host ?? fromEnv('LOCAL_CLOUD_HOST') ?? config.host;
   config.port = parsePort('LOCAL_CLOUD_PORT / --port', flags.port ?? fromEnv('LOCAL_CLOUD_PORT'), config.port);
+  const dataDir = flags['data-dir'] ?? fromEnv('LOCAL_CLOUD_DATA_DIR');
+  if (dataDir) config.dataDir = dataDir;
   const stateFile = flags['state-file'] ?? fromEnv('LOCAL_CLOUD_STATE_FILE');
   if (stateFile) config.stateFile = stateFile;
+  const keyAlgorithm = flags['key-algorithm'] ?? fromEnv('LOCAL_CLOUD_KEY_ALGORITHM');
+  if (keyAlgorithm !== undefined) config.keyAlgorithm = parseKeyAlgorithm('LOCAL_CLOUD_KEY_ALGORITHM / --key-algorithm', keyAlgorithm);
 
   const seed = flags.seed ?? fromEnv('LOCAL_CLOUD_SEED');
   if (seed !== undefined) faults.seed = parseNumber('LOCAL_CLOUD_SEED / --seed', seed);
@@ -92,9 +112,16 @@ function mergeFile(config: LocalCloudConfig, path: string): void {
   }
   if (parsed.host !== undefined) config.host = parsed.host;
   if (parsed.port !== undefined) config.port = parsePort(`port in ${path}`, String(parsed.port), config.port);
+  if (parsed.dataDir !== undefined) config.dataDir = parsed.dataDir;
   if (parsed.stateFile !== undefined) config.stateFile = parsed.stateFile;
   if (parsed.faults !== undefined) config.faults = checkFaults(`faults in ${path}`, parsed.faults);
   if (parsed.coreDevices !== undefined) config.coreDevices = [...parsed.coreDevices];
+  if (parsed.keyAlgorithm !== undefined) config.keyAlgorithm = parseKeyAlgorithm(`keyAlgorithm in ${path}`, String(parsed.keyAlgorithm));
+}
+
+function parseKeyAlgorithm(name: string, value: string): KeyAlgorithm {
+  if (!(KEY_ALGORITHMS as readonly string[]).includes(value)) throw new Error(`${name} must be one of ${KEY_ALGORITHMS.join(', ')}, got ${JSON.stringify(value)}`);
+  return value as KeyAlgorithm;
 }
 
 /** `value` as a port to listen on (0 = any free port), `fallback` when absent; `name` says where the value came from. */

@@ -57,10 +57,9 @@ const NOT_LIMITED = null;
 /**
  * Every operation the emulated services resolve (`ResolvedOperation.name`): the names quotas and
  * fault tables accept. A service that gains an operation adds it here, or no quota or fault can
- * name it. Each comes with its default quota (Service Quotas defaults; RegisterThing,
- * CreateKeysAndCertificate, the certificate calls and every Greengrass V2 call have no published
- * number: those values are assumptions, docs/local-cloud.md). Step Functions limits its other
- * calls too; only StartExecution's quota is emulated.
+ * name it. Each comes with its default quota: Service Quotas defaults where published, assumptions
+ * elsewhere (which is which: docs/local-cloud.md, "Default quotas"). Step Functions limits its other
+ * calls too; only the quotas of StartExecution, DescribeMapRun and ListMapRuns are emulated.
  */
 const OPERATIONS = {
   RegisterThing: perSecond(10),
@@ -76,6 +75,26 @@ const OPERATIONS = {
   ListThingPrincipals: perSecond(10),
   ListThingPrincipalsV2: perSecond(10),
   ListThings: perSecond(10),
+  CreateThing: perSecond(100),
+  UpdateThing: perSecond(100),
+  ListPrincipalThings: perSecond(10),
+  ListPrincipalThingsV2: perSecond(10),
+  CreateThingType: perSecond(15),
+  DescribeThingType: perSecond(50),
+  DeprecateThingType: perSecond(15),
+  DeleteThingType: perSecond(15),
+  AttachPolicy: perSecond(15),
+  DetachPolicy: perSecond(15),
+  ListAttachedPolicies: perSecond(15),
+  AttachPrincipalPolicy: perSecond(15),
+  DetachPrincipalPolicy: perSecond(15),
+  ListPrincipalPolicies: perSecond(15),
+  ListTargetsForPolicy: perSecond(15),
+  ListCertificates: perSecond(10),
+  CreateCertificateFromCsr: perSecond(10),
+  RegisterCertificate: perSecond(10),
+  RegisterCertificateWithoutCA: perSecond(10),
+  DescribeEndpoint: perSecond(10),
   GetCoreDevice: perSecond(10),
   ListCoreDevices: perSecond(10),
   BatchAssociateClientDeviceWithCoreDevice: perSecond(10),
@@ -88,6 +107,55 @@ const OPERATIONS = {
   ListExecutions: NOT_LIMITED,
   GetExecutionHistory: NOT_LIMITED,
   StopExecution: NOT_LIMITED,
+  DescribeMapRun: perSecond(1, 200),
+  ListMapRuns: perSecond(1, 100),
+  // On-demand tables scale far past what one request asks of them: no quota is emulated.
+  CreateTable: NOT_LIMITED,
+  DescribeTable: NOT_LIMITED,
+  DeleteTable: NOT_LIMITED,
+  ListTables: NOT_LIMITED,
+  UpdateTimeToLive: NOT_LIMITED,
+  DescribeTimeToLive: NOT_LIMITED,
+  GetItem: NOT_LIMITED,
+  PutItem: NOT_LIMITED,
+  DeleteItem: NOT_LIMITED,
+  Scan: NOT_LIMITED,
+  TransactWriteItems: NOT_LIMITED,
+  // EventBridge's published PutEvents quota (us-east-1; smaller in other regions); its other calls are not limited here.
+  PutEvents: perSecond(10_000),
+  CreateEventBus: NOT_LIMITED,
+  DescribeEventBus: NOT_LIMITED,
+  ListEventBuses: NOT_LIMITED,
+  DeleteEventBus: NOT_LIMITED,
+  PutRule: NOT_LIMITED,
+  DescribeRule: NOT_LIMITED,
+  ListRules: NOT_LIMITED,
+  DeleteRule: NOT_LIMITED,
+  EnableRule: NOT_LIMITED,
+  DisableRule: NOT_LIMITED,
+  PutTargets: NOT_LIMITED,
+  ListTargetsByRule: NOT_LIMITED,
+  RemoveTargets: NOT_LIMITED,
+  TestEventPattern: NOT_LIMITED,
+  // S3 limits requests per prefix (3,500 writes and 5,500 reads a second), far past a local run: no quota is emulated.
+  ListBuckets: NOT_LIMITED,
+  CreateBucket: NOT_LIMITED,
+  HeadBucket: NOT_LIMITED,
+  DeleteBucket: NOT_LIMITED,
+  GetBucketLocation: NOT_LIMITED,
+  PutBucketNotificationConfiguration: NOT_LIMITED,
+  GetBucketNotificationConfiguration: NOT_LIMITED,
+  ListObjectsV2: NOT_LIMITED,
+  PutObject: NOT_LIMITED,
+  CopyObject: NOT_LIMITED,
+  GetObject: NOT_LIMITED,
+  HeadObject: NOT_LIMITED,
+  DeleteObject: NOT_LIMITED,
+  DeleteObjects: NOT_LIMITED,
+  CreateMultipartUpload: NOT_LIMITED,
+  UploadPart: NOT_LIMITED,
+  CompleteMultipartUpload: NOT_LIMITED,
+  AbortMultipartUpload: NOT_LIMITED,
 } satisfies Record<string, RateLimit | typeof NOT_LIMITED>;
 
 export type OperationName = keyof typeof OPERATIONS;

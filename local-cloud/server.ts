@@ -9,8 +9,13 @@ import {
   type FaultSettingsPatch,
   type OperationCounters,
 } from './faults.ts';
+import { createDynamoDbService, createTable, type TableDefinition } from './services/dynamodb/index.ts';
+import { createEventBridgeService, seedEventBridge, type LambdaTargets, type RuleDefinition } from './services/eventbridge/index.ts';
 import { createGreengrassService, registerCoreDevice } from './services/greengrass.ts';
+import type { KeyAlgorithm } from './services/iot/certificate-authority.ts';
 import { createIotService } from './services/iot/index.ts';
+import { type BucketDefinition, createStackBucket } from './services/s3/buckets.ts';
+import { createS3Service } from './services/s3/index.ts';
 import { createFileStore, createMemoryStore, type StateSnapshot } from './store.ts';
 import { systemClock, type Clock, type LocalCloudContext } from './wire/context.ts';
 import { InjectedFault } from './wire/injected-fault.ts';
@@ -23,6 +28,8 @@ const MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Longer than the SDK's idle sockets live, so a reused keep-alive socket is never closed under it. */
 const KEEP_ALIVE_TIMEOUT_MS = 65_000;
 const CREDENTIAL_SCOPE = /Credential=[^/,\s]+\/\d{8}\/([^/,\s]+)\/([^/,\s]+)\/aws4_request/;
+/** A presigned URL's scope, in its `X-Amz-Credential` query parameter. */
+const PRESIGNED_SCOPE = /^[^/]+\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request$/;
 
 export interface LocalCloudOptions {
   /** Default 127.0.0.1. */
@@ -34,7 +41,19 @@ export interface LocalCloudOptions {
   faults?: FaultSettingsPatch;
   /** Core devices registered at start (when absent) and after every reset. */
   coreDevices?: readonly unknown[];
+  /** DynamoDB tables created at start (when absent) and after every reset: a deployed stack's tables. */
+  tables?: readonly TableDefinition[];
+  /** S3 buckets created at start (when absent) and after every reset: a deployed stack's buckets. */
+  buckets?: readonly BucketDefinition[];
+  /** EventBridge rules created at start (when absent) and after every reset: a deployed stack's rules. */
+  rules?: readonly RuleDefinition[];
+  /** The functions EventBridge's Lambda targets run; without them no Lambda target can be delivered to. */
+  lambdaTargets?: LambdaTargets;
+  /** 1 (the default) = AWS's waits between EventBridge and Lambda retries, 0 = none. */
+  timeScale?: number;
   clock?: Clock;
+  /** The key pairs IoT CreateKeysAndCertificate makes: `rsa-2048` (the default, as AWS) or the much faster `ec-p256`. */
+  keyAlgorithm?: KeyAlgorithm;
   /** More services to mount next to IoT and Greengrass, built with the shared context. */
   services?: (context: LocalCloudContext) => readonly EmulatedService[];
 }
@@ -42,7 +61,7 @@ export interface LocalCloudOptions {
 export interface LocalCloudAdmin {
   health(): { status: 'ok'; services: string[] };
   state(): StateSnapshot;
-  /** Stops running executions, clears all state (executions too), then registers the configured core devices again. */
+  /** Stops running executions, clears all state (executions too), then registers the configured core devices and tables again. */
   reset(): Promise<void>;
   metrics(): Record<string, OperationCounters>;
   resetMetrics(): void;
@@ -66,11 +85,19 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
     faults: createFaultInjector(options.faults ?? {}, clock),
     clock,
     accountId: LOCAL_ACCOUNT_ID,
+    // Services emit events only once serving, by which time EventBridge (built with this context) exists.
+    events: { publish: (event) => eventBridge.publish(event) },
   };
+  const eventBridge = createEventBridgeService(context, {
+    ...(options.lambdaTargets && { lambdaTargets: options.lambdaTargets }),
+    ...(options.timeScale !== undefined && { timeScale: options.timeScale }),
+  });
 
   const services = new Map<string, EmulatedService>();
   const servicesBySigningName = new Map<string, EmulatedService>();
-  for (const service of [createIotService(context), createGreengrassService(context), ...(options.services?.(context) ?? [])]) {
+  const iot = createIotService(context, { ...(options.keyAlgorithm && { keyAlgorithm: options.keyAlgorithm }) });
+  const builtIn = [iot, createGreengrassService(context), createDynamoDbService(context), eventBridge, createS3Service(context)];
+  for (const service of [...builtIn, ...(options.services?.(context) ?? [])]) {
     services.set(service.signingName, service);
     for (const name of [service.signingName, ...(service.signingNameAliases ?? [])]) {
       if (servicesBySigningName.has(name)) throw new Error(`Two services are mounted with signing name ${name}`);
@@ -78,15 +105,21 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
     }
   }
 
-  const seedCoreDevices = () => {
+  const seedResources = () => {
     for (const registration of options.coreDevices ?? []) {
       const name = (registration as { coreDeviceThingName?: unknown }).coreDeviceThingName;
       if (typeof name !== 'string' || !store.state.coreDevices.has(name)) registerCoreDevice(context, registration);
     }
+    for (const table of options.tables ?? []) if (!store.state.tables.has(table.TableName)) createTable(context, table);
+    for (const bucket of options.buckets ?? []) createStackBucket(context, bucket);
+    seedEventBridge(context, options.rules ?? []);
   };
-  seedCoreDevices();
+  seedResources();
   const resetServices = async () => {
     await Promise.all([...services.values()].map((service) => service.reset?.()));
+  };
+  const closeServices = async () => {
+    await Promise.all([...services.values()].map((service) => (service.close ? service.close() : service.reset?.())));
   };
 
   const admin: LocalCloudAdmin = {
@@ -96,7 +129,7 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
       // Executions stop first, so that none of their tasks writes into the cleared state.
       await resetServices();
       store.reset();
-      seedCoreDevices();
+      seedResources();
     },
     metrics: () => context.faults.metrics(),
     resetMetrics: () => context.faults.resetMetrics(),
@@ -120,7 +153,8 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
     if (rawPath.startsWith(ADMIN_PREFIX)) {
       return send(res, requestId, await runAdminRoute(adminRoutes, req.method ?? 'GET', rawPath.slice(ADMIN_PREFIX.length), body, requestId));
     }
-    const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '');
+    const query = new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1));
+    const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '') ?? PRESIGNED_SCOPE.exec(query.get('X-Amz-Credential') ?? '');
     if (!scope) {
       const error = new RestJsonError('MissingAuthenticationTokenException', 403, 'Missing Authentication Token');
       return send(res, requestId, encodeRestJsonError(error, requestId));
@@ -135,7 +169,7 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
       method: req.method ?? 'GET',
       path: safeDecodePath(rawPath),
       rawPath,
-      query: new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1)),
+      query,
       headers: req.headers,
       body,
       signingService,
@@ -159,6 +193,7 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
     server.once('error', (error) => reject(listenError(error, host, requestedPort, 'LOCAL_CLOUD_PORT')));
     server.listen(requestedPort, host, resolve);
   }).catch(async (error: unknown) => {
+    await closeServices();
     await store.close();
     throw error;
   });
@@ -170,7 +205,7 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
     admin,
     async close() {
       // Executions stop while the server still answers the functions they have under way.
-      await resetServices();
+      await closeServices();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
@@ -198,7 +233,8 @@ async function dispatch(context: LocalCloudContext, service: EmulatedService, re
     const throttled = error instanceof InjectedFault && error.kind === 'throttled';
     if (operation !== undefined) faults.record(operation, throttled ? 'throttled' : 'failed');
     const response = service.encodeError(error, request.requestId);
-    if (response.status >= 500 && !(error instanceof InjectedFault)) {
+    // A 500 not injected is the emulator's own failure; 501 NotImplemented and the like are answers.
+    if (response.status === 500 && !(error instanceof InjectedFault)) {
       console.error(`local cloud: ${service.signingName} ${operation ?? request.path} failed`, error);
     }
     return response;

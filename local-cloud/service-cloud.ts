@@ -1,7 +1,10 @@
 import { createServer } from 'node:net';
-import { LOCAL_ACCOUNT_ID, type LocalCloudConfig } from './config.ts';
+import { dataDirFiles, LOCAL_ACCOUNT_ID, type LocalCloudConfig } from './config.ts';
 import { createLambdaRegistry, type LambdaRegistry } from './lambda/lambda-registry.ts';
 import { loadServerlessProject, type ServerlessProject } from './lambda/serverless-project.ts';
+import { stackBucketsOf } from './lambda/stack-buckets.ts';
+import { lambdaTargetsOf, stackRulesOf } from './lambda/stack-rules.ts';
+import { stackTablesOf } from './lambda/stack-tables.ts';
 import { createLocalCloud, type LocalCloud } from './server.ts';
 import { createStepFunctionsService, stateMachineArnResolver, type StepFunctionsService } from './services/stepfunctions/index.ts';
 import { stateMachinesOf } from './services/stepfunctions/state-machine-definitions.ts';
@@ -33,8 +36,9 @@ async function freePort(host: string): Promise<number> {
 }
 
 /**
- * The local cloud with this service deployed in it: IoT, Greengrass V2 and Step Functions, whose
- * state machines' Lambda tasks run the service's handlers in-process. The handlers reach the cloud
+ * The local cloud with this service deployed in it: IoT, Greengrass V2, DynamoDB (the stack's tables), EventBridge
+ * (the functions' rules) and Step Functions, whose state machines' Lambda tasks and rules' targets run the
+ * service's handlers in-process. The handlers reach the cloud
  * over HTTP through `AWS_ENDPOINT_URL`, which must be known before serverless.yml is resolved: a
  * port of 0 is therefore turned into a free port first.
  */
@@ -47,13 +51,27 @@ export async function startServiceCloud(options: ServiceCloudOptions): Promise<S
   const project = await loadServerlessProject({ ...(options.serverlessPath && { path: options.serverlessPath }) });
   const resolveCloudFormationValue = stateMachineArnResolver(project, LOCAL_ACCOUNT_ID);
   const lambdas = createLambdaRegistry(project, { resolveCloudFormationValue });
-  const stepFunctions = createStepFunctionsService({ project, lambdas, timeScale: options.timeScale });
+  const files = options.dataDir === undefined ? undefined : dataDirFiles(options.dataDir);
+  const stateFile = options.stateFile ?? files?.stateFile;
+  const stepFunctions = createStepFunctionsService({
+    project,
+    lambdas,
+    timeScale: options.timeScale,
+    cloudUrl: () => url,
+    ...(files && { databasePath: files.executionsDatabase }),
+  });
   const cloud = await createLocalCloud({
     host,
     port,
-    ...(options.stateFile && { stateFile: options.stateFile }),
+    ...(stateFile && { stateFile }),
     ...(options.faults && { faults: options.faults }),
     ...(options.coreDevices && { coreDevices: options.coreDevices }),
+    ...(options.keyAlgorithm && { keyAlgorithm: options.keyAlgorithm }),
+    tables: stackTablesOf(project),
+    buckets: stackBucketsOf(project),
+    rules: stackRulesOf(project, lambdas),
+    lambdaTargets: lambdaTargetsOf(project, lambdas),
+    timeScale: options.timeScale,
     services: () => [stepFunctions],
   });
   return {

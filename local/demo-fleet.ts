@@ -5,9 +5,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { loadConfig, localCloudUrl } from '../local-cloud/config.ts';
-import { loadServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
-import { createDemoCertificates, demoFleetManifest } from './demo-seed.ts';
+import { loadConfig, loadServerlessProject, localCloudUrl } from '../local-cloud/index.ts';
+import { createDemoCertificates, demoFleetManifest, fleetCliCommand, localApiUrl } from './demo-seed.ts';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -22,10 +21,10 @@ async function main(): Promise<void> {
   if (!Number.isInteger(devices) || devices < 1) throw new Error(`--devices must be a positive integer, not ${values.devices}`);
   // The local stage's region, so that the certificates' ARNs name the region the things' do.
   const { region } = await loadServerlessProject({ env: process.env });
-  console.log(`Creating ${devices} certificates in the local cloud at ${values.endpoint}, paced by its CreateKeysAndCertificate quota …`);
+  console.log(`Creating ${devices} certificates in the local cloud at ${values.endpoint}, paced by its CreateCertificateFromCsr quota …`);
   const certificateArns = await createDemoCertificates(values.endpoint, region, devices);
   await writeFile(values.out, demoFleetManifest(certificateArns));
-  console.log(`Wrote ${values.out}. Provision the fleet with:\n  npx iot-provision ${values.out}`);
+  console.log(`Wrote ${values.out}. Provision the fleet with:\n  ${fleetCliCommand(values.out, localApiUrl(process.env))}`);
 }
 
 main().catch((error: unknown) => {

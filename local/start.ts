@@ -2,10 +2,7 @@
  * `npm start`: the local cloud (IoT, Greengrass V2, Step Functions) and the service's HTTP API, wired like the
  * deployed stack but on loopback, with a demo core device and certificate ready to provision against.
  */
-import { listenError, loadConfig, parsePort } from '../local-cloud/config.ts';
-import { startServiceCloud } from '../local-cloud/service-cloud.ts';
-import { timeScaleFromEnv } from '../local-cloud/services/stepfunctions/index.ts';
-import { startApiServer } from './api-server.ts';
+import { listenError, loadConfig, parsePort, startApiServer, startServiceCloud, timeScaleFromEnv } from '../local-cloud/index.ts';
 import { createDemoCertificates, demoFleetCommand, demoProvisioningRequest } from './demo-seed.ts';
 
 const API_HOST = '127.0.0.1';
@@ -35,7 +32,9 @@ async function main(): Promise<void> {
     `Ready: local cloud ${cloud.url}, API ${api.url} (stage ${project.stage}). Provision the demo device with:\n` +
       `  curl -sS -X POST ${api.url}/provisioning-requests -H 'content-type: application/json' -d '${demoProvisioningRequest(certificateArn!)}'\n` +
       `Or try the fleet CLI on 100 demo devices (in another terminal):\n` +
-      `  ${demoFleetCommand(cloud.url, api.url)}`,
+      `  ${demoFleetCommand(cloud.url, api.url)}\n` +
+      `More certificates: npm run demo-fleet -- --devices <n> --out <file.csv> writes a manifest with a fresh one per device; ` +
+      `or, with the AWS CLI, aws iot create-keys-and-certificate --set-as-active --endpoint-url ${cloud.url} --region ${project.region} (any credentials).`,
   );
 }
 

@@ -17,6 +17,8 @@ export interface ServerlessProject {
   region: string;
   /** The resolved document. `resources:` is kept verbatim: it is CloudFormation, not Serverless variables. */
   config: Record<string, unknown>;
+  /** Resolves Serverless variables in a part of `resources:` that uses them (a table's name, say). */
+  resolveVariables(value: unknown): unknown;
 }
 
 export interface LoadServerlessProjectOptions {
@@ -54,7 +56,7 @@ export async function loadServerlessProject(options: LoadServerlessProjectOption
   const provider = isPlainObject(config.provider) ? config.provider : {};
   const service = isPlainObject(config.service) ? String(config.service.name) : String(config.service);
   const region = typeof provider.region === 'string' ? provider.region : DEFAULT_REGION;
-  return { path, baseDir: dirname(path), stage, service, region, config };
+  return { path, baseDir: dirname(path), stage, service, region, config, resolveVariables: (value) => resolveVariables(value, sources) };
 }
 
 function stageParams(document: Record<string, unknown>, stage: string): Record<string, unknown> {

@@ -148,8 +148,12 @@ interface VariableMatch {
 }
 
 /** Finds the next `${...}` from `from`, honouring nested braces. */
+/** `${AWS::Region}` in a Fn::Sub is CloudFormation's, not the Framework's: it is left for CloudFormation, as Serverless does. */
+const CLOUDFORMATION_REFERENCE = '${AWS::';
+
 function findVariable(text: string, from: number): VariableMatch | undefined {
-  const start = text.indexOf('${', from);
+  let start = text.indexOf('${', from);
+  while (start >= 0 && text.startsWith(CLOUDFORMATION_REFERENCE, start)) start = text.indexOf('${', start + 2);
   if (start < 0) return undefined;
   let depth = 0;
   for (let index = start + 1; index < text.length; index++) {

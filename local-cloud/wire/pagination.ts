@@ -1,17 +1,18 @@
 /**
  * Opaque page tokens. A token names the last key returned, so the next page starts right after it
- * by binary search (O(log n + page)), and stays valid when that key is deleted in between.
+ * by binary search (O(log n + page)), and stays valid when that key is deleted in between. Tokens are
+ * standard base64, which IoT's `Marker` pattern (`[A-Za-z0-9+/]+={0,2}`) requires of the older list calls.
  */
 
 const TOKEN_PREFIX = 'lc1:';
 
 export function encodePageToken(lastKey: string): string {
-  return Buffer.from(TOKEN_PREFIX + lastKey, 'utf8').toString('base64url');
+  return Buffer.from(TOKEN_PREFIX + lastKey, 'utf8').toString('base64');
 }
 
 /** The key encoded in `token`, or undefined when the token was not issued by this emulator. */
 export function decodePageToken(token: string): string | undefined {
-  const decoded = Buffer.from(token, 'base64url').toString('utf8');
+  const decoded = Buffer.from(token, 'base64').toString('utf8');
   return decoded.startsWith(TOKEN_PREFIX) ? decoded.slice(TOKEN_PREFIX.length) : undefined;
 }
 

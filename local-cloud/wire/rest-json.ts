@@ -1,4 +1,5 @@
 import type { ServiceResponse } from './service.ts';
+import { ServiceError } from './service-error.ts';
 
 const JSON_CONTENT_TYPE = 'application/json';
 
@@ -7,27 +8,7 @@ const JSON_CONTENT_TYPE = 'application/json';
  * `members` are the shape's body members besides `message`, `headers` the members bound to headers
  * (Greengrass `retryAfterSeconds` → `Retry-After`).
  */
-export class RestJsonError extends Error {
-  readonly code: string;
-  readonly status: number;
-  readonly members: Readonly<Record<string, unknown>>;
-  readonly headers: Readonly<Record<string, string>>;
-
-  constructor(
-    code: string,
-    status: number,
-    message: string,
-    members: Record<string, unknown> = {},
-    headers: Record<string, string> = {},
-  ) {
-    super(message);
-    this.name = code;
-    this.code = code;
-    this.status = status;
-    this.members = members;
-    this.headers = headers;
-  }
-}
+export class RestJsonError extends ServiceError {}
 
 export function jsonResponse(body: unknown, status = 200): ServiceResponse {
   return { status, headers: { 'content-type': JSON_CONTENT_TYPE }, body: JSON.stringify(body) };

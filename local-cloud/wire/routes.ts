@@ -1,7 +1,7 @@
 import FindMyWay from 'find-my-way';
 import type { ResolvedOperation, ServiceRequest, ServiceResponse } from './service.ts';
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 /** A request matched to a route: the request plus its percent-decoded path labels. */
 export interface RestCall {

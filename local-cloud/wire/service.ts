@@ -22,7 +22,8 @@ export interface ServiceRequest {
 export interface ServiceResponse {
   status: number;
   headers?: Record<string, string>;
-  body?: string;
+  /** Bytes for binary payloads (S3 objects). */
+  body?: string | Uint8Array;
 }
 
 /** An operation the service recognised in a request, not yet executed. */
@@ -47,9 +48,14 @@ export interface EmulatedService {
   readonly adminRoutes?: readonly AdminRoute[];
   /**
    * Stops the service's background work (running Step Functions executions) and forgets the state it
-   * keeps outside the shared store. The server calls it on reset and before it closes.
+   * keeps outside the shared store. The server calls it on reset.
    */
   reset?(): Promise<void>;
+  /**
+   * Stops the service's background work and releases what it holds, keeping its durable state; the server calls
+   * it before it closes, and `reset` in its place when a service has none.
+   */
+  close?(): Promise<void>;
 }
 
 /** A route under `/_local/`: `path` is relative to it, e.g. `greengrass/core-devices`. */

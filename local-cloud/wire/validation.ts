@@ -173,11 +173,15 @@ function codePointLength(value: string): number {
 
 const compiledPatterns = new Map<string, RegExp>();
 
-/** The model's pattern anchored at both ends, compiled once. */
+/**
+ * The model's pattern anchored at both ends, compiled once. Models write Java regular expressions: their
+ * POSIX class `\p{Graph}` (the visible ASCII characters, as in IoT's ThingTypeDescription) has no JavaScript
+ * name and becomes its range.
+ */
 function wholeMatch(pattern: string): RegExp {
   let compiled = compiledPatterns.get(pattern);
   if (!compiled) {
-    compiled = new RegExp(`^(?:${pattern})$`, 'u');
+    compiled = new RegExp(`^(?:${pattern.replaceAll('\\p{Graph}', '\\x21-\\x7E')})$`, 'u');
     compiledPatterns.set(pattern, compiled);
   }
   return compiled;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLambdaRegistry } from '../../local-cloud/lambda/lambda-registry.ts';
 import { loadServerlessProject } from '../../local-cloud/lambda/serverless-project.ts';
-import { startApiServer, type RunningApiServer } from '../../local/api-server.ts';
+import { startApiServer, type RunningApiServer } from '../../local-cloud/apigateway/api-server.ts';
 import { FIXTURE_SERVERLESS_PATH } from '../support/fixture-project.ts';
 import { overOneConnection } from '../support/raw-http.ts';
 
@@ -80,6 +80,21 @@ describe('local HTTP API', () => {
       expect((await send(`${api.url}/items`, { method: 'POST', body: Buffer.alloc(11 * 1024 * 1024, ' ') })).status).toBe(413);
       expect(await send(`${api.url}/items/special`)).toMatchObject({ status: 200, reusedSocket: true });
     });
+  });
+
+  it('answers a URL longer than Node reads with 414 and a JSON error body, not a bare status line', async () => {
+    for (const length of [17 * 1024, 100 * 1024]) {
+      const response = await fetch(`${api.url}/items/1?pad=${'x'.repeat(length)}`);
+      expect(response.status).toBe(414);
+      expect(response.headers.get('content-type')).toBe('application/json');
+      expect(await response.json()).toEqual({ message: expect.stringMatching(/^the URL is longer than the \d+ bytes this server reads$/) });
+    }
+  });
+
+  it('answers headers larger than Node reads with 431 and a JSON error body', async () => {
+    const response = await fetch(`${api.url}/items/1`, { headers: { 'x-padding': 'x'.repeat(17 * 1024) } });
+    expect(response.status).toBe(431);
+    expect(await response.json()).toEqual({ message: expect.stringMatching(/^the headers take more than the \d+ bytes this server reads$/) });
   });
 
   it('turns a malformed Lambda proxy response into a 502', async () => {

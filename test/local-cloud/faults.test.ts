@@ -8,6 +8,7 @@ import { loadConfig } from '../../local-cloud/config.ts';
 import { EMULATED_OPERATIONS, parseFaultSettingsPatch } from '../../local-cloud/faults.ts';
 import { createLocalCloud } from '../../local-cloud/server.ts';
 import { stepFunctionsOperations } from '../../local-cloud/services/stepfunctions/operations.ts';
+import { ExecutionStore } from '../../local-cloud/services/stepfunctions/execution-store.ts';
 import type { EmulatedService } from '../../local-cloud/wire/service.ts';
 import { expectAwsError, startCloud, thingTemplate, type TestCloud } from './helpers.ts';
 
@@ -163,8 +164,10 @@ describe('fault settings validation', () => {
   });
 
   it('takes every operation of the mounted services, Step Functions included', async () => {
-    const state = { accountId: '000000000000', createdAt: 0, machines: new Map(), executions: new Map() };
+    const store = new ExecutionStore();
+    const state = { accountId: '000000000000', createdAt: 0, machines: new Map(), store, running: new Map(), runningMapRuns: new Map() };
     expect(EMULATED_OPERATIONS).toEqual(expect.arrayContaining(Object.keys(stepFunctionsOperations(state))));
+    store.close();
     t = await startCloud();
     const table = Object.fromEntries(EMULATED_OPERATIONS.map((operation) => [operation, 0]));
     expect(await postFaults(t, { throttle: table, rateLimits: { DescribeExecution: 5 } })).toMatchObject({ status: 200, settingsChanged: true });
@@ -225,7 +228,7 @@ describe('admin routes and lifecycle', () => {
   it('serves health, state, metrics and reset', async () => {
     t = await startCloud({ coreDevices: [{ coreDeviceThingName: 'core' }] });
     await registerThing(t, 'dev');
-    expect(await (await fetch(`${t.cloud.url}/_local/health`)).json()).toEqual({ status: 'ok', services: ['iot', 'greengrass'] });
+    expect(await (await fetch(`${t.cloud.url}/_local/health`)).json()).toEqual({ status: 'ok', services: ['iot', 'greengrass', 'dynamodb', 'events', 's3'] });
     const state = (await (await fetch(`${t.cloud.url}/_local/state`)).json()) as { things: Array<{ thingName: string }> };
     expect(state.things.map((thing) => thing.thingName)).toEqual(['core', 'dev']);
     expect(((await (await fetch(`${t.cloud.url}/_local/metrics`)).json()) as Record<string, unknown>)['RegisterThing']).toMatchObject({ calls: 1 });

@@ -1,11 +1,12 @@
-/** Generated once with openssl (EC P-256); the emulator has no way to create a CSR itself. */
-export const DEVICE_CSR = `-----BEGIN CERTIFICATE REQUEST-----
-MIHSMHsCAQAwGTEXMBUGA1UEAwwOZml4dHVyZS1kZXZpY2UwWTATBgcqhkjOPQIB
-BggqhkjOPQMBBwNCAARJnbCPW1UIIRkJvgrwi35dmpqkAG5o7DFJAhjZEvfNGLgN
-YfFJL6EirCHajMvQZpiBykWF41pGlPaHIDRJujxSoAAwCgYIKoZIzj0EAwIDRwAw
-RAIgBh/Q8r/mh+pzOOO2W/DfhHfyAHKBVr6pdbOQumgoOFoCIBV+EwJyZroT9b7r
-H8PaBS1FYvj5Q5kqffAKKJyNh60R
------END CERTIFICATE REQUEST-----`;
+import { createDeviceCsr } from '../../local/device-csr.ts';
+
+/**
+ * A CSR of its own for each device, as a fleet makes them. The key is EC P-256, which takes milliseconds to
+ * make: these tests are about what the local cloud does with a CSR, not about key sizes.
+ */
+export async function deviceCsr(commonName: string): Promise<string> {
+  return (await createDeviceCsr(commonName)).csrPem;
+}
 
 /** A self-signed certificate, registered through a template's CertificatePem. */
 export const SELF_SIGNED_CERTIFICATE = `-----BEGIN CERTIFICATE-----

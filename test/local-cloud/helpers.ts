@@ -13,9 +13,13 @@ export interface TestCloud {
   close(): Promise<void>;
 }
 
-/** A local cloud on a free port with quotas off unless the test turns them on, and clients that never retry. */
+/**
+ * A local cloud on a free port with quotas off unless the test turns them on, and clients that never retry.
+ * CreateKeysAndCertificate makes EC keys unless the test asks for AWS's RSA ones: most tests make many and
+ * do not look at the key.
+ */
 export async function startCloud(options: LocalCloudOptions = {}): Promise<TestCloud> {
-  const cloud = await createLocalCloud({ ...options, faults: { quotas: false, ...options.faults } });
+  const cloud = await createLocalCloud({ keyAlgorithm: 'ec-p256', ...options, faults: { quotas: false, ...options.faults } });
   const config = {
     endpoint: cloud.url,
     region: REGION,

@@ -2,6 +2,7 @@ import {
   AttachThingPrincipalCommand,
   CreateKeysAndCertificateCommand,
   CreatePolicyCommand,
+  CreateThingTypeCommand,
   DeleteCertificateCommand,
   DeleteThingCommand,
   DescribeCertificateCommand,
@@ -16,7 +17,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { X509Certificate } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DEVICE_CSR, SELF_SIGNED_CERTIFICATE } from './fixtures.ts';
+import { deviceCsr, SELF_SIGNED_CERTIFICATE } from './fixtures.ts';
 import { ACCOUNT, certificateArnOf, expectAwsError, REGION, startCloud, thingTemplate, type TestCloud } from './helpers.ts';
 
 let t: TestCloud;
@@ -64,6 +65,7 @@ describe('RegisterThing', () => {
         },
       },
     });
+    await t.iot.send(new CreateThingTypeCommand({ thingTypeName: 'sensor' }));
     const result = await register(templateBody, { ThingName: 'pump', Serial: 'sn:42' });
     expect(result.resourceArns).toEqual({ device: `arn:aws:iot:${REGION}:${ACCOUNT}:thing/pump-42` });
     expect(result.certificatePem).toBeUndefined();
@@ -85,7 +87,7 @@ describe('RegisterThing', () => {
       certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateSigningRequest: { Ref: 'CSR' }, Status: 'Active' } },
       policy: { Type: 'AWS::IoT::Policy', Properties: { PolicyDocument: '{"Version":"2012-10-17","Statement":[]}' } },
     });
-    const result = await register(templateBody, { ThingName: 'csr-device', CSR: DEVICE_CSR });
+    const result = await register(templateBody, { ThingName: 'csr-device', CSR: await deviceCsr('fixture-device') });
 
     const certificatePem = result.certificatePem as string;
     const certificate = new X509Certificate(certificatePem);
@@ -207,6 +209,7 @@ describe('RegisterThing', () => {
     await register(withAttributes(attributes(3)), { ThingName: 'untyped' });
     const tooMany = await expectAwsError(register(withAttributes(attributes(4)), { ThingName: 'crowded' }), 'InvalidRequestException', 400);
     expect(tooMany.message).toBe('Thing crowded would have 4 attributes; a thing without a thing type can have at most 3');
+    await t.iot.send(new CreateThingTypeCommand({ thingTypeName: 'sensor' }));
     await register(withAttributes(attributes(50), { ThingTypeName: 'sensor' }), { ThingName: 'typed' });
     await expectAwsError(register(withAttributes(attributes(51), { ThingTypeName: 'sensor' }), { ThingName: 'crowded' }), 'InvalidRequestException', 400);
     await expectAwsError(t.iot.send(new DescribeThingCommand({ thingName: 'crowded' })), 'ResourceNotFoundException', 404);

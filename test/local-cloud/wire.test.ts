@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../local-cloud/config.ts';
 import { createLocalCloud, type LocalCloud } from '../../local-cloud/server.ts';
@@ -59,7 +62,7 @@ describe('wire format (raw HTTP, no SDK)', () => {
     const greengrass = await fetch(`${cloud.url}/greengrass/v2/components`, { headers: { authorization: authorization('greengrass') } });
     expect(greengrass.status).toBe(400);
     expect(await greengrass.json()).toMatchObject({ reason: 'UNKNOWN_OPERATION' });
-    const unknownService = await fetch(`${cloud.url}/`, { headers: { authorization: authorization('s3') } });
+    const unknownService = await fetch(`${cloud.url}/`, { headers: { authorization: authorization('sqs') } });
     expect(unknownService.status).toBe(400);
   });
 
@@ -180,7 +183,26 @@ describe('config', () => {
     });
   });
 
+  it('takes the data dir from LOCAL_CLOUD_DATA_DIR, --data-dir (which wins) or a config file, next to a state file', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'local-cloud-config-')), 'config.json');
+    writeFileSync(file, JSON.stringify({ dataDir: '/tmp/from-file' }));
+    expect(loadConfig({}, []).dataDir).toBeUndefined();
+    expect(loadConfig({ LOCAL_CLOUD_CONFIG: file }, []).dataDir).toBe('/tmp/from-file');
+    expect(loadConfig({ LOCAL_CLOUD_CONFIG: file, LOCAL_CLOUD_DATA_DIR: '/tmp/from-env' }, []).dataDir).toBe('/tmp/from-env');
+    expect(loadConfig({ LOCAL_CLOUD_DATA_DIR: '/tmp/from-env' }, ['--data-dir', '/tmp/from-flag', '--state-file', '/tmp/x.json'])).toMatchObject({
+      dataDir: '/tmp/from-flag',
+      stateFile: '/tmp/x.json',
+    });
+  });
+
   it('names LOCAL_CLOUD_PORT when the port is not a number', () => {
     expect(() => loadConfig({ LOCAL_CLOUD_PORT: 'abc' }, [])).toThrow(/LOCAL_CLOUD_PORT/);
+  });
+
+  it('leaves the key algorithm to its default unless LOCAL_CLOUD_KEY_ALGORITHM or --key-algorithm sets it, and names a bad value', () => {
+    expect(loadConfig({}, []).keyAlgorithm).toBeUndefined();
+    expect(loadConfig({ LOCAL_CLOUD_KEY_ALGORITHM: 'ec-p256' }, []).keyAlgorithm).toBe('ec-p256');
+    expect(loadConfig({ LOCAL_CLOUD_KEY_ALGORITHM: 'ec-p256' }, ['--key-algorithm', 'rsa-2048']).keyAlgorithm).toBe('rsa-2048');
+    expect(() => loadConfig({ LOCAL_CLOUD_KEY_ALGORITHM: 'dsa' }, [])).toThrow('LOCAL_CLOUD_KEY_ALGORITHM / --key-algorithm must be one of rsa-2048, ec-p256, got "dsa"');
   });
 });

@@ -16,6 +16,10 @@ describe('Serverless variable resolution', () => {
     });
   });
 
+  it("leaves CloudFormation's ${AWS::…} references for CloudFormation and resolves the Framework's beside them", () => {
+    expect(resolveVariables({ 'Fn::Sub': '${AWS::StackName}-${sls:stage}-${AWS::Region}' }, sources({}))).toEqual({ 'Fn::Sub': '${AWS::StackName}-local-${AWS::Region}' });
+  });
+
   it('uses the first fallback that has a value, including references and literals', () => {
     const document = { custom: { present: 'here' } };
     const resolved = resolveVariables(
@@ -55,8 +59,11 @@ describe('Serverless variable resolution', () => {
       BUCKET_NAME: { Ref: 'SomeBucket' },
     });
     expect(project.config.custom).toMatchObject({ stageValue: 'local-value', missingWithFallback: 'fixture-app-local-table' });
-    expect(project.config.resources).toEqual({
-      Resources: { SomeBucket: { Type: 'AWS::S3::Bucket', Properties: { BucketName: { 'Fn::Sub': '${AWS::StackName}-bucket' } } } },
+    expect(project.config.resources).toMatchObject({
+      Resources: {
+        WorkflowLogGroup: { Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: '/aws/vendedlogs/states/fixture-workflow-${sls:stage}' } },
+        SomeBucket: { Type: 'AWS::S3::Bucket', Properties: { BucketName: { 'Fn::Sub': '${AWS::StackName}-bucket' } } },
+      },
     });
   });
 

@@ -214,7 +214,14 @@ describe('local Step Functions service', () => {
     await expect(
       cloud.client.send(new DescribeExecutionCommand({ executionArn: 'arn:aws:states:eu-west-1:000000000000:execution:fixture-workflow-local:nope' })),
     ).rejects.toBeInstanceOf(ExecutionDoesNotExist);
-    await expect(cloud.client.send(new DescribeExecutionCommand({ executionArn: 'not-an-arn' }))).rejects.toMatchObject({ name: 'InvalidArn' });
+    await expect(cloud.client.send(new DescribeExecutionCommand({ executionArn: 'not-an-arn' }))).rejects.toMatchObject({
+      name: 'InvalidArn',
+      message: "Invalid Arn: 'Invalid ARN prefix: not-an-arn'",
+    });
+    await expect(cloud.client.send(new DescribeExecutionCommand({ executionArn: MACHINE_ARN }))).rejects.toMatchObject({
+      name: 'InvalidArn',
+      message: "Invalid Arn: 'Resource type not valid in this context: stateMachine'",
+    });
   });
 
   it('resolves ARNs only in their own account and region, and takes execution names per region', async () => {
@@ -242,11 +249,19 @@ describe('local Step Functions service', () => {
     }
   });
 
-  it('describes redrive as AWS does for an execution that was never redriven, and filters by PENDING_REDRIVE', async () => {
-    const { description } = await run({ mode: 'echo' });
-    expect(description).toMatchObject({ status: 'SUCCEEDED', redriveCount: 0, redriveStatus: 'NOT_REDRIVABLE' });
+  it('describes and lists redrive as AWS does for an execution that was never redriven, and filters by PENDING_REDRIVE', async () => {
+    const { executionArn, description } = await run({ mode: 'echo' });
+    expect(description).toMatchObject({
+      status: 'SUCCEEDED',
+      redriveCount: 0,
+      redriveStatus: 'NOT_REDRIVABLE',
+      redriveStatusReason: 'Execution is SUCCEEDED and cannot be redriven',
+    });
     const { description: failed } = await run({ mode: 'uncaught' });
     expect(failed).toMatchObject({ status: 'FAILED', redriveCount: 0, redriveStatus: 'REDRIVABLE' });
+    expect(failed.redriveStatusReason).toBeUndefined();
+    const listed = await cloud.client.send(new ListExecutionsCommand({ stateMachineArn: MACHINE_ARN, maxResults: 1000 }));
+    expect(listed.executions?.find((execution) => execution.executionArn === executionArn)).toMatchObject({ redriveCount: 0 });
     const pending = await cloud.client.send(new ListExecutionsCommand({ stateMachineArn: MACHINE_ARN, statusFilter: 'PENDING_REDRIVE' }));
     expect(pending.executions).toEqual([]);
   });

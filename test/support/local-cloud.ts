@@ -15,7 +15,13 @@ export interface StepFunctionsCloud {
 }
 
 /** A local cloud on a free port with the Step Functions service of a `serverless.yml` mounted. */
-export async function startStepFunctionsCloud(options: { serverlessPath: string; timeScale: number; region?: string }): Promise<StepFunctionsCloud> {
+export async function startStepFunctionsCloud(options: {
+  serverlessPath: string;
+  timeScale: number;
+  region?: string;
+  /** Keeps the executions in this SQLite file, as a data dir's `executions.sqlite`; a temporary database when absent. */
+  databasePath?: string;
+}): Promise<StepFunctionsCloud> {
   const project = await loadServerlessProject({ path: options.serverlessPath, env: {} });
   const registry = createLambdaRegistry(project, { resolveCloudFormationValue: stateMachineArnResolver(project, LOCAL_ACCOUNT_ID) });
   const invoked: string[] = [];
@@ -26,8 +32,16 @@ export async function startStepFunctionsCloud(options: { serverlessPath: string;
       return registry.invoke(name, event);
     },
   };
-  const service = createStepFunctionsService({ project, lambdas, timeScale: options.timeScale });
+  let url = '';
+  const service = createStepFunctionsService({
+    project,
+    lambdas,
+    timeScale: options.timeScale,
+    cloudUrl: () => url,
+    ...(options.databasePath !== undefined && { databasePath: options.databasePath }),
+  });
   const cloud = await createLocalCloud({ port: 0, services: () => [service] });
+  url = cloud.url;
   const client = new SFNClient({
     endpoint: cloud.url,
     region: options.region ?? project.region,

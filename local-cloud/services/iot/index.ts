@@ -1,17 +1,20 @@
+import { createHash } from 'node:crypto';
 import type { CertificateStatus, LocalCloudState, ThingPrincipalType, ThingRecord } from '../../store.ts';
 import type { LocalCloudContext } from '../../wire/context.ts';
 import { headerValue, queryBoolean, queryInteger, queryString } from '../../wire/http-bindings.ts';
 import { InjectedFault } from '../../wire/injected-fault.ts';
 import { paginate } from '../../wire/pagination.ts';
-import { requireJsonObject } from '../../wire/request-body.ts';
 import { emptyResponse, encodeRestJsonError, jsonResponse, RestJsonError } from '../../wire/rest-json.ts';
 import { createOperationResolver, type RestRoute } from '../../wire/routes.ts';
 import type { EmulatedService, ServiceRequest } from '../../wire/service.ts';
-import { describeViolations, requireValid as requireValidInput, type StructureShape } from '../../wire/validation.ts';
-import { createCertificateAuthority } from './certificate-authority.ts';
+import { createCertificateAuthority, type KeyAlgorithm } from './certificate-authority.ts';
+import { certificateRoutes } from './certificate-routes.ts';
 import { iotError } from './errors.ts';
+import { policyAttachmentRoutes } from './policy-attachments.ts';
 import { planTemplate } from './provisioning-template.ts';
-import { registerThing } from './register-thing.ts';
+import { registerThing, signPlannedRequest } from './register-thing.ts';
+import { DEFAULT_PAGE_SIZE, invalidToken, parseBody, requireValid } from './requests.ts';
+import { thingRoutes } from './thing-routes.ts';
 import {
   attachPrincipal,
   certificateArn,
@@ -28,14 +31,26 @@ import {
 } from './registry.ts';
 import * as shapes from './shapes.ts';
 
-/** AWS does not document the default page size of the registry list calls (an assumption). */
-const DEFAULT_PAGE_SIZE = 25;
+/** DescribeEndpoint's endpoint types and the host each names, after the account's prefix (IoT developer guide). */
+const ENDPOINT_HOSTS: Readonly<Record<string, (prefix: string, region: string) => string>> = {
+  'iot:Data': (prefix, region) => `${prefix}.iot.${region}.amazonaws.com`,
+  'iot:Data-ATS': (prefix, region) => `${prefix}-ats.iot.${region}.amazonaws.com`,
+  'iot:CredentialProvider': (prefix, region) => `${prefix}.credentials.iot.${region}.amazonaws.com`,
+  'iot:Jobs': (prefix, region) => `${prefix}.jobs.iot.${region}.amazonaws.com`,
+};
 
-/** AWS IoT control plane (signing name `iot`): registry, certificates, policies, RegisterThing. */
-export function createIotService(context: LocalCloudContext): EmulatedService {
+export interface IotServiceOptions {
+  /** The key pairs CreateKeysAndCertificate makes; RSA 2048 as on AWS unless a benchmark asks for EC. */
+  keyAlgorithm?: KeyAlgorithm;
+}
+
+/** AWS IoT control plane (signing name `iot`): registry, thing types, certificates, policies, RegisterThing. */
+export function createIotService(context: LocalCloudContext, options: IotServiceOptions = {}): EmulatedService {
   const { store, clock, accountId } = context;
   const state: LocalCloudState = store.state;
-  const authority = createCertificateAuthority();
+  const authority = createCertificateAuthority({ keyAlgorithm: options.keyAlgorithm ?? 'rsa-2048' });
+  // AWS makes a random prefix per account; one derived from the account id stays the same across restarts.
+  const endpointPrefix = `a${createHash('sha256').update(accountId).digest('hex').slice(0, 13)}`;
 
   const attachmentClock = (): AttachmentClock => ({
     now: clock.now(),
@@ -65,21 +80,20 @@ export function createIotService(context: LocalCloudContext): EmulatedService {
     ...(thing.billingGroupName !== undefined && { billingGroupName: thing.billingGroupName }),
   });
 
-  const invalidToken = () => iotError('InvalidRequestException', 'The nextToken is not valid');
-
   const routes: RestRoute[] = [
     {
       method: 'POST',
       path: '/things',
       operation: {
         name: 'RegisterThing',
-        run({ request }) {
+        async run({ request }) {
           const input = requireValid(parseBody(request.body), shapes.registerThingInput) as {
             templateBody: string;
             parameters?: Record<string, string>;
           };
           const plan = planTemplate(input.templateBody, input.parameters ?? {});
-          return jsonResponse(registerThing(context, authority, request.region, plan));
+          const signed = await signPlannedRequest(authority, plan);
+          return jsonResponse(registerThing(context, request.region, plan, signed));
         },
       },
     },
@@ -249,7 +263,7 @@ export function createIotService(context: LocalCloudContext): EmulatedService {
           const issued = await authority.createKeysAndCertificate();
           state.certificates.set(
             issued.certificateId,
-            newCertificateRecord(issued, setAsActive ? 'ACTIVE' : 'INACTIVE', clock.now(), authority.certificateId),
+            newCertificateRecord(issued, setAsActive ? 'ACTIVE' : 'INACTIVE', clock.now(), issued.caCertificateId),
           );
           store.changed();
           return jsonResponse({
@@ -282,7 +296,7 @@ export function createIotService(context: LocalCloudContext): EmulatedService {
               customerVersion: certificate.customerVersion,
               generationId: certificate.generationId,
               validity: { notBefore: certificate.notBefore / 1000, notAfter: certificate.notAfter / 1000 },
-              certificateMode: 'DEFAULT',
+              certificateMode: certificate.certificateMode ?? 'DEFAULT',
             },
           });
         },
@@ -366,6 +380,24 @@ export function createIotService(context: LocalCloudContext): EmulatedService {
         },
       },
     },
+    {
+      method: 'GET',
+      path: '/endpoint',
+      operation: {
+        name: 'DescribeEndpoint',
+        run({ request }) {
+          const { endpointType = 'iot:Data' } = requireValid({ endpointType: queryString(request.query, 'endpointType') }, shapes.describeEndpointInput) as {
+            endpointType?: string;
+          };
+          const host = ENDPOINT_HOSTS[endpointType];
+          if (!host) throw iotError('InvalidRequestException', `Endpoint type ${endpointType} is not one of ${Object.keys(ENDPOINT_HOSTS).join(', ')}`);
+          return jsonResponse({ endpointAddress: host(endpointPrefix, request.region) });
+        },
+      },
+    },
+    ...thingRoutes(context, attachmentClock),
+    ...policyAttachmentRoutes(context),
+    ...certificateRoutes(context, authority),
   ];
 
   function listThingPrincipals(request: ServiceRequest, params: Record<string, string>, thingPrincipalType?: string) {
@@ -415,14 +447,6 @@ function toIotError(error: unknown): RestJsonError {
     }
   }
   return iotError('InternalFailureException', 'An unexpected error occurred.');
-}
-
-function requireValid(input: Record<string, unknown>, shape: StructureShape): Record<string, unknown> {
-  return requireValidInput(input, shape, (violations) => iotError('InvalidRequestException', describeViolations(violations)));
-}
-
-function parseBody(body: Buffer): Record<string, unknown> {
-  return requireJsonObject(body, () => iotError('InvalidRequestException', 'The request body is not a valid JSON object.'));
 }
 
 function normaliseCertificateId(certificateId: string): string {

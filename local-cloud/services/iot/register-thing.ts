@@ -2,12 +2,13 @@ import { createHash } from 'node:crypto';
 import type { CertificateRecord, LocalCloudState, ThingRecord } from '../../store.ts';
 import type { LocalCloudContext } from '../../wire/context.ts';
 import { RestJsonError } from '../../wire/rest-json.ts';
-import { parseCertificate, type CertificateAuthority, type ParsedCertificate } from './certificate-authority.ts';
+import { CertificateRequestError, parseCertificate, type CertificateAuthority, type IssuedCertificate, type ParsedCertificate } from './certificate-authority.ts';
 import { iotError } from './errors.ts';
 import type { CertificateResource, OverrideSettings, ProvisioningPlan, ThingResource } from './provisioning-template.ts';
 import {
   assertAttachable,
   assertAttributeLimit,
+  assertThingTypeUsable,
   attachPrincipal,
   certificateArn,
   createThing,
@@ -23,14 +24,29 @@ export interface RegisterThingResult {
 }
 
 /**
+ * Signs the plan's CSR, if it has one: the one asynchronous step of RegisterThing, done before the
+ * synchronous rest so that no other request can interleave with its checks and changes.
+ */
+export async function signPlannedRequest(authority: CertificateAuthority, plan: ProvisioningPlan): Promise<IssuedCertificate | undefined> {
+  const source = plan.certificate?.source;
+  if (source?.kind !== 'csr') return undefined;
+  try {
+    return await authority.signRequest(source.certificateSigningRequest);
+  } catch (error) {
+    if (error instanceof CertificateRequestError) throw iotError('InvalidRequestException', `CertificateSigningRequest is not valid: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
  * Carries out a plan all-or-nothing: every check runs before the first change, and the whole
- * call is synchronous, so no other request can interleave.
+ * call is synchronous, so no other request can interleave. `signed` is the plan's CSR, signed.
  */
 export function registerThing(
   context: LocalCloudContext,
-  authority: CertificateAuthority,
   region: string,
   plan: ProvisioningPlan,
+  signed: IssuedCertificate | undefined,
 ): RegisterThingResult {
   const { state } = context.store;
   const now = context.clock.now();
@@ -44,9 +60,18 @@ export function registerThing(
   const thingUpdate = existingThing && plan.thing && overriddenProperties(existingThing, plan.thing);
   if (plan.thing) {
     const { thingName, attributes = {}, thingTypeName } = existingThing ? { ...existingThing, ...thingUpdate } : newThing(plan.thing);
+    // A thing type a thing already has stays usable when deprecated; a new association needs a live one.
+    const newTypeName = existingThing ? thingUpdate?.thingTypeName : thingTypeName;
+    if (newTypeName !== undefined) {
+      try {
+        assertThingTypeUsable(state, newTypeName);
+      } catch (error) {
+        throw error instanceof RestJsonError ? registrationFailure(error.message) : error;
+      }
+    }
     assertAttributeLimit(thingName, attributes, thingTypeName);
   }
-  const certificate = plan.certificate && prepareCertificate(state, authority, plan.certificate);
+  const certificate = plan.certificate && prepareCertificate(state, plan.certificate, signed);
   if (certificate?.existing && hasFail(plan.certificate?.overrides)) {
     throw registrationFailure(`Certificate ${certificate.parsed.certificateId} already exists and its OverrideSettings say FAIL`);
   }
@@ -75,7 +100,7 @@ export function registerThing(
   if (plan.certificate && certificate) {
     const record =
       certificate.existing ??
-      newCertificateRecord(certificate.parsed, plan.certificate.status, now, plan.certificate.source.kind === 'csr' ? authority.certificateId : undefined);
+      newCertificateRecord(certificate.parsed, plan.certificate.status, now, signed?.caCertificateId);
     if (certificate.existing && plan.certificate.overrides?.['Status'] === 'REPLACE' && record.status !== plan.certificate.status) {
       record.status = plan.certificate.status;
       record.lastModifiedAt = now;
@@ -99,7 +124,7 @@ interface PreparedCertificate {
   existing?: CertificateRecord;
 }
 
-function prepareCertificate(state: LocalCloudState, authority: CertificateAuthority, resource: CertificateResource): PreparedCertificate {
+function prepareCertificate(state: LocalCloudState, resource: CertificateResource, signed: IssuedCertificate | undefined): PreparedCertificate {
   const { source } = resource;
   if (source.kind === 'id') {
     const existing = state.certificates.get(source.certificateId);
@@ -108,10 +133,9 @@ function prepareCertificate(state: LocalCloudState, authority: CertificateAuthor
   }
   let parsed: ParsedCertificate;
   try {
-    parsed = source.kind === 'pem' ? parseCertificate(source.certificatePem) : authority.signRequest(source.certificateSigningRequest);
+    parsed = source.kind === 'pem' ? parseCertificate(source.certificatePem) : (signed as IssuedCertificate);
   } catch (error) {
-    const what = source.kind === 'pem' ? 'CertificatePem' : 'CertificateSigningRequest';
-    throw iotError('InvalidRequestException', `${what} is not valid: ${(error as Error).message}`);
+    throw iotError('InvalidRequestException', `CertificatePem is not valid: ${(error as Error).message}`);
   }
   const existing = state.certificates.get(parsed.certificateId);
   return existing ? { parsed, existing } : { parsed };

@@ -69,6 +69,19 @@ export function assertAttributeLimit(thingName: string, attributes: Readonly<Rec
   }
 }
 
+/** Refuses to give a thing a thing type that does not exist or is deprecated, as CreateThing and UpdateThing do. */
+export function assertThingTypeUsable(state: LocalCloudState, thingTypeName: string): void {
+  const thingType = state.thingTypes.get(thingTypeName);
+  if (!thingType) throw iotError('ResourceNotFoundException', `Thing type ${thingTypeName} does not exist`);
+  if (thingType.deprecated) {
+    throw iotError('InvalidRequestException', `Thing type ${thingTypeName} is deprecated: no new thing can be associated with it`);
+  }
+}
+
+export function thingTypeArn(region: string, accountId: string, thingTypeName: string): string {
+  return `arn:aws:iot:${region}:${accountId}:thingtype/${thingTypeName}`;
+}
+
 export function renderPrincipal(region: string, accountId: string, key: string): string {
   return /^[0-9a-f]{64}$/.test(key) ? certificateArn(region, accountId, key) : key;
 }
@@ -101,12 +114,14 @@ export function newCertificateRecord(
   status: CertificateStatus,
   now: number,
   caCertificateId: string | undefined,
+  certificateMode: 'DEFAULT' | 'SNI_ONLY' = 'DEFAULT',
 ): CertificateRecord {
   return {
     certificateId: parsed.certificateId,
     certificatePem: parsed.certificatePem,
     status,
     ...(caCertificateId !== undefined && { caCertificateId }),
+    certificateMode,
     policyNames: [],
     createdAt: now,
     lastModifiedAt: now,

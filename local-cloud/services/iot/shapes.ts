@@ -1,4 +1,4 @@
-import type { IntegerShape, MapShape, StringShape, StructureShape } from '../../wire/validation.ts';
+import type { IntegerShape, ListShape, MapShape, StringShape, StructureShape } from '../../wire/validation.ts';
 
 /** Constraints hand-written from the IoT model (iot-2015-05-28) for the emulated operations. */
 
@@ -113,4 +113,122 @@ export const templateThingProperties: StructureShape = {
     ThingGroups: { type: 'list', member: thingGroupName },
     BillingGroup: billingGroupName,
   },
+};
+
+const pageSize: IntegerShape = { type: 'integer', min: 1, max: 250 };
+/** The older list calls page with `marker`/`pageSize` instead of `nextToken`/`maxResults`. */
+const marker: StringShape = { type: 'string', max: 1024, pattern: '[A-Za-z0-9+/]+={0,2}' };
+const certificatePem: StringShape = { type: 'string', min: 1, max: 65536, pattern: '[\\s\\S]*' };
+const attributePayload: StructureShape = { type: 'structure', members: { attributes, merge: { type: 'boolean' } } };
+const tags: ListShape = {
+  type: 'list',
+  member: {
+    type: 'structure',
+    required: ['Key'],
+    members: {
+      Key: { type: 'string', min: 1, max: 128, pattern: '^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$' },
+      Value: { type: 'string', min: 0, max: 256 },
+    },
+  },
+};
+
+export const principalInput: StructureShape = {
+  type: 'structure',
+  required: ['principal'],
+  members: { principal: anyString, nextToken, maxResults: registryMaxResults, thingPrincipalType },
+};
+
+export const policyTargetInput: StructureShape = {
+  type: 'structure',
+  required: ['policyName', 'target'],
+  members: { policyName, target: anyString },
+};
+
+export const listAttachedPoliciesInput: StructureShape = {
+  type: 'structure',
+  required: ['target'],
+  members: { target: anyString, recursive: { type: 'boolean' }, marker, pageSize },
+};
+
+export const listPrincipalPoliciesInput: StructureShape = {
+  type: 'structure',
+  required: ['principal'],
+  members: { principal: anyString, marker, pageSize, ascendingOrder: { type: 'boolean' } },
+};
+
+export const listTargetsForPolicyInput: StructureShape = {
+  type: 'structure',
+  required: ['policyName'],
+  members: { policyName, marker, pageSize },
+};
+
+export const createThingInput: StructureShape = {
+  type: 'structure',
+  required: ['thingName'],
+  members: { thingName, thingTypeName, attributePayload, billingGroupName },
+};
+
+export const updateThingInput: StructureShape = {
+  type: 'structure',
+  required: ['thingName'],
+  members: { thingName, thingTypeName, attributePayload, expectedVersion: { type: 'integer' }, removeThingType: { type: 'boolean' } },
+};
+
+export const createThingTypeInput: StructureShape = {
+  type: 'structure',
+  required: ['thingTypeName'],
+  members: {
+    thingTypeName,
+    thingTypeProperties: {
+      type: 'structure',
+      members: {
+        thingTypeDescription: { type: 'string', max: 2028, pattern: '[\\p{Graph}\\x20]*' },
+        searchableAttributes: { type: 'list', member: attributeName },
+        mqtt5Configuration: {
+          type: 'structure',
+          members: {
+            propagatingAttributes: {
+              type: 'list',
+              member: {
+                type: 'structure',
+                members: {
+                  userPropertyKey: { type: 'string', max: 128, pattern: '[a-zA-Z0-9:$.]+' },
+                  thingAttribute: attributeName,
+                  connectionAttribute: { type: 'string', max: 128, pattern: '[a-zA-Z0-9:.]+' },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+    tags,
+  },
+};
+
+export const thingTypeInput: StructureShape = { type: 'structure', required: ['thingTypeName'], members: { thingTypeName, undoDeprecate: { type: 'boolean' } } };
+
+export const listCertificatesInput: StructureShape = { type: 'structure', members: { pageSize, marker, ascendingOrder: { type: 'boolean' } } };
+
+export const createCertificateFromCsrInput: StructureShape = {
+  type: 'structure',
+  required: ['certificateSigningRequest'],
+  members: { certificateSigningRequest: { type: 'string', min: 1, max: 4096, pattern: '[\\s\\S]*' }, setAsActive: { type: 'boolean' } },
+};
+
+export const registerCertificateInput: StructureShape = {
+  type: 'structure',
+  required: ['certificatePem'],
+  members: { certificatePem, caCertificatePem: certificatePem, setAsActive: { type: 'boolean' }, status: certificateStatus },
+};
+
+export const describeEndpointInput: StructureShape = {
+  type: 'structure',
+  members: { endpointType: { type: 'string', max: 128, pattern: '[\\s\\S]*' } },
+};
+
+export const principalPolicyInput: StructureShape = {
+  type: 'structure',
+  required: ['policyName', 'principal'],
+  members: { policyName, principal: anyString },
 };

@@ -4,9 +4,11 @@ import type { ServerlessProject } from '../../lambda/serverless-project.ts';
 import { InjectedFault } from '../../wire/injected-fault.ts';
 import type { EmulatedService, ServiceResponse } from '../../wire/service.ts';
 import { StepFunctionsError, encodeError, jsonResponse, operationName, parseBody } from './aws-json-protocol.ts';
-import { prepareStateMachine, type RunnableStateMachine } from './execution.ts';
-import { stepFunctionsOperations, type StepFunctionsState } from './operations.ts';
-import { bindStateMachine, stateMachinesOf } from './state-machine-definitions.ts';
+import { s3ObjectStore } from './distributed-map/s3-object-store.ts';
+import { type ExecutionRuntime, prepareStateMachine, type RunnableStateMachine } from './execution.ts';
+import { CLOSED_CAUSE, CLOSED_ERROR, ExecutionStore } from './execution-store.ts';
+import { startExecution, stepFunctionsOperations, type StepFunctionsState } from './operations.ts';
+import { bindStateMachine, type LocalStateMachine, stateMachinesOf } from './state-machine-definitions.ts';
 
 export { timeScaleFromEnv } from './time-scale.ts';
 export { stateMachineArnResolver } from './state-machine-definitions.ts';
@@ -18,7 +20,14 @@ export interface StepFunctionsServiceOptions {
   lambdas: LambdaRegistry;
   /** 1 = AWS-faithful waits and retry backoff, 0 = no waiting; see `time-scale.ts`. */
   timeScale: number;
+  /** The local cloud's URL, whose S3 a Distributed Map reads its items from and writes its results to. */
+  cloudUrl: () => string;
   accountId?: string;
+  /**
+   * The SQLite file that keeps executions, their histories and Map Runs across restarts; a temporary database
+   * when absent. Executions a previous process left running are closed FAILED (`LocalCloud.Restarted`) at start.
+   */
+  databasePath?: string;
 }
 
 export interface StepFunctionsService extends EmulatedService {
@@ -27,17 +36,45 @@ export interface StepFunctionsService extends EmulatedService {
 }
 
 export function createStepFunctionsService(options: StepFunctionsServiceOptions): StepFunctionsService {
+  const accountId = options.accountId ?? LOCAL_ACCOUNT_ID;
   const machines = new Map<string, RunnableStateMachine>();
-  for (const machine of stateMachinesOf(options.project)) {
-    machines.set(machine.name, prepareStateMachine(bindStateMachine(machine, options.lambdas), options.lambdas, options.timeScale));
-  }
+  const store = new ExecutionStore(options.databasePath);
+  store.failInterrupted(Date.now());
   const state: StepFunctionsState = {
-    accountId: options.accountId ?? LOCAL_ACCOUNT_ID,
+    accountId,
     createdAt: Date.now(),
     machines,
-    executions: new Map(),
+    store,
+    running: new Map(),
+    runningMapRuns: new Map(),
   };
+  const objects = s3ObjectStore({ endpoint: options.cloudUrl, region: options.project.region });
+  const runtime: ExecutionRuntime = {
+    startExecution: (request, region) => startExecution(state, request, region),
+    registerMapRun(record, stateMachineArn) {
+      const entry = { record, stateMachineArn };
+      state.runningMapRuns.set(record.mapRunArn, entry);
+      store.putMapRun(entry);
+    },
+    mapRunClosed(record) {
+      const entry = state.runningMapRuns.get(record.mapRunArn);
+      state.runningMapRuns.delete(record.mapRunArn);
+      if (entry) store.putMapRun(entry);
+    },
+    objects,
+  };
+  const prepare = (machine: LocalStateMachine) => {
+    machines.set(machine.name, prepareStateMachine(machine, options.lambdas, options.timeScale, runtime));
+    for (const { child } of machine.distributedMaps.values()) prepare(child);
+  };
+  for (const machine of stateMachinesOf(options.project)) prepare(bindStateMachine(machine, options.lambdas, options.project, accountId));
   const operations = stepFunctionsOperations(state);
+  /** Running executions close ABORTED, as StopExecution closes them with `reason`. */
+  const stopRunning = async (reason?: { error: string; cause: string }) => {
+    const executions = [...state.running.values()];
+    for (const execution of executions) if (execution.status === 'RUNNING') execution.stop(reason?.error, reason?.cause);
+    await Promise.all(executions.map((execution) => execution.completion));
+  };
 
   return {
     signingName: 'states',
@@ -54,15 +91,20 @@ export function createStepFunctionsService(options: StepFunctionsServiceOptions)
       return encodeError(error instanceof InjectedFault ? faultAsError(error) : error, requestId);
     },
     async reset() {
-      const executions = [...state.executions.values()];
-      state.executions.clear();
-      for (const execution of executions) if (execution.status === 'RUNNING') execution.stop(undefined, undefined);
-      await Promise.all(executions.map((execution) => execution.completion));
+      await stopRunning();
+      store.clear();
+      objects.close();
+    },
+    async close() {
+      // Kept, unlike on reset: the name says why they ended.
+      await stopRunning({ error: CLOSED_ERROR, cause: CLOSED_CAUSE });
+      objects.close();
+      store.close();
     },
     async waitForExecution(executionArn) {
-      const execution = state.executions.get(executionArn);
-      if (!execution) throw new StepFunctionsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
-      await execution.completion;
+      const execution = state.running.get(executionArn);
+      if (execution) await execution.completion;
+      else if (!store.execution(executionArn)) throw new StepFunctionsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
     },
   };
 }

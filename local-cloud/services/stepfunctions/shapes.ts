@@ -25,16 +25,24 @@ export const startExecutionInput: StructureShape = {
 
 export const executionInput: StructureShape = { type: 'structure', required: ['executionArn'], members: { executionArn: arn } };
 
+/** `stateMachineArn` or `mapRunArn`, exactly one: checked after the model's constraints, as Step Functions' own rule. */
 export const listExecutionsInput: StructureShape = {
   type: 'structure',
-  // The model leaves it optional for `mapRunArn` (Distributed Map), which is not emulated.
-  required: ['stateMachineArn'],
   members: {
     stateMachineArn: arn,
+    mapRunArn: { type: 'string', min: 1, max: 2000 },
     statusFilter: { type: 'string', enum: EXECUTION_STATUSES },
     maxResults: pageSize,
     nextToken: { type: 'string', min: 1, max: 3096 },
   },
+};
+
+export const describeMapRunInput: StructureShape = { type: 'structure', required: ['mapRunArn'], members: { mapRunArn: { type: 'string', min: 1, max: 2000 } } };
+
+export const listMapRunsInput: StructureShape = {
+  type: 'structure',
+  required: ['executionArn'],
+  members: { executionArn: arn, maxResults: pageSize, nextToken: { type: 'string', min: 1, max: 3096 } },
 };
 
 export const getExecutionHistoryInput: StructureShape = {

@@ -2,7 +2,8 @@ import type { StateMachineDefinition } from 'aws-local-stepfunctions';
 import type { LambdaFunction, LambdaRegistry } from '../../lambda/lambda-registry.ts';
 import type { ServerlessProject } from '../../lambda/serverless-project.ts';
 import { isPlainObject } from '../../wire/validation.ts';
-import { forEachState } from './asl-states.ts';
+import { forEachOwnState, isDistributedMap } from './asl-states.ts';
+import type { DistributedMapState } from './distributed-map/map-run.ts';
 
 /** A state machine of `serverless.yml` with each Lambda Task bound to a function of the local registry. */
 export interface LocalStateMachine {
@@ -13,10 +14,43 @@ export interface LocalStateMachine {
   definition: StateMachineDefinition;
   /** Task state name → the function it invokes. ASL state names are unique across nested Map/Parallel scopes. */
   lambdaTasks: ReadonlyMap<string, LambdaFunction>;
+  /** Task state name → the Step Functions integration it calls (`startExecution`, `.sync`, `.sync:2`). */
+  serviceTasks: ReadonlyMap<string, StartExecutionResource>;
+  /** DISTRIBUTED Map state name → its fields and the child state machine its ItemProcessor became. */
+  distributedMaps: ReadonlyMap<string, DistributedMap>;
+  /** The state machine whose Distributed Map this one is the ItemProcessor of. */
+  parentName?: string;
+  /** DescribeStateMachine's `loggingConfiguration` and `tracingConfiguration`, as deployed from the project. */
+  loggingConfiguration: LoggingConfiguration;
+  tracingConfiguration: { enabled: boolean };
+}
+
+export interface LoggingConfiguration {
+  level: 'ALL' | 'ERROR' | 'FATAL' | 'OFF';
+  includeExecutionData: boolean;
+  destinations?: { cloudWatchLogsLogGroup: { logGroupArn: string } }[];
+}
+
+export type StartExecutionResource = 'startExecution' | 'startExecution.sync' | 'startExecution.sync:2';
+
+export interface DistributedMap {
+  state: DistributedMapState;
+  /** `<Parent>/<Label or state name>`, which its children run. */
+  child: LocalStateMachine;
+}
+
+/** A state machine as `serverless.yml` declares it. */
+export interface DeclaredStateMachine {
+  key: string;
+  name: string;
+  logicalId: string;
+  definition: unknown;
+  loggingConfig?: unknown;
+  tracingConfig?: unknown;
 }
 
 /** The `stepFunctions.stateMachines` section of the project (serverless-step-functions' schema). */
-export function stateMachinesOf(project: ServerlessProject): { key: string; name: string; logicalId: string; definition: unknown }[] {
+export function stateMachinesOf(project: ServerlessProject): DeclaredStateMachine[] {
   const section = isPlainObject(project.config.stepFunctions) ? project.config.stepFunctions.stateMachines : undefined;
   if (!isPlainObject(section)) return [];
   return Object.entries(section).flatMap(([key, machine]) => {
@@ -24,7 +58,8 @@ export function stateMachinesOf(project: ServerlessProject): { key: string; name
     const definition = typeof machine.definition === 'string' ? (JSON.parse(machine.definition) as unknown) : machine.definition;
     const logicalId = logicalIdOf(key, machine);
     // Without `name`, CloudFormation names the machine after its logical id (plus a random suffix on AWS).
-    return [{ key, name: typeof machine.name === 'string' ? machine.name : logicalId, logicalId, definition }];
+    const name = typeof machine.name === 'string' ? machine.name : logicalId;
+    return [{ key, name, logicalId, definition, loggingConfig: machine.loggingConfig, tracingConfig: machine.tracingConfig }];
   });
 }
 
@@ -44,26 +79,86 @@ export function stateMachineArnResolver(project: ServerlessProject, accountId: s
   };
 }
 
-export function bindStateMachine(
-  machine: { name: string; logicalId: string; definition: unknown },
-  lambdas: LambdaRegistry,
-): LocalStateMachine {
+export function bindStateMachine(machine: DeclaredStateMachine, lambdas: LambdaRegistry, project: ServerlessProject, accountId: string): LocalStateMachine {
   if (!isPlainObject(machine.definition)) throw new Error(`State machine ${machine.name} has no definition object`);
-  const definition = structuredClone(machine.definition) as unknown as StateMachineDefinition;
+  return bindDefinition(machine.name, machine.definition, lambdas, {
+    logicalId: machine.logicalId,
+    loggingConfiguration: loggingConfigurationOf(machine.loggingConfig, project, accountId),
+    // serverless-step-functions turns X-Ray on with `tracingConfig.enabled`; CloudFormation's default is off.
+    tracingConfiguration: { enabled: isPlainObject(machine.tracingConfig) && machine.tracingConfig.enabled === true },
+  });
+}
+
+const START_EXECUTION = /^arn:aws[\w-]*:states:::states:(startExecution(?:\.sync(?::2)?)?)$/;
+
+/**
+ * Binds the Tasks one execution runs itself; each DISTRIBUTED Map's ItemProcessor becomes a child state machine,
+ * bound the same way, and the bound states are written back into the parent's definition (AWS stores the ARNs).
+ */
+function bindDefinition(
+  name: string,
+  declared: Record<string, unknown>,
+  lambdas: LambdaRegistry,
+  deployment: Pick<LocalStateMachine, 'logicalId' | 'loggingConfiguration' | 'tracingConfiguration'>,
+  parentName?: string,
+): LocalStateMachine {
+  const definition = structuredClone(declared) as unknown as StateMachineDefinition;
   const lambdaTasks = new Map<string, LambdaFunction>();
-  forEachState(definition, (stateName, state) => {
+  const serviceTasks = new Map<string, StartExecutionResource>();
+  const distributedMaps = new Map<string, DistributedMap>();
+  forEachOwnState(definition, (stateName, state) => {
+    if (isDistributedMap(state)) {
+      const processor = state.ItemProcessor as Record<string, unknown>;
+      const { ProcessorConfig: _mode, ...childDefinition } = processor;
+      const label = typeof state.Label === 'string' ? state.Label : stateName;
+      const child = bindDefinition(`${name}/${label}`, childDefinition, lambdas, deployment, name);
+      processor.States = child.definition.States;
+      distributedMaps.set(stateName, { state: state as DistributedMapState, child });
+      return;
+    }
     if (state.Type !== 'Task') return;
+    const integration = typeof state.Resource === 'string' ? START_EXECUTION.exec(state.Resource)?.[1] : undefined;
+    if (integration) {
+      serviceTasks.set(stateName, integration as StartExecutionResource);
+      return;
+    }
     const fn = lambdaFunctionOf(state.Resource, lambdas);
     if (!fn) {
       throw new Error(
-        `State machine ${machine.name}, Task ${stateName}: the local cloud runs only Lambda tasks of serverless.yml ` +
-          `(Fn::GetAtt [fn, Arn] or a Lambda ARN); got ${JSON.stringify(state.Resource)}`,
+        `State machine ${name}, Task ${stateName}: the local cloud runs only Lambda tasks of serverless.yml ` +
+          `(Fn::GetAtt [fn, Arn] or a Lambda ARN) and Step Functions' startExecution; got ${JSON.stringify(state.Resource)}`,
       );
     }
     state.Resource = fn.arn;
     lambdaTasks.set(stateName, fn);
   });
-  return { name: machine.name, logicalId: machine.logicalId, definition, lambdaTasks };
+  return { name, ...deployment, definition, lambdaTasks, serviceTasks, distributedMaps, ...(parentName !== undefined && { parentName }) };
+}
+
+/**
+ * serverless-step-functions' `loggingConfig` as AWS describes it: level (OFF when absent, as CloudFormation
+ * deploys it), `includeExecutionData` and each destination log group's ARN, a `Fn::GetAtt` of a log group
+ * of the project's `resources` resolved to the ARN CloudFormation gives it.
+ */
+function loggingConfigurationOf(declared: unknown, project: ServerlessProject, accountId: string): LoggingConfiguration {
+  if (!isPlainObject(declared)) return { level: 'OFF', includeExecutionData: false };
+  const level = typeof declared.level === 'string' ? (declared.level as LoggingConfiguration['level']) : 'OFF';
+  const destinations = (Array.isArray(declared.destinations) ? declared.destinations : []).flatMap((destination) => {
+    const logGroupArn = logGroupArnOf(destination, project, accountId);
+    return logGroupArn === undefined ? [] : [{ cloudWatchLogsLogGroup: { logGroupArn } }];
+  });
+  return { level, includeExecutionData: declared.includeExecutionData === true, ...(destinations.length > 0 && { destinations }) };
+}
+
+function logGroupArnOf(destination: unknown, project: ServerlessProject, accountId: string): string | undefined {
+  if (typeof destination === 'string') return destination;
+  const getAtt = isPlainObject(destination) ? destination['Fn::GetAtt'] : undefined;
+  if (!Array.isArray(getAtt) || getAtt[1] !== 'Arn' || typeof getAtt[0] !== 'string') return undefined;
+  const resources = isPlainObject(project.config.resources) ? project.config.resources.Resources : undefined;
+  const resource = isPlainObject(resources) ? resources[getAtt[0]] : undefined;
+  const properties = isPlainObject(resource) && isPlainObject(resource.Properties) ? resource.Properties : {};
+  const name = project.resolveVariables(properties.LogGroupName);
+  return typeof name === 'string' ? `arn:aws:logs:${project.region}:${accountId}:log-group:${name}:*` : undefined;
 }
 
 function lambdaFunctionOf(resource: unknown, lambdas: LambdaRegistry): LambdaFunction | undefined {

@@ -1,6 +1,6 @@
 import FindMyWay from 'find-my-way';
-import type { ServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
-import { isPlainObject } from '../local-cloud/wire/validation.ts';
+import type { ServerlessProject } from '../lambda/serverless-project.ts';
+import { isPlainObject } from '../wire/validation.ts';
 
 /** One `http` event of `serverless.yml`: an API Gateway REST API method with a Lambda-proxy integration. */
 export interface HttpRoute {

@@ -1,11 +1,11 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { LOCAL_ACCOUNT_ID } from '../local-cloud/config.ts';
-import type { LambdaRegistry } from '../local-cloud/lambda/lambda-registry.ts';
-import type { ServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
-import { apiGatewayProxyEvent } from './api-gateway-event.ts';
+import { createServer, type IncomingMessage, maxHeaderSize, type ServerResponse, STATUS_CODES } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { LOCAL_ACCOUNT_ID } from '../config.ts';
+import type { LambdaRegistry } from '../lambda/lambda-registry.ts';
+import type { ServerlessProject } from '../lambda/serverless-project.ts';
+import { apiGatewayProxyEvent } from './proxy-event.ts';
 import { createRouteMatcher, httpRoutesOf, type HttpRoute } from './http-routes.ts';
-import { readBodyWithin } from '../local-cloud/wire/request-body.ts';
+import { readBodyWithin } from '../wire/request-body.ts';
 
 /** API Gateway's payload limit. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
@@ -40,6 +40,7 @@ export async function startApiServer(options: ApiServerOptions): Promise<Running
       if (!response.headersSent) send(response, 500, { message: 'Internal server error' });
     });
   });
+  server.on('clientError', (error: ClientError, socket: Socket) => refuseUnparsedRequest(error, socket, maxHeaderSize));
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
@@ -133,6 +134,32 @@ function isProxyResult(value: unknown): value is ProxyResult {
   return Number.isInteger(candidate.statusCode) && (candidate.body === undefined || typeof candidate.body === 'string');
 }
 
+type ClientError = Error & { code?: string; rawPacket?: Buffer };
+
+/**
+ * What Node's parser refuses before any handler runs gets a JSON error body like every other answer, where Node
+ * would write a bare status line.
+ */
+function refuseUnparsedRequest(error: ClientError, socket: Socket, maxHeaderBytes: number): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) return;
+  const { status, message } = unparsedRequestAnswer(error, maxHeaderBytes);
+  const body = JSON.stringify({ message });
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+/** A request line that alone outgrows the header limit is a URL too long (414); otherwise the headers are (431). */
+function unparsedRequestAnswer(error: ClientError, maxHeaderBytes: number): { status: number; message: string } {
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    const requestLineEnd = error.rawPacket?.indexOf('\r\n') ?? -1;
+    return requestLineEnd === -1 || requestLineEnd >= maxHeaderBytes
+      ? { status: 414, message: `the URL is longer than the ${maxHeaderBytes} bytes this server reads` }
+      : { status: 431, message: `the headers take more than the ${maxHeaderBytes} bytes this server reads` };
+  }
+  const status = error.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  return { status, message: STATUS_CODES[status] ?? 'Bad Request' };
+}
 
 function send(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   response.writeHead(status, { 'content-type': 'application/json', ...headers });

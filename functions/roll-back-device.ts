@@ -1,10 +1,28 @@
 import { disassociateFromCore } from './commons/greengrass-operations.ts';
-import { deleteThingOnceDetached, detachPrincipal, isCertificateArn, listThingPrincipals, retireIssuedCertificate } from './commons/iot-operations.ts';
+import {
+  deactivateCertificate,
+  deleteCertificate,
+  deleteThingOnceDetached,
+  detachPrincipal,
+  listThingPrincipals,
+  restoreAttachmentType,
+} from './commons/iot-operations.ts';
 import { taskHandler } from './commons/middleware.ts';
 import type { ErrorEntry } from './domain/client-device-batches.ts';
 import { boundedMessage, isLeftToStateMachineRetry } from './domain/errors.ts';
-import type { DeviceOutcome, DeviceRecord, DeviceTaskInput, RollbackReport } from './domain/records.ts';
-import { abandonedRollback, failureOf, planRollback, type RollbackPlan, recordOf } from './domain/rollback.ts';
+import type { DeviceRecord, DeviceTaskInput, RollbackReport } from './domain/records.ts';
+import {
+  abandonedRollback,
+  callsAfterListing,
+  detachesPending,
+  failureOf,
+  firstRollbackCalls,
+  planRollback,
+  type RollbackCall,
+  type RollbackPlan,
+  type RollbackProgress,
+  recordOf,
+} from './domain/rollback.ts';
 import { toOutcome } from './domain/summary.ts';
 
 type RollbackInput = Omit<DeviceTaskInput, 'templateBody' | 'templateParameters' | 'thingPrincipalType' | 'templateIssuesCertificate'> & {
@@ -13,63 +31,91 @@ type RollbackInput = Omit<DeviceTaskInput, 'templateBody' | 'templateParameters'
    * certificates of lost CSR registrations, so only the one it recorded is left to retire.
    */
   templateIssuesCertificate?: boolean;
-  /** Set by the state machine once this rollback's retries are spent: record the outcome, try nothing more. */
+  /** What the previous invocation of this rollback left (ResultPath `$.rollback`); absent on the first. */
+  rollback?: RollbackProgress;
+  /** Set by the state machine once the retries of a call are spent: record the outcome, try nothing more. */
   rollbackFailure?: DeviceTaskInput['failure'];
 };
 
 /**
- * Records the device as failed and, under rollbackOnFailure, undoes what this execution created for
- * it. Every action converges when repeated, so the state machine retries this task on transient
- * errors; any other error ends the rollback with what it did so far and what stopped it, recorded in
- * the outcome rather than thrown, so that one device's rollback never aborts the run.
+ * Records the device as failed and, under rollbackOnFailure, undoes what this execution created for it,
+ * one removal call after another. The calls still to make stay in the execution's state, and the state
+ * machine invokes this task again while any remain: a transient failure of one call is retried (by the
+ * task's Retry) from that call on, never from the start. Only the first call of an invocation throws a
+ * transient error; a later one ends the invocation with the progress made, and the next invocation makes
+ * that call first. Any other error ends the rollback with what it did so far and what stopped it,
+ * recorded in the outcome rather than thrown, so that one device's rollback never aborts the run.
  */
-export async function rollBackDevice(input: RollbackInput): Promise<DeviceOutcome> {
+export async function rollBackDevice(input: RollbackInput): Promise<RollbackProgress> {
   const record = recordOf(input.spec, input.device);
   const failed: DeviceRecord = { ...record, status: 'FAILED', error: failureOf(input) };
-  if (!input.rollbackOnFailure) return toOutcome(failed);
-  if (input.rollbackFailure) return toOutcome({ ...failed, rollback: abandonedRollback(input.rollbackFailure) });
+  const finished = (rollback?: RollbackReport): RollbackProgress => ({ outcome: toOutcome({ ...failed, ...(rollback && { rollback }) }), pending: [] });
+  if (!input.rollbackOnFailure) return finished();
+  if (input.rollbackFailure) return finished(abandonedRollback(input.rollbackFailure, input.rollback?.outcome.rollback));
 
-  const report: RollbackReport = { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false };
-  try {
-    await undo(record, planRollback(record, input.templateIssuesCertificate === true), report);
-  } catch (error) {
-    if (isLeftToStateMachineRetry(error as Error)) throw error;
-    const { name, message } = error as Error;
-    report.incomplete = { step: 'rollback', code: name, message: boundedMessage(message) };
+  const plan = planRollback(record, input.templateIssuesCertificate === true);
+  const report: RollbackReport = input.rollback?.outcome.rollback ?? { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false };
+  let pending = input.rollback?.pending ?? firstRollbackCalls(record, plan);
+  let stopped = false;
+  for (let made = 0; pending.length > 0 && !stopped; made++) {
+    const [next, ...rest] = pending as [RollbackCall, ...RollbackCall[]];
+    try {
+      pending = [...(await make(next, record, plan, report)), ...rest];
+      // The calls a listing adds are saved in the state before any of them is made: a Lambda retry of an
+      // invocation that did run replays its input, and a replayed listing would no longer show a certificate
+      // the invocation had detached, so its delete would be lost.
+      if (next.call === 'listPrincipals') stopped = true;
+    } catch (error) {
+      if (isLeftToStateMachineRetry(error as Error) && made === 0) throw error;
+      if (!isLeftToStateMachineRetry(error as Error)) {
+        const { name, message } = error as Error;
+        report.incomplete = { step: 'rollback', code: name, message: boundedMessage(message) };
+      }
+      stopped = true;
+    }
   }
-  return toOutcome({ ...failed, rollback: report });
+  // A principal this execution is known to have attached has been detached once no call that detaches is left,
+  // even when the detach that did it lost its answer (and a retried one then found it detached).
+  if (!detachesPending(pending)) report.detachedPrincipals = [...new Set([...report.detachedPrincipals, ...plan.knownAttached])];
+  return { outcome: toOutcome({ ...failed, rollback: report }), pending: report.incomplete ? [] : pending };
 }
 
-async function undo(record: DeviceRecord, plan: RollbackPlan, report: RollbackReport): Promise<void> {
-  if (plan.deleteThing && record.error?.step === 'associate') {
-    // A failed association call may still have taken effect: leave no association to a deleted thing. A
-    // refusal stops the rollback before the delete, under the entry's code: retried if transient, else
-    // reported. An association that is not there is already undone.
-    const entries = await disassociateFromCore(record.coreDeviceThingName, [record.thingName]);
-    const refused = entries.find((entry) => entry.code !== 'ResourceNotFoundException');
-    if (refused) throw new DisassociationRefused(refused);
-  }
-  const listed = plan.deleteThing ? await listThingPrincipals(record.thingName) : [];
-  // No thing: a RegisterThing that failed created none, or the thing this execution registered was deleted since
-  // (by an earlier attempt of this rollback whose report was lost, or by another request), which may have left
-  // the certificate this execution issued.
-  const thingGone = listed === undefined;
-  const principals = listed ?? [];
-  const issued = plan.retireEveryCertificate ? principals.filter(isCertificateArn) : [];
-  const retired = new Set([...(plan.deleteCertificate ? [plan.deleteCertificate] : []), ...issued]);
-  const detached: string[] = [];
-  // The certificate this execution issued is retired even when an earlier attempt of this rollback already detached it.
-  for (const principal of new Set([...principals, ...plan.detachPrincipals, ...retired])) {
-    const detachedNow = retired.has(principal) ? await retireIssuedCertificate(record.thingName, principal) : await detachPrincipal(record.thingName, principal);
-    if (detachedNow) detached.push(principal);
-  }
-  report.certificateDeleted = retired.size > 0;
-  // The state machine retries this task while a detachment propagates: the attempt that then succeeds
-  // finds the principals already detached, by an earlier attempt whose report was lost with its error.
-  report.detachedPrincipals = [...new Set([...detached, ...plan.knownAttached])];
-  if (plan.deleteThing) {
-    if (!thingGone) await deleteThingOnceDetached(record.thingName);
-    report.thingDeleted = !thingGone || record.thingArn !== undefined;
+/** Makes one removal call, records what it undid in the report, and answers the calls it adds. */
+async function make(next: RollbackCall, record: DeviceRecord, plan: RollbackPlan, report: RollbackReport): Promise<RollbackCall[]> {
+  const { thingName } = record;
+  switch (next.call) {
+    case 'disassociate': {
+      // A refusal stops the rollback before the delete, under the entry's code: retried if transient, else
+      // reported. An association that is not there is already undone.
+      const entries = await disassociateFromCore(record.coreDeviceThingName, [thingName]);
+      const refused = entries.find((entry) => entry.code !== 'ResourceNotFoundException');
+      if (refused) throw new DisassociationRefused(refused);
+      return [];
+    }
+    case 'listPrincipals': {
+      // No thing left: RegisterThing created none, or something else deleted it (a delete of this rollback's own is
+      // its deleteThing call, retried until answered), so the rollback claims no delete.
+      return callsAfterListing(plan, await listThingPrincipals(thingName));
+    }
+    case 'deactivateCertificate':
+      await deactivateCertificate(next.principal);
+      return [];
+    case 'detach':
+      if (await detachPrincipal(thingName, next.principal)) report.detachedPrincipals = [...new Set([...report.detachedPrincipals, next.principal])];
+      return [];
+    case 'deleteCertificate':
+      // Refused while the detachment propagates: CertificateStillAttached, retried by the state machine, which
+      // keeps this call in the state (once detached, the certificate is no longer among the thing's principals).
+      await deleteCertificate(next.principal);
+      report.certificateDeleted = true;
+      return [];
+    case 'deleteThing':
+      await deleteThingOnceDetached(thingName);
+      report.thingDeleted = true;
+      return [];
+    case 'restoreAttachment':
+      await restoreAttachmentType(thingName, next.principal, next.thingPrincipalType);
+      return [];
   }
 }
 

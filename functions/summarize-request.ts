@@ -20,6 +20,9 @@ export async function summarizeRequest(input: SummarizeInput): Promise<RequestSu
   metrics.addMetric('DevicesSucceeded', MetricUnit.Count, summary.counts.succeeded);
   metrics.addMetric('DevicesFailed', MetricUnit.Count, summary.counts.failed);
   metrics.addMetric('DevicesRolledBack', MetricUnit.Count, summary.counts.rolledBack);
+  metrics.addMetric('DevicesNotStarted', MetricUnit.Count, summary.counts.notStarted ?? 0);
+  // Debris someone must clean up by hand (the device's thingArn and certificateArn say what): it gets its own alarm.
+  metrics.addMetric('RollbacksIncomplete', MetricUnit.Count, summary.devices.filter((device) => device.rollback?.incomplete).length);
   logger.info('request finished', { workflow: input.workflow, status: summary.status, counts: summary.counts });
   return summary;
 }

@@ -2,11 +2,8 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import * as z from 'zod/mini';
-import { REQUEST_ID_PATTERN } from '../functions/domain/limits.ts';
-// Imported for their named schemas, which register themselves with zod's global registry.
-import '../functions/domain/deprovisioning-request.ts';
-import '../functions/domain/provisioning-request.ts';
-import '../functions/domain/request-status.ts';
+// The contract's schemas register themselves, named, with zod's global registry as the module loads.
+import { COMPLETION_DETAIL_TYPES, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, REQUEST_ID_PATTERN } from '../functions/contract.ts';
 
 const fieldError = {
   type: 'object',
@@ -30,9 +27,54 @@ const accepted = {
   properties: { requestId: { type: 'string' }, executionArn: { type: 'string' }, statusUrl: { type: 'string', format: 'uri' } },
 };
 
+const conflict = {
+  type: 'object',
+  required: ['message', 'requestId'],
+  properties: {
+    message: { type: 'string' },
+    requestId: { type: 'string' },
+    executionArn: { type: 'string', description: 'The execution of the other request under this requestId (a reused key).' },
+    heldDevices: {
+      type: 'array',
+      description: 'The devices that running requests hold (a device belongs to one running request at a time).',
+      items: {
+        type: 'object',
+        required: ['thingName', 'heldBy'],
+        properties: {
+          thingName: { type: 'string' },
+          heldBy: {
+            type: 'object',
+            required: ['workflow', 'requestId'],
+            properties: { workflow: { type: 'string', enum: ['provision', 'deprovision'] }, requestId: { type: 'string' } },
+          },
+        },
+      },
+    },
+  },
+};
+
+/** A cancel of a request whose execution has ended: there is nothing left to stop. */
+const alreadyEnded = {
+  type: 'object',
+  required: ['message', 'requestId', 'executionArn', 'executionStatus', 'statusUrl'],
+  properties: {
+    message: { type: 'string' },
+    requestId: { type: 'string' },
+    executionArn: { type: 'string' },
+    executionStatus: { type: 'string', description: 'How the execution ended (SUCCEEDED also when a cancel reached it: see the summary).' },
+    statusUrl: { type: 'string', format: 'uri' },
+  },
+};
+
 function json(schemaRef: string) {
   return { content: { 'application/json': { schema: { $ref: `#/components/schemas/${schemaRef}` } } } };
 }
+
+/** A configuration to fix (AWS_ENDPOINT_URL naming an endpoint where nothing listens), not a moment to wait out. */
+const endpointUnreachable = {
+  description: 'The function could not reach the AWS endpoint it is configured with (a local cloud on another port, say); the message names it. Sending the request again does not help',
+  content: { 'application/json': { schema: { type: 'object', required: ['message'], properties: { message: { type: 'string' } } } } },
+};
 
 /** The same request may be sent again, unchanged: its requestId keeps it idempotent. */
 function retryLater(cause: string) {
@@ -46,6 +88,20 @@ function retryLater(cause: string) {
 function requestRoutes(collection: string, requestSchema: string, noun: string) {
   return {
     [`/${collection}`]: {
+      get: {
+        summary: `List ${noun} requests, newest first`,
+        parameters: [
+          { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'] }, description: 'Only requests whose execution has this status.' },
+          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: DEFAULT_LIST_LIMIT } },
+          { name: 'nextToken', in: 'query', required: false, schema: { type: 'string' }, description: 'The nextToken of the previous page.' },
+        ],
+        responses: {
+          '200': { description: 'A page of requests', ...json('RequestList') },
+          '400': { description: 'A malformed query parameter, or a nextToken this list did not give', ...json('FieldErrors') },
+          '429': retryLater('Step Functions throttled the listing'),
+          '503': retryLater('Step Functions was unavailable'),
+        },
+      },
       post: {
         summary: `Start a ${noun} request`,
         parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: REQUEST_ID_PATTERN.source } }],
@@ -53,10 +109,15 @@ function requestRoutes(collection: string, requestSchema: string, noun: string) 
         responses: {
           '202': { description: 'Accepted: the execution runs (or already ran) for this requestId', ...json('Accepted') },
           '400': { description: 'Invalid request: every violation with its field', ...json('FieldErrors') },
-          '409': { description: 'The requestId was already used with a different body' },
+          '409': {
+            description: 'The requestId was already used with a different body, or devices of the request belong to running requests (send it again once they have finished); nothing was started',
+            ...json('Conflict'),
+          },
           '413': { description: 'The body is larger than one request may be', ...json('FieldErrors') },
+          '415': { description: 'The Content-Type header names something other than JSON in UTF-8 (application/json or application/*+json)', ...json('FieldErrors') },
           '429': retryLater('Step Functions throttled the start of the execution'),
           '503': retryLater('Step Functions was unavailable, or does not show yet the execution that a concurrent duplicate of this request started'),
+          '502': endpointUnreachable,
         },
       },
     },
@@ -68,6 +129,24 @@ function requestRoutes(collection: string, requestSchema: string, noun: string) 
           '200': { description: 'The request', ...json('RequestStatus') },
           '400': { description: 'Malformed requestId', ...json('FieldErrors') },
           '404': { description: 'No such request' },
+          '429': retryLater('Step Functions throttled the reading of the execution'),
+          '503': retryLater('Step Functions was unavailable'),
+          '502': endpointUnreachable,
+        },
+      },
+    },
+    [`/${collection}/{requestId}/cancel`]: {
+      post: {
+        summary: `Cancel a running ${noun} request: devices under way finish (or roll back) as usual, devices not yet started are reported NOT_STARTED`,
+        parameters: [{ name: 'requestId', in: 'path', required: true, schema: { type: 'string' } }],
+        responses: {
+          '202': { description: 'The cancel is taken (the same again for a repeated cancel); the status URL shows the outcome once the execution ends', ...json('Accepted') },
+          '400': { description: 'Malformed requestId', ...json('FieldErrors') },
+          '404': { description: 'No such request' },
+          '409': { description: 'The request has already ended: nothing to cancel', content: { 'application/json': { schema: alreadyEnded } } },
+          '429': retryLater('Step Functions or DynamoDB throttled the cancel'),
+          '503': retryLater('Step Functions or DynamoDB was unavailable'),
+          '502': endpointUnreachable,
         },
       },
     },
@@ -105,7 +184,7 @@ function components(io: 'input' | 'output', ids: string[]): Record<string, unkno
  */
 export function buildOpenApiDocument() {
   const requests = components('input', ['ProvisioningRequest', 'DeprovisioningRequest']);
-  const answers = components('output', ['RequestStatus', 'RequestSummary', 'DeviceOutcome', 'StepError', 'RollbackReport']);
+  const answers = components('output', ['RequestStatus', 'RequestProgress', 'RequestSummary', 'DeviceOutcome', 'StepError', 'RollbackReport', 'UnsettledDevices', 'UnsettledDevice', 'RequestList', 'RequestListItem']);
   return {
     openapi: '3.0.3',
     info: {
@@ -116,7 +195,7 @@ export function buildOpenApiDocument() {
     paths: { ...requestRoutes('provisioning-requests', 'ProvisioningRequest', 'provisioning'), ...requestRoutes('deprovisioning-requests', 'DeprovisioningRequest', 'deprovisioning') },
     components: {
       securitySchemes: { sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', 'x-amazon-apigateway-authtype': 'awsSigv4' } },
-      schemas: { ...requests, ...answers, Accepted: accepted, FieldErrors: fieldError },
+      schemas: { ...requests, ...answers, Accepted: accepted, FieldErrors: fieldError, Conflict: conflict },
     },
     security: [{ sigv4: [] }],
   };
@@ -126,6 +205,52 @@ export function renderOpenApi(): string {
   return `# Generated by \`npm run openapi\` from functions/domain/*-request.ts and request-status.ts. Do not edit by hand.\n${stringify(buildOpenApiDocument(), { aliasDuplicateObjects: false })}`;
 }
 
+/** An event on the bus: EventBridge's envelope around the detail, as the EventBridge schema registry writes it. */
+function awsEvent(detailType: string) {
+  return {
+    type: 'object',
+    required: ['detail-type', 'resources', 'detail', 'id', 'source', 'time', 'region', 'version', 'account'],
+    'x-amazon-events-detail-type': detailType,
+    'x-amazon-events-source': 'iot-provisioning-workflow (the stage parameter eventSource)',
+    properties: {
+      detail: { $ref: '#/components/schemas/RequestCompleted' },
+      account: { type: 'string' },
+      'detail-type': { type: 'string', enum: [detailType] },
+      id: { type: 'string' },
+      region: { type: 'string' },
+      resources: { type: 'array', items: { type: 'string' } },
+      source: { type: 'string' },
+      time: { type: 'string', format: 'date-time' },
+      version: { type: 'string' },
+    },
+  };
+}
+
+/** The events every request ends with (functions/publish-completion.ts), in the EventBridge schema registry's OpenAPI form. */
+export function buildEventsDocument() {
+  return {
+    openapi: '3.0.0',
+    info: {
+      title: 'iot-provisioning-workflow events',
+      version: '1.0.0',
+      description: "Published on the service's bus (the stage parameter eventBus) when a provisioning or deprovisioning request ends.",
+    },
+    paths: {},
+    components: {
+      schemas: {
+        ProvisioningRequestCompleted: awsEvent(COMPLETION_DETAIL_TYPES.provision),
+        DeprovisioningRequestCompleted: awsEvent(COMPLETION_DETAIL_TYPES.deprovision),
+        ...components('output', ['RequestCompleted']),
+      },
+    },
+  };
+}
+
+export function renderEvents(): string {
+  return `# Generated by \`npm run openapi\` from functions/domain/completion-event-schema.ts. Do not edit by hand.\n${stringify(buildEventsDocument(), { aliasDuplicateObjects: false })}`;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   writeFileSync(new URL('../docs/openapi.yaml', import.meta.url), renderOpenApi());
+  writeFileSync(new URL('../docs/events.yaml', import.meta.url), renderEvents());
 }

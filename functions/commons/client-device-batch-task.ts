@@ -1,11 +1,17 @@
 import { applyBatchResponse, CLIENT_DEVICE_REDRIVE, type ErrorEntry, failBatch, outcomesOnceFinished } from '../domain/client-device-batches.ts';
 import { isLeftToStateMachineRetry } from '../domain/errors.ts';
 import type { ClientDeviceBatch, Correlation, SettledBatch } from '../domain/records.ts';
+import { orchestratedDynamodb } from './clients/orchestrated-dynamodb.ts';
+import { isCancelled } from './device-leases.ts';
 import { taskHandler } from './middleware.ts';
 
 export interface ClientDeviceBatchInput {
   batch: ClientDeviceBatch;
   correlation: Correlation;
+  /** The owner string of the request's leases, which names its cancel marker. */
+  leaseOwner?: string;
+  /** Only read the cancel marker, before the batch's first call: no device of the batch is sent. */
+  checkCancellation?: boolean;
 }
 
 type SendBatch = (coreDeviceThingName: string, thingNames: string[]) => Promise<ErrorEntry[] | undefined>;
@@ -18,7 +24,11 @@ type SendBatch = (coreDeviceThingName: string, thingNames: string[]) => Promise<
  * trace included, and 200 of those would not fit the 256 KiB state.
  */
 export function clientDeviceBatchTask(step: 'associate' | 'disassociate', send: SendBatch) {
-  return taskHandler(step, async ({ batch }: ClientDeviceBatchInput): Promise<ClientDeviceBatch | SettledBatch> => {
+  return taskHandler(step, async ({ batch, leaseOwner, checkCancellation }: ClientDeviceBatchInput): Promise<ClientDeviceBatch | SettledBatch> => {
+    if (checkCancellation) {
+      const cancelled = leaseOwner !== undefined && (await isCancelled(orchestratedDynamodb, leaseOwner));
+      return cancelled ? { done: [], failed: [], notStarted: batch.pending } : batch;
+    }
     let errorEntries: ErrorEntry[] | undefined;
     try {
       errorEntries = await send(batch.coreDeviceThingName, batch.pending);

@@ -17,10 +17,27 @@ export function header(event: APIGatewayProxyEvent, name: string): string | unde
   return entry?.[1] ?? undefined;
 }
 
+/** JSON, or a vendor type built on it (`application/vnd.example+json`). */
+const JSON_MEDIA_TYPE = /^application\/(?:[\w.!#$&^-]+\+)?json$/i;
+
+/**
+ * A body declared as anything but JSON in UTF-8 (the only encoding RFC 8259 allows) is refused, not parsed on a
+ * guess. A body with no Content-Type at all is taken as JSON: the header is what a client may get wrong, not leave out.
+ */
+function unsupportedMediaType(event: APIGatewayProxyEvent): APIGatewayProxyResult | undefined {
+  const contentType = header(event, 'Content-Type');
+  if (contentType === undefined) return undefined;
+  const [mediaType = '', ...parameters] = contentType.split(';').map((part) => part.trim());
+  const charsets = parameters.flatMap((parameter) => /^charset\s*=\s*"?([^"]*)"?$/i.exec(parameter)?.[1] ?? []);
+  if (JSON_MEDIA_TYPE.test(mediaType) && charsets.every((charset) => ['utf-8', 'utf8'].includes(charset.toLowerCase()))) return undefined;
+  const reason = `is ${JSON.stringify(contentType)}: send the request as application/json (UTF-8)`;
+  return badRequest([{ field: 'headers.Content-Type', reason }], 415);
+}
+
 export type ParsedBody = { ok: true; value: unknown } | { ok: false; response: APIGatewayProxyResult };
 
 /** The body as JSON, or the 4xx that says why not: too large (413), missing or not JSON (400). */
-export function parseJsonBody(event: APIGatewayProxyEvent): ParsedBody {
+function parseJsonBody(event: APIGatewayProxyEvent): ParsedBody {
   const raw = event.isBase64Encoded && event.body ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
   if (raw === null || raw === undefined || raw.trim() === '') {
     return { ok: false, response: badRequest([{ field: '(body)', reason: 'is empty: send the request as a JSON object' }]) };
@@ -43,4 +60,10 @@ export function statusUrl(event: APIGatewayProxyEvent, requestId: string): strin
   const host = event.requestContext?.domainName ?? header(event, 'Host') ?? 'localhost';
   const collectionPath = (event.requestContext?.path ?? event.path).replace(/\/$/, '');
   return `${protocol}://${host}${collectionPath}/${encodeURIComponent(requestId)}`;
+}
+
+/** A POST's JSON body, or the 4xx that says why not: a Content-Type other than JSON (415), too large (413), missing or not JSON (400). */
+export function jsonBodyOf(event: APIGatewayProxyEvent): ParsedBody {
+  const unsupported = unsupportedMediaType(event);
+  return unsupported ? { ok: false, response: unsupported } : parseJsonBody(event);
 }

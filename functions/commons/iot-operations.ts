@@ -1,12 +1,16 @@
 import { setTimeout } from 'node:timers/promises';
 import {
+  AttachThingPrincipalCommand,
   DeleteCertificateCommand,
   DeleteThingCommand,
   DetachThingPrincipalCommand,
   paginateListThingPrincipals,
+  paginateListThingPrincipalsV2,
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
 import { CertificateStillAttachedError, isLeftToStateMachineRetry, ThingStillHasPrincipalsError } from '../domain/errors.ts';
+import type { ThingPrincipalType } from '../domain/records.ts';
+import { isCertificateArn } from '../domain/rollback.ts';
 import { iot } from './clients/iot.ts';
 
 /** Compensation and removal must converge when repeated: a resource that is already gone is success. */
@@ -26,6 +30,40 @@ export async function listThingPrincipals(thingName: string): Promise<string[] |
     throw error;
   }
   return principals;
+}
+
+/** The thing's principals with the type of each attachment, or `undefined` when the thing does not exist. */
+export async function listThingPrincipalTypes(thingName: string): Promise<Map<string, ThingPrincipalType> | undefined> {
+  const principals = new Map<string, ThingPrincipalType>();
+  try {
+    for await (const page of paginateListThingPrincipalsV2({ client: iot, pageSize: 250 }, { thingName })) {
+      for (const { principal, thingPrincipalType } of page.thingPrincipalObjects ?? []) {
+        // The attachment type defaults to NON_EXCLUSIVE_THING (the API's own default).
+        if (principal) principals.set(principal, thingPrincipalType ?? 'NON_EXCLUSIVE_THING');
+      }
+    }
+  } catch (error) {
+    if (isGone(error)) return undefined;
+    throw error;
+  }
+  return principals;
+}
+
+/**
+ * Gives an attachment that existed before this execution its type back: attaching an attached pair with
+ * another type converts it. Only while it is attached with the type this execution set: one someone detached
+ * since, or converted back, is left as it is. A thing or certificate that is gone leaves nothing to convert.
+ * A detachment still propagating shows as attached (IoT detaches asynchronously), and the attach would cancel
+ * it: that race is not closed (docs/workflow.md, Known limitations).
+ */
+export async function restoreAttachmentType(thingName: string, principal: string, thingPrincipalType: ThingPrincipalType): Promise<void> {
+  const current = (await listThingPrincipalTypes(thingName))?.get(principal);
+  if (current === undefined || current === thingPrincipalType) return;
+  try {
+    await iot.send(new AttachThingPrincipalCommand({ thingName, principal, thingPrincipalType }));
+  } catch (error) {
+    if (!isGone(error)) throw error;
+  }
 }
 
 /** Detaches the principal; false when it was not attached (or the thing is gone). */
@@ -60,10 +98,6 @@ export async function deleteThingOnceDetached(thingName: string): Promise<void> 
   }
 }
 
-export function isCertificateArn(principal: string): boolean {
-  return principal.includes(':cert/');
-}
-
 /**
  * A call on one certificate. One that is already gone counts as done; a refusal because a detachment is
  * still propagating is rethrown under a name the state machine retries.
@@ -86,7 +120,7 @@ async function onCertificate(certificateArn: string, call: (certificateId: strin
  * An INACTIVE certificate cannot be used to connect, attached or not. IoT refuses the change only for a
  * certificate that is REVOKED or being transferred, which cannot connect either: that counts as done.
  */
-function deactivateCertificate(certificateArn: string): Promise<void> {
+export function deactivateCertificate(certificateArn: string): Promise<void> {
   return onCertificate(certificateArn, async (certificateId) => {
     try {
       await iot.send(new UpdateCertificateCommand({ certificateId, newStatus: 'INACTIVE' }));
@@ -97,7 +131,7 @@ function deactivateCertificate(certificateArn: string): Promise<void> {
 }
 
 /** IoT deletes only an inactive certificate that no thing holds; `forceDelete` lets it go with its policies still attached. */
-function deleteCertificate(certificateArn: string): Promise<void> {
+export function deleteCertificate(certificateArn: string): Promise<void> {
   return onCertificate(certificateArn, (certificateId) => iot.send(new DeleteCertificateCommand({ certificateId, forceDelete: true })));
 }
 
@@ -124,13 +158,12 @@ async function deleteDetachedCertificate(certificateArn: string): Promise<void> 
 /**
  * Removes a certificate this execution issued from the thing, and deletes it. It is made INACTIVE while
  * still attached, so that a retry after any failure, which finds the certificates by listing the thing's
- * principals, finds again every one that could still connect. True when this call detached it.
+ * principals, finds again every one that could still connect.
  */
-export async function retireIssuedCertificate(thingName: string, certificateArn: string): Promise<boolean> {
+async function retireIssuedCertificate(thingName: string, certificateArn: string): Promise<void> {
   await deactivateCertificate(certificateArn);
-  const detached = await detachPrincipal(thingName, certificateArn);
+  await detachPrincipal(thingName, certificateArn);
   await deleteDetachedCertificate(certificateArn);
-  return detached;
 }
 
 /**

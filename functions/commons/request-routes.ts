@@ -1,16 +1,20 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { $ZodType } from 'zod/v4/core';
-import { isThrottlingError, isTransientError, isUnnamedTransientFailure } from '../domain/errors.ts';
+import { heldDevicesMessage } from '../domain/device-leases.ts';
+import { isThrottlingError, isTransientError, isUnnamedTransientFailure, TransientServiceError } from '../domain/errors.ts';
 import { REQUEST_ID_PATTERN } from '../domain/limits.ts';
 import { ExecutionNotYetVisibleError } from './executions.ts';
-import { badRequest, header, jsonResponse, parseJsonBody, statusUrl } from './http.ts';
-import { type RequestKind, statusOf, submitRequest } from './requests.ts';
+import { badRequest, header, jsonBodyOf, jsonResponse, statusUrl } from './http.ts';
+import { listQuerySchema, type RequestListItem } from '../domain/request-listing.ts';
+import { validate } from '../domain/validation.ts';
+import { cancelRequest, listOf, type RequestKind, statusOf, submitRequest } from './requests.ts';
 
-/** `POST /<collection>`: 202 with where to follow the request, 400/413 for bad input, 409 for a reused key. */
+/** `POST /<collection>`: 202 with where to follow the request, 400/413/415 for bad input, 409 for a reused key or devices another running request holds. */
 export async function postRequest(kind: RequestKind<$ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-  const body = parseJsonBody(event);
+  const body = jsonBodyOf(event);
   if (!body.ok) return body.response;
-  const outcome = await submitRequest(kind, body.value, header(event, 'Idempotency-Key')).catch(retryLater);
+  const idempotencyKey = header(event, 'Idempotency-Key');
+  const outcome = await submitRequest(kind, body.value, idempotencyKey === undefined ? {} : { idempotencyKey }).catch(retryLater);
   if ('statusCode' in outcome) return outcome;
   switch (outcome.kind) {
     case 'invalid':
@@ -21,6 +25,8 @@ export async function postRequest(kind: RequestKind<$ZodType>, event: APIGateway
         requestId: outcome.requestId,
         executionArn: outcome.executionArn,
       });
+    case 'held':
+      return jsonResponse(409, { message: heldDevicesMessage(outcome.heldDevices), requestId: outcome.requestId, heldDevices: outcome.heldDevices });
     case 'started':
       return jsonResponse(202, {
         requestId: outcome.requestId,
@@ -31,27 +37,101 @@ export async function postRequest(kind: RequestKind<$ZodType>, event: APIGateway
 }
 
 /**
- * Step Functions still throttling (or failing with a 5xx) after the SDK's retries, or not yet showing an
- * execution it said exists: the client should come back, and may safely repeat the same request,
- * which its requestId keeps idempotent. Step Functions names its 5xx errors `ServiceUnavailable` and
+ * Step Functions or DynamoDB still throttling (or failing with a 5xx) after the SDK's retries, device leases
+ * that concurrent transactions kept cancelling, or an execution Step Functions said exists not showing yet:
+ * the client should come back, and may safely repeat the same request (a POST is idempotent by its
+ * requestId, a GET reads only). Step Functions names its 5xx errors `ServiceUnavailable` and
  * `InternalFailure`, unlike IoT, so the status code decides, not the name.
  */
-function retryLater(error: Error): APIGatewayProxyResult {
-  const notYetVisible = error instanceof ExecutionNotYetVisibleError;
-  if (!notYetVisible && !isTransientError(error.name) && !isUnnamedTransientFailure(error)) throw error;
-  const reason = notYetVisible ? error.message : `Step Functions answered ${error.name}`;
+export function retryLater(error: Error): APIGatewayProxyResult {
+  const unreachable = unreachableEndpoint(error);
+  if (unreachable) return unreachable;
+  const ours = error instanceof ExecutionNotYetVisibleError || error instanceof TransientServiceError;
+  if (!ours && !isTransientError(error.name) && !isUnnamedTransientFailure(error)) throw error;
+  const reason = ours ? error.message : `AWS answered ${error.name}`;
   const response = jsonResponse(isThrottlingError(error.name) ? 429 : 503, {
     message: `${reason}; retry the same request (it is idempotent by requestId)`,
   });
   return { ...response, headers: { ...response.headers, 'retry-after': '1' } };
 }
 
+/** Nothing listens at the endpoint, or its host is unknown. */
+const UNREACHABLE_ENDPOINT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND']);
+
+/**
+ * An endpoint where nothing listens is a configuration to fix, not a moment to wait out (on AWS it does not
+ * happen): typically `sls invoke local --stage local` with the local cloud on another port. So no Retry-After,
+ * and the answer names the endpoint and how to set it.
+ */
+function unreachableEndpoint(error: Error): APIGatewayProxyResult | undefined {
+  const { code, address, port } = error as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (!UNREACHABLE_ENDPOINT_CODES.has(code ?? '')) return undefined;
+  const override = process.env.AWS_ENDPOINT_URL;
+  const endpoint = override ?? (address === undefined ? 'the AWS endpoint' : `${address}:${port}`);
+  const remedy = override
+    ? ': set AWS_ENDPOINT_URL to the URL the local cloud prints when it starts (LOCAL_CLOUD_PORT sets its port; the default is http://127.0.0.1:4566)'
+    : '';
+  return jsonResponse(502, { message: `cannot reach ${endpoint} (${code})${remedy}` });
+}
+
+const INVALID_PATH_REQUEST_ID = [{ field: 'path.requestId', reason: 'must be 1-80 characters of a-z, A-Z, 0-9, underscore or hyphen' }];
+
 /** `GET /<collection>/{requestId}`: the execution's status and, once it has finished, its summary. */
 export async function getRequest(kind: RequestKind<$ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   const requestId = event.pathParameters?.requestId ?? '';
-  if (!REQUEST_ID_PATTERN.test(requestId)) {
-    return badRequest([{ field: 'path.requestId', reason: 'must be 1-80 characters of a-z, A-Z, 0-9, underscore or hyphen' }]);
-  }
-  const status = await statusOf(kind, requestId);
+  if (!REQUEST_ID_PATTERN.test(requestId)) return badRequest(INVALID_PATH_REQUEST_ID);
+  const status = await statusOf(kind, requestId).catch(retryLater);
+  if (status && 'statusCode' in status) return status;
   return status ? jsonResponse(200, status) : jsonResponse(404, { message: `no ${kind.collection.replace(/s$/, '')} with requestId ${requestId}` });
+}
+
+/**
+ * `POST /<collection>/{requestId}/cancel`: 202 while the execution runs (devices not yet started will not start;
+ * the status URL shows the outcome), the same again for a repeated cancel; 409 once the execution has ended,
+ * naming its status; 404 for no such request.
+ */
+export async function cancelRequestRoute(kind: RequestKind<$ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  const requestId = event.pathParameters?.requestId ?? '';
+  if (!REQUEST_ID_PATTERN.test(requestId)) return badRequest(INVALID_PATH_REQUEST_ID);
+  const outcome = await cancelRequest(kind, requestId).catch(retryLater);
+  if ('statusCode' in outcome) return outcome;
+  const request = `${kind.collection.replace(/s$/, '')} ${requestId}`;
+  // statusUrl appends the id to the collection's path: this one ends in /{requestId}/cancel.
+  const collectionPath = (path: string) => path.replace(/\/[^/]+\/cancel\/?$/, '');
+  const requestContext = event.requestContext && { ...event.requestContext, path: collectionPath(event.requestContext.path ?? event.path) };
+  const url = statusUrl({ ...event, path: collectionPath(event.path), requestContext }, requestId);
+  switch (outcome.kind) {
+    case 'unknown':
+      return jsonResponse(404, { message: `no ${request}` });
+    case 'finished':
+      return jsonResponse(409, {
+        message: `${request} has already ended (its execution is ${outcome.executionStatus}): there is nothing to cancel`,
+        requestId,
+        executionArn: outcome.executionArn,
+        executionStatus: outcome.executionStatus,
+        statusUrl: url,
+      });
+    case 'cancelling':
+      return jsonResponse(202, { requestId, executionArn: outcome.executionArn, statusUrl: url });
+  }
+}
+
+/** `GET /<collection>?status=&limit=&nextToken=`: the kind's requests, newest first, a page at a time. */
+export async function listRequests(kind: RequestKind<$ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  const query = validate(listQuerySchema, event.queryStringParameters ?? {});
+  if (!query.ok) return badRequest(query.errors.map((error) => ({ ...error, field: `query.${error.field}` })));
+  const page = await listOf(kind, query.value).catch((error: Error) => {
+    if (error.name === 'InvalidToken') return badRequest([{ field: 'query.nextToken', reason: 'is not a token this list gave: start again without it' }]);
+    return retryLater(error);
+  });
+  if ('statusCode' in page) return page;
+  const requests: RequestListItem[] = page.executions.map((execution) => ({
+    requestId: execution.name,
+    executionArn: execution.executionArn,
+    executionStatus: execution.status as RequestListItem['executionStatus'],
+    startDate: execution.startDate.toISOString(),
+    ...(execution.stopDate && { stopDate: execution.stopDate.toISOString() }),
+    statusUrl: statusUrl(event, execution.name),
+  }));
+  return jsonResponse(200, { requests, ...(page.nextToken && { nextToken: page.nextToken }) });
 }

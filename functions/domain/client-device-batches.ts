@@ -90,7 +90,8 @@ export function failBatch(batch: ClientDeviceBatch, code: string, message: strin
 
 /**
  * Merges the outcome of every batch into the device records. A device that is not in `done` fails
- * at `step`: with its entry's code, or with the error of the whole call.
+ * at `step`: with its entry's code, or with the error of the whole call; one a cancel reached before its
+ * batch was sent is NOT_STARTED.
  */
 export function settleBatches(
   devices: DeviceRecord[],
@@ -99,19 +100,22 @@ export function settleBatches(
   succeeded: DeviceRecord['status'],
 ): DeviceRecord[] {
   const done = new Set<string>();
+  const notStarted = new Set<string>();
   const failures = new Map<string, { code: string; message: string }>();
   for (const batch of batches) {
     batch.done.forEach((thingName) => done.add(thingName));
+    batch.notStarted?.forEach((thingName) => notStarted.add(thingName));
     batch.failed.forEach(({ thingName, code, message }) => failures.set(thingName, { code, message }));
     if (batch.callError) {
       const failure = { code: batch.callError.Error, message: `the batch's call kept failing: ${batch.callError.Error}` };
       batch.pending?.forEach((thingName) => failures.set(thingName, failure));
     }
   }
-  const inBatches = new Set(batches.flatMap((batch) => [...batch.done, ...(batch.pending ?? []), ...batch.failed.map((f) => f.thingName)]));
+  const inBatches = new Set(batches.flatMap((batch) => [...batch.done, ...(batch.pending ?? []), ...batch.failed.map((f) => f.thingName), ...(batch.notStarted ?? [])]));
   return devices.map((device) => {
     if (!inBatches.has(device.thingName)) return device;
     if (done.has(device.thingName)) return { ...device, status: succeeded };
+    if (notStarted.has(device.thingName)) return { ...device, status: 'NOT_STARTED' };
     const failure = failures.get(device.thingName) ?? { code: 'NotProcessed', message: 'the batch ended without an outcome for this device' };
     return { ...device, status: 'FAILED', error: { step, ...failure } };
   });

@@ -11,7 +11,7 @@ const requestFields = z.strictObject({
   coreDeviceThingName: z.optional(thingNameSchema).check(z.meta({ description: 'Default core device to disassociate from.' })),
   disassociate: flag(true, 'Disassociate each device from its core device.'),
   detachPrincipals: flag(true, 'Detach every principal attached to each thing.'),
-  deleteThings: flag(true, 'Delete each thing (requires detachPrincipals: true).'),
+  deleteThings: flag(true, 'Delete each thing (requires detachPrincipals: true and disassociate: true).'),
   devices: z
     .array(z.strictObject({ thingName: thingNameSchema, coreDeviceThingName: z.optional(thingNameSchema) }))
     .check(
@@ -24,6 +24,10 @@ export const deprovisioningRequestSchema = requestFields.check(
   z.superRefine((request, context) => {
     if (request.deleteThings && !request.detachPrincipals) {
       context.addIssue({ code: 'custom', path: ['detachPrincipals'], message: 'must be true when deleteThings is true: a thing with principals cannot be deleted' });
+    }
+    // Greengrass keeps the association of a deleted thing: the core device would go on listing a client device that is gone.
+    if (request.deleteThings && !request.disassociate) {
+      context.addIssue({ code: 'custom', path: ['disassociate'], message: 'must be true when deleteThings is true: a deleted thing would stay associated with its core device (or set deleteThings to false)' });
     }
     const seen = new Map<string, number>();
     request.devices.forEach((device, index) => {

@@ -1,7 +1,7 @@
 /**
  * Why 200: an execution's input and every state's output must stay under Step Functions' 256 KiB
  * payload quota. With 128-character names a device's record takes about 830 bytes and its outcome up to
- * 1.2 KB; the largest state, 200 records with their association batches, takes 237 KB.
+ * 1.3 KB, so the template and its parameters are kept out of the state (statemachines/provision.asl.json).
  * `test/workflow/largest-requests.test.ts` runs the worst cases, `test/domain/summary-and-limits.test.ts` the summary's.
  */
 export const MAX_DEVICES_PER_REQUEST = 200;
@@ -30,4 +30,15 @@ export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 
 export const THING_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;
 
-export const CERTIFICATE_ARN_PATTERN = /^arn:aws[a-z-]*:iot:[a-z0-9-]+:\d{12}:cert\/[0-9a-f]{64}$/;
+/**
+ * Every part bounded, because the largest state keeps the ARN twice per device (test/workflow/largest-requests.test.ts):
+ * the longest partition today is aws-us-gov (10), the longest region 14 (ap-southeast-1), with room to grow.
+ */
+export const MAX_PARTITION_CHARS = 16;
+export const MAX_REGION_CHARS = 24;
+export const CERTIFICATE_ARN_PATTERN = new RegExp(
+  `^arn:aws[a-z-]{0,${MAX_PARTITION_CHARS - 3}}:iot:[a-z0-9-]{1,${MAX_REGION_CHARS}}:\\d{12}:cert/[0-9a-f]{64}$`,
+);
+
+/** A completion event names at most this many failed devices: far below EventBridge's entry size, whatever the request. */
+export const MAX_FAILED_THING_NAMES = 50;

@@ -6,6 +6,9 @@ import {
   MAX_DEVICES_PER_REQUEST,
   MAX_PARAMETER_KEY_CHARS,
   MAX_PARAMETER_VALUE_CHARS,
+  MAX_PARTITION_CHARS,
+  MAX_REGION_CHARS,
+  MAX_REQUEST_BYTES,
   MAX_SHARED_PARAMETERS_BYTES,
   MAX_TEMPLATE_BODY_CHARS,
   REQUEST_ID_PATTERN,
@@ -28,7 +31,10 @@ export const requestIdSchema = z
 const certificateArnSchema = z
   .string()
   .check(
-    z.regex(CERTIFICATE_ARN_PATTERN, 'must be a certificate ARN: arn:aws:iot:<region>:<account>:cert/<64 hex characters>'),
+    z.regex(
+      CERTIFICATE_ARN_PATTERN,
+      `must be a certificate ARN: arn:<partition>:iot:<region>:<account>:cert/<64 hex characters>, its partition (aws…) at most ${MAX_PARTITION_CHARS} and its region at most ${MAX_REGION_CHARS} characters`,
+    ),
     z.meta({ example: `arn:aws:iot:us-east-1:123456789012:cert/${'a1'.repeat(32)}` }),
   );
 
@@ -64,7 +70,7 @@ const requestFields = z.strictObject({
   ),
   templateParameters: optionalField(
     templateParametersSchema.check(
-      z.refine((parameters) => new TextEncoder().encode(JSON.stringify(parameters)).length <= MAX_SHARED_PARAMETERS_BYTES, {
+      z.refine((parameters) => jsonBytes(parameters) <= MAX_SHARED_PARAMETERS_BYTES, {
         error: `must take at most ${MAX_SHARED_PARAMETERS_BYTES} bytes as JSON (the execution state keeps them beside every device's record); put values that differ per device in devices[].parameters`,
       }),
     ),
@@ -163,6 +169,23 @@ function checkAcrossFields(request: RequestFields, context: $RefinementCtx<Reque
   });
 }
 
+/** Bytes as JSON: what an execution input and its states are measured in. */
+export function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+}
+
+/**
+ * The HTTP handlers refuse a larger body before parsing it (413); this bounds the other triggers (EventBridge,
+ * a direct invocation) alike, because devices' parameters are bounded by nothing else and the whole request
+ * becomes the execution input.
+ */
+function checkSize(request: RequestFields, context: $RefinementCtx<RequestFields>): void {
+  const bytes = jsonBytes(request);
+  if (bytes > MAX_REQUEST_BYTES) {
+    context.addIssue({ code: 'custom', path: [], message: `takes ${bytes} bytes as JSON, more than the ${MAX_REQUEST_BYTES} a request may have: split the devices over several requests` });
+  }
+}
+
 /** Cross-field checks need an object with a device list, whatever else is wrong with it. */
 export function hasDeviceList(payload: { value: unknown }): boolean {
   return isRecord(payload.value) && Array.isArray(payload.value.devices);
@@ -171,6 +194,7 @@ export function hasDeviceList(payload: { value: unknown }): boolean {
 /** The single source of truth for a provisioning request: validation, the TypeScript type, the OpenAPI schema. */
 export const provisioningRequestSchema = requestFields.check(
   z.superRefine(checkAcrossFields, { when: hasDeviceList }),
+  z.superRefine(checkSize, { when: hasDeviceList }),
   z.meta({
     id: 'ProvisioningRequest',
     description: 'Devices to register in AWS IoT, attach to their certificates and associate with Greengrass V2 core devices.',

@@ -26,9 +26,15 @@ export interface PriorState {
   thingExisted: boolean;
   /** The device's principal was already attached to the existing thing. */
   principalAttached: boolean;
+  /**
+   * The type of that attachment, recorded only when the request asks for the other one: AttachPrincipal
+   * converts it, and a rollback converts it back.
+   */
+  principalType?: ThingPrincipalType;
 }
 
-export type DeviceStatus = 'PENDING' | 'REGISTERED' | 'PROVISIONED' | 'FAILED' | 'DEPROVISIONED';
+/** NOT_STARTED: a cancel reached the device before its first step (docs/workflow.md, Cancelling a request). */
+export type DeviceStatus = 'PENDING' | 'REGISTERED' | 'PROVISIONED' | 'FAILED' | 'DEPROVISIONED' | 'NOT_STARTED';
 
 /** One device's progress and, at the end, its single recorded outcome. */
 export interface DeviceRecord {
@@ -67,6 +73,8 @@ export type DeviceTaskInput = Pick<
   'templateBody' | 'templateIssuesCertificate' | 'templateParameters' | 'thingPrincipalType' | 'rollbackOnFailure'
 > & {
   spec: DeviceSpec;
+  /** The owner string of the request's leases (the execution input's), which names its cancel marker. */
+  leaseOwner?: string;
   /** Written by each task in turn (ResultPath `$.device`); absent until inspection succeeds. */
   device?: DeviceRecord;
   correlation: Correlation;
@@ -84,13 +92,15 @@ export interface ClientDeviceBatch {
   retryDelaySeconds: number;
   /** The name of the error with which the whole call kept failing until the state machine gave up on it. */
   callError?: { Error: string };
+  /** Devices a cancel reached before the batch's first call: none of them was sent. */
+  notStarted?: string[];
 }
 
 /**
  * A batch the state machine is done with. A finished one keeps only its outcomes; one whose call kept failing
  * keeps its pending devices and the error.
  */
-export type SettledBatch = Pick<ClientDeviceBatch, 'done' | 'failed'> & Partial<Pick<ClientDeviceBatch, 'pending' | 'callError'>>;
+export type SettledBatch = Pick<ClientDeviceBatch, 'done' | 'failed'> & Partial<Pick<ClientDeviceBatch, 'pending' | 'callError' | 'notStarted'>>;
 
 /** The provisioning state from PlanAssociations to SettleAssociations: the records and their batches. */
 export type AssociationState<Batch extends SettledBatch> = Pick<ProvisioningExecutionInput, 'requestId' | 'pacing' | 'rollbackOnFailure'> & {

@@ -31,7 +31,9 @@ export const rollbackReportSchema = z
 export const deviceOutcomeSchema = z
   .strictObject({
     thingName: z.string(),
-    status: z.enum(['PROVISIONED', 'DEPROVISIONED', 'FAILED']),
+    status: z.enum(['PROVISIONED', 'DEPROVISIONED', 'FAILED', 'NOT_STARTED']).check(
+      z.meta({ description: 'NOT_STARTED: the request was cancelled before the device\'s first step; nothing was done to it, and a new request may send it again.' }),
+    ),
     coreDeviceThingName: z.string(),
     thingArn: z.optional(z.string()),
     certificateArn: z.optional(z.string()),
@@ -43,22 +45,90 @@ export const deviceOutcomeSchema = z
 export const requestSummarySchema = z
   .strictObject({
     requestId: z.string(),
-    status: z.enum(['SUCCEEDED', 'PARTIAL', 'FAILED']),
-    counts: z.strictObject({ requested: z.int(), succeeded: z.int(), failed: z.int(), rolledBack: z.int() }),
+    status: z.enum(['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED']).check(
+      z.meta({
+        description:
+          'CANCELLED: the request was cancelled while it ran and at least one device was not started (counts.notStarted); the others are PROVISIONED/DEPROVISIONED or FAILED as usual. Otherwise SUCCEEDED, PARTIAL or FAILED: every device, some, or none reached its goal.',
+      }),
+    ),
+    counts: z.strictObject({
+      requested: z.int(),
+      succeeded: z.int(),
+      failed: z.int(),
+      rolledBack: z.int(),
+      notStarted: z.optional(z.int()).check(z.meta({ description: 'Devices a cancel left NOT_STARTED; present only when there are any. succeeded + failed + notStarted = requested.' })),
+    }),
     devices: z.array(deviceOutcomeSchema),
   })
   .check(z.meta({ id: 'RequestSummary', description: 'The output of a finished execution.' }));
+
+export const unsettledDeviceSchema = z
+  .strictObject({
+    thingName: z.string(),
+    coreDeviceThingName: z.string(),
+    principal: z.optional(z.string()).check(z.meta({ description: 'The certificate the request gave the device, which may be attached to its thing.' })),
+    status: z.literal('UNKNOWN').check(z.meta({ description: 'What the execution did to the device is not known: any of its steps may have taken effect.' })),
+  })
+  .check(z.meta({ id: 'UnsettledDevice', description: 'A device of a request whose execution ended without reporting it.' }));
+
+export const unsettledDevicesSchema = z
+  .strictObject({
+    message: z.string().check(z.meta({ description: 'What may be left behind, and how to converge: the same request again under a new requestId.' })),
+    devices: z.array(unsettledDeviceSchema),
+  })
+  .check(
+    z.meta({
+      id: 'UnsettledDevices',
+      description:
+        'Set when the execution failed, timed out or was aborted without a summary (nothing in the state machine caught it, so no rollback followed): every device of the request, from the execution\'s input.',
+    }),
+  );
+
+export const executionStatusSchema = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']).check(
+  z.meta({
+    description:
+      'The state of the Step Functions execution, not of the devices: an execution that ran to its end is SUCCEEDED even when every device failed (see outcome). RUNNING and PENDING_REDRIVE have not ended yet.',
+  }),
+);
+
+export const requestOutcomeSchema = z.enum(['IN_PROGRESS', 'SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED', 'UNKNOWN']).check(
+  z.meta({
+    description:
+      'What became of the request\'s devices. IN_PROGRESS: the execution has not ended. SUCCEEDED, PARTIAL, FAILED: every device, some, or none reached its goal; CANCELLED: a cancel left some devices not started (the summary\'s status; each device\'s outcome is in summary.devices). UNKNOWN: the execution ended without a summary (see unsettled).',
+  }),
+);
+
+export const requestProgressSchema = z
+  .strictObject({
+    requested: z.int().check(z.meta({ description: 'The devices of the request.' })),
+    finished: z.int().check(
+      z.meta({
+        description:
+          'The devices through their own steps so far (provisioning: inspect, register, attach, and the rollback of one that failed; deprovisioning: detach and delete). Provisioning associates the devices with their core devices after that, in batches; whether each succeeded is known only from the summary.',
+      }),
+    ),
+  })
+  .check(
+    z.meta({
+      id: 'RequestProgress',
+      description:
+        'Set while the execution runs, counted from its history. Left out when Step Functions throttled reading the history: ask again.',
+    }),
+  );
 
 export const requestStatusSchema = z
   .strictObject({
     requestId: z.string(),
     executionArn: z.string(),
-    status: z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']),
+    executionStatus: executionStatusSchema,
+    outcome: requestOutcomeSchema,
+    progress: z.optional(requestProgressSchema),
     startDate: z.optional(z.iso.datetime()),
     stopDate: z.optional(z.iso.datetime()),
     summary: z.optional(requestSummarySchema),
     error: z.optional(z.strictObject({ code: z.optional(z.string()), message: z.optional(z.string()) })).check(
       z.meta({ description: 'Why the execution itself failed, timed out or was aborted (no summary then).' }),
     ),
+    unsettled: z.optional(unsettledDevicesSchema),
   })
   .check(z.meta({ id: 'RequestStatus' }));

@@ -1,7 +1,7 @@
 import { failedStep } from './rollback.ts';
 import type { DeviceOutcome, DeviceRecord, RequestStatus, RequestSummary } from './records.ts';
 
-const FINAL_STATUSES = new Set(['PROVISIONED', 'DEPROVISIONED', 'FAILED']);
+const FINAL_STATUSES = new Set(['PROVISIONED', 'DEPROVISIONED', 'FAILED', 'NOT_STARTED']);
 
 /**
  * One outcome per device: a record still in flight at the end (which the state machine should never
@@ -21,11 +21,17 @@ export function toOutcome(record: DeviceRecord): DeviceOutcome {
   };
 }
 
+/**
+ * CANCELLED as soon as a cancel left one device not started, whatever became of the others: the request did not
+ * do all it was asked, and its counts say how far it got. `notStarted` is counted only then, so that the counts of
+ * a request no cancel reached read as they always have.
+ */
 export function summarize(requestId: string, devices: DeviceRecord[]): RequestSummary {
   const outcomes = devices.map(toOutcome);
   const failed = outcomes.filter((outcome) => outcome.status === 'FAILED').length;
-  const succeeded = outcomes.length - failed;
-  const status: RequestStatus = failed === 0 ? 'SUCCEEDED' : succeeded === 0 ? 'FAILED' : 'PARTIAL';
+  const notStarted = outcomes.filter((outcome) => outcome.status === 'NOT_STARTED').length;
+  const succeeded = outcomes.length - failed - notStarted;
+  const status: RequestStatus = notStarted > 0 ? 'CANCELLED' : failed === 0 ? 'SUCCEEDED' : succeeded === 0 ? 'FAILED' : 'PARTIAL';
   return {
     requestId,
     status,
@@ -34,6 +40,7 @@ export function summarize(requestId: string, devices: DeviceRecord[]): RequestSu
       succeeded,
       failed,
       rolledBack: outcomes.filter((outcome) => outcome.rollback?.thingDeleted || (outcome.rollback?.detachedPrincipals.length ?? 0) > 0).length,
+      ...(notStarted > 0 && { notStarted }),
     },
     devices: outcomes,
   };

@@ -21,8 +21,29 @@ function formatFieldPath(path: readonly PropertyKey[]): string {
   }, '') || '(body)';
 }
 
+/** Far deeper than any request goes (a device's parameter value is at depth 4), far shallower than a stack overflow. */
+export const MAX_NESTING_DEPTH = 32;
+
+/**
+ * Found without recursion, because zod, JSON.stringify and the digest all recurse: a body nested thousands of
+ * levels deep would overflow their stack (and an event that throws is a poison event Lambda retries).
+ */
+function exceedsDepth(value: unknown, maxDepth: number): boolean {
+  const pending: Array<[unknown, number]> = [[value, 0]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [node, depth] = next;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth >= maxDepth) return true;
+    for (const child of Object.values(node)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
 /** Every violation, not only the first, each with its field and reason. */
 export function validate<S extends $ZodType>(schema: S, input: unknown): Validated<output<S>> {
+  if (exceedsDepth(input, MAX_NESTING_DEPTH)) {
+    return { ok: false, errors: [{ field: '(body)', reason: `nests objects and arrays more than ${MAX_NESTING_DEPTH} levels deep, which no request does` }] };
+  }
   const result = safeParse(schema, input, { error: reasonOf });
   if (result.success) return { ok: true, value: result.data };
   return { ok: false, errors: result.error.issues.flatMap(toFieldErrors) };

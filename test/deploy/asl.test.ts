@@ -77,6 +77,15 @@ describe.each(MACHINES)('statemachines/%s.asl.json', (name) => {
     expect(result.isValid).toBe(true);
   });
 
+  it('ends every execution that reaches its summary by publishing its completion, then releasing its device leases', () => {
+    const whole = definition as unknown as { TimeoutSeconds?: number; States: Record<string, State & { Next?: string; End?: boolean; Catch?: { Next: string }[] }> };
+    // No timeout: a lease is held for as long as its execution runs, whatever that takes (device-leases.ts).
+    expect(whole.TimeoutSeconds).toBeUndefined();
+    expect(whole.States.SummarizeRequest?.Next).toBe('PublishCompletion');
+    expect(whole.States.PublishCompletion).toMatchObject({ Type: 'Task', Next: 'ReleaseDevices', ResultPath: null, Catch: [{ Next: 'ReleaseDevices' }] });
+    expect(whole.States.ReleaseDevices).toMatchObject({ Type: 'Task', End: true, ResultPath: null });
+  });
+
   it('has Lambda tasks to check', () => {
     expect(lambdaTasks.length).toBeGreaterThan(0);
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse as parseYaml } from 'yaml';
 
 /**
  * Packages the service the way `sls deploy` would (no AWS needed) and checks the CloudFormation
@@ -179,14 +180,93 @@ describe(`sls package --stage ${STAGE}`, () => {
     });
   });
 
+  /** The dimensions SummarizeRequest publishes its device counts under (Powertools: service, plus workflow). */
+  function outcomeMetric(metricName: string, workflow: string) {
+    const environment = template.Resources.SummarizeRequestLambdaFunction!.Properties.Environment.Variables;
+    return {
+      Namespace: environment.POWERTOOLS_METRICS_NAMESPACE,
+      MetricName: metricName,
+      Dimensions: [
+        { Name: 'service', Value: environment.POWERTOOLS_SERVICE_NAME },
+        { Name: 'workflow', Value: workflow },
+      ],
+    };
+  }
+
+  it('raises an alarm when the failed devices of both workflows within 5 minutes reach the stage parameter devicesFailedAlarmThreshold', async () => {
+    const params = parseYaml(await readFile(join(ROOT, 'serverless.yml'), 'utf8')).params;
+    const threshold = Number(params[STAGE]?.devicesFailedAlarmThreshold ?? params.default.devicesFailedAlarmThreshold);
+    const alarm = template.Resources.DevicesFailedAlarm!.Properties;
+
+    expect(alarm.Threshold).toBe(threshold);
+    expect(alarm.ComparisonOperator).toBe('GreaterThanOrEqualToThreshold');
+    expect(alarm.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+    const queries = new Map<string, Json>(alarm.Metrics.map((query: Json) => [query.Id, query]));
+    const [returned] = alarm.Metrics.filter((query: Json) => query.ReturnData !== false);
+    const summed = (returned.Expression as string).split('+').map((id) => queries.get(id.trim())!);
+    expect(summed.map((query) => query.MetricStat)).toEqual(
+      ['provision', 'deprovision'].map((workflow) => ({ Metric: outcomeMetric('DevicesFailed', workflow), Period: 300, Stat: 'Sum' })),
+    );
+  });
+
+  it('raises an alarm on the first incomplete rollback, as SummarizeRequest publishes it', () => {
+    const alarm = template.Resources.RollbacksIncompleteAlarm!.Properties;
+    expect({ Namespace: alarm.Namespace, MetricName: alarm.MetricName, Dimensions: alarm.Dimensions }).toEqual(outcomeMetric('RollbacksIncomplete', 'provision'));
+    expect([alarm.Statistic, alarm.Threshold, alarm.ComparisonOperator]).toEqual(['Sum', 1, 'GreaterThanOrEqualToThreshold']);
+    expect(alarm.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
+  });
+
+  it('describes every alarm in resolved text, with no variable left in it', () => {
+    const descriptions = resources('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties.AlarmDescription);
+    expect(descriptions.length).toBeGreaterThan(0);
+    for (const description of descriptions) expect(description).not.toMatch(/\$\{/);
+  });
+
+  describe('the dashboard', () => {
+    const body = () => template.Resources.OperationsDashboard!.Properties.DashboardBody['Fn::Sub'] as string;
+    const widgets = () => (JSON.parse(body()) as { widgets: { type: string; properties: Json }[] }).widgets;
+    const expressions = () =>
+      widgets().flatMap((widget) => (widget.properties.metrics ?? []).flatMap((row: unknown[]) => row.flatMap((cell) => (cell as Json)?.expression ?? [])));
+
+    it('substitutes only pseudo parameters and attributes of this template', () => {
+      for (const [, name] of body().matchAll(/\$\{([^}]+)\}/g)) {
+        if (name!.startsWith('AWS::')) continue;
+        const [logicalId, attribute] = name!.split('.');
+        expect(template.Resources[logicalId!]?.Type, name).toBe('AWS::CloudWatch::Alarm');
+        expect(attribute, name).toBe('Arn');
+      }
+    });
+
+    it('graphs each device outcome a minute per workflow, and throttled attempts a minute per step', () => {
+      const service = outcomeMetric('', '').Dimensions[0]!.Value;
+      expect(expressions()).toEqual([
+        `SEARCH('{IoTProvisioning,service,workflow} service="${service}" MetricName=("DevicesSucceeded" OR "DevicesFailed" OR "DevicesRolledBack" OR "RollbacksIncomplete")', 'Sum', 60)`,
+        `SEARCH('{IoTProvisioning,service,step} service="${service}" MetricName="Throttled"', 'Sum', 60)`,
+      ]);
+    });
+
+    it('graphs the executions running and started per state machine, and shows the device and dead-letter alarms', () => {
+      const metricRows = widgets().flatMap((widget) => (widget.properties.metrics ?? []) as unknown[][]);
+      const named = metricRows.filter((row) => typeof row[0] === 'string').map((row) => row.filter((cell) => typeof cell === 'string').join(' '));
+      expect(named).toEqual([
+        'AWS/States OpenExecutionCount',
+        ...['provision', 'deprovision'].map(
+          (machine) => `AWS/States ExecutionsStarted StateMachineArn arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:iot-provisioning-workflow-${STAGE}-${machine}`,
+        ),
+      ]);
+      const shown = widgets().flatMap((widget) => (widget.type === 'alarm' ? (widget.properties.alarms as string[]) : []));
+      expect(shown.sort()).toEqual(['${DevicesFailedAlarm.Arn}', '${ProvisioningEventsDeadLetterQueueAlarm.Arn}', '${RollbacksIncompleteAlarm.Arn}']);
+    });
+  });
+
   it('requires IAM authorization on every API method', () => {
     const methods = resources('AWS::ApiGateway::Method');
-    expect(methods.map(([, method]) => method.Properties.HttpMethod).sort()).toEqual(['GET', 'GET', 'POST', 'POST']);
+    expect(methods.map(([, method]) => method.Properties.HttpMethod).sort()).toEqual(['GET', 'GET', 'GET', 'GET', 'GET', 'POST', 'POST', 'POST', 'POST', 'POST']);
     for (const [id, method] of methods) expect(method.Properties.AuthorizationType, id).toBe('AWS_IAM');
   });
 
   it('starts provisioning only for its own event source and detail-type, with retries and a dead-letter queue', () => {
-    const rules = resources('AWS::Events::Rule');
+    const rules = resources('AWS::Events::Rule').filter(([, rule]) => rule.Properties.EventPattern.source[0] !== 'aws.s3');
     expect(rules).toHaveLength(1);
     const [, rule] = rules[0]!;
     expect(rule.Properties.EventPattern).toEqual({
@@ -200,6 +280,29 @@ describe(`sls package --stage ${STAGE}`, () => {
     // Failures after delivery (the function itself) end in the same queue.
     const invokeConfig = template.Resources.HandleProvisioningEventLambdaEvConf!.Properties;
     expect(invokeConfig.DestinationConfig.OnFailure.Destination).toEqual(target.DeadLetterConfig.Arn);
+  });
+
+  it('starts a fleet run only for objects created under manifests/ in the fleet bucket', () => {
+    const rules = resources('AWS::Events::Rule').filter(([, rule]) => rule.Properties.EventPattern.source[0] === 'aws.s3');
+    expect(rules).toHaveLength(1);
+    const [, rule] = rules[0]!;
+    expect(rule.Properties.EventBusName).toBeUndefined();
+    expect(rule.Properties.EventPattern).toEqual({
+      source: ['aws.s3'],
+      'detail-type': ['Object Created'],
+      detail: { bucket: { name: [{ prefix: `iot-provisioning-workflow-${STAGE}-fleet-` }] }, object: { key: [{ prefix: 'manifests/' }] } },
+    });
+    expect(rule.Properties.Targets[0].Arn).toEqual({ 'Fn::GetAtt': ['HandleManifestUploadedLambdaFunction', 'Arn'] });
+    expect(template.Resources.FleetBucket!.Properties.NotificationConfiguration).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
+  });
+
+  it('keeps the fleet bucket private, encrypted and reachable over TLS only', () => {
+    const bucket = template.Resources.FleetBucket!.Properties;
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
+    expect(bucket.LifecycleConfiguration.Rules[0]).toMatchObject({ Status: 'Enabled', ExpirationInDays: 90 });
+    const [statement] = template.Resources.FleetBucketPolicy!.Properties.PolicyDocument.Statement;
+    expect(statement).toMatchObject({ Effect: 'Deny', Principal: '*', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
   });
 
   it('never allows every action, or every action of a service', () => {

@@ -15,6 +15,7 @@ interface State {
   Resource?: { 'Fn::GetAtt'?: [string, string] } | string;
   Parameters?: Record<string, unknown>;
   ItemSelector?: Record<string, unknown>;
+  ItemBatcher?: { BatchInput?: unknown };
   ItemProcessor?: { States: Record<string, State> };
   ResultPath?: string | null;
   Catch?: { ResultPath?: string }[];
@@ -38,8 +39,10 @@ function taskInputs(machine: string, states: Record<string, State>, iteration?: 
     if (state.Type === 'Map' && state.ItemProcessor) {
       const inner = Object.values(state.ItemProcessor.States);
       const written = inner.flatMap((each) => [each.ResultPath, ...(each.Catch ?? []).map((caught) => caught.ResultPath)].map(topLevelField));
+      // A batched Map hands each iteration `{BatchInput, Items}`, its selected items in `Items`.
+      const selector = state.ItemBatcher ? ['Items', ...(state.ItemBatcher.BatchInput ? ['BatchInput'] : [])] : state.ItemSelector ? keysOf(state.ItemSelector) : [];
       return taskInputs(machine, state.ItemProcessor.States, {
-        selector: state.ItemSelector ? keysOf(state.ItemSelector) : [],
+        selector,
         written: [...new Set(written.filter((field) => field !== undefined))],
       });
     }
@@ -52,7 +55,7 @@ function taskInputs(machine: string, states: Record<string, State>, iteration?: 
   });
 }
 
-const inputs = ['provision', 'deprovision'].flatMap((machine) => {
+const inputs = ['provision', 'deprovision', 'provision-fleet'].flatMap((machine) => {
   const definition = JSON.parse(readFileSync(new URL(`../../statemachines/${machine}.asl.json`, import.meta.url), 'utf8'));
   return taskInputs(machine, definition.States);
 });

@@ -80,4 +80,14 @@ describe('client device batches', () => {
     ]);
     expect(settled[2]?.error).toEqual({ step: 'associate', code: 'ServiceUnavailableException', message: "the batch's call kept failing: ServiceUnavailableException" });
   });
+
+  it('settles the devices of a batch a cancel reached before its first call as NOT_STARTED, with no error', () => {
+    const devices = ['a', 'b', 'c'].map((name) => ({ thingName: name, coreDeviceThingName: 'core', status: 'PENDING' as const }));
+    const settled = settleBatches(devices, [{ done: ['a'], failed: [] }, { done: [], failed: [], notStarted: ['b', 'c'] }], 'disassociate', 'PENDING');
+    expect(settled).toEqual([
+      { thingName: 'a', coreDeviceThingName: 'core', status: 'PENDING' },
+      { thingName: 'b', coreDeviceThingName: 'core', status: 'NOT_STARTED' },
+      { thingName: 'c', coreDeviceThingName: 'core', status: 'NOT_STARTED' },
+    ]);
+  });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { $ZodType } from 'zod/v4/core';
 import { deprovisioningRequestSchema } from '../../functions/domain/deprovisioning-request.ts';
-import { MAX_DEVICES_PER_REQUEST } from '../../functions/domain/limits.ts';
+import { MAX_DEVICES_PER_REQUEST, MAX_PARTITION_CHARS, MAX_REGION_CHARS, MAX_REQUEST_BYTES } from '../../functions/domain/limits.ts';
 import { provisioningRequestSchema } from '../../functions/domain/provisioning-request.ts';
 import { validate } from '../../functions/domain/validation.ts';
 
@@ -203,8 +203,48 @@ describe('provisioning request contract', () => {
     ]);
   });
 
+  it('bounds each part of a certificate ARN, which the execution state keeps for every device', () => {
+    const arn = (partition: string, region: string) => `arn:${partition}:iot:${region}:123456789012:cert/${'ab'.repeat(32)}`;
+    const longestPartition = `aws-${'x'.repeat(MAX_PARTITION_CHARS - 4)}`;
+    const longestRegion = `r${'-'.repeat(MAX_REGION_CHARS - 2)}1`;
+    expect(validate(provisioningRequestSchema, { coreDeviceThingName: 'core', devices: [device('a', arn(longestPartition, longestRegion))] }).ok).toBe(true);
+
+    const errors = errorsOf({
+      coreDeviceThingName: 'core',
+      devices: [device('a', arn(`${longestPartition}x`, 'us-east-1')), device('b', arn('aws', `${longestRegion}x`)), device('c', arn('aws', 'u'.repeat(700)))],
+    });
+    expect(errors).toEqual(
+      ['devices[0].principal', 'devices[1].principal', 'devices[2].principal'].map((field) => ({
+        field,
+        reason: `must be a certificate ARN: arn:<partition>:iot:<region>:<account>:cert/<64 hex characters>, its partition (aws…) at most ${MAX_PARTITION_CHARS} and its region at most ${MAX_REGION_CHARS} characters`,
+      })),
+    );
+  });
+
+  it('bounds the request as a whole, whichever trigger brings it, with the other problems', () => {
+    const parameters = { Model: 'm'.repeat(800), Site: 's'.repeat(800) };
+    const devices = Array.from({ length: MAX_DEVICES_PER_REQUEST }, (_, index) => ({ ...device(`sensor-${index}`, `${certificateArn.slice(0, -3)}${String(index).padStart(3, '0')}`), parameters }));
+
+    const errors = errorsOf({ coreDeviceThingName: 'core', rollbackOnFailure: 'yes', devices });
+
+    expect(errors).toEqual([
+      { field: 'rollbackOnFailure', reason: 'must be true or false' },
+      { field: '(body)', reason: expect.stringMatching(new RegExp(`^takes \\d+ bytes as JSON, more than the ${MAX_REQUEST_BYTES} a request may have`)) },
+    ]);
+  });
+
   it('takes each device\'s core device, else the request\'s', () => {
     const result = validate(provisioningRequestSchema, { devices: [{ ...device('a'), coreDeviceThingName: 'core-a' }] });
     expect(result.ok).toBe(true);
+  });
+});
+
+describe('deprovisioning request contract', () => {
+  it('refuses to delete things it would leave associated with their core devices, naming both fields', () => {
+    const devices = [{ thingName: 'a' }];
+    expect(errorsOf({ disassociate: false, devices }, deprovisioningRequestSchema)).toEqual([
+      { field: 'disassociate', reason: 'must be true when deleteThings is true: a deleted thing would stay associated with its core device (or set deleteThings to false)' },
+    ]);
+    expect(validate(deprovisioningRequestSchema, { disassociate: false, deleteThings: false, devices }).ok).toBe(true);
   });
 });

@@ -21,6 +21,17 @@ describe('request summary', () => {
     expect(summarize('r', [ok, bad]).counts).toEqual({ requested: 2, succeeded: 1, failed: 1, rolledBack: 0 });
   });
 
+  it('a device a cancel left NOT_STARTED makes the request CANCELLED, counted apart from succeeded and failed', () => {
+    const ok: DeviceRecord = { thingName: 'a', coreDeviceThingName: 'c', status: 'PROVISIONED' };
+    const bad: DeviceRecord = { thingName: 'b', coreDeviceThingName: 'c', status: 'FAILED', error: { step: 'attach', code: 'X', message: 'm' } };
+    const notStarted: DeviceRecord = { thingName: 'n', coreDeviceThingName: 'c', status: 'NOT_STARTED' };
+    const summary = summarize('r', [ok, bad, notStarted, { ...notStarted, thingName: 'm' }]);
+    expect(summary.status).toBe('CANCELLED');
+    expect(summary.counts).toEqual({ requested: 4, succeeded: 1, failed: 1, rolledBack: 0, notStarted: 2 });
+    expect(summary.devices[2]).toEqual({ thingName: 'n', status: 'NOT_STARTED', coreDeviceThingName: 'c' });
+    expect(summarize('r', [notStarted]).status).toBe('CANCELLED');
+  });
+
   it('reports a device left in flight as failed instead of losing it', () => {
     const summary = summarize('r', [{ thingName: 'a', coreDeviceThingName: 'c', status: 'REGISTERED' }]);
     expect(summary.devices[0]).toMatchObject({ status: 'FAILED', error: { code: 'IncompleteWorkflow' } });

@@ -2,6 +2,7 @@ import { DeleteThingCommand, DetachThingPrincipalCommand, IoTClient, ListThingPr
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { DeviceRecord, DeviceTaskInput } from '../../functions/domain/records.ts';
+import { untilRolledBack } from './task-fixtures.ts';
 
 type Handler = (input: unknown) => Promise<unknown>;
 
@@ -66,10 +67,10 @@ describe('request metrics', () => {
 
     let outcome: unknown;
     const lines = await publishedMetrics(async () => {
-      outcome = await rollBack(input);
+      outcome = await untilRolledBack(rollBack, input);
     });
 
-    expect(outcome).toMatchObject({ status: 'FAILED', rollback: { thingDeleted: true } });
+    expect(outcome).toMatchObject({ outcome: { status: 'FAILED', rollback: { thingDeleted: true } }, pending: [] });
     expect(lines).toEqual([]);
   });
 
@@ -86,10 +87,56 @@ describe('request metrics', () => {
       summarize({ workflow: 'deprovision', requestId: 'd', devices: [device('a', 'DEPROVISIONED'), device('b', 'FAILED')] }),
     );
 
-    expect(provision).toEqual([expect.objectContaining({ workflow: 'provision', DevicesSucceeded: 1, DevicesFailed: 2, DevicesRolledBack: 2 })]);
-    expect(deprovision).toEqual([expect.objectContaining({ workflow: 'deprovision', DevicesSucceeded: 1, DevicesFailed: 1, DevicesRolledBack: 0 })]);
+    expect(provision).toEqual([expect.objectContaining({ workflow: 'provision', DevicesSucceeded: 1, DevicesFailed: 2, DevicesRolledBack: 2, RollbacksIncomplete: 0 })]);
+    expect(deprovision).toEqual([expect.objectContaining({ workflow: 'deprovision', DevicesSucceeded: 1, DevicesFailed: 1, DevicesRolledBack: 0, RollbacksIncomplete: 0 })]);
     const dimensions = (line: Record<string, unknown>) => (line._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]?.Dimensions;
     expect(dimensions(provision[0]!)).toEqual([expect.arrayContaining(['workflow'])]);
     expect(dimensions(deprovision[0]!)).toEqual([expect.arrayContaining(['workflow'])]);
+  });
+
+  it('counts in RollbacksIncomplete each device whose rollback could not finish, partly undone or not', async () => {
+    const incomplete = { step: 'rollback' as const, code: 'ThrottlingException', message: 'Rate exceeded' };
+    const lines = await publishedMetrics(() =>
+      summarize({
+        workflow: 'provision',
+        requestId: 'i',
+        devices: [
+          device('a', 'PROVISIONED'),
+          { ...device('b', 'FAILED', true), rollback: { detachedPrincipals: [certificate], thingDeleted: false, certificateDeleted: false, incomplete } },
+          { ...device('c', 'FAILED'), rollback: { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false, incomplete } },
+          device('d', 'FAILED', true),
+        ],
+      }),
+    );
+
+    expect(lines).toEqual([expect.objectContaining({ workflow: 'provision', DevicesFailed: 3, DevicesRolledBack: 2, RollbacksIncomplete: 2 })]);
+  });
+
+  it('counts in DevicesNotStarted the devices a cancel left not started, and none of them as succeeded or failed', async () => {
+    const cancelled = await publishedMetrics(() =>
+      summarize({ workflow: 'deprovision', requestId: 'c', devices: [device('a', 'DEPROVISIONED'), device('b', 'NOT_STARTED'), device('c', 'NOT_STARTED')] }),
+    );
+    const uncancelled = await publishedMetrics(() => summarize({ workflow: 'provision', requestId: 'u', devices: [device('a', 'PROVISIONED')] }));
+
+    expect(cancelled).toEqual([expect.objectContaining({ workflow: 'deprovision', DevicesSucceeded: 1, DevicesFailed: 0, DevicesNotStarted: 2 })]);
+    expect(uncancelled).toEqual([expect.objectContaining({ workflow: 'provision', DevicesSucceeded: 1, DevicesNotStarted: 0 })]);
+  });
+});
+
+describe('rejected events', () => {
+  it('an EventBridge detail nested 5,000 levels deep is rejected as invalid and counted in RejectedEvents, not thrown', async () => {
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    const { handler } = await import('../../functions/handle-provisioning-event.ts');
+    const context = { getRemainingTimeInMillis: () => 30_000, functionName: 'trigger', awsRequestId: 'req' } as never;
+    let detail: unknown = 'sensor-1';
+    for (let depth = 0; depth < 5_000; depth++) detail = { devices: [detail] };
+
+    let outcome: unknown;
+    const lines = await publishedMetrics(async () => {
+      outcome = await handler({ id: 'poison', source: 'iot-provisioning-workflow', detail } as never, context);
+    });
+
+    expect(outcome).toEqual({ kind: 'invalid', errors: [{ field: '(body)', reason: expect.stringContaining('levels deep') }] });
+    expect(lines).toEqual([expect.objectContaining({ RejectedEvents: 1 })]);
   });
 });

@@ -13,7 +13,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DeviceRemovalInput } from '../../functions/commons/removal-step.ts';
 import type { DeviceRecord, DeviceTaskInput } from '../../functions/domain/records.ts';
-import { lambdaContext, sensorTaskInput } from './task-fixtures.ts';
+import { lambdaContext, sensorTaskInput, untilRolledBack } from './task-fixtures.ts';
 
 /**
  * How a task reports a failed call to the state machine. A reset socket or a bare 502 cannot be
@@ -87,9 +87,9 @@ describe('task error reporting', () => {
     const denied = new IoTServiceException({ name: 'UnauthorizedException', $fault: 'client', $metadata: { httpStatusCode: 401 }, message: 'denied' });
     iot.on(ListThingPrincipalsCommand).rejects(denied);
     const failedAtAssociation = { ...input, device: registered, failure: { Error: 'ResourceNotFoundException', Cause: 'no core' } };
-    await expect(rollBack(failedAtAssociation)).resolves.toMatchObject({
-      status: 'FAILED',
-      rollback: { thingDeleted: false, incomplete: { step: 'rollback', code: 'UnauthorizedException' } },
+    await expect(untilRolledBack(rollBack, failedAtAssociation)).resolves.toMatchObject({
+      outcome: { status: 'FAILED', rollback: { thingDeleted: false, incomplete: { step: 'rollback', code: 'UnauthorizedException' } } },
+      pending: [],
     });
   });
 
@@ -105,7 +105,7 @@ describe('task error reporting', () => {
     const withIssuedCertificate = { ...registered, certificateArn: issued, certificateCreated: true };
     const failedAtAssociation = { ...input, device: withIssuedCertificate, failure: { Error: 'ResourceNotFoundException', Cause: 'no core' } };
 
-    const outcome = await rollBack(failedAtAssociation);
+    const { outcome } = (await untilRolledBack(rollBack, failedAtAssociation)) as { outcome: unknown };
 
     expect(outcome).toMatchObject({ status: 'FAILED', rollback: { detachedPrincipals: [issued], thingDeleted: true, certificateDeleted: true } });
     expect(outcome).not.toHaveProperty('rollback.incomplete');
@@ -121,7 +121,7 @@ describe('task error reporting', () => {
     iot.on(DeleteThingCommand).resolves({});
     const failedAtAssociation = { ...input, device: { ...registered, error: { step: 'associate' as const, code: 'InternalServerException', message: 'lost' } } };
 
-    const outcome = await rollBack(failedAtAssociation);
+    const { outcome } = (await untilRolledBack(rollBack, failedAtAssociation)) as { outcome: unknown };
 
     expect(greengrass.commandCalls(BatchDisassociateClientDeviceFromCoreDeviceCommand)).toHaveLength(1);
     expect(outcome).toMatchObject({ rollback: { thingDeleted: true } });

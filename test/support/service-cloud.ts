@@ -1,14 +1,17 @@
 import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
-import { type HistoryEvent, SFNClient } from '@aws-sdk/client-sfn';
+import { type HistoryEvent, paginateListExecutions, SFNClient } from '@aws-sdk/client-sfn';
 import { type FaultSettingsPatch, NO_INJECTED_FAULTS } from '../../local-cloud/faults.ts';
+import type { KeyAlgorithm } from '../../local-cloud/services/iot/certificate-authority.ts';
 import type { ThingRecord } from '../../local-cloud/store.ts';
 import { startServiceCloud, type ServiceCloud } from '../../local-cloud/service-cloud.ts';
 import type { $ZodType } from 'zod/v4/core';
-import type { RequestKind } from '../../functions/commons/requests.ts';
+import type { RequestKind, SubmitOutcome } from '../../functions/commons/requests.ts';
+import type { Workflow } from '../../functions/domain/device-leases.ts';
 import type { RequestSummary } from '../../functions/domain/records.ts';
 import { requestSummarySchema } from '../../functions/domain/request-status.ts';
+import { type ExecutionTrace, pathCoverageDir, registerTraceSource, traceOfHistory } from './path-coverage.ts';
 import { executionHistory, waitForExecution } from './step-functions.ts';
 
 export interface TestServiceCloud extends ServiceCloud {
@@ -22,6 +25,10 @@ export interface TestServiceCloud extends ServiceCloud {
   /** Submits a request the way the API and EventBridge handlers do, then waits for its execution. */
   provision(request: unknown, options?: { timeoutMs?: number }): Promise<CompletedRequest>;
   deprovision(request: unknown, options?: { timeoutMs?: number }): Promise<CompletedRequest>;
+  /** Submits a request as the API and EventBridge handlers do, and answers what they would act on. */
+  submit(workflow: Workflow, request: unknown): Promise<SubmitOutcome>;
+  /** Waits for an execution that a submit started. */
+  completion(executionArn: string, options?: { timeoutMs?: number }): Promise<CompletedRequest>;
 }
 
 export interface CompletedRequest {
@@ -36,7 +43,14 @@ export interface CompletedRequest {
  * zero and the quotas off unless a test turns them on.
  */
 export async function startTestServiceCloud(
-  options: { faults?: FaultSettingsPatch; coreDevices?: string[]; /** Default 0; see ServiceCloudOptions. */ timeScale?: number } = {},
+  options: {
+    faults?: FaultSettingsPatch;
+    coreDevices?: string[];
+    /** Default 0; see ServiceCloudOptions. */
+    timeScale?: number;
+    /** For a fleet's worth of certificates: `ec-p256` makes them in a fraction of RSA's time. */
+    keyAlgorithm?: KeyAlgorithm;
+  } = {},
 ): Promise<TestServiceCloud> {
   // The handlers' JSON logs (a warning per throttled attempt) would drown the test report.
   process.env.POWERTOOLS_LOG_LEVEL ??= 'ERROR';
@@ -47,6 +61,7 @@ export async function startTestServiceCloud(
     timeScale: options.timeScale ?? 0,
     faults: { quotas: false, ...options.faults },
     coreDevices: coreDevices.map((coreDeviceThingName) => ({ coreDeviceThingName })),
+    ...(options.keyAlgorithm && { keyAlgorithm: options.keyAlgorithm }),
   });
   // What Lambda's environment gives the handlers that this test process calls directly.
   process.env.AWS_REGION = service.project.region;
@@ -54,6 +69,7 @@ export async function startTestServiceCloud(
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
   process.env.PROVISION_STATE_MACHINE_ARN = service.stateMachineArn('provision');
   process.env.DEPROVISION_STATE_MACHINE_ARN = service.stateMachineArn('deprovision');
+  process.env.DEVICE_LEASES_TABLE = (service.project.config.provider as { environment: Record<string, string> }).environment.DEVICE_LEASES_TABLE;
   const clientConfig = { endpoint: service.url, region: service.project.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
   const iot = new IoTClient(clientConfig);
   const greengrass = new GreengrassV2Client(clientConfig);
@@ -61,18 +77,24 @@ export async function startTestServiceCloud(
   // Imported once the endpoint is set, as a Lambda's module would be in its environment.
   const { deprovisioning, provisioning, submitRequest } = await import('../../functions/commons/requests.ts');
 
-  const run = async (kind: RequestKind<$ZodType>, request: unknown, timeoutMs = 20_000): Promise<CompletedRequest> => {
-    const outcome = await submitRequest(kind, request);
-    if (outcome.kind !== 'started') throw new Error(`request not started: ${JSON.stringify(outcome)}`);
-    const description = await waitForExecution(sfn, outcome.executionArn, { timeoutMs });
+  const kinds: Record<Workflow, RequestKind<$ZodType>> = { provision: provisioning, deprovision: deprovisioning };
+  const completion = async (executionArn: string, timeoutMs = 20_000): Promise<CompletedRequest> => {
+    const description = await waitForExecution(sfn, executionArn, { timeoutMs });
     return {
-      executionArn: outcome.executionArn,
+      executionArn,
       status: description.status,
       // Every run's summary must match what docs/openapi.yaml promises.
       summary: requestSummarySchema.parse(JSON.parse(description.output ?? 'null')),
-      history: await executionHistory(sfn, outcome.executionArn),
+      history: await executionHistory(sfn, executionArn),
     };
   };
+  const run = async (kind: RequestKind<$ZodType>, request: unknown, timeoutMs?: number): Promise<CompletedRequest> => {
+    const outcome = await submitRequest(kind, request);
+    if (outcome.kind !== 'started') throw new Error(`request not started: ${JSON.stringify(outcome)}`);
+    return completion(outcome.executionArn, timeoutMs);
+  };
+
+  const stopTracing = pathCoverageDir() ? traceExecutions(service, clientConfig) : undefined;
 
   return {
     ...service,
@@ -86,12 +108,42 @@ export async function startTestServiceCloud(
     clientThings: () => service.cloud.admin.state().things.filter((thing) => !coreDevices.includes(thing.thingName)),
     provision: (request, runOptions) => run(provisioning, request, runOptions?.timeoutMs),
     deprovision: (request, runOptions) => run(deprovisioning, request, runOptions?.timeoutMs),
+    submit: (workflow, request) => submitRequest(kinds[workflow], request),
+    completion: (executionArn, runOptions) => completion(executionArn, runOptions?.timeoutMs),
     async close() {
+      stopTracing?.();
       iot.destroy();
       greengrass.destroy();
       sfn.destroy();
       await service.close();
     },
+  };
+}
+
+/**
+ * For `npm run paths` (path-coverage.ts): after each test, the trace of every execution of this cloud that has
+ * closed since the last test. Its own client retries more than the tests' do: a test may leave faults on.
+ */
+function traceExecutions(service: ServiceCloud, clientConfig: ConstructorParameters<typeof SFNClient>[0]): () => void {
+  const client = new SFNClient({ ...clientConfig, maxAttempts: 10 });
+  const traced = new Set<string>();
+  const unregister = registerTraceSource(async () => {
+    const traces: ExecutionTrace[] = [];
+    for (const kind of ['provision', 'deprovision'] as const) {
+      for await (const page of paginateListExecutions({ client }, { stateMachineArn: service.stateMachineArn(kind) })) {
+        for (const execution of page.executions ?? []) {
+          const arn = execution.executionArn as string;
+          if (execution.status === 'RUNNING' || traced.has(arn)) continue;
+          traced.add(arn);
+          traces.push(traceOfHistory(await executionHistory(client, arn)));
+        }
+      }
+    }
+    return traces;
+  });
+  return () => {
+    unregister();
+    client.destroy();
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEVICE_CSR } from '../local-cloud/fixtures.ts';
+import { deviceCsr } from '../local-cloud/fixtures.ts';
 import { failedAttempts, useServiceCloud } from '../support/service-cloud.ts';
 
 /**
@@ -31,7 +31,9 @@ describe('provision state machine, in scaled real time', () => {
 
   it('lost CSR registrations: each stray certificate is deleted once its detachment has propagated, none left behind', async () => {
     cloud.cloud.admin.configureFaults({ seed: 4, failAfterCommit: { RegisterThing: 0.5 } });
-    const requested = Array.from({ length: 6 }, (_, index) => ({ thingName: `csr-propagating-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: DEVICE_CSR } }));
+    const requested = await Promise.all(
+      Array.from({ length: 6 }, async (_, index) => ({ thingName: `csr-propagating-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: await deviceCsr(`csr-propagating-${index}`) } })),
+    );
     const run = await cloud.provision({ templateName: 'thing-with-certificate-from-csr', devices: requested });
 
     expect(run.summary.counts).toMatchObject({ requested: 6, succeeded: 6 });

@@ -1,8 +1,8 @@
 import { ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
-import { RegisterThingCommand } from '@aws-sdk/client-iot';
+import { AttachThingPrincipalCommand, RegisterThingCommand } from '@aws-sdk/client-iot';
 import { describe, expect, it } from 'vitest';
 import { shippedTemplates } from '../../templates/index.ts';
-import { DEVICE_CSR } from '../local-cloud/fixtures.ts';
+import { deviceCsr } from '../local-cloud/fixtures.ts';
 import { eventsOf, failedAttempts, useServiceCloud } from '../support/service-cloud.ts';
 
 /**
@@ -73,7 +73,7 @@ describe('provision state machine', () => {
   });
 
   it('permanent register failure: the device fails at register without retries, the others go on', async () => {
-    const good = { thingName: 'csr-good', coreDeviceThingName: 'core-a', parameters: { CSR: DEVICE_CSR } };
+    const good = { thingName: 'csr-good', coreDeviceThingName: 'core-a', parameters: { CSR: await deviceCsr('csr-good') } };
     const bad = { thingName: 'csr-bad', coreDeviceThingName: 'core-a', parameters: { CSR: 'not a CSR' } };
     const run = await cloud.provision({ templateName: 'thing-with-certificate-from-csr', devices: [good, bad] });
 
@@ -124,6 +124,43 @@ describe('provision state machine', () => {
     expect(cloud.cloud.admin.state().thingPrincipals['rollback-existing'] ?? []).toEqual([]);
   });
 
+  it('rollback gives a certificate attached NON_EXCLUSIVE_THING before the request, which the request made EXCLUSIVE_THING, its type back', async () => {
+    const shared = await cloud.createCertificate();
+    await cloud.iot.send(
+      new RegisterThingCommand({ templateBody: JSON.stringify(shippedTemplates['thing-with-attributes']), parameters: { ThingName: 'non-exclusive-before' } }),
+    );
+    await cloud.iot.send(new AttachThingPrincipalCommand({ thingName: 'non-exclusive-before', principal: shared, thingPrincipalType: 'NON_EXCLUSIVE_THING' }));
+    cloud.cloud.admin.configureFaults({ entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
+    cloud.cloud.admin.resetMetrics();
+    const run = await cloud.provision({
+      thingPrincipalType: 'EXCLUSIVE_THING',
+      devices: [{ thingName: 'non-exclusive-before', principal: shared, coreDeviceThingName: 'core-a' }],
+    });
+
+    expect(run.summary.devices[0]).toMatchObject({ status: 'FAILED', error: { step: 'associate' } });
+    // Not this request's to detach: it was attached before.
+    expect(run.summary.devices[0]?.rollback).toEqual({ detachedPrincipals: [], thingDeleted: false, certificateDeleted: false });
+    // The request did convert it (AttachThingPrincipal with another type converts an attachment), and the rollback converted it back.
+    expect(cloud.cloud.admin.metrics().AttachThingPrincipal?.calls).toBe(2);
+    expect(cloud.cloud.admin.state().thingPrincipals['non-exclusive-before']).toEqual([
+      expect.objectContaining({ principal: certificateId(shared), thingPrincipalType: 'NON_EXCLUSIVE_THING' }),
+    ]);
+  });
+
+  it('a rollback call that fails is retried on its own: a throttled delete does not list or detach again', async () => {
+    const requested = await devices(4, 'call-by-call');
+    cloud.cloud.admin.configureFaults({ seed: 5, throttle: { DeleteThing: 0.7 }, entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
+    cloud.cloud.admin.resetMetrics();
+    const run = await cloud.provision({ devices: requested });
+
+    expect(run.summary.counts).toMatchObject({ requested: 4, failed: 4, rolledBack: 4 });
+    for (const device of run.summary.devices) expect(device.rollback).toEqual({ detachedPrincipals: [device.certificateArn], thingDeleted: true, certificateDeleted: false });
+    const metrics = cloud.cloud.admin.metrics();
+    expect(metrics.DeleteThing?.throttled).toBeGreaterThan(0);
+    expect([metrics.ListThingPrincipals?.calls, metrics.DetachThingPrincipal?.calls]).toEqual([4, 4]);
+    expect(cloud.clientThings()).toEqual([]);
+  });
+
   it('rollback after a failed attach: the thing this request registered is deleted', async () => {
     const missingCertificate = `arn:aws:iot:us-east-1:000000000000:cert/${'e'.repeat(64)}`;
     const run = await cloud.provision({ coreDeviceThingName: 'core-a', devices: [{ thingName: 'attach-fails', principal: missingCertificate }] });
@@ -142,7 +179,7 @@ describe('provision state machine', () => {
     const run = await cloud.provision({
       templateName: 'thing-with-certificate-from-csr',
       coreDeviceThingName: 'core-a',
-      devices: [{ thingName: 'csr-rollback', parameters: { CSR: DEVICE_CSR } }],
+      devices: [{ thingName: 'csr-rollback', parameters: { CSR: await deviceCsr('csr-rollback') } }],
     });
 
     const [device] = run.summary.devices;
@@ -166,16 +203,17 @@ describe('provision state machine', () => {
       thingArn: 'arn:aws:iot:us-east-1:000000000000:thing/gave-up-attach',
       rollback: { thingDeleted: false, incomplete },
     });
+    // Its calls before the delete did their part, and the report says so.
     expect(outcome('gave-up-associate-0')).toMatchObject({
       status: 'FAILED',
       error: { step: 'associate', code: 'InvalidRequestException' },
       thingArn: 'arn:aws:iot:us-east-1:000000000000:thing/gave-up-associate-0',
       certificateArn: unassociated!.principal,
-      rollback: { thingDeleted: false, incomplete },
+      rollback: { detachedPrincipals: [unassociated!.principal], thingDeleted: false, incomplete },
     });
     expect(eventsOf(run.history, 'TaskStateEntered', 'RecordAbandonedRollback')).toHaveLength(1);
     expect(eventsOf(run.history, 'TaskStateEntered', 'RecordAbandonedUnassociatedRollback')).toHaveLength(1);
-    expect(run.summary.counts).toMatchObject({ failed: 2, rolledBack: 0 });
+    expect(run.summary.counts).toMatchObject({ failed: 2, rolledBack: 1 });
     expect(cloud.clientThings().map((thing) => thing.thingName).sort()).toEqual(['gave-up-associate-0', 'gave-up-attach']);
   });
 
@@ -214,7 +252,9 @@ describe('provision state machine', () => {
 
   it.each([true, false])('a lost RegisterThing response with a CSR template leaves the device exactly one certificate (rollbackOnFailure: %s)', async (rollbackOnFailure) => {
     cloud.cloud.admin.configureFaults({ seed: 4, failAfterCommit: { RegisterThing: 0.5 } });
-    const requested = Array.from({ length: 6 }, (_, index) => ({ thingName: `csr-retry-${rollbackOnFailure}-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: DEVICE_CSR } }));
+    const requested = await Promise.all(
+      Array.from({ length: 6 }, async (_, index) => ({ thingName: `csr-retry-${rollbackOnFailure}-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: await deviceCsr(`csr-retry-${index}`) } })),
+    );
     const run = await cloud.provision({ templateName: 'thing-with-certificate-from-csr', rollbackOnFailure, devices: requested });
 
     expect(run.summary.counts).toMatchObject({ requested: 6, succeeded: 6 });
@@ -228,7 +268,9 @@ describe('provision state machine', () => {
 
   it('lost CSR registrations whose stray certificates are throttled while being retired leave none behind', async () => {
     cloud.cloud.admin.configureFaults({ seed: 8, failAfterCommit: { RegisterThing: 0.5 }, throttle: { UpdateCertificate: 0.3, DetachThingPrincipal: 0.3 } });
-    const requested = Array.from({ length: 12 }, (_, index) => ({ thingName: `csr-throttled-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: DEVICE_CSR } }));
+    const requested = await Promise.all(
+      Array.from({ length: 12 }, async (_, index) => ({ thingName: `csr-throttled-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: await deviceCsr(`csr-throttled-${index}`) } })),
+    );
     const run = await cloud.provision({ templateName: 'thing-with-certificate-from-csr', devices: requested });
 
     expect(failedAttempts(run.history)).toEqual(expect.arrayContaining(['InternalFailureException', 'ThrottlingException']));
@@ -267,7 +309,7 @@ describe('provision state machine', () => {
     const run = await cloud.provision({
       templateName: 'thing-with-certificate-from-csr',
       coreDeviceThingName: 'core-a',
-      devices: [{ thingName: 'csr-unanswered', parameters: { CSR: DEVICE_CSR } }],
+      devices: [{ thingName: 'csr-unanswered', parameters: { CSR: await deviceCsr('csr-unanswered') } }],
     });
 
     const [device] = run.summary.devices;

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { FieldError } from '../functions/domain/validation.ts';
-import type { FinalExecutionStatus, RequestStatusResponse } from './outcomes.ts';
-import type { FleetRequest, FleetWorkflow } from './workflow.ts';
+import type { HeldDevice } from '../functions/contract.ts';
+import type { FieldError } from '../functions/contract.ts';
+import type { FinalExecutionStatus, RequestProgress, RequestStatusResponse } from '../functions/contract.ts';
+import type { FleetRequest, FleetWorkflow } from '../functions/contract.ts';
 
 /** `202` of `POST /provisioning-requests` (or `/deprovisioning-requests`). */
 interface AcceptedRequest {
@@ -13,10 +14,16 @@ interface AcceptedRequest {
 }
 
 export interface ApiFailure {
-  /** `InvalidRequest` (400), `Conflict` (409), `HTTP <status>` or `NetworkError`. */
+  /**
+   * `InvalidRequest` (400), `Conflict` (409: the requestId was used with another body), `DevicesHeld` (409: running
+   * requests hold devices of this one), `HTTP <status>`, `NetworkError`, or `Unreachable` (nothing listens at the
+   * URL, or its host is unknown).
+   */
   code: string;
   message: string;
   fieldErrors?: FieldError[];
+  /** With `DevicesHeld`: each device of the request that another running request holds, and which request. */
+  heldDevices?: HeldDevice[];
 }
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; failure: ApiFailure };
@@ -55,6 +62,9 @@ const TRANSIENT_ATTEMPTS = 4;
 
 /** API Gateway ends an integration at 29 s: an answer that has not come by then is not coming. */
 const RESPONSE_TIMEOUT_MS = 30_000;
+
+/** No server at the URL: a wrong --api-url, or the API not started. Unlike a reset or a timeout, no request got through. */
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 
 /** Resolves (and refreshes) the credentials requests are signed with. */
 export type SigningCredentials = Extract<NonNullable<ConstructorParameters<typeof SignatureV4>[0]['credentials']>, () => unknown>;
@@ -115,8 +125,10 @@ export function createFleetApi(options: ApiClientOptions): FleetApi {
         lastFailure = { code: `HTTP ${response.status}`, message: messageOf(json) ?? (text.slice(0, 200) || response.statusText) };
       } catch (error) {
         options.signal?.throwIfAborted();
-        const reason = timeout.aborted ? `no answer within ${RESPONSE_TIMEOUT_MS / 1000} s` : ((error as Error).cause ?? (error as Error).message);
-        lastFailure = { code: 'NetworkError', message: `${method} ${url.href}: ${reason}` };
+        const cause = (error as Error).cause as NodeJS.ErrnoException | undefined;
+        const reason = timeout.aborted ? `no answer within ${RESPONSE_TIMEOUT_MS / 1000} s` : (cause ?? (error as Error).message);
+        const unreachable = !timeout.aborted && UNREACHABLE_CODES.has(cause?.code ?? '');
+        lastFailure = { code: unreachable ? 'Unreachable' : 'NetworkError', message: `${method} ${url.href}: ${reason}` };
       }
     }
     return lastFailure;
@@ -136,7 +148,11 @@ export function createFleetApi(options: ApiClientOptions): FleetApi {
         const failure = httpFailure(response, 'Forbidden');
         return { ok: false, failure: { ...failure, message: `${failure.message}: is ${base.href} this service's API, and may your credentials invoke it?` } };
       }
-      return { ok: false, failure: httpFailure(response, response.status === 409 ? 'Conflict' : `HTTP ${response.status}`) };
+      if (response.status === 409) {
+        const heldDevices = (response.json as { heldDevices?: HeldDevice[] } | undefined)?.heldDevices;
+        return { ok: false, failure: { ...httpFailure(response, heldDevices ? 'DevicesHeld' : 'Conflict'), ...(heldDevices && { heldDevices }) } };
+      }
+      return { ok: false, failure: httpFailure(response, `HTTP ${response.status}`) };
     },
     async status(requestId) {
       const response = await send('GET', `${options.workflow.route}/${encodeURIComponent(requestId)}`);
@@ -147,17 +163,19 @@ export function createFleetApi(options: ApiClientOptions): FleetApi {
   };
 }
 
-type FinishedStatusResponse = RequestStatusResponse & { status: FinalExecutionStatus };
+type FinishedStatusResponse = RequestStatusResponse & { executionStatus: FinalExecutionStatus };
 
 /**
  * Asks for the status of a request the API has just accepted until its execution ends, waiting longer between
- * calls while it runs. The first call waits too: the execution has only just started.
+ * calls while it runs, and hands each progress the API reports to `onProgress`. The first call waits too: the
+ * execution has only just started.
  */
 export async function waitUntilFinished(
   api: FleetApi,
   requestId: string,
   schedule: PollSchedule = POLL_BACKOFF,
   signal?: AbortSignal,
+  onProgress: (progress: RequestProgress) => void = () => {},
 ): Promise<ApiResult<FinishedStatusResponse>> {
   const notVisibleUntil = performance.now() + (schedule.notVisibleGraceMs ?? NOT_VISIBLE_GRACE_MS);
   for (let delay = schedule.initialMs; ; delay = Math.min(delay * 2, schedule.maxMs)) {
@@ -166,11 +184,12 @@ export async function waitUntilFinished(
     if (!result.ok && result.failure.code === 'NotFound' && performance.now() < notVisibleUntil) continue;
     if (!result.ok) return result;
     if (isFinished(result.value)) return { ok: true, value: result.value };
+    if (result.value.progress) onProgress(result.value.progress);
   }
 }
 
 function isFinished(response: RequestStatusResponse): response is FinishedStatusResponse {
-  return response.status !== 'RUNNING' && response.status !== 'PENDING_REDRIVE';
+  return response.executionStatus !== 'RUNNING' && response.executionStatus !== 'PENDING_REDRIVE';
 }
 
 type Signer = (url: URL, method: string, headers: Record<string, string>, body: string | undefined) => Promise<Record<string, string>>;

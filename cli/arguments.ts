@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
-import { MAX_DEVICES_PER_REQUEST } from '../functions/domain/limits.ts';
-import { DEPROVISIONING, PROVISIONING, type FleetWorkflow } from './workflow.ts';
+import { MAX_DEVICES_PER_REQUEST } from '../functions/contract.ts';
+import { DEPROVISIONING, PROVISIONING, type FleetWorkflow } from '../functions/contract.ts';
+import { withRequestOverrides } from '../functions/contract.ts';
 
 export interface CliOptions {
   workflow: FleetWorkflow;
@@ -29,6 +30,8 @@ interface RequestOverrides {
 type ParsedArguments = { kind: 'help' } | { kind: 'run'; options: CliOptions } | { kind: 'usage-error'; message: string };
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
+/** Where the API is when --api-url does not say: set once per shell rather than on every command. */
+export const API_URL_VARIABLE = 'IOT_PROVISION_API_URL';
 const PROVISIONING_FLAGS = ['template', 'template-file', 'param', 'principal-type', 'rollback'] as const;
 const DEPROVISIONING_FLAGS = ['disassociate', 'detach', 'delete'] as const;
 export const DEFAULT_CONCURRENCY = 4;
@@ -55,9 +58,9 @@ Request options (they override the manifest's)
   --no-rollback              keep what was created for a device that failed
 
 Run options
-  --api-url <url>            the service's API (default ${DEFAULT_API_URL}, started by npm start);
-                             requests to a non-loopback URL are SigV4-signed with the default
-                             AWS credentials
+  --api-url <url>            the service's API (default: $${API_URL_VARIABLE}, else ${DEFAULT_API_URL},
+                             started by npm start); requests to a non-loopback URL are
+                             SigV4-signed with the default AWS credentials
   --region <region>          region for signing (default: from the URL host, then AWS_REGION)
   --concurrency <n>          requests in flight (default ${DEFAULT_CONCURRENCY})
   --report <path-prefix>     writes <prefix>.json, <prefix>.csv and <prefix>.state.json
@@ -70,7 +73,8 @@ Deprovisioning
   --deprovision              remove the manifest's devices instead: disassociate each from its core
                              device, detach its principals, delete its thing (the manifest that
                              provisioned the fleet will do; principals and parameters are ignored)
-  --no-disassociate          leave the devices associated with their core devices
+  --no-disassociate          leave the devices associated with their core devices (with
+                             --no-delete, or deleteThings false in the manifest)
   --no-delete                keep the things
   --no-detach                keep the things' principals attached (with --no-delete, or
                              deleteThings false in the manifest)
@@ -80,10 +84,10 @@ Resuming: run the same command again (after Ctrl-C too). Requests whose devices 
 are skipped; devices that failed are sent again in a new request (<request id>-r<n>).
 
 Exit codes: 0 all devices done, 1 some device failed (or no report written), 2 bad input or
-usage (nothing sent), 130 interrupted.
+usage (nothing sent), 3 the API cannot be reached (re-run to resume), 130 interrupted.
 `;
 
-export function parseArguments(argv: readonly string[]): ParsedArguments {
+export function parseArguments(argv: readonly string[], env: Record<string, string | undefined> = {}): ParsedArguments {
   let parsed;
   try {
     parsed = parseArgs({
@@ -101,7 +105,7 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
         disassociate: { type: 'boolean' },
         detach: { type: 'boolean' },
         delete: { type: 'boolean' },
-        'api-url': { type: 'string', default: DEFAULT_API_URL },
+        'api-url': { type: 'string' },
         region: { type: 'string' },
         concurrency: { type: 'string', default: String(DEFAULT_CONCURRENCY) },
         report: { type: 'string' },
@@ -125,8 +129,10 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
 
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) return usageError(`--concurrency must be a positive integer, got "${values.concurrency}"`);
-  if (!URL.canParse(values['api-url']) || !/^https?:$/.test(new URL(values['api-url']).protocol)) {
-    return usageError(`--api-url must be an http or https URL, got "${values['api-url']}"`);
+  const apiUrl = values['api-url'] ?? (env[API_URL_VARIABLE] || DEFAULT_API_URL);
+  if (!URL.canParse(apiUrl) || !/^https?:$/.test(new URL(apiUrl).protocol)) {
+    const source = values['api-url'] === undefined ? API_URL_VARIABLE : '--api-url';
+    return usageError(`${source} must be an http or https URL, got "${apiUrl}"`);
   }
   const templateParameters: Record<string, string> = {};
   for (const assignment of values.param ?? []) {
@@ -140,7 +146,7 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
     options: {
       workflow,
       manifestPath: positionals[0]!,
-      apiUrl: new URL(values['api-url']),
+      apiUrl: new URL(apiUrl),
       region: values.region,
       concurrency,
       reportPrefix: values.report ?? workflow.defaultReportPrefix,
@@ -160,33 +166,11 @@ export function parseArguments(argv: readonly string[]): ParsedArguments {
   };
 }
 
-/**
- * The request-level fields for validation: the manifest's, overridden by the command line. A template given
- * on the command line replaces the manifest's whichever way the manifest named it; parameters are merged.
- */
+/** The request-level fields for validation: the manifest's, overridden by the command line. */
 export function requestFieldsOf(manifestDefaults: Record<string, unknown>, overrides: RequestOverrides, templateBody: string | undefined): Record<string, unknown> {
-  const fields = { ...manifestDefaults };
-  const set = (name: string, value: unknown) => {
-    if (value !== undefined) fields[name] = value;
-  };
-  set('coreDeviceThingName', overrides.coreDeviceThingName);
-  set('thingPrincipalType', overrides.thingPrincipalType);
-  set('rollbackOnFailure', overrides.rollbackOnFailure);
-  set('disassociate', overrides.disassociate);
-  set('detachPrincipals', overrides.detachPrincipals);
-  set('deleteThings', overrides.deleteThings);
-  if (overrides.templateName !== undefined || templateBody !== undefined) {
-    delete fields.templateName;
-    delete fields.templateBody;
-    set('templateName', overrides.templateName);
-    set('templateBody', templateBody);
-  }
-  if (Object.keys(overrides.templateParameters).length > 0) {
-    const manifestParameters = fields.templateParameters;
-    const inherited = typeof manifestParameters === 'object' && manifestParameters !== null ? manifestParameters : {};
-    fields.templateParameters = { ...inherited, ...overrides.templateParameters };
-  }
-  return fields;
+  // The file's text is the field; its path is not.
+  const { templateParameters, templateFile, ...fields } = { ...overrides, templateBody };
+  return withRequestOverrides(manifestDefaults, { ...fields, ...(Object.keys(templateParameters).length > 0 && { templateParameters }) });
 }
 
 function usageError(message: string): ParsedArguments {

@@ -1,17 +1,17 @@
 import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { createFleetApi, defaultCredentials, isLoopback, resolveRegion, type PollSchedule, type SigningCredentials } from './api-client.ts';
-import { flagOf, HELP_TEXT, parseArguments, requestFieldsOf, type CliOptions } from './arguments.ts';
-import { FleetRunInterrupted, resumePlan, runFleet } from './fleet-run.ts';
-import { manifestFormatOf, parseManifest, type ManifestProblem } from './manifest.ts';
-import { coreDeviceOf, planRequests, REQUEST_LIMITS, validateManifest, type FleetPlan, type ValidManifest } from './plan.ts';
+import { API_URL_VARIABLE, flagOf, HELP_TEXT, parseArguments, requestFieldsOf, type CliOptions } from './arguments.ts';
+import { FleetApiUnreachable, FleetRunInterrupted, resumePlan, runFleet } from './fleet-run.ts';
+import { coreDeviceOf, manifestFormatOf, parseManifest, type ManifestProblem, validateManifest, type ValidManifest } from '../functions/contract.ts';
+import { planRequests, REQUEST_LIMITS, type FleetPlan } from './plan.ts';
 import { startProgress, type ProgressStream } from './progress.ts';
 import { buildReport, formatSummary, reportPaths, writeReport } from './report.ts';
-import { createStateRecorder, loadRun, newRun, saveRun, stateFilePath, type FleetRunRecord, type ResumeState } from './resume.ts';
-import { DEPROVISIONING, PROVISIONING, type FleetWorkflow } from './workflow.ts';
+import { createStateRecorder, loadRun, newRun, saveRun, stateFilePath, undoneSince, type FleetRunRecord, type ResumeState } from './resume.ts';
+import { DEPROVISIONING, PROVISIONING, type FleetWorkflow } from '../functions/contract.ts';
 
 /** 130: interrupted by SIGINT, as shells report it. */
-const EXIT_CODES = { allDone: 0, someFailed: 1, unusable: 2, interrupted: 130 } as const;
+const EXIT_CODES = { allDone: 0, someFailed: 1, unusable: 2, unreachable: 3, interrupted: 130 } as const;
 
 interface CliEnvironment {
   stdout: ProgressStream;
@@ -28,7 +28,7 @@ class UnusableInput extends Error {}
 
 export async function runCli(argv: readonly string[], environment: CliEnvironment): Promise<number> {
   const { stdout, stderr } = environment;
-  const parsed = parseArguments(argv);
+  const parsed = parseArguments(argv, environment.env);
   if (parsed.kind === 'help') {
     stdout.write(HELP_TEXT);
     return EXIT_CODES.allDone;
@@ -54,10 +54,17 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
   const signing = options.dryRun ? undefined : await signingFor(options, environment.env);
   const statePath = stateFilePath(reportPrefix);
   const fleetRun = await openRun(statePath);
-  stderr.write(await noteOtherWorkflowSince(reportPrefix, options.workflow, statePath, fleetRun.state));
+  const undone = await undoneByOtherWorkflow(reportPrefix, options.workflow, statePath, fleetRun.state);
+  if (undone.size > 0) {
+    const other = options.workflow === PROVISIONING ? DEPROVISIONING : PROVISIONING;
+    stderr.write(
+      `iot-provision: ${undone.size} of the devices ${statePath} records as ${options.workflow.done} were ${other.done} by a later run: ` +
+        `they are sent again.\n`,
+    );
+  }
   const plan = planRequests(manifest, fleetRun.runId);
   if (options.dryRun) {
-    stdout.write(describePlan(options.manifestPath, plan, fleetRun.state));
+    stdout.write(describePlan(options.manifestPath, plan, fleetRun.state, undone));
     return EXIT_CODES.allDone;
   }
 
@@ -69,6 +76,7 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
     result = await runFleet(plan, {
       api: createFleetApi({ apiUrl: options.apiUrl, workflow: plan.workflow, ...signing, backoff: environment.pollBackoff, signal: environment.interrupt }),
       state: fleetRun.state,
+      undone,
       recordFinished: recorder.record,
       startProgress: (total, alreadyDone) => startProgress(stderr, total, alreadyDone),
       concurrency: options.concurrency,
@@ -76,6 +84,14 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
       interrupt: environment.interrupt,
     });
   } catch (error) {
+    if (error instanceof FleetApiUnreachable) {
+      await recorder.settled();
+      stderr.write(
+        `iot-provision: the API at ${options.apiUrl.href} cannot be reached (${error.message}). Start it (npm start) or point ` +
+          `--api-url (or ${API_URL_VARIABLE}) at it, then run the same command again to resume. No report was written.\n`,
+      );
+      return EXIT_CODES.unreachable;
+    }
     if (!(error instanceof FleetRunInterrupted)) throw error;
     await recorder.settled();
     stderr.write(
@@ -150,24 +166,21 @@ async function openRun(statePath: string): Promise<FleetRunRecord> {
 
 /**
  * Each workflow keeps its own state file, so a fleet provisioned, then deprovisioned, is still recorded as
- * provisioned in the first: a provisioning resumed from it would skip every device. When the other workflow's
- * state file under its default name beside this one was written later, say so (nothing otherwise).
+ * provisioned in the first: resuming from it must not report as done what the service no longer holds. The other
+ * workflow's records count when they came later: in this same state file (both runs given the same --report), or
+ * in its state file under the default name beside this one, written after this one.
  */
-async function noteOtherWorkflowSince(reportPrefix: string, workflow: FleetWorkflow, statePath: string, state: ResumeState): Promise<string> {
-  if (state.size === 0 || basename(reportPrefix) !== basename(workflow.defaultReportPrefix)) return '';
+async function undoneByOtherWorkflow(reportPrefix: string, workflow: FleetWorkflow, statePath: string, state: ResumeState): Promise<Set<string>> {
   const other = workflow === PROVISIONING ? DEPROVISIONING : PROVISIONING;
-  // Spelt like this run's own path (join would drop a leading ./), so that the two read alike in the note.
-  const otherStatePath = stateFilePath(`${dirname(reportPrefix)}${sep}${basename(other.defaultReportPrefix)}`);
-  const modified = (path: string) => stat(path).then((found) => found.mtimeMs, () => undefined);
-  const [mine, theirs] = await Promise.all([modified(statePath), modified(otherStatePath)]);
-  if (mine === undefined || theirs === undefined || theirs <= mine) return '';
-  // A dry run writes a state file too, with nothing done.
-  const otherRun = await loadRun(otherStatePath).catch(() => undefined);
-  if (!otherRun || otherRun.state.size === 0) return '';
-  return (
-    `iot-provision: note: ${otherStatePath}, of a later ${other.name} run, is newer than ${statePath}, which still records ` +
-    `its devices as ${workflow.done} and skips them. To ${workflow.name} them again, delete ${statePath} or give another --report.\n`
-  );
+  if (state.size === 0) return new Set();
+  let laterOtherRun: ResumeState | undefined;
+  if (basename(reportPrefix) === basename(workflow.defaultReportPrefix)) {
+    const otherStatePath = join(dirname(reportPrefix), `${basename(other.defaultReportPrefix)}.state.json`);
+    const modified = (path: string) => stat(path).then((found) => found.mtimeMs, () => undefined);
+    const [mine, theirs] = await Promise.all([modified(statePath), modified(otherStatePath)]);
+    if (mine !== undefined && theirs !== undefined && theirs > mine) laterOtherRun = (await loadRun(otherStatePath).catch(() => undefined))?.state;
+  }
+  return undoneSince(state, workflow, other, laterOtherRun);
 }
 
 /** Reads and validates the manifest; any problem stops here, before a request is sent. */
@@ -205,7 +218,7 @@ function describeProblems(manifestPath: string, problems: readonly ManifestProbl
   return `${manifestPath}: ${count}; nothing was sent.\n${lines.join('\n')}`;
 }
 
-function describePlan(manifestPath: string, plan: FleetPlan, state: ResumeState): string {
+function describePlan(manifestPath: string, plan: FleetPlan, state: ResumeState, undone: ReadonlySet<string>): string {
   const devices = plan.chunks.flatMap((chunk) => chunk.devices);
   const lines = [
     `${manifestPath}: ${counted(devices.length, 'device')} to ${plan.workflow.name} in ${counted(plan.chunks.length, 'request')} ` +
@@ -214,7 +227,7 @@ function describePlan(manifestPath: string, plan: FleetPlan, state: ResumeState)
     'Requests:',
   ];
   const { done } = plan.workflow;
-  for (const { chunk, resumption } of resumePlan(plan, state)) {
+  for (const { chunk, resumption } of resumePlan(plan, state, undone)) {
     const { next } = resumption;
     const action =
       next === undefined ? `skip: ${done} by an earlier run`

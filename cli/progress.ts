@@ -2,17 +2,24 @@ import { SingleBar } from 'cli-progress';
 
 interface ProgressSnapshot {
   totalDevices: number;
-  /** Devices with a final outcome, including those an earlier run was done with. */
+  /**
+   * Devices with a final outcome, including those an earlier run was done with, and the devices of running
+   * requests through their own steps: the bar moves per device, not per request.
+   */
   settled: number;
   failed: number;
-  /** Devices settled by this run: only they say how fast this run goes. */
+  /** Devices settled (or through their own steps) in this run: only they say how fast this run goes. */
   settledThisRun: number;
   elapsedMs: number;
 }
 
 export interface ProgressReporter {
-  settle(done: number, failed: number): void;
-  stop(): void;
+  /** How many devices of a running request are through their own steps, as its status reports it. */
+  running(requestId: string, finished: number): void;
+  /** A request ended: its devices' outcomes replace what `running` reported for it. */
+  settle(done: number, failed: number, requestId?: string): void;
+  /** `finalLine: false` when the run ends without outcomes to show (the API could not be reached). */
+  stop(finalLine?: boolean): void;
 }
 
 export interface ProgressStream {
@@ -61,7 +68,11 @@ export function formatProgressLine(snapshot: ProgressSnapshot): string {
 export function startProgress(stream: ProgressStream, totalDevices: number, alreadyDone: number, now: () => number = Date.now): ProgressReporter {
   const startedAt = now();
   const counts = { settled: alreadyDone, failed: 0, settledThisRun: 0 };
-  const snapshot = (): ProgressSnapshot => ({ totalDevices, ...counts, elapsedMs: now() - startedAt });
+  const running = new Map<string, number>();
+  const snapshot = (): ProgressSnapshot => {
+    const inFlight = [...running.values()].reduce((sum, finished) => sum + finished, 0);
+    return { totalDevices, ...counts, settled: counts.settled + inFlight, settledThisRun: counts.settledThisRun + inFlight, elapsedMs: now() - startedAt };
+  };
 
   const display = stream.isTTY ? barDisplay(stream, totalDevices, snapshot) : plainDisplay(stream, snapshot);
   const timer = setInterval(display.refresh, display.periodMs);
@@ -69,15 +80,20 @@ export function startProgress(stream: ProgressStream, totalDevices: number, alre
   timer.unref();
 
   return {
-    settle(done, failed) {
+    running(requestId, finished) {
+      running.set(requestId, finished);
+      display.settled();
+    },
+    settle(done, failed, requestId) {
+      if (requestId !== undefined) running.delete(requestId);
       counts.settled += done + failed;
       counts.settledThisRun += done + failed;
       counts.failed += failed;
       display.settled();
     },
-    stop() {
+    stop(finalLine = true) {
       clearInterval(timer);
-      display.finish();
+      display.finish(finalLine);
     },
   };
 }
@@ -86,7 +102,7 @@ interface Display {
   periodMs: number;
   refresh(): void;
   settled(): void;
-  finish(): void;
+  finish(finalLine: boolean): void;
 }
 
 function barDisplay(stream: ProgressStream, totalDevices: number, snapshot: () => ProgressSnapshot): Display {
@@ -109,8 +125,8 @@ function barDisplay(stream: ProgressStream, totalDevices: number, snapshot: () =
     periodMs: BAR_REFRESH_MS,
     refresh,
     settled: refresh,
-    finish() {
-      refresh();
+    finish(finalLine) {
+      if (finalLine) refresh();
       bar.stop();
     },
   };
@@ -119,5 +135,5 @@ function barDisplay(stream: ProgressStream, totalDevices: number, snapshot: () =
 function plainDisplay(stream: ProgressStream, snapshot: () => ProgressSnapshot): Display {
   const printLine = () => stream.write(`${formatProgressLine(snapshot())}\n`);
   // Lines come at a steady pace, not one per finished request, which could flood a log.
-  return { periodMs: PLAIN_LINE_INTERVAL_MS, refresh: printLine, settled: () => {}, finish: printLine };
+  return { periodMs: PLAIN_LINE_INTERVAL_MS, refresh: printLine, settled: () => {}, finish: (finalLine) => finalLine && printLine() };
 }

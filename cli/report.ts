@@ -1,28 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { stringify } from 'csv-stringify/sync';
-import type { RollbackReport } from '../functions/domain/records.ts';
+import { type DeviceReportEntry, deviceReportCsv, failureCounts } from '../functions/contract.ts';
 import type { FleetRunResult, RequestRecord } from './fleet-run.ts';
-import type { OutcomeError } from './outcomes.ts';
 import { formatDuration, formatRate } from './progress.ts';
-import type { DoneStatus, FleetWorkflow } from './workflow.ts';
-
-interface DeviceReportEntry {
-  /** Position among the manifest's devices, from 0. */
-  index: number;
-  line?: number;
-  thingName: string;
-  status: DoneStatus | 'FAILED';
-  coreDeviceThingName?: string;
-  /** The request that produced this outcome (a retry's id for a device retried). */
-  requestId: string;
-  /** Done by an earlier run, per the state file. */
-  resumed?: true;
-  thingArn?: string;
-  certificateArn?: string;
-  error?: OutcomeError;
-  rollback?: RollbackReport;
-}
+import type { FleetWorkflow } from '../functions/contract.ts';
 
 export interface FleetReport {
   workflow: FleetWorkflow['name'];
@@ -41,6 +22,8 @@ export interface FleetReport {
     succeeded: number;
     succeededEarlier: number;
     failed: number;
+    /** Devices whose request was cancelled before them (untouched; a resumed run sends them again), when there are any. */
+    notStarted?: number;
     /** Devices settled by this run per second. */
     devicesPerSecond?: number;
   };
@@ -63,11 +46,6 @@ interface ReportPaths {
   csv: string;
 }
 
-const CSV_COLUMNS = [
-  'line', 'index', 'thingName', 'status', 'coreDeviceThingName', 'requestId', 'resumed',
-  'thingArn', 'certificateArn', 'errorStep', 'errorCode', 'errorMessage', 'rolledBack', 'rollbackIncomplete',
-] as const;
-
 export function reportPaths(prefix: string): ReportPaths {
   return { json: `${prefix}.json`, csv: `${prefix}.csv` };
 }
@@ -86,15 +64,11 @@ export function buildReport(context: ReportContext, result: FleetRunResult): Fle
     error: outcome.error,
     rollback: outcome.rollback,
   }));
-  const failures: Record<string, number> = {};
-  for (const { error } of devices) {
-    if (error === undefined) continue;
-    const stepAndCode = `${error.step} ${error.code}`;
-    failures[stepAndCode] = (failures[stepAndCode] ?? 0) + 1;
-  }
+  const failures = failureCounts(devices);
   const elapsedSeconds = (context.finishedAt.getTime() - context.startedAt.getTime()) / 1000;
   const succeeded = devices.filter((device) => device.status === context.workflow.doneStatus).length;
   const succeededEarlier = devices.filter((device) => device.resumed).length;
+  const notStarted = devices.filter((device) => device.status === 'NOT_STARTED').length;
   const settledThisRun = devices.length - succeededEarlier;
   return {
     workflow: context.workflow.name,
@@ -110,7 +84,8 @@ export function buildReport(context: ReportContext, result: FleetRunResult): Fle
       devices: devices.length,
       succeeded,
       succeededEarlier,
-      failed: devices.length - succeeded,
+      failed: devices.length - succeeded - notStarted,
+      ...(notStarted > 0 && { notStarted }),
       devicesPerSecond: elapsedSeconds > 0 && settledThisRun > 0 ? settledThisRun / elapsedSeconds : undefined,
     },
     failures,
@@ -119,30 +94,10 @@ export function buildReport(context: ReportContext, result: FleetRunResult): Fle
   };
 }
 
-function reportCsv(report: FleetReport): string {
-  const rows = report.devices.map((device) => [
-    device.line, device.index, device.thingName, device.status, device.coreDeviceThingName, device.requestId, device.resumed ? 'true' : 'false',
-    device.thingArn, device.certificateArn, device.error?.step, device.error?.code, device.error?.message,
-    device.rollback && describeUndone(device.rollback), device.rollback?.incomplete && `${device.rollback.incomplete.code}: ${device.rollback.incomplete.message}`,
-  ]);
-  return stringify(rows, { header: true, columns: [...CSV_COLUMNS] });
-}
-
-/** What a failed device's rollback undid; left empty when it stopped before undoing anything. */
-function describeUndone({ thingDeleted, detachedPrincipals, certificateDeleted, incomplete }: RollbackReport): string {
-  const undone = [
-    thingDeleted && 'thing deleted',
-    detachedPrincipals.length > 0 && `detached ${detachedPrincipals.join(' ')}`,
-    certificateDeleted && 'certificate deleted',
-  ].filter(Boolean);
-  if (undone.length > 0) return undone.join('; ');
-  return incomplete ? '' : 'nothing to undo';
-}
-
 export async function writeReport(paths: ReportPaths, report: FleetReport): Promise<void> {
   await mkdir(dirname(paths.json), { recursive: true });
   await writeFile(paths.json, `${JSON.stringify(report, null, 2)}\n`);
-  await writeFile(paths.csv, reportCsv(report));
+  await writeFile(paths.csv, deviceReportCsv(report.devices));
 }
 
 export function formatSummary(report: FleetReport, paths: ReportPaths, workflow: FleetWorkflow): string {

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { DeviceResult, FinishedRequest } from './outcomes.ts';
-import type { PlannedDevice, RequestChunk } from './plan.ts';
-import type { DoneStatus } from './workflow.ts';
+import type { DeviceResult, FinishedRequest } from '../functions/contract.ts';
+import type { PlannedDevice } from '../functions/contract.ts';
+import type { RequestChunk } from './plan.ts';
+import type { DoneStatus, FleetWorkflow } from '../functions/contract.ts';
 
 /** Finished requests by id, as recorded by earlier runs with the same report prefix. */
 export type ResumeState = Map<string, FinishedRequest>;
@@ -44,7 +45,8 @@ function attemptRequestId(chunkRequestId: string, attempt: number): string {
   return attempt === 0 ? chunkRequestId : `${chunkRequestId}-r${attempt}`;
 }
 
-export function resumeChunk(chunk: RequestChunk, state: ResumeState, doneStatus: DoneStatus): ChunkResumption {
+/** `undone`: devices a later run of the other workflow settled, whose "done" here no longer holds (see undoneSince). */
+export function resumeChunk(chunk: RequestChunk, state: ResumeState, doneStatus: DoneStatus, undone: ReadonlySet<string> = new Set()): ChunkResumption {
   const latest = new Map<string, Pick<DeviceResult, 'requestId' | 'outcome'>>();
   let attempt = 0;
   for (let finished = state.get(chunk.requestId); finished; finished = state.get(attemptRequestId(chunk.requestId, attempt))) {
@@ -55,11 +57,30 @@ export function resumeChunk(chunk: RequestChunk, state: ResumeState, doneStatus:
   const pending: PlannedDevice[] = [];
   for (const planned of chunk.devices) {
     const last = latest.get(planned.device.thingName);
-    if (last?.outcome.status === doneStatus) alreadyDone.push({ planned, ...last, resumed: true });
+    if (last?.outcome.status === doneStatus && !undone.has(planned.device.thingName)) alreadyDone.push({ planned, ...last, resumed: true });
     else pending.push(planned);
   }
   if (pending.length === 0) return { alreadyDone };
   return { alreadyDone, next: { requestId: attemptRequestId(chunk.requestId, attempt), attempt, devices: pending } };
+}
+
+type WorkflowIdentity = Pick<FleetWorkflow, 'requestIdPrefix' | 'doneStatus'>;
+
+/**
+ * The devices whose last settled outcome came from the other workflow: deprovisioned after this state recorded them
+ * provisioned, or the reverse. Resuming must send them again rather than report as done what the service no
+ * longer holds. A state file holds the records of both workflows when both runs were given the same --report
+ * (told apart by their request ids' prefixes, in the order they finished); `laterOtherRun` is the other workflow's
+ * own state file when it was written after this one, all of whose records are later.
+ */
+export function undoneSince(state: ResumeState, workflow: WorkflowIdentity, other: WorkflowIdentity, laterOtherRun: ResumeState = new Map()): Set<string> {
+  const settledLastByOther = new Map<string, boolean>();
+  for (const finished of [...state.values(), ...laterOtherRun.values()]) {
+    const byOther = finished.requestId.startsWith(other.requestIdPrefix);
+    const doneStatus = byOther ? other.doneStatus : workflow.doneStatus;
+    for (const device of finished.devices) if (device.status === doneStatus) settledLastByOther.set(device.thingName, byOther);
+  }
+  return new Set([...settledLastByOther].filter(([, byOther]) => byOther).map(([thingName]) => thingName));
 }
 
 /** The run recorded in the state file, or `undefined` when there is none yet. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createFleetApi, isLoopback, resolveRegion, waitUntilFinished, type ApiResult, type FleetApi } from '../../cli/api-client.ts';
-import type { RequestStatusResponse } from '../../cli/outcomes.ts';
+import type { RequestStatusResponse } from '../../functions/domain/fleet-outcomes.ts';
 import type { ProvisioningRequest } from '../../functions/domain/provisioning-request.ts';
-import { DEPROVISIONING, PROVISIONING } from '../../cli/workflow.ts';
+import { DEPROVISIONING, PROVISIONING } from '../../functions/domain/fleet-workflow.ts';
 
 const request: ProvisioningRequest = { requestId: 'm0-0', thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: true, coreDeviceThingName: 'core-a', devices: [{ thingName: 'a' }] };
 const noDelay = { initialMs: 0, maxMs: 0 };
@@ -104,9 +104,9 @@ describe('waitUntilFinished', () => {
 
   it('asks again while the execution runs or awaits a redrive, and returns the finished status', async () => {
     const answers: RequestStatusResponse[] = [
-      { requestId: 'r', status: 'RUNNING', startDate: 't0' },
-      { requestId: 'r', status: 'PENDING_REDRIVE', startDate: 't0' },
-      { requestId: 'r', status: 'ABORTED', startDate: 't0', stopDate: 't1' },
+      { requestId: 'r', executionStatus: 'RUNNING', outcome: 'IN_PROGRESS', startDate: 't0' },
+      { requestId: 'r', executionStatus: 'PENDING_REDRIVE', outcome: 'IN_PROGRESS', startDate: 't0' },
+      { requestId: 'r', executionStatus: 'ABORTED', outcome: 'UNKNOWN', startDate: 't0', stopDate: 't1' },
     ];
     let asked = 0;
     const api = { status: async () => ({ ok: true, value: answers[asked++]! }) } as unknown as FleetApi;
@@ -115,8 +115,24 @@ describe('waitUntilFinished', () => {
     expect(asked).toBe(3);
   });
 
+  it('hands on the progress of each answer while the execution runs, and none of the finished one', async () => {
+    const running = (finished: number): RequestStatusResponse => ({ requestId: 'r', executionStatus: 'RUNNING', outcome: 'IN_PROGRESS', progress: { requested: 3, finished }, startDate: 't0' });
+    const answers: RequestStatusResponse[] = [
+      running(1),
+      { requestId: 'r', executionStatus: 'RUNNING', outcome: 'IN_PROGRESS', startDate: 't0' },
+      running(3),
+      { requestId: 'r', executionStatus: 'SUCCEEDED', outcome: 'PARTIAL', progress: { requested: 3, finished: 3 }, startDate: 't0', stopDate: 't1' },
+    ];
+    let asked = 0;
+    const api = { status: async () => ({ ok: true, value: answers[asked++]! }) } as unknown as FleetApi;
+    const progress: number[] = [];
+
+    await waitUntilFinished(api, 'r', noDelay, undefined, (reported) => progress.push(reported.finished));
+    expect(progress).toEqual([1, 3]);
+  });
+
   it('takes a 404 right after the request was accepted for an execution not visible yet, and asks again', async () => {
-    const finished: RequestStatusResponse = { requestId: 'r', status: 'SUCCEEDED', startDate: 't0', stopDate: 't1' };
+    const finished: RequestStatusResponse = { requestId: 'r', executionStatus: 'SUCCEEDED', outcome: 'SUCCEEDED', startDate: 't0', stopDate: 't1' };
     const answers: ApiResult<RequestStatusResponse>[] = [notFound, notFound, { ok: true, value: finished }];
     let asked = 0;
     const api = { status: async () => answers[asked++]! } as unknown as FleetApi;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseArguments, requestFieldsOf, type CliOptions } from '../../cli/arguments.ts';
-import { DEPROVISIONING, PROVISIONING } from '../../cli/workflow.ts';
+import { DEPROVISIONING, PROVISIONING } from '../../functions/domain/fleet-workflow.ts';
 
 function options(...argv: string[]): CliOptions {
   const parsed = parseArguments(argv);
@@ -37,6 +37,16 @@ describe('parseArguments', () => {
     const { overrides } = options('fleet.csv', '--core', 'core-a', '--param', 'Site=berlin', '--param', 'Query=a=b', '--principal-type', 'NON_EXCLUSIVE_THING', '--no-rollback');
 
     expect(overrides).toMatchObject({ coreDeviceThingName: 'core-a', templateParameters: { Site: 'berlin', Query: 'a=b' }, thingPrincipalType: 'NON_EXCLUSIVE_THING', rollbackOnFailure: false });
+  });
+
+  it('takes the API URL from IOT_PROVISION_API_URL when --api-url does not give one, and names the variable of a bad one', () => {
+    const fromEnvironment = parseArguments(['fleet.csv'], { IOT_PROVISION_API_URL: 'http://127.0.0.1:3100' });
+    const fromFlag = parseArguments(['fleet.csv', '--api-url', 'http://127.0.0.1:3200'], { IOT_PROVISION_API_URL: 'http://127.0.0.1:3100' });
+    const bad = parseArguments(['fleet.csv'], { IOT_PROVISION_API_URL: 'localhost:3100' });
+
+    expect(fromEnvironment).toMatchObject({ kind: 'run', options: { apiUrl: new URL('http://127.0.0.1:3100') } });
+    expect(fromFlag).toMatchObject({ kind: 'run', options: { apiUrl: new URL('http://127.0.0.1:3200') } });
+    expect(bad).toEqual({ kind: 'usage-error', message: 'IOT_PROVISION_API_URL must be an http or https URL, got "localhost:3100"' });
   });
 
   it('reports usage errors', () => {

@@ -8,7 +8,7 @@ import type { PollSchedule } from '../../cli/api-client.ts';
 import { runCli } from '../../cli/main.ts';
 import { MAX_DEVICES_PER_REQUEST } from '../../functions/domain/limits.ts';
 import type { FleetReport } from '../../cli/report.ts';
-import type { FinishedRequest } from '../../cli/outcomes.ts';
+import type { FinishedRequest } from '../../functions/domain/fleet-outcomes.ts';
 import { saveRun } from '../../cli/resume.ts';
 import { startFakeApi, type FakeApi } from './fake-provisioning-api.ts';
 import { capturedStream, certificateArn, fleetCsv, sensorName, workDirectory, writeManifest } from './fleet-fixtures.ts';
@@ -113,7 +113,7 @@ describe('iot-provision against an API that follows the contract', () => {
     expect(report.devices[0]).toMatchObject({ status: 'FAILED', requestId: firstRequestId, error: { step: 'submit', code: 'Conflict' } });
   });
 
-  it('notes that a later deprovisioning run may have undone what a provisioning state file records as done', async () => {
+  it('sends again, rather than reports as provisioned, the devices a later deprovisioning run removed', async () => {
     api = await startFakeApi();
     const directory = await workDirectory();
     const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(3));
@@ -124,15 +124,61 @@ describe('iot-provision against an API that follows the contract', () => {
     await utimes(`${provisioning}.state.json`, earlier, earlier);
     // A dry run writes the deprovisioning's state file, with nothing done yet.
     await provision(manifest, join(directory, 'iot-deprovision-report'), '--deprovision', '--dry-run');
-    expect((await provision(manifest, provisioning, '--dry-run')).stderr).not.toContain('note:');
+    expect((await provision(manifest, provisioning, '--dry-run')).stdout).toContain('skip: provisioned by an earlier run');
     await utimes(`${provisioning}.state.json`, earlier, earlier);
     const deprovisioned: FinishedRequest = { requestId: 'd0-0', executionStatus: 'SUCCEEDED', devices: [{ thingName: sensorName(0), status: 'DEPROVISIONED', coreDeviceThingName: 'core-a' }] };
     await saveRun(join(directory, 'iot-deprovision-report.state.json'), { runId: 'r', state: new Map([['d0-0', deprovisioned]]) });
 
-    const again = await provision(manifest, provisioning, '--dry-run');
+    const again = await provision(manifest, provisioning);
 
-    expect(again.stderr).toContain(`note: ${join(directory, 'iot-deprovision-report.state.json')}, of a later deprovision run, is newer than ${provisioning}.state.json`);
-    expect(again.stdout).toContain('skip: provisioned by an earlier run');
+    expect(again.exitCode).toBe(0);
+    expect(again.stderr).toContain(`1 of the devices ${provisioning}.state.json records as provisioned were deprovisioned by a later run: they are sent again`);
+    const [original, resent] = api.posted;
+    expect(resent).toMatchObject({ requestId: `${original!.requestId}-r1`, devices: [{ thingName: sensorName(0) }] });
+    const report = await readReport(provisioning);
+    expect(report.totals).toMatchObject({ devices: 3, succeeded: 3, succeededEarlier: 2 });
+    expect(report.devices[0]).toMatchObject({ thingName: sensorName(0), requestId: resent!.requestId });
+    expect(report.devices[0]).not.toHaveProperty('resumed');
+  });
+
+  it('reports each device of a request refused for devices that running requests hold, naming the holder, and sends it again on a re-run', async () => {
+    api = await startFakeApi();
+    const directory = await workDirectory();
+    const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(3));
+    const reportPrefix = join(directory, 'report');
+    api.setHeld([{ thingName: sensorName(1), heldBy: { workflow: 'deprovision', requestId: 'd123-0' } }]);
+
+    const refused = await provision(manifest, reportPrefix);
+
+    expect(refused.exitCode).toBe(1);
+    const report = await readReport(reportPrefix);
+    expect(report.failures).toEqual({ 'submit DevicesHeld': 3 });
+    expect(report.devices[1]!.error).toEqual({ step: 'submit', code: 'DevicesHeld', message: 'held by the running deprovisioning request d123-0; run again once it has finished' });
+    expect(report.devices[0]!.error?.message).toMatch(/^not sent, with the rest of its request: /);
+
+    api.setHeld([]);
+    expect((await provision(manifest, reportPrefix)).exitCode).toBe(0);
+    expect(api.posted.map((request) => request.requestId)).toEqual([api.posted[0]!.requestId, api.posted[0]!.requestId]);
+  });
+
+  it('says in one line that the API cannot be reached and how to point at it, exits 3, and writes no report or rate', async () => {
+    const closed = await startFakeApi();
+    const url = closed.url;
+    await closed.close();
+    const directory = await workDirectory();
+    const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(MAX_DEVICES_PER_REQUEST + 1));
+    const reportPrefix = join(directory, 'report');
+    const stdout = capturedStream();
+    const stderr = capturedStream();
+
+    const exitCode = await runCli([manifest, '--report', reportPrefix], { stdout, stderr, env: { IOT_PROVISION_API_URL: url }, pollBackoff: FAST_POLLING });
+
+    expect(exitCode).toBe(3);
+    expect(stderr.text().split('\n').filter(Boolean)).toEqual([
+      expect.stringMatching(new RegExp(`^iot-provision: the API at ${url}/ cannot be reached \\(.*ECONNREFUSED.*\\)\\. Start it \\(npm start\\) or point --api-url \\(or IOT_PROVISION_API_URL\\) at it`)),
+    ]);
+    expect(stdout.text()).not.toContain('devices/s');
+    await expect(readFile(`${reportPrefix}.json`, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('names the flag that set a request option it refuses', async () => {
@@ -151,13 +197,25 @@ describe('iot-provision against an API that follows the contract', () => {
     const directory = await workDirectory();
     const manifest = await writeManifest(directory, 'fleet.csv', ['thingName', sensorName(0), sensorName(1), sensorName(2)].join('\n'));
 
-    const plan = await provision(manifest, join(directory, 'report'), '--deprovision', '--no-disassociate', '--dry-run');
+    const plan = await provision(manifest, join(directory, 'report'), '--deprovision', '--no-disassociate', '--no-delete', '--dry-run');
 
     expect(plan.exitCode).toBe(0);
     expect(plan.stdout).toMatch(/d[0-9a-f]{12}-0 +3 devices {2}send/);
     expect(plan.stdout).toContain('3 devices to deprovision in 1 request ');
-    expect(plan.stdout).toContain('Request options: disassociate=false, detachPrincipals=true, deleteThings=true');
+    expect(plan.stdout).toContain('Request options: disassociate=false, detachPrincipals=true, deleteThings=false');
     expect(plan.stdout).not.toContain('Devices per core device');
+    expect(api.posted).toEqual([]);
+  });
+
+  it('refuses to delete things it leaves associated, naming the flag, and sends nothing', async () => {
+    api = await startFakeApi();
+    const directory = await workDirectory();
+    const manifest = await writeManifest(directory, 'fleet.csv', ['thingName', sensorName(0)].join('\n'));
+
+    const refused = await provision(manifest, join(directory, 'report'), '--deprovision', '--no-disassociate');
+
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('request options: disassociate (--no-disassociate) must be true when deleteThings is true');
     expect(api.posted).toEqual([]);
   });
 

@@ -6,9 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../cli/main.ts';
 import type { FleetReport } from '../../cli/report.ts';
 import { DEMO_CORE_DEVICE } from '../../local-cloud/config.ts';
-import { startApiServer, type RunningApiServer } from '../../local/api-server.ts';
+import { startApiServer, type RunningApiServer } from '../../local-cloud/apigateway/api-server.ts';
 import { demoFleetCommand } from '../../local/demo-seed.ts';
-import { parseManifest } from '../../cli/manifest.ts';
+import { parseManifest } from '../../functions/domain/fleet-manifest.ts';
 import { startTestServiceCloud, type TestServiceCloud } from '../support/service-cloud.ts';
 import { capturedStream, workDirectory } from './fleet-fixtures.ts';
 
@@ -50,11 +50,11 @@ describe('the demo fleet that npm start offers', () => {
   }
 
   it('gets its certificates at the default quota and is provisioned by iot-provision through the local API', async () => {
-    // More certificates than the CreateKeysAndCertificate bucket holds (10): the later ones wait for tokens.
+    // More certificates than the CreateCertificateFromCsr bucket holds (10): the later ones wait for tokens.
     service.cloud.admin.configureFaults({ quotas: true });
     const directory = await workDirectory();
     const certificateArns = await createDemoFleet(join(directory, 'fleet.csv'), FLEET_SIZE);
-    const created = service.cloud.admin.metrics().CreateKeysAndCertificate;
+    const created = service.cloud.admin.metrics().CreateCertificateFromCsr;
     service.cloud.admin.configureFaults({ quotas: false });
     expect(created?.succeeded).toBe(FLEET_SIZE);
     expect(created?.throttled).toBeGreaterThan(0);
@@ -105,6 +105,15 @@ describe('the demo fleet that npm start offers', () => {
       expect((await iotProvision(manifest, join(directory, `deprovision-${cycle}`), '--deprovision')).report.totals).toMatchObject({ succeeded: 5, succeededEarlier: 0 });
       expect(service.clientThings()).toEqual([]);
     }
+  });
+
+  it('names the API by --api-url in the command it prints when API_PORT moved it', async () => {
+    const path = join(await workDirectory(), 'moved-api.csv');
+    const script = (env: Record<string, string>) =>
+      promisify(execFile)(process.execPath, [DEMO_FLEET_SCRIPT, '--devices', '1', '--out', path, '--endpoint', service.url], { env: { ...process.env, ...env } });
+
+    expect((await script({ API_PORT: '3977' })).stdout).toContain(`npx iot-provision ${path} --api-url http://127.0.0.1:3977\n`);
+    expect((await script({ API_PORT: '' })).stdout).toContain(`npx iot-provision ${path}\n`);
   });
 
   it('is offered with flags only for the URLs that are not the defaults', () => {

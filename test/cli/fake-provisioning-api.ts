@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { provisioningRequestSchema, type ProvisioningRequest } from '../../functions/domain/provisioning-request.ts';
+import type { HeldDevice } from '../../functions/domain/device-leases.ts';
 import type { DeviceOutcome, RequestSummary, StepError } from '../../functions/domain/records.ts';
 import { validate } from '../../functions/domain/validation.ts';
 
@@ -21,6 +22,8 @@ export interface FakeApi {
   /** Makes `requestId` known with this body, as if another client had used it. */
   seed(request: ProvisioningRequest): void;
   setFailures(failures: Record<string, StepError>): void;
+  /** Devices that running requests hold: a request naming any of them is refused with 409 and `heldDevices`. */
+  setHeld(held: HeldDevice[]): void;
   close(): Promise<void>;
 }
 
@@ -35,6 +38,7 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
   const executions = new Map<string, Execution>();
   const posted: ProvisioningRequest[] = [];
   let failures = options.failures ?? {};
+  let held: HeldDevice[] = [];
   const runningPolls = options.runningPolls ?? 1;
   const notVisiblePolls = options.notVisiblePolls ?? 0;
 
@@ -67,6 +71,8 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
       const requestId = body.requestId!;
       const existing = executions.get(requestId);
       if (existing && existing.body !== text) return reply(409, { message: `requestId ${requestId} was already used with another body` });
+      const heldDevices = held.filter(({ thingName }) => body.devices.some((device) => device.thingName === thingName));
+      if (!existing && heldDevices.length > 0) return reply(409, { message: `${heldDevices.length} devices belong to running requests`, requestId, heldDevices });
       if (!existing) executions.set(requestId, { request: body, body: text, polls: 0 });
       return reply(202, { requestId, executionArn: `arn:aws:states:us-east-1:123456789012:execution:provision:${requestId}`, statusUrl: `/provisioning-requests/${requestId}` });
     }
@@ -77,8 +83,12 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
       if (!execution) return notFound();
       execution.polls += 1;
       if (execution.polls <= notVisiblePolls) return notFound();
-      if (execution.polls <= notVisiblePolls + runningPolls) return reply(200, { requestId, status: 'RUNNING', startDate: '2026-01-01T00:00:00.000Z' });
-      return reply(200, { requestId, status: 'SUCCEEDED', startDate: '2026-01-01T00:00:00.000Z', stopDate: '2026-01-01T00:00:01.000Z', summary: summaryOf(execution.request) });
+      if (execution.polls <= notVisiblePolls + runningPolls) {
+        const progress = { requested: execution.request.devices.length, finished: Math.min(execution.polls - notVisiblePolls - 1, execution.request.devices.length) };
+        return reply(200, { requestId, executionStatus: 'RUNNING', outcome: 'IN_PROGRESS', progress, startDate: '2026-01-01T00:00:00.000Z' });
+      }
+      const summary = summaryOf(execution.request);
+      return reply(200, { requestId, executionStatus: 'SUCCEEDED', outcome: summary.status, startDate: '2026-01-01T00:00:00.000Z', stopDate: '2026-01-01T00:00:01.000Z', summary });
     }
     return reply(404, { message: 'no such route' });
   };
@@ -94,6 +104,9 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
     },
     setFailures(next) {
       failures = next;
+    },
+    setHeld(next) {
+      held = next;
     },
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };

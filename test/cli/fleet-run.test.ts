@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ApiResult, FleetApi } from '../../cli/api-client.ts';
 import { runFleet, type FleetRunDependencies } from '../../cli/fleet-run.ts';
-import type { RequestStatusResponse } from '../../cli/outcomes.ts';
-import type { FleetPlan, PlannedDevice } from '../../cli/plan.ts';
-import { PROVISIONING, type FleetRequest } from '../../cli/workflow.ts';
+import type { RequestStatusResponse } from '../../functions/domain/fleet-outcomes.ts';
+import type { PlannedDevice } from '../../functions/domain/fleet-manifest.ts';
+import type { FleetPlan } from '../../cli/plan.ts';
+import { PROVISIONING, type FleetRequest } from '../../functions/domain/fleet-workflow.ts';
 
 function plan(chunkSizes: number[]): FleetPlan {
   let index = 0;
@@ -26,7 +27,7 @@ function dependencies(api: Partial<FleetApi>, concurrency = 4): FleetRunDependen
     api: api as FleetApi,
     state: new Map(),
     recordFinished: async () => {},
-    startProgress: () => ({ settle: () => {}, stop: () => {} }),
+    startProgress: () => ({ running: () => {}, settle: () => {}, stop: () => {} }),
     concurrency,
     pollBackoff: { initialMs: 0, maxMs: 0, notVisibleGraceMs: 0 },
   };
@@ -36,7 +37,8 @@ const succeeded = (request: FleetRequest): ApiResult<RequestStatusResponse> => (
   ok: true,
   value: {
     requestId: request.requestId!,
-    status: 'SUCCEEDED',
+    executionStatus: 'SUCCEEDED',
+    outcome: 'SUCCEEDED',
     startDate: 't0',
     summary: {
       requestId: request.requestId!,

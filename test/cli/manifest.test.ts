@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { manifestFormatOf, parseManifest, type Manifest, type ManifestParse } from '../../cli/manifest.ts';
+import { manifestFormatOf, parseManifest, type Manifest, type ManifestParse } from '../../functions/domain/fleet-manifest.ts';
 
 function parsed(result: ManifestParse): Manifest {
   if (!result.ok) throw new Error(`expected a manifest, got ${JSON.stringify(result.problems)}`);

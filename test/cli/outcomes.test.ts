@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { finishRequest } from '../../cli/outcomes.ts';
+import { finishRequest } from '../../functions/domain/fleet-outcomes.ts';
 
 const sent = [
   { thingName: 'a', coreDeviceThingName: 'core-a' },
@@ -42,6 +42,17 @@ describe('finishRequest', () => {
       { thingName: 'a', status: 'DEPROVISIONED' },
       { thingName: 'b', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'status', code: 'UnexpectedPROVISIONED', message: expect.any(String) } },
     ]);
+  });
+
+  it('keeps a device its cancelled request left NOT_STARTED as not started, neither done nor failed', () => {
+    const finished = finishRequest('r-1', 'SUCCEEDED', {
+      requestId: 'r-1',
+      status: 'CANCELLED',
+      counts: { requested: 2, succeeded: 1, failed: 0, rolledBack: 0, notStarted: 1 },
+      devices: [{ thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a' }, { thingName: 'b', status: 'NOT_STARTED', coreDeviceThingName: 'core-b' }],
+    }, sent, 'PROVISIONED');
+
+    expect(finished.devices[1]).toEqual({ thingName: 'b', status: 'NOT_STARTED', coreDeviceThingName: 'core-b' });
   });
 
   it('fails every device of an execution that ended without a summary, with its status as the code', () => {

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseManifest, type Manifest } from '../../cli/manifest.ts';
-import { planRequests, requestBody, validateManifest, type ValidManifest } from '../../cli/plan.ts';
+import { parseManifest, requestBody, validateManifest, type Manifest, type ValidManifest } from '../../functions/domain/fleet-manifest.ts';
+import { planRequests } from '../../cli/plan.ts';
 import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES, REQUEST_ID_PATTERN } from '../../functions/domain/limits.ts';
-import { DEPROVISIONING, PROVISIONING } from '../../cli/workflow.ts';
+import { DEPROVISIONING, PROVISIONING } from '../../functions/domain/fleet-workflow.ts';
 import { certificateArn, fleetCsv, sensorName } from './fleet-fixtures.ts';
 
 const RUN_ID = '0a1b2c3d';
@@ -101,7 +101,7 @@ describe('validateManifest', () => {
     expect(result).toMatchObject({
       ok: false,
       problems: [
-        { where: 'manifest', field: 'requestId', reason: 'is set by iot-provision (one per request it sends) and must not be given' },
+        { where: 'manifest', field: 'requestId', reason: 'is set for each request the fleet is split into (by iot-provision or a fleet run) and must not be given' },
         { where: 'devices[0] (line 5)', field: 'thingName' },
         { where: 'devices[0] (line 5)', field: 'principal' },
       ],
@@ -159,7 +159,7 @@ describe('validateManifest for deprovisioning', () => {
 
   it('keeps principals attached only when the things are kept, whether the command line or the manifest says so', () => {
     const manifest = manifestOf('thingName\nsensor-1\n', 'csv');
-    const options = { disassociate: false, detachPrincipals: false };
+    const options = { coreDeviceThingName: 'core-a', detachPrincipals: false };
 
     expect(validateManifest(manifest, options, DEPROVISIONING)).toMatchObject({
       ok: false,
@@ -172,7 +172,16 @@ describe('validateManifest for deprovisioning', () => {
     const manifest = manifestOf('thingName\nsensor-1\n', 'csv');
 
     expect(validateManifest(manifest, {}, DEPROVISIONING)).toMatchObject({ ok: false, problems: [{ where: 'line 2', field: 'coreDeviceThingName', reason: expect.stringContaining('to disassociate') }] });
-    expect(validateManifest(manifest, { disassociate: false }, DEPROVISIONING)).toMatchObject({ ok: true });
+    expect(validateManifest(manifest, { disassociate: false, deleteThings: false }, DEPROVISIONING)).toMatchObject({ ok: true });
+  });
+
+  it('leaves devices associated only when the things are kept, naming the option that says otherwise', () => {
+    const manifest = manifestOf('thingName\nsensor-1\n', 'csv');
+
+    expect(validateManifest(manifest, { disassociate: false }, DEPROVISIONING)).toMatchObject({
+      ok: false,
+      problems: [{ where: 'request options', field: 'disassociate', reason: expect.stringContaining('when deleteThings is true') }],
+    });
   });
 });
 

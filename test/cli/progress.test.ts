@@ -28,4 +28,20 @@ describe('progress', () => {
 
     expect(stream.text()).toBe('10/10 devices done, 2 failed, 2.0 devices/s, ETA 0s\n');
   });
+
+  it('counts the devices of running requests through their own steps, until their outcomes replace them', () => {
+    const stream = capturedStream();
+    let now = 0;
+    const progress = startProgress(stream, 10, 0, () => now);
+
+    now = 2_000;
+    progress.running('r-0', 3);
+    progress.running('r-1', 1);
+    progress.running('r-0', 4);
+    progress.stop();
+    progress.settle(4, 1, 'r-0');
+    progress.stop();
+
+    expect(stream.text()).toBe('5/10 devices done, 0 failed, 2.5 devices/s, ETA 2s\n6/10 devices done, 1 failed, 3.0 devices/s, ETA 1s\n');
+  });
 });

@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import type { FleetRunResult } from '../../cli/fleet-run.ts';
-import type { FleetDeviceOutcome } from '../../cli/outcomes.ts';
+import type { FleetDeviceOutcome } from '../../functions/domain/fleet-outcomes.ts';
 import { buildReport, formatSummary, reportPaths, writeReport } from '../../cli/report.ts';
-import { PROVISIONING } from '../../cli/workflow.ts';
+import { PROVISIONING } from '../../functions/domain/fleet-workflow.ts';
 import { workDirectory } from './fleet-fixtures.ts';
 
 function result(outcomes: { outcome: FleetDeviceOutcome; resumed?: true }[]): FleetRunResult {
@@ -55,6 +55,19 @@ describe('the report', () => {
     expect(report.elapsedSeconds).toBe(65);
     expect(report.totals).toEqual({ requests: 2, requestsSkipped: 1, requestsUnfinished: 1, devices: 4, succeeded: 2, succeededEarlier: 2, failed: 2, devicesPerSecond: 2 / 65 });
     expect(report.failures).toEqual({ 'submit Conflict': 2 });
+  });
+
+  it('counts devices a cancel left NOT_STARTED apart: neither succeeded nor failed, and no failure to report', () => {
+    const cancelled = result([
+      { outcome: { thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a' } },
+      { outcome: { thingName: 'b', status: 'NOT_STARTED', coreDeviceThingName: 'core-a' } },
+      { outcome: { thingName: 'c', status: 'FAILED', coreDeviceThingName: 'core-b', error: associationFailed } },
+    ]);
+    const report = buildReport(context, cancelled);
+
+    expect(report.totals).toMatchObject({ devices: 3, succeeded: 1, failed: 1, notStarted: 1 });
+    expect(report.failures).toEqual({ 'associate ResourceNotFoundException': 1 });
+    expect(report.devices.map((device) => device.status)).toEqual(['PROVISIONED', 'NOT_STARTED', 'FAILED']);
   });
 
   it('writes JSON and a CSV with one row per device that reads back, quoting included', async () => {

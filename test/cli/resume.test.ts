@@ -1,9 +1,11 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { finishRequest, type FinishedRequest } from '../../cli/outcomes.ts';
-import type { PlannedDevice, RequestChunk } from '../../cli/plan.ts';
-import { createStateRecorder, loadRun, newRun, resumeChunk, type ResumeState } from '../../cli/resume.ts';
+import { finishRequest, type FinishedRequest } from '../../functions/domain/fleet-outcomes.ts';
+import type { PlannedDevice } from '../../functions/domain/fleet-manifest.ts';
+import type { RequestChunk } from '../../cli/plan.ts';
+import { createStateRecorder, loadRun, newRun, resumeChunk, undoneSince, type ResumeState } from '../../cli/resume.ts';
+import { DEPROVISIONING, PROVISIONING } from '../../functions/domain/fleet-workflow.ts';
 import { workDirectory } from './fleet-fixtures.ts';
 
 const chunk: RequestChunk = {
@@ -54,6 +56,23 @@ describe('resumeChunk', () => {
     const resumption = resumeChunk(chunk, stateOf(finished(chunk.requestId, ['a', 'b', 'c'], ['b', 'c'])), 'PROVISIONED');
 
     expect(resumption.next).toMatchObject({ requestId: `${chunk.requestId}-r1`, attempt: 1 });
+    expect(thingNamesOf(resumption.next?.devices)).toEqual(['b', 'c']);
+    expect(resumption.alreadyDone.map(({ planned }) => planned.device.thingName)).toEqual(['a']);
+  });
+
+  it('sends again the devices a cancel left NOT_STARTED, as it does failed ones', () => {
+    const cancelled = finishRequest(chunk.requestId, 'SUCCEEDED', {
+      requestId: chunk.requestId,
+      status: 'CANCELLED',
+      counts: { requested: 3, succeeded: 1, failed: 0, rolledBack: 0, notStarted: 2 },
+      devices: [
+        { thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a' },
+        { thingName: 'b', status: 'NOT_STARTED', coreDeviceThingName: 'core-a' },
+        { thingName: 'c', status: 'NOT_STARTED', coreDeviceThingName: 'core-a' },
+      ],
+    }, ['a', 'b', 'c'].map((thingName) => ({ thingName, coreDeviceThingName: 'core-a' })), 'PROVISIONED');
+    const resumption = resumeChunk(chunk, stateOf(cancelled), 'PROVISIONED');
+
     expect(thingNamesOf(resumption.next?.devices)).toEqual(['b', 'c']);
     expect(resumption.alreadyDone.map(({ planned }) => planned.device.thingName)).toEqual(['a']);
   });
@@ -118,5 +137,34 @@ describe('the state file', () => {
     await writeFile(path, JSON.stringify({ version: 7, requests: {} }));
 
     await expect(loadRun(path)).rejects.toThrow(/not a state file/);
+  });
+});
+
+describe('undoneSince', () => {
+  const deprovisioned = (requestId: string, thingNames: string[]): FinishedRequest => ({
+    requestId,
+    executionStatus: 'SUCCEEDED',
+    devices: thingNames.map((thingName) => ({ thingName, status: 'DEPROVISIONED', coreDeviceThingName: 'core-a' })),
+  });
+
+  it('names the devices whose last done outcome, in one state file, is the other workflow\'s', () => {
+    const state = stateOf(finished('m1-0', ['a', 'b', 'c'], []), deprovisioned('d1-0', ['a', 'b']), finished('m1-0-r1', ['b'], []));
+
+    expect([...undoneSince(state, PROVISIONING, DEPROVISIONING)]).toEqual(['a']);
+    expect([...undoneSince(state, DEPROVISIONING, PROVISIONING)].sort()).toEqual(['b', 'c']);
+  });
+
+  it('counts every record of the other workflow\'s later state file after this one\'s, and a failure there undoes nothing', () => {
+    const later = stateOf(deprovisioned('d2-0', ['c']), finishRequest('d2-1', 'SUCCEEDED', undefined, [{ thingName: 'b', coreDeviceThingName: 'core-a' }], 'DEPROVISIONED'));
+
+    expect([...undoneSince(stateOf(finished('m1-0', ['a', 'b', 'c'], [])), PROVISIONING, DEPROVISIONING, later)]).toEqual(['c']);
+  });
+
+  it('lets resumeChunk send the undone devices again instead of counting them done', () => {
+    const resumption = resumeChunk(chunk, stateOf(finished(chunk.requestId, ['a', 'b', 'c'], [])), 'PROVISIONED', new Set(['b']));
+
+    expect(thingNamesOf(resumption.alreadyDone.map(({ planned }) => planned))).toEqual(['a', 'c']);
+    expect(resumption.next).toMatchObject({ requestId: `${chunk.requestId}-r1`, attempt: 1 });
+    expect(thingNamesOf(resumption.next?.devices)).toEqual(['b']);
   });
 });

@@ -1,14 +1,31 @@
 /**
  * `npm run reliability`: after `vitest run test/reliability` has run every scenario of
  * test/reliability/scenarios.ts with RELIABILITY_FIGURES_DIR set (each writes one JSON file there),
- * prints the figures table and writes it into docs/reliability.md, between its figures markers.
+ * prints the figures table and writes the results file (bench/results/reliability.json), which
+ * docs/reliability.md quotes. It also reports the latest mutation score (`npm run mutation`,
+ * reports/mutation/mutation.json) and the latest path coverage of the state machines (`npm run paths`,
+ * reports/paths/path-coverage.json). A markdown file instead writes both between its figures and suite markers.
  *
- *   node scripts/reliability-report.ts <figures dir> [<markdown file>]
+ *   node scripts/reliability-report.ts <figures dir> [<results .json | markdown file>]
  */
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { ScenarioResult } from '../test/reliability/scenarios.ts';
+import { MUTATION_REPORT, mutationScores, readMutationReport } from './mutation-report.ts';
+import type { PathCoverageResult } from './path-coverage.ts';
+
+const PATH_COVERAGE_RESULT = 'reports/paths/path-coverage.json';
+/** The files whose mutants decide what rollback and deprovisioning delete or detach: each is named in the report. */
+const DELETION_DECIDING = [
+  'functions/domain/rollback.ts',
+  'functions/domain/execution-input.ts',
+  'functions/domain/provisioning-template.ts',
+  'functions/domain/deprovisioning-request.ts',
+  'functions/domain/errors.ts',
+  'functions/commons/iot-operations.ts',
+  'functions/commons/removal-step.ts',
+];
 
 type Figures = Omit<ScenarioResult, 'first' | 'rerun'> & {
   first: Omit<ScenarioResult['first'], 'summary'>;
@@ -71,16 +88,62 @@ const footer =
   `${results.length} scenarios, ${totals.devices} devices per run, ${totals.calls} calls to the local cloud in the first runs ` +
   `(${totals.throttled} throttled, ${totals.failed} failed), ${totals.violations} invariant violations.`;
 
-console.log(`\n${table}\n\n${footer}`);
-if (output) {
-  // The document keeps its prose; only what lies between the markers is the run's.
-  const start = '<!-- figures:start -->';
-  const end = '<!-- figures:end -->';
-  const document = readFileSync(output, 'utf8');
+const minute = (date: Date) => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+
+/** The latest mutation score and path coverage, each as the command that measured it last left it. */
+function suiteFigures(): string {
+  const lines: string[] = [];
+  if (existsSync(MUTATION_REPORT)) {
+    const { files, total } = mutationScores(readMutationReport(MUTATION_REPORT));
+    const percent = (score: number) => `${score.toFixed(1)}%`;
+    lines.push(
+      `Mutation score (\`npm run mutation\`, ${minute(statSync(MUTATION_REPORT).mtime)}): **${percent(total.score)}** of ${total.mutants} mutants of functions/domain and functions/commons ` +
+        `(${total.killed} killed, ${total.survived} survived, ${total.noCoverage} without a test).`,
+      '',
+      '| File that decides what is deleted or detached | Score | Survived | Without a test |',
+      '|---|---|---|---|',
+      ...DELETION_DECIDING.map((name) => {
+        const file = files.find((candidate) => candidate.file === name);
+        return file ? `| \`${name}\` | ${percent(file.score)} | ${file.survived} | ${file.noCoverage} |` : `| \`${name}\` | not mutated | — | — |`;
+      }),
+    );
+  } else {
+    lines.push(`Mutation score: not measured (no ${MUTATION_REPORT}: run \`npm run mutation\`).`);
+  }
+  lines.push('');
+  if (existsSync(PATH_COVERAGE_RESULT)) {
+    const paths = JSON.parse(readFileSync(PATH_COVERAGE_RESULT, 'utf8')) as PathCoverageResult;
+    const kinds = `${paths.byKind.state.driven}/${paths.byKind.state.branches} states, ${paths.byKind.retry.driven}/${paths.byKind.retry.branches} Retry branches, ${paths.byKind.catch.driven}/${paths.byKind.catch.branches} Catch branches`;
+    lines.push(
+      `Path coverage of the state machines (\`npm run paths\`, ${minute(new Date(paths.date))}): **${paths.driven} of ${paths.branches}** driven by a named test (${kinds}), from ${paths.traces} executions.` +
+        (paths.undriven.length === 0 ? '' : ` Not driven: ${paths.undriven.map(({ machine, id }) => `${machine} \`${id}\``).join(', ')}.`),
+    );
+  } else {
+    lines.push(`Path coverage: not measured (no ${PATH_COVERAGE_RESULT}: run \`npm run paths\`).`);
+  }
+  return lines.join('\n');
+}
+
+/** The document keeps its prose; only what lies between a pair of markers is the run's. */
+function between(document: string, name: string, content: string): string {
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
   const [before, rest] = document.split(start);
   const after = rest?.split(end)[1];
   if (before === undefined || after === undefined) throw new Error(`${output} has no ${start} … ${end} markers`);
-  const run = `Run of ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC on ${cpus().length} cores, Node ${process.version}.`;
-  writeFileSync(output, `${before}${start}\n${run}\n\n${table}\n\n${footer}\n${end}${after}`);
+  return `${before}${start}\n${content}\n${end}${after}`;
+}
+
+const suite = suiteFigures();
+console.log(`\n${table}\n\n${footer}\n\n${suite}`);
+if (output?.endsWith('.json')) {
+  // The data, and the same text as printed, for the documentation to quote.
+  const run = { date: new Date().toISOString(), cores: cpus().length, node: process.version };
+  writeFileSync(output, `${JSON.stringify({ run, totals: { scenarios: results.length, ...totals }, summary: footer, table, suite, scenarios: results }, null, 2)}\n`);
+  console.log(`\nwritten to ${output}`);
+} else if (output) {
+  const run = `Run of ${minute(new Date())} on ${cpus().length} cores, Node ${process.version}.`;
+  const document = between(readFileSync(output, 'utf8'), 'figures', `${run}\n\n${table}\n\n${footer}`);
+  writeFileSync(output, document.includes('<!-- suite:start -->') ? between(document, 'suite', suite) : document);
   console.log(`\nwritten to ${output}`);
 }

@@ -3,8 +3,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES } from '../../functions/domain/limits.ts';
 import { provisioningRequestSchema } from '../../functions/domain/provisioning-request.ts';
-import { validate } from '../../functions/domain/validation.ts';
-import { startApiServer, type RunningApiServer } from '../../local/api-server.ts';
+import { MAX_NESTING_DEPTH, validate } from '../../functions/domain/validation.ts';
+import { startApiServer, type RunningApiServer } from '../../local-cloud/apigateway/api-server.ts';
 import { startTestServiceCloud, type TestServiceCloud } from '../support/service-cloud.ts';
 
 /**
@@ -194,6 +194,31 @@ describe('bad input: POST /provisioning-requests on the local API', () => {
         expect(answer.message).toContain(field === '(body)' ? '(body)' : field.split('.')[0]);
       }),
       { numRuns: 60 },
+    );
+  });
+
+  it('a valid body declared as text (what fetch says of a string body with no Content-Type): 415 naming the header', async () => {
+    await fc.assert(
+      fc.asyncProperty(validRequest, fc.constantFrom(undefined, 'text/plain', 'TEXT/PLAIN; charset=utf-8'), async (request, contentType) => {
+        const response = await fetch(`${api.url}/provisioning-requests`, { method: 'POST', ...(contentType && { headers: { 'Content-Type': contentType } }), body: JSON.stringify(request) });
+        expect(response.status).toBe(415);
+        expect(((await response.json()) as { errors: { field: string }[] }).errors.map((error) => error.field)).toEqual(['headers.Content-Type']);
+      }),
+      { numRuns: 6 },
+    );
+  });
+
+  it('bodies nested thousands of levels deep, anywhere: 400 naming the body, never a stack overflow', async () => {
+    await fc.assert(
+      fc.asyncProperty(validRequest, fc.integer({ min: MAX_NESTING_DEPTH, max: 20_000 }), fc.constantFrom('[', '{"a":'), async (request, depth, opener) => {
+        const closer = opener === '[' ? ']' : '}';
+        const deep = `${opener.repeat(depth)}0${closer.repeat(depth)}`;
+        const answer = await post(JSON.stringify({ ...request, devices: [{ ...request.devices[0], parameters: { Site: '@' } }] }).replace('"@"', deep));
+        expect(answer.status).toBe(400);
+        expect(answer.fields).toEqual(['(body)']);
+        expect(answer.message).toContain('levels deep');
+      }),
+      { numRuns: 10 },
     );
   });
 

@@ -1,6 +1,6 @@
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiServer, type RunningApiServer } from '../../local/api-server.ts';
+import { startApiServer, type RunningApiServer } from '../../local-cloud/apigateway/api-server.ts';
 import { startTestServiceCloud, type TestServiceCloud } from '../support/service-cloud.ts';
 import { waitForExecution } from '../support/step-functions.ts';
 

@@ -98,6 +98,7 @@ describe('checkProvisioning', () => {
     ['an association with the wrong core device', ({ request }) => (request.devices[0]!.coreDeviceThingName = 'core-2'), 'new-ok: PROVISIONED but not associated with core device core-2'],
     ['a failed device whose created thing was left', ({ after }) => after.things.push(thing('new-failed')), 'new-failed: FAILED, and the thing this request created is still there'],
     ['a failed pre-existing thing left with the principal this request attached', ({ after }) => after.thingPrincipals['old-failed']!.push(attached('d')), `old-failed: FAILED, and principal ${certId('d')} that this request attached is still attached`],
+    ['a failed pre-existing thing whose attachment changed type', ({ after }) => (after.thingPrincipals['old-failed'] = [attached('e')]), `old-failed: FAILED, and principal ${certId('e')}, attached NON_EXCLUSIVE_THING before, is now EXCLUSIVE_THING`],
     ['a failed device left associated', ({ after }) => after.associations['core-1']!.push({ thingName: 'old-failed', associatedAt: 1 }), 'old-failed: FAILED, and the association with core-1 that this request made is still there'],
     ['a rollback that could not finish', ({ summary }) => (summary.devices[1]!.rollback!.incomplete = { step: 'rollback', code: 'ThingStillHasPrincipals', message: '' }), 'new-failed: rollback incomplete (ThingStillHasPrincipals)'],
     ['a pre-existing thing deleted by its rollback', ({ after }) => (after.things = after.things.filter((t) => t.thingName !== 'old-failed')), 'old-failed: existed before the request and was deleted'],
@@ -170,5 +171,59 @@ describe('checkDeprovisioning', () => {
     mutate(fixture);
     const violations = checkDeprovisioning(fixture.request, fixture.summary, fixture.before, fixture.after);
     expect(violations.some((violation) => violation.startsWith(expected))).toBe(true);
+  });
+});
+
+/** A cancelled provisioning: `done` was provisioned; `new-later` (no thing) and `old-later` (a thing with a principal, associated) were not started. */
+const cancelledRequest: ProvisioningRequestShape = {
+  coreDeviceThingName: 'core-1',
+  devices: [{ thingName: 'done', principal: certArn('a') }, { thingName: 'new-later', principal: certArn('b') }, { thingName: 'old-later', principal: certArn('c') }],
+};
+const cancelledBefore = snapshot({
+  things: [thing('old-later', { model: 'legacy' }, 2)],
+  thingPrincipals: { 'old-later': [attached('c', 'NON_EXCLUSIVE_THING')] },
+  associations: { 'core-1': [{ thingName: 'old-later', associatedAt: 0 }] },
+});
+const cancelledAfter = snapshot({
+  things: [thing('old-later', { model: 'legacy' }, 2), thing('done')],
+  thingPrincipals: { 'old-later': [attached('c', 'NON_EXCLUSIVE_THING')], done: [attached('a')] },
+  associations: { 'core-1': [{ thingName: 'old-later', associatedAt: 0 }, { thingName: 'done', associatedAt: 1 }] },
+});
+const cancelledSummary: RequestSummary = {
+  requestId: 'r',
+  status: 'CANCELLED',
+  counts: { requested: 3, succeeded: 1, failed: 0, rolledBack: 0, notStarted: 2 },
+  devices: [
+    { thingName: 'done', status: 'PROVISIONED', coreDeviceThingName: 'core-1' },
+    { thingName: 'new-later', status: 'NOT_STARTED', coreDeviceThingName: 'core-1' },
+    { thingName: 'old-later', status: 'NOT_STARTED', coreDeviceThingName: 'core-1' },
+  ],
+};
+
+describe('devices a cancel left NOT_STARTED', () => {
+  it('passes a cancelled run whose devices not started are as they were', () => {
+    expect(checkProvisioning(cancelledRequest, cancelledSummary, cancelledBefore, cancelledAfter)).toEqual([]);
+    const asDeprovisioning = { ...cancelledSummary, devices: cancelledSummary.devices.map((device) => (device.thingName === 'done' ? { ...device, status: 'DEPROVISIONED' as const } : device)) };
+    // `done` was never there: removing it leaves the state as it was.
+    expect(checkDeprovisioning(cancelledRequest, asDeprovisioning, cancelledBefore, cancelledBefore)).toEqual([]);
+  });
+
+  const breakages: Breakage<ProvisioningRequestShape>[] = [
+    ['a thing created for a device not started', ({ after }) => after.things.push(thing('new-later')), 'new-later: NOT_STARTED, yet its thing was created'],
+    ['a thing deleted', ({ after }) => after.things.shift(), 'old-later: NOT_STARTED, yet its thing was deleted'],
+    ['a thing updated', ({ after }) => (after.things[0]!.version = 3), 'old-later: NOT_STARTED, yet its thing changed'],
+    ['a principal attached', ({ after }) => (after.thingPrincipals['new-later'] = [attached('b')]), 'new-later: NOT_STARTED, yet its principals changed'],
+    ['an attachment converted', ({ after }) => (after.thingPrincipals['old-later'] = [attached('c')]), 'old-later: NOT_STARTED, yet its principals changed'],
+    ['an association made', ({ after }) => after.associations['core-1']!.push({ thingName: 'new-later', associatedAt: 1 }), 'new-later: NOT_STARTED, yet its association with core-1 changed'],
+    ['an association removed', ({ after }) => after.associations['core-1']!.shift(), 'old-later: NOT_STARTED, yet its association with core-1 changed'],
+    ['counts without the devices not started', ({ summary }) => delete summary.counts.notStarted, 'counts'],
+    ['a status other than CANCELLED', ({ summary }) => (summary.status = 'SUCCEEDED'), 'status SUCCEEDED with 2 devices not started'],
+  ];
+
+  it.each(breakages)('catches %s', (_, mutate, expected) => {
+    const fixture = structuredClone({ request: cancelledRequest, summary: cancelledSummary, before: cancelledBefore, after: cancelledAfter });
+    mutate(fixture);
+    const violations = checkProvisioning(fixture.request, fixture.summary, fixture.before, fixture.after);
+    expect(violations.some((violation) => violation.startsWith(expected)), JSON.stringify(violations)).toBe(true);
   });
 });

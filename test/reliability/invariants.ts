@@ -60,16 +60,36 @@ function checkOneOutcomeEach(
     if (outcomes.has(outcome.thingName)) violations.push(`${outcome.thingName}: more than one outcome`);
     outcomes.set(outcome.thingName, outcome);
     if (!requested.includes(outcome.thingName)) violations.push(`${outcome.thingName}: an outcome for a device that was not requested`);
-    if (outcome.status !== successStatus && outcome.status !== 'FAILED') violations.push(`${outcome.thingName}: status ${outcome.status} is not an outcome`);
+    if (![successStatus, 'FAILED', 'NOT_STARTED'].includes(outcome.status)) violations.push(`${outcome.thingName}: status ${outcome.status} is not an outcome`);
   }
   for (const thingName of requested) if (!outcomes.has(thingName)) violations.push(`${thingName}: no outcome`);
   const succeeded = summary.devices.filter((outcome) => outcome.status === successStatus).length;
   const failed = summary.devices.filter((outcome) => outcome.status === 'FAILED').length;
+  const notStarted = summary.devices.filter((outcome) => outcome.status === 'NOT_STARTED').length;
   const { counts } = summary;
-  if (counts?.requested !== requested.length || counts.succeeded !== succeeded || counts.failed !== failed) {
-    violations.push(`counts ${JSON.stringify(counts)} do not match ${requested.length} requested, ${succeeded} succeeded, ${failed} failed`);
+  if (counts?.requested !== requested.length || counts.succeeded !== succeeded || counts.failed !== failed || (counts.notStarted ?? 0) !== notStarted) {
+    violations.push(`counts ${JSON.stringify(counts)} do not match ${requested.length} requested, ${succeeded} succeeded, ${failed} failed, ${notStarted} not started`);
   }
+  if ((summary.status === 'CANCELLED') !== notStarted > 0) violations.push(`status ${summary.status} with ${notStarted} devices not started`);
   return { violations, outcomes };
+}
+
+/**
+ * A device a cancel left NOT_STARTED is as it was before the request: its thing (there or not, with the same
+ * attributes and version), its principals and their types, and its association.
+ */
+function checkUntouched(name: string, core: string, before: StateSnapshot, after: StateSnapshot): string[] {
+  const violations: string[] = [];
+  const [earlier, later] = [thingOf(before, name), thingOf(after, name)];
+  if (!earlier !== !later) violations.push(`${name}: NOT_STARTED, yet its thing was ${earlier ? 'deleted' : 'created'}`);
+  else if (earlier && later && (JSON.stringify(later.attributes) !== JSON.stringify(earlier.attributes) || later.version !== earlier.version)) {
+    violations.push(`${name}: NOT_STARTED, yet its thing changed`);
+  }
+  const attachments = (state: StateSnapshot) =>
+    JSON.stringify(activeAttachments(state, name).map((attachment) => `${attachment.principal} ${attachment.thingPrincipalType}`).sort());
+  if (attachments(before) !== attachments(after)) violations.push(`${name}: NOT_STARTED, yet its principals changed from ${attachments(before)} to ${attachments(after)}`);
+  if (isAssociated(before, core, name) !== isAssociated(after, core, name)) violations.push(`${name}: NOT_STARTED, yet its association with ${core} changed`);
+  return violations;
 }
 
 /**
@@ -121,7 +141,8 @@ export function checkProvisioning(
     if (!outcome) continue;
     const core = device.coreDeviceThingName ?? request.coreDeviceThingName ?? '';
     const name = device.thingName;
-    if (outcome.status === 'PROVISIONED') {
+    if (outcome.status === 'NOT_STARTED') violations.push(...checkUntouched(name, core, before, after));
+    else if (outcome.status === 'PROVISIONED') {
       if (!thingOf(after, name)) violations.push(`${name}: PROVISIONED but the thing does not exist`);
       const principal = device.principal ?? outcome.certificateArn;
       if (!principal) violations.push(`${name}: PROVISIONED without a principal`);
@@ -138,10 +159,12 @@ export function checkProvisioning(
       const existed = thingOf(before, name) !== undefined;
       if (!existed && thingOf(after, name)) violations.push(`${name}: FAILED, and the thing this request created is still there`);
       if (existed) {
-        const principalsBefore = new Set(activeAttachments(before, name).map((attachment) => attachment.principal));
+        const typesBefore = new Map(activeAttachments(before, name).map((attachment) => [attachment.principal, attachment.thingPrincipalType]));
         for (const attachment of activeAttachments(after, name)) {
-          if (!principalsBefore.has(attachment.principal)) {
-            violations.push(`${name}: FAILED, and principal ${attachment.principal} that this request attached is still attached`);
+          const typeBefore = typesBefore.get(attachment.principal);
+          if (typeBefore === undefined) violations.push(`${name}: FAILED, and principal ${attachment.principal} that this request attached is still attached`);
+          else if (typeBefore !== attachment.thingPrincipalType) {
+            violations.push(`${name}: FAILED, and principal ${attachment.principal}, attached ${typeBefore} before, is now ${attachment.thingPrincipalType}`);
           }
         }
       }
@@ -170,7 +193,8 @@ export function checkDeprovisioning(
     if (!outcome) continue;
     const core = device.coreDeviceThingName ?? request.coreDeviceThingName ?? '';
     const name = device.thingName;
-    if (outcome.status === 'DEPROVISIONED') {
+    if (outcome.status === 'NOT_STARTED') violations.push(...checkUntouched(name, core, before, after));
+    else if (outcome.status === 'DEPROVISIONED') {
       if (disassociate && isAssociated(after, core, name)) violations.push(`${name}: DEPROVISIONED but still associated with ${core}`);
       if (detach && activeAttachments(after, name).length > 0) violations.push(`${name}: DEPROVISIONED but principals are still attached`);
       if (deleteThings && thingOf(after, name)) violations.push(`${name}: DEPROVISIONED but the thing still exists`);

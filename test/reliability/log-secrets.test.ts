@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEVICE_CSR } from '../local-cloud/fixtures.ts';
+import { deviceCsr } from '../local-cloud/fixtures.ts';
 import { startTestServiceCloud, type TestServiceCloud } from '../support/service-cloud.ts';
 
 /**
@@ -49,7 +49,7 @@ describe('secrets in logs', () => {
       coreDeviceThingName: 'core-a',
       templateName: 'thing-with-certificate-from-csr',
       devices: [
-        ...Array.from({ length: 5 }, (_, index) => ({ thingName: `logs-csr-${index}`, parameters: { CSR: DEVICE_CSR } })),
+        ...(await Promise.all(Array.from({ length: 5 }, async (_, index) => ({ thingName: `logs-csr-${index}`, parameters: { CSR: await deviceCsr(`logs-csr-${index}`) } })))),
         { thingName: 'logs-csr-bad', parameters: { CSR: 'not a CSR' } },
       ],
     });

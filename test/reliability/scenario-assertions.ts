@@ -1,4 +1,5 @@
 import { expect } from 'vitest';
+import { isLeftToStateMachineRetry } from '../../functions/domain/errors.ts';
 import type { Scenario, ScenarioResult } from './scenarios.ts';
 
 /** What every scenario must show; the scenario's own data says which failures are allowed. */
@@ -10,12 +11,23 @@ export function expectScenarioHeld(scenario: Scenario, result: ScenarioResult): 
   // The fault was really met, not configured and missed.
   if (scenario.retriedError) expect(result.first.failedAttempts[scenario.retriedError] ?? 0).toBeGreaterThan(0);
   if (scenario.redrivesEntries) expect(result.first.redrives).toBeGreaterThan(0);
+  // The cancel was accepted while the run was under way, and left devices not started.
+  if (scenario.cancel) {
+    expect(result.first.cancel?.statusCode).toBe(202);
+    expect(result.first.notStarted).toBeGreaterThan(0);
+  } else expect(result.first.notStarted).toBe(0);
 
   const failed = result.first.summary.devices.filter((device) => device.status === 'FAILED');
   if (result.expectedFailures) {
-    const { thingNames, step, code } = result.expectedFailures;
-    expect(failed.map((device) => device.thingName).sort()).toEqual([...thingNames].sort());
-    for (const device of failed) expect(device.error).toMatchObject({ step, code });
+    const causes = new Map(result.expectedFailures.flatMap(({ thingNames, step, code }) => thingNames.map((thingName) => [thingName, { step, code }] as const)));
+    const failedNames = new Set(failed.map((device) => device.thingName));
+    expect([...causes.keys()].filter((thingName) => !failedNames.has(thingName)), 'devices that should have failed').toEqual([]);
+    for (const device of failed) {
+      // A call whose retries ran out fails its device earlier than its cause, or one that has none.
+      if (scenario.retriesMayRunOut && isLeftToStateMachineRetry({ name: device.error?.code ?? '' })) continue;
+      expect(device.error, device.thingName).toMatchObject(causes.get(device.thingName) ?? { step: 'none expected' });
+    }
+    expect(result.first.incompleteRollbacks).toBe(0);
   } else if (scenario.permanentFaultCode) {
     expect(failed.length).toBeGreaterThan(0);
     for (const device of failed) expect(device.error?.code).toBe(scenario.permanentFaultCode);
@@ -25,6 +37,7 @@ export function expectScenarioHeld(scenario: Scenario, result: ScenarioResult): 
   }
 
   expect(result.rerun.violations).toEqual([]);
+  expect(result.rerun.notStarted).toBe(0);
   expect(result.rerun.failed).toBe(0);
   expect(result.rerun.succeeded).toBe(result.devices);
 }

@@ -11,12 +11,17 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout } from 'node:timers/promises';
 import { AttachThingPrincipalCommand, DetachThingPrincipalCommand, RegisterThingCommand } from '@aws-sdk/client-iot';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
+import { mersenne } from 'pure-rand/generator/mersenne';
 import { isTransientError } from '../../functions/domain/errors.ts';
 import type { RequestSummary, Step } from '../../functions/domain/records.ts';
 import { type FaultSettingsPatch, NO_INJECTED_FAULTS, type OperationCounters } from '../../local-cloud/faults.ts';
 import type { StateSnapshot } from '../../local-cloud/store.ts';
 import { eventsOf, failedAttempts, type CompletedRequest, type TestServiceCloud } from '../support/service-cloud.ts';
+import { executionHistory } from '../support/step-functions.ts';
 import {
   checkDeprovisioning,
   checkProvisioning,
@@ -49,10 +54,17 @@ const NO_FAULTS: FaultSettingsPatch = { quotas: false, ...NO_INJECTED_FAULTS };
 
 type Request = ProvisioningRequestShape & DeprovisioningRequestShape & { requestId: string; [field: string]: unknown };
 
+/** Devices that must fail on the first run (a cause that retries cannot remove), and how. */
+interface ExpectedFailures {
+  thingNames: string[];
+  step: Step;
+  code: string;
+}
+
 interface Arranged {
   request: Request;
-  /** Devices that must fail on the first run (a cause that retries cannot remove), and how. */
-  expectedFailures?: { thingNames: string[]; step: Step; code: string };
+  /** One entry per cause. */
+  expectedFailures?: ExpectedFailures[];
 }
 
 export interface Scenario {
@@ -71,6 +83,28 @@ export interface Scenario {
   permanentFaultCode?: string;
   /** Retryable error entries are injected: the batch must have been called again for them. */
   redrivesEntries?: boolean;
+  /**
+   * Faults are so frequent that a call may spend its retries (six 5xx in a row): a device may then fail with
+   * that transient error, besides the expected failures. Its rollback must still finish.
+   */
+  retriesMayRunOut?: boolean;
+  /**
+   * The pacing inputs of the cloud this scenario needs, when not those of its test file (real time only: the
+   * local stage reads them when the cloud starts).
+   */
+  pacingEnvironment?: Record<string, string>;
+  /** The first run is cancelled (POST …/cancel) at a seeded random point of it: see cancelAtRandomPoint. */
+  cancel?: CancelPoint;
+}
+
+/**
+ * Where a run is cancelled: once a number of iterations of `map` have finished, drawn with `seed` from [0, upTo).
+ * The provisioning's device Map, or the deprovisioning's disassociation batches, whose first steps read the cancel.
+ */
+export interface CancelPoint {
+  seed: number;
+  map: 'ProvisionDevices' | 'DisassociateClientDevices';
+  upTo: number;
 }
 
 export interface RunFigures {
@@ -81,8 +115,16 @@ export interface RunFigures {
   failedAttempts: Record<string, number>;
   /** Batch calls made again for error entries (the only Wait states of both machines are these re-drives). */
   redrives: number;
+  /** Failed devices whose rollback did not finish (`rollback.incomplete`). */
+  incompleteRollbacks: number;
+  /** States entered, the unit Step Functions bills (retries of a Task are billed too, and not counted here). */
+  stateTransitions: number;
   violations: string[];
   summary: RequestSummary;
+  /** Devices a cancel left NOT_STARTED. */
+  notStarted: number;
+  /** A cancelled run: after how many finished iterations the cancel was sent, and the HTTP status it was answered with. */
+  cancel?: { afterIterations: number; statusCode: number };
 }
 
 export interface ScenarioResult {
@@ -112,8 +154,8 @@ async function certificates(cloud: TestServiceCloud, count: number): Promise<str
 }
 
 /** A fleet of fresh devices, each with its own certificate, spread over the registered core devices. */
-async function freshFleet(cloud: TestServiceCloud, name: string, cores = CORE_DEVICES): Promise<Request> {
-  return { requestId: name, devices: devicesOf(name, await certificates(cloud, DEVICES_PER_SCENARIO), cores) };
+async function freshFleet(cloud: TestServiceCloud, name: string, count = DEVICES_PER_SCENARIO, cores = CORE_DEVICES): Promise<Request> {
+  return { requestId: name, devices: devicesOf(name, await certificates(cloud, count), cores) };
 }
 
 /** A thing registered the way an earlier tool might have, with attributes of its own. */
@@ -123,6 +165,27 @@ async function preExistingThing(cloud: TestServiceCloud, thingName: string, attr
     Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: attributes } } },
   });
   await cloud.iot.send(new RegisterThingCommand({ templateBody, parameters: { ThingName: thingName } }));
+}
+
+/** Points the devices at a core device that is not registered: their association fails. */
+function orphaned(devices: Request['devices']): ExpectedFailures {
+  for (const device of devices) device.coreDeviceThingName = UNREGISTERED_CORE;
+  return { thingNames: devices.map((device) => device.thingName), step: 'associate', code: 'ResourceNotFoundException' };
+}
+
+const ownerOf = (thingName: string) => `owner-of-${thingName}`;
+
+/** Attaches each device's certificate EXCLUSIVE_THING to a thing of its own first: their attach fails. */
+async function certificatesTaken(cloud: TestServiceCloud, devices: Request['devices']): Promise<ExpectedFailures> {
+  for (const device of devices) {
+    await preExistingThing(cloud, ownerOf(device.thingName), { role: 'owner' });
+    await cloud.iot.send(new AttachThingPrincipalCommand({ thingName: ownerOf(device.thingName), principal: device.principal!, thingPrincipalType: 'EXCLUSIVE_THING' }));
+  }
+  return { thingNames: devices.map((device) => device.thingName), step: 'attach', code: 'InvalidRequestException' };
+}
+
+async function releaseCertificates(cloud: TestServiceCloud, devices: Request['devices']): Promise<void> {
+  for (const device of devices) await cloud.iot.send(new DetachThingPrincipalCommand({ thingName: ownerOf(device.thingName), principal: device.principal! }));
 }
 
 async function registerCoreDevice(cloud: TestServiceCloud, coreDeviceThingName: string): Promise<void> {
@@ -187,9 +250,7 @@ const conflicts: Scenario[] = [
     faults: conflictFaults,
     async arrange(cloud, name) {
       const request = await freshFleet(cloud, name);
-      const orphans = request.devices.slice(0, CONFLICTING_DEVICES);
-      for (const device of orphans) device.coreDeviceThingName = UNREGISTERED_CORE;
-      return { request, expectedFailures: { thingNames: orphans.map((device) => device.thingName), step: 'associate', code: 'ResourceNotFoundException' } };
+      return { request, expectedFailures: [orphaned(request.devices.slice(0, CONFLICTING_DEVICES))] };
     },
     removeCause: (cloud) => registerCoreDevice(cloud, UNREGISTERED_CORE),
   },
@@ -201,20 +262,9 @@ const conflicts: Scenario[] = [
     faults: conflictFaults,
     async arrange(cloud, name) {
       const request = await freshFleet(cloud, name);
-      const taken = request.devices.slice(0, CONFLICTING_DEVICES);
-      for (const device of taken) {
-        await preExistingThing(cloud, `owner-of-${device.thingName}`, { role: 'owner' });
-        await cloud.iot.send(
-          new AttachThingPrincipalCommand({ thingName: `owner-of-${device.thingName}`, principal: device.principal!, thingPrincipalType: 'EXCLUSIVE_THING' }),
-        );
-      }
-      return { request, expectedFailures: { thingNames: taken.map((device) => device.thingName), step: 'attach', code: 'InvalidRequestException' } };
+      return { request, expectedFailures: [await certificatesTaken(cloud, request.devices.slice(0, CONFLICTING_DEVICES))] };
     },
-    async removeCause(cloud, { request }) {
-      for (const device of request.devices.slice(0, CONFLICTING_DEVICES)) {
-        await cloud.iot.send(new DetachThingPrincipalCommand({ thingName: `owner-of-${device.thingName}`, principal: device.principal! }));
-      }
-    },
+    removeCause: (cloud, { request }) => releaseCertificates(cloud, request.devices.slice(0, CONFLICTING_DEVICES)),
   },
   {
     name: 'things-already-exist',
@@ -232,17 +282,56 @@ const conflicts: Scenario[] = [
         }
       }
       // Some existing things must fail, so that their rollback proves it leaves them as they were.
-      const failing = existing.slice(0, CONFLICTING_DEVICES / 2);
-      for (const device of failing) device.coreDeviceThingName = UNREGISTERED_CORE;
-      return { request, expectedFailures: { thingNames: failing.map((device) => device.thingName), step: 'associate', code: 'ResourceNotFoundException' } };
+      return { request, expectedFailures: [orphaned(existing.slice(0, CONFLICTING_DEVICES / 2))] };
     },
     removeCause: (cloud) => registerCoreDevice(cloud, UNREGISTERED_CORE),
   },
 ];
 
+/** A fleet of the most devices a request may hold. */
+const LARGEST_FLEET = 200;
+const HEAVY_FAULTS_ORPHANS = 20;
+const HEAVY_FAULTS_TAKEN = 15;
+
+/**
+ * Rollbacks chain several removal calls; under these rates a rollback made in one attempt almost never gets
+ * through all of them (16-19 of 35 gave up when it was), while each call retried on its own does.
+ */
+const rollbacks: Scenario[] = [
+  {
+    name: 'rollbacks-under-heavy-faults',
+    kind: 'provision',
+    faultDescription: `${HEAVY_FAULTS_ORPHANS} devices name an unregistered core device (5 of them things that exist, their certificate attached NON_EXCLUSIVE_THING), ${HEAVY_FAULTS_TAKEN} certificates attached EXCLUSIVE_THING elsewhere; 50% throttling and 20% 5xx on every API; detach propagates in 200 ms; real time`,
+    timeScale: REAL_TIME_SCALE,
+    faults: { seed: 41, throttle: everyOperation(0.5), serverError: everyOperation(0.2), detachPropagationMs: 200 },
+    // Quotas are not enforced here, only faults: the lanes of a raised quota (100/s, the benchmark's) keep 200
+    // devices that retry in real time within the run's timeout.
+    pacingEnvironment: { REGISTER_THING_TPS: '100', ATTACH_THING_PRINCIPAL_TPS: '100', DESCRIBE_THING_TPS: '350', DEVICE_STEP_SECONDS: '0.15' },
+    async arrange(cloud, name) {
+      const request = await freshFleet(cloud, name, LARGEST_FLEET);
+      const orphans = request.devices.slice(0, HEAVY_FAULTS_ORPHANS);
+      // Their rollback must give the attachment its type back (the request attaches EXCLUSIVE_THING).
+      for (const device of orphans.slice(0, 5)) {
+        await preExistingThing(cloud, device.thingName, { owner: 'ops' });
+        await cloud.iot.send(new AttachThingPrincipalCommand({ thingName: device.thingName, principal: device.principal!, thingPrincipalType: 'NON_EXCLUSIVE_THING' }));
+      }
+      const taken = request.devices.slice(HEAVY_FAULTS_ORPHANS, HEAVY_FAULTS_ORPHANS + HEAVY_FAULTS_TAKEN);
+      return { request, expectedFailures: [orphaned(orphans), await certificatesTaken(cloud, taken)] };
+    },
+    async removeCause(cloud, { request }) {
+      await registerCoreDevice(cloud, UNREGISTERED_CORE);
+      await releaseCertificates(cloud, request.devices.slice(HEAVY_FAULTS_ORPHANS, HEAVY_FAULTS_ORPHANS + HEAVY_FAULTS_TAKEN));
+    },
+    retriedError: 'InternalFailureException',
+    // At 20% 5xx a call spends its 5 retries once in 16,000 (0.2^6 of the answers that are not throttles): with
+    // about 700 calls, one run in twenty fails a device that way.
+    retriesMayRunOut: true,
+  },
+];
+
 /** Provisions the fleet without faults, then asks to remove it plus devices that are already gone. */
-async function provisionedFleetToRemove(cloud: TestServiceCloud, name: string): Promise<Arranged> {
-  const fleet = await freshFleet(cloud, `${name}-fleet`);
+async function provisionedFleetToRemove(cloud: TestServiceCloud, name: string, cores = CORE_DEVICES): Promise<Arranged> {
+  const fleet = await freshFleet(cloud, `${name}-fleet`, DEVICES_PER_SCENARIO, cores);
   const setup = await cloud.provision(fleet, { timeoutMs: 60_000 });
   if (setup.summary.counts.succeeded !== fleet.devices.length) throw new Error(`arranging ${name}: ${JSON.stringify(setup.summary.counts)}`);
   const alreadyGone = Array.from({ length: 10 }, (_, index) => ({ thingName: `${name}-never-existed-${index}`, coreDeviceThingName: CORE_DEVICES[index % CORE_DEVICES.length]! }));
@@ -285,27 +374,98 @@ const removal: Scenario[] = [
   },
 ];
 
-export const scenarios: Scenario[] = [...transientFaults, ...conflicts, ...removal];
+/** Throttling and 5xx on every API, the cancel's own calls and its marker's reads included. */
+const cancelFaults = (seed: number): FaultSettingsPatch => ({ seed, throttle: everyOperation(0.2), serverError: everyOperation(0.05) });
+/** Twelve core devices, so that a deprovisioning has more disassociation batches than run at once (4). */
+const MANY_CORES = [...CORE_DEVICES, ...Array.from({ length: 9 }, (_, index) => `core-extra-${index + 1}`)];
 
-/** Submits as a client would: a submit that fails on a transient error is sent again with the same key. */
-async function submit(cloud: TestServiceCloud, scenario: Scenario, request: Request): Promise<CompletedRequest> {
-  const timeoutMs = scenario.timeScale === 0 ? 60_000 : 120_000;
+/**
+ * A cancel lands at a random point of a run under faults: every device must still end with exactly one outcome,
+ * the NOT_STARTED ones untouched (invariants.ts), and the re-run must converge.
+ */
+const cancels: Scenario[] = [
+  ...[51, 52, 53].map(
+    (seed): Scenario => ({
+      ...onFreshFleet({
+        name: `cancel-provisioning-${seed}`,
+        faultDescription: `cancelled at a random point (seeded) once 0-${DEVICES_PER_SCENARIO / 10 - 1} devices have finished; 20% throttling and 5% 5xx on every API`,
+        faults: cancelFaults(seed),
+        retriedError: 'ThrottlingException',
+      }),
+      // Early in the run: most devices are still to start however long the harness takes to cancel on a loaded machine.
+      cancel: { seed, map: 'ProvisionDevices', upTo: DEVICES_PER_SCENARIO / 10 },
+    }),
+  ),
+  {
+    name: 'cancel-deprovisioning',
+    kind: 'deprovision',
+    faultDescription: `cancelled at a random point (seeded) once 0-3 of its ${MANY_CORES.length} disassociation batches have finished; 20% throttling and 5% 5xx on every API; AWS default quotas, BatchDisassociate at 1/s; in real time`,
+    timeScale: REAL_TIME_SCALE,
+    // The batches must take far longer than the harness takes to see one finish and cancel, also on a loaded machine.
+    faults: { ...cancelFaults(54), quotas: true, rateLimits: { BatchDisassociateClientDeviceFromCoreDevice: 1 } },
+    async arrange(cloud, name) {
+      for (const core of MANY_CORES.slice(CORE_DEVICES.length)) await registerCoreDevice(cloud, core);
+      return provisionedFleetToRemove(cloud, name, MANY_CORES);
+    },
+    // Rate limits outlast a scenario: the scenarios after this one get the AWS default back.
+    async removeCause(cloud) {
+      cloud.cloud.admin.configureFaults({ rateLimits: { BatchDisassociateClientDeviceFromCoreDevice: 10 } });
+    },
+    retriedError: 'ThrottlingException',
+    cancel: { seed: 54, map: 'DisassociateClientDevices', upTo: 4 },
+  },
+];
+
+export const scenarios: Scenario[] = [...transientFaults, ...conflicts, ...rollbacks, ...removal, ...cancels];
+
+/** As a client would: a call that fails on a transient error is sent again (a submit with the same key). */
+async function retryingTransient<T>(send: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await (scenario.kind === 'provision' ? cloud.provision(request, { timeoutMs }) : cloud.deprovision(request, { timeoutMs }));
+      return await send();
     } catch (error) {
       if (attempt >= 5 || !isTransientError((error as Error).name)) throw error;
     }
   }
 }
 
+const timeoutOf = (scenario: Scenario) => ({ timeoutMs: scenario.timeScale === 0 ? 60_000 : 120_000 });
+
+function submit(cloud: TestServiceCloud, scenario: Scenario, request: Request): Promise<CompletedRequest> {
+  return retryingTransient(() => (scenario.kind === 'provision' ? cloud.provision(request, timeoutOf(scenario)) : cloud.deprovision(request, timeoutOf(scenario))));
+}
+
+/**
+ * Starts the request, waits until the drawn number of the map's iterations have finished (or the execution has
+ * ended), then cancels it through the API's handler, as a client would: again after a 429 or 503.
+ */
+async function submitAndCancel(cloud: TestServiceCloud, scenario: Scenario, request: Request, point: CancelPoint) {
+  const started = await retryingTransient(() => cloud.submit(scenario.kind, request));
+  if (started.kind !== 'started') throw new Error(`request not started: ${JSON.stringify(started)}`);
+  const afterIterations = Math.floor(uniformFloat64(mersenne(point.seed)) * point.upTo);
+  for (;;) {
+    const history = await executionHistory(cloud.sfn, started.executionArn);
+    const finished = history.filter((event) => event.type === 'MapIterationSucceeded' && event.mapIterationSucceededEventDetails?.name === point.map).length;
+    if (finished >= afterIterations || history.some((event) => event.type === 'ExecutionSucceeded' || event.type === 'ExecutionFailed')) break;
+    await setTimeout(10);
+  }
+  const { cancelRequestRoute } = await import('../../functions/commons/request-routes.ts');
+  const kinds = await import('../../functions/commons/requests.ts');
+  const event = { httpMethod: 'POST', path: `/x/${request.requestId}/cancel`, pathParameters: { requestId: request.requestId }, headers: {} } as unknown as APIGatewayProxyEvent;
+  const kind = scenario.kind === 'provision' ? kinds.provisioning : kinds.deprovisioning;
+  let answer = await cancelRequestRoute(kind, event);
+  for (let attempt = 1; (answer.statusCode === 429 || answer.statusCode === 503) && attempt < 10; attempt++) answer = await cancelRequestRoute(kind, event);
+  return { run: await cloud.completion(started.executionArn, timeoutOf(scenario)), cancel: { afterIterations, statusCode: answer.statusCode } };
+}
+
 function check(scenario: Scenario, request: Request, summary: RequestSummary, before: StateSnapshot, after: StateSnapshot): string[] {
   return scenario.kind === 'provision' ? checkProvisioning(request, summary, before, after) : checkDeprovisioning(request, summary, before, after);
 }
 
-async function runChecked(cloud: TestServiceCloud, scenario: Scenario, request: Request): Promise<RunFigures> {
-  const before = cloud.cloud.admin.state();
-  const run = await submit(cloud, scenario, request);
+async function runChecked(cloud: TestServiceCloud, scenario: Scenario, request: Request, cancelAt?: CancelPoint): Promise<RunFigures> {
+  // A copy: the snapshot shares its records with the live store, which updates some in place (an attachment's type).
+  const before = structuredClone(cloud.cloud.admin.state());
+  const { run, cancel } = cancelAt ? await submitAndCancel(cloud, scenario, request, cancelAt) : { run: await submit(cloud, scenario, request), cancel: undefined };
   const after = cloud.cloud.admin.state();
   const attempts: Record<string, number> = {};
   for (const error of failedAttempts(run.history)) attempts[error] = (attempts[error] ?? 0) + 1;
@@ -316,8 +476,12 @@ async function runChecked(cloud: TestServiceCloud, scenario: Scenario, request: 
     rolledBack: counts.rolledBack,
     failedAttempts: attempts,
     redrives: eventsOf(run.history, 'WaitStateEntered').length,
+    incompleteRollbacks: run.summary.devices.filter((device) => device.rollback?.incomplete).length,
+    stateTransitions: run.history.filter((event) => event.type?.endsWith('StateEntered')).length,
     violations: check(scenario, request, run.summary, before, after),
     summary: run.summary,
+    notStarted: counts.notStarted ?? 0,
+    ...(cancel && { cancel }),
   };
 }
 
@@ -334,7 +498,7 @@ export async function runScenario(cloud: TestServiceCloud, scenario: Scenario): 
 
   admin.configureFaults(scenario.faults);
   admin.resetMetrics();
-  const first = await runChecked(cloud, scenario, arranged.request);
+  const first = await runChecked(cloud, scenario, arranged.request, scenario.cancel);
   const counters = Object.entries(admin.metrics())
     .filter(([operation]) => !(operation in OBSERVER_OPERATIONS))
     .map(([, counter]) => counter);

@@ -9,8 +9,7 @@ import { basename, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
-import { createLambdaRegistry } from '../local-cloud/lambda/lambda-registry.ts';
-import { loadServerlessProject } from '../local-cloud/lambda/serverless-project.ts';
+import { createLambdaRegistry, loadServerlessProject } from '../local-cloud/index.ts';
 import { median, round } from './stats.ts';
 
 export interface BundlesOptions {

@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createFleetApi } from '../cli/api-client.ts';
-import { PROVISIONING } from '../cli/workflow.ts';
+import { PROVISIONING } from '../functions/contract.ts';
 import { coreDeviceNames, createFleet, historyCounts, startBenchCloud } from './harness.ts';
 import { round, summarize } from './stats.ts';
 
@@ -40,8 +40,8 @@ export async function latency(options: LatencyOptions) {
       for (;;) {
         const status = await api.status(`latency-${index}`);
         if (!status.ok) throw new Error(`latency run ${index}: ${status.failure.message}`);
-        if (status.value.status === 'SUCCEEDED') break;
-        if (status.value.status !== 'RUNNING') throw new Error(`latency run ${index} ended ${status.value.status}`);
+        if (status.value.executionStatus === 'SUCCEEDED') break;
+        if (status.value.executionStatus !== 'RUNNING') throw new Error(`latency run ${index} ended ${status.value.executionStatus}`);
         await sleep(POLL_INTERVAL_MS);
       }
       endToEnd.push(performance.now() - started);

@@ -4,7 +4,7 @@
  * backoff (timeScale 1).
  */
 import { DEFAULT_CONCURRENCY } from '../cli/arguments.ts';
-import { deviceConcurrency, quotasFromEnvironment } from '../functions/domain/pacing.ts';
+import { deviceConcurrency, quotasFromEnvironment } from '../functions/contract.ts';
 import { shippedTemplates } from '../templates/index.ts';
 import { provisionLikeCdf } from './cdf-peer.ts';
 import {

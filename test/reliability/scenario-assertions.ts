@@ -11,11 +11,11 @@ export function expectScenarioHeld(scenario: Scenario, result: ScenarioResult): 
   // The fault was really met, not configured and missed.
   if (scenario.retriedError) expect(result.first.failedAttempts[scenario.retriedError] ?? 0).toBeGreaterThan(0);
   if (scenario.redrivesEntries) expect(result.first.redrives).toBeGreaterThan(0);
-  // The cancel was accepted while the run was under way, and left devices not started.
-  if (scenario.cancel) {
-    expect(result.first.cancel?.statusCode).toBe(202);
-    expect(result.first.notStarted).toBeGreaterThan(0);
-  } else expect(result.first.notStarted).toBe(0);
+  // The cancel was accepted while the run was under way. How many devices it left not started depends on how
+  // far the run got meanwhile, which the machine's load decides: the invariants below hold either way, and
+  // test/workflow/cancel.test.ts shows devices left not started where the timing is held.
+  if (scenario.cancel) expect(result.first.cancel?.statusCode).toBe(202);
+  else expect(result.first.notStarted).toBe(0);
 
   const failed = result.first.summary.devices.filter((device) => device.status === 'FAILED');
   if (result.expectedFailures) {
@@ -32,8 +32,8 @@ export function expectScenarioHeld(scenario: Scenario, result: ScenarioResult): 
     expect(failed.length).toBeGreaterThan(0);
     for (const device of failed) expect(device.error?.code).toBe(scenario.permanentFaultCode);
   } else {
-    // Transient faults only: the retries must absorb every one of them.
-    expect(failed).toEqual([]);
+    // Transient faults only: the retries must absorb every one of them, but where the scenario says they may run out.
+    expect(failed.filter((device) => !(scenario.retriesMayRunOut && isLeftToStateMachineRetry({ name: device.error?.code ?? '' })))).toEqual([]);
   }
 
   expect(result.rerun.violations).toEqual([]);

@@ -1,8 +1,7 @@
 import { LOCAL_ACCOUNT_ID } from '../../config.ts';
 import type { LambdaRegistry } from '../../lambda/lambda-registry.ts';
 import type { ServerlessProject } from '../../lambda/serverless-project.ts';
-import { InjectedFault } from '../../wire/injected-fault.ts';
-import type { EmulatedService, ServiceResponse } from '../../wire/service.ts';
+import type { EmulatedService } from '../../wire/service.ts';
 import { StepFunctionsError, encodeError, jsonResponse, operationName, parseBody } from './aws-json-protocol.ts';
 import { s3ObjectStore } from './distributed-map/s3-object-store.ts';
 import { type ExecutionRuntime, prepareStateMachine, type RunnableStateMachine } from './execution.ts';
@@ -87,9 +86,7 @@ export function createStepFunctionsService(options: StepFunctionsServiceOptions)
         run: async () => jsonResponse(await operation(parseBody(request), request.region), request.requestId),
       };
     },
-    encodeError(error, requestId): ServiceResponse {
-      return encodeError(error instanceof InjectedFault ? faultAsError(error) : error, requestId);
-    },
+    encodeError,
     async reset() {
       await stopRunning();
       store.clear();
@@ -109,14 +106,3 @@ export function createStepFunctionsService(options: StepFunctionsServiceOptions)
   };
 }
 
-/** Step Functions throttles with a 400 `ThrottlingException`; its server faults are 500/503 without a modelled shape. */
-function faultAsError(fault: InjectedFault): StepFunctionsError {
-  switch (fault.kind) {
-    case 'throttled':
-      return new StepFunctionsError('ThrottlingException', 'Rate exceeded');
-    case 'internalError':
-      return new StepFunctionsError('InternalServerError', 'Internal service error', 500);
-    case 'unavailable':
-      return new StepFunctionsError('ServiceUnavailable', 'Service unavailable', 503);
-  }
-}

@@ -109,7 +109,26 @@ describe('task error reporting', () => {
 
     expect(outcome).toMatchObject({ status: 'FAILED', rollback: { detachedPrincipals: [issued], thingDeleted: true, certificateDeleted: true } });
     expect(outcome).not.toHaveProperty('rollback.incomplete');
-    expect(iot.commandCalls(DeleteCertificateCommand).map((call) => call.args[0].input.certificateId)).toEqual(['c'.repeat(64)]);
+    // Forced: a certificate the template issued may hold the template's policy, which would refuse a plain delete.
+    expect(iot.commandCalls(DeleteCertificateCommand).map((call) => call.args[0].input)).toEqual([{ certificateId: 'c'.repeat(64), forceDelete: true }]);
+  });
+
+  // The two answers of a detach, for a principal that no earlier record shows attached: only the rollback's own word counts.
+  it.each([
+    ['took the principal off', undefined, [`arn:aws:iot:us-east-1:123456789012:cert/${'d'.repeat(64)}`]],
+    ['found it not attached', new IoTServiceException({ name: 'ResourceNotFoundException', $fault: 'client', $metadata: { httpStatusCode: 404 }, message: 'not attached' }), []],
+  ])('reports a principal detached from a thing that existed before only when the detach %s', async (_, refusal, detached) => {
+    const principal = `arn:aws:iot:us-east-1:123456789012:cert/${'d'.repeat(64)}`;
+    if (refusal) iot.on(DetachThingPrincipalCommand).rejects(refusal);
+    else iot.on(DetachThingPrincipalCommand).resolves({});
+    const existing = { ...registered, principal, certificateArn: undefined, status: 'PENDING' as const, prior: { thingExisted: true, principalAttached: false } };
+    const failedAtAttach = { ...input, spec: { ...input.spec, principal }, device: existing, failure: { Error: 'InvalidRequestException', Cause: 'refused' } };
+
+    const { outcome } = (await untilRolledBack(rollBack, failedAtAttach)) as { outcome: { rollback: { detachedPrincipals: string[]; thingDeleted: boolean } } };
+
+    expect(outcome.rollback.detachedPrincipals).toEqual(detached);
+    expect(outcome.rollback.thingDeleted).toBe(false);
+    expect(iot.commandCalls(DeleteThingCommand)).toHaveLength(0);
   });
 
   // The local cloud answers no entry for an association that is not there; AWS documents no entry codes.

@@ -121,9 +121,11 @@ describe('the local cloud killed mid-run and restarted on the same data dir', ()
       return throttled ? history : undefined;
     }, 'a throttled AssociateBatch attempt');
     // The things are in the state file (written within 50 ms of a change) before the kill, not merely created.
+    // Read as things: the names are in the file as device leases before RegisterThing has created them.
     await poll(async () => {
-      const saved = readFileSync(join(dataDir, 'state.json'), 'utf8');
-      return saved.includes('"restart-1"') && saved.includes('"restart-2"') ? true : undefined;
+      const saved = JSON.parse(readFileSync(join(dataDir, 'state.json'), 'utf8')) as { things: { thingName: string }[] };
+      const names = saved.things.map((thing) => thing.thingName);
+      return names.includes('restart-1') && names.includes('restart-2') ? true : undefined;
     }, 'the things in the state file');
 
     child!.kill('SIGKILL');

@@ -3,7 +3,7 @@ import base from './vitest.config.ts';
 
 /**
  * The tests `npm run mutation` (stryker.config.json) runs against each mutant: those that decide the fate of a
- * mutant of functions/domain and functions/commons in seconds. A mutant runs the tests that cover it, and on 2
+ * mutant of functions/domain, aws, api, tasks and lambda in seconds. A mutant runs the tests that cover it, and on 2
  * cores a suite that starts executions by the hundred makes each of thousands of mutants cost minutes, so only
  * these are in: the unit tests (test/domain), the task functions (test/functions, without the hung calls that
  * wait on wall-clock deadlines and the HTTP triggers), the workflow paths that decide what is removed (deprovision,

@@ -1,10 +1,4 @@
-import { BatchAssociateClientDeviceWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
-import { greengrass } from './commons/clients/greengrass.ts';
-import { clientDeviceBatchTask } from './commons/client-device-batch-task.ts';
+import { associateWithCore } from './aws/greengrass-operations.ts';
+import { clientDeviceBatchTask } from './tasks/client-device-batch-task.ts';
 
-export const handler = clientDeviceBatchTask('associate', async (coreDeviceThingName, thingNames) => {
-  const response = await greengrass.send(
-    new BatchAssociateClientDeviceWithCoreDeviceCommand({ coreDeviceThingName, entries: thingNames.map((thingName) => ({ thingName })) }),
-  );
-  return response.errorEntries;
-});
+export const handler = clientDeviceBatchTask('associate', associateWithCore);

@@ -1,8 +1,8 @@
 import { AttachThingPrincipalCommand } from '@aws-sdk/client-iot';
-import { iot } from './commons/clients/iot.ts';
-import { retireCertificatesOfLostAttempts } from './commons/iot-operations.ts';
-import { taskHandler } from './commons/middleware.ts';
-import { logger } from './commons/powertools.ts';
+import { iot } from './aws/clients/iot.ts';
+import { retireCertificatesOfLostAttempts } from './aws/iot-operations.ts';
+import { taskHandler } from './lambda/middleware.ts';
+import { logger } from './lambda/powertools.ts';
 import type { DeviceRecord, DeviceTaskInput } from './domain/records.ts';
 
 export class NoPrincipalError extends Error {

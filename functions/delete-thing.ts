@@ -1,6 +1,6 @@
-import { deleteThingOnceDetached } from './commons/iot-operations.ts';
-import { taskHandler } from './commons/middleware.ts';
-import { type DeviceRemovalInput, removalStep } from './commons/removal-step.ts';
+import { deleteThingOnceDetached } from './aws/iot-operations.ts';
+import { taskHandler } from './lambda/middleware.ts';
+import { type DeviceRemovalInput, removalStep } from './tasks/removal-step.ts';
 import type { DeviceRecord } from './domain/records.ts';
 
 export function deleteThing({ device, options }: DeviceRemovalInput): Promise<DeviceRecord> {

@@ -1,6 +1,6 @@
-import { detachAllPrincipals } from './commons/iot-operations.ts';
-import { taskHandler } from './commons/middleware.ts';
-import { type DeviceRemovalInput, removalStep } from './commons/removal-step.ts';
+import { detachAllPrincipals } from './aws/iot-operations.ts';
+import { taskHandler } from './lambda/middleware.ts';
+import { type DeviceRemovalInput, removalStep } from './tasks/removal-step.ts';
 import type { DeviceRecord } from './domain/records.ts';
 
 /** Detaches every principal of the thing; a thing that is already gone has none left. */

@@ -1,4 +1,4 @@
-import { clientDeviceBatchTask } from './commons/client-device-batch-task.ts';
-import { disassociateFromCore } from './commons/greengrass-operations.ts';
+import { disassociateFromCore } from './aws/greengrass-operations.ts';
+import { clientDeviceBatchTask } from './tasks/client-device-batch-task.ts';
 
 export const handler = clientDeviceBatchTask('disassociate', disassociateFromCore);

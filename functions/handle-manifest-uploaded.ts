@@ -1,8 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EventBridgeEvent } from 'aws-lambda';
-import { type FleetSubmitOutcome, submitFleetRun } from './commons/fleet-runs.ts';
-import { triggerHandler } from './commons/middleware.ts';
-import { logger, metrics } from './commons/powertools.ts';
+import { type FleetSubmitOutcome, submitFleetRun } from './api/fleet-runs.ts';
+import { triggerHandler } from './lambda/middleware.ts';
+import { logger, metrics } from './lambda/powertools.ts';
 import { uploadedManifestRunId } from './domain/fleet-run.ts';
 
 /** S3's `Object Created` detail, the fields a run needs. */

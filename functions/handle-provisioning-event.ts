@@ -1,8 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EventBridgeEvent } from 'aws-lambda';
-import { triggerHandler } from './commons/middleware.ts';
-import { logger, metrics } from './commons/powertools.ts';
-import { provisioning, type SubmitOutcome, submitRequest } from './commons/requests.ts';
+import { triggerHandler } from './lambda/middleware.ts';
+import { logger, metrics } from './lambda/powertools.ts';
+import { provisioning, type SubmitOutcome, submitRequest } from './api/requests.ts';
 import { heldDevicesMessage } from './domain/device-leases.ts';
 
 /**

@@ -1,12 +1,11 @@
 import { DescribeThingCommand } from '@aws-sdk/client-iot';
-import { iot } from './commons/clients/iot.ts';
-import { orchestratedDynamodb } from './commons/clients/orchestrated-dynamodb.ts';
-import { isCancelled } from './commons/device-leases.ts';
-import { listThingPrincipalTypes } from './commons/iot-operations.ts';
-import { taskHandler } from './commons/middleware.ts';
+import { iot } from './aws/clients/iot.ts';
+import { orchestratedDynamodb } from './aws/clients/orchestrated-dynamodb.ts';
+import { isCancelled } from './aws/device-leases.ts';
+import { listThingPrincipalTypes } from './aws/iot-operations.ts';
+import { taskHandler } from './lambda/middleware.ts';
 import { RequestCancelledError } from './domain/errors.ts';
-import type { DeviceRecord, DeviceTaskInput, PriorState, ThingPrincipalType } from './domain/records.ts';
-import { recordOf } from './domain/rollback.ts';
+import { type DeviceRecord, type DeviceTaskInput, type PriorState, recordOf, type ThingPrincipalType } from './domain/records.ts';
 
 /**
  * Records what the thing looked like before this execution touched it, in the execution's own state,

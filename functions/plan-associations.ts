@@ -1,4 +1,4 @@
-import { taskHandler } from './commons/middleware.ts';
+import { taskHandler } from './lambda/middleware.ts';
 import { planClientDeviceBatches } from './domain/client-device-batches.ts';
 import type { AssociationState, ClientDeviceBatch } from './domain/records.ts';
 

@@ -1,6 +1,6 @@
 import type { DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
-import { taskHandler } from './commons/middleware.ts';
-import { prepareRequest, requestKinds } from './commons/requests.ts';
+import { taskHandler } from './lambda/middleware.ts';
+import { prepareRequest, requestKinds } from './api/requests.ts';
 import { heldDevicesMessage } from './domain/device-leases.ts';
 import { requestBody } from './domain/fleet-manifest.ts';
 import type { FinalExecutionStatus } from './domain/fleet-outcomes.ts';

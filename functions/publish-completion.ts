@@ -1,6 +1,6 @@
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { eventBridge } from './commons/clients/eventbridge.ts';
-import { taskHandler } from './commons/middleware.ts';
+import { eventBridge } from './aws/clients/eventbridge.ts';
+import { taskHandler } from './lambda/middleware.ts';
 import { COMPLETION_DETAIL_TYPES, type CompletionDetail, completionDetail } from './domain/completion-event.ts';
 import type { Workflow } from './domain/device-leases.ts';
 import type { RequestSummary } from './domain/records.ts';

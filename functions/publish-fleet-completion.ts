@@ -1,6 +1,6 @@
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { eventBridge } from './commons/clients/eventbridge.ts';
-import { taskHandler } from './commons/middleware.ts';
+import { eventBridge } from './aws/clients/eventbridge.ts';
+import { taskHandler } from './lambda/middleware.ts';
 import type { FleetReportLocation } from './domain/fleet-run.ts';
 
 export const FLEET_COMPLETION_DETAIL_TYPE = 'Fleet Run Completed';

@@ -1,6 +1,6 @@
 import { RegisterThingCommand } from '@aws-sdk/client-iot';
-import { iot } from './commons/clients/iot.ts';
-import { taskHandler } from './commons/middleware.ts';
+import { iot } from './aws/clients/iot.ts';
+import { taskHandler } from './lambda/middleware.ts';
 import type { DeviceRecord, DeviceTaskInput } from './domain/records.ts';
 
 export class RegistrationIncompleteError extends Error {

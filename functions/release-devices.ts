@@ -1,6 +1,6 @@
-import { orchestratedDynamodb } from './commons/clients/orchestrated-dynamodb.ts';
-import { releaseLeases } from './commons/device-leases.ts';
-import { taskHandler } from './commons/middleware.ts';
+import { orchestratedDynamodb } from './aws/clients/orchestrated-dynamodb.ts';
+import { releaseLeases } from './aws/device-leases.ts';
+import { taskHandler } from './lambda/middleware.ts';
 
 export interface ReleaseDevicesInput {
   /** The owner string the start function leased the devices under (the execution input's `leaseOwner`). */

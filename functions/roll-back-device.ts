@@ -1,4 +1,4 @@
-import { disassociateFromCore } from './commons/greengrass-operations.ts';
+import { disassociateFromCore } from './aws/greengrass-operations.ts';
 import {
   deactivateCertificate,
   deleteCertificate,
@@ -6,11 +6,11 @@ import {
   detachPrincipal,
   listThingPrincipals,
   restoreAttachmentType,
-} from './commons/iot-operations.ts';
-import { taskHandler } from './commons/middleware.ts';
+} from './aws/iot-operations.ts';
+import { taskHandler } from './lambda/middleware.ts';
 import type { ErrorEntry } from './domain/client-device-batches.ts';
 import { boundedMessage, isLeftToStateMachineRetry } from './domain/errors.ts';
-import type { DeviceRecord, DeviceTaskInput, RollbackReport } from './domain/records.ts';
+import { type DeviceRecord, type DeviceTaskInput, recordOf, type RollbackReport } from './domain/records.ts';
 import {
   abandonedRollback,
   callsAfterListing,
@@ -21,7 +21,6 @@ import {
   type RollbackCall,
   type RollbackPlan,
   type RollbackProgress,
-  recordOf,
 } from './domain/rollback.ts';
 import { toOutcome } from './domain/summary.ts';
 

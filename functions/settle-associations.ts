@@ -1,4 +1,4 @@
-import { taskHandler } from './commons/middleware.ts';
+import { taskHandler } from './lambda/middleware.ts';
 import { settleBatches } from './domain/client-device-batches.ts';
 import type { AssociationState, DeviceOutcome, DeviceRecord, ProvisioningExecutionInput, SettledBatch } from './domain/records.ts';
 import { toOutcome } from './domain/summary.ts';

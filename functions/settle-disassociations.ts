@@ -1,4 +1,4 @@
-import { taskHandler } from './commons/middleware.ts';
+import { taskHandler } from './lambda/middleware.ts';
 import { settleBatches } from './domain/client-device-batches.ts';
 import type { DeprovisioningExecutionInput } from './domain/execution-input.ts';
 import type { SettledBatch } from './domain/records.ts';

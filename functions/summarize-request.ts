@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { taskHandler } from './commons/middleware.ts';
-import { logger, metrics } from './commons/powertools.ts';
+import { taskHandler } from './lambda/middleware.ts';
+import { logger, metrics } from './lambda/powertools.ts';
 import type { DeviceRecord, RequestSummary } from './domain/records.ts';
 import { summarize } from './domain/summary.ts';
 

@@ -1,5 +1,5 @@
-import { taskHandler } from './commons/middleware.ts';
-import { readJson, readText, writeText } from './commons/fleet-objects.ts';
+import { taskHandler } from './lambda/middleware.ts';
+import { readJson, readText, writeText } from './aws/fleet-objects.ts';
 import type { PlannedDevice } from './domain/fleet-manifest.ts';
 import { deviceReportCsv } from './domain/fleet-report.ts';
 import { buildFleetReport, type FleetAction, type FleetReportLocation, fleetRunKeys, type MapRunResults } from './domain/fleet-run.ts';

@@ -23,8 +23,8 @@ const DELETION_DECIDING = [
   'functions/domain/provisioning-template.ts',
   'functions/domain/deprovisioning-request.ts',
   'functions/domain/errors.ts',
-  'functions/commons/iot-operations.ts',
-  'functions/commons/removal-step.ts',
+  'functions/aws/iot-operations.ts',
+  'functions/tasks/removal-step.ts',
 ];
 
 type Figures = Omit<ScenarioResult, 'first' | 'rerun'> & {
@@ -97,7 +97,7 @@ function suiteFigures(): string {
     const { files, total } = mutationScores(readMutationReport(MUTATION_REPORT));
     const percent = (score: number) => `${score.toFixed(1)}%`;
     lines.push(
-      `Mutation score (\`npm run mutation\`, ${minute(statSync(MUTATION_REPORT).mtime)}): **${percent(total.score)}** of ${total.mutants} mutants of functions/domain and functions/commons ` +
+      `Mutation score (\`npm run mutation\`, ${minute(statSync(MUTATION_REPORT).mtime)}): **${percent(total.score)}** of ${total.mutants} mutants of functions/domain, aws, api, tasks and lambda ` +
         `(${total.killed} killed, ${total.survived} survived, ${total.noCoverage} without a test).`,
       '',
       '| File that decides what is deleted or detached | Score | Survived | Without a test |',

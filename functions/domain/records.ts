@@ -51,6 +51,11 @@ export interface DeviceRecord {
   rollback?: RollbackReport;
 }
 
+/** The device's record so far, or a fresh PENDING one when no task has written it yet. */
+export function recordOf(spec: DeviceSpec, device: DeviceRecord | undefined): DeviceRecord {
+  return device ?? { thingName: spec.thingName, coreDeviceThingName: spec.coreDeviceThingName, status: 'PENDING', ...(spec.principal && { principal: spec.principal }) };
+}
+
 export type RollbackReport = z.infer<typeof rollbackReportSchema>;
 
 export interface ProvisioningExecutionInput {

@@ -1,20 +1,6 @@
 import { boundedMessage, messageFromCause } from './errors.ts';
-import type { DeviceOutcome, DeviceRecord, DeviceSpec, DeviceTaskInput, RollbackReport, StepError, ThingPrincipalType } from './records.ts';
-
-/**
- * Which step a device failed at, read from how far its record got: each task writes the record,
- * so a missing record means inspection failed, a record without a thing ARN means registration did.
- */
-export function failedStep(device: DeviceRecord | undefined): StepError['step'] {
-  if (!device) return 'inspect';
-  if (!device.thingArn) return 'register';
-  if (device.status !== 'REGISTERED') return 'attach';
-  return 'associate';
-}
-
-export function recordOf(spec: DeviceSpec, device: DeviceRecord | undefined): DeviceRecord {
-  return device ?? { thingName: spec.thingName, coreDeviceThingName: spec.coreDeviceThingName, status: 'PENDING', ...(spec.principal && { principal: spec.principal }) };
-}
+import type { DeviceOutcome, DeviceRecord, DeviceTaskInput, RollbackReport, StepError, ThingPrincipalType } from './records.ts';
+import { failedStep } from './summary.ts';
 
 /** The error a failed device reports: the Catch's, or the one an earlier step already recorded. */
 export function failureOf(input: Pick<DeviceTaskInput, 'device' | 'failure'>): StepError {

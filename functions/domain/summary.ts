@@ -1,5 +1,15 @@
-import { failedStep } from './rollback.ts';
-import type { DeviceOutcome, DeviceRecord, RequestStatus, RequestSummary } from './records.ts';
+import type { DeviceOutcome, DeviceRecord, RequestStatus, RequestSummary, StepError } from './records.ts';
+
+/**
+ * Which step a device failed at, read from how far its record got: each task writes the record,
+ * so a missing record means inspection failed, a record without a thing ARN means registration did.
+ */
+export function failedStep(device: DeviceRecord | undefined): StepError['step'] {
+  if (!device) return 'inspect';
+  if (!device.thingArn) return 'register';
+  if (device.status !== 'REGISTERED') return 'attach';
+  return 'associate';
+}
 
 const FINAL_STATUSES = new Set(['PROVISIONED', 'DEPROVISIONED', 'FAILED', 'NOT_STARTED']);
 

@@ -1,15 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import type { DeviceRecord } from '../../functions/domain/records.ts';
+import { type DeviceRecord, recordOf } from '../../functions/domain/records.ts';
 import {
   callsAfterListing,
   detachesPending,
-  failedStep,
   failureOf,
   firstRollbackCalls,
   isCertificateArn,
   planRollback,
-  recordOf,
 } from '../../functions/domain/rollback.ts';
+import { failedStep } from '../../functions/domain/summary.ts';
 
 /** What a rollback removes, call by call: only what this execution created, never the device's own certificate. */
 const own = `arn:aws:iot:us-east-1:000000000000:cert/${'a'.repeat(64)}`;

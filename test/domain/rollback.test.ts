@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceRecord } from '../../functions/domain/records.ts';
-import { abandonedRollback, callsAfterListing, failedStep, failureOf, firstRollbackCalls, planRollback } from '../../functions/domain/rollback.ts';
+import { abandonedRollback, callsAfterListing, failureOf, firstRollbackCalls, planRollback } from '../../functions/domain/rollback.ts';
+import { failedStep } from '../../functions/domain/summary.ts';
 
 const certificate = `arn:aws:iot:us-east-1:000000000000:cert/${'c'.repeat(64)}`;
 const base: DeviceRecord = { thingName: 't', coreDeviceThingName: 'core', status: 'PENDING', principal: certificate };

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ORCHESTRATED_REQUEST_TIMEOUT_MS } from '../../functions/commons/clients/orchestrated.ts';
+import { ORCHESTRATED_REQUEST_TIMEOUT_MS } from '../../functions/aws/clients/orchestrated.ts';
 import { createLambdaRegistry } from '../../local-cloud/lambda/lambda-registry.ts';
 import { loadServerlessProject } from '../../local-cloud/lambda/serverless-project.ts';
 import { lambdaContext, sensorTaskInput } from './task-fixtures.ts';

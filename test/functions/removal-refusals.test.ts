@@ -1,7 +1,7 @@
 import { DeleteThingCommand, DetachThingPrincipalCommand, IoTClient, IoTServiceException, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DeviceRemovalInput } from '../../functions/commons/removal-step.ts';
+import type { DeviceRemovalInput } from '../../functions/tasks/removal-step.ts';
 import type { DeviceRecord } from '../../functions/domain/records.ts';
 import { lambdaContext } from './task-fixtures.ts';
 

@@ -11,7 +11,7 @@ import { IoTServiceException } from '@aws-sdk/client-iot';
 import { BatchDisassociateClientDeviceFromCoreDeviceCommand, GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DeviceRemovalInput } from '../../functions/commons/removal-step.ts';
+import type { DeviceRemovalInput } from '../../functions/tasks/removal-step.ts';
 import type { DeviceRecord, DeviceTaskInput } from '../../functions/domain/records.ts';
 import { lambdaContext, sensorTaskInput, untilRolledBack } from './task-fixtures.ts';
 

@@ -451,8 +451,8 @@ async function submitAndCancel(cloud: TestServiceCloud, scenario: Scenario, requ
     if (finished >= afterIterations || history.some((event) => event.type === 'ExecutionSucceeded' || event.type === 'ExecutionFailed')) break;
     await setTimeout(10);
   }
-  const { cancelRequestRoute } = await import('../../functions/commons/request-routes.ts');
-  const kinds = await import('../../functions/commons/requests.ts');
+  const { cancelRequestRoute } = await import('../../functions/api/request-routes.ts');
+  const kinds = await import('../../functions/api/requests.ts');
   const event = { httpMethod: 'POST', path: `/x/${request.requestId}/cancel`, pathParameters: { requestId: request.requestId }, headers: {} } as unknown as APIGatewayProxyEvent;
   const kind = scenario.kind === 'provision' ? kinds.provisioning : kinds.deprovisioning;
   let answer = await cancelRequestRoute(kind, event);

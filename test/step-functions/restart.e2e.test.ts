@@ -94,8 +94,8 @@ describe('the local cloud killed mid-run and restarted on the same data dir', ()
 
   it('keeps closed executions, histories, things and certificates; fails the running execution with LocalCloud.Restarted; a new request converges', { timeout: 4 * PATIENCE_MS }, async () => {
     // Imported once the endpoint is set, as a Lambda's module would be in its environment.
-    const { provisioning, submitRequest } = await import('../../functions/commons/requests.ts');
-    const { describeRequest } = await import('../../functions/commons/executions.ts');
+    const { provisioning, submitRequest } = await import('../../functions/api/requests.ts');
+    const { describeRequest } = await import('../../functions/aws/executions.ts');
     const started = async (body: unknown) => {
       const outcome = await submitRequest(provisioning, body);
       if (outcome.kind !== 'started') throw new Error(`request not started: ${JSON.stringify(outcome)}`);

@@ -7,7 +7,7 @@ import type { KeyAlgorithm } from '../../local-cloud/services/iot/certificate-au
 import type { ThingRecord } from '../../local-cloud/store.ts';
 import { startServiceCloud, type ServiceCloud } from '../../local-cloud/service-cloud.ts';
 import type { $ZodType } from 'zod/v4/core';
-import type { RequestKind, SubmitOutcome } from '../../functions/commons/requests.ts';
+import type { RequestKind, SubmitOutcome } from '../../functions/api/requests.ts';
 import type { Workflow } from '../../functions/domain/device-leases.ts';
 import type { RequestSummary } from '../../functions/domain/records.ts';
 import { requestSummarySchema } from '../../functions/domain/request-status.ts';
@@ -75,7 +75,7 @@ export async function startTestServiceCloud(
   const greengrass = new GreengrassV2Client(clientConfig);
   const sfn = new SFNClient(clientConfig);
   // Imported once the endpoint is set, as a Lambda's module would be in its environment.
-  const { deprovisioning, provisioning, submitRequest } = await import('../../functions/commons/requests.ts');
+  const { deprovisioning, provisioning, submitRequest } = await import('../../functions/api/requests.ts');
 
   const kinds: Record<Workflow, RequestKind<$ZodType>> = { provision: provisioning, deprovision: deprovisioning };
   const completion = async (executionArn: string, timeoutMs = 20_000): Promise<CompletedRequest> => {

@@ -125,7 +125,7 @@ describe('device leases', () => {
 
   it('a stale lease that its own request takes again while it is judged is not taken over', async () => {
     const [device] = await devices(1, 'retaken', 'core-a');
-    const { acquireLeases } = await import('../../functions/commons/device-leases.ts');
+    const { acquireLeases } = await import('../../functions/aws/device-leases.ts');
     const staleOwner = leaseOwner({ workflow: 'provision', requestId: 'slow-start' }, '0'.repeat(64));
     const leaseWrittenAt = (acquiredAt: number) =>
       dynamodb().send(

@@ -226,7 +226,7 @@ describe('provision state machine', () => {
   });
 
   it('duplicate request: the same requestId and body reach the same execution; another body conflicts', async () => {
-    const { provisioning, submitRequest } = await import('../../functions/commons/requests.ts');
+    const { provisioning, submitRequest } = await import('../../functions/api/requests.ts');
     const request = { requestId: 'duplicate-1', devices: await devices(1, 'duplicate') };
     const first = await submitRequest(provisioning, request);
     const second = await submitRequest(provisioning, request);

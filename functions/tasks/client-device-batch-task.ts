@@ -1,9 +1,9 @@
 import { applyBatchResponse, CLIENT_DEVICE_REDRIVE, type ErrorEntry, failBatch, outcomesOnceFinished } from '../domain/client-device-batches.ts';
 import { isLeftToStateMachineRetry } from '../domain/errors.ts';
 import type { ClientDeviceBatch, Correlation, SettledBatch } from '../domain/records.ts';
-import { orchestratedDynamodb } from './clients/orchestrated-dynamodb.ts';
-import { isCancelled } from './device-leases.ts';
-import { taskHandler } from './middleware.ts';
+import { orchestratedDynamodb } from '../aws/clients/orchestrated-dynamodb.ts';
+import { isCancelled } from '../aws/device-leases.ts';
+import { taskHandler } from '../lambda/middleware.ts';
 
 export interface ClientDeviceBatchInput {
   batch: ClientDeviceBatch;
@@ -14,7 +14,7 @@ export interface ClientDeviceBatchInput {
   checkCancellation?: boolean;
 }
 
-type SendBatch = (coreDeviceThingName: string, thingNames: string[]) => Promise<ErrorEntry[] | undefined>;
+type SendBatch = (coreDeviceThingName: string, thingNames: string[]) => Promise<ErrorEntry[]>;
 
 /**
  * One call of a Batch*ClientDevice… API for the batch's pending devices. Per-entry errors are folded into
@@ -29,7 +29,7 @@ export function clientDeviceBatchTask(step: 'associate' | 'disassociate', send: 
       const cancelled = leaseOwner !== undefined && (await isCancelled(orchestratedDynamodb, leaseOwner));
       return cancelled ? { done: [], failed: [], notStarted: batch.pending } : batch;
     }
-    let errorEntries: ErrorEntry[] | undefined;
+    let errorEntries: ErrorEntry[];
     try {
       errorEntries = await send(batch.coreDeviceThingName, batch.pending);
     } catch (error) {
@@ -37,6 +37,6 @@ export function clientDeviceBatchTask(step: 'associate' | 'disassociate', send: 
       const { name, message } = error as Error;
       return outcomesOnceFinished(failBatch(batch, name, message));
     }
-    return outcomesOnceFinished(applyBatchResponse(batch, errorEntries ?? [], CLIENT_DEVICE_REDRIVE, Math.random));
+    return outcomesOnceFinished(applyBatchResponse(batch, errorEntries, CLIENT_DEVICE_REDRIVE, Math.random));
   });
 }

@@ -9,11 +9,11 @@ import { provisioningRequestSchema } from '../domain/provisioning-request.ts';
 import { requestDigest } from '../domain/request-digest.ts';
 import { resolveRequestId } from '../domain/request-id.ts';
 import { type FieldError, validate } from '../domain/validation.ts';
-import { dynamodb } from './clients/dynamodb.ts';
-import { acquireLeases, releaseLeases, writeCancelMarker } from './device-leases.ts';
+import { dynamodb } from '../aws/clients/dynamodb.ts';
+import { acquireLeases, releaseLeases, writeCancelMarker } from '../aws/device-leases.ts';
 import { DEFAULT_LIST_LIMIT, type ListQuery } from '../domain/request-listing.ts';
-import { describeRequest, type ExecutionPage, findExecution, listExecutionsPage, runningExecutions, sameRequest, startExecutionOnce, type RequestStatusView } from './executions.ts';
-import { logger } from './powertools.ts';
+import { describeRequest, type ExecutionPage, findExecution, listExecutionsPage, runningExecutions, sameRequest, startExecutionOnce, type RequestStatusView } from '../aws/executions.ts';
+import { logger } from '../lambda/powertools.ts';
 
 /** What differs between provisioning and deprovisioning requests: their schema, machine and input. */
 export interface RequestKind<Schema extends $ZodType> {

@@ -1,6 +1,14 @@
-import { BatchDisassociateClientDeviceFromCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
+import { BatchAssociateClientDeviceWithCoreDeviceCommand, BatchDisassociateClientDeviceFromCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
 import type { ErrorEntry } from '../domain/client-device-batches.ts';
 import { greengrass } from './clients/greengrass.ts';
+
+/** Associates the devices with the core device and answers the error entries. */
+export async function associateWithCore(coreDeviceThingName: string, thingNames: string[]): Promise<ErrorEntry[]> {
+  const response = await greengrass.send(
+    new BatchAssociateClientDeviceWithCoreDeviceCommand({ coreDeviceThingName, entries: thingNames.map((thingName) => ({ thingName })) }),
+  );
+  return response.errorEntries ?? [];
+}
 
 /**
  * Disassociates the devices from the core device and answers the error entries. A core device that

@@ -6,10 +6,10 @@ import { type FleetRunProgress, fleetRunProgress } from '../domain/fleet-run-sta
 import { requestDigest } from '../domain/request-digest.ts';
 import { resolveRequestId } from '../domain/request-id.ts';
 import type { FieldError } from '../domain/validation.ts';
-import { sfn } from './clients/sfn.ts';
-import { findExecution, type StartOutcome, startExecutionOnce } from './executions.ts';
-import { fleetBucket } from './fleet-objects.ts';
-import { logger } from './powertools.ts';
+import { sfn } from '../aws/clients/sfn.ts';
+import { findExecution, type StartOutcome, startExecutionOnce } from '../aws/executions.ts';
+import { fleetBucket } from '../aws/fleet-objects.ts';
+import { logger } from '../lambda/powertools.ts';
 
 function fleetStateMachineArn(): string {
   const arn = process.env.PROVISION_FLEET_STATE_MACHINE_ARN;

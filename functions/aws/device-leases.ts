@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { cancelMarkerKey, type HeldDevice, type HolderExecution, inChunks, isStaleLease, LEASE_TTL_SECONDS, type LeaseHolder, type Workflow } from '../domain/device-leases.ts';
 import { TransientServiceError } from '../domain/errors.ts';
-import { logger } from './powertools.ts';
+import { logger } from '../lambda/powertools.ts';
 
 /** What a request leases: every device it names, under its owner string (device-leases.ts). */
 export interface LeaseClaim {

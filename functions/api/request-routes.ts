@@ -3,7 +3,7 @@ import type { $ZodType } from 'zod/v4/core';
 import { heldDevicesMessage } from '../domain/device-leases.ts';
 import { isThrottlingError, isTransientError, isUnnamedTransientFailure, TransientServiceError } from '../domain/errors.ts';
 import { REQUEST_ID_PATTERN } from '../domain/limits.ts';
-import { ExecutionNotYetVisibleError } from './executions.ts';
+import { ExecutionNotYetVisibleError } from '../aws/executions.ts';
 import { badRequest, header, jsonBodyOf, jsonResponse, statusUrl } from './http.ts';
 import { listQuerySchema, type RequestListItem } from '../domain/request-listing.ts';
 import { validate } from '../domain/validation.ts';

@@ -12,7 +12,7 @@ import type { requestStatusSchema } from '../domain/request-status.ts';
 import { isTransientError, isUnnamedTransientFailure, messageFromCause } from '../domain/errors.ts';
 import { unsettledDevicesOf } from '../domain/unsettled-devices.ts';
 import { isRecord } from '../domain/validation.ts';
-import { logger } from './powertools.ts';
+import { logger } from '../lambda/powertools.ts';
 import { sfn } from './clients/sfn.ts';
 
 export type StartOutcome =

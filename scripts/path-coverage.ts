@@ -12,7 +12,22 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { forEachState } from '../local-cloud/services/stepfunctions/asl-states.ts';
-import type { TraceRecord } from '../test/support/path-coverage.ts';
+
+/** One execution a test ran, as the tests write it to the traces directory (one JSON line each). */
+export interface ExecutionTrace {
+  /** The state machine's first state, which names it: ProvisionDevices or DisassociateClientDevices. */
+  startAt: string;
+  entered: string[];
+  retried: Array<{ state: string; error: string }>;
+  caught: Array<{ state: string; error: string }>;
+  /** A failed attempt that neither a Retry nor a Catch took: the execution (or its Map) failed with it. */
+  uncaught: Array<{ state: string; error: string }>;
+}
+
+export interface TraceRecord extends ExecutionTrace {
+  test: string;
+  source: 'local-cloud' | 'aws-local-stepfunctions';
+}
 
 const MACHINES = { provision: 'statemachines/provision.asl.json', deprovision: 'statemachines/deprovision.asl.json' } as const;
 type Machine = keyof typeof MACHINES;

@@ -11,7 +11,6 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import type { ScenarioResult } from '../test/reliability/scenarios.ts';
 import { MUTATION_REPORT, mutationScores, readMutationReport } from './mutation-report.ts';
 import type { PathCoverageResult } from './path-coverage.ts';
 
@@ -27,10 +26,43 @@ const DELETION_DECIDING = [
   'functions/tasks/removal-step.ts',
 ];
 
-type Figures = Omit<ScenarioResult, 'first' | 'rerun'> & {
-  first: Omit<ScenarioResult['first'], 'summary'>;
-  rerun: Omit<ScenarioResult['rerun'], 'summary'>;
-};
+/** What one run of a scenario did. */
+export interface RunFigures {
+  succeeded: number;
+  failed: number;
+  rolledBack: number;
+  /** Failed Lambda attempts in the execution history, by error name: each one was retried or caught. */
+  failedAttempts: Record<string, number>;
+  /** Batch calls made again for error entries (the only Wait states of both machines are these re-drives). */
+  redrives: number;
+  /** Failed devices whose rollback did not finish (`rollback.incomplete`). */
+  incompleteRollbacks: number;
+  /** States entered, the unit Step Functions bills (retries of a Task are billed too, and not counted here). */
+  stateTransitions: number;
+  violations: string[];
+  /** Devices a cancel left NOT_STARTED. */
+  notStarted: number;
+  /** A cancelled run: after how many finished iterations the cancel was sent, and the HTTP status it was answered with. */
+  cancel?: { afterIterations: number; statusCode: number };
+}
+
+/** The figures file each reliability scenario writes: its first run under faults and the re-run without. */
+export interface ScenarioFigures {
+  scenario: string;
+  kind: 'provision' | 'deprovision';
+  faultDescription: string;
+  devices: number;
+  cores: number;
+  first: RunFigures;
+  rerun: RunFigures;
+  /**
+   * The local cloud's counters during the first run, summed over the operations the service calls (not
+   * the harness's polling). `failed` also counts the DescribeThing 404 with which inspection finds that
+   * a thing is new: one per new device.
+   */
+  cloudCalls: { calls: number; throttled: number; failed: number };
+  wallMs: number;
+}
 
 const [directory, output] = process.argv.slice(2);
 if (!directory) {
@@ -38,10 +70,10 @@ if (!directory) {
   process.exit(2);
 }
 
-const results: Figures[] = readdirSync(directory)
+const results: ScenarioFigures[] = readdirSync(directory)
   .filter((file) => file.endsWith('.json'))
   .sort()
-  .map((file) => JSON.parse(readFileSync(join(directory, file), 'utf8')) as Figures);
+  .map((file) => JSON.parse(readFileSync(join(directory, file), 'utf8')) as ScenarioFigures);
 if (results.length === 0) {
   console.error(`no scenario figures in ${directory}: did the reliability tests run?`);
   process.exit(1);
@@ -52,7 +84,7 @@ const attempts = (counts: Record<string, number>) =>
     .sort(([, a], [, b]) => b - a)
     .map(([error, count]) => `${error} ${count}`)
     .join(', ') || '—';
-const outcome = (run: Figures['first'], kind: Figures['kind']) =>
+const outcome = (run: RunFigures, kind: ScenarioFigures['kind']) =>
   `${run.succeeded} ${kind === 'provision' ? 'provisioned' : 'removed'}, ${run.failed} failed${kind === 'provision' ? ` (${run.rolledBack} rolled back)` : ''}`;
 
 const header = [

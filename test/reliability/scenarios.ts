@@ -18,8 +18,9 @@ import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 import { mersenne } from 'pure-rand/generator/mersenne';
 import { isTransientError } from '../../functions/domain/errors.ts';
 import type { RequestSummary, Step } from '../../functions/domain/records.ts';
-import { type FaultSettingsPatch, NO_INJECTED_FAULTS, type OperationCounters } from '../../local-cloud/faults.ts';
+import { type FaultSettingsPatch, NO_INJECTED_FAULTS } from '../../local-cloud/faults.ts';
 import type { StateSnapshot } from '../../local-cloud/store.ts';
+import type { RunFigures as ReportedRunFigures, ScenarioFigures } from '../../scripts/reliability-report.ts';
 import { eventsOf, failedAttempts, type CompletedRequest, type TestServiceCloud } from '../support/service-cloud.ts';
 import { executionHistory } from '../support/step-functions.ts';
 import {
@@ -107,42 +108,15 @@ export interface CancelPoint {
   upTo: number;
 }
 
-export interface RunFigures {
-  succeeded: number;
-  failed: number;
-  rolledBack: number;
-  /** Failed Lambda attempts in the execution history, by error name: each one was retried or caught. */
-  failedAttempts: Record<string, number>;
-  /** Batch calls made again for error entries (the only Wait states of both machines are these re-drives). */
-  redrives: number;
-  /** Failed devices whose rollback did not finish (`rollback.incomplete`). */
-  incompleteRollbacks: number;
-  /** States entered, the unit Step Functions bills (retries of a Task are billed too, and not counted here). */
-  stateTransitions: number;
-  violations: string[];
+/** A run's figures as the report reads them, and the summary the assertions check. */
+export interface RunFigures extends ReportedRunFigures {
   summary: RequestSummary;
-  /** Devices a cancel left NOT_STARTED. */
-  notStarted: number;
-  /** A cancelled run: after how many finished iterations the cancel was sent, and the HTTP status it was answered with. */
-  cancel?: { afterIterations: number; statusCode: number };
 }
 
-export interface ScenarioResult {
-  scenario: string;
-  kind: Scenario['kind'];
-  faultDescription: string;
-  devices: number;
-  cores: number;
+export interface ScenarioResult extends Omit<ScenarioFigures, 'first' | 'rerun'> {
   first: RunFigures;
   rerun: RunFigures;
-  /**
-   * The local cloud's counters during the first run, summed over the operations the service calls (not
-   * the harness's polling). `failed` also counts the DescribeThing 404 with which inspection finds that
-   * a thing is new: one per new device.
-   */
-  cloudCalls: Omit<OperationCounters, 'succeeded'>;
   expectedFailures?: Arranged['expectedFailures'];
-  wallMs: number;
 }
 
 function devicesOf(name: string, principals: string[], cores = CORE_DEVICES) {

@@ -2,29 +2,18 @@ import { appendFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { HistoryEvent } from '@aws-sdk/client-sfn';
 import { expect } from 'vitest';
+import type { ExecutionTrace, TraceRecord } from '../../scripts/path-coverage.ts';
 
-/**
+export type { ExecutionTrace } from '../../scripts/path-coverage.ts';
+
+/*
  * Which states, retriers and catchers of the state machines the tests drive. While PATH_COVERAGE_DIR is set
  * (`npm run paths`), every execution a test runs is reduced to a trace (the states it entered, the failed
  * attempts it retried and those it caught, by error name) and appended to that directory with the test's name;
- * scripts/path-coverage.ts then matches the traces against statemachines/*.asl.json. Two sources feed it: the
- * execution histories of the local cloud (every cloud from service-cloud.ts, after each test) and the event logs
- * of aws-local-stepfunctions runs with stubbed tasks.
+ * scripts/path-coverage.ts, which owns the trace format, then matches the traces against statemachines/*.asl.json.
+ * Two sources feed it: the execution histories of the local cloud (every cloud from service-cloud.ts, after each
+ * test) and the event logs of aws-local-stepfunctions runs with stubbed tasks.
  */
-export interface ExecutionTrace {
-  /** The state machine's first state, which names it: ProvisionDevices or DisassociateClientDevices. */
-  startAt: string;
-  entered: string[];
-  retried: Array<{ state: string; error: string }>;
-  caught: Array<{ state: string; error: string }>;
-  /** A failed attempt that neither a Retry nor a Catch took: the execution (or its Map) failed with it. */
-  uncaught: Array<{ state: string; error: string }>;
-}
-
-export interface TraceRecord extends ExecutionTrace {
-  test: string;
-  source: 'local-cloud' | 'aws-local-stepfunctions';
-}
 
 export function pathCoverageDir(): string | undefined {
   return process.env.PATH_COVERAGE_DIR || undefined;

@@ -5,11 +5,11 @@ import base from './vitest.config.ts';
  * The tests `npm run mutation` (stryker.config.json) runs against each mutant: those that decide the fate of a
  * mutant of functions/domain, aws, api, tasks and lambda in seconds. A mutant runs the tests that cover it, and on 2
  * cores a suite that starts executions by the hundred makes each of thousands of mutants cost minutes, so only
- * these are in: the unit tests (test/domain), the task functions (test/functions, without the hung calls that
- * wait on wall-clock deadlines and the HTTP triggers), the workflow paths that decide what is removed (deprovision,
- * deletion-paths, uncaught-failure), the invariants checker, the ASL retriers' error names, the OpenAPI contract
- * and the CLI's unit tests (the fleet modules of functions/domain).
- * Left out: the emulator's own suites, which reach neither directory; the end-to-end CLI runs (child processes,
+ * these are in: the unit tests of functions/ (test/unit/functions) and of the CLI, the task functions over the
+ * local cloud (test/integration/functions, without the hung calls that wait on wall-clock deadlines and the HTTP
+ * triggers), the workflow paths that decide what is removed (deprovision, deletion-paths, uncaught-failure), the
+ * invariants checker, the ASL retriers' error names and the OpenAPI contract.
+ * Left out: the emulator's own suites, which reach none of those folders; the end-to-end CLI runs (child processes,
  * which Stryker's coverage cannot see); and the suites that run the same decisions at scale or under
  * load (fault and real-time scenarios, largest requests, retriers, device leases, idempotency, triggers) or every
  * path of the provision machine (provision.test.ts: its 150-device and CSR runs would take the run past an hour;
@@ -22,17 +22,17 @@ export default defineConfig({
   test: {
     ...base.test,
     include: narrowed ?? [
-      'test/domain/**/*.test.ts',
-      'test/functions/**/*.test.ts',
-      'test/workflow/deprovision.test.ts',
-      'test/workflow/deletion-paths.test.ts',
-      'test/workflow/uncaught-failure.test.ts',
-      'test/reliability/invariants.test.ts',
-      'test/deploy/asl.test.ts',
-      'test/docs/openapi.test.ts',
-      'test/cli/**/*.test.ts',
+      'test/unit/functions/**/*.test.ts',
+      'test/integration/functions/**/*.test.ts',
+      'test/integration/workflow/deprovision.test.ts',
+      'test/integration/workflow/deletion-paths.test.ts',
+      'test/integration/workflow/uncaught-failure.test.ts',
+      'test/integration/reliability/invariants.test.ts',
+      'test/unit/statemachines/asl.test.ts',
+      'test/unit/docs/openapi.test.ts',
+      'test/unit/cli/**/*.test.ts',
     ],
-    exclude: ['test/functions/hung-call.test.ts', 'test/functions/triggers.test.ts', 'test/cli/*.e2e.test.ts', ...skipped],
+    exclude: ['test/integration/functions/hung-call.test.ts', 'test/integration/functions/triggers.test.ts', ...skipped],
     reporters: ['default'],
   },
 });

@@ -1,6 +1,6 @@
 /**
- * `npm run reliability`: after `vitest run test/reliability` has run every scenario of
- * test/reliability/scenarios.ts with RELIABILITY_FIGURES_DIR set (each writes one JSON file there),
+ * `npm run reliability`: after `vitest run test/integration/reliability` has run every scenario of
+ * test/integration/reliability/scenarios.ts with RELIABILITY_FIGURES_DIR set (each writes one JSON file there),
  * prints the figures table and writes the results file (bench/results/reliability.json), which
  * docs/reliability.md quotes. It also reports the latest mutation score (`npm run mutation`,
  * reports/mutation/mutation.json) and the latest path coverage of the state machines (`npm run paths`,

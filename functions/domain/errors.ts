@@ -23,7 +23,7 @@ export const CERTIFICATE_STILL_ATTACHED = 'CertificateStillAttached';
 
 /**
  * Every error name the state machines retry with backoff (besides Lambda's own service errors);
- * test/deploy/asl.test.ts holds the ASL retriers to exactly this list.
+ * test/unit/statemachines/asl.test.ts holds the ASL retriers to exactly this list.
  */
 export const RETRIED_ERROR_NAMES = [...TRANSIENT, TRANSIENT_SERVICE_ERROR, THING_STILL_HAS_PRINCIPALS, CERTIFICATE_STILL_ATTACHED];
 

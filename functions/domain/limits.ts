@@ -2,7 +2,7 @@
  * Why 200: an execution's input and every state's output must stay under Step Functions' 256 KiB
  * payload quota. With 128-character names a device's record takes about 830 bytes and its outcome up to
  * 1.3 KB, so the template and its parameters are kept out of the state (statemachines/provision.asl.json).
- * `test/workflow/largest-requests.test.ts` runs the worst cases, `test/domain/summary-and-limits.test.ts` the summary's.
+ * `test/integration/workflow/largest-requests.test.ts` runs the worst cases, `test/unit/functions/domain/summary-and-limits.test.ts` the summary's.
  */
 export const MAX_DEVICES_PER_REQUEST = 200;
 
@@ -18,7 +18,7 @@ export const MAX_PARAMETER_VALUE_CHARS = 4_096;
 /**
  * The shared template parameters stay in the execution state beside the records of all its devices until
  * association begins: with 200 devices of 128-character names those take 166 KB, the template up to 20 KB
- * (escaped), and this keeps the whole under 256 KiB. test/workflow/largest-requests.test.ts runs that case.
+ * (escaped), and this keeps the whole under 256 KiB. test/integration/workflow/largest-requests.test.ts runs that case.
  */
 export const MAX_SHARED_PARAMETERS_BYTES = 32 * 1024;
 
@@ -31,7 +31,7 @@ export const REQUEST_ID_PATTERN = /^[A-Za-z0-9_-]{1,80}$/;
 export const THING_NAME_PATTERN = /^[a-zA-Z0-9:_-]{1,128}$/;
 
 /**
- * Every part bounded, because the largest state keeps the ARN twice per device (test/workflow/largest-requests.test.ts):
+ * Every part bounded, because the largest state keeps the ARN twice per device (test/integration/workflow/largest-requests.test.ts):
  * the longest partition today is aws-us-gov (10), the longest region 14 (ap-southeast-1), with room to grow.
  */
 export const MAX_PARTITION_CHARS = 16;

@@ -69,7 +69,7 @@ export interface ThrottlingRetrier {
  *                                              about a minute of contention before a device is given up
  *
  * The ASL files hold the literal values (Step Functions has no expressions in Retry), one set for every
- * stage; test/deploy/asl.test.ts checks them against this function for each stage's quotas in
+ * stage; test/unit/statemachines/asl.test.ts checks them against this function for each stage's quotas in
  * serverless.yml (the local stage's defaults: the benchmark sets its quotas per run).
  */
 export function throttlingRetrier(quotas: PacingQuotas): ThrottlingRetrier {

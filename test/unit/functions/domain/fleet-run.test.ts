@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import type { PlannedDevice } from '../../../../functions/domain/fleet-manifest.ts';
+import { buildFleetReport, type FleetBatch, normalizedManifest, uploadedManifestRunId } from '../../../../functions/domain/fleet-run.ts';
+import { fleetRunProgress } from '../../../../functions/domain/fleet-run-status.ts';
+import type { RequestSummary } from '../../../../functions/domain/records.ts';
+
+const OPTIONS = { coreDeviceThingName: 'core-b', thingPrincipalType: 'EXCLUSIVE_THING' as const, rollbackOnFailure: true };
+const planned = (index: number, coreDeviceThingName?: string): PlannedDevice => ({
+  index,
+  line: index + 2,
+  where: `line ${index + 2}`,
+  device: { thingName: `d${index}`, ...(coreDeviceThingName && { coreDeviceThingName }) },
+});
+const batch = (first: number, devices: PlannedDevice[]): string =>
+  JSON.stringify({ BatchInput: { fleetRunId: 'run', action: 'provision', options: OPTIONS }, Items: devices.map((device, offset) => ({ position: first + offset, planned: device })) } satisfies FleetBatch);
+
+describe('a fleet run report', () => {
+  const devices = [0, 1, 2, 3, 4, 5].map((index) => planned(index));
+  const summary: RequestSummary = {
+    requestId: 'run-0',
+    status: 'PARTIAL',
+    counts: { requested: 2, succeeded: 1, failed: 1, rolledBack: 1 },
+    devices: [
+      { thingName: 'd0', coreDeviceThingName: 'core-b', status: 'PROVISIONED', thingArn: 'arn:thing/d0' },
+      { thingName: 'd1', coreDeviceThingName: 'core-b', status: 'FAILED', error: { step: 'associate', code: 'ResourceNotFoundException', message: 'no core' } },
+    ],
+  };
+  const report = buildFleetReport(
+    { fleetRunId: 'run', action: 'provision', manifest: 's3://b/m.csv', startedAt: new Date(0), finishedAt: new Date(10_000), devices },
+    {
+      succeeded: [{ Input: batch(0, devices.slice(0, 2)), Output: JSON.stringify({ executionArn: 'arn:run-0', status: 'SUCCEEDED', summary }) }],
+      failed: [{ Input: batch(2, devices.slice(2, 4)), Error: 'DevicesHeld', Cause: JSON.stringify({ errorType: 'DevicesHeld', errorMessage: 'd2 is held by run-x' }) }],
+      pending: [{ Input: batch(4, devices.slice(4, 5)) }],
+    },
+  );
+
+  it('gives every device of the run exactly one line, in manifest order, whatever the result files hold', () => {
+    expect(report.devices.map((device) => [device.thingName, device.status, device.requestId])).toEqual([
+      ['d0', 'PROVISIONED', 'run-0'],
+      ['d1', 'FAILED', 'run-0'],
+      ['d2', 'FAILED', 'run-2'],
+      ['d3', 'FAILED', 'run-2'],
+      ['d4', 'NOT_STARTED', 'run-4'],
+      ['d5', 'FAILED', ''],
+    ]);
+  });
+
+  it("fails a failed batch's devices at submit with its error, and a device no result names with MissingOutcome", () => {
+    expect(report.devices[2]!.error).toEqual({ step: 'submit', code: 'DevicesHeld', message: 'd2 is held by run-x' });
+    expect(report.devices[5]!.error).toMatchObject({ step: 'status', code: 'MissingOutcome' });
+    expect(report.failures).toEqual({ 'associate ResourceNotFoundException': 1, 'submit DevicesHeld': 2, 'status MissingOutcome': 1 });
+  });
+
+  it('counts devices and batches, and rates the devices settled over the elapsed time', () => {
+    expect(report.outcome).toBe('PARTIAL');
+    expect(report.totals).toEqual({ batches: 3, batchesFailed: 1, batchesNotStarted: 1, devices: 6, succeeded: 1, failed: 4, notStarted: 1, devicesPerSecond: 0.5 });
+  });
+});
+
+describe('a fleet run', () => {
+  it('lists its devices by core device, then in manifest order, the default core device standing for those without one', () => {
+    const { jsonl, coreDevices } = normalizedManifest([planned(0, 'core-c'), planned(1), planned(2, 'core-a'), planned(3, 'core-c'), planned(4)], OPTIONS);
+    expect(jsonl.trim().split('\n').map((line) => (JSON.parse(line) as PlannedDevice).index)).toEqual([2, 1, 4, 0, 3]);
+    expect(coreDevices).toBe(3);
+  });
+
+  it('started by an upload is named by bucket, key and version (else ETag): the same object the same run, new bytes a new one', () => {
+    const object = { bucket: 'b', key: 'manifests/m.csv', etag: 'e1' };
+    expect(uploadedManifestRunId(object)).toBe(uploadedManifestRunId({ ...object }));
+    expect(uploadedManifestRunId(object)).toMatch(/^s3-[0-9a-f]{40}$/);
+    expect(uploadedManifestRunId({ ...object, etag: 'e2' })).not.toBe(uploadedManifestRunId(object));
+    expect(uploadedManifestRunId({ ...object, versionId: 'v1', etag: 'e2' })).toBe(uploadedManifestRunId({ ...object, versionId: 'v1' }));
+  });
+
+  it('shows while it runs the devices and batches done from its Map Run, their rate and the ETA at that rate', () => {
+    const execution = { name: 'run', executionArn: 'arn:run', status: 'RUNNING', startDate: new Date(0), input: JSON.stringify({ action: 'provision', manifest: 's3://b/m.csv' }) };
+    const mapRun = { itemCounts: { total: 1_000, succeeded: 380, failed: 20, running: 200 }, executionCounts: { total: 5, succeeded: 1, failed: 1, running: 1 } };
+    expect(fleetRunProgress(execution, mapRun, new Date(100_000), 's3://b/fleet-runs/run/problems.json')).toEqual({
+      fleetRunId: 'run',
+      executionArn: 'arn:run',
+      executionStatus: 'RUNNING',
+      action: 'provision',
+      manifest: 's3://b/m.csv',
+      startDate: new Date(0).toISOString(),
+      devices: { total: 1_000, done: 400 },
+      batches: { total: 5, done: 2, failed: 1 },
+      devicesPerSecond: 4,
+      etaSeconds: 150,
+    });
+  });
+
+  it('names the problems file of a run that failed on its manifest', () => {
+    const execution = { name: 'run', status: 'FAILED', startDate: new Date(0), stopDate: new Date(1_000), error: 'InvalidManifest', cause: JSON.stringify({ errorMessage: '3 problems' }) };
+    expect(fleetRunProgress(execution, undefined, new Date(2_000), 's3://b/fleet-runs/run/problems.json').error).toEqual({
+      code: 'InvalidManifest',
+      message: '3 problems',
+      problems: 's3://b/fleet-runs/run/problems.json',
+    });
+  });
+});

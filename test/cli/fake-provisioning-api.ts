@@ -50,6 +50,8 @@ export interface FakeApi {
   /** Manifests PUT to upload URLs, by their `s3://` URI. */
   uploads: Map<string, { bytes: Buffer; contentType?: string }>;
   fleetRuns: Map<string, FakeFleetRun>;
+  /** `<method> <path>` of every call, in order of arrival. */
+  calls: string[];
   close(): Promise<void>;
 }
 
@@ -202,7 +204,9 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
     return false;
   };
 
+  const calls: string[] = [];
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    calls.push(`${request.method} ${new URL(request.url ?? '/', 'http://fake').pathname}`);
     const reply = (status: number, body: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     if (fleetOptions && (await handleFleetRuns(request, reply, response))) return;
     const statusPath = /^\/provisioning-requests\/([^/]+)$/.exec(request.url ?? '');
@@ -248,6 +252,7 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
     posted,
     uploads,
     fleetRuns,
+    calls,
     seed(request) {
       executions.set(request.requestId!, { request, body: JSON.stringify(request), polls: 0 });
     },

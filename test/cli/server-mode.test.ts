@@ -213,6 +213,8 @@ describe('Ctrl-C in --server', () => {
     const follow = `npx iot-provision --follow ${fleetRunId} --api-url ${api.url}/ --report ${reportPrefix}`;
     expect(interrupted.stderr).toContain(`interrupted. The fleet run ${fleetRunId} goes on in the service: Ctrl-C stops only this command. Follow it, and download its report once it ends, with:\n  ${follow}\n`);
     await expect(readFile(`${reportPrefix}.csv`, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
+    // Nothing asked the service to stop the run: the upload and the start are all this command posted.
+    expect(api.calls.filter((call) => !call.startsWith('GET '))).toEqual(['POST /fleet-uploads', expect.stringMatching(/^PUT \/_s3\/uploads\//), 'POST /fleet-runs']);
 
     fleetRuns.runningPolls = 0;
     const followed = await iotProvision(follow.split(' ').slice(2));

@@ -69,10 +69,14 @@ const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 
 /** Resolves (and refreshes) the credentials requests are signed with. */
 export type SigningCredentials = Extract<NonNullable<ConstructorParameters<typeof SignatureV4>[0]['credentials']>, () => unknown>;
 
-interface ApiClientOptions {
-  apiUrl: URL;
+interface ApiClientOptions extends ApiConnection {
   /** Whose requests: provisioning or deprovisioning. */
   workflow: Pick<FleetWorkflow, 'route'>;
+}
+
+/** Where the service's API is, and how to reach it. */
+export interface ApiConnection {
+  apiUrl: URL;
   /** Required when the API is not on a loopback address: requests are then SigV4-signed for this region (see resolveRegion). */
   region?: string;
   /** Defaults to the AWS SDK's provider chain (environment, shared files, SSO, instance roles…). */
@@ -95,44 +99,83 @@ export function resolveRegion(url: URL, explicit: string | undefined, environmen
   return explicit ?? /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(url.hostname)?.[1] ?? environmentRegion;
 }
 
-export function createFleetApi(options: ApiClientOptions): FleetApi {
-  const fetchImpl = options.fetch ?? fetch;
-  const backoff = options.backoff ?? POLL_BACKOFF;
+/** An answer the caller reads itself: a JSON body, or a file's bytes streamed to disk. */
+export type HttpAnswer<T> = { status: number; value: T } | ApiFailure;
+
+interface Exchange {
+  method: 'GET' | 'POST' | 'PUT';
+  url: URL;
+  /** Made at each attempt: a signature is valid for minutes, and credentials may have been refreshed since. */
+  headers(): Promise<Record<string, string>>;
+  body?: string | Uint8Array;
+  /** Defaults to RESPONSE_TIMEOUT_MS; a file transfer takes as long as its size needs. */
+  timeoutMs?: number;
+}
+
+/**
+ * One HTTP exchange, repeated up to TRANSIENT_ATTEMPTS times after a network error, a 429 or a 5xx; any other
+ * answer is handed to `read`. Repeating is safe for every call this client makes: a request or fleet run id
+ * makes a repeated POST harmless, a PUT of the same bytes or a GET changes nothing.
+ */
+export async function exchange<T>(
+  request: Exchange,
+  read: (response: Response) => Promise<T>,
+  { fetch: fetchImpl = fetch, backoff = POLL_BACKOFF, signal }: { fetch?: typeof fetch; backoff?: Backoff; signal?: AbortSignal },
+): Promise<HttpAnswer<T>> {
+  const { method, url } = request;
+  let lastFailure: ApiFailure = { code: 'NetworkError', message: 'not sent' };
+  for (let attempt = 1, delay = backoff.initialMs; attempt <= TRANSIENT_ATTEMPTS; attempt += 1, delay = Math.min(delay * 2, backoff.maxMs)) {
+    if (attempt > 1) await sleep(delay, undefined, { signal });
+    let headers;
+    try {
+      headers = await request.headers();
+    } catch (error) {
+      return { code: 'CredentialsError', message: `cannot sign ${method} ${url.href}: ${(error as Error).message}` };
+    }
+    const timeoutMs = request.timeoutMs ?? RESPONSE_TIMEOUT_MS;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    try {
+      const response = await fetchImpl(url, { method, headers, body: request.body, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      if (response.status !== 429 && response.status < 500) return { status: response.status, value: await read(response) };
+      const text = await response.text();
+      lastFailure = { code: `HTTP ${response.status}`, message: messageOf(parseJson(text)) ?? (text.slice(0, 200) || response.statusText) };
+    } catch (error) {
+      signal?.throwIfAborted();
+      const cause = (error as Error).cause as NodeJS.ErrnoException | undefined;
+      const reason = timeout.aborted ? `no answer within ${timeoutMs / 1000} s` : (cause ?? (error as Error).message);
+      const unreachable = !timeout.aborted && UNREACHABLE_CODES.has(cause?.code ?? '');
+      lastFailure = { code: unreachable ? 'Unreachable' : 'NetworkError', message: `${method} ${url.href}: ${reason}` };
+    }
+  }
+  return lastFailure;
+}
+
+/** Sends JSON to the service's API (signed when it is remote) and reads its JSON answer. */
+export type ApiSender = (method: 'GET' | 'POST', path: string, body?: unknown) => Promise<{ status: number; json: unknown } | ApiFailure>;
+
+export function createApiSender(options: ApiConnection): { send: ApiSender; base: URL } {
   const sign = isLoopback(options.apiUrl) ? undefined : createSigner(options);
   // A stage path (`/prod`) is kept: routes are resolved below it.
   const base = new URL(options.apiUrl.href.endsWith('/') ? options.apiUrl.href : `${options.apiUrl.href}/`);
-
-  async function send(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; json: unknown } | ApiFailure> {
+  const send: ApiSender = async (method, path, body) => {
     const url = new URL(path, base);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { accept: 'application/json', ...(payload && { 'content-type': 'application/json' }) };
-    let lastFailure: ApiFailure = { code: 'NetworkError', message: 'not sent' };
-    for (let attempt = 1, delay = backoff.initialMs; attempt <= TRANSIENT_ATTEMPTS; attempt += 1, delay = Math.min(delay * 2, backoff.maxMs)) {
-      if (attempt > 1) await sleep(delay, undefined, { signal: options.signal });
-      let signed;
-      try {
-        // Signed at each attempt: a signature is valid for minutes, and credentials may have been refreshed since.
-        signed = sign ? await sign(url, method, headers, payload) : headers;
-      } catch (error) {
-        return { code: 'CredentialsError', message: `cannot sign ${method} ${url.href}: ${(error as Error).message}` };
-      }
-      const timeout = AbortSignal.timeout(RESPONSE_TIMEOUT_MS);
-      try {
-        const response = await fetchImpl(url, { method, headers: signed, body: payload, signal: options.signal ? AbortSignal.any([options.signal, timeout]) : timeout });
+    const answer = await exchange(
+      { method, url, body: payload, headers: async () => (sign ? sign(url, method, headers, payload) : headers) },
+      async (response) => {
         const text = await response.text();
-        const json = text === '' ? undefined : parseJson(text);
-        if (response.status !== 429 && response.status < 500) return { status: response.status, json };
-        lastFailure = { code: `HTTP ${response.status}`, message: messageOf(json) ?? (text.slice(0, 200) || response.statusText) };
-      } catch (error) {
-        options.signal?.throwIfAborted();
-        const cause = (error as Error).cause as NodeJS.ErrnoException | undefined;
-        const reason = timeout.aborted ? `no answer within ${RESPONSE_TIMEOUT_MS / 1000} s` : (cause ?? (error as Error).message);
-        const unreachable = !timeout.aborted && UNREACHABLE_CODES.has(cause?.code ?? '');
-        lastFailure = { code: unreachable ? 'Unreachable' : 'NetworkError', message: `${method} ${url.href}: ${reason}` };
-      }
-    }
-    return lastFailure;
-  }
+        return text === '' ? undefined : parseJson(text);
+      },
+      options,
+    );
+    return 'code' in answer ? answer : { status: answer.status, json: answer.value };
+  };
+  return { send, base };
+}
+
+export function createFleetApi(options: ApiClientOptions): FleetApi {
+  const { send, base } = createApiSender(options);
 
   return {
     async submit(request) {
@@ -167,8 +210,7 @@ type FinishedStatusResponse = RequestStatusResponse & { executionStatus: FinalEx
 
 /**
  * Asks for the status of a request the API has just accepted until its execution ends, waiting longer between
- * calls while it runs, and hands each progress the API reports to `onProgress`. The first call waits too: the
- * execution has only just started.
+ * calls while it runs, and hands each progress the API reports to `onProgress`.
  */
 export async function waitUntilFinished(
   api: FleetApi,
@@ -177,24 +219,40 @@ export async function waitUntilFinished(
   signal?: AbortSignal,
   onProgress: (progress: RequestProgress) => void = () => {},
 ): Promise<ApiResult<FinishedStatusResponse>> {
+  const finished = await pollUntilEnded(() => api.status(requestId), schedule, signal, (running) => {
+    if (running.progress) onProgress(running.progress);
+  });
+  return finished as ApiResult<FinishedStatusResponse>;
+}
+
+/**
+ * Asks for an execution's status until it has ended, waiting longer between calls while it runs, and hands each
+ * answer of a running one to `onRunning`. The first call waits too: the execution may only just have started.
+ * A 404 within `notVisibleGraceMs` is taken as "not visible yet" (see NOT_VISIBLE_GRACE_MS).
+ */
+export async function pollUntilEnded<T extends { executionStatus: string }>(
+  status: () => Promise<ApiResult<T>>,
+  schedule: PollSchedule = POLL_BACKOFF,
+  signal?: AbortSignal,
+  onRunning: (running: T) => void = () => {},
+): Promise<ApiResult<T>> {
   const notVisibleUntil = performance.now() + (schedule.notVisibleGraceMs ?? NOT_VISIBLE_GRACE_MS);
   for (let delay = schedule.initialMs; ; delay = Math.min(delay * 2, schedule.maxMs)) {
     await sleep(delay, undefined, { signal });
-    const result = await api.status(requestId);
+    const result = await status();
     if (!result.ok && result.failure.code === 'NotFound' && performance.now() < notVisibleUntil) continue;
-    if (!result.ok) return result;
-    if (isFinished(result.value)) return { ok: true, value: result.value };
-    if (result.value.progress) onProgress(result.value.progress);
+    if (!result.ok || !isRunning(result.value.executionStatus)) return result;
+    onRunning(result.value);
   }
 }
 
-function isFinished(response: RequestStatusResponse): response is FinishedStatusResponse {
-  return response.executionStatus !== 'RUNNING' && response.executionStatus !== 'PENDING_REDRIVE';
+function isRunning(executionStatus: string): boolean {
+  return executionStatus === 'RUNNING' || executionStatus === 'PENDING_REDRIVE';
 }
 
 type Signer = (url: URL, method: string, headers: Record<string, string>, body: string | undefined) => Promise<Record<string, string>>;
 
-function createSigner(options: ApiClientOptions): Signer {
+function createSigner(options: ApiConnection): Signer {
   const region = options.region;
   if (region === undefined) throw new Error(`cannot tell the region of ${options.apiUrl.host}: give --region or set AWS_REGION`);
   const signer = new SignatureV4({
@@ -227,16 +285,16 @@ export function defaultCredentials(): SigningCredentials {
   return async () => (await chain)();
 }
 
-function httpFailure(response: { status: number; json: unknown }, code: string): ApiFailure {
+export function httpFailure(response: { status: number; json: unknown }, code: string): ApiFailure {
   return { code, message: messageOf(response.json) ?? `the API answered ${response.status}` };
 }
 
-function messageOf(json: unknown): string | undefined {
+export function messageOf(json: unknown): string | undefined {
   const message = (json as { message?: unknown } | undefined)?.message;
   return typeof message === 'string' ? message : undefined;
 }
 
-function parseJson(text: string): unknown {
+export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {

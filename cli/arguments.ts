@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { MAX_DEVICES_PER_REQUEST } from '../functions/contract.ts';
 import { DEPROVISIONING, PROVISIONING, type FleetWorkflow } from '../functions/contract.ts';
-import { withRequestOverrides } from '../functions/contract.ts';
+import { FLEET_RUN_ID_PATTERN, withRequestOverrides } from '../functions/contract.ts';
 
 export interface CliOptions {
   workflow: FleetWorkflow;
@@ -11,7 +11,18 @@ export interface CliOptions {
   concurrency: number;
   reportPrefix: string;
   dryRun: boolean;
+  /** Hand the manifest to the service's fleet runs (--server) instead of sending its requests from here. */
+  server: boolean;
   overrides: RequestOverrides;
+}
+
+/** `--follow <fleetRunId>`: watch a fleet run already started, and download its report. */
+export interface FollowOptions {
+  fleetRunId: string;
+  apiUrl: URL;
+  region?: string;
+  /** As given; without --report, the default of the run's action. */
+  reportPrefix?: string;
 }
 
 /** Request-level fields given on the command line; they win over the manifest's own. */
@@ -27,16 +38,22 @@ interface RequestOverrides {
   deleteThings?: boolean;
 }
 
-type ParsedArguments = { kind: 'help' } | { kind: 'run'; options: CliOptions } | { kind: 'usage-error'; message: string };
+type ParsedArguments = { kind: 'help' } | { kind: 'run'; options: CliOptions } | { kind: 'follow'; options: FollowOptions } | { kind: 'usage-error'; message: string };
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
 /** Where the API is when --api-url does not say: set once per shell rather than on every command. */
 export const API_URL_VARIABLE = 'IOT_PROVISION_API_URL';
 const PROVISIONING_FLAGS = ['template', 'template-file', 'param', 'principal-type', 'rollback'] as const;
 const DEPROVISIONING_FLAGS = ['disassociate', 'detach', 'delete'] as const;
+/** A fleet run the service carries out paces itself and has no plan to print. */
+const CLIENT_SIDE_FLAGS = ['concurrency', 'dry-run'] as const;
+/** A run being followed was started with its manifest, action and request options. */
+const START_FLAGS = ['core', ...PROVISIONING_FLAGS, 'deprovision', ...DEPROVISIONING_FLAGS, ...CLIENT_SIDE_FLAGS] as const;
 export const DEFAULT_CONCURRENCY = 4;
 
 export const HELP_TEXT = `Usage: iot-provision <manifest.csv|manifest.json> [options]
+       iot-provision <manifest.csv|manifest.json> --server [options]
+       iot-provision --follow <fleetRunId> [--api-url <url>] [--region <region>] [--report <path-prefix>]
 
 Provisions a fleet (or, with --deprovision, removes it) through the service's API: validates every
 device first (nothing is sent if any row is wrong), splits the fleet into requests of at most ${MAX_DEVICES_PER_REQUEST}
@@ -80,11 +97,20 @@ Deprovisioning
                              deleteThings false in the manifest)
   The report goes to ${DEPROVISIONING.defaultReportPrefix} unless --report says otherwise.
 
+Server-side fleet runs (an API with the fleet stack deployed)
+  --server                   validate the manifest here, upload it (POST /fleet-uploads), start a
+                             fleet run (POST /fleet-runs), follow its progress and download its
+                             report to --report; not with --concurrency or --dry-run
+  --follow <fleetRunId>      follow a fleet run already started and download its report; no manifest
+                             and no request options
+  Ctrl-C leaves the fleet run going and prints the --follow command that picks it up.
+
 Resuming: run the same command again (after Ctrl-C too). Requests whose devices were all done
 are skipped; devices that failed are sent again in a new request (<request id>-r<n>).
 
 Exit codes: 0 all devices done, 1 some device failed (or no report written), 2 bad input or
-usage (nothing sent), 3 the API cannot be reached (re-run to resume), 130 interrupted.
+usage (nothing sent), 3 the API cannot be reached (re-run to resume), 130 interrupted. With --server
+and --follow: 0 the run provisioned (or deprovisioned) every device and its report is written.
 `;
 
 export function parseArguments(argv: readonly string[], env: Record<string, string | undefined> = {}): ParsedArguments {
@@ -101,15 +127,17 @@ export function parseArguments(argv: readonly string[], env: Record<string, stri
         param: { type: 'string', multiple: true },
         'principal-type': { type: 'string' },
         rollback: { type: 'boolean' },
-        deprovision: { type: 'boolean', default: false },
+        deprovision: { type: 'boolean' },
         disassociate: { type: 'boolean' },
         detach: { type: 'boolean' },
         delete: { type: 'boolean' },
         'api-url': { type: 'string' },
         region: { type: 'string' },
-        concurrency: { type: 'string', default: String(DEFAULT_CONCURRENCY) },
+        concurrency: { type: 'string' },
         report: { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean' },
+        server: { type: 'boolean', default: false },
+        follow: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -118,6 +146,23 @@ export function parseArguments(argv: readonly string[], env: Record<string, stri
   }
   const { values, positionals } = parsed;
   if (values.help) return { kind: 'help' };
+  const apiUrl = values['api-url'] ?? (env[API_URL_VARIABLE] || DEFAULT_API_URL);
+  if (!URL.canParse(apiUrl) || !/^https?:$/.test(new URL(apiUrl).protocol)) {
+    const source = values['api-url'] === undefined ? API_URL_VARIABLE : '--api-url';
+    return usageError(`${source} must be an http or https URL, got "${apiUrl}"`);
+  }
+  const given = (flags: readonly (keyof typeof values)[]) => flags.filter((flag) => values[flag] !== undefined).map((flag) => (values[flag] === false ? `--no-${flag}` : `--${flag}`));
+  if (values.follow !== undefined) {
+    if (positionals.length > 0) return usageError('--follow watches a fleet run already started: give no manifest');
+    const refused = given(START_FLAGS);
+    if (refused.length > 0) return usageError(`${refused.join(', ')}: not with --follow (the fleet run has the manifest, action and options it was started with)`);
+    if (!FLEET_RUN_ID_PATTERN.test(values.follow)) return usageError(`--follow takes a fleetRunId (1-72 of A-Z, a-z, 0-9, _ and -), got "${values.follow}"`);
+    return { kind: 'follow', options: { fleetRunId: values.follow, apiUrl: new URL(apiUrl), region: values.region, reportPrefix: values.report } };
+  }
+  if (values.server) {
+    const refused = given(CLIENT_SIDE_FLAGS);
+    if (refused.length > 0) return usageError(`${refused.join(', ')}: not with --server (the service paces a fleet run's batches itself, and plans them from the manifest it reads)`);
+  }
   if (positionals.length !== 1) return usageError(positionals.length === 0 ? 'give the manifest file' : `give one manifest file, not ${positionals.length}`);
   if (values.template !== undefined && values['template-file'] !== undefined) return usageError('give --template or --template-file, not both');
   const workflow = values.deprovision ? DEPROVISIONING : PROVISIONING;
@@ -127,13 +172,8 @@ export function parseArguments(argv: readonly string[], env: Record<string, stri
     return usageError(values.deprovision ? `${flags}: not for --deprovision` : `${flags}: only with --deprovision`);
   }
 
-  const concurrency = Number(values.concurrency);
+  const concurrency = Number(values.concurrency ?? DEFAULT_CONCURRENCY);
   if (!Number.isInteger(concurrency) || concurrency < 1) return usageError(`--concurrency must be a positive integer, got "${values.concurrency}"`);
-  const apiUrl = values['api-url'] ?? (env[API_URL_VARIABLE] || DEFAULT_API_URL);
-  if (!URL.canParse(apiUrl) || !/^https?:$/.test(new URL(apiUrl).protocol)) {
-    const source = values['api-url'] === undefined ? API_URL_VARIABLE : '--api-url';
-    return usageError(`${source} must be an http or https URL, got "${apiUrl}"`);
-  }
   const templateParameters: Record<string, string> = {};
   for (const assignment of values.param ?? []) {
     const separator = assignment.indexOf('=');
@@ -150,7 +190,8 @@ export function parseArguments(argv: readonly string[], env: Record<string, stri
       region: values.region,
       concurrency,
       reportPrefix: values.report ?? workflow.defaultReportPrefix,
-      dryRun: values['dry-run'],
+      dryRun: values['dry-run'] ?? false,
+      server: values.server,
       overrides: {
         coreDeviceThingName: values.core,
         templateName: values.template,

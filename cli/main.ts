@@ -1,30 +1,16 @@
-import { readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { createFleetApi, defaultCredentials, isLoopback, resolveRegion, type PollSchedule, type SigningCredentials } from './api-client.ts';
-import { API_URL_VARIABLE, flagOf, HELP_TEXT, parseArguments, requestFieldsOf, type CliOptions } from './arguments.ts';
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { createFleetApi } from './api-client.ts';
+import { API_URL_VARIABLE, HELP_TEXT, parseArguments, type CliOptions } from './arguments.ts';
 import { FleetApiUnreachable, FleetRunInterrupted, resumePlan, runFleet } from './fleet-run.ts';
-import { coreDeviceOf, manifestFormatOf, parseManifest, type ManifestProblem, validateManifest, type ValidManifest } from '../functions/contract.ts';
+import { coreDeviceOf } from '../functions/contract.ts';
+import { type CliEnvironment, EXIT_CODES, loadManifest, resolveReportPrefix, signingFor, UnusableInput } from './inputs.ts';
 import { planRequests, REQUEST_LIMITS, type FleetPlan } from './plan.ts';
-import { startProgress, type ProgressStream } from './progress.ts';
+import { startProgress } from './progress.ts';
 import { buildReport, formatSummary, reportPaths, writeReport } from './report.ts';
 import { createStateRecorder, loadRun, newRun, saveRun, stateFilePath, undoneSince, type FleetRunRecord, type ResumeState } from './resume.ts';
+import { followOnServer, runOnServer } from './server-mode.ts';
 import { DEPROVISIONING, PROVISIONING, type FleetWorkflow } from '../functions/contract.ts';
-
-/** 130: interrupted by SIGINT, as shells report it. */
-const EXIT_CODES = { allDone: 0, someFailed: 1, unusable: 2, unreachable: 3, interrupted: 130 } as const;
-
-interface CliEnvironment {
-  stdout: ProgressStream;
-  stderr: ProgressStream;
-  env: Record<string, string | undefined>;
-  /** Tests poll faster, and give up on a 404 sooner, than people need to. */
-  pollBackoff?: PollSchedule;
-  /** Aborted on Ctrl-C: the run stops waiting and says how to resume. */
-  interrupt?: AbortSignal;
-}
-
-/** Stops the run before anything is sent, with exit code 2. */
-class UnusableInput extends Error {}
 
 export async function runCli(argv: readonly string[], environment: CliEnvironment): Promise<number> {
   const { stdout, stderr } = environment;
@@ -38,7 +24,8 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
     return EXIT_CODES.unusable;
   }
   try {
-    return await run(parsed.options, environment);
+    if (parsed.kind === 'follow') return await followOnServer(parsed.options, environment);
+    return await (parsed.options.server ? runOnServer : run)(parsed.options, environment);
   } catch (error) {
     if (!(error instanceof UnusableInput)) throw error;
     stderr.write(`iot-provision: ${error.message}\n`);
@@ -49,8 +36,8 @@ export async function runCli(argv: readonly string[], environment: CliEnvironmen
 async function run(options: CliOptions, environment: CliEnvironment): Promise<number> {
   const { stdout, stderr } = environment;
   const startedAt = new Date();
-  const manifest = await loadManifest(options);
-  const reportPrefix = await resolveReportPrefix(options);
+  const { manifest } = await loadManifest(options);
+  const reportPrefix = await resolveReportPrefix(options.reportPrefix, options.workflow, [options.manifestPath, options.overrides.templateFile]);
   const signing = options.dryRun ? undefined : await signingFor(options, environment.env);
   const statePath = stateFilePath(reportPrefix);
   const fleetRun = await openRun(statePath);
@@ -117,38 +104,6 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
 }
 
 /**
- * A remote API needs a region and credentials to sign with; both are checked before anything is written or sent,
- * rather than found missing by the first request.
- */
-async function signingFor(options: CliOptions, env: CliEnvironment['env']): Promise<{ region?: string; credentials?: SigningCredentials }> {
-  if (isLoopback(options.apiUrl)) return {};
-  const region = resolveRegion(options.apiUrl, options.region, env.AWS_REGION ?? env.AWS_DEFAULT_REGION);
-  if (region === undefined) {
-    throw new UnusableInput(`cannot tell the region of ${options.apiUrl.host} to sign requests: give --region or set AWS_REGION`);
-  }
-  const credentials = defaultCredentials();
-  await credentials().catch((error: Error) => {
-    throw new UnusableInput(`no AWS credentials to sign requests to ${options.apiUrl.host} with: ${error.message}`);
-  });
-  return { region, credentials };
-}
-
-/**
- * `--report` names a prefix; a directory (one that exists, or a path ending in a separator) gets the default
- * file names inside it. No report or state file may land on the manifest or the template file it was given.
- */
-async function resolveReportPrefix({ reportPrefix, workflow, manifestPath, overrides }: CliOptions): Promise<string> {
-  const isDirectory = /[\\/]$/.test(reportPrefix) || (await stat(reportPrefix).then((found) => found.isDirectory(), () => false));
-  const prefix = isDirectory ? join(reportPrefix, basename(workflow.defaultReportPrefix)) : reportPrefix;
-  const inputs = [manifestPath, overrides.templateFile].filter((path) => path !== undefined).map((path) => resolve(path));
-  const { json, csv } = reportPaths(prefix);
-  for (const output of [json, csv, stateFilePath(prefix)]) {
-    if (inputs.includes(resolve(output))) throw new UnusableInput(`--report ${reportPrefix} would overwrite ${output}, an input of this run: choose another prefix`);
-  }
-  return prefix;
-}
-
-/**
  * The run the report prefix's state file records, or a new one, whose state file is written before anything
  * is sent (by a dry run too, so that the run which follows sends the requests it printed).
  */
@@ -181,41 +136,6 @@ async function undoneByOtherWorkflow(reportPrefix: string, workflow: FleetWorkfl
     if (mine !== undefined && theirs !== undefined && theirs > mine) laterOtherRun = (await loadRun(otherStatePath).catch(() => undefined))?.state;
   }
   return undoneSince(state, workflow, other, laterOtherRun);
-}
-
-/** Reads and validates the manifest; any problem stops here, before a request is sent. */
-async function loadManifest(options: CliOptions): Promise<ValidManifest> {
-  const { manifestPath, overrides, workflow } = options;
-  const format = manifestFormatOf(manifestPath);
-  if (format === undefined) throw new UnusableInput(`${manifestPath}: the manifest must be a .csv or a .json file`);
-  const text = await readText(manifestPath, 'manifest');
-  const templateBody = overrides.templateFile === undefined ? undefined : await readText(overrides.templateFile, 'template file');
-
-  const parsed = parseManifest(text, format);
-  if (!parsed.ok) throw new UnusableInput(describeProblems(manifestPath, parsed.problems));
-  const validated = validateManifest(parsed.manifest, requestFieldsOf(parsed.manifest.defaults, overrides, templateBody), workflow);
-  if (!validated.ok) throw new UnusableInput(describeProblems(manifestPath, validated.problems.map((problem) => withFlag(problem, overrides))));
-  return validated.value;
-}
-
-async function readText(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (error) {
-    throw new UnusableInput(`cannot read the ${what} ${path}: ${(error as Error).message}`);
-  }
-}
-
-/** A problem of a request option that a flag set names the flag too: the user typed the flag, not the field. */
-function withFlag(problem: ManifestProblem, overrides: CliOptions['overrides']): ManifestProblem {
-  const flag = problem.where === 'request options' && problem.field !== undefined ? flagOf(problem.field, overrides) : undefined;
-  return flag === undefined ? problem : { ...problem, field: `${problem.field} (${flag})` };
-}
-
-function describeProblems(manifestPath: string, problems: readonly ManifestProblem[]): string {
-  const lines = problems.map(({ where, field, reason }) => `  ${where}: ${field ? `${field} ` : ''}${reason}`);
-  const count = problems.length === 1 ? '1 problem' : `${problems.length} problems`;
-  return `${manifestPath}: ${count}; nothing was sent.\n${lines.join('\n')}`;
 }
 
 function describePlan(manifestPath: string, plan: FleetPlan, state: ResumeState, undone: ReadonlySet<string>): string {

@@ -69,15 +69,10 @@ export function startProgress(stream: ProgressStream, totalDevices: number, alre
   const startedAt = now();
   const counts = { settled: alreadyDone, failed: 0, settledThisRun: 0 };
   const running = new Map<string, number>();
-  const snapshot = (): ProgressSnapshot => {
+  const display = showProgress(stream, () => {
     const inFlight = [...running.values()].reduce((sum, finished) => sum + finished, 0);
     return { totalDevices, ...counts, settled: counts.settled + inFlight, settledThisRun: counts.settledThisRun + inFlight, elapsedMs: now() - startedAt };
-  };
-
-  const display = stream.isTTY ? barDisplay(stream, totalDevices, snapshot) : plainDisplay(stream, snapshot);
-  const timer = setInterval(display.refresh, display.periodMs);
-  // Never keep the process alive for the sake of a progress display.
-  timer.unref();
+  });
 
   return {
     running(requestId, finished) {
@@ -91,6 +86,38 @@ export function startProgress(stream: ProgressStream, totalDevices: number, alre
       counts.failed += failed;
       display.settled();
     },
+    stop: display.stop,
+  };
+}
+
+/** A server-side fleet run's progress, as its status reports it. */
+export interface FleetRunProgressReporter {
+  /** The run's device counts so far: its whole fleet, those done (whatever their outcome) and, once known, those failed. */
+  update(counts: { total: number; done: number; failed?: number }): void;
+  stop(finalLine?: boolean): void;
+}
+
+/** The same display for a run the service carries out: `alreadyDone` were done before this watch began, and count for no rate. */
+export function startFleetRunProgress(stream: ProgressStream, totalDevices: number, alreadyDone: number, now: () => number = Date.now): FleetRunProgressReporter {
+  const startedAt = now();
+  const counts = { totalDevices, settled: alreadyDone, failed: 0 };
+  const display = showProgress(stream, () => ({ ...counts, settledThisRun: counts.settled - alreadyDone, elapsedMs: now() - startedAt }));
+  return {
+    update({ total, done, failed }) {
+      Object.assign(counts, { totalDevices: Math.max(total, counts.totalDevices), settled: done, failed: failed ?? counts.failed });
+      display.settled();
+    },
+    stop: display.stop,
+  };
+}
+
+function showProgress(stream: ProgressStream, snapshot: () => ProgressSnapshot): { settled(): void; stop(finalLine?: boolean): void } {
+  const display = stream.isTTY ? barDisplay(stream, snapshot) : plainDisplay(stream, snapshot);
+  const timer = setInterval(display.refresh, display.periodMs);
+  // Never keep the process alive for the sake of a progress display.
+  timer.unref();
+  return {
+    settled: display.settled,
     stop(finalLine = true) {
       clearInterval(timer);
       display.finish(finalLine);
@@ -105,7 +132,7 @@ interface Display {
   finish(finalLine: boolean): void;
 }
 
-function barDisplay(stream: ProgressStream, totalDevices: number, snapshot: () => ProgressSnapshot): Display {
+function barDisplay(stream: ProgressStream, snapshot: () => ProgressSnapshot): Display {
   const bar = new SingleBar({
     stream: stream as NodeJS.WritableStream,
     format: '{bar} {value}/{total} devices | {failed} failed | {rate} | ETA {timeLeft}',
@@ -117,10 +144,11 @@ function barDisplay(stream: ProgressStream, totalDevices: number, snapshot: () =
   };
   const refresh = () => {
     const current = snapshot();
+    bar.setTotal(current.totalDevices);
     bar.update(current.settled, payload(current));
   };
   const initial = snapshot();
-  bar.start(totalDevices, initial.settled, payload(initial));
+  bar.start(initial.totalDevices, initial.settled, payload(initial));
   return {
     periodMs: BAR_REFRESH_MS,
     refresh,

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { type DeviceReportEntry, deviceReportCsv, failureCounts } from '../functions/contract.ts';
 import type { FleetRunResult, RequestRecord } from './fleet-run.ts';
 import { formatDuration, formatRate } from './progress.ts';
-import type { FleetWorkflow } from '../functions/contract.ts';
+import type { FleetRunProgress, FleetWorkflow } from '../functions/contract.ts';
 
 export interface FleetReport {
   workflow: FleetWorkflow['name'];
@@ -113,6 +113,25 @@ export function formatSummary(report: FleetReport, paths: ReportPaths, workflow:
   const failures = Object.entries(report.failures).sort(([, left], [, right]) => right - left);
   for (const [index, [stepAndCode, count]] of failures.entries()) rows.push([index === 0 ? 'Failures' : '', `${String(count).padStart(6)}  ${stepAndCode}`]);
   rows.push(['Elapsed', formatDuration(report.elapsedSeconds)], ['Rate', formatRate(totals.devicesPerSecond)], ['Report', `${paths.json}, ${paths.csv}`]);
+  return formatRows(rows);
+}
+
+/** The summary of a fleet run the service carried out, from its final status; `paths` are where its report is. */
+export function formatFleetRunSummary(status: FleetRunProgress, paths: ReportPaths, workflow: FleetWorkflow): string {
+  const totals = status.totals!;
+  const batchNotes = [totals.batchesFailed > 0 && `${totals.batchesFailed} failed`, totals.batchesNotStarted > 0 && `${totals.batchesNotStarted} not started`].filter(Boolean);
+  const stoppedAt = status.stopDate === undefined ? Date.now() : Date.parse(status.stopDate);
+  return formatRows([
+    ['Fleet run', `${status.fleetRunId}: ${status.outcome}`],
+    ['Batches', [String(totals.batches), ...batchNotes].join(', ')],
+    ['Devices', `${totals.devices}: ${totals.succeeded} ${workflow.done}, ${totals.failed} failed${totals.notStarted > 0 ? `, ${totals.notStarted} not started` : ''}`],
+    ['Elapsed', formatDuration((stoppedAt - Date.parse(status.startDate)) / 1000)],
+    ['Rate', formatRate(totals.devicesPerSecond)],
+    ['Report', `${paths.json}, ${paths.csv}`],
+  ]);
+}
+
+function formatRows(rows: readonly [string, string][]): string {
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
 }

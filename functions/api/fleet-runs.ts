@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeMapRunCommand, type DescribeMapRunCommandOutput, ListMapRunsCommand } from '@aws-sdk/client-sfn';
-import { fleetRunKeys } from '../domain/fleet-run.ts';
+import { type FleetReportLocation, fleetRunKeys, parseS3Uri } from '../domain/fleet-run.ts';
 import { fleetRunIntent, validateFleetRunRequest } from '../domain/fleet-run-request.ts';
 import { type FleetRunProgress, fleetRunProgress } from '../domain/fleet-run-status.ts';
 import { requestDigest } from '../domain/request-digest.ts';
@@ -8,7 +8,7 @@ import { resolveRequestId } from '../domain/request-id.ts';
 import type { FieldError } from '../domain/validation.ts';
 import { sfn } from '../aws/clients/sfn.ts';
 import { findExecution, type StartOutcome, startExecutionOnce } from '../aws/executions.ts';
-import { fleetBucket } from '../aws/fleet-objects.ts';
+import { fleetBucket, presignedGetUrl } from '../aws/fleet-objects.ts';
 import { logger } from '../lambda/powertools.ts';
 
 function fleetStateMachineArn(): string {
@@ -35,7 +35,7 @@ export async function submitFleetRun(body: unknown, idempotencyKey?: string): Pr
   return { ...(await startExecutionOnce(fleetStateMachineArn(), fleetRunId.value, input, digest)), fleetRunId: fleetRunId.value };
 }
 
-/** `GET /fleet-runs/{fleetRunId}`: the run's execution, its Map Run's counts so far and, once it has ended, its report. */
+/** `GET /fleet-runs/{fleetRunId}`: the run's execution, its Map Run's counts so far and, once it has ended, its report and URLs to download it. */
 export async function fleetRunStatus(fleetRunId: string): Promise<FleetRunProgress | undefined> {
   const execution = await findExecution(fleetStateMachineArn(), fleetRunId);
   if (!execution) return undefined;
@@ -43,5 +43,20 @@ export async function fleetRunStatus(fleetRunId: string): Promise<FleetRunProgre
   // Newest first: a retried Map (its reader or writer failed) starts a new Map Run.
   const mapRunArn = mapRuns?.[0]?.mapRunArn;
   const mapRun: DescribeMapRunCommandOutput | undefined = mapRunArn ? await sfn.send(new DescribeMapRunCommand({ mapRunArn })) : undefined;
-  return fleetRunProgress(execution, mapRun, new Date(), `s3://${fleetBucket()}/${fleetRunKeys(fleetRunId).problems}`);
+  const view = fleetRunProgress(execution, mapRun, new Date(), `s3://${fleetBucket()}/${fleetRunKeys(fleetRunId).problems}`);
+  return view.report ? { ...view, reportUrls: await reportUrls(view.report) } : view;
+}
+
+/** How long a report's download URLs last: a client fetches them at once, and a later GET answers new ones. */
+const REPORT_URL_SECONDS = 15 * 60;
+
+/** The report's files, readable for a while by whoever may read the run's status, with no S3 permission of their own. */
+async function reportUrls(report: FleetReportLocation['report']): Promise<NonNullable<FleetRunProgress['reportUrls']>> {
+  const expiresAt = new Date(Date.now() + REPORT_URL_SECONDS * 1000).toISOString();
+  const presign = (uri: string) => {
+    const { bucket, key } = parseS3Uri(uri)!;
+    return presignedGetUrl(bucket, key, REPORT_URL_SECONDS);
+  };
+  const [json, csv] = await Promise.all([presign(report.json), presign(report.csv)]);
+  return { json, csv, expiresAt };
 }

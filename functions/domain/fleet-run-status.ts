@@ -37,6 +37,8 @@ export interface FleetRunProgress {
   outcome?: FleetReportLocation['outcome'];
   totals?: FleetReportLocation['totals'];
   report?: FleetReportLocation['report'];
+  /** With `report`: presigned GET URLs of its files, for a client without S3 permissions (the fleet CLI's --server). */
+  reportUrls?: { json: string; csv: string; expiresAt: string };
   /** Once the run has failed: InvalidManifest names its problems file. */
   error?: { code: string; message: string; problems?: string };
 }

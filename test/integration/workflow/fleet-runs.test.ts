@@ -90,7 +90,7 @@ describe('fleet runs', () => {
     return executions ?? [];
   }
 
-  it('POST /fleet-runs provisions 1,000 devices over 5 core devices (a batch per core), each once in the S3 report; GET counts; same id same run, another manifest 409; completion event', async () => {
+  it('POST /fleet-runs provisions 1,000 devices over 5 core devices (a batch per core), each once in the S3 report; GET counts and presigns the report; same id same run, another manifest 409; completion event', async () => {
     await makeCertificates(1_000);
     const manifest = await upload('staged/fleet-1000.csv', csvManifest(1_000, 'fleet'));
     const started = performance.now();
@@ -146,6 +146,11 @@ describe('fleet runs', () => {
       },
     });
     expect(status.body.devicesPerSecond).toBeGreaterThan(0);
+    // Presigned: a client without S3 permissions (the fleet CLI's --server) downloads the report through them.
+    const csvUrl = new URL(status.body.reportUrls.csv as string);
+    expect(csvUrl.searchParams.get('X-Amz-Expires')).toBe('900');
+    expect(await (await fetch(csvUrl)).text()).toBe(await readText('fleet-runs/fleet-1000/report.csv'));
+    expect(JSON.parse(await (await fetch(status.body.reportUrls.json as string)).text())).toEqual(document);
     // The same fleetRunId and manifest reach the same run; another manifest under it is a conflict.
     expect(await post({ fleetRunId: 'fleet-1000', manifest })).toMatchObject({ statusCode: 202, body: { executionArn } });
     const other = await upload('staged/other.csv', csvManifest(1, 'other'));

@@ -18,6 +18,7 @@ describe('parseArguments', () => {
       concurrency: 4,
       reportPrefix: './iot-provision-report',
       dryRun: false,
+      server: false,
       overrides: {
         templateParameters: {}, coreDeviceThingName: undefined, templateName: undefined, templateFile: undefined, thingPrincipalType: undefined, rollbackOnFailure: undefined,
         disassociate: undefined, detachPrincipals: undefined, deleteThings: undefined,

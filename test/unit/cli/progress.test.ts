@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, formatProgressLine, startProgress } from '../../../cli/progress.ts';
+import { formatDuration, formatProgressLine, startFleetRunProgress, startProgress } from '../../../cli/progress.ts';
 import { capturedStream } from '../../support/fleet-fixtures.ts';
 
 describe('progress', () => {
@@ -43,5 +43,19 @@ describe('progress', () => {
     progress.stop();
 
     expect(stream.text()).toBe('5/10 devices done, 0 failed, 2.5 devices/s, ETA 2s\n6/10 devices done, 1 failed, 3.0 devices/s, ETA 1s\n');
+  });
+
+  it('shows a fleet run\'s counts as its status reports them, the devices done before the watch counting for no rate', () => {
+    const stream = capturedStream();
+    let now = 0;
+    const progress = startFleetRunProgress(stream, 1000, 400, () => now);
+
+    now = 10_000;
+    progress.update({ total: 1000, done: 600 });
+    progress.stop();
+    progress.update({ total: 1000, done: 1000, failed: 3 });
+    progress.stop();
+
+    expect(stream.text()).toBe('600/1000 devices done, 0 failed, 20.0 devices/s, ETA 20s\n1000/1000 devices done, 3 failed, 60.0 devices/s, ETA 0s\n');
   });
 });

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
-import { cloudFormationTags } from './cloudformation-yaml-tags.ts';
+import { parseFrameworkYaml } from './cloudformation-yaml-tags.ts';
 import { isPlainObject } from '../wire/validation.ts';
 import { resolveVariables } from './serverless-variables.ts';
 
@@ -38,7 +37,7 @@ const DEFAULT_REGION = 'us-east-1';
 export async function loadServerlessProject(options: LoadServerlessProjectOptions = {}): Promise<ServerlessProject> {
   const path = resolve(options.path ?? DEFAULT_SERVERLESS_PATH);
   const stage = options.stage ?? DEFAULT_STAGE;
-  const document = parseYaml(await readFile(path, 'utf8'), { customTags: cloudFormationTags }) as unknown;
+  const document = parseFrameworkYaml(await readFile(path, 'utf8'));
   if (!isPlainObject(document)) throw new Error(`${path} does not contain a YAML mapping`);
 
   const { resources, ...resolvable } = document;

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { isPlainObject } from '../wire/validation.ts';
+import { parseFrameworkYaml } from './cloudformation-yaml-tags.ts';
 
 /**
  * Resolves the subset of Serverless Framework variables that the project's `serverless.yml` is allowed to use
@@ -133,7 +133,7 @@ class Resolver {
       if (!existsSync(path)) return undefined;
       const text = readFileSync(path, 'utf8');
       const extension = extname(path).toLowerCase();
-      const content = extension === '.json' ? JSON.parse(text) : extension === '.yml' || extension === '.yaml' ? parseYaml(text) : text;
+      const content = extension === '.json' ? JSON.parse(text) : extension === '.yml' || extension === '.yaml' ? parseFrameworkYaml(text) : text;
       this.fileCache.set(path, content);
     }
     const content = this.fileCache.get(path);

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadServerlessProject } from '../../local-cloud/lambda/serverless-project.ts';
 import { resolveVariables, type VariableSources } from '../../local-cloud/lambda/serverless-variables.ts';
@@ -44,6 +47,33 @@ describe('Serverless variable resolution', () => {
 
   it('detects a cycle of self references', () => {
     expect(() => resolveVariables('${self:a}', sources({ a: '${self:b}', b: '${self:a}' }))).toThrow(/cycle/);
+  });
+
+  it('reads a YAML ${file()} as the Framework does: anchors, merge keys, and the variables inside it resolved', () => {
+    const baseDir = mkdtempSync(join(tmpdir(), 'serverless-variables-'));
+    writeFileSync(join(baseDir, 'policies.yml'), 'standard:\n  - &quick {Interval: 1, Max: 3}\n  - {Interval: 2}\nquickOnly: [*quick]\n');
+    writeFileSync(
+      join(baseDir, 'machine.yml'),
+      [
+        'First: &task',
+        '  Type: Task',
+        '  Retry: ${file(./policies.yml):standard}',
+        '  Next: Second',
+        'Second:',
+        '  <<: *task',
+        '  Retry: ${file(./policies.yml):quickOnly}',
+        '  Next: Third',
+        'Third: *task',
+      ].join('\n'),
+    );
+    const resolved = resolveVariables('${file(./machine.yml)}', sources({}, { baseDir })) as Record<string, Record<string, unknown>>;
+    expect(resolved).toEqual({
+      First: { Type: 'Task', Retry: [{ Interval: 1, Max: 3 }, { Interval: 2 }], Next: 'Second' },
+      Second: { Type: 'Task', Retry: [{ Interval: 1, Max: 3 }], Next: 'Third' },
+      Third: { Type: 'Task', Retry: [{ Interval: 1, Max: 3 }, { Interval: 2 }], Next: 'Second' },
+    });
+    expect(Object.keys(resolved.Second!), 'a merged mapping keeps the order of its anchor').toEqual(['Type', 'Retry', 'Next']);
+    expect(resolved.Third, 'an alias resolves to a copy of its own').not.toBe(resolved.First);
   });
 
   it('loads the fixture project for a stage, with params, files, env and CloudFormation kept verbatim', async () => {

@@ -97,6 +97,31 @@ describe('Serverless variable resolution', () => {
     });
   });
 
+  it('merges a resources: list as the Framework does, reading a part given as ${file()}, both kept verbatim', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'serverless-resources-'));
+    writeFileSync(join(directory, 'roles.yml'), 'Resources:\n  FnRole:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: ${self:service}-role\n');
+    writeFileSync(
+      join(directory, 'serverless.yml'),
+      [
+        'service: merged',
+        'resources:',
+        '  - ${file(./roles.yml)}',
+        '  - Resources:',
+        '      Table:',
+        '        Type: AWS::DynamoDB::Table',
+        '        Properties:',
+        '          TableName: ${self:service}-table',
+      ].join('\n'),
+    );
+    const project = await loadServerlessProject({ path: join(directory, 'serverless.yml'), env: {} });
+    expect(project.config.resources).toEqual({
+      Resources: {
+        FnRole: { Type: 'AWS::IAM::Role', Properties: { RoleName: '${self:service}-role' } },
+        Table: { Type: 'AWS::DynamoDB::Table', Properties: { TableName: '${self:service}-table' } },
+      },
+    });
+  });
+
   it('falls back to params.default for another stage', async () => {
     const project = await loadServerlessProject({ path: FIXTURE_SERVERLESS_PATH, stage: 'prod', env: {} });
     const provider = project.config.provider as Record<string, Record<string, unknown>>;

@@ -10,4 +10,5 @@ export { loadServerlessProject, type ServerlessProject } from './lambda/serverle
 export { createLocalCloud, type LocalCloud, type LocalCloudOptions } from './server.ts';
 export { startServiceCloud, type ServiceCloud, type ServiceCloudOptions } from './service-cloud.ts';
 export { timeScaleFromEnv } from './services/stepfunctions/index.ts';
+export { stateMachineDefinition } from './services/stepfunctions/state-machine-definitions.ts';
 export type { StateSnapshot } from './store.ts';

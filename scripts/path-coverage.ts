@@ -1,5 +1,5 @@
 /**
- * `npm run paths`: which states, Retry branches and Catch branches of statemachines/*.asl.json the tests drive.
+ * `npm run paths`: which states, Retry branches and Catch branches of statemachines/*.asl.yaml the tests drive.
  * The tests run first with PATH_COVERAGE_DIR set; each execution they ran is a trace there
  * (test/support/path-coverage.ts). A retried failed attempt counts for the first retrier of its state whose
  * ErrorEquals names its error (or States.ALL), as Step Functions picks it; a caught one for the first matching catcher.
@@ -11,6 +11,7 @@
  */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { loadServerlessProject, stateMachineDefinition } from '../local-cloud/index.ts';
 import { forEachState } from '../local-cloud/services/stepfunctions/asl-states.ts';
 
 /** One execution a test ran, as the tests write it to the traces directory (one JSON line each). */
@@ -29,8 +30,9 @@ export interface TraceRecord extends ExecutionTrace {
   source: 'local-cloud' | 'aws-local-stepfunctions';
 }
 
-const MACHINES = { provision: 'statemachines/provision.asl.json', deprovision: 'statemachines/deprovision.asl.json' } as const;
-type Machine = keyof typeof MACHINES;
+/** Keys of serverless.yml's `stepFunctions.stateMachines`. */
+const MACHINES = ['provision', 'deprovision'] as const;
+type Machine = (typeof MACHINES)[number];
 
 interface Rule {
   ErrorEquals: string[];
@@ -117,7 +119,7 @@ function readTraces(directory: string): TraceRecord[] {
   );
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const verbose = args.includes('--verbose');
   const [directory, output] = args.filter((arg) => !arg.startsWith('--'));
@@ -130,9 +132,8 @@ function main(): void {
     console.error(`no execution traces in ${directory}: did the tests run with PATH_COVERAGE_DIR set?`);
     process.exit(1);
   }
-  const definitions = Object.fromEntries(
-    Object.entries(MACHINES).map(([machine, file]) => [machine, JSON.parse(readFileSync(file, 'utf8'))]),
-  ) as Record<Machine, unknown>;
+  const project = await loadServerlessProject();
+  const definitions = Object.fromEntries(MACHINES.map((machine) => [machine, stateMachineDefinition(project, machine)])) as Record<Machine, unknown>;
   const { branches, unmatched } = pathCoverage(traces, definitions);
   const undriven = branches.filter((branch) => branch.tests.length === 0);
   const byKind = Object.fromEntries(
@@ -167,4 +168,4 @@ function main(): void {
   process.exit(undriven.length > 0 ? 1 : 0);
 }
 
-if (import.meta.main) main();
+if (import.meta.main) await main();

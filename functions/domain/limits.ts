@@ -1,7 +1,7 @@
 /**
  * Why 200: an execution's input and every state's output must stay under Step Functions' 256 KiB
  * payload quota. With 128-character names a device's record takes about 830 bytes and its outcome up to
- * 1.3 KB, so the template and its parameters are kept out of the state (statemachines/provision.asl.json).
+ * 1.3 KB, so the template and its parameters are kept out of the state (statemachines/provision.asl.yaml).
  * `test/integration/workflow/largest-requests.test.ts` runs the worst cases, `test/unit/functions/domain/summary-and-limits.test.ts` the summary's.
  */
 export const MAX_DEVICES_PER_REQUEST = 200;

@@ -1,4 +1,4 @@
-import type { CollectionTag, ScalarTag } from 'yaml';
+import { type CollectionTag, parse, type ScalarTag } from 'yaml';
 
 /**
  * The CloudFormation short forms (`!Ref X`, `!GetAtt A.B`, `!Sub '...'`, ...) that `serverless.yml` may use,
@@ -28,3 +28,11 @@ function tagsFor(name: string): (ScalarTag | CollectionTag)[] {
 }
 
 export const cloudFormationTags = ['Ref', 'Condition', 'GetAtt', ...FUNCTIONS].flatMap(tagsFor);
+
+/**
+ * YAML as the Framework reads `serverless.yml` and the YAML files of `${file()}` (js-yaml, with these tags): YAML 1.1
+ * merge keys (`<<: *anchor`) included, which the state machines use and the `yaml` package reads only when asked.
+ */
+export function parseFrameworkYaml(text: string): unknown {
+  return parse(text, { customTags: cloudFormationTags, merge: true });
+}

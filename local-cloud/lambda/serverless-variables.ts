@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { isPlainObject } from '../wire/validation.ts';
+import { parseFrameworkYaml } from './cloudformation-yaml-tags.ts';
 
 /**
  * Resolves the subset of Serverless Framework variables that the project's `serverless.yml` is allowed to use
@@ -129,16 +129,24 @@ class Resolver {
 
   private readFileVariable(relativePath: string, address: string | undefined): unknown {
     const path = resolve(this.sources.baseDir, relativePath.replace(/^['"]|['"]$/g, ''));
-    if (!this.fileCache.has(path)) {
-      if (!existsSync(path)) return undefined;
-      const text = readFileSync(path, 'utf8');
-      const extension = extname(path).toLowerCase();
-      const content = extension === '.json' ? JSON.parse(text) : extension === '.yml' || extension === '.yaml' ? parseYaml(text) : text;
-      this.fileCache.set(path, content);
-    }
+    if (!this.fileCache.has(path)) this.fileCache.set(path, readFileContent(path));
     const content = this.fileCache.get(path);
     return address === undefined ? content : getPath(content, address);
   }
+}
+
+/** The content of a `${file()}`: JSON and YAML parsed, anything else as text; undefined if there is no such file. */
+function readFileContent(path: string): unknown {
+  if (!existsSync(path)) return undefined;
+  const text = readFileSync(path, 'utf8');
+  const extension = extname(path).toLowerCase();
+  return extension === '.json' ? JSON.parse(text) : extension === '.yml' || extension === '.yaml' ? parseFrameworkYaml(text) : text;
+}
+
+/** What `value` includes if it is exactly `${file(./path)}`, its variables left unresolved; otherwise undefined. */
+export function includedFile(value: unknown, baseDir: string): unknown {
+  const path = typeof value === 'string' ? /^\$\{file\((.+?)\)\}$/.exec(value)?.[1] : undefined;
+  return path === undefined ? undefined : readFileContent(resolve(baseDir, path.trim().replace(/^['"]|['"]$/g, '')));
 }
 
 interface VariableMatch {

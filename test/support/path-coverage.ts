@@ -10,9 +10,9 @@ export type { ExecutionTrace } from '../../scripts/path-coverage.ts';
  * Which states, retriers and catchers of the state machines the tests drive. While PATH_COVERAGE_DIR is set
  * (`npm run paths`), every execution a test runs is reduced to a trace (the states it entered, the failed
  * attempts it retried and those it caught, by error name) and appended to that directory with the test's name;
- * scripts/path-coverage.ts, which owns the trace format, then matches the traces against statemachines/*.asl.json.
- * Two sources feed it: the execution histories of the local cloud (every cloud from service-cloud.ts, after each
- * test) and the event logs of aws-local-stepfunctions runs with stubbed tasks.
+ * scripts/path-coverage.ts then matches the traces against statemachines/*.asl.yaml. Two sources feed it: the
+ * execution histories of the local cloud (every cloud from service-cloud.ts, after each test) and the event logs
+ * of aws-local-stepfunctions runs with stubbed tasks.
  */
 
 export function pathCoverageDir(): string | undefined {

@@ -64,6 +64,16 @@ export function stateMachinesOf(project: ServerlessProject): DeclaredStateMachin
 }
 
 /**
+ * The definition of the project's state machine `key` (its key under `stepFunctions.stateMachines`) as deployed:
+ * its `${file()}` includes and YAML anchors resolved. A copy, which the caller may change.
+ */
+export function stateMachineDefinition(project: ServerlessProject, key: string): StateMachineDefinition {
+  const machine = stateMachinesOf(project).find((declared) => declared.key === key);
+  if (!isPlainObject(machine?.definition)) throw new Error(`${project.path} declares no state machine ${key} with a definition`);
+  return structuredClone(machine.definition) as unknown as StateMachineDefinition;
+}
+
+/**
  * Local values for CloudFormation references to the project's state machines (`{Ref: Id}` and
  * `{"Fn::GetAtt": [Id, Arn]}` both give the ARN), for Lambda environment variables such as STATE_MACHINE_ARN.
  */

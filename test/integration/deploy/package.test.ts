@@ -6,6 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
+import { loadServerlessProject, stateMachineDefinition } from '../../../local-cloud/index.ts';
+import { forEachState } from '../../../local-cloud/services/stepfunctions/asl-states.ts';
 
 /**
  * Packages the service the way `sls deploy` would (no AWS needed) and checks the CloudFormation
@@ -106,9 +108,35 @@ function definitionOf(stateMachineId: string): { text: string; functionIds: Set<
   return { text: resolved, functionIds };
 }
 
+/** The state machines as the local cloud runs them: serverless.yml's `${file()}` includes, read by its own YAML loader. */
+const localProject = loadServerlessProject({ stage: STAGE, env: {} });
+
 async function aslTaskFunctions(machine: string): Promise<Set<string>> {
-  const text = await readFile(join(ROOT, `statemachines/${machine}.asl.json`), 'utf8');
-  return new Set([...text.matchAll(/"Fn::GetAtt"\s*:\s*\[\s*"([A-Za-z0-9]+)"/g)].map((match) => match[1]!));
+  const functions = new Set<string>();
+  forEachState(stateMachineDefinition(await localProject, machine), (_name, state) => {
+    const getAtt = (state.Resource as Json | undefined)?.['Fn::GetAtt'] as [string, string] | undefined;
+    if (getAtt) functions.add(getAtt[0]);
+  });
+  return functions;
+}
+
+/**
+ * The definition the template deploys, each `${placeholder}` of its Fn::Sub put back as the function reference it
+ * stands for, less the `QueryLanguage: JSONPath` (the default) that the plugin's asl-validator writes into every state.
+ */
+function deployedDefinition(stateMachineId: string): unknown {
+  const [text, variables] = template.Resources[stateMachineId]!.Properties.DefinitionString['Fn::Sub'] as [string, Record<string, Json>];
+  const definition = JSON.parse(
+    text.replace(/"\$\{([^}]+)\}"/g, (whole, name: string) => {
+      const logicalId = (variables[name]?.['Fn::GetAtt'] as [string, string] | undefined)?.[0];
+      const functionName = logicalId?.replace(/LambdaFunction$/, '');
+      return functionName ? JSON.stringify({ 'Fn::GetAtt': [functionName[0]!.toLowerCase() + functionName.slice(1), 'Arn'] }) : whole;
+    }),
+  );
+  forEachState(definition, (_name, state) => {
+    if (state.QueryLanguage === 'JSONPath') delete state.QueryLanguage;
+  });
+  return definition;
 }
 
 describe(`sls package --stage ${STAGE}`, () => {
@@ -132,6 +160,14 @@ describe(`sls package --stage ${STAGE}`, () => {
     for (const [id, fn] of resources('AWS::Lambda::Function')) {
       expect(fn.Properties.Environment.Variables.AWS_ENDPOINT_URL, id).toEqual({ Ref: 'AWS::NoValue' });
     }
+  });
+
+  it.each([
+    ['provision', 'ProvisionStateMachine'],
+    ['deprovision', 'DeprovisionStateMachine'],
+    ['provisionFleet', 'ProvisionFleetStateMachine'],
+  ])('deploys state machine %s as the local cloud runs it, from the same YAML', async (machine, id) => {
+    expect(deployedDefinition(id)).toEqual(stateMachineDefinition(await localProject, machine));
   });
 
   describe.each([

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { shippedTemplates } from '../../../templates/index.ts';
 import { eventsOf, failedAttempts, useServiceCloud } from '../../support/service-cloud.ts';
 
-/** One test per path through statemachines/deprovision.asl.json, end to end on the local cloud. */
+/** One test per path through statemachines/deprovision.asl.yaml, end to end on the local cloud. */
 describe('deprovision state machine', () => {
   const cloud = useServiceCloud();
 

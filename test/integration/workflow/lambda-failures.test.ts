@@ -1,10 +1,12 @@
-import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { requestSummarySchema } from '../../../functions/domain/request-status.ts';
 import type { DeviceRecord, DeviceTaskInput } from '../../../functions/domain/records.ts';
+import { loadServerlessProject, stateMachineDefinition } from '../../../local-cloud/index.ts';
 import { forEachState } from '../../../local-cloud/services/stepfunctions/asl-states.ts';
 import { recordInterpreterRun } from '../../support/path-coverage.ts';
+
+const project = await loadServerlessProject();
 
 /**
  * The paths only a Lambda function that keeps failing reaches: the rollback's retries are spent, and so are those
@@ -13,7 +15,7 @@ import { recordInterpreterRun } from '../../support/path-coverage.ts';
  * summarizing) real.
  */
 describe('provision state machine, when Lambda itself keeps failing', () => {
-  const definition = JSON.parse(readFileSync(new URL('../../../statemachines/provision.asl.json', import.meta.url), 'utf8'));
+  const definition = stateMachineDefinition(project, 'provision');
   const taskStates: string[] = [];
   forEachState(definition, (name, state) => {
     if (state.Type !== 'Task') return;

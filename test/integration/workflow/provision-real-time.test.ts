@@ -3,7 +3,7 @@ import { deviceCsr } from '../../support/device-certificates.ts';
 import { failedAttempts, useServiceCloud } from '../../support/service-cloud.ts';
 
 /**
- * Paths through statemachines/provision.asl.json that depend on wall-clock time: retries wait (scaled
+ * Paths through statemachines/provision.asl.yaml that depend on wall-clock time: retries wait (scaled
  * to a fifth) while the local cloud's faults play out. A file of their own, since a test file's
  * handlers reach one local cloud.
  */

@@ -6,7 +6,7 @@ import { deviceCsr } from '../../support/device-certificates.ts';
 import { eventsOf, failedAttempts, useServiceCloud } from '../../support/service-cloud.ts';
 
 /**
- * One test per path through statemachines/provision.asl.json, each run end to end: the real
+ * One test per path through statemachines/provision.asl.yaml, each run end to end: the real
  * definition in the local cloud's Step Functions, the real handlers, the real SDK clients over HTTP.
  */
 describe('provision state machine', () => {

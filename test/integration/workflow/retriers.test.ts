@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { requestSummarySchema } from '../../../functions/domain/request-status.ts';
+import { loadServerlessProject, stateMachineDefinition } from '../../../local-cloud/index.ts';
 import { forEachState } from '../../../local-cloud/services/stepfunctions/asl-states.ts';
 import { recordInterpreterRun } from '../../support/path-coverage.ts';
 import { useServiceCloud } from '../../support/service-cloud.ts';
@@ -18,6 +18,8 @@ interface Catcher {
 /** An error that no retrier names: only a Catch takes it. */
 const PERMANENT = 'InjectedPermanentFailure';
 
+const project = await loadServerlessProject();
+
 /**
  * Every Retry of every Task, each given one failure of the first error it names, including Lambda's own service
  * errors, which the local cloud never raises (it runs the handlers in-process). The request runs once on the local
@@ -32,8 +34,8 @@ const PERMANENT = 'InjectedPermanentFailure';
 describe('every retrier and every Catch of every task', () => {
   const cloud = useServiceCloud();
 
-  function machineWithFailingTasks(file: string) {
-    const definition = JSON.parse(readFileSync(new URL(`../../../statemachines/${file}`, import.meta.url), 'utf8'));
+  function machineWithFailingTasks(machineKey: string) {
+    const definition = stateMachineDefinition(project, machineKey);
     const tasks = new Map<string, { functionName: string; retriers: Retrier[]; catchers: Catcher[] }>();
     forEachState(definition, (name, state) => {
       if (state.Type !== 'Task') return;
@@ -48,8 +50,8 @@ describe('every retrier and every Catch of every task', () => {
    * Each Task fails once per retrier before it calls its handler; `failing` (if given) fails every time, with
    * `failure`, and so do the tasks whose Catch leads to it (it runs only when they have failed).
    */
-  async function runWithOneFailurePerRetrier(file: string, input: unknown, executionName: string, failing?: string, failure = PERMANENT) {
-    const { machine, tasks } = machineWithFailingTasks(file);
+  async function runWithOneFailurePerRetrier(machineKey: string, input: unknown, executionName: string, failing?: string, failure = PERMANENT) {
+    const { machine, tasks } = machineWithFailingTasks(machineKey);
     const failingTasks = new Set(failing ? [failing, ...[...tasks].filter(([, { catchers }]) => catchers.some((catcher) => catcher.Next === failing)).map(([name]) => name)] : []);
     const attempts = new Map<string, number>();
     const handlers = Object.fromEntries(
@@ -68,7 +70,7 @@ describe('every retrier and every Catch of every task', () => {
     );
     const execution = machine.run(input as never, {
       overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: Object.fromEntries([...tasks.keys()].map((name) => [name, 0])) },
-      context: { Execution: { Id: `arn:aws:states:us-east-1:000000000000:execution:${file}:${executionName}`, Name: executionName, Input: input as never } },
+      context: { Execution: { Id: `arn:aws:states:us-east-1:000000000000:execution:${machineKey}:${executionName}`, Name: executionName, Input: input as never } },
     });
     const events = [];
     for await (const event of execution.eventLogs) events.push(event);
@@ -110,7 +112,7 @@ describe('every retrier and every Catch of every task', () => {
       ['retried-no-core', 'FAILED', 'associate'],
     ]);
 
-    const run = await runWithOneFailurePerRetrier('provision.asl.json', startedInput(reference.history), 'retriers-provision');
+    const run = await runWithOneFailurePerRetrier('provision', startedInput(reference.history), 'retriers-provision');
 
     expect(run.output).toEqual(reference.summary);
     for (const state of ['InspectThing', 'RegisterThing', 'AttachPrincipal', 'RollBackDevice', 'PlanAssociations', 'AssociateBatch', 'SettleAssociations', 'RollBackUnassociatedDevice', 'SummarizeRequest']) {
@@ -127,7 +129,7 @@ describe('every retrier and every Catch of every task', () => {
     const reference = await cloud.deprovision({ requestId: 'retriers-deprovision', coreDeviceThingName: 'core-a', devices: [{ thingName: 'retried-remove' }, { thingName: 'retried-never-existed' }] });
     expect(reference.summary).toMatchObject({ status: 'SUCCEEDED', counts: { requested: 2, succeeded: 2 } });
 
-    const run = await runWithOneFailurePerRetrier('deprovision.asl.json', startedInput(reference.history), 'retriers-deprovision');
+    const run = await runWithOneFailurePerRetrier('deprovision', startedInput(reference.history), 'retriers-deprovision');
 
     expect(run.output).toEqual(reference.summary);
     for (const state of ['DisassociateBatch', 'SettleDisassociations', 'DetachPrincipals', 'DeleteThing', 'SummarizeRequest']) expect(run.entered.has(state), state).toBe(true);
@@ -150,18 +152,18 @@ describe('every retrier and every Catch of every task', () => {
   }
 
   /** Each Catch with the error that reaches it: PERMANENT for States.ALL, else the one it names (RequestCancelled). */
-  function catchingTasks(file: string): Array<[string, string, string]> {
-    return [...machineWithFailingTasks(file).tasks].flatMap(([name, { catchers }]) =>
+  function catchingTasks(machineKey: string): Array<[string, string, string]> {
+    return [...machineWithFailingTasks(machineKey).tasks].flatMap(([name, { catchers }]) =>
       catchers.map((catcher): [string, string, string] => [name, catcher.Next, catcher.ErrorEquals.includes('States.ALL') ? PERMANENT : (catcher.ErrorEquals[0] as string)]),
     );
   }
 
-  it.each(catchingTasks('provision.asl.json'))(
+  it.each(catchingTasks('provision'))(
     'of the provision machine: %s failing every time (after what leads to it) goes to %s, and the request still ends with an outcome for every device',
     async (failing, next, failure) => {
       const input = await provisionInput(`catch-${failing.toLowerCase()}-${next.toLowerCase()}`);
 
-      const run = await runWithOneFailurePerRetrier('provision.asl.json', input, `catch-${failing}-${next}`, failing, failure);
+      const run = await runWithOneFailurePerRetrier('provision', input, `catch-${failing}-${next}`, failing, failure);
 
       expect(run.entered.has(failing)).toBe(true);
       expect(run.entered.has(next)).toBe(true);
@@ -172,7 +174,7 @@ describe('every retrier and every Catch of every task', () => {
     },
   );
 
-  it.each(catchingTasks('deprovision.asl.json'))(
+  it.each(catchingTasks('deprovision'))(
     'of the deprovision machine: %s failing every time (after what leads to it) goes to %s, and the request still ends with an outcome for every device',
     async (failing, next, failure) => {
       const principal = await cloud.createCertificate();
@@ -183,7 +185,7 @@ describe('every retrier and every Catch of every task', () => {
       // Provisioned again, so that the run below has something to remove.
       await cloud.provision({ devices: [{ thingName, principal, coreDeviceThingName: 'core-a' }] });
 
-      const run = await runWithOneFailurePerRetrier('deprovision.asl.json', startedInput(reference.history), `catch-${failing}`, failing, failure);
+      const run = await runWithOneFailurePerRetrier('deprovision', startedInput(reference.history), `catch-${failing}`, failing, failure);
 
       expect(run.entered.has(failing)).toBe(true);
       expect(run.entered.has(next)).toBe(true);

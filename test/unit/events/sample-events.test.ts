@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { deprovisioningRequestSchema } from '../../../functions/domain/deprovisioning-request.ts';
 import { provisioningRequestSchema } from '../../../functions/domain/provisioning-request.ts';
 import { validate } from '../../../functions/domain/validation.ts';
+import { loadServerlessProject, stateMachineDefinition } from '../../../local-cloud/index.ts';
 
 /**
  * `sls invoke local -f <fn> --path events/<fn>.json` is how a user tries one task by hand, so each task's
@@ -55,10 +56,8 @@ function taskInputs(machine: string, states: Record<string, State>, iteration?: 
   });
 }
 
-const inputs = ['provision', 'deprovision', 'provision-fleet'].flatMap((machine) => {
-  const definition = JSON.parse(readFileSync(new URL(`../../../statemachines/${machine}.asl.json`, import.meta.url), 'utf8'));
-  return taskInputs(machine, definition.States);
-});
+const project = await loadServerlessProject();
+const inputs = ['provision', 'deprovision', 'provisionFleet'].flatMap((machine) => taskInputs(machine, stateMachineDefinition(project, machine).States as unknown as Record<string, State>));
 const eventFile = (functionName: string) => `${functionName.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}.json`;
 const sampleEvent = (functionName: string): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`../../../events/${eventFile(functionName)}`, import.meta.url), 'utf8'));

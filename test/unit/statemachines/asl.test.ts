@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { CERTIFICATE_STILL_ATTACHED, RETRIED_ERROR_NAMES, THING_STILL_HAS_PRINCIPALS } from '../../../functions/domain/errors.ts';
 import { quotasFromEnvironment, throttlingRetrier } from '../../../functions/domain/pacing.ts';
-import { loadServerlessProject } from '../../../local-cloud/lambda/serverless-project.ts';
+import { loadServerlessProject, stateMachineDefinition } from '../../../local-cloud/index.ts';
 import { forEachState } from '../../../local-cloud/services/stepfunctions/asl-states.ts';
 
 /** asl-validator ships no types; this is the part of its API the test uses. */
@@ -30,8 +29,10 @@ interface State {
 
 const MACHINES = ['provision', 'deprovision'] as const;
 
+const project = await loadServerlessProject();
+
 function load(name: string): { States: Record<string, State> } {
-  return JSON.parse(readFileSync(new URL(`../../../statemachines/${name}.asl.json`, import.meta.url), 'utf8'));
+  return stateMachineDefinition(project, name) as unknown as { States: Record<string, State> };
 }
 
 /** Every state, nested Map and Parallel states included, by name. */
@@ -65,7 +66,7 @@ const TRANSIENT_ERRORS = RETRIED_ERROR_NAMES.filter((name) => !DETACHMENT_PROPAG
 /** Step Functions accepts MaxDelaySeconds below one year (31,622,400 s is the largest valid value). */
 const MAX_DELAY_SECONDS_LIMIT = 31_622_400;
 
-describe.each(MACHINES)('statemachines/%s.asl.json', (name) => {
+describe.each(MACHINES)('statemachines/%s.asl.yaml', (name) => {
   const definition = load(name);
   const states = allStates(definition);
   const retriers = states.flatMap(([path, state]) => (state.Retry ?? []).map((retrier) => [path, retrier] as const));

@@ -1,17 +1,17 @@
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { FLEET_BATCH_LIMITS } from '../../../functions/domain/fleet-run.ts';
 import { MAX_REQUEST_BYTES } from '../../../functions/domain/limits.ts';
+import { loadServerlessProject, stateMachineDefinition } from '../../../local-cloud/index.ts';
 
 /** asl-validator ships no types; this is the part of its API the test uses. */
 type AslValidator = (definition: unknown, options?: { checkPaths?: boolean; checkArn?: boolean }) => { isValid: boolean; errorsText: (separator?: string) => string };
 const aslValidator = createRequire(import.meta.url)('asl-validator') as AslValidator;
 
-const definition = JSON.parse(readFileSync(new URL('../../../statemachines/provision-fleet.asl.json', import.meta.url), 'utf8'));
+const definition: any = stateMachineDefinition(await loadServerlessProject(), 'provisionFleet');
 const batches = definition.States.Batches;
 
-describe('statemachines/provision-fleet.asl.json', () => {
+describe('statemachines/provision-fleet.asl.yaml', () => {
   it('is valid Amazon States Language (JSONPath)', () => {
     const result = aslValidator(definition, { checkArn: false });
     expect(result.isValid, result.errorsText('\n')).toBe(true);

@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadServerlessProject } from '../../../../local-cloud/lambda/serverless-project.ts';
 import { resolveVariables, type VariableSources } from '../../../../local-cloud/lambda/serverless-variables.ts';
@@ -46,6 +49,33 @@ describe('Serverless variable resolution', () => {
     expect(() => resolveVariables('${self:a}', sources({ a: '${self:b}', b: '${self:a}' }))).toThrow(/cycle/);
   });
 
+  it('reads a YAML ${file()} as the Framework does: anchors, merge keys, and the variables inside it resolved', () => {
+    const baseDir = mkdtempSync(join(tmpdir(), 'serverless-variables-'));
+    writeFileSync(join(baseDir, 'policies.yml'), 'standard:\n  - &quick {Interval: 1, Max: 3}\n  - {Interval: 2}\nquickOnly: [*quick]\n');
+    writeFileSync(
+      join(baseDir, 'machine.yml'),
+      [
+        'First: &task',
+        '  Type: Task',
+        '  Retry: ${file(./policies.yml):standard}',
+        '  Next: Second',
+        'Second:',
+        '  <<: *task',
+        '  Retry: ${file(./policies.yml):quickOnly}',
+        '  Next: Third',
+        'Third: *task',
+      ].join('\n'),
+    );
+    const resolved = resolveVariables('${file(./machine.yml)}', sources({}, { baseDir })) as Record<string, Record<string, unknown>>;
+    expect(resolved).toEqual({
+      First: { Type: 'Task', Retry: [{ Interval: 1, Max: 3 }, { Interval: 2 }], Next: 'Second' },
+      Second: { Type: 'Task', Retry: [{ Interval: 1, Max: 3 }], Next: 'Third' },
+      Third: { Type: 'Task', Retry: [{ Interval: 1, Max: 3 }, { Interval: 2 }], Next: 'Second' },
+    });
+    expect(Object.keys(resolved.Second!), 'a merged mapping keeps the order of its anchor').toEqual(['Type', 'Retry', 'Next']);
+    expect(resolved.Third, 'an alias resolves to a copy of its own').not.toBe(resolved.First);
+  });
+
   it('loads the fixture project for a stage, with params, files, env and CloudFormation kept verbatim', async () => {
     const project = await loadServerlessProject({ path: FIXTURE_SERVERLESS_PATH, env: { FIXTURE_FROM_ENV: 'from-env' } });
     const provider = project.config.provider as Record<string, Record<string, unknown>>;
@@ -63,6 +93,31 @@ describe('Serverless variable resolution', () => {
       Resources: {
         WorkflowLogGroup: { Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: '/aws/vendedlogs/states/fixture-workflow-${sls:stage}' } },
         SomeBucket: { Type: 'AWS::S3::Bucket', Properties: { BucketName: { 'Fn::Sub': '${AWS::StackName}-bucket' } } },
+      },
+    });
+  });
+
+  it('merges a resources: list as the Framework does, reading a part given as ${file()}, both kept verbatim', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 'serverless-resources-'));
+    writeFileSync(join(directory, 'roles.yml'), 'Resources:\n  FnRole:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: ${self:service}-role\n');
+    writeFileSync(
+      join(directory, 'serverless.yml'),
+      [
+        'service: merged',
+        'resources:',
+        '  - ${file(./roles.yml)}',
+        '  - Resources:',
+        '      Table:',
+        '        Type: AWS::DynamoDB::Table',
+        '        Properties:',
+        '          TableName: ${self:service}-table',
+      ].join('\n'),
+    );
+    const project = await loadServerlessProject({ path: join(directory, 'serverless.yml'), env: {} });
+    expect(project.config.resources).toEqual({
+      Resources: {
+        FnRole: { Type: 'AWS::IAM::Role', Properties: { RoleName: '${self:service}-role' } },
+        Table: { Type: 'AWS::DynamoDB::Table', Properties: { TableName: '${self:service}-table' } },
       },
     });
   });

@@ -12,7 +12,7 @@ import { resolveRequestId } from '../domain/request-id.ts';
 import { DEFAULT_LIST_LIMIT, type ListQuery } from '../domain/request-listing.ts';
 import { type FieldError, validate } from '../domain/validation.ts';
 import { dynamodb } from './clients/dynamodb.ts';
-import { s3 } from './clients/s3.ts';
+import { s3Presigner } from './clients/s3.ts';
 import { sfn } from './clients/sfn.ts';
 import { isCancelled, writeCancelMarker } from './device-leases.ts';
 import { type ExecutionPage, findExecution, listExecutionsPage, type StartOutcome, startExecutionOnce } from './executions.ts';
@@ -125,6 +125,6 @@ export async function createFleetUpload(body: unknown): Promise<UploadOutcome> {
   const bucket = fleetBucket();
   const { key, contentType } = plannedUpload(request.value, randomUUID());
   const expiresAt = new Date(Date.now() + UPLOAD_URL_SECONDS * 1000);
-  const uploadUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType }), { expiresIn: UPLOAD_URL_SECONDS });
+  const uploadUrl = await getSignedUrl(s3Presigner, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType }), { expiresIn: UPLOAD_URL_SECONDS });
   return { kind: 'ready', upload: { uploadUrl, manifest: `s3://${bucket}/${key}`, expiresAt: expiresAt.toISOString(), method: 'PUT', headers: { 'Content-Type': contentType } } };
 }

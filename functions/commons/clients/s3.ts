@@ -9,7 +9,7 @@ import { orchestratedClientConfig } from './orchestrated.ts';
 const S3_ATTEMPTS = 6;
 
 /**
- * For the fleet run's tasks, and to presign uploads. A hung call still gives up after a few seconds. An endpoint
+ * For the fleet run's tasks. A hung call still gives up after a few seconds. An endpoint
  * override is the local cloud, which serves buckets by path, not by host name.
  */
 export const s3 = new S3Client({
@@ -17,3 +17,9 @@ export const s3 = new S3Client({
   requestHandler: orchestratedClientConfig.requestHandler,
   forcePathStyle: process.env.AWS_ENDPOINT_URL !== undefined,
 });
+
+/**
+ * Presigns uploads. Only when a checksum is required, or the SDK would sign into the URL the CRC32 of the empty body it
+ * had at signing time, which an upload of any other bytes may be refused for.
+ */
+export const s3Presigner = new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED', forcePathStyle: process.env.AWS_ENDPOINT_URL !== undefined });

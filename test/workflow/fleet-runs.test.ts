@@ -277,4 +277,24 @@ describe('fleet runs', () => {
     expect(await fleet.list({ nextToken: 'not-a-token' })).toMatchObject({ statusCode: 400, body: { errors: [{ field: 'query.nextToken' }] } });
     expect(fleetRunStatusSchema.safeParse((await fleet.get('list-a')).body).success).toBe(true);
   });
+  it('sends the event of an uploaded manifest whose run cannot be started to the dead-letter queue, after the function has been tried three times', async () => {
+    cloud.cloud.admin.configureFaults({ serverError: { StartExecution: 1 } });
+    await fleet.upload('manifests/unstartable.csv', 'thingName,principal\nnever-started,nothing');
+
+    type Letter = { origin: string; body: string };
+    let letters: Letter[] = [];
+    for (let attempt = 0; attempt < 500 && letters.length === 0; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const { deadLetters } = (await (await fetch(`${cloud.url}/_local/eventbridge/dead-letters`)).json()) as { deadLetters: Record<string, Letter[]> };
+      letters = Object.entries(deadLetters).flatMap(([queue, queued]) => (queue.includes('ProvisioningEventsDeadLetterQueue') ? queued : []));
+    }
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.origin).toBe('lambda-on-failure');
+    expect(JSON.parse(letters[0]!.body)).toMatchObject({
+      requestContext: { condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+      requestPayload: { source: 'aws.s3', 'detail-type': 'Object Created', detail: { object: { key: 'manifests/unstartable.csv' } } },
+    });
+    const { executions } = await cloud.sfn.send(new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provisionFleet') }));
+    expect(executions).toEqual([]);
+  });
 });

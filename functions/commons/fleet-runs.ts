@@ -50,8 +50,13 @@ interface FleetRunInput {
   requestDigest: string;
 }
 
-function fleetRunInput(serializedInput: string | undefined): FleetRunInput {
-  return JSON.parse(serializedInput ?? '{}') as FleetRunInput;
+/** Every run the service starts carries these: one without is not this service's to read or cancel. */
+function fleetRunInput(execution: { executionArn?: string; input?: string }): FleetRunInput {
+  const input = JSON.parse(execution.input ?? '{}') as Partial<FleetRunInput>;
+  if (typeof input.requestDigest !== 'string' || input.action === undefined) {
+    throw new Error(`execution ${execution.executionArn} has no action or requestDigest in its input: it is not a fleet run this service started`);
+  }
+  return input as FleetRunInput;
 }
 
 /** `GET /fleet-runs/{fleetRunId}`: the run's execution, its Map Run's counts so far and, once it has ended, its report. */
@@ -63,7 +68,7 @@ export async function fleetRunStatus(fleetRunId: string): Promise<FleetRunStatus
   const mapRunArn = mapRuns?.[0]?.mapRunArn;
   const mapRun: DescribeMapRunCommandOutput | undefined = mapRunArn ? await sfn.send(new DescribeMapRunCommand({ mapRunArn })) : undefined;
   // An ended run's outcome says whether a cancel reached it; a running one's only its marker does.
-  const cancelled = execution.status === 'RUNNING' && (await isCancelled(dynamodb, fleetRunOwner(fleetRunId, fleetRunInput(execution.input).requestDigest)));
+  const cancelled = execution.status === 'RUNNING' && (await isCancelled(dynamodb, fleetRunOwner(fleetRunId, fleetRunInput(execution).requestDigest)));
   return fleetRunProgress(execution, mapRun, new Date(), `s3://${fleetBucket()}/${fleetRunKeys(fleetRunId).problems}`, cancelled);
 }
 
@@ -95,7 +100,7 @@ export async function cancelFleetRun(fleetRunId: string): Promise<FleetCancelOut
   if (!execution) return { kind: 'unknown' };
   const executionArn = execution.executionArn as string;
   if (execution.status !== 'RUNNING') return { kind: 'finished', executionArn, executionStatus: execution.status as string };
-  const { action, requestDigest: digest } = fleetRunInput(execution.input);
+  const { action, requestDigest: digest } = fleetRunInput(execution);
   await writeCancelMarker(dynamodb, fleetRunOwner(fleetRunId, digest), { workflow: action, requestId: fleetRunId });
 
   const kind = requestKinds[action];

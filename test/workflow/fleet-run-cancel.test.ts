@@ -31,6 +31,8 @@ describe('cancelling a fleet run', () => {
       statusCode: 202,
       body: { fleetRunId: 'fleet-cancel', executionArn: accepted.body.executionArn, statusUrl: 'https://api.test/fleet-runs/fleet-cancel', batchesCancelled: ['fleet-cancel-0'] },
     });
+    // The first batch still has devices under way, and two batches are to come: the run is still running.
+    expect(await fleet.get('fleet-cancel')).toMatchObject({ statusCode: 200, body: { executionStatus: 'RUNNING', cancelled: true } });
     expect((await fleet.cancel('fleet-cancel')).statusCode).toBe(202);
 
     const { status, output } = await fleet.waitForEnd(accepted.body.executionArn);

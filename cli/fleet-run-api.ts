@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { type ApiConnection, type ApiFailure, type ApiResult, createApiSender, exchange, httpFailure, messageOf, parseJson } from './api-client.ts';
-import type { FieldError, FleetRunProgress } from '../functions/contract.ts';
+import type { FieldError, FleetRunStatus } from '../functions/contract.ts';
 
 /** `201` of `POST /fleet-uploads`: where to PUT the manifest's bytes, and the URI a fleet run names it by. */
 export interface FleetUpload {
@@ -36,7 +36,7 @@ export interface FleetRunApi {
   createUpload(fileName: string, contentType: string): Promise<ApiResult<FleetUpload>>;
   upload(upload: FleetUpload, bytes: Uint8Array): Promise<ApiResult<void>>;
   start(body: FleetRunStart): Promise<ApiResult<AcceptedFleetRun>>;
-  status(fleetRunId: string): Promise<ApiResult<FleetRunProgress>>;
+  status(fleetRunId: string): Promise<ApiResult<FleetRunStatus>>;
   /** Streams a presigned URL's object to `path`. */
   download(url: string, path: string): Promise<ApiResult<void>>;
 }

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { type DeviceReportEntry, deviceReportCsv, failureCounts } from '../functions/contract.ts';
 import type { FleetRunResult, RequestRecord } from './fleet-run.ts';
 import { formatDuration, formatRate } from './progress.ts';
-import type { FleetRunProgress, FleetWorkflow } from '../functions/contract.ts';
+import type { FleetRunStatus, FleetWorkflow } from '../functions/contract.ts';
 
 export interface FleetReport {
   workflow: FleetWorkflow['name'];
@@ -117,7 +117,7 @@ export function formatSummary(report: FleetReport, paths: ReportPaths, workflow:
 }
 
 /** The summary of a fleet run the service carried out, from its final status; `paths` are where its report is. */
-export function formatFleetRunSummary(status: FleetRunProgress, paths: ReportPaths, workflow: FleetWorkflow): string {
+export function formatFleetRunSummary(status: FleetRunStatus, paths: ReportPaths, workflow: FleetWorkflow): string {
   const totals = status.totals!;
   const batchNotes = [totals.batchesFailed > 0 && `${totals.batchesFailed} failed`, totals.batchesNotStarted > 0 && `${totals.batchesNotStarted} not started`].filter(Boolean);
   const stoppedAt = status.stopDate === undefined ? Date.now() : Date.parse(status.stopDate);

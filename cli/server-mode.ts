@@ -6,7 +6,7 @@ import { createFleetRunApi, type FleetRunApi } from './fleet-run-api.ts';
 import { type CliEnvironment, EXIT_CODES, loadManifest, resolveReportPrefix, signingFor } from './inputs.ts';
 import { type FleetRunProgressReporter, startFleetRunProgress } from './progress.ts';
 import { formatFleetRunSummary, reportPaths } from './report.ts';
-import { DEPROVISIONING, type FleetRunProgress, type FleetWorkflow, PROVISIONING } from '../functions/contract.ts';
+import { DEPROVISIONING, type FleetRunStatus, type FleetWorkflow, PROVISIONING } from '../functions/contract.ts';
 
 /** A fleet run's counts move per batch: a status every few seconds keeps the bar moving and costs the API little. */
 const FLEET_RUN_POLL: PollSchedule = { initialMs: 1_000, maxMs: 3_000 };
@@ -152,7 +152,7 @@ export async function watchFleetRun(fleetRunId: string, dependencies: WatchDepen
   return status.outcome === 'SUCCEEDED' && written ? EXIT_CODES.allDone : EXIT_CODES.someFailed;
 }
 
-async function downloadReport({ api, stderr }: WatchDependencies, status: FleetRunProgress, paths: { json: string; csv: string }): Promise<boolean> {
+async function downloadReport({ api, stderr }: WatchDependencies, status: FleetRunStatus, paths: { json: string; csv: string }): Promise<boolean> {
   const urls = status.reportUrls;
   if (urls === undefined) {
     stderr.write(`iot-provision: the API answers no download URLs for the report of fleet run ${status.fleetRunId}: it is at ${status.report!.json} and ${status.report!.csv}.\n`);

@@ -32,8 +32,19 @@ export {
   type RequestStatusResponse,
 } from './domain/fleet-outcomes.ts';
 export { type DeviceReportEntry, deviceReportCsv, failureCounts } from './domain/fleet-report.ts';
-export { FLEET_RUN_ID_PATTERN } from './domain/fleet-run.ts';
-export type { FleetRunProgress } from './domain/fleet-run-status.ts';
+export { FLEET_COMPLETION_DETAIL_TYPE, FLEET_RUN_ID_PATTERN } from './domain/fleet-run.ts';
+export {
+  type FleetCompletionDetail,
+  fleetCompletionDetailSchema,
+  type FleetOutcome,
+  type FleetRunListItem,
+  fleetRunListSchema,
+  fleetRunRequestSchema,
+  type FleetRunStatus,
+  fleetRunStatusSchema,
+  type FleetTotals,
+} from './domain/fleet-run-schemas.ts';
+export { type FleetUpload, type FleetUploadRequest, fleetUploadRequestSchema, fleetUploadSchema } from './domain/fleet-upload.ts';
 export { DEPROVISIONING, type DoneStatus, type FleetRequest, type FleetWorkflow, PROVISIONING, type RequestOptions } from './domain/fleet-workflow.ts';
 export { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES, REQUEST_ID_PATTERN } from './domain/limits.ts';
 export { deviceConcurrency, quotasFromEnvironment } from './domain/pacing.ts';

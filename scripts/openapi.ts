@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import * as z from 'zod/mini';
 // The contract's schemas register themselves, named, with zod's global registry as the module loads.
-import { COMPLETION_DETAIL_TYPES, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, REQUEST_ID_PATTERN } from '../functions/contract.ts';
+import { COMPLETION_DETAIL_TYPES, DEFAULT_LIST_LIMIT, FLEET_COMPLETION_DETAIL_TYPE, FLEET_RUN_ID_PATTERN, MAX_LIST_LIMIT, REQUEST_ID_PATTERN } from '../functions/contract.ts';
 
 const fieldError = {
   type: 'object',
@@ -53,18 +53,18 @@ const conflict = {
   },
 };
 
-/** A cancel of a request whose execution has ended: there is nothing left to stop. */
-const alreadyEnded = {
+/** A cancel of a request (or fleet run) whose execution has ended: there is nothing left to stop. */
+const alreadyEnded = (idField: 'requestId' | 'fleetRunId') => ({
   type: 'object',
-  required: ['message', 'requestId', 'executionArn', 'executionStatus', 'statusUrl'],
+  required: ['message', idField, 'executionArn', 'executionStatus', 'statusUrl'],
   properties: {
     message: { type: 'string' },
-    requestId: { type: 'string' },
+    [idField]: { type: 'string' },
     executionArn: { type: 'string' },
     executionStatus: { type: 'string', description: 'How the execution ended (SUCCEEDED also when a cancel reached it: see the summary).' },
     statusUrl: { type: 'string', format: 'uri' },
   },
-};
+});
 
 function json(schemaRef: string) {
   return { content: { 'application/json': { schema: { $ref: `#/components/schemas/${schemaRef}` } } } };
@@ -85,23 +85,29 @@ function retryLater(cause: string) {
   };
 }
 
+/** `GET /<collection>?status=&limit=&nextToken=`, of requests or of fleet runs. */
+function listOperation(noun: string, listSchema: string) {
+  return {
+    summary: `List ${noun}, newest first`,
+    parameters: [
+      { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'] }, description: `Only ${noun} whose execution has this status.` },
+      { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: DEFAULT_LIST_LIMIT } },
+      { name: 'nextToken', in: 'query', required: false, schema: { type: 'string' }, description: 'The nextToken of the previous page.' },
+    ],
+    responses: {
+      '200': { description: `A page of ${noun}`, ...json(listSchema) },
+      '400': { description: 'A malformed query parameter, or a nextToken this list did not give', ...json('FieldErrors') },
+      '429': retryLater('Step Functions throttled the listing'),
+      '503': retryLater('Step Functions was unavailable'),
+      '502': endpointUnreachable,
+    },
+  };
+}
+
 function requestRoutes(collection: string, requestSchema: string, noun: string) {
   return {
     [`/${collection}`]: {
-      get: {
-        summary: `List ${noun} requests, newest first`,
-        parameters: [
-          { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'] }, description: 'Only requests whose execution has this status.' },
-          { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: DEFAULT_LIST_LIMIT } },
-          { name: 'nextToken', in: 'query', required: false, schema: { type: 'string' }, description: 'The nextToken of the previous page.' },
-        ],
-        responses: {
-          '200': { description: 'A page of requests', ...json('RequestList') },
-          '400': { description: 'A malformed query parameter, or a nextToken this list did not give', ...json('FieldErrors') },
-          '429': retryLater('Step Functions throttled the listing'),
-          '503': retryLater('Step Functions was unavailable'),
-        },
-      },
+      get: listOperation(`${noun} requests`, 'RequestList'),
       post: {
         summary: `Start a ${noun} request`,
         parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: REQUEST_ID_PATTERN.source } }],
@@ -143,10 +149,84 @@ function requestRoutes(collection: string, requestSchema: string, noun: string) 
           '202': { description: 'The cancel is taken (the same again for a repeated cancel); the status URL shows the outcome once the execution ends', ...json('Accepted') },
           '400': { description: 'Malformed requestId', ...json('FieldErrors') },
           '404': { description: 'No such request' },
-          '409': { description: 'The request has already ended: nothing to cancel', content: { 'application/json': { schema: alreadyEnded } } },
+          '409': { description: 'The request has already ended: nothing to cancel', content: { 'application/json': { schema: alreadyEnded('requestId') } } },
           '429': retryLater('Step Functions or DynamoDB throttled the cancel'),
           '503': retryLater('Step Functions or DynamoDB was unavailable'),
           '502': endpointUnreachable,
+        },
+      },
+    },
+  };
+}
+
+const fleetRunIdParameter = { name: 'fleetRunId', in: 'path', required: true, schema: { type: 'string', pattern: FLEET_RUN_ID_PATTERN.source } };
+
+const fleetAccepted = {
+  type: 'object',
+  required: ['fleetRunId', 'executionArn', 'statusUrl'],
+  properties: { fleetRunId: { type: 'string' }, executionArn: { type: 'string' }, statusUrl: { type: 'string', format: 'uri' } },
+};
+
+/** Fleet runs (functions/api/fleet-run-routes.ts, docs/fleet-runs.md). */
+function fleetRoutes() {
+  return {
+    '/fleet-runs': {
+      get: listOperation('fleet runs', 'FleetRunList'),
+      post: {
+        summary: 'Start a fleet run: a manifest in the fleet bucket, validated whole, then provisioned (or deprovisioned) in batches',
+        parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: FLEET_RUN_ID_PATTERN.source } }],
+        requestBody: { required: true, ...json('FleetRunRequest') },
+        responses: {
+          '202': { description: 'Accepted: the run runs (or already ran) for this fleetRunId. An invalid manifest ends it FAILED, touching nothing', content: { 'application/json': { schema: fleetAccepted } } },
+          '400': { description: 'Invalid body: every violation with its field', ...json('FieldErrors') },
+          '409': { description: 'The fleetRunId was already used with another manifest, action or options; nothing was started', content: { 'application/json': { schema: { type: 'object', required: ['message', 'fleetRunId'], properties: { message: { type: 'string' }, fleetRunId: { type: 'string' }, executionArn: { type: 'string' } } } } } },
+          '415': { description: 'The Content-Type header names something other than JSON in UTF-8', ...json('FieldErrors') },
+          '429': retryLater('Step Functions throttled the start of the run'),
+          '503': retryLater('Step Functions was unavailable'),
+          '502': endpointUnreachable,
+        },
+      },
+    },
+    '/fleet-runs/{fleetRunId}': {
+      get: {
+        summary: 'A fleet run: its counts so far and, once ended, its outcome and report (or its manifest’s problems)',
+        parameters: [fleetRunIdParameter],
+        responses: {
+          '200': { description: 'The run', ...json('FleetRunStatus') },
+          '400': { description: 'Malformed fleetRunId', ...json('FieldErrors') },
+          '404': { description: 'No such run' },
+          '429': retryLater('Step Functions throttled the reading of the run'),
+          '503': retryLater('Step Functions was unavailable'),
+          '502': endpointUnreachable,
+        },
+      },
+    },
+    '/fleet-runs/{fleetRunId}/cancel': {
+      post: {
+        summary: 'Cancel a running fleet run: no new batch starts; batches under way finish or roll back as usual, their devices not yet started end NOT_STARTED; the report says which',
+        parameters: [fleetRunIdParameter],
+        responses: {
+          '202': {
+            description: 'The cancel is taken (the same again for a repeated cancel); GET shows outcome CANCELLED once the run ends',
+            content: { 'application/json': { schema: { ...fleetAccepted, properties: { ...fleetAccepted.properties, batchesCancelled: { type: 'array', items: { type: 'string' }, description: 'The requests of the batches under way, each cancelled in turn.' } } } } },
+          },
+          '400': { description: 'Malformed fleetRunId', ...json('FieldErrors') },
+          '404': { description: 'No such run' },
+          '409': { description: 'The run has already ended: nothing to cancel', content: { 'application/json': { schema: alreadyEnded('fleetRunId') } } },
+          '429': retryLater('Step Functions or DynamoDB throttled the cancel'),
+          '503': retryLater('Step Functions or DynamoDB was unavailable'),
+          '502': endpointUnreachable,
+        },
+      },
+    },
+    '/fleet-uploads': {
+      post: {
+        summary: 'A presigned PUT URL for a new manifest in the fleet bucket (under uploads/, which starts no run by itself): upload, then POST /fleet-runs with its manifest',
+        requestBody: { required: false, ...json('FleetUploadRequest') },
+        responses: {
+          '201': { description: 'Where and how to upload', ...json('FleetUpload') },
+          '400': { description: 'Invalid body: every violation with its field', ...json('FieldErrors') },
+          '415': { description: 'The Content-Type header names something other than JSON in UTF-8', ...json('FieldErrors') },
         },
       },
     },
@@ -183,8 +263,11 @@ function components(io: 'input' | 'output', ids: string[]): Record<string, unkno
  * cannot drift from either.
  */
 export function buildOpenApiDocument() {
-  const requests = components('input', ['ProvisioningRequest', 'DeprovisioningRequest']);
-  const answers = components('output', ['RequestStatus', 'RequestProgress', 'RequestSummary', 'DeviceOutcome', 'StepError', 'RollbackReport', 'UnsettledDevices', 'UnsettledDevice', 'RequestList', 'RequestListItem']);
+  const requests = components('input', ['ProvisioningRequest', 'DeprovisioningRequest', 'FleetRunRequest', 'FleetUploadRequest']);
+  const answers = components('output', [
+    'RequestStatus', 'RequestProgress', 'RequestSummary', 'DeviceOutcome', 'StepError', 'RollbackReport', 'UnsettledDevices', 'UnsettledDevice', 'RequestList', 'RequestListItem',
+    'FleetRunStatus', 'FleetTotals', 'FleetReportFiles', 'FleetRunError', 'FleetRunList', 'FleetRunListItem', 'FleetUpload',
+  ]);
   return {
     openapi: '3.0.3',
     info: {
@@ -192,7 +275,7 @@ export function buildOpenApiDocument() {
       version: '0.1.0',
       description: 'Provision IoT devices into AWS IoT Core and associate them with AWS IoT Greengrass V2 core devices. Every method requires IAM (SigV4) authorization.',
     },
-    paths: { ...requestRoutes('provisioning-requests', 'ProvisioningRequest', 'provisioning'), ...requestRoutes('deprovisioning-requests', 'DeprovisioningRequest', 'deprovisioning') },
+    paths: { ...requestRoutes('provisioning-requests', 'ProvisioningRequest', 'provisioning'), ...requestRoutes('deprovisioning-requests', 'DeprovisioningRequest', 'deprovisioning'), ...fleetRoutes() },
     components: {
       securitySchemes: { sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', 'x-amazon-apigateway-authtype': 'awsSigv4' } },
       schemas: { ...requests, ...answers, Accepted: accepted, FieldErrors: fieldError, Conflict: conflict },
@@ -202,18 +285,18 @@ export function buildOpenApiDocument() {
 }
 
 export function renderOpenApi(): string {
-  return `# Generated by \`npm run openapi\` from functions/domain/*-request.ts and request-status.ts. Do not edit by hand.\n${stringify(buildOpenApiDocument(), { aliasDuplicateObjects: false })}`;
+  return `# Generated by \`npm run openapi\` from functions/domain/*-request.ts, request-status.ts, fleet-run-schemas.ts and fleet-upload.ts. Do not edit by hand.\n${stringify(buildOpenApiDocument(), { aliasDuplicateObjects: false })}`;
 }
 
 /** An event on the bus: EventBridge's envelope around the detail, as the EventBridge schema registry writes it. */
-function awsEvent(detailType: string) {
+function awsEvent(detailType: string, detailSchema: string) {
   return {
     type: 'object',
     required: ['detail-type', 'resources', 'detail', 'id', 'source', 'time', 'region', 'version', 'account'],
     'x-amazon-events-detail-type': detailType,
     'x-amazon-events-source': 'iot-provisioning-workflow (the stage parameter eventSource)',
     properties: {
-      detail: { $ref: '#/components/schemas/RequestCompleted' },
+      detail: { $ref: `#/components/schemas/${detailSchema}` },
       account: { type: 'string' },
       'detail-type': { type: 'string', enum: [detailType] },
       id: { type: 'string' },
@@ -233,21 +316,22 @@ export function buildEventsDocument() {
     info: {
       title: 'iot-provisioning-workflow events',
       version: '1.0.0',
-      description: "Published on the service's bus (the stage parameter eventBus) when a provisioning or deprovisioning request ends.",
+      description: "Published on the service's bus (the stage parameter eventBus) when a provisioning or deprovisioning request, or a fleet run, ends.",
     },
     paths: {},
     components: {
       schemas: {
-        ProvisioningRequestCompleted: awsEvent(COMPLETION_DETAIL_TYPES.provision),
-        DeprovisioningRequestCompleted: awsEvent(COMPLETION_DETAIL_TYPES.deprovision),
-        ...components('output', ['RequestCompleted']),
+        ProvisioningRequestCompleted: awsEvent(COMPLETION_DETAIL_TYPES.provision, 'RequestCompleted'),
+        DeprovisioningRequestCompleted: awsEvent(COMPLETION_DETAIL_TYPES.deprovision, 'RequestCompleted'),
+        FleetRunCompleted: awsEvent(FLEET_COMPLETION_DETAIL_TYPE, 'FleetRunCompletedDetail'),
+        ...components('output', ['RequestCompleted', 'FleetRunCompletedDetail', 'FleetTotals', 'FleetReportFiles', 'FleetRunError']),
       },
     },
   };
 }
 
 export function renderEvents(): string {
-  return `# Generated by \`npm run openapi\` from functions/domain/completion-event-schema.ts. Do not edit by hand.\n${stringify(buildEventsDocument(), { aliasDuplicateObjects: false })}`;
+  return `# Generated by \`npm run openapi\` from functions/domain/completion-event-schema.ts and fleet-run-schemas.ts. Do not edit by hand.\n${stringify(buildEventsDocument(), { aliasDuplicateObjects: false })}`;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

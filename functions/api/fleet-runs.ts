@@ -1,15 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import { DescribeMapRunCommand, type DescribeMapRunCommandOutput, ListMapRunsCommand } from '@aws-sdk/client-sfn';
-import { type FleetReportLocation, fleetRunKeys, parseS3Uri } from '../domain/fleet-run.ts';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { DescribeMapRunCommand, type DescribeMapRunCommandOutput, ListMapRunsCommand, paginateListExecutions } from '@aws-sdk/client-sfn';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { type FleetAction, type FleetReportLocation, fleetRunKeys, fleetRunOwner, parseS3Uri } from '../domain/fleet-run.ts';
 import { fleetRunIntent, validateFleetRunRequest } from '../domain/fleet-run-request.ts';
-import { type FleetRunProgress, fleetRunProgress } from '../domain/fleet-run-status.ts';
+import { fleetRunProgress } from '../domain/fleet-run-status.ts';
+import type { FleetRunStatus } from '../domain/fleet-run-schemas.ts';
+import { type FleetUpload, plannedUpload, fleetUploadRequestSchema, UPLOAD_URL_SECONDS } from '../domain/fleet-upload.ts';
 import { requestDigest } from '../domain/request-digest.ts';
 import { resolveRequestId } from '../domain/request-id.ts';
-import type { FieldError } from '../domain/validation.ts';
+import { DEFAULT_LIST_LIMIT, type ListQuery } from '../domain/request-listing.ts';
+import { type FieldError, validate } from '../domain/validation.ts';
+import { dynamodb } from '../aws/clients/dynamodb.ts';
+import { s3Presigner } from '../aws/clients/s3.ts';
 import { sfn } from '../aws/clients/sfn.ts';
-import { findExecution, type StartOutcome, startExecutionOnce } from '../aws/executions.ts';
+import { isCancelled, writeCancelMarker } from '../aws/device-leases.ts';
+import { type ExecutionPage, findExecution, listExecutionsPage, type StartOutcome, startExecutionOnce } from '../aws/executions.ts';
 import { fleetBucket, presignedGetUrl } from '../aws/fleet-objects.ts';
 import { logger } from '../lambda/powertools.ts';
+import { type CancelOutcome, cancelRequest, requestKinds, stateMachineArn } from './requests.ts';
 
 function fleetStateMachineArn(): string {
   const arn = process.env.PROVISION_FLEET_STATE_MACHINE_ARN;
@@ -35,15 +44,32 @@ export async function submitFleetRun(body: unknown, idempotencyKey?: string): Pr
   return { ...(await startExecutionOnce(fleetStateMachineArn(), fleetRunId.value, input, digest)), fleetRunId: fleetRunId.value };
 }
 
+/** What a fleet run's execution was started with (submitFleetRun). */
+interface FleetRunInput {
+  action: FleetAction;
+  requestDigest: string;
+}
+
+/** Every run the service starts carries these: one without is not this service's to read or cancel. */
+function fleetRunInput(execution: { executionArn?: string; input?: string }): FleetRunInput {
+  const input = JSON.parse(execution.input ?? '{}') as Partial<FleetRunInput>;
+  if (typeof input.requestDigest !== 'string' || input.action === undefined) {
+    throw new Error(`execution ${execution.executionArn} has no action or requestDigest in its input: it is not a fleet run this service started`);
+  }
+  return input as FleetRunInput;
+}
+
 /** `GET /fleet-runs/{fleetRunId}`: the run's execution, its Map Run's counts so far and, once it has ended, its report and URLs to download it. */
-export async function fleetRunStatus(fleetRunId: string): Promise<FleetRunProgress | undefined> {
+export async function fleetRunStatus(fleetRunId: string): Promise<FleetRunStatus | undefined> {
   const execution = await findExecution(fleetStateMachineArn(), fleetRunId);
   if (!execution) return undefined;
   const { mapRuns } = await sfn.send(new ListMapRunsCommand({ executionArn: execution.executionArn }));
   // Newest first: a retried Map (its reader or writer failed) starts a new Map Run.
   const mapRunArn = mapRuns?.[0]?.mapRunArn;
   const mapRun: DescribeMapRunCommandOutput | undefined = mapRunArn ? await sfn.send(new DescribeMapRunCommand({ mapRunArn })) : undefined;
-  const view = fleetRunProgress(execution, mapRun, new Date(), `s3://${fleetBucket()}/${fleetRunKeys(fleetRunId).problems}`);
+  // An ended run's outcome says whether a cancel reached it; a running one's only its marker does.
+  const cancelled = execution.status === 'RUNNING' && (await isCancelled(dynamodb, fleetRunOwner(fleetRunId, fleetRunInput(execution).requestDigest)));
+  const view = fleetRunProgress(execution, mapRun, new Date(), `s3://${fleetBucket()}/${fleetRunKeys(fleetRunId).problems}`, cancelled);
   return view.report ? { ...view, reportUrls: await reportUrls(view.report) } : view;
 }
 
@@ -51,7 +77,7 @@ export async function fleetRunStatus(fleetRunId: string): Promise<FleetRunProgre
 const REPORT_URL_SECONDS = 15 * 60;
 
 /** The report's files, readable for a while by whoever may read the run's status, with no S3 permission of their own. */
-async function reportUrls(report: FleetReportLocation['report']): Promise<NonNullable<FleetRunProgress['reportUrls']>> {
+async function reportUrls(report: FleetReportLocation['report']): Promise<NonNullable<FleetRunStatus['reportUrls']>> {
   const expiresAt = new Date(Date.now() + REPORT_URL_SECONDS * 1000).toISOString();
   const presign = (uri: string) => {
     const { bucket, key } = parseS3Uri(uri)!;
@@ -59,4 +85,66 @@ async function reportUrls(report: FleetReportLocation['report']): Promise<NonNul
   };
   const [json, csv] = await Promise.all([presign(report.json), presign(report.csv)]);
   return { json, csv, expiresAt };
+}
+
+/** A page of fleet runs, newest first; `limit` defaults to DEFAULT_LIST_LIMIT. */
+export function listFleetRuns(query: ListQuery): Promise<ExecutionPage> {
+  return listExecutionsPage(fleetStateMachineArn(), {
+    limit: query.limit === undefined ? DEFAULT_LIST_LIMIT : Number(query.limit),
+    ...(query.status && { status: query.status }),
+    ...(query.nextToken && { nextToken: query.nextToken }),
+  });
+}
+
+export type FleetCancelOutcome = Exclude<CancelOutcome, { kind: 'cancelling' }> | { kind: 'cancelling'; executionArn: string; batchesCancelled: string[] };
+
+/** A batch's request is named `<fleetRunId>-<position>` (fleet-run.ts batchRequestId). */
+function isBatchOf(fleetRunId: string, requestId: string): boolean {
+  return requestId.startsWith(`${fleetRunId}-`) && /^\d+$/.test(requestId.slice(fleetRunId.length + 1));
+}
+
+/**
+ * Cancels a running fleet run cooperatively, as cancelRequest cancels a request: the run's marker stops every batch
+ * that has not started its request yet (PrepareBatch reads it before and after leasing the batch's devices), and each
+ * batch request under way is cancelled in turn, so its devices not yet started end NOT_STARTED and the rest finish or
+ * roll back as usual. A request of that name started before the run is someone else's, and left alone.
+ */
+export async function cancelFleetRun(fleetRunId: string): Promise<FleetCancelOutcome> {
+  logger.appendKeys({ fleetRunId });
+  const execution = await findExecution(fleetStateMachineArn(), fleetRunId);
+  if (!execution) return { kind: 'unknown' };
+  const executionArn = execution.executionArn as string;
+  if (execution.status !== 'RUNNING') return { kind: 'finished', executionArn, executionStatus: execution.status as string };
+  const { action, requestDigest: digest } = fleetRunInput(execution);
+  await writeCancelMarker(dynamodb, fleetRunOwner(fleetRunId, digest), { workflow: action, requestId: fleetRunId });
+
+  const kind = requestKinds[action];
+  const runStart = execution.startDate?.getTime() ?? 0;
+  const batchesCancelled: string[] = [];
+  const running = paginateListExecutions({ client: sfn }, { stateMachineArn: stateMachineArn(kind), statusFilter: 'RUNNING', maxResults: 1_000 });
+  for await (const page of running) {
+    for (const batch of page.executions ?? []) {
+      const name = batch.name as string;
+      if (!isBatchOf(fleetRunId, name) || (batch.startDate?.getTime() ?? 0) < runStart) continue;
+      const cancelled = await cancelRequest(kind, name);
+      if (cancelled.kind === 'cancelling') batchesCancelled.push(name);
+    }
+  }
+  return { kind: 'cancelling', executionArn, batchesCancelled };
+}
+
+export type UploadOutcome = { kind: 'invalid'; errors: FieldError[] } | { kind: 'ready'; upload: FleetUpload };
+
+/**
+ * A presigned PUT for a new manifest object under `uploads/<id>/`: a client without S3 permissions uploads with it,
+ * then starts the run with `POST /fleet-runs`. Not under `manifests/`, where the upload alone would start a run.
+ */
+export async function createFleetUpload(body: unknown): Promise<UploadOutcome> {
+  const request = validate(fleetUploadRequestSchema, body);
+  if (!request.ok) return { kind: 'invalid', errors: request.errors };
+  const bucket = fleetBucket();
+  const { key, contentType } = plannedUpload(request.value, randomUUID());
+  const expiresAt = new Date(Date.now() + UPLOAD_URL_SECONDS * 1000);
+  const uploadUrl = await getSignedUrl(s3Presigner, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType }), { expiresIn: UPLOAD_URL_SECONDS });
+  return { kind: 'ready', upload: { uploadUrl, manifest: `s3://${bucket}/${key}`, expiresAt: expiresAt.toISOString(), method: 'PUT', headers: { 'Content-Type': contentType } } };
 }

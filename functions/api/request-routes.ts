@@ -3,9 +3,9 @@ import type { $ZodType } from 'zod/v4/core';
 import { heldDevicesMessage } from '../domain/device-leases.ts';
 import { isThrottlingError, isTransientError, isUnnamedTransientFailure, TransientServiceError } from '../domain/errors.ts';
 import { REQUEST_ID_PATTERN } from '../domain/limits.ts';
-import { ExecutionNotYetVisibleError } from '../aws/executions.ts';
+import { type ExecutionPage, ExecutionNotYetVisibleError } from '../aws/executions.ts';
 import { badRequest, header, jsonBodyOf, jsonResponse, statusUrl } from './http.ts';
-import { listQuerySchema, type RequestListItem } from '../domain/request-listing.ts';
+import { type ListQuery, listQuerySchema, type RequestListItem } from '../domain/request-listing.ts';
 import { validate } from '../domain/validation.ts';
 import { cancelRequest, listOf, type RequestKind, statusOf, submitRequest } from './requests.ts';
 
@@ -85,6 +85,13 @@ export async function getRequest(kind: RequestKind<$ZodType>, event: APIGatewayP
   return status ? jsonResponse(200, status) : jsonResponse(404, { message: `no ${kind.collection.replace(/s$/, '')} with requestId ${requestId}` });
 }
 
+/** The status URL of what a `POST /<collection>/{id}/cancel` cancels: statusUrl appends the id to the collection's path. */
+export function cancelledStatusUrl(event: APIGatewayProxyEvent, id: string): string {
+  const collectionPath = (path: string) => path.replace(/\/[^/]+\/cancel\/?$/, '');
+  const requestContext = event.requestContext && { ...event.requestContext, path: collectionPath(event.requestContext.path ?? event.path) };
+  return statusUrl({ ...event, path: collectionPath(event.path), requestContext }, id);
+}
+
 /**
  * `POST /<collection>/{requestId}/cancel`: 202 while the execution runs (devices not yet started will not start;
  * the status URL shows the outcome), the same again for a repeated cancel; 409 once the execution has ended,
@@ -96,10 +103,7 @@ export async function cancelRequestRoute(kind: RequestKind<$ZodType>, event: API
   const outcome = await cancelRequest(kind, requestId).catch(retryLater);
   if ('statusCode' in outcome) return outcome;
   const request = `${kind.collection.replace(/s$/, '')} ${requestId}`;
-  // statusUrl appends the id to the collection's path: this one ends in /{requestId}/cancel.
-  const collectionPath = (path: string) => path.replace(/\/[^/]+\/cancel\/?$/, '');
-  const requestContext = event.requestContext && { ...event.requestContext, path: collectionPath(event.requestContext.path ?? event.path) };
-  const url = statusUrl({ ...event, path: collectionPath(event.path), requestContext }, requestId);
+  const url = cancelledStatusUrl(event, requestId);
   switch (outcome.kind) {
     case 'unknown':
       return jsonResponse(404, { message: `no ${request}` });
@@ -118,20 +122,36 @@ export async function cancelRequestRoute(kind: RequestKind<$ZodType>, event: API
 
 /** `GET /<collection>?status=&limit=&nextToken=`: the kind's requests, newest first, a page at a time. */
 export async function listRequests(kind: RequestKind<$ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
+  const page = await listPage(event, (query) => listOf(kind, query));
+  if ('statusCode' in page) return page;
+  const requests = page.items.map(({ name, ...item }): RequestListItem => ({ requestId: name, ...item }));
+  return jsonResponse(200, { requests, ...(page.nextToken && { nextToken: page.nextToken }) });
+}
+
+type ListedExecution = Omit<RequestListItem, 'requestId'> & { name: string };
+
+/**
+ * A `GET /<collection>?status=&limit=&nextToken=` page of executions, newest first, each with its status URL; a 400
+ * naming each malformed parameter or a token the list did not give; a 429/503 when Step Functions throttles or fails.
+ */
+export async function listPage(
+  event: APIGatewayProxyEvent,
+  list: (query: ListQuery) => Promise<ExecutionPage>,
+): Promise<APIGatewayProxyResult | { items: ListedExecution[]; nextToken?: string }> {
   const query = validate(listQuerySchema, event.queryStringParameters ?? {});
   if (!query.ok) return badRequest(query.errors.map((error) => ({ ...error, field: `query.${error.field}` })));
-  const page = await listOf(kind, query.value).catch((error: Error) => {
+  const page = await list(query.value).catch((error: Error) => {
     if (error.name === 'InvalidToken') return badRequest([{ field: 'query.nextToken', reason: 'is not a token this list gave: start again without it' }]);
     return retryLater(error);
   });
   if ('statusCode' in page) return page;
-  const requests: RequestListItem[] = page.executions.map((execution) => ({
-    requestId: execution.name,
+  const items = page.executions.map((execution) => ({
+    name: execution.name,
     executionArn: execution.executionArn,
     executionStatus: execution.status as RequestListItem['executionStatus'],
     startDate: execution.startDate.toISOString(),
     ...(execution.stopDate && { stopDate: execution.stopDate.toISOString() }),
     statusUrl: statusUrl(event, execution.name),
   }));
-  return jsonResponse(200, { requests, ...(page.nextToken && { nextToken: page.nextToken }) });
+  return { items, ...(page.nextToken && { nextToken: page.nextToken }) };
 }

@@ -54,7 +54,7 @@ export const deprovisioning: RequestKind<typeof deprovisioningRequestSchema> = {
 
 export const requestKinds: Record<Workflow, RequestKind<$ZodType>> = { provision: provisioning, deprovision: deprovisioning };
 
-function stateMachineArn(kind: RequestKind<$ZodType>): string {
+export function stateMachineArn(kind: RequestKind<$ZodType>): string {
   const arn = process.env[kind.stateMachineArnVariable];
   if (!arn) throw new Error(`${kind.stateMachineArnVariable} is not set: the function is misconfigured`);
   return arn;

@@ -1,5 +1,6 @@
 import { messageFromCause } from './errors.ts';
 import { type FleetReportLocation, INVALID_MANIFEST } from './fleet-run.ts';
+import type { FleetRunStatus } from './fleet-run-schemas.ts';
 
 /** What `GET /fleet-runs/{fleetRunId}` reads of DescribeExecution. */
 interface ExecutionFacts {
@@ -20,46 +21,24 @@ interface MapRunFacts {
   executionCounts?: Partial<Record<'total' | 'succeeded' | 'failed' | 'timedOut' | 'aborted' | 'running' | 'pending', number>>;
 }
 
-export interface FleetRunProgress {
-  fleetRunId: string;
-  executionArn: string;
-  executionStatus: string;
-  action?: string;
-  manifest?: string;
-  startDate: string;
-  stopDate?: string;
-  /** Devices whose batch has ended, of the manifest's; a batch's ending says nothing yet of its devices' outcomes (the report does). */
-  devices?: { total: number; done: number };
-  batches?: { total: number; done: number; failed: number };
-  devicesPerSecond?: number;
-  etaSeconds?: number;
-  /** Once the run has ended with a report. */
-  outcome?: FleetReportLocation['outcome'];
-  totals?: FleetReportLocation['totals'];
-  report?: FleetReportLocation['report'];
-  /** With `report`: presigned GET URLs of its files, for a client without S3 permissions (the fleet CLI's --server). */
-  reportUrls?: { json: string; csv: string; expiresAt: string };
-  /** Once the run has failed: InvalidManifest names its problems file. */
-  error?: { code: string; message: string; problems?: string };
-}
-
 const ended = (counts: MapRunFacts['itemCounts'] = {}) => (counts.succeeded ?? 0) + (counts.failed ?? 0) + (counts.timedOut ?? 0) + (counts.aborted ?? 0);
 
 /**
  * A fleet run's status from its execution and its Map Run. The rate counts devices whose batch has ended since the
  * run started; the ETA assumes the remaining devices go at that rate (none before the first batch ends).
  */
-export function fleetRunProgress(execution: ExecutionFacts, mapRun: MapRunFacts | undefined, now: Date, problemsLocation: string): FleetRunProgress {
+export function fleetRunProgress(execution: ExecutionFacts, mapRun: MapRunFacts | undefined, now: Date, problemsLocation: string, cancelled = false): FleetRunStatus {
   const input = JSON.parse(execution.input ?? '{}') as { action?: string; manifest?: string };
   const startDate = execution.startDate ?? now;
-  const view: FleetRunProgress = {
+  const view: FleetRunStatus = {
     fleetRunId: execution.name ?? '',
     executionArn: execution.executionArn ?? '',
-    executionStatus: execution.status ?? 'UNKNOWN',
+    executionStatus: execution.status as FleetRunStatus['executionStatus'],
     ...(input.action && { action: input.action }),
     ...(input.manifest && { manifest: input.manifest }),
     startDate: startDate.toISOString(),
     ...(execution.stopDate && { stopDate: execution.stopDate.toISOString() }),
+    ...(cancelled && { cancelled: true as const }),
   };
   if (mapRun) {
     const total = mapRun.itemCounts?.total ?? 0;

@@ -2,13 +2,17 @@ import { messageFromCause } from './errors.ts';
 import { coreDeviceOf, type ManifestProblem, type PlannedDevice } from './fleet-manifest.ts';
 import { failedOutcome, finishRequest, type FinalExecutionStatus, type FleetDeviceOutcome, type OutcomeError } from './fleet-outcomes.ts';
 import { type DeviceReportEntry, failureCounts } from './fleet-report.ts';
+import type { FleetAction, FleetOutcome, FleetTotals } from './fleet-run-schemas.ts';
 import { DEPROVISIONING, type FleetWorkflow, PROVISIONING, type RequestOptions } from './fleet-workflow.ts';
 import { MAX_DEVICES_PER_REQUEST } from './limits.ts';
 import { deviceConcurrency, type PacingQuotas } from './pacing.ts';
 import type { RequestSummary } from './records.ts';
 import { requestDigest } from './request-digest.ts';
 
-export type FleetAction = 'provision' | 'deprovision';
+export type { FleetAction, FleetOutcome } from './fleet-run-schemas.ts';
+
+/** The detail-type of the event every run ends with, its manifest valid or not (fleet-run-schemas.ts). */
+export const FLEET_COMPLETION_DETAIL_TYPE = 'Fleet Run Completed';
 
 /** The error a run fails with when its manifest is invalid (its problems are in `<run>/problems.json`). */
 export const INVALID_MANIFEST = 'InvalidManifest';
@@ -69,18 +73,25 @@ export function batchRequestId(fleetRunId: string, position: number): string {
   return `${fleetRunId}-${position}`;
 }
 
+/**
+ * Whose cancel marker stops a run's batches (device-leases.ts writeCancelMarker): the run, and the digest of what it
+ * was started with, so a cancel reaches this run and no other that reused its fleetRunId.
+ */
+export function fleetRunOwner(fleetRunId: string, requestDigest: string): string {
+  return `fleet/${fleetRunId}/${requestDigest.slice(0, 16)}`;
+}
+
 /** A batch as the Map hands it to the ItemProcessor (ItemSelector, then ItemBatcher). */
 export interface FleetBatch {
-  BatchInput: { fleetRunId: string; action: FleetAction; options: RequestOptions };
+  BatchInput: { fleetRunId: string; action: FleetAction; options: RequestOptions; requestDigest: string };
   Items: { position: number; planned: PlannedDevice }[];
 }
 
-/** What a batch's ItemProcessor answers: its request's execution and summary (none when the execution ended without one). */
-export interface BatchResult {
-  executionArn: string;
-  status: FinalExecutionStatus;
-  summary?: RequestSummary;
-}
+/**
+ * What a batch's ItemProcessor answers: its request's execution and summary (none when the execution ended without
+ * one), or that the run was cancelled before the batch's request started.
+ */
+export type BatchResult = { executionArn: string; status: FinalExecutionStatus; summary?: RequestSummary } | { cancelled: true };
 
 /** The Map Run's result files (ResultWriter), each entry as Step Functions writes it. */
 export interface MapRunResults {
@@ -97,21 +108,10 @@ export interface FleetReportDocument {
   finishedAt: string;
   elapsedSeconds: number;
   outcome: FleetOutcome;
-  totals: {
-    batches: number;
-    batchesFailed: number;
-    batchesNotStarted: number;
-    devices: number;
-    succeeded: number;
-    failed: number;
-    notStarted: number;
-    devicesPerSecond?: number;
-  };
+  totals: FleetTotals;
   failures: Record<string, number>;
   devices: DeviceReportEntry[];
 }
-
-export type FleetOutcome = 'SUCCEEDED' | 'PARTIAL' | 'FAILED';
 
 /** A finished run's output and its completion event's detail: the outcome, the counts and where the report is. */
 export interface FleetReportLocation {
@@ -146,16 +146,21 @@ export function buildFleetReport(context: ReportContext, results: MapRunResults)
     const deviceOutcomes = outcomeOf(requestId, sent);
     batch.Items.forEach(({ planned }, position) => outcomes.set(planned.index, { requestId, outcome: deviceOutcomes[position]! }));
   };
+  // As a request's summary says it: devices a cancel left not started make the run CANCELLED, whatever the others did.
+  let cancelled = false;
   for (const entry of results.succeeded) {
     const result = JSON.parse(entry.Output) as BatchResult;
-    record(JSON.parse(entry.Input) as FleetBatch, (requestId, sent) => finishRequest(requestId, result.status, result.summary, sent, workflow.doneStatus).devices);
+    if ('cancelled' in result || result.summary?.status === 'CANCELLED') cancelled = true;
+    record(JSON.parse(entry.Input) as FleetBatch, (requestId, sent) =>
+      'cancelled' in result ? sent.map(notStartedOutcome) : finishRequest(requestId, result.status, result.summary, sent, workflow.doneStatus).devices,
+    );
   }
   for (const entry of results.failed) {
     const error: OutcomeError = { step: 'submit', code: entry.Error ?? 'BatchFailed', message: messageFromCause(entry.Cause) || 'the batch failed without a cause' };
     record(JSON.parse(entry.Input) as FleetBatch, (_, sent) => sent.map((device) => failedOutcome(device, error)));
   }
   for (const entry of results.pending) {
-    record(JSON.parse(entry.Input) as FleetBatch, (_, sent) => sent.map((device) => ({ ...device, status: 'NOT_STARTED' as const })));
+    record(JSON.parse(entry.Input) as FleetBatch, (_, sent) => sent.map(notStartedOutcome));
   }
 
   const devices = [...context.devices]
@@ -192,7 +197,7 @@ export function buildFleetReport(context: ReportContext, results: MapRunResults)
     startedAt: context.startedAt.toISOString(),
     finishedAt: context.finishedAt.toISOString(),
     elapsedSeconds,
-    outcome: succeeded === devices.length ? 'SUCCEEDED' : succeeded === 0 ? 'FAILED' : 'PARTIAL',
+    outcome: cancelled ? 'CANCELLED' : succeeded === devices.length ? 'SUCCEEDED' : succeeded === 0 ? 'FAILED' : 'PARTIAL',
     totals: {
       batches: results.succeeded.length + results.failed.length + results.pending.length,
       batchesFailed: results.failed.length,
@@ -207,6 +212,8 @@ export function buildFleetReport(context: ReportContext, results: MapRunResults)
     devices,
   };
 }
+
+const notStartedOutcome = (device: { thingName: string; coreDeviceThingName: string | undefined }): FleetDeviceOutcome => ({ ...device, status: 'NOT_STARTED' });
 
 /** `s3://<bucket>/<key>`, as a fleet run names its manifest. */
 export function parseS3Uri(uri: string): { bucket: string; key: string } | undefined {

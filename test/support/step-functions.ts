@@ -29,3 +29,21 @@ export async function executionHistory(client: SFNClient, executionArn: string):
   for await (const page of paginateGetExecutionHistory({ client }, { executionArn })) events.push(...(page.events ?? []));
   return events;
 }
+
+/**
+ * Polls the history of an execution (which may not have started yet) until `reached` holds; fails if the execution
+ * ends first. Tests cancel mid-run at a point in the history, never after a length of time.
+ */
+export async function untilHistory(client: SFNClient, executionArn: string, reached: (events: HistoryEvent[]) => boolean): Promise<void> {
+  for (;;) {
+    const events = await executionHistory(client, executionArn).catch((error: Error) => {
+      if (error.name === 'ExecutionDoesNotExist') return [];
+      throw error;
+    });
+    if (reached(events)) return;
+    if (events.some((event) => event.type?.startsWith('Execution') && event.type !== 'ExecutionStarted')) {
+      throw new Error('the execution ended before the point the test waits for');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -8,7 +8,7 @@ import type { DeviceOutcome, RequestSummary, StepError } from '../../../function
 import { validate } from '../../../functions/domain/validation.ts';
 import { manifestFormatOf, parseManifest } from '../../../functions/domain/fleet-manifest.ts';
 import { type DeviceReportEntry, deviceReportCsv, failureCounts } from '../../../functions/domain/fleet-report.ts';
-import type { FleetRunProgress } from '../../../functions/domain/fleet-run-status.ts';
+import type { FleetRunStatus } from '../../../functions/domain/fleet-run-schemas.ts';
 
 export interface FakeApiOptions {
   /** The error each named device fails with; every other device is provisioned. */
@@ -22,7 +22,7 @@ export interface FakeApiOptions {
     /** How many status calls answer RUNNING before the run ends: the first without counts (validating), then counts that grow. */
     runningPolls?: number;
     /** The error a run ends FAILED with, instead of a report. */
-    error?: FleetRunProgress['error'];
+    error?: FleetRunStatus['error'];
     /** The status answers no report URLs (an API older than the CLI). */
     withoutReportUrls?: boolean;
     /** The report URLs answer 403, as an expired presigned URL does. */
@@ -110,7 +110,7 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
     return { document, csv: deviceReportCsv(devices) };
   };
 
-  const fleetRunStatus = (fleetRunId: string, run: FakeFleetRun): FleetRunProgress => {
+  const fleetRunStatus = (fleetRunId: string, run: FakeFleetRun): FleetRunStatus => {
     run.statusCalls += 1;
     const base = { fleetRunId, executionArn: `arn:aws:states:us-east-1:123456789012:execution:provision-fleet:${fleetRunId}`, action: run.body.action as string, manifest: run.body.manifest as string, startDate: '2026-01-01T00:00:00.000Z' };
     const total = run.thingNames.length;

@@ -10,7 +10,7 @@ import { parseArguments } from '../../../cli/arguments.ts';
 import type { FleetRunApi } from '../../../cli/fleet-run-api.ts';
 import { runCli } from '../../../cli/main.ts';
 import { watchFleetRun, type WatchDependencies } from '../../../cli/server-mode.ts';
-import type { FleetRunProgress } from '../../../functions/domain/fleet-run-status.ts';
+import type { FleetRunStatus } from '../../../functions/domain/fleet-run-schemas.ts';
 import { startFakeApi, type FakeApi, type FakeFleetRun } from './fake-provisioning-api.ts';
 import { capturedStream, fleetCsv, sensorName, workDirectory, writeManifest } from '../../support/fleet-fixtures.ts';
 
@@ -245,11 +245,11 @@ describe('Ctrl-C in --server', () => {
 
 describe('the progress of a fleet run', () => {
   /** Answers the statuses in turn, then the last one again. */
-  function scriptedStatuses(...statuses: Partial<FleetRunProgress>[]): FleetRunApi {
+  function scriptedStatuses(...statuses: Partial<FleetRunStatus>[]): FleetRunApi {
     let call = 0;
     const base = { fleetRunId: 'r', executionArn: 'arn', startDate: '2026-01-01T00:00:00.000Z', action: 'provision' };
     return {
-      status: async (): Promise<ApiResult<FleetRunProgress>> => ({ ok: true, value: { ...base, executionStatus: 'RUNNING', ...statuses[Math.min(call++, statuses.length - 1)] } }),
+      status: async (): Promise<ApiResult<FleetRunStatus>> => ({ ok: true, value: { ...base, executionStatus: 'RUNNING', ...statuses[Math.min(call++, statuses.length - 1)] } }),
     } as unknown as FleetRunApi;
   }
 
@@ -274,7 +274,7 @@ describe('the progress of a fleet run', () => {
     return { dependencies, events };
   }
 
-  const ended = { executionStatus: 'FAILED', error: { code: 'States.Timeout', message: 'timed out' } };
+  const ended = { executionStatus: 'FAILED' as const, error: { code: 'States.Timeout', message: 'timed out' } };
 
   it('starts once the run counts devices and moves with its counts, the manifest\'s size as the whole', async () => {
     const { dependencies, events } = watching(

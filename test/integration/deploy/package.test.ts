@@ -297,7 +297,7 @@ describe(`sls package --stage ${STAGE}`, () => {
 
   it('requires IAM authorization on every API method', () => {
     const methods = resources('AWS::ApiGateway::Method');
-    expect(methods.map(([, method]) => method.Properties.HttpMethod).sort()).toEqual(['GET', 'GET', 'GET', 'GET', 'GET', 'POST', 'POST', 'POST', 'POST', 'POST']);
+    expect(methods.map(([, method]) => method.Properties.HttpMethod).sort()).toEqual([...Array(6).fill('GET'), ...Array(7).fill('POST')]);
     for (const [id, method] of methods) expect(method.Properties.AuthorizationType, id).toBe('AWS_IAM');
   });
 
@@ -318,7 +318,7 @@ describe(`sls package --stage ${STAGE}`, () => {
     expect(invokeConfig.DestinationConfig.OnFailure.Destination).toEqual(target.DeadLetterConfig.Arn);
   });
 
-  it('starts a fleet run only for objects created under manifests/ in the fleet bucket', () => {
+  it('starts a fleet run only for objects created under manifests/ in the fleet bucket, with retries and the dead-letter queue', () => {
     const rules = resources('AWS::Events::Rule').filter(([, rule]) => rule.Properties.EventPattern.source[0] === 'aws.s3');
     expect(rules).toHaveLength(1);
     const [, rule] = rules[0]!;
@@ -328,8 +328,17 @@ describe(`sls package --stage ${STAGE}`, () => {
       'detail-type': ['Object Created'],
       detail: { bucket: { name: [{ prefix: `iot-provisioning-workflow-${STAGE}-fleet-` }] }, object: { key: [{ prefix: 'manifests/' }] } },
     });
-    expect(rule.Properties.Targets[0].Arn).toEqual({ 'Fn::GetAtt': ['HandleManifestUploadedLambdaFunction', 'Arn'] });
+    const [target] = rule.Properties.Targets;
+    expect(target.Arn).toEqual({ 'Fn::GetAtt': ['HandleManifestUploadedLambdaFunction', 'Arn'] });
     expect(template.Resources.FleetBucket!.Properties.NotificationConfiguration).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
+    expect(target.RetryPolicy.MaximumRetryAttempts).toBeGreaterThan(0);
+    expect(target.DeadLetterConfig.Arn).toEqual({ 'Fn::GetAtt': ['ProvisioningEventsDeadLetterQueue', 'Arn'] });
+    expect(template.Resources.HandleManifestUploadedLambdaEvConf!.Properties.DestinationConfig.OnFailure.Destination).toEqual(target.DeadLetterConfig.Arn);
+    // The queue takes messages from this rule too (it is on the default bus: rule/<name>).
+    const [queueStatement] = template.Resources.ProvisioningEventsDeadLetterQueuePolicy!.Properties.PolicyDocument.Statement;
+    expect(queueStatement.Condition.ArnLike['aws:SourceArn']).toContainEqual({
+      'Fn::Sub': `arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:rule/iot-provisioning-workflow-${STAGE}-manifest-uploaded`,
+    });
   });
 
   it('keeps the fleet bucket private, encrypted and reachable over TLS only', () => {

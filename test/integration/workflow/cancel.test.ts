@@ -1,8 +1,6 @@
-import { setTimeout } from 'node:timers/promises';
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
 import { ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
-import { GetExecutionHistoryCommand, type HistoryEvent } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completionDetailSchema } from '../../../functions/domain/completion-event-schema.ts';
@@ -10,6 +8,7 @@ import type { Workflow } from '../../../functions/domain/device-leases.ts';
 import type { DeviceOutcome, RequestSummary } from '../../../functions/domain/records.ts';
 import { lambdaContext } from '../../support/task-fixtures.ts';
 import { eventsOf, useServiceCloud } from '../../support/service-cloud.ts';
+import { untilHistory } from '../../support/step-functions.ts';
 
 type Handler = (event: APIGatewayProxyEvent) => Promise<{ statusCode: number; body: string }>;
 
@@ -51,29 +50,6 @@ describe('cancelling a request', () => {
     return ((await client.send(new ScanCommand({ TableName: process.env.DEVICE_LEASES_TABLE }))).Items ?? []).map((item) => item.thingName?.S ?? '');
   };
 
-  const history = async (executionArn: string): Promise<HistoryEvent[]> => {
-    const events: HistoryEvent[] = [];
-    let nextToken: string | undefined;
-    do {
-      const page = await cloud.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000, nextToken }));
-      events.push(...(page.events ?? []));
-      nextToken = page.nextToken;
-    } while (nextToken);
-    return events;
-  };
-
-  /** Polls the running execution's history until `reached` holds; fails if the execution ends first. */
-  async function untilHistory(executionArn: string, reached: (events: HistoryEvent[]) => boolean): Promise<void> {
-    for (;;) {
-      const events = await history(executionArn);
-      if (reached(events)) return;
-      if (events.some((event) => event.type?.startsWith('Execution') && event.type !== 'ExecutionStarted')) {
-        throw new Error('the execution ended before the point the test cancels at');
-      }
-      await setTimeout(20);
-    }
-  }
-
   async function fleet(count: number, prefix: string, cores = CORES) {
     return Promise.all(
       Array.from({ length: count }, async (_, index) => ({
@@ -112,7 +88,7 @@ describe('cancelling a request', () => {
     const devices = await fleet(40, 'cancel-p');
     cloud.cloud.admin.configureFaults({ quotas: true, rateLimits: { RegisterThing: { rate: 5, burst: 1 } } });
     const executionArn = started(await cloud.submit('provision', { requestId: 'cancel-provisioning', devices }));
-    await untilHistory(executionArn, (events) => events.filter((event) => event.type === 'MapIterationSucceeded').length >= 3);
+    await untilHistory(cloud.sfn, executionArn, (events) => events.filter((event) => event.type === 'MapIterationSucceeded').length >= 3);
 
     const answer = await post('provision', 'cancel-provisioning');
     expect(answer).toEqual({
@@ -203,7 +179,7 @@ describe('cancelling a request', () => {
 
     const request = { requestId: 'cancel-deprovisioning', devices: devices.map(({ thingName, coreDeviceThingName }) => ({ thingName, coreDeviceThingName })) };
     const executionArn = started(await cloud.submit('deprovision', request));
-    await untilHistory(executionArn, (events) => eventsOf(events, 'TaskStateExited', 'DisassociateBatch').length >= 1);
+    await untilHistory(cloud.sfn, executionArn, (events) => eventsOf(events, 'TaskStateExited', 'DisassociateBatch').length >= 1);
     expect((await post('deprovision', 'cancel-deprovisioning')).statusCode).toBe(202);
     const run = await cloud.completion(executionArn, { timeoutMs: 60_000 });
 

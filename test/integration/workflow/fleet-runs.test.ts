@@ -1,20 +1,14 @@
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeMapRunCommand, ListExecutionsCommand, ListMapRunsCommand } from '@aws-sdk/client-sfn';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import pLimit from 'p-limit';
-import { beforeAll, describe, expect, it } from 'vitest';
-import type { FleetReportDocument } from '../../../functions/domain/fleet-run.ts';
+import { describe, expect, it } from 'vitest';
+import { fleetCompletionDetailSchema, fleetRunListSchema, fleetRunStatusSchema } from '../../../functions/domain/fleet-run-schemas.ts';
+import { fleetUploadSchema } from '../../../functions/domain/fleet-upload.ts';
+import { useFleetHarness } from '../../support/fleet-runs.ts';
 import { useServiceCloud } from '../../support/service-cloud.ts';
 import { waitForExecution } from '../../support/step-functions.ts';
-import { lambdaContext } from '../../support/task-fixtures.ts';
-
-type Handler = (event: APIGatewayProxyEvent, context: Context) => Promise<unknown>;
 
 const CORES = ['core-1', 'core-2', 'core-3', 'core-4', 'core-5'];
-
-interface BusEvent {
-  event: { 'detail-type': string; detail: Record<string, unknown> };
-}
 
 /**
  * Fleet runs (docs/fleet-runs.md): a manifest in the fleet bucket, provisioned by the provision-fleet state
@@ -22,21 +16,8 @@ interface BusEvent {
  */
 describe('fleet runs', () => {
   const cloud = useServiceCloud({ coreDevices: CORES, keyAlgorithm: 'ec-p256' });
-  let s3: S3Client;
-  let bucket: string;
+  const fleet = useFleetHarness(cloud);
   let certificates: string[] = [];
-
-  let startFleetRun: Handler;
-  let getFleetRun: Handler;
-  beforeAll(async () => {
-    // What Lambda's environment gives the API handlers, which this test calls directly.
-    bucket = (cloud.project.config.provider as { environment: Record<string, string> }).environment.FLEET_BUCKET!;
-    process.env.FLEET_BUCKET = bucket;
-    process.env.PROVISION_FLEET_STATE_MACHINE_ARN = cloud.stateMachineArn('provisionFleet');
-    ({ handler: startFleetRun } = await import('../../../functions/start-fleet-run.ts'));
-    ({ handler: getFleetRun } = await import('../../../functions/get-fleet-run.ts'));
-    s3 = new S3Client({ endpoint: cloud.url, region: cloud.project.region, forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-  });
 
   /** Certificates made once per test (a reset removes them): `count` fresh active ones. */
   async function makeCertificates(count: number): Promise<string[]> {
@@ -50,39 +31,10 @@ describe('fleet runs', () => {
     return ['thingName,principal,coreDeviceThingName', ...rows].join('\n');
   }
 
-  /** The POST tests' manifests go under `staged/`: under `manifests/`, an upload starts a run of its own. */
-  async function upload(key: string, body: string): Promise<string> {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
-    return `s3://${bucket}/${key}`;
-  }
-
-  async function readText(key: string): Promise<string> {
-    return (await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString());
-  }
-
-  async function post(body: unknown): Promise<{ statusCode: number; body: Record<string, any> }> {
-    const event = { httpMethod: 'POST', path: '/fleet-runs', headers: { Host: 'api.test' }, body: JSON.stringify(body) } as unknown as APIGatewayProxyEvent;
-    const response = (await startFleetRun(event, lambdaContext(15_000))) as { statusCode: number; body: string };
-    return { statusCode: response.statusCode, body: JSON.parse(response.body) };
-  }
-
-  async function get(fleetRunId: string): Promise<{ statusCode: number; body: Record<string, any> }> {
-    const event = { httpMethod: 'GET', pathParameters: { fleetRunId }, headers: {} } as unknown as APIGatewayProxyEvent;
-    const response = (await getFleetRun(event, lambdaContext(15_000))) as { statusCode: number; body: string };
-    return { statusCode: response.statusCode, body: JSON.parse(response.body) };
-  }
-
   /** A run through `POST /fleet-runs`, followed to its end. */
   async function runFleet(fleetRunId: string, manifest: string, options: Record<string, unknown> = {}) {
-    const accepted = await post({ fleetRunId, manifest, ...options });
-    expect(accepted).toMatchObject({ statusCode: 202, body: { fleetRunId, statusUrl: `https://api.test/fleet-runs/${fleetRunId}` } });
-    const executionArn = accepted.body.executionArn as string;
-    const description = await waitForExecution(cloud.sfn, executionArn, { timeoutMs: 300_000, pollIntervalMs: 200 });
-    return { executionArn, description, output: description.output ? (JSON.parse(description.output) as Record<string, any>) : undefined };
-  }
-
-  async function report(fleetRunId: string): Promise<FleetReportDocument> {
-    return JSON.parse(await readText(`fleet-runs/${fleetRunId}/report.json`)) as FleetReportDocument;
+    const { executionArn, status, error, cause, output } = await fleet.run(fleetRunId, manifest, options);
+    return { executionArn, description: { status, error, cause }, output };
   }
 
   async function requestExecutions() {
@@ -92,7 +44,7 @@ describe('fleet runs', () => {
 
   it('POST /fleet-runs provisions 1,000 devices over 5 core devices (a batch per core), each once in the S3 report; GET counts and presigns the report; same id same run, another manifest 409; completion event', async () => {
     await makeCertificates(1_000);
-    const manifest = await upload('staged/fleet-1000.csv', csvManifest(1_000, 'fleet'));
+    const manifest = await fleet.upload('staged/fleet-1000.csv', csvManifest(1_000, 'fleet'));
     const started = performance.now();
     const { executionArn, description, output } = await runFleet('fleet-1000', manifest);
     const seconds = (performance.now() - started) / 1000;
@@ -102,15 +54,15 @@ describe('fleet runs', () => {
       fleetRunId: 'fleet-1000',
       outcome: 'SUCCEEDED',
       totals: { batches: 5, batchesFailed: 0, devices: 1_000, succeeded: 1_000, failed: 0, notStarted: 0 },
-      report: { json: `s3://${bucket}/fleet-runs/fleet-1000/report.json`, csv: `s3://${bucket}/fleet-runs/fleet-1000/report.csv` },
+      report: { json: `s3://${fleet.bucket}/fleet-runs/fleet-1000/report.json`, csv: `s3://${fleet.bucket}/fleet-runs/fleet-1000/report.csv` },
     });
 
-    const document = await report('fleet-1000');
+    const document = await fleet.report('fleet-1000');
     expect(document.devices.map((device) => device.index)).toEqual(Array.from({ length: 1_000 }, (_, index) => index));
     expect(document.devices.every((device) => device.status === 'PROVISIONED' && device.thingArn !== undefined)).toBe(true);
     // Line 1 is the header; a device's line is its row.
     expect(document.devices[7]).toMatchObject({ line: 9, thingName: 'fleet-0007', coreDeviceThingName: CORES[7 % 5], certificateArn: certificates[7] });
-    const csv = (await readText('fleet-runs/fleet-1000/report.csv')).trim().split('\n');
+    const csv = (await fleet.readText('fleet-runs/fleet-1000/report.csv')).trim().split('\n');
     expect(csv[0]).toBe('line,index,thingName,status,coreDeviceThingName,requestId,resumed,thingArn,certificateArn,errorStep,errorCode,errorMessage,rolledBack,rollbackIncomplete');
     expect(csv).toHaveLength(1_001);
 
@@ -130,7 +82,7 @@ describe('fleet runs', () => {
     expect(mapRun.itemCounts).toMatchObject({ total: 1_000, succeeded: 1_000, failed: 0 });
     expect(mapRun.executionCounts).toMatchObject({ total: 5, succeeded: 5 });
 
-    const status = await get('fleet-1000');
+    const status = await fleet.get('fleet-1000');
     expect(status).toMatchObject({
       statusCode: 200,
       body: {
@@ -149,21 +101,19 @@ describe('fleet runs', () => {
     // Presigned: a client without S3 permissions (the fleet CLI's --server) downloads the report through them.
     const csvUrl = new URL(status.body.reportUrls.csv as string);
     expect(csvUrl.searchParams.get('X-Amz-Expires')).toBe('900');
-    expect(await (await fetch(csvUrl)).text()).toBe(await readText('fleet-runs/fleet-1000/report.csv'));
+    expect(await (await fetch(csvUrl)).text()).toBe(await fleet.readText('fleet-runs/fleet-1000/report.csv'));
     expect(JSON.parse(await (await fetch(status.body.reportUrls.json as string)).text())).toEqual(document);
     // The same fleetRunId and manifest reach the same run; another manifest under it is a conflict.
-    expect(await post({ fleetRunId: 'fleet-1000', manifest })).toMatchObject({ statusCode: 202, body: { executionArn } });
-    const other = await upload('staged/other.csv', csvManifest(1, 'other'));
-    expect(await post({ fleetRunId: 'fleet-1000', manifest: other })).toMatchObject({ statusCode: 409, body: { fleetRunId: 'fleet-1000', executionArn } });
+    expect(await fleet.post({ fleetRunId: 'fleet-1000', manifest })).toMatchObject({ statusCode: 202, body: { executionArn } });
+    const other = await fleet.upload('staged/other.csv', csvManifest(1, 'other'));
+    expect(await fleet.post({ fleetRunId: 'fleet-1000', manifest: other })).toMatchObject({ statusCode: 409, body: { fleetRunId: 'fleet-1000', executionArn } });
 
-    const { events } = (await (await fetch(`${cloud.url}/_local/eventbridge/events`)).json()) as { events: BusEvent[] };
-    const completions = events.filter(({ event }) => event['detail-type'] === 'Fleet Run Completed');
-    expect(completions.map(({ event }) => event.detail)).toEqual([expect.objectContaining({ fleetRunId: 'fleet-1000', outcome: 'SUCCEEDED', report: output!.report })]);
+    expect(await fleet.completions()).toEqual([expect.objectContaining({ fleetRunId: 'fleet-1000', outcome: 'SUCCEEDED', report: output!.report })]);
     // A figure for docs/fleet-runs.md, never asserted: it depends on the machine.
     console.info(`fleet of 1,000 devices: ${seconds.toFixed(1)} s, ${(1_000 / seconds).toFixed(0)} devices/s`);
   }, 600_000);
 
-  it('fails the run with InvalidManifest and a problems file naming each line, touching no device, when the manifest is invalid', async () => {
+  it('fails the run with InvalidManifest and a problems file naming each line, touching no device, and publishes Fleet Run Completed FAILED with the problems file, when the manifest is invalid', async () => {
     await makeCertificates(2);
     const rows = [
       'thingName,principal,coreDeviceThingName',
@@ -172,13 +122,13 @@ describe('fleet runs', () => {
       `good-1,${certificates[0]},core-2`,
       'short-row,core-1',
     ];
-    const manifest = await upload('staged/invalid.csv', rows.join('\n'));
+    const manifest = await fleet.upload('staged/invalid.csv', rows.join('\n'));
     const { description } = await runFleet('fleet-invalid', manifest);
 
     expect(description.status).toBe('FAILED');
     expect(description.error).toBe('InvalidManifest');
-    expect(description.cause).toContain(`4 problems; no device was touched: s3://${bucket}/fleet-runs/fleet-invalid/problems.json`);
-    const problems = JSON.parse(await readText('fleet-runs/fleet-invalid/problems.json')) as { manifest: string; problems: { where: string; field?: string }[] };
+    expect(description.cause).toContain(`4 problems; no device was touched: s3://${fleet.bucket}/fleet-runs/fleet-invalid/problems.json`);
+    const problems = JSON.parse(await fleet.readText('fleet-runs/fleet-invalid/problems.json')) as { manifest: string; problems: { where: string; field?: string }[] };
     expect(problems.manifest).toBe(manifest);
     expect(problems.problems.map(({ where, field }) => `${where} ${field ?? ''}`.trim())).toEqual([
       'line 3 thingName',
@@ -186,18 +136,30 @@ describe('fleet runs', () => {
       'line 4 principal',
       'line 5',
     ]);
-    expect(await get('fleet-invalid')).toMatchObject({
+    expect(await fleet.get('fleet-invalid')).toMatchObject({
       statusCode: 200,
-      body: { executionStatus: 'FAILED', error: { code: 'InvalidManifest', problems: `s3://${bucket}/fleet-runs/fleet-invalid/problems.json` } },
+      body: { executionStatus: 'FAILED', error: { code: 'InvalidManifest', problems: `s3://${fleet.bucket}/fleet-runs/fleet-invalid/problems.json` } },
     });
     expect(cloud.clientThings()).toEqual([]);
     expect(await requestExecutions()).toEqual([]);
     expect(cloud.cloud.admin.state().tables?.find((table) => table.tableName.endsWith('device-leases'))?.items).toEqual([]);
+
+    const completions = await fleet.completions();
+    expect(completions).toEqual([
+      {
+        fleetRunId: 'fleet-invalid',
+        action: 'provision',
+        outcome: 'FAILED',
+        error: { code: 'InvalidManifest', message: expect.stringContaining('4 problems; no device was touched'), problems: `s3://${fleet.bucket}/fleet-runs/fleet-invalid/problems.json` },
+        completedAt: expect.any(String),
+      },
+    ]);
+    expect(fleetCompletionDetailSchema.safeParse(completions[0]).success).toBe(true);
   });
 
   it('tolerates a batch that fails for good (its request id taken by another request), reports its devices failed at submit, and a re-run under a new id converges', async () => {
     await makeCertificates(450);
-    const manifest = await upload('staged/fleet-450.csv', csvManifest(450, 'retry'));
+    const manifest = await fleet.upload('staged/fleet-450.csv', csvManifest(450, 'retry'));
     // Another request already holds the id of the run's second batch: the batch can never start.
     const other = await cloud.provision({ requestId: 'fleet-taken-200', coreDeviceThingName: 'core-1', devices: [{ thingName: 'unrelated', principal: await cloud.createCertificate() }] });
     expect(other.status).toBe('SUCCEEDED');
@@ -205,7 +167,7 @@ describe('fleet runs', () => {
     const first = await runFleet('fleet-taken', manifest);
     expect(first.description.status).toBe('SUCCEEDED');
     expect(first.output).toMatchObject({ outcome: 'PARTIAL', totals: { batches: 3, batchesFailed: 1, devices: 450, succeeded: 250, failed: 200, notStarted: 0 } });
-    const failedReport = await report('fleet-taken');
+    const failedReport = await fleet.report('fleet-taken');
     const failed = failedReport.devices.filter((device) => device.status === 'FAILED');
     expect(failed).toHaveLength(200);
     expect(new Set(failed.map((device) => device.requestId))).toEqual(new Set(['fleet-taken-200']));
@@ -215,23 +177,23 @@ describe('fleet runs', () => {
 
     const rerun = await runFleet('fleet-rerun', manifest);
     expect(rerun.output).toMatchObject({ outcome: 'SUCCEEDED', totals: { devices: 450, succeeded: 450, failed: 0 } });
-    expect((await report('fleet-rerun')).devices.every((device) => device.status === 'PROVISIONED')).toBe(true);
+    expect((await fleet.report('fleet-rerun')).devices.every((device) => device.status === 'PROVISIONED')).toBe(true);
     expect(cloud.clientThings()).toHaveLength(450 + 1);
   }, 600_000);
 
-  it('refuses a manifest outside the fleet bucket, fields the run sets, and answers 404 for an unknown fleetRunId', async () => {
-    expect(await post({ manifest: 's3://somebody-elses-bucket/fleet.csv', requestId: 'r', devices: [] })).toMatchObject({
+  it('refuses a manifest outside the fleet fleet.bucket, fields the run sets, and answers 404 for an unknown fleetRunId', async () => {
+    expect(await fleet.post({ manifest: 's3://somebody-elses-fleet.bucket/fleet.csv', requestId: 'r', devices: [] })).toMatchObject({
       statusCode: 400,
       body: { errors: [{ field: 'manifest' }, { field: 'requestId' }, { field: 'devices' }] },
     });
-    expect(await post({ manifest: `s3://${bucket}/fleet.txt`, action: 'remove' })).toMatchObject({ statusCode: 400, body: { errors: [{ field: 'manifest' }, { field: 'action' }] } });
-    expect(await get('no-such-run')).toMatchObject({ statusCode: 404 });
+    expect(await fleet.post({ manifest: `s3://${fleet.bucket}/fleet.txt`, action: 'remove' })).toMatchObject({ statusCode: 400, body: { errors: [{ field: 'manifest' }, { field: 'action' }] } });
+    expect(await fleet.get('no-such-run')).toMatchObject({ statusCode: 404 });
   });
 
   it('starts one run for a manifest uploaded under manifests/, named after the object: a duplicate delivery of its event starts nothing new', async () => {
     await makeCertificates(3);
     const devices = certificates.map((principal, index) => ({ thingName: `uploaded-${index}`, principal }));
-    await upload('manifests/uploaded.json', JSON.stringify({ coreDeviceThingName: 'core-2', devices }));
+    await fleet.upload('manifests/uploaded.json', JSON.stringify({ coreDeviceThingName: 'core-2', devices }));
 
     let runs: { executionArn?: string; name?: string }[] = [];
     for (let attempt = 0; attempt < 200 && runs.length === 0; attempt++) {
@@ -246,10 +208,98 @@ describe('fleet runs', () => {
     expect(cloud.clientThings().map((thing) => thing.thingName).sort()).toEqual(['uploaded-0', 'uploaded-1', 'uploaded-2']);
 
     const { handleManifestUploaded } = await import('../../../functions/handle-manifest-uploaded.ts');
-    const { ETag } = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'manifests/uploaded.json' }));
-    const redelivered = { id: 'redelivered', detail: { bucket: { name: bucket }, object: { key: 'manifests/uploaded.json', etag: ETag!.replaceAll('"', '') } } };
+    const { ETag } = await fleet.s3.send(new HeadObjectCommand({ Bucket: fleet.bucket, Key: 'manifests/uploaded.json' }));
+    const redelivered = { id: 'redelivered', detail: { bucket: { name: fleet.bucket }, object: { key: 'manifests/uploaded.json', etag: ETag!.replaceAll('"', '') } } };
     expect(await handleManifestUploaded(redelivered as never)).toMatchObject({ kind: 'started', fleetRunId: run!.name, executionArn: run!.executionArn });
     const { executions } = await cloud.sfn.send(new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provisionFleet') }));
     expect(executions).toHaveLength(1);
+  });
+  it('POST /fleet-uploads answers a presigned PUT under uploads/ that starts no run by itself; the uploaded manifest then runs through POST /fleet-runs', async () => {
+    await makeCertificates(3);
+    const answer = await fleet.createUpload(JSON.stringify({ fileName: 'line-7.csv' }));
+    expect(answer.statusCode).toBe(201);
+    expect(fleetUploadSchema.safeParse(answer.body).success).toBe(true);
+    const manifest = answer.body.manifest as string;
+    expect(manifest).toMatch(new RegExp(`^s3://${fleet.bucket}/uploads/[0-9a-f-]{36}/line-7\\.csv$`));
+    expect(answer.body).toMatchObject({ method: 'PUT', headers: { 'Content-Type': 'text/csv' } });
+    const signed = new URL(answer.body.uploadUrl).searchParams;
+    expect(signed.get('X-Amz-Expires')).toBe('900');
+    // No checksum of the empty body the URL was signed without.
+    expect([...signed.keys()].filter((name) => name.toLowerCase().includes('checksum'))).toEqual([]);
+
+    // The client has no S3 credentials: only the URL and the headers it was given.
+    const put = await fetch(answer.body.uploadUrl, { method: 'PUT', headers: answer.body.headers, body: csvManifest(3, 'uploaded') });
+    expect(put.status).toBe(200);
+    const key = manifest.slice(`s3://${fleet.bucket}/`.length);
+    expect((await fleet.s3.send(new HeadObjectCommand({ Bucket: fleet.bucket, Key: key }))).ContentType).toBe('text/csv');
+
+    const { output } = await runFleet('uploaded-run', manifest);
+    expect(output).toMatchObject({ outcome: 'SUCCEEDED', totals: { devices: 3, succeeded: 3 } });
+    expect(cloud.clientThings().map((thing) => thing.thingName).sort()).toEqual(['uploaded-0000', 'uploaded-0001', 'uploaded-0002']);
+    // The upload's own Object Created event reached the bus long before the run ended, and started nothing.
+    const { executions } = await cloud.sfn.send(new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provisionFleet') }));
+    expect(executions?.map((execution) => execution.name)).toEqual(['uploaded-run']);
+  });
+
+  it('POST /fleet-uploads takes no body for the defaults, and answers 400 naming each bad field', async () => {
+    expect(await fleet.createUpload()).toMatchObject({ statusCode: 201, body: { manifest: expect.stringMatching(/\/manifest\.csv$/), headers: { 'Content-Type': 'text/csv' } } });
+    expect(await fleet.createUpload(JSON.stringify({ fileName: 'fleet.json' }))).toMatchObject({ statusCode: 201, body: { headers: { 'Content-Type': 'application/json' } } });
+    const refused = await fleet.createUpload(JSON.stringify({ fileName: '../fleet.csv', contentType: 'csv', bucket: 'elsewhere' }));
+    expect(refused.statusCode).toBe(400);
+    expect(refused.body.errors.map((error: { field: string }) => error.field).sort()).toEqual(['bucket', 'contentType', 'fileName']);
+    expect(await fleet.createUpload(JSON.stringify({ fileName: 'fleet.txt' }))).toMatchObject({ statusCode: 400, body: { errors: [{ field: 'fileName' }] } });
+    expect(await fleet.createUpload('[')).toMatchObject({ statusCode: 400, body: { errors: [{ field: '(body)' }] } });
+  });
+
+  it('GET /fleet-runs lists runs newest first, filtered by status and a page at a time, and answers 400 naming each bad parameter', async () => {
+    await makeCertificates(2);
+    const valid = await fleet.upload('staged/two.csv', csvManifest(2, 'listed'));
+    const invalid = await fleet.upload('staged/invalid.csv', 'thingName,principal\nbad name,nothing');
+    // One after the other, so that newest first has one order.
+    for (const [fleetRunId, manifest] of [['list-a', invalid], ['list-b', valid], ['list-c', invalid]] as const) await runFleet(fleetRunId, manifest);
+
+    const all = await fleet.list();
+    expect(all.statusCode).toBe(200);
+    expect(fleetRunListSchema.safeParse(all.body).success).toBe(true);
+    expect(all.body.fleetRuns.map((run: { fleetRunId: string }) => run.fleetRunId)).toEqual(['list-c', 'list-b', 'list-a']);
+    expect(all.body.fleetRuns[1]).toMatchObject({ executionStatus: 'SUCCEEDED', statusUrl: 'https://api.test/fleet-runs/list-b' });
+
+    const failed = await fleet.list({ status: 'FAILED' });
+    expect(failed.body.fleetRuns.map((run: { fleetRunId: string; executionStatus: string }) => `${run.fleetRunId} ${run.executionStatus}`)).toEqual(['list-c FAILED', 'list-a FAILED']);
+
+    const pages: string[][] = [];
+    let nextToken: string | undefined;
+    do {
+      const page = await fleet.list({ limit: '2', ...(nextToken && { nextToken }) });
+      pages.push(page.body.fleetRuns.map((run: { fleetRunId: string }) => run.fleetRunId));
+      nextToken = page.body.nextToken;
+    } while (nextToken);
+    expect(pages).toEqual([['list-c', 'list-b'], ['list-a']]);
+
+    const refused = await fleet.list({ status: 'DONE', limit: '0', colour: 'red' });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.body.errors.map((error: { field: string }) => error.field).sort()).toEqual(['query.colour', 'query.limit', 'query.status']);
+    expect(await fleet.list({ nextToken: 'not-a-token' })).toMatchObject({ statusCode: 400, body: { errors: [{ field: 'query.nextToken' }] } });
+    expect(fleetRunStatusSchema.safeParse((await fleet.get('list-a')).body).success).toBe(true);
+  });
+  it('sends the event of an uploaded manifest whose run cannot be started to the dead-letter queue, after the function has been tried three times', async () => {
+    cloud.cloud.admin.configureFaults({ serverError: { StartExecution: 1 } });
+    await fleet.upload('manifests/unstartable.csv', 'thingName,principal\nnever-started,nothing');
+
+    type Letter = { origin: string; body: string };
+    let letters: Letter[] = [];
+    for (let attempt = 0; attempt < 500 && letters.length === 0; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const { deadLetters } = (await (await fetch(`${cloud.url}/_local/eventbridge/dead-letters`)).json()) as { deadLetters: Record<string, Letter[]> };
+      letters = Object.entries(deadLetters).flatMap(([queue, queued]) => (queue.includes('ProvisioningEventsDeadLetterQueue') ? queued : []));
+    }
+    expect(letters).toHaveLength(1);
+    expect(letters[0]!.origin).toBe('lambda-on-failure');
+    expect(JSON.parse(letters[0]!.body)).toMatchObject({
+      requestContext: { condition: 'RetriesExhausted', approximateInvokeCount: 3 },
+      requestPayload: { source: 'aws.s3', 'detail-type': 'Object Created', detail: { object: { key: 'manifests/unstartable.csv' } } },
+    });
+    const { executions } = await cloud.sfn.send(new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provisionFleet') }));
+    expect(executions).toEqual([]);
   });
 });

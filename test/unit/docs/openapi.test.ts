@@ -22,9 +22,26 @@ describe('docs/events.yaml', () => {
     expect(committed).toBe(renderEvents());
   });
 
-  it('describes both completion events around one detail schema', () => {
-    const schemas: Record<string, { required?: string[] }> = buildEventsDocument().components.schemas;
-    expect(Object.keys(schemas).sort()).toEqual(['DeprovisioningRequestCompleted', 'ProvisioningRequestCompleted', 'RequestCompleted']);
+  it('describes both request completion events around one detail schema, and the fleet run completion event around its own', () => {
+    const schemas: Record<string, { required?: string[]; properties?: { detail?: { $ref?: string } } }> = buildEventsDocument().components.schemas;
+    expect(Object.keys(schemas).sort()).toEqual([
+      'DeprovisioningRequestCompleted',
+      'FleetReportFiles',
+      'FleetRunCompleted',
+      'FleetRunCompletedDetail',
+      'FleetRunError',
+      'FleetTotals',
+      'ProvisioningRequestCompleted',
+      'RequestCompleted',
+    ]);
     expect(schemas.RequestCompleted?.required).toEqual(expect.arrayContaining(['requestId', 'status', 'counts', 'executionArn', 'failedThingNames']));
+    expect(schemas.FleetRunCompleted?.properties?.detail?.$ref).toBe('#/components/schemas/FleetRunCompletedDetail');
+    expect(schemas.FleetRunCompletedDetail?.required).toEqual(['fleetRunId', 'action', 'outcome', 'completedAt']);
+  });
+
+  it('refers only to schemas it defines', () => {
+    const document = buildEventsDocument();
+    const referred = [...JSON.stringify(document).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g)].map((match) => match[1]);
+    expect(referred.filter((name) => !(name! in document.components.schemas))).toEqual([]);
   });
 });

@@ -29,10 +29,16 @@ describe('statemachines/provision-fleet.asl.yaml', () => {
     expect(batches.ResultWriter.Resource).toBe('arn:aws:states:::s3:putObject');
   });
 
-  it('neither retries nor catches an invalid manifest', () => {
+  it('never retries an invalid manifest; catches it only to publish the completion event, then fails the run with its error and cause', () => {
     const validate = definition.States.ValidateManifest;
-    const handled = [...(validate.Retry ?? []), ...(validate.Catch ?? [])].flatMap((handler: { ErrorEquals: string[] }) => handler.ErrorEquals);
-    expect(handled).not.toContain('InvalidManifest');
-    expect(handled).not.toContain('States.ALL');
+    const retried = (validate.Retry ?? []).flatMap((handler: { ErrorEquals: string[] }) => handler.ErrorEquals);
+    expect(retried).not.toContain('InvalidManifest');
+    expect(retried).not.toContain('States.ALL');
+    expect(validate.Catch).toEqual([{ ErrorEquals: ['InvalidManifest'], ResultPath: '$.failure', Next: 'PublishInvalidManifest' }]);
+    const publish = definition.States.PublishInvalidManifest;
+    expect(publish.Resource).toEqual({ 'Fn::GetAtt': ['publishFleetCompletion', 'Arn'] });
+    // Published or not, the run ends with the manifest's error.
+    expect([publish.Next, ...publish.Catch.map((handler: { Next: string }) => handler.Next)]).toEqual(['ManifestInvalid', 'ManifestInvalid']);
+    expect(definition.States.ManifestInvalid).toMatchObject({ Type: 'Fail', ErrorPath: '$.failure.Error', CausePath: '$.failure.Cause' });
   });
 });

@@ -12,7 +12,7 @@ const planned = (index: number, coreDeviceThingName?: string): PlannedDevice => 
   device: { thingName: `d${index}`, ...(coreDeviceThingName && { coreDeviceThingName }) },
 });
 const batch = (first: number, devices: PlannedDevice[]): string =>
-  JSON.stringify({ BatchInput: { fleetRunId: 'run', action: 'provision', options: OPTIONS }, Items: devices.map((device, offset) => ({ position: first + offset, planned: device })) } satisfies FleetBatch);
+  JSON.stringify({ BatchInput: { fleetRunId: 'run', action: 'provision', options: OPTIONS, requestDigest: 'digest' }, Items: devices.map((device, offset) => ({ position: first + offset, planned: device })) } satisfies FleetBatch);
 
 describe('a fleet run report', () => {
   const devices = [0, 1, 2, 3, 4, 5].map((index) => planned(index));

@@ -8,7 +8,7 @@ import { resolveRequestId } from '../domain/request-id.ts';
 import type { FieldError } from '../domain/validation.ts';
 import { sfn } from './clients/sfn.ts';
 import { findExecution, type StartOutcome, startExecutionOnce } from './executions.ts';
-import { fleetBucket } from './fleet-objects.ts';
+import { fleetBucket } from './fleet-bucket.ts';
 import { logger } from './powertools.ts';
 
 function fleetStateMachineArn(): string {

@@ -16,7 +16,7 @@ const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const LOG_DIR = `${RESULTS_DIR}tmp/`;
 const FIGURE_SCRIPT = fileURLToPath(new URL('./figure.ts', import.meta.url));
 /** A guard against a hung figure, not a timing expectation. */
-const FIGURE_TIMEOUT_MS = 10 * 60_000;
+const FIGURE_TIMEOUT_MS = 20 * 60_000;
 
 
 interface Plan {

@@ -45,12 +45,13 @@ describe('bench counters', () => {
   });
 
   it('counts a service integration Task (startExecution.sync) as one attempt, not as a negative retry', () => {
+    const at = new Date(0);
     const events: HistoryEvent[] = [
-      { id: 1, type: 'TaskStateEntered' },
-      { id: 2, previousEventId: 1, type: 'TaskScheduled' },
-      { id: 3, previousEventId: 2, type: 'TaskStarted' },
-      { id: 4, previousEventId: 3, type: 'TaskSucceeded' },
-      { id: 5, previousEventId: 4, type: 'TaskStateExited' },
+      { id: 1, type: 'TaskStateEntered', timestamp: at },
+      { id: 2, previousEventId: 1, type: 'TaskScheduled', timestamp: at },
+      { id: 3, previousEventId: 2, type: 'TaskStarted', timestamp: at },
+      { id: 4, previousEventId: 3, type: 'TaskSucceeded', timestamp: at },
+      { id: 5, previousEventId: 4, type: 'TaskStateExited', timestamp: at },
     ];
     expect(countHistory(events)).toEqual({ statesEntered: 1, retries: 0, lambdaMs: 0, lambdaInvocations: 0 });
   });

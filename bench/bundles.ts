@@ -1,7 +1,9 @@
 /**
  * bundles: each function of serverless.yml bundled by esbuild with serverless.yml's own custom.esbuild
  * (read from the file, mapped the way serverless-esbuild maps it), then imported cold in fresh Node
- * processes with the function's environment. The metafile says which packages fill a bundle.
+ * processes with the function's environment. Each function that uses an SDK client is timed against a peer:
+ * the same handler built with serverless-esbuild's defaults, what a user of the plugin gets without this
+ * project's tuning, imported in the same rounds. The metafile says which packages fill a bundle.
  */
 import { execFile } from 'node:child_process';
 import { rm, stat } from 'node:fs/promises';
@@ -57,6 +59,23 @@ export function bytesByPackage(metafile: Metafile, top = 8): { name: string; byt
 
 const run = promisify(execFile);
 
+/**
+ * serverless-esbuild's defaults (dist/index.js: DEFAULT_BUILD_OPTIONS, the target from provider.runtime
+ * nodejs24.x): a CommonJS bundle, nothing minified, the SDK's default entry points. `.cjs` only so that Node
+ * reads it as CommonJS here, under this repository's `"type": "module"`, as Lambda reads a zip's `.js`.
+ */
+const PLUGIN_DEFAULTS = { bundle: true, target: 'node24', platform: 'node', outputFileExtension: '.cjs' };
+
+/** A function whose bundle holds an SDK client, which the peer bundles without the project's tuning. */
+function usesSdkClient(metafile: Metafile): boolean {
+  return Object.keys(metafile.inputs).some((input) => /node_modules\/@aws-sdk\/client-/.test(input));
+}
+
+async function buildBundle(options: BuildOptions, entryPoint: string, outdir: string, extension: string) {
+  const result = await build({ ...options, entryPoints: [entryPoint], outdir, metafile: true, logLevel: 'error' });
+  return { file: join(outdir, `${basename(entryPoint, '.ts')}${extension}`), metafile: result.metafile };
+}
+
 const DEPLOYED_STAGE = 'prod';
 
 async function importMilliseconds(specifier: string, environment: Record<string, string>): Promise<number> {
@@ -71,45 +90,63 @@ export async function bundles(options: BundlesOptions) {
   const custom = (deployed.config.custom as { esbuild: Record<string, unknown> }).esbuild;
   const project = await loadServerlessProject({ env: {} });
   const esbuildOptions = await esbuildOptionsOf(custom, project.baseDir);
+  const peerOptions = await esbuildOptionsOf(PLUGIN_DEFAULTS, project.baseDir);
   const lambdas = createLambdaRegistry(project);
   await rm(options.outDir, { recursive: true, force: true });
 
   const built = [];
   for (const fn of lambdas.functions.values()) {
-    const outdir = join(options.outDir, fn.name);
-    const result = await build({ ...esbuildOptions, entryPoints: [fn.handlerFile], outdir, metafile: true, logLevel: 'error' });
-    const file = join(outdir, `${basename(fn.handlerFile, '.ts')}${String(custom.outputFileExtension ?? '.js')}`);
+    const bundle = await buildBundle(esbuildOptions, fn.handlerFile, join(options.outDir, fn.name), String(custom.outputFileExtension ?? '.js'));
+    const peer = usesSdkClient(bundle.metafile)
+      ? { ...(await buildBundle(peerOptions, fn.handlerFile, join(options.outDir, 'peer', fn.name), PLUGIN_DEFAULTS.outputFileExtension)), samples: [] as number[] }
+      : undefined;
     // Lambda's environment: serverless.yml's variables (NODE_OPTIONS empty, as on every stage but dev) and a region.
     const environment = { ...fn.environment, AWS_REGION: project.region, AWS_LAMBDA_FUNCTION_NAME: fn.deployedName };
-    built.push({ fn, file, environment, metafile: result.metafile, samples: [] as number[] });
+    built.push({ fn, ...bundle, peer, environment, samples: [] as number[] });
   }
   // Rounds over all functions, after every build: a burst of load on the machine spreads over all of them
-  // instead of landing on whichever function was being measured. Each round also imports Node's HTTPS
-  // stack, which every bundle with an SDK client loads: how fast the machine was meanwhile.
+  // instead of landing on whichever function was being measured, and a function and its peer are imported
+  // back to back, so that their ratio compares like with like. Each round also imports Node's HTTPS stack,
+  // which every bundle with an SDK client loads: how fast the machine was meanwhile.
   const httpsSamples = [];
   for (let round = 0; round < options.importRuns; round += 1) {
-    for (const bundle of built) bundle.samples.push(await importMilliseconds(pathToFileURL(bundle.file).href, bundle.environment));
+    for (const bundle of built) {
+      bundle.samples.push(await importMilliseconds(pathToFileURL(bundle.file).href, bundle.environment));
+      bundle.peer?.samples.push(await importMilliseconds(pathToFileURL(bundle.peer.file).href, bundle.environment));
+    }
     httpsSamples.push(await importMilliseconds('node:https', {}));
   }
   const functions = [];
-  for (const { fn, file, metafile, samples } of built) {
+  for (const { fn, file, metafile, samples, peer } of built) {
+    const importMs = round(median(samples), 1);
     functions.push({
       name: fn.name,
       handler: relative(project.baseDir, fn.handlerFile),
       bytes: (await stat(file)).size,
       sourceMapBytes: (await stat(`${file}.map`)).size,
-      importMs: round(median(samples), 1),
+      importMs,
       // Interference only ever adds time: the fastest round is the closest to the bundle's own cost.
       fastestImportMs: round(Math.min(...samples), 1),
       largestPackages: bytesByPackage(metafile, 6),
+      ...(peer && {
+        peer: {
+          bytes: (await stat(peer.file)).size,
+          importMs: round(median(peer.samples), 1),
+          // Both medians of the same rounds.
+          importRatio: round(median(samples) / median(peer.samples), 3),
+        },
+      }),
     });
   }
+  const ratios = functions.flatMap(({ peer }) => (peer ? [peer.importRatio] : []));
   return {
     esbuild: custom,
+    peerEsbuild: PLUGIN_DEFAULTS,
     importRuns: options.importRuns,
     nodeHttpsImportMs: round(median(httpsSamples), 1),
     functions,
     maxBytes: Math.max(...functions.map(({ bytes }) => bytes)),
     maxImportMs: Math.max(...functions.map(({ importMs }) => importMs)),
+    maxImportRatio: Math.max(...ratios),
   };
 }

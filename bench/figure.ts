@@ -5,11 +5,12 @@
  */
 import { bundles } from './bundles.ts';
 import { cost } from './cost.ts';
+import { fleetRun } from './fleet-run.ts';
 import { latency } from './latency.ts';
 import { quotaEfficiency } from './quota-efficiency.ts';
 import { scaling } from './scaling.ts';
 
-export const FIGURES = { quotaEfficiency, cost, latency, bundles, scaling } as const;
+export const FIGURES = { quotaEfficiency, fleetRun, cost, latency, bundles, scaling } as const;
 export type FigureName = keyof typeof FIGURES;
 
 const [name, options] = process.argv.slice(2) as [FigureName, string];

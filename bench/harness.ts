@@ -76,6 +76,18 @@ export async function startBenchCloud(options: BenchCloudOptions): Promise<Bench
 }
 
 
+/** RegisterThing's default quota (requests a second), which binds a fleet first. */
+export const REGISTER_THING_DEFAULT_TPS = 10;
+
+/** The pacing's inputs for the local cloud at the default quotas × `scale`, so that the pacing sees the quotas the local cloud enforces. */
+export function scaledQuotaEnvironment(scale: number): Record<string, string> {
+  return {
+    REGISTER_THING_TPS: String(REGISTER_THING_DEFAULT_TPS * scale),
+    ATTACH_THING_PRINCIPAL_TPS: String(100 * scale),
+    DESCRIBE_THING_TPS: String(350 * scale),
+  };
+}
+
 export interface FleetDevice {
   thingName: string;
   principal: string;
@@ -203,7 +215,7 @@ export function registryCalls(metrics: Record<string, OperationCounters>): Regis
 export interface HistoryCounts {
   /** `*StateEntered` events: the state transitions as this benchmark counts them. */
   statesEntered: number;
-  /** Lambda invocations beyond the first of each Task: retries, which AWS bills as transitions too. */
+  /** Attempts (Lambda invocations, service integration calls) beyond the first of each Task: retries, which AWS bills as transitions too. */
   retries: number;
   /** Milliseconds from LambdaFunctionStarted to its Succeeded/Failed/TimedOut event, summed. */
   lambdaMs: number;
@@ -215,6 +227,7 @@ export function countHistory(events: readonly HistoryEvent[]): HistoryCounts {
   let statesEntered = 0;
   let taskEntered = 0;
   let lambdaInvocations = 0;
+  let integrationCalls = 0;
   let lambdaMs = 0;
   for (const event of events) {
     const type = event.type ?? '';
@@ -222,14 +235,15 @@ export function countHistory(events: readonly HistoryEvent[]): HistoryCounts {
     if (type.endsWith('StateEntered')) statesEntered += 1;
     if (type === 'TaskStateEntered') taskEntered += 1;
     if (type === 'LambdaFunctionScheduled') lambdaInvocations += 1;
+    if (type === 'TaskScheduled') integrationCalls += 1;
     if (type === 'LambdaFunctionStarted') started.set(event.id ?? 0, at);
     const begin = started.get(event.previousEventId ?? -1);
     if (begin !== undefined && /^LambdaFunction(Succeeded|Failed|TimedOut)$/.test(type)) lambdaMs += at - begin;
   }
-  return { statesEntered, retries: lambdaInvocations - taskEntered, lambdaMs, lambdaInvocations };
+  return { statesEntered, retries: lambdaInvocations + integrationCalls - taskEntered, lambdaMs, lambdaInvocations };
 }
 
-async function executionHistory(client: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
+export async function executionHistory(client: SFNClient, executionArn: string): Promise<HistoryEvent[]> {
   const events: HistoryEvent[] = [];
   for await (const page of paginateGetExecutionHistory({ client }, { executionArn })) events.push(...(page.events ?? []));
   return events;

@@ -13,7 +13,9 @@ import {
   lostDevices,
   provisionedNames,
   provisionThroughApi,
+  REGISTER_THING_DEFAULT_TPS,
   registryCalls,
+  scaledQuotaEnvironment,
   startBenchCloud,
 } from './harness.ts';
 import { round } from './stats.ts';
@@ -27,8 +29,6 @@ export interface QuotaEfficiencyOptions {
   peer: boolean;
 }
 
-const REGISTER_THING_DEFAULT_TPS = 10;
-
 export async function quotaEfficiency(options: QuotaEfficiencyOptions) {
   const registerThingTps = REGISTER_THING_DEFAULT_TPS * options.quotaScale;
   const cores = coreDeviceNames(options.coreDevices);
@@ -36,12 +36,7 @@ export async function quotaEfficiency(options: QuotaEfficiencyOptions) {
     timeScale: 1,
     faults: { quotas: false },
     coreDevices: cores,
-    // The pacing sees the quotas the local cloud enforces.
-    environment: {
-      REGISTER_THING_TPS: String(registerThingTps),
-      ATTACH_THING_PRINCIPAL_TPS: String(100 * options.quotaScale),
-      DESCRIBE_THING_TPS: String(350 * options.quotaScale),
-    },
+    environment: scaledQuotaEnvironment(options.quotaScale),
   });
   try {
     const admin = cloud.service.cloud.admin;

@@ -16,6 +16,20 @@ export interface BundleFigure {
   importMs: number;
   fastestImportMs: number;
   largestPackages: { name: string; bytes: number }[];
+  /** The same handler built with serverless-esbuild's defaults, for the functions that use an SDK client. */
+  peer?: { bytes: number; importMs: number; importRatio: number };
+}
+
+export interface FleetRunFigure {
+  devices: number;
+  coreDevices: number;
+  quotaScale: number;
+  seconds: number;
+  floorSeconds: number;
+  ratio: number;
+  lost: number;
+  peakRssMiB: number;
+  throttled: number;
 }
 
 export interface BenchResults {
@@ -34,6 +48,7 @@ export interface BenchResults {
     deviceConcurrency: number;
     peer: { seconds: number; ratio: number; throttled: number; lost: number };
   };
+  fleetRun: FleetRunFigure;
   cost: CostFigure;
   costThrottled: CostFigure;
   latency: { runs: number; p50Ms: number; p99Ms: number; executionP50Ms: number; executionP99Ms: number };
@@ -43,11 +58,13 @@ export interface BenchResults {
 
 const TARGETS = {
   quotaEfficiencyRatio: 0.9,
+  fleetRunRatio: 0.85,
+  fleetRunPeakRssMiB: 1024,
   transitionsPerDevice: 6,
   apiCallsPerDevice: 2.05,
   latencyP50Ms: 50,
   bundleBytes: 400 * 1024,
-  importMs: 60,
+  importRatio: 0.6,
 } as const;
 
 const mark = (met: boolean) => (met ? 'yes' : '**no**');
@@ -68,7 +85,9 @@ export function renderMarkdown(results: BenchResults): string {
   const { machine, quotaEfficiency: quota, latency } = results;
   const bundles = results.bundles.functions;
   const largest = bundles.reduce((max, next) => (next.bytes > max.bytes ? next : max));
-  const slowest = bundles.reduce((max, next) => (next.importMs > max.importMs ? next : max));
+  const withPeers = bundles.filter((fn) => fn.peer !== undefined);
+  const worstRatio = withPeers.reduce((max, next) => (next.peer!.importRatio > max.peer!.importRatio ? next : max));
+  const fleet = results.fleetRun;
   const lines = [
     `# Benchmark results (${results.mode})`,
     '',
@@ -78,21 +97,23 @@ export function renderMarkdown(results: BenchResults): string {
     '|---|---|---|---|',
     `| quotaEfficiency: ${quota.devices} devices, quota floor ${quota.quotaFloorSeconds} s / measured | ${quota.ratio} (${quota.seconds} s, ${quota.throttled} throttled, ${quota.lost} lost; the product's pacing: DEVICE_STEP_SECONDS ${quota.deviceStepSeconds} → ${quota.deviceConcurrency} devices in flight for a lone request, shared by concurrent ones) | ≥ ${TARGETS.quotaEfficiencyRatio}, 0 lost | ${mark(quota.ratio >= TARGETS.quotaEfficiencyRatio && quota.lost === 0)} |`,
     `| peer (CDF greengrass2-provisioning style), same quotas | ${quota.peer.ratio} (${quota.peer.seconds} s, ${quota.peer.throttled} throttled, **${quota.peer.lost} lost**) | — | — |`,
+    `| fleetRun: ${fleet.devices} devices over ${fleet.coreDevices} core devices, one manifest (POST /fleet-runs), quotas ×${fleet.quotaScale}: floor ${fleet.floorSeconds} s / measured | ${fleet.ratio} (${fleet.seconds} s, ${fleet.throttled} throttled, ${fleet.lost} lost, peak RSS ${fleet.peakRssMiB} MiB) | ≥ ${TARGETS.fleetRunRatio}, 0 lost, ≤ ${TARGETS.fleetRunPeakRssMiB} MiB | ${mark(fleet.ratio >= TARGETS.fleetRunRatio && fleet.lost === 0 && fleet.peakRssMiB <= TARGETS.fleetRunPeakRssMiB)} |`,
+    // fleetMemory's rows (bench/fleet-memory.ts: peak RSS at 10,000, 50,000 and 100,000 devices) go here.
     ...costRows('cost', results.cost, true),
     ...costRows('costThrottled (30% on every API)', results.costThrottled, false),
     `| latency: one device to SUCCEEDED, p50 / p99 (${latency.runs} runs, GET polled every 2 ms) | ${latency.p50Ms} / ${latency.p99Ms} ms (execution alone: ${latency.executionP50Ms} / ${latency.executionP99Ms} ms) | p50 ≤ ${TARGETS.latencyP50Ms} ms | ${mark(latency.p50Ms <= TARGETS.latencyP50Ms)} |`,
     `| bundles: largest (${largest.name}) | ${kib(largest.bytes)} | ≤ ${kib(TARGETS.bundleBytes)} each | ${mark(bundles.every(({ bytes }) => bytes <= TARGETS.bundleBytes))} |`,
-    `| bundles: slowest cold import (${slowest.name}, median of ${results.bundles.importRuns}) | ${slowest.importMs} ms | ≤ ${TARGETS.importMs} ms each | ${mark(bundles.every(({ importMs }) => importMs <= TARGETS.importMs))} |`,
+    `| bundles: cold import / its peer's, serverless-esbuild's defaults (highest: ${worstRatio.name}, medians of ${results.bundles.importRuns} rounds) | ${worstRatio.peer!.importRatio} (${worstRatio.importMs} / ${worstRatio.peer!.importMs} ms) | ≤ ${TARGETS.importRatio} each | ${mark(withPeers.every(({ peer }) => peer!.importRatio <= TARGETS.importRatio))} |`,
     '',
     '## Bundles',
     '',
-    `Cold import: median and fastest of ${results.bundles.importRuns} rounds, each importing every bundle once in a fresh Node process. For scale, \`import('node:https')\` alone, which every bundle with an SDK client pays, took ${results.bundles.nodeHttpsImportMs} ms (median) in the same rounds.`,
+    `Cold import: median and fastest of ${results.bundles.importRuns} rounds, each importing every bundle once in a fresh Node process. The peer of a function that uses an SDK client is the same handler built with serverless-esbuild's defaults (CommonJS, not minified, the SDK's default entry points), imported right after it in each round; the ratio is of the two medians. For scale, \`import('node:https')\` alone, which every bundle with an SDK client pays, took ${results.bundles.nodeHttpsImportMs} ms (median) in the same rounds.`,
     '',
-    '| Function | Bundle | Cold import (median · fastest) | Largest packages |',
-    '|---|---|---|---|',
+    '| Function | Bundle | Cold import (median · fastest) | Peer: bundle, import (median) | Import / peer\'s | Largest packages |',
+    '|---|---|---|---|---|---|',
     ...bundles.map(
       (fn) =>
-        `| ${fn.name} | ${kib(fn.bytes)} | ${fn.importMs} · ${fn.fastestImportMs} ms | ${fn.largestPackages
+        `| ${fn.name} | ${kib(fn.bytes)} | ${fn.importMs} · ${fn.fastestImportMs} ms | ${fn.peer ? `${kib(fn.peer.bytes)}, ${fn.peer.importMs} ms` : '— (no SDK client)'} | ${fn.peer?.importRatio ?? '—'} | ${fn.largestPackages
           .slice(0, 3)
           .map(({ name, bytes }) => `${name} ${kib(bytes)}`)
           .join(', ')} |`,

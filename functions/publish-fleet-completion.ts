@@ -1,6 +1,6 @@
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { eventBridge } from './aws/clients/eventbridge.ts';
-import { fleetBucket } from './aws/fleet-objects.ts';
+import { fleetBucket } from './aws/fleet-bucket.ts';
 import { taskHandler } from './lambda/middleware.ts';
 import { messageFromCause } from './domain/errors.ts';
 import { FLEET_COMPLETION_DETAIL_TYPE, type FleetAction, type FleetReportLocation, fleetRunKeys } from './domain/fleet-run.ts';

@@ -1,5 +1,6 @@
 import { taskHandler } from './lambda/middleware.ts';
-import { fleetBucket, readText, writeText } from './aws/fleet-objects.ts';
+import { fleetBucket } from './aws/fleet-bucket.ts';
+import { readText, writeText } from './aws/fleet-objects.ts';
 import { manifestFormatOf, type ManifestProblem, parseManifest, validateManifest, withRequestOverrides } from './domain/fleet-manifest.ts';
 import { FLEET_WORKFLOWS, INVALID_MANIFEST, type FleetAction, fleetBatchConcurrency, fleetRunKeys, manifestProblemsReport, normalizedManifest, parseS3Uri } from './domain/fleet-run.ts';
 import type { RequestOptions } from './domain/fleet-workflow.ts';

@@ -16,7 +16,8 @@ import { s3Presigner } from '../aws/clients/s3.ts';
 import { sfn } from '../aws/clients/sfn.ts';
 import { isCancelled, writeCancelMarker } from '../aws/device-leases.ts';
 import { type ExecutionPage, findExecution, listExecutionsPage, type StartOutcome, startExecutionOnce } from '../aws/executions.ts';
-import { fleetBucket, presignedGetUrl } from '../aws/fleet-objects.ts';
+import { fleetBucket } from '../aws/fleet-bucket.ts';
+import { presignedGetUrl } from '../aws/fleet-objects.ts';
 import { logger } from '../lambda/powertools.ts';
 import { type CancelOutcome, cancelRequest, requestKinds, stateMachineArn } from './requests.ts';
 

@@ -2,13 +2,6 @@ import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { s3 } from './clients/s3.ts';
 
-/** The bucket every fleet run keeps its files in (serverless.yml: FleetBucket). */
-export function fleetBucket(): string {
-  const bucket = process.env.FLEET_BUCKET;
-  if (!bucket) throw new Error('FLEET_BUCKET is not set: the function is misconfigured');
-  return bucket;
-}
-
 export async function readText(bucket: string, key: string): Promise<string> {
   const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return (await object.Body?.transformToString('utf8')) ?? '';

@@ -1,5 +1,5 @@
 import { parse as parseCsv, CsvError } from 'csv-parse/sync';
-import { LineCounter, isSeq, parseDocument } from 'yaml';
+import { parse as parseJsonTree, type ValueNode } from '@humanwhocodes/momoa';
 import type { Device, FleetRequest, FleetWorkflow, RequestOptions } from './fleet-workflow.ts';
 import { MAX_REQUEST_BYTES } from './limits.ts';
 import { EXCLUSIVE_PRINCIPAL_REASON } from './provisioning-request.ts';
@@ -147,19 +147,14 @@ function parseJsonManifest(text: string): ManifestParse {
 }
 
 /**
- * The line where each device of a JSON manifest starts. JSON.parse keeps no positions; YAML is a superset of
- * JSON and its parser does, so it reads the same text a second time only to locate the devices.
+ * The line where each device of a JSON manifest starts. JSON.parse keeps no positions; momoa's syntax tree
+ * does, so the text (already known to be JSON) is read a second time only to locate the devices.
  */
 function jsonDeviceLines(text: string): (number | undefined)[] {
-  const lineCounter = new LineCounter();
-  const document = parseDocument(text, { lineCounter, uniqueKeys: false });
-  if (document.errors.length > 0) return [];
-  const list = isSeq(document.contents) ? document.contents : document.get('devices', true);
-  if (!isSeq(list)) return [];
-  return list.items.map((item) => {
-    const offset = (item as { range?: [number, number, number] }).range?.[0];
-    return offset === undefined ? undefined : lineCounter.linePos(offset).line;
-  });
+  const root = parseJsonTree(text, { mode: 'json' }).body;
+  // JSON.parse keeps the last of duplicate keys: so does this.
+  const list: ValueNode | undefined = root.type === 'Array' ? root : root.type === 'Object' ? root.members.findLast(({ name }) => name.type === 'String' && name.value === 'devices')?.value : undefined;
+  return list?.type === 'Array' ? list.elements.map((element) => element.loc.start.line) : [];
 }
 
 /** A validated device and where the manifest lists it. */

@@ -44,6 +44,18 @@ describe('bench counters', () => {
     expect(countHistory(events)).toEqual({ statesEntered: 2, retries: 1, lambdaMs: 7, lambdaInvocations: 2 });
   });
 
+  it('counts a service integration Task (startExecution.sync) as one attempt, not as a negative retry', () => {
+    const at = new Date(0);
+    const events: HistoryEvent[] = [
+      { id: 1, type: 'TaskStateEntered', timestamp: at },
+      { id: 2, previousEventId: 1, type: 'TaskScheduled', timestamp: at },
+      { id: 3, previousEventId: 2, type: 'TaskStarted', timestamp: at },
+      { id: 4, previousEventId: 3, type: 'TaskSucceeded', timestamp: at },
+      { id: 5, previousEventId: 4, type: 'TaskStateExited', timestamp: at },
+    ];
+    expect(countHistory(events)).toEqual({ statesEntered: 1, retries: 0, lambdaMs: 0, lambdaInvocations: 0 });
+  });
+
   it('finds devices that are not present, attached and associated', () => {
     const certificate = (id: string) => `arn:aws:iot:us-east-1:000000000000:cert/${id}`;
     const devices = ['a', 'b', 'c', 'd'].map((name) => ({ thingName: name, principal: certificate(`${name}1`), coreDeviceThingName: 'core' }));
@@ -107,10 +119,19 @@ describe('report', () => {
         devices: 1000, quotaFloorSeconds: 10, seconds: 10.5, ratio: 0.952, throttled: 3, lost: 0, deviceStepSeconds: 0.03, deviceConcurrency: 4,
         peer: { seconds: 9, ratio: 1.1, throttled: 900, lost: 80 },
       },
+      fleetRun: { devices: 20_000, coreDevices: 20, quotaScale: 20, seconds: 125, floorSeconds: 100, ratio: 0.8, lost: 0, peakRssMiB: 800, throttled: 10 },
       cost,
       costThrottled: cost,
       latency: { runs: 200, p50Ms: 12, p99Ms: 30, executionP50Ms: 9, executionP99Ms: 27 },
-      bundles: { importRuns: 5, nodeHttpsImportMs: 9, functions: [{ name: 'startProvisioning', bytes: 500 * 1024, importMs: 40, fastestImportMs: 35, largestPackages: [{ name: 'zod', bytes: 1024 }] }] },
+      bundles: {
+        importRuns: 5,
+        nodeHttpsImportMs: 9,
+        functions: [
+          { name: 'startProvisioning', bytes: 500 * 1024, importMs: 40, fastestImportMs: 35, largestPackages: [{ name: 'zod', bytes: 1024 }], peer: { bytes: 1600 * 1024, importMs: 100, importRatio: 0.4 } },
+          { name: 'registerThing', bytes: 200 * 1024, importMs: 30, fastestImportMs: 28, largestPackages: [], peer: { bytes: 1500 * 1024, importMs: 40, importRatio: 0.75 } },
+          { name: 'planAssociations', bytes: 40 * 1024, importMs: 9, fastestImportMs: 8, largestPackages: [] },
+        ],
+      },
       scaling: [1000, 10_000].map((devices) => ({ devices, seconds: devices / 300, devicesPerSecond: 300, peakRssMB: 300, lost: 0 })),
     };
     const markdown = renderMarkdown(results);
@@ -118,7 +139,10 @@ describe('report', () => {
     expect(markdown).toMatch(/quotaEfficiency.*\| 0\.952 .*\| yes \|/);
     expect(markdown).toMatch(/rollbackOnFailure true \(default\) \| 3\.01 \| ≤ 2\.05 \| \*\*no\*\* \|/);
     expect(markdown).toMatch(/bundles: largest \(startProvisioning\) \| 500 KiB .*\*\*no\*\*/);
-    expect(markdown).toContain('| startProvisioning | 500 KiB | 40 · 35 ms | zod 1 KiB |');
+    expect(markdown).toMatch(/fleetRun: 20000 devices over 20 core devices.*\| 0\.8 \(125 s, 10 throttled, 0 lost, peak RSS 800 MiB\) \| ≥ 0\.85, 0 lost, ≤ 1024 MiB \| \*\*no\*\* \|/);
+    expect(markdown).toMatch(/cold import \/ its peer's.*highest: registerThing.*\| 0\.75 \(30 \/ 40 ms\) \| ≤ 0\.6 each \| \*\*no\*\* \|/);
+    expect(markdown).toContain('| startProvisioning | 500 KiB | 40 · 35 ms | 1600 KiB, 100 ms | 0.4 | zod 1 KiB |');
+    expect(markdown).toContain('| planAssociations | 40 KiB | 9 · 8 ms | — (no SDK client) | — |  |');
     expect(markdown).toContain("`import('node:https')` alone, which every bundle with an SDK client pays, took 9 ms");
     expect(markdown).toContain('| 10000 |');
   });

@@ -98,6 +98,12 @@ describe('JSON manifests', () => {
     expect(manifest.rows).toEqual([{ index: 0, line: 7, device: { thingName: 'sensor-1' } }]);
   });
 
+  it('locates the devices of the last "devices" key, the list JSON.parse keeps', () => {
+    const text = '{"devices": [{"thingName": "old"}],\n "devices": [\n  {"thingName": "sensor-1"}\n]}';
+
+    expect(parsed(parseManifest(text, 'json')).rows).toEqual([{ index: 0, line: 3, device: { thingName: 'sensor-1' } }]);
+  });
+
   it('rejects text that is not JSON and a shape without devices', () => {
     expect(parseManifest('{"devices": [', 'json')).toMatchObject({ ok: false, problems: [{ reason: expect.stringContaining('not valid JSON') }] });
     expect(parseManifest('{"things": []}', 'json')).toMatchObject({ ok: false, problems: [{ reason: expect.stringContaining('"devices" array') }] });

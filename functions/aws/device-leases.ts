@@ -28,7 +28,7 @@ const CONFLICT_WAIT_MS = 100;
 
 const FREE_OR_MINE = 'attribute_not_exists(thingName) OR leaseOwner = :me';
 
-function tableName(): string {
+export function tableName(): string {
   const name = process.env.DEVICE_LEASES_TABLE;
   if (!name) throw new Error('DEVICE_LEASES_TABLE is not set: the function is misconfigured');
   return name;

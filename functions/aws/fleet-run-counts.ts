@@ -1,7 +1,7 @@
 import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { LEASE_TTL_SECONDS } from '../domain/device-leases.ts';
 import { type FleetDeviceCounts, fleetRunCountsKey } from '../domain/fleet-run-counts.ts';
-import { tableName } from './device-leases.ts';
+import { leasesTableName } from './device-leases.ts';
 
 const COUNTS = ['succeeded', 'failed', 'rolledBack', 'notStarted'] as const satisfies readonly (keyof FleetDeviceCounts)[];
 const NAMES = Object.fromEntries(COUNTS.map((name) => [`#${name}`, name]));
@@ -16,7 +16,7 @@ export async function countBatchOnce(client: DynamoDBClient, owner: string, posi
   try {
     await client.send(
       new UpdateItemCommand({
-        TableName: tableName(),
+        TableName: leasesTableName(),
         Key: { thingName: { S: fleetRunCountsKey(owner) } },
         UpdateExpression: `ADD ${COUNTS.map((name) => `#${name} :${name}`).join(', ')}, #counted :batch SET #expiresAt = :expiresAt`,
         ConditionExpression: 'NOT contains(#counted, :position)',
@@ -40,7 +40,7 @@ export async function countBatchOnce(client: DynamoDBClient, owner: string, posi
 /** The run's counts so far; undefined before its first batch is counted. The set of counted batches is not read. */
 export async function readFleetRunCounts(client: DynamoDBClient, owner: string): Promise<FleetDeviceCounts | undefined> {
   const { Item } = await client.send(
-    new GetItemCommand({ TableName: tableName(), Key: { thingName: { S: fleetRunCountsKey(owner) } }, ProjectionExpression: Object.keys(NAMES).join(', '), ExpressionAttributeNames: NAMES }),
+    new GetItemCommand({ TableName: leasesTableName(), Key: { thingName: { S: fleetRunCountsKey(owner) } }, ProjectionExpression: Object.keys(NAMES).join(', '), ExpressionAttributeNames: NAMES }),
   );
   if (!Item) return undefined;
   return Object.fromEntries(COUNTS.map((name) => [name, Number(Item[name]?.N ?? 0)])) as FleetDeviceCounts;

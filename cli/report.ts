@@ -124,7 +124,7 @@ export function formatFleetRunSummary(status: FleetRunStatus, paths: ReportPaths
   return formatRows([
     ['Fleet run', `${status.fleetRunId}: ${status.outcome}`],
     ['Batches', [String(totals.batches), ...batchNotes].join(', ')],
-    ['Devices', `${totals.devices}: ${totals.succeeded} ${workflow.done}, ${totals.failed} failed${totals.notStarted > 0 ? `, ${totals.notStarted} not started` : ''}`],
+    ['Devices', `${totals.devices}: ${totals.succeeded} ${workflow.done}, ${totals.failed} failed${totals.rolledBack > 0 ? ` (${totals.rolledBack} rolled back)` : ''}${totals.notStarted > 0 ? `, ${totals.notStarted} not started` : ''}`],
     ['Elapsed', formatDuration((stoppedAt - Date.parse(status.startDate)) / 1000)],
     ['Rate', formatRate(totals.devicesPerSecond)],
     ['Report', `${paths.json}, ${paths.csv}`],

@@ -96,6 +96,11 @@ export interface WatchDependencies extends Pick<CliEnvironment, 'stdout' | 'stde
   startProgress(totalDevices: number, alreadyDone: number): FleetRunProgressReporter;
 }
 
+/** What the progress shows of a run's counts: devices a cancel left untouched are not done, as the report's final line says. */
+function settledDevices(devices: NonNullable<FleetRunStatus['devices']>): { total: number; done: number; failed: number } {
+  return { total: devices.total, done: devices.done - devices.notStarted, failed: devices.failed };
+}
+
 /**
  * Follows a fleet run to its end with a progress that moves with its device counts, then downloads its report to
  * where the client-side mode writes its own. Ctrl-C stops only the watch: the run goes on in the service.
@@ -113,8 +118,9 @@ export async function watchFleetRun(fleetRunId: string, dependencies: WatchDepen
   try {
     result = await pollUntilEnded(() => api.status(fleetRunId), dependencies.pollBackoff ?? FLEET_RUN_POLL, interrupt, ({ devices }) => {
       if (devices === undefined) return;
-      progress ??= dependencies.startProgress(Math.max(devices.total, dependencies.knownDevices ?? 0), devices.done);
-      progress.update(devices);
+      const counts = settledDevices(devices);
+      progress ??= dependencies.startProgress(Math.max(counts.total, dependencies.knownDevices ?? 0), counts.done);
+      progress.update(counts);
     });
   } catch (error) {
     if (interrupt?.aborted) return interrupted();
@@ -126,7 +132,7 @@ export async function watchFleetRun(fleetRunId: string, dependencies: WatchDepen
   }
   const status = result.value;
   const { totals } = status;
-  if (totals) progress?.update({ total: totals.devices, done: totals.devices - totals.notStarted, failed: totals.failed });
+  if (status.devices) progress?.update(settledDevices(status.devices));
   progress?.stop(totals !== undefined);
 
   if (status.error) {

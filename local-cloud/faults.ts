@@ -118,6 +118,7 @@ const OPERATIONS = {
   DescribeTimeToLive: NOT_LIMITED,
   GetItem: NOT_LIMITED,
   PutItem: NOT_LIMITED,
+  UpdateItem: NOT_LIMITED,
   DeleteItem: NOT_LIMITED,
   Scan: NOT_LIMITED,
   TransactWriteItems: NOT_LIMITED,

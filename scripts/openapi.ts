@@ -266,7 +266,7 @@ export function buildOpenApiDocument() {
   const requests = components('input', ['ProvisioningRequest', 'DeprovisioningRequest', 'FleetRunRequest', 'FleetUploadRequest']);
   const answers = components('output', [
     'RequestStatus', 'RequestProgress', 'RequestSummary', 'DeviceOutcome', 'StepError', 'RollbackReport', 'UnsettledDevices', 'UnsettledDevice', 'RequestList', 'RequestListItem',
-    'FleetRunStatus', 'FleetTotals', 'FleetReportFiles', 'FleetRunError', 'FleetRunList', 'FleetRunListItem', 'FleetUpload',
+    'FleetRunStatus', 'FleetRunDevices', 'FleetTotals', 'FleetReportFiles', 'FleetRunError', 'FleetRunList', 'FleetRunListItem', 'FleetUpload',
   ]);
   return {
     openapi: '3.0.3',

@@ -15,6 +15,7 @@ import { dynamodb } from '../aws/clients/dynamodb.ts';
 import { s3Presigner } from '../aws/clients/s3.ts';
 import { sfn } from '../aws/clients/sfn.ts';
 import { isCancelled, writeCancelMarker } from '../aws/device-leases.ts';
+import { readFleetRunCounts } from '../aws/fleet-run-counts.ts';
 import { type ExecutionPage, findExecution, listExecutionsPage, type StartOutcome, startExecutionOnce } from '../aws/executions.ts';
 import { fleetBucket } from '../aws/fleet-bucket.ts';
 import { presignedGetUrl } from '../aws/fleet-objects.ts';
@@ -60,17 +61,22 @@ function fleetRunInput(execution: { executionArn?: string; input?: string }): Fl
   return input as FleetRunInput;
 }
 
-/** `GET /fleet-runs/{fleetRunId}`: the run's execution, its Map Run's counts so far and, once it has ended, its report and URLs to download it. */
+/**
+ * `GET /fleet-runs/{fleetRunId}`: the run's execution, its Map Run's batches, its devices counted so far (one read of
+ * its counter, however many batches it has) and, once it has ended, its report and URLs to download it.
+ */
 export async function fleetRunStatus(fleetRunId: string): Promise<FleetRunStatus | undefined> {
   const execution = await findExecution(fleetStateMachineArn(), fleetRunId);
   if (!execution) return undefined;
+  const owner = fleetRunOwner(fleetRunId, fleetRunInput(execution).requestDigest);
   const { mapRuns } = await sfn.send(new ListMapRunsCommand({ executionArn: execution.executionArn }));
   // Newest first: a retried Map (its reader or writer failed) starts a new Map Run.
   const mapRunArn = mapRuns?.[0]?.mapRunArn;
   const mapRun: DescribeMapRunCommandOutput | undefined = mapRunArn ? await sfn.send(new DescribeMapRunCommand({ mapRunArn })) : undefined;
+  const counts = mapRun ? await readFleetRunCounts(dynamodb, owner) : undefined;
   // An ended run's outcome says whether a cancel reached it; a running one's only its marker does.
-  const cancelled = execution.status === 'RUNNING' && (await isCancelled(dynamodb, fleetRunOwner(fleetRunId, fleetRunInput(execution).requestDigest)));
-  const view = fleetRunProgress(execution, mapRun, new Date(), `s3://${fleetBucket()}/${fleetRunKeys(fleetRunId).problems}`, cancelled);
+  const cancelled = execution.status === 'RUNNING' && (await isCancelled(dynamodb, owner));
+  const view = fleetRunProgress({ execution, mapRun, counts, cancelled }, new Date(), `s3://${fleetBucket()}/${fleetRunKeys(fleetRunId).problems}`);
   return view.report ? { ...view, reportUrls: await reportUrls(view.report) } : view;
 }
 

@@ -28,7 +28,8 @@ const CONFLICT_WAIT_MS = 100;
 
 const FREE_OR_MINE = 'attribute_not_exists(thingName) OR leaseOwner = :me';
 
-function tableName(): string {
+/** The device-leases table, which also holds the cancel markers and the fleet runs' counters. */
+export function leasesTableName(): string {
   const name = process.env.DEVICE_LEASES_TABLE;
   if (!name) throw new Error('DEVICE_LEASES_TABLE is not set: the function is misconfigured');
   return name;
@@ -56,7 +57,7 @@ interface StaleLease {
 function leasePut(claim: LeaseClaim, thingName: string, stale: StaleLease | undefined, now: number): TransactWriteItem {
   return {
     Put: {
-      TableName: tableName(),
+      TableName: leasesTableName(),
       Item: {
         thingName: { S: thingName },
         leaseOwner: { S: claim.owner },
@@ -150,7 +151,7 @@ async function releaseChunk(client: DynamoDBClient, owner: string, chunk: readon
       client,
       remaining.map((thingName) => ({
         Delete: {
-          TableName: tableName(),
+          TableName: leasesTableName(),
           Key: { thingName: { S: thingName } },
           ConditionExpression: 'leaseOwner = :me',
           ExpressionAttributeValues: { ':me': { S: owner } },
@@ -177,7 +178,7 @@ export async function writeCancelMarker(client: DynamoDBClient, owner: string, h
   const now = nowSeconds();
   await client.send(
     new PutItemCommand({
-      TableName: tableName(),
+      TableName: leasesTableName(),
       Item: {
         thingName: { S: cancelMarkerKey(owner) },
         leaseOwner: { S: owner },
@@ -199,7 +200,7 @@ export async function writeCancelMarker(client: DynamoDBClient, owner: string, h
 export async function isCancelled(client: DynamoDBClient, owner: string): Promise<boolean> {
   try {
     const { Item } = await client.send(
-      new GetItemCommand({ TableName: tableName(), Key: { thingName: { S: cancelMarkerKey(owner) } }, ConsistentRead: true, ProjectionExpression: 'thingName' }),
+      new GetItemCommand({ TableName: leasesTableName(), Key: { thingName: { S: cancelMarkerKey(owner) } }, ConsistentRead: true, ProjectionExpression: 'thingName' }),
     );
     return Item !== undefined;
   } catch (error) {

@@ -36,6 +36,7 @@ export const fleetTotalsSchema = z
     devices: z.number(),
     succeeded: z.number(),
     failed: z.number().check(z.meta({ description: 'Devices that failed, rolled back (see the report) or not.' })),
+    rolledBack: z.number().check(z.meta({ description: 'Of the failed devices, those whose rollback undid something (deleted the thing or detached a principal).' })),
     notStarted: z.number().check(z.meta({ description: 'Devices a cancel left untouched.' })),
     devicesPerSecond: z.optional(z.number()),
   })
@@ -53,7 +54,23 @@ export const fleetRunErrorSchema = z
   })
   .check(z.meta({ id: 'FleetRunError' }));
 
-const countsSoFar = z.strictObject({ total: z.number(), done: z.number() });
+const devicesSoFarSchema = z
+  .strictObject({
+    total: z.number().check(z.meta({ description: 'The manifest’s devices.' })),
+    done: z.number().check(z.meta({ description: 'succeeded + failed + notStarted: devices whose batch has been counted.' })),
+    succeeded: z.number().check(z.meta({ description: 'Provisioned (or, for deprovision, removed).' })),
+    failed: z.number(),
+    rolledBack: z.number().check(z.meta({ description: 'Of the failed devices, those whose rollback undid something.' })),
+    notStarted: z.number().check(z.meta({ description: 'Devices a cancel left untouched.' })),
+    pending: z.number().check(z.meta({ description: 'total - done: devices whose batch has not ended yet.' })),
+  })
+  .check(
+    z.meta({
+      id: 'FleetRunDevices',
+      description:
+        'Counts that move as each batch ends, named as the report’s totals; once the report is written, its totals (so a batch that could not be counted still shows).',
+    }),
+  );
 
 export const fleetRunStatusSchema = z
   .strictObject({
@@ -65,7 +82,7 @@ export const fleetRunStatusSchema = z
     startDate: z.iso.datetime(),
     stopDate: z.optional(z.iso.datetime()),
     cancelled: z.optional(z.literal(true)).check(z.meta({ description: 'A cancel was taken: no new batch starts.' })),
-    devices: z.optional(countsSoFar).check(z.meta({ description: 'Devices whose batch has ended, of the manifest’s; the report has their outcomes.' })),
+    devices: z.optional(devicesSoFarSchema),
     batches: z.optional(z.strictObject({ total: z.number(), done: z.number(), failed: z.number() })),
     devicesPerSecond: z.optional(z.number()),
     etaSeconds: z.optional(z.number()),

@@ -8,6 +8,7 @@ import { MAX_DEVICES_PER_REQUEST } from './limits.ts';
 import { deviceConcurrency, type PacingQuotas } from './pacing.ts';
 import type { RequestSummary } from './records.ts';
 import { requestDigest } from './request-digest.ts';
+import { isRolledBack } from './summary.ts';
 
 export type { FleetAction, FleetOutcome } from './fleet-run-schemas.ts';
 
@@ -205,6 +206,7 @@ export function buildFleetReport(context: ReportContext, results: MapRunResults)
       devices: devices.length,
       succeeded,
       failed: devices.length - succeeded - notStarted,
+      rolledBack: devices.filter(isRolledBack).length,
       notStarted,
       ...(elapsedSeconds > 0 && { devicesPerSecond: (devices.length - notStarted) / elapsedSeconds }),
     },

@@ -1,4 +1,4 @@
-import type { DeviceOutcome, DeviceRecord, RequestStatus, RequestSummary, StepError } from './records.ts';
+import type { DeviceOutcome, DeviceRecord, RequestStatus, RequestSummary, RollbackReport, StepError } from './records.ts';
 
 /**
  * Which step a device failed at, read from how far its record got: each task writes the record,
@@ -31,6 +31,11 @@ export function toOutcome(record: DeviceRecord): DeviceOutcome {
   };
 }
 
+/** A device whose rollback undid something (deleted its thing or detached a principal): counts.rolledBack, and a fleet run's. */
+export function isRolledBack(outcome: { rollback?: RollbackReport }): boolean {
+  return outcome.rollback !== undefined && (outcome.rollback.thingDeleted || outcome.rollback.detachedPrincipals.length > 0);
+}
+
 /**
  * CANCELLED as soon as a cancel left one device not started, whatever became of the others: the request did not
  * do all it was asked, and its counts say how far it got. `notStarted` is counted only then, so that the counts of
@@ -49,7 +54,7 @@ export function summarize(requestId: string, devices: DeviceRecord[]): RequestSu
       requested: outcomes.length,
       succeeded,
       failed,
-      rolledBack: outcomes.filter((outcome) => outcome.rollback?.thingDeleted || (outcome.rollback?.detachedPrincipals.length ?? 0) > 0).length,
+      rolledBack: outcomes.filter(isRolledBack).length,
       ...(notStarted > 0 && { notStarted }),
     },
     devices: outcomes,

@@ -1,9 +1,11 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, expect } from 'vitest';
 import type { FleetCompletionDetail, FleetTotals } from '../../functions/domain/fleet-run-schemas.ts';
-import type { FleetReportDocument } from '../../functions/domain/fleet-run.ts';
+import { type FleetAction, type FleetReportDocument, fleetRunOwner } from '../../functions/domain/fleet-run.ts';
+import type { BatchEnd, FleetDeviceCounts } from '../../functions/domain/fleet-run-counts.ts';
 import type { RequestSummary } from '../../functions/domain/records.ts';
 import { lambdaContext } from './task-fixtures.ts';
 import type { ProvisioningRequestShape } from '../integration/reliability/invariants.ts';
@@ -34,11 +36,17 @@ export interface FleetHarness {
   waitForEnd(executionArn: string): Promise<{ executionArn: string; status?: string; error?: string; cause?: string; output?: Record<string, any> }>;
   /** The details of the Fleet Run Completed events the local cloud's bus has seen. */
   completions(): Promise<FleetCompletionDetail[]>;
+  /** The run's counter as its batches left it (count-fleet-batch.ts), read as GET reads it; and a batch counted again, as a retried task would. */
+  counts(executionArn: string): Promise<FleetDeviceCounts | undefined>;
+  countAgain(executionArn: string, batch: { position: number; devices: number }, end: BatchEnd): Promise<void>;
 }
 
 /** The fleet routes' handlers, imported once the service cloud has set the environment Lambda would give them. */
 export function useFleetHarness(cloud: TestServiceCloud): FleetHarness {
   const handlers: Record<'post' | 'get' | 'list' | 'cancel' | 'createUpload', Handler> = {} as never;
+  let readCounts: typeof import('../../functions/aws/fleet-run-counts.ts').readFleetRunCounts;
+  let countFleetBatch: typeof import('../../functions/count-fleet-batch.ts').countFleetBatch;
+  let dynamodb: import('@aws-sdk/client-dynamodb').DynamoDBClient;
   let s3: S3Client | undefined;
   let bucket = '';
   beforeAll(async () => {
@@ -50,6 +58,9 @@ export function useFleetHarness(cloud: TestServiceCloud): FleetHarness {
     handlers.list = (await import('../../functions/list-fleet-runs.ts')).handler;
     handlers.cancel = (await import('../../functions/cancel-fleet-run.ts')).handler;
     handlers.createUpload = (await import('../../functions/create-fleet-upload.ts')).handler;
+    readCounts = (await import('../../functions/aws/fleet-run-counts.ts')).readFleetRunCounts;
+    countFleetBatch = (await import('../../functions/count-fleet-batch.ts')).countFleetBatch;
+    dynamodb = (await import('../../functions/aws/clients/dynamodb.ts')).dynamodb;
     s3 = new S3Client({ endpoint: cloud.url, region: cloud.project.region, forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
   });
   afterAll(() => s3?.destroy());
@@ -93,6 +104,17 @@ export function useFleetHarness(cloud: TestServiceCloud): FleetHarness {
       const { events } = (await (await fetch(`${cloud.url}/_local/eventbridge/events`)).json()) as { events: { event: { 'detail-type': string; detail: FleetCompletionDetail } }[] };
       return events.filter(({ event }) => event['detail-type'] === 'Fleet Run Completed').map(({ event }) => event.detail);
     },
+    async counts(executionArn) {
+      const { fleetRunId, requestDigest } = await runInput(executionArn);
+      return readCounts(dynamodb, fleetRunOwner(fleetRunId, requestDigest));
+    },
+    async countAgain(executionArn, batch, end) {
+      await countFleetBatch({ batch: { ...(await runInput(executionArn)), ...batch }, ...end });
+    },
+  };
+  const runInput = async (executionArn: string) => {
+    const { input } = await cloud.sfn.send(new DescribeExecutionCommand({ executionArn }));
+    return JSON.parse(input ?? '{}') as { fleetRunId: string; action: FleetAction; requestDigest: string };
   };
   return harness;
 }

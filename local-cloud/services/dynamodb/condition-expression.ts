@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
-import { type AttributeValue, type Item, DynamoDbError } from './items.ts';
+import { type ExpressionPlaceholders, ExpressionReader } from './expression-reader.ts';
+import type { AttributeValue, Item } from './items.ts';
 
 /**
  * DynamoDB's condition-expression language: comparators, BETWEEN, IN, the functions attribute_exists,
@@ -8,11 +9,6 @@ import { type AttributeValue, type Item, DynamoDbError } from './items.ts';
  * placeholders. Nested paths (`a.b`, `a[0]`) and the reserved-word check are not emulated: they are
  * refused with a ValidationException that says so, never silently misread.
  */
-export interface ExpressionPlaceholders {
-  names?: Record<string, string>;
-  values?: Record<string, AttributeValue>;
-}
-
 type Operand = { kind: 'path'; name: string } | { kind: 'value'; value: AttributeValue } | { kind: 'size'; name: string };
 type Condition =
   | { kind: 'and' | 'or'; left: Condition; right: Condition }
@@ -22,137 +18,85 @@ type Condition =
   | { kind: 'in'; operand: Operand; candidates: Operand[] }
   | { kind: 'function'; name: string; path: string; argument?: Operand };
 
-const TOKEN = /\s*(<>|<=|>=|[=<>(),]|[#:]?[A-Za-z0-9_]+|\S)/y;
 const COMPARATORS = new Set(['=', '<>', '<', '<=', '>', '>=']);
 const FUNCTIONS_OF_ONE_PATH = new Set(['attribute_exists', 'attribute_not_exists']);
 const FUNCTIONS_OF_PATH_AND_OPERAND = new Set(['attribute_type', 'begins_with', 'contains']);
 
-function invalid(message: string): DynamoDbError {
-  return new DynamoDbError('ValidationException', `Invalid ConditionExpression: ${message}`);
-}
-
-function tokenize(expression: string): string[] {
-  const tokens: string[] = [];
-  TOKEN.lastIndex = 0;
-  while (TOKEN.lastIndex < expression.length) {
-    const match = TOKEN.exec(expression);
-    if (!match) break;
-    if (match[1]) tokens.push(match[1]);
-  }
-  return tokens;
-}
-
-/** Parses once, checks every placeholder is defined and used (as DynamoDB does), and returns the evaluator. */
-export function compileCondition(expression: string, placeholders: ExpressionPlaceholders): (item: Item | undefined) => boolean {
-  const tokens = tokenize(expression);
-  if (tokens.length === 0) throw invalid('The expression can not be empty');
-  let position = 0;
-  const usedNames = new Set<string>();
-  const usedValues = new Set<string>();
-  const peek = () => tokens[position];
-  const next = () => {
-    const token = tokens[position++];
-    if (token === undefined) throw invalid('Syntax error; the expression ends too early');
-    return token;
-  };
-  const expect = (wanted: string) => {
-    const token = next();
-    if (token.toUpperCase() !== wanted) throw invalid(`Syntax error; token: "${token}", expected "${wanted}"`);
-  };
-  const isKeyword = (token: string | undefined, keyword: string) => token?.toUpperCase() === keyword;
-
-  const attributeName = (): string => {
-    const token = next();
-    if (tokens[position] === '.' || tokens[position] === '[') throw invalid('nested attribute paths are not emulated by the local cloud');
-    if (token.startsWith('#')) {
-      const name = placeholders.names?.[token];
-      if (name === undefined) throw invalid(`An expression attribute name used in the document path is not defined; attribute name: ${token}`);
-      usedNames.add(token);
-      return name;
-    }
-    if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(token)) throw invalid(`Syntax error; token: "${token}"`);
-    return token;
-  };
+/**
+ * Parses once and returns the evaluator. The placeholders it uses go into `used`: the caller checks them with
+ * checkPlaceholdersUsed once the request's other expressions (an update's) have been read too.
+ */
+export function compileCondition(expression: string, placeholders: ExpressionPlaceholders, used: Set<string>): (item: Item | undefined) => boolean {
+  const reader = new ExpressionReader('ConditionExpression', expression, placeholders, used);
   const operand = (): Operand => {
-    const token = peek() ?? '';
-    if (token.startsWith(':')) {
-      position++;
-      const value = placeholders.values?.[token];
-      if (value === undefined) throw invalid(`An expression attribute value used in expression is not defined; attribute value: ${token}`);
-      usedValues.add(token);
-      return { kind: 'value', value };
-    }
-    if (token === 'size' && tokens[position + 1] === '(') {
-      position += 2;
-      const name = attributeName();
-      expect(')');
+    if (reader.isValue()) return { kind: 'value', value: reader.value() };
+    if (reader.peek() === 'size' && reader.peek(1) === '(') {
+      reader.skip(2);
+      const name = reader.attributeName();
+      reader.expect(')');
       return { kind: 'size', name };
     }
-    return { kind: 'path', name: attributeName() };
+    return { kind: 'path', name: reader.attributeName() };
   };
   const primary = (): Condition => {
-    const token = peek();
+    const token = reader.peek();
     if (token === '(') {
-      position++;
+      reader.skip(1);
       const inner = or();
-      expect(')');
+      reader.expect(')');
       return inner;
     }
-    if (token && (FUNCTIONS_OF_ONE_PATH.has(token) || FUNCTIONS_OF_PATH_AND_OPERAND.has(token)) && tokens[position + 1] === '(') {
-      position += 2;
-      const path = attributeName();
-      const argument = FUNCTIONS_OF_PATH_AND_OPERAND.has(token) ? (expect(','), operand()) : undefined;
-      expect(')');
+    if (token && (FUNCTIONS_OF_ONE_PATH.has(token) || FUNCTIONS_OF_PATH_AND_OPERAND.has(token)) && reader.peek(1) === '(') {
+      reader.skip(2);
+      const path = reader.attributeName();
+      const argument = FUNCTIONS_OF_PATH_AND_OPERAND.has(token) ? (reader.expect(','), operand()) : undefined;
+      reader.expect(')');
       return { kind: 'function', name: token, path, ...(argument && { argument }) };
     }
     const left = operand();
-    const following = next();
+    const following = reader.next();
     if (COMPARATORS.has(following)) return { kind: 'compare', operator: following, left, right: operand() };
-    if (isKeyword(following, 'BETWEEN')) {
+    if (following.toUpperCase() === 'BETWEEN') {
       const low = operand();
-      expect('AND');
+      reader.expect('AND');
       return { kind: 'between', operand: left, low, high: operand() };
     }
-    if (isKeyword(following, 'IN')) {
-      expect('(');
+    if (following.toUpperCase() === 'IN') {
+      reader.expect('(');
       const candidates = [operand()];
-      while (peek() === ',') {
-        position++;
+      while (reader.peek() === ',') {
+        reader.skip(1);
         candidates.push(operand());
       }
-      expect(')');
+      reader.expect(')');
       return { kind: 'in', operand: left, candidates };
     }
-    throw invalid(`Syntax error; token: "${following}"`);
+    throw reader.invalid(`Syntax error; token: "${following}"`);
   };
   const not = (): Condition => {
-    if (!isKeyword(peek(), 'NOT')) return primary();
-    position++;
+    if (!reader.isKeyword('NOT')) return primary();
+    reader.skip(1);
     return { kind: 'not', operand: not() };
   };
   const and = (): Condition => {
     let left = not();
-    while (isKeyword(peek(), 'AND')) {
-      position++;
+    while (reader.isKeyword('AND')) {
+      reader.skip(1);
       left = { kind: 'and', left, right: not() };
     }
     return left;
   };
   const or = (): Condition => {
     let left = and();
-    while (isKeyword(peek(), 'OR')) {
-      position++;
+    while (reader.isKeyword('OR')) {
+      reader.skip(1);
       left = { kind: 'or', left, right: and() };
     }
     return left;
   };
 
   const condition = or();
-  if (position < tokens.length) throw invalid(`Syntax error; token: "${tokens[position]}"`);
-  const unusedNames = Object.keys(placeholders.names ?? {}).filter((name) => !usedNames.has(name));
-  if (unusedNames.length > 0) throw new DynamoDbError('ValidationException', `Value provided in ExpressionAttributeNames unused in expressions: keys: {${unusedNames.join(', ')}}`);
-  const unusedValues = Object.keys(placeholders.values ?? {}).filter((name) => !usedValues.has(name));
-  if (unusedValues.length > 0) throw new DynamoDbError('ValidationException', `Value provided in ExpressionAttributeValues unused in expressions: keys: {${unusedValues.join(', ')}}`);
+  reader.end();
   return (item) => evaluate(condition, item ?? {});
 }
 
@@ -239,7 +183,7 @@ function parseDecimal(text: string): { sign: -1 | 0 | 1; digits: string; magnitu
 }
 
 /** DynamoDB numbers have up to 38 significant digits, more than a double holds: compared as decimals. */
-function compareDecimals(left: string, right: string): number {
+export function compareDecimals(left: string, right: string): number {
   const a = parseDecimal(left);
   const b = parseDecimal(right);
   if (a.sign !== b.sign) return Math.sign(a.sign - b.sign);

@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { OrderedMap, type AttributeDefinition, type KeySchemaElement, type TableRecord } from '../../store.ts';
 import { awsJsonProtocol } from '../../wire/aws-json.ts';
 import type { LocalCloudContext } from '../../wire/context.ts';
 import type { EmulatedService } from '../../wire/service.ts';
-import { compileCondition, type ExpressionPlaceholders } from './condition-expression.ts';
+import { compileCondition } from './condition-expression.ts';
+import { checkPlaceholdersUsed, type ExpressionPlaceholders } from './expression-reader.ts';
 import { type AttributeValue, DynamoDbError, type Item, keyOf, requireItem } from './items.ts';
+import { compileUpdate } from './update-expression.ts';
 
 /** On-demand tables throttle with ProvisionedThroughputExceededException; server faults are 500 InternalServerError. */
 const protocol = awsJsonProtocol('DynamoDB_20120810', 'InternalServerError', {
@@ -146,6 +149,31 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
       store.changed();
       return input.ReturnValues === 'ALL_OLD' && previous ? { Attributes: previous } : {};
     },
+    /** The item is created from its key when missing; its key attributes cannot be updated. */
+    UpdateItem(input) {
+      const table = tableOf(input);
+      const keyItem = requireItem(input.Key, 'key');
+      const key = keyOf(table, keyItem, { exact: true });
+      const expression = requireString(input, 'UpdateExpression');
+      const used = new Set<string>();
+      const update = compileUpdate(expression, placeholdersOf(input), used);
+      const previous = checkCondition(table, key, input, { singleItem: true, used });
+      const updated = update(previous ?? keyItem);
+      const keyUpdated = table.keySchema.find(({ AttributeName }) => !isDeepStrictEqual(updated[AttributeName], keyItem[AttributeName]));
+      if (keyUpdated) throw new DynamoDbError('ValidationException', `One or more parameter values were invalid: Cannot update attribute ${keyUpdated.AttributeName}. This attribute is part of the key`);
+      table.items.set(key, updated);
+      store.changed();
+      switch (input.ReturnValues ?? 'NONE') {
+        case 'NONE':
+          return {};
+        case 'ALL_NEW':
+          return { Attributes: updated };
+        case 'ALL_OLD':
+          return previous ? { Attributes: previous } : {};
+        default:
+          throw new DynamoDbError('ValidationException', `ReturnValues ${String(input.ReturnValues)} is not emulated by the local cloud for UpdateItem`);
+      }
+    },
     Scan(input) {
       const table = tableOf(input);
       const limit = typeof input.Limit === 'number' && input.Limit > 0 ? input.Limit : DEFAULT_SCAN_LIMIT;
@@ -216,20 +244,30 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
     });
   }
 
-  /** Throws ConditionalCheckFailedException (or, within a transaction, ConditionFailed); returns the item it replaces. */
-  function checkCondition(table: TableRecord, key: string, input: Input, { singleItem }: { singleItem: boolean }): Item | undefined {
+  function placeholdersOf(input: Input): ExpressionPlaceholders {
+    return {
+      ...(input.ExpressionAttributeNames !== undefined && { names: input.ExpressionAttributeNames as Record<string, string> }),
+      ...(input.ExpressionAttributeValues !== undefined && { values: requireItem(input.ExpressionAttributeValues, 'expressionAttributeValues') as Record<string, AttributeValue> }),
+    };
+  }
+
+  /**
+   * Throws ConditionalCheckFailedException (or, within a transaction, ConditionFailed); returns the item it replaces.
+   * `used` holds the placeholders an update expression of the same request used.
+   */
+  function checkCondition(table: TableRecord, key: string, input: Input, { singleItem, used }: { singleItem: boolean; used?: Set<string> }): Item | undefined {
     const previous = table.items.get(key) as Item | undefined;
-    if (typeof input.ConditionExpression !== 'string') {
+    if (typeof input.ConditionExpression !== 'string' && used === undefined) {
       if (input.ExpressionAttributeNames || input.ExpressionAttributeValues) {
         throw new DynamoDbError('ValidationException', 'ExpressionAttributeNames and ExpressionAttributeValues can only be specified when using expressions');
       }
       return previous;
     }
-    const placeholders: ExpressionPlaceholders = {
-      ...(input.ExpressionAttributeNames !== undefined && { names: input.ExpressionAttributeNames as Record<string, string> }),
-      ...(input.ExpressionAttributeValues !== undefined && { values: requireItem(input.ExpressionAttributeValues, 'expressionAttributeValues') as Record<string, AttributeValue> }),
-    };
-    if (compileCondition(input.ConditionExpression, placeholders)(previous)) return previous;
+    const placeholders = placeholdersOf(input);
+    const allUsed = used ?? new Set<string>();
+    const holds = typeof input.ConditionExpression === 'string' ? compileCondition(input.ConditionExpression, placeholders, allUsed) : () => true;
+    checkPlaceholdersUsed(placeholders, allUsed);
+    if (holds(previous)) return previous;
     const returned = input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? previous : undefined;
     if (!singleItem) throw new ConditionFailed(returned);
     throw new DynamoDbError('ConditionalCheckFailedException', 'The conditional request failed', 400, returned ? { Item: returned } : {});

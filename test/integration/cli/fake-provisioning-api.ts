@@ -9,6 +9,7 @@ import { validate } from '../../../functions/domain/validation.ts';
 import { manifestFormatOf, parseManifest } from '../../../functions/domain/fleet-manifest.ts';
 import { type DeviceReportEntry, deviceReportCsv, failureCounts } from '../../../functions/domain/fleet-report.ts';
 import type { FleetRunStatus } from '../../../functions/domain/fleet-run-schemas.ts';
+import { devicesSoFar } from '../../../functions/domain/fleet-run-counts.ts';
 
 export interface FakeApiOptions {
   /** The error each named device fails with; every other device is provisioned. */
@@ -104,7 +105,7 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
     });
     const failed = devices.filter((device) => device.status === 'FAILED').length;
     const batches = Math.ceil(devices.length / 200);
-    const totals = { batches, batchesFailed: 0, batchesNotStarted: 0, devices: devices.length, succeeded: devices.length - failed, failed, notStarted: 0, devicesPerSecond: devices.length };
+    const totals = { batches, batchesFailed: 0, batchesNotStarted: 0, devices: devices.length, succeeded: devices.length - failed, failed, rolledBack: 0, notStarted: 0, devicesPerSecond: devices.length };
     const outcome = failed === 0 ? 'SUCCEEDED' : failed === devices.length ? 'FAILED' : 'PARTIAL';
     const document = { fleetRunId, workflow: run.body.action, manifest: run.body.manifest, outcome, totals, failures: failureCounts(devices), devices };
     return { document, csv: deviceReportCsv(devices) };
@@ -118,7 +119,7 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
     if (run.statusCalls <= runningPolls) {
       // The first answer comes before the Map Run exists (the manifest is being validated): no counts yet.
       const done = Math.floor((total * (run.statusCalls - 1)) / runningPolls);
-      return { ...base, executionStatus: 'RUNNING', ...(run.statusCalls > 1 && { devices: { total, done }, batches: { total: Math.ceil(total / 200), done: Math.floor(done / 200), failed: 0 } }) };
+      return { ...base, executionStatus: 'RUNNING', ...(run.statusCalls > 1 && { devices: devicesSoFar(total, { succeeded: done, failed: 0, rolledBack: 0, notStarted: 0 }), batches: { total: Math.ceil(total / 200), done: Math.floor(done / 200), failed: 0 } }) };
     }
     const ended = { ...base, stopDate: '2026-01-01T00:00:10.000Z' };
     if (fleetOptions?.error) return { ...ended, executionStatus: 'FAILED', error: fleetOptions.error };
@@ -128,7 +129,7 @@ export async function startFakeApi(options: FakeApiOptions = {}): Promise<FakeAp
     return {
       ...ended,
       executionStatus: 'SUCCEEDED',
-      devices: { total, done: total },
+      devices: devicesSoFar(total, document.totals),
       batches: { total: document.totals.batches, done: document.totals.batches, failed: 0 },
       outcome: document.outcome as 'SUCCEEDED' | 'PARTIAL' | 'FAILED',
       totals: document.totals,

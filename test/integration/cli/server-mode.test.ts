@@ -275,24 +275,26 @@ describe('the progress of a fleet run', () => {
   }
 
   const ended = { executionStatus: 'FAILED' as const, error: { code: 'States.Timeout', message: 'timed out' } };
+  /** A run's devices as GET answers them: `done` of `total` counted, `failed` of them failed, the rest succeeded. */
+  const counted = (total: number, done: number, failed = 0) => ({ total, done, succeeded: done - failed, failed, rolledBack: 0, notStarted: 0, pending: total - done });
 
-  it('starts once the run counts devices and moves with its counts, the manifest\'s size as the whole', async () => {
+  it('starts once the run counts devices and moves with its counts (failures as they are counted), the manifest\'s size as the whole', async () => {
     const { dependencies, events } = watching(
-      scriptedStatuses({}, { devices: { total: 200, done: 0 } }, { devices: { total: 400, done: 200 } }, { ...ended, devices: { total: 400, done: 400 } }),
+      scriptedStatuses({}, { devices: counted(200, 0) }, { devices: counted(400, 200, 3) }, { ...ended, devices: counted(400, 400, 3) }),
       400,
     );
 
     expect(await watchFleetRun('r', dependencies)).toBe(1);
 
-    expect(events).toEqual([{ start: { total: 400, alreadyDone: 0 } }, { total: 200, done: 0 }, { total: 400, done: 200 }, { stop: false }]);
+    expect(events).toEqual([{ start: { total: 400, alreadyDone: 0 } }, { total: 200, done: 0, failed: 0 }, { total: 400, done: 200, failed: 3 }, { total: 400, done: 400, failed: 3 }, { stop: false }]);
   });
 
   it('counts the devices done before it attached as already done, so that they make no rate', async () => {
-    const { dependencies, events } = watching(scriptedStatuses({ devices: { total: 1000, done: 600 } }, { devices: { total: 1000, done: 800 } }, ended));
+    const { dependencies, events } = watching(scriptedStatuses({ devices: counted(1000, 600) }, { devices: counted(1000, 800) }, ended));
 
     await watchFleetRun('r', dependencies);
 
-    expect(events.slice(0, 3)).toEqual([{ start: { total: 1000, alreadyDone: 600 } }, { total: 1000, done: 600 }, { total: 1000, done: 800 }]);
+    expect(events.slice(0, 3)).toEqual([{ start: { total: 1000, alreadyDone: 600 } }, { total: 1000, done: 600, failed: 0 }, { total: 1000, done: 800, failed: 0 }]);
   });
 });
 

@@ -12,7 +12,7 @@ describe('cancelling a fleet run', () => {
   const cloud = useServiceCloud({ timeScale: 0.2, coreDevices: [...CORES], keyAlgorithm: 'ec-p256' });
   const fleet = useFleetHarness(cloud);
 
-  it('cancelled mid-run: the batch under way finishes or leaves its devices NOT_STARTED, later batches start nothing, each device has one outcome, nothing is left half-done or leased, things that existed are untouched; GET, the report and the event say CANCELLED', async () => {
+  it('cancelled mid-run: the batch under way finishes or leaves its devices NOT_STARTED, later batches start nothing, each device has one outcome, nothing is left half-done or leased, things that existed are untouched; GET (its devices not started counted), the report and the event say CANCELLED', async () => {
     const { csv, request } = await threeBatchManifest(cloud, 'cancel', CORES);
     // A bystander, and the manifest's last device, both provisioned before the run.
     const last = request.devices.at(-1)!;
@@ -49,12 +49,20 @@ describe('cancelling a fleet run', () => {
 
     const after = cloud.cloud.admin.state();
     expect(checkProvisioning(request, reportAsSummary(report), before, after)).toEqual([]);
-    // No lease outlives the run: only the two cancel markers (the run's and its first batch's) remain.
+    // No lease outlives the run: only the two cancel markers (the run's and its first batch's) and the run's counter remain.
     const leases = after.tables?.find((table) => table.tableName.endsWith('device-leases'))?.items ?? [];
-    expect(leases.map((item) => String((item as { thingName?: { S?: string } }).thingName?.S)).every((key) => key.startsWith('cancel#'))).toBe(true);
-    expect(leases).toHaveLength(2);
+    const keys = leases.map((item) => String((item as { thingName?: { S?: string } }).thingName?.S));
+    expect(keys.filter((key) => key.startsWith('cancel#'))).toHaveLength(2);
+    expect(keys.filter((key) => !key.startsWith('cancel#'))).toEqual([expect.stringMatching(/^counts#fleet\/fleet-cancel\//)]);
 
-    expect(await fleet.get('fleet-cancel')).toMatchObject({ statusCode: 200, body: { executionStatus: 'SUCCEEDED', outcome: 'CANCELLED', totals: output!.totals } });
+    // The counter counted the devices the cancel left untouched, the batches that never started theirs included, as the report did.
+    const { succeeded, failed, rolledBack, notStarted } = output!.totals;
+    expect(notStarted).toBeGreaterThanOrEqual(250);
+    expect(await fleet.counts(accepted.body.executionArn)).toEqual({ succeeded, failed, rolledBack, notStarted });
+    expect(await fleet.get('fleet-cancel')).toMatchObject({
+      statusCode: 200,
+      body: { executionStatus: 'SUCCEEDED', outcome: 'CANCELLED', totals: output!.totals, devices: { total: 450, done: 450, succeeded, failed, rolledBack, notStarted, pending: 0 } },
+    });
     expect(await fleet.completions()).toEqual([expect.objectContaining({ fleetRunId: 'fleet-cancel', outcome: 'CANCELLED', totals: output!.totals })]);
     expect(await fleet.cancel('fleet-cancel')).toMatchObject({ statusCode: 409, body: { fleetRunId: 'fleet-cancel', executionStatus: 'SUCCEEDED' } });
     expect(await fleet.cancel('no-such-run')).toMatchObject({ statusCode: 404 });

@@ -90,7 +90,7 @@ describe('fleet runs', () => {
         executionArn,
         executionStatus: 'SUCCEEDED',
         manifest,
-        devices: { total: 1_000, done: 1_000 },
+        devices: { total: 1_000, done: 1_000, succeeded: 1_000, failed: 0, rolledBack: 0, notStarted: 0, pending: 0 },
         batches: { total: 5, done: 5, failed: 0 },
         outcome: 'SUCCEEDED',
         totals: output!.totals,
@@ -98,6 +98,8 @@ describe('fleet runs', () => {
       },
     });
     expect(status.body.devicesPerSecond).toBeGreaterThan(0);
+    // Each batch counted itself once, to the report's totals.
+    expect(await fleet.counts(executionArn)).toEqual({ succeeded: 1_000, failed: 0, rolledBack: 0, notStarted: 0 });
     // Presigned: a client without S3 permissions (the fleet CLI's --server) downloads the report through them.
     const csvUrl = new URL(status.body.reportUrls.csv as string);
     expect(csvUrl.searchParams.get('X-Amz-Expires')).toBe('900');
@@ -157,7 +159,7 @@ describe('fleet runs', () => {
     expect(fleetCompletionDetailSchema.safeParse(completions[0]).success).toBe(true);
   });
 
-  it('tolerates a batch that fails for good (its request id taken by another request), reports its devices failed at submit, and a re-run under a new id converges', async () => {
+  it('tolerates a batch that fails for good (its request id taken by another request), counts and reports its devices failed at submit, and a re-run under a new id converges', async () => {
     await makeCertificates(450);
     const manifest = await fleet.upload('staged/fleet-450.csv', csvManifest(450, 'retry'));
     // Another request already holds the id of the run's second batch: the batch can never start.
@@ -173,6 +175,8 @@ describe('fleet runs', () => {
     expect(new Set(failed.map((device) => device.requestId))).toEqual(new Set(['fleet-taken-200']));
     expect(failed.every((device) => device.error?.step === 'submit' && device.error.code === 'Conflict')).toBe(true);
     expect(failedReport.failures).toEqual({ 'submit Conflict': 200 });
+    // The failed batch is counted as failed before it fails with its own error.
+    expect(await fleet.counts(first.executionArn)).toEqual({ succeeded: 250, failed: 200, rolledBack: 0, notStarted: 0 });
     expect(cloud.clientThings()).toHaveLength(250 + 1);
 
     const rerun = await runFleet('fleet-rerun', manifest);
@@ -180,6 +184,25 @@ describe('fleet runs', () => {
     expect((await fleet.report('fleet-rerun')).devices.every((device) => device.status === 'PROVISIONED')).toBe(true);
     expect(cloud.clientThings()).toHaveLength(450 + 1);
   }, 600_000);
+
+  it('a batch whose counts cannot be written keeps its result: the report and the final GET stand on the result files, and a failed batch still fails with its own error', async () => {
+    await makeCertificates(3);
+    const manifest = await fleet.upload('staged/uncounted.csv', csvManifest(3, 'uncounted'));
+    const other = await cloud.provision({ requestId: 'fleet-uncounted-failed-0', coreDeviceThingName: 'core-1', devices: [{ thingName: 'unrelated', principal: await cloud.createCertificate() }] });
+    expect(other.status).toBe('SUCCEEDED');
+    // Every write of the counters fails, after CountBatch's retries too.
+    cloud.cloud.admin.configureFaults({ serverError: { UpdateItem: 1 } });
+
+    const counted = await runFleet('fleet-uncounted', manifest);
+    expect(counted.output).toMatchObject({ outcome: 'SUCCEEDED', totals: { devices: 3, succeeded: 3, failed: 0 } });
+    expect(await fleet.counts(counted.executionArn)).toBeUndefined();
+    expect((await fleet.get('fleet-uncounted')).body.devices).toEqual({ total: 3, done: 3, succeeded: 3, failed: 0, rolledBack: 0, notStarted: 0, pending: 0 });
+
+    const failed = await runFleet('fleet-uncounted-failed', manifest);
+    expect(failed.output).toMatchObject({ outcome: 'FAILED', totals: { batchesFailed: 1, devices: 3, succeeded: 0, failed: 3 } });
+    expect((await fleet.report('fleet-uncounted-failed')).failures).toEqual({ 'submit Conflict': 3 });
+    expect(await fleet.counts(failed.executionArn)).toBeUndefined();
+  });
 
   it('refuses a manifest outside the fleet fleet.bucket, fields the run sets, and answers 404 for an unknown fleetRunId', async () => {
     expect(await fleet.post({ manifest: 's3://somebody-elses-fleet.bucket/fleet.csv', requestId: 'r', devices: [] })).toMatchObject({

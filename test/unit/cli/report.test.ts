@@ -4,7 +4,7 @@ import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import type { FleetRunResult } from '../../../cli/fleet-run.ts';
 import type { FleetDeviceOutcome } from '../../../functions/domain/fleet-outcomes.ts';
-import { buildReport, formatSummary, reportPaths, writeReport } from '../../../cli/report.ts';
+import { buildReport, formatFleetRunSummary, formatSummary, reportPaths, writeReport } from '../../../cli/report.ts';
 import { PROVISIONING } from '../../../functions/domain/fleet-workflow.ts';
 import { workDirectory } from '../../support/fleet-fixtures.ts';
 
@@ -110,6 +110,26 @@ describe('the report', () => {
       'Elapsed   1m 05s',
       'Rate      0.0 devices/s',
       'Report    r.json, r.csv',
+    ]);
+  });
+
+  it("prints a fleet run's summary with its rolled back devices among the failed", () => {
+    const status = {
+      fleetRunId: 'line-7',
+      executionArn: 'arn:line-7',
+      executionStatus: 'SUCCEEDED' as const,
+      startDate: '2026-01-01T00:00:00.000Z',
+      stopDate: '2026-01-01T00:01:05.000Z',
+      outcome: 'PARTIAL' as const,
+      totals: { batches: 3, batchesFailed: 1, batchesNotStarted: 0, devices: 450, succeeded: 300, failed: 150, rolledBack: 120, notStarted: 0, devicesPerSecond: 6.9 },
+    };
+    expect(formatFleetRunSummary(status, { json: 'r.json', csv: 'r.csv' }, PROVISIONING).split('\n')).toEqual([
+      'Fleet run  line-7: PARTIAL',
+      'Batches    3, 1 failed',
+      'Devices    450: 300 provisioned, 150 failed (120 rolled back)',
+      'Elapsed    1m 05s',
+      'Rate       6.9 devices/s',
+      'Report     r.json, r.csv',
     ]);
   });
 });

@@ -9,6 +9,7 @@ import {
   PutItemCommand,
   ScanCommand,
   TransactWriteItemsCommand,
+  UpdateItemCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -169,6 +170,52 @@ describe('DynamoDB items and condition expressions', () => {
     const second = await dynamodb.send(new ScanCommand({ TableName: 'leases', Limit: 2, ExclusiveStartKey: first.LastEvaluatedKey }));
     expect(second.Items?.map((item) => item.thingName?.S)).toEqual(['c']);
     expect(second.LastEvaluatedKey).toBeUndefined();
+  });
+});
+
+describe('DynamoDB UpdateItem', () => {
+  const counter = { thingName: { S: 'counts#run' } };
+  const countBatch = (position: number, devices: number) =>
+    dynamodb.send(
+      new UpdateItemCommand({
+        TableName: 'leases',
+        Key: counter,
+        UpdateExpression: 'ADD #devices :devices, #batches :position SET #expiresAt = :expiresAt',
+        ConditionExpression: 'NOT contains(#batches, :positionNumber)',
+        ExpressionAttributeNames: { '#devices': 'devices', '#batches': 'batches', '#expiresAt': 'expiresAt' },
+        ExpressionAttributeValues: { ':devices': { N: String(devices) }, ':position': { NS: [String(position)] }, ':positionNumber': { N: String(position) }, ':expiresAt': { N: '2000' } },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+
+  it('ADD creates the item from its key and adds numbers and set members; its condition keeps a repeated update out', async () => {
+    expect((await countBatch(0, 200)).Attributes).toEqual({ ...counter, devices: { N: '200' }, batches: { NS: ['0'] }, expiresAt: { N: '2000' } });
+    await countBatch(200, 50);
+    const repeated = await expectAwsError(countBatch(200, 50), 'ConditionalCheckFailedException', 400);
+    expect(repeated.message).toBe('The conditional request failed');
+    const { Item } = await dynamodb.send(new GetItemCommand({ TableName: 'leases', Key: counter }));
+    expect(Item).toEqual({ ...counter, devices: { N: '250' }, batches: { NS: ['0', '200'] }, expiresAt: { N: '2000' } });
+  });
+
+  it.each([
+    ['an unused placeholder', 'ADD devices :one', { ':one': { N: '1' }, ':two': { N: '2' } }, /unused in expressions: keys: \{:two\}/],
+    ['REMOVE, not emulated', 'REMOVE devices', {}, /REMOVE is not emulated/],
+    ['SET arithmetic, not emulated', 'SET devices = devices + :one', { ':one': { N: '1' } }, /only a :value placeholder/],
+    ['a clause twice', 'ADD devices :one ADD batches :one', { ':one': { N: '1' } }, /can only be used once/],
+    ['the key updated', 'SET thingName = :other', { ':other': { S: 'other' } }, /Cannot update attribute thingName/],
+  ])('an update with %s is a ValidationException, and nothing is written', async (_, UpdateExpression, values, message) => {
+    const error = await expectAwsError(
+      dynamodb.send(new UpdateItemCommand({ TableName: 'leases', Key: counter, UpdateExpression, ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }) })),
+      'ValidationException',
+      400,
+    );
+    expect(error.message).toMatch(message);
+    expect(await items()).toEqual([]);
+  });
+
+  it('ADD of a number to a string is a ValidationException', async () => {
+    await dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: { ...counter, devices: { S: 'many' } } }));
+    await expectAwsError(dynamodb.send(new UpdateItemCommand({ TableName: 'leases', Key: counter, UpdateExpression: 'ADD devices :one', ExpressionAttributeValues: { ':one': { N: '1' } } })), 'ValidationException', 400);
   });
 });
 

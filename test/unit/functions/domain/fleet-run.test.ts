@@ -53,7 +53,7 @@ describe('a fleet run report', () => {
 
   it('counts devices and batches, and rates the devices settled over the elapsed time', () => {
     expect(report.outcome).toBe('PARTIAL');
-    expect(report.totals).toEqual({ batches: 3, batchesFailed: 1, batchesNotStarted: 1, devices: 6, succeeded: 1, failed: 4, notStarted: 1, devicesPerSecond: 0.5 });
+    expect(report.totals).toEqual({ batches: 3, batchesFailed: 1, batchesNotStarted: 1, devices: 6, succeeded: 1, failed: 4, rolledBack: 0, notStarted: 1, devicesPerSecond: 0.5 });
   });
 });
 
@@ -72,26 +72,46 @@ describe('a fleet run', () => {
     expect(uploadedManifestRunId({ ...object, versionId: 'v1', etag: 'e2' })).toBe(uploadedManifestRunId({ ...object, versionId: 'v1' }));
   });
 
-  it('shows while it runs the devices and batches done from its Map Run, their rate and the ETA at that rate', () => {
+  it('shows while it runs the devices counted so far of the Map Run\'s total, the batches done, their rate and the ETA of the pending ones at that rate', () => {
     const execution = { name: 'run', executionArn: 'arn:run', status: 'RUNNING', startDate: new Date(0), input: JSON.stringify({ action: 'provision', manifest: 's3://b/m.csv' }) };
-    const mapRun = { itemCounts: { total: 1_000, succeeded: 380, failed: 20, running: 200 }, executionCounts: { total: 5, succeeded: 1, failed: 1, running: 1 } };
-    expect(fleetRunProgress(execution, mapRun, new Date(100_000), 's3://b/fleet-runs/run/problems.json')).toEqual({
+    const mapRun = { itemCounts: { total: 1_000 }, executionCounts: { total: 5, succeeded: 1, failed: 1, running: 1 } };
+    const counts = { succeeded: 350, failed: 30, rolledBack: 10, notStarted: 20 };
+    expect(fleetRunProgress({ execution, mapRun, counts }, new Date(100_000), 's3://b/fleet-runs/run/problems.json')).toEqual({
       fleetRunId: 'run',
       executionArn: 'arn:run',
       executionStatus: 'RUNNING',
       action: 'provision',
       manifest: 's3://b/m.csv',
       startDate: new Date(0).toISOString(),
-      devices: { total: 1_000, done: 400 },
+      devices: { total: 1_000, done: 400, succeeded: 350, failed: 30, rolledBack: 10, notStarted: 20, pending: 600 },
       batches: { total: 5, done: 2, failed: 1 },
       devicesPerSecond: 4,
       etaSeconds: 150,
     });
+    // Before the first batch is counted: every device pending, no rate.
+    expect(fleetRunProgress({ execution, mapRun }, new Date(100_000), '')).toMatchObject({ devices: { total: 1_000, done: 0, pending: 1_000 } });
+    expect(fleetRunProgress({ execution, mapRun }, new Date(100_000), '').devicesPerSecond).toBeUndefined();
+  });
+
+  it('once its report is written, answers the report\'s totals as its devices, whatever the counter missed', () => {
+    const totals = { batches: 2, batchesFailed: 0, batchesNotStarted: 0, devices: 300, succeeded: 250, failed: 50, rolledBack: 50, notStarted: 0 };
+    const execution = {
+      name: 'run',
+      status: 'SUCCEEDED',
+      startDate: new Date(0),
+      stopDate: new Date(10_000),
+      output: JSON.stringify({ fleetRunId: 'run', action: 'provision', outcome: 'PARTIAL', totals, report: { json: 's3://b/r.json', csv: 's3://b/r.csv' } }),
+    };
+    const mapRun = { itemCounts: { total: 300 }, executionCounts: { total: 2, succeeded: 2 } };
+    const view = fleetRunProgress({ execution, mapRun, counts: { succeeded: 200, failed: 0, rolledBack: 0, notStarted: 0 } }, new Date(20_000), '');
+    expect(view.devices).toEqual({ total: 300, done: 300, succeeded: 250, failed: 50, rolledBack: 50, notStarted: 0, pending: 0 });
+    expect(view).toMatchObject({ outcome: 'PARTIAL', totals, devicesPerSecond: 30 });
+    expect(view.etaSeconds).toBeUndefined();
   });
 
   it('names the problems file of a run that failed on its manifest', () => {
     const execution = { name: 'run', status: 'FAILED', startDate: new Date(0), stopDate: new Date(1_000), error: 'InvalidManifest', cause: JSON.stringify({ errorMessage: '3 problems' }) };
-    expect(fleetRunProgress(execution, undefined, new Date(2_000), 's3://b/fleet-runs/run/problems.json').error).toEqual({
+    expect(fleetRunProgress({ execution }, new Date(2_000), 's3://b/fleet-runs/run/problems.json').error).toEqual({
       code: 'InvalidManifest',
       message: '3 problems',
       problems: 's3://b/fleet-runs/run/problems.json',

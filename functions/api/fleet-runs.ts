@@ -13,7 +13,7 @@ import { sfn } from '../aws/clients/sfn.ts';
 import { isCancelled, writeCancelMarker } from '../aws/device-leases.ts';
 import { type ExecutionPage, findExecution, listExecutionsPage, type StartOutcome, startExecutionOnce } from '../aws/executions.ts';
 import { fleetBucket } from '../aws/fleet-bucket.ts';
-import { presignedGetUrl } from '../aws/fleet-objects.ts';
+import { presignedGetUrl } from '../aws/presigned-urls.ts';
 import { logger } from '../lambda/powertools.ts';
 import { type CancelOutcome, cancelRequest, requestKinds, stateMachineArn } from './requests.ts';
 

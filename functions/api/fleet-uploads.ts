@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { type FleetUpload, fleetUploadRequestSchema, plannedUpload, UPLOAD_URL_SECONDS } from '../domain/fleet-upload.ts';
 import { type FieldError, validate } from '../domain/validation.ts';
-import { s3Presigner } from '../aws/clients/s3.ts';
 import { fleetBucket } from '../aws/fleet-bucket.ts';
+import { presignedPutUrl } from '../aws/presigned-urls.ts';
 
 export type UploadOutcome = { kind: 'invalid'; errors: FieldError[] } | { kind: 'ready'; upload: FleetUpload };
 
@@ -18,6 +16,15 @@ export async function createFleetUpload(body: unknown): Promise<UploadOutcome> {
   const bucket = fleetBucket();
   const { key, contentType } = plannedUpload(request.value, randomUUID());
   const expiresAt = new Date(Date.now() + UPLOAD_URL_SECONDS * 1000);
-  const uploadUrl = await getSignedUrl(s3Presigner, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType }), { expiresIn: UPLOAD_URL_SECONDS });
-  return { kind: 'ready', upload: { uploadUrl, manifest: `s3://${bucket}/${key}`, expiresAt: expiresAt.toISOString(), method: 'PUT', headers: { 'Content-Type': contentType } } };
+  const uploadUrl = await presignedPutUrl(bucket, key, contentType, UPLOAD_URL_SECONDS);
+  return {
+    kind: 'ready',
+    upload: {
+      uploadUrl,
+      manifest: `s3://${bucket}/${key}`,
+      expiresAt: expiresAt.toISOString(),
+      method: 'PUT',
+      headers: { 'Content-Type': contentType },
+    },
+  };
 }

@@ -2,7 +2,8 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { FLEET_RUN_ID_PATTERN } from '../domain/fleet-run.ts';
 import type { FleetRunListItem } from '../domain/fleet-run-schemas.ts';
 import { badRequest, header, jsonBodyOf, jsonResponse, statusUrl } from './http.ts';
-import { cancelFleetRun, createFleetUpload, fleetRunStatus, listFleetRuns, submitFleetRun } from './fleet-runs.ts';
+import { cancelFleetRun, fleetRunStatus, listFleetRuns, submitFleetRun } from './fleet-runs.ts';
+import { createFleetUpload } from './fleet-uploads.ts';
 import { cancelledStatusUrl, listPage, retryLater } from './request-routes.ts';
 
 const INVALID_PATH_FLEET_RUN_ID = [{ field: 'path.fleetRunId', reason: 'must be 1-72 characters of a-z, A-Z, 0-9, underscore or hyphen' }];

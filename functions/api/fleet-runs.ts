@@ -1,24 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { DescribeMapRunCommand, type DescribeMapRunCommandOutput, ListMapRunsCommand, paginateListExecutions } from '@aws-sdk/client-sfn';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { type FleetAction, type FleetReportLocation, fleetRunKeys, fleetRunOwner, parseS3Uri } from '../domain/fleet-run.ts';
 import { fleetRunIntent, validateFleetRunRequest } from '../domain/fleet-run-request.ts';
 import { fleetRunProgress } from '../domain/fleet-run-status.ts';
 import type { FleetRunStatus } from '../domain/fleet-run-schemas.ts';
-import { type FleetUpload, plannedUpload, fleetUploadRequestSchema, UPLOAD_URL_SECONDS } from '../domain/fleet-upload.ts';
 import { requestDigest } from '../domain/request-digest.ts';
 import { resolveRequestId } from '../domain/request-id.ts';
 import { DEFAULT_LIST_LIMIT, type ListQuery } from '../domain/request-listing.ts';
-import { type FieldError, validate } from '../domain/validation.ts';
+import type { FieldError } from '../domain/validation.ts';
 import { dynamodb } from '../aws/clients/dynamodb.ts';
-import { s3Presigner } from '../aws/clients/s3.ts';
 import { sfn } from '../aws/clients/sfn.ts';
 import { isCancelled, writeCancelMarker } from '../aws/device-leases.ts';
 import { readFleetRunCounts } from '../aws/fleet-run-counts.ts';
 import { type ExecutionPage, findExecution, listExecutionsPage, type StartOutcome, startExecutionOnce } from '../aws/executions.ts';
 import { fleetBucket } from '../aws/fleet-bucket.ts';
-import { presignedGetUrl } from '../aws/fleet-objects.ts';
+import { presignedGetUrl } from '../aws/presigned-urls.ts';
 import { logger } from '../lambda/powertools.ts';
 import { type CancelOutcome, cancelRequest, requestKinds, stateMachineArn } from './requests.ts';
 
@@ -138,20 +134,4 @@ export async function cancelFleetRun(fleetRunId: string): Promise<FleetCancelOut
     }
   }
   return { kind: 'cancelling', executionArn, batchesCancelled };
-}
-
-export type UploadOutcome = { kind: 'invalid'; errors: FieldError[] } | { kind: 'ready'; upload: FleetUpload };
-
-/**
- * A presigned PUT for a new manifest object under `uploads/<id>/`: a client without S3 permissions uploads with it,
- * then starts the run with `POST /fleet-runs`. Not under `manifests/`, where the upload alone would start a run.
- */
-export async function createFleetUpload(body: unknown): Promise<UploadOutcome> {
-  const request = validate(fleetUploadRequestSchema, body);
-  if (!request.ok) return { kind: 'invalid', errors: request.errors };
-  const bucket = fleetBucket();
-  const { key, contentType } = plannedUpload(request.value, randomUUID());
-  const expiresAt = new Date(Date.now() + UPLOAD_URL_SECONDS * 1000);
-  const uploadUrl = await getSignedUrl(s3Presigner, new PutObjectCommand({ Bucket: bucket, Key: key, ContentType: contentType }), { expiresIn: UPLOAD_URL_SECONDS });
-  return { kind: 'ready', upload: { uploadUrl, manifest: `s3://${bucket}/${key}`, expiresAt: expiresAt.toISOString(), method: 'PUT', headers: { 'Content-Type': contentType } } };
 }

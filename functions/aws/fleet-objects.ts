@@ -1,5 +1,4 @@
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { s3 } from './clients/s3.ts';
 
 export async function readText(bucket: string, key: string): Promise<string> {
@@ -13,9 +12,4 @@ export async function readJson<T>(bucket: string, key: string): Promise<T> {
 
 export async function writeText(bucket: string, key: string, body: string, contentType: string): Promise<void> {
   await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: contentType }));
-}
-
-/** A URL that reads the object without credentials until it expires: how a client without S3 permissions downloads a report. */
-export async function presignedGetUrl(bucket: string, key: string, expiresInSeconds: number): Promise<string> {
-  return getSignedUrl(s3, new GetObjectCommand({ Bucket: bucket, Key: key }), { expiresIn: expiresInSeconds });
 }

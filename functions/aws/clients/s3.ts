@@ -17,9 +17,3 @@ export const s3 = new S3Client({
   requestHandler: orchestratedClientConfig.requestHandler,
   forcePathStyle: process.env.AWS_ENDPOINT_URL !== undefined,
 });
-
-/**
- * Presigns uploads. Only when a checksum is required, or the SDK would sign into the URL the CRC32 of the empty body it
- * had at signing time, which an upload of any other bytes may be refused for.
- */
-export const s3Presigner = new S3Client({ requestChecksumCalculation: 'WHEN_REQUIRED', forcePathStyle: process.env.AWS_ENDPOINT_URL !== undefined });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { boundedMessage, isUnnamedTransientFailure, messageFromCause } from '../../functions/domain/errors.ts';
+import { readFileSync } from 'node:fs';
+import { boundedMessage, isUnnamedTransientFailure, messageFromCause, RequestCancelledError } from '../../functions/domain/errors.ts';
 import { MAX_ERROR_MESSAGE_CHARS } from '../../functions/domain/limits.ts';
 
 describe('error classification', () => {
@@ -31,5 +32,11 @@ describe('error classification', () => {
   it('keeps a message within the bound whole, quotes and apostrophes included', () => {
     const message = "Execution Does Not Exist: 'arn:aws:states:us-east-1:000000000000:execution:provision:x'";
     expect(boundedMessage(message)).toBe(message);
+  });
+
+  it('names a cancelled device\'s error as a Catch of the provision machine names it', () => {
+    const definition = readFileSync(new URL('../../statemachines/provision.asl.json', import.meta.url), 'utf8');
+    const caught = [...definition.matchAll(/"ErrorEquals":\s*\[([^\]]*)\]/g)].flatMap((match) => JSON.parse(`[${match[1]}]`) as string[]);
+    expect(caught).toContain(new RequestCancelledError('cancelled').name);
   });
 });

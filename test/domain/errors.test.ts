@@ -21,6 +21,8 @@ describe('error classification', () => {
     const cause = JSON.stringify({ errorType: 'X', errorMessage: 'm'.repeat(1_000), trace: ['at x'] });
     expect(messageFromCause(cause)).toHaveLength(MAX_ERROR_MESSAGE_CHARS);
     expect(messageFromCause('plain words')).toBe('plain words');
+    expect(messageFromCause(JSON.stringify({ errorType: 'X', errorMessage: 'short', trace: [] }))).toBe('short');
+    expect(messageFromCause(JSON.stringify({ errorType: 'X', errorMessage: 5 }))).toBe('{"errorType":"X","errorMessage":5}');
     expect(boundedMessage('short')).toBe('short');
   });
 

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { PlannedDevice } from '../../functions/domain/fleet-manifest.ts';
-import { buildFleetReport, type FleetBatch, normalizedManifest, uploadedManifestRunId } from '../../functions/domain/fleet-run.ts';
+import {
+  batchRequestId,
+  buildFleetReport,
+  type FleetBatch,
+  fleetBatchConcurrency,
+  fleetRunKeys,
+  manifestProblemsReport,
+  normalizedManifest,
+  uploadedManifestRunId,
+} from '../../functions/domain/fleet-run.ts';
 import { fleetRunProgress } from '../../functions/domain/fleet-run-status.ts';
 import type { RequestSummary } from '../../functions/domain/records.ts';
 
@@ -98,3 +107,35 @@ describe('a fleet run', () => {
     });
   });
 });
+
+describe('a fleet run\'s files and batches', () => {
+  it('keeps each run\'s files under its own prefix', () => {
+    expect(fleetRunKeys('run-1')).toEqual({
+      devices: 'fleet-runs/run-1/devices.jsonl',
+      problems: 'fleet-runs/run-1/problems.json',
+      results: 'fleet-runs/run-1/results',
+      reportJson: 'fleet-runs/run-1/report.json',
+      reportCsv: 'fleet-runs/run-1/report.csv',
+    });
+  });
+
+  it('names each batch\'s request after the run and the position of its first device', () => {
+    expect(batchRequestId('run-1', 0)).toBe('run-1-0');
+    expect(batchRequestId('run-1', 200)).toBe('run-1-200');
+  });
+
+  it('reports an invalid manifest\'s problems, counted, and that no device was touched', () => {
+    const problem = { where: 'line 2', field: 'thingName', reason: 'is required' };
+    expect(manifestProblemsReport('s3://b/m.csv', [problem])).toEqual({ document: { manifest: 's3://b/m.csv', problems: [problem] }, summary: 's3://b/m.csv: 1 problem; no device was touched' });
+    expect(manifestProblemsReport('s3://b/m.csv', [problem, problem]).summary).toBe('s3://b/m.csv: 2 problems; no device was touched');
+  });
+
+  it('runs a batch for every three devices the quotas let run at once, and at least one', () => {
+    const quotas = { registerThingTps: 10, attachThingPrincipalTps: 100, describeThingTps: 350, deviceStepSeconds: 1 };
+    // 10 RegisterThing a second with 20% headroom: 12 devices at once, 4 batches of 3.
+    expect(fleetBatchConcurrency(quotas)).toBe(4);
+    expect(fleetBatchConcurrency({ ...quotas, registerThingTps: 11 })).toBe(5);
+    expect(fleetBatchConcurrency({ ...quotas, registerThingTps: 0.1 })).toBe(1);
+  });
+});
+

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 
-// Imported by the first test that needs it: Stryker credits the request schemas' module-level code (their
-// descriptions, defaults and bounds) to the test that loads them, so that `npm run mutation` runs a mutant of
-// them against these comparisons.
+// Loaded afresh by each test: Stryker credits the schemas' module-level code (their descriptions, defaults and
+// bounds) to the tests that load them, so that `npm run mutation` runs a mutant of them against these comparisons.
+beforeEach(() => vi.resetModules());
 const openapi = () => import('../../scripts/openapi.ts');
 
 describe('docs/openapi.yaml', () => {

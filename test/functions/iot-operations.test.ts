@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-iot';
 import { BatchDisassociateClientDeviceFromCoreDeviceCommand, BatchAssociateClientDeviceWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
 import { mockClient } from 'aws-sdk-client-mock';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { useServiceCloud } from '../support/service-cloud.ts';
 
 /**
@@ -21,14 +21,21 @@ import { useServiceCloud } from '../support/service-cloud.ts';
  * count as done and which are thrown for the state machine's Retry.
  */
 // The adapters' clients are built, with their endpoint, when their module is first imported: after the cloud starts.
+// They are loaded afresh for each test: Stryker credits a module's top-level code (the waits between delete
+// attempts) to the tests that load it, so that `npm run mutation` runs a mutant of it against these tests.
 const cloud = useServiceCloud();
 let iotOperations: typeof import('../../functions/commons/iot-operations.ts');
 let greengrassOperations: typeof import('../../functions/commons/greengrass-operations.ts');
 let handlerClients: { iot: typeof import('../../functions/commons/clients/iot.ts').iot; greengrass: typeof import('../../functions/commons/clients/greengrass.ts').greengrass };
-beforeAll(async () => {
+beforeEach(async () => {
+  vi.resetModules();
   iotOperations = await import('../../functions/commons/iot-operations.ts');
   greengrassOperations = await import('../../functions/commons/greengrass-operations.ts');
   handlerClients = { iot: (await import('../../functions/commons/clients/iot.ts')).iot, greengrass: (await import('../../functions/commons/clients/greengrass.ts')).greengrass };
+});
+afterEach(() => {
+  handlerClients.iot.destroy();
+  handlerClients.greengrass.destroy();
 });
 
 const calls = (operation: string) => cloud.cloud.admin.metrics()[operation]?.calls ?? 0;

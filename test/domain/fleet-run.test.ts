@@ -107,6 +107,41 @@ describe('a fleet run', () => {
       problems: 's3://b/fleet-runs/run/problems.json',
     });
   });
+
+  it('once ended, counts every ended device and batch over the whole run, with the report its output names and no ETA', () => {
+    const location = { fleetRunId: 'run', action: 'provision', outcome: 'PARTIAL', totals: { devices: 100 }, report: { json: 's3://b/r.json', csv: 's3://b/r.csv' } };
+    const execution = { name: 'run', executionArn: 'arn:run', status: 'SUCCEEDED', startDate: new Date(0), stopDate: new Date(50_000), input: '{}', output: JSON.stringify(location) };
+    const mapRun = { itemCounts: { total: 100, succeeded: 40, failed: 30, timedOut: 20, aborted: 10 }, executionCounts: { total: 4, succeeded: 1, failed: 1, timedOut: 1, aborted: 1 } };
+    expect(fleetRunProgress(execution, mapRun, new Date(900_000), 'problems.json')).toEqual({
+      fleetRunId: 'run',
+      executionArn: 'arn:run',
+      executionStatus: 'SUCCEEDED',
+      startDate: new Date(0).toISOString(),
+      stopDate: new Date(50_000).toISOString(),
+      devices: { total: 100, done: 100 },
+      batches: { total: 4, done: 4, failed: 1 },
+      devicesPerSecond: 2,
+      outcome: 'PARTIAL',
+      totals: { devices: 100 },
+      report: { json: 's3://b/r.json', csv: 's3://b/r.csv' },
+    });
+  });
+
+  it('shows no rate before a device is done or time has passed, and no report before one is written', () => {
+    const now = new Date(10_000);
+    expect(fleetRunProgress({}, undefined, now, 'problems.json')).toEqual({ fleetRunId: '', executionArn: '', executionStatus: 'UNKNOWN', startDate: now.toISOString() });
+    const running = { name: 'run', status: 'RUNNING', startDate: new Date(0) };
+    expect(fleetRunProgress(running, { itemCounts: { total: 10 }, executionCounts: {} }, now, 'problems.json')).toMatchObject({ devices: { total: 10, done: 0 }, batches: { total: 0, done: 0, failed: 0 } });
+    expect(fleetRunProgress(running, { itemCounts: { total: 10 } }, now, 'problems.json')).not.toHaveProperty('devicesPerSecond');
+    expect(fleetRunProgress({ ...running, startDate: now }, { itemCounts: { total: 10, succeeded: 5 } }, now, 'problems.json')).not.toHaveProperty('devicesPerSecond');
+    expect(fleetRunProgress({ ...running, status: 'SUCCEEDED' }, undefined, now, 'problems.json')).not.toHaveProperty('outcome');
+    expect(fleetRunProgress({ ...running, status: 'FAILED', output: '{"outcome":"FAILED"}' }, undefined, now, 'problems.json')).not.toHaveProperty('outcome');
+  });
+
+  it('names no problems file for a run that failed otherwise', () => {
+    const execution = { name: 'run', status: 'FAILED', startDate: new Date(0), error: 'States.Timeout', cause: 'took too long' };
+    expect(fleetRunProgress(execution, undefined, new Date(2_000), 'problems.json').error).toEqual({ code: 'States.Timeout', message: 'took too long' });
+  });
 });
 
 describe('a fleet run\'s files and batches', () => {

@@ -5,8 +5,11 @@
  * docs/reliability.md quotes. It also reports the latest mutation score (`npm run mutation`,
  * reports/mutation/mutation.json) and the latest path coverage of the state machines (`npm run paths`,
  * reports/paths/path-coverage.json). A markdown file instead writes both between its figures and suite markers.
+ * `--suite` refreshes only those two in the results file and the page that quotes it, the scenario figures
+ * left as the last reliability run wrote them.
  *
  *   node scripts/reliability-report.ts <figures dir> [<results .json | markdown file>]
+ *   node scripts/reliability-report.ts --suite <results .json> <markdown file>
  */
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -23,6 +26,7 @@ const DELETION_DECIDING = [
   'functions/domain/deprovisioning-request.ts',
   'functions/domain/errors.ts',
   'functions/aws/iot-operations.ts',
+  'functions/aws/greengrass-operations.ts',
   'functions/tasks/removal-step.ts',
 ];
 
@@ -65,6 +69,19 @@ export interface ScenarioFigures {
 }
 
 const [directory, output] = process.argv.slice(2);
+if (directory === '--suite') {
+  const [resultsFile, page] = process.argv.slice(3);
+  if (!resultsFile || !page) {
+    console.error('usage: node scripts/reliability-report.ts --suite <results .json> <markdown file>');
+    process.exit(2);
+  }
+  const suite = suiteFigures();
+  const recorded = JSON.parse(readFileSync(resultsFile, 'utf8')) as Record<string, unknown>;
+  writeFileSync(resultsFile, `${JSON.stringify({ ...recorded, suite }, null, 2)}\n`);
+  writeFileSync(page, between(readFileSync(page, 'utf8'), 'suite', suite));
+  console.log(`${suite}\n\nwritten to ${resultsFile} and ${page}`);
+  process.exit(0);
+}
 if (!directory) {
   console.error('usage: node scripts/reliability-report.ts <figures dir> [<markdown file>]');
   process.exit(2);
@@ -120,7 +137,9 @@ const footer =
   `${results.length} scenarios, ${totals.devices} devices per run, ${totals.calls} calls to the local cloud in the first runs ` +
   `(${totals.throttled} throttled, ${totals.failed} failed), ${totals.violations} invariant violations.`;
 
-const minute = (date: Date) => `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+function minute(date: Date): string {
+  return `${date.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
 
 /** The latest mutation score and path coverage, each as the command that measured it last left it. */
 function suiteFigures(): string {
@@ -162,7 +181,7 @@ function between(document: string, name: string, content: string): string {
   const end = `<!-- ${name}:end -->`;
   const [before, rest] = document.split(start);
   const after = rest?.split(end)[1];
-  if (before === undefined || after === undefined) throw new Error(`${output} has no ${start} … ${end} markers`);
+  if (before === undefined || after === undefined) throw new Error(`the page has no ${start} … ${end} markers`);
   return `${before}${start}\n${content}\n${end}${after}`;
 }
 

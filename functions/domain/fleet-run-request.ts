@@ -31,7 +31,7 @@ export function validateFleetRunRequest(body: unknown, fleetBucket: string): Val
   } else if (location.bucket !== fleetBucket) {
     errors.push({ field: 'manifest', reason: `must be in the fleet bucket ${fleetBucket} (POST /fleet-uploads gives an upload URL there)` });
   }
-  if (typeof action !== 'string' || !(action in FLEET_WORKFLOWS)) errors.push({ field: 'action', reason: 'must be provision or deprovision' });
+  if (typeof action !== 'string' || !Object.hasOwn(FLEET_WORKFLOWS, action)) errors.push({ field: 'action', reason: 'must be provision or deprovision' });
   for (const name of SET_BY_THE_RUN) if (name in options) errors.push({ field: name, reason: 'is set by the fleet run and must not be given' });
   if (errors.length > 0) return { ok: false, errors };
   return { ok: true, value: { ...(fleetRunId !== undefined && { fleetRunId: fleetRunId as string }), manifest: manifest as string, action: action as FleetAction, options } };

@@ -100,6 +100,7 @@ export const EXCLUSIVE_PRINCIPAL_REASON = 'with thingPrincipalType EXCLUSIVE_THI
  * the defensive reads: `request` may hold values of the wrong type.
  */
 function checkAcrossFields(request: RequestFields, context: $RefinementCtx<RequestFields>): void {
+  // Stryker disable next-line StringLiteral: equivalent: validate() reports an issue by its path and message, whatever its code
   const issue = (path: (string | number)[], message: string) => context.addIssue({ code: 'custom', path, message });
 
   if (request.templateName !== undefined && request.templateBody !== undefined) {

@@ -121,4 +121,30 @@ describe('rolling back a device one call at a time', () => {
       rollback: { detachedPrincipals: [device.certificateArn], thingDeleted: false, incomplete: { step: 'rollback', code: 'ThrottlingException' } },
     });
   });
+
+  it('without rollbackOnFailure records the failure and removes nothing', async () => {
+    const device = await registeredDevice();
+    const callsBefore = ['ListThingPrincipals', 'DetachThingPrincipal', 'DeleteThing'].map(calls);
+
+    const { outcome, pending } = await rollBackDevice({ ...sensorTaskInput, rollbackOnFailure: false, device, failure: failedAtAssociate });
+
+    expect(outcome).toMatchObject({ status: 'FAILED', error: { step: 'associate', code: 'InvalidRequestException' } });
+    expect(outcome).not.toHaveProperty('rollback');
+    expect(pending).toEqual([]);
+    expect(['ListThingPrincipals', 'DetachThingPrincipal', 'DeleteThing'].map(calls)).toEqual(callsBefore);
+    expect(cloud.clientThings().map((thing) => thing.thingName)).toEqual(['sensor-1']);
+  });
+
+  it('a disassociation the core device refuses stops the rollback before the thing is deleted, under the entry\'s code', async () => {
+    const device = await registeredDevice();
+    const failedAssociation = { ...device, error: { step: 'associate' as const, code: 'InternalServerException', message: 'lost' } };
+    cloud.cloud.admin.configureFaults({ entryPermanent: { BatchDisassociateClientDeviceFromCoreDevice: 1 } });
+
+    const { outcome, pending } = await untilRolledBack(rollBackDevice, { ...sensorTaskInput, device: failedAssociation, failure: failedAtAssociate });
+
+    expect(outcome.rollback).toMatchObject({ thingDeleted: false, incomplete: { step: 'rollback', code: 'InvalidRequestException' } });
+    expect(pending).toEqual([]);
+    expect(cloud.clientThings().map((thing) => thing.thingName)).toEqual(['sensor-1']);
+  });
 });
+

@@ -52,7 +52,7 @@ describe('trigger functions', () => {
   /** Each request brings its own certificate: exclusive attachment rightly refuses to share one. */
   const principals = new Map<string, string>();
   beforeAll(async () => {
-    for (const requestId of ['http-happy', 'all-failed', 'header-key', 'same-intent', 'from-event', 'throttled-start', 'unavailable-start']) principals.set(requestId, await cloud.createCertificate());
+    for (const requestId of ['http-happy', 'cancel-ended', 'all-failed', 'header-key', 'same-intent', 'from-event', 'throttled-start', 'unavailable-start']) principals.set(requestId, await cloud.createCertificate());
   });
   const body = (requestId: string) =>
     JSON.stringify({ requestId, coreDeviceThingName: 'core-a', devices: [{ thingName: `${requestId}-device`, principal: principals.get(requestId) }] });
@@ -72,6 +72,35 @@ describe('trigger functions', () => {
     const answer = JSON.parse(status.body);
     expect(answer).toMatchObject({ requestId: 'http-happy', executionStatus: 'SUCCEEDED', outcome: 'SUCCEEDED', summary: { status: 'SUCCEEDED', counts: { succeeded: 1 } } });
     expect(answer).not.toHaveProperty('progress');
+  });
+
+  it('cancel answers 409 naming the status of a request that has ended, 404 for no such request and 400 for a malformed id', async () => {
+    const { handler } = await import('../../../functions/cancel-provisioning-request.ts');
+    const context = { getRemainingTimeInMillis: () => 30_000, functionName: 'test', awsRequestId: 'req' } as never;
+    const cancel = (requestId: string) =>
+      handler(
+        apiEvent({
+          path: `/provisioning-requests/${requestId}/cancel`,
+          pathParameters: { requestId },
+          requestContext: { domainName: 'api.example.com', path: `/prod/provisioning-requests/${requestId}/cancel`, stage: 'prod' } as APIGatewayProxyEvent['requestContext'],
+        }),
+        context,
+      ) as Promise<{ statusCode: number; body: string }>;
+    const accepted = JSON.parse((await handlers.post(apiEvent({ body: body('cancel-ended') }))).body);
+    await waitForExecution(cloud.sfn, accepted.executionArn);
+
+    const ended = await cancel('cancel-ended');
+    expect(ended.statusCode).toBe(409);
+    expect(JSON.parse(ended.body)).toEqual({
+      message: 'provisioning-request cancel-ended has already ended (its execution is SUCCEEDED): there is nothing to cancel',
+      requestId: 'cancel-ended',
+      executionArn: accepted.executionArn,
+      executionStatus: 'SUCCEEDED',
+      statusUrl: 'https://api.example.com/prod/provisioning-requests/cancel-ended',
+    });
+    const unknown = await cancel('no-such-request');
+    expect([unknown.statusCode, JSON.parse(unknown.body)]).toEqual([404, { message: 'no provisioning-request no-such-request' }]);
+    expect((await cancel('bad id!')).statusCode).toBe(400);
   });
 
   it('GET names an execution that ran to its end apart from a request whose every device failed', async () => {

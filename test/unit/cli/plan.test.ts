@@ -1,12 +1,25 @@
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { parseManifest, requestBody, validateManifest, type Manifest, type ValidManifest } from '../../../functions/domain/fleet-manifest.ts';
-import { planRequests } from '../../../cli/plan.ts';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import type { Manifest, ValidManifest } from '../../../functions/domain/fleet-manifest.ts';
 import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES, REQUEST_ID_PATTERN } from '../../../functions/domain/limits.ts';
-import { DEPROVISIONING, PROVISIONING } from '../../../functions/domain/fleet-workflow.ts';
 import { certificateArn, fleetCsv, sensorName } from '../../support/fleet-fixtures.ts';
 
 const RUN_ID = '0a1b2c3d';
+
+// Loaded afresh for each test: Stryker credits a module's top-level code (the workflows' field lists, the
+// schemas they validate with) to the tests that load it, so that `npm run mutation` runs a mutant of it here.
+let parseManifest: typeof import('../../../functions/domain/fleet-manifest.ts').parseManifest;
+let requestBody: typeof import('../../../functions/domain/fleet-manifest.ts').requestBody;
+let validateManifest: typeof import('../../../functions/domain/fleet-manifest.ts').validateManifest;
+let planRequests: typeof import('../../../cli/plan.ts').planRequests;
+let DEPROVISIONING: typeof import('../../../functions/domain/fleet-workflow.ts').DEPROVISIONING;
+let PROVISIONING: typeof import('../../../functions/domain/fleet-workflow.ts').PROVISIONING;
+beforeEach(async () => {
+  vi.resetModules();
+  ({ parseManifest, requestBody, validateManifest } = await import('../../../functions/domain/fleet-manifest.ts'));
+  ({ planRequests } = await import('../../../cli/plan.ts'));
+  ({ DEPROVISIONING, PROVISIONING } = await import('../../../functions/domain/fleet-workflow.ts'));
+});
 
 function manifestOf(text: string, format: 'csv' | 'json'): Manifest {
   const result = parseManifest(text, format);

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { PlannedDevice } from '../../../../functions/domain/fleet-manifest.ts';
-import { buildFleetReport, type FleetBatch, normalizedManifest, uploadedManifestRunId } from '../../../../functions/domain/fleet-run.ts';
+import {
+  batchRequestId,
+  buildFleetReport,
+  type FleetBatch,
+  fleetBatchConcurrency,
+  fleetRunKeys,
+  manifestProblemsReport,
+  normalizedManifest,
+  uploadedManifestRunId,
+} from '../../../../functions/domain/fleet-run.ts';
 import { fleetRunProgress } from '../../../../functions/domain/fleet-run-status.ts';
 import type { RequestSummary } from '../../../../functions/domain/records.ts';
 
@@ -25,7 +34,8 @@ describe('a fleet run report', () => {
       { thingName: 'd1', coreDeviceThingName: 'core-b', status: 'FAILED', error: { step: 'associate', code: 'ResourceNotFoundException', message: 'no core' } },
     ],
   };
-  const report = buildFleetReport(
+  // Built by each test: code run while the file is collected counts for no test in `npm run mutation`.
+  const report = () => buildFleetReport(
     { fleetRunId: 'run', action: 'provision', manifest: 's3://b/m.csv', startedAt: new Date(0), finishedAt: new Date(10_000), devices },
     {
       succeeded: [{ Input: batch(0, devices.slice(0, 2)), Output: JSON.stringify({ executionArn: 'arn:run-0', status: 'SUCCEEDED', summary }) }],
@@ -35,7 +45,7 @@ describe('a fleet run report', () => {
   );
 
   it('gives every device of the run exactly one line, in manifest order, whatever the result files hold', () => {
-    expect(report.devices.map((device) => [device.thingName, device.status, device.requestId])).toEqual([
+    expect(report().devices.map((device) => [device.thingName, device.status, device.requestId])).toEqual([
       ['d0', 'PROVISIONED', 'run-0'],
       ['d1', 'FAILED', 'run-0'],
       ['d2', 'FAILED', 'run-2'],
@@ -46,14 +56,14 @@ describe('a fleet run report', () => {
   });
 
   it("fails a failed batch's devices at submit with its error, and a device no result names with MissingOutcome", () => {
-    expect(report.devices[2]!.error).toEqual({ step: 'submit', code: 'DevicesHeld', message: 'd2 is held by run-x' });
-    expect(report.devices[5]!.error).toMatchObject({ step: 'status', code: 'MissingOutcome' });
-    expect(report.failures).toEqual({ 'associate ResourceNotFoundException': 1, 'submit DevicesHeld': 2, 'status MissingOutcome': 1 });
+    expect(report().devices[2]!.error).toEqual({ step: 'submit', code: 'DevicesHeld', message: 'd2 is held by run-x' });
+    expect(report().devices[5]!.error).toMatchObject({ step: 'status', code: 'MissingOutcome' });
+    expect(report().failures).toEqual({ 'associate ResourceNotFoundException': 1, 'submit DevicesHeld': 2, 'status MissingOutcome': 1 });
   });
 
   it('counts devices and batches, and rates the devices settled over the elapsed time', () => {
-    expect(report.outcome).toBe('PARTIAL');
-    expect(report.totals).toEqual({ batches: 3, batchesFailed: 1, batchesNotStarted: 1, devices: 6, succeeded: 1, failed: 4, rolledBack: 0, notStarted: 1, devicesPerSecond: 0.5 });
+    expect(report().outcome).toBe('PARTIAL');
+    expect(report().totals).toEqual({ batches: 3, batchesFailed: 1, batchesNotStarted: 1, devices: 6, succeeded: 1, failed: 4, rolledBack: 0, notStarted: 1, devicesPerSecond: 0.5 });
   });
 });
 
@@ -117,4 +127,41 @@ describe('a fleet run', () => {
       problems: 's3://b/fleet-runs/run/problems.json',
     });
   });
+
+  it('names no problems file for a run that failed otherwise', () => {
+    const execution = { name: 'run', status: 'FAILED', startDate: new Date(0), error: 'States.Timeout', cause: 'took too long' };
+    expect(fleetRunProgress({ execution }, new Date(2_000), 'problems.json').error).toEqual({ code: 'States.Timeout', message: 'took too long' });
+  });
 });
+
+describe('a fleet run\'s files and batches', () => {
+  it('keeps each run\'s files under its own prefix', () => {
+    expect(fleetRunKeys('run-1')).toEqual({
+      devices: 'fleet-runs/run-1/devices.jsonl',
+      problems: 'fleet-runs/run-1/problems.json',
+      results: 'fleet-runs/run-1/results',
+      reportJson: 'fleet-runs/run-1/report.json',
+      reportCsv: 'fleet-runs/run-1/report.csv',
+    });
+  });
+
+  it('names each batch\'s request after the run and the position of its first device', () => {
+    expect(batchRequestId('run-1', 0)).toBe('run-1-0');
+    expect(batchRequestId('run-1', 200)).toBe('run-1-200');
+  });
+
+  it('reports an invalid manifest\'s problems, counted, and that no device was touched', () => {
+    const problem = { where: 'line 2', field: 'thingName', reason: 'is required' };
+    expect(manifestProblemsReport('s3://b/m.csv', [problem])).toEqual({ document: { manifest: 's3://b/m.csv', problems: [problem] }, summary: 's3://b/m.csv: 1 problem; no device was touched' });
+    expect(manifestProblemsReport('s3://b/m.csv', [problem, problem]).summary).toBe('s3://b/m.csv: 2 problems; no device was touched');
+  });
+
+  it('runs a batch for every three devices the quotas let run at once, and at least one', () => {
+    const quotas = { registerThingTps: 10, attachThingPrincipalTps: 100, describeThingTps: 350, deviceStepSeconds: 1 };
+    // 10 RegisterThing a second with 20% headroom: 12 devices at once, 4 batches of 3.
+    expect(fleetBatchConcurrency(quotas)).toBe(4);
+    expect(fleetBatchConcurrency({ ...quotas, registerThingTps: 11 })).toBe(5);
+    expect(fleetBatchConcurrency({ ...quotas, registerThingTps: 0.1 })).toBe(1);
+  });
+});
+

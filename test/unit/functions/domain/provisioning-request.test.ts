@@ -1,9 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import type { $ZodType } from 'zod/v4/core';
-import { deprovisioningRequestSchema } from '../../../../functions/domain/deprovisioning-request.ts';
 import { MAX_DEVICES_PER_REQUEST, MAX_PARTITION_CHARS, MAX_REGION_CHARS, MAX_REQUEST_BYTES } from '../../../../functions/domain/limits.ts';
-import { provisioningRequestSchema } from '../../../../functions/domain/provisioning-request.ts';
-import { validate } from '../../../../functions/domain/validation.ts';
+
+// The schemas are built afresh for each test: Stryker credits a module's top-level code (the schemas, their messages
+// and bounds) to the tests that load it, so that `npm run mutation` runs a mutant of them against these tests.
+let deprovisioningRequestSchema: typeof import('../../../../functions/domain/deprovisioning-request.ts').deprovisioningRequestSchema;
+let provisioningRequestSchema: typeof import('../../../../functions/domain/provisioning-request.ts').provisioningRequestSchema;
+let validate: typeof import('../../../../functions/domain/validation.ts').validate;
+beforeEach(async () => {
+  vi.resetModules();
+  ({ deprovisioningRequestSchema } = await import('../../../../functions/domain/deprovisioning-request.ts'));
+  ({ provisioningRequestSchema } = await import('../../../../functions/domain/provisioning-request.ts'));
+  ({ validate } = await import('../../../../functions/domain/validation.ts'));
+});
 
 const certificateArn = `arn:aws:iot:us-east-1:123456789012:cert/${'ab'.repeat(32)}`;
 const device = (thingName: string, principal = certificateArn) => ({ thingName, principal });

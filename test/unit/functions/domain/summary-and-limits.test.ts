@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { toProvisioningExecutionInput } from '../../../../functions/domain/execution-input.ts';
 import { settleAssociations } from '../../../../functions/settle-associations.ts';
 import { toOutcome } from '../../../../functions/domain/summary.ts';
@@ -117,5 +117,35 @@ describe('pacing', () => {
     expect(throttlingRetrier(quotasFromEnvironment({ REGISTER_THING_TPS: '100' }))).toEqual(atDefaults);
     expect(throttlingRetrier(quotasFromEnvironment({ DEVICE_STEP_SECONDS: '3' }))).toMatchObject({ IntervalSeconds: 4, MaxDelaySeconds: 4, MaxAttempts: 30 });
     expect(throttlingRetrier(quotasFromEnvironment({ REGISTER_THING_TPS: '0.2', DEVICE_STEP_SECONDS: '3' }))).toMatchObject({ IntervalSeconds: 5, MaxDelaySeconds: 5, MaxAttempts: 24 });
+  });
+});
+
+describe('a device\'s outcome', () => {
+  // Loaded afresh for each test: Stryker credits the module's set of final statuses to the tests that load it.
+  let outcomeOf: typeof toOutcome;
+  beforeEach(async () => {
+    vi.resetModules();
+    ({ toOutcome: outcomeOf } = await import('../../../../functions/domain/summary.ts'));
+  });
+  const record: DeviceRecord = { thingName: 'sensor-1', coreDeviceThingName: 'core-a', status: 'PROVISIONED' };
+
+  it('carries the thing and certificate it names, and no field for what it does not', () => {
+    expect(outcomeOf({ ...record, thingArn: 'arn:thing/sensor-1', certificateArn: 'arn:cert/c' })).toEqual({
+      thingName: 'sensor-1',
+      status: 'PROVISIONED',
+      coreDeviceThingName: 'core-a',
+      thingArn: 'arn:thing/sensor-1',
+      certificateArn: 'arn:cert/c',
+    });
+    expect(Object.keys(outcomeOf(record))).toEqual(['thingName', 'status', 'coreDeviceThingName']);
+  });
+
+  it.each(['PROVISIONED', 'DEPROVISIONED', 'FAILED', 'NOT_STARTED'] as const)('keeps the final status %s', (status) => {
+    expect(outcomeOf({ ...record, status }).status).toBe(status);
+    expect(outcomeOf({ ...record, status })).not.toHaveProperty('error');
+  });
+
+  it('reports a record still in flight as failed, naming the status it ended in', () => {
+    expect(outcomeOf({ ...record, status: 'REGISTERED' })).toMatchObject({ status: 'FAILED', error: { code: 'IncompleteWorkflow', message: 'ended in status REGISTERED' } });
   });
 });

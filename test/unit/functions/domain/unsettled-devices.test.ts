@@ -35,4 +35,12 @@ describe('the devices of an execution that ended without a summary', () => {
     expect(unsettledDevicesOf('FAILED', '{not json')).toBeUndefined();
     expect(unsettledDevicesOf('FAILED', undefined)).toBeUndefined();
   });
+
+  it('skips what in the input is no device with a name, and leaves out a core device or principal that is no string', () => {
+    const input = JSON.stringify({ templateBody: '{}', devices: [null, 'a', { coreDeviceThingName: 'core-a' }, { thingName: 5 }, { thingName: 'c', coreDeviceThingName: 7, principal: 8 }] });
+    expect(unsettledDevicesOf('FAILED', input)?.devices).toEqual([{ thingName: 'c', coreDeviceThingName: '', status: 'UNKNOWN' }]);
+    expect(unsettledDevicesOf('FAILED', JSON.stringify({ devices: 'a' }))?.devices).toEqual([]);
+    expect(unsettledDevicesOf('FAILED', JSON.stringify({}))?.devices).toEqual([]);
+  });
 });
+

@@ -168,7 +168,7 @@ export function createS3Service(context: LocalCloudContext): EmulatedService {
   const service: S3Service = {
     context,
     nextSequencer() {
-      // Time-based so that a restart on a state file keeps a key's sequencers increasing.
+      // Time-based so that a restart on a data dir keeps a key's sequencers increasing.
       lastSequence = [lastSequence + 1n, BigInt(context.clock.now()) << 16n].reduce((a, b) => (a > b ? a : b));
       return lastSequence.toString(16).padStart(16, '0').toUpperCase();
     },

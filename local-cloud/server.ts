@@ -146,7 +146,11 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
     const url = req.url ?? '/';
     const queryStart = url.indexOf('?');
     const rawPath = queryStart < 0 ? url : url.slice(0, queryStart);
-    const body = await readBodyWithin(req, MAX_BODY_BYTES);
+    const query = new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1));
+    const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '') ?? PRESIGNED_SCOPE.exec(query.get('X-Amz-Credential') ?? '');
+    const [, region = 'us-east-1', signingService = ''] = scope ?? [];
+    const service = servicesBySigningName.get(signingService);
+    const body = await readBodyWithin(req, service?.maxBodyBytes ?? MAX_BODY_BYTES);
     if (body === undefined) {
       return send(res, requestId, encodeRestJsonError(new RestJsonError('RequestEntityTooLargeException', 413, 'Request body too large'), requestId));
     }
@@ -155,14 +159,10 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
       store.commit();
       return send(res, requestId, response);
     }
-    const query = new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1));
-    const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '') ?? PRESIGNED_SCOPE.exec(query.get('X-Amz-Credential') ?? '');
     if (!scope) {
       const error = new RestJsonError('MissingAuthenticationTokenException', 403, 'Missing Authentication Token');
       return send(res, requestId, encodeRestJsonError(error, requestId));
     }
-    const [, region = 'us-east-1', signingService = ''] = scope;
-    const service = servicesBySigningName.get(signingService);
     if (!service) {
       const message = `The local cloud does not emulate service ${signingService}; it serves ${[...services.keys()].join(', ')}`;
       return send(res, requestId, encodeRestJsonError(new RestJsonError('UnknownOperationException', 400, message), requestId));

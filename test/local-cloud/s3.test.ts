@@ -224,6 +224,12 @@ describe('S3 objects', () => {
     expect(error.message).toBe('The requested range is not satisfiable');
   });
 
+  it('takes a single PutObject larger than the 16 MiB the other services read, as a fleet run of 100,000 devices writes', async () => {
+    const body = Buffer.alloc(17 * MiB, 'a');
+    await put('large', body);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'large' }))).ContentLength).toBe(body.length);
+  });
+
   it('keys keep their exact form (spaces, unicode, slashes, a trailing slash) and list in byte order', async () => {
     const keys = ['dir/', 'dir//double', 'dir/a b+c.txt', 'ünïcødé/☃.csv'];
     for (const key of keys) await put(key, key);
@@ -276,6 +282,15 @@ describe('S3 ListObjectsV2', () => {
     const after = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, StartAfter: 'b/1' }));
     expect(after.Contents?.map((object) => object.Key)).toEqual(['c', 'd', 'e/1']);
     expect(after.Contents?.[0]).toMatchObject({ Size: 1, ETag: `"${md5(Buffer.from('c'))}"`, StorageClass: 'STANDARD' });
+  });
+
+  it('keys past U+FFFF sort in UTF-8 byte order, and one after a common prefix is rolled up with it', async () => {
+    for (const key of ['a/\u{1F600}', 'a/\uFF04', 'f\u{1F600}', 'f\uFF04']) await put(key, key);
+    const level = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Delimiter: '/' }));
+    expect({ keys: level.Contents?.map((object) => object.Key), prefixes: level.CommonPrefixes?.map((prefix) => prefix.Prefix) }).toEqual({
+      keys: ['c', 'd', 'f\uFF04', 'f\u{1F600}'],
+      prefixes: ['a/', 'b/', 'e/'],
+    });
   });
 
   it('a continuation token the emulator did not issue is InvalidArgument 400', async () => {

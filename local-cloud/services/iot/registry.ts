@@ -202,7 +202,7 @@ export function attachPrincipal(
 ): void {
   assertAttachable(state, thingName, principal, type, clock);
   const attachments = state.thingPrincipals.in(thingName);
-  const { detachedAt, ...existing } = attachments.get(principal.key) ?? { principal: principal.key, attachedAt: clock.now };
+  const { detachedAt: _cancelled, ...existing } = attachments.get(principal.key) ?? { principal: principal.key, attachedAt: clock.now };
   attachments.set(principal.key, { ...existing, thingPrincipalType: type });
   state.principalThings.in(principal.key).set(thingName, true);
 }

@@ -224,7 +224,7 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
             { ...parseBody(request.body), thingTypeName: params['thingTypeName'] },
             shapes.thingTypeInput,
           ) as { thingTypeName: string; undoDeprecate?: boolean };
-          const { deprecatedAt, ...thingType } = requireThingType(thingTypeName);
+          const { deprecatedAt: _dropped, ...thingType } = requireThingType(thingTypeName);
           if (undoDeprecate === true) state.thingTypes.set(thingTypeName, { ...thingType, deprecated: false });
           else if (!thingType.deprecated) state.thingTypes.set(thingTypeName, { ...thingType, deprecated: true, deprecatedAt: clock.now() });
           return emptyResponse();

@@ -99,10 +99,14 @@ export async function fleetMemory(devices: number, onProgress?: (progress: Fleet
       body: JSON.stringify({ fleetRunId, manifest: `s3://${bucket}/${key}`, action: 'provision' }),
     });
     if (accepted.status !== 202) throw new Error(`POST /fleet-runs answered ${accepted.status}: ${await accepted.text()}`);
-    let status: { executionStatus: string; devices?: { done: number }; outcome?: string; totals?: unknown; error?: unknown };
+    let status: { executionStatus: string; devices?: { done: number }; outcome?: string; totals?: unknown; error?: unknown } = { executionStatus: 'RUNNING' };
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      status = (await (await fetch(`${api}/fleet-runs/${fleetRunId}`)).json()) as typeof status;
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`npm start ended during the run (${child.exitCode ?? child.signalCode})`);
+      // A poll that fails (a kept-alive socket closed under it) is tried again at the next one.
+      const answer = await fetch(`${api}/fleet-runs/${fleetRunId}`).catch(() => undefined);
+      if (!answer) continue;
+      status = (await answer.json()) as typeof status;
       if (status.executionStatus !== 'RUNNING') break;
       onProgress?.({ devices, done: status.devices?.done ?? 0, rssMiB: round(processMemory(child.pid!).currentKiB / 1024, 1) });
     }

@@ -8,12 +8,10 @@ export interface LocalCloudConfig {
   host: string;
   port: number;
   /**
-   * Keeps everything across restarts when set: IoT, Greengrass, DynamoDB, EventBridge and S3 in `state.json`
-   * (S3's bytes in `state.json.blobs/`), Step Functions executions and their histories in `executions.sqlite`.
+   * Keeps everything across restarts when set: IoT, Greengrass, DynamoDB, EventBridge and S3 (metadata and bytes)
+   * in `state.sqlite`, Step Functions executions, their histories and Map Runs in `executions.sqlite`.
    */
   dataDir?: string;
-  /** Keeps the state of `state.json` alone in this file (the option before `dataDir`); wins over `dataDir`'s. */
-  stateFile?: string;
   faults: FaultSettingsPatch;
   /** Core devices registered at start and after every reset (see registerCoreDevice). */
   coreDevices: unknown[];
@@ -22,14 +20,16 @@ export interface LocalCloudConfig {
 }
 
 const DEFAULT_PORT = 4566;
+/** Said to whoever still names the JSON state file the store was before it was a database. */
+const STATE_FILE_REPLACED = '--state-file (LOCAL_CLOUD_STATE_FILE, stateFile) is replaced by --data-dir (LOCAL_CLOUD_DATA_DIR, dataDir): a directory that keeps the whole state in SQLite';
 
 export function localCloudUrl({ host, port }: Pick<LocalCloudConfig, 'host' | 'port'>): string {
   return `http://${host}:${port}`;
 }
 
 /** Where a data directory keeps each part of the state. */
-export function dataDirFiles(dataDir: string): { stateFile: string; executionsDatabase: string } {
-  return { stateFile: join(dataDir, 'state.json'), executionsDatabase: join(dataDir, 'executions.sqlite') };
+export function dataDirFiles(dataDir: string): { stateDatabase: string; executionsDatabase: string } {
+  return { stateDatabase: join(dataDir, 'state.sqlite'), executionsDatabase: join(dataDir, 'executions.sqlite') };
 }
 
 /** The account in every ARN the local cloud, and the functions it runs, make. */
@@ -70,8 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
   config.port = parsePort('LOCAL_CLOUD_PORT / --port', flags.port ?? fromEnv('LOCAL_CLOUD_PORT'), config.port);
   const dataDir = flags['data-dir'] ?? fromEnv('LOCAL_CLOUD_DATA_DIR');
   if (dataDir) config.dataDir = dataDir;
-  const stateFile = flags['state-file'] ?? fromEnv('LOCAL_CLOUD_STATE_FILE');
-  if (stateFile) config.stateFile = stateFile;
+  if (flags['state-file'] !== undefined || fromEnv('LOCAL_CLOUD_STATE_FILE') !== undefined) throw new Error(STATE_FILE_REPLACED);
   const keyAlgorithm = flags['key-algorithm'] ?? fromEnv('LOCAL_CLOUD_KEY_ALGORITHM');
   if (keyAlgorithm !== undefined) config.keyAlgorithm = parseKeyAlgorithm('LOCAL_CLOUD_KEY_ALGORITHM / --key-algorithm', keyAlgorithm);
 
@@ -113,7 +112,7 @@ function mergeFile(config: LocalCloudConfig, path: string): void {
   if (parsed.host !== undefined) config.host = parsed.host;
   if (parsed.port !== undefined) config.port = parsePort(`port in ${path}`, String(parsed.port), config.port);
   if (parsed.dataDir !== undefined) config.dataDir = parsed.dataDir;
-  if (parsed.stateFile !== undefined) config.stateFile = parsed.stateFile;
+  if (Object.hasOwn(parsed, 'stateFile')) throw new Error(`${path}: ${STATE_FILE_REPLACED}`);
   if (parsed.faults !== undefined) config.faults = checkFaults(`faults in ${path}`, parsed.faults);
   if (parsed.coreDevices !== undefined) config.coreDevices = [...parsed.coreDevices];
   if (parsed.keyAlgorithm !== undefined) config.keyAlgorithm = parseKeyAlgorithm(`keyAlgorithm in ${path}`, String(parsed.keyAlgorithm));

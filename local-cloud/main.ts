@@ -13,7 +13,7 @@ try {
   const { services } = cloud.admin.health();
   const quotas = cloud.admin.faults();
   console.log(
-    `local cloud ready at ${url} (services: ${services.join(', ')}; quotas ${quotas.quotas ? `on ×${quotas.quotaScale}` : 'off'}${config.dataDir ? `; data dir ${config.dataDir}` : ''}${config.stateFile ? `; state file ${config.stateFile}` : ''})`,
+    `local cloud ready at ${url} (services: ${services.join(', ')}; quotas ${quotas.quotas ? `on ×${quotas.quotaScale}` : 'off'}${config.dataDir ? `; data dir ${config.dataDir}` : ''})`,
   );
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

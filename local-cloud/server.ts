@@ -16,7 +16,7 @@ import type { KeyAlgorithm } from './services/iot/certificate-authority.ts';
 import { createIotService } from './services/iot/index.ts';
 import { type BucketDefinition, createStackBucket } from './services/s3/buckets.ts';
 import { createS3Service } from './services/s3/index.ts';
-import { createFileStore, createMemoryStore, type StateSnapshot } from './store.ts';
+import { openStateStore, type StateSnapshot } from './store.ts';
 import { systemClock, type Clock, type LocalCloudContext } from './wire/context.ts';
 import { InjectedFault } from './wire/injected-fault.ts';
 import { encodeRestJsonError, jsonResponse, RestJsonError } from './wire/rest-json.ts';
@@ -36,8 +36,8 @@ export interface LocalCloudOptions {
   host?: string;
   /** 0 (the default) picks a free port. */
   port?: number;
-  /** Keep state in this file across restarts; in memory when absent. */
-  stateFile?: string;
+  /** The SQLite file that keeps the state across restarts; a temporary database when absent. */
+  stateDatabase?: string;
   faults?: FaultSettingsPatch;
   /** Core devices registered at start (when absent) and after every reset. */
   coreDevices?: readonly unknown[];
@@ -79,7 +79,7 @@ export interface LocalCloud {
 export async function createLocalCloud(options: LocalCloudOptions = {}): Promise<LocalCloud> {
   const host = options.host ?? '127.0.0.1';
   const clock = options.clock ?? systemClock;
-  const store = options.stateFile ? createFileStore(options.stateFile) : createMemoryStore();
+  const store = openStateStore(options.stateDatabase);
   const context: LocalCloudContext = {
     store,
     faults: createFaultInjector(options.faults ?? {}, clock),
@@ -146,21 +146,23 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
     const url = req.url ?? '/';
     const queryStart = url.indexOf('?');
     const rawPath = queryStart < 0 ? url : url.slice(0, queryStart);
-    const body = await readBodyWithin(req, MAX_BODY_BYTES);
+    const query = new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1));
+    const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '') ?? PRESIGNED_SCOPE.exec(query.get('X-Amz-Credential') ?? '');
+    const [, region = 'us-east-1', signingService = ''] = scope ?? [];
+    const service = servicesBySigningName.get(signingService);
+    const body = await readBodyWithin(req, service?.maxBodyBytes ?? MAX_BODY_BYTES);
     if (body === undefined) {
       return send(res, requestId, encodeRestJsonError(new RestJsonError('RequestEntityTooLargeException', 413, 'Request body too large'), requestId));
     }
     if (rawPath.startsWith(ADMIN_PREFIX)) {
-      return send(res, requestId, await runAdminRoute(adminRoutes, req.method ?? 'GET', rawPath.slice(ADMIN_PREFIX.length), body, requestId));
+      const response = await runAdminRoute(adminRoutes, req.method ?? 'GET', rawPath.slice(ADMIN_PREFIX.length), body, requestId);
+      store.commit();
+      return send(res, requestId, response);
     }
-    const query = new URLSearchParams(queryStart < 0 ? '' : url.slice(queryStart + 1));
-    const scope = CREDENTIAL_SCOPE.exec(req.headers.authorization ?? '') ?? PRESIGNED_SCOPE.exec(query.get('X-Amz-Credential') ?? '');
     if (!scope) {
       const error = new RestJsonError('MissingAuthenticationTokenException', 403, 'Missing Authentication Token');
       return send(res, requestId, encodeRestJsonError(error, requestId));
     }
-    const [, region = 'us-east-1', signingService = ''] = scope;
-    const service = servicesBySigningName.get(signingService);
     if (!service) {
       const message = `The local cloud does not emulate service ${signingService}; it serves ${[...services.keys()].join(', ')}`;
       return send(res, requestId, encodeRestJsonError(new RestJsonError('UnknownOperationException', 400, message), requestId));
@@ -176,7 +178,10 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
       region,
       requestId,
     };
-    send(res, requestId, await dispatch(context, service, request));
+    const response = await dispatch(context, service, request);
+    // What a caller is told has been done survives the process being killed right after.
+    store.commit();
+    send(res, requestId, response);
   };
 
   const server = createServer((req, res) => {
@@ -194,7 +199,7 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
     server.listen(requestedPort, host, resolve);
   }).catch(async (error: unknown) => {
     await closeServices();
-    await store.close();
+    store.close();
     throw error;
   });
 
@@ -210,7 +215,7 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
         server.close(() => resolve());
         server.closeAllConnections();
       });
-      await store.close();
+      store.close();
     },
   };
 }

@@ -52,7 +52,6 @@ export async function startServiceCloud(options: ServiceCloudOptions): Promise<S
   const resolveCloudFormationValue = stateMachineArnResolver(project, LOCAL_ACCOUNT_ID);
   const lambdas = createLambdaRegistry(project, { resolveCloudFormationValue });
   const files = options.dataDir === undefined ? undefined : dataDirFiles(options.dataDir);
-  const stateFile = options.stateFile ?? files?.stateFile;
   const stepFunctions = createStepFunctionsService({
     project,
     lambdas,
@@ -63,7 +62,7 @@ export async function startServiceCloud(options: ServiceCloudOptions): Promise<S
   const cloud = await createLocalCloud({
     host,
     port,
-    ...(stateFile && { stateFile }),
+    ...(files && { stateDatabase: files.stateDatabase }),
     ...(options.faults && { faults: options.faults }),
     ...(options.coreDevices && { coreDevices: options.coreDevices }),
     ...(options.keyAlgorithm && { keyAlgorithm: options.keyAlgorithm }),

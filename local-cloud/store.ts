@@ -1,83 +1,38 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
-import { scanPage } from './wire/pagination.ts';
+import { SqliteDatabase } from './sqlite-database.ts';
 
 /**
- * A map that also keeps its keys sorted, so list operations page in O(log n + page) from the
- * last key of the previous page.
+ * What a collection gives back: a copy made from the database, read-only so that the compiler refuses a change
+ * made to it in place, which would be lost. A change is a `set` of a new value.
  */
-export class OrderedMap<V> {
-  readonly #values = new Map<string, V>();
-  readonly #keys: string[] = [];
+export type Stored<T> = T extends readonly (infer U)[] ? readonly Stored<U>[] : T extends object ? { readonly [K in keyof T]: Stored<T[K]> } : T;
 
-  get size(): number {
-    return this.#values.size;
-  }
-
-  get(key: string): V | undefined {
-    return this.#values.get(key);
-  }
-
-  has(key: string): boolean {
-    return this.#values.has(key);
-  }
-
-  set(key: string, value: V): void {
-    if (!this.#values.has(key)) this.#keys.splice(this.#firstIndexAfter(key, false), 0, key);
-    this.#values.set(key, value);
-  }
-
-  delete(key: string): boolean {
-    if (!this.#values.delete(key)) return false;
-    this.#keys.splice(this.#firstIndexAfter(key, false), 1);
-    return true;
-  }
-
-  clear(): void {
-    this.#values.clear();
-    this.#keys.length = 0;
-  }
-
-  values(): IterableIterator<V> {
-    return this.#values.values();
-  }
-
+/** Values by key, in key order (UTF-8 byte order, as S3 lists keys). */
+export interface Collection<V> {
+  get(key: string): Stored<V> | undefined;
+  has(key: string): boolean;
+  /** Inserts or replaces. */
+  set(key: string, value: Stored<V>): void;
+  /** Whether there was a value to delete. */
+  delete(key: string): boolean;
+  /** Every value, in key order. */
+  values(): Generator<Stored<V>>;
+  entries(): Generator<[string, Stored<V>]>;
   /** Values in key order from `key` on (`key` itself left out when `exclusive`); a caller stops by leaving the loop. */
-  *valuesFrom(key: string, { exclusive }: { exclusive: boolean }): Generator<V> {
-    for (let index = this.#firstIndexAfter(key, exclusive); index < this.#keys.length; index++) {
-      yield this.#values.get(this.#keys[index] as string) as V;
-    }
-  }
-
-  /** Values in key order. */
-  sortedValues(): V[] {
-    return this.#keys.map((key) => this.#values.get(key) as V);
-  }
-
+  valuesFrom(key: string, { exclusive }: { exclusive: boolean }): Generator<Stored<V>>;
   /**
-   * Up to `limit` values (those passing `accept`) with keys after `afterKey`, in key order.
-   * `lastKey` is set when more keys remain to scan.
+   * Up to `limit` values (those passing `accept`) with keys after `afterKey`, in key order. `lastKey`, the last key
+   * looked at, is set when more keys remain: a page token that stays valid when that key is deleted in between.
    */
-  page(afterKey: string | undefined, limit: number, accept?: (value: V) => boolean): { items: V[]; lastKey?: string } {
-    const start = afterKey === undefined ? 0 : this.#firstIndexAfter(afterKey, true);
-    const keyAt = (index: number) => this.#keys[index] as string;
-    return scanPage(this.#keys.length, start, limit, (index) => this.#values.get(keyAt(index)) as V, keyAt, accept);
-  }
+  page(afterKey: string | undefined, limit: number, accept?: (value: Stored<V>) => boolean): { items: Stored<V>[]; lastKey?: string };
+  count(): number;
+  isEmpty(): boolean;
+  clear(): void;
+}
 
-  /** Index of the first key greater than (or, when `strict` is false, equal to) `key`. */
-  #firstIndexAfter(key: string, strict: boolean): number {
-    let low = 0;
-    let high = this.#keys.length;
-    while (low < high) {
-      const middle = (low + high) >>> 1;
-      const probe = this.#keys[middle] as string;
-      if (probe < key || (strict && probe === key)) low = middle + 1;
-      else high = middle;
-    }
-    return low;
-  }
+/** A collection per scope (a thing's attachments, a bucket's objects…), each with its own keys. */
+export interface ScopedCollection<V> {
+  in(scope: string): Collection<V>;
 }
 
 export type ThingPrincipalType = 'EXCLUSIVE_THING' | 'NON_EXCLUSIVE_THING';
@@ -115,8 +70,8 @@ export interface CertificateRecord {
   certificatePem: string;
   status: CertificateStatus;
   caCertificateId?: string;
-  /** `SNI_ONLY` for a certificate registered without a CA; absent (DEFAULT) in state files written before. */
-  certificateMode?: 'DEFAULT' | 'SNI_ONLY';
+  /** `SNI_ONLY` for a certificate registered without a CA. */
+  certificateMode: 'DEFAULT' | 'SNI_ONLY';
   policyNames: string[];
   createdAt: number;
   lastModifiedAt: number;
@@ -170,7 +125,7 @@ export interface AttributeDefinition {
   AttributeType: 'S' | 'N' | 'B';
 }
 
-/** A DynamoDB table; `items` are keyed by their primary key in key-schema order (dynamodb/items.ts). */
+/** A DynamoDB table; its items are `LocalCloudState.items` in its name's scope. */
 export interface TableRecord {
   tableName: string;
   tableId: string;
@@ -178,15 +133,9 @@ export interface TableRecord {
   attributeDefinitions: AttributeDefinition[];
   createdAt: number;
   timeToLive?: { attributeName: string; enabled: boolean };
-  items: OrderedMap<Record<string, unknown>>;
 }
 
-/** The key `TableRecord.items` holds an item under: its key attributes' values in key-schema order. */
-export function itemKey(keySchema: readonly KeySchemaElement[], item: Record<string, unknown>): string {
-  return JSON.stringify(keySchema.map((element) => item[element.AttributeName]));
-}
-
-export type TableSnapshot = Omit<TableRecord, 'items'> & { items: Record<string, unknown>[] };
+export type TableSnapshot = TableRecord & { items: Record<string, unknown>[] };
 
 /** An EventBridge rule target, in PutTargets' own member names. */
 export interface EventTargetRecord {
@@ -207,14 +156,14 @@ export interface EventRuleRecord {
   targets: EventTargetRecord[];
 }
 
+/** An event bus; its rules are `LocalCloudState.rules` in its name's scope. */
 export interface EventBusRecord {
   name: string;
   description?: string;
   createdAt: number;
-  rules: OrderedMap<EventRuleRecord>;
 }
 
-export type EventBusSnapshot = Omit<EventBusRecord, 'rules'> & { rules: EventRuleRecord[] };
+export type EventBusSnapshot = EventBusRecord & { rules: EventRuleRecord[] };
 
 export type S3ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
 
@@ -225,7 +174,7 @@ export interface S3Checksum {
   type: 'FULL_OBJECT' | 'COMPOSITE';
 }
 
-/** An S3 object's metadata; its bytes are the blob `blobId` (StateStore.blobs). */
+/** An S3 object's metadata; its bytes are the blob `blobId` (StateStore.blobs). Keyed by `key` in its bucket's scope. */
 export interface S3ObjectRecord {
   key: string;
   blobId: string;
@@ -248,6 +197,7 @@ export interface S3PartRecord {
   checksum?: string;
 }
 
+/** A multipart upload in progress, in its bucket's scope; its parts are `LocalCloudState.parts` in its id's scope. */
 export interface S3UploadRecord {
   uploadId: string;
   key: string;
@@ -255,8 +205,6 @@ export interface S3UploadRecord {
   headers: Record<string, string>;
   checksumAlgorithm?: S3ChecksumAlgorithm;
   checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
-  /** By part number. */
-  parts: Record<string, S3PartRecord>;
 }
 
 export interface BucketRecord {
@@ -265,292 +213,285 @@ export interface BucketRecord {
   createdAt: number;
   /** PutBucketNotificationConfiguration's `EventBridgeConfiguration`: every object event goes to EventBridge. */
   eventBridge: boolean;
-  objects: OrderedMap<S3ObjectRecord>;
-  /** Multipart uploads in progress, by upload id. */
-  uploads: Record<string, S3UploadRecord>;
 }
 
-export type BucketSnapshot = Omit<BucketRecord, 'objects'> & { objects: S3ObjectRecord[] };
+export type BucketSnapshot = BucketRecord & { objects: S3ObjectRecord[]; uploads: Array<S3UploadRecord & { parts: S3PartRecord[] }> };
 
+/**
+ * The state of the emulated services, behind the collection interfaces: IoT, Greengrass, DynamoDB, EventBridge
+ * and S3's object metadata. Read, change, set: a service never keeps a record across an `await`.
+ */
 export interface LocalCloudState {
-  things: OrderedMap<ThingRecord>;
-  /** thing name → principal → attachment. */
-  thingPrincipals: Map<string, OrderedMap<PrincipalAttachment>>;
-  /** principal → names of the things it is attached to (reverse index for exclusivity checks). */
-  principalThings: Map<string, Set<string>>;
-  certificates: OrderedMap<CertificateRecord>;
-  policies: Map<string, PolicyRecord>;
-  thingTypes: OrderedMap<ThingTypeRecord>;
+  things: Collection<ThingRecord>;
+  /** By thing name: principal → attachment. */
+  thingPrincipals: ScopedCollection<PrincipalAttachment>;
+  /** By principal: the names of the things it is attached to (the reverse index of `thingPrincipals`, for exclusivity checks). */
+  principalThings: ScopedCollection<true>;
+  certificates: Collection<CertificateRecord>;
+  policies: Collection<PolicyRecord>;
+  thingTypes: Collection<ThingTypeRecord>;
   /** Cognito identity id → names of the policies attached to it (a certificate's are on its record). */
-  identityPolicies: Map<string, string[]>;
-  coreDevices: OrderedMap<CoreDeviceRecord>;
-  /** core device thing name → client thing name → association. */
-  associations: Map<string, OrderedMap<ClientDeviceAssociation>>;
-  tables: Map<string, TableRecord>;
-  eventBuses: OrderedMap<EventBusRecord>;
-  buckets: OrderedMap<BucketRecord>;
+  identityPolicies: Collection<string[]>;
+  coreDevices: Collection<CoreDeviceRecord>;
+  /** By core device thing name: client thing name → association. */
+  associations: ScopedCollection<ClientDeviceAssociation>;
+  tables: Collection<TableRecord>;
+  /** By table name: items by their primary key (dynamodb/items.ts). */
+  items: ScopedCollection<Record<string, unknown>>;
+  eventBuses: Collection<EventBusRecord>;
+  /** By bus name: rules by name. */
+  rules: ScopedCollection<EventRuleRecord>;
+  buckets: Collection<BucketRecord>;
+  /** By bucket name: objects by key. */
+  objects: ScopedCollection<S3ObjectRecord>;
+  /** By bucket name: multipart uploads in progress by upload id. */
+  uploads: ScopedCollection<S3UploadRecord>;
+  /** By upload id: parts by `partKey(partNumber)`. */
+  parts: ScopedCollection<S3PartRecord>;
 }
 
-/** The JSON form of the state: what `GET /_local/state` shows and what a state file holds. */
+/** A part's key in `LocalCloudState.parts`: part numbers padded, so that key order is part order. */
+export function partKey(partNumber: number): string {
+  return String(partNumber).padStart(5, '0');
+}
+
+/** The JSON form of the state: what `GET /_local/state` shows. */
 export interface StateSnapshot {
   formatVersion: 1;
   things: ThingRecord[];
   thingPrincipals: Record<string, PrincipalAttachment[]>;
   certificates: CertificateRecord[];
   policies: PolicyRecord[];
-  /** Absent in state files written before thing types were emulated. */
-  thingTypes?: ThingTypeRecord[];
-  identityPolicies?: Record<string, string[]>;
+  thingTypes: ThingTypeRecord[];
+  identityPolicies: Record<string, string[]>;
   coreDevices: CoreDeviceRecord[];
   associations: Record<string, ClientDeviceAssociation[]>;
-  /** Absent in state files written before DynamoDB was emulated. */
-  tables?: TableSnapshot[];
-  /** Absent in state files written before EventBridge was emulated. */
-  eventBuses?: EventBusSnapshot[];
-  /** Absent in state files written before S3 was emulated. Object bytes are blobs, not in the snapshot. */
-  buckets?: BucketSnapshot[];
+  tables: TableSnapshot[];
+  eventBuses: EventBusSnapshot[];
+  /** Object bytes are blobs, not in the snapshot. */
+  buckets: BucketSnapshot[];
 }
 
-/**
- * Object bytes, kept out of the JSON state so that a state write costs the metadata only: in memory,
- * or one file each beside a state file. Ids are never reused, so a record names its bytes for as long
- * as it exists.
- */
+/** Object bytes, apart from their metadata; ids are never reused, so a record names its bytes for as long as it exists. */
 export interface BlobStore {
   put(data: Uint8Array): string;
   get(id: string): Buffer;
-  /** Forgets the bytes; a file store removes them only once a state write no longer names them. */
   delete(id: string): void;
 }
 
 /**
- * State shared by the emulated services. Services mutate `state` directly (one event-loop turn is
- * one transaction) and then call `changed()` so a persistent store can save.
+ * State shared by the emulated services, in SQLite (sqlite-database.ts): what the local cloud keeps in memory does
+ * not grow with the things, certificates, items or objects it holds. A service's changes in one event-loop turn
+ * are one transaction; `commit()` makes them durable before an answer goes out.
  */
 export interface StateStore {
   readonly state: LocalCloudState;
   readonly blobs: BlobStore;
-  changed(): void;
+  commit(): void;
+  /** Forgets everything. */
   reset(): void;
   snapshot(): StateSnapshot;
-  /** Waits for pending writes; stops persisting. */
-  close(): Promise<void>;
+  close(): void;
 }
 
-function emptyState(): LocalCloudState {
-  return {
-    things: new OrderedMap(),
-    thingPrincipals: new Map(),
-    principalThings: new Map(),
-    certificates: new OrderedMap(),
-    policies: new Map(),
-    thingTypes: new OrderedMap(),
-    identityPolicies: new Map(),
-    coreDevices: new OrderedMap(),
-    associations: new Map(),
-    tables: new Map(),
-    eventBuses: new OrderedMap(),
-    buckets: new OrderedMap(),
-  };
-}
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS entries (
+    collection TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (collection, scope, key)
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+`;
 
-export function createMemoryStore(): StateStore {
-  const state = emptyState();
-  const blobs = new Map<string, Buffer>();
-  return {
-    state,
-    blobs: {
-      put(data) {
-        const id = randomUUID();
-        blobs.set(id, Buffer.from(data));
-        return id;
-      },
-      get: (id) => blobs.get(id) ?? missingBlob(id),
-      delete: (id) => void blobs.delete(id),
-    },
-    changed() {},
-    reset() {
-      clearState(state);
-      blobs.clear();
-    },
-    snapshot: () => toSnapshot(state),
-    close: async () => {},
-  };
-}
+/** Rows read at a time when iterating: bounded memory, and writes between two reads are seen. */
+const CHUNK = 256;
 
-/** How long writes are coalesced: a burst of provisioning calls costs one file write. */
-const PERSIST_DELAY_MS = 50;
+/** The rows of one collection in one scope (`''` for a collection without scopes). */
+class SqliteCollection<V> implements Collection<V> {
+  readonly #database: SqliteDatabase;
+  readonly #where: [collection: string, scope: string];
 
-/**
- * Keeps state in memory and writes it to `path` atomically (write to a temporary file, rename)
- * shortly after changes, so a restart with the same file resumes where the last run stopped.
- * The file's directory is created at start. A failed write is reported and does not stop later
- * ones: each write holds the whole state, so the next successful one makes up for it.
- */
-export function createFileStore(path: string): StateStore {
-  const state = loadState(path);
-  mkdirSync(dirname(path), { recursive: true });
-  const blobDirectory = `${path}.blobs`;
-  mkdirSync(blobDirectory, { recursive: true });
-  let timer: NodeJS.Timeout | undefined;
-  let writing: Promise<void> = Promise.resolve();
-  let closed = false;
-  // Deleted blobs stay on disk until a state write that no longer names them has succeeded, so the
-  // file on disk never names bytes that are gone (a crash in between leaves unnamed files at worst).
-  let unnamedBlobs: string[] = [];
+  constructor(database: SqliteDatabase, collection: string, scope: string) {
+    this.#database = database;
+    this.#where = [collection, scope];
+  }
 
-  const persist = () => {
-    timer = undefined;
-    const json = JSON.stringify(toSnapshot(state));
-    const removable = unnamedBlobs;
-    unnamedBlobs = [];
-    writing = writing.then(() =>
-      writeFileAtomic(path, json).then(
-        () => {
-          for (const id of removable) rmSync(join(blobDirectory, id), { force: true });
-        },
-        (error: unknown) => {
-          unnamedBlobs.push(...removable);
-          console.error(`local cloud: cannot write the state file ${path}: ${(error as Error).message}`);
-        },
-      ),
+  get(key: string): Stored<V> | undefined {
+    const row = this.#database.get<{ value: string }>('SELECT value FROM entries WHERE collection = ? AND scope = ? AND key = ?', ...this.#where, key);
+    return row && (JSON.parse(row.value) as Stored<V>);
+  }
+
+  has(key: string): boolean {
+    return this.#database.get('SELECT 1 FROM entries WHERE collection = ? AND scope = ? AND key = ?', ...this.#where, key) !== undefined;
+  }
+
+  set(key: string, value: Stored<V>): void {
+    this.#database.run(
+      'INSERT INTO entries (collection, scope, key, value) VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
+      ...this.#where,
+      key,
+      JSON.stringify(value),
     );
-  };
-  const schedule = () => {
-    if (!closed && timer === undefined) timer = setTimeout(persist, PERSIST_DELAY_MS);
-  };
+  }
 
+  delete(key: string): boolean {
+    return this.#database.run('DELETE FROM entries WHERE collection = ? AND scope = ? AND key = ?', ...this.#where, key) > 0;
+  }
+
+  *values(): Generator<Stored<V>> {
+    for (const [, value] of this.entries()) yield value;
+  }
+
+  entries(): Generator<[string, Stored<V>]> {
+    return this.#entriesFrom('', false);
+  }
+
+  *valuesFrom(key: string, { exclusive }: { exclusive: boolean }): Generator<Stored<V>> {
+    for (const [, value] of this.#entriesFrom(key, exclusive)) yield value;
+  }
+
+  page(afterKey: string | undefined, limit: number, accept?: (value: Stored<V>) => boolean): { items: Stored<V>[]; lastKey?: string } {
+    const items: Stored<V>[] = [];
+    let lastKey: string | undefined;
+    for (const [key, value] of this.#entriesFrom(afterKey ?? '', afterKey !== undefined)) {
+      if (items.length === limit) return { items, ...(lastKey !== undefined && { lastKey }) };
+      if (!accept || accept(value)) items.push(value);
+      lastKey = key;
+    }
+    return { items };
+  }
+
+  count(): number {
+    return this.#database.get<{ count: number }>('SELECT count(*) AS count FROM entries WHERE collection = ? AND scope = ?', ...this.#where)?.count ?? 0;
+  }
+
+  isEmpty(): boolean {
+    return this.#database.get('SELECT 1 FROM entries WHERE collection = ? AND scope = ? LIMIT 1', ...this.#where) === undefined;
+  }
+
+  clear(): void {
+    this.#database.run('DELETE FROM entries WHERE collection = ? AND scope = ?', ...this.#where);
+  }
+
+  *#entriesFrom(key: string, exclusive: boolean): Generator<[string, Stored<V>]> {
+    let from = key;
+    let after = exclusive;
+    for (;;) {
+      const rows = this.#database.all<{ key: string; value: string }>(
+        `SELECT key, value FROM entries WHERE collection = ? AND scope = ? AND key ${after ? '>' : '>='} ? ORDER BY key LIMIT ${CHUNK}`,
+        ...this.#where,
+        from,
+      );
+      for (const row of rows) yield [row.key, JSON.parse(row.value) as Stored<V>];
+      const last = rows.at(-1);
+      if (rows.length < CHUNK || last === undefined) return;
+      from = last.key;
+      after = true;
+    }
+  }
+}
+
+class SqliteScopedCollection<V> implements ScopedCollection<V> {
+  readonly #database: SqliteDatabase;
+  readonly #collection: string;
+
+  constructor(database: SqliteDatabase, collection: string) {
+    this.#database = database;
+    this.#collection = collection;
+  }
+
+  in(scope: string): Collection<V> {
+    return new SqliteCollection<V>(this.#database, this.#collection, scope);
+  }
+
+  /** Every scope's values, in scope then key order. */
+  byScope(): Map<string, V[]> {
+    const grouped = new Map<string, V[]>();
+    const rows = this.#database.all<{ scope: string; value: string }>('SELECT scope, value FROM entries WHERE collection = ? ORDER BY scope, key', this.#collection);
+    for (const { scope, value } of rows) {
+      const values = grouped.get(scope) ?? [];
+      values.push(JSON.parse(value) as V);
+      grouped.set(scope, values);
+    }
+    return grouped;
+  }
+}
+
+type SqliteState = { [K in keyof LocalCloudState]: LocalCloudState[K] extends ScopedCollection<infer V> ? SqliteScopedCollection<V> : LocalCloudState[K] };
+
+/** The state in the SQLite database at `path`, created when missing; a temporary database when `path` is undefined. */
+export function openStateStore(path?: string): StateStore {
+  const database = new SqliteDatabase(path, SCHEMA);
+  const collection = <V>(name: string): Collection<V> => new SqliteCollection<V>(database, name, '');
+  const scoped = <V>(name: string) => new SqliteScopedCollection<V>(database, name);
+  const state: SqliteState = {
+    things: collection('things'),
+    thingPrincipals: scoped('thingPrincipals'),
+    principalThings: scoped('principalThings'),
+    certificates: collection('certificates'),
+    policies: collection('policies'),
+    thingTypes: collection('thingTypes'),
+    identityPolicies: collection('identityPolicies'),
+    coreDevices: collection('coreDevices'),
+    associations: scoped('associations'),
+    tables: collection('tables'),
+    items: scoped('items'),
+    eventBuses: collection('eventBuses'),
+    rules: scoped('rules'),
+    buckets: collection('buckets'),
+    objects: scoped('objects'),
+    uploads: scoped('uploads'),
+    parts: scoped('parts'),
+  };
   return {
     state,
     blobs: {
       put(data) {
         const id = randomUUID();
-        writeFileSync(join(blobDirectory, id), data);
+        database.run('INSERT INTO blobs (id, data) VALUES (?, ?)', id, data);
         return id;
       },
       get(id) {
-        try {
-          return readFileSync(join(blobDirectory, id));
-        } catch {
-          return missingBlob(id);
-        }
+        const row = database.get<{ data: Uint8Array }>('SELECT data FROM blobs WHERE id = ?', id);
+        if (!row) throw new Error(`The local cloud has no bytes for blob ${id}`);
+        return Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength);
       },
-      delete: (id) => void unnamedBlobs.push(id),
+      delete: (id) => void database.run('DELETE FROM blobs WHERE id = ?', id),
     },
-    changed: schedule,
-    reset() {
-      clearState(state);
-      unnamedBlobs.push(...readdirSync(blobDirectory));
-      schedule();
-    },
+    commit: () => database.commit(),
+    reset: () => database.exec('DELETE FROM entries; DELETE FROM blobs;'),
     snapshot: () => toSnapshot(state),
-    async close() {
-      if (timer !== undefined) {
-        clearTimeout(timer);
-        persist();
-      }
-      closed = true;
-      await writing;
-    },
+    close: () => database.close(),
   };
 }
 
-function missingBlob(id: string): never {
-  throw new Error(`The local cloud has no bytes for blob ${id}`);
-}
-
-function loadState(path: string): LocalCloudState {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return emptyState();
-    throw error;
-  }
-  const snapshot = JSON.parse(text) as StateSnapshot;
-  if (snapshot.formatVersion !== 1) {
-    throw new Error(`State file ${path} has unsupported formatVersion ${String(snapshot.formatVersion)}`);
-  }
-  return fromSnapshot(snapshot);
-}
-
-function clearState(state: LocalCloudState): void {
-  state.things.clear();
-  state.thingPrincipals.clear();
-  state.principalThings.clear();
-  state.certificates.clear();
-  state.policies.clear();
-  state.thingTypes.clear();
-  state.identityPolicies.clear();
-  state.coreDevices.clear();
-  state.associations.clear();
-  state.tables.clear();
-  state.eventBuses.clear();
-  state.buckets.clear();
-}
-
-function toSnapshot(state: LocalCloudState): StateSnapshot {
+function toSnapshot(state: SqliteState): StateSnapshot {
+  // A snapshot is the caller's to change: its values are plain records.
+  const all = <V>(collection: Collection<V>) => [...collection.values()] as V[];
+  const scopes = <V>(collection: SqliteScopedCollection<V>) => Object.fromEntries(collection.byScope());
+  const items = state.items.byScope();
+  const rules = state.rules.byScope();
+  const objects = state.objects.byScope();
+  const uploads = state.uploads.byScope();
+  const parts = state.parts.byScope();
   return {
     formatVersion: 1,
-    things: state.things.sortedValues(),
-    thingPrincipals: mapOfOrderedToRecord(state.thingPrincipals),
-    certificates: state.certificates.sortedValues(),
-    policies: [...state.policies.values()],
-    thingTypes: state.thingTypes.sortedValues(),
-    identityPolicies: Object.fromEntries(state.identityPolicies),
-    coreDevices: state.coreDevices.sortedValues(),
-    associations: mapOfOrderedToRecord(state.associations),
-    tables: [...state.tables.values()].map((table) => ({ ...table, items: table.items.sortedValues() })),
-    eventBuses: state.eventBuses.sortedValues().map((bus) => ({ ...bus, rules: bus.rules.sortedValues() })),
-    buckets: state.buckets.sortedValues().map((bucket) => ({ ...bucket, objects: bucket.objects.sortedValues() })),
+    things: all(state.things),
+    thingPrincipals: scopes(state.thingPrincipals),
+    certificates: all(state.certificates),
+    policies: all(state.policies),
+    thingTypes: all(state.thingTypes),
+    identityPolicies: Object.fromEntries(state.identityPolicies.entries()) as Record<string, string[]>,
+    coreDevices: all(state.coreDevices),
+    associations: scopes(state.associations),
+    tables: all(state.tables).map((table) => ({ ...table, items: items.get(table.tableName) ?? [] })),
+    eventBuses: all(state.eventBuses).map((bus) => ({ ...bus, rules: rules.get(bus.name) ?? [] })),
+    buckets: all(state.buckets).map((bucket) => ({
+      ...bucket,
+      objects: objects.get(bucket.name) ?? [],
+      uploads: (uploads.get(bucket.name) ?? []).map((upload) => ({ ...upload, parts: parts.get(upload.uploadId) ?? [] })),
+    })),
   };
-}
-
-function fromSnapshot(snapshot: StateSnapshot): LocalCloudState {
-  const state = emptyState();
-  for (const thing of snapshot.things) state.things.set(thing.thingName, thing);
-  for (const [thingName, attachments] of Object.entries(snapshot.thingPrincipals)) {
-    const byPrincipal = new OrderedMap<PrincipalAttachment>();
-    for (const attachment of attachments) {
-      byPrincipal.set(attachment.principal, attachment);
-      const things = state.principalThings.get(attachment.principal) ?? new Set<string>();
-      things.add(thingName);
-      state.principalThings.set(attachment.principal, things);
-    }
-    state.thingPrincipals.set(thingName, byPrincipal);
-  }
-  for (const certificate of snapshot.certificates) state.certificates.set(certificate.certificateId, certificate);
-  for (const policy of snapshot.policies) state.policies.set(policy.policyName, policy);
-  for (const thingType of snapshot.thingTypes ?? []) state.thingTypes.set(thingType.thingTypeName, thingType);
-  for (const [identity, policyNames] of Object.entries(snapshot.identityPolicies ?? {})) state.identityPolicies.set(identity, policyNames);
-  for (const core of snapshot.coreDevices) state.coreDevices.set(core.coreDeviceThingName, core);
-  for (const [coreName, associations] of Object.entries(snapshot.associations)) {
-    const byClient = new OrderedMap<ClientDeviceAssociation>();
-    for (const association of associations) byClient.set(association.thingName, association);
-    state.associations.set(coreName, byClient);
-  }
-  for (const table of snapshot.tables ?? []) {
-    const items = new OrderedMap<Record<string, unknown>>();
-    for (const item of table.items) items.set(itemKey(table.keySchema, item), item);
-    state.tables.set(table.tableName, { ...table, items });
-  }
-  for (const bus of snapshot.eventBuses ?? []) {
-    const rules = new OrderedMap<EventRuleRecord>();
-    for (const rule of bus.rules) rules.set(rule.name, rule);
-    state.eventBuses.set(bus.name, { ...bus, rules });
-  }
-  for (const bucket of snapshot.buckets ?? []) {
-    const objects = new OrderedMap<S3ObjectRecord>();
-    for (const object of bucket.objects) objects.set(object.key, object);
-    state.buckets.set(bucket.name, { ...bucket, objects });
-  }
-  return state;
-}
-
-function mapOfOrderedToRecord<V>(map: Map<string, OrderedMap<V>>): Record<string, V[]> {
-  const record: Record<string, V[]> = {};
-  for (const [key, values] of [...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (values.size > 0) record[key] = values.sortedValues();
-  }
-  return record;
 }

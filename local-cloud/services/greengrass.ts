@@ -1,5 +1,4 @@
-import type { CoreDeviceRecord, CoreDeviceStatus, LocalCloudState } from '../store.ts';
-import { OrderedMap } from '../store.ts';
+import type { CoreDeviceRecord, CoreDeviceStatus, LocalCloudState, Stored } from '../store.ts';
 import type { LocalCloudContext } from '../wire/context.ts';
 import { queryInteger, queryString } from '../wire/http-bindings.ts';
 import { InjectedFault } from '../wire/injected-fault.ts';
@@ -130,7 +129,6 @@ export function registerCoreDevice(context: LocalCloudContext, registration: unk
     tags: input.tags ?? {},
   };
   state.coreDevices.set(record.coreDeviceThingName, record);
-  context.store.changed();
   return record;
 }
 
@@ -142,7 +140,7 @@ export function createGreengrassService(context: LocalCloudContext): EmulatedSer
   const state: LocalCloudState = store.state;
   const invalidToken = () => validationError('OTHER', 'The nextToken is not valid');
 
-  const requireCore = (coreDeviceThingName: string): CoreDeviceRecord => {
+  const requireCore = (coreDeviceThingName: string): Stored<CoreDeviceRecord> => {
     const core = state.coreDevices.get(coreDeviceThingName);
     if (!core) throw coreDeviceNotFound(coreDeviceThingName);
     return core;
@@ -156,11 +154,7 @@ export function createGreengrassService(context: LocalCloudContext): EmulatedSer
     };
     requireCore(input.coreDeviceThingName);
     const now = clock.now();
-    let associations = state.associations.get(input.coreDeviceThingName);
-    if (!associations) {
-      associations = new OrderedMap();
-      state.associations.set(input.coreDeviceThingName, associations);
-    }
+    const associations = state.associations.in(input.coreDeviceThingName);
     const errorEntries: Array<{ thingName: string; code: string; message: string }> = [];
     for (const { thingName } of input.entries) {
       const fault = faults.entryFault(operation);
@@ -177,8 +171,6 @@ export function createGreengrassService(context: LocalCloudContext): EmulatedSer
         associations.set(thingName, { thingName, associatedAt: now });
       }
     }
-    if (associations.size === 0) state.associations.delete(input.coreDeviceThingName);
-    store.changed();
     return jsonResponse({ errorEntries });
   };
 
@@ -265,7 +257,7 @@ export function createGreengrassService(context: LocalCloudContext): EmulatedSer
             listAssociatedInput,
           ) as { coreDeviceThingName: string; maxResults?: number; nextToken?: string };
           requireCore(input.coreDeviceThingName);
-          const page = paginate(state.associations.get(input.coreDeviceThingName), input, DEFAULT_PAGE_SIZE, invalidToken);
+          const page = paginate(state.associations.in(input.coreDeviceThingName), input, DEFAULT_PAGE_SIZE, invalidToken);
           return jsonResponse({
             // The model gives the list a minimum of one item, so an empty page omits it.
             ...(page.items.length > 0 && {
@@ -300,7 +292,7 @@ export function createGreengrassService(context: LocalCloudContext): EmulatedSer
   };
 }
 
-function describeCoreDevice(core: CoreDeviceRecord) {
+function describeCoreDevice(core: Stored<CoreDeviceRecord>) {
   return {
     coreDeviceThingName: core.coreDeviceThingName,
     coreVersion: core.coreVersion,

@@ -44,6 +44,8 @@ export interface EmulatedService {
   readonly signingNameAliases?: readonly string[];
   resolve(request: ServiceRequest): ResolvedOperation;
   encodeError(error: unknown, requestId: string): ServiceResponse;
+  /** The largest request body the service reads (the server's 16 MiB when absent); a larger one is answered 413. */
+  readonly maxBodyBytes?: number;
   /** Unsigned local-only routes the server mounts under `/_local/`, e.g. to seed resources. */
   readonly adminRoutes?: readonly AdminRoute[];
   /**

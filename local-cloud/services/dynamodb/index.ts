@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import { OrderedMap, type AttributeDefinition, type KeySchemaElement, type TableRecord } from '../../store.ts';
+import type { AttributeDefinition, KeySchemaElement, Stored, TableRecord } from '../../store.ts';
 import { awsJsonProtocol } from '../../wire/aws-json.ts';
 import type { LocalCloudContext } from '../../wire/context.ts';
 import type { EmulatedService } from '../../wire/service.ts';
@@ -60,10 +60,8 @@ export function createTable(context: LocalCloudContext, definition: TableDefinit
     ...(definition.TimeToLiveSpecification && {
       timeToLive: { attributeName: definition.TimeToLiveSpecification.AttributeName, enabled: definition.TimeToLiveSpecification.Enabled },
     }),
-    items: new OrderedMap(),
   };
   store.state.tables.set(table.tableName, table);
-  store.changed();
   return table;
 }
 
@@ -75,13 +73,14 @@ export function createTable(context: LocalCloudContext, definition: TableDefinit
  */
 export function createDynamoDbService(context: LocalCloudContext): EmulatedService {
   const { store } = context;
-  const tableOf = (input: Input): TableRecord => {
+  const tableOf = (input: Input): Stored<TableRecord> => {
     const name = requireString(input, 'TableName');
     const table = store.state.tables.get(name);
     if (!table) throw tableNotFound(name);
     return table;
   };
-  const describe = (table: TableRecord, requestRegion: string) => ({
+  const itemsOf = (table: Stored<TableRecord>) => store.state.items.in(table.tableName);
+  const describe = (table: Stored<TableRecord>, requestRegion: string) => ({
     TableName: table.tableName,
     TableId: table.tableId,
     TableArn: `arn:aws:dynamodb:${requestRegion}:${context.accountId}:table/${table.tableName}`,
@@ -89,8 +88,8 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
     KeySchema: table.keySchema,
     AttributeDefinitions: table.attributeDefinitions,
     CreationDateTime: table.createdAt / 1000,
-    ItemCount: table.items.size,
-    TableSizeBytes: [...table.items.values()].reduce((size, item) => size + JSON.stringify(item).length, 0),
+    ItemCount: itemsOf(table).count(),
+    TableSizeBytes: [...itemsOf(table).values()].reduce((size, item) => size + JSON.stringify(item).length, 0),
     BillingModeSummary: { BillingMode: 'PAY_PER_REQUEST' },
   });
 
@@ -99,12 +98,12 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
     DescribeTable: (input, requestRegion) => ({ Table: describe(tableOf(input), requestRegion) }),
     DeleteTable(input, requestRegion) {
       const table = tableOf(input);
+      itemsOf(table).clear();
       store.state.tables.delete(table.tableName);
-      store.changed();
       return { TableDescription: { ...describe(table, requestRegion), TableStatus: 'DELETING' } };
     },
     ListTables(input) {
-      const names = [...store.state.tables.keys()].sort();
+      const names = [...store.state.tables.entries()].map(([name]) => name);
       const after = typeof input.ExclusiveStartTableName === 'string' ? input.ExclusiveStartTableName : undefined;
       const limit = typeof input.Limit === 'number' ? input.Limit : 100;
       const remaining = after === undefined ? names : names.filter((name) => name > after);
@@ -117,8 +116,7 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
       if (typeof specification?.AttributeName !== 'string' || typeof specification.Enabled !== 'boolean') {
         throw new DynamoDbError('ValidationException', 'TimeToLiveSpecification needs AttributeName and Enabled');
       }
-      table.timeToLive = { attributeName: specification.AttributeName, enabled: specification.Enabled };
-      store.changed();
+      store.state.tables.set(table.tableName, { ...table, timeToLive: { attributeName: specification.AttributeName, enabled: specification.Enabled } });
       return { TimeToLiveSpecification: specification };
     },
     DescribeTimeToLive(input) {
@@ -129,7 +127,7 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
     },
     GetItem(input) {
       const table = tableOf(input);
-      const item = table.items.get(keyOf(table, requireItem(input.Key, 'key'), { exact: true }));
+      const item = itemsOf(table).get(keyOf(table, requireItem(input.Key, 'key'), { exact: true }));
       return item ? { Item: item } : {};
     },
     PutItem(input) {
@@ -137,16 +135,14 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
       const item = requireItem(input.Item, 'item');
       const key = keyOf(table, item, { exact: false });
       const previous = checkCondition(table, key, input, { singleItem: true });
-      table.items.set(key, item);
-      store.changed();
+      itemsOf(table).set(key, item);
       return input.ReturnValues === 'ALL_OLD' && previous ? { Attributes: previous } : {};
     },
     DeleteItem(input) {
       const table = tableOf(input);
       const key = keyOf(table, requireItem(input.Key, 'key'), { exact: true });
       const previous = checkCondition(table, key, input, { singleItem: true });
-      table.items.delete(key);
-      store.changed();
+      itemsOf(table).delete(key);
       return input.ReturnValues === 'ALL_OLD' && previous ? { Attributes: previous } : {};
     },
     /** The item is created from its key when missing; its key attributes cannot be updated. */
@@ -161,8 +157,7 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
       const updated = update(previous ?? keyItem);
       const keyUpdated = table.keySchema.find(({ AttributeName }) => !isDeepStrictEqual(updated[AttributeName], keyItem[AttributeName]));
       if (keyUpdated) throw new DynamoDbError('ValidationException', `One or more parameter values were invalid: Cannot update attribute ${keyUpdated.AttributeName}. This attribute is part of the key`);
-      table.items.set(key, updated);
-      store.changed();
+      itemsOf(table).set(key, updated);
       switch (input.ReturnValues ?? 'NONE') {
         case 'NONE':
           return {};
@@ -178,7 +173,7 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
       const table = tableOf(input);
       const limit = typeof input.Limit === 'number' && input.Limit > 0 ? input.Limit : DEFAULT_SCAN_LIMIT;
       const after = input.ExclusiveStartKey === undefined ? undefined : keyOf(table, requireItem(input.ExclusiveStartKey, 'exclusiveStartKey'), { exact: true });
-      const page = table.items.page(after, limit);
+      const page = itemsOf(table).page(after, limit);
       const last = page.items.at(-1) as Item | undefined;
       const lastKey = page.lastKey !== undefined && last ? Object.fromEntries(table.keySchema.map(({ AttributeName }) => [AttributeName, last[AttributeName]])) : undefined;
       return { Items: page.items, Count: page.items.length, ScannedCount: page.items.length, ...(lastKey && { LastEvaluatedKey: lastKey }) };
@@ -203,17 +198,16 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
         );
       }
       for (const action of actions) {
-        if (action.kind === 'Put') action.table.items.set(action.key, action.item as Item);
-        else if (action.kind === 'Delete') action.table.items.delete(action.key);
+        if (action.kind === 'Put') itemsOf(action.table).set(action.key, action.item as Item);
+        else if (action.kind === 'Delete') itemsOf(action.table).delete(action.key);
       }
-      store.changed();
       return {};
     },
   };
 
   interface TransactionAction {
     kind: 'Put' | 'Delete' | 'ConditionCheck';
-    table: TableRecord;
+    table: Stored<TableRecord>;
     key: string;
     item?: Item;
     input: Input;
@@ -255,8 +249,8 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
    * Throws ConditionalCheckFailedException (or, within a transaction, ConditionFailed); returns the item it replaces.
    * `used` holds the placeholders an update expression of the same request used.
    */
-  function checkCondition(table: TableRecord, key: string, input: Input, { singleItem, used }: { singleItem: boolean; used?: Set<string> }): Item | undefined {
-    const previous = table.items.get(key) as Item | undefined;
+  function checkCondition(table: Stored<TableRecord>, key: string, input: Input, { singleItem, used }: { singleItem: boolean; used?: Set<string> }): Item | undefined {
+    const previous = itemsOf(table).get(key) as Item | undefined;
     if (typeof input.ConditionExpression !== 'string' && used === undefined) {
       if (input.ExpressionAttributeNames || input.ExpressionAttributeValues) {
         throw new DynamoDbError('ValidationException', 'ExpressionAttributeNames and ExpressionAttributeValues can only be specified when using expressions');

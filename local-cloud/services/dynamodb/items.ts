@@ -1,5 +1,5 @@
 import { AwsJsonError } from '../../wire/aws-json.ts';
-import { itemKey, type TableRecord } from '../../store.ts';
+import type { Stored, TableRecord } from '../../store.ts';
 
 export type AttributeValue =
   | { S: string }
@@ -43,8 +43,8 @@ function requireAttributeValue(value: unknown, member: string): void {
   if (type === 'M') for (const [name, member_] of Object.entries(content as object)) requireAttributeValue(member_, `${member}.${name}`);
 }
 
-/** The item's primary key as a string, in key-schema order; the table's items are keyed by it. */
-export function keyOf(table: TableRecord, item: Item, { exact }: { exact: boolean }): string {
+/** The item's primary key as a string: its key attributes' values in key-schema order; the table's items are keyed by it. */
+export function keyOf(table: Stored<TableRecord>, item: Item, { exact }: { exact: boolean }): string {
   if (exact && Object.keys(item).length !== table.keySchema.length) {
     throw new DynamoDbError('ValidationException', 'The provided key element does not match the schema');
   }
@@ -55,5 +55,5 @@ export function keyOf(table: TableRecord, item: Item, { exact }: { exact: boolea
       throw new DynamoDbError('ValidationException', exact ? 'The provided key element does not match the schema' : `One or more parameter values were invalid: Missing the key ${name} in the item`);
     }
   }
-  return itemKey(table.keySchema, item);
+  return JSON.stringify(table.keySchema.map((element) => item[element.AttributeName]));
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { OrderedMap, type EventBusRecord, type EventRuleRecord, type EventTargetRecord } from '../../store.ts';
+import type { EventBusRecord, EventRuleRecord, EventTargetRecord, Stored } from '../../store.ts';
 import { AwsJsonError, awsJsonProtocol } from '../../wire/aws-json.ts';
 import type { LocalCloudContext, ServiceEvent } from '../../wire/context.ts';
 import { listPages, paginate } from '../../wire/pagination.ts';
@@ -83,29 +83,24 @@ export function busNameOf(nameOrArn: unknown): string {
  */
 export function seedEventBridge(context: LocalCloudContext, rules: readonly RuleDefinition[]): void {
   const { eventBuses } = context.store.state;
-  const busNamed = (name: string): EventBusRecord => {
-    let bus = eventBuses.get(name);
-    if (!bus) {
-      bus = { name, createdAt: context.clock.now(), rules: new OrderedMap() };
-      eventBuses.set(name, bus);
-    }
-    return bus;
+  const ensureBus = (name: string) => {
+    if (!eventBuses.has(name)) eventBuses.set(name, { name, createdAt: context.clock.now() });
   };
-  busNamed(DEFAULT_BUS);
+  ensureBus(DEFAULT_BUS);
   for (const definition of rules) {
-    const bus = busNamed(definition.eventBusName);
-    if (bus.rules.has(definition.name)) continue;
+    ensureBus(definition.eventBusName);
+    const busRules = context.store.state.rules.in(definition.eventBusName);
+    if (busRules.has(definition.name)) continue;
     // A pattern outside the language stops the start, as it would fail the deployment.
     compilePattern(definition.eventPattern);
-    bus.rules.set(definition.name, {
+    busRules.set(definition.name, {
       name: definition.name,
       eventPattern: definition.eventPattern,
       state: definition.state,
       ...(definition.description !== undefined && { description: definition.description }),
-      targets: definition.targets.map((target) => ({ ...target })),
+      targets: definition.targets,
     });
   }
-  context.store.changed();
 }
 
 /**
@@ -129,26 +124,27 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
 
   const busArn = (region: string, name: string) => `arn:aws:events:${region}:${accountId}:event-bus/${name}`;
   const ruleArn = (region: string, bus: string, rule: string) => `arn:aws:events:${region}:${accountId}:rule/${bus === DEFAULT_BUS ? '' : `${bus}/`}${rule}`;
-  const busOf = (nameOrArn: unknown): EventBusRecord => {
+  const rulesOf = (bus: Stored<EventBusRecord>) => store.state.rules.in(bus.name);
+  const busOf = (nameOrArn: unknown): Stored<EventBusRecord> => {
     const name = busNameOf(nameOrArn);
     const bus = store.state.eventBuses.get(name);
     if (!bus) throw new EventBridgeError('ResourceNotFoundException', `Event bus ${name} does not exist.`);
     return bus;
   };
-  const ruleOf = (input: Input, member: 'Name' | 'Rule'): [EventBusRecord, EventRuleRecord] => {
+  const ruleOf = (input: Input, member: 'Name' | 'Rule'): [Stored<EventBusRecord>, Stored<EventRuleRecord>] => {
     const bus = busOf(input.EventBusName);
-    const rule = bus.rules.get(input[member] as string);
+    const rule = rulesOf(bus).get(input[member] as string);
     if (!rule) throw new EventBridgeError('ResourceNotFoundException', `Rule ${String(input[member])} does not exist on EventBus ${bus.name}.`);
     return [bus, rule];
   };
-  const describeBus = (bus: EventBusRecord, region: string) => ({
+  const describeBus = (bus: Stored<EventBusRecord>, region: string) => ({
     Name: bus.name,
     Arn: busArn(region, bus.name),
     ...(bus.description !== undefined && { Description: bus.description }),
     CreationTime: bus.createdAt / 1000,
     LastModifiedTime: bus.createdAt / 1000,
   });
-  const describeRule = (bus: EventBusRecord, rule: EventRuleRecord, region: string) => ({
+  const describeRule = (bus: Stored<EventBusRecord>, rule: Stored<EventRuleRecord>, region: string) => ({
     Name: rule.name,
     Arn: ruleArn(region, bus.name, rule.name),
     EventPattern: rule.eventPattern,
@@ -158,8 +154,8 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
   });
   const invalidToken = () => new EventBridgeError('ValidationException', 'The provided NextToken is not valid.');
   const setState = (input: Input, state: EventRuleRecord['state']) => {
-    ruleOf(input, 'Name')[1].state = state;
-    store.changed();
+    const [bus, rule] = ruleOf(input, 'Name');
+    rulesOf(bus).set(rule.name, { ...rule, state });
     return {};
   };
 
@@ -169,13 +165,13 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
    */
   const recentEvents: { eventBusName: string; event: Record<string, unknown> }[] = [];
   /** Matches an event against the enabled rules of its bus and starts a delivery per target; returns at once. */
-  const route = (bus: EventBusRecord, event: Record<string, unknown>, region: string) => {
+  const route = (bus: Stored<EventBusRecord>, event: Record<string, unknown>, region: string) => {
     recentEvents.push({ eventBusName: bus.name, event });
     if (recentEvents.length > RECENT_EVENTS) recentEvents.shift();
-    for (const rule of bus.rules.values()) {
+    for (const rule of rulesOf(bus).values()) {
       if (rule.state === 'DISABLED' || !patternOf(rule.eventPattern)(event)) continue;
       for (const target of rule.targets) {
-        engine.deliver({ event, eventBusName: bus.name, ruleName: rule.name, ruleArn: ruleArn(region, bus.name, rule.name), target: structuredClone(target) });
+        engine.deliver({ event, eventBusName: bus.name, ruleName: rule.name, ruleArn: ruleArn(region, bus.name, rule.name), target });
       }
     }
   };
@@ -196,16 +192,15 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
       const name = input.Name as string;
       if (store.state.eventBuses.has(name)) throw new EventBridgeError('ResourceAlreadyExistsException', `Event bus ${name} already exists.`);
       if (name.includes('/')) throw new EventBridgeError('ValidationException', 'The local cloud does not emulate partner event buses (names with a /).');
-      const bus: EventBusRecord = { name, createdAt: context.clock.now(), rules: new OrderedMap(), ...(typeof input.Description === 'string' && { description: input.Description }) };
+      const bus: EventBusRecord = { name, createdAt: context.clock.now(), ...(typeof input.Description === 'string' && { description: input.Description }) };
       store.state.eventBuses.set(name, bus);
-      store.changed();
       return { EventBusArn: busArn(region, name), ...(bus.description !== undefined && { Description: bus.description }) };
     },
     DescribeEventBus: (input, region) => describeBus(busOf(input.Name), region),
     DeleteEventBus(input) {
       if (input.Name === DEFAULT_BUS) throw new EventBridgeError('ValidationException', 'Cannot delete event bus default.');
+      store.state.rules.in(input.Name as string).clear();
       store.state.eventBuses.delete(input.Name as string);
-      store.changed();
       return {};
     },
     ListEventBuses(input, region) {
@@ -229,15 +224,14 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
       }
       const bus = busOf(input.EventBusName);
       const name = input.Name as string;
-      const existing = bus.rules.get(name);
-      bus.rules.set(name, {
+      const existing = rulesOf(bus).get(name);
+      rulesOf(bus).set(name, {
         name,
         eventPattern: input.EventPattern,
         state: (input.State as EventRuleRecord['state'] | undefined) ?? 'ENABLED',
         ...(typeof input.Description === 'string' && { description: input.Description }),
         targets: existing?.targets ?? [],
       });
-      store.changed();
       return { RuleArn: ruleArn(region, bus.name, name) };
     },
     DescribeRule(input, region) {
@@ -246,10 +240,9 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
     },
     DeleteRule(input) {
       const bus = busOf(input.EventBusName);
-      const rule = bus.rules.get(input.Name as string);
+      const rule = rulesOf(bus).get(input.Name as string);
       if (rule && rule.targets.length > 0) throw new EventBridgeError('ValidationException', "Rule can't be deleted since it has targets.");
-      bus.rules.delete(input.Name as string);
-      store.changed();
+      rulesOf(bus).delete(input.Name as string);
       return {};
     },
     EnableRule: (input) => setState(input, 'ENABLED'),
@@ -258,7 +251,7 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
       const bus = busOf(input.EventBusName);
       const prefix = typeof input.NamePrefix === 'string' ? input.NamePrefix : '';
       const page = paginate(
-        bus.rules,
+        rulesOf(bus),
         { ...(typeof input.NextToken === 'string' && { nextToken: input.NextToken }), maxResults: input.Limit as number },
         DEFAULT_PAGE_SIZE,
         invalidToken,
@@ -267,7 +260,7 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
       return { Rules: page.items.map((rule) => describeRule(bus, rule, region)), ...(page.nextToken && { NextToken: page.nextToken }) };
     },
     PutTargets(input) {
-      const [, rule] = ruleOf(input, 'Rule');
+      const [bus, rule] = ruleOf(input, 'Rule');
       const failed: { TargetId: string; ErrorCode: string; ErrorMessage: string }[] = [];
       const accepted: EventTargetRecord[] = [];
       for (const target of input.Targets as Input[]) {
@@ -285,8 +278,7 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
       if (targets.length > MAX_TARGETS_PER_RULE) {
         throw new EventBridgeError('LimitExceededException', `The requested resource exceeds the maximum number allowed (${MAX_TARGETS_PER_RULE} targets per rule).`);
       }
-      rule.targets = targets;
-      store.changed();
+      rulesOf(bus).set(rule.name, { ...rule, targets });
       return { FailedEntryCount: failed.length, FailedEntries: failed };
     },
     ListTargetsByRule(input) {
@@ -300,10 +292,9 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
       return { Targets: page.items, ...(page.nextToken && { NextToken: page.nextToken }) };
     },
     RemoveTargets(input) {
-      const [, rule] = ruleOf(input, 'Rule');
+      const [bus, rule] = ruleOf(input, 'Rule');
       const ids = new Set(input.Ids as string[]);
-      rule.targets = rule.targets.filter((target) => !ids.has(target.Id));
-      store.changed();
+      rulesOf(bus).set(rule.name, { ...rule, targets: rule.targets.filter((target) => !ids.has(target.Id)) });
       return { FailedEntryCount: 0, FailedEntries: [] };
     },
     TestEventPattern(input) {

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import type { CertificateStatus } from '../../store.ts';
+import type { CertificateRecord, CertificateStatus } from '../../store.ts';
 import type { LocalCloudContext } from '../../wire/context.ts';
 import { queryBoolean, queryInteger, queryString } from '../../wire/http-bindings.ts';
 import { listPages } from '../../wire/pagination.ts';
@@ -31,7 +31,6 @@ export function certificateRoutes(context: LocalCloudContext, authority: Certifi
       throw iotError('ResourceAlreadyExistsException', 'The certificate is already provisioned or registered', { resourceId: parsed.certificateId, resourceArn: arn });
     }
     state.certificates.set(parsed.certificateId, newCertificateRecord(parsed, status, clock.now(), caCertificateId, certificateMode));
-    store.changed();
     return arn;
   };
   const registeredStatus = (status: CertificateStatus | undefined, setAsActive: boolean | undefined): CertificateStatus => {
@@ -113,8 +112,10 @@ export function certificateRoutes(context: LocalCloudContext, authority: Certifi
             },
             shapes.listCertificatesInput,
           ) as { pageSize?: number; marker?: string; ascendingOrder?: boolean };
-          // By creation date, newest first unless asked otherwise (the model's `ascendingOrder`).
-          const byCreation = state.certificates.sortedValues().sort((a, b) => a.createdAt - b.createdAt);
+          // By creation date, newest first unless asked otherwise (the model's `ascendingOrder`); the PEMs are left behind.
+          const byCreation: Array<Pick<CertificateRecord, 'certificateId' | 'status' | 'certificateMode' | 'createdAt'>> = [];
+          for (const { certificateId, status, certificateMode, createdAt } of state.certificates.values()) byCreation.push({ certificateId, status, certificateMode, createdAt });
+          byCreation.sort((a, b) => a.createdAt - b.createdAt);
           const ordered = input.ascendingOrder === true ? byCreation : byCreation.reverse();
           const { items, nextMarker } = markerPage(listPages(ordered, (certificate) => certificate.certificateId), input);
           return jsonResponse({
@@ -122,7 +123,7 @@ export function certificateRoutes(context: LocalCloudContext, authority: Certifi
               certificateArn: certificateArn(request.region, accountId, certificate.certificateId),
               certificateId: certificate.certificateId,
               status: certificate.status,
-              certificateMode: certificate.certificateMode ?? 'DEFAULT',
+              certificateMode: certificate.certificateMode,
               creationDate: certificate.createdAt / 1000,
             })),
             ...(nextMarker !== undefined && { nextMarker }),

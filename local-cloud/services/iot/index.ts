@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CertificateStatus, LocalCloudState, ThingPrincipalType, ThingRecord } from '../../store.ts';
+import type { CertificateStatus, LocalCloudState, Stored, ThingPrincipalType, ThingRecord } from '../../store.ts';
 import type { LocalCloudContext } from '../../wire/context.ts';
 import { headerValue, queryBoolean, queryInteger, queryString } from '../../wire/http-bindings.ts';
 import { InjectedFault } from '../../wire/injected-fault.ts';
@@ -57,7 +57,7 @@ export function createIotService(context: LocalCloudContext, options: IotService
     propagationMs: context.faults.settings().detachPropagationMs,
   });
 
-  const requireThing = (thingName: string): ThingRecord => {
+  const requireThing = (thingName: string): Stored<ThingRecord> => {
     const thing = state.things.get(thingName);
     if (!thing) throw iotError('ResourceNotFoundException', `Thing ${thingName} cannot be found.`);
     return thing;
@@ -69,7 +69,7 @@ export function createIotService(context: LocalCloudContext, options: IotService
     return certificate;
   };
 
-  const describeThingResponse = (thing: ThingRecord, region: string) => ({
+  const describeThingResponse = (thing: Stored<ThingRecord>, region: string) => ({
     defaultClientId: thing.thingName,
     thingName: thing.thingName,
     thingId: thing.thingId,
@@ -167,11 +167,10 @@ export function createIotService(context: LocalCloudContext, options: IotService
               `The version for thing ${thingName} does not match the expected version.`,
             );
           }
-          if ((thingAttachments(state, thingName, attachmentClock())?.size ?? 0) > 0) {
+          if (!thingAttachments(state, thingName, attachmentClock()).isEmpty()) {
             throw iotError('InvalidRequestException', `Cannot delete. Thing ${thingName} is still attached to one or more principals`);
           }
           state.things.delete(thingName);
-          store.changed();
           return emptyResponse();
         },
       },
@@ -194,7 +193,6 @@ export function createIotService(context: LocalCloudContext, options: IotService
           requireThing(input.thingName);
           if (principal.isCertificate) requireCertificate(principal.key);
           attachPrincipal(state, input.thingName, principal, input.thingPrincipalType ?? 'NON_EXCLUSIVE_THING', attachmentClock());
-          store.changed();
           return emptyResponse();
         },
       },
@@ -214,7 +212,6 @@ export function createIotService(context: LocalCloudContext, options: IotService
           if (!detachPrincipal(state, input.thingName, principal.key, attachmentClock())) {
             throw iotError('ResourceNotFoundException', `Principal ${input.principal} is not attached to thing ${input.thingName}`);
           }
-          store.changed();
           return emptyResponse();
         },
       },
@@ -265,7 +262,6 @@ export function createIotService(context: LocalCloudContext, options: IotService
             issued.certificateId,
             newCertificateRecord(issued, setAsActive ? 'ACTIVE' : 'INACTIVE', clock.now(), issued.caCertificateId),
           );
-          store.changed();
           return jsonResponse({
             certificateArn: certificateArn(request.region, accountId, issued.certificateId),
             certificateId: issued.certificateId,
@@ -296,7 +292,7 @@ export function createIotService(context: LocalCloudContext, options: IotService
               customerVersion: certificate.customerVersion,
               generationId: certificate.generationId,
               validity: { notBefore: certificate.notBefore / 1000, notAfter: certificate.notAfter / 1000 },
-              certificateMode: certificate.certificateMode ?? 'DEFAULT',
+              certificateMode: certificate.certificateMode,
             },
           });
         },
@@ -320,10 +316,12 @@ export function createIotService(context: LocalCloudContext, options: IotService
             throw iotError('CertificateStateException', 'A revoked certificate cannot change status');
           }
           if (certificate.status !== newStatus) {
-            certificate.status = newStatus;
-            certificate.lastModifiedAt = clock.now();
-            certificate.customerVersion++;
-            store.changed();
+            state.certificates.set(certificate.certificateId, {
+              ...certificate,
+              status: newStatus,
+              lastModifiedAt: clock.now(),
+              customerVersion: certificate.customerVersion + 1,
+            });
           }
           return emptyResponse();
         },
@@ -350,7 +348,6 @@ export function createIotService(context: LocalCloudContext, options: IotService
             throw iotError('DeleteConflictException', 'Certificate policies must be detached before deletion.');
           }
           state.certificates.delete(certificate.certificateId);
-          store.changed();
           return emptyResponse();
         },
       },
@@ -375,7 +372,6 @@ export function createIotService(context: LocalCloudContext, options: IotService
             });
           }
           state.policies.set(input.policyName, { policyName: input.policyName, policyDocument: input.policyDocument, createdAt: clock.now() });
-          store.changed();
           return jsonResponse({ policyName: input.policyName, policyArn: arn, policyDocument: input.policyDocument, policyVersionId: '1' });
         },
       },

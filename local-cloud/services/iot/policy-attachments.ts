@@ -44,7 +44,6 @@ export function policyAttachmentRoutes(context: LocalCloudContext): RestRoute[] 
       throw iotError('LimitExceededException', `A principal can have at most ${MAX_POLICIES_PER_TARGET} policies attached`);
     }
     setAttachedPolicies(state, principal, [...names, policyName]);
-    store.changed();
     return emptyResponse();
   };
   /** Detaching what is not attached changes nothing and is no error (the models list none for it). */
@@ -53,7 +52,6 @@ export function policyAttachmentRoutes(context: LocalCloudContext): RestRoute[] 
     const names = attachedPolicies(state, principal);
     if (names.includes(policyName)) {
       setAttachedPolicies(state, principal, names.filter((name) => name !== policyName));
-      store.changed();
     }
     return emptyResponse();
   };
@@ -124,8 +122,8 @@ export function policyAttachmentRoutes(context: LocalCloudContext): RestRoute[] 
           ) as { policyName: string; marker?: string; pageSize?: number };
           requirePolicy(input.policyName);
           const targets = [
-            ...state.certificates.sortedValues().filter((certificate) => certificate.policyNames.includes(input.policyName)).map((certificate) => certificate.certificateId),
-            ...[...state.identityPolicies].filter(([, names]) => names.includes(input.policyName)).map(([identity]) => identity).sort(),
+            ...[...state.certificates.values()].filter((certificate) => certificate.policyNames.includes(input.policyName)).map((certificate) => certificate.certificateId),
+            ...[...state.identityPolicies.entries()].filter(([, names]) => names.includes(input.policyName)).map(([identity]) => identity),
           ];
           const { items, nextMarker } = markerPage(listPages(targets, (key) => key), input);
           return jsonResponse({
@@ -193,14 +191,14 @@ function invalid(message: string): never {
   throw iotError('InvalidRequestException', message);
 }
 
-function attachedPolicies(state: LocalCloudState, principal: Principal): string[] {
+function attachedPolicies(state: LocalCloudState, principal: Principal): readonly string[] {
   if (principal.isCertificate) return state.certificates.get(principal.key)?.policyNames ?? [];
   return state.identityPolicies.get(principal.key) ?? [];
 }
 
 function setAttachedPolicies(state: LocalCloudState, principal: Principal, policyNames: string[]): void {
   const certificate = principal.isCertificate ? state.certificates.get(principal.key) : undefined;
-  if (certificate) certificate.policyNames = policyNames;
+  if (certificate) state.certificates.set(certificate.certificateId, { ...certificate, policyNames });
   else if (policyNames.length > 0) state.identityPolicies.set(principal.key, policyNames);
   else state.identityPolicies.delete(principal.key);
 }

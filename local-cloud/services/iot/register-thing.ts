@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { CertificateRecord, LocalCloudState, ThingRecord } from '../../store.ts';
+import type { CertificateRecord, LocalCloudState, Stored, ThingRecord } from '../../store.ts';
 import type { LocalCloudContext } from '../../wire/context.ts';
 import { RestJsonError } from '../../wire/rest-json.ts';
 import { CertificateRequestError, parseCertificate, type CertificateAuthority, type IssuedCertificate, type ParsedCertificate } from './certificate-authority.ts';
@@ -87,7 +87,7 @@ export function registerThing(
   const resourceArns: Record<string, string> = {};
   const result: RegisterThingResult = { resourceArns };
   if (plan.thing) {
-    if (existingThing && thingUpdate) Object.assign(existingThing, thingUpdate, { version: existingThing.version + 1 });
+    if (existingThing && thingUpdate) state.things.set(existingThing.thingName, { ...existingThing, ...thingUpdate, version: existingThing.version + 1 });
     const thing = existingThing ?? createThing(state, newThing(plan.thing), now);
     resourceArns[plan.thing.logicalId] = thingArn(region, accountId, thing.thingName);
   }
@@ -98,30 +98,28 @@ export function registerThing(
     resourceArns[plan.policy.logicalId] = policyArn(region, accountId, policyName);
   }
   if (plan.certificate && certificate) {
-    const record =
-      certificate.existing ??
-      newCertificateRecord(certificate.parsed, plan.certificate.status, now, signed?.caCertificateId);
-    if (certificate.existing && plan.certificate.overrides?.['Status'] === 'REPLACE' && record.status !== plan.certificate.status) {
-      record.status = plan.certificate.status;
-      record.lastModifiedAt = now;
-    }
+    const base = certificate.existing ?? newCertificateRecord(certificate.parsed, plan.certificate.status, now, signed?.caCertificateId);
+    const statusReplaced = certificate.existing && plan.certificate.overrides?.['Status'] === 'REPLACE' && base.status !== plan.certificate.status;
+    const record = {
+      ...base,
+      ...(statusReplaced && { status: plan.certificate.status, lastModifiedAt: now }),
+      policyNames: policyName && !base.policyNames.includes(policyName) ? [...base.policyNames, policyName] : base.policyNames,
+    };
     state.certificates.set(record.certificateId, record);
-    if (policyName && !record.policyNames.includes(policyName)) record.policyNames.push(policyName);
     if (plan.thing) {
       const principal = { key: record.certificateId, isCertificate: true };
-      const attached = state.thingPrincipals.get(plan.thing.properties.ThingName)?.get(record.certificateId);
+      const attached = state.thingPrincipals.in(plan.thing.properties.ThingName).get(record.certificateId);
       attachPrincipal(state, plan.thing.properties.ThingName, principal, attached?.thingPrincipalType ?? 'NON_EXCLUSIVE_THING', clock);
     }
     resourceArns[plan.certificate.logicalId] = certificateArn(region, accountId, record.certificateId);
     result.certificatePem = record.certificatePem;
   }
-  context.store.changed();
   return result;
 }
 
 interface PreparedCertificate {
   parsed: ParsedCertificate;
-  existing?: CertificateRecord;
+  existing?: Stored<CertificateRecord>;
 }
 
 function prepareCertificate(state: LocalCloudState, resource: CertificateResource, signed: IssuedCertificate | undefined): PreparedCertificate {
@@ -159,14 +157,14 @@ function newThing(resource: ThingResource) {
   };
 }
 
-type ThingUpdate = Pick<ThingRecord, 'attributes' | 'thingGroups'> & Partial<Pick<ThingRecord, 'thingTypeName'>>;
+type ThingUpdate = Stored<Pick<ThingRecord, 'attributes' | 'thingGroups'> & Partial<Pick<ThingRecord, 'thingTypeName'>>>;
 
 /**
  * What the template's OverrideSettings change on an existing thing, or undefined when they change
  * nothing. Without OverrideSettings an existing thing is reused unchanged (AWS does not document
  * this case); with them, properties without a setting are left alone too.
  */
-function overriddenProperties(thing: ThingRecord, resource: ThingResource): ThingUpdate | undefined {
+function overriddenProperties(thing: Stored<ThingRecord>, resource: ThingResource): ThingUpdate | undefined {
   const overrides = resource.overrides ?? {};
   const { AttributePayload, ThingTypeName, ThingGroups } = resource.properties;
   let attributes: Record<string, string> | undefined;

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CertificateRecord, CertificateStatus, LocalCloudState, PrincipalAttachment, ThingPrincipalType, ThingRecord } from '../../store.ts';
-import { OrderedMap } from '../../store.ts';
+import type { CertificateRecord, CertificateStatus, Collection, LocalCloudState, PrincipalAttachment, Stored, ThingPrincipalType, ThingRecord } from '../../store.ts';
 import { isPlainObject } from '../../wire/validation.ts';
 import type { ParsedCertificate } from './certificate-authority.ts';
 import { iotError } from './errors.ts';
@@ -142,9 +141,8 @@ export interface AttachmentClock {
 }
 
 /** The thing's attachments, after dropping those whose detachment has propagated. */
-export function thingAttachments(state: LocalCloudState, thingName: string, clock: AttachmentClock): OrderedMap<PrincipalAttachment> | undefined {
-  const attachments = state.thingPrincipals.get(thingName);
-  if (!attachments) return undefined;
+export function thingAttachments(state: LocalCloudState, thingName: string, clock: AttachmentClock): Collection<PrincipalAttachment> {
+  const attachments = state.thingPrincipals.in(thingName);
   for (const attachment of [...attachments.values()]) {
     if (attachment.detachedAt !== undefined && clock.now >= attachment.detachedAt + clock.propagationMs) {
       removeAttachment(state, thingName, attachment.principal);
@@ -154,10 +152,10 @@ export function thingAttachments(state: LocalCloudState, thingName: string, cloc
 }
 
 /** Every thing the principal is (still) attached to, with the attachment. */
-export function principalAttachments(state: LocalCloudState, principalKey: string, clock: AttachmentClock): Array<[string, PrincipalAttachment]> {
-  const result: Array<[string, PrincipalAttachment]> = [];
-  for (const thingName of [...(state.principalThings.get(principalKey) ?? [])]) {
-    const attachment = thingAttachments(state, thingName, clock)?.get(principalKey);
+export function principalAttachments(state: LocalCloudState, principalKey: string, clock: AttachmentClock): Array<[string, Stored<PrincipalAttachment>]> {
+  const result: Array<[string, Stored<PrincipalAttachment>]> = [];
+  for (const [thingName] of [...state.principalThings.in(principalKey).entries()]) {
+    const attachment = thingAttachments(state, thingName, clock).get(principalKey);
     if (attachment) result.push([thingName, attachment]);
   }
   return result;
@@ -203,37 +201,23 @@ export function attachPrincipal(
   clock: AttachmentClock,
 ): void {
   assertAttachable(state, thingName, principal, type, clock);
-  let attachments = state.thingPrincipals.get(thingName);
-  if (!attachments) {
-    attachments = new OrderedMap();
-    state.thingPrincipals.set(thingName, attachments);
-  }
-  const existing = attachments.get(principal.key);
-  if (existing) {
-    existing.thingPrincipalType = type;
-    delete existing.detachedAt;
-    return;
-  }
-  attachments.set(principal.key, { principal: principal.key, thingPrincipalType: type, attachedAt: clock.now });
-  const things = state.principalThings.get(principal.key) ?? new Set<string>();
-  things.add(thingName);
-  state.principalThings.set(principal.key, things);
+  const attachments = state.thingPrincipals.in(thingName);
+  const { detachedAt: _cancelled, ...existing } = attachments.get(principal.key) ?? { principal: principal.key, attachedAt: clock.now };
+  attachments.set(principal.key, { ...existing, thingPrincipalType: type });
+  state.principalThings.in(principal.key).set(thingName, true);
 }
 
 /** Starts a detachment; returns false when the pair is not attached. */
 export function detachPrincipal(state: LocalCloudState, thingName: string, principalKey: string, clock: AttachmentClock): boolean {
-  const attachment = thingAttachments(state, thingName, clock)?.get(principalKey);
+  const attachments = thingAttachments(state, thingName, clock);
+  const attachment = attachments.get(principalKey);
   if (!attachment) return false;
   if (clock.propagationMs === 0) removeAttachment(state, thingName, principalKey);
-  else attachment.detachedAt ??= clock.now;
+  else if (attachment.detachedAt === undefined) attachments.set(principalKey, { ...attachment, detachedAt: clock.now });
   return true;
 }
 
 function removeAttachment(state: LocalCloudState, thingName: string, principalKey: string): void {
-  const attachments = state.thingPrincipals.get(thingName);
-  attachments?.delete(principalKey);
-  if (attachments?.size === 0) state.thingPrincipals.delete(thingName);
-  const things = state.principalThings.get(principalKey);
-  things?.delete(thingName);
-  if (things?.size === 0) state.principalThings.delete(principalKey);
+  state.thingPrincipals.in(thingName).delete(principalKey);
+  state.principalThings.in(principalKey).delete(thingName);
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { LocalCloudState, ThingPrincipalType, ThingRecord, ThingTypeRecord } from '../../store.ts';
+import type { LocalCloudState, Stored, ThingPrincipalType, ThingRecord, ThingTypeRecord } from '../../store.ts';
 import type { LocalCloudContext } from '../../wire/context.ts';
 import { headerValue, queryInteger, queryString } from '../../wire/http-bindings.ts';
 import { listPages, paginate } from '../../wire/pagination.ts';
@@ -33,7 +33,7 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
   const { store, clock, accountId } = context;
   const state = store.state;
 
-  const requireThingType = (thingTypeName: string): ThingTypeRecord => {
+  const requireThingType = (thingTypeName: string): Stored<ThingTypeRecord> => {
     const thingType = state.thingTypes.get(thingTypeName);
     if (!thingType) throw iotError('ResourceNotFoundException', `Thing type ${thingTypeName} does not exist`);
     return thingType;
@@ -73,7 +73,7 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
           };
           const attributes = input.attributePayload?.attributes ?? {};
           const existing = state.things.get(input.thingName);
-          const response = (thing: ThingRecord) =>
+          const response = (thing: Stored<ThingRecord>) =>
             jsonResponse({ thingName: thing.thingName, thingArn: thingArn(request.region, accountId, thing.thingName), thingId: thing.thingId });
           if (existing) {
             // The same name and configuration again is a success; another configuration is a conflict (model documentation).
@@ -99,7 +99,6 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
             },
             clock.now(),
           );
-          store.changed();
           return response(thing);
         },
       },
@@ -129,11 +128,13 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
           const thingTypeName = input.removeThingType === true ? undefined : (input.thingTypeName ?? thing.thingTypeName);
           const attributes = updatedAttributes(thing.attributes, input.attributePayload);
           assertAttributeLimit(thing.thingName, attributes, thingTypeName);
-          thing.attributes = attributes;
-          if (thingTypeName === undefined) delete thing.thingTypeName;
-          else thing.thingTypeName = thingTypeName;
-          thing.version++;
-          store.changed();
+          const { thingTypeName: _replaced, ...untyped } = thing;
+          state.things.set(thing.thingName, {
+            ...untyped,
+            ...(thingTypeName !== undefined && { thingTypeName }),
+            attributes,
+            version: thing.version + 1,
+          });
           return emptyResponse();
         },
       },
@@ -186,7 +187,6 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
           const thingType = existing ?? { thingTypeName: input.thingTypeName, thingTypeId: randomUUID(), thingTypeProperties: properties, deprecated: false, createdAt: clock.now() };
           if (!existing) {
             state.thingTypes.set(thingType.thingTypeName, thingType);
-            store.changed();
           }
           return jsonResponse({ thingTypeName: thingType.thingTypeName, thingTypeArn: arn, thingTypeId: thingType.thingTypeId });
         },
@@ -224,15 +224,9 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
             { ...parseBody(request.body), thingTypeName: params['thingTypeName'] },
             shapes.thingTypeInput,
           ) as { thingTypeName: string; undoDeprecate?: boolean };
-          const thingType = requireThingType(thingTypeName);
-          if (undoDeprecate === true) {
-            thingType.deprecated = false;
-            delete thingType.deprecatedAt;
-          } else if (!thingType.deprecated) {
-            thingType.deprecated = true;
-            thingType.deprecatedAt = clock.now();
-          }
-          store.changed();
+          const { deprecatedAt: _dropped, ...thingType } = requireThingType(thingTypeName);
+          if (undoDeprecate === true) state.thingTypes.set(thingTypeName, { ...thingType, deprecated: false });
+          else if (!thingType.deprecated) state.thingTypes.set(thingTypeName, { ...thingType, deprecated: true, deprecatedAt: clock.now() });
           return emptyResponse();
         },
       },
@@ -255,7 +249,6 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
             throw iotError('InvalidRequestException', `Thing type ${thingTypeName} still has things associated with it`);
           }
           state.thingTypes.delete(thingTypeName);
-          store.changed();
           return emptyResponse();
         },
       },
@@ -264,7 +257,7 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
 }
 
 /** UpdateThing's attributes: replaced, or with `merge` merged, where an empty value removes the attribute. */
-function updatedAttributes(current: Readonly<Record<string, string>>, payload: AttributePayload | undefined): Record<string, string> {
+function updatedAttributes(current: Stored<Record<string, string>>, payload: AttributePayload | undefined): Record<string, string> {
   if (payload?.attributes === undefined) return { ...current };
   const merged: Record<string, string> = payload.merge === true ? { ...current } : {};
   for (const [name, value] of Object.entries(payload.attributes)) {

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { OrderedMap } from '../../store.ts';
 import { parseXml } from '../../wire/rest-xml.ts';
 import type { LocalCloudContext } from '../../wire/context.ts';
 import type { ServiceResponse } from '../../wire/service.ts';
-import { isoDate, noContent, requireBucket, s3XmlResponse, type S3Call, type S3Service } from './call.ts';
+import { discardUpload, isoDate, noContent, requireBucket, s3XmlResponse, type S3Call, type S3Service } from './call.ts';
 import { malformedXml, s3Error } from './errors.ts';
 
 /** The region S3 puts a bucket in when CreateBucket names none. */
@@ -59,8 +58,7 @@ export interface BucketDefinition {
 }
 
 function addBucket(context: LocalCloudContext, { name, region, eventBridge }: BucketDefinition): void {
-  context.store.state.buckets.set(name, { name, region, createdAt: context.clock.now(), eventBridge, objects: new OrderedMap(), uploads: {} });
-  context.store.changed();
+  context.store.state.buckets.set(name, { name, region, createdAt: context.clock.now(), eventBridge });
 }
 
 /** Creates a stack's bucket unless it exists, as CloudFormation would on deploy. */
@@ -81,10 +79,10 @@ export function getBucketLocation(service: S3Service, call: S3Call): ServiceResp
 export function deleteBucket(service: S3Service, call: S3Call): ServiceResponse {
   const { store } = service.context;
   const bucket = requireBucket(service.context, call.bucket);
-  if (bucket.objects.size > 0) throw s3Error('BucketNotEmpty', 409, 'The bucket you tried to delete is not empty', { BucketName: bucket.name });
-  for (const upload of Object.values(bucket.uploads)) for (const part of Object.values(upload.parts)) store.blobs.delete(part.blobId);
+  if (!store.state.objects.in(bucket.name).isEmpty()) throw s3Error('BucketNotEmpty', 409, 'The bucket you tried to delete is not empty', { BucketName: bucket.name });
+  const uploads = store.state.uploads.in(bucket.name);
+  for (const upload of [...uploads.values()]) discardUpload(store, bucket.name, upload.uploadId);
   store.state.buckets.delete(bucket.name);
-  store.changed();
   return noContent();
 }
 
@@ -93,7 +91,7 @@ export function listBuckets(service: S3Service): ServiceResponse {
   const ownerId = createHash('sha256').update(context.accountId).digest('hex');
   return s3XmlResponse('ListAllMyBucketsResult', {
     Owner: { ID: ownerId, DisplayName: 'local' },
-    Buckets: { Bucket: context.store.state.buckets.sortedValues().map((bucket) => ({ Name: bucket.name, CreationDate: isoDate(bucket.createdAt), BucketRegion: bucket.region })) },
+    Buckets: { Bucket: [...context.store.state.buckets.values()].map((bucket) => ({ Name: bucket.name, CreationDate: isoDate(bucket.createdAt), BucketRegion: bucket.region })) },
   });
 }
 
@@ -115,8 +113,7 @@ export function putBucketNotificationConfiguration(service: S3Service, call: S3C
       ArgumentValue: '',
     });
   }
-  bucket.eventBridge = members.includes('EventBridgeConfiguration');
-  store.changed();
+  store.state.buckets.set(bucket.name, { ...bucket, eventBridge: members.includes('EventBridgeConfiguration') });
   return { status: 200 };
 }
 

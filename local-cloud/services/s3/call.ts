@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { BucketRecord, S3ObjectRecord } from '../../store.ts';
+import type { BucketRecord, S3ObjectRecord, StateStore, Stored } from '../../store.ts';
 import type { LocalCloudContext } from '../../wire/context.ts';
 import { headerValue } from '../../wire/http-bindings.ts';
 import { xmlResponse } from '../../wire/rest-xml.ts';
@@ -29,7 +29,7 @@ export function header(call: S3Call, name: string): string | undefined {
   return headerValue(call.headers, name);
 }
 
-export function requireBucket(context: LocalCloudContext, name: string): BucketRecord {
+export function requireBucket(context: LocalCloudContext, name: string): Stored<BucketRecord> {
   const bucket = context.store.state.buckets.get(name);
   if (!bucket) throw noSuchBucket(name);
   return bucket;
@@ -70,12 +70,12 @@ export function checksumMembers(object: Pick<S3ObjectRecord, 'checksum'>): Recor
  * Puts `object` in `bucket` in place of any object of its key, then, when the bucket sends its events
  * to EventBridge, publishes S3's "Object Created" event with `reason`.
  */
-export function commitObject(service: S3Service, bucket: BucketRecord, object: S3ObjectRecord, reason: ObjectCreatedReason, request: ServiceRequest): void {
+export function commitObject(service: S3Service, bucket: Stored<BucketRecord>, object: S3ObjectRecord, reason: ObjectCreatedReason, request: ServiceRequest): void {
   const { context } = service;
-  const replaced = bucket.objects.get(object.key);
-  bucket.objects.set(object.key, object);
+  const objects = context.store.state.objects.in(bucket.name);
+  const replaced = objects.get(object.key);
+  objects.set(object.key, object);
   if (replaced) context.store.blobs.delete(replaced.blobId);
-  context.store.changed();
   if (!bucket.eventBridge) return;
   context.events.publish({
     source: 'aws.s3',
@@ -101,7 +101,7 @@ export interface ObjectCreatedDetail {
   [member: string]: unknown;
 }
 
-function objectCreatedDetail(service: S3Service, bucket: BucketRecord, object: S3ObjectRecord, reason: ObjectCreatedReason, request: ServiceRequest): ObjectCreatedDetail {
+function objectCreatedDetail(service: S3Service, bucket: Stored<BucketRecord>, object: S3ObjectRecord, reason: ObjectCreatedReason, request: ServiceRequest): ObjectCreatedDetail {
   return {
     version: '0',
     bucket: { name: bucket.name },
@@ -112,4 +112,12 @@ function objectCreatedDetail(service: S3Service, bucket: BucketRecord, object: S
     'source-ip-address': '127.0.0.1',
     reason,
   };
+}
+
+/** Forgets a multipart upload and the bytes of its parts (CompleteMultipartUpload has copied them, AbortMultipartUpload drops them). */
+export function discardUpload(store: StateStore, bucketName: string, uploadId: string): void {
+  const parts = store.state.parts.in(uploadId);
+  for (const part of parts.values()) store.blobs.delete(part.blobId);
+  parts.clear();
+  store.state.uploads.in(bucketName).delete(uploadId);
 }

@@ -159,6 +159,12 @@ function checkNotExpired(context: LocalCloudContext, query: URLSearchParams): vo
 }
 
 /**
+ * The largest PutObject or UploadPart body read (S3's own limit is 5 GiB): a body is held in memory while it is
+ * stored, and a fleet run of 100,000 devices writes objects of tens of MiB in one PutObject.
+ */
+const MAX_OBJECT_BODY_BYTES = 256 * 1024 * 1024;
+
+/**
  * Amazon S3, path-style and virtual-hosted: buckets, objects (with checksums, `aws-chunked` bodies and
  * ranges), ListObjectsV2, multipart uploads, presigned URLs, and "Object Created" events to EventBridge
  * for buckets that enable them. Object bytes live in the store's blobs, their metadata in the state.
@@ -168,13 +174,14 @@ export function createS3Service(context: LocalCloudContext): EmulatedService {
   const service: S3Service = {
     context,
     nextSequencer() {
-      // Time-based so that a restart on a state file keeps a key's sequencers increasing.
+      // Time-based so that a restart on a data dir keeps a key's sequencers increasing.
       lastSequence = [lastSequence + 1n, BigInt(context.clock.now()) << 16n].reduce((a, b) => (a > b ? a : b));
       return lastSequence.toString(16).padStart(16, '0').toUpperCase();
     },
   };
   return {
     signingName: 's3',
+    maxBodyBytes: MAX_OBJECT_BODY_BYTES,
     resolve(request) {
       const { bucket, key } = addressOf(request);
       const headers = effectiveHeaders(request);

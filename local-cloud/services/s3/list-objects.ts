@@ -1,4 +1,4 @@
-import type { S3ObjectRecord } from '../../store.ts';
+import type { S3ObjectRecord, Stored } from '../../store.ts';
 import { decodePageToken, encodePageToken } from '../../wire/pagination.ts';
 import type { ServiceResponse } from '../../wire/service.ts';
 import { isoDate, requireBucket, s3XmlResponse, type S3Call, type S3Service } from './call.ts';
@@ -6,12 +6,12 @@ import { invalidArgument } from './errors.ts';
 
 const MAX_KEYS = 1000;
 /**
- * Sorts after every character a key holds in practice: resuming after `<common prefix>\uffff` skips
- * every key under that prefix in one binary search.
+ * The last code point, which sorts after every character a key holds in practice (in UTF-8 byte order, S3's and
+ * the store's): resuming after `<common prefix>\u{10FFFF}` skips every key under that prefix in one search.
  */
-const PAST_PREFIX = '\uffff';
+const PAST_PREFIX = '\u{10FFFF}';
 
-type Entry = { object: S3ObjectRecord } | { commonPrefix: string };
+type Entry = { object: Stored<S3ObjectRecord> } | { commonPrefix: string };
 
 /**
  * ListObjectsV2. Keys come in order; with a delimiter, the keys that share a prefix up to the
@@ -21,6 +21,7 @@ type Entry = { object: S3ObjectRecord } | { commonPrefix: string };
  */
 export function listObjectsV2(service: S3Service, call: S3Call): ServiceResponse {
   const bucket = requireBucket(service.context, call.bucket);
+  const objects = service.context.store.state.objects.in(bucket.name);
   const { query } = call.request;
   const prefix = query.get('prefix') ?? '';
   const delimiter = query.get('delimiter') ?? '';
@@ -42,7 +43,7 @@ export function listObjectsV2(service: S3Service, call: S3Call): ServiceResponse
   const entries: Entry[] = [];
   let truncated = false;
   scan: for (;;) {
-    for (const object of bucket.objects.valuesFrom(from.key, from)) {
+    for (const object of objects.valuesFrom(from.key, from)) {
       // Keys under the prefix are contiguous: the first key past them ends the listing.
       if (!object.key.startsWith(prefix)) break scan;
       if (entries.length === limit) {

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import type { BucketRecord, S3Checksum, S3ObjectRecord, S3PartRecord, S3UploadRecord } from '../../store.ts';
+import { type Collection, partKey, type S3Checksum, type S3ObjectRecord, type S3PartRecord, type S3UploadRecord, type Stored } from '../../store.ts';
+import type { LocalCloudContext } from '../../wire/context.ts';
 import { parseXml } from '../../wire/rest-xml.ts';
 import type { ServiceResponse } from '../../wire/service.ts';
-import { checksumMembers, commitObject, header, md5Hex, noContent, requireBucket, s3XmlResponse, type S3Call, type S3Service } from './call.ts';
+import { checksumMembers, commitObject, discardUpload, header, md5Hex, noContent, requireBucket, s3XmlResponse, type S3Call, type S3Service } from './call.ts';
 import { checksumHeader, checksumOf, compositeChecksum, parseAlgorithm } from './checksums.ts';
 import { invalidArgument, invalidRequest, malformedXml, noSuchUpload, s3Error } from './errors.ts';
 import { fullObjectChecksum, storedHeaders } from './objects.ts';
@@ -31,18 +32,17 @@ export function createMultipartUpload(service: S3Service, call: S3Call): Service
     initiatedAt: context.clock.now(),
     headers: storedHeaders(call.headers),
     ...(checksumAlgorithm && { checksumAlgorithm, checksumType }),
-    parts: {},
   };
-  bucket.uploads[upload.uploadId] = upload;
-  context.store.changed();
+  context.store.state.uploads.in(bucket.name).set(upload.uploadId, upload);
   const checksumResponseHeaders: Record<string, string> = checksumAlgorithm ? { 'x-amz-checksum-algorithm': checksumAlgorithm, 'x-amz-checksum-type': checksumType } : {};
   return s3XmlResponse('InitiateMultipartUploadResult', { Bucket: bucket.name, Key: call.key, UploadId: upload.uploadId }, checksumResponseHeaders);
 }
 
 /** The upload `uploadId` names, for this key: S3 answers NoSuchUpload for another key's upload too. */
-function requireUpload(bucket: BucketRecord, call: S3Call): S3UploadRecord {
+function requireUpload(context: LocalCloudContext, call: S3Call): Stored<S3UploadRecord> {
+  const bucket = requireBucket(context, call.bucket);
   const uploadId = call.request.query.get('uploadId') ?? '';
-  const upload = Object.hasOwn(bucket.uploads, uploadId) ? bucket.uploads[uploadId] : undefined;
+  const upload = context.store.state.uploads.in(bucket.name).get(uploadId);
   if (!upload || upload.key !== call.key) throw noSuchUpload(uploadId);
   return upload;
 }
@@ -54,7 +54,7 @@ export async function uploadPart(service: S3Service, call: S3Call): Promise<Serv
   if (!/^\d+$/.test(partNumberText) || partNumber < 1 || partNumber > MAX_PART_NUMBER) {
     throw invalidArgument('Part number must be an integer between 1 and 10000, inclusive', 'partNumber', partNumberText);
   }
-  const { checksumAlgorithm } = requireUpload(requireBucket(context, call.bucket), call);
+  const { checksumAlgorithm } = requireUpload(context, call);
   const payload = await readPayload(call.headers, call.request.body);
   if (payload.checksum && checksumAlgorithm && payload.checksum.algorithm !== checksumAlgorithm) {
     throw invalidRequest(`Checksum Type mismatch occurred, expected checksum Type: ${checksumAlgorithm.toLowerCase()}, actual checksum Type: ${payload.checksum.algorithm.toLowerCase()}`);
@@ -63,8 +63,8 @@ export async function uploadPart(service: S3Service, call: S3Call): Promise<Serv
   // The part's checksum in the upload's algorithm; for an upload without one, the checksum the part came with.
   const echoed = checksumAlgorithm && checksum !== undefined ? { algorithm: checksumAlgorithm, value: checksum } : payload.checksum;
   // The upload may have been completed or aborted while the checksum was computed.
-  const upload = requireUpload(requireBucket(context, call.bucket), call);
-  const replaced = upload.parts[partNumber];
+  const parts = context.store.state.parts.in(requireUpload(context, call).uploadId);
+  const replaced = parts.get(partKey(partNumber));
   const part: S3PartRecord = {
     partNumber,
     blobId: context.store.blobs.put(payload.data),
@@ -73,9 +73,8 @@ export async function uploadPart(service: S3Service, call: S3Call): Promise<Serv
     lastModified: context.clock.now(),
     ...(checksum !== undefined && { checksum }),
   };
-  upload.parts[partNumber] = part;
+  parts.set(partKey(partNumber), part);
   if (replaced) context.store.blobs.delete(replaced.blobId);
-  context.store.changed();
   return { status: 200, headers: { etag: part.etag, ...(echoed && { [checksumHeader(echoed.algorithm)]: echoed.value }) } };
 }
 
@@ -87,7 +86,7 @@ interface RequestedPart {
 
 const unquote = (etag: string) => etag.replaceAll('"', '');
 
-function invalidPart(upload: S3UploadRecord, requested: RequestedPart) {
+function invalidPart(upload: Stored<S3UploadRecord>, requested: RequestedPart) {
   return s3Error(
     'InvalidPart',
     400,
@@ -97,12 +96,13 @@ function invalidPart(upload: S3UploadRecord, requested: RequestedPart) {
 }
 
 /** The uploaded parts the request lists, checked as S3 checks them: in ascending order, each uploaded with that ETag (and checksum), each but the last at least 5 MiB. */
-function listedParts(upload: S3UploadRecord, body: Buffer): S3PartRecord[] {
+function listedParts(upload: Stored<S3UploadRecord>, uploaded: Collection<S3PartRecord>, body: Buffer): Stored<S3PartRecord>[] {
   const document = parseXml(body, ['Part'])?.CompleteMultipartUpload as { Part?: RequestedPart[] } | undefined;
   const requested = document?.Part;
   if (!requested || requested.length === 0) throw malformedXml();
   const parts = requested.map((entry, index) => {
-    const part = upload.parts[Number(entry.PartNumber)];
+    const partNumber = Number(entry.PartNumber);
+    const part = Number.isInteger(partNumber) ? uploaded.get(partKey(partNumber)) : undefined;
     if (index > 0 && Number(entry.PartNumber) <= Number(requested[index - 1]?.PartNumber)) {
       throw s3Error('InvalidPartOrder', 400, 'The list of parts was not in ascending order. The parts list must be specified in order by part number.', { UploadId: upload.uploadId });
     }
@@ -124,7 +124,7 @@ function listedParts(upload: S3UploadRecord, body: Buffer): S3PartRecord[] {
   return parts;
 }
 
-async function uploadChecksum(upload: S3UploadRecord, parts: readonly S3PartRecord[], data: Buffer): Promise<S3Checksum> {
+async function uploadChecksum(upload: Stored<S3UploadRecord>, parts: readonly Stored<S3PartRecord>[], data: Buffer): Promise<S3Checksum> {
   const { checksumAlgorithm: algorithm } = upload;
   if (!algorithm) return fullObjectChecksum(data);
   if (upload.checksumType === 'FULL_OBJECT') return { algorithm, value: await checksumOf(algorithm, data), type: 'FULL_OBJECT' };
@@ -135,9 +135,10 @@ export async function completeMultipartUpload(service: S3Service, call: S3Call):
   const { context } = service;
   const { store } = context;
   // Looked up again after every await: another request may have completed or aborted the upload meanwhile.
-  const currentUpload = () => requireUpload(requireBucket(context, call.bucket), call);
+  const currentUpload = () => requireUpload(context, call);
   const payload = await readPayload(call.headers, call.request.body);
-  const parts = listedParts(currentUpload(), payload.data);
+  const listed = currentUpload();
+  const parts = listedParts(listed, store.state.parts.in(listed.uploadId), payload.data);
   const data = Buffer.concat(parts.map((part) => store.blobs.get(part.blobId)));
   const checksum = await uploadChecksum(currentUpload(), parts, data);
   const bucket = requireBucket(context, call.bucket);
@@ -152,8 +153,7 @@ export async function completeMultipartUpload(service: S3Service, call: S3Call):
     headers: upload.headers,
     checksum,
   };
-  delete bucket.uploads[upload.uploadId];
-  for (const part of Object.values(upload.parts)) store.blobs.delete(part.blobId);
+  discardUpload(store, bucket.name, upload.uploadId);
   commitObject(service, bucket, object, 'CompleteMultipartUpload', call.request);
   const host = header(call, 'host') ?? 'localhost';
   return s3XmlResponse('CompleteMultipartUploadResult', {
@@ -166,11 +166,8 @@ export async function completeMultipartUpload(service: S3Service, call: S3Call):
 }
 
 export function abortMultipartUpload(service: S3Service, call: S3Call): ServiceResponse {
-  const { store } = service.context;
-  const bucket = requireBucket(service.context, call.bucket);
-  const upload = requireUpload(bucket, call);
-  delete bucket.uploads[upload.uploadId];
-  for (const part of Object.values(upload.parts)) store.blobs.delete(part.blobId);
-  store.changed();
+  const { context } = service;
+  const upload = requireUpload(context, call);
+  discardUpload(context.store, call.bucket, upload.uploadId);
   return noContent();
 }

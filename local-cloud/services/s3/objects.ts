@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { S3Checksum, S3ObjectRecord } from '../../store.ts';
+import type { S3Checksum, S3ObjectRecord, Stored } from '../../store.ts';
 import { headerValue } from '../../wire/http-bindings.ts';
 import { parseXml } from '../../wire/rest-xml.ts';
 import type { ServiceResponse } from '../../wire/service.ts';
@@ -55,7 +55,7 @@ export async function putObject(service: S3Service, call: S3Call): Promise<Servi
   const checksum = await fullObjectChecksum(payload.data, payload.checksum);
   // Everything async is done: from here on the write is one event-loop turn.
   const bucket = requireBucket(context, call.bucket);
-  if (header(call, 'if-none-match') === '*' && bucket.objects.has(call.key)) {
+  if (header(call, 'if-none-match') === '*' && context.store.state.objects.in(bucket.name).has(call.key)) {
     throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
   }
   const object: S3ObjectRecord = {
@@ -71,13 +71,14 @@ export async function putObject(service: S3Service, call: S3Call): Promise<Servi
   return { status: 200, headers: { etag: object.etag, ...checksumHeaders(object) } };
 }
 
-function requireObject(service: S3Service, call: S3Call): S3ObjectRecord {
-  const object = requireBucket(service.context, call.bucket).objects.get(call.key);
+function requireObject(service: S3Service, call: S3Call): Stored<S3ObjectRecord> {
+  const bucket = requireBucket(service.context, call.bucket);
+  const object = service.context.store.state.objects.in(bucket.name).get(call.key);
   if (!object) throw noSuchKey(call.key);
   return object;
 }
 
-function objectHeaders(object: S3ObjectRecord): Record<string, string> {
+function objectHeaders(object: Stored<S3ObjectRecord>): Record<string, string> {
   return { ...object.headers, etag: object.etag, 'last-modified': new Date(object.lastModified).toUTCString(), 'accept-ranges': 'bytes' };
 }
 
@@ -168,12 +169,11 @@ export async function copyObject(service: S3Service, call: S3Call): Promise<Serv
 /** Deleting a key that does not exist succeeds, as on an unversioned bucket. */
 function deleteKey(service: S3Service, bucketName: string, key: string): void {
   const { store } = service.context;
-  const bucket = requireBucket(service.context, bucketName);
-  const object = bucket.objects.get(key);
+  const objects = store.state.objects.in(requireBucket(service.context, bucketName).name);
+  const object = objects.get(key);
   if (!object) return;
-  bucket.objects.delete(key);
+  objects.delete(key);
   store.blobs.delete(object.blobId);
-  store.changed();
 }
 
 export function deleteObject(service: S3Service, call: S3Call): ServiceResponse {

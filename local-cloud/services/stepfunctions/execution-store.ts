@@ -1,6 +1,4 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { DatabaseSync, type SQLInputValue } from 'node:sqlite';
+import { SqliteDatabase } from '../../sqlite-database.ts';
 import type { MapRunRecord } from './distributed-map/map-run.ts';
 import type { ExecutionOutcome, HistoryEvent } from './execution-history.ts';
 
@@ -95,32 +93,19 @@ interface ExecutionRow {
 }
 
 /**
- * Executions, their histories and Map Runs in SQLite (`node:sqlite`), so that what the local cloud keeps in
- * memory does not grow with the executions it has run: in a file that a restart reopens, or, without one, in a
- * temporary database SQLite deletes when it is closed (its pages beyond a small cache go to a temporary file).
- *
- * Writes of one event-loop turn share one transaction, committed on the next turn: a history is appended one
- * event at a time, and a commit per event would cost more than the event. Reads go through the same connection,
- * so they see what is not yet committed. A process killed between two commits loses that turn's writes only.
+ * Executions, their histories and Map Runs in SQLite, so that what the local cloud keeps in memory does not grow
+ * with the executions it has run. A history is appended one event at a time, in the turn's transaction.
  */
 export class ExecutionStore {
-  readonly #database: DatabaseSync;
-  readonly #statements = new Map<string, ReturnType<DatabaseSync['prepare']>>();
-  #commit: NodeJS.Immediate | undefined;
+  readonly #database: SqliteDatabase;
 
   /** `path` undefined: a temporary database. */
   constructor(path?: string) {
-    if (path !== undefined) mkdirSync(dirname(path), { recursive: true });
-    this.#database = new DatabaseSync(path ?? '');
-    // WAL without syncing survives the process being killed (the OS has the pages), not the machine failing; a
-    // temporary database outlives nothing, so it keeps no journal on disk.
-    this.#database.exec(`PRAGMA journal_mode = ${path === undefined ? 'MEMORY' : 'WAL'}; PRAGMA synchronous = OFF;`);
-    this.#database.exec(SCHEMA);
+    this.#database = new SqliteDatabase(path, SCHEMA);
   }
 
   insert(execution: Omit<ExecutionView, 'status' | 'stopDate' | 'outcome'>): ExecutionJournal {
-    this.#write();
-    const { seq } = this.#get<{ seq: number }>(
+    const { seq } = this.#database.runReturning<{ seq: number }>(
       'INSERT INTO executions (arn, name, state_machine_arn, map_run_arn, input, start_date, status) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING seq',
       execution.arn,
       execution.name,
@@ -129,7 +114,7 @@ export class ExecutionStore {
       execution.input,
       execution.startDate,
       'RUNNING',
-    ) as { seq: number };
+    );
     return {
       append: (event) => this.#append(seq, event),
       close: (outcome, stopDate) => this.#close(seq, outcome, stopDate),
@@ -137,7 +122,7 @@ export class ExecutionStore {
   }
 
   execution(arn: string): ExecutionView | undefined {
-    const row = this.#get<ExecutionRow>('SELECT * FROM executions WHERE arn = ?', arn);
+    const row = this.#database.get<ExecutionRow>('SELECT * FROM executions WHERE arn = ?', arn);
     return row && viewOf(row);
   }
 
@@ -146,11 +131,11 @@ export class ExecutionStore {
     const [column, value] = 'mapRunArn' in of ? ['map_run_arn', of.mapRunArn] : ['state_machine_arn', of.stateMachineArn];
     let before = Number.MAX_SAFE_INTEGER;
     if (afterArn !== undefined) {
-      const after = this.#get<{ seq: number }>(`SELECT seq FROM executions WHERE arn = ? AND ${column} = ?`, afterArn, value);
+      const after = this.#database.get<{ seq: number }>(`SELECT seq FROM executions WHERE arn = ? AND ${column} = ?`, afterArn, value);
       if (!after) return undefined;
       before = after.seq;
     }
-    const rows = this.#all<ExecutionRow>(
+    const rows = this.#database.all<ExecutionRow>(
       `SELECT * FROM executions WHERE ${column} = ? AND seq < ? AND (? IS NULL OR status = ?) ORDER BY seq DESC LIMIT ?`,
       value,
       before,
@@ -163,7 +148,7 @@ export class ExecutionStore {
 
   /** A page of an execution's history; a page token names the id of the last event of the previous page. */
   history(arn: string, reverse: boolean, afterId: string | undefined, limit: number): StoredPage<HistoryEvent> {
-    const execution = this.#get<{ seq: number }>('SELECT seq FROM executions WHERE arn = ?', arn);
+    const execution = this.#database.get<{ seq: number }>('SELECT seq FROM executions WHERE arn = ?', arn);
     if (!execution) return { items: [] };
     const lastId = this.#lastEventId(execution.seq);
     let bound = reverse ? lastId + 1 : 0;
@@ -172,7 +157,7 @@ export class ExecutionStore {
       if (!Number.isInteger(id) || id < 1 || id > lastId) return undefined;
       bound = id;
     }
-    const rows = this.#all<{ event: string }>(
+    const rows = this.#database.all<{ event: string }>(
       reverse
         ? 'SELECT event FROM events WHERE execution_seq = ? AND id < ? ORDER BY id DESC LIMIT ?'
         : 'SELECT event FROM events WHERE execution_seq = ? AND id > ? ORDER BY id LIMIT ?',
@@ -189,8 +174,7 @@ export class ExecutionStore {
 
   /** Inserts or updates a Map Run as it stands. */
   putMapRun({ record, stateMachineArn }: MapRunEntry): void {
-    this.#write();
-    this.#run(
+    this.#database.run(
       'INSERT INTO map_runs (arn, execution_arn, state_machine_arn, record) VALUES (?, ?, ?, ?) ON CONFLICT (arn) DO UPDATE SET record = excluded.record',
       record.mapRunArn,
       record.executionArn,
@@ -200,7 +184,7 @@ export class ExecutionStore {
   }
 
   mapRun(arn: string): MapRunEntry | undefined {
-    const row = this.#get<{ state_machine_arn: string; record: string }>('SELECT state_machine_arn, record FROM map_runs WHERE arn = ?', arn);
+    const row = this.#database.get<{ state_machine_arn: string; record: string }>('SELECT state_machine_arn, record FROM map_runs WHERE arn = ?', arn);
     return row && mapRunEntryOf(row);
   }
 
@@ -208,11 +192,11 @@ export class ExecutionStore {
   mapRuns(executionArn: string, afterArn: string | undefined, limit: number): StoredPage<MapRunEntry> {
     let before = Number.MAX_SAFE_INTEGER;
     if (afterArn !== undefined) {
-      const after = this.#get<{ seq: number }>('SELECT seq FROM map_runs WHERE arn = ? AND execution_arn = ?', afterArn, executionArn);
+      const after = this.#database.get<{ seq: number }>('SELECT seq FROM map_runs WHERE arn = ? AND execution_arn = ?', afterArn, executionArn);
       if (!after) return undefined;
       before = after.seq;
     }
-    const rows = this.#all<{ state_machine_arn: string; record: string }>(
+    const rows = this.#database.all<{ state_machine_arn: string; record: string }>(
       'SELECT state_machine_arn, record FROM map_runs WHERE execution_arn = ? AND seq < ? ORDER BY seq DESC LIMIT ?',
       executionArn,
       before,
@@ -226,8 +210,7 @@ export class ExecutionStore {
    * with that ExecutionFailed event), each Map Run FAILED. Returns how many executions it closed.
    */
   failInterrupted(now: number): number {
-    this.#write();
-    const running = this.#all<ExecutionRow>("SELECT * FROM executions WHERE status = 'RUNNING'");
+    const running = this.#database.all<ExecutionRow>("SELECT * FROM executions WHERE status = 'RUNNING'");
     const outcome: ExecutionOutcome = { status: 'FAILED', error: RESTARTED_ERROR, cause: RESTARTED_CAUSE };
     for (const row of running) {
       const lastId = this.#lastEventId(row.seq);
@@ -240,7 +223,7 @@ export class ExecutionStore {
       });
       this.#close(row.seq, outcome, now);
     }
-    const runs = this.#all<{ state_machine_arn: string; record: string }>('SELECT state_machine_arn, record FROM map_runs');
+    const runs = this.#database.all<{ state_machine_arn: string; record: string }>('SELECT state_machine_arn, record FROM map_runs');
     for (const entry of runs.map(mapRunEntryOf)) {
       if (entry.record.status !== 'RUNNING') continue;
       this.putMapRun({ ...entry, record: { ...entry.record, status: 'FAILED', stopDate: new Date(now) } });
@@ -249,27 +232,23 @@ export class ExecutionStore {
   }
 
   clear(): void {
-    this.#write();
     this.#database.exec('DELETE FROM events; DELETE FROM executions; DELETE FROM map_runs;');
   }
 
   close(): void {
-    this.#flush();
     this.#database.close();
   }
 
   #append(seq: number, event: HistoryEvent): void {
-    this.#write();
-    this.#run('INSERT INTO events (execution_seq, id, event) VALUES (?, ?, ?)', seq, event.id, JSON.stringify(event));
+    this.#database.run('INSERT INTO events (execution_seq, id, event) VALUES (?, ?, ?)', seq, event.id, JSON.stringify(event));
   }
 
   #lastEventId(seq: number): number {
-    return this.#get<{ id: number | null }>('SELECT max(id) AS id FROM events WHERE execution_seq = ?', seq)?.id ?? 0;
+    return this.#database.get<{ id: number | null }>('SELECT max(id) AS id FROM events WHERE execution_seq = ?', seq)?.id ?? 0;
   }
 
   #close(seq: number, outcome: ExecutionOutcome, stopDate: number): void {
-    this.#write();
-    this.#run(
+    this.#database.run(
       'UPDATE executions SET status = ?, stop_date = ?, output = ?, error = ?, cause = ? WHERE seq = ?',
       outcome.status,
       stopDate,
@@ -278,41 +257,6 @@ export class ExecutionStore {
       outcome.cause ?? null,
       seq,
     );
-  }
-
-  /** Opens this turn's transaction, committed on the next turn. */
-  #write(): void {
-    if (this.#commit !== undefined) return;
-    this.#database.exec('BEGIN');
-    this.#commit = setImmediate(() => this.#flush());
-  }
-
-  #flush(): void {
-    if (this.#commit === undefined) return;
-    clearImmediate(this.#commit);
-    this.#commit = undefined;
-    this.#database.exec('COMMIT');
-  }
-
-  #statement(sql: string) {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#database.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
-  }
-
-  #run(sql: string, ...values: SQLInputValue[]): void {
-    this.#statement(sql).run(...values);
-  }
-
-  #get<Row>(sql: string, ...values: SQLInputValue[]): Row | undefined {
-    return this.#statement(sql).get(...values) as Row | undefined;
-  }
-
-  #all<Row>(sql: string, ...values: SQLInputValue[]): Row[] {
-    return this.#statement(sql).all(...values) as Row[];
   }
 }
 

@@ -38,6 +38,8 @@ export interface ExecutionRuntime {
   mapRunClosed(record: MapRunRecord): void;
   /** The local cloud's S3, over HTTP. */
   objects: ObjectStore;
+  /** An execution as the execution store keeps it. */
+  closedExecution(arn: string): ExecutionView | undefined;
 }
 
 /** A state machine prepared once for every execution: validated, time-scaled, tasks bound to handlers. */
@@ -226,15 +228,20 @@ function distributedMapHandler(map: DistributedMap, scope: ExecutionScope): Loca
         async runChild(name, childInput) {
           const child = scope.startChild({ stateMachineArn: childMachineArn, name, input: JSON.stringify(childInput), mapRunArn });
           await child.completion;
+          return { executionArn: child.arn, status: child.status as ChildStatus };
+        },
+        childOutcome(executionArn) {
+          const child = scope.runtime.closedExecution(executionArn);
+          if (!child?.outcome) throw new Error(`The Map Run's child ${executionArn} is not a closed execution`);
           return {
-            executionArn: child.arn,
+            executionArn,
             name: child.name,
             stateMachineArn: child.stateMachineArn,
             input: child.input,
-            status: child.status as ChildStatus,
             ...child.outcome,
+            status: child.outcome.status as ChildStatus,
             startDate: new Date(child.startDate),
-            stopDate: new Date(child.stopDate ?? Date.now()),
+            stopDate: new Date(child.stopDate ?? child.startDate),
           };
         },
       })) as TaskOutput;

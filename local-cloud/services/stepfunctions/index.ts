@@ -61,6 +61,7 @@ export function createStepFunctionsService(options: StepFunctionsServiceOptions)
       if (entry) store.putMapRun(entry);
     },
     objects,
+    closedExecution: (arn) => store.execution(arn),
   };
   const prepare = (machine: LocalStateMachine) => {
     machines.set(machine.name, prepareStateMachine(machine, options.lambdas, options.timeScale, runtime));

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../local-cloud/config.ts';
 import { createLocalCloud, type LocalCloud } from '../../../local-cloud/server.ts';
-import { OrderedMap } from '../../../local-cloud/store.ts';
+import { openStateStore } from '../../../local-cloud/store.ts';
 import { validate } from '../../../local-cloud/wire/validation.ts';
 import { overOneConnection } from '../../support/raw-http.ts';
 
@@ -153,14 +153,38 @@ describe('validation', () => {
   });
 });
 
-describe('OrderedMap paging', () => {
-  it('pages in key order and resumes after a deleted key', () => {
-    const map = new OrderedMap<number>();
-    for (const key of ['d', 'b', 'a', 'c', 'e']) map.set(key, key.charCodeAt(0));
-    const first = map.page(undefined, 2);
-    expect(first).toEqual({ items: [97, 98], lastKey: 'b' });
-    map.delete('b');
-    expect(map.page(first.lastKey, 10)).toEqual({ items: [99, 100, 101] });
+describe('state store collections', () => {
+  it('page in key order and resume after a deleted key; a scope has keys of its own', () => {
+    const store = openStateStore();
+    try {
+      const things = store.state.associations.in('core-a');
+      for (const thingName of ['d', 'b', 'a', 'c', 'e']) things.set(thingName, { thingName, associatedAt: thingName.charCodeAt(0) });
+      store.state.associations.in('core-b').set('a', { thingName: 'a', associatedAt: 0 });
+      const first = things.page(undefined, 2);
+      expect(first).toEqual({ items: [{ thingName: 'a', associatedAt: 97 }, { thingName: 'b', associatedAt: 98 }], lastKey: 'b' });
+      things.delete('b');
+      expect(things.page(first.lastKey, 10).items.map((association) => association.thingName)).toEqual(['c', 'd', 'e']);
+      expect([things.count(), store.state.associations.in('core-b').count(), store.state.associations.in('core-c').isEmpty()]).toEqual([4, 1, true]);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('iterate past a chunk of rows and see the rows written while they iterate', () => {
+    const store = openStateStore();
+    try {
+      const { policies } = store.state;
+      const names = Array.from({ length: 600 }, (_, index) => `p${String(index).padStart(4, '0')}`);
+      for (const policyName of names) policies.set(policyName, { policyName, policyDocument: '{}', createdAt: 0 });
+      const seen: string[] = [];
+      for (const policy of policies.values()) {
+        seen.push(policy.policyName);
+        if (policy.policyName === 'p0300') policies.set('p9999', { policyName: 'p9999', policyDocument: '{}', createdAt: 0 });
+      }
+      expect(seen).toEqual([...names, 'p9999']);
+    } finally {
+      store.close();
+    }
   });
 });
 
@@ -173,26 +197,31 @@ describe('config', () => {
         LOCAL_CLOUD_THROTTLE: '{"RegisterThing":0.3}',
         LOCAL_CLOUD_CORE_DEVICES: 'core-1,core-2',
       },
-      ['--port', '6000', '--no-quotas', '--state-file', '/tmp/x.json'],
+      ['--port', '6000', '--no-quotas'],
     );
     expect(config).toMatchObject({
       port: 6000,
-      stateFile: '/tmp/x.json',
       faults: { quotaScale: 10, quotas: false, throttle: { RegisterThing: 0.3 } },
       coreDevices: [{ coreDeviceThingName: 'demo-core' }, { coreDeviceThingName: 'core-1' }, { coreDeviceThingName: 'core-2' }],
     });
   });
 
-  it('takes the data dir from LOCAL_CLOUD_DATA_DIR, --data-dir (which wins) or a config file, next to a state file', () => {
+  it('takes the data dir from LOCAL_CLOUD_DATA_DIR, --data-dir (which wins) or a config file', () => {
     const file = join(mkdtempSync(join(tmpdir(), 'local-cloud-config-')), 'config.json');
     writeFileSync(file, JSON.stringify({ dataDir: '/tmp/from-file' }));
     expect(loadConfig({}, []).dataDir).toBeUndefined();
     expect(loadConfig({ LOCAL_CLOUD_CONFIG: file }, []).dataDir).toBe('/tmp/from-file');
     expect(loadConfig({ LOCAL_CLOUD_CONFIG: file, LOCAL_CLOUD_DATA_DIR: '/tmp/from-env' }, []).dataDir).toBe('/tmp/from-env');
-    expect(loadConfig({ LOCAL_CLOUD_DATA_DIR: '/tmp/from-env' }, ['--data-dir', '/tmp/from-flag', '--state-file', '/tmp/x.json'])).toMatchObject({
-      dataDir: '/tmp/from-flag',
-      stateFile: '/tmp/x.json',
-    });
+    expect(loadConfig({ LOCAL_CLOUD_DATA_DIR: '/tmp/from-env' }, ['--data-dir', '/tmp/from-flag']).dataDir).toBe('/tmp/from-flag');
+  });
+
+  it('refuses the state file of before, in any of its forms, naming the data dir that replaced it', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'local-cloud-config-')), 'config.json');
+    writeFileSync(file, JSON.stringify({ stateFile: '/tmp/x.json' }));
+    const replaced = /--state-file .* is replaced by --data-dir/;
+    expect(() => loadConfig({}, ['--state-file', '/tmp/x.json'])).toThrow(replaced);
+    expect(() => loadConfig({ LOCAL_CLOUD_STATE_FILE: '/tmp/x.json' }, [])).toThrow(replaced);
+    expect(() => loadConfig({ LOCAL_CLOUD_CONFIG: file }, [])).toThrow(replaced);
   });
 
   it('names LOCAL_CLOUD_PORT when the port is not a number', () => {

@@ -25,7 +25,21 @@ const attached = (digit: string, thingPrincipalType: 'EXCLUSIVE_THING' | 'NON_EX
 });
 
 function snapshot(parts: Partial<StateSnapshot>): StateSnapshot {
-  return { formatVersion: 1, things: [], thingPrincipals: {}, certificates: [], policies: [], coreDevices: [], associations: {}, ...parts };
+  return {
+    formatVersion: 1,
+    things: [],
+    thingPrincipals: {},
+    certificates: [],
+    policies: [],
+    thingTypes: [],
+    identityPolicies: {},
+    coreDevices: [],
+    associations: {},
+    tables: [],
+    eventBuses: [],
+    buckets: [],
+    ...parts,
+  };
 }
 
 function summaryOf(devices: DeviceOutcome[]): RequestSummary {

@@ -21,6 +21,9 @@ export interface DistributedMapState {
 
 export type ChildStatus = 'SUCCEEDED' | 'FAILED' | 'TIMED_OUT' | 'ABORTED';
 
+/** What a Map Run keeps of a child while it goes: its outcome is read back when the results are written. */
+export type ChildRun = Pick<ChildOutcome, 'executionArn' | 'status'>;
+
 /** A child execution as it closed. */
 export interface ChildOutcome {
   executionArn: string;
@@ -63,7 +66,12 @@ export interface MapRunRecord {
 export interface MapRunDependencies {
   objects: ObjectStore;
   /** Starts one child execution of the ItemProcessor and resolves when it has closed; never rejects for the child's own failure. */
-  runChild(name: string, input: unknown): Promise<ChildOutcome>;
+  runChild(name: string, input: unknown): Promise<ChildRun>;
+  /**
+   * A closed child's outcome, read when the results are written rather than kept from its end: a run's memory
+   * does not grow with the inputs and outputs of its children (the execution store has them).
+   */
+  childOutcome(executionArn: string): ChildOutcome;
   /** Called once, when the run is known, before any child starts. */
   started(record: MapRunRecord): void;
 }
@@ -92,10 +100,7 @@ export async function runMapRun(
   dependencies: MapRunDependencies,
 ): Promise<unknown> {
   const { input, context } = run;
-  const items = await itemsOf(state, input, context, dependencies.objects);
-  const selected = state.ItemSelector
-    ? items.map((item, index) => resolveTemplate(state.ItemSelector, input, mapContext(context, item, index)))
-    : items;
+  const selected = await selectedItems(state, input, context, dependencies.objects);
   const batcher = state.ItemBatcher && {
     MaxItemsPerBatch: numberFrom(state.ItemBatcher.MaxItemsPerBatch, state.ItemBatcher.MaxItemsPerBatchPath, input, context, Number.POSITIVE_INFINITY),
     MaxInputBytesPerBatch: numberFrom(state.ItemBatcher.MaxInputBytesPerBatch, state.ItemBatcher.MaxInputBytesPerBatchPath, input, context, 256 * 1024),
@@ -130,7 +135,7 @@ export async function runMapRun(
     record[counts][from] -= amount;
     record[counts][to] += amount;
   };
-  const outcomes: (ChildOutcome | undefined)[] = new Array(childInputs.length).fill(undefined);
+  const outcomes: (ChildRun | undefined)[] = new Array(childInputs.length).fill(undefined);
   let failures = 0;
   let stopped = false;
   const limit = pLimit(maxConcurrency > 0 ? maxConcurrency : 10_000);
@@ -151,7 +156,7 @@ export async function runMapRun(
   );
 
   const result = state.ResultWriter?.Parameters
-    ? await writeResults(state.ResultWriter.Parameters, run, outcomes, childInputs, dependencies.objects, record)
+    ? await writeResults(state.ResultWriter.Parameters, run, outcomes, childInputs, dependencies, record)
     : undefined;
   record.stopDate = new Date();
   if (stopped) {
@@ -159,7 +164,13 @@ export async function runMapRun(
     throw new StatesError('States.ExceedToleratedFailureThreshold', `The Map Run failed: ${failures} of ${selected.length} items failed, more than tolerated`);
   }
   record.status = 'SUCCEEDED';
-  return result ?? outcomes.map((outcome) => JSON.parse(outcome?.output ?? 'null') as unknown);
+  return result ?? outcomes.map((outcome) => JSON.parse((outcome && dependencies.childOutcome(outcome.executionArn).output) ?? 'null') as unknown);
+}
+
+/** The items after ItemSelector; the items as read are not kept past it, for the length of the run. */
+async function selectedItems(state: DistributedMapState, input: unknown, context: unknown, objects: ObjectStore): Promise<unknown[]> {
+  const items = await itemsOf(state, input, context, objects);
+  return state.ItemSelector ? items.map((item, index) => resolveTemplate(state.ItemSelector, input, mapContext(context, item, index))) : items;
 }
 
 async function itemsOf(state: DistributedMapState, input: unknown, context: unknown, objects: ObjectStore): Promise<unknown[]> {
@@ -195,25 +206,28 @@ function childName(mapRunArn: string, index: number): string {
 async function writeResults(
   parameters: NonNullable<NonNullable<DistributedMapState['ResultWriter']>['Parameters']>,
   run: { input: unknown; context: unknown; mapRunArn: string },
-  outcomes: readonly (ChildOutcome | undefined)[],
+  outcomes: readonly (ChildRun | undefined)[],
   childInputs: readonly unknown[],
-  objects: ObjectStore,
+  { objects, childOutcome }: Pick<MapRunDependencies, 'objects' | 'childOutcome'>,
   record: MapRunRecord,
 ): Promise<unknown> {
   const { Bucket: bucket, Prefix: prefix = '' } = resolveTemplate(parameters, run.input, run.context) as { Bucket: string; Prefix?: string };
   const mapRunId = run.mapRunArn.slice(run.mapRunArn.lastIndexOf(':') + 1);
   const folder = `${prefix ? `${prefix.replace(/\/$/, '')}/` : ''}${mapRunId}`;
-  const closed = outcomes.filter((outcome): outcome is ChildOutcome => outcome !== undefined);
+  const closed = outcomes.filter((outcome): outcome is ChildRun => outcome !== undefined);
+  // Entry by entry, each child's outcome read and serialised in turn: only the file's text is held at once.
+  const entries = (children: ChildRun[]) => children.map((child) => JSON.stringify(resultEntry(childOutcome(child.executionArn))));
   const files = {
-    SUCCEEDED: closed.filter((outcome) => outcome.status === 'SUCCEEDED').map(resultEntry),
-    FAILED: closed.filter((outcome) => outcome.status !== 'SUCCEEDED').map(resultEntry),
-    PENDING: childInputs.flatMap((input, index) => (outcomes[index] ? [] : [{ Input: JSON.stringify(input), InputDetails: { Included: true } }])),
+    SUCCEEDED: () => entries(closed.filter((outcome) => outcome.status === 'SUCCEEDED')),
+    FAILED: () => entries(closed.filter((outcome) => outcome.status !== 'SUCCEEDED')),
+    PENDING: () => childInputs.flatMap((input, index) => (outcomes[index] ? [] : [JSON.stringify({ Input: JSON.stringify(input), InputDetails: { Included: true } })])),
   };
   const resultFiles: Record<string, { Key: string; Size: number }[]> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
   try {
-    for (const [kind, entries] of Object.entries(files)) {
-      if (entries.length === 0) continue;
-      const body = JSON.stringify(entries);
+    for (const [kind, entriesOf] of Object.entries(files)) {
+      const written = entriesOf();
+      if (written.length === 0) continue;
+      const body = `[${written.join(',')}]`;
       const key = `${folder}/${kind}_0.json`;
       await objects.put(bucket, key, body);
       resultFiles[kind]?.push({ Key: key, Size: Buffer.byteLength(body) });

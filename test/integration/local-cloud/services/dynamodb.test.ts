@@ -74,15 +74,15 @@ describe('DynamoDB tables', () => {
     expect((await dynamodb.send(new DescribeTimeToLiveCommand({ TableName: 'leases' }))).TimeToLiveDescription).toEqual({ TimeToLiveStatus: 'ENABLED', AttributeName: 'expiresAt' });
   });
 
-  it('tables and items survive a restart on the same state file', async () => {
+  it('tables and items survive a restart on the same state database', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'dynamodb-state-'));
     try {
       await cloud.close();
-      await start({ stateFile: join(directory, 'state.json') });
+      await start({ stateDatabase: join(directory, 'state.sqlite') });
       await dynamodb.send(new CreateTableCommand({ ...LEASES, BillingMode: 'PAY_PER_REQUEST' }));
       await dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: lease('kept', 'a') }));
       await cloud.close();
-      await start({ stateFile: join(directory, 'state.json') });
+      await start({ stateDatabase: join(directory, 'state.sqlite') });
       expect((await dynamodb.send(new GetItemCommand({ TableName: 'leases', Key: { thingName: { S: 'kept' } } }))).Item).toEqual(lease('kept', 'a'));
     } finally {
       rmSync(directory, { recursive: true, force: true });

@@ -27,6 +27,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -223,6 +224,12 @@ describe('S3 objects', () => {
     expect(error.message).toBe('The requested range is not satisfiable');
   });
 
+  it('takes a single PutObject larger than the 16 MiB the other services read, as a fleet run of 100,000 devices writes', async () => {
+    const body = Buffer.alloc(17 * MiB, 'a');
+    await put('large', body);
+    expect((await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'large' }))).ContentLength).toBe(body.length);
+  });
+
   it('keys keep their exact form (spaces, unicode, slashes, a trailing slash) and list in byte order', async () => {
     const keys = ['dir/', 'dir//double', 'dir/a b+c.txt', 'ünïcødé/☃.csv'];
     for (const key of keys) await put(key, key);
@@ -275,6 +282,15 @@ describe('S3 ListObjectsV2', () => {
     const after = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, StartAfter: 'b/1' }));
     expect(after.Contents?.map((object) => object.Key)).toEqual(['c', 'd', 'e/1']);
     expect(after.Contents?.[0]).toMatchObject({ Size: 1, ETag: `"${md5(Buffer.from('c'))}"`, StorageClass: 'STANDARD' });
+  });
+
+  it('keys past U+FFFF sort in UTF-8 byte order, and one after a common prefix is rolled up with it', async () => {
+    for (const key of ['a/\u{1F600}', 'a/\uFF04', 'f\u{1F600}', 'f\uFF04']) await put(key, key);
+    const level = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Delimiter: '/' }));
+    expect({ keys: level.Contents?.map((object) => object.Key), prefixes: level.CommonPrefixes?.map((prefix) => prefix.Prefix) }).toEqual({
+      keys: ['c', 'd', 'f\uFF04', 'f\u{1F600}'],
+      prefixes: ['a/', 'b/', 'e/'],
+    });
   });
 
   it('a continuation token the emulator did not issue is InvalidArgument 400', async () => {
@@ -408,19 +424,46 @@ describe('S3 to EventBridge', () => {
 });
 
 describe('S3 in the local cloud', () => {
-  it('objects and their bytes survive a restart on the same state file, and reset clears them', async () => {
+  it('keeps the bytes of live objects only: replaced, deleted and aborted bytes leave the state database', async () => {
+    const directory = mkdtempSync(join(tmpdir(), 's3-blobs-'));
+    try {
+      s3.destroy();
+      await cloud.close();
+      await start({ stateDatabase: join(directory, 'state.sqlite') });
+      await s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
+      await put('kept', 'kept');
+      await put('replaced', 'first');
+      await put('replaced', 'second');
+      await put('deleted', 'gone');
+      await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'deleted' }));
+      const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'aborted' }));
+      await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'aborted', UploadId, PartNumber: 1, Body: 'part' }));
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'aborted', UploadId }));
+      s3.destroy();
+      await cloud.close();
+      const database = new DatabaseSync(join(directory, 'state.sqlite'), { readOnly: true });
+      const blobs = database.prepare('SELECT data FROM blobs').all().map((row) => Buffer.from(row.data as Uint8Array).toString());
+      database.close();
+      expect(blobs.sort()).toEqual(['kept', 'second']);
+      await start();
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+
+  it('objects and their bytes survive a restart on the same state database, and reset clears them', async () => {
     const directory = mkdtempSync(join(tmpdir(), 's3-state-'));
     try {
       s3.destroy();
       await cloud.close();
-      await start({ stateFile: join(directory, 'state.json') });
+      await start({ stateDatabase: join(directory, 'state.sqlite') });
       await s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } }));
       await put('kept', 'bytes on disk');
       await put('replaced', 'first');
       await put('replaced', 'second');
       s3.destroy();
       await cloud.close();
-      await start({ stateFile: join(directory, 'state.json') });
+      await start({ stateDatabase: join(directory, 'state.sqlite') });
       expect(await (await text('kept')).Body?.transformToString()).toBe('bytes on disk');
       expect(await (await text('replaced')).Body?.transformToString()).toBe('second');
       expect(cloud.admin.state().buckets?.[0]?.objects.map((object) => object.key)).toEqual(['kept', 'replaced']);

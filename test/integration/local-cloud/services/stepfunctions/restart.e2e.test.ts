@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CreateKeysAndCertificateCommand, DescribeThingCommand, IoTClient, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
+import { GreengrassV2Client, ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
+import { CreateKeysAndCertificateCommand, DescribeCertificateCommand, DescribeThingCommand, IoTClient, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { IN_FLIGHT_TASK_GRACE_SECONDS } from '../../../../../functions/domain/device-leases.ts';
@@ -59,6 +61,8 @@ describe('the local cloud killed mid-run and restarted on the same data dir', ()
   let url = '';
   let sfn: SFNClient;
   let iot: IoTClient;
+  let greengrass: GreengrassV2Client;
+  let s3: S3Client;
 
   beforeAll(async () => {
     const port = await freePort();
@@ -80,11 +84,15 @@ describe('the local cloud killed mid-run and restarted on the same data dir', ()
     const clientConfig = { endpoint: url, region: project.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
     sfn = new SFNClient(clientConfig);
     iot = new IoTClient(clientConfig);
+    greengrass = new GreengrassV2Client(clientConfig);
+    s3 = new S3Client({ ...clientConfig, forcePathStyle: true });
   });
 
   afterAll(async () => {
     sfn.destroy();
     iot.destroy();
+    greengrass.destroy();
+    s3.destroy();
     if (child && child.exitCode === null) {
       child.kill('SIGKILL');
       await once(child, 'exit');
@@ -92,7 +100,7 @@ describe('the local cloud killed mid-run and restarted on the same data dir', ()
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('keeps closed executions, histories, things and certificates; fails the running execution with LocalCloud.Restarted; a new request converges', { timeout: 4 * PATIENCE_MS }, async () => {
+  it('keeps closed executions, histories, things, certificates, associations, leases and objects; fails the running execution with LocalCloud.Restarted; a new request converges', { timeout: 4 * PATIENCE_MS }, async () => {
     // Imported once the endpoint is set, as a Lambda's module would be in its environment.
     const { provisioning, submitRequest } = await import('../../../../../functions/api/requests.ts');
     const { describeRequest } = await import('../../../../../functions/aws/executions.ts');
@@ -106,6 +114,8 @@ describe('the local cloud killed mid-run and restarted on the same data dir', ()
       return { thingName, principal: certificateArn as string, coreDeviceThingName: CORE };
     };
     const [first, second, third] = [await device('restart-0'), await device('restart-1'), await device('restart-2')];
+    await s3.send(new CreateBucketCommand({ Bucket: 'kept-objects' }));
+    await s3.send(new PutObjectCommand({ Bucket: 'kept-objects', Key: 'manifests/a.csv', Body: 'thingName\nrestart-0\n' }));
 
     const closedArn = await started({ requestId: 'before-the-kill', devices: [first] });
     expect((await waitForExecution(sfn, closedArn, { timeoutMs: PATIENCE_MS })).status).toBe('SUCCEEDED');
@@ -120,13 +130,9 @@ describe('the local cloud killed mid-run and restarted on the same data dir', ()
       const throttled = history.some((event) => event.lambdaFunctionFailedEventDetails?.error === 'ThrottlingException');
       return throttled ? history : undefined;
     }, 'a throttled AssociateBatch attempt');
-    // The things are in the state file (written within 50 ms of a change) before the kill, not merely created.
-    // Read as things: the names are in the file as device leases before RegisterThing has created them.
-    await poll(async () => {
-      const saved = JSON.parse(readFileSync(join(dataDir, 'state.json'), 'utf8')) as { things: { thingName: string }[] };
-      const names = saved.things.map((thing) => thing.thingName);
-      return names.includes('restart-1') && names.includes('restart-2') ? true : undefined;
-    }, 'the things in the state file');
+    // The association step is reached after RegisterThing answered for both things, and the local cloud commits a
+    // change before it answers: they are in the database at the kill.
+    for (const { thingName } of [second, third]) expect((await iot.send(new DescribeThingCommand({ thingName }))).thingName).toBe(thingName);
 
     child!.kill('SIGKILL');
     await once(child!, 'exit');
@@ -151,7 +157,13 @@ describe('the local cloud killed mid-run and restarted on the same data dir', ()
     for (const { thingName, principal } of [first, second, third]) {
       expect((await iot.send(new DescribeThingCommand({ thingName }))).thingName).toBe(thingName);
       expect((await iot.send(new ListThingPrincipalsCommand({ thingName }))).principals).toEqual([principal]);
+      const certificateId = principal.slice(principal.lastIndexOf('/') + 1);
+      expect((await iot.send(new DescribeCertificateCommand({ certificateId }))).certificateDescription?.status).toBe('ACTIVE');
     }
+    const associated = await greengrass.send(new ListClientDevicesAssociatedWithCoreDeviceCommand({ coreDeviceThingName: CORE }));
+    expect(associated.associatedClientDevices?.map((association) => association.thingName)).toEqual(['restart-0']);
+    const object = await s3.send(new GetObjectCommand({ Bucket: 'kept-objects', Key: 'manifests/a.csv' }));
+    expect(await object.Body?.transformToString()).toBe('thingName\nrestart-0\n');
 
     const status = await describeRequest(process.env.PROVISION_STATE_MACHINE_ARN!, 'cut-short', provisioning.deviceMap);
     expect(status).toMatchObject({ executionStatus: 'FAILED', outcome: 'UNKNOWN', error: { code: 'LocalCloud.Restarted' } });

@@ -104,17 +104,24 @@ describe('Distributed Map: batching and tolerance', () => {
 });
 
 describe('Distributed Map: a Map Run', () => {
-  const outcome = (name: string, input: unknown, status: ChildOutcome['status'], output?: unknown): ChildOutcome => ({
-    executionArn: `arn:aws:states:us-east-1:000000000000:execution:fleet/batches:${name}`,
-    name,
-    stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:fleet/batches',
-    input: JSON.stringify(input),
-    status,
-    ...(output !== undefined && { output: JSON.stringify(output) }),
-    ...(status !== 'SUCCEEDED' && { error: 'Boom', cause: 'it broke' }),
-    startDate: new Date(0),
-    stopDate: new Date(1_000),
-  });
+  /** The closed children, as the execution store would keep them for the results to be read from. */
+  const closed = new Map<string, ChildOutcome>();
+  const childOutcome = (executionArn: string) => closed.get(executionArn)!;
+  const outcome = (name: string, input: unknown, status: ChildOutcome['status'], output?: unknown) => {
+    const child: ChildOutcome = {
+      executionArn: `arn:aws:states:us-east-1:000000000000:execution:fleet/batches:${name}`,
+      name,
+      stateMachineArn: 'arn:aws:states:us-east-1:000000000000:stateMachine:fleet/batches',
+      input: JSON.stringify(input),
+      status,
+      ...(output !== undefined && { output: JSON.stringify(output) }),
+      ...(status !== 'SUCCEEDED' && { error: 'Boom', cause: 'it broke' }),
+      startDate: new Date(0),
+      stopDate: new Date(1_000),
+    };
+    closed.set(child.executionArn, child);
+    return { executionArn: child.executionArn, status };
+  };
   const run = { input: { bucket: 'b', key: 'fleet.csv', runId: 'r-1' }, context: { Execution: { Id: 'parent' } }, mapRunArn: 'arn:aws:states:us-east-1:000000000000:mapRun:fleet/batches:run-1', executionArn: 'parent' };
 
   it('reads, selects and batches the items, runs a child per batch at most MaxConcurrency at once, and writes the results AWS writes', async () => {
@@ -133,6 +140,7 @@ describe('Distributed Map: a Map Run', () => {
       run,
       {
         objects,
+        childOutcome,
         started: (started) => {
           record = started;
         },
@@ -171,6 +179,7 @@ describe('Distributed Map: a Map Run', () => {
   it('without a ResultWriter the result is the children\'s outputs, in order', async () => {
     const result = await runMapRun({ ItemsPath: '$.items' }, { ...run, input: { items: [1, 2, 3] } }, {
       objects: memoryObjects(),
+      childOutcome,
       started: () => undefined,
       runChild: async (name, input) => outcome(name, input, 'SUCCEEDED', (input as number) * 10),
     });
@@ -186,6 +195,7 @@ describe('Distributed Map: a Map Run', () => {
       { ...run, input: { items: [1, 2, 3, 4, 5] } },
       {
         objects,
+        childOutcome,
         started: (value) => {
           record = value;
         },
@@ -213,6 +223,7 @@ describe('Distributed Map: a Map Run', () => {
     await expect(
       runMapRun({ ItemsPath: '$.items', ResultWriter: { Parameters: { Bucket: 'missing' } } }, { ...run, input: { items: [1] } }, {
         objects,
+        childOutcome,
         started: () => undefined,
         runChild: async (name, input) => outcome(name, input, 'SUCCEEDED', 1),
       }),

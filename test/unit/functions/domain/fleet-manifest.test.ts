@@ -104,6 +104,22 @@ describe('JSON manifests', () => {
     expect(parsed(parseManifest(text, 'json')).rows).toEqual([{ index: 0, line: 3, device: { thingName: 'sensor-1' } }]);
   });
 
+  it('locates devices past strings holding brackets, quotes and backslashes, nested lists and a "devices" key elsewhere', () => {
+    const text = [
+      '{"templateParameters": {"devices": ["not", "these"]}, "note": "[{\\"\\\\",',
+      ' "devices": [{"thingName": "a", "parameters": {"List": "[1, 2]"}},',
+      '',
+      '  {"thingName": "b\\\\"}, {"thingName": "c"}',
+      ' ], "after": [[], {}]}',
+    ].join('\n');
+
+    expect(parsed(parseManifest(text, 'json')).rows.map((row) => [row.line, (row.device as { thingName: string }).thingName])).toEqual([
+      [2, 'a'],
+      [4, 'b\\'],
+      [4, 'c'],
+    ]);
+  });
+
   it('rejects text that is not JSON and a shape without devices', () => {
     expect(parseManifest('{"devices": [', 'json')).toMatchObject({ ok: false, problems: [{ reason: expect.stringContaining('not valid JSON') }] });
     expect(parseManifest('{"things": []}', 'json')).toMatchObject({ ok: false, problems: [{ reason: expect.stringContaining('"devices" array') }] });

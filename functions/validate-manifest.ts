@@ -101,11 +101,12 @@ export async function validateFleetManifest(input: ValidateManifestInput): Promi
       await sort.add(order, JSON.stringify(planned));
     }
   } catch (error) {
-    if (error instanceof ManifestUnreadable) return problems(error.problems);
+    // Awaited: a rejection returned unawaited would wait unhandled while the sort's files are removed.
+    if (error instanceof ManifestUnreadable) return await problems(error.problems);
     throw error;
   }
   const validation = validator.result();
-  if (!validation.ok) return problems(validation.problems, validation.problemCount);
+  if (!validation.ok) return await problems(validation.problems, validation.problemCount);
 
   await writeObjectStream(bucket, keys.devices, jsonLines(sort.sorted()), 'application/x-ndjson');
   return {

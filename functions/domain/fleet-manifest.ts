@@ -125,7 +125,7 @@ export class ManifestUnreadable extends Error {
  * A CSV manifest's rows as its bytes arrive, parsed by the same rules as parseManifest, holding one row at a time.
  * Throws ManifestUnreadable for a header or CSV syntax problem, as parseManifest answers them.
  */
-export async function* csvManifestRows(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<ManifestRow> {
+export async function* csvManifestRows(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): AsyncGenerator<ManifestRow> {
   const nonBlank = new NonBlankLines();
   let lastRecordLine = 0;
   const options: CsvOptions<CsvRecord, string[]> = {
@@ -185,7 +185,7 @@ class NonBlankLines {
 }
 
 /** The text with CRLF made LF, as parseCsvManifest makes it, noting each line that is not blank. */
-async function* lfChunks(source: AsyncIterable<Uint8Array | string>, nonBlank: NonBlankLines): AsyncGenerator<string> {
+async function* lfChunks(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, nonBlank: NonBlankLines): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   let line = 1;
   let lineHasText = false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { manifestFormatOf, parseManifest, type Manifest, type ManifestParse } from '../../../../functions/domain/fleet-manifest.ts';
+import { csvManifestRows, ManifestUnreadable, manifestFormatOf, parseManifest, type Manifest, type ManifestParse } from '../../../../functions/domain/fleet-manifest.ts';
 
 function parsed(result: ManifestParse): Manifest {
   if (!result.ok) throw new Error(`expected a manifest, got ${JSON.stringify(result.problems)}`);
@@ -104,6 +104,22 @@ describe('JSON manifests', () => {
     expect(parsed(parseManifest(text, 'json')).rows).toEqual([{ index: 0, line: 3, device: { thingName: 'sensor-1' } }]);
   });
 
+  it('locates devices past strings holding brackets, quotes and backslashes, nested lists and a "devices" key elsewhere', () => {
+    const text = [
+      '{"templateParameters": {"devices": ["not", "these"]}, "note": "[{\\"\\\\",',
+      ' "devices": [{"thingName": "a", "parameters": {"List": "[1, 2]"}},',
+      '',
+      '  {"thingName": "b\\\\"}, {"thingName": "c"}',
+      ' ], "after": [[], {}]}',
+    ].join('\n');
+
+    expect(parsed(parseManifest(text, 'json')).rows.map((row) => [row.line, (row.device as { thingName: string }).thingName])).toEqual([
+      [2, 'a'],
+      [4, 'b\\'],
+      [4, 'c'],
+    ]);
+  });
+
   it('rejects text that is not JSON and a shape without devices', () => {
     expect(parseManifest('{"devices": [', 'json')).toMatchObject({ ok: false, problems: [{ reason: expect.stringContaining('not valid JSON') }] });
     expect(parseManifest('{"things": []}', 'json')).toMatchObject({ ok: false, problems: [{ reason: expect.stringContaining('"devices" array') }] });
@@ -113,5 +129,35 @@ describe('JSON manifests', () => {
 describe('manifestFormatOf', () => {
   it('knows .csv and .json in any case, and nothing else', () => {
     expect(['fleet.CSV', 'dir.v2/fleet.json', 'fleet.yaml', 'fleet'].map(manifestFormatOf)).toEqual(['csv', 'json', undefined, undefined]);
+  });
+});
+
+/** What csvManifestRows makes of the text cut into chunks of `size` bytes, in parseManifest's terms. */
+async function streamed(text: string, size: number): Promise<ManifestParse> {
+  const bytes = Buffer.from(text);
+  const chunks = Array.from({ length: Math.ceil(bytes.length / size) }, (_, index) => bytes.subarray(index * size, (index + 1) * size));
+  const rows = [];
+  try {
+    for await (const row of csvManifestRows(chunks)) rows.push(row);
+  } catch (error) {
+    if (error instanceof ManifestUnreadable) return { ok: false, problems: error.problems };
+    throw error;
+  }
+  return { ok: true, manifest: { format: 'csv', defaults: {}, rows } };
+}
+
+describe('csvManifestRows', () => {
+  const texts = {
+    'rows, a blank line, quoted commas and line breaks': 'thingName,param.Site\r\nsensor-1,"a, b"\r\n\r\n  \nsensor-2,"two\r\nlines"\nsensor-3,x\n',
+    'a row with too many cells': 'thingName\nsensor-1\nsensor-2,extra\n',
+    'a BOM and no final line break': '\uFEFFthingName,principal\nsensör-1,arn:x',
+    'a quote never closed, after blank lines': 'thingName\nsensor-1\n\n \n"sensor-2\nsensor-3\n',
+    'an unknown column': 'thingName,colour\nsensor-1,red\n',
+    'nothing': '',
+  };
+
+  it.each(Object.entries(texts))('reads %s as parseManifest does, however the bytes are cut', async (_, text) => {
+    const whole = parseManifest(text, 'csv');
+    for (const size of [1, 2, 3, 7, 64, 1 << 20]) expect(await streamed(text, size)).toEqual(whole);
   });
 });

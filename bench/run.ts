@@ -24,6 +24,7 @@ interface Plan {
   quotaCores: number;
   fleetRunDevices: number;
   fleetRunCores: number;
+  fleetMemorySizes: number[];
   costDevices: number;
   latencyRuns: number;
   importRuns: number;
@@ -31,8 +32,8 @@ interface Plan {
 }
 
 const PLANS: Record<BenchResults['mode'], Plan> = {
-  full: { quotaDevices: 1000, quotaCores: 10, fleetRunDevices: 20_000, fleetRunCores: 20, costDevices: 1000, latencyRuns: 200, importRuns: 11, scalingSizes: [1000, 5000, 10_000] },
-  quick: { quotaDevices: 600, quotaCores: 6, fleetRunDevices: 2000, fleetRunCores: 2, costDevices: 200, latencyRuns: 50, importRuns: 3, scalingSizes: [1000] },
+  full: { quotaDevices: 1000, quotaCores: 10, fleetRunDevices: 20_000, fleetRunCores: 20, fleetMemorySizes: [10_000, 50_000, 100_000], costDevices: 1000, latencyRuns: 200, importRuns: 11, scalingSizes: [1000, 5000, 10_000] },
+  quick: { quotaDevices: 600, quotaCores: 6, fleetRunDevices: 2000, fleetRunCores: 2, fleetMemorySizes: [1000, 5000], costDevices: 200, latencyRuns: 50, importRuns: 3, scalingSizes: [1000] },
 };
 
 async function runFigure<T>(label: string, name: FigureName, options: object): Promise<T> {
@@ -71,7 +72,9 @@ async function main(): Promise<void> {
   });
   // The issue's fleet: the default quotas ×20, so that RegisterThing's floor is 100 s for 20,000 devices.
   const fleetRun = await runFigure<BenchResults['fleetRun']>('fleetRun', 'fleetRun', { devices: plan.fleetRunDevices, coreDevices: plan.fleetRunCores, quotaScale: 20 });
-  // fleetMemory (bench/fleet-memory.ts: 10,000, 50,000 and 100,000 devices, quotas off) runs here, one process per size.
+  // Peak RSS of fleet runs with the quotas off, each size in an `npm start` process of its own (bench/fleet-memory.ts).
+  const fleetMemory: BenchResults['fleetMemory'] = [];
+  for (const devices of plan.fleetMemorySizes) fleetMemory.push(await runFigure(`fleetMemory-${devices}`, 'fleetMemory', { devices }));
   // 100 devices per core device, so each association call carries a full batch.
   const costs = await runFigure<Pick<BenchResults, 'cost' | 'costThrottled'>>('cost', 'cost', { devices: plan.costDevices, coreDevices: plan.costDevices / 100 });
   const latency = await runFigure<BenchResults['latency']>('latency', 'latency', { runs: plan.latencyRuns });
@@ -86,6 +89,7 @@ async function main(): Promise<void> {
     wallSeconds: Math.round((performance.now() - started) / 1000),
     quotaEfficiency,
     fleetRun,
+    fleetMemory,
     ...costs,
     latency,
     bundles,

@@ -120,6 +120,10 @@ describe('report', () => {
         peer: { seconds: 9, ratio: 1.1, throttled: 900, lost: 80 },
       },
       fleetRun: { devices: 20_000, coreDevices: 20, quotaScale: 20, seconds: 125, floorSeconds: 100, ratio: 0.8, lost: 0, peakRssMiB: 800, throttled: 10 },
+      fleetMemory: [
+        { devices: 10_000, seconds: 60, devicesPerSecond: 166.7, peakRssMiB: 600, endRssMiB: 550, outcome: 'SUCCEEDED', totals: {} },
+        { devices: 100_000, seconds: 600, devicesPerSecond: 166.7, peakRssMiB: 1100, endRssMiB: 800, outcome: 'SUCCEEDED', totals: {} },
+      ],
       cost,
       costThrottled: cost,
       latency: { runs: 200, p50Ms: 12, p99Ms: 30, executionP50Ms: 9, executionP99Ms: 27 },
@@ -140,6 +144,9 @@ describe('report', () => {
     expect(markdown).toMatch(/rollbackOnFailure true \(default\) \| 3\.01 \| ≤ 2\.05 \| \*\*no\*\* \|/);
     expect(markdown).toMatch(/bundles: largest \(startProvisioning\) \| 500 KiB .*\*\*no\*\*/);
     expect(markdown).toMatch(/fleetRun: 20000 devices over 20 core devices.*\| 0\.8 \(125 s, 10 throttled, 0 lost, peak RSS 800 MiB\) \| ≥ 0\.85, 0 lost, ≤ 1024 MiB \| \*\*no\*\* \|/);
+    expect(markdown).toMatch(/fleetMemory: 10,000 devices.*\| 600 MiB \(550 MiB at the end; 60 s, SUCCEEDED\) \| ≤ 1024 MiB \| yes \|/);
+    expect(markdown).toMatch(/fleetMemory: 100,000 devices.*\| 1100 MiB .*\| \*\*no\*\* \|/);
+    expect(markdown).toMatch(/fleetMemory: peak at 100,000 \/ at 10,000 devices \| 1\.83 \| ≤ 1\.3 \| \*\*no\*\* \|/);
     expect(markdown).toMatch(/cold import \/ its peer's.*highest: registerThing.*\| 0\.75 \(30 \/ 40 ms\) \| ≤ 0\.6 each \| \*\*no\*\* \|/);
     expect(markdown).toContain('| startProvisioning | 500 KiB | 40 · 35 ms | 1600 KiB, 100 ms | 0.4 | zod 1 KiB |');
     expect(markdown).toContain('| planAssociations | 40 KiB | 9 · 8 ms | — (no SDK client) | — |  |');

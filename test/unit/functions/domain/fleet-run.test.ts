@@ -51,7 +51,7 @@ describe('a fleet run report', () => {
   };
 
   it('gives every device of the run exactly one line, in manifest order, whatever the result files hold', () => {
-    expect(report().devices.map((device) => [device.thingName, device.status, device.requestId])).toEqual([
+    expect(report.devices.map((device) => [device.thingName, device.status, device.requestId])).toEqual([
       ['d0', 'PROVISIONED', 'run-0'],
       ['d1', 'FAILED', 'run-0'],
       ['d2', 'FAILED', 'run-2'],
@@ -62,9 +62,9 @@ describe('a fleet run report', () => {
   });
 
   it("fails a failed batch's devices at submit with its error, and a device no result names with MissingOutcome", () => {
-    expect(report().devices[2]!.error).toEqual({ step: 'submit', code: 'DevicesHeld', message: 'd2 is held by run-x' });
-    expect(report().devices[5]!.error).toMatchObject({ step: 'status', code: 'MissingOutcome' });
-    expect(report().failures).toEqual({ 'associate ResourceNotFoundException': 1, 'submit DevicesHeld': 2, 'status MissingOutcome': 1 });
+    expect(report.devices[2]!.error).toEqual({ step: 'submit', code: 'DevicesHeld', message: 'd2 is held by run-x' });
+    expect(report.devices[5]!.error).toMatchObject({ step: 'status', code: 'MissingOutcome' });
+    expect(report.failures).toEqual({ 'associate ResourceNotFoundException': 1, 'submit DevicesHeld': 2, 'status MissingOutcome': 1 });
   });
 
   it('counts devices and batches, and rates the devices settled over the elapsed time', () => {

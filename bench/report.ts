@@ -129,7 +129,7 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     `Cold import: median and fastest of ${results.bundles.importRuns} rounds, each importing every bundle once in a fresh Node process. The peer of a function that uses an SDK client is the same handler built with serverless-esbuild's defaults (CommonJS, not minified, the SDK's default entry points), imported right after it in each round; the ratio is of the two medians. For scale, \`import('node:https')\` alone, which every bundle with an SDK client pays, took ${results.bundles.nodeHttpsImportMs} ms (median) in the same rounds.`,
     '',
-    '| Function | Bundle | Cold import (median · fastest) | Peer: bundle, import (median) | Import / peer\'s | Largest packages |',
+    "| Function | Bundle | Cold import (median · fastest) | Peer: bundle, import (median) | Import / peer's | Largest packages |",
     '|---|---|---|---|---|---|',
     ...bundles.map(
       (fn) =>
@@ -143,7 +143,9 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     '| Devices | Time | Devices / s | Peak RSS | Lost |',
     '|---|---|---|---|---|',
-    ...results.scaling.map((size) => `| ${size.devices} | ${size.seconds} s | ${size.devicesPerSecond} | ${size.peakRssMB} MiB | ${size.lost} |`),
+    ...results.scaling.map(
+      (size) => `| ${size.devices} | ${size.seconds} s | ${size.devicesPerSecond} | ${size.peakRssMB} MiB | ${size.lost} |`,
+    ),
     '',
   ];
   return lines.join('\n');

@@ -1,5 +1,3 @@
-import { taskHandler } from './lambda/middleware.ts';
-import { ExternalSort } from './lambda/external-sort.ts';
 import { fleetBucket } from './aws/fleet-bucket.ts';
 import { readObjectStream, writeObjectStream } from './aws/fleet-streams.ts';
 import {
@@ -18,15 +16,17 @@ import {
   type DeviceOrder,
   deviceOrder,
   FLEET_WORKFLOWS,
-  INVALID_MANIFEST,
   type FleetAction,
   fleetBatchConcurrency,
   fleetRunKeys,
+  INVALID_MANIFEST,
   manifestProblemsReport,
   parseS3Uri,
 } from './domain/fleet-run.ts';
 import type { RequestOptions } from './domain/fleet-workflow.ts';
 import { quotasFromEnvironment } from './domain/pacing.ts';
+import { ExternalSort } from './lambda/external-sort.ts';
+import { taskHandler } from './lambda/middleware.ts';
 
 export interface ValidateManifestInput {
   fleetRunId: string;
@@ -88,7 +88,12 @@ export async function validateFleetManifest(input: ValidateManifestInput): Promi
   const manifest = await manifestRows(body, format);
   if (!manifest.ok) return problems(manifest.problems);
 
-  const validator = new ManifestValidator(format, withRequestOverrides(manifest.defaults, input.options), FLEET_WORKFLOWS[input.action], MAX_LISTED_PROBLEMS);
+  const validator = new ManifestValidator(
+    format,
+    withRequestOverrides(manifest.defaults, input.options),
+    FLEET_WORKFLOWS[input.action],
+    MAX_LISTED_PROBLEMS,
+  );
   await using sort = new ExternalSort<DeviceOrder>(compareDeviceOrder);
   const coreDevices = new Set<string>();
   try {
@@ -120,7 +125,9 @@ export async function validateFleetManifest(input: ValidateManifestInput): Promi
   };
 }
 
-type ManifestRows = { ok: true; defaults: Record<string, unknown>; rows: AsyncIterable<ManifestRow> | Iterable<ManifestRow> } | { ok: false; problems: ManifestProblem[] };
+type ManifestRows =
+  | { ok: true; defaults: Record<string, unknown>; rows: AsyncIterable<ManifestRow> | Iterable<ManifestRow> }
+  | { ok: false; problems: ManifestProblem[] };
 
 async function manifestRows(body: AsyncIterable<Uint8Array>, format: ManifestFormat): Promise<ManifestRows> {
   if (format === 'csv') return { ok: true, defaults: {}, rows: csvManifestRows(body) };
@@ -129,7 +136,15 @@ async function manifestRows(body: AsyncIterable<Uint8Array>, format: ManifestFor
   for await (const chunk of body) {
     bytes += chunk.byteLength;
     if (bytes > MAX_JSON_MANIFEST_BYTES) {
-      return { ok: false, problems: [{ where: 'manifest', reason: `is over ${MAX_JSON_MANIFEST_BYTES / 1024 / 1024} MiB: a JSON manifest is read whole; give a larger fleet as CSV, which is read as it arrives` }] };
+      return {
+        ok: false,
+        problems: [
+          {
+            where: 'manifest',
+            reason: `is over ${MAX_JSON_MANIFEST_BYTES / 1024 / 1024} MiB: a JSON manifest is read whole; give a larger fleet as CSV, which is read as it arrives`,
+          },
+        ],
+      };
     }
     chunks.push(chunk);
   }

@@ -1,10 +1,17 @@
-import { taskHandler } from './lambda/middleware.ts';
-import { ExternalSort } from './lambda/external-sort.ts';
 import { readObjectJson, readObjectLines, writeObjectStream } from './aws/fleet-streams.ts';
 import { readObjectArrayItems } from './aws/json-array-stream.ts';
 import type { PlannedDevice } from './domain/fleet-manifest.ts';
 import { type DeviceReportEntry, deviceReportCsv } from './domain/fleet-report.ts';
-import { type FleetAction, type FleetReportHeader, type FleetReportLocation, FleetReportTally, fleetRunKeys, type MapRunResult } from './domain/fleet-run.ts';
+import {
+  type FleetAction,
+  type FleetReportHeader,
+  type FleetReportLocation,
+  FleetReportTally,
+  fleetRunKeys,
+  type MapRunResult,
+} from './domain/fleet-run.ts';
+import { ExternalSort } from './lambda/external-sort.ts';
+import { taskHandler } from './lambda/middleware.ts';
 import type { ValidatedFleet } from './validate-manifest.ts';
 
 export interface WriteFleetReportInput {

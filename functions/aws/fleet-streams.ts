@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
   type CompletedPart,
+  CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
   PutObjectCommand,
@@ -47,7 +47,12 @@ const PART_BYTES = 8 * 1024 * 1024;
  * upload, one part in memory at a time. Each part is a Buffer, so the SDK retries a throttled call (it does not
  * retry a streamed body). Not lib-storage's Upload: it would take validateManifest's bundle past 400 KiB.
  */
-export async function writeObjectStream(bucket: string, key: string, text: AsyncIterable<string> | string, contentType: string): Promise<void> {
+export async function writeObjectStream(
+  bucket: string,
+  key: string,
+  text: AsyncIterable<string> | string,
+  contentType: string,
+): Promise<void> {
   const parts = inParts(typeof text === 'string' ? [text] : text)[Symbol.asyncIterator]();
   const first = await parts.next();
   let next = await parts.next();
@@ -55,12 +60,16 @@ export async function writeObjectStream(bucket: string, key: string, text: Async
     await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: first.value ?? Buffer.alloc(0), ContentType: contentType }));
     return;
   }
-  const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType, ChecksumAlgorithm: 'CRC32' }));
+  const { UploadId } = await s3.send(
+    new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentType, ChecksumAlgorithm: 'CRC32' }),
+  );
   try {
     const uploaded: CompletedPart[] = [];
     const upload = async (Body: Buffer) => {
       const PartNumber = uploaded.length + 1;
-      const { ETag, ChecksumCRC32 } = await s3.send(new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber, Body, ChecksumAlgorithm: 'CRC32' }));
+      const { ETag, ChecksumCRC32 } = await s3.send(
+        new UploadPartCommand({ Bucket: bucket, Key: key, UploadId, PartNumber, Body, ChecksumAlgorithm: 'CRC32' }),
+      );
       uploaded.push({ PartNumber, ETag, ChecksumCRC32 });
     };
     await upload(first.value!);

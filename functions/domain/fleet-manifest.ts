@@ -125,7 +125,9 @@ export class ManifestUnreadable extends Error {
  * A CSV manifest's rows as its bytes arrive, parsed by the same rules as parseManifest, holding one row at a time.
  * Throws ManifestUnreadable for a header or CSV syntax problem, as parseManifest answers them.
  */
-export async function* csvManifestRows(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>): AsyncGenerator<ManifestRow> {
+export async function* csvManifestRows(
+  source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+): AsyncGenerator<ManifestRow> {
   const nonBlank = new NonBlankLines();
   let lastRecordLine = 0;
   const options: CsvOptions<CsvRecord, string[]> = {
@@ -185,7 +187,10 @@ class NonBlankLines {
 }
 
 /** The text with CRLF made LF, as parseCsvManifest makes it, noting each line that is not blank. */
-async function* lfChunks(source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, nonBlank: NonBlankLines): AsyncGenerator<string> {
+async function* lfChunks(
+  source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
+  nonBlank: NonBlankLines,
+): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
   let line = 1;
   let lineHasText = false;
@@ -222,7 +227,10 @@ function csvRow(header: string[], { cells, line }: CsvRecord, index: number): Ma
     else device[column] = cell;
   });
   if (Object.keys(parameters).length > 0) device.parameters = parameters;
-  const problem = cells.length === header.length ? undefined : `has ${cells.length} ${cells.length === 1 ? 'cell' : 'cells'}; the header has ${header.length} columns`;
+  const problem =
+    cells.length === header.length
+      ? undefined
+      : `has ${cells.length} ${cells.length === 1 ? 'cell' : 'cells'}; the header has ${header.length} columns`;
   return { index, line, device, problem };
 }
 
@@ -242,7 +250,9 @@ function checkCsvHeader(columns: string[]): ManifestProblem[] {
   for (const column of columns) {
     if (seen.has(column)) problem(`names the column "${column}" twice`);
     seen.add(column);
-    const known = (CSV_DEVICE_COLUMNS as readonly string[]).includes(column) || (column.startsWith(CSV_PARAMETER_PREFIX) && column.length > CSV_PARAMETER_PREFIX.length);
+    const known =
+      (CSV_DEVICE_COLUMNS as readonly string[]).includes(column) ||
+      (column.startsWith(CSV_PARAMETER_PREFIX) && column.length > CSV_PARAMETER_PREFIX.length);
     if (!known) problem(`has an unknown column "${column}": expected ${CSV_DEVICE_COLUMNS.join(', ')} or ${CSV_PARAMETER_PREFIX}<Name>`);
   }
   return problems;
@@ -263,7 +273,10 @@ function parseJsonManifest(text: string): ManifestParse {
   } else return { ok: false, problems: [{ where: 'manifest', reason: 'must be an array of devices or an object with a "devices" array' }] };
 
   const lines = jsonDeviceLines(text);
-  return { ok: true, manifest: { format: 'json', defaults, rows: devices.map((device, index) => ({ index, line: lines[index], device })) } };
+  return {
+    ok: true,
+    manifest: { format: 'json', defaults, rows: devices.map((device, index) => ({ index, line: lines[index], device })) },
+  };
 }
 
 /**
@@ -386,7 +399,15 @@ export class ManifestValidator {
     const { requestId, ...fields } = requestFields;
     this.#fields = fields;
     this.#manifestProblems =
-      requestId === undefined ? [] : [{ where: 'manifest', field: 'requestId', reason: 'is set for each request the fleet is split into (by iot-provision or a fleet run) and must not be given' }];
+      requestId === undefined
+        ? []
+        : [
+            {
+              where: 'manifest',
+              field: 'requestId',
+              reason: 'is set for each request the fleet is split into (by iot-provision or a fleet run) and must not be given',
+            },
+          ];
   }
 
   /** The request-level fields, validated with the first valid row. */
@@ -417,7 +438,10 @@ export class ManifestValidator {
       if (earlier === undefined) this.#firstRowByName.set(thingName, where);
       else problem({ where, field: 'thingName', reason: `duplicates ${earlier} ("${thingName}")` });
     }
-    const result = validate(this.#workflow.schema, { ...this.#workflow.requestFields(this.#fields), devices: [this.#workflow.requestDevice(row.device)] });
+    const result = validate(this.#workflow.schema, {
+      ...this.#workflow.requestFields(this.#fields),
+      devices: [this.#workflow.requestDevice(row.device)],
+    });
     if (!result.ok) {
       for (const { field, reason } of result.errors) {
         const deviceField = /^devices\[0\](?:\.(.+))?$/.exec(field);
@@ -426,9 +450,13 @@ export class ManifestValidator {
       }
       return undefined;
     }
-    const { devices: [validDevice], ...requestOptions } = result.value;
+    const {
+      devices: [validDevice],
+      ...requestOptions
+    } = result.value;
     const device: Device = validDevice!;
-    const options = (this.#options ??= requestOptions);
+    this.#options ??= requestOptions;
+    const options = this.#options;
     // Whether a principal is exclusive is a request option with a default: the validated options know.
     if (device.principal !== undefined && 'thingPrincipalType' in options && options.thingPrincipalType === 'EXCLUSIVE_THING') {
       const earlier = this.#firstRowByPrincipal.get(device.principal);
@@ -476,7 +504,10 @@ export function coreDeviceOf(device: Device, options: RequestOptions): string | 
  * override leaves the manifest's. A template given by the run replaces the manifest's whichever way the manifest
  * named it; template parameters are merged.
  */
-export function withRequestOverrides(manifestDefaults: Record<string, unknown>, overrides: Record<string, unknown>): Record<string, unknown> {
+export function withRequestOverrides(
+  manifestDefaults: Record<string, unknown>,
+  overrides: Record<string, unknown>,
+): Record<string, unknown> {
   const fields = { ...manifestDefaults };
   const given = Object.entries(overrides).filter(([, value]) => value !== undefined);
   if (given.some(([name]) => name === 'templateName' || name === 'templateBody')) {

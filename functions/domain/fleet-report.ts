@@ -22,8 +22,20 @@ export interface DeviceReportEntry {
 }
 
 const CSV_COLUMNS = [
-  'line', 'index', 'thingName', 'status', 'coreDeviceThingName', 'requestId', 'resumed',
-  'thingArn', 'certificateArn', 'errorStep', 'errorCode', 'errorMessage', 'rolledBack', 'rollbackIncomplete',
+  'line',
+  'index',
+  'thingName',
+  'status',
+  'coreDeviceThingName',
+  'requestId',
+  'resumed',
+  'thingArn',
+  'certificateArn',
+  'errorStep',
+  'errorCode',
+  'errorMessage',
+  'rolledBack',
+  'rollbackIncomplete',
 ] as const;
 
 /** Failed devices by `<step> <code>`. */
@@ -42,9 +54,20 @@ export function countFailure(failures: Record<string, number>, error: OutcomeErr
 /** The report's CSV: one row per device, the same columns from the CLI and from a fleet run; written in parts, the header starts the first. */
 export function deviceReportCsv(devices: readonly DeviceReportEntry[], { header = true } = {}): string {
   const rows = devices.map((device) => [
-    device.line, device.index, device.thingName, device.status, device.coreDeviceThingName, device.requestId, device.resumed ? 'true' : 'false',
-    device.thingArn, device.certificateArn, device.error?.step, device.error?.code, device.error?.message,
-    device.rollback && describeUndone(device.rollback), device.rollback?.incomplete && `${device.rollback.incomplete.code}: ${device.rollback.incomplete.message}`,
+    device.line,
+    device.index,
+    device.thingName,
+    device.status,
+    device.coreDeviceThingName,
+    device.requestId,
+    device.resumed ? 'true' : 'false',
+    device.thingArn,
+    device.certificateArn,
+    device.error?.step,
+    device.error?.code,
+    device.error?.message,
+    device.rollback && describeUndone(device.rollback),
+    device.rollback?.incomplete && `${device.rollback.incomplete.code}: ${device.rollback.incomplete.message}`,
   ]);
   return stringify(rows, { header, columns: [...CSV_COLUMNS] });
 }

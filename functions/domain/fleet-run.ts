@@ -1,6 +1,6 @@
 import { messageFromCause } from './errors.ts';
 import { coreDeviceOf, type ManifestProblem, type PlannedDevice } from './fleet-manifest.ts';
-import { failedOutcome, finishRequest, type FinalExecutionStatus, type FleetDeviceOutcome, type OutcomeError } from './fleet-outcomes.ts';
+import { type FinalExecutionStatus, type FleetDeviceOutcome, failedOutcome, finishRequest, type OutcomeError } from './fleet-outcomes.ts';
 import { countFailure, type DeviceReportEntry } from './fleet-report.ts';
 import type { FleetAction, FleetOutcome, FleetTotals } from './fleet-run-schemas.ts';
 import { DEPROVISIONING, type FleetWorkflow, PROVISIONING, type RequestOptions } from './fleet-workflow.ts';
@@ -59,7 +59,11 @@ export function compareDeviceOrder([leftCore, leftIndex]: DeviceOrder, [rightCor
 }
 
 /** The problems file of an invalid manifest, and the one-line error the run fails with. */
-export function manifestProblemsReport(manifest: string, problems: readonly ManifestProblem[], problemCount = problems.length): { document: unknown; summary: string } {
+export function manifestProblemsReport(
+  manifest: string,
+  problems: readonly ManifestProblem[],
+  problemCount = problems.length,
+): { document: unknown; summary: string } {
   const count = `${problemCount} ${problemCount === 1 ? 'problem' : 'problems'}`;
   // Past the first problems, a manifest is more likely wrong throughout than in as many places: the count says how far.
   const listed = problemCount > problems.length ? { problemCount, listed: problems.length } : {};
@@ -171,22 +175,34 @@ export class FleetReportTally {
   batch(result: MapRunResult): DeviceReportEntry[] {
     const batch = JSON.parse(result.entry.Input) as FleetBatch;
     const requestId = batchRequestId(this.#fleetRunId, batch.Items[0]?.position ?? 0);
-    const sent = batch.Items.map(({ planned }) => ({ thingName: planned.device.thingName, coreDeviceThingName: coreDeviceOf(planned.device, batch.BatchInput.options) }));
+    const sent = batch.Items.map(({ planned }) => ({
+      thingName: planned.device.thingName,
+      coreDeviceThingName: coreDeviceOf(planned.device, batch.BatchInput.options),
+    }));
     this.#batches.batches++;
     let outcomes: FleetDeviceOutcome[];
     if (result.kind === 'succeeded') {
       const output = JSON.parse(result.entry.Output) as BatchResult;
       if ('cancelled' in output || output.summary?.status === 'CANCELLED') this.#cancelled = true;
-      outcomes = 'cancelled' in output ? sent.map(notStartedOutcome) : finishRequest(requestId, output.status, output.summary, sent, this.#workflow.doneStatus).devices;
+      outcomes =
+        'cancelled' in output
+          ? sent.map(notStartedOutcome)
+          : finishRequest(requestId, output.status, output.summary, sent, this.#workflow.doneStatus).devices;
     } else if (result.kind === 'failed') {
       this.#batches.batchesFailed++;
-      const error: OutcomeError = { step: 'submit', code: result.entry.Error ?? 'BatchFailed', message: messageFromCause(result.entry.Cause) || 'the batch failed without a cause' };
+      const error: OutcomeError = {
+        step: 'submit',
+        code: result.entry.Error ?? 'BatchFailed',
+        message: messageFromCause(result.entry.Cause) || 'the batch failed without a cause',
+      };
       outcomes = sent.map((device) => failedOutcome(device, error));
     } else {
       this.#batches.batchesNotStarted++;
       outcomes = sent.map(notStartedOutcome);
     }
-    return batch.Items.flatMap(({ planned }, position) => (this.#reported.has(planned.index) ? [] : [this.#entry(planned, requestId, outcomes[position]!)]));
+    return batch.Items.flatMap(({ planned }, position) =>
+      this.#reported.has(planned.index) ? [] : [this.#entry(planned, requestId, outcomes[position]!)],
+    );
   }
 
   reported(index: number): boolean {
@@ -196,7 +212,11 @@ export class FleetReportTally {
   /** The line of a device no result file mentions. */
   missing(planned: PlannedDevice): DeviceReportEntry {
     const error = { step: 'status', code: 'MissingOutcome', message: 'no batch result of the run mentions this device' } as const;
-    return this.#entry(planned, '', failedOutcome({ thingName: planned.device.thingName, coreDeviceThingName: planned.device.coreDeviceThingName }, error));
+    return this.#entry(
+      planned,
+      '',
+      failedOutcome({ thingName: planned.device.thingName, coreDeviceThingName: planned.device.coreDeviceThingName }, error),
+    );
   }
 
   header(context: { manifest: string; startedAt: Date; finishedAt: Date }): FleetReportHeader {
@@ -246,7 +266,10 @@ export class FleetReportTally {
   }
 }
 
-const notStartedOutcome = (device: { thingName: string; coreDeviceThingName: string | undefined }): FleetDeviceOutcome => ({ ...device, status: 'NOT_STARTED' });
+const notStartedOutcome = (device: { thingName: string; coreDeviceThingName: string | undefined }): FleetDeviceOutcome => ({
+  ...device,
+  status: 'NOT_STARTED',
+});
 
 /** `s3://<bucket>/<key>`, as a fleet run names its manifest. */
 export function parseS3Uri(uri: string): { bucket: string; key: string } | undefined {

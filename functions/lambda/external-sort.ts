@@ -46,7 +46,9 @@ export class ExternalSort<K> implements AsyncDisposable {
       return;
     }
     if (this.#pending.length > 0) await this.#spill();
-    const readers = this.#runs.map((path) => createInterface({ input: createReadStream(path), crlfDelay: Infinity })[Symbol.asyncIterator]());
+    const readers = this.#runs.map((path) =>
+      createInterface({ input: createReadStream(path), crlfDelay: Infinity })[Symbol.asyncIterator](),
+    );
     const heads = await Promise.all(readers.map(nextKeyedLine<K>));
     for (;;) {
       let least = -1;

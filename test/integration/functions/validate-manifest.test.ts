@@ -23,12 +23,13 @@ describe('validateManifest on a 100,000-device manifest', () => {
   const cloud = useServiceCloud();
   const fleet = useFleetHarness(cloud);
   const input = (fleetRunId: string, manifest: string) => ({ fleetRunId, action: 'provision' as const, manifest, options: {} });
-    // As `aws s3 cp` puts a large file: in parts (one PutObject may carry 16 MiB to the local cloud).
+  // As `aws s3 cp` puts a large file: in parts (one PutObject may carry 16 MiB to the local cloud).
   const upload = async (key: string, body: string) => {
     await new Upload({ client: fleet.s3, params: { Bucket: fleet.bucket, Key: key, Body: body } }).done();
     return `s3://${fleet.bucket}/${key}`;
   };
-  const read = async (key: string) => (await (await fleet.s3.send(new GetObjectCommand({ Bucket: fleet.bucket, Key: key }))).Body!.transformToString());
+  const read = async (key: string) =>
+    await (await fleet.s3.send(new GetObjectCommand({ Bucket: fleet.bucket, Key: key }))).Body!.transformToString();
 
   let csv = '';
   beforeAll(() => {
@@ -42,10 +43,17 @@ describe('validateManifest on a 100,000-device manifest', () => {
   it('writes each device once, ordered by core device and then manifest order, in an object of several upload parts', async () => {
     const validated = await validateFleetManifest(input('large-valid', await upload('staged/large.csv', csv)));
 
-    expect(validated).toMatchObject({ deviceCount: DEVICES, coreDeviceCount: CORE_DEVICES, devicesKey: fleetRunKeys('large-valid').devices });
+    expect(validated).toMatchObject({
+      deviceCount: DEVICES,
+      coreDeviceCount: CORE_DEVICES,
+      devicesKey: fleetRunKeys('large-valid').devices,
+    });
     // A multipart object's ETag ends in its part count.
     expect((await fleet.s3.send(new HeadObjectCommand({ Bucket: fleet.bucket, Key: validated.devicesKey }))).ETag).toMatch(/-[2-9]"$/);
-    const devices = (await read(validated.devicesKey)).trimEnd().split('\n').map((line) => JSON.parse(line) as PlannedDevice);
+    const devices = (await read(validated.devicesKey))
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as PlannedDevice);
     expect(devices).toHaveLength(DEVICES);
     expect(new Set(devices.map(({ index }) => index)).size).toBe(DEVICES);
     const outOfOrder = devices.findIndex((device, position) => {
@@ -68,8 +76,15 @@ describe('validateManifest on a 100,000-device manifest', () => {
     const duplicated = `${csv}\n${csv.slice(csv.indexOf('\n') + 1)}`;
     const failure = validateFleetManifest(input('large-invalid', await upload('staged/large-invalid.csv', duplicated)));
 
-    await expect(failure).rejects.toMatchObject({ name: 'InvalidManifest', message: expect.stringContaining(`${DEVICES * 2} problems; no device was touched`) });
-    const problems = JSON.parse(await read(fleetRunKeys('large-invalid').problems)) as { problemCount: number; listed: number; problems: { where: string; field?: string; reason: string }[] };
+    await expect(failure).rejects.toMatchObject({
+      name: 'InvalidManifest',
+      message: expect.stringContaining(`${DEVICES * 2} problems; no device was touched`),
+    });
+    const problems = JSON.parse(await read(fleetRunKeys('large-invalid').problems)) as {
+      problemCount: number;
+      listed: number;
+      problems: { where: string; field?: string; reason: string }[];
+    };
     expect(problems.problemCount).toBe(DEVICES * 2);
     expect(problems.listed).toBe(MAX_LISTED_PROBLEMS);
     expect(problems.problems).toHaveLength(MAX_LISTED_PROBLEMS);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { csvManifestRows, ManifestUnreadable, manifestFormatOf, parseManifest, type Manifest, type ManifestParse } from '../../../../functions/domain/fleet-manifest.ts';
+import {
+  csvManifestRows,
+  type Manifest,
+  type ManifestParse,
+  ManifestUnreadable,
+  manifestFormatOf,
+  parseManifest,
+} from '../../../../functions/domain/fleet-manifest.ts';
 
 function parsed(result: ManifestParse): Manifest {
   if (!result.ok) throw new Error(`expected a manifest, got ${JSON.stringify(result.problems)}`);
@@ -8,7 +15,12 @@ function parsed(result: ManifestParse): Manifest {
 
 describe('CSV manifests', () => {
   it('maps columns to device fields, param.<Name> to parameters, and leaves empty cells out', () => {
-    const manifest = parsed(parseManifest('thingName,principal,coreDeviceThingName,param.Site,param.Model\nsensor-1,,core-a,berlin,\nsensor-2,arn:x,,,m2\n', 'csv'));
+    const manifest = parsed(
+      parseManifest(
+        'thingName,principal,coreDeviceThingName,param.Site,param.Model\nsensor-1,,core-a,berlin,\nsensor-2,arn:x,,,m2\n',
+        'csv',
+      ),
+    );
 
     expect(manifest.rows.map((row) => row.device)).toEqual([
       { thingName: 'sensor-1', coreDeviceThingName: 'core-a', parameters: { Site: 'berlin' } },
@@ -50,7 +62,9 @@ describe('CSV manifests', () => {
   });
 
   it('reads on past a row with the wrong number of cells, marking each such row for validation to report', () => {
-    const manifest = parsed(parseManifest('thingName,principal,coreDeviceThingName\nbad name,x,demo-core\nshort-row,x\nok,x,demo-core,extra\n', 'csv'));
+    const manifest = parsed(
+      parseManifest('thingName,principal,coreDeviceThingName\nbad name,x,demo-core\nshort-row,x\nok,x,demo-core,extra\n', 'csv'),
+    );
 
     expect(manifest.rows.map(({ line, problem }) => ({ line, problem }))).toEqual([
       { line: 2, problem: undefined },
@@ -62,17 +76,26 @@ describe('CSV manifests', () => {
   it('points a quote that is never closed at the line where its row starts, and names that line once', () => {
     const result = parseManifest('thingName,param.Note\r\nsensor-1,a\r\n\r\nsensor-2,"open\r\nsensor-3,b\r\nsensor-4,c\r\n', 'csv');
 
-    expect(result).toEqual({ ok: false, problems: [{ where: 'line 4', reason: 'Quote Not Closed: the parsing is finished with an opening quote' }] });
+    expect(result).toEqual({
+      ok: false,
+      problems: [{ where: 'line 4', reason: 'Quote Not Closed: the parsing is finished with an opening quote' }],
+    });
   });
 
   it('points any other malformed row at the line where it starts, without a second line number', () => {
     const result = parseManifest('thingName,param.Note\nsensor-1,"two\nlines"x\n', 'csv');
 
-    expect(result).toEqual({ ok: false, problems: [{ where: 'line 2', reason: expect.stringMatching(/^Invalid Closing Quote: got "x" instead of delimiter/) }] });
+    expect(result).toEqual({
+      ok: false,
+      problems: [{ where: 'line 2', reason: expect.stringMatching(/^Invalid Closing Quote: got "x" instead of delimiter/) }],
+    });
   });
 
   it('rejects an empty file', () => {
-    expect(parseManifest('', 'csv')).toMatchObject({ ok: false, problems: [{ where: 'manifest', reason: expect.stringContaining('is empty') }] });
+    expect(parseManifest('', 'csv')).toMatchObject({
+      ok: false,
+      problems: [{ where: 'manifest', reason: expect.stringContaining('is empty') }],
+    });
   });
 });
 
@@ -90,7 +113,11 @@ describe('JSON manifests', () => {
   });
 
   it('takes request fields beside a "devices" array as defaults', () => {
-    const text = JSON.stringify({ coreDeviceThingName: 'core-a', templateParameters: { Site: 'x' }, devices: [{ thingName: 'sensor-1' }] }, null, 2);
+    const text = JSON.stringify(
+      { coreDeviceThingName: 'core-a', templateParameters: { Site: 'x' }, devices: [{ thingName: 'sensor-1' }] },
+      null,
+      2,
+    );
 
     const manifest = parsed(parseManifest(text, 'json'));
 
@@ -121,8 +148,14 @@ describe('JSON manifests', () => {
   });
 
   it('rejects text that is not JSON and a shape without devices', () => {
-    expect(parseManifest('{"devices": [', 'json')).toMatchObject({ ok: false, problems: [{ reason: expect.stringContaining('not valid JSON') }] });
-    expect(parseManifest('{"things": []}', 'json')).toMatchObject({ ok: false, problems: [{ reason: expect.stringContaining('"devices" array') }] });
+    expect(parseManifest('{"devices": [', 'json')).toMatchObject({
+      ok: false,
+      problems: [{ reason: expect.stringContaining('not valid JSON') }],
+    });
+    expect(parseManifest('{"things": []}', 'json')).toMatchObject({
+      ok: false,
+      problems: [{ reason: expect.stringContaining('"devices" array') }],
+    });
   });
 });
 
@@ -148,12 +181,13 @@ async function streamed(text: string, size: number): Promise<ManifestParse> {
 
 describe('csvManifestRows', () => {
   const texts = {
-    'rows, a blank line, quoted commas and line breaks': 'thingName,param.Site\r\nsensor-1,"a, b"\r\n\r\n  \nsensor-2,"two\r\nlines"\nsensor-3,x\n',
+    'rows, a blank line, quoted commas and line breaks':
+      'thingName,param.Site\r\nsensor-1,"a, b"\r\n\r\n  \nsensor-2,"two\r\nlines"\nsensor-3,x\n',
     'a row with too many cells': 'thingName\nsensor-1\nsensor-2,extra\n',
     'a BOM and no final line break': '\uFEFFthingName,principal\nsensör-1,arn:x',
     'a quote never closed, after blank lines': 'thingName\nsensor-1\n\n \n"sensor-2\nsensor-3\n',
     'an unknown column': 'thingName,colour\nsensor-1,red\n',
-    'nothing': '',
+    nothing: '',
   };
 
   it.each(Object.entries(texts))('reads %s as parseManifest does, however the bytes are cut', async (_, text) => {

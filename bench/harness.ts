@@ -6,10 +6,7 @@
 import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
 import { type HistoryEvent, paginateGetExecutionHistory, SFNClient } from '@aws-sdk/client-sfn';
 import pLimit from 'p-limit';
-import { type Backoff, createFleetApi } from '../cli/api-client.ts';
-import { runFleet } from '../cli/fleet-run.ts';
-import { planRequests } from '../cli/plan.ts';
-import { newRun } from '../cli/resume.ts';
+import { type Backoff, createFleetApi, newRun, planRequests, runFleet } from '../cli/index.ts';
 import type { DeviceResult, PlannedDevice } from '../functions/contract.ts';
 import { PROVISIONING, type RequestOptions } from '../functions/contract.ts';
 import {

@@ -5,7 +5,7 @@
  * own CPU share. Quotas off, timeScale 1 (no fault, so nothing waits).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createFleetApi } from '../cli/api-client.ts';
+import { createFleetApi } from '../cli/index.ts';
 import { PROVISIONING } from '../functions/contract.ts';
 import { coreDeviceNames, createFleet, historyCounts, startBenchCloud } from './harness.ts';
 import { round, summarize } from './stats.ts';

@@ -3,7 +3,7 @@
  * peer that calls the APIs directly. Both run against the same local cloud, the default quotas ×10, real
  * backoff (timeScale 1).
  */
-import { DEFAULT_CONCURRENCY } from '../cli/arguments.ts';
+import { DEFAULT_CONCURRENCY } from '../cli/index.ts';
 import { deviceConcurrency, quotasFromEnvironment } from '../functions/contract.ts';
 import { shippedTemplates } from '../templates/index.ts';
 import { provisionLikeCdf } from './cdf-peer.ts';

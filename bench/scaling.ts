@@ -3,7 +3,7 @@
  * bleed): the local cloud and the service with the quotas off and no waiting (timeScale 0), the fleet
  * submitted through the local HTTP API with the fleet CLI's default of 4 requests in flight.
  */
-import { DEFAULT_CONCURRENCY } from '../cli/arguments.ts';
+import { DEFAULT_CONCURRENCY } from '../cli/index.ts';
 import { coreDeviceNames, createFleet, lostDevices, provisionedNames, provisionThroughApi, startBenchCloud } from './harness.ts';
 import { round } from './stats.ts';
 

@@ -10,7 +10,7 @@ import { rm, stat } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { build, type BuildOptions, type Metafile, type Plugin } from 'esbuild';
+import { type BuildOptions, build, type Metafile, type Plugin } from 'esbuild';
 import { createLambdaRegistry, loadServerlessProject } from '../local-cloud/index.ts';
 import { median, round } from './stats.ts';
 
@@ -21,9 +21,26 @@ export interface BundlesOptions {
 
 /** serverless-esbuild's own settings, which it removes before calling esbuild (dist/bundle.js). */
 const PLUGIN_ONLY_OPTIONS = new Set([
-  'concurrency', 'zipConcurrency', 'exclude', 'nativeZip', 'packager', 'packagePath', 'watch', 'keepOutputDirectory',
-  'packagerOptions', 'installExtraArgs', 'outputFileExtension', 'outputBuildFolder', 'outputWorkFolder', 'nodeExternals',
-  'skipBuild', 'skipRebuild', 'skipBuildExcludeFns', 'stripEntryResolveExtensions', 'disposeContext', 'plugins',
+  'concurrency',
+  'zipConcurrency',
+  'exclude',
+  'nativeZip',
+  'packager',
+  'packagePath',
+  'watch',
+  'keepOutputDirectory',
+  'packagerOptions',
+  'installExtraArgs',
+  'outputFileExtension',
+  'outputBuildFolder',
+  'outputWorkFolder',
+  'nodeExternals',
+  'skipBuild',
+  'skipRebuild',
+  'skipBuildExcludeFns',
+  'stripEntryResolveExtensions',
+  'disposeContext',
+  'plugins',
 ]);
 
 /** `plugins` names a module of the service whose default export is the plugin list (serverless-esbuild's form). */
@@ -54,7 +71,10 @@ export function bytesByPackage(metafile: Metafile, top = 8): { name: string; byt
       totals.set(name, (totals.get(name) ?? 0) + bytesInOutput);
     }
   }
-  return [...totals].map(([name, bytes]) => ({ name, bytes })).sort((left, right) => right.bytes - left.bytes).slice(0, top);
+  return [...totals]
+    .map(([name, bytes]) => ({ name, bytes }))
+    .sort((left, right) => right.bytes - left.bytes)
+    .slice(0, top);
 }
 
 const run = promisify(execFile);
@@ -80,7 +100,9 @@ const DEPLOYED_STAGE = 'prod';
 
 async function importMilliseconds(specifier: string, environment: Record<string, string>): Promise<number> {
   const script = `const t = performance.now(); await import(${JSON.stringify(specifier)}); process.stdout.write(String(performance.now() - t));`;
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env: { PATH: process.env.PATH, ...environment } });
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+    env: { PATH: process.env.PATH, ...environment },
+  });
   return Number(stdout);
 }
 
@@ -96,9 +118,17 @@ export async function bundles(options: BundlesOptions) {
 
   const built = [];
   for (const fn of lambdas.functions.values()) {
-    const bundle = await buildBundle(esbuildOptions, fn.handlerFile, join(options.outDir, fn.name), String(custom.outputFileExtension ?? '.js'));
+    const bundle = await buildBundle(
+      esbuildOptions,
+      fn.handlerFile,
+      join(options.outDir, fn.name),
+      String(custom.outputFileExtension ?? '.js'),
+    );
     const peer = usesSdkClient(bundle.metafile)
-      ? { ...(await buildBundle(peerOptions, fn.handlerFile, join(options.outDir, 'peer', fn.name), PLUGIN_DEFAULTS.outputFileExtension)), samples: [] as number[] }
+      ? {
+          ...(await buildBundle(peerOptions, fn.handlerFile, join(options.outDir, 'peer', fn.name), PLUGIN_DEFAULTS.outputFileExtension)),
+          samples: [] as number[],
+        }
       : undefined;
     // Lambda's environment: serverless.yml's variables (NODE_OPTIONS empty, as on every stage but dev) and a region.
     const environment = { ...fn.environment, AWS_REGION: project.region, AWS_LAMBDA_FUNCTION_NAME: fn.deployedName };

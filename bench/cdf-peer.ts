@@ -7,8 +7,9 @@
  * retries (standard mode, 3 attempts), no orchestration: a device whose calls gave up is lost.
  * CDF's DescribeThing existence check is left out, as the brief for this comparison specifies.
  */
-import { AttachThingPrincipalCommand, IoTClient, RegisterThingCommand } from '@aws-sdk/client-iot';
+
 import { BatchAssociateClientDeviceWithCoreDeviceCommand, GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
+import { AttachThingPrincipalCommand, IoTClient, RegisterThingCommand } from '@aws-sdk/client-iot';
 import pLimit from 'p-limit';
 import type { BenchCloud, FleetDevice } from './harness.ts';
 
@@ -24,13 +25,21 @@ export interface PeerRun {
 export async function provisionLikeCdf(cloud: BenchCloud, devices: readonly FleetDevice[], templateBody: string): Promise<PeerRun> {
   const iot = new IoTClient(cloud.clientConfig);
   const greengrass = new GreengrassV2Client(cloud.clientConfig);
-  const batches = Array.from({ length: Math.ceil(devices.length / BATCH_SIZE) }, (_, index) => devices.slice(index * BATCH_SIZE, (index + 1) * BATCH_SIZE));
+  const batches = Array.from({ length: Math.ceil(devices.length / BATCH_SIZE) }, (_, index) =>
+    devices.slice(index * BATCH_SIZE, (index + 1) * BATCH_SIZE),
+  );
   const provisioned = new Set<string>();
 
   const registerAndAttach = async (device: FleetDevice): Promise<boolean> => {
     try {
       await iot.send(new RegisterThingCommand({ templateBody, parameters: { ThingName: device.thingName } }));
-      await iot.send(new AttachThingPrincipalCommand({ thingName: device.thingName, principal: device.principal, thingPrincipalType: 'EXCLUSIVE_THING' }));
+      await iot.send(
+        new AttachThingPrincipalCommand({
+          thingName: device.thingName,
+          principal: device.principal,
+          thingPrincipalType: 'EXCLUSIVE_THING',
+        }),
+      );
       return true;
     } catch {
       return false;
@@ -40,7 +49,10 @@ export async function provisionLikeCdf(cloud: BenchCloud, devices: readonly Flee
   const associate = async (core: string, members: readonly FleetDevice[]): Promise<void> => {
     try {
       const { errorEntries } = await greengrass.send(
-        new BatchAssociateClientDeviceWithCoreDeviceCommand({ coreDeviceThingName: core, entries: members.map(({ thingName }) => ({ thingName })) }),
+        new BatchAssociateClientDeviceWithCoreDeviceCommand({
+          coreDeviceThingName: core,
+          entries: members.map(({ thingName }) => ({ thingName })),
+        }),
       );
       const failed = new Set(errorEntries?.map((entry) => entry.thingName));
       for (const device of members) if (!failed.has(device.thingName)) provisioned.add(device.thingName);

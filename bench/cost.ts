@@ -4,6 +4,7 @@
  * not depend on time, so the quotas are off and backoff is not waited for (timeScale 0).
  */
 import {
+  type BenchCloud,
   coreDeviceNames,
   createFleet,
   historyCounts,
@@ -12,7 +13,6 @@ import {
   provisionThroughApi,
   registryCalls,
   startBenchCloud,
-  type BenchCloud,
 } from './harness.ts';
 import { round } from './stats.ts';
 
@@ -62,7 +62,10 @@ export async function cost(options: CostOptions) {
         callsByOperationWithoutRollback: withoutRollback.callsByOperation,
       };
     };
-    return { cost: { devices: options.devices, ...(await pair(false)) }, costThrottled: { devices: options.devices, ...(await pair(true)) } };
+    return {
+      cost: { devices: options.devices, ...(await pair(false)) },
+      costThrottled: { devices: options.devices, ...(await pair(true)) },
+    };
   } finally {
     await cloud.close();
   }

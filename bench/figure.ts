@@ -5,12 +5,21 @@
  */
 import { bundles } from './bundles.ts';
 import { cost } from './cost.ts';
+import { fleetMemory } from './fleet-memory.ts';
 import { fleetRun } from './fleet-run.ts';
 import { latency } from './latency.ts';
 import { quotaEfficiency } from './quota-efficiency.ts';
 import { scaling } from './scaling.ts';
 
-export const FIGURES = { quotaEfficiency, fleetRun, cost, latency, bundles, scaling } as const;
+export const FIGURES = {
+  quotaEfficiency,
+  fleetRun,
+  fleetMemory: ({ devices }: { devices: number }) => fleetMemory(devices),
+  cost,
+  latency,
+  bundles,
+  scaling,
+} as const;
 export type FigureName = keyof typeof FIGURES;
 
 const [name, options] = process.argv.slice(2) as [FigureName, string];

@@ -56,7 +56,10 @@ export interface FleetMemoryProgress {
 
 /** `onProgress` hears, every poll, how far the run is and the process's resident set at that moment. */
 export async function fleetMemory(devices: number, onProgress?: (progress: FleetMemoryProgress) => void): Promise<FleetMemoryFigure> {
-  const cores = Array.from({ length: Math.ceil(devices / DEVICES_PER_CORE) }, (_, index) => `memory-core-${String(index).padStart(3, '0')}`);
+  const cores = Array.from(
+    { length: Math.ceil(devices / DEVICES_PER_CORE) },
+    (_, index) => `memory-core-${String(index).padStart(3, '0')}`,
+  );
   const [cloudPort, apiPort] = [await freePort(), await freePort()];
   const child = spawn(process.execPath, [START], {
     env: {
@@ -80,15 +83,21 @@ export async function fleetMemory(devices: number, onProgress?: (progress: Fleet
     await ready(child);
     const limit = pLimit(CREATE_CONCURRENCY);
     const principals = await Promise.all(
-      Array.from({ length: devices }, () => limit(async () => (await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))).certificateArn!)),
+      Array.from({ length: devices }, () =>
+        limit(async () => (await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }))).certificateArn!),
+      ),
     );
-    const rows = principals.map((principal, index) => `memory-${String(index).padStart(6, '0')},${principal},${cores[Math.floor(index / DEVICES_PER_CORE)]}`);
+    const rows = principals.map(
+      (principal, index) => `memory-${String(index).padStart(6, '0')},${principal},${cores[Math.floor(index / DEVICES_PER_CORE)]}`,
+    );
     const { Buckets = [] } = await s3.send(new ListBucketsCommand({}));
     const bucket = Buckets.find((candidate) => candidate.Name?.includes('-fleet-'))?.Name;
     if (!bucket) throw new Error('npm start made no fleet bucket');
     // Not under manifests/: an upload there starts a run of its own.
     const key = `staged/memory-${devices}.csv`;
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: ['thingName,principal,coreDeviceThingName', ...rows].join('\n') }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: bucket, Key: key, Body: ['thingName,principal,coreDeviceThingName', ...rows].join('\n') }),
+    );
 
     const api = `http://127.0.0.1:${apiPort}`;
     const fleetRunId = `memory-${devices}`;
@@ -99,10 +108,13 @@ export async function fleetMemory(devices: number, onProgress?: (progress: Fleet
       body: JSON.stringify({ fleetRunId, manifest: `s3://${bucket}/${key}`, action: 'provision' }),
     });
     if (accepted.status !== 202) throw new Error(`POST /fleet-runs answered ${accepted.status}: ${await accepted.text()}`);
-    let status: { executionStatus: string; devices?: { done: number }; outcome?: string; totals?: unknown; error?: unknown } = { executionStatus: 'RUNNING' };
+    let status: { executionStatus: string; devices?: { done: number }; outcome?: string; totals?: unknown; error?: unknown } = {
+      executionStatus: 'RUNNING',
+    };
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`npm start ended during the run (${child.exitCode ?? child.signalCode})`);
+      if (child.exitCode !== null || child.signalCode !== null)
+        throw new Error(`npm start ended during the run (${child.exitCode ?? child.signalCode})`);
       // A poll that fails (a kept-alive socket closed under it) is tried again at the next one.
       const answer = await fetch(`${api}/fleet-runs/${fleetRunId}`).catch(() => undefined);
       if (!answer) continue;

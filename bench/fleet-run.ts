@@ -5,8 +5,9 @@
  * with real backoff (timeScale 1), as quotaEfficiency does for requests; the ratio is the RegisterThing floor
  * over the measured time, from the POST to the GET that answers the run's outcome.
  */
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+
 import { setTimeout as sleep } from 'node:timers/promises';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { type HistoryEvent, ListMapRunsCommand, paginateListExecutions } from '@aws-sdk/client-sfn';
 import type { DeviceReportEntry } from '../functions/contract.ts';
 import {
@@ -17,8 +18,8 @@ import {
   type FleetDevice,
   historyCounts,
   lostDevices,
-  registryCalls,
   REGISTER_THING_DEFAULT_TPS,
+  registryCalls,
   scaledQuotaEnvironment,
   startBenchCloud,
 } from './harness.ts';
@@ -66,7 +67,8 @@ function stateSeconds(events: readonly HistoryEvent[]): Record<string, number> {
 
 async function executionArns(cloud: BenchCloud, filter: { stateMachineArn: string } | { mapRunArn: string }): Promise<string[]> {
   const arns: string[] = [];
-  for await (const page of paginateListExecutions({ client: cloud.sfn }, filter)) arns.push(...(page.executions ?? []).map(({ executionArn }) => executionArn!));
+  for await (const page of paginateListExecutions({ client: cloud.sfn }, filter))
+    arns.push(...(page.executions ?? []).map(({ executionArn }) => executionArn!));
   return arns;
 }
 
@@ -144,7 +146,9 @@ export async function fleetRun(options: FleetRunOptions) {
 
     if (!status.report) throw new Error(`the fleet run ended ${status.executionStatus} without a report: ${JSON.stringify(status.error)}`);
     const reportKey = status.report.json.slice(`s3://${bucket}/`.length);
-    const report = JSON.parse(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: reportKey }))).Body!.transformToString()) as {
+    const report = JSON.parse(
+      await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: reportKey }))).Body!.transformToString(),
+    ) as {
       devices: DeviceReportEntry[];
     };
     const provisioned = new Set(report.devices.filter((device) => device.status === 'PROVISIONED').map((device) => device.thingName));

@@ -4,14 +4,13 @@
  * local cloud's state and counters.
  */
 import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
-import pLimit from 'p-limit';
 import { type HistoryEvent, paginateGetExecutionHistory, SFNClient } from '@aws-sdk/client-sfn';
-import { createFleetApi, type Backoff } from '../cli/api-client.ts';
-import type { DeviceResult } from '../functions/contract.ts';
-import type { PlannedDevice } from '../functions/contract.ts';
-import { planRequests } from '../cli/plan.ts';
+import pLimit from 'p-limit';
+import { type Backoff, createFleetApi } from '../cli/api-client.ts';
 import { runFleet } from '../cli/fleet-run.ts';
+import { planRequests } from '../cli/plan.ts';
 import { newRun } from '../cli/resume.ts';
+import type { DeviceResult, PlannedDevice } from '../functions/contract.ts';
 import { PROVISIONING, type RequestOptions } from '../functions/contract.ts';
 import {
   type FaultSettingsPatch,
@@ -57,7 +56,11 @@ export async function startBenchCloud(options: BenchCloudOptions): Promise<Bench
   process.env.AWS_ACCESS_KEY_ID ??= 'bench';
   process.env.AWS_SECRET_ACCESS_KEY ??= 'bench';
   const api = await startApiServer({ project: service.project, lambdas: service.lambdas, host: '127.0.0.1', port: 0 });
-  const clientConfig = { endpoint: service.url, region: service.project.region, credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' } };
+  const clientConfig = {
+    endpoint: service.url,
+    region: service.project.region,
+    credentials: { accessKeyId: 'bench', secretAccessKey: 'bench' },
+  };
   const iot = new IoTClient(clientConfig);
   const sfn = new SFNClient(clientConfig);
   return {
@@ -74,7 +77,6 @@ export async function startBenchCloud(options: BenchCloudOptions): Promise<Bench
     },
   };
 }
-
 
 /** RegisterThing's default quota (requests a second), which binds a fleet first. */
 export const REGISTER_THING_DEFAULT_TPS = 10;
@@ -104,14 +106,17 @@ export function coreDeviceNames(count: number): string[] {
  */
 export async function createFleet(cloud: BenchCloud, prefix: string, count: number, cores: readonly string[]): Promise<FleetDevice[]> {
   const perCore = Math.ceil(count / cores.length);
-  return pLimit(32).map(Array.from({ length: count }, (_, index) => index), async (index) => {
-    const { certificateArn } = await cloud.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
-    return {
-      thingName: `${prefix}-${String(index).padStart(5, '0')}`,
-      principal: certificateArn!,
-      coreDeviceThingName: cores[Math.floor(index / perCore)]!,
-    };
-  });
+  return pLimit(32).map(
+    Array.from({ length: count }, (_, index) => index),
+    async (index) => {
+      const { certificateArn } = await cloud.iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
+      return {
+        thingName: `${prefix}-${String(index).padStart(5, '0')}`,
+        principal: certificateArn!,
+        coreDeviceThingName: cores[Math.floor(index / perCore)]!,
+      };
+    },
+  );
 }
 
 export interface FleetRun {
@@ -168,8 +173,15 @@ export function lostDevices(devices: readonly FleetDevice[], snapshot: StateSnap
   );
   return devices.filter((device) => {
     const certificateId = device.principal.slice(device.principal.lastIndexOf('/') + 1);
-    const attached = (snapshot.thingPrincipals[device.thingName] ?? []).some((link) => link.principal === certificateId && link.detachedAt === undefined);
-    return !(provisioned.has(device.thingName) && things.has(device.thingName) && attached && associated.has(`${device.coreDeviceThingName}/${device.thingName}`));
+    const attached = (snapshot.thingPrincipals[device.thingName] ?? []).some(
+      (link) => link.principal === certificateId && link.detachedAt === undefined,
+    );
+    return !(
+      provisioned.has(device.thingName) &&
+      things.has(device.thingName) &&
+      attached &&
+      associated.has(`${device.coreDeviceThingName}/${device.thingName}`)
+    );
   }).length;
 }
 

@@ -91,4 +91,3 @@ export async function quotaEfficiency(options: QuotaEfficiencyOptions) {
     await cloud.close();
   }
 }
-

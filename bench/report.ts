@@ -1,4 +1,5 @@
 /** latest.json's shape, the targets of the "Fleet scale" issue, and latest.md rendered from them. */
+import type { FleetMemoryFigure } from './fleet-memory.ts';
 import type { Machine } from './machine.ts';
 
 export interface CostFigure {
@@ -49,6 +50,7 @@ export interface BenchResults {
     peer: { seconds: number; ratio: number; throttled: number; lost: number };
   };
   fleetRun: FleetRunFigure;
+  fleetMemory: FleetMemoryFigure[];
   cost: CostFigure;
   costThrottled: CostFigure;
   latency: { runs: number; p50Ms: number; p99Ms: number; executionP50Ms: number; executionP99Ms: number };
@@ -60,6 +62,9 @@ const TARGETS = {
   quotaEfficiencyRatio: 0.9,
   fleetRunRatio: 0.85,
   fleetRunPeakRssMiB: 1024,
+  /** The largest fleet's peak over the smallest's: memory must not grow with the fleet. */
+  fleetMemoryGrowth: 1.3,
+  fleetMemoryPeakRssMiB: 1024,
   transitionsPerDevice: 6,
   apiCallsPerDevice: 2.05,
   latencyP50Ms: 50,
@@ -69,6 +74,21 @@ const TARGETS = {
 
 const mark = (met: boolean) => (met ? 'yes' : '**no**');
 const kib = (bytes: number) => `${(bytes / 1024).toFixed(0)} KiB`;
+
+/** One row per size, then whether memory stayed flat: the largest fleet's peak against the smallest's. */
+function fleetMemoryRows(figures: FleetMemoryFigure[]): string[] {
+  const sized = figures.map(
+    ({ devices, peakRssMiB, endRssMiB, seconds, outcome }) =>
+      `| fleetMemory: ${devices.toLocaleString('en')} devices, one manifest, quotas off: peak RSS of the whole process | ${peakRssMiB} MiB (${endRssMiB} MiB at the end; ${seconds} s, ${outcome}) | ≤ ${TARGETS.fleetMemoryPeakRssMiB} MiB | ${mark(peakRssMiB <= TARGETS.fleetMemoryPeakRssMiB)} |`,
+  );
+  const [smallest, largest] = [figures[0], figures.at(-1)];
+  if (!smallest || !largest || smallest === largest) return sized;
+  const growth = Math.round((largest.peakRssMiB / smallest.peakRssMiB) * 100) / 100;
+  return [
+    ...sized,
+    `| fleetMemory: peak at ${largest.devices.toLocaleString('en')} / at ${smallest.devices.toLocaleString('en')} devices | ${growth} | ≤ ${TARGETS.fleetMemoryGrowth} | ${mark(growth <= TARGETS.fleetMemoryGrowth)} |`,
+  ];
+}
 
 /** The issue sets targets for the run without faults; the throttled run is reported beside it. */
 function costRows(label: string, figure: CostFigure, judged: boolean): string[] {
@@ -98,7 +118,7 @@ export function renderMarkdown(results: BenchResults): string {
     `| quotaEfficiency: ${quota.devices} devices, quota floor ${quota.quotaFloorSeconds} s / measured | ${quota.ratio} (${quota.seconds} s, ${quota.throttled} throttled, ${quota.lost} lost; the product's pacing: DEVICE_STEP_SECONDS ${quota.deviceStepSeconds} → ${quota.deviceConcurrency} devices in flight for a lone request, shared by concurrent ones) | ≥ ${TARGETS.quotaEfficiencyRatio}, 0 lost | ${mark(quota.ratio >= TARGETS.quotaEfficiencyRatio && quota.lost === 0)} |`,
     `| peer (CDF greengrass2-provisioning style), same quotas | ${quota.peer.ratio} (${quota.peer.seconds} s, ${quota.peer.throttled} throttled, **${quota.peer.lost} lost**) | — | — |`,
     `| fleetRun: ${fleet.devices} devices over ${fleet.coreDevices} core devices, one manifest (POST /fleet-runs), quotas ×${fleet.quotaScale}: floor ${fleet.floorSeconds} s / measured | ${fleet.ratio} (${fleet.seconds} s, ${fleet.throttled} throttled, ${fleet.lost} lost, peak RSS ${fleet.peakRssMiB} MiB) | ≥ ${TARGETS.fleetRunRatio}, 0 lost, ≤ ${TARGETS.fleetRunPeakRssMiB} MiB | ${mark(fleet.ratio >= TARGETS.fleetRunRatio && fleet.lost === 0 && fleet.peakRssMiB <= TARGETS.fleetRunPeakRssMiB)} |`,
-    // fleetMemory's rows (bench/fleet-memory.ts: peak RSS at 10,000, 50,000 and 100,000 devices) go here.
+    ...fleetMemoryRows(results.fleetMemory),
     ...costRows('cost', results.cost, true),
     ...costRows('costThrottled (30% on every API)', results.costThrottled, false),
     `| latency: one device to SUCCEEDED, p50 / p99 (${latency.runs} runs, GET polled every 2 ms) | ${latency.p50Ms} / ${latency.p99Ms} ms (execution alone: ${latency.executionP50Ms} / ${latency.executionP99Ms} ms) | p50 ≤ ${TARGETS.latencyP50Ms} ms | ${mark(latency.p50Ms <= TARGETS.latencyP50Ms)} |`,
@@ -109,7 +129,7 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     `Cold import: median and fastest of ${results.bundles.importRuns} rounds, each importing every bundle once in a fresh Node process. The peer of a function that uses an SDK client is the same handler built with serverless-esbuild's defaults (CommonJS, not minified, the SDK's default entry points), imported right after it in each round; the ratio is of the two medians. For scale, \`import('node:https')\` alone, which every bundle with an SDK client pays, took ${results.bundles.nodeHttpsImportMs} ms (median) in the same rounds.`,
     '',
-    '| Function | Bundle | Cold import (median · fastest) | Peer: bundle, import (median) | Import / peer\'s | Largest packages |',
+    "| Function | Bundle | Cold import (median · fastest) | Peer: bundle, import (median) | Import / peer's | Largest packages |",
     '|---|---|---|---|---|---|',
     ...bundles.map(
       (fn) =>
@@ -123,7 +143,9 @@ export function renderMarkdown(results: BenchResults): string {
     '',
     '| Devices | Time | Devices / s | Peak RSS | Lost |',
     '|---|---|---|---|---|',
-    ...results.scaling.map((size) => `| ${size.devices} | ${size.seconds} s | ${size.devicesPerSecond} | ${size.peakRssMB} MiB | ${size.lost} |`),
+    ...results.scaling.map(
+      (size) => `| ${size.devices} | ${size.seconds} s | ${size.devicesPerSecond} | ${size.peakRssMB} MiB | ${size.lost} |`,
+    ),
     '',
   ];
   return lines.join('\n');

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { FigureName } from './figure.ts';
 import { describeMachine } from './machine.ts';
-import { renderMarkdown, type BenchResults } from './report.ts';
+import { type BenchResults, renderMarkdown } from './report.ts';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 const LOG_DIR = `${RESULTS_DIR}tmp/`;
@@ -18,12 +18,12 @@ const FIGURE_SCRIPT = fileURLToPath(new URL('./figure.ts', import.meta.url));
 /** A guard against a hung figure, not a timing expectation. */
 const FIGURE_TIMEOUT_MS = 20 * 60_000;
 
-
 interface Plan {
   quotaDevices: number;
   quotaCores: number;
   fleetRunDevices: number;
   fleetRunCores: number;
+  fleetMemorySizes: number[];
   costDevices: number;
   latencyRuns: number;
   importRuns: number;
@@ -31,8 +31,28 @@ interface Plan {
 }
 
 const PLANS: Record<BenchResults['mode'], Plan> = {
-  full: { quotaDevices: 1000, quotaCores: 10, fleetRunDevices: 20_000, fleetRunCores: 20, costDevices: 1000, latencyRuns: 200, importRuns: 11, scalingSizes: [1000, 5000, 10_000] },
-  quick: { quotaDevices: 600, quotaCores: 6, fleetRunDevices: 2000, fleetRunCores: 2, costDevices: 200, latencyRuns: 50, importRuns: 3, scalingSizes: [1000] },
+  full: {
+    quotaDevices: 1000,
+    quotaCores: 10,
+    fleetRunDevices: 20_000,
+    fleetRunCores: 20,
+    fleetMemorySizes: [10_000, 50_000, 100_000],
+    costDevices: 1000,
+    latencyRuns: 200,
+    importRuns: 11,
+    scalingSizes: [1000, 5000, 10_000],
+  },
+  quick: {
+    quotaDevices: 600,
+    quotaCores: 6,
+    fleetRunDevices: 2000,
+    fleetRunCores: 2,
+    fleetMemorySizes: [1000, 5000],
+    costDevices: 200,
+    latencyRuns: 50,
+    importRuns: 3,
+    scalingSizes: [1000],
+  },
 };
 
 async function runFigure<T>(label: string, name: FigureName, options: object): Promise<T> {
@@ -47,7 +67,9 @@ async function runFigure<T>(label: string, name: FigureName, options: object): P
       child.once('message', (message) => (received = { value: message as T }));
       child.once('error', reject);
       child.once('exit', (code, signal) =>
-        received ? resolve(received.value) : reject(new Error(`${label} ended (${signal ?? `exit ${code}`}) without a result; see ${LOG_DIR}${label}.log`)),
+        received
+          ? resolve(received.value)
+          : reject(new Error(`${label} ended (${signal ?? `exit ${code}`}) without a result; see ${LOG_DIR}${label}.log`)),
       );
     }).finally(() => clearTimeout(timer));
     process.stdout.write(`${((performance.now() - started) / 1000).toFixed(1)} s\n`);
@@ -70,12 +92,24 @@ async function main(): Promise<void> {
     peer: true,
   });
   // The issue's fleet: the default quotas ×20, so that RegisterThing's floor is 100 s for 20,000 devices.
-  const fleetRun = await runFigure<BenchResults['fleetRun']>('fleetRun', 'fleetRun', { devices: plan.fleetRunDevices, coreDevices: plan.fleetRunCores, quotaScale: 20 });
-  // fleetMemory (bench/fleet-memory.ts: 10,000, 50,000 and 100,000 devices, quotas off) runs here, one process per size.
+  const fleetRun = await runFigure<BenchResults['fleetRun']>('fleetRun', 'fleetRun', {
+    devices: plan.fleetRunDevices,
+    coreDevices: plan.fleetRunCores,
+    quotaScale: 20,
+  });
+  // Peak RSS of fleet runs with the quotas off, each size in an `npm start` process of its own (bench/fleet-memory.ts).
+  const fleetMemory: BenchResults['fleetMemory'] = [];
+  for (const devices of plan.fleetMemorySizes) fleetMemory.push(await runFigure(`fleetMemory-${devices}`, 'fleetMemory', { devices }));
   // 100 devices per core device, so each association call carries a full batch.
-  const costs = await runFigure<Pick<BenchResults, 'cost' | 'costThrottled'>>('cost', 'cost', { devices: plan.costDevices, coreDevices: plan.costDevices / 100 });
+  const costs = await runFigure<Pick<BenchResults, 'cost' | 'costThrottled'>>('cost', 'cost', {
+    devices: plan.costDevices,
+    coreDevices: plan.costDevices / 100,
+  });
   const latency = await runFigure<BenchResults['latency']>('latency', 'latency', { runs: plan.latencyRuns });
-  const bundles = await runFigure<BenchResults['bundles']>('bundles', 'bundles', { importRuns: plan.importRuns, outDir: `${LOG_DIR}bundles` });
+  const bundles = await runFigure<BenchResults['bundles']>('bundles', 'bundles', {
+    importRuns: plan.importRuns,
+    outDir: `${LOG_DIR}bundles`,
+  });
   const scaling: BenchResults['scaling'] = [];
   for (const devices of plan.scalingSizes) scaling.push(await runFigure(`scaling-${devices}`, 'scaling', { devices, coreDevices: 10 }));
 
@@ -86,6 +120,7 @@ async function main(): Promise<void> {
     wallSeconds: Math.round((performance.now() - started) / 1000),
     quotaEfficiency,
     fleetRun,
+    fleetMemory,
     ...costs,
     latency,
     bundles,

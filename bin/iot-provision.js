@@ -12,4 +12,9 @@ const { runCli } = await import('../cli/main.ts');
 // The first Ctrl-C lets the run stop cleanly and say how to resume; a second one ends the process at once.
 const interrupt = new AbortController();
 process.once('SIGINT', () => interrupt.abort());
-process.exitCode = await runCli(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, interrupt: interrupt.signal });
+process.exitCode = await runCli(process.argv.slice(2), {
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+  interrupt: interrupt.signal,
+});

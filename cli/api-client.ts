@@ -1,10 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Sha256 } from '@smithy/core/checksum';
 import { SignatureV4 } from '@smithy/signature-v4';
-import type { HeldDevice } from '../functions/contract.ts';
-import type { FieldError } from '../functions/contract.ts';
-import type { FinalExecutionStatus, RequestProgress, RequestStatusResponse } from '../functions/contract.ts';
-import type { FleetRequest, FleetWorkflow } from '../functions/contract.ts';
+import type {
+  FieldError,
+  FinalExecutionStatus,
+  FleetRequest,
+  FleetWorkflow,
+  HeldDevice,
+  RequestProgress,
+  RequestStatusResponse,
+} from '../functions/contract.ts';
 
 /** `202` of `POST /provisioning-requests` (or `/deprovisioning-requests`). */
 interface AcceptedRequest {
@@ -124,7 +129,11 @@ export async function exchange<T>(
 ): Promise<HttpAnswer<T>> {
   const { method, url } = request;
   let lastFailure: ApiFailure = { code: 'NetworkError', message: 'not sent' };
-  for (let attempt = 1, delay = backoff.initialMs; attempt <= TRANSIENT_ATTEMPTS; attempt += 1, delay = Math.min(delay * 2, backoff.maxMs)) {
+  for (
+    let attempt = 1, delay = backoff.initialMs;
+    attempt <= TRANSIENT_ATTEMPTS;
+    attempt += 1, delay = Math.min(delay * 2, backoff.maxMs)
+  ) {
     if (attempt > 1) await sleep(delay, undefined, { signal });
     let headers;
     try {
@@ -135,7 +144,12 @@ export async function exchange<T>(
     const timeoutMs = request.timeoutMs ?? RESPONSE_TIMEOUT_MS;
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
-      const response = await fetchImpl(url, { method, headers, body: request.body, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      const response = await fetchImpl(url, {
+        method,
+        headers,
+        body: request.body,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      });
       if (response.status !== 429 && response.status < 500) return { status: response.status, value: await read(response) };
       const text = await response.text();
       lastFailure = { code: `HTTP ${response.status}`, message: messageOf(parseJson(text)) ?? (text.slice(0, 200) || response.statusText) };
@@ -184,16 +198,25 @@ export function createFleetApi(options: ApiClientOptions): FleetApi {
       if (response.status === 202) return { ok: true, value: response.json as AcceptedRequest };
       if (response.status === 400) {
         const fieldErrors = (response.json as { errors?: FieldError[] } | undefined)?.errors ?? [];
-        return { ok: false, failure: { code: 'InvalidRequest', message: messageOf(response.json) ?? 'the API rejected the request', fieldErrors } };
+        return {
+          ok: false,
+          failure: { code: 'InvalidRequest', message: messageOf(response.json) ?? 'the API rejected the request', fieldErrors },
+        };
       }
       if (response.status === 403) {
         // API Gateway's answer to an unknown route, or to a caller IAM does not allow.
         const failure = httpFailure(response, 'Forbidden');
-        return { ok: false, failure: { ...failure, message: `${failure.message}: is ${base.href} this service's API, and may your credentials invoke it?` } };
+        return {
+          ok: false,
+          failure: { ...failure, message: `${failure.message}: is ${base.href} this service's API, and may your credentials invoke it?` },
+        };
       }
       if (response.status === 409) {
         const heldDevices = (response.json as { heldDevices?: HeldDevice[] } | undefined)?.heldDevices;
-        return { ok: false, failure: { ...httpFailure(response, heldDevices ? 'DevicesHeld' : 'Conflict'), ...(heldDevices && { heldDevices }) } };
+        return {
+          ok: false,
+          failure: { ...httpFailure(response, heldDevices ? 'DevicesHeld' : 'Conflict'), ...(heldDevices && { heldDevices }) },
+        };
       }
       return { ok: false, failure: httpFailure(response, `HTTP ${response.status}`) };
     },
@@ -219,9 +242,14 @@ export async function waitUntilFinished(
   signal?: AbortSignal,
   onProgress: (progress: RequestProgress) => void = () => {},
 ): Promise<ApiResult<FinishedStatusResponse>> {
-  const finished = await pollUntilEnded(() => api.status(requestId), schedule, signal, (running) => {
-    if (running.progress) onProgress(running.progress);
-  });
+  const finished = await pollUntilEnded(
+    () => api.status(requestId),
+    schedule,
+    signal,
+    (running) => {
+      if (running.progress) onProgress(running.progress);
+    },
+  );
   return finished as ApiResult<FinishedStatusResponse>;
 }
 

@@ -1,7 +1,12 @@
 import { parseArgs } from 'node:util';
-import { MAX_DEVICES_PER_REQUEST } from '../functions/contract.ts';
-import { DEPROVISIONING, PROVISIONING, type FleetWorkflow } from '../functions/contract.ts';
-import { FLEET_RUN_ID_PATTERN, withRequestOverrides } from '../functions/contract.ts';
+import {
+  DEPROVISIONING,
+  FLEET_RUN_ID_PATTERN,
+  type FleetWorkflow,
+  MAX_DEVICES_PER_REQUEST,
+  PROVISIONING,
+  withRequestOverrides,
+} from '../functions/contract.ts';
 
 export interface CliOptions {
   workflow: FleetWorkflow;
@@ -38,7 +43,11 @@ interface RequestOverrides {
   deleteThings?: boolean;
 }
 
-type ParsedArguments = { kind: 'help' } | { kind: 'run'; options: CliOptions } | { kind: 'follow'; options: FollowOptions } | { kind: 'usage-error'; message: string };
+type ParsedArguments =
+  | { kind: 'help' }
+  | { kind: 'run'; options: CliOptions }
+  | { kind: 'follow'; options: FollowOptions }
+  | { kind: 'usage-error'; message: string };
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:3000';
 /** Where the API is when --api-url does not say: set once per shell rather than on every command. */
@@ -151,20 +160,33 @@ export function parseArguments(argv: readonly string[], env: Record<string, stri
     const source = values['api-url'] === undefined ? API_URL_VARIABLE : '--api-url';
     return usageError(`${source} must be an http or https URL, got "${apiUrl}"`);
   }
-  const given = (flags: readonly (keyof typeof values)[]) => flags.filter((flag) => values[flag] !== undefined).map((flag) => (values[flag] === false ? `--no-${flag}` : `--${flag}`));
+  const given = (flags: readonly (keyof typeof values)[]) =>
+    flags.filter((flag) => values[flag] !== undefined).map((flag) => (values[flag] === false ? `--no-${flag}` : `--${flag}`));
   if (values.follow !== undefined) {
     if (positionals.length > 0) return usageError('--follow watches a fleet run already started: give no manifest');
     const refused = given(START_FLAGS);
-    if (refused.length > 0) return usageError(`${refused.join(', ')}: not with --follow (the fleet run has the manifest, action and options it was started with)`);
-    if (!FLEET_RUN_ID_PATTERN.test(values.follow)) return usageError(`--follow takes a fleetRunId (1-72 of A-Z, a-z, 0-9, _ and -), got "${values.follow}"`);
-    return { kind: 'follow', options: { fleetRunId: values.follow, apiUrl: new URL(apiUrl), region: values.region, reportPrefix: values.report } };
+    if (refused.length > 0)
+      return usageError(
+        `${refused.join(', ')}: not with --follow (the fleet run has the manifest, action and options it was started with)`,
+      );
+    if (!FLEET_RUN_ID_PATTERN.test(values.follow))
+      return usageError(`--follow takes a fleetRunId (1-72 of A-Z, a-z, 0-9, _ and -), got "${values.follow}"`);
+    return {
+      kind: 'follow',
+      options: { fleetRunId: values.follow, apiUrl: new URL(apiUrl), region: values.region, reportPrefix: values.report },
+    };
   }
   if (values.server) {
     const refused = given(CLIENT_SIDE_FLAGS);
-    if (refused.length > 0) return usageError(`${refused.join(', ')}: not with --server (the service paces a fleet run's batches itself, and plans them from the manifest it reads)`);
+    if (refused.length > 0)
+      return usageError(
+        `${refused.join(', ')}: not with --server (the service paces a fleet run's batches itself, and plans them from the manifest it reads)`,
+      );
   }
-  if (positionals.length !== 1) return usageError(positionals.length === 0 ? 'give the manifest file' : `give one manifest file, not ${positionals.length}`);
-  if (values.template !== undefined && values['template-file'] !== undefined) return usageError('give --template or --template-file, not both');
+  if (positionals.length !== 1)
+    return usageError(positionals.length === 0 ? 'give the manifest file' : `give one manifest file, not ${positionals.length}`);
+  if (values.template !== undefined && values['template-file'] !== undefined)
+    return usageError('give --template or --template-file, not both');
   const workflow = values.deprovision ? DEPROVISIONING : PROVISIONING;
   const foreignFlags = (values.deprovision ? PROVISIONING_FLAGS : DEPROVISIONING_FLAGS).filter((flag) => values[flag] !== undefined);
   if (foreignFlags.length > 0) {
@@ -173,7 +195,8 @@ export function parseArguments(argv: readonly string[], env: Record<string, stri
   }
 
   const concurrency = Number(values.concurrency ?? DEFAULT_CONCURRENCY);
-  if (!Number.isInteger(concurrency) || concurrency < 1) return usageError(`--concurrency must be a positive integer, got "${values.concurrency}"`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    return usageError(`--concurrency must be a positive integer, got "${values.concurrency}"`);
   const templateParameters: Record<string, string> = {};
   for (const assignment of values.param ?? []) {
     const separator = assignment.indexOf('=');
@@ -208,7 +231,11 @@ export function parseArguments(argv: readonly string[], env: Record<string, stri
 }
 
 /** The request-level fields for validation: the manifest's, overridden by the command line. */
-export function requestFieldsOf(manifestDefaults: Record<string, unknown>, overrides: RequestOverrides, templateBody: string | undefined): Record<string, unknown> {
+export function requestFieldsOf(
+  manifestDefaults: Record<string, unknown>,
+  overrides: RequestOverrides,
+  templateBody: string | undefined,
+): Record<string, unknown> {
   // The file's text is the field; its path is not.
   const { templateParameters, templateFile, ...fields } = { ...overrides, templateBody };
   return withRequestOverrides(manifestDefaults, { ...fields, ...(Object.keys(templateParameters).length > 0 && { templateParameters }) });

@@ -4,8 +4,17 @@ import { dirname } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { type ApiConnection, type ApiFailure, type ApiResult, createApiSender, exchange, httpFailure, messageOf, parseJson } from './api-client.ts';
 import type { FieldError, FleetRunStatus } from '../functions/contract.ts';
+import {
+  type ApiConnection,
+  type ApiFailure,
+  type ApiResult,
+  createApiSender,
+  exchange,
+  httpFailure,
+  messageOf,
+  parseJson,
+} from './api-client.ts';
 
 /** `201` of `POST /fleet-uploads`: where to PUT the manifest's bytes, and the URI a fleet run names it by. */
 export interface FleetUpload {
@@ -53,11 +62,20 @@ export function createFleetRunApi(options: ApiConnection): FleetRunApi {
     return { ok: false, failure: refusal(response, base) };
   };
   /** A PUT or GET of a presigned S3 URL: unsigned, its answer an S3 error document when it is refused. */
-  const transfer = async (method: 'GET' | 'PUT', url: string, write: (response: Response) => Promise<void>, init: { headers?: Record<string, string>; body?: Uint8Array } = {}) => {
+  const transfer = async (
+    method: 'GET' | 'PUT',
+    url: string,
+    write: (response: Response) => Promise<void>,
+    init: { headers?: Record<string, string>; body?: Uint8Array } = {},
+  ) => {
     const transferred = await exchange(
       { method, url: new URL(url), headers: async () => init.headers ?? {}, body: init.body, timeoutMs: TRANSFER_TIMEOUT_MS },
       async (response): Promise<ApiResult<void>> => {
-        if (!response.ok) return { ok: false, failure: { code: `HTTP ${response.status}`, message: s3ErrorOf(await response.text()) ?? response.statusText } };
+        if (!response.ok)
+          return {
+            ok: false,
+            failure: { code: `HTTP ${response.status}`, message: s3ErrorOf(await response.text()) ?? response.statusText },
+          };
         await write(response);
         return { ok: true, value: undefined };
       },
@@ -68,7 +86,11 @@ export function createFleetRunApi(options: ApiConnection): FleetRunApi {
 
   return {
     createUpload: (fileName, contentType) => answer(send('POST', 'fleet-uploads', { fileName, contentType }), 201),
-    upload: (upload, bytes) => transfer(upload.method ?? 'PUT', upload.uploadUrl, async (response) => void (await response.arrayBuffer()), { headers: upload.headers, body: bytes }),
+    upload: (upload, bytes) =>
+      transfer(upload.method ?? 'PUT', upload.uploadUrl, async (response) => void (await response.arrayBuffer()), {
+        headers: upload.headers,
+        body: bytes,
+      }),
     start: (body) => answer(send('POST', 'fleet-runs', body), 202),
     status: (fleetRunId) => answer(send('GET', `fleet-runs/${encodeURIComponent(fleetRunId)}`), 200),
     download: (url, path) =>
@@ -89,7 +111,10 @@ function refusal(response: { status: number; json: unknown }, base: URL): ApiFai
     case 403: {
       // API Gateway's answer to a route the API does not define (no fleet stack), or to a caller IAM does not allow.
       const failure = httpFailure(response, 'Forbidden');
-      return { ...failure, message: `${failure.message}: is ${base.href} this service's API with fleet runs deployed, and may your credentials invoke it?` };
+      return {
+        ...failure,
+        message: `${failure.message}: is ${base.href} this service's API with fleet runs deployed, and may your credentials invoke it?`,
+      };
     }
     case 404:
       return httpFailure(response, 'NotFound');

@@ -1,10 +1,20 @@
 import pLimit, { type LimitFunction } from 'p-limit';
-import { waitUntilFinished, type ApiFailure, type PollSchedule, type FleetApi } from './api-client.ts';
-import { failedOutcome, finishRequest, type DeviceResult, type FinalExecutionStatus, type FinishedRequest, type FleetDeviceOutcome, type OutcomeError } from '../functions/contract.ts';
-import { coreDeviceOf, type PlannedDevice, requestBody } from '../functions/contract.ts';
+import {
+  coreDeviceOf,
+  type DeviceResult,
+  type FinalExecutionStatus,
+  type FinishedRequest,
+  type FleetDeviceOutcome,
+  failedOutcome,
+  finishRequest,
+  type OutcomeError,
+  type PlannedDevice,
+  requestBody,
+} from '../functions/contract.ts';
+import { type ApiFailure, type FleetApi, type PollSchedule, waitUntilFinished } from './api-client.ts';
 import type { FleetPlan, RequestChunk } from './plan.ts';
 import type { ProgressReporter } from './progress.ts';
-import { resumeChunk, type ChunkResumption, type ResumeState } from './resume.ts';
+import { type ChunkResumption, type ResumeState, resumeChunk } from './resume.ts';
 
 /** What became of one chunk in this run. */
 export interface RequestRecord {
@@ -90,14 +100,24 @@ export async function runFleet(plan: FleetPlan, dependencies: FleetRunDependenci
         requests.push({ chunk: chunk.index, requestId: chunk.requestId, attempt: 0, devices: chunk.devices.length, result: 'skipped' });
         return;
       }
-      const { record, outcomes } = await sendRequest(plan, resumption.next, { ...dependencies, interrupt: stopped }, submitInTurn, progress);
+      const { record, outcomes } = await sendRequest(
+        plan,
+        resumption.next,
+        { ...dependencies, interrupt: stopped },
+        submitInTurn,
+        progress,
+      );
       if (record.failure?.code === 'Unreachable') {
         unreachable ??= record.failure;
         stopOnUnreachable.abort();
         return;
       }
       requests.push({ chunk: chunk.index, ...record });
-      const results = resumption.next.devices.map((planned, position) => ({ planned, requestId: record.requestId, outcome: outcomes[position]! }));
+      const results = resumption.next.devices.map((planned, position) => ({
+        planned,
+        requestId: record.requestId,
+        outcome: outcomes[position]!,
+      }));
       devices.push(...results);
       const failed = results.filter(({ outcome }) => outcome.status === 'FAILED').length;
       progress.settle(results.length - failed, failed, record.requestId);
@@ -130,7 +150,13 @@ async function sendRequest(
   const submitted = await submitInTurn(() => {
     // Queued before the run stopped: send nothing more.
     interrupt?.throwIfAborted();
-    return api.submit(requestBody(requestId, plan.options, devices.map(({ device }) => device)));
+    return api.submit(
+      requestBody(
+        requestId,
+        plan.options,
+        devices.map(({ device }) => device),
+      ),
+    );
   });
   if (!submitted.ok) {
     return {
@@ -141,8 +167,15 @@ async function sendRequest(
   const executionArn = submitted.value.executionArn;
   const status = await waitUntilFinished(api, requestId, pollBackoff, interrupt, ({ finished }) => progress.running(requestId, finished));
   if (!status.ok) {
-    const error: OutcomeError = { step: 'status', code: status.failure.code, message: `${status.failure.message} (execution ${executionArn})` };
-    return { record: { ...record, result: 'status-unknown', executionArn, failure: status.failure }, outcomes: sent.map((device) => failedOutcome(device, error)) };
+    const error: OutcomeError = {
+      step: 'status',
+      code: status.failure.code,
+      message: `${status.failure.message} (execution ${executionArn})`,
+    };
+    return {
+      record: { ...record, result: 'status-unknown', executionArn, failure: status.failure },
+      outcomes: sent.map((device) => failedOutcome(device, error)),
+    };
   }
   const { executionStatus, summary } = status.value;
   const finished = finishRequest(requestId, executionStatus, summary, sent, plan.workflow.doneStatus);
@@ -162,7 +195,11 @@ function submitError(failure: ApiFailure, position: number, devices: readonly Pl
     if (Number(deviceField[1]) !== position) return [];
     return [`${devices[position]!.where}${deviceField[2] ? ` ${deviceField[2]}` : ''}: ${reason}`];
   });
-  return { step: 'submit', code: failure.code, message: relevant.length > 0 ? `${failure.message}: ${relevant.join('; ')}` : failure.message };
+  return {
+    step: 'submit',
+    code: failure.code,
+    message: relevant.length > 0 ? `${failure.message}: ${relevant.join('; ')}` : failure.message,
+  };
 }
 
 /**

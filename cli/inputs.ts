@@ -1,9 +1,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
+import type { FleetWorkflow } from '../functions/contract.ts';
+import { type ManifestProblem, manifestFormatOf, parseManifest, type ValidManifest, validateManifest } from '../functions/contract.ts';
 import { defaultCredentials, isLoopback, type PollSchedule, resolveRegion, type SigningCredentials } from './api-client.ts';
 import { type CliOptions, flagOf, requestFieldsOf } from './arguments.ts';
-import { type ManifestProblem, manifestFormatOf, parseManifest, validateManifest, type ValidManifest } from '../functions/contract.ts';
-import type { FleetWorkflow } from '../functions/contract.ts';
 import type { ProgressStream } from './progress.ts';
 import { reportPaths } from './report.ts';
 import { stateFilePath } from './resume.ts';
@@ -48,13 +48,23 @@ export async function signingFor(
  * `--report` names a prefix; a directory (one that exists, or a path ending in a separator) gets the default
  * file names inside it. No report or state file may land on an input of the run (the manifest, the template file).
  */
-export async function resolveReportPrefix(reportPrefix: string, workflow: FleetWorkflow, inputs: readonly (string | undefined)[]): Promise<string> {
-  const isDirectory = /[\\/]$/.test(reportPrefix) || (await stat(reportPrefix).then((found) => found.isDirectory(), () => false));
+export async function resolveReportPrefix(
+  reportPrefix: string,
+  workflow: FleetWorkflow,
+  inputs: readonly (string | undefined)[],
+): Promise<string> {
+  const isDirectory =
+    /[\\/]$/.test(reportPrefix) ||
+    (await stat(reportPrefix).then(
+      (found) => found.isDirectory(),
+      () => false,
+    ));
   const prefix = isDirectory ? join(reportPrefix, basename(workflow.defaultReportPrefix)) : reportPrefix;
   const inputPaths = inputs.filter((path) => path !== undefined).map((path) => resolve(path));
   const { json, csv } = reportPaths(prefix);
   for (const output of [json, csv, stateFilePath(prefix)]) {
-    if (inputPaths.includes(resolve(output))) throw new UnusableInput(`--report ${reportPrefix} would overwrite ${output}, an input of this run: choose another prefix`);
+    if (inputPaths.includes(resolve(output)))
+      throw new UnusableInput(`--report ${reportPrefix} would overwrite ${output}, an input of this run: choose another prefix`);
   }
   return prefix;
 }
@@ -72,12 +82,19 @@ export async function loadManifest({ manifestPath, overrides, workflow }: CliOpt
   const format = manifestFormatOf(manifestPath);
   if (format === undefined) throw new UnusableInput(`${manifestPath}: the manifest must be a .csv or a .json file`);
   const bytes = await readInput(manifestPath, 'manifest');
-  const templateBody = overrides.templateFile === undefined ? undefined : (await readInput(overrides.templateFile, 'template file')).toString('utf8');
+  const templateBody =
+    overrides.templateFile === undefined ? undefined : (await readInput(overrides.templateFile, 'template file')).toString('utf8');
 
   const parsed = parseManifest(bytes.toString('utf8'), format);
   if (!parsed.ok) throw new UnusableInput(describeProblems(manifestPath, parsed.problems));
   const validated = validateManifest(parsed.manifest, requestFieldsOf(parsed.manifest.defaults, overrides, templateBody), workflow);
-  if (!validated.ok) throw new UnusableInput(describeProblems(manifestPath, validated.problems.map((problem) => withFlag(problem, overrides))));
+  if (!validated.ok)
+    throw new UnusableInput(
+      describeProblems(
+        manifestPath,
+        validated.problems.map((problem) => withFlag(problem, overrides)),
+      ),
+    );
   return { manifest: validated.value, bytes, ...(templateBody !== undefined && { templateBody }) };
 }
 

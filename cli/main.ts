@@ -1,16 +1,24 @@
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { coreDeviceOf, DEPROVISIONING, type FleetWorkflow, PROVISIONING } from '../functions/contract.ts';
 import { createFleetApi } from './api-client.ts';
-import { API_URL_VARIABLE, HELP_TEXT, parseArguments, type CliOptions } from './arguments.ts';
+import { API_URL_VARIABLE, type CliOptions, HELP_TEXT, parseArguments } from './arguments.ts';
 import { FleetApiUnreachable, FleetRunInterrupted, resumePlan, runFleet } from './fleet-run.ts';
-import { coreDeviceOf } from '../functions/contract.ts';
 import { type CliEnvironment, EXIT_CODES, loadManifest, resolveReportPrefix, signingFor, UnusableInput } from './inputs.ts';
-import { planRequests, REQUEST_LIMITS, type FleetPlan } from './plan.ts';
+import { type FleetPlan, planRequests, REQUEST_LIMITS } from './plan.ts';
 import { startProgress } from './progress.ts';
 import { buildReport, formatSummary, reportPaths, writeReport } from './report.ts';
-import { createStateRecorder, loadRun, newRun, saveRun, stateFilePath, undoneSince, type FleetRunRecord, type ResumeState } from './resume.ts';
+import {
+  createStateRecorder,
+  type FleetRunRecord,
+  loadRun,
+  newRun,
+  type ResumeState,
+  saveRun,
+  stateFilePath,
+  undoneSince,
+} from './resume.ts';
 import { followOnServer, runOnServer } from './server-mode.ts';
-import { DEPROVISIONING, PROVISIONING, type FleetWorkflow } from '../functions/contract.ts';
 
 export async function runCli(argv: readonly string[], environment: CliEnvironment): Promise<number> {
   const { stdout, stderr } = environment;
@@ -37,7 +45,10 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
   const { stdout, stderr } = environment;
   const startedAt = new Date();
   const { manifest } = await loadManifest(options);
-  const reportPrefix = await resolveReportPrefix(options.reportPrefix, options.workflow, [options.manifestPath, options.overrides.templateFile]);
+  const reportPrefix = await resolveReportPrefix(options.reportPrefix, options.workflow, [
+    options.manifestPath,
+    options.overrides.templateFile,
+  ]);
   const signing = options.dryRun ? undefined : await signingFor(options, environment.env);
   const statePath = stateFilePath(reportPrefix);
   const fleetRun = await openRun(statePath);
@@ -56,12 +67,20 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
   }
 
   const recorder = createStateRecorder(statePath, fleetRun, (error) => {
-    stderr.write(`iot-provision: could not update ${statePath}: ${error.message}. The run goes on; a re-run sends the requests missing from it again, and the API answers with their existing executions.\n`);
+    stderr.write(
+      `iot-provision: could not update ${statePath}: ${error.message}. The run goes on; a re-run sends the requests missing from it again, and the API answers with their existing executions.\n`,
+    );
   });
   let result;
   try {
     result = await runFleet(plan, {
-      api: createFleetApi({ apiUrl: options.apiUrl, workflow: plan.workflow, ...signing, backoff: environment.pollBackoff, signal: environment.interrupt }),
+      api: createFleetApi({
+        apiUrl: options.apiUrl,
+        workflow: plan.workflow,
+        ...signing,
+        backoff: environment.pollBackoff,
+        signal: environment.interrupt,
+      }),
       state: fleetRun.state,
       undone,
       recordFinished: recorder.record,
@@ -88,7 +107,13 @@ async function run(options: CliOptions, environment: CliEnvironment): Promise<nu
     return EXIT_CODES.interrupted;
   }
 
-  const context = { workflow: plan.workflow, manifest: options.manifestPath, apiUrl: options.apiUrl.href, startedAt, finishedAt: new Date() };
+  const context = {
+    workflow: plan.workflow,
+    manifest: options.manifestPath,
+    apiUrl: options.apiUrl.href,
+    startedAt,
+    finishedAt: new Date(),
+  };
   const report = buildReport(context, result);
   const paths = reportPaths(reportPrefix);
   const written = await writeReport(paths, report).then(
@@ -125,15 +150,25 @@ async function openRun(statePath: string): Promise<FleetRunRecord> {
  * workflow's records count when they came later: in this same state file (both runs given the same --report), or
  * in its state file under the default name beside this one, written after this one.
  */
-async function undoneByOtherWorkflow(reportPrefix: string, workflow: FleetWorkflow, statePath: string, state: ResumeState): Promise<Set<string>> {
+async function undoneByOtherWorkflow(
+  reportPrefix: string,
+  workflow: FleetWorkflow,
+  statePath: string,
+  state: ResumeState,
+): Promise<Set<string>> {
   const other = workflow === PROVISIONING ? DEPROVISIONING : PROVISIONING;
   if (state.size === 0) return new Set();
   let laterOtherRun: ResumeState | undefined;
   if (basename(reportPrefix) === basename(workflow.defaultReportPrefix)) {
     const otherStatePath = join(dirname(reportPrefix), `${basename(other.defaultReportPrefix)}.state.json`);
-    const modified = (path: string) => stat(path).then((found) => found.mtimeMs, () => undefined);
+    const modified = (path: string) =>
+      stat(path).then(
+        (found) => found.mtimeMs,
+        () => undefined,
+      );
     const [mine, theirs] = await Promise.all([modified(statePath), modified(otherStatePath)]);
-    if (mine !== undefined && theirs !== undefined && theirs > mine) laterOtherRun = (await loadRun(otherStatePath).catch(() => undefined))?.state;
+    if (mine !== undefined && theirs !== undefined && theirs > mine)
+      laterOtherRun = (await loadRun(otherStatePath).catch(() => undefined))?.state;
   }
   return undoneSince(state, workflow, other, laterOtherRun);
 }
@@ -150,9 +185,11 @@ function describePlan(manifestPath: string, plan: FleetPlan, state: ResumeState,
   for (const { chunk, resumption } of resumePlan(plan, state, undone)) {
     const { next } = resumption;
     const action =
-      next === undefined ? `skip: ${done} by an earlier run`
-      : next.attempt === 0 ? 'send'
-      : `send ${next.devices.length} not yet ${done} as ${next.requestId}`;
+      next === undefined
+        ? `skip: ${done} by an earlier run`
+        : next.attempt === 0
+          ? 'send'
+          : `send ${next.devices.length} not yet ${done} as ${next.requestId}`;
     lines.push(`  ${chunk.requestId}  ${counted(chunk.devices.length, 'device').padStart(11)}  ${action}`);
   }
   // A deprovisioning that does not disassociate leaves the core devices alone, whatever the manifest names.

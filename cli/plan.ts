@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { type PlannedDevice, requestBytes, type ValidManifest } from '../functions/contract.ts';
-import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES } from '../functions/contract.ts';
 import type { FleetWorkflow, RequestOptions } from '../functions/contract.ts';
+import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES, type PlannedDevice, requestBytes, type ValidManifest } from '../functions/contract.ts';
 
 export interface RequestChunk {
   index: number;
@@ -30,7 +29,11 @@ export const REQUEST_LIMITS: ChunkLimits = { maxDevices: MAX_DEVICES_PER_REQUEST
  * instead of a 409; and a new run (the state file deleted, or another --report) gives new ones instead of
  * the summaries of executions that ended long ago, when the fleet may have been removed since.
  */
-export function planRequests({ workflow, options, devices }: ValidManifest, runId: string, limits: ChunkLimits = REQUEST_LIMITS): FleetPlan {
+export function planRequests(
+  { workflow, options, devices }: ValidManifest,
+  runId: string,
+  limits: ChunkLimits = REQUEST_LIMITS,
+): FleetPlan {
   const digest = createHash('sha256')
     // Runs recorded before run ids existed (runId '') keep the ids they were started with.
     .update(JSON.stringify({ options, devices: devices.map(({ device }) => device), ...(runId && { runId }) }))

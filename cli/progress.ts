@@ -65,13 +65,24 @@ export function formatProgressLine(snapshot: ProgressSnapshot): string {
  * A bar redrawn in place on a terminal; elsewhere (CI logs, files) a plain line every few seconds, which
  * stays readable where carriage returns would pile up. Rate and ETA count only this run's devices.
  */
-export function startProgress(stream: ProgressStream, totalDevices: number, alreadyDone: number, now: () => number = Date.now): ProgressReporter {
+export function startProgress(
+  stream: ProgressStream,
+  totalDevices: number,
+  alreadyDone: number,
+  now: () => number = Date.now,
+): ProgressReporter {
   const startedAt = now();
   const counts = { settled: alreadyDone, failed: 0, settledThisRun: 0 };
   const running = new Map<string, number>();
   const display = showProgress(stream, () => {
     const inFlight = [...running.values()].reduce((sum, finished) => sum + finished, 0);
-    return { totalDevices, ...counts, settled: counts.settled + inFlight, settledThisRun: counts.settledThisRun + inFlight, elapsedMs: now() - startedAt };
+    return {
+      totalDevices,
+      ...counts,
+      settled: counts.settled + inFlight,
+      settledThisRun: counts.settledThisRun + inFlight,
+      elapsedMs: now() - startedAt,
+    };
   });
 
   return {
@@ -98,7 +109,12 @@ export interface FleetRunProgressReporter {
 }
 
 /** The same display for a run the service carries out: `alreadyDone` were done before this watch began, and count for no rate. */
-export function startFleetRunProgress(stream: ProgressStream, totalDevices: number, alreadyDone: number, now: () => number = Date.now): FleetRunProgressReporter {
+export function startFleetRunProgress(
+  stream: ProgressStream,
+  totalDevices: number,
+  alreadyDone: number,
+  now: () => number = Date.now,
+): FleetRunProgressReporter {
   const startedAt = now();
   const counts = { totalDevices, settled: alreadyDone, failed: 0 };
   const display = showProgress(stream, () => ({ ...counts, settledThisRun: counts.settled - alreadyDone, elapsedMs: now() - startedAt }));

@@ -1,9 +1,9 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import type { FleetRunStatus, FleetWorkflow } from '../functions/contract.ts';
 import { type DeviceReportEntry, deviceReportCsv, failureCounts } from '../functions/contract.ts';
 import type { FleetRunResult, RequestRecord } from './fleet-run.ts';
 import { formatDuration, formatRate } from './progress.ts';
-import type { FleetRunStatus, FleetWorkflow } from '../functions/contract.ts';
 
 export interface FleetReport {
   workflow: FleetWorkflow['name'];
@@ -51,19 +51,21 @@ export function reportPaths(prefix: string): ReportPaths {
 }
 
 export function buildReport(context: ReportContext, result: FleetRunResult): FleetReport {
-  const devices = result.devices.map(({ planned, requestId, outcome, resumed }): DeviceReportEntry => ({
-    index: planned.index,
-    line: planned.line,
-    thingName: outcome.thingName,
-    status: outcome.status,
-    coreDeviceThingName: outcome.coreDeviceThingName,
-    requestId,
-    resumed,
-    thingArn: outcome.thingArn,
-    certificateArn: outcome.certificateArn,
-    error: outcome.error,
-    rollback: outcome.rollback,
-  }));
+  const devices = result.devices.map(
+    ({ planned, requestId, outcome, resumed }): DeviceReportEntry => ({
+      index: planned.index,
+      line: planned.line,
+      thingName: outcome.thingName,
+      status: outcome.status,
+      coreDeviceThingName: outcome.coreDeviceThingName,
+      requestId,
+      resumed,
+      thingArn: outcome.thingArn,
+      certificateArn: outcome.certificateArn,
+      error: outcome.error,
+      rollback: outcome.rollback,
+    }),
+  );
   const failures = failureCounts(devices);
   const elapsedSeconds = (context.finishedAt.getTime() - context.startedAt.getTime()) / 1000;
   const succeeded = devices.filter((device) => device.status === context.workflow.doneStatus).length;
@@ -80,7 +82,8 @@ export function buildReport(context: ReportContext, result: FleetRunResult): Fle
     totals: {
       requests: result.requests.length,
       requestsSkipped: result.requests.filter((request) => request.result === 'skipped').length,
-      requestsUnfinished: result.requests.filter((request) => request.result === 'not-submitted' || request.result === 'status-unknown').length,
+      requestsUnfinished: result.requests.filter((request) => request.result === 'not-submitted' || request.result === 'status-unknown')
+        .length,
       devices: devices.length,
       succeeded,
       succeededEarlier,
@@ -108,23 +111,37 @@ export function formatSummary(report: FleetReport, paths: ReportPaths, workflow:
   ].filter(Boolean);
   const rows: [string, string][] = [
     ['Requests', [String(totals.requests), ...requestNotes].join(', ')],
-    ['Devices', `${totals.devices}: ${totals.succeeded} ${workflow.done}${totals.succeededEarlier > 0 ? ` (${totals.succeededEarlier} by an earlier run)` : ''}, ${totals.failed} failed`],
+    [
+      'Devices',
+      `${totals.devices}: ${totals.succeeded} ${workflow.done}${totals.succeededEarlier > 0 ? ` (${totals.succeededEarlier} by an earlier run)` : ''}, ${totals.failed} failed`,
+    ],
   ];
   const failures = Object.entries(report.failures).sort(([, left], [, right]) => right - left);
-  for (const [index, [stepAndCode, count]] of failures.entries()) rows.push([index === 0 ? 'Failures' : '', `${String(count).padStart(6)}  ${stepAndCode}`]);
-  rows.push(['Elapsed', formatDuration(report.elapsedSeconds)], ['Rate', formatRate(totals.devicesPerSecond)], ['Report', `${paths.json}, ${paths.csv}`]);
+  for (const [index, [stepAndCode, count]] of failures.entries())
+    rows.push([index === 0 ? 'Failures' : '', `${String(count).padStart(6)}  ${stepAndCode}`]);
+  rows.push(
+    ['Elapsed', formatDuration(report.elapsedSeconds)],
+    ['Rate', formatRate(totals.devicesPerSecond)],
+    ['Report', `${paths.json}, ${paths.csv}`],
+  );
   return formatRows(rows);
 }
 
 /** The summary of a fleet run the service carried out, from its final status; `paths` are where its report is. */
 export function formatFleetRunSummary(status: FleetRunStatus, paths: ReportPaths, workflow: FleetWorkflow): string {
   const totals = status.totals!;
-  const batchNotes = [totals.batchesFailed > 0 && `${totals.batchesFailed} failed`, totals.batchesNotStarted > 0 && `${totals.batchesNotStarted} not started`].filter(Boolean);
+  const batchNotes = [
+    totals.batchesFailed > 0 && `${totals.batchesFailed} failed`,
+    totals.batchesNotStarted > 0 && `${totals.batchesNotStarted} not started`,
+  ].filter(Boolean);
   const stoppedAt = status.stopDate === undefined ? Date.now() : Date.parse(status.stopDate);
   return formatRows([
     ['Fleet run', `${status.fleetRunId}: ${status.outcome}`],
     ['Batches', [String(totals.batches), ...batchNotes].join(', ')],
-    ['Devices', `${totals.devices}: ${totals.succeeded} ${workflow.done}, ${totals.failed} failed${totals.rolledBack > 0 ? ` (${totals.rolledBack} rolled back)` : ''}${totals.notStarted > 0 ? `, ${totals.notStarted} not started` : ''}`],
+    [
+      'Devices',
+      `${totals.devices}: ${totals.succeeded} ${workflow.done}, ${totals.failed} failed${totals.rolledBack > 0 ? ` (${totals.rolledBack} rolled back)` : ''}${totals.notStarted > 0 ? `, ${totals.notStarted} not started` : ''}`,
+    ],
     ['Elapsed', formatDuration((stoppedAt - Date.parse(status.startDate)) / 1000)],
     ['Rate', formatRate(totals.devicesPerSecond)],
     ['Report', `${paths.json}, ${paths.csv}`],

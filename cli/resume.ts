@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { DeviceResult, FinishedRequest } from '../functions/contract.ts';
-import type { PlannedDevice } from '../functions/contract.ts';
+import type { DeviceResult, DoneStatus, FinishedRequest, FleetWorkflow, PlannedDevice } from '../functions/contract.ts';
 import type { RequestChunk } from './plan.ts';
-import type { DoneStatus, FleetWorkflow } from '../functions/contract.ts';
 
 /** Finished requests by id, as recorded by earlier runs with the same report prefix. */
 export type ResumeState = Map<string, FinishedRequest>;
@@ -46,7 +44,12 @@ function attemptRequestId(chunkRequestId: string, attempt: number): string {
 }
 
 /** `undone`: devices a later run of the other workflow settled, whose "done" here no longer holds (see undoneSince). */
-export function resumeChunk(chunk: RequestChunk, state: ResumeState, doneStatus: DoneStatus, undone: ReadonlySet<string> = new Set()): ChunkResumption {
+export function resumeChunk(
+  chunk: RequestChunk,
+  state: ResumeState,
+  doneStatus: DoneStatus,
+  undone: ReadonlySet<string> = new Set(),
+): ChunkResumption {
   const latest = new Map<string, Pick<DeviceResult, 'requestId' | 'outcome'>>();
   let attempt = 0;
   for (let finished = state.get(chunk.requestId); finished; finished = state.get(attemptRequestId(chunk.requestId, attempt))) {
@@ -73,7 +76,12 @@ type WorkflowIdentity = Pick<FleetWorkflow, 'requestIdPrefix' | 'doneStatus'>;
  * (told apart by their request ids' prefixes, in the order they finished); `laterOtherRun` is the other workflow's
  * own state file when it was written after this one, all of whose records are later.
  */
-export function undoneSince(state: ResumeState, workflow: WorkflowIdentity, other: WorkflowIdentity, laterOtherRun: ResumeState = new Map()): Set<string> {
+export function undoneSince(
+  state: ResumeState,
+  workflow: WorkflowIdentity,
+  other: WorkflowIdentity,
+  laterOtherRun: ResumeState = new Map(),
+): Set<string> {
   const settledLastByOther = new Map<string, boolean>();
   for (const finished of [...state.values(), ...laterOtherRun.values()]) {
     const byOther = finished.requestId.startsWith(other.requestIdPrefix);
@@ -96,7 +104,12 @@ export async function loadRun(path: string): Promise<FleetRunRecord | undefined>
   }
   const file = JSON.parse(text) as Partial<ResumeStateFile>;
   const runId = file.version === 1 ? '' : file.runId;
-  if ((file.version !== 1 && file.version !== 2) || typeof runId !== 'string' || typeof file.requests !== 'object' || file.requests === null) {
+  if (
+    (file.version !== 1 && file.version !== 2) ||
+    typeof runId !== 'string' ||
+    typeof file.requests !== 'object' ||
+    file.requests === null
+  ) {
     throw new Error(`${path} is not a state file of this version of iot-provision`);
   }
   return { runId, state: new Map(Object.entries(file.requests)) };

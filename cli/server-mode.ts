@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { basename, extname } from 'node:path';
-import { type ApiFailure, pollUntilEnded, type PollSchedule } from './api-client.ts';
+import { DEPROVISIONING, type FleetRunStatus, type FleetWorkflow, PROVISIONING } from '../functions/contract.ts';
+import { type ApiFailure, type PollSchedule, pollUntilEnded } from './api-client.ts';
 import { type CliOptions, DEFAULT_API_URL, type FollowOptions, requestFieldsOf } from './arguments.ts';
 import { createFleetRunApi, type FleetRunApi } from './fleet-run-api.ts';
 import { type CliEnvironment, EXIT_CODES, loadManifest, resolveReportPrefix, signingFor } from './inputs.ts';
 import { type FleetRunProgressReporter, startFleetRunProgress } from './progress.ts';
 import { formatFleetRunSummary, reportPaths } from './report.ts';
-import { DEPROVISIONING, type FleetRunStatus, type FleetWorkflow, PROVISIONING } from '../functions/contract.ts';
 
 /** A fleet run's counts move per batch: a status every few seconds keeps the bar moving and costs the API little. */
 const FLEET_RUN_POLL: PollSchedule = { initialMs: 1_000, maxMs: 3_000 };
@@ -24,8 +24,16 @@ const INVALID_MANIFEST = 'InvalidManifest';
 export async function runOnServer(options: CliOptions, environment: CliEnvironment): Promise<number> {
   const { stderr, interrupt } = environment;
   const { manifest, bytes, templateBody } = await loadManifest(options);
-  const reportPrefix = await resolveReportPrefix(options.reportPrefix, options.workflow, [options.manifestPath, options.overrides.templateFile]);
-  const api = createFleetRunApi({ apiUrl: options.apiUrl, ...(await signingFor(options, environment.env)), backoff: environment.pollBackoff, signal: interrupt });
+  const reportPrefix = await resolveReportPrefix(options.reportPrefix, options.workflow, [
+    options.manifestPath,
+    options.overrides.templateFile,
+  ]);
+  const api = createFleetRunApi({
+    apiUrl: options.apiUrl,
+    ...(await signingFor(options, environment.env)),
+    backoff: environment.pollBackoff,
+    signal: interrupt,
+  });
   const fleetRunId = newFleetRunId(options.manifestPath);
   const follow = followCommand({
     fleetRunId,
@@ -51,10 +59,14 @@ export async function runOnServer(options: CliOptions, environment: CliEnvironme
     const body = { fleetRunId, manifest: location, action: options.workflow.name, ...requestFieldsOf({}, options.overrides, templateBody) };
     const started = await api.start(body);
     if (!started.ok) return notStarted(environment, options.apiUrl, 'POST /fleet-runs', started.failure);
-    stderr.write(`iot-provision: fleet run ${fleetRunId} of ${manifest.devices.length} devices started (${started.value.executionArn}). Ctrl-C stops only this command; the run goes on, and this follows it again: ${follow}\n`);
+    stderr.write(
+      `iot-provision: fleet run ${fleetRunId} of ${manifest.devices.length} devices started (${started.value.executionArn}). Ctrl-C stops only this command; the run goes on, and this follows it again: ${follow}\n`,
+    );
   } catch (error) {
     if (!interrupt?.aborted) throw error;
-    stderr.write(`iot-provision: interrupted while the fleet run was being started. If it started, it goes on in the service; follow it with:\n  ${follow}\n`);
+    stderr.write(
+      `iot-provision: interrupted while the fleet run was being started. If it started, it goes on in the service; follow it with:\n  ${follow}\n`,
+    );
     return EXIT_CODES.interrupted;
   }
   return watchFleetRun(fleetRunId, {
@@ -70,7 +82,12 @@ export async function runOnServer(options: CliOptions, environment: CliEnvironme
 
 /** `--follow <fleetRunId>`: the same watch of a run started elsewhere (by another command, or by an upload under manifests/). */
 export async function followOnServer(options: FollowOptions, environment: CliEnvironment): Promise<number> {
-  const api = createFleetRunApi({ apiUrl: options.apiUrl, ...(await signingFor(options, environment.env)), backoff: environment.pollBackoff, signal: environment.interrupt });
+  const api = createFleetRunApi({
+    apiUrl: options.apiUrl,
+    ...(await signingFor(options, environment.env)),
+    backoff: environment.pollBackoff,
+    signal: environment.interrupt,
+  });
   return watchFleetRun(options.fleetRunId, {
     api,
     ...environment,
@@ -110,18 +127,25 @@ export async function watchFleetRun(fleetRunId: string, dependencies: WatchDepen
   let progress: FleetRunProgressReporter | undefined;
   const interrupted = () => {
     progress?.stop(false);
-    stderr.write(`iot-provision: interrupted. The fleet run ${fleetRunId} goes on in the service: Ctrl-C stops only this command. Follow it, and download its report once it ends, with:\n  ${follow}\n`);
+    stderr.write(
+      `iot-provision: interrupted. The fleet run ${fleetRunId} goes on in the service: Ctrl-C stops only this command. Follow it, and download its report once it ends, with:\n  ${follow}\n`,
+    );
     return EXIT_CODES.interrupted;
   };
 
   let result;
   try {
-    result = await pollUntilEnded(() => api.status(fleetRunId), dependencies.pollBackoff ?? FLEET_RUN_POLL, interrupt, ({ devices }) => {
-      if (devices === undefined) return;
-      const counts = settledDevices(devices);
-      progress ??= dependencies.startProgress(Math.max(counts.total, dependencies.knownDevices ?? 0), counts.done);
-      progress.update(counts);
-    });
+    result = await pollUntilEnded(
+      () => api.status(fleetRunId),
+      dependencies.pollBackoff ?? FLEET_RUN_POLL,
+      interrupt,
+      ({ devices }) => {
+        if (devices === undefined) return;
+        const counts = settledDevices(devices);
+        progress ??= dependencies.startProgress(Math.max(counts.total, dependencies.knownDevices ?? 0), counts.done);
+        progress.update(counts);
+      },
+    );
   } catch (error) {
     if (interrupt?.aborted) return interrupted();
     throw error;
@@ -137,7 +161,9 @@ export async function watchFleetRun(fleetRunId: string, dependencies: WatchDepen
 
   if (status.error) {
     const { code, message, problems } = status.error;
-    stderr.write(`iot-provision: fleet run ${fleetRunId} ended ${status.executionStatus}: ${code}: ${message}${problems ? ` (its problems, each with its line: ${problems})` : ''}. No report was written.\n`);
+    stderr.write(
+      `iot-provision: fleet run ${fleetRunId} ended ${status.executionStatus}: ${code}: ${message}${problems ? ` (its problems, each with its line: ${problems})` : ''}. No report was written.\n`,
+    );
     return code === INVALID_MANIFEST ? EXIT_CODES.unusable : EXIT_CODES.someFailed;
   }
   if (!status.report || !totals) {
@@ -158,16 +184,24 @@ export async function watchFleetRun(fleetRunId: string, dependencies: WatchDepen
   return status.outcome === 'SUCCEEDED' && written ? EXIT_CODES.allDone : EXIT_CODES.someFailed;
 }
 
-async function downloadReport({ api, stderr }: WatchDependencies, status: FleetRunStatus, paths: { json: string; csv: string }): Promise<boolean> {
+async function downloadReport(
+  { api, stderr }: WatchDependencies,
+  status: FleetRunStatus,
+  paths: { json: string; csv: string },
+): Promise<boolean> {
   const urls = status.reportUrls;
   if (urls === undefined) {
-    stderr.write(`iot-provision: the API answers no download URLs for the report of fleet run ${status.fleetRunId}: it is at ${status.report!.json} and ${status.report!.csv}.\n`);
+    stderr.write(
+      `iot-provision: the API answers no download URLs for the report of fleet run ${status.fleetRunId}: it is at ${status.report!.json} and ${status.report!.csv}.\n`,
+    );
     return false;
   }
   const downloads = await Promise.all([api.download(urls.json, paths.json), api.download(urls.csv, paths.csv)]);
   const failures = downloads.flatMap((download) => (download.ok ? [] : [`${download.failure.code}: ${download.failure.message}`]));
   if (failures.length === 0) return true;
-  stderr.write(`iot-provision: could not download the report (${paths.json}, ${paths.csv}): ${failures.join('; ')}. It is at ${status.report!.json} and ${status.report!.csv}.\n`);
+  stderr.write(
+    `iot-provision: could not download the report (${paths.json}, ${paths.csv}): ${failures.join('; ')}. It is at ${status.report!.json} and ${status.report!.csv}.\n`,
+  );
   return false;
 }
 
@@ -178,22 +212,31 @@ function notStarted({ stderr }: CliEnvironment, apiUrl: URL, call: string, failu
     return EXIT_CODES.unreachable;
   }
   const fieldErrors = (failure.fieldErrors ?? []).map(({ field, reason }) => `; ${field}: ${reason}`).join('');
-  const noFleetStack = failure.code === 'Forbidden' || failure.code === 'NotFound' ? ' Without the fleet stack, run the same command without --server: the CLI then sends the requests itself.' : '';
-  stderr.write(`iot-provision: ${sentence(`${call} failed with ${failure.code}: ${failure.message}${fieldErrors}`)} Nothing was started.${noFleetStack}\n`);
+  const noFleetStack =
+    failure.code === 'Forbidden' || failure.code === 'NotFound'
+      ? ' Without the fleet stack, run the same command without --server: the CLI then sends the requests itself.'
+      : '';
+  stderr.write(
+    `iot-provision: ${sentence(`${call} failed with ${failure.code}: ${failure.message}${fieldErrors}`)} Nothing was started.${noFleetStack}\n`,
+  );
   return failure.code === 'InvalidRequest' ? EXIT_CODES.unusable : EXIT_CODES.someFailed;
 }
 
 /** The run's status could not be read: it may still be running, so the message says how to pick it up again. */
 function statusUnknown({ stderr, apiUrl, follow }: WatchDependencies, fleetRunId: string, failure: ApiFailure): number {
   if (failure.code === 'Unreachable') {
-    stderr.write(`iot-provision: the API at ${apiUrl.href} cannot be reached (${failure.message}). The fleet run ${fleetRunId} goes on in the service; once the API answers, follow it with:\n  ${follow}\n`);
+    stderr.write(
+      `iot-provision: the API at ${apiUrl.href} cannot be reached (${failure.message}). The fleet run ${fleetRunId} goes on in the service; once the API answers, follow it with:\n  ${follow}\n`,
+    );
     return EXIT_CODES.unreachable;
   }
   if (failure.code === 'NotFound') {
     stderr.write(`iot-provision: the API at ${apiUrl.href} has no fleet run ${fleetRunId} (${failure.message}).\n`);
     return EXIT_CODES.unusable;
   }
-  stderr.write(`iot-provision: could not read the status of fleet run ${fleetRunId} (${failure.code}: ${failure.message}). It may still be running; follow it with:\n  ${follow}\n`);
+  stderr.write(
+    `iot-provision: could not read the status of fleet run ${fleetRunId} (${failure.code}: ${failure.message}). It may still be running; follow it with:\n  ${follow}\n`,
+  );
   return EXIT_CODES.someFailed;
 }
 
@@ -204,7 +247,10 @@ function sentence(text: string): string {
 
 /** Named after the manifest, so that a list of runs reads; the random part makes each command its own run. */
 function newFleetRunId(manifestPath: string): string {
-  const stem = basename(manifestPath, extname(manifestPath)).replaceAll(/[^A-Za-z0-9_-]+/g, '-').slice(0, 40).replaceAll(/^-+|-+$/g, '');
+  const stem = basename(manifestPath, extname(manifestPath))
+    .replaceAll(/[^A-Za-z0-9_-]+/g, '-')
+    .slice(0, 40)
+    .replaceAll(/^-+|-+$/g, '');
   return `${stem || 'fleet'}-${randomBytes(4).toString('hex')}`;
 }
 

@@ -1,9 +1,9 @@
 import { AttachThingPrincipalCommand } from '@aws-sdk/client-iot';
 import { iot } from './aws/clients/iot.ts';
 import { retireCertificatesOfLostAttempts } from './aws/iot-operations.ts';
+import type { DeviceRecord, DeviceTaskInput } from './domain/records.ts';
 import { taskHandler } from './lambda/middleware.ts';
 import { logger } from './lambda/powertools.ts';
-import type { DeviceRecord, DeviceTaskInput } from './domain/records.ts';
 
 export class NoPrincipalError extends Error {
   override name = 'NoPrincipal';
@@ -18,9 +18,7 @@ export async function attachPrincipal(input: DeviceTaskInput & { device: DeviceR
   const { device } = input;
   const principal = input.spec.principal ?? device.certificateArn;
   if (!principal) throw new NoPrincipalError(`no principal for ${device.thingName}: give one or use a template that creates a certificate`);
-  await iot.send(
-    new AttachThingPrincipalCommand({ thingName: device.thingName, principal, thingPrincipalType: input.thingPrincipalType }),
-  );
+  await iot.send(new AttachThingPrincipalCommand({ thingName: device.thingName, principal, thingPrincipalType: input.thingPrincipalType }));
   // Validation forbids a principal with a CSR template; should one get through, the certificate the
   // device brought is never taken for the issued one, which rollback would delete.
   const attachedIssuedCertificate = device.certificateCreated === true && principal === device.certificateArn;

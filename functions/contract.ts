@@ -6,7 +6,7 @@
  */
 export { COMPLETION_DETAIL_TYPES } from './domain/completion-event.ts';
 export { completionDetailSchema } from './domain/completion-event-schema.ts';
-export { deprovisioningRequestSchema, type DeprovisioningRequest } from './domain/deprovisioning-request.ts';
+export { type DeprovisioningRequest, deprovisioningRequestSchema } from './domain/deprovisioning-request.ts';
 export type { HeldDevice } from './domain/device-leases.ts';
 export {
   coreDeviceOf,
@@ -35,21 +35,34 @@ export { type DeviceReportEntry, deviceReportCsv, failureCounts } from './domain
 export { FLEET_COMPLETION_DETAIL_TYPE, FLEET_RUN_ID_PATTERN } from './domain/fleet-run.ts';
 export {
   type FleetCompletionDetail,
-  fleetCompletionDetailSchema,
   type FleetOutcome,
   type FleetRunListItem,
+  type FleetRunStatus,
+  type FleetTotals,
+  fleetCompletionDetailSchema,
   fleetRunListSchema,
   fleetRunRequestSchema,
-  type FleetRunStatus,
   fleetRunStatusSchema,
-  type FleetTotals,
 } from './domain/fleet-run-schemas.ts';
 export { type FleetUpload, type FleetUploadRequest, fleetUploadRequestSchema, fleetUploadSchema } from './domain/fleet-upload.ts';
-export { DEPROVISIONING, type DoneStatus, type FleetRequest, type FleetWorkflow, PROVISIONING, type RequestOptions } from './domain/fleet-workflow.ts';
+export {
+  DEPROVISIONING,
+  type DoneStatus,
+  type FleetRequest,
+  type FleetWorkflow,
+  PROVISIONING,
+  type RequestOptions,
+} from './domain/fleet-workflow.ts';
 export { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES, REQUEST_ID_PATTERN } from './domain/limits.ts';
 export { deviceConcurrency, quotasFromEnvironment } from './domain/pacing.ts';
-export { EXCLUSIVE_PRINCIPAL_REASON, provisioningRequestSchema, type ProvisioningRequest } from './domain/provisioning-request.ts';
+export { EXCLUSIVE_PRINCIPAL_REASON, type ProvisioningRequest, provisioningRequestSchema } from './domain/provisioning-request.ts';
 export type { DeviceOutcome, RequestSummary, RollbackReport, Step } from './domain/records.ts';
 export { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, requestListSchema } from './domain/request-listing.ts';
-export { executionStatusSchema, requestOutcomeSchema, requestProgressSchema, requestStatusSchema, requestSummarySchema } from './domain/request-status.ts';
+export {
+  executionStatusSchema,
+  requestOutcomeSchema,
+  requestProgressSchema,
+  requestStatusSchema,
+  requestSummarySchema,
+} from './domain/request-status.ts';
 export { type FieldError, isRecord, validate } from './domain/validation.ts';

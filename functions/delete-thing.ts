@@ -1,7 +1,7 @@
 import { deleteThingOnceDetached } from './aws/iot-operations.ts';
+import type { DeviceRecord } from './domain/records.ts';
 import { taskHandler } from './lambda/middleware.ts';
 import { type DeviceRemovalInput, removalStep } from './tasks/removal-step.ts';
-import type { DeviceRecord } from './domain/records.ts';
 
 export function deleteThing({ device, options }: DeviceRemovalInput): Promise<DeviceRecord> {
   return removalStep('delete', device, async () => {

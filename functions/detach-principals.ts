@@ -1,7 +1,7 @@
 import { detachAllPrincipals } from './aws/iot-operations.ts';
+import type { DeviceRecord } from './domain/records.ts';
 import { taskHandler } from './lambda/middleware.ts';
 import { type DeviceRemovalInput, removalStep } from './tasks/removal-step.ts';
-import type { DeviceRecord } from './domain/records.ts';
 
 /** Detaches every principal of the thing; a thing that is already gone has none left. */
 export function detachPrincipals({ device, options }: DeviceRemovalInput): Promise<DeviceRecord> {

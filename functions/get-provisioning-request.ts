@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { triggerHandler } from './lambda/middleware.ts';
 import { getRequest } from './api/request-routes.ts';
 import { provisioning } from './api/requests.ts';
+import { triggerHandler } from './lambda/middleware.ts';
 
 export const handler = triggerHandler((event: APIGatewayProxyEvent) => getRequest(provisioning, event));

@@ -1,9 +1,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EventBridgeEvent } from 'aws-lambda';
 import { type FleetSubmitOutcome, submitFleetRun } from './api/fleet-runs.ts';
+import { uploadedManifestRunId } from './domain/fleet-run.ts';
 import { triggerHandler } from './lambda/middleware.ts';
 import { logger, metrics } from './lambda/powertools.ts';
-import { uploadedManifestRunId } from './domain/fleet-run.ts';
 
 /** S3's `Object Created` detail, the fields a run needs. */
 interface ObjectCreated {
@@ -18,7 +18,12 @@ interface ObjectCreated {
  */
 export async function handleManifestUploaded(event: EventBridgeEvent<'Object Created', ObjectCreated>): Promise<FleetSubmitOutcome> {
   const { bucket, object } = event.detail;
-  const fleetRunId = uploadedManifestRunId({ bucket: bucket.name, key: object.key, ...(object['version-id'] && { versionId: object['version-id'] }), ...(object.etag && { etag: object.etag }) });
+  const fleetRunId = uploadedManifestRunId({
+    bucket: bucket.name,
+    key: object.key,
+    ...(object['version-id'] && { versionId: object['version-id'] }),
+    ...(object.etag && { etag: object.etag }),
+  });
   // Taken as it comes: S3's EventBridge events were seen with keys not URL-encoded (native notifications encode them).
   const outcome = await submitFleetRun({ fleetRunId, manifest: `s3://${bucket.name}/${object.key}` });
   if (outcome.kind === 'started') logger.info('fleet run started', { fleetRunId, executionArn: outcome.executionArn });

@@ -1,9 +1,9 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { EventBridgeEvent } from 'aws-lambda';
-import { triggerHandler } from './lambda/middleware.ts';
-import { logger, metrics } from './lambda/powertools.ts';
 import { provisioning, type SubmitOutcome, submitRequest } from './api/requests.ts';
 import { heldDevicesMessage } from './domain/device-leases.ts';
+import { triggerHandler } from './lambda/middleware.ts';
+import { logger, metrics } from './lambda/powertools.ts';
 
 /**
  * The rule's `detail` is a provisioning request. Without a requestId of its own, the digest of what it
@@ -14,7 +14,9 @@ import { heldDevicesMessage } from './domain/device-leases.ts';
  * asynchronous retries try it again minutes later, and then the dead-letter queue keeps it.
  */
 export async function handleProvisioningEvent(event: EventBridgeEvent<string, unknown>): Promise<SubmitOutcome> {
-  const outcome = await submitRequest(provisioning, event.detail, { defaultRequestId: (intentDigest) => `evt-${intentDigest.slice(0, 40)}` });
+  const outcome = await submitRequest(provisioning, event.detail, {
+    defaultRequestId: (intentDigest) => `evt-${intentDigest.slice(0, 40)}`,
+  });
   if (outcome.kind === 'started') logger.info('provisioning started', { executionArn: outcome.executionArn });
   else if (outcome.kind === 'held') throw new DevicesHeldError(heldDevicesMessage(outcome.heldDevices));
   else {

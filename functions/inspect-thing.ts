@@ -3,9 +3,9 @@ import { iot } from './aws/clients/iot.ts';
 import { orchestratedDynamodb } from './aws/clients/orchestrated-dynamodb.ts';
 import { isCancelled } from './aws/device-leases.ts';
 import { listThingPrincipalTypes } from './aws/iot-operations.ts';
-import { taskHandler } from './lambda/middleware.ts';
 import { RequestCancelledError } from './domain/errors.ts';
 import { type DeviceRecord, type DeviceTaskInput, type PriorState, recordOf, type ThingPrincipalType } from './domain/records.ts';
+import { taskHandler } from './lambda/middleware.ts';
 
 /**
  * Records what the thing looked like before this execution touched it, in the execution's own state,
@@ -39,7 +39,11 @@ async function priorState(thingName: string, principal: string | undefined, requ
     throw error;
   }
   const attached = principal === undefined ? undefined : (await listThingPrincipalTypes(thingName))?.get(principal);
-  return { thingExisted: true, principalAttached: attached !== undefined, ...(attached && attached !== requested && { principalType: attached }) };
+  return {
+    thingExisted: true,
+    principalAttached: attached !== undefined,
+    ...(attached && attached !== requested && { principalType: attached }),
+  };
 }
 
 export const handler = taskHandler('inspect', inspectThing);

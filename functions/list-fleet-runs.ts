@@ -1,4 +1,4 @@
-import { triggerHandler } from './lambda/middleware.ts';
 import { getFleetRuns } from './api/fleet-run-routes.ts';
+import { triggerHandler } from './lambda/middleware.ts';
 
 export const handler = triggerHandler(getFleetRuns);

@@ -1,18 +1,16 @@
 import type { DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
+import { prepareRequest, requestKinds } from './api/requests.ts';
 import { orchestratedDynamodb } from './aws/clients/orchestrated-dynamodb.ts';
 import { isCancelled, releaseLeases } from './aws/device-leases.ts';
-import { taskHandler } from './lambda/middleware.ts';
-import { prepareRequest, requestKinds } from './api/requests.ts';
 import { heldDevicesMessage } from './domain/device-leases.ts';
 import { requestBody } from './domain/fleet-manifest.ts';
 import type { FinalExecutionStatus } from './domain/fleet-outcomes.ts';
-import { batchRequestId, type BatchResult, type FleetBatch, fleetRunOwner } from './domain/fleet-run.ts';
+import { type BatchResult, batchRequestId, type FleetBatch, fleetRunOwner } from './domain/fleet-run.ts';
 import type { RequestSummary } from './domain/records.ts';
+import { taskHandler } from './lambda/middleware.ts';
 
 /** Either what the batch's `startExecution.sync:2` starts, or the batch's request that has already ended. */
-export type PreparedBatch =
-  | { start: { StateMachineArn: string; Name: string; Input: unknown } }
-  | { finished: BatchResult };
+export type PreparedBatch = { start: { StateMachineArn: string; Name: string; Input: unknown } } | { finished: BatchResult };
 
 /** The batch's request cannot run: the batch fails with this name, and the report fails its devices at `submit` with it. */
 class BatchRefusedError extends Error {
@@ -36,7 +34,14 @@ export async function prepareFleetBatch(batch: FleetBatch): Promise<PreparedBatc
   const notStarted: PreparedBatch = { finished: { cancelled: true } };
   if (await runCancelled()) return notStarted;
   const requestId = batchRequestId(fleetRunId, batch.Items[0]?.position ?? 0);
-  const prepared = await prepareRequest(requestKinds[action], requestBody(requestId, options, batch.Items.map(({ planned }) => planned.device)));
+  const prepared = await prepareRequest(
+    requestKinds[action],
+    requestBody(
+      requestId,
+      options,
+      batch.Items.map(({ planned }) => planned.device),
+    ),
+  );
   // Read again once the devices are leased: a cancel finds only requests already started to cancel, so this leaves it
   // missing a batch only between this read and the start, not for the whole of the preparation.
   if (prepared.kind === 'ready' && (await runCancelled())) {
@@ -58,7 +63,10 @@ export async function prepareFleetBatch(batch: FleetBatch): Promise<PreparedBatc
 function existingBatch(execution: DescribeExecutionCommandOutput, digest: string): PreparedBatch {
   const input = JSON.parse(execution.input ?? '{}') as { requestDigest?: string };
   if (input.requestDigest !== digest) {
-    throw new BatchRefusedError('Conflict', `execution ${execution.name} exists for other devices or options; start the fleet under a new fleetRunId`);
+    throw new BatchRefusedError(
+      'Conflict',
+      `execution ${execution.name} exists for other devices or options; start the fleet under a new fleetRunId`,
+    );
   }
   if (execution.status === 'RUNNING' || execution.status === 'PENDING_REDRIVE') {
     return { start: { StateMachineArn: execution.stateMachineArn as string, Name: execution.name as string, Input: input } };

@@ -1,10 +1,10 @@
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { eventBridge } from './aws/clients/eventbridge.ts';
 import { fleetBucket } from './aws/fleet-bucket.ts';
-import { taskHandler } from './lambda/middleware.ts';
 import { messageFromCause } from './domain/errors.ts';
 import { FLEET_COMPLETION_DETAIL_TYPE, type FleetAction, type FleetReportLocation, fleetRunKeys } from './domain/fleet-run.ts';
 import type { FleetCompletionDetail } from './domain/fleet-run-schemas.ts';
+import { taskHandler } from './lambda/middleware.ts';
 
 export class FleetCompletionNotPublishedError extends Error {
   override name = 'FleetCompletionNotPublished';
@@ -24,7 +24,11 @@ function detailOf(input: FleetReportLocation | InvalidManifestRun, completedAt: 
     fleetRunId,
     action,
     outcome: 'FAILED',
-    error: { code: failure.Error, message: messageFromCause(failure.Cause), problems: `s3://${fleetBucket()}/${fleetRunKeys(fleetRunId).problems}` },
+    error: {
+      code: failure.Error,
+      message: messageFromCause(failure.Cause),
+      problems: `s3://${fleetBucket()}/${fleetRunKeys(fleetRunId).problems}`,
+    },
     completedAt: completedAt.toISOString(),
   };
 }
@@ -34,12 +38,22 @@ export async function publishFleetCompletion(input: FleetReportLocation | Invali
   const detail = detailOf(input, new Date());
   const answer = await eventBridge.send(
     new PutEventsCommand({
-      Entries: [{ EventBusName: process.env.EVENT_BUS_NAME, Source: process.env.EVENT_SOURCE, DetailType: FLEET_COMPLETION_DETAIL_TYPE, Detail: JSON.stringify(detail) }],
+      Entries: [
+        {
+          EventBusName: process.env.EVENT_BUS_NAME,
+          Source: process.env.EVENT_SOURCE,
+          DetailType: FLEET_COMPLETION_DETAIL_TYPE,
+          Detail: JSON.stringify(detail),
+        },
+      ],
     }),
   );
   const refused = answer.Entries?.[0];
   // PutEvents reports a refused entry in its answer, not as an error: thrown, the state machine retries it.
-  if ((answer.FailedEntryCount ?? 0) > 0) throw new FleetCompletionNotPublishedError(`${refused?.ErrorCode ?? 'unknown'}: ${refused?.ErrorMessage ?? 'PutEvents refused the entry'}`);
+  if ((answer.FailedEntryCount ?? 0) > 0)
+    throw new FleetCompletionNotPublishedError(
+      `${refused?.ErrorCode ?? 'unknown'}: ${refused?.ErrorMessage ?? 'PutEvents refused the entry'}`,
+    );
   return detail;
 }
 

@@ -1,7 +1,7 @@
 import { RegisterThingCommand } from '@aws-sdk/client-iot';
 import { iot } from './aws/clients/iot.ts';
-import { taskHandler } from './lambda/middleware.ts';
 import type { DeviceRecord, DeviceTaskInput } from './domain/records.ts';
+import { taskHandler } from './lambda/middleware.ts';
 
 export class RegistrationIncompleteError extends Error {
   override name = 'RegistrationIncomplete';

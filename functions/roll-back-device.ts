@@ -7,10 +7,9 @@ import {
   listThingPrincipals,
   restoreAttachmentType,
 } from './aws/iot-operations.ts';
-import { taskHandler } from './lambda/middleware.ts';
 import type { ErrorEntry } from './domain/client-device-batches.ts';
 import { boundedMessage, isLeftToStateMachineRetry } from './domain/errors.ts';
-import { type DeviceRecord, type DeviceTaskInput, recordOf, type RollbackReport } from './domain/records.ts';
+import { type DeviceRecord, type DeviceTaskInput, type RollbackReport, recordOf } from './domain/records.ts';
 import {
   abandonedRollback,
   callsAfterListing,
@@ -23,6 +22,7 @@ import {
   type RollbackProgress,
 } from './domain/rollback.ts';
 import { toOutcome } from './domain/summary.ts';
+import { taskHandler } from './lambda/middleware.ts';
 
 type RollbackInput = Omit<DeviceTaskInput, 'templateBody' | 'templateParameters' | 'thingPrincipalType' | 'templateIssuesCertificate'> & {
   /**
@@ -48,12 +48,19 @@ type RollbackInput = Omit<DeviceTaskInput, 'templateBody' | 'templateParameters'
 export async function rollBackDevice(input: RollbackInput): Promise<RollbackProgress> {
   const record = recordOf(input.spec, input.device);
   const failed: DeviceRecord = { ...record, status: 'FAILED', error: failureOf(input) };
-  const finished = (rollback?: RollbackReport): RollbackProgress => ({ outcome: toOutcome({ ...failed, ...(rollback && { rollback }) }), pending: [] });
+  const finished = (rollback?: RollbackReport): RollbackProgress => ({
+    outcome: toOutcome({ ...failed, ...(rollback && { rollback }) }),
+    pending: [],
+  });
   if (!input.rollbackOnFailure) return finished();
   if (input.rollbackFailure) return finished(abandonedRollback(input.rollbackFailure, input.rollback?.outcome.rollback));
 
   const plan = planRollback(record, input.templateIssuesCertificate === true);
-  const report: RollbackReport = input.rollback?.outcome.rollback ?? { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false };
+  const report: RollbackReport = input.rollback?.outcome.rollback ?? {
+    detachedPrincipals: [],
+    thingDeleted: false,
+    certificateDeleted: false,
+  };
   let pending = input.rollback?.pending ?? firstRollbackCalls(record, plan);
   let stopped = false;
   for (let made = 0; pending.length > 0 && !stopped; made++) {
@@ -100,7 +107,8 @@ async function make(next: RollbackCall, record: DeviceRecord, plan: RollbackPlan
       await deactivateCertificate(next.principal);
       return [];
     case 'detach':
-      if (await detachPrincipal(thingName, next.principal)) report.detachedPrincipals = [...new Set([...report.detachedPrincipals, next.principal])];
+      if (await detachPrincipal(thingName, next.principal))
+        report.detachedPrincipals = [...new Set([...report.detachedPrincipals, next.principal])];
       return [];
     case 'deleteCertificate':
       // Refused while the detachment propagates: CertificateStillAttached, retried by the state machine, which

@@ -1,7 +1,7 @@
-import { taskHandler } from './lambda/middleware.ts';
 import { settleBatches } from './domain/client-device-batches.ts';
 import type { AssociationState, DeviceOutcome, DeviceRecord, ProvisioningExecutionInput, SettledBatch } from './domain/records.ts';
 import { toOutcome } from './domain/summary.ts';
+import { taskHandler } from './lambda/middleware.ts';
 
 export interface SettledProvisioning {
   requestId: string;

@@ -1,7 +1,7 @@
-import { taskHandler } from './lambda/middleware.ts';
 import { settleBatches } from './domain/client-device-batches.ts';
 import type { DeprovisioningExecutionInput } from './domain/execution-input.ts';
 import type { SettledBatch } from './domain/records.ts';
+import { taskHandler } from './lambda/middleware.ts';
 
 /**
  * A device whose disassociation failed keeps its thing and principals: deleting a thing that a core

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { triggerHandler } from './lambda/middleware.ts';
 import { postRequest } from './api/request-routes.ts';
 import { deprovisioning } from './api/requests.ts';
+import { triggerHandler } from './lambda/middleware.ts';
 
 export const handler = triggerHandler((event: APIGatewayProxyEvent) => postRequest(deprovisioning, event));

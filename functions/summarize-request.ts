@@ -1,8 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { taskHandler } from './lambda/middleware.ts';
-import { logger, metrics } from './lambda/powertools.ts';
 import type { DeviceRecord, RequestSummary } from './domain/records.ts';
 import { summarize } from './domain/summary.ts';
+import { taskHandler } from './lambda/middleware.ts';
+import { logger, metrics } from './lambda/powertools.ts';
 
 export interface SummarizeInput {
   /** Both state machines end here: the metrics' `workflow` dimension keeps their counts apart. */

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FaultSettingsError, parseFaultSettingsPatch, type FaultSettingsPatch } from './faults.ts';
+import { FaultSettingsError, type FaultSettingsPatch, parseFaultSettingsPatch } from './faults.ts';
 import { KEY_ALGORITHMS, type KeyAlgorithm } from './services/iot/certificate-authority.ts';
 
 export interface LocalCloudConfig {
@@ -21,7 +21,8 @@ export interface LocalCloudConfig {
 
 const DEFAULT_PORT = 4566;
 /** Said to whoever still names the JSON state file the store was before it was a database. */
-const STATE_FILE_REPLACED = '--state-file (LOCAL_CLOUD_STATE_FILE, stateFile) is replaced by --data-dir (LOCAL_CLOUD_DATA_DIR, dataDir): a directory that keeps the whole state in SQLite';
+const STATE_FILE_REPLACED =
+  '--state-file (LOCAL_CLOUD_STATE_FILE, stateFile) is replaced by --data-dir (LOCAL_CLOUD_DATA_DIR, dataDir): a directory that keeps the whole state in SQLite';
 
 export function localCloudUrl({ host, port }: Pick<LocalCloudConfig, 'host' | 'port'>): string {
   return `http://${host}:${port}`;
@@ -60,7 +61,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     strict: true,
   });
 
-  const config: LocalCloudConfig = { host: '127.0.0.1', port: DEFAULT_PORT, faults: {}, coreDevices: [{ coreDeviceThingName: DEMO_CORE_DEVICE }] };
+  const config: LocalCloudConfig = {
+    host: '127.0.0.1',
+    port: DEFAULT_PORT,
+    faults: {},
+    coreDevices: [{ coreDeviceThingName: DEMO_CORE_DEVICE }],
+  };
   const file = flags.config ?? env['LOCAL_CLOUD_CONFIG'];
   if (file) mergeFile(config, file);
 
@@ -119,7 +125,8 @@ function mergeFile(config: LocalCloudConfig, path: string): void {
 }
 
 function parseKeyAlgorithm(name: string, value: string): KeyAlgorithm {
-  if (!(KEY_ALGORITHMS as readonly string[]).includes(value)) throw new Error(`${name} must be one of ${KEY_ALGORITHMS.join(', ')}, got ${JSON.stringify(value)}`);
+  if (!(KEY_ALGORITHMS as readonly string[]).includes(value))
+    throw new Error(`${name} must be one of ${KEY_ALGORITHMS.join(', ')}, got ${JSON.stringify(value)}`);
   return value as KeyAlgorithm;
 }
 
@@ -136,7 +143,9 @@ export function parsePort(name: string, value: string | undefined, fallback: num
 /** What to report when listening failed: a port in use is named, with the variable that chooses another. */
 export function listenError(error: unknown, host: string, port: number, portVariable: string): unknown {
   if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') return error;
-  return new Error(`Port ${port} on ${host} is already in use: stop whatever holds it, or choose another port with ${portVariable} (0 picks a free one).`);
+  return new Error(
+    `Port ${port} on ${host} is already in use: stop whatever holds it, or choose another port with ${portVariable} (0 picks a free one).`,
+  );
 }
 
 function parseNumber(name: string, value: string, expected = 'a number'): number {
@@ -151,7 +160,8 @@ function parseBoolean(name: string, value: string): boolean {
   throw new Error(`${name} must be true or false, got ${JSON.stringify(value)}`);
 }
 
-const PROBABILITY_FORMS = 'a number from 0 to 1 (every operation) or a JSON object of them by operation name, such as {"RegisterThing":0.3}';
+const PROBABILITY_FORMS =
+  'a number from 0 to 1 (every operation) or a JSON object of them by operation name, such as {"RegisterThing":0.3}';
 
 /** `0.3` (every operation) or JSON such as `{"RegisterThing": 0.3}`; checked by checkFaults. */
 function parseProbabilities(name: string, value: string): unknown {

@@ -39,13 +39,7 @@ export interface FaultSettings {
 
 type ProbabilityName = 'throttle' | 'serverError' | 'failAfterCommit' | 'entryRetryable' | 'entryPermanent';
 
-const PROBABILITY_NAMES: readonly ProbabilityName[] = [
-  'throttle',
-  'serverError',
-  'failAfterCommit',
-  'entryRetryable',
-  'entryPermanent',
-];
+const PROBABILITY_NAMES: readonly ProbabilityName[] = ['throttle', 'serverError', 'failAfterCommit', 'entryRetryable', 'entryPermanent'];
 
 function perSecond(rate: number, burst = rate): RateLimit {
   return { rate, burst };
@@ -182,7 +176,8 @@ function operationTable<T extends z.ZodMiniType>(value: T, { wildcard }: { wildc
   const valid = `${wildcard ? '*, ' : ''}${EMULATED_OPERATIONS.join(', ')}`;
   return z.partialRecord(z.enum(wildcard ? [...EMULATED_OPERATIONS, '*'] : EMULATED_OPERATIONS), value, {
     // With enum keys zod reports a key outside them as `unrecognized_keys`, which its types leave out here.
-    error: (issue) => (issue.code === 'invalid_type' ? 'must be an object' : `is not an operation the local cloud emulates (valid: ${valid})`),
+    error: (issue) =>
+      issue.code === 'invalid_type' ? 'must be an object' : `is not an operation the local cloud emulates (valid: ${valid})`,
   });
 }
 

@@ -1,27 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse as HttpResponse } from 'node:http';
+import { createServer, type ServerResponse as HttpResponse, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { listenError, LOCAL_ACCOUNT_ID, localCloudUrl } from './config.ts';
-import {
-  createFaultInjector,
-  FaultSettingsError,
-  type FaultSettings,
-  type FaultSettingsPatch,
-  type OperationCounters,
-} from './faults.ts';
+import { LOCAL_ACCOUNT_ID, listenError, localCloudUrl } from './config.ts';
+import { createFaultInjector, type FaultSettings, FaultSettingsError, type FaultSettingsPatch, type OperationCounters } from './faults.ts';
 import { createDynamoDbService, createTable, type TableDefinition } from './services/dynamodb/index.ts';
-import { createEventBridgeService, seedEventBridge, type LambdaTargets, type RuleDefinition } from './services/eventbridge/index.ts';
+import { createEventBridgeService, type LambdaTargets, type RuleDefinition, seedEventBridge } from './services/eventbridge/index.ts';
 import { createGreengrassService, registerCoreDevice } from './services/greengrass.ts';
 import type { KeyAlgorithm } from './services/iot/certificate-authority.ts';
 import { createIotService } from './services/iot/index.ts';
 import { type BucketDefinition, createStackBucket } from './services/s3/buckets.ts';
 import { createS3Service } from './services/s3/index.ts';
 import { openStateStore, type StateSnapshot } from './store.ts';
-import { systemClock, type Clock, type LocalCloudContext } from './wire/context.ts';
+import { type Clock, type LocalCloudContext, systemClock } from './wire/context.ts';
 import { InjectedFault } from './wire/injected-fault.ts';
+import { parseJsonObject, readBodyWithin } from './wire/request-body.ts';
 import { encodeRestJsonError, jsonResponse, RestJsonError } from './wire/rest-json.ts';
 import type { AdminRoute, EmulatedService, ServiceRequest, ServiceResponse } from './wire/service.ts';
-import { parseJsonObject, readBodyWithin } from './wire/request-body.ts';
 
 const ADMIN_PREFIX = '/_local/';
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -152,7 +146,11 @@ export async function createLocalCloud(options: LocalCloudOptions = {}): Promise
     const service = servicesBySigningName.get(signingService);
     const body = await readBodyWithin(req, service?.maxBodyBytes ?? MAX_BODY_BYTES);
     if (body === undefined) {
-      return send(res, requestId, encodeRestJsonError(new RestJsonError('RequestEntityTooLargeException', 413, 'Request body too large'), requestId));
+      return send(
+        res,
+        requestId,
+        encodeRestJsonError(new RestJsonError('RequestEntityTooLargeException', 413, 'Request body too large'), requestId),
+      );
     }
     if (rawPath.startsWith(ADMIN_PREFIX)) {
       const response = await runAdminRoute(adminRoutes, req.method ?? 'GET', rawPath.slice(ADMIN_PREFIX.length), body, requestId);
@@ -282,7 +280,10 @@ async function runAdminRoute(
   const handler = routes.get(`${method} ${path.replace(/\/$/, '')}`);
   if (!handler) {
     const known = [...routes.keys()].map((key) => key.replace(' ', ` ${ADMIN_PREFIX}`)).join(', ');
-    return encodeRestJsonError(new RestJsonError('NotFound', 404, `No admin route ${method} ${ADMIN_PREFIX}${path}; known: ${known}`), requestId);
+    return encodeRestJsonError(
+      new RestJsonError('NotFound', 404, `No admin route ${method} ${ADMIN_PREFIX}${path}; known: ${known}`),
+      requestId,
+    );
   }
   const input = body.length === 0 ? undefined : parseJsonObject(body);
   if (body.length > 0 && input === undefined) {
@@ -303,7 +304,6 @@ function send(res: HttpResponse, requestId: string, response: ServiceResponse): 
   res.writeHead(response.status, headers);
   res.end(response.body ?? '');
 }
-
 
 function safeDecodePath(rawPath: string): string {
   try {

@@ -6,7 +6,7 @@ import { stackBucketsOf } from './lambda/stack-buckets.ts';
 import { lambdaTargetsOf, stackRulesOf } from './lambda/stack-rules.ts';
 import { stackTablesOf } from './lambda/stack-tables.ts';
 import { createLocalCloud, type LocalCloud } from './server.ts';
-import { createStepFunctionsService, stateMachineArnResolver, type StepFunctionsService } from './services/stepfunctions/index.ts';
+import { createStepFunctionsService, type StepFunctionsService, stateMachineArnResolver } from './services/stepfunctions/index.ts';
 import { stateMachinesOf } from './services/stepfunctions/state-machine-definitions.ts';
 
 export interface ServiceCloudOptions extends Partial<LocalCloudConfig> {

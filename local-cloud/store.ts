@@ -5,7 +5,11 @@ import { SqliteDatabase } from './sqlite-database.ts';
  * What a collection gives back: a copy made from the database, read-only so that the compiler refuses a change
  * made to it in place, which would be lost. A change is a `set` of a new value.
  */
-export type Stored<T> = T extends readonly (infer U)[] ? readonly Stored<U>[] : T extends object ? { readonly [K in keyof T]: Stored<T[K]> } : T;
+export type Stored<T> = T extends readonly (infer U)[]
+  ? readonly Stored<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: Stored<T[K]> }
+    : T;
 
 /** Values by key, in key order (UTF-8 byte order, as S3 lists keys). */
 export interface Collection<V> {
@@ -37,13 +41,7 @@ export interface ScopedCollection<V> {
 
 export type ThingPrincipalType = 'EXCLUSIVE_THING' | 'NON_EXCLUSIVE_THING';
 
-export type CertificateStatus =
-  | 'ACTIVE'
-  | 'INACTIVE'
-  | 'REVOKED'
-  | 'PENDING_TRANSFER'
-  | 'REGISTER_INACTIVE'
-  | 'PENDING_ACTIVATION';
+export type CertificateStatus = 'ACTIVE' | 'INACTIVE' | 'REVOKED' | 'PENDING_TRANSFER' | 'REGISTER_INACTIVE' | 'PENDING_ACTIVATION';
 
 export interface ThingRecord {
   thingName: string;
@@ -319,7 +317,11 @@ class SqliteCollection<V> implements Collection<V> {
   }
 
   get(key: string): Stored<V> | undefined {
-    const row = this.#database.get<{ value: string }>('SELECT value FROM entries WHERE collection = ? AND scope = ? AND key = ?', ...this.#where, key);
+    const row = this.#database.get<{ value: string }>(
+      'SELECT value FROM entries WHERE collection = ? AND scope = ? AND key = ?',
+      ...this.#where,
+      key,
+    );
     return row && (JSON.parse(row.value) as Stored<V>);
   }
 
@@ -364,7 +366,10 @@ class SqliteCollection<V> implements Collection<V> {
   }
 
   count(): number {
-    return this.#database.get<{ count: number }>('SELECT count(*) AS count FROM entries WHERE collection = ? AND scope = ?', ...this.#where)?.count ?? 0;
+    return (
+      this.#database.get<{ count: number }>('SELECT count(*) AS count FROM entries WHERE collection = ? AND scope = ?', ...this.#where)
+        ?.count ?? 0
+    );
   }
 
   isEmpty(): boolean {
@@ -409,7 +414,10 @@ class SqliteScopedCollection<V> implements ScopedCollection<V> {
   /** Every scope's values, in scope then key order. */
   byScope(): Map<string, V[]> {
     const grouped = new Map<string, V[]>();
-    const rows = this.#database.all<{ scope: string; value: string }>('SELECT scope, value FROM entries WHERE collection = ? ORDER BY scope, key', this.#collection);
+    const rows = this.#database.all<{ scope: string; value: string }>(
+      'SELECT scope, value FROM entries WHERE collection = ? ORDER BY scope, key',
+      this.#collection,
+    );
     for (const { scope, value } of rows) {
       const values = grouped.get(scope) ?? [];
       values.push(JSON.parse(value) as V);
@@ -419,7 +427,9 @@ class SqliteScopedCollection<V> implements ScopedCollection<V> {
   }
 }
 
-type SqliteState = { [K in keyof LocalCloudState]: LocalCloudState[K] extends ScopedCollection<infer V> ? SqliteScopedCollection<V> : LocalCloudState[K] };
+type SqliteState = {
+  [K in keyof LocalCloudState]: LocalCloudState[K] extends ScopedCollection<infer V> ? SqliteScopedCollection<V> : LocalCloudState[K];
+};
 
 /** The state in the SQLite database at `path`, created when missing; a temporary database when `path` is undefined. */
 export function openStateStore(path?: string): StateStore {

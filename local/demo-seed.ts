@@ -22,7 +22,9 @@ export async function createDemoCertificates(endpoint: string, region: string, c
     const certificateArns: string[] = [];
     while (certificateArns.length < count) {
       const { csrPem } = await createDeviceCsr(`demo-device-${certificateArns.length + 1}`);
-      const { certificateArn } = await iot.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: csrPem, setAsActive: true }));
+      const { certificateArn } = await iot.send(
+        new CreateCertificateFromCsrCommand({ certificateSigningRequest: csrPem, setAsActive: true }),
+      );
       if (!certificateArn) throw new Error('CreateCertificateFromCsr returned no certificateArn');
       certificateArns.push(certificateArn);
     }

@@ -57,7 +57,10 @@ const outcome = (name: string | undefined) => (name === undefined ? 'succeeded' 
 function thingTemplate(thing: Record<string, unknown>, extra: { parameters?: object; resources?: object } = {}): string {
   return JSON.stringify({
     Parameters: { ThingName: { Type: 'String' }, ...extra.parameters },
-    Resources: { thing: { Type: 'AWS::IoT::Thing', ...thing, Properties: { ThingName: { Ref: 'ThingName' }, ...(thing.Properties as object) } }, ...extra.resources },
+    Resources: {
+      thing: { Type: 'AWS::IoT::Thing', ...thing, Properties: { ThingName: { Ref: 'ThingName' }, ...(thing.Properties as object) } },
+      ...extra.resources,
+    },
   });
 }
 
@@ -86,7 +89,10 @@ export async function checkAssumptions({ iot, greengrass, coreDeviceThingName }:
 
     // Whether FAIL fails on any existing thing, or only on a differing value, decides whether a template could
     // tell a new thing from an existing one without a DescribeThing (docs/performance.md, apiCallsPerDevice).
-    const identical = thingTemplate({ Properties: { AttributePayload: { probe: 'first' } }, OverrideSettings: { AttributePayload: 'FAIL' } });
+    const identical = thingTemplate({
+      Properties: { AttributePayload: { probe: 'first' } },
+      OverrideSettings: { AttributePayload: 'FAIL' },
+    });
     const failed = await errorName(register(existing, identical));
     results.push({
       assumption: '2',
@@ -96,7 +102,9 @@ export async function checkAssumptions({ iot, greengrass, coreDeviceThingName }:
     });
 
     const crowded = `${prefix}-four-attributes`;
-    const tooMany = await errorName(register(crowded, thingTemplate({ Properties: { AttributePayload: { a: '1', b: '2', c: '3', d: '4' } } })));
+    const tooMany = await errorName(
+      register(crowded, thingTemplate({ Properties: { AttributePayload: { a: '1', b: '2', c: '3', d: '4' } } })),
+    );
     const created = await errorName(iot.send(new DescribeThingCommand({ thingName: crowded })));
     results.push({
       assumption: '21',
@@ -108,10 +116,15 @@ export async function checkAssumptions({ iot, greengrass, coreDeviceThingName }:
     const { certificateArn, certificateId } = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
     certificates.push(certificateId!);
     const holder = `${prefix}-implicit-attach`;
-    const withCertificate = thingTemplate({}, {
-      parameters: { CertificateId: { Type: 'String' } },
-      resources: { certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'CertificateId' }, Status: 'ACTIVE' } } },
-    });
+    const withCertificate = thingTemplate(
+      {},
+      {
+        parameters: { CertificateId: { Type: 'String' } },
+        resources: {
+          certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'CertificateId' }, Status: 'ACTIVE' } },
+        },
+      },
+    );
     await register(holder, withCertificate, { CertificateId: certificateId! });
     const exclusive = await errorName(
       iot.send(new AttachThingPrincipalCommand({ thingName: holder, principal: certificateArn, thingPrincipalType: 'EXCLUSIVE_THING' })),
@@ -119,7 +132,8 @@ export async function checkAssumptions({ iot, greengrass, coreDeviceThingName }:
     const attachment = (await iot.send(new ListThingPrincipalsV2Command({ thingName: holder }))).thingPrincipalObjects?.[0];
     results.push({
       assumption: '7',
-      claim: 'AttachThingPrincipal EXCLUSIVE_THING of a certificate that RegisterThing attached to the same thing succeeds and makes it exclusive',
+      claim:
+        'AttachThingPrincipal EXCLUSIVE_THING of a certificate that RegisterThing attached to the same thing succeeds and makes it exclusive',
       observed: `${outcome(exclusive)}; attached as ${attachment?.thingPrincipalType ?? 'nothing'}`,
       holds: exclusive === undefined && attachment?.thingPrincipalType === 'EXCLUSIVE_THING',
     });
@@ -139,17 +153,24 @@ export async function checkAssumptions({ iot, greengrass, coreDeviceThingName }:
     const status = (await iot.send(new DescribeCertificateCommand({ certificateId }))).certificateDescription?.status;
     results.push({
       assumption: '1',
-      claim: 'RegisterThing with the CertificateId of an INACTIVE certificate and Status ACTIVE, without OverrideSettings, leaves it INACTIVE',
+      claim:
+        'RegisterThing with the CertificateId of an INACTIVE certificate and Status ACTIVE, without OverrideSettings, leaves it INACTIVE',
       observed: `the certificate is ${status}`,
       holds: status === 'INACTIVE',
     });
 
     const unknownCore = await errorName(
-      greengrass.send(new BatchAssociateClientDeviceWithCoreDeviceCommand({ coreDeviceThingName: `${prefix}-no-core`, entries: [{ thingName: existing }] })),
+      greengrass.send(
+        new BatchAssociateClientDeviceWithCoreDeviceCommand({
+          coreDeviceThingName: `${prefix}-no-core`,
+          entries: [{ thingName: existing }],
+        }),
+      ),
     );
     results.push({
       assumption: 'workflow',
-      claim: 'BatchAssociateClientDeviceWithCoreDevice with an unknown core device fails the call with ResourceNotFoundException (not retried)',
+      claim:
+        'BatchAssociateClientDeviceWithCoreDevice with an unknown core device fails the call with ResourceNotFoundException (not retried)',
       observed: outcome(unknownCore),
       holds: unknownCore === 'ResourceNotFoundException',
     });
@@ -157,7 +178,10 @@ export async function checkAssumptions({ iot, greengrass, coreDeviceThingName }:
     if (coreDeviceThingName !== undefined) {
       const disassociated = await greengrass
         .send(new BatchDisassociateClientDeviceFromCoreDeviceCommand({ coreDeviceThingName, entries: [{ thingName: existing }] }))
-        .then((answer) => `succeeded; error entries ${JSON.stringify(answer.errorEntries ?? [])}`, (error: Error) => `failed: ${error.name}`);
+        .then(
+          (answer) => `succeeded; error entries ${JSON.stringify(answer.errorEntries ?? [])}`,
+          (error: Error) => `failed: ${error.name}`,
+        );
       results.push({
         assumption: '11',
         claim: 'Disassociating a client device that is not associated succeeds, with no error entry',
@@ -183,7 +207,10 @@ async function untilAccepted(call: () => Promise<unknown>): Promise<void> {
 
 async function removeAll(iot: IoTClient, things: readonly string[], certificates: readonly string[]): Promise<void> {
   for (const thingName of new Set(things)) {
-    const principals = await iot.send(new ListThingPrincipalsCommand({ thingName })).then((page) => page.principals ?? [], () => []);
+    const principals = await iot.send(new ListThingPrincipalsCommand({ thingName })).then(
+      (page) => page.principals ?? [],
+      () => [],
+    );
     for (const principal of principals) await iot.send(new DetachThingPrincipalCommand({ thingName, principal }));
     await untilAccepted(() => iot.send(new DeleteThingCommand({ thingName })));
   }
@@ -196,9 +223,15 @@ async function removeAll(iot: IoTClient, things: readonly string[], certificates
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { region: { type: 'string' }, core: { type: 'string' } } });
   const config = values.region === undefined ? {} : { region: values.region };
-  const results = await checkAssumptions({ iot: new IoTClient(config), greengrass: new GreengrassV2Client(config), coreDeviceThingName: values.core });
+  const results = await checkAssumptions({
+    iot: new IoTClient(config),
+    greengrass: new GreengrassV2Client(config),
+    coreDeviceThingName: values.core,
+  });
   for (const { assumption, claim, observed, holds } of results) {
-    process.stdout.write(`${holds ? 'holds  ' : 'DIFFERS'}  ${assumption.padEnd(8)} ${claim}\n         ${''.padEnd(8)} observed: ${observed}\n`);
+    process.stdout.write(
+      `${holds ? 'holds  ' : 'DIFFERS'}  ${assumption.padEnd(8)} ${claim}\n         ${''.padEnd(8)} observed: ${observed}\n`,
+    );
   }
   return results.every((result) => result.holds) ? 0 : 1;
 }

@@ -42,7 +42,15 @@ export function mutationScores(report: Report): { files: FileScore[]; total: Fil
       return { file, killed: detected, survived, noCoverage, mutants: valid, score: valid === 0 ? 100 : (100 * detected) / valid };
     })
     .sort((a, b) => a.file.localeCompare(b.file));
-  const sum = files.reduce((total, file) => ({ killed: total.killed + file.killed, survived: total.survived + file.survived, noCoverage: total.noCoverage + file.noCoverage, mutants: total.mutants + file.mutants }), { killed: 0, survived: 0, noCoverage: 0, mutants: 0 });
+  const sum = files.reduce(
+    (total, file) => ({
+      killed: total.killed + file.killed,
+      survived: total.survived + file.survived,
+      noCoverage: total.noCoverage + file.noCoverage,
+      mutants: total.mutants + file.mutants,
+    }),
+    { killed: 0, survived: 0, noCoverage: 0, mutants: 0 },
+  );
   return { files, total: { file: 'all files', ...sum, score: sum.mutants === 0 ? 100 : (100 * sum.killed) / sum.mutants } };
 }
 
@@ -68,7 +76,9 @@ if (import.meta.main) {
   const report = readMutationReport(args.find((arg) => !arg.startsWith('--')));
   const { files, total } = mutationScores(report);
   for (const file of [...files, total]) {
-    console.log(`${file.score.toFixed(1).padStart(6)}%  ${String(file.killed).padStart(4)} killed  ${String(file.survived).padStart(3)} survived  ${String(file.noCoverage).padStart(3)} no coverage  ${file.file}`);
+    console.log(
+      `${file.score.toFixed(1).padStart(6)}%  ${String(file.killed).padStart(4)} killed  ${String(file.survived).padStart(3)} survived  ${String(file.noCoverage).padStart(3)} no coverage  ${file.file}`,
+    );
   }
   if (args.includes('--survivors')) console.log(`\n${survivors(report).join('\n')}`);
 }

@@ -3,7 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import * as z from 'zod/mini';
 // The contract's schemas register themselves, named, with zod's global registry as the module loads.
-import { COMPLETION_DETAIL_TYPES, DEFAULT_LIST_LIMIT, FLEET_COMPLETION_DETAIL_TYPE, FLEET_RUN_ID_PATTERN, MAX_LIST_LIMIT, REQUEST_ID_PATTERN } from '../functions/contract.ts';
+import {
+  COMPLETION_DETAIL_TYPES,
+  DEFAULT_LIST_LIMIT,
+  FLEET_COMPLETION_DETAIL_TYPE,
+  FLEET_RUN_ID_PATTERN,
+  MAX_LIST_LIMIT,
+  REQUEST_ID_PATTERN,
+} from '../functions/contract.ts';
 
 const fieldError = {
   type: 'object',
@@ -72,7 +79,8 @@ function json(schemaRef: string) {
 
 /** A configuration to fix (AWS_ENDPOINT_URL naming an endpoint where nothing listens), not a moment to wait out. */
 const endpointUnreachable = {
-  description: 'The function could not reach the AWS endpoint it is configured with (a local cloud on another port, say); the message names it. Sending the request again does not help',
+  description:
+    'The function could not reach the AWS endpoint it is configured with (a local cloud on another port, say); the message names it. Sending the request again does not help',
   content: { 'application/json': { schema: { type: 'object', required: ['message'], properties: { message: { type: 'string' } } } } },
 };
 
@@ -90,8 +98,19 @@ function listOperation(noun: string, listSchema: string) {
   return {
     summary: `List ${noun}, newest first`,
     parameters: [
-      { name: 'status', in: 'query', required: false, schema: { type: 'string', enum: ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'] }, description: `Only ${noun} whose execution has this status.` },
-      { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: DEFAULT_LIST_LIMIT } },
+      {
+        name: 'status',
+        in: 'query',
+        required: false,
+        schema: { type: 'string', enum: ['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE'] },
+        description: `Only ${noun} whose execution has this status.`,
+      },
+      {
+        name: 'limit',
+        in: 'query',
+        required: false,
+        schema: { type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: DEFAULT_LIST_LIMIT },
+      },
       { name: 'nextToken', in: 'query', required: false, schema: { type: 'string' }, description: 'The nextToken of the previous page.' },
     ],
     responses: {
@@ -110,19 +129,27 @@ function requestRoutes(collection: string, requestSchema: string, noun: string) 
       get: listOperation(`${noun} requests`, 'RequestList'),
       post: {
         summary: `Start a ${noun} request`,
-        parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: REQUEST_ID_PATTERN.source } }],
+        parameters: [
+          { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: REQUEST_ID_PATTERN.source } },
+        ],
         requestBody: { required: true, ...json(requestSchema) },
         responses: {
           '202': { description: 'Accepted: the execution runs (or already ran) for this requestId', ...json('Accepted') },
           '400': { description: 'Invalid request: every violation with its field', ...json('FieldErrors') },
           '409': {
-            description: 'The requestId was already used with a different body, or devices of the request belong to running requests (send it again once they have finished); nothing was started',
+            description:
+              'The requestId was already used with a different body, or devices of the request belong to running requests (send it again once they have finished); nothing was started',
             ...json('Conflict'),
           },
           '413': { description: 'The body is larger than one request may be', ...json('FieldErrors') },
-          '415': { description: 'The Content-Type header names something other than JSON in UTF-8 (application/json or application/*+json)', ...json('FieldErrors') },
+          '415': {
+            description: 'The Content-Type header names something other than JSON in UTF-8 (application/json or application/*+json)',
+            ...json('FieldErrors'),
+          },
           '429': retryLater('Step Functions throttled the start of the execution'),
-          '503': retryLater('Step Functions was unavailable, or does not show yet the execution that a concurrent duplicate of this request started'),
+          '503': retryLater(
+            'Step Functions was unavailable, or does not show yet the execution that a concurrent duplicate of this request started',
+          ),
           '502': endpointUnreachable,
         },
       },
@@ -146,10 +173,17 @@ function requestRoutes(collection: string, requestSchema: string, noun: string) 
         summary: `Cancel a running ${noun} request: devices under way finish (or roll back) as usual, devices not yet started are reported NOT_STARTED`,
         parameters: [{ name: 'requestId', in: 'path', required: true, schema: { type: 'string' } }],
         responses: {
-          '202': { description: 'The cancel is taken (the same again for a repeated cancel); the status URL shows the outcome once the execution ends', ...json('Accepted') },
+          '202': {
+            description:
+              'The cancel is taken (the same again for a repeated cancel); the status URL shows the outcome once the execution ends',
+            ...json('Accepted'),
+          },
           '400': { description: 'Malformed requestId', ...json('FieldErrors') },
           '404': { description: 'No such request' },
-          '409': { description: 'The request has already ended: nothing to cancel', content: { 'application/json': { schema: alreadyEnded('requestId') } } },
+          '409': {
+            description: 'The request has already ended: nothing to cancel',
+            content: { 'application/json': { schema: alreadyEnded('requestId') } },
+          },
           '429': retryLater('Step Functions or DynamoDB throttled the cancel'),
           '503': retryLater('Step Functions or DynamoDB was unavailable'),
           '502': endpointUnreachable,
@@ -159,7 +193,12 @@ function requestRoutes(collection: string, requestSchema: string, noun: string) 
   };
 }
 
-const fleetRunIdParameter = { name: 'fleetRunId', in: 'path', required: true, schema: { type: 'string', pattern: FLEET_RUN_ID_PATTERN.source } };
+const fleetRunIdParameter = {
+  name: 'fleetRunId',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: FLEET_RUN_ID_PATTERN.source },
+};
 
 const fleetAccepted = {
   type: 'object',
@@ -174,12 +213,29 @@ function fleetRoutes() {
       get: listOperation('fleet runs', 'FleetRunList'),
       post: {
         summary: 'Start a fleet run: a manifest in the fleet bucket, validated whole, then provisioned (or deprovisioned) in batches',
-        parameters: [{ name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: FLEET_RUN_ID_PATTERN.source } }],
+        parameters: [
+          { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: FLEET_RUN_ID_PATTERN.source } },
+        ],
         requestBody: { required: true, ...json('FleetRunRequest') },
         responses: {
-          '202': { description: 'Accepted: the run runs (or already ran) for this fleetRunId. An invalid manifest ends it FAILED, touching nothing', content: { 'application/json': { schema: fleetAccepted } } },
+          '202': {
+            description:
+              'Accepted: the run runs (or already ran) for this fleetRunId. An invalid manifest ends it FAILED, touching nothing',
+            content: { 'application/json': { schema: fleetAccepted } },
+          },
           '400': { description: 'Invalid body: every violation with its field', ...json('FieldErrors') },
-          '409': { description: 'The fleetRunId was already used with another manifest, action or options; nothing was started', content: { 'application/json': { schema: { type: 'object', required: ['message', 'fleetRunId'], properties: { message: { type: 'string' }, fleetRunId: { type: 'string' }, executionArn: { type: 'string' } } } } } },
+          '409': {
+            description: 'The fleetRunId was already used with another manifest, action or options; nothing was started',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['message', 'fleetRunId'],
+                  properties: { message: { type: 'string' }, fleetRunId: { type: 'string' }, executionArn: { type: 'string' } },
+                },
+              },
+            },
+          },
           '415': { description: 'The Content-Type header names something other than JSON in UTF-8', ...json('FieldErrors') },
           '429': retryLater('Step Functions throttled the start of the run'),
           '503': retryLater('Step Functions was unavailable'),
@@ -203,16 +259,34 @@ function fleetRoutes() {
     },
     '/fleet-runs/{fleetRunId}/cancel': {
       post: {
-        summary: 'Cancel a running fleet run: no new batch starts; batches under way finish or roll back as usual, their devices not yet started end NOT_STARTED; the report says which',
+        summary:
+          'Cancel a running fleet run: no new batch starts; batches under way finish or roll back as usual, their devices not yet started end NOT_STARTED; the report says which',
         parameters: [fleetRunIdParameter],
         responses: {
           '202': {
             description: 'The cancel is taken (the same again for a repeated cancel); GET shows outcome CANCELLED once the run ends',
-            content: { 'application/json': { schema: { ...fleetAccepted, properties: { ...fleetAccepted.properties, batchesCancelled: { type: 'array', items: { type: 'string' }, description: 'The requests of the batches under way, each cancelled in turn.' } } } } },
+            content: {
+              'application/json': {
+                schema: {
+                  ...fleetAccepted,
+                  properties: {
+                    ...fleetAccepted.properties,
+                    batchesCancelled: {
+                      type: 'array',
+                      items: { type: 'string' },
+                      description: 'The requests of the batches under way, each cancelled in turn.',
+                    },
+                  },
+                },
+              },
+            },
           },
           '400': { description: 'Malformed fleetRunId', ...json('FieldErrors') },
           '404': { description: 'No such run' },
-          '409': { description: 'The run has already ended: nothing to cancel', content: { 'application/json': { schema: alreadyEnded('fleetRunId') } } },
+          '409': {
+            description: 'The run has already ended: nothing to cancel',
+            content: { 'application/json': { schema: alreadyEnded('fleetRunId') } },
+          },
           '429': retryLater('Step Functions or DynamoDB throttled the cancel'),
           '503': retryLater('Step Functions or DynamoDB was unavailable'),
           '502': endpointUnreachable,
@@ -221,7 +295,8 @@ function fleetRoutes() {
     },
     '/fleet-uploads': {
       post: {
-        summary: 'A presigned PUT URL for a new manifest in the fleet bucket (under uploads/, which starts no run by itself): upload, then POST /fleet-runs with its manifest',
+        summary:
+          'A presigned PUT URL for a new manifest in the fleet bucket (under uploads/, which starts no run by itself): upload, then POST /fleet-runs with its manifest',
         requestBody: { required: false, ...json('FleetUploadRequest') },
         responses: {
           '201': { description: 'Where and how to upload', ...json('FleetUpload') },
@@ -265,17 +340,38 @@ function components(io: 'input' | 'output', ids: string[]): Record<string, unkno
 export function buildOpenApiDocument() {
   const requests = components('input', ['ProvisioningRequest', 'DeprovisioningRequest', 'FleetRunRequest', 'FleetUploadRequest']);
   const answers = components('output', [
-    'RequestStatus', 'RequestProgress', 'RequestSummary', 'DeviceOutcome', 'StepError', 'RollbackReport', 'UnsettledDevices', 'UnsettledDevice', 'RequestList', 'RequestListItem',
-    'FleetRunStatus', 'FleetRunDevices', 'FleetTotals', 'FleetReportFiles', 'FleetRunError', 'FleetRunList', 'FleetRunListItem', 'FleetUpload',
+    'RequestStatus',
+    'RequestProgress',
+    'RequestSummary',
+    'DeviceOutcome',
+    'StepError',
+    'RollbackReport',
+    'UnsettledDevices',
+    'UnsettledDevice',
+    'RequestList',
+    'RequestListItem',
+    'FleetRunStatus',
+    'FleetRunDevices',
+    'FleetTotals',
+    'FleetReportFiles',
+    'FleetRunError',
+    'FleetRunList',
+    'FleetRunListItem',
+    'FleetUpload',
   ]);
   return {
     openapi: '3.0.3',
     info: {
       title: 'iot-provisioning-workflow',
       version: '0.1.0',
-      description: 'Provision IoT devices into AWS IoT Core and associate them with AWS IoT Greengrass V2 core devices. Every method requires IAM (SigV4) authorization.',
+      description:
+        'Provision IoT devices into AWS IoT Core and associate them with AWS IoT Greengrass V2 core devices. Every method requires IAM (SigV4) authorization.',
     },
-    paths: { ...requestRoutes('provisioning-requests', 'ProvisioningRequest', 'provisioning'), ...requestRoutes('deprovisioning-requests', 'DeprovisioningRequest', 'deprovisioning'), ...fleetRoutes() },
+    paths: {
+      ...requestRoutes('provisioning-requests', 'ProvisioningRequest', 'provisioning'),
+      ...requestRoutes('deprovisioning-requests', 'DeprovisioningRequest', 'deprovisioning'),
+      ...fleetRoutes(),
+    },
     components: {
       securitySchemes: { sigv4: { type: 'apiKey', name: 'Authorization', in: 'header', 'x-amazon-apigateway-authtype': 'awsSigv4' } },
       schemas: { ...requests, ...answers, Accepted: accepted, FieldErrors: fieldError, Conflict: conflict },
@@ -316,7 +412,8 @@ export function buildEventsDocument() {
     info: {
       title: 'iot-provisioning-workflow events',
       version: '1.0.0',
-      description: "Published on the service's bus (the stage parameter eventBus) when a provisioning or deprovisioning request, or a fleet run, ends.",
+      description:
+        "Published on the service's bus (the stage parameter eventBus) when a provisioning or deprovisioning request, or a fleet run, ends.",
     },
     paths: {},
     components: {

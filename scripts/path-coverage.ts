@@ -77,8 +77,16 @@ export function pathCoverage(traces: TraceRecord[], definitions: Record<Machine,
       const { Retry = [], Catch = [] } = state as { Retry?: Rule[]; Catch?: Rule[] };
       states.set(`${machine}/${name}`, { Retry, Catch });
       add({ machine, id: name, kind: 'state' }, `${machine}/state/${name}`);
-      Retry.forEach((rule, index) => add({ machine, id: `${name} Retry[${index}] (${rule.ErrorEquals.join(', ')})`, kind: 'retry' }, `${machine}/retry/${name}/${index}`));
-      Catch.forEach((rule, index) => add({ machine, id: `${name} Catch[${index}] (${rule.ErrorEquals.join(', ')}) -> ${rule.Next}`, kind: 'catch' }, `${machine}/catch/${name}/${index}`));
+      for (const [index, rule] of Retry.entries())
+        add(
+          { machine, id: `${name} Retry[${index}] (${rule.ErrorEquals.join(', ')})`, kind: 'retry' },
+          `${machine}/retry/${name}/${index}`,
+        );
+      for (const [index, rule] of Catch.entries())
+        add(
+          { machine, id: `${name} Catch[${index}] (${rule.ErrorEquals.join(', ')}) -> ${rule.Next}`, kind: 'catch' },
+          `${machine}/catch/${name}/${index}`,
+        );
     });
   }
   const credit = (key: string, test: string, what: string) => {
@@ -93,7 +101,10 @@ export function pathCoverage(traces: TraceRecord[], definitions: Record<Machine,
       continue;
     }
     for (const name of new Set(trace.entered)) credit(`${machine}/state/${name}`, trace.test, `state ${name}`);
-    for (const [kind, failures] of [['retry', trace.retried], ['catch', trace.caught]] as const) {
+    for (const [kind, failures] of [
+      ['retry', trace.retried],
+      ['catch', trace.caught],
+    ] as const) {
       for (const { state, error } of failures) {
         const rules = (kind === 'retry' ? states.get(`${machine}/${state}`)?.Retry : states.get(`${machine}/${state}`)?.Catch) ?? [];
         const index = rules.findIndex((rule) => matches(rule, error));
@@ -133,7 +144,10 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const project = await loadServerlessProject();
-  const definitions = Object.fromEntries(MACHINES.map((machine) => [machine, stateMachineDefinition(project, machine)])) as Record<Machine, unknown>;
+  const definitions = Object.fromEntries(MACHINES.map((machine) => [machine, stateMachineDefinition(project, machine)])) as Record<
+    Machine,
+    unknown
+  >;
   const { branches, unmatched } = pathCoverage(traces, definitions);
   const undriven = branches.filter((branch) => branch.tests.length === 0);
   const byKind = Object.fromEntries(
@@ -144,10 +158,15 @@ async function main(): Promise<void> {
   ) as PathCoverageResult['byKind'];
 
   if (verbose) {
-    for (const branch of branches) console.log(`${branch.tests.length > 0 ? '  driven ' : 'UNDRIVEN'} ${branch.machine} ${branch.id}${branch.tests.length > 0 ? `\n           ${branch.tests.slice(0, 3).join('\n           ')}${branch.tests.length > 3 ? `\n           … and ${branch.tests.length - 3} more` : ''}` : ''}`);
+    for (const branch of branches)
+      console.log(
+        `${branch.tests.length > 0 ? '  driven ' : 'UNDRIVEN'} ${branch.machine} ${branch.id}${branch.tests.length > 0 ? `\n           ${branch.tests.slice(0, 3).join('\n           ')}${branch.tests.length > 3 ? `\n           … and ${branch.tests.length - 3} more` : ''}` : ''}`,
+      );
   }
   for (const note of unmatched) console.log(`not in the definitions (a renamed state?): ${note}`);
-  const summary = (['state', 'retry', 'catch'] as const).map((kind) => `${byKind[kind].driven}/${byKind[kind].branches} ${kind === 'state' ? 'states' : `${kind} branches`}`).join(', ');
+  const summary = (['state', 'retry', 'catch'] as const)
+    .map((kind) => `${byKind[kind].driven}/${byKind[kind].branches} ${kind === 'state' ? 'states' : `${kind} branches`}`)
+    .join(', ');
   console.log(`\n${traces.length} executions traced; driven: ${summary}.`);
   if (undriven.length > 0) {
     console.log(`\nNot driven by any test (${undriven.length}):`);

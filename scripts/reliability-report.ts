@@ -155,7 +155,9 @@ function suiteFigures(): string {
       '|---|---|---|---|',
       ...DELETION_DECIDING.map((name) => {
         const file = files.find((candidate) => candidate.file === name);
-        return file ? `| \`${name}\` | ${percent(file.score)} | ${file.survived} | ${file.noCoverage} |` : `| \`${name}\` | not mutated | — | — |`;
+        return file
+          ? `| \`${name}\` | ${percent(file.score)} | ${file.survived} | ${file.noCoverage} |`
+          : `| \`${name}\` | not mutated | — | — |`;
       }),
     );
   } else {
@@ -190,7 +192,10 @@ console.log(`\n${table}\n\n${footer}\n\n${suite}`);
 if (output?.endsWith('.json')) {
   // The data, and the same text as printed, for the documentation to quote.
   const run = { date: new Date().toISOString(), cores: cpus().length, node: process.version };
-  writeFileSync(output, `${JSON.stringify({ run, totals: { scenarios: results.length, ...totals }, summary: footer, table, suite, scenarios: results }, null, 2)}\n`);
+  writeFileSync(
+    output,
+    `${JSON.stringify({ run, totals: { scenarios: results.length, ...totals }, summary: footer, table, suite, scenarios: results }, null, 2)}\n`,
+  );
   console.log(`\nwritten to ${output}`);
 } else if (output) {
   const run = `Run of ${minute(new Date())} on ${cpus().length} cores, Node ${process.version}.`;

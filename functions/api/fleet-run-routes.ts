@@ -1,9 +1,9 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { FLEET_RUN_ID_PATTERN } from '../domain/fleet-run.ts';
 import type { FleetRunListItem } from '../domain/fleet-run-schemas.ts';
-import { badRequest, header, jsonBodyOf, jsonResponse, statusUrl } from './http.ts';
 import { cancelFleetRun, fleetRunStatus, listFleetRuns, submitFleetRun } from './fleet-runs.ts';
 import { createFleetUpload } from './fleet-uploads.ts';
+import { badRequest, header, jsonBodyOf, jsonResponse, statusUrl } from './http.ts';
 import { cancelledStatusUrl, listPage, retryLater } from './request-routes.ts';
 
 const INVALID_PATH_FLEET_RUN_ID = [{ field: 'path.fleetRunId', reason: 'must be 1-72 characters of a-z, A-Z, 0-9, underscore or hyphen' }];
@@ -24,7 +24,11 @@ export async function postFleetRun(event: APIGatewayProxyEvent): Promise<APIGate
         executionArn: outcome.executionArn,
       });
     case 'started':
-      return jsonResponse(202, { fleetRunId: outcome.fleetRunId, executionArn: outcome.executionArn, statusUrl: statusUrl(event, outcome.fleetRunId) });
+      return jsonResponse(202, {
+        fleetRunId: outcome.fleetRunId,
+        executionArn: outcome.executionArn,
+        statusUrl: statusUrl(event, outcome.fleetRunId),
+      });
   }
 }
 
@@ -67,14 +71,20 @@ export async function postFleetRunCancel(event: APIGatewayProxyEvent): Promise<A
         statusUrl: url,
       });
     case 'cancelling':
-      return jsonResponse(202, { fleetRunId, executionArn: outcome.executionArn, statusUrl: url, batchesCancelled: outcome.batchesCancelled });
+      return jsonResponse(202, {
+        fleetRunId,
+        executionArn: outcome.executionArn,
+        statusUrl: url,
+        batchesCancelled: outcome.batchesCancelled,
+      });
   }
 }
 
 /** `POST /fleet-uploads`: 201 with a presigned PUT URL for a new manifest in the fleet bucket; 400/415 for a bad body. */
 export async function postFleetUpload(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   // No body at all takes the defaults, as `{}` does.
-  const body = event.body === null || event.body === undefined || event.body.trim() === '' ? { ok: true as const, value: {} } : jsonBodyOf(event);
+  const body =
+    event.body === null || event.body === undefined || event.body.trim() === '' ? { ok: true as const, value: {} } : jsonBodyOf(event);
   if (!body.ok) return body.response;
   const outcome = await createFleetUpload(body.value);
   return outcome.kind === 'invalid' ? badRequest(outcome.errors) : jsonResponse(201, outcome.upload);

@@ -1,20 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeMapRunCommand, type DescribeMapRunCommandOutput, ListMapRunsCommand, paginateListExecutions } from '@aws-sdk/client-sfn';
+import { dynamodb } from '../aws/clients/dynamodb.ts';
+import { sfn } from '../aws/clients/sfn.ts';
+import { isCancelled, writeCancelMarker } from '../aws/device-leases.ts';
+import { type ExecutionPage, findExecution, listExecutionsPage, type StartOutcome, startExecutionOnce } from '../aws/executions.ts';
+import { fleetBucket } from '../aws/fleet-bucket.ts';
+import { readFleetRunCounts } from '../aws/fleet-run-counts.ts';
+import { presignedGetUrl } from '../aws/presigned-urls.ts';
 import { type FleetAction, type FleetReportLocation, fleetRunKeys, fleetRunOwner, parseS3Uri } from '../domain/fleet-run.ts';
 import { fleetRunIntent, validateFleetRunRequest } from '../domain/fleet-run-request.ts';
-import { fleetRunProgress } from '../domain/fleet-run-status.ts';
 import type { FleetRunStatus } from '../domain/fleet-run-schemas.ts';
+import { fleetRunProgress } from '../domain/fleet-run-status.ts';
 import { requestDigest } from '../domain/request-digest.ts';
 import { resolveRequestId } from '../domain/request-id.ts';
 import { DEFAULT_LIST_LIMIT, type ListQuery } from '../domain/request-listing.ts';
 import type { FieldError } from '../domain/validation.ts';
-import { dynamodb } from '../aws/clients/dynamodb.ts';
-import { sfn } from '../aws/clients/sfn.ts';
-import { isCancelled, writeCancelMarker } from '../aws/device-leases.ts';
-import { readFleetRunCounts } from '../aws/fleet-run-counts.ts';
-import { type ExecutionPage, findExecution, listExecutionsPage, type StartOutcome, startExecutionOnce } from '../aws/executions.ts';
-import { fleetBucket } from '../aws/fleet-bucket.ts';
-import { presignedGetUrl } from '../aws/presigned-urls.ts';
 import { logger } from '../lambda/powertools.ts';
 import { type CancelOutcome, cancelRequest, requestKinds, stateMachineArn } from './requests.ts';
 
@@ -34,7 +34,8 @@ export type FleetSubmitOutcome = { kind: 'invalid'; errors: FieldError[] } | (St
 export async function submitFleetRun(body: unknown, idempotencyKey?: string): Promise<FleetSubmitOutcome> {
   const request = validateFleetRunRequest(body, fleetBucket());
   const fleetRunId = resolveRequestId(request.ok ? request.value.fleetRunId : undefined, idempotencyKey, randomUUID);
-  if (!request.ok || !fleetRunId.ok) return { kind: 'invalid', errors: [...(request.ok ? [] : request.errors), ...(fleetRunId.ok ? [] : fleetRunId.errors)] };
+  if (!request.ok || !fleetRunId.ok)
+    return { kind: 'invalid', errors: [...(request.ok ? [] : request.errors), ...(fleetRunId.ok ? [] : fleetRunId.errors)] };
   logger.appendKeys({ fleetRunId: fleetRunId.value });
   const digest = requestDigest(fleetRunIntent(request.value));
   const { manifest, action, options } = request.value;
@@ -52,7 +53,9 @@ interface FleetRunInput {
 function fleetRunInput(execution: { executionArn?: string; input?: string }): FleetRunInput {
   const input = JSON.parse(execution.input ?? '{}') as Partial<FleetRunInput>;
   if (typeof input.requestDigest !== 'string' || input.action === undefined) {
-    throw new Error(`execution ${execution.executionArn} has no action or requestDigest in its input: it is not a fleet run this service started`);
+    throw new Error(
+      `execution ${execution.executionArn} has no action or requestDigest in its input: it is not a fleet run this service started`,
+    );
   }
   return input as FleetRunInput;
 }
@@ -72,7 +75,11 @@ export async function fleetRunStatus(fleetRunId: string): Promise<FleetRunStatus
   const counts = mapRun ? await readFleetRunCounts(dynamodb, owner) : undefined;
   // An ended run's outcome says whether a cancel reached it; a running one's only its marker does.
   const cancelled = execution.status === 'RUNNING' && (await isCancelled(dynamodb, owner));
-  const view = fleetRunProgress({ execution, mapRun, counts, cancelled }, new Date(), `s3://${fleetBucket()}/${fleetRunKeys(fleetRunId).problems}`);
+  const view = fleetRunProgress(
+    { execution, mapRun, counts, cancelled },
+    new Date(),
+    `s3://${fleetBucket()}/${fleetRunKeys(fleetRunId).problems}`,
+  );
   return view.report ? { ...view, reportUrls: await reportUrls(view.report) } : view;
 }
 
@@ -99,7 +106,9 @@ export function listFleetRuns(query: ListQuery): Promise<ExecutionPage> {
   });
 }
 
-export type FleetCancelOutcome = Exclude<CancelOutcome, { kind: 'cancelling' }> | { kind: 'cancelling'; executionArn: string; batchesCancelled: string[] };
+export type FleetCancelOutcome =
+  | Exclude<CancelOutcome, { kind: 'cancelling' }>
+  | { kind: 'cancelling'; executionArn: string; batchesCancelled: string[] };
 
 /** A batch's request is named `<fleetRunId>-<position>` (fleet-run.ts batchRequestId). */
 function isBatchOf(fleetRunId: string, requestId: string): boolean {
@@ -124,7 +133,10 @@ export async function cancelFleetRun(fleetRunId: string): Promise<FleetCancelOut
   const kind = requestKinds[action];
   const runStart = execution.startDate?.getTime() ?? 0;
   const batchesCancelled: string[] = [];
-  const running = paginateListExecutions({ client: sfn }, { stateMachineArn: stateMachineArn(kind), statusFilter: 'RUNNING', maxResults: 1_000 });
+  const running = paginateListExecutions(
+    { client: sfn },
+    { stateMachineArn: stateMachineArn(kind), statusFilter: 'RUNNING', maxResults: 1_000 },
+  );
   for await (const page of running) {
     for (const batch of page.executions ?? []) {
       const name = batch.name as string;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { type FleetUpload, fleetUploadRequestSchema, plannedUpload, UPLOAD_URL_SECONDS } from '../domain/fleet-upload.ts';
-import { type FieldError, validate } from '../domain/validation.ts';
 import { fleetBucket } from '../aws/fleet-bucket.ts';
 import { presignedPutUrl } from '../aws/presigned-urls.ts';
+import { type FleetUpload, fleetUploadRequestSchema, plannedUpload, UPLOAD_URL_SECONDS } from '../domain/fleet-upload.ts';
+import { type FieldError, validate } from '../domain/validation.ts';
 
 export type UploadOutcome = { kind: 'invalid'; errors: FieldError[] } | { kind: 'ready'; upload: FleetUpload };
 

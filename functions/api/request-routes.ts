@@ -1,12 +1,12 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import type { $ZodType } from 'zod/v4/core';
+import { ExecutionNotYetVisibleError, type ExecutionPage } from '../aws/executions.ts';
 import { heldDevicesMessage } from '../domain/device-leases.ts';
 import { isThrottlingError, isTransientError, isUnnamedTransientFailure, TransientServiceError } from '../domain/errors.ts';
 import { REQUEST_ID_PATTERN } from '../domain/limits.ts';
-import { type ExecutionPage, ExecutionNotYetVisibleError } from '../aws/executions.ts';
-import { badRequest, header, jsonBodyOf, jsonResponse, statusUrl } from './http.ts';
 import { type ListQuery, listQuerySchema, type RequestListItem } from '../domain/request-listing.ts';
 import { validate } from '../domain/validation.ts';
+import { badRequest, header, jsonBodyOf, jsonResponse, statusUrl } from './http.ts';
 import { cancelRequest, listOf, type RequestKind, statusOf, submitRequest } from './requests.ts';
 
 /** `POST /<collection>`: 202 with where to follow the request, 400/413/415 for bad input, 409 for a reused key or devices another running request holds. */
@@ -26,7 +26,11 @@ export async function postRequest(kind: RequestKind<$ZodType>, event: APIGateway
         executionArn: outcome.executionArn,
       });
     case 'held':
-      return jsonResponse(409, { message: heldDevicesMessage(outcome.heldDevices), requestId: outcome.requestId, heldDevices: outcome.heldDevices });
+      return jsonResponse(409, {
+        message: heldDevicesMessage(outcome.heldDevices),
+        requestId: outcome.requestId,
+        heldDevices: outcome.heldDevices,
+      });
     case 'started':
       return jsonResponse(202, {
         requestId: outcome.requestId,
@@ -82,7 +86,9 @@ export async function getRequest(kind: RequestKind<$ZodType>, event: APIGatewayP
   if (!REQUEST_ID_PATTERN.test(requestId)) return badRequest(INVALID_PATH_REQUEST_ID);
   const status = await statusOf(kind, requestId).catch(retryLater);
   if (status && 'statusCode' in status) return status;
-  return status ? jsonResponse(200, status) : jsonResponse(404, { message: `no ${kind.collection.replace(/s$/, '')} with requestId ${requestId}` });
+  return status
+    ? jsonResponse(200, status)
+    : jsonResponse(404, { message: `no ${kind.collection.replace(/s$/, '')} with requestId ${requestId}` });
 }
 
 /** The status URL of what a `POST /<collection>/{id}/cancel` cancels: statusUrl appends the id to the collection's path. */
@@ -141,7 +147,8 @@ export async function listPage(
   const query = validate(listQuerySchema, event.queryStringParameters ?? {});
   if (!query.ok) return badRequest(query.errors.map((error) => ({ ...error, field: `query.${error.field}` })));
   const page = await list(query.value).catch((error: Error) => {
-    if (error.name === 'InvalidToken') return badRequest([{ field: 'query.nextToken', reason: 'is not a token this list gave: start again without it' }]);
+    if (error.name === 'InvalidToken')
+      return badRequest([{ field: 'query.nextToken', reason: 'is not a token this list gave: start again without it' }]);
     return retryLater(error);
   });
   if ('statusCode' in page) return page;

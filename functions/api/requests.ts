@@ -1,18 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import type { DescribeExecutionCommandOutput } from '@aws-sdk/client-sfn';
 import type { $ZodType, output } from 'zod/v4/core';
-import { type HeldDevice, type HolderExecution, leaseOwner, type LeaseHolder, type Workflow } from '../domain/device-leases.ts';
+import { dynamodb } from '../aws/clients/dynamodb.ts';
+import { acquireLeases, releaseLeases, writeCancelMarker } from '../aws/device-leases.ts';
+import {
+  describeRequest,
+  type ExecutionPage,
+  findExecution,
+  listExecutionsPage,
+  type RequestStatusView,
+  runningExecutions,
+  sameRequest,
+  startExecutionOnce,
+} from '../aws/executions.ts';
 import { deprovisioningRequestSchema } from '../domain/deprovisioning-request.ts';
-import { deprovisioningIntent, provisioningIntent, toDeprovisioningExecutionInput, toProvisioningExecutionInput } from '../domain/execution-input.ts';
+import { type HeldDevice, type HolderExecution, type LeaseHolder, leaseOwner, type Workflow } from '../domain/device-leases.ts';
+import {
+  deprovisioningIntent,
+  provisioningIntent,
+  toDeprovisioningExecutionInput,
+  toProvisioningExecutionInput,
+} from '../domain/execution-input.ts';
 import { deviceConcurrency, quotasFromEnvironment } from '../domain/pacing.ts';
 import { provisioningRequestSchema } from '../domain/provisioning-request.ts';
 import { requestDigest } from '../domain/request-digest.ts';
 import { resolveRequestId } from '../domain/request-id.ts';
-import { type FieldError, validate } from '../domain/validation.ts';
-import { dynamodb } from '../aws/clients/dynamodb.ts';
-import { acquireLeases, releaseLeases, writeCancelMarker } from '../aws/device-leases.ts';
 import { DEFAULT_LIST_LIMIT, type ListQuery } from '../domain/request-listing.ts';
-import { describeRequest, type ExecutionPage, findExecution, listExecutionsPage, runningExecutions, sameRequest, startExecutionOnce, type RequestStatusView } from '../aws/executions.ts';
+import { type FieldError, validate } from '../domain/validation.ts';
 import { logger } from '../lambda/powertools.ts';
 
 /** What differs between provisioning and deprovisioning requests: their schema, machine and input. */
@@ -93,7 +107,11 @@ export type PrepareOutcome =
  * run's batch starts it from its state machine). Nothing is leased when the request is invalid or already has an
  * execution; when a device it names belongs to another running request, nothing is leased either.
  */
-export async function prepareRequest<Schema extends $ZodType>(kind: RequestKind<Schema>, body: unknown, options: SubmitOptions = {}): Promise<PrepareOutcome> {
+export async function prepareRequest<Schema extends $ZodType>(
+  kind: RequestKind<Schema>,
+  body: unknown,
+  options: SubmitOptions = {},
+): Promise<PrepareOutcome> {
   const request = validate(kind.schema, body);
   const digest = request.ok ? requestDigest(kind.intentOf(request.value)) : '';
   const bodyRequestId = typeof body === 'object' && body !== null ? (body as { requestId?: unknown }).requestId : undefined;
@@ -113,7 +131,11 @@ export async function prepareRequest<Schema extends $ZodType>(kind: RequestKind<
   const heldDevices = await acquireLeases(dynamodb, { owner, holder, thingNames }, holderStatus);
   if (heldDevices.length > 0) return { kind: 'held', requestId: requestId.value, heldDevices };
 
-  const input = { ...((await kind.toExecutionInput(request.value, requestId.value, machine)) as object), requestDigest: digest, leaseOwner: owner };
+  const input = {
+    ...((await kind.toExecutionInput(request.value, requestId.value, machine)) as object),
+    requestDigest: digest,
+    leaseOwner: owner,
+  };
   return { kind: 'ready', requestId: requestId.value, stateMachineArn: machine, input, digest, thingNames };
 }
 
@@ -122,7 +144,11 @@ export async function prepareRequest<Schema extends $ZodType>(kind: RequestKind<
  * invalid, or when a device it names belongs to another running request: its devices are leased first
  * (device-leases.ts).
  */
-export async function submitRequest<Schema extends $ZodType>(kind: RequestKind<Schema>, body: unknown, options: SubmitOptions = {}): Promise<SubmitOutcome> {
+export async function submitRequest<Schema extends $ZodType>(
+  kind: RequestKind<Schema>,
+  body: unknown,
+  options: SubmitOptions = {},
+): Promise<SubmitOutcome> {
   const prepared = await prepareRequest(kind, body, options);
   if (prepared.kind === 'existing') return { ...sameRequest(prepared.execution, prepared.digest), requestId: prepared.requestId };
   if (prepared.kind !== 'ready') return prepared;
@@ -144,7 +170,9 @@ async function holderStatus(holder: LeaseHolder): Promise<HolderExecution | unde
 /** Leases that could not be released are taken over once their request shows no execution: the answer matters more. */
 async function releaseQuietly(owner: string, thingNames: readonly string[]): Promise<void> {
   await releaseLeases(dynamodb, owner, thingNames).catch((error: unknown) => {
-    logger.warn('could not release the device leases of a request that did not start; another request takes them over', { errorName: (error as Error).name });
+    logger.warn('could not release the device leases of a request that did not start; another request takes them over', {
+      errorName: (error as Error).name,
+    });
   });
 }
 

@@ -8,7 +8,16 @@ import {
   type TransactWriteItem,
   TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
-import { cancelMarkerKey, type HeldDevice, type HolderExecution, inChunks, isStaleLease, LEASE_TTL_SECONDS, type LeaseHolder, type Workflow } from '../domain/device-leases.ts';
+import {
+  cancelMarkerKey,
+  type HeldDevice,
+  type HolderExecution,
+  inChunks,
+  isStaleLease,
+  LEASE_TTL_SECONDS,
+  type LeaseHolder,
+  type Workflow,
+} from '../domain/device-leases.ts';
 import { TransientServiceError } from '../domain/errors.ts';
 import { logger } from '../lambda/powertools.ts';
 
@@ -110,11 +119,19 @@ export async function acquireLeases(client: DynamoDBClient, claim: LeaseClaim, s
   return [];
 }
 
-async function acquireChunk(client: DynamoDBClient, claim: LeaseClaim, chunk: readonly string[], statusOf: HolderStatus): Promise<HeldDevice[]> {
+async function acquireChunk(
+  client: DynamoDBClient,
+  claim: LeaseClaim,
+  chunk: readonly string[],
+  statusOf: HolderStatus,
+): Promise<HeldDevice[]> {
   const stale = new Map<string, StaleLease>();
   for (let attempt = 1; attempt <= TRANSACTION_ATTEMPTS; attempt++) {
     const now = nowSeconds();
-    const reasons = await transact(client, chunk.map((thingName) => leasePut(claim, thingName, stale.get(thingName), now)));
+    const reasons = await transact(
+      client,
+      chunk.map((thingName) => leasePut(claim, thingName, stale.get(thingName), now)),
+    );
     if (!reasons) return [];
     const blockers = reasons.flatMap((reason, index) => {
       const blocker = reason.Code === 'ConditionalCheckFailed' ? blockerOf(chunk[index] as string, reason.Item) : undefined;
@@ -124,7 +141,8 @@ async function acquireChunk(client: DynamoDBClient, claim: LeaseClaim, chunk: re
     for (const owner of new Set(blockers.map((blocker) => blocker.owner))) {
       const ofOwner = blockers.filter((blocker) => blocker.owner === owner);
       const first = ofOwner[0] as Blocker;
-      if (isStaleLease(await statusOf(first.holder), first.acquiredAt, now)) for (const blocker of ofOwner) stale.set(blocker.thingName, blocker);
+      if (isStaleLease(await statusOf(first.holder), first.acquiredAt, now))
+        for (const blocker of ofOwner) stale.set(blocker.thingName, blocker);
       else held.push(...ofOwner.map(({ thingName, holder }) => ({ thingName, heldBy: holder })));
     }
     if (held.length > 0) return held;
@@ -162,7 +180,8 @@ async function releaseChunk(client: DynamoDBClient, owner: string, chunk: readon
     const stillOwned = remaining.filter((_, index) => reasons[index]?.Code !== 'ConditionalCheckFailed');
     if (stillOwned.length === remaining.length) {
       cancellations += 1;
-      if (cancellations >= TRANSACTION_ATTEMPTS) throw new TransientServiceError('the device leases could not be released: concurrent transactions kept cancelling them');
+      if (cancellations >= TRANSACTION_ATTEMPTS)
+        throw new TransientServiceError('the device leases could not be released: concurrent transactions kept cancelling them');
       await setTimeout(Math.random() * CONFLICT_WAIT_MS * cancellations);
     }
     remaining = stillOwned;
@@ -200,11 +219,18 @@ export async function writeCancelMarker(client: DynamoDBClient, owner: string, h
 export async function isCancelled(client: DynamoDBClient, owner: string): Promise<boolean> {
   try {
     const { Item } = await client.send(
-      new GetItemCommand({ TableName: leasesTableName(), Key: { thingName: { S: cancelMarkerKey(owner) } }, ConsistentRead: true, ProjectionExpression: 'thingName' }),
+      new GetItemCommand({
+        TableName: leasesTableName(),
+        Key: { thingName: { S: cancelMarkerKey(owner) } },
+        ConsistentRead: true,
+        ProjectionExpression: 'thingName',
+      }),
     );
     return Item !== undefined;
   } catch (error) {
-    logger.warn('could not read the request\'s cancel marker; going on as if it had not been cancelled', { errorName: (error as Error).name });
+    logger.warn("could not read the request's cancel marker; going on as if it had not been cancelled", {
+      errorName: (error as Error).name,
+    });
     return false;
   }
 }

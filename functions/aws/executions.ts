@@ -1,15 +1,15 @@
 import { setTimeout } from 'node:timers/promises';
 import {
   DescribeExecutionCommand,
-  type ExecutionStatus as ExecutionStatusFilter,
   type DescribeExecutionCommandOutput,
+  type ExecutionStatus as ExecutionStatusFilter,
   GetExecutionHistoryCommand,
   ListExecutionsCommand,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import type * as z from 'zod/mini';
-import type { requestStatusSchema } from '../domain/request-status.ts';
 import { isTransientError, isUnnamedTransientFailure, messageFromCause } from '../domain/errors.ts';
+import type { requestStatusSchema } from '../domain/request-status.ts';
 import { unsettledDevicesOf } from '../domain/unsettled-devices.ts';
 import { isRecord } from '../domain/validation.ts';
 import { logger } from '../lambda/powertools.ts';
@@ -63,7 +63,9 @@ export async function findExecution(stateMachineArn: string, name: string): Prom
 /** Whether an existing execution was started for the request with this digest, or for another one under the same name. */
 export function sameRequest(execution: DescribeExecutionCommandOutput, digest: string): StartOutcome {
   const executionArn = execution.executionArn as string;
-  return digestOf(execution.input) === digest ? { kind: 'started', executionArn, startDate: execution.startDate } : { kind: 'conflict', executionArn };
+  return digestOf(execution.input) === digest
+    ? { kind: 'started', executionArn, startDate: execution.startDate }
+    : { kind: 'conflict', executionArn };
 }
 
 /** A concurrent duplicate request may have started the execution a moment ago: wait for it to show. */
@@ -74,7 +76,8 @@ async function describeExistingExecution(executionArn: string): Promise<Describe
     } catch (error) {
       if ((error as Error).name !== 'ExecutionDoesNotExist') throw error;
       const waitMs = VISIBILITY_WAITS_MS[attempt];
-      if (waitMs === undefined) throw new ExecutionNotYetVisibleError(`execution ${executionArn} exists but Step Functions does not show it yet`);
+      if (waitMs === undefined)
+        throw new ExecutionNotYetVisibleError(`execution ${executionArn} exists but Step Functions does not show it yet`);
       await setTimeout(waitMs);
     }
   }
@@ -94,7 +97,10 @@ export interface ExecutionPage {
   nextToken?: string;
 }
 
-export async function listExecutionsPage(stateMachineArn: string, page: { status?: string; limit: number; nextToken?: string }): Promise<ExecutionPage> {
+export async function listExecutionsPage(
+  stateMachineArn: string,
+  page: { status?: string; limit: number; nextToken?: string },
+): Promise<ExecutionPage> {
   const answer = await sfn.send(
     new ListExecutionsCommand({
       stateMachineArn,
@@ -124,7 +130,11 @@ type ExecutionStatus = RequestStatusView['executionStatus'];
  * end SUCCEEDED even when its summary says every device FAILED. `deviceMap` is the Map state with one
  * iteration per device, whose finished iterations are the progress of a running request.
  */
-export async function describeRequest(stateMachineArn: string, requestId: string, deviceMap: string): Promise<RequestStatusView | undefined> {
+export async function describeRequest(
+  stateMachineArn: string,
+  requestId: string,
+  deviceMap: string,
+): Promise<RequestStatusView | undefined> {
   const executionArn = executionArnOf(stateMachineArn, requestId);
   let execution: DescribeExecutionCommandOutput;
   try {
@@ -170,7 +180,8 @@ async function progressOf(execution: DescribeExecutionCommandOutput, deviceMap: 
       );
       for (const event of page.events ?? []) {
         if (!FINISHED_ITERATION_EVENTS.has(event.type ?? '')) continue;
-        const details = event.mapIterationSucceededEventDetails ?? event.mapIterationFailedEventDetails ?? event.mapIterationAbortedEventDetails;
+        const details =
+          event.mapIterationSucceededEventDetails ?? event.mapIterationFailedEventDetails ?? event.mapIterationAbortedEventDetails;
         if (details?.name === deviceMap) finished += 1;
       }
       nextToken = page.nextToken;

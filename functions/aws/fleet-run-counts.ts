@@ -40,7 +40,12 @@ export async function countBatchOnce(client: DynamoDBClient, owner: string, posi
 /** The run's counts so far; undefined before its first batch is counted. The set of counted batches is not read. */
 export async function readFleetRunCounts(client: DynamoDBClient, owner: string): Promise<FleetDeviceCounts | undefined> {
   const { Item } = await client.send(
-    new GetItemCommand({ TableName: leasesTableName(), Key: { thingName: { S: fleetRunCountsKey(owner) } }, ProjectionExpression: Object.keys(NAMES).join(', '), ExpressionAttributeNames: NAMES }),
+    new GetItemCommand({
+      TableName: leasesTableName(),
+      Key: { thingName: { S: fleetRunCountsKey(owner) } },
+      ProjectionExpression: Object.keys(NAMES).join(', '),
+      ExpressionAttributeNames: NAMES,
+    }),
   );
   if (!Item) return undefined;
   return Object.fromEntries(COUNTS.map((name) => [name, Number(Item[name]?.N ?? 0)])) as FleetDeviceCounts;

@@ -1,4 +1,7 @@
-import { BatchAssociateClientDeviceWithCoreDeviceCommand, BatchDisassociateClientDeviceFromCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
+import {
+  BatchAssociateClientDeviceWithCoreDeviceCommand,
+  BatchDisassociateClientDeviceFromCoreDeviceCommand,
+} from '@aws-sdk/client-greengrassv2';
 import type { ErrorEntry } from '../domain/client-device-batches.ts';
 import { greengrass } from './clients/greengrass.ts';
 
@@ -18,7 +21,10 @@ export async function associateWithCore(coreDeviceThingName: string, thingNames:
 export async function disassociateFromCore(coreDeviceThingName: string, thingNames: string[]): Promise<ErrorEntry[]> {
   try {
     const response = await greengrass.send(
-      new BatchDisassociateClientDeviceFromCoreDeviceCommand({ coreDeviceThingName, entries: thingNames.map((thingName) => ({ thingName })) }),
+      new BatchDisassociateClientDeviceFromCoreDeviceCommand({
+        coreDeviceThingName,
+        entries: thingNames.map((thingName) => ({ thingName })),
+      }),
     );
     return response.errorEntries ?? [];
   } catch (error) {

@@ -103,20 +103,30 @@ export function settleBatches(
   const notStarted = new Set<string>();
   const failures = new Map<string, { code: string; message: string }>();
   for (const batch of batches) {
-    batch.done.forEach((thingName) => done.add(thingName));
-    batch.notStarted?.forEach((thingName) => notStarted.add(thingName));
-    batch.failed.forEach(({ thingName, code, message }) => failures.set(thingName, { code, message }));
+    for (const thingName of batch.done) done.add(thingName);
+    for (const thingName of batch.notStarted ?? []) notStarted.add(thingName);
+    for (const { thingName, code, message } of batch.failed) failures.set(thingName, { code, message });
     if (batch.callError) {
       const failure = { code: batch.callError.Error, message: `the batch's call kept failing: ${batch.callError.Error}` };
-      batch.pending?.forEach((thingName) => failures.set(thingName, failure));
+      for (const thingName of batch.pending ?? []) failures.set(thingName, failure);
     }
   }
-  const inBatches = new Set(batches.flatMap((batch) => [...batch.done, ...(batch.pending ?? []), ...batch.failed.map((f) => f.thingName), ...(batch.notStarted ?? [])]));
+  const inBatches = new Set(
+    batches.flatMap((batch) => [
+      ...batch.done,
+      ...(batch.pending ?? []),
+      ...batch.failed.map((f) => f.thingName),
+      ...(batch.notStarted ?? []),
+    ]),
+  );
   return devices.map((device) => {
     if (!inBatches.has(device.thingName)) return device;
     if (done.has(device.thingName)) return { ...device, status: succeeded };
     if (notStarted.has(device.thingName)) return { ...device, status: 'NOT_STARTED' };
-    const failure = failures.get(device.thingName) ?? { code: 'NotProcessed', message: 'the batch ended without an outcome for this device' };
+    const failure = failures.get(device.thingName) ?? {
+      code: 'NotProcessed',
+      message: 'the batch ended without an outcome for this device',
+    };
     return { ...device, status: 'FAILED', error: { step, ...failure } };
   });
 }

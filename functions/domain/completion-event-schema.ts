@@ -6,9 +6,9 @@ export const completionDetailSchema = z
   .strictObject({
     requestId: z.string(),
     workflow: z.enum(['provision', 'deprovision']),
-    status: z.enum(['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED']).check(
-      z.meta({ description: "The request's outcome, as its summary's status: CANCELLED when a cancel left devices not started." }),
-    ),
+    status: z
+      .enum(['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED'])
+      .check(z.meta({ description: "The request's outcome, as its summary's status: CANCELLED when a cancel left devices not started." })),
     counts: z.strictObject({
       requested: z.number(),
       succeeded: z.number(),
@@ -20,12 +20,20 @@ export const completionDetailSchema = z
     completedAt: z.iso.datetime().check(
       z.meta({
         description:
-          "When the request ended: a later request on the same devices starts only after it, so events about one device order by it (EventBridge delivers in no guaranteed order).",
+          'When the request ended: a later request on the same devices starts only after it, so events about one device order by it (EventBridge delivers in no guaranteed order).',
       }),
     ),
-    statusUrl: z.optional(z.string()).check(z.meta({ description: 'Where GET answers the whole summary; absent where the stack has no API URL configured.' })),
+    statusUrl: z
+      .optional(z.string())
+      .check(z.meta({ description: 'Where GET answers the whole summary; absent where the stack has no API URL configured.' })),
     failedThingNames: z.array(z.string()).check(z.meta({ description: `The failed devices, at most ${MAX_FAILED_THING_NAMES}.` })),
-    failedThingNamesTruncated: z.optional(z.literal(true)).check(z.meta({ description: 'More devices failed than failedThingNames lists.' })),
+    failedThingNamesTruncated: z
+      .optional(z.literal(true))
+      .check(z.meta({ description: 'More devices failed than failedThingNames lists.' })),
   })
-  .check(z.meta({ id: 'RequestCompleted', description: 'The detail of a Provisioning Request Completed or Deprovisioning Request Completed event.' }));
-
+  .check(
+    z.meta({
+      id: 'RequestCompleted',
+      description: 'The detail of a Provisioning Request Completed or Deprovisioning Request Completed event.',
+    }),
+  );

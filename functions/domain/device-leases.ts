@@ -79,7 +79,11 @@ const NAMED_IN_MESSAGE = 5;
 
 /** The 409's message: which devices, held by which requests, and what to do. */
 export function heldDevicesMessage(held: readonly HeldDevice[]): string {
-  const holders = [...new Set(held.map(({ heldBy }) => `${heldBy.workflow === 'provision' ? 'provisioning' : 'deprovisioning'} request ${heldBy.requestId}`))];
+  const holders = [
+    ...new Set(
+      held.map(({ heldBy }) => `${heldBy.workflow === 'provision' ? 'provisioning' : 'deprovisioning'} request ${heldBy.requestId}`),
+    ),
+  ];
   const names = held.slice(0, NAMED_IN_MESSAGE).map(({ thingName }) => thingName);
   const more = held.length > NAMED_IN_MESSAGE ? ` and ${held.length - NAMED_IN_MESSAGE} more` : '';
   const devices = held.length === 1 ? `device ${names[0]} belongs` : `${held.length} devices (${names.join(', ')}${more}) belong`;

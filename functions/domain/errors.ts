@@ -99,7 +99,10 @@ const LONG_OFFENDING_VALUE = /Value (['"])(.{33,}?)\1 at /g;
  */
 export function boundedMessage(message: string): string {
   if (message.length <= MAX_ERROR_MESSAGE_CHARS) return message;
-  const shortened = message.replace(LONG_OFFENDING_VALUE, (_, quote: string, value: string) => `Value ${quote}${value.slice(0, 24)}…${quote} at `);
+  const shortened = message.replace(
+    LONG_OFFENDING_VALUE,
+    (_, quote: string, value: string) => `Value ${quote}${value.slice(0, 24)}…${quote} at `,
+  );
   return shortened.length <= MAX_ERROR_MESSAGE_CHARS ? shortened : `${shortened.slice(0, MAX_ERROR_MESSAGE_CHARS - 1)}…`;
 }
 

@@ -1,6 +1,6 @@
 import { defaultTemplateName, shippedTemplates } from '../../templates/index.ts';
-import type { DeprovisioningRequest } from './deprovisioning-request.ts';
 import { planClientDeviceBatches } from './client-device-batches.ts';
+import type { DeprovisioningRequest } from './deprovisioning-request.ts';
 import type { ProvisioningRequest } from './provisioning-request.ts';
 import { analyzeTemplate } from './provisioning-template.ts';
 import type { ClientDeviceBatch, DeviceRecord, ProvisioningExecutionInput } from './records.ts';

@@ -1,8 +1,8 @@
 import type * as z from 'zod/mini';
-import type { DeviceOutcome, RequestSummary, Step } from './records.ts';
-import type { executionStatusSchema, requestOutcomeSchema, requestProgressSchema } from './request-status.ts';
 import type { PlannedDevice } from './fleet-manifest.ts';
 import type { DoneStatus } from './fleet-workflow.ts';
+import type { DeviceOutcome, RequestSummary, Step } from './records.ts';
+import type { executionStatusSchema, requestOutcomeSchema, requestProgressSchema } from './request-status.ts';
 
 /** Steps of the CLI itself, beside the workflow's: the request could not be sent, or its execution gave no usable summary. */
 type ClientStep = 'submit' | 'status';
@@ -90,7 +90,11 @@ export function finishRequest(
     return {
       ...fromSummary,
       status: 'FAILED',
-      error: outcome.error ?? { step: 'status', code: `Unexpected${outcome.status}`, message: `the summary reports ${outcome.status} with no error` },
+      error: outcome.error ?? {
+        step: 'status',
+        code: `Unexpected${outcome.status}`,
+        message: `the summary reports ${outcome.status} with no error`,
+      },
     };
   });
   return { requestId, executionStatus: status, devices };

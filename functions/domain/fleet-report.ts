@@ -22,29 +22,54 @@ export interface DeviceReportEntry {
 }
 
 const CSV_COLUMNS = [
-  'line', 'index', 'thingName', 'status', 'coreDeviceThingName', 'requestId', 'resumed',
-  'thingArn', 'certificateArn', 'errorStep', 'errorCode', 'errorMessage', 'rolledBack', 'rollbackIncomplete',
+  'line',
+  'index',
+  'thingName',
+  'status',
+  'coreDeviceThingName',
+  'requestId',
+  'resumed',
+  'thingArn',
+  'certificateArn',
+  'errorStep',
+  'errorCode',
+  'errorMessage',
+  'rolledBack',
+  'rollbackIncomplete',
 ] as const;
 
 /** Failed devices by `<step> <code>`. */
 export function failureCounts(devices: readonly DeviceReportEntry[]): Record<string, number> {
   const failures: Record<string, number> = {};
-  for (const { error } of devices) {
-    if (error === undefined) continue;
-    const stepAndCode = `${error.step} ${error.code}`;
-    failures[stepAndCode] = (failures[stepAndCode] ?? 0) + 1;
-  }
+  for (const { error } of devices) countFailure(failures, error);
   return failures;
 }
 
-/** The report's CSV: one row per device, the same columns from the CLI and from a fleet run. */
-export function deviceReportCsv(devices: readonly DeviceReportEntry[]): string {
+export function countFailure(failures: Record<string, number>, error: OutcomeError | undefined): void {
+  if (error === undefined) return;
+  const stepAndCode = `${error.step} ${error.code}`;
+  failures[stepAndCode] = (failures[stepAndCode] ?? 0) + 1;
+}
+
+/** The report's CSV: one row per device, the same columns from the CLI and from a fleet run; written in parts, the header starts the first. */
+export function deviceReportCsv(devices: readonly DeviceReportEntry[], { header = true } = {}): string {
   const rows = devices.map((device) => [
-    device.line, device.index, device.thingName, device.status, device.coreDeviceThingName, device.requestId, device.resumed ? 'true' : 'false',
-    device.thingArn, device.certificateArn, device.error?.step, device.error?.code, device.error?.message,
-    device.rollback && describeUndone(device.rollback), device.rollback?.incomplete && `${device.rollback.incomplete.code}: ${device.rollback.incomplete.message}`,
+    device.line,
+    device.index,
+    device.thingName,
+    device.status,
+    device.coreDeviceThingName,
+    device.requestId,
+    device.resumed ? 'true' : 'false',
+    device.thingArn,
+    device.certificateArn,
+    device.error?.step,
+    device.error?.code,
+    device.error?.message,
+    device.rollback && describeUndone(device.rollback),
+    device.rollback?.incomplete && `${device.rollback.incomplete.code}: ${device.rollback.incomplete.message}`,
   ]);
-  return stringify(rows, { header: true, columns: [...CSV_COLUMNS] });
+  return stringify(rows, { header, columns: [...CSV_COLUMNS] });
 }
 
 /** What a failed device's rollback undid; left empty when it stopped before undoing anything. */

@@ -1,4 +1,4 @@
-import { type BatchResult, type FleetAction, FLEET_WORKFLOWS } from './fleet-run.ts';
+import { type BatchResult, FLEET_WORKFLOWS, type FleetAction } from './fleet-run.ts';
 import type { FleetTotals } from './fleet-run-schemas.ts';
 import { isRolledBack } from './summary.ts';
 

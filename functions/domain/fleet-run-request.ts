@@ -1,5 +1,5 @@
 import { manifestFormatOf } from './fleet-manifest.ts';
-import { type FleetAction, FLEET_RUN_ID_PATTERN, FLEET_WORKFLOWS, parseS3Uri } from './fleet-run.ts';
+import { FLEET_RUN_ID_PATTERN, FLEET_WORKFLOWS, type FleetAction, parseS3Uri } from './fleet-run.ts';
 import { type FieldError, isRecord, type Validated } from './validation.ts';
 
 /** `POST /fleet-runs`: a manifest in the fleet bucket, what to do with it, and request-level fields over the manifest's. */
@@ -29,12 +29,25 @@ export function validateFleetRunRequest(body: unknown, fleetBucket: string): Val
   if (location === undefined || manifestFormatOf(location.key) === undefined) {
     errors.push({ field: 'manifest', reason: 'must be s3://<bucket>/<key> of a .csv or .json manifest' });
   } else if (location.bucket !== fleetBucket) {
-    errors.push({ field: 'manifest', reason: `must be in the fleet bucket ${fleetBucket} (POST /fleet-uploads gives an upload URL there)` });
+    errors.push({
+      field: 'manifest',
+      reason: `must be in the fleet bucket ${fleetBucket} (POST /fleet-uploads gives an upload URL there)`,
+    });
   }
-  if (typeof action !== 'string' || !Object.hasOwn(FLEET_WORKFLOWS, action)) errors.push({ field: 'action', reason: 'must be provision or deprovision' });
-  for (const name of SET_BY_THE_RUN) if (name in options) errors.push({ field: name, reason: 'is set by the fleet run and must not be given' });
+  if (typeof action !== 'string' || !Object.hasOwn(FLEET_WORKFLOWS, action))
+    errors.push({ field: 'action', reason: 'must be provision or deprovision' });
+  for (const name of SET_BY_THE_RUN)
+    if (name in options) errors.push({ field: name, reason: 'is set by the fleet run and must not be given' });
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, value: { ...(fleetRunId !== undefined && { fleetRunId: fleetRunId as string }), manifest: manifest as string, action: action as FleetAction, options } };
+  return {
+    ok: true,
+    value: {
+      ...(fleetRunId !== undefined && { fleetRunId: fleetRunId as string }),
+      manifest: manifest as string,
+      action: action as FleetAction,
+      options,
+    },
+  };
 }
 
 /** What idempotency compares: the same fleetRunId with the same manifest, action and options is the same run. */

@@ -12,8 +12,19 @@ export const fleetActionSchema = z.enum(['provision', 'deprovision']);
 
 export const fleetRunRequestSchema = z
   .looseObject({
-    fleetRunId: z.optional(z.string().check(z.regex(FLEET_RUN_ID_PATTERN), z.meta({ description: 'Names the run: the same id with the same manifest and options reaches the same run. Default: a new UUID.' }))),
-    manifest: z.string().check(z.meta({ description: 's3://<bucket>/<key> of a .csv or .json manifest in the fleet bucket (POST /fleet-uploads gives an upload URL there).' })),
+    fleetRunId: z.optional(
+      z.string().check(
+        z.regex(FLEET_RUN_ID_PATTERN),
+        z.meta({
+          description: 'Names the run: the same id with the same manifest and options reaches the same run. Default: a new UUID.',
+        }),
+      ),
+    ),
+    manifest: z.string().check(
+      z.meta({
+        description: 's3://<bucket>/<key> of a .csv or .json manifest in the fleet bucket (POST /fleet-uploads gives an upload URL there).',
+      }),
+    ),
     action: z.optional(fleetActionSchema).check(z.meta({ description: 'Default provision.' })),
   })
   .check(
@@ -25,7 +36,10 @@ export const fleetRunRequestSchema = z
   );
 
 export const fleetOutcomeSchema = z.enum(['SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED']).check(
-  z.meta({ description: 'The devices’ outcome: CANCELLED when a cancel left devices not started; FAILED also for an invalid manifest (nothing touched).' }),
+  z.meta({
+    description:
+      'The devices’ outcome: CANCELLED when a cancel left devices not started; FAILED also for an invalid manifest (nothing touched).',
+  }),
 );
 
 export const fleetTotalsSchema = z
@@ -36,7 +50,11 @@ export const fleetTotalsSchema = z
     devices: z.number(),
     succeeded: z.number(),
     failed: z.number().check(z.meta({ description: 'Devices that failed, rolled back (see the report) or not.' })),
-    rolledBack: z.number().check(z.meta({ description: 'Of the failed devices, those whose rollback undid something (deleted the thing or detached a principal).' })),
+    rolledBack: z
+      .number()
+      .check(
+        z.meta({ description: 'Of the failed devices, those whose rollback undid something (deleted the thing or detached a principal).' }),
+      ),
     notStarted: z.number().check(z.meta({ description: 'Devices a cancel left untouched.' })),
     devicesPerSecond: z.optional(z.number()),
   })
@@ -44,13 +62,17 @@ export const fleetTotalsSchema = z
 
 export const fleetReportFilesSchema = z
   .strictObject({ json: z.string(), csv: z.string() })
-  .check(z.meta({ id: 'FleetReportFiles', description: 'The report, one line per device of the manifest: s3:// URIs in the fleet bucket.' }));
+  .check(
+    z.meta({ id: 'FleetReportFiles', description: 'The report, one line per device of the manifest: s3:// URIs in the fleet bucket.' }),
+  );
 
 export const fleetRunErrorSchema = z
   .strictObject({
     code: z.string().check(z.meta({ description: 'InvalidManifest, or the error the run failed with.' })),
     message: z.string(),
-    problems: z.optional(z.string().check(z.meta({ description: 'InvalidManifest: the s3:// URI of the problems file, each problem with its line.' }))),
+    problems: z.optional(
+      z.string().check(z.meta({ description: 'InvalidManifest: the s3:// URI of the problems file, each problem with its line.' })),
+    ),
   })
   .check(z.meta({ id: 'FleetRunError' }));
 
@@ -89,12 +111,20 @@ export const fleetRunStatusSchema = z
     outcome: z.optional(fleetOutcomeSchema),
     totals: z.optional(fleetTotalsSchema),
     report: z.optional(fleetReportFilesSchema),
-    reportUrls: z
-      .optional(z.strictObject({ json: z.string(), csv: z.string(), expiresAt: z.iso.datetime() }))
-      .check(z.meta({ description: 'With `report`: presigned GET URLs of its files, for a client without S3 permissions (the fleet CLI’s --server); new on each GET.' })),
+    reportUrls: z.optional(z.strictObject({ json: z.string(), csv: z.string(), expiresAt: z.iso.datetime() })).check(
+      z.meta({
+        description:
+          'With `report`: presigned GET URLs of its files, for a client without S3 permissions (the fleet CLI’s --server); new on each GET.',
+      }),
+    ),
     error: z.optional(fleetRunErrorSchema),
   })
-  .check(z.meta({ id: 'FleetRunStatus', description: 'A fleet run: counts that move per batch while it runs, its outcome and report once it has ended.' }));
+  .check(
+    z.meta({
+      id: 'FleetRunStatus',
+      description: 'A fleet run: counts that move per batch while it runs, its outcome and report once it has ended.',
+    }),
+  );
 
 export const fleetRunListItemSchema = z
   .strictObject({
@@ -110,7 +140,9 @@ export const fleetRunListItemSchema = z
 export const fleetRunListSchema = z
   .strictObject({
     fleetRuns: z.array(fleetRunListItemSchema),
-    nextToken: z.optional(z.string().check(z.meta({ description: 'Send it back as the nextToken parameter for the next page; absent on the last page.' }))),
+    nextToken: z.optional(
+      z.string().check(z.meta({ description: 'Send it back as the nextToken parameter for the next page; absent on the last page.' })),
+    ),
   })
   .check(z.meta({ id: 'FleetRunList', description: 'Fleet runs, newest first.' }));
 

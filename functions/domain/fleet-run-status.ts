@@ -22,7 +22,8 @@ interface MapRunFacts {
   executionCounts?: Partial<Record<'total' | 'succeeded' | 'failed' | 'timedOut' | 'aborted' | 'running' | 'pending', number>>;
 }
 
-const ended = (counts: MapRunFacts['executionCounts'] = {}) => (counts.succeeded ?? 0) + (counts.failed ?? 0) + (counts.timedOut ?? 0) + (counts.aborted ?? 0);
+const ended = (counts: MapRunFacts['executionCounts'] = {}) =>
+  (counts.succeeded ?? 0) + (counts.failed ?? 0) + (counts.timedOut ?? 0) + (counts.aborted ?? 0);
 
 /** What a fleet run's status is read from: its execution, its Map Run once it has one, its counter, its cancel marker. */
 export interface FleetRunFacts {
@@ -41,7 +42,11 @@ const NOTHING_COUNTED: FleetDeviceCounts = { succeeded: 0, failed: 0, rolledBack
  * counts those devices since the run started; the ETA assumes the pending ones go at that rate (none before the
  * first batch is counted).
  */
-export function fleetRunProgress({ execution, mapRun, counts, cancelled = false }: FleetRunFacts, now: Date, problemsLocation: string): FleetRunStatus {
+export function fleetRunProgress(
+  { execution, mapRun, counts, cancelled = false }: FleetRunFacts,
+  now: Date,
+  problemsLocation: string,
+): FleetRunStatus {
   const input = JSON.parse(execution.input ?? '{}') as { action?: string; manifest?: string };
   const startDate = execution.startDate ?? now;
   const view: FleetRunStatus = {
@@ -56,8 +61,14 @@ export function fleetRunProgress({ execution, mapRun, counts, cancelled = false 
   };
   const finished = execution.status === 'SUCCEEDED' && execution.output ? (JSON.parse(execution.output) as FleetReportLocation) : undefined;
   if (mapRun) {
-    view.devices = finished ? devicesSoFar(finished.totals.devices, finished.totals) : devicesSoFar(mapRun.itemCounts?.total ?? 0, counts ?? NOTHING_COUNTED);
-    view.batches = { total: mapRun.executionCounts?.total ?? 0, done: ended(mapRun.executionCounts), failed: mapRun.executionCounts?.failed ?? 0 };
+    view.devices = finished
+      ? devicesSoFar(finished.totals.devices, finished.totals)
+      : devicesSoFar(mapRun.itemCounts?.total ?? 0, counts ?? NOTHING_COUNTED);
+    view.batches = {
+      total: mapRun.executionCounts?.total ?? 0,
+      done: ended(mapRun.executionCounts),
+      failed: mapRun.executionCounts?.failed ?? 0,
+    };
     const { done, pending } = view.devices;
     const seconds = ((execution.stopDate ?? now).getTime() - startDate.getTime()) / 1000;
     if (done > 0 && seconds > 0) {
@@ -71,7 +82,11 @@ export function fleetRunProgress({ execution, mapRun, counts, cancelled = false 
   }
   if (execution.error) {
     // The message is cut to a summary's length; the problems file has every problem with its line.
-    view.error = { code: execution.error, message: messageFromCause(execution.cause), ...(execution.error === INVALID_MANIFEST && { problems: problemsLocation }) };
+    view.error = {
+      code: execution.error,
+      message: messageFromCause(execution.cause),
+      ...(execution.error === INVALID_MANIFEST && { problems: problemsLocation }),
+    };
   }
   return view;
 }

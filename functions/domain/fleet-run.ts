@@ -1,7 +1,7 @@
 import { messageFromCause } from './errors.ts';
 import { coreDeviceOf, type ManifestProblem, type PlannedDevice } from './fleet-manifest.ts';
-import { failedOutcome, finishRequest, type FinalExecutionStatus, type FleetDeviceOutcome, type OutcomeError } from './fleet-outcomes.ts';
-import { type DeviceReportEntry, failureCounts } from './fleet-report.ts';
+import { type FinalExecutionStatus, type FleetDeviceOutcome, failedOutcome, finishRequest, type OutcomeError } from './fleet-outcomes.ts';
+import { countFailure, type DeviceReportEntry } from './fleet-report.ts';
 import type { FleetAction, FleetOutcome, FleetTotals } from './fleet-run-schemas.ts';
 import { DEPROVISIONING, type FleetWorkflow, PROVISIONING, type RequestOptions } from './fleet-workflow.ts';
 import { MAX_DEVICES_PER_REQUEST } from './limits.ts';
@@ -41,20 +41,33 @@ export function fleetRunKeys(fleetRunId: string) {
   };
 }
 
+/** Where a device goes in the run's JSONL: its core device (the default one for those without), then its manifest position. */
+export type DeviceOrder = [coreDevice: string, index: number];
+
+export function deviceOrder(planned: PlannedDevice, options: RequestOptions): DeviceOrder {
+  return [coreDeviceOf(planned.device, options) ?? '', planned.index];
+}
+
+const coreDeviceCollator = new Intl.Collator();
+
 /**
- * The validated devices as the run's JSONL, ordered by core device (then manifest order): the batcher cuts
- * consecutive lines, so a batch mostly holds one core device and its association calls fill up (100 a call).
+ * The run's JSONL is ordered by core device, then manifest order: the batcher cuts consecutive lines, so a batch
+ * mostly holds one core device and its association calls fill up (100 a call).
  */
-export function normalizedManifest(devices: readonly PlannedDevice[], options: RequestOptions): { jsonl: string; coreDevices: number } {
-  const coreOf = (planned: PlannedDevice) => coreDeviceOf(planned.device, options) ?? '';
-  const sorted = [...devices].sort((left, right) => coreOf(left).localeCompare(coreOf(right)) || left.index - right.index);
-  return { jsonl: sorted.map((planned) => `${JSON.stringify(planned)}\n`).join(''), coreDevices: new Set(sorted.map(coreOf)).size };
+export function compareDeviceOrder([leftCore, leftIndex]: DeviceOrder, [rightCore, rightIndex]: DeviceOrder): number {
+  return coreDeviceCollator.compare(leftCore, rightCore) || leftIndex - rightIndex;
 }
 
 /** The problems file of an invalid manifest, and the one-line error the run fails with. */
-export function manifestProblemsReport(manifest: string, problems: readonly ManifestProblem[]): { document: unknown; summary: string } {
-  const count = `${problems.length} ${problems.length === 1 ? 'problem' : 'problems'}`;
-  return { document: { manifest, problems }, summary: `${manifest}: ${count}; no device was touched` };
+export function manifestProblemsReport(
+  manifest: string,
+  problems: readonly ManifestProblem[],
+  problemCount = problems.length,
+): { document: unknown; summary: string } {
+  const count = `${problemCount} ${problemCount === 1 ? 'problem' : 'problems'}`;
+  // Past the first problems, a manifest is more likely wrong throughout than in as many places: the count says how far.
+  const listed = problemCount > problems.length ? { problemCount, listed: problems.length } : {};
+  return { document: { manifest, ...listed, problems }, summary: `${manifest}: ${count}; no device was touched` };
 }
 
 /** Devices one batch works on at once, on average: enough that a batch's tail (associating, summarizing) overlaps the next batch's start. */
@@ -123,99 +136,140 @@ export interface FleetReportLocation {
   report: { json: string; csv: string };
 }
 
-interface ReportContext {
-  fleetRunId: string;
-  action: FleetAction;
-  manifest: string;
-  startedAt: Date;
-  finishedAt: Date;
-  /** Every device of the run's JSONL: the report holds each exactly once, whatever the result files say. */
-  devices: readonly PlannedDevice[];
-}
+/** What a report's header says of the run, as its devices are counted. */
+export type FleetReportHeader = Omit<FleetReportDocument, 'devices'>;
+
+/** One entry of a Map Run's result files, by the file it was read from. */
+export type MapRunResult =
+  | { kind: 'succeeded'; entry: MapRunResults['succeeded'][number] }
+  | { kind: 'failed'; entry: MapRunResults['failed'][number] }
+  | { kind: 'pending'; entry: MapRunResults['pending'][number] };
 
 /**
- * One outcome per device of the run: from its batch's summary (as the CLI reads a request's), FAILED at `submit`
- * with the error of a batch whose request never ran (devices held by another request, say), NOT_STARTED for a
- * batch the Map never started, and FAILED `status MissingOutcome` for a device no result file mentions.
+ * A fleet run's report, made one batch result at a time so that it can be written as it is made: one outcome per
+ * device from its batch's summary (as the CLI reads a request's), FAILED at `submit` with the error of a batch whose
+ * request never ran (devices held by another request, say), NOT_STARTED for a batch the Map never started, and FAILED
+ * `status MissingOutcome` for a device no result file mentions (`missing`, for each device `reported` says no to).
+ * It keeps only the counts and which devices it has reported.
  */
-export function buildFleetReport(context: ReportContext, results: MapRunResults): FleetReportDocument {
-  const workflow = FLEET_WORKFLOWS[context.action];
-  const outcomes = new Map<number, { requestId: string; outcome: FleetDeviceOutcome }>();
-  const record = (batch: FleetBatch, outcomeOf: (requestId: string, sent: { thingName: string; coreDeviceThingName: string | undefined }[]) => FleetDeviceOutcome[]) => {
-    const requestId = batchRequestId(context.fleetRunId, batch.Items[0]?.position ?? 0);
-    const sent = batch.Items.map(({ planned }) => ({ thingName: planned.device.thingName, coreDeviceThingName: coreDeviceOf(planned.device, batch.BatchInput.options) }));
-    const deviceOutcomes = outcomeOf(requestId, sent);
-    batch.Items.forEach(({ planned }, position) => outcomes.set(planned.index, { requestId, outcome: deviceOutcomes[position]! }));
-  };
+export class FleetReportTally {
+  readonly #fleetRunId: string;
+  readonly #action: FleetAction;
+  readonly #workflow: FleetWorkflow;
+  readonly #reported = new Set<number>();
+  readonly #failures: Record<string, number> = {};
+  #batches = { batches: 0, batchesFailed: 0, batchesNotStarted: 0 };
+  #succeeded = 0;
+  #notStarted = 0;
+  #rolledBack = 0;
   // As a request's summary says it: devices a cancel left not started make the run CANCELLED, whatever the others did.
-  let cancelled = false;
-  for (const entry of results.succeeded) {
-    const result = JSON.parse(entry.Output) as BatchResult;
-    if ('cancelled' in result || result.summary?.status === 'CANCELLED') cancelled = true;
-    record(JSON.parse(entry.Input) as FleetBatch, (requestId, sent) =>
-      'cancelled' in result ? sent.map(notStartedOutcome) : finishRequest(requestId, result.status, result.summary, sent, workflow.doneStatus).devices,
+  #cancelled = false;
+
+  constructor(fleetRunId: string, action: FleetAction) {
+    this.#fleetRunId = fleetRunId;
+    this.#action = action;
+    this.#workflow = FLEET_WORKFLOWS[action];
+  }
+
+  /** The lines of a batch's devices, except those an earlier result already reported. */
+  batch(result: MapRunResult): DeviceReportEntry[] {
+    const batch = JSON.parse(result.entry.Input) as FleetBatch;
+    const requestId = batchRequestId(this.#fleetRunId, batch.Items[0]?.position ?? 0);
+    const sent = batch.Items.map(({ planned }) => ({
+      thingName: planned.device.thingName,
+      coreDeviceThingName: coreDeviceOf(planned.device, batch.BatchInput.options),
+    }));
+    this.#batches.batches++;
+    let outcomes: FleetDeviceOutcome[];
+    if (result.kind === 'succeeded') {
+      const output = JSON.parse(result.entry.Output) as BatchResult;
+      if ('cancelled' in output || output.summary?.status === 'CANCELLED') this.#cancelled = true;
+      outcomes =
+        'cancelled' in output
+          ? sent.map(notStartedOutcome)
+          : finishRequest(requestId, output.status, output.summary, sent, this.#workflow.doneStatus).devices;
+    } else if (result.kind === 'failed') {
+      this.#batches.batchesFailed++;
+      const error: OutcomeError = {
+        step: 'submit',
+        code: result.entry.Error ?? 'BatchFailed',
+        message: messageFromCause(result.entry.Cause) || 'the batch failed without a cause',
+      };
+      outcomes = sent.map((device) => failedOutcome(device, error));
+    } else {
+      this.#batches.batchesNotStarted++;
+      outcomes = sent.map(notStartedOutcome);
+    }
+    return batch.Items.flatMap(({ planned }, position) =>
+      this.#reported.has(planned.index) ? [] : [this.#entry(planned, requestId, outcomes[position]!)],
     );
   }
-  for (const entry of results.failed) {
-    const error: OutcomeError = { step: 'submit', code: entry.Error ?? 'BatchFailed', message: messageFromCause(entry.Cause) || 'the batch failed without a cause' };
-    record(JSON.parse(entry.Input) as FleetBatch, (_, sent) => sent.map((device) => failedOutcome(device, error)));
-  }
-  for (const entry of results.pending) {
-    record(JSON.parse(entry.Input) as FleetBatch, (_, sent) => sent.map(notStartedOutcome));
+
+  reported(index: number): boolean {
+    return this.#reported.has(index);
   }
 
-  const devices = [...context.devices]
-    .sort((left, right) => left.index - right.index)
-    .map((planned): DeviceReportEntry => {
-      const found = outcomes.get(planned.index);
-      const { requestId, outcome } = found ?? {
-        requestId: '',
-        outcome: failedOutcome(
-          { thingName: planned.device.thingName, coreDeviceThingName: planned.device.coreDeviceThingName },
-          { step: 'status', code: 'MissingOutcome', message: 'no batch result of the run mentions this device' },
-        ),
-      };
-      return {
-        index: planned.index,
-        line: planned.line,
-        thingName: planned.device.thingName,
-        status: outcome.status,
-        coreDeviceThingName: outcome.coreDeviceThingName,
-        requestId,
-        thingArn: outcome.thingArn,
-        certificateArn: outcome.certificateArn,
-        error: outcome.error,
-        rollback: outcome.rollback,
-      };
-    });
-  const succeeded = devices.filter((device) => device.status === workflow.doneStatus).length;
-  const notStarted = devices.filter((device) => device.status === 'NOT_STARTED').length;
-  const elapsedSeconds = (context.finishedAt.getTime() - context.startedAt.getTime()) / 1000;
-  return {
-    fleetRunId: context.fleetRunId,
-    workflow: context.action,
-    manifest: context.manifest,
-    startedAt: context.startedAt.toISOString(),
-    finishedAt: context.finishedAt.toISOString(),
-    elapsedSeconds,
-    outcome: cancelled ? 'CANCELLED' : succeeded === devices.length ? 'SUCCEEDED' : succeeded === 0 ? 'FAILED' : 'PARTIAL',
-    totals: {
-      batches: results.succeeded.length + results.failed.length + results.pending.length,
-      batchesFailed: results.failed.length,
-      batchesNotStarted: results.pending.length,
-      devices: devices.length,
-      succeeded,
-      failed: devices.length - succeeded - notStarted,
-      rolledBack: devices.filter(isRolledBack).length,
-      notStarted,
-      ...(elapsedSeconds > 0 && { devicesPerSecond: (devices.length - notStarted) / elapsedSeconds }),
-    },
-    failures: failureCounts(devices),
-    devices,
-  };
+  /** The line of a device no result file mentions. */
+  missing(planned: PlannedDevice): DeviceReportEntry {
+    const error = { step: 'status', code: 'MissingOutcome', message: 'no batch result of the run mentions this device' } as const;
+    return this.#entry(
+      planned,
+      '',
+      failedOutcome({ thingName: planned.device.thingName, coreDeviceThingName: planned.device.coreDeviceThingName }, error),
+    );
+  }
+
+  header(context: { manifest: string; startedAt: Date; finishedAt: Date }): FleetReportHeader {
+    const devices = this.#reported.size;
+    const elapsedSeconds = (context.finishedAt.getTime() - context.startedAt.getTime()) / 1000;
+    const succeeded = this.#succeeded;
+    return {
+      fleetRunId: this.#fleetRunId,
+      workflow: this.#action,
+      manifest: context.manifest,
+      startedAt: context.startedAt.toISOString(),
+      finishedAt: context.finishedAt.toISOString(),
+      elapsedSeconds,
+      outcome: this.#cancelled ? 'CANCELLED' : succeeded === devices ? 'SUCCEEDED' : succeeded === 0 ? 'FAILED' : 'PARTIAL',
+      totals: {
+        ...this.#batches,
+        devices,
+        succeeded,
+        failed: devices - succeeded - this.#notStarted,
+        rolledBack: this.#rolledBack,
+        notStarted: this.#notStarted,
+        ...(elapsedSeconds > 0 && { devicesPerSecond: (devices - this.#notStarted) / elapsedSeconds }),
+      },
+      failures: { ...this.#failures },
+    };
+  }
+
+  #entry(planned: PlannedDevice, requestId: string, outcome: FleetDeviceOutcome): DeviceReportEntry {
+    this.#reported.add(planned.index);
+    if (outcome.status === this.#workflow.doneStatus) this.#succeeded++;
+    if (outcome.status === 'NOT_STARTED') this.#notStarted++;
+    countFailure(this.#failures, outcome.error);
+    const entry: DeviceReportEntry = {
+      index: planned.index,
+      line: planned.line,
+      thingName: planned.device.thingName,
+      status: outcome.status,
+      coreDeviceThingName: outcome.coreDeviceThingName,
+      requestId,
+      thingArn: outcome.thingArn,
+      certificateArn: outcome.certificateArn,
+      error: outcome.error,
+      rollback: outcome.rollback,
+    };
+    if (isRolledBack(entry)) this.#rolledBack++;
+    return entry;
+  }
 }
 
-const notStartedOutcome = (device: { thingName: string; coreDeviceThingName: string | undefined }): FleetDeviceOutcome => ({ ...device, status: 'NOT_STARTED' });
+const notStartedOutcome = (device: { thingName: string; coreDeviceThingName: string | undefined }): FleetDeviceOutcome => ({
+  ...device,
+  status: 'NOT_STARTED',
+});
 
 /** `s3://<bucket>/<key>`, as a fleet run names its manifest. */
 export function parseS3Uri(uri: string): { bucket: string; key: string } | undefined {

@@ -16,37 +16,56 @@ export const fleetUploadRequestSchema = z
   .strictObject(
     {
       fileName: z.optional(
-        z
-          .string()
-          .check(
-            z.regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/, FILE_NAME_REASON),
-            z.refine((name) => manifestFormatOf(name) !== undefined, FILE_NAME_REASON),
-            z.meta({ description: 'The manifest’s file name; its extension says its format (docs/fleet-cli.md, Manifests). Default manifest.csv.' }),
-          ),
+        z.string().check(
+          z.regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/, FILE_NAME_REASON),
+          z.refine((name) => manifestFormatOf(name) !== undefined, FILE_NAME_REASON),
+          z.meta({
+            description: 'The manifest’s file name; its extension says its format (docs/fleet-cli.md, Manifests). Default manifest.csv.',
+          }),
+        ),
       ),
       contentType: z.optional(
-        z
-          .string()
-          .check(
-            z.maxLength(200, 'must be at most 200 characters'),
-            z.regex(MEDIA_TYPE, 'must be a media type such as text/csv or application/json'),
-            z.meta({ description: 'The Content-Type the upload will send; it is signed into the URL. Default text/csv or application/json, after the file name.' }),
-          ),
+        z.string().check(
+          z.maxLength(200, 'must be at most 200 characters'),
+          z.regex(MEDIA_TYPE, 'must be a media type such as text/csv or application/json'),
+          z.meta({
+            description:
+              'The Content-Type the upload will send; it is signed into the URL. Default text/csv or application/json, after the file name.',
+          }),
+        ),
       ),
     },
     'is not a field of an upload (fileName, contentType)',
   )
-  .check(z.meta({ id: 'FleetUploadRequest', description: 'What POST /fleet-uploads is told of the manifest to upload; an empty object takes the defaults.' }));
+  .check(
+    z.meta({
+      id: 'FleetUploadRequest',
+      description: 'What POST /fleet-uploads is told of the manifest to upload; an empty object takes the defaults.',
+    }),
+  );
 
 export const fleetUploadSchema = z
   .strictObject({
-    uploadUrl: z.string().check(z.meta({ description: 'A presigned S3 PUT URL for the new manifest object; it works once per upload and until expiresAt.' })),
-    manifest: z.string().check(z.meta({ description: 'The object the upload creates, as POST /fleet-runs takes it: s3://<bucket>/uploads/<id>/<fileName>.' })),
+    uploadUrl: z
+      .string()
+      .check(z.meta({ description: 'A presigned S3 PUT URL for the new manifest object; it works once per upload and until expiresAt.' })),
+    manifest: z
+      .string()
+      .check(
+        z.meta({ description: 'The object the upload creates, as POST /fleet-runs takes it: s3://<bucket>/uploads/<id>/<fileName>.' }),
+      ),
     expiresAt: z.iso.datetime().check(z.meta({ description: 'When the upload URL stops working.' })),
     method: z.literal('PUT'),
-    headers: z.record(z.string(), z.string()).check(z.meta({ description: 'Headers the upload must send as they are: they are signed into the URL.' })),
+    headers: z
+      .record(z.string(), z.string())
+      .check(z.meta({ description: 'Headers the upload must send as they are: they are signed into the URL.' })),
   })
-  .check(z.meta({ id: 'FleetUpload', description: 'Where to upload a manifest without S3 permissions; then POST /fleet-runs with its manifest.' }));
+  .check(
+    z.meta({
+      id: 'FleetUpload',
+      description: 'Where to upload a manifest without S3 permissions; then POST /fleet-runs with its manifest.',
+    }),
+  );
 
 export type FleetUploadRequest = z.infer<typeof fleetUploadRequestSchema>;
 export type FleetUpload = z.infer<typeof fleetUploadSchema>;

@@ -1,6 +1,6 @@
 import type { $ZodType } from 'zod/v4/core';
-import { deprovisioningRequestSchema, type DeprovisioningRequest } from './deprovisioning-request.ts';
-import { provisioningRequestSchema, type ProvisioningRequest } from './provisioning-request.ts';
+import { type DeprovisioningRequest, deprovisioningRequestSchema } from './deprovisioning-request.ts';
+import { type ProvisioningRequest, provisioningRequestSchema } from './provisioning-request.ts';
 import { isRecord } from './validation.ts';
 
 export type FleetRequest = ProvisioningRequest | DeprovisioningRequest;
@@ -47,7 +47,10 @@ function onlyIn(provisioning: object, deprovisioning: object): string[] {
   return Object.keys(provisioning).filter((name) => !(name in deprovisioning));
 }
 const PROVISIONING_ONLY_REQUEST_FIELDS = onlyIn(provisioningRequestSchema.shape, deprovisioningRequestSchema.shape);
-const PROVISIONING_ONLY_DEVICE_FIELDS = onlyIn(provisioningRequestSchema.shape.devices.def.element.shape, deprovisioningRequestSchema.shape.devices.def.element.shape);
+const PROVISIONING_ONLY_DEVICE_FIELDS = onlyIn(
+  provisioningRequestSchema.shape.devices.def.element.shape,
+  deprovisioningRequestSchema.shape.devices.def.element.shape,
+);
 
 function omit<T>(value: T, names: readonly string[]): T {
   if (!isRecord(value)) return value;

@@ -14,12 +14,14 @@ import {
   REQUEST_ID_PATTERN,
   THING_NAME_PATTERN,
 } from './limits.ts';
-import { analyzeTemplate, ATTRIBUTE_VALUE_RULE, isValidAttributeValue } from './provisioning-template.ts';
+import { ATTRIBUTE_VALUE_RULE, analyzeTemplate, isValidAttributeValue } from './provisioning-template.ts';
 import { isRecord } from './validation.ts';
 
 // zod/mini rather than zod: the same schema model at a twentieth of the bundle (22 KB, not 454 KB).
 
-export const thingNameSchema = z.string().check(z.regex(THING_NAME_PATTERN, 'must be 1-128 characters of a-z, A-Z, 0-9, colon, underscore or hyphen'));
+export const thingNameSchema = z
+  .string()
+  .check(z.regex(THING_NAME_PATTERN, 'must be 1-128 characters of a-z, A-Z, 0-9, colon, underscore or hyphen'));
 
 export const requestIdSchema = z
   .string()
@@ -39,7 +41,12 @@ const certificateArnSchema = z
   );
 
 const templateParametersSchema = z.record(
-  z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(MAX_PARAMETER_KEY_CHARS, `must be at most ${MAX_PARAMETER_KEY_CHARS} characters`)),
+  z
+    .string()
+    .check(
+      z.minLength(1, 'must not be empty'),
+      z.maxLength(MAX_PARAMETER_KEY_CHARS, `must be at most ${MAX_PARAMETER_KEY_CHARS} characters`),
+    ),
   z.string().check(z.maxLength(MAX_PARAMETER_VALUE_CHARS, `must be at most ${MAX_PARAMETER_VALUE_CHARS} characters`)),
 );
 
@@ -50,22 +57,34 @@ function optionalField<T extends z.ZodMiniType>(schema: T, meta: { description: 
 
 const deviceSchema = z.strictObject({
   thingName: thingNameSchema.check(z.meta({ example: 'sensor-0001' })),
-  parameters: optionalField(templateParametersSchema, { description: 'Template parameters for this device; they override templateParameters.' }),
+  parameters: optionalField(templateParametersSchema, {
+    description: 'Template parameters for this device; they override templateParameters.',
+  }),
   principal: optionalField(certificateArnSchema, {
     description: 'Certificate to attach. Required unless the template creates a certificate; not allowed when it issues one from a CSR.',
   }),
-  coreDeviceThingName: optionalField(thingNameSchema, { description: 'Core device for this device; defaults to the request\'s.' }),
+  coreDeviceThingName: optionalField(thingNameSchema, { description: "Core device for this device; defaults to the request's." }),
 });
 
 const requestFields = z.strictObject({
   requestId: z.optional(requestIdSchema),
-  coreDeviceThingName: optionalField(thingNameSchema, { description: 'Default Greengrass V2 core device for all devices.', example: 'gateway-core-01' }),
+  coreDeviceThingName: optionalField(thingNameSchema, {
+    description: 'Default Greengrass V2 core device for all devices.',
+    example: 'gateway-core-01',
+  }),
   templateName: optionalField(
-    z.enum(shippedTemplateNames, { error: (issue) => `must be one of ${shippedTemplateNames.join(', ')}, not ${JSON.stringify(issue.input)}` }),
+    z.enum(shippedTemplateNames, {
+      error: (issue) => `must be one of ${shippedTemplateNames.join(', ')}, not ${JSON.stringify(issue.input)}`,
+    }),
     { description: `A template shipped under templates/; default ${defaultTemplateName}.` },
   ),
   templateBody: optionalField(
-    z.string().check(z.minLength(1, 'must not be empty'), z.maxLength(MAX_TEMPLATE_BODY_CHARS, `must be at most ${MAX_TEMPLATE_BODY_CHARS} characters`)),
+    z
+      .string()
+      .check(
+        z.minLength(1, 'must not be empty'),
+        z.maxLength(MAX_TEMPLATE_BODY_CHARS, `must be at most ${MAX_TEMPLATE_BODY_CHARS} characters`),
+      ),
     { description: 'An inline provisioning template (JSON text); declares the parameter ThingName.' },
   ),
   templateParameters: optionalField(
@@ -77,16 +96,18 @@ const requestFields = z.strictObject({
     { description: `Parameters shared by all devices, at most ${MAX_SHARED_PARAMETERS_BYTES} bytes as JSON.` },
   ),
   thingPrincipalType: z._default(z.enum(['EXCLUSIVE_THING', 'NON_EXCLUSIVE_THING']), 'EXCLUSIVE_THING'),
-  rollbackOnFailure: z._default(z.boolean(), true).check(
-    z.meta({ description: 'Remove what this request created for a device that could not be fully provisioned.' }),
-  ),
-  devices: z.array(deviceSchema).check(
-    z.minLength(1, 'must list at least one device'),
-    z.maxLength(
-      MAX_DEVICES_PER_REQUEST,
-      `must list at most ${MAX_DEVICES_PER_REQUEST} devices: split the fleet into requests of ${MAX_DEVICES_PER_REQUEST} (npx iot-provision does this)`,
+  rollbackOnFailure: z
+    ._default(z.boolean(), true)
+    .check(z.meta({ description: 'Remove what this request created for a device that could not be fully provisioned.' })),
+  devices: z
+    .array(deviceSchema)
+    .check(
+      z.minLength(1, 'must list at least one device'),
+      z.maxLength(
+        MAX_DEVICES_PER_REQUEST,
+        `must list at most ${MAX_DEVICES_PER_REQUEST} devices: split the fleet into requests of ${MAX_DEVICES_PER_REQUEST} (npx iot-provision does this)`,
+      ),
     ),
-  ),
 });
 
 type RequestFields = z.infer<typeof requestFields>;
@@ -114,7 +135,7 @@ function checkAcrossFields(request: RequestFields, context: $RefinementCtx<Reque
   if (analysis?.ok === false) for (const reason of analysis.reasons) issue(['templateBody'], reason);
 
   if (isRecord(request.templateParameters) && 'ThingName' in request.templateParameters) {
-    issue(['templateParameters', 'ThingName'], 'is set from each device\'s thingName and must not be given');
+    issue(['templateParameters', 'ThingName'], "is set from each device's thingName and must not be given");
   }
   // What RegisterThing would refuse for every device, or silently ignore: a parameter the template does not
   // declare would leave its Default in place of a misspelt one; a value the thing takes as an attribute must
@@ -160,7 +181,7 @@ function checkAcrossFields(request: RequestFields, context: $RefinementCtx<Reque
     }
     // The device would end with two certificates, one its own: a rollback must never mistake which one it issued.
     if (device.principal !== undefined && analysis.facts.issuesCertificate) {
-      issue(['devices', index, 'principal'], 'must not be given: the template issues the device\'s certificate from its CSR');
+      issue(['devices', index, 'principal'], "must not be given: the template issues the device's certificate from its CSR");
     }
     for (const name of analysis.facts.requiredParameters) {
       if (device.parameters?.[name] === undefined && request.templateParameters?.[name] === undefined) {
@@ -183,7 +204,11 @@ export function jsonBytes(value: unknown): number {
 function checkSize(request: RequestFields, context: $RefinementCtx<RequestFields>): void {
   const bytes = jsonBytes(request);
   if (bytes > MAX_REQUEST_BYTES) {
-    context.addIssue({ code: 'custom', path: [], message: `takes ${bytes} bytes as JSON, more than the ${MAX_REQUEST_BYTES} a request may have: split the devices over several requests` });
+    context.addIssue({
+      code: 'custom',
+      path: [],
+      message: `takes ${bytes} bytes as JSON, more than the ${MAX_REQUEST_BYTES} a request may have: split the devices over several requests`,
+    });
   }
 }
 

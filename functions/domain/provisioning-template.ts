@@ -53,7 +53,7 @@ export function analyzeTemplate(templateBody: string): TemplateAnalysis {
   const attributes = Object.entries((thingProperties.AttributePayload ?? {}) as Record<string, unknown>);
   const reasons = [
     ...(thing ? thingProblems(thing, attributes.length) : [`must declare exactly one AWS::IoT::Thing resource (found ${things.length})`]),
-    ...(!('ThingName' in parameters) ? ['must declare the parameter ThingName, which the workflow sets to each device\'s thingName'] : []),
+    ...(!('ThingName' in parameters) ? ["must declare the parameter ThingName, which the workflow sets to each device's thingName"] : []),
     // The registering role may attach existing policies but not create them (least privilege).
     ...(resources.some((resource) => resource?.Type === 'AWS::IoT::Policy' && resource.Properties?.PolicyDocument !== undefined)
       ? ['must not create a policy from a PolicyDocument: reference an existing policy by PolicyName']
@@ -74,9 +74,7 @@ export function analyzeTemplate(templateBody: string): TemplateAnalysis {
       issuesCertificate: certificates.some((resource) => resource.Properties?.CertificateSigningRequest !== undefined),
       declaredParameters,
       attributeParameters,
-      requiredParameters: declaredParameters.filter(
-        (name) => name !== 'ThingName' && parameters[name]?.Default === undefined,
-      ),
+      requiredParameters: declaredParameters.filter((name) => name !== 'ThingName' && parameters[name]?.Default === undefined),
     },
   };
 }
@@ -92,7 +90,7 @@ function thingProblems(thing: ThingResource, attributeCount: number): string[] {
   }
   // Taking an existing thing out of groups needs rights the registering role is not given (docs/security.md).
   if (thing.OverrideSettings?.ThingGroups === 'REPLACE') {
-    problems.push('must not REPLACE an existing thing\'s ThingGroups: use MERGE or DO_NOTHING, which only add groups');
+    problems.push("must not REPLACE an existing thing's ThingGroups: use MERGE or DO_NOTHING, which only add groups");
   }
   const maxAttributes = properties.ThingTypeName === undefined ? MAX_UNTYPED_THING_ATTRIBUTES : MAX_TYPED_THING_ATTRIBUTES;
   // Existing things keep their own attributes (and type) under DO_NOTHING: re-registering them may still succeed.

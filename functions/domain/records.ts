@@ -53,7 +53,14 @@ export interface DeviceRecord {
 
 /** The device's record so far, or a fresh PENDING one when no task has written it yet. */
 export function recordOf(spec: DeviceSpec, device: DeviceRecord | undefined): DeviceRecord {
-  return device ?? { thingName: spec.thingName, coreDeviceThingName: spec.coreDeviceThingName, status: 'PENDING', ...(spec.principal && { principal: spec.principal }) };
+  return (
+    device ?? {
+      thingName: spec.thingName,
+      coreDeviceThingName: spec.coreDeviceThingName,
+      status: 'PENDING',
+      ...(spec.principal && { principal: spec.principal }),
+    }
+  );
 }
 
 export type RollbackReport = z.infer<typeof rollbackReportSchema>;
@@ -105,10 +112,14 @@ export interface ClientDeviceBatch {
  * A batch the state machine is done with. A finished one keeps only its outcomes; one whose call kept failing
  * keeps its pending devices and the error.
  */
-export type SettledBatch = Pick<ClientDeviceBatch, 'done' | 'failed'> & Partial<Pick<ClientDeviceBatch, 'pending' | 'callError' | 'notStarted'>>;
+export type SettledBatch = Pick<ClientDeviceBatch, 'done' | 'failed'> &
+  Partial<Pick<ClientDeviceBatch, 'pending' | 'callError' | 'notStarted'>>;
 
 /** The provisioning state from PlanAssociations to SettleAssociations: the records and their batches. */
-export type AssociationState<Batch extends SettledBatch> = Pick<ProvisioningExecutionInput, 'requestId' | 'pacing' | 'rollbackOnFailure'> & {
+export type AssociationState<Batch extends SettledBatch> = Pick<
+  ProvisioningExecutionInput,
+  'requestId' | 'pacing' | 'rollbackOnFailure'
+> & {
   devices: DeviceRecord[];
   associationBatches: Batch[];
 };

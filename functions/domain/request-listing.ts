@@ -11,7 +11,12 @@ const LIMIT_REASON = `must be a whole number from 1 to ${MAX_LIST_LIMIT}`;
 export const listQuerySchema = z.strictObject(
   {
     status: z.optional(executionStatusSchema),
-    limit: z.optional(z.string().check(z.regex(/^\d{1,4}$/, LIMIT_REASON), z.refine((value) => Number(value) >= 1 && Number(value) <= MAX_LIST_LIMIT, LIMIT_REASON))),
+    limit: z.optional(
+      z.string().check(
+        z.regex(/^\d{1,4}$/, LIMIT_REASON),
+        z.refine((value) => Number(value) >= 1 && Number(value) <= MAX_LIST_LIMIT, LIMIT_REASON),
+      ),
+    ),
     nextToken: z.optional(z.string().check(z.minLength(1), z.maxLength(3_096))),
   },
   'is not a parameter of this list (status, limit, nextToken)',
@@ -31,7 +36,9 @@ export const requestListItemSchema = z
 export const requestListSchema = z
   .strictObject({
     requests: z.array(requestListItemSchema),
-    nextToken: z.optional(z.string().check(z.meta({ description: 'Send it back as the nextToken parameter for the next page; absent on the last page.' }))),
+    nextToken: z.optional(
+      z.string().check(z.meta({ description: 'Send it back as the nextToken parameter for the next page; absent on the last page.' })),
+    ),
   })
   .check(z.meta({ id: 'RequestList', description: 'Requests, newest first.' }));
 

@@ -12,7 +12,7 @@ export const stepSchema = z.enum(['inspect', 'register', 'attach', 'associate', 
 export const stepErrorSchema = z
   .strictObject({
     step: stepSchema,
-    code: z.string().check(z.meta({ description: 'The AWS error name, or the workflow\'s own (e.g. NoPrincipal).' })),
+    code: z.string().check(z.meta({ description: "The AWS error name, or the workflow's own (e.g. NoPrincipal)." })),
     message: z.string(),
   })
   .check(z.meta({ id: 'StepError', description: 'The step that failed and why.' }));
@@ -22,9 +22,9 @@ export const rollbackReportSchema = z
     detachedPrincipals: z.array(z.string()),
     thingDeleted: z.boolean(),
     certificateDeleted: z.boolean(),
-    incomplete: z.optional(stepErrorSchema).check(
-      z.meta({ description: 'Set when the rollback itself could not finish: what remains must be cleaned by hand.' }),
-    ),
+    incomplete: z
+      .optional(stepErrorSchema)
+      .check(z.meta({ description: 'Set when the rollback itself could not finish: what remains must be cleaned by hand.' })),
   })
   .check(z.meta({ id: 'RollbackReport', description: 'What the rollback of a device that could not be provisioned undid.' }));
 
@@ -32,7 +32,10 @@ export const deviceOutcomeSchema = z
   .strictObject({
     thingName: z.string(),
     status: z.enum(['PROVISIONED', 'DEPROVISIONED', 'FAILED', 'NOT_STARTED']).check(
-      z.meta({ description: 'NOT_STARTED: the request was cancelled before the device\'s first step; nothing was done to it, and a new request may send it again.' }),
+      z.meta({
+        description:
+          "NOT_STARTED: the request was cancelled before the device's first step; nothing was done to it, and a new request may send it again.",
+      }),
     ),
     coreDeviceThingName: z.string(),
     thingArn: z.optional(z.string()),
@@ -56,7 +59,11 @@ export const requestSummarySchema = z
       succeeded: z.int(),
       failed: z.int(),
       rolledBack: z.int(),
-      notStarted: z.optional(z.int()).check(z.meta({ description: 'Devices a cancel left NOT_STARTED; present only when there are any. succeeded + failed + notStarted = requested.' })),
+      notStarted: z.optional(z.int()).check(
+        z.meta({
+          description: 'Devices a cancel left NOT_STARTED; present only when there are any. succeeded + failed + notStarted = requested.',
+        }),
+      ),
     }),
     devices: z.array(deviceOutcomeSchema),
   })
@@ -66,21 +73,27 @@ export const unsettledDeviceSchema = z
   .strictObject({
     thingName: z.string(),
     coreDeviceThingName: z.string(),
-    principal: z.optional(z.string()).check(z.meta({ description: 'The certificate the request gave the device, which may be attached to its thing.' })),
-    status: z.literal('UNKNOWN').check(z.meta({ description: 'What the execution did to the device is not known: any of its steps may have taken effect.' })),
+    principal: z
+      .optional(z.string())
+      .check(z.meta({ description: 'The certificate the request gave the device, which may be attached to its thing.' })),
+    status: z
+      .literal('UNKNOWN')
+      .check(z.meta({ description: 'What the execution did to the device is not known: any of its steps may have taken effect.' })),
   })
   .check(z.meta({ id: 'UnsettledDevice', description: 'A device of a request whose execution ended without reporting it.' }));
 
 export const unsettledDevicesSchema = z
   .strictObject({
-    message: z.string().check(z.meta({ description: 'What may be left behind, and how to converge: the same request again under a new requestId.' })),
+    message: z
+      .string()
+      .check(z.meta({ description: 'What may be left behind, and how to converge: the same request again under a new requestId.' })),
     devices: z.array(unsettledDeviceSchema),
   })
   .check(
     z.meta({
       id: 'UnsettledDevices',
       description:
-        'Set when the execution failed, timed out or was aborted without a summary (nothing in the state machine caught it, so no rollback followed): every device of the request, from the execution\'s input.',
+        "Set when the execution failed, timed out or was aborted without a summary (nothing in the state machine caught it, so no rollback followed): every device of the request, from the execution's input.",
     }),
   );
 
@@ -94,7 +107,7 @@ export const executionStatusSchema = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', '
 export const requestOutcomeSchema = z.enum(['IN_PROGRESS', 'SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED', 'UNKNOWN']).check(
   z.meta({
     description:
-      'What became of the request\'s devices. IN_PROGRESS: the execution has not ended. SUCCEEDED, PARTIAL, FAILED: every device, some, or none reached its goal; CANCELLED: a cancel left some devices not started (the summary\'s status; each device\'s outcome is in summary.devices). UNKNOWN: the execution ended without a summary (see unsettled).',
+      "What became of the request's devices. IN_PROGRESS: the execution has not ended. SUCCEEDED, PARTIAL, FAILED: every device, some, or none reached its goal; CANCELLED: a cancel left some devices not started (the summary's status; each device's outcome is in summary.devices). UNKNOWN: the execution ended without a summary (see unsettled).",
   }),
 );
 
@@ -126,9 +139,9 @@ export const requestStatusSchema = z
     startDate: z.optional(z.iso.datetime()),
     stopDate: z.optional(z.iso.datetime()),
     summary: z.optional(requestSummarySchema),
-    error: z.optional(z.strictObject({ code: z.optional(z.string()), message: z.optional(z.string()) })).check(
-      z.meta({ description: 'Why the execution itself failed, timed out or was aborted (no summary then).' }),
-    ),
+    error: z
+      .optional(z.strictObject({ code: z.optional(z.string()), message: z.optional(z.string()) }))
+      .check(z.meta({ description: 'Why the execution itself failed, timed out or was aborted (no summary then).' })),
     unsettled: z.optional(unsettledDevicesSchema),
   })
   .check(z.meta({ id: 'RequestStatus' }));

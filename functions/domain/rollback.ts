@@ -44,14 +44,21 @@ export function planRollback(device: DeviceRecord, templateIssuesCertificate: bo
   const issued = certificate ? { deleteCertificate: certificate } : {};
   if (!prior.thingExisted) {
     const knownAttached = device.certificateArn ? [device.certificateArn] : [];
-    return { deleteThing: true, detachPrincipals: [], knownAttached, ...issued, ...(templateIssuesCertificate && { retireEveryCertificate: true }) };
+    return {
+      deleteThing: true,
+      detachPrincipals: [],
+      knownAttached,
+      ...issued,
+      ...(templateIssuesCertificate && { retireEveryCertificate: true }),
+    };
   }
   // A certificate this execution issued cannot have been attached before; a device's own one may have.
   const attachedByUs = certificate ?? (prior.principalAttached ? undefined : device.principal);
   const detachPrincipals = attachedByUs ? [attachedByUs] : [];
   const knownAttached = detachPrincipals.filter((principal) => principal === device.certificateArn);
   const { principal } = device;
-  const restoreAttachment = prior.principalAttached && prior.principalType && principal ? { principal, thingPrincipalType: prior.principalType } : undefined;
+  const restoreAttachment =
+    prior.principalAttached && prior.principalType && principal ? { principal, thingPrincipalType: prior.principalType } : undefined;
   return { deleteThing: false, detachPrincipals, knownAttached, ...issued, ...(restoreAttachment && { restoreAttachment }) };
 }
 
@@ -85,7 +92,11 @@ export function isCertificateArn(principal: string): boolean {
 function removalCalls(principals: string[], retired: ReadonlySet<string>): RollbackCall[] {
   return [...new Set([...principals, ...retired])].flatMap((principal): RollbackCall[] =>
     retired.has(principal)
-      ? [{ call: 'deactivateCertificate', principal }, { call: 'detach', principal }, { call: 'deleteCertificate', principal }]
+      ? [
+          { call: 'deactivateCertificate', principal },
+          { call: 'detach', principal },
+          { call: 'deleteCertificate', principal },
+        ]
       : [{ call: 'detach', principal }],
   );
 }

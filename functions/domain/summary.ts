@@ -26,7 +26,8 @@ export function toOutcome(record: DeviceRecord): DeviceOutcome {
     ...(record.thingArn && { thingArn: record.thingArn }),
     ...(record.certificateArn && { certificateArn: record.certificateArn }),
     ...(record.error && { error: record.error }),
-    ...(!finished && !record.error && { error: { step: failedStep(record), code: 'IncompleteWorkflow', message: `ended in status ${record.status}` } }),
+    ...(!finished &&
+      !record.error && { error: { step: failedStep(record), code: 'IncompleteWorkflow', message: `ended in status ${record.status}` } }),
     ...(record.rollback && { rollback: record.rollback }),
   };
 }

@@ -15,10 +15,12 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 function formatFieldPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((text, key) => {
-    if (typeof key === 'number') return `${text}[${key}]`;
-    return text === '' ? String(key) : `${text}.${String(key)}`;
-  }, '') || '(body)';
+  return (
+    path.reduce<string>((text, key) => {
+      if (typeof key === 'number') return `${text}[${key}]`;
+      return text === '' ? String(key) : `${text}.${String(key)}`;
+    }, '') || '(body)'
+  );
 }
 
 /** Far deeper than any request goes (a device's parameter value is at depth 4), far shallower than a stack overflow. */
@@ -42,7 +44,10 @@ function exceedsDepth(value: unknown, maxDepth: number): boolean {
 /** Every violation, not only the first, each with its field and reason. */
 export function validate<S extends $ZodType>(schema: S, input: unknown): Validated<output<S>> {
   if (exceedsDepth(input, MAX_NESTING_DEPTH)) {
-    return { ok: false, errors: [{ field: '(body)', reason: `nests objects and arrays more than ${MAX_NESTING_DEPTH} levels deep, which no request does` }] };
+    return {
+      ok: false,
+      errors: [{ field: '(body)', reason: `nests objects and arrays more than ${MAX_NESTING_DEPTH} levels deep, which no request does` }],
+    };
   }
   const result = safeParse(schema, input, { error: reasonOf });
   if (result.success) return { ok: true, value: result.data };
@@ -50,7 +55,12 @@ export function validate<S extends $ZodType>(schema: S, input: unknown): Validat
 }
 
 /** How a JSON value of each type zod expects is named to whoever sent the wrong one. */
-const TYPE_NAMES: Partial<Record<string, string>> = { boolean: 'true or false', object: 'an object', record: 'an object', array: 'an array' };
+const TYPE_NAMES: Partial<Record<string, string>> = {
+  boolean: 'true or false',
+  object: 'an object',
+  record: 'an object',
+  array: 'an array',
+};
 
 /**
  * zod/mini has no messages of its own: it says "Invalid input" wherever the schema gives none. These are

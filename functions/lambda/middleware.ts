@@ -1,10 +1,10 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import middy from '@middy/core';
 import type { MiddlewareObj } from '@middy/core';
+import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { Correlation } from '../domain/records.ts';
 import { isThrottlingError, isUnnamedTransientFailure, TransientServiceError } from '../domain/errors.ts';
+import type { Correlation } from '../domain/records.ts';
 import { logger, metrics } from './powertools.ts';
 
 /**

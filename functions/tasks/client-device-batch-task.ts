@@ -1,8 +1,14 @@
-import { applyBatchResponse, CLIENT_DEVICE_REDRIVE, type ErrorEntry, failBatch, outcomesOnceFinished } from '../domain/client-device-batches.ts';
-import { isLeftToStateMachineRetry } from '../domain/errors.ts';
-import type { ClientDeviceBatch, Correlation, SettledBatch } from '../domain/records.ts';
 import { orchestratedDynamodb } from '../aws/clients/orchestrated-dynamodb.ts';
 import { isCancelled } from '../aws/device-leases.ts';
+import {
+  applyBatchResponse,
+  CLIENT_DEVICE_REDRIVE,
+  type ErrorEntry,
+  failBatch,
+  outcomesOnceFinished,
+} from '../domain/client-device-batches.ts';
+import { isLeftToStateMachineRetry } from '../domain/errors.ts';
+import type { ClientDeviceBatch, Correlation, SettledBatch } from '../domain/records.ts';
 import { taskHandler } from '../lambda/middleware.ts';
 
 export interface ClientDeviceBatchInput {
@@ -24,19 +30,22 @@ type SendBatch = (coreDeviceThingName: string, thingNames: string[]) => Promise<
  * trace included, and 200 of those would not fit the 256 KiB state.
  */
 export function clientDeviceBatchTask(step: 'associate' | 'disassociate', send: SendBatch) {
-  return taskHandler(step, async ({ batch, leaseOwner, checkCancellation }: ClientDeviceBatchInput): Promise<ClientDeviceBatch | SettledBatch> => {
-    if (checkCancellation) {
-      const cancelled = leaseOwner !== undefined && (await isCancelled(orchestratedDynamodb, leaseOwner));
-      return cancelled ? { done: [], failed: [], notStarted: batch.pending } : batch;
-    }
-    let errorEntries: ErrorEntry[];
-    try {
-      errorEntries = await send(batch.coreDeviceThingName, batch.pending);
-    } catch (error) {
-      if (isLeftToStateMachineRetry(error as Error)) throw error;
-      const { name, message } = error as Error;
-      return outcomesOnceFinished(failBatch(batch, name, message));
-    }
-    return outcomesOnceFinished(applyBatchResponse(batch, errorEntries, CLIENT_DEVICE_REDRIVE, Math.random));
-  });
+  return taskHandler(
+    step,
+    async ({ batch, leaseOwner, checkCancellation }: ClientDeviceBatchInput): Promise<ClientDeviceBatch | SettledBatch> => {
+      if (checkCancellation) {
+        const cancelled = leaseOwner !== undefined && (await isCancelled(orchestratedDynamodb, leaseOwner));
+        return cancelled ? { done: [], failed: [], notStarted: batch.pending } : batch;
+      }
+      let errorEntries: ErrorEntry[];
+      try {
+        errorEntries = await send(batch.coreDeviceThingName, batch.pending);
+      } catch (error) {
+        if (isLeftToStateMachineRetry(error as Error)) throw error;
+        const { name, message } = error as Error;
+        return outcomesOnceFinished(failBatch(batch, name, message));
+      }
+      return outcomesOnceFinished(applyBatchResponse(batch, errorEntries, CLIENT_DEVICE_REDRIVE, Math.random));
+    },
+  );
 }

@@ -3,9 +3,9 @@ import type { AddressInfo, Socket } from 'node:net';
 import { LOCAL_ACCOUNT_ID } from '../config.ts';
 import type { LambdaRegistry } from '../lambda/lambda-registry.ts';
 import type { ServerlessProject } from '../lambda/serverless-project.ts';
-import { apiGatewayProxyEvent } from './proxy-event.ts';
-import { createRouteMatcher, httpRoutesOf, type HttpRoute } from './http-routes.ts';
 import { readBodyWithin } from '../wire/request-body.ts';
+import { createRouteMatcher, type HttpRoute, httpRoutesOf } from './http-routes.ts';
+import { apiGatewayProxyEvent } from './proxy-event.ts';
 
 /** API Gateway's payload limit. */
 const MAX_BODY_BYTES = 10 * 1024 * 1024;

@@ -28,11 +28,15 @@ export function apiGatewayProxyEvent(request: IncomingApiRequest, match: RouteMa
     const name = request.rawHeaders[index]!;
     const value = request.rawHeaders[index + 1]!;
     headers[name] = value;
-    (multiValueHeaders[name] ??= []).push(value);
+    multiValueHeaders[name] = [...(multiValueHeaders[name] ?? []), value];
   }
   // API Gateway adds these; here they tell the handlers that the local API speaks plain http.
   const [, port = '80'] = request.host.split(':');
-  for (const [name, value] of [['X-Forwarded-Proto', 'http'], ['X-Forwarded-Port', port], ['X-Forwarded-For', request.sourceIp]] as const) {
+  for (const [name, value] of [
+    ['X-Forwarded-Proto', 'http'],
+    ['X-Forwarded-Port', port],
+    ['X-Forwarded-For', request.sourceIp],
+  ] as const) {
     headers[name] = value;
     multiValueHeaders[name] = [value];
   }
@@ -40,7 +44,7 @@ export function apiGatewayProxyEvent(request: IncomingApiRequest, match: RouteMa
   const multiValueQueryStringParameters: Record<string, string[]> = {};
   for (const [name, value] of request.query) {
     queryStringParameters[name] = value;
-    (multiValueQueryStringParameters[name] ??= []).push(value);
+    multiValueQueryStringParameters[name] = [...(multiValueQueryStringParameters[name] ?? []), value];
   }
   const hasQuery = request.query.size > 0;
   const hasPathParameters = Object.keys(match.pathParameters).length > 0;

@@ -6,7 +6,20 @@ import { type CollectionTag, parse, type ScalarTag } from 'yaml';
  * environment block becomes `{Ref: ProvisionStateMachine}`.
  */
 const FUNCTIONS = [
-  'And', 'Base64', 'Cidr', 'Equals', 'FindInMap', 'GetAZs', 'If', 'ImportValue', 'Join', 'Not', 'Or', 'Select', 'Split', 'Sub',
+  'And',
+  'Base64',
+  'Cidr',
+  'Equals',
+  'FindInMap',
+  'GetAZs',
+  'If',
+  'ImportValue',
+  'Join',
+  'Not',
+  'Or',
+  'Select',
+  'Split',
+  'Sub',
 ];
 
 function longForm(name: string, value: unknown): Record<string, unknown> {

@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { createLambdaContext } from './lambda-context.ts';
-import type { ServerlessProject } from './serverless-project.ts';
 import { LOCAL_ACCOUNT_ID } from '../config.ts';
 import { isPlainObject } from '../wire/validation.ts';
+import { createLambdaContext } from './lambda-context.ts';
+import type { ServerlessProject } from './serverless-project.ts';
 
 /** One function of `serverless.yml`, as the local Lambda runtime runs it. */
 export interface LambdaFunction {
@@ -109,7 +109,11 @@ interface DescribeContext {
   options: LambdaRegistryOptions;
 }
 
-function describeFunction(name: string, definition: Record<string, unknown>, { project, provider, accountId, options }: DescribeContext): LambdaFunction {
+function describeFunction(
+  name: string,
+  definition: Record<string, unknown>,
+  { project, provider, accountId, options }: DescribeContext,
+): LambdaFunction {
   if (typeof definition.handler !== 'string') throw new Error(`functions.${name}.handler must be a string like "functions/x.handler"`);
   const dot = definition.handler.lastIndexOf('.');
   const modulePath = definition.handler.slice(0, dot);
@@ -140,7 +144,10 @@ function stringEnvironment(environment: unknown, options: LambdaRegistryOptions)
   const entries: [string, string][] = [];
   for (const [key, value] of Object.entries(environment)) {
     // CloudFormation turns numbers and booleans into strings; objects are Ref/GetAtt that only exist on AWS.
-    const local = typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : options.resolveCloudFormationValue?.(value);
+    const local =
+      typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+        ? String(value)
+        : options.resolveCloudFormationValue?.(value);
     if (local !== undefined) entries.push([key, local]);
   }
   return Object.fromEntries(entries);

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseFrameworkYaml } from './cloudformation-yaml-tags.ts';
 import { isPlainObject } from '../wire/validation.ts';
+import { parseFrameworkYaml } from './cloudformation-yaml-tags.ts';
 import { includedFile, resolveVariables } from './serverless-variables.ts';
 
 /** `serverless.yml` with its variables resolved for one stage, as the Framework would see it at deploy time. */

@@ -215,4 +215,3 @@ function getPath(root: unknown, address: string): unknown {
   }
   return current;
 }
-

@@ -11,7 +11,8 @@ import type { ServerlessProject } from './serverless-project.ts';
  * variable resolver cannot resolve.
  */
 export function stackBucketsOf(project: ServerlessProject): BucketDefinition[] {
-  const resources = isPlainObject(project.config.resources) && isPlainObject(project.config.resources.Resources) ? project.config.resources.Resources : {};
+  const resources =
+    isPlainObject(project.config.resources) && isPlainObject(project.config.resources.Resources) ? project.config.resources.Resources : {};
   return Object.entries(resources)
     .filter(([, resource]) => isPlainObject(resource) && resource.Type === 'AWS::S3::Bucket')
     .map(([logicalId, resource]) => {
@@ -20,8 +21,12 @@ export function stackBucketsOf(project: ServerlessProject): BucketDefinition[] {
         NotificationConfiguration?: { EventBridgeConfiguration?: { EventBridgeEnabled?: unknown } };
       };
       const stackName = `${project.service}-${project.stage}`;
-      const name = properties.BucketName === undefined ? `${stackName}-${logicalId.toLowerCase()}` : bucketName(project, properties.BucketName, stackName);
-      if (name === undefined) throw new Error(`${project.path}: bucket ${logicalId} needs a BucketName the local cloud can resolve (a string or a Fn::Sub)`);
+      const name =
+        properties.BucketName === undefined
+          ? `${stackName}-${logicalId.toLowerCase()}`
+          : bucketName(project, properties.BucketName, stackName);
+      if (name === undefined)
+        throw new Error(`${project.path}: bucket ${logicalId} needs a BucketName the local cloud can resolve (a string or a Fn::Sub)`);
       const eventBridge = properties.NotificationConfiguration?.EventBridgeConfiguration?.EventBridgeEnabled;
       return { name, region: project.region, eventBridge: eventBridge === true || eventBridge === 'true' };
     });

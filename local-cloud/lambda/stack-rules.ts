@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { LOCAL_ACCOUNT_ID } from '../config.ts';
-import { busNameOf, parseFunctionArn, type LambdaTarget, type LambdaTargets, type RuleDefinition } from '../services/eventbridge/index.ts';
+import { busNameOf, type LambdaTarget, type LambdaTargets, parseFunctionArn, type RuleDefinition } from '../services/eventbridge/index.ts';
 import type { EventTargetRecord } from '../store.ts';
 import { isPlainObject } from '../wire/validation.ts';
 import type { LambdaRegistry } from './lambda-registry.ts';
@@ -27,10 +27,12 @@ export function stackRulesOf(project: ServerlessProject, lambdas: LambdaRegistry
       const rule = isPlainObject(event) && isPlainObject(event.eventBridge) ? event.eventBridge : undefined;
       if (!rule || rule.pattern === undefined) return;
       const where = `functions.${fn.name}.events[${index}].eventBridge`;
-      if (rule.inputTransformer !== undefined) throw new Error(`${where}.inputTransformer: the local cloud does not emulate input transformers`);
-      const name = typeof rule.name === 'string' ? rule.name : hashedName(`${fn.deployedName}-rule-${index + 1}`, 'rule-' + String(index + 1));
+      if (rule.inputTransformer !== undefined)
+        throw new Error(`${where}.inputTransformer: the local cloud does not emulate input transformers`);
+      const name = typeof rule.name === 'string' ? rule.name : hashedName(`${fn.deployedName}-rule-${index + 1}`, `rule-${index + 1}`);
       const retryPolicy = isPlainObject(rule.retryPolicy) ? rule.retryPolicy : undefined;
-      const deadLetterArn = rule.deadLetterQueueArn === undefined ? undefined : queueArn(project, rule.deadLetterQueueArn, `${where}.deadLetterQueueArn`);
+      const deadLetterArn =
+        rule.deadLetterQueueArn === undefined ? undefined : queueArn(project, rule.deadLetterQueueArn, `${where}.deadLetterQueueArn`);
       const target: EventTargetRecord = {
         Id: hashedName(`${name}-target`, 'target'),
         Arn: fn.arn,
@@ -67,7 +69,10 @@ export function lambdaTargetsOf(project: ServerlessProject, lambdas: LambdaRegis
   for (const fn of lambdas.functions.values()) {
     const config = functionConfig(project, fn.name);
     const destinations = isPlainObject(config.destinations) ? config.destinations : {};
-    const onFailure = destinations.onFailure === undefined ? undefined : destinationArn(project, destinations.onFailure, `functions.${fn.name}.destinations.onFailure`);
+    const onFailure =
+      destinations.onFailure === undefined
+        ? undefined
+        : destinationArn(project, destinations.onFailure, `functions.${fn.name}.destinations.onFailure`);
     targets.set(fn.deployedName, {
       functionArn: fn.arn,
       maximumRetryAttempts: typeof config.maximumRetryAttempts === 'number' ? config.maximumRetryAttempts : DEFAULT_ASYNC_RETRY_ATTEMPTS,
@@ -106,13 +111,17 @@ function destinationArn(project: ServerlessProject, destination: unknown, where:
 function queueArn(project: ServerlessProject, value: unknown, where: string): string {
   if (typeof value === 'string') return value;
   const getAtt = isPlainObject(value) && Array.isArray(value['Fn::GetAtt']) ? (value['Fn::GetAtt'] as unknown[]) : undefined;
-  const resources = isPlainObject(project.config.resources) && isPlainObject(project.config.resources.Resources) ? project.config.resources.Resources : {};
+  const resources =
+    isPlainObject(project.config.resources) && isPlainObject(project.config.resources.Resources) ? project.config.resources.Resources : {};
   const [logicalId, attribute] = getAtt ?? [];
   const resource = typeof logicalId === 'string' ? resources[logicalId] : undefined;
   if (attribute !== 'Arn' || !isPlainObject(resource) || resource.Type !== 'AWS::SQS::Queue') {
-    throw new Error(`${where}: the local cloud resolves an ARN string or Fn::GetAtt [<AWS::SQS::Queue resource>, Arn], not ${JSON.stringify(value)}`);
+    throw new Error(
+      `${where}: the local cloud resolves an ARN string or Fn::GetAtt [<AWS::SQS::Queue resource>, Arn], not ${JSON.stringify(value)}`,
+    );
   }
   const properties = project.resolveVariables(resource.Properties ?? {}) as Record<string, unknown>;
-  const name = typeof properties.QueueName === 'string' ? properties.QueueName : `${project.service}-${project.stage}-${logicalId as string}`;
+  const name =
+    typeof properties.QueueName === 'string' ? properties.QueueName : `${project.service}-${project.stage}-${logicalId as string}`;
   return `arn:aws:sqs:${project.region}:${LOCAL_ACCOUNT_ID}:${name}`;
 }

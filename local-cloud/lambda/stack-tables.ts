@@ -4,7 +4,8 @@ import type { ServerlessProject } from './serverless-project.ts';
 
 /** The `AWS::DynamoDB::Table` resources of a project, as CloudFormation would create them for the stage. */
 export function stackTablesOf(project: ServerlessProject): TableDefinition[] {
-  const resources = isPlainObject(project.config.resources) && isPlainObject(project.config.resources.Resources) ? project.config.resources.Resources : {};
+  const resources =
+    isPlainObject(project.config.resources) && isPlainObject(project.config.resources.Resources) ? project.config.resources.Resources : {};
   return Object.values(resources)
     .filter((resource) => isPlainObject(resource) && resource.Type === 'AWS::DynamoDB::Table')
     .map((resource) => {

@@ -7,7 +7,13 @@ import { requireJsonObject } from '../wire/request-body.ts';
 import { encodeRestJsonError, jsonResponse, RestJsonError } from '../wire/rest-json.ts';
 import { createOperationResolver, type RestCall, type RestRoute } from '../wire/routes.ts';
 import type { EmulatedService, ServiceResponse } from '../wire/service.ts';
-import { describeViolations, requireValid as requireValidInput, type StringShape, type StructureShape, type Violation } from '../wire/validation.ts';
+import {
+  describeViolations,
+  requireValid as requireValidInput,
+  type StringShape,
+  type StructureShape,
+  type Violation,
+} from '../wire/validation.ts';
 import { createThing } from './iot/registry.ts';
 import * as iotShapes from './iot/shapes.ts';
 
@@ -147,7 +153,9 @@ export function createGreengrassService(context: LocalCloudContext): EmulatedSer
   };
 
   const runBatch = (operation: string, action: BatchAction, call: RestCall): ServiceResponse => {
-    const body = requireJsonObject(call.request.body, () => validationError('CANNOT_PARSE', 'The request body could not be parsed as a JSON object.'));
+    const body = requireJsonObject(call.request.body, () =>
+      validationError('CANNOT_PARSE', 'The request body could not be parsed as a JSON object.'),
+    );
     const input = requireValid({ ...body, coreDeviceThingName: call.params['coreDeviceThingName'] }, batchInput) as {
       coreDeviceThingName: string;
       entries: Array<{ thingName: string }>;
@@ -193,12 +201,18 @@ export function createGreengrassService(context: LocalCloudContext): EmulatedSer
           ) as { thingGroupArn?: string; status?: string; maxResults?: number; nextToken?: string; runtime?: string };
           const thingGroup = input.thingGroupArn?.slice(input.thingGroupArn.indexOf(':thinggroup/') + ':thinggroup/'.length);
           const filtered = input.status !== undefined || input.runtime !== undefined || thingGroup !== undefined;
-          const page = paginate(state.coreDevices, input, DEFAULT_PAGE_SIZE, invalidToken, filtered
-            ? (core) =>
-                (input.status === undefined || core.status === input.status) &&
-                (input.runtime === undefined || core.runtime === input.runtime) &&
-                (thingGroup === undefined || (state.things.get(core.coreDeviceThingName)?.thingGroups.includes(thingGroup) ?? false))
-            : undefined);
+          const page = paginate(
+            state.coreDevices,
+            input,
+            DEFAULT_PAGE_SIZE,
+            invalidToken,
+            filtered
+              ? (core) =>
+                  (input.status === undefined || core.status === input.status) &&
+                  (input.runtime === undefined || core.runtime === input.runtime) &&
+                  (thingGroup === undefined || (state.things.get(core.coreDeviceThingName)?.thingGroups.includes(thingGroup) ?? false))
+              : undefined,
+          );
           return jsonResponse({
             coreDevices: page.items.map((core) => ({
               coreDeviceThingName: core.coreDeviceThingName,
@@ -274,7 +288,8 @@ export function createGreengrassService(context: LocalCloudContext): EmulatedSer
   ];
 
   const resolve = createOperationResolver(routes, (request) =>
-    validationError('UNKNOWN_OPERATION', `No operation matches ${request.method} ${request.path}`));
+    validationError('UNKNOWN_OPERATION', `No operation matches ${request.method} ${request.path}`),
+  );
 
   return {
     signingName: 'greengrass',
@@ -316,5 +331,7 @@ function toGreengrassError(error: unknown): RestJsonError {
 }
 
 function requireValid(input: unknown, shape: StructureShape): Record<string, unknown> {
-  return requireValidInput(input, shape, (violations) => validationError('FIELD_VALIDATION_FAILED', describeViolations(violations), violations));
+  return requireValidInput(input, shape, (violations) =>
+    validationError('FIELD_VALIDATION_FAILED', describeViolations(violations), violations),
+  );
 }

@@ -54,7 +54,8 @@ export function awsJsonProtocol(
       }
       return value.slice(prefix.length);
     },
-    parseBody: (request) => requireJsonObject(request.body, () => new AwsJsonError('SerializationException', 'Request body is not a JSON object')),
+    parseBody: (request) =>
+      requireJsonObject(request.body, () => new AwsJsonError('SerializationException', 'Request body is not a JSON object')),
     jsonResponse: (body, requestId) => ({
       status: 200,
       headers: { 'content-type': contentType, 'x-amzn-requestid': requestId },

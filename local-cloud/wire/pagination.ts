@@ -59,7 +59,14 @@ export function listPages<V>(items: readonly V[], keyOf: (value: V) => string): 
     page(afterKey, limit, accept) {
       const start = afterKey === undefined ? 0 : items.findIndex((item) => keyOf(item) === afterKey) + 1;
       if (start === 0 && afterKey !== undefined) return undefined;
-      return scanPage(items.length, start, limit, (index) => items[index] as V, (index) => keyOf(items[index] as V), accept);
+      return scanPage(
+        items.length,
+        start,
+        limit,
+        (index) => items[index] as V,
+        (index) => keyOf(items[index] as V),
+        accept,
+      );
     },
   };
 }

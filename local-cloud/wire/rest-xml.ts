@@ -20,7 +20,11 @@ export function xmlDocument(root: string, content: Record<string, unknown>, name
   return DECLARATION + builder.build({ [root]: namespace === undefined ? content : { '@_xmlns': namespace, ...content } });
 }
 
-export function xmlResponse(root: string, content: Record<string, unknown>, options: { namespace?: string; status?: number; headers?: Record<string, string> } = {}): ServiceResponse {
+export function xmlResponse(
+  root: string,
+  content: Record<string, unknown>,
+  options: { namespace?: string; status?: number; headers?: Record<string, string> } = {},
+): ServiceResponse {
   return {
     status: options.status ?? 200,
     headers: { 'content-type': XML_CONTENT_TYPE, ...options.headers },
@@ -38,7 +42,13 @@ export function encodeRestXmlError(error: RestXmlError, requestId: string): Serv
   return {
     status: error.status,
     headers: { 'content-type': XML_CONTENT_TYPE, ...ids, ...error.headers },
-    body: xmlDocument('Error', { Code: error.code, Message: error.message, ...error.members, RequestId: requestId, HostId: ids['x-amz-id-2'] }),
+    body: xmlDocument('Error', {
+      Code: error.code,
+      Message: error.message,
+      ...error.members,
+      RequestId: requestId,
+      HostId: ids['x-amz-id-2'],
+    }),
   };
 }
 

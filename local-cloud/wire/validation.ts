@@ -84,10 +84,12 @@ function check(value: unknown, shape: Shape, path: string, out: Violation[]): vo
   if (value === undefined || value === null) return;
   switch (shape.type) {
     case 'string':
-      return checkString(value, shape, path, out);
+      checkString(value, shape, path, out);
+      return;
     case 'integer':
       if (typeof value !== 'number' || !Number.isInteger(value)) {
-        return void out.push(violation(value, path, 'Member must be an integer'));
+        out.push(violation(value, path, 'Member must be an integer'));
+        return;
       }
       if (shape.min !== undefined && value < shape.min) {
         out.push(violation(value, path, `Member must have value greater than or equal to ${shape.min}`));
@@ -100,9 +102,14 @@ function check(value: unknown, shape: Shape, path: string, out: Violation[]): vo
       if (typeof value !== 'boolean') out.push(violation(value, path, 'Member must be a boolean'));
       return;
     case 'list':
-      if (!Array.isArray(value)) return void out.push(violation(value, path, 'Member must be a list'));
+      if (!Array.isArray(value)) {
+        out.push(violation(value, path, 'Member must be a list'));
+        return;
+      }
       checkCount(value.length, value, shape, path, out);
-      value.forEach((item, index) => check(item, shape.member, `${path}.${index + 1}.member`, out));
+      value.forEach((item, index) => {
+        check(item, shape.member, `${path}.${index + 1}.member`, out);
+      });
       return;
     case 'map': {
       if (!isPlainObject(value)) return void out.push(violation(value, path, 'Member must be a map'));

@@ -9,7 +9,10 @@ export function certificateArn(index: number): string {
 
 /** A CSV manifest of `count` valid devices named sensor-0000…, on two core devices. */
 export function fleetCsv(count: number): string {
-  const rows = Array.from({ length: count }, (_, index) => `${sensorName(index)},${certificateArn(index)},core-${index % 2 === 0 ? 'a' : 'b'},site-${index}`);
+  const rows = Array.from(
+    { length: count },
+    (_, index) => `${sensorName(index)},${certificateArn(index)},core-${index % 2 === 0 ? 'a' : 'b'},site-${index}`,
+  );
   return ['thingName,principal,coreDeviceThingName,param.Site', ...rows].join('\n');
 }
 

@@ -3,14 +3,14 @@ import { DescribeExecutionCommand } from '@aws-sdk/client-sfn';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import pLimit from 'p-limit';
 import { afterAll, beforeAll, expect } from 'vitest';
-import type { FleetCompletionDetail, FleetTotals } from '../../functions/domain/fleet-run-schemas.ts';
 import { type FleetAction, type FleetReportDocument, fleetRunOwner } from '../../functions/domain/fleet-run.ts';
 import type { BatchEnd, FleetDeviceCounts } from '../../functions/domain/fleet-run-counts.ts';
+import type { FleetCompletionDetail, FleetTotals } from '../../functions/domain/fleet-run-schemas.ts';
 import type { RequestSummary } from '../../functions/domain/records.ts';
-import { lambdaContext } from './task-fixtures.ts';
 import type { ProvisioningRequestShape } from '../integration/reliability/invariants.ts';
 import type { TestServiceCloud } from './service-cloud.ts';
 import { waitForExecution } from './step-functions.ts';
+import { lambdaContext } from './task-fixtures.ts';
 
 type Handler = (event: APIGatewayProxyEvent, context: Context) => Promise<unknown>;
 export interface ApiAnswer {
@@ -32,8 +32,14 @@ export interface FleetHarness {
   readText(key: string): Promise<string>;
   report(fleetRunId: string): Promise<FleetReportDocument>;
   /** A run through `POST /fleet-runs`, accepted and followed to its end. */
-  run(fleetRunId: string, manifest: string, options?: Record<string, unknown>): Promise<{ executionArn: string; status?: string; error?: string; cause?: string; output?: Record<string, any> }>;
-  waitForEnd(executionArn: string): Promise<{ executionArn: string; status?: string; error?: string; cause?: string; output?: Record<string, any> }>;
+  run(
+    fleetRunId: string,
+    manifest: string,
+    options?: Record<string, unknown>,
+  ): Promise<{ executionArn: string; status?: string; error?: string; cause?: string; output?: Record<string, any> }>;
+  waitForEnd(
+    executionArn: string,
+  ): Promise<{ executionArn: string; status?: string; error?: string; cause?: string; output?: Record<string, any> }>;
   /** The details of the Fleet Run Completed events the local cloud's bus has seen. */
   completions(): Promise<FleetCompletionDetail[]>;
   /** The run's counter as its batches left it (count-fleet-batch.ts), read as GET reads it; and a batch counted again, as a retried task would. */
@@ -61,12 +67,20 @@ export function useFleetHarness(cloud: TestServiceCloud): FleetHarness {
     readCounts = (await import('../../functions/aws/fleet-run-counts.ts')).readFleetRunCounts;
     countFleetBatch = (await import('../../functions/count-fleet-batch.ts')).countFleetBatch;
     dynamodb = (await import('../../functions/aws/clients/dynamodb.ts')).dynamodb;
-    s3 = new S3Client({ endpoint: cloud.url, region: cloud.project.region, forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    s3 = new S3Client({
+      endpoint: cloud.url,
+      region: cloud.project.region,
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
   });
   afterAll(() => s3?.destroy());
 
   const call = async (handler: Handler, event: Partial<APIGatewayProxyEvent>): Promise<ApiAnswer> => {
-    const response = (await handler({ headers: { Host: 'api.test' }, ...event } as APIGatewayProxyEvent, lambdaContext(30_000))) as { statusCode: number; body: string };
+    const response = (await handler({ headers: { Host: 'api.test' }, ...event } as APIGatewayProxyEvent, lambdaContext(30_000))) as {
+      statusCode: number;
+      body: string;
+    };
     return { statusCode: response.statusCode, body: JSON.parse(response.body) };
   };
   const describe = async (executionArn: string) => {
@@ -74,7 +88,8 @@ export function useFleetHarness(cloud: TestServiceCloud): FleetHarness {
     const { status, error, cause, output } = description;
     return { executionArn, status, error, cause, ...(output && { output: JSON.parse(output) as Record<string, any> }) };
   };
-  const readText = async (key: string) => (await (await s3!.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString());
+  const readText = async (key: string) =>
+    await (await s3!.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToString();
 
   const harness: FleetHarness = {
     get bucket() {
@@ -86,7 +101,8 @@ export function useFleetHarness(cloud: TestServiceCloud): FleetHarness {
     post: (body) => call(handlers.post, { httpMethod: 'POST', path: '/fleet-runs', body: JSON.stringify(body) }),
     get: (fleetRunId) => call(handlers.get, { httpMethod: 'GET', path: `/fleet-runs/${fleetRunId}`, pathParameters: { fleetRunId } }),
     list: (query) => call(handlers.list, { httpMethod: 'GET', path: '/fleet-runs', queryStringParameters: query ?? null }),
-    cancel: (fleetRunId) => call(handlers.cancel, { httpMethod: 'POST', path: `/fleet-runs/${fleetRunId}/cancel`, pathParameters: { fleetRunId } }),
+    cancel: (fleetRunId) =>
+      call(handlers.cancel, { httpMethod: 'POST', path: `/fleet-runs/${fleetRunId}/cancel`, pathParameters: { fleetRunId } }),
     createUpload: (body) => call(handlers.createUpload, { httpMethod: 'POST', path: '/fleet-uploads', body: body ?? null }),
     async upload(key, body) {
       await s3!.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
@@ -101,7 +117,9 @@ export function useFleetHarness(cloud: TestServiceCloud): FleetHarness {
     },
     waitForEnd: describe,
     async completions() {
-      const { events } = (await (await fetch(`${cloud.url}/_local/eventbridge/events`)).json()) as { events: { event: { 'detail-type': string; detail: FleetCompletionDetail } }[] };
+      const { events } = (await (await fetch(`${cloud.url}/_local/eventbridge/events`)).json()) as {
+        events: { event: { 'detail-type': string; detail: FleetCompletionDetail } }[];
+      };
       return events.filter(({ event }) => event['detail-type'] === 'Fleet Run Completed').map(({ event }) => event.detail);
     },
     async counts(executionArn) {
@@ -151,12 +169,19 @@ export function reportAsSummary(report: FleetReportDocument): RequestSummary {
  * A CSV manifest of 450 devices, 150 to each of three core devices in manifest order, so that the run's batches are
  * positions 0-199, 200-399 and 400-449; and the same devices as a request, for the invariant checkers.
  */
-export async function threeBatchManifest(cloud: TestServiceCloud, prefix: string, cores: readonly [string, string, string]): Promise<{ csv: string; request: ProvisioningRequestShape }> {
-  const devices = await pLimit(16).map(Array.from({ length: 450 }, (_, index) => index), async (index) => ({
-    thingName: `${prefix}-${String(index).padStart(4, '0')}`,
-    principal: await cloud.createCertificate(),
-    coreDeviceThingName: cores[Math.floor(index / 150)]!,
-  }));
+export async function threeBatchManifest(
+  cloud: TestServiceCloud,
+  prefix: string,
+  cores: readonly [string, string, string],
+): Promise<{ csv: string; request: ProvisioningRequestShape }> {
+  const devices = await pLimit(16).map(
+    Array.from({ length: 450 }, (_, index) => index),
+    async (index) => ({
+      thingName: `${prefix}-${String(index).padStart(4, '0')}`,
+      principal: await cloud.createCertificate(),
+      coreDeviceThingName: cores[Math.floor(index / 150)]!,
+    }),
+  );
   const rows = devices.map((device) => `${device.thingName},${device.principal},${device.coreDeviceThingName}`);
   return { csv: ['thingName,principal,coreDeviceThingName', ...rows].join('\n'), request: { devices } };
 }
@@ -165,5 +190,10 @@ export async function threeBatchManifest(cloud: TestServiceCloud, prefix: string
 export function expectOneOutcomeEach(report: FleetReportDocument, request: ProvisioningRequestShape): void {
   expect(report.devices.map((device) => device.thingName)).toEqual(request.devices.map((device) => device.thingName));
   const count = (status: string) => report.devices.filter((device) => device.status === status).length;
-  expect(report.totals).toMatchObject({ devices: request.devices.length, succeeded: count('PROVISIONED'), failed: count('FAILED'), notStarted: count('NOT_STARTED') });
+  expect(report.totals).toMatchObject({
+    devices: request.devices.length,
+    succeeded: count('PROVISIONED'),
+    failed: count('FAILED'),
+    notStarted: count('NOT_STARTED'),
+  });
 }

@@ -2,8 +2,12 @@ import { SFNClient } from '@aws-sdk/client-sfn';
 import { LOCAL_ACCOUNT_ID } from '../../local-cloud/config.ts';
 import { createLambdaRegistry, type LambdaRegistry } from '../../local-cloud/lambda/lambda-registry.ts';
 import { loadServerlessProject } from '../../local-cloud/lambda/serverless-project.ts';
-import { createStepFunctionsService, stateMachineArnResolver, type StepFunctionsService } from '../../local-cloud/services/stepfunctions/index.ts';
 import { createLocalCloud } from '../../local-cloud/server.ts';
+import {
+  createStepFunctionsService,
+  type StepFunctionsService,
+  stateMachineArnResolver,
+} from '../../local-cloud/services/stepfunctions/index.ts';
 
 export interface StepFunctionsCloud {
   url: string;

@@ -74,7 +74,8 @@ export function traceOfHistory(events: HistoryEvent[]): ExecutionTrace {
     const failure = event.lambdaFunctionFailedEventDetails ?? event.lambdaFunctionTimedOutEventDetails;
     if (!failure || event.id === undefined) continue;
     let cursor: HistoryEvent | undefined = event;
-    while (cursor && cursor.type !== 'TaskStateEntered') cursor = cursor.previousEventId === undefined ? undefined : byId.get(cursor.previousEventId);
+    while (cursor && cursor.type !== 'TaskStateEntered')
+      cursor = cursor.previousEventId === undefined ? undefined : byId.get(cursor.previousEventId);
     const state = cursor?.stateEnteredEventDetails?.name ?? '?';
     const error = failure.error ?? '';
     const next = nextInLane.get(event.id);

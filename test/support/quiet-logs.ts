@@ -11,7 +11,8 @@ type Stream = NodeJS.WriteStream & { [WRAPPED]?: true };
 
 const held: { write: (chunk: string) => void; chunk: string }[] = [];
 
-const isPowertoolsLine = (chunk: unknown): chunk is string => typeof chunk === 'string' && (chunk.startsWith('{"level":') || chunk.startsWith('{"_aws":'));
+const isPowertoolsLine = (chunk: unknown): chunk is string =>
+  typeof chunk === 'string' && (chunk.startsWith('{"level":') || chunk.startsWith('{"_aws":'));
 
 for (const stream of [process.stdout, process.stderr] as Stream[]) {
   if (stream[WRAPPED]) continue;

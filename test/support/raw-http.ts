@@ -20,7 +20,9 @@ export async function overOneConnection<T>(use: (send: RawSend) => Promise<T>): 
       const outgoing = request(url, { method: options.method ?? 'GET', agent }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode, body: Buffer.concat(chunks).toString('utf8'), reusedSocket: outgoing.reusedSocket }));
+        response.on('end', () =>
+          resolve({ status: response.statusCode, body: Buffer.concat(chunks).toString('utf8'), reusedSocket: outgoing.reusedSocket }),
+        );
         response.on('error', reject);
       });
       outgoing.on('error', reject);

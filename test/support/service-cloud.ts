@@ -1,16 +1,16 @@
-import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
+import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
 import { type HistoryEvent, paginateListExecutions, SFNClient } from '@aws-sdk/client-sfn';
-import { type FaultSettingsPatch, NO_INJECTED_FAULTS } from '../../local-cloud/faults.ts';
-import type { KeyAlgorithm } from '../../local-cloud/services/iot/certificate-authority.ts';
-import type { ThingRecord } from '../../local-cloud/store.ts';
-import { startServiceCloud, type ServiceCloud } from '../../local-cloud/service-cloud.ts';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import type { $ZodType } from 'zod/v4/core';
 import type { RequestKind, SubmitOutcome } from '../../functions/api/requests.ts';
 import type { Workflow } from '../../functions/domain/device-leases.ts';
 import type { RequestSummary } from '../../functions/domain/records.ts';
 import { requestSummarySchema } from '../../functions/domain/request-status.ts';
+import { type FaultSettingsPatch, NO_INJECTED_FAULTS } from '../../local-cloud/faults.ts';
+import { type ServiceCloud, startServiceCloud } from '../../local-cloud/service-cloud.ts';
+import type { KeyAlgorithm } from '../../local-cloud/services/iot/certificate-authority.ts';
+import type { ThingRecord } from '../../local-cloud/store.ts';
 import { type ExecutionTrace, pathCoverageDir, registerTraceSource, traceOfHistory } from './path-coverage.ts';
 import { executionHistory, waitForExecution } from './step-functions.ts';
 
@@ -69,8 +69,14 @@ export async function startTestServiceCloud(
   process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
   process.env.PROVISION_STATE_MACHINE_ARN = service.stateMachineArn('provision');
   process.env.DEPROVISION_STATE_MACHINE_ARN = service.stateMachineArn('deprovision');
-  process.env.DEVICE_LEASES_TABLE = (service.project.config.provider as { environment: Record<string, string> }).environment.DEVICE_LEASES_TABLE;
-  const clientConfig = { endpoint: service.url, region: service.project.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } };
+  process.env.DEVICE_LEASES_TABLE = (
+    service.project.config.provider as { environment: Record<string, string> }
+  ).environment.DEVICE_LEASES_TABLE;
+  const clientConfig = {
+    endpoint: service.url,
+    region: service.project.region,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  };
   const iot = new IoTClient(clientConfig);
   const greengrass = new GreengrassV2Client(clientConfig);
   const sfn = new SFNClient(clientConfig);
@@ -181,5 +187,7 @@ export function eventsOf(history: HistoryEvent[], type: string, stateName?: stri
 
 /** Errors of the failed Lambda attempts, in order. */
 export function failedAttempts(history: HistoryEvent[]): string[] {
-  return history.filter((event) => event.type === 'LambdaFunctionFailed').map((event) => event.lambdaFunctionFailedEventDetails?.error ?? '');
+  return history
+    .filter((event) => event.type === 'LambdaFunctionFailed')
+    .map((event) => event.lambdaFunctionFailedEventDetails?.error ?? '');
 }

@@ -1,8 +1,8 @@
 import {
   DescribeExecutionCommand,
   type DescribeExecutionCommandOutput,
-  paginateGetExecutionHistory,
   type HistoryEvent,
+  paginateGetExecutionHistory,
   type SFNClient,
 } from '@aws-sdk/client-sfn';
 
@@ -13,7 +13,11 @@ export interface WaitOptions {
 }
 
 /** Polls DescribeExecution until the execution has left RUNNING, and returns the final description. */
-export async function waitForExecution(client: SFNClient, executionArn: string, options: WaitOptions = {}): Promise<DescribeExecutionCommandOutput> {
+export async function waitForExecution(
+  client: SFNClient,
+  executionArn: string,
+  options: WaitOptions = {},
+): Promise<DescribeExecutionCommandOutput> {
   const deadline = Date.now() + (options.timeoutMs ?? 10_000);
   for (;;) {
     const description = await client.send(new DescribeExecutionCommand({ executionArn }));

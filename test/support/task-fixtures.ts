@@ -17,7 +17,10 @@ export function lambdaContext(remainingMs: number): never {
 }
 
 /** Invokes a rollback again with the progress it returned, as the state machine's RollbackCallsLeft loop does, until no call is left. */
-export async function untilRolledBack<Invoke extends (input: never) => Promise<unknown>>(invoke: Invoke, input: Parameters<Invoke>[0]): Promise<Awaited<ReturnType<Invoke>>> {
+export async function untilRolledBack<Invoke extends (input: never) => Promise<unknown>>(
+  invoke: Invoke,
+  input: Parameters<Invoke>[0],
+): Promise<Awaited<ReturnType<Invoke>>> {
   const call = invoke as unknown as (input: object) => Promise<{ pending: unknown[] }>;
   let progress = await call(input as object);
   while (progress.pending.length > 0) progress = await call({ ...(input as object), rollback: progress });

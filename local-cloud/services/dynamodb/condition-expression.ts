@@ -26,7 +26,11 @@ const FUNCTIONS_OF_PATH_AND_OPERAND = new Set(['attribute_type', 'begins_with', 
  * Parses once and returns the evaluator. The placeholders it uses go into `used`: the caller checks them with
  * checkPlaceholdersUsed once the request's other expressions (an update's) have been read too.
  */
-export function compileCondition(expression: string, placeholders: ExpressionPlaceholders, used: Set<string>): (item: Item | undefined) => boolean {
+export function compileCondition(
+  expression: string,
+  placeholders: ExpressionPlaceholders,
+  used: Set<string>,
+): (item: Item | undefined) => boolean {
   const reader = new ExpressionReader('ConditionExpression', expression, placeholders, used);
   const operand = (): Operand => {
     if (reader.isValue()) return { kind: 'value', value: reader.value() };
@@ -37,6 +41,10 @@ export function compileCondition(expression: string, placeholders: ExpressionPla
       return { kind: 'size', name };
     }
     return { kind: 'path', name: reader.attributeName() };
+  };
+  const argumentAfterComma = (): Operand => {
+    reader.expect(',');
+    return operand();
   };
   const primary = (): Condition => {
     const token = reader.peek();
@@ -49,7 +57,7 @@ export function compileCondition(expression: string, placeholders: ExpressionPla
     if (token && (FUNCTIONS_OF_ONE_PATH.has(token) || FUNCTIONS_OF_PATH_AND_OPERAND.has(token)) && reader.peek(1) === '(') {
       reader.skip(2);
       const path = reader.attributeName();
-      const argument = FUNCTIONS_OF_PATH_AND_OPERAND.has(token) ? (reader.expect(','), operand()) : undefined;
+      const argument = FUNCTIONS_OF_PATH_AND_OPERAND.has(token) ? argumentAfterComma() : undefined;
       reader.expect(')');
       return { kind: 'function', name: token, path, ...(argument && { argument }) };
     }
@@ -109,21 +117,21 @@ function evaluate(condition: Condition, item: Item): boolean {
     case 'not':
       return !evaluate(condition.operand, item);
     case 'compare':
-      return compare(condition.operator, valueOf(condition.left, item), valueOf(condition.right, item));
+      return compare(condition.operator, operandValue(condition.left, item), operandValue(condition.right, item));
     case 'between': {
-      const value = valueOf(condition.operand, item);
-      return compare('>=', value, valueOf(condition.low, item)) && compare('<=', value, valueOf(condition.high, item));
+      const value = operandValue(condition.operand, item);
+      return compare('>=', value, operandValue(condition.low, item)) && compare('<=', value, operandValue(condition.high, item));
     }
     case 'in': {
-      const value = valueOf(condition.operand, item);
-      return condition.candidates.some((candidate) => compare('=', value, valueOf(candidate, item)));
+      const value = operandValue(condition.operand, item);
+      return condition.candidates.some((candidate) => compare('=', value, operandValue(candidate, item)));
     }
     case 'function':
-      return applyFunction(condition.name, item[condition.path], condition.argument && valueOf(condition.argument, item));
+      return applyFunction(condition.name, item[condition.path], condition.argument && operandValue(condition.argument, item));
   }
 }
 
-function valueOf(operand: Operand, item: Item): AttributeValue | undefined {
+function operandValue(operand: Operand, item: Item): AttributeValue | undefined {
   if (operand.kind === 'value') return operand.value;
   const value = item[operand.name];
   if (operand.kind === 'path' || value === undefined) return value;
@@ -179,7 +187,11 @@ function parseDecimal(text: string): { sign: -1 | 0 | 1; digits: string; magnitu
   const all = `${whole}${fraction}`;
   const first = all.search(/[1-9]/);
   if (first < 0) return { sign: 0, digits: '', magnitude: 0 };
-  return { sign: mantissa.startsWith('-') ? -1 : 1, digits: all.slice(first).replace(/0+$/, ''), magnitude: whole.length - first + Number(exponent) };
+  return {
+    sign: mantissa.startsWith('-') ? -1 : 1,
+    digits: all.slice(first).replace(/0+$/, ''),
+    magnitude: whole.length - first + Number(exponent),
+  };
 }
 
 /** DynamoDB numbers have up to 38 significant digits, more than a double holds: compared as decimals. */
@@ -212,7 +224,11 @@ function applyFunction(name: string, value: AttributeValue | undefined, argument
     case 'begins_with':
       if (value === undefined || argument === undefined) return false;
       if ('S' in value && 'S' in argument) return value.S.startsWith(argument.S);
-      return 'B' in value && 'B' in argument && Buffer.from(value.B, 'base64').subarray(0, Buffer.from(argument.B, 'base64').length).equals(Buffer.from(argument.B, 'base64'));
+      return (
+        'B' in value &&
+        'B' in argument &&
+        Buffer.from(value.B, 'base64').subarray(0, Buffer.from(argument.B, 'base64').length).equals(Buffer.from(argument.B, 'base64'))
+      );
     default:
       return contains(value, argument);
   }

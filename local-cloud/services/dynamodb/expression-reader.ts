@@ -79,7 +79,8 @@ export class ExpressionReader {
     if (this.peek() === '.' || this.peek() === '[') throw this.invalid('nested attribute paths are not emulated by the local cloud');
     if (token.startsWith('#')) {
       const name = this.placeholders.names?.[token];
-      if (name === undefined) throw this.invalid(`An expression attribute name used in the document path is not defined; attribute name: ${token}`);
+      if (name === undefined)
+        throw this.invalid(`An expression attribute name used in the document path is not defined; attribute name: ${token}`);
       this.used.add(token);
       return name;
     }
@@ -94,7 +95,8 @@ export class ExpressionReader {
   value(): AttributeValue {
     const token = this.next();
     const value = token.startsWith(':') ? this.placeholders.values?.[token] : undefined;
-    if (value === undefined) throw this.invalid(`An expression attribute value used in expression is not defined; attribute value: ${token}`);
+    if (value === undefined)
+      throw this.invalid(`An expression attribute value used in expression is not defined; attribute value: ${token}`);
     this.used.add(token);
     return value;
   }
@@ -103,7 +105,15 @@ export class ExpressionReader {
 /** After every expression of a request has been read: a placeholder none of them used is refused, as on AWS. */
 export function checkPlaceholdersUsed(placeholders: ExpressionPlaceholders, used: ReadonlySet<string>): void {
   const unusedNames = Object.keys(placeholders.names ?? {}).filter((name) => !used.has(name));
-  if (unusedNames.length > 0) throw new DynamoDbError('ValidationException', `Value provided in ExpressionAttributeNames unused in expressions: keys: {${unusedNames.join(', ')}}`);
+  if (unusedNames.length > 0)
+    throw new DynamoDbError(
+      'ValidationException',
+      `Value provided in ExpressionAttributeNames unused in expressions: keys: {${unusedNames.join(', ')}}`,
+    );
   const unusedValues = Object.keys(placeholders.values ?? {}).filter((name) => !used.has(name));
-  if (unusedValues.length > 0) throw new DynamoDbError('ValidationException', `Value provided in ExpressionAttributeValues unused in expressions: keys: {${unusedValues.join(', ')}}`);
+  if (unusedValues.length > 0)
+    throw new DynamoDbError(
+      'ValidationException',
+      `Value provided in ExpressionAttributeValues unused in expressions: keys: {${unusedValues.join(', ')}}`,
+    );
 }

@@ -35,7 +35,10 @@ function tableNotFound(name: unknown): DynamoDbError {
 function requireString(input: Input, member: string): string {
   const value = input[member];
   if (typeof value !== 'string' || value.length === 0) {
-    throw new DynamoDbError('ValidationException', `1 validation error detected: Value at '${member}' failed to satisfy constraint: Member must not be null`);
+    throw new DynamoDbError(
+      'ValidationException',
+      `1 validation error detected: Value at '${member}' failed to satisfy constraint: Member must not be null`,
+    );
   }
   return value;
 }
@@ -47,9 +50,14 @@ export function createTable(context: LocalCloudContext, definition: TableDefinit
     throw new DynamoDbError('ResourceInUseException', `Table already exists: ${definition.TableName}`);
   }
   const hashKeys = definition.KeySchema.filter((element) => element.KeyType === 'HASH');
-  const undefinedKey = definition.KeySchema.find((element) => !definition.AttributeDefinitions.some((attribute) => attribute.AttributeName === element.AttributeName));
+  const undefinedKey = definition.KeySchema.find(
+    (element) => !definition.AttributeDefinitions.some((attribute) => attribute.AttributeName === element.AttributeName),
+  );
   if (hashKeys.length !== 1 || definition.KeySchema.length > 2 || undefinedKey) {
-    throw new DynamoDbError('ValidationException', 'One or more parameter values were invalid: the key schema needs one HASH key, at most one RANGE key, each in AttributeDefinitions');
+    throw new DynamoDbError(
+      'ValidationException',
+      'One or more parameter values were invalid: the key schema needs one HASH key, at most one RANGE key, each in AttributeDefinitions',
+    );
   }
   const table: TableRecord = {
     tableName: definition.TableName,
@@ -94,7 +102,9 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
   });
 
   const operations: Record<string, (input: Input, requestRegion: string) => unknown> = {
-    CreateTable: (input, requestRegion) => ({ TableDescription: describe(createTable(context, input as unknown as TableDefinition), requestRegion) }),
+    CreateTable: (input, requestRegion) => ({
+      TableDescription: describe(createTable(context, input as unknown as TableDefinition), requestRegion),
+    }),
     DescribeTable: (input, requestRegion) => ({ Table: describe(tableOf(input), requestRegion) }),
     DeleteTable(input, requestRegion) {
       const table = tableOf(input);
@@ -116,13 +126,18 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
       if (typeof specification?.AttributeName !== 'string' || typeof specification.Enabled !== 'boolean') {
         throw new DynamoDbError('ValidationException', 'TimeToLiveSpecification needs AttributeName and Enabled');
       }
-      store.state.tables.set(table.tableName, { ...table, timeToLive: { attributeName: specification.AttributeName, enabled: specification.Enabled } });
+      store.state.tables.set(table.tableName, {
+        ...table,
+        timeToLive: { attributeName: specification.AttributeName, enabled: specification.Enabled },
+      });
       return { TimeToLiveSpecification: specification };
     },
     DescribeTimeToLive(input) {
       const { timeToLive } = tableOf(input);
       return {
-        TimeToLiveDescription: timeToLive?.enabled ? { TimeToLiveStatus: 'ENABLED', AttributeName: timeToLive.attributeName } : { TimeToLiveStatus: 'DISABLED' },
+        TimeToLiveDescription: timeToLive?.enabled
+          ? { TimeToLiveStatus: 'ENABLED', AttributeName: timeToLive.attributeName }
+          : { TimeToLiveStatus: 'DISABLED' },
       };
     },
     GetItem(input) {
@@ -156,7 +171,11 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
       const previous = checkCondition(table, key, input, { singleItem: true, used });
       const updated = update(previous ?? keyItem);
       const keyUpdated = table.keySchema.find(({ AttributeName }) => !isDeepStrictEqual(updated[AttributeName], keyItem[AttributeName]));
-      if (keyUpdated) throw new DynamoDbError('ValidationException', `One or more parameter values were invalid: Cannot update attribute ${keyUpdated.AttributeName}. This attribute is part of the key`);
+      if (keyUpdated)
+        throw new DynamoDbError(
+          'ValidationException',
+          `One or more parameter values were invalid: Cannot update attribute ${keyUpdated.AttributeName}. This attribute is part of the key`,
+        );
       itemsOf(table).set(key, updated);
       switch (input.ReturnValues ?? 'NONE') {
         case 'NONE':
@@ -166,17 +185,31 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
         case 'ALL_OLD':
           return previous ? { Attributes: previous } : {};
         default:
-          throw new DynamoDbError('ValidationException', `ReturnValues ${String(input.ReturnValues)} is not emulated by the local cloud for UpdateItem`);
+          throw new DynamoDbError(
+            'ValidationException',
+            `ReturnValues ${String(input.ReturnValues)} is not emulated by the local cloud for UpdateItem`,
+          );
       }
     },
     Scan(input) {
       const table = tableOf(input);
       const limit = typeof input.Limit === 'number' && input.Limit > 0 ? input.Limit : DEFAULT_SCAN_LIMIT;
-      const after = input.ExclusiveStartKey === undefined ? undefined : keyOf(table, requireItem(input.ExclusiveStartKey, 'exclusiveStartKey'), { exact: true });
+      const after =
+        input.ExclusiveStartKey === undefined
+          ? undefined
+          : keyOf(table, requireItem(input.ExclusiveStartKey, 'exclusiveStartKey'), { exact: true });
       const page = itemsOf(table).page(after, limit);
       const last = page.items.at(-1) as Item | undefined;
-      const lastKey = page.lastKey !== undefined && last ? Object.fromEntries(table.keySchema.map(({ AttributeName }) => [AttributeName, last[AttributeName]])) : undefined;
-      return { Items: page.items, Count: page.items.length, ScannedCount: page.items.length, ...(lastKey && { LastEvaluatedKey: lastKey }) };
+      const lastKey =
+        page.lastKey !== undefined && last
+          ? Object.fromEntries(table.keySchema.map(({ AttributeName }) => [AttributeName, last[AttributeName]]))
+          : undefined;
+      return {
+        Items: page.items,
+        Count: page.items.length,
+        ScannedCount: page.items.length,
+        ...(lastKey && { LastEvaluatedKey: lastKey }),
+      };
     },
     TransactWriteItems(input) {
       const actions = prepareTransaction(input.TransactItems);
@@ -224,7 +257,10 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
     return transactItems.map((entry: Record<string, Input>) => {
       const [kind, ...others] = Object.keys(entry ?? {});
       if (others.length > 0 || (kind !== 'Put' && kind !== 'Delete' && kind !== 'ConditionCheck')) {
-        throw new DynamoDbError('ValidationException', `The local cloud emulates Put, Delete and ConditionCheck in TransactWriteItems, one per entry; got ${[kind, ...others].join(', ')}`);
+        throw new DynamoDbError(
+          'ValidationException',
+          `The local cloud emulates Put, Delete and ConditionCheck in TransactWriteItems, one per entry; got ${[kind, ...others].join(', ')}`,
+        );
       }
       const action = entry[kind] as Input;
       const table = tableOf(action);
@@ -241,7 +277,9 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
   function placeholdersOf(input: Input): ExpressionPlaceholders {
     return {
       ...(input.ExpressionAttributeNames !== undefined && { names: input.ExpressionAttributeNames as Record<string, string> }),
-      ...(input.ExpressionAttributeValues !== undefined && { values: requireItem(input.ExpressionAttributeValues, 'expressionAttributeValues') as Record<string, AttributeValue> }),
+      ...(input.ExpressionAttributeValues !== undefined && {
+        values: requireItem(input.ExpressionAttributeValues, 'expressionAttributeValues') as Record<string, AttributeValue>,
+      }),
     };
   }
 
@@ -249,17 +287,26 @@ export function createDynamoDbService(context: LocalCloudContext): EmulatedServi
    * Throws ConditionalCheckFailedException (or, within a transaction, ConditionFailed); returns the item it replaces.
    * `used` holds the placeholders an update expression of the same request used.
    */
-  function checkCondition(table: Stored<TableRecord>, key: string, input: Input, { singleItem, used }: { singleItem: boolean; used?: Set<string> }): Item | undefined {
+  function checkCondition(
+    table: Stored<TableRecord>,
+    key: string,
+    input: Input,
+    { singleItem, used }: { singleItem: boolean; used?: Set<string> },
+  ): Item | undefined {
     const previous = itemsOf(table).get(key) as Item | undefined;
     if (typeof input.ConditionExpression !== 'string' && used === undefined) {
       if (input.ExpressionAttributeNames || input.ExpressionAttributeValues) {
-        throw new DynamoDbError('ValidationException', 'ExpressionAttributeNames and ExpressionAttributeValues can only be specified when using expressions');
+        throw new DynamoDbError(
+          'ValidationException',
+          'ExpressionAttributeNames and ExpressionAttributeValues can only be specified when using expressions',
+        );
       }
       return previous;
     }
     const placeholders = placeholdersOf(input);
     const allUsed = used ?? new Set<string>();
-    const holds = typeof input.ConditionExpression === 'string' ? compileCondition(input.ConditionExpression, placeholders, allUsed) : () => true;
+    const holds =
+      typeof input.ConditionExpression === 'string' ? compileCondition(input.ConditionExpression, placeholders, allUsed) : () => true;
     checkPlaceholdersUsed(placeholders, allUsed);
     if (holds(previous)) return previous;
     const returned = input.ReturnValuesOnConditionCheckFailure === 'ALL_OLD' ? previous : undefined;

@@ -1,5 +1,5 @@
-import { AwsJsonError } from '../../wire/aws-json.ts';
 import type { Stored, TableRecord } from '../../store.ts';
+import { AwsJsonError } from '../../wire/aws-json.ts';
 
 export type AttributeValue =
   | { S: string }
@@ -23,7 +23,10 @@ const ATTRIBUTE_TYPES = new Set(['S', 'N', 'B', 'BOOL', 'NULL', 'SS', 'NS', 'BS'
 /** Checks an item's shape as DynamoDB does before any condition: one type per value, numbers that parse. */
 export function requireItem(value: unknown, member: string): Item {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new DynamoDbError('ValidationException', `1 validation error detected: Value at '${member}' failed to satisfy constraint: Member must not be null`);
+    throw new DynamoDbError(
+      'ValidationException',
+      `1 validation error detected: Value at '${member}' failed to satisfy constraint: Member must not be null`,
+    );
   }
   for (const [name, attribute] of Object.entries(value)) requireAttributeValue(attribute, `${member}.${name}`);
   return value as Item;
@@ -33,7 +36,10 @@ function requireAttributeValue(value: unknown, member: string): void {
   const types = typeof value === 'object' && value !== null ? Object.keys(value) : [];
   const [type] = types;
   if (types.length !== 1 || type === undefined || !ATTRIBUTE_TYPES.has(type)) {
-    throw new DynamoDbError('ValidationException', `Supplied AttributeValue at ${member} has multiple datatypes or none; it must have exactly one`);
+    throw new DynamoDbError(
+      'ValidationException',
+      `Supplied AttributeValue at ${member} has multiple datatypes or none; it must have exactly one`,
+    );
   }
   const content = (value as Record<string, unknown>)[type];
   if (type === 'N' && (typeof content !== 'string' || !Number.isFinite(Number(content)) || content.trim() === '')) {
@@ -52,7 +58,12 @@ export function keyOf(table: Stored<TableRecord>, item: Item, { exact }: { exact
     const value = item[name];
     const type = table.attributeDefinitions.find((definition) => definition.AttributeName === name)?.AttributeType;
     if (value === undefined || type === undefined || !(type in value)) {
-      throw new DynamoDbError('ValidationException', exact ? 'The provided key element does not match the schema' : `One or more parameter values were invalid: Missing the key ${name} in the item`);
+      throw new DynamoDbError(
+        'ValidationException',
+        exact
+          ? 'The provided key element does not match the schema'
+          : `One or more parameter values were invalid: Missing the key ${name} in the item`,
+      );
     }
   }
   return JSON.stringify(table.keySchema.map((element) => item[element.AttributeName]));

@@ -26,7 +26,8 @@ export function compileUpdate(expression: string, placeholders: ExpressionPlaceh
     for (;;) {
       const name = reader.attributeName();
       if (clause === 'SET') reader.expect('=');
-      if (!reader.isValue()) throw reader.invalid(`only a :value placeholder is emulated as the operand of ${clause}; got "${reader.peek() ?? ''}"`);
+      if (!reader.isValue())
+        throw reader.invalid(`only a :value placeholder is emulated as the operand of ${clause}; got "${reader.peek() ?? ''}"`);
       actions.push({ kind: clause as Action['kind'], name, value: reader.value() });
       if (reader.peek() !== ',') break;
       reader.skip(1);
@@ -34,7 +35,10 @@ export function compileUpdate(expression: string, placeholders: ExpressionPlaceh
   }
   const names = actions.map(({ name }) => name);
   const twice = names.find((name, index) => names.indexOf(name) !== index);
-  if (twice) throw reader.invalid(`Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [${twice}], path two: [${twice}]`);
+  if (twice)
+    throw reader.invalid(
+      `Two document paths overlap with each other; must remove or rewrite one of these paths; path one: [${twice}], path two: [${twice}]`,
+    );
   return (item) => {
     const updated = { ...item };
     for (const { kind, name, value } of actions) updated[name] = kind === 'SET' ? value : added(updated[name], value);

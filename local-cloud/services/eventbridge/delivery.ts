@@ -120,10 +120,13 @@ export function createDeliveryEngine(options: DeliveryOptions): DeliveryEngine {
         waiting.delete(stop);
         resolve(false);
       };
-      const timer = setTimeout(() => {
-        waiting.delete(stop);
-        resolve(startedIn === generation);
-      }, seconds * options.timeScale * 1000);
+      const timer = setTimeout(
+        () => {
+          waiting.delete(stop);
+          resolve(startedIn === generation);
+        },
+        seconds * options.timeScale * 1000,
+      );
       waiting.add(stop);
     });
   const sendDeadLetter = (arn: string, letter: Omit<DeadLetter, 'messageId' | 'sentAt'>) => {
@@ -145,7 +148,8 @@ export function createDeliveryEngine(options: DeliveryOptions): DeliveryEngine {
       if (lambda) return runFunction(lambda, payloadOf(delivery), record, startedIn);
       record.error = { type: 'RESOURCE_NOT_FOUND', message: `Function not found: ${target.Arn}` };
       const delay = Math.min(FIRST_RETRY_SECONDS * 2 ** (record.deliveryAttempts - 1), MAX_RETRY_SECONDS);
-      const exhausted = record.deliveryAttempts >= maxAttempts ? 'MaximumRetryAttempts' : age + delay > maxAge ? 'MaximumEventAgeInSeconds' : undefined;
+      const exhausted =
+        record.deliveryAttempts >= maxAttempts ? 'MaximumRetryAttempts' : age + delay > maxAge ? 'MaximumEventAgeInSeconds' : undefined;
       if (exhausted) {
         const dlq = target.DeadLetterConfig?.Arn;
         if (dlq) {
@@ -185,7 +189,12 @@ export function createDeliveryEngine(options: DeliveryOptions): DeliveryEngine {
         const retry = record.invocations <= lambda.maximumRetryAttempts && age + delay <= lambda.maximumEventAgeSeconds;
         if (!retry) {
           const condition = record.invocations > lambda.maximumRetryAttempts ? 'RetriesExhausted' : 'EventAgeExceeded';
-          if (lambda.onFailure) sendDeadLetter(lambda.onFailure, { origin: 'lambda-on-failure', body: JSON.stringify(invocationRecord(lambda, event, error, condition, record.invocations, now())), attributes: {} });
+          if (lambda.onFailure)
+            sendDeadLetter(lambda.onFailure, {
+              origin: 'lambda-on-failure',
+              body: JSON.stringify(invocationRecord(lambda, event, error, condition, record.invocations, now())),
+              attributes: {},
+            });
           return finish(record, lambda.onFailure);
         }
         age += delay;
@@ -215,7 +224,9 @@ export function createDeliveryEngine(options: DeliveryOptions): DeliveryEngine {
       };
       log.push(record);
       if (log.length > logSize) log.splice(0, log.length - logSize);
-      const running = run(delivery, record, generation).catch((error: unknown) => console.error('local cloud: an EventBridge delivery failed', error));
+      const running = run(delivery, record, generation).catch((error: unknown) =>
+        console.error('local cloud: an EventBridge delivery failed', error),
+      );
       inFlight.add(running);
       void running.finally(() => inFlight.delete(running));
     },
@@ -243,7 +254,12 @@ function invocationRecord(lambda: LambdaTarget, event: unknown, error: Error, co
   return {
     version: '1.0',
     timestamp,
-    requestContext: { requestId: randomUUID(), functionArn: `${lambda.functionArn}:$LATEST`, condition, approximateInvokeCount: invokeCount },
+    requestContext: {
+      requestId: randomUUID(),
+      functionArn: `${lambda.functionArn}:$LATEST`,
+      condition,
+      approximateInvokeCount: invokeCount,
+    },
     requestPayload: event,
     responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
     responsePayload: { errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n') },

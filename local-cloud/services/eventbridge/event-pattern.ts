@@ -113,12 +113,19 @@ function equalTo(expected: unknown): ValueMatcher {
 
 /** `prefix`, `suffix`, `equals-ignore-case`, `wildcard`; the first two also take `{"equals-ignore-case": s}`. */
 function stringMatcher(operator: string, operand: unknown, path: string): ValueMatcher {
-  const ignoreCase = (operator === 'prefix' || operator === 'suffix') && isPlainObject(operand) && Object.keys(operand).length === 1 && 'equals-ignore-case' in operand;
+  const ignoreCase =
+    (operator === 'prefix' || operator === 'suffix') &&
+    isPlainObject(operand) &&
+    Object.keys(operand).length === 1 &&
+    'equals-ignore-case' in operand;
   const text = ignoreCase ? (operand as Record<string, unknown>)['equals-ignore-case'] : operand;
   if (typeof text !== 'string') throw new InvalidPatternError(`"${operator}" of "${path}" must be a string`);
   const fold = (value: string) => (ignoreCase ? value.toLowerCase() : value);
   const expected = fold(text);
-  const onStrings = (test: (value: string) => boolean): ValueMatcher => (value) => typeof value === 'string' && test(value);
+  const onStrings =
+    (test: (value: string) => boolean): ValueMatcher =>
+    (value) =>
+      typeof value === 'string' && test(value);
   switch (operator) {
     case 'prefix':
       return onStrings((value) => fold(value).startsWith(expected));
@@ -186,7 +193,15 @@ function numeric(operand: unknown, path: string): ValueMatcher {
     if (!(lower === '>' || lower === '>=') || !(upper === '<' || upper === '<=')) throw invalid();
   }
   const holds = (value: number, [operator, bound]: [string, number]) =>
-    operator === '=' ? value === bound : operator === '<' ? value < bound : operator === '<=' ? value <= bound : operator === '>' ? value > bound : value >= bound;
+    operator === '='
+      ? value === bound
+      : operator === '<'
+        ? value < bound
+        : operator === '<='
+          ? value <= bound
+          : operator === '>'
+            ? value > bound
+            : value >= bound;
   return (value) => typeof value === 'number' && conditions.every((condition) => holds(value, condition));
 }
 

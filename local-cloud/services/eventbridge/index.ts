@@ -5,11 +5,11 @@ import type { LocalCloudContext, ServiceEvent } from '../../wire/context.ts';
 import { listPages, paginate } from '../../wire/pagination.ts';
 import type { EmulatedService } from '../../wire/service.ts';
 import { describeViolations, isPlainObject, requireValid, type Violation } from '../../wire/validation.ts';
-import { createDeliveryEngine, parseFunctionArn, type DeadLetter, type DeliveryRecord, type LambdaTargets } from './delivery.ts';
-import { compilePattern, InvalidPatternError, type CompiledPattern } from './event-pattern.ts';
+import { createDeliveryEngine, type DeadLetter, type DeliveryRecord, type LambdaTargets, parseFunctionArn } from './delivery.ts';
+import { type CompiledPattern, compilePattern, InvalidPatternError } from './event-pattern.ts';
 import { SHAPES } from './shapes.ts';
 
-export { parseFunctionArn, type LambdaTarget, type LambdaTargets } from './delivery.ts';
+export { type LambdaTarget, type LambdaTargets, parseFunctionArn } from './delivery.ts';
 
 const protocol = awsJsonProtocol(
   'AWSEvents',
@@ -61,12 +61,16 @@ class EventBridgeError extends AwsJsonError {}
 /** Coral names members in lowerCamelCase in its messages (`at 'entries.1.member.source'`), where the model has PascalCase. */
 function invalid(violations: readonly Violation[]): EventBridgeError {
   const camel = (path: string) => path.replace(/(^|\.)([A-Z])/g, (_, dot: string, letter: string) => dot + letter.toLowerCase());
-  const renamed = violations.map(({ path, message }) => ({ path: camel(path), message: message.replace(`at '${path}'`, `at '${camel(path)}'`) }));
+  const renamed = violations.map(({ path, message }) => ({
+    path: camel(path),
+    message: message.replace(`at '${path}'`, `at '${camel(path)}'`),
+  }));
   return new EventBridgeError('ValidationException', describeViolations(renamed));
 }
 
 function invalidPattern(error: unknown): EventBridgeError {
-  if (error instanceof InvalidPatternError) return new EventBridgeError('InvalidEventPatternException', `Event pattern is not valid. Reason: ${error.message}`);
+  if (error instanceof InvalidPatternError)
+    return new EventBridgeError('InvalidEventPatternException', `Event pattern is not valid. Reason: ${error.message}`);
   throw error;
 }
 
@@ -111,7 +115,11 @@ export function seedEventBridge(context: LocalCloudContext, rules: readonly Rule
  */
 export function createEventBridgeService(context: LocalCloudContext, options: EventBridgeOptions = {}): EventBridgeService {
   const { store, accountId } = context;
-  const engine = createDeliveryEngine({ clock: context.clock, lambdaTargets: options.lambdaTargets ?? (() => undefined), timeScale: options.timeScale ?? 1 });
+  const engine = createDeliveryEngine({
+    clock: context.clock,
+    lambdaTargets: options.lambdaTargets ?? (() => undefined),
+    timeScale: options.timeScale ?? 1,
+  });
   const patterns = new Map<string, CompiledPattern>();
   const patternOf = (text: string) => {
     let compiled = patterns.get(text);
@@ -123,7 +131,8 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
   };
 
   const busArn = (region: string, name: string) => `arn:aws:events:${region}:${accountId}:event-bus/${name}`;
-  const ruleArn = (region: string, bus: string, rule: string) => `arn:aws:events:${region}:${accountId}:rule/${bus === DEFAULT_BUS ? '' : `${bus}/`}${rule}`;
+  const ruleArn = (region: string, bus: string, rule: string) =>
+    `arn:aws:events:${region}:${accountId}:rule/${bus === DEFAULT_BUS ? '' : `${bus}/`}${rule}`;
   const rulesOf = (bus: Stored<EventBusRecord>) => store.state.rules.in(bus.name);
   const busOf = (nameOrArn: unknown): Stored<EventBusRecord> => {
     const name = busNameOf(nameOrArn);
@@ -134,7 +143,8 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
   const ruleOf = (input: Input, member: 'Name' | 'Rule'): [Stored<EventBusRecord>, Stored<EventRuleRecord>] => {
     const bus = busOf(input.EventBusName);
     const rule = rulesOf(bus).get(input[member] as string);
-    if (!rule) throw new EventBridgeError('ResourceNotFoundException', `Rule ${String(input[member])} does not exist on EventBus ${bus.name}.`);
+    if (!rule)
+      throw new EventBridgeError('ResourceNotFoundException', `Rule ${String(input[member])} does not exist on EventBus ${bus.name}.`);
     return [bus, rule];
   };
   const describeBus = (bus: Stored<EventBusRecord>, region: string) => ({
@@ -175,7 +185,10 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
       }
     }
   };
-  const envelope = (entry: { source: string; detailType: string; detail: unknown; resources: string[]; time?: number }, region: string) => ({
+  const envelope = (
+    entry: { source: string; detailType: string; detail: unknown; resources: string[]; time?: number },
+    region: string,
+  ) => ({
     version: '0',
     id: randomUUID(),
     'detail-type': entry.detailType,
@@ -190,9 +203,15 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
   const operations: Record<string, (input: Input, region: string) => unknown> = {
     CreateEventBus(input, region) {
       const name = input.Name as string;
-      if (store.state.eventBuses.has(name)) throw new EventBridgeError('ResourceAlreadyExistsException', `Event bus ${name} already exists.`);
-      if (name.includes('/')) throw new EventBridgeError('ValidationException', 'The local cloud does not emulate partner event buses (names with a /).');
-      const bus: EventBusRecord = { name, createdAt: context.clock.now(), ...(typeof input.Description === 'string' && { description: input.Description }) };
+      if (store.state.eventBuses.has(name))
+        throw new EventBridgeError('ResourceAlreadyExistsException', `Event bus ${name} already exists.`);
+      if (name.includes('/'))
+        throw new EventBridgeError('ValidationException', 'The local cloud does not emulate partner event buses (names with a /).');
+      const bus: EventBusRecord = {
+        name,
+        createdAt: context.clock.now(),
+        ...(typeof input.Description === 'string' && { description: input.Description }),
+      };
       store.state.eventBuses.set(name, bus);
       return { EventBusArn: busArn(region, name), ...(bus.description !== undefined && { Description: bus.description }) };
     },
@@ -215,8 +234,10 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
       return { EventBuses: page.items.map((bus) => describeBus(bus, region)), ...(page.nextToken && { NextToken: page.nextToken }) };
     },
     PutRule(input, region) {
-      if (input.ScheduleExpression !== undefined) throw new EventBridgeError('ValidationException', 'The local cloud does not emulate scheduled rules (ScheduleExpression).');
-      if (typeof input.EventPattern !== 'string') throw new EventBridgeError('ValidationException', 'Parameter(s) EventPattern or ScheduleExpression must be specified.');
+      if (input.ScheduleExpression !== undefined)
+        throw new EventBridgeError('ValidationException', 'The local cloud does not emulate scheduled rules (ScheduleExpression).');
+      if (typeof input.EventPattern !== 'string')
+        throw new EventBridgeError('ValidationException', 'Parameter(s) EventPattern or ScheduleExpression must be specified.');
       try {
         compilePattern(input.EventPattern);
       } catch (error) {
@@ -276,7 +297,10 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
         else targets.push(target);
       }
       if (targets.length > MAX_TARGETS_PER_RULE) {
-        throw new EventBridgeError('LimitExceededException', `The requested resource exceeds the maximum number allowed (${MAX_TARGETS_PER_RULE} targets per rule).`);
+        throw new EventBridgeError(
+          'LimitExceededException',
+          `The requested resource exceeds the maximum number allowed (${MAX_TARGETS_PER_RULE} targets per rule).`,
+        );
       }
       rulesOf(bus).set(rule.name, { ...rule, targets });
       return { FailedEntryCount: failed.length, FailedEntries: failed };
@@ -305,16 +329,24 @@ export function createEventBridgeService(context: LocalCloudContext, options: Ev
         throw invalidPattern(error);
       }
       const event = parseObject(input.Event as string);
-      const missing = ['id', 'account', 'source', 'time', 'region', 'resources', 'detail-type'].filter((field) => event?.[field] === undefined);
+      const missing = ['id', 'account', 'source', 'time', 'region', 'resources', 'detail-type'].filter(
+        (field) => event?.[field] === undefined,
+      );
       if (!event || missing.length > 0) {
-        throw new EventBridgeError('InvalidEventPatternException', `Event is not valid. Reason: it must be a JSON object with ${missing.join(', ') || 'the envelope fields'}`);
+        throw new EventBridgeError(
+          'InvalidEventPatternException',
+          `Event is not valid. Reason: it must be a JSON object with ${missing.join(', ') || 'the envelope fields'}`,
+        );
       }
       return { Result: pattern(event) };
     },
     PutEvents(input, region) {
       const entries = input.Entries as Input[];
       if (entries.reduce((size, entry) => size + entrySize(entry), 0) > MAX_PUT_EVENTS_BYTES) {
-        throw new EventBridgeError('ValidationException', `Total size of the entries in the request is over the limit (${MAX_PUT_EVENTS_BYTES} bytes).`);
+        throw new EventBridgeError(
+          'ValidationException',
+          `Total size of the entries in the request is over the limit (${MAX_PUT_EVENTS_BYTES} bytes).`,
+        );
       }
       const results = entries.map((entry) => {
         const problem = entryProblem(entry);
@@ -389,7 +421,8 @@ function entryProblem(entry: Input): [string, string] | undefined {
       return ['InvalidArgument', `Parameter ${member} is not valid. Reason: ${member} is a required argument.`];
     }
   }
-  if ((entry.Source as string).startsWith('aws.')) return ['InvalidArgument', 'Parameter Source is not valid. Reason: Source cannot start with "aws.".'];
+  if ((entry.Source as string).startsWith('aws.'))
+    return ['InvalidArgument', 'Parameter Source is not valid. Reason: Source cannot start with "aws.".'];
   if (!parseObject(entry.Detail as string)) return ['MalformedDetail', 'Detail is malformed.'];
   return undefined;
 }
@@ -407,7 +440,8 @@ function targetProblem(target: Input): string | undefined {
     return `The local cloud delivers to Lambda function targets only, not ${String(target.Arn)}`;
   }
   if (target.InputTransformer !== undefined) return 'The local cloud does not emulate InputTransformer; use Input or InputPath';
-  if ([target.Input, target.InputPath].filter((value) => value !== undefined).length > 1) return 'Only one of Input and InputPath may be set';
+  if ([target.Input, target.InputPath].filter((value) => value !== undefined).length > 1)
+    return 'Only one of Input and InputPath may be set';
   if (typeof target.Input === 'string' && parseObject(`{"input":${target.Input}}`) === undefined) return 'Input is not valid JSON';
   return undefined;
 }

@@ -29,10 +29,17 @@ export const SHAPES: Readonly<Record<string, StructureShape>> = {
     members: { Name: ruleName, EventPattern: eventPattern, State: ruleState, Description: description, EventBusName: busNameOrArn },
   },
   DescribeRule: { type: 'structure', required: ['Name'], members: { Name: ruleName, EventBusName: busNameOrArn } },
-  DeleteRule: { type: 'structure', required: ['Name'], members: { Name: ruleName, EventBusName: busNameOrArn, Force: { type: 'boolean' } } },
+  DeleteRule: {
+    type: 'structure',
+    required: ['Name'],
+    members: { Name: ruleName, EventBusName: busNameOrArn, Force: { type: 'boolean' } },
+  },
   EnableRule: { type: 'structure', required: ['Name'], members: { Name: ruleName, EventBusName: busNameOrArn } },
   DisableRule: { type: 'structure', required: ['Name'], members: { Name: ruleName, EventBusName: busNameOrArn } },
-  ListRules: { type: 'structure', members: { NamePrefix: { ...ruleName, min: 1 }, EventBusName: busNameOrArn, NextToken: nextToken, Limit: limit } },
+  ListRules: {
+    type: 'structure',
+    members: { NamePrefix: { ...ruleName, min: 1 }, EventBusName: busNameOrArn, NextToken: nextToken, Limit: limit },
+  },
   PutTargets: {
     type: 'structure',
     required: ['Rule', 'Targets'],
@@ -53,7 +60,10 @@ export const SHAPES: Readonly<Record<string, StructureShape>> = {
             InputPath: { type: 'string', max: 256 },
             RetryPolicy: {
               type: 'structure',
-              members: { MaximumRetryAttempts: { type: 'integer', min: 0, max: 185 }, MaximumEventAgeInSeconds: { type: 'integer', min: 60, max: 86_400 } },
+              members: {
+                MaximumRetryAttempts: { type: 'integer', min: 0, max: 185 },
+                MaximumEventAgeInSeconds: { type: 'integer', min: 60, max: 86_400 },
+              },
             },
             DeadLetterConfig: { type: 'structure', members: { Arn: { type: 'string', min: 1, max: 1600 } } },
           },
@@ -61,13 +71,26 @@ export const SHAPES: Readonly<Record<string, StructureShape>> = {
       },
     },
   },
-  ListTargetsByRule: { type: 'structure', required: ['Rule'], members: { Rule: ruleName, EventBusName: busNameOrArn, NextToken: nextToken, Limit: limit } },
+  ListTargetsByRule: {
+    type: 'structure',
+    required: ['Rule'],
+    members: { Rule: ruleName, EventBusName: busNameOrArn, NextToken: nextToken, Limit: limit },
+  },
   RemoveTargets: {
     type: 'structure',
     required: ['Rule', 'Ids'],
-    members: { Rule: ruleName, EventBusName: busNameOrArn, Ids: { type: 'list', min: 1, max: 100, member: targetId }, Force: { type: 'boolean' } },
+    members: {
+      Rule: ruleName,
+      EventBusName: busNameOrArn,
+      Ids: { type: 'list', min: 1, max: 100, member: targetId },
+      Force: { type: 'boolean' },
+    },
   },
-  TestEventPattern: { type: 'structure', required: ['EventPattern', 'Event'], members: { EventPattern: eventPattern, Event: { type: 'string' } } },
+  TestEventPattern: {
+    type: 'structure',
+    required: ['EventPattern', 'Event'],
+    members: { EventPattern: eventPattern, Event: { type: 'string' } },
+  },
   PutEvents: {
     type: 'structure',
     required: ['Entries'],

@@ -100,7 +100,10 @@ export function createCertificateAuthority(options: { keyAlgorithm: KeyAlgorithm
     async issuerOf(certificatePem, caCertificatePem) {
       try {
         const certificate = new x509.X509Certificate(certificatePem);
-        const issuer = caCertificatePem === undefined ? await ca() : { certificate: new x509.X509Certificate(caCertificatePem), certificateId: parseCertificate(caCertificatePem).certificateId };
+        const issuer =
+          caCertificatePem === undefined
+            ? await ca()
+            : { certificate: new x509.X509Certificate(caCertificatePem), certificateId: parseCertificate(caCertificatePem).certificateId };
         const signed = await certificate.verify({ publicKey: issuer.certificate.publicKey, signatureOnly: true });
         return signed ? issuer.certificateId : undefined;
       } catch {

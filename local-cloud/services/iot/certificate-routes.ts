@@ -5,7 +5,7 @@ import { queryBoolean, queryInteger, queryString } from '../../wire/http-binding
 import { listPages } from '../../wire/pagination.ts';
 import { jsonResponse } from '../../wire/rest-json.ts';
 import type { RestRoute } from '../../wire/routes.ts';
-import { CertificateRequestError, parseCertificate, type CertificateAuthority, type ParsedCertificate } from './certificate-authority.ts';
+import { type CertificateAuthority, CertificateRequestError, type ParsedCertificate, parseCertificate } from './certificate-authority.ts';
 import { iotError } from './errors.ts';
 import { certificateArn, newCertificateRecord } from './registry.ts';
 import { markerPage, parseBody, requireValid } from './requests.ts';
@@ -28,7 +28,10 @@ export function certificateRoutes(context: LocalCloudContext, authority: Certifi
   ) => {
     const arn = certificateArn(region, accountId, parsed.certificateId);
     if (state.certificates.has(parsed.certificateId)) {
-      throw iotError('ResourceAlreadyExistsException', 'The certificate is already provisioned or registered', { resourceId: parsed.certificateId, resourceArn: arn });
+      throw iotError('ResourceAlreadyExistsException', 'The certificate is already provisioned or registered', {
+        resourceId: parsed.certificateId,
+        resourceArn: arn,
+      });
     }
     state.certificates.set(parsed.certificateId, newCertificateRecord(parsed, status, clock.now(), caCertificateId, certificateMode));
     return arn;
@@ -55,11 +58,18 @@ export function certificateRoutes(context: LocalCloudContext, authority: Certifi
           try {
             issued = await authority.signRequest(input.certificateSigningRequest);
           } catch (error) {
-            if (error instanceof CertificateRequestError) throw iotError('InvalidRequestException', `The certificate signing request is not valid: ${error.message}`);
+            if (error instanceof CertificateRequestError)
+              throw iotError('InvalidRequestException', `The certificate signing request is not valid: ${error.message}`);
             throw error;
           }
           // Every request makes a new certificate, even for the same CSR (model documentation).
-          const arn = register(request.region, issued, input.setAsActive === true ? 'ACTIVE' : 'INACTIVE', issued.caCertificateId, 'DEFAULT');
+          const arn = register(
+            request.region,
+            issued,
+            input.setAsActive === true ? 'ACTIVE' : 'INACTIVE',
+            issued.caCertificateId,
+            'DEFAULT',
+          );
           return jsonResponse({ certificateArn: arn, certificateId: issued.certificateId, certificatePem: issued.certificatePem });
         },
       },
@@ -91,7 +101,10 @@ export function certificateRoutes(context: LocalCloudContext, authority: Certifi
       operation: {
         name: 'RegisterCertificateWithoutCA',
         run({ request }) {
-          const input = requireValid(parseBody(request.body), shapes.registerCertificateInput) as { certificatePem: string; status?: CertificateStatus };
+          const input = requireValid(parseBody(request.body), shapes.registerCertificateInput) as {
+            certificatePem: string;
+            status?: CertificateStatus;
+          };
           const parsed = readCertificate(input.certificatePem);
           const arn = register(request.region, parsed, registeredStatus(input.status, undefined), undefined, 'SNI_ONLY');
           return jsonResponse({ certificateArn: arn, certificateId: parsed.certificateId });
@@ -114,10 +127,14 @@ export function certificateRoutes(context: LocalCloudContext, authority: Certifi
           ) as { pageSize?: number; marker?: string; ascendingOrder?: boolean };
           // By creation date, newest first unless asked otherwise (the model's `ascendingOrder`); the PEMs are left behind.
           const byCreation: Array<Pick<CertificateRecord, 'certificateId' | 'status' | 'certificateMode' | 'createdAt'>> = [];
-          for (const { certificateId, status, certificateMode, createdAt } of state.certificates.values()) byCreation.push({ certificateId, status, certificateMode, createdAt });
+          for (const { certificateId, status, certificateMode, createdAt } of state.certificates.values())
+            byCreation.push({ certificateId, status, certificateMode, createdAt });
           byCreation.sort((a, b) => a.createdAt - b.createdAt);
           const ordered = input.ascendingOrder === true ? byCreation : byCreation.reverse();
-          const { items, nextMarker } = markerPage(listPages(ordered, (certificate) => certificate.certificateId), input);
+          const { items, nextMarker } = markerPage(
+            listPages(ordered, (certificate) => certificate.certificateId),
+            input,
+          );
           return jsonResponse({
             certificates: items.map((certificate) => ({
               certificateArn: certificateArn(request.region, accountId, certificate.certificateId),

@@ -13,9 +13,8 @@ import { iotError } from './errors.ts';
 import { policyAttachmentRoutes } from './policy-attachments.ts';
 import { planTemplate } from './provisioning-template.ts';
 import { registerThing, signPlannedRequest } from './register-thing.ts';
-import { DEFAULT_PAGE_SIZE, invalidToken, parseBody, requireValid } from './requests.ts';
-import { thingRoutes } from './thing-routes.ts';
 import {
+  type AttachmentClock,
   attachPrincipal,
   certificateArn,
   detachPrincipal,
@@ -27,9 +26,10 @@ import {
   renderPrincipal,
   thingArn,
   thingAttachments,
-  type AttachmentClock,
 } from './registry.ts';
+import { DEFAULT_PAGE_SIZE, invalidToken, parseBody, requireValid } from './requests.ts';
 import * as shapes from './shapes.ts';
+import { thingRoutes } from './thing-routes.ts';
 
 /** DescribeEndpoint's endpoint types and the host each names, after the account's prefix (IoT developer guide). */
 const ENDPOINT_HOSTS: Readonly<Record<string, (prefix: string, region: string) => string>> = {
@@ -113,17 +113,30 @@ export function createIotService(context: LocalCloudContext, options: IotService
               usePrefixAttributeValue: queryBoolean(query, 'usePrefixAttributeValue'),
             },
             shapes.listThingsInput,
-          ) as { maxResults?: number; nextToken?: string; attributeName?: string; attributeValue?: string; thingTypeName?: string; usePrefixAttributeValue?: boolean };
+          ) as {
+            maxResults?: number;
+            nextToken?: string;
+            attributeName?: string;
+            attributeValue?: string;
+            thingTypeName?: string;
+            usePrefixAttributeValue?: boolean;
+          };
           const { attributeName, attributeValue, thingTypeName, usePrefixAttributeValue } = input;
           const matchesAttribute = (value: string | undefined) =>
             value !== undefined &&
             (attributeValue === undefined || (usePrefixAttributeValue ? value.startsWith(attributeValue) : value === attributeValue));
           const filtered = attributeName !== undefined || thingTypeName !== undefined;
-          const page = paginate(state.things, input, DEFAULT_PAGE_SIZE, invalidToken, filtered
-            ? (thing) =>
-                (thingTypeName === undefined || thing.thingTypeName === thingTypeName) &&
-                (attributeName === undefined || matchesAttribute(thing.attributes[attributeName]))
-            : undefined);
+          const page = paginate(
+            state.things,
+            input,
+            DEFAULT_PAGE_SIZE,
+            invalidToken,
+            filtered
+              ? (thing) =>
+                  (thingTypeName === undefined || thing.thingTypeName === thingTypeName) &&
+                  (attributeName === undefined || matchesAttribute(thing.attributes[attributeName]))
+              : undefined,
+          );
           return jsonResponse({
             things: page.items.map((thing) => ({
               thingName: thing.thingName,
@@ -162,10 +175,7 @@ export function createIotService(context: LocalCloudContext, options: IotService
           // DeleteThing succeeds when the thing does not exist (model documentation).
           if (!thing) return emptyResponse();
           if (expectedVersion !== undefined && expectedVersion !== thing.version) {
-            throw iotError(
-              'VersionConflictException',
-              `The version for thing ${thingName} does not match the expected version.`,
-            );
+            throw iotError('VersionConflictException', `The version for thing ${thingName} does not match the expected version.`);
           }
           if (!thingAttachments(state, thingName, attachmentClock()).isEmpty()) {
             throw iotError('InvalidRequestException', `Cannot delete. Thing ${thingName} is still attached to one or more principals`);
@@ -277,7 +287,9 @@ export function createIotService(context: LocalCloudContext, options: IotService
       operation: {
         name: 'DescribeCertificate',
         run({ request, params }) {
-          const { certificateId } = requireValid({ certificateId: params['certificateId'] }, shapes.certificateInput) as { certificateId: string };
+          const { certificateId } = requireValid({ certificateId: params['certificateId'] }, shapes.certificateInput) as {
+            certificateId: string;
+          };
           const certificate = requireCertificate(certificateId);
           return jsonResponse({
             certificateDescription: {
@@ -371,7 +383,11 @@ export function createIotService(context: LocalCloudContext, options: IotService
               resourceArn: arn,
             });
           }
-          state.policies.set(input.policyName, { policyName: input.policyName, policyDocument: input.policyDocument, createdAt: clock.now() });
+          state.policies.set(input.policyName, {
+            policyName: input.policyName,
+            policyDocument: input.policyDocument,
+            createdAt: clock.now(),
+          });
           return jsonResponse({ policyName: input.policyName, policyArn: arn, policyDocument: input.policyDocument, policyVersionId: '1' });
         },
       },
@@ -382,11 +398,18 @@ export function createIotService(context: LocalCloudContext, options: IotService
       operation: {
         name: 'DescribeEndpoint',
         run({ request }) {
-          const { endpointType = 'iot:Data' } = requireValid({ endpointType: queryString(request.query, 'endpointType') }, shapes.describeEndpointInput) as {
+          const { endpointType = 'iot:Data' } = requireValid(
+            { endpointType: queryString(request.query, 'endpointType') },
+            shapes.describeEndpointInput,
+          ) as {
             endpointType?: string;
           };
           const host = ENDPOINT_HOSTS[endpointType];
-          if (!host) throw iotError('InvalidRequestException', `Endpoint type ${endpointType} is not one of ${Object.keys(ENDPOINT_HOSTS).join(', ')}`);
+          if (!host)
+            throw iotError(
+              'InvalidRequestException',
+              `Endpoint type ${endpointType} is not one of ${Object.keys(ENDPOINT_HOSTS).join(', ')}`,
+            );
           return jsonResponse({ endpointAddress: host(endpointPrefix, request.region) });
         },
       },
@@ -413,12 +436,18 @@ export function createIotService(context: LocalCloudContext, options: IotService
       );
     }
     const attachments = thingAttachments(state, input.thingName, attachmentClock());
-    return paginate(attachments, input, DEFAULT_PAGE_SIZE, invalidToken, thingPrincipalType === undefined
-      ? undefined
-      : (attachment) => attachment.thingPrincipalType === thingPrincipalType);
+    return paginate(
+      attachments,
+      input,
+      DEFAULT_PAGE_SIZE,
+      invalidToken,
+      thingPrincipalType === undefined ? undefined : (attachment) => attachment.thingPrincipalType === thingPrincipalType,
+    );
   }
 
-  const resolve = createOperationResolver(routes, (request) => iotError('UnknownOperationException', `No operation matches ${request.method} ${request.path}`));
+  const resolve = createOperationResolver(routes, (request) =>
+    iotError('UnknownOperationException', `No operation matches ${request.method} ${request.path}`),
+  );
 
   return {
     signingName: 'iot',

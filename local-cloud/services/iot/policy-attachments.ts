@@ -5,7 +5,7 @@ import { listPages } from '../../wire/pagination.ts';
 import { emptyResponse, jsonResponse } from '../../wire/rest-json.ts';
 import type { RestRoute } from '../../wire/routes.ts';
 import { iotError } from './errors.ts';
-import { parsePrincipal, policyArn, renderPrincipal, type Principal } from './registry.ts';
+import { type Principal, parsePrincipal, policyArn, renderPrincipal } from './registry.ts';
 import { markerPage, parseBody, requireValid } from './requests.ts';
 import * as shapes from './shapes.ts';
 
@@ -51,7 +51,11 @@ export function policyAttachmentRoutes(context: LocalCloudContext): RestRoute[] 
     const principal = targetOf(target, missing);
     const names = attachedPolicies(state, principal);
     if (names.includes(policyName)) {
-      setAttachedPolicies(state, principal, names.filter((name) => name !== policyName));
+      setAttachedPolicies(
+        state,
+        principal,
+        names.filter((name) => name !== policyName),
+      );
     }
     return emptyResponse();
   };
@@ -62,7 +66,10 @@ export function policyAttachmentRoutes(context: LocalCloudContext): RestRoute[] 
       .filter((policy) => policy !== undefined)
       .sort((a, b) => a.createdAt - b.createdAt || (a.policyName < b.policyName ? -1 : 1))
       .map((policy) => policy.policyName);
-    const { items, nextMarker } = markerPage(listPages(ascending ? byCreation : byCreation.reverse(), (name) => name), paging);
+    const { items, nextMarker } = markerPage(
+      listPages(ascending ? byCreation : byCreation.reverse(), (name) => name),
+      paging,
+    );
     return jsonResponse({ policies: policyItems(region, items), ...(nextMarker !== undefined && { nextMarker }) });
   };
 
@@ -73,7 +80,10 @@ export function policyAttachmentRoutes(context: LocalCloudContext): RestRoute[] 
       operation: {
         name: 'AttachPolicy',
         run({ request, params }) {
-          const input = requireValid({ ...parseBody(request.body), policyName: params['policyName'] }, shapes.policyTargetInput) as { policyName: string; target: string };
+          const input = requireValid({ ...parseBody(request.body), policyName: params['policyName'] }, shapes.policyTargetInput) as {
+            policyName: string;
+            target: string;
+          };
           return attach(input.policyName, input.target);
         },
       },
@@ -84,7 +94,10 @@ export function policyAttachmentRoutes(context: LocalCloudContext): RestRoute[] 
       operation: {
         name: 'DetachPolicy',
         run({ request, params }) {
-          const input = requireValid({ ...parseBody(request.body), policyName: params['policyName'] }, shapes.policyTargetInput) as { policyName: string; target: string };
+          const input = requireValid({ ...parseBody(request.body), policyName: params['policyName'] }, shapes.policyTargetInput) as {
+            policyName: string;
+            target: string;
+          };
           // DetachPolicy's model has no ResourceNotFoundException: an unknown target is an invalid request.
           return detach(input.policyName, input.target, invalid);
         },
@@ -117,15 +130,24 @@ export function policyAttachmentRoutes(context: LocalCloudContext): RestRoute[] 
         name: 'ListTargetsForPolicy',
         run({ request, params }) {
           const input = requireValid(
-            { policyName: params['policyName'], marker: queryString(request.query, 'marker'), pageSize: queryInteger(request.query, 'pageSize') },
+            {
+              policyName: params['policyName'],
+              marker: queryString(request.query, 'marker'),
+              pageSize: queryInteger(request.query, 'pageSize'),
+            },
             shapes.listTargetsForPolicyInput,
           ) as { policyName: string; marker?: string; pageSize?: number };
           requirePolicy(input.policyName);
           const targets = [
-            ...[...state.certificates.values()].filter((certificate) => certificate.policyNames.includes(input.policyName)).map((certificate) => certificate.certificateId),
+            ...[...state.certificates.values()]
+              .filter((certificate) => certificate.policyNames.includes(input.policyName))
+              .map((certificate) => certificate.certificateId),
             ...[...state.identityPolicies.entries()].filter(([, names]) => names.includes(input.policyName)).map(([identity]) => identity),
           ];
-          const { items, nextMarker } = markerPage(listPages(targets, (key) => key), input);
+          const { items, nextMarker } = markerPage(
+            listPages(targets, (key) => key),
+            input,
+          );
           return jsonResponse({
             targets: items.map((key) => renderPrincipal(request.region, accountId, key)),
             ...(nextMarker !== undefined && { nextMarker }),

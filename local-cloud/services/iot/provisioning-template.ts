@@ -205,7 +205,9 @@ function resolve(node: unknown, scope: Scope): unknown {
         return reference(String(argument), scope);
       case 'Fn::Join': {
         const [delimiter, items] = expectArguments(name, resolve(argument, scope), 2);
-        return expectList(name, items).map((item) => expectString(name, item)).join(expectString(name, delimiter));
+        return expectList(name, items)
+          .map((item) => expectString(name, item))
+          .join(expectString(name, delimiter));
       }
       case 'Fn::Select': {
         const [index, items] = expectArguments(name, resolve(argument, scope), 2);

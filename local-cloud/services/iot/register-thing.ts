@@ -2,10 +2,17 @@ import { createHash } from 'node:crypto';
 import type { CertificateRecord, LocalCloudState, Stored, ThingRecord } from '../../store.ts';
 import type { LocalCloudContext } from '../../wire/context.ts';
 import { RestJsonError } from '../../wire/rest-json.ts';
-import { CertificateRequestError, parseCertificate, type CertificateAuthority, type IssuedCertificate, type ParsedCertificate } from './certificate-authority.ts';
+import {
+  type CertificateAuthority,
+  CertificateRequestError,
+  type IssuedCertificate,
+  type ParsedCertificate,
+  parseCertificate,
+} from './certificate-authority.ts';
 import { iotError } from './errors.ts';
 import type { CertificateResource, OverrideSettings, ProvisioningPlan, ThingResource } from './provisioning-template.ts';
 import {
+  type AttachmentClock,
   assertAttachable,
   assertAttributeLimit,
   assertThingTypeUsable,
@@ -15,7 +22,6 @@ import {
   newCertificateRecord,
   policyArn,
   thingArn,
-  type AttachmentClock,
 } from './registry.ts';
 
 export interface RegisterThingResult {
@@ -33,7 +39,8 @@ export async function signPlannedRequest(authority: CertificateAuthority, plan: 
   try {
     return await authority.signRequest(source.certificateSigningRequest);
   } catch (error) {
-    if (error instanceof CertificateRequestError) throw iotError('InvalidRequestException', `CertificateSigningRequest is not valid: ${error.message}`);
+    if (error instanceof CertificateRequestError)
+      throw iotError('InvalidRequestException', `CertificateSigningRequest is not valid: ${error.message}`);
     throw error;
   }
 }
@@ -78,7 +85,13 @@ export function registerThing(
   const policyName = plan.policy && resolvePolicyName(state, plan.policy.source);
   if (plan.thing && certificate) {
     try {
-      assertAttachable(state, plan.thing.properties.ThingName, { key: certificate.parsed.certificateId, isCertificate: true }, 'NON_EXCLUSIVE_THING', clock);
+      assertAttachable(
+        state,
+        plan.thing.properties.ThingName,
+        { key: certificate.parsed.certificateId, isCertificate: true },
+        'NON_EXCLUSIVE_THING',
+        clock,
+      );
     } catch (error) {
       throw error instanceof RestJsonError ? registrationFailure(error.message) : error;
     }
@@ -87,7 +100,8 @@ export function registerThing(
   const resourceArns: Record<string, string> = {};
   const result: RegisterThingResult = { resourceArns };
   if (plan.thing) {
-    if (existingThing && thingUpdate) state.things.set(existingThing.thingName, { ...existingThing, ...thingUpdate, version: existingThing.version + 1 });
+    if (existingThing && thingUpdate)
+      state.things.set(existingThing.thingName, { ...existingThing, ...thingUpdate, version: existingThing.version + 1 });
     const thing = existingThing ?? createThing(state, newThing(plan.thing), now);
     resourceArns[plan.thing.logicalId] = thingArn(region, accountId, thing.thingName);
   }
@@ -99,7 +113,8 @@ export function registerThing(
   }
   if (plan.certificate && certificate) {
     const base = certificate.existing ?? newCertificateRecord(certificate.parsed, plan.certificate.status, now, signed?.caCertificateId);
-    const statusReplaced = certificate.existing && plan.certificate.overrides?.['Status'] === 'REPLACE' && base.status !== plan.certificate.status;
+    const statusReplaced =
+      certificate.existing && plan.certificate.overrides?.['Status'] === 'REPLACE' && base.status !== plan.certificate.status;
     const record = {
       ...base,
       ...(statusReplaced && { status: plan.certificate.status, lastModifiedAt: now }),
@@ -122,7 +137,11 @@ interface PreparedCertificate {
   existing?: Stored<CertificateRecord>;
 }
 
-function prepareCertificate(state: LocalCloudState, resource: CertificateResource, signed: IssuedCertificate | undefined): PreparedCertificate {
+function prepareCertificate(
+  state: LocalCloudState,
+  resource: CertificateResource,
+  signed: IssuedCertificate | undefined,
+): PreparedCertificate {
   const { source } = resource;
   if (source.kind === 'id') {
     const existing = state.certificates.get(source.certificateId);

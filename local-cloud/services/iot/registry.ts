@@ -1,5 +1,14 @@
 import { randomUUID } from 'node:crypto';
-import type { CertificateRecord, CertificateStatus, Collection, LocalCloudState, PrincipalAttachment, Stored, ThingPrincipalType, ThingRecord } from '../../store.ts';
+import type {
+  CertificateRecord,
+  CertificateStatus,
+  Collection,
+  LocalCloudState,
+  PrincipalAttachment,
+  Stored,
+  ThingPrincipalType,
+  ThingRecord,
+} from '../../store.ts';
 import { isPlainObject } from '../../wire/validation.ts';
 import type { ParsedCertificate } from './certificate-authority.ts';
 import { iotError } from './errors.ts';
@@ -59,12 +68,19 @@ const MAX_ATTRIBUTES_WITHOUT_TYPE = 3;
 const MAX_ATTRIBUTES_WITH_TYPE = 50;
 
 /** Refuses a thing whose attributes would outnumber what its thing type (or the lack of one) allows. */
-export function assertAttributeLimit(thingName: string, attributes: Readonly<Record<string, string>>, thingTypeName: string | undefined): void {
+export function assertAttributeLimit(
+  thingName: string,
+  attributes: Readonly<Record<string, string>>,
+  thingTypeName: string | undefined,
+): void {
   const limit = thingTypeName === undefined ? MAX_ATTRIBUTES_WITHOUT_TYPE : MAX_ATTRIBUTES_WITH_TYPE;
   const count = Object.keys(attributes).length;
   if (count > limit) {
     const typed = thingTypeName === undefined ? 'without a thing type' : `of thing type ${thingTypeName}`;
-    throw iotError('InvalidRequestException', `Thing ${thingName} would have ${count} attributes; a thing ${typed} can have at most ${limit}`);
+    throw iotError(
+      'InvalidRequestException',
+      `Thing ${thingName} would have ${count} attributes; a thing ${typed} can have at most ${limit}`,
+    );
   }
 }
 
@@ -152,7 +168,11 @@ export function thingAttachments(state: LocalCloudState, thingName: string, cloc
 }
 
 /** Every thing the principal is (still) attached to, with the attachment. */
-export function principalAttachments(state: LocalCloudState, principalKey: string, clock: AttachmentClock): Array<[string, Stored<PrincipalAttachment>]> {
+export function principalAttachments(
+  state: LocalCloudState,
+  principalKey: string,
+  clock: AttachmentClock,
+): Array<[string, Stored<PrincipalAttachment>]> {
   const result: Array<[string, Stored<PrincipalAttachment>]> = [];
   for (const [thingName] of [...state.principalThings.in(principalKey).entries()]) {
     const attachment = thingAttachments(state, thingName, clock).get(principalKey);
@@ -182,10 +202,7 @@ export function assertAttachable(
   }
   const [firstOther] = others;
   if (type === 'EXCLUSIVE_THING' && firstOther) {
-    throw iotError(
-      'InvalidRequestException',
-      `Principal cannot be attached exclusively: it is already attached to thing ${firstOther[0]}`,
-    );
+    throw iotError('InvalidRequestException', `Principal cannot be attached exclusively: it is already attached to thing ${firstOther[0]}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { paginate, type Page } from '../../wire/pagination.ts';
+import { type Page, paginate } from '../../wire/pagination.ts';
 import { requireJsonObject } from '../../wire/request-body.ts';
 import { describeViolations, requireValid as requireValidInput, type StructureShape } from '../../wire/validation.ts';
 import { iotError } from './errors.ts';
@@ -26,7 +26,10 @@ export function markerPage<V>(
 ): { items: V[]; nextMarker?: string } {
   const page: Page<V> = paginate(
     source,
-    { ...(request.marker !== undefined && { nextToken: request.marker }), ...(request.pageSize !== undefined && { maxResults: request.pageSize }) },
+    {
+      ...(request.marker !== undefined && { nextToken: request.marker }),
+      ...(request.pageSize !== undefined && { maxResults: request.pageSize }),
+    },
     DEFAULT_PAGE_SIZE,
     () => iotError('InvalidRequestException', 'The marker is not valid'),
     accept,

@@ -206,9 +206,16 @@ export const createThingTypeInput: StructureShape = {
   },
 };
 
-export const thingTypeInput: StructureShape = { type: 'structure', required: ['thingTypeName'], members: { thingTypeName, undoDeprecate: { type: 'boolean' } } };
+export const thingTypeInput: StructureShape = {
+  type: 'structure',
+  required: ['thingTypeName'],
+  members: { thingTypeName, undoDeprecate: { type: 'boolean' } },
+};
 
-export const listCertificatesInput: StructureShape = { type: 'structure', members: { pageSize, marker, ascendingOrder: { type: 'boolean' } } };
+export const listCertificatesInput: StructureShape = {
+  type: 'structure',
+  members: { pageSize, marker, ascendingOrder: { type: 'boolean' } },
+};
 
 export const createCertificateFromCsrInput: StructureShape = {
   type: 'structure',

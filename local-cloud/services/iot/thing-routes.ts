@@ -8,6 +8,7 @@ import type { RestRoute } from '../../wire/routes.ts';
 import type { ServiceRequest } from '../../wire/service.ts';
 import { iotError } from './errors.ts';
 import {
+  type AttachmentClock,
   assertAttributeLimit,
   assertThingTypeUsable,
   createThing,
@@ -15,7 +16,6 @@ import {
   principalAttachments,
   thingArn,
   thingTypeArn,
-  type AttachmentClock,
 } from './registry.ts';
 import { DEFAULT_PAGE_SIZE, invalidToken, parseBody, requireValid } from './requests.ts';
 import * as shapes from './shapes.ts';
@@ -53,9 +53,13 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
       throw iotError('ResourceNotFoundException', `The certificate ${input.principal} does not exist`);
     }
     const attachments = principalAttachments(state, principal.key, attachmentClock()).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return paginate(listPages(attachments, ([thingName]) => thingName), input, DEFAULT_PAGE_SIZE, invalidToken, input.thingPrincipalType === undefined
-      ? undefined
-      : ([, attachment]) => attachment.thingPrincipalType === input.thingPrincipalType);
+    return paginate(
+      listPages(attachments, ([thingName]) => thingName),
+      input,
+      DEFAULT_PAGE_SIZE,
+      invalidToken,
+      input.thingPrincipalType === undefined ? undefined : ([, attachment]) => attachment.thingPrincipalType === input.thingPrincipalType,
+    );
   };
 
   return [
@@ -74,7 +78,11 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
           const attributes = input.attributePayload?.attributes ?? {};
           const existing = state.things.get(input.thingName);
           const response = (thing: Stored<ThingRecord>) =>
-            jsonResponse({ thingName: thing.thingName, thingArn: thingArn(request.region, accountId, thing.thingName), thingId: thing.thingId });
+            jsonResponse({
+              thingName: thing.thingName,
+              thingArn: thingArn(request.region, accountId, thing.thingName),
+              thingId: thing.thingId,
+            });
           if (existing) {
             // The same name and configuration again is a success; another configuration is a conflict (model documentation).
             const same =
@@ -124,7 +132,8 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
           if (input.expectedVersion !== undefined && input.expectedVersion !== thing.version) {
             throw iotError('VersionConflictException', `The version for thing ${input.thingName} does not match the expected version.`);
           }
-          if (input.thingTypeName !== undefined && input.thingTypeName !== thing.thingTypeName) assertThingTypeUsable(state, input.thingTypeName);
+          if (input.thingTypeName !== undefined && input.thingTypeName !== thing.thingTypeName)
+            assertThingTypeUsable(state, input.thingTypeName);
           const thingTypeName = input.removeThingType === true ? undefined : (input.thingTypeName ?? thing.thingTypeName);
           const attributes = updatedAttributes(thing.attributes, input.attributePayload);
           assertAttributeLimit(thing.thingName, attributes, thingTypeName);
@@ -146,7 +155,10 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
         name: 'ListPrincipalThings',
         run({ request }) {
           const page = listPrincipalThings(request);
-          return jsonResponse({ things: page.items.map(([thingName]) => thingName), ...(page.nextToken !== undefined && { nextToken: page.nextToken }) });
+          return jsonResponse({
+            things: page.items.map(([thingName]) => thingName),
+            ...(page.nextToken !== undefined && { nextToken: page.nextToken }),
+          });
         },
       },
     },
@@ -158,7 +170,10 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
         run({ request }) {
           const page = listPrincipalThings(request, queryString(request.query, 'thingPrincipalType'));
           return jsonResponse({
-            principalThingObjects: page.items.map(([thingName, attachment]) => ({ thingName, thingPrincipalType: attachment.thingPrincipalType })),
+            principalThingObjects: page.items.map(([thingName, attachment]) => ({
+              thingName,
+              thingPrincipalType: attachment.thingPrincipalType,
+            })),
             ...(page.nextToken !== undefined && { nextToken: page.nextToken }),
           });
         },
@@ -170,7 +185,10 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
       operation: {
         name: 'CreateThingType',
         run({ request, params }) {
-          const input = requireValid({ ...parseBody(request.body), thingTypeName: params['thingTypeName'] }, shapes.createThingTypeInput) as {
+          const input = requireValid(
+            { ...parseBody(request.body), thingTypeName: params['thingTypeName'] },
+            shapes.createThingTypeInput,
+          ) as {
             thingTypeName: string;
             thingTypeProperties?: Record<string, unknown>;
           };
@@ -179,12 +197,22 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
           const existing = state.thingTypes.get(input.thingTypeName);
           if (existing && JSON.stringify(existing.thingTypeProperties) !== JSON.stringify(properties)) {
             // The same name and configuration again is a success; another configuration is a conflict (model documentation).
-            throw iotError('ResourceAlreadyExistsException', `Thing type ${input.thingTypeName} already exists with a different configuration`, {
-              resourceId: existing.thingTypeId,
-              resourceArn: arn,
-            });
+            throw iotError(
+              'ResourceAlreadyExistsException',
+              `Thing type ${input.thingTypeName} already exists with a different configuration`,
+              {
+                resourceId: existing.thingTypeId,
+                resourceArn: arn,
+              },
+            );
           }
-          const thingType = existing ?? { thingTypeName: input.thingTypeName, thingTypeId: randomUUID(), thingTypeProperties: properties, deprecated: false, createdAt: clock.now() };
+          const thingType = existing ?? {
+            thingTypeName: input.thingTypeName,
+            thingTypeId: randomUUID(),
+            thingTypeProperties: properties,
+            deprecated: false,
+            createdAt: clock.now(),
+          };
           if (!existing) {
             state.thingTypes.set(thingType.thingTypeName, thingType);
           }
@@ -198,7 +226,9 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
       operation: {
         name: 'DescribeThingType',
         run({ request, params }) {
-          const { thingTypeName } = requireValid({ thingTypeName: params['thingTypeName'] }, shapes.thingTypeInput) as { thingTypeName: string };
+          const { thingTypeName } = requireValid({ thingTypeName: params['thingTypeName'] }, shapes.thingTypeInput) as {
+            thingTypeName: string;
+          };
           const thingType = requireThingType(thingTypeName);
           return jsonResponse({
             thingTypeName,
@@ -226,7 +256,8 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
           ) as { thingTypeName: string; undoDeprecate?: boolean };
           const { deprecatedAt: _dropped, ...thingType } = requireThingType(thingTypeName);
           if (undoDeprecate === true) state.thingTypes.set(thingTypeName, { ...thingType, deprecated: false });
-          else if (!thingType.deprecated) state.thingTypes.set(thingTypeName, { ...thingType, deprecated: true, deprecatedAt: clock.now() });
+          else if (!thingType.deprecated)
+            state.thingTypes.set(thingTypeName, { ...thingType, deprecated: true, deprecatedAt: clock.now() });
           return emptyResponse();
         },
       },
@@ -237,7 +268,9 @@ export function thingRoutes(context: LocalCloudContext, attachmentClock: () => A
       operation: {
         name: 'DeleteThingType',
         run({ params }) {
-          const { thingTypeName } = requireValid({ thingTypeName: params['thingTypeName'] }, shapes.thingTypeInput) as { thingTypeName: string };
+          const { thingTypeName } = requireValid({ thingTypeName: params['thingTypeName'] }, shapes.thingTypeInput) as {
+            thingTypeName: string;
+          };
           const thingType = requireThingType(thingTypeName);
           if (!thingType.deprecated || thingType.deprecatedAt === undefined) {
             throw iotError('InvalidRequestException', `Thing type ${thingTypeName} must be deprecated before it can be deleted`);

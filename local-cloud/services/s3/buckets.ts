@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { parseXml } from '../../wire/rest-xml.ts';
 import type { LocalCloudContext } from '../../wire/context.ts';
+import { parseXml } from '../../wire/rest-xml.ts';
 import type { ServiceResponse } from '../../wire/service.ts';
-import { discardUpload, isoDate, noContent, requireBucket, s3XmlResponse, type S3Call, type S3Service } from './call.ts';
+import { discardUpload, isoDate, noContent, requireBucket, type S3Call, type S3Service, s3XmlResponse } from './call.ts';
 import { malformedXml, s3Error } from './errors.ts';
 
 /** The region S3 puts a bucket in when CreateBucket names none. */
@@ -34,16 +34,23 @@ export function createBucket(service: S3Service, call: S3Call): ServiceResponse 
     if (configuration === undefined) throw malformedXml();
     constraint = textOf((configuration as Record<string, unknown>)?.LocationConstraint) ?? '';
   }
-  if (constraint === DEFAULT_REGION) throw s3Error('InvalidLocationConstraint', 400, 'The specified location-constraint is not valid', { LocationConstraint: constraint });
+  if (constraint === DEFAULT_REGION)
+    throw s3Error('InvalidLocationConstraint', 400, 'The specified location-constraint is not valid', { LocationConstraint: constraint });
   const region = constraint || DEFAULT_REGION;
   if (region !== request.region) {
     const which = constraint === '' ? 'unspecified location constraint' : `${constraint} location constraint`;
-    throw s3Error('IllegalLocationConstraintException', 400, `The ${which} is incompatible for the region specific endpoint this request was sent to.`);
+    throw s3Error(
+      'IllegalLocationConstraintException',
+      400,
+      `The ${which} is incompatible for the region specific endpoint this request was sent to.`,
+    );
   }
   const existing = context.store.state.buckets.get(name);
   // us-east-1 keeps S3's original behaviour: creating a bucket you already own there succeeds.
   if (existing && region !== DEFAULT_REGION) {
-    throw s3Error('BucketAlreadyOwnedByYou', 409, 'Your previous request to create the named bucket succeeded and you already own it.', { BucketName: name });
+    throw s3Error('BucketAlreadyOwnedByYou', 409, 'Your previous request to create the named bucket succeeded and you already own it.', {
+      BucketName: name,
+    });
   }
   if (!existing) addBucket(context, { name, region, eventBridge: false });
   return { status: 200, headers: { location: `/${name}` } };
@@ -79,7 +86,8 @@ export function getBucketLocation(service: S3Service, call: S3Call): ServiceResp
 export function deleteBucket(service: S3Service, call: S3Call): ServiceResponse {
   const { store } = service.context;
   const bucket = requireBucket(service.context, call.bucket);
-  if (!store.state.objects.in(bucket.name).isEmpty()) throw s3Error('BucketNotEmpty', 409, 'The bucket you tried to delete is not empty', { BucketName: bucket.name });
+  if (!store.state.objects.in(bucket.name).isEmpty())
+    throw s3Error('BucketNotEmpty', 409, 'The bucket you tried to delete is not empty', { BucketName: bucket.name });
   const uploads = store.state.uploads.in(bucket.name);
   for (const upload of [...uploads.values()]) discardUpload(store, bucket.name, upload.uploadId);
   store.state.buckets.delete(bucket.name);
@@ -91,7 +99,13 @@ export function listBuckets(service: S3Service): ServiceResponse {
   const ownerId = createHash('sha256').update(context.accountId).digest('hex');
   return s3XmlResponse('ListAllMyBucketsResult', {
     Owner: { ID: ownerId, DisplayName: 'local' },
-    Buckets: { Bucket: [...context.store.state.buckets.values()].map((bucket) => ({ Name: bucket.name, CreationDate: isoDate(bucket.createdAt), BucketRegion: bucket.region })) },
+    Buckets: {
+      Bucket: [...context.store.state.buckets.values()].map((bucket) => ({
+        Name: bucket.name,
+        CreationDate: isoDate(bucket.createdAt),
+        BucketRegion: bucket.region,
+      })),
+    },
   });
 }
 
@@ -105,13 +119,19 @@ export function putBucketNotificationConfiguration(service: S3Service, call: S3C
   const document = parseXml(call.request.body, []);
   if (!document || !('NotificationConfiguration' in document)) throw malformedXml();
   const configuration = document.NotificationConfiguration;
-  const members = typeof configuration === 'object' && configuration !== null ? Object.keys(configuration).filter((name) => name !== '#text') : [];
+  const members =
+    typeof configuration === 'object' && configuration !== null ? Object.keys(configuration).filter((name) => name !== '#text') : [];
   const unreachable = members.filter((name) => name !== 'EventBridgeConfiguration');
   if (unreachable.length > 0) {
-    throw s3Error('InvalidArgument', 400, `Unable to validate the following destination configurations: the local cloud emulates only EventBridgeConfiguration, not ${unreachable.join(', ')}`, {
-      ArgumentName: unreachable[0] as string,
-      ArgumentValue: '',
-    });
+    throw s3Error(
+      'InvalidArgument',
+      400,
+      `Unable to validate the following destination configurations: the local cloud emulates only EventBridgeConfiguration, not ${unreachable.join(', ')}`,
+      {
+        ArgumentName: unreachable[0] as string,
+        ArgumentValue: '',
+      },
+    );
   }
   store.state.buckets.set(bucket.name, { ...bucket, eventBridge: members.includes('EventBridgeConfiguration') });
   return { status: 200 };

@@ -70,7 +70,13 @@ export function checksumMembers(object: Pick<S3ObjectRecord, 'checksum'>): Recor
  * Puts `object` in `bucket` in place of any object of its key, then, when the bucket sends its events
  * to EventBridge, publishes S3's "Object Created" event with `reason`.
  */
-export function commitObject(service: S3Service, bucket: Stored<BucketRecord>, object: S3ObjectRecord, reason: ObjectCreatedReason, request: ServiceRequest): void {
+export function commitObject(
+  service: S3Service,
+  bucket: Stored<BucketRecord>,
+  object: S3ObjectRecord,
+  reason: ObjectCreatedReason,
+  request: ServiceRequest,
+): void {
   const { context } = service;
   const objects = context.store.state.objects.in(bucket.name);
   const replaced = objects.get(object.key);
@@ -101,7 +107,13 @@ export interface ObjectCreatedDetail {
   [member: string]: unknown;
 }
 
-function objectCreatedDetail(service: S3Service, bucket: Stored<BucketRecord>, object: S3ObjectRecord, reason: ObjectCreatedReason, request: ServiceRequest): ObjectCreatedDetail {
+function objectCreatedDetail(
+  service: S3Service,
+  bucket: Stored<BucketRecord>,
+  object: S3ObjectRecord,
+  reason: ObjectCreatedReason,
+  request: ServiceRequest,
+): ObjectCreatedDetail {
   return {
     version: '0',
     bucket: { name: bucket.name },

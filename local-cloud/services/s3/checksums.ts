@@ -1,5 +1,5 @@
-import { Crc32, Crc32c, Crc64Nvme } from '@aws-sdk/checksums/crc';
 import { createHash } from 'node:crypto';
+import { Crc32, Crc32c, Crc64Nvme } from '@aws-sdk/checksums/crc';
 import type { S3ChecksumAlgorithm } from '../../store.ts';
 
 /** S3's additional checksum algorithms, computed with the SDK's own implementations so both sides agree bit for bit. */
@@ -56,6 +56,9 @@ export async function checksumOf(algorithm: S3ChecksumAlgorithm, data: Uint8Arra
  * (S3's "checksum of checksums").
  */
 export async function compositeChecksum(algorithm: S3ChecksumAlgorithm, partChecksums: readonly string[]): Promise<string> {
-  const value = await digest(algorithm, partChecksums.map((checksum) => Buffer.from(checksum, 'base64')));
+  const value = await digest(
+    algorithm,
+    partChecksums.map((checksum) => Buffer.from(checksum, 'base64')),
+  );
   return `${value.toString('base64')}-${partChecksums.length}`;
 }

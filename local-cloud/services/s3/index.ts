@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { LocalCloudContext } from '../../wire/context.ts';
 import { headerValue } from '../../wire/http-bindings.ts';
 import { InjectedFault } from '../../wire/injected-fault.ts';
-import { encodeRestXmlError, restXmlRequestIdHeaders, RestXmlError } from '../../wire/rest-xml.ts';
+import { encodeRestXmlError, RestXmlError, restXmlRequestIdHeaders } from '../../wire/rest-xml.ts';
 import type { EmulatedService, ServiceRequest, ServiceResponse } from '../../wire/service.ts';
 import {
   createBucket,
@@ -51,17 +51,46 @@ type OperationName = keyof typeof OPERATIONS;
 export const S3_OPERATION_NAMES = Object.keys(OPERATIONS) as readonly OperationName[];
 
 /** Query parameters that select no other operation: listing options, `x-id` (the SDK's), the multipart upload's ids. */
-const PLAIN_PARAMETERS = new Set(['prefix', 'delimiter', 'max-keys', 'continuation-token', 'start-after', 'encoding-type', 'fetch-owner', 'x-id', 'list-type', 'uploadId', 'partNumber']);
-const PRESIGNING_PARAMETERS = new Set(['x-amz-algorithm', 'x-amz-credential', 'x-amz-date', 'x-amz-expires', 'x-amz-signedheaders', 'x-amz-signature', 'x-amz-security-token', 'x-amz-content-sha256']);
+const PLAIN_PARAMETERS = new Set([
+  'prefix',
+  'delimiter',
+  'max-keys',
+  'continuation-token',
+  'start-after',
+  'encoding-type',
+  'fetch-owner',
+  'x-id',
+  'list-type',
+  'uploadId',
+  'partNumber',
+]);
+const PRESIGNING_PARAMETERS = new Set([
+  'x-amz-algorithm',
+  'x-amz-credential',
+  'x-amz-date',
+  'x-amz-expires',
+  'x-amz-signedheaders',
+  'x-amz-signature',
+  'x-amz-security-token',
+  'x-amz-content-sha256',
+]);
 
 /**
  * S3 names its operations by method, by whether the path has a key, and by a query "subresource"
  * (`?uploads`, `?delete`, `?notification`, …). A subresource the local cloud does not emulate is
  * refused with NotImplemented instead of being read as a plain PutObject or CreateBucket.
  */
-function operationOf(method: string, hasBucket: boolean, hasKey: boolean, query: URLSearchParams, headers: IncomingHttpHeaders): OperationName {
+function operationOf(
+  method: string,
+  hasBucket: boolean,
+  hasKey: boolean,
+  query: URLSearchParams,
+  headers: IncomingHttpHeaders,
+): OperationName {
   // `x-amz-*` parameters are a presigned URL's signing parameters and hoisted headers, never subresources.
-  const subresources = [...query.keys()].filter((name) => !PLAIN_PARAMETERS.has(name) && !name.startsWith('response-') && !name.toLowerCase().startsWith('x-amz-'));
+  const subresources = [...query.keys()].filter(
+    (name) => !PLAIN_PARAMETERS.has(name) && !name.startsWith('response-') && !name.toLowerCase().startsWith('x-amz-'),
+  );
   const [subresource, ...others] = subresources;
   const wanted = `${method} ${!hasBucket ? 'service' : hasKey ? 'object' : 'bucket'}${subresource === undefined ? '' : `?${subresource}`}`;
   const copy = headerValue(headers, 'x-amz-copy-source') !== undefined;
@@ -135,7 +164,11 @@ function effectiveHeaders(request: ServiceRequest): IncomingHttpHeaders {
   const headers: IncomingHttpHeaders = { ...request.headers };
   for (const [name, value] of request.query) {
     const lower = name.toLowerCase();
-    const hoisted = lower.startsWith('x-amz-') && !PRESIGNING_PARAMETERS.has(lower) && !lower.startsWith('x-amz-checksum-') && lower !== 'x-amz-sdk-checksum-algorithm';
+    const hoisted =
+      lower.startsWith('x-amz-') &&
+      !PRESIGNING_PARAMETERS.has(lower) &&
+      !lower.startsWith('x-amz-checksum-') &&
+      lower !== 'x-amz-sdk-checksum-algorithm';
     if (hoisted && headers[lower] === undefined) headers[lower] = value;
   }
   return headers;

@@ -1,7 +1,7 @@
 import type { S3ObjectRecord, Stored } from '../../store.ts';
 import { decodePageToken, encodePageToken } from '../../wire/pagination.ts';
 import type { ServiceResponse } from '../../wire/service.ts';
-import { isoDate, requireBucket, s3XmlResponse, type S3Call, type S3Service } from './call.ts';
+import { isoDate, requireBucket, type S3Call, type S3Service, s3XmlResponse } from './call.ts';
 import { invalidArgument } from './errors.ts';
 
 const MAX_KEYS = 1000;
@@ -33,11 +33,14 @@ export function listObjectsV2(service: S3Service, call: S3Call): ServiceResponse
     throw invalidArgument('Provided max-keys not an integer or within integer range', 'max-keys', maxKeysText);
   }
   const encodingType = query.get('encoding-type');
-  if (encodingType !== null && encodingType !== 'url') throw invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', encodingType);
+  if (encodingType !== null && encodingType !== 'url')
+    throw invalidArgument('Invalid Encoding Method specified in Request', 'encoding-type', encodingType);
   const resumeAfter = token === null ? undefined : decodePageToken(token);
-  if (token !== null && resumeAfter === undefined) throw invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
+  if (token !== null && resumeAfter === undefined)
+    throw invalidArgument('The continuation token provided is incorrect', 'continuation-token', token);
 
   const limit = Math.min(maxKeys, MAX_KEYS);
+  // biome-ignore lint/complexity/useMathMinMax: keys are strings, compared in code-unit order; Math.max would make NaN.
   const after = [startAfter, resumeAfter ?? ''].reduce((a, b) => (a > b ? a : b));
   let from = after >= prefix && after !== '' ? { key: after, exclusive: true } : { key: prefix, exclusive: false };
   const entries: Entry[] = [];

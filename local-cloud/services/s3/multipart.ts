@@ -1,9 +1,28 @@
 import { randomBytes } from 'node:crypto';
-import { type Collection, partKey, type S3Checksum, type S3ObjectRecord, type S3PartRecord, type S3UploadRecord, type Stored } from '../../store.ts';
+import {
+  type Collection,
+  partKey,
+  type S3Checksum,
+  type S3ObjectRecord,
+  type S3PartRecord,
+  type S3UploadRecord,
+  type Stored,
+} from '../../store.ts';
 import type { LocalCloudContext } from '../../wire/context.ts';
 import { parseXml } from '../../wire/rest-xml.ts';
 import type { ServiceResponse } from '../../wire/service.ts';
-import { checksumMembers, commitObject, discardUpload, header, md5Hex, noContent, requireBucket, s3XmlResponse, type S3Call, type S3Service } from './call.ts';
+import {
+  checksumMembers,
+  commitObject,
+  discardUpload,
+  header,
+  md5Hex,
+  noContent,
+  requireBucket,
+  type S3Call,
+  type S3Service,
+  s3XmlResponse,
+} from './call.ts';
 import { checksumHeader, checksumOf, compositeChecksum, parseAlgorithm } from './checksums.ts';
 import { invalidArgument, invalidRequest, malformedXml, noSuchUpload, s3Error } from './errors.ts';
 import { fullObjectChecksum, storedHeaders } from './objects.ts';
@@ -18,11 +37,20 @@ export function createMultipartUpload(service: S3Service, call: S3Call): Service
   const algorithmHeader = header(call, 'x-amz-checksum-algorithm');
   const checksumAlgorithm = parseAlgorithm(algorithmHeader);
   if (algorithmHeader !== undefined && !checksumAlgorithm) {
-    throw invalidArgument('Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]', 'x-amz-checksum-algorithm', algorithmHeader);
+    throw invalidArgument(
+      'Checksum algorithm provided is unsupported. Please try again with any of the valid types: [CRC32, CRC32C, CRC64NVME, SHA1, SHA256]',
+      'x-amz-checksum-algorithm',
+      algorithmHeader,
+    );
   }
   const typeHeader = header(call, 'x-amz-checksum-type')?.toUpperCase();
   // CRC-64/NVME checksums only whole objects; the others default to a checksum of the part checksums.
-  const checksumType = typeHeader === 'FULL_OBJECT' || typeHeader === 'COMPOSITE' ? typeHeader : checksumAlgorithm === 'CRC64NVME' ? 'FULL_OBJECT' : 'COMPOSITE';
+  const checksumType =
+    typeHeader === 'FULL_OBJECT' || typeHeader === 'COMPOSITE'
+      ? typeHeader
+      : checksumAlgorithm === 'CRC64NVME'
+        ? 'FULL_OBJECT'
+        : 'COMPOSITE';
   if (checksumAlgorithm && checksumType === 'COMPOSITE' && checksumAlgorithm === 'CRC64NVME') {
     throw invalidRequest('The COMPOSITE checksum type cannot be used with the crc64nvme checksum algorithm.');
   }
@@ -34,8 +62,14 @@ export function createMultipartUpload(service: S3Service, call: S3Call): Service
     ...(checksumAlgorithm && { checksumAlgorithm, checksumType }),
   };
   context.store.state.uploads.in(bucket.name).set(upload.uploadId, upload);
-  const checksumResponseHeaders: Record<string, string> = checksumAlgorithm ? { 'x-amz-checksum-algorithm': checksumAlgorithm, 'x-amz-checksum-type': checksumType } : {};
-  return s3XmlResponse('InitiateMultipartUploadResult', { Bucket: bucket.name, Key: call.key, UploadId: upload.uploadId }, checksumResponseHeaders);
+  const checksumResponseHeaders: Record<string, string> = checksumAlgorithm
+    ? { 'x-amz-checksum-algorithm': checksumAlgorithm, 'x-amz-checksum-type': checksumType }
+    : {};
+  return s3XmlResponse(
+    'InitiateMultipartUploadResult',
+    { Bucket: bucket.name, Key: call.key, UploadId: upload.uploadId },
+    checksumResponseHeaders,
+  );
 }
 
 /** The upload `uploadId` names, for this key: S3 answers NoSuchUpload for another key's upload too. */
@@ -57,7 +91,9 @@ export async function uploadPart(service: S3Service, call: S3Call): Promise<Serv
   const { checksumAlgorithm } = requireUpload(context, call);
   const payload = await readPayload(call.headers, call.request.body);
   if (payload.checksum && checksumAlgorithm && payload.checksum.algorithm !== checksumAlgorithm) {
-    throw invalidRequest(`Checksum Type mismatch occurred, expected checksum Type: ${checksumAlgorithm.toLowerCase()}, actual checksum Type: ${payload.checksum.algorithm.toLowerCase()}`);
+    throw invalidRequest(
+      `Checksum Type mismatch occurred, expected checksum Type: ${checksumAlgorithm.toLowerCase()}, actual checksum Type: ${payload.checksum.algorithm.toLowerCase()}`,
+    );
   }
   const checksum = checksumAlgorithm ? (payload.checksum?.value ?? (await checksumOf(checksumAlgorithm, payload.data))) : undefined;
   // The part's checksum in the upload's algorithm; for an upload without one, the checksum the part came with.
@@ -104,7 +140,12 @@ function listedParts(upload: Stored<S3UploadRecord>, uploaded: Collection<S3Part
     const partNumber = Number(entry.PartNumber);
     const part = Number.isInteger(partNumber) ? uploaded.get(partKey(partNumber)) : undefined;
     if (index > 0 && Number(entry.PartNumber) <= Number(requested[index - 1]?.PartNumber)) {
-      throw s3Error('InvalidPartOrder', 400, 'The list of parts was not in ascending order. The parts list must be specified in order by part number.', { UploadId: upload.uploadId });
+      throw s3Error(
+        'InvalidPartOrder',
+        400,
+        'The list of parts was not in ascending order. The parts list must be specified in order by part number.',
+        { UploadId: upload.uploadId },
+      );
     }
     if (!part || typeof entry.ETag !== 'string' || unquote(entry.ETag) !== unquote(part.etag)) throw invalidPart(upload, entry);
     const listedChecksum = upload.checksumAlgorithm && entry[`Checksum${upload.checksumAlgorithm}`];
@@ -128,7 +169,14 @@ async function uploadChecksum(upload: Stored<S3UploadRecord>, parts: readonly St
   const { checksumAlgorithm: algorithm } = upload;
   if (!algorithm) return fullObjectChecksum(data);
   if (upload.checksumType === 'FULL_OBJECT') return { algorithm, value: await checksumOf(algorithm, data), type: 'FULL_OBJECT' };
-  return { algorithm, value: await compositeChecksum(algorithm, parts.map((part) => part.checksum ?? '')), type: 'COMPOSITE' };
+  return {
+    algorithm,
+    value: await compositeChecksum(
+      algorithm,
+      parts.map((part) => part.checksum ?? ''),
+    ),
+    type: 'COMPOSITE',
+  };
 }
 
 export async function completeMultipartUpload(service: S3Service, call: S3Call): Promise<ServiceResponse> {

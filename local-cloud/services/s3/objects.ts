@@ -12,9 +12,9 @@ import {
   md5Hex,
   noContent,
   requireBucket,
-  s3XmlResponse,
   type S3Call,
   type S3Service,
+  s3XmlResponse,
 } from './call.ts';
 import { checksumOf } from './checksums.ts';
 import { invalidRequest, malformedXml, noSuchKey, notImplemented, s3Error } from './errors.ts';
@@ -37,7 +37,10 @@ export function storedHeaders(headers: IncomingHttpHeaders): Record<string, stri
     if (value === undefined || !(REPRESENTATION_HEADERS.includes(name) || name.startsWith('x-amz-meta-'))) continue;
     stored[name] = Array.isArray(value) ? value.join(',') : value;
   }
-  const encoding = stored['content-encoding']?.split(',').map((value) => value.trim()).filter((value) => value !== 'aws-chunked' && value !== '');
+  const encoding = stored['content-encoding']
+    ?.split(',')
+    .map((value) => value.trim())
+    .filter((value) => value !== 'aws-chunked' && value !== '');
   if (encoding?.length) stored['content-encoding'] = encoding.join(',');
   else delete stored['content-encoding'];
   return stored;
@@ -45,7 +48,9 @@ export function storedHeaders(headers: IncomingHttpHeaders): Record<string, stri
 
 /** S3 gives every new object a checksum: the one the request supplied, else a CRC-64/NVME of its own. */
 export async function fullObjectChecksum(data: Uint8Array, supplied?: Pick<S3Checksum, 'algorithm' | 'value'>): Promise<S3Checksum> {
-  return supplied ? { ...supplied, type: 'FULL_OBJECT' } : { algorithm: 'CRC64NVME', value: await checksumOf('CRC64NVME', data), type: 'FULL_OBJECT' };
+  return supplied
+    ? { ...supplied, type: 'FULL_OBJECT' }
+    : { algorithm: 'CRC64NVME', value: await checksumOf('CRC64NVME', data), type: 'FULL_OBJECT' };
 }
 
 export async function putObject(service: S3Service, call: S3Call): Promise<ServiceResponse> {
@@ -56,7 +61,9 @@ export async function putObject(service: S3Service, call: S3Call): Promise<Servi
   // Everything async is done: from here on the write is one event-loop turn.
   const bucket = requireBucket(context, call.bucket);
   if (header(call, 'if-none-match') === '*' && context.store.state.objects.in(bucket.name).has(call.key)) {
-    throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', { Condition: 'If-None-Match' });
+    throw s3Error('PreconditionFailed', 412, 'At least one of the pre-conditions you specified did not hold', {
+      Condition: 'If-None-Match',
+    });
   }
   const object: S3ObjectRecord = {
     key: call.key,
@@ -106,7 +113,10 @@ export function getObject(service: S3Service, call: S3Call, { withBody }: { with
   const headers = objectHeaders(object);
   const range = parseRange(header(call, 'range'), object.size);
   if (range === 'unsatisfiable') {
-    throw s3Error('InvalidRange', 416, 'The requested range is not satisfiable', { RangeRequested: header(call, 'range') ?? '', ActualObjectSize: object.size });
+    throw s3Error('InvalidRange', 416, 'The requested range is not satisfiable', {
+      RangeRequested: header(call, 'range') ?? '',
+      ActualObjectSize: object.size,
+    });
   }
   // A checksum describes the whole object, so a part of it comes without one.
   if (!range && header(call, 'x-amz-checksum-mode')?.toUpperCase() === 'ENABLED') Object.assign(headers, checksumHeaders(object));
@@ -130,7 +140,8 @@ function copySource(call: S3Call): { bucket: string; key: string } {
   const [path = '', query] = value.replace(/^\//, '').split('?');
   if (query !== undefined) throw notImplemented('versioned copy sources (versionId): buckets are not versioned');
   const slash = path.indexOf('/');
-  if (slash <= 0 || slash === path.length - 1) throw invalidRequest('Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
+  if (slash <= 0 || slash === path.length - 1)
+    throw invalidRequest('Copy Source must mention the source bucket and key: sourcebucket/sourcekey');
   try {
     return { bucket: decodeURIComponent(path.slice(0, slash)), key: decodeURIComponent(path.slice(slash + 1)) };
   } catch {
@@ -189,7 +200,8 @@ export async function deleteObjects(service: S3Service, call: S3Call): Promise<S
   }
   const document = parseXml(payload.data, ['Object'])?.Delete as { Object?: { Key?: unknown }[]; Quiet?: unknown } | undefined;
   const keys = document?.Object?.map((entry) => entry.Key);
-  if (!keys || keys.length === 0 || keys.length > MAX_DELETE_KEYS || keys.some((key) => typeof key !== 'string' || key === '')) throw malformedXml();
+  if (!keys || keys.length === 0 || keys.length > MAX_DELETE_KEYS || keys.some((key) => typeof key !== 'string' || key === ''))
+    throw malformedXml();
   for (const key of keys as string[]) deleteKey(service, call.bucket, key);
   const quiet = document?.Quiet === 'true';
   return s3XmlResponse('DeleteResult', quiet ? {} : { Deleted: (keys as string[]).map((key) => ({ Key: key })) });

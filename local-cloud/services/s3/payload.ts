@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { S3ChecksumAlgorithm } from '../../store.ts';
 import { headerValue } from '../../wire/http-bindings.ts';
-import { algorithmOfHeader, checksumOf, checksumHeader, CHECKSUM_ALGORITHMS } from './checksums.ts';
+import { algorithmOfHeader, CHECKSUM_ALGORITHMS, checksumHeader, checksumOf } from './checksums.ts';
 import { badDigest, incompleteBody, invalidRequest, s3Error } from './errors.ts';
 
 export interface Payload {
@@ -54,7 +54,11 @@ export async function readPayload(headers: IncomingHttpHeaders, body: Buffer): P
     const algorithm = algorithmOfHeader(announced.trim());
     const value = trailers.get(announced.trim().toLowerCase());
     if (!algorithm || value === undefined) {
-      throw s3Error('MalformedTrailerError', 400, 'The request contained trailing data that was not well-formed or did not conform to our published schema.');
+      throw s3Error(
+        'MalformedTrailerError',
+        400,
+        'The request contained trailing data that was not well-formed or did not conform to our published schema.',
+      );
     }
     supplied.push({ algorithm, value, trailing: true });
   }

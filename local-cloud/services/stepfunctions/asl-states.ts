@@ -17,7 +17,12 @@ export function forEachOwnState(scope: unknown, visit: StateVisitor): void {
 
 export function isDistributedMap(state: Record<string, unknown>): boolean {
   const processor = state.ItemProcessor;
-  return state.Type === 'Map' && isPlainObject(processor) && isPlainObject(processor.ProcessorConfig) && processor.ProcessorConfig.Mode === 'DISTRIBUTED';
+  return (
+    state.Type === 'Map' &&
+    isPlainObject(processor) &&
+    isPlainObject(processor.ProcessorConfig) &&
+    processor.ProcessorConfig.Mode === 'DISTRIBUTED'
+  );
 }
 
 function visitStates(scope: unknown, visit: StateVisitor, intoDistributedMaps: boolean): void {
@@ -26,6 +31,6 @@ function visitStates(scope: unknown, visit: StateVisitor, intoDistributedMaps: b
     if (!isPlainObject(state)) continue;
     visit(name, state);
     if (intoDistributedMaps || !isDistributedMap(state)) visitStates(state.ItemProcessor ?? state.Iterator, visit, intoDistributedMaps);
-    if (Array.isArray(state.Branches)) state.Branches.forEach((branch) => visitStates(branch, visit, intoDistributedMaps));
+    if (Array.isArray(state.Branches)) for (const branch of state.Branches) visitStates(branch, visit, intoDistributedMaps);
   }
 }

@@ -177,7 +177,8 @@ export class ExecutionHistory {
         });
         return;
       case 'ExecutionFailed':
-        if (this.failingDistributedMap) this.add(this.failingDistributedMap.lane, this.failingDistributedMap.timestamp, 'MapStateFailed', {});
+        if (this.failingDistributedMap)
+          this.add(this.failingDistributedMap.lane, this.failingDistributedMap.timestamp, 'MapStateFailed', {});
         this.outcomeValue = { status: 'FAILED', error: event.Error, cause: causeText(event.Cause) };
         this.add(ROOT_LANE, timestamp, 'ExecutionFailed', { executionFailedEventDetails: errorDetails(this.outcomeValue) });
         return;
@@ -187,7 +188,11 @@ export class ExecutionHistory {
         this.add(ROOT_LANE, timestamp, 'ExecutionAborted', { executionAbortedEventDetails: errorDetails(this.stopReason) }, 0);
         return;
       case 'ExecutionTimeout':
-        this.outcomeValue = { status: 'TIMED_OUT', error: TIMEOUT_ERROR, cause: 'The execution timed out (TimeoutSeconds of the state machine).' };
+        this.outcomeValue = {
+          status: 'TIMED_OUT',
+          error: TIMEOUT_ERROR,
+          cause: 'The execution timed out (TimeoutSeconds of the state machine).',
+        };
         this.add(ROOT_LANE, timestamp, 'ExecutionTimedOut', { executionTimedOutEventDetails: errorDetails(this.outcomeValue) });
         return;
       case 'MapIterationStarted':
@@ -226,10 +231,19 @@ export class ExecutionHistory {
     const isMap = type === 'Map' || type === 'Parallel';
     switch (event.type) {
       case 'StateEntered': {
-        this.add(lane, timestamp, `${type}StateEntered`, {
-          stateEnteredEventDetails: { name, input: json(event.state.input), inputDetails: { truncated: false } },
-        }, this.firstStateLink());
-        if (type === 'Map') this.add(lane, timestamp, 'MapStateStarted', { mapStateStartedEventDetails: { length: this.mapLength(name, event.state.input) } });
+        this.add(
+          lane,
+          timestamp,
+          `${type}StateEntered`,
+          {
+            stateEnteredEventDetails: { name, input: json(event.state.input), inputDetails: { truncated: false } },
+          },
+          this.firstStateLink(),
+        );
+        if (type === 'Map')
+          this.add(lane, timestamp, 'MapStateStarted', {
+            mapStateStartedEventDetails: { length: this.mapLength(name, event.state.input) },
+          });
         if (type === 'Parallel') this.add(lane, timestamp, 'ParallelStateStarted', {});
         if (lambda) this.scheduleLambda(lane, name, timestamp, lambda);
         if (integration) this.scheduleIntegration(lane, name, timestamp, integration);
@@ -246,7 +260,8 @@ export class ExecutionHistory {
           const outcome = event.Error === TIMEOUT_ERROR ? 'TaskTimedOut' : 'TaskFailed';
           const detailsKey = event.Error === TIMEOUT_ERROR ? 'taskTimedOutEventDetails' : 'taskFailedEventDetails';
           this.add(lane, timestamp, outcome, { [detailsKey]: { ...integrationResource(integration), ...details } });
-        } else if (lambda && event.Error === TIMEOUT_ERROR) this.add(lane, timestamp, 'LambdaFunctionTimedOut', { lambdaFunctionTimedOutEventDetails: details });
+        } else if (lambda && event.Error === TIMEOUT_ERROR)
+          this.add(lane, timestamp, 'LambdaFunctionTimedOut', { lambdaFunctionTimedOutEventDetails: details });
         else if (lambda) this.add(lane, timestamp, 'LambdaFunctionFailed', { lambdaFunctionFailedEventDetails: details });
         else if (isMap) this.add(lane, timestamp, `${type}StateFailed`, {}, this.lastIterationEvent.get(name));
         return;
@@ -267,7 +282,11 @@ export class ExecutionHistory {
         if (integration && succeeded) {
           this.submitIntegration(lane, stateKey, timestamp, integration, invocation);
           this.add(lane, timestamp, 'TaskSucceeded', {
-            taskSucceededEventDetails: { ...integrationResource(integration), output: json(invocation?.result), outputDetails: { truncated: false } },
+            taskSucceededEventDetails: {
+              ...integrationResource(integration),
+              output: json(invocation?.result),
+              outputDetails: { truncated: false },
+            },
           });
         }
         if (isMap && succeeded) this.add(lane, timestamp, `${type}StateSucceeded`, {}, this.lastIterationEvent.get(name));
@@ -288,9 +307,15 @@ export class ExecutionHistory {
     switch (event.type) {
       case 'StateEntered': {
         this.startedDistributedMaps.delete(stateKey);
-        this.add(lane, timestamp, 'MapStateEntered', {
-          stateEnteredEventDetails: { name, input: json(event.state.input), inputDetails: { truncated: false } },
-        }, this.firstStateLink());
+        this.add(
+          lane,
+          timestamp,
+          'MapStateEntered',
+          {
+            stateEnteredEventDetails: { name, input: json(event.state.input), inputDetails: { truncated: false } },
+          },
+          this.firstStateLink(),
+        );
         this.attempts.set(stateKey, this.nextInvocation(name));
         return;
       }
@@ -344,10 +369,20 @@ export class ExecutionHistory {
   }
 
   /** TaskSubmitted, once the attempt's child execution had started (a failure to start it has none). */
-  private submitIntegration(lane: string, stateKey: string, timestamp: number, integration: StartExecutionResource, invocation = this.attempts.get(stateKey)): void {
+  private submitIntegration(
+    lane: string,
+    stateKey: string,
+    timestamp: number,
+    integration: StartExecutionResource,
+    invocation = this.attempts.get(stateKey),
+  ): void {
     if (invocation?.submitted === undefined) return;
     this.add(lane, timestamp, 'TaskSubmitted', {
-      taskSubmittedEventDetails: { ...integrationResource(integration), output: json(invocation.submitted), outputDetails: { truncated: false } },
+      taskSubmittedEventDetails: {
+        ...integrationResource(integration),
+        output: json(invocation.submitted),
+        outputDetails: { truncated: false },
+      },
     });
   }
 

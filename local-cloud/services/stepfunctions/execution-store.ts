@@ -127,7 +127,12 @@ export class ExecutionStore {
   }
 
   /** Newest first, of one state machine or one Map Run; a page token names the last execution of the previous page. */
-  executions(of: { stateMachineArn: string } | { mapRunArn: string }, status: string | undefined, afterArn: string | undefined, limit: number): StoredPage<ExecutionView> {
+  executions(
+    of: { stateMachineArn: string } | { mapRunArn: string },
+    status: string | undefined,
+    afterArn: string | undefined,
+    limit: number,
+  ): StoredPage<ExecutionView> {
     const [column, value] = 'mapRunArn' in of ? ['map_run_arn', of.mapRunArn] : ['state_machine_arn', of.stateMachineArn];
     let before = Number.MAX_SAFE_INTEGER;
     if (afterArn !== undefined) {
@@ -184,7 +189,10 @@ export class ExecutionStore {
   }
 
   mapRun(arn: string): MapRunEntry | undefined {
-    const row = this.#database.get<{ state_machine_arn: string; record: string }>('SELECT state_machine_arn, record FROM map_runs WHERE arn = ?', arn);
+    const row = this.#database.get<{ state_machine_arn: string; record: string }>(
+      'SELECT state_machine_arn, record FROM map_runs WHERE arn = ?',
+      arn,
+    );
     return row && mapRunEntryOf(row);
   }
 
@@ -192,7 +200,11 @@ export class ExecutionStore {
   mapRuns(executionArn: string, afterArn: string | undefined, limit: number): StoredPage<MapRunEntry> {
     let before = Number.MAX_SAFE_INTEGER;
     if (afterArn !== undefined) {
-      const after = this.#database.get<{ seq: number }>('SELECT seq FROM map_runs WHERE arn = ? AND execution_arn = ?', afterArn, executionArn);
+      const after = this.#database.get<{ seq: number }>(
+        'SELECT seq FROM map_runs WHERE arn = ? AND execution_arn = ?',
+        afterArn,
+        executionArn,
+      );
       if (!after) return undefined;
       before = after.seq;
     }
@@ -285,7 +297,11 @@ function viewOf(row: ExecutionRow): ExecutionView {
 function mapRunEntryOf(row: { state_machine_arn: string; record: string }): MapRunEntry {
   const stored = JSON.parse(row.record) as Omit<MapRunRecord, 'startDate' | 'stopDate'> & { startDate: string; stopDate?: string };
   const { startDate, stopDate, ...counts } = stored;
-  const record: MapRunRecord = { ...counts, startDate: new Date(startDate), ...(stopDate !== undefined && { stopDate: new Date(stopDate) }) };
+  const record: MapRunRecord = {
+    ...counts,
+    startDate: new Date(startDate),
+    ...(stopDate !== undefined && { stopDate: new Date(stopDate) }),
+  };
   return { record, stateMachineArn: row.state_machine_arn };
 }
 

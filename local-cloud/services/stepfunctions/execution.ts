@@ -76,7 +76,12 @@ const UNBOUNDED_TASK_SECONDS = 2_147_483;
 /** The fields a Distributed Map keeps as the Task state the interpreter runs in its place. */
 const FIELDS_KEPT_FROM_MAP = ['Comment', 'InputPath', 'ResultSelector', 'ResultPath', 'OutputPath', 'Retry', 'Catch', 'Next', 'End'];
 
-export function prepareStateMachine(machine: LocalStateMachine, lambdas: LambdaRegistry, timeScale: number, runtime: ExecutionRuntime): RunnableStateMachine {
+export function prepareStateMachine(
+  machine: LocalStateMachine,
+  lambdas: LambdaRegistry,
+  timeScale: number,
+  runtime: ExecutionRuntime,
+): RunnableStateMachine {
   // Validate what AWS would validate, then run the time-scaled copy (scaled intervals may be fractional, which
   // the validator rejects although the interpreter handles them).
   new StateMachine(machine.definition);
@@ -84,8 +89,12 @@ export function prepareStateMachine(machine: LocalStateMachine, lambdas: LambdaR
   const interpreter = new StateMachine(timed.definition, { validationOptions: { noValidate: true } });
   const handlerFactories: (readonly [stateName: string, (scope: ExecutionScope) => LocalTaskHandler])[] = [
     ...[...machine.lambdaTasks].map(([stateName, fn]) => [stateName, () => lambdaTaskHandler(fn, lambdas)] as const),
-    ...[...machine.serviceTasks].map(([stateName, resource]) => [stateName, (scope: ExecutionScope) => startExecutionHandler(resource, scope)] as const),
-    ...[...machine.distributedMaps].map(([stateName, map]) => [stateName, (scope: ExecutionScope) => distributedMapHandler(map, scope)] as const),
+    ...[...machine.serviceTasks].map(
+      ([stateName, resource]) => [stateName, (scope: ExecutionScope) => startExecutionHandler(resource, scope)] as const,
+    ),
+    ...[...machine.distributedMaps].map(
+      ([stateName, map]) => [stateName, (scope: ExecutionScope) => distributedMapHandler(map, scope)] as const,
+    ),
   ];
 
   return {
@@ -125,7 +134,11 @@ export function prepareStateMachine(machine: LocalStateMachine, lambdas: LambdaR
       );
       const history = new ExecutionHistory(machine, { roleArn, region }, (stateName) => tasks.next(stateName), journal.append);
       const run = interpreter.run(JSON.parse(input), {
-        overrides: { taskResourceLocalHandlers: tasks.handlers, waitTimeOverrides: timed.waitTimeOverrides, retryIntervalOverrides: timed.retryIntervalOverrides },
+        overrides: {
+          taskResourceLocalHandlers: tasks.handlers,
+          waitTimeOverrides: timed.waitTimeOverrides,
+          retryIntervalOverrides: timed.retryIntervalOverrides,
+        },
         context: {
           Execution: { Id: arn, Input: JSON.parse(input), Name: name, RoleArn: roleArn, StartTime: new Date(startDate).toISOString() },
           StateMachine: { Id: stateMachineArn, Name: machine.name },
@@ -145,7 +158,8 @@ export function prepareStateMachine(machine: LocalStateMachine, lambdas: LambdaR
         // The result is read from the log's closing event; its rejection (failure, abort) is expected.
         run.result.catch(() => undefined);
         for await (const event of run.eventLogs) {
-          const cause = event.type === 'StateExited' ? payloadOverQuota(event.state.output, `The output of state ${event.state.name}`) : undefined;
+          const cause =
+            event.type === 'StateExited' ? payloadOverQuota(event.state.output, `The output of state ${event.state.name}`) : undefined;
           if (cause) failOnDataLimit(cause);
           history.record(event);
         }
@@ -218,33 +232,37 @@ function distributedMapHandler(map: DistributedMap, scope: ExecutionScope): Loca
     invocation.mapRun = mapRun;
     let record: MapRunRecord | undefined;
     try {
-      return (await runMapRun(map.state, { input, context, mapRunArn, executionArn: scope.arn }, {
-        objects: scope.runtime.objects,
-        started(started) {
-          record = started;
-          mapRun.length = started.itemCounts.total;
-          scope.runtime.registerMapRun(started, childMachineArn);
+      return (await runMapRun(
+        map.state,
+        { input, context, mapRunArn, executionArn: scope.arn },
+        {
+          objects: scope.runtime.objects,
+          started(started) {
+            record = started;
+            mapRun.length = started.itemCounts.total;
+            scope.runtime.registerMapRun(started, childMachineArn);
+          },
+          async runChild(name, childInput) {
+            const child = scope.startChild({ stateMachineArn: childMachineArn, name, input: JSON.stringify(childInput), mapRunArn });
+            await child.completion;
+            return { executionArn: child.arn, status: child.status as ChildStatus };
+          },
+          childOutcome(executionArn) {
+            const child = scope.runtime.closedExecution(executionArn);
+            if (!child?.outcome) throw new Error(`The Map Run's child ${executionArn} is not a closed execution`);
+            return {
+              executionArn,
+              name: child.name,
+              stateMachineArn: child.stateMachineArn,
+              input: child.input,
+              ...child.outcome,
+              status: child.outcome.status as ChildStatus,
+              startDate: new Date(child.startDate),
+              stopDate: new Date(child.stopDate ?? child.startDate),
+            };
+          },
         },
-        async runChild(name, childInput) {
-          const child = scope.startChild({ stateMachineArn: childMachineArn, name, input: JSON.stringify(childInput), mapRunArn });
-          await child.completion;
-          return { executionArn: child.arn, status: child.status as ChildStatus };
-        },
-        childOutcome(executionArn) {
-          const child = scope.runtime.closedExecution(executionArn);
-          if (!child?.outcome) throw new Error(`The Map Run's child ${executionArn} is not a closed execution`);
-          return {
-            executionArn,
-            name: child.name,
-            stateMachineArn: child.stateMachineArn,
-            input: child.input,
-            ...child.outcome,
-            status: child.outcome.status as ChildStatus,
-            startDate: new Date(child.startDate),
-            stopDate: new Date(child.stopDate ?? child.startDate),
-          };
-        },
-      })) as TaskOutput;
+      )) as TaskOutput;
     } catch (error) {
       // The run failed before it knew its items (ItemReaderFailed): it is still a Map Run, as the history says.
       if (!record) {
@@ -358,7 +376,10 @@ class TaskInvocations {
     this.#onDataLimitExceeded = onDataLimitExceeded;
     this.#withContext = withContext;
     this.handlers = Object.fromEntries(
-      taskHandlers.map(([stateName, handler]) => [stateName, (input: TaskInput) => this.#invoke(handler, input, stateName, `${executionArn} ${stateName}`)]),
+      taskHandlers.map(([stateName, handler]) => [
+        stateName,
+        (input: TaskInput) => this.#invoke(handler, input, stateName, `${executionArn} ${stateName}`),
+      ]),
     );
   }
 

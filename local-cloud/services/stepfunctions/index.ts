@@ -2,15 +2,15 @@ import { LOCAL_ACCOUNT_ID } from '../../config.ts';
 import type { LambdaRegistry } from '../../lambda/lambda-registry.ts';
 import type { ServerlessProject } from '../../lambda/serverless-project.ts';
 import type { EmulatedService } from '../../wire/service.ts';
-import { StepFunctionsError, encodeError, jsonResponse, operationName, parseBody } from './aws-json-protocol.ts';
+import { encodeError, jsonResponse, operationName, parseBody, StepFunctionsError } from './aws-json-protocol.ts';
 import { s3ObjectStore } from './distributed-map/s3-object-store.ts';
 import { type ExecutionRuntime, prepareStateMachine, type RunnableStateMachine } from './execution.ts';
 import { CLOSED_CAUSE, CLOSED_ERROR, ExecutionStore } from './execution-store.ts';
-import { startExecution, stepFunctionsOperations, type StepFunctionsState } from './operations.ts';
+import { type StepFunctionsState, startExecution, stepFunctionsOperations } from './operations.ts';
 import { bindStateMachine, type LocalStateMachine, stateMachinesOf } from './state-machine-definitions.ts';
 
-export { timeScaleFromEnv } from './time-scale.ts';
 export { stateMachineArnResolver } from './state-machine-definitions.ts';
+export { timeScaleFromEnv } from './time-scale.ts';
 
 export interface StepFunctionsServiceOptions {
   /** The project whose `stepFunctions.stateMachines` are served. */
@@ -102,8 +102,8 @@ export function createStepFunctionsService(options: StepFunctionsServiceOptions)
     async waitForExecution(executionArn) {
       const execution = state.running.get(executionArn);
       if (execution) await execution.completion;
-      else if (!store.execution(executionArn)) throw new StepFunctionsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
+      else if (!store.execution(executionArn))
+        throw new StepFunctionsError('ExecutionDoesNotExist', `Execution Does Not Exist: '${executionArn}'`);
     },
   };
 }
-

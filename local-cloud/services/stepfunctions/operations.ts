@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { listPages, paginate, type PageRequest } from '../../wire/pagination.ts';
+import { listPages, type PageRequest, paginate } from '../../wire/pagination.ts';
 import { describeViolations, requireValid, type StructureShape } from '../../wire/validation.ts';
 import { StepFunctionsError } from './aws-json-protocol.ts';
 import type { MapRunRecord } from './distributed-map/map-run.ts';
@@ -12,6 +12,7 @@ export type Operation = (input: Input, region: string) => unknown;
 
 const DEFAULT_PAGE_SIZE = 100;
 /** Step Functions' name rule besides its length: no whitespace, brackets, wildcards, special or control characters. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what the rule refuses.
 const INVALID_NAME_CHARACTERS = /[\s<>{}[\]?*"#%\\^|~`$&,;:/\u0000-\u001f\u007f-\u009f]/u;
 
 export interface StepFunctionsState {
@@ -103,8 +104,16 @@ export function stepFunctionsOperations(state: StepFunctionsState): Record<strin
     ListStateMachines(rawInput, region) {
       const input = valid(rawInput, shapes.listStateMachinesInput) as PageRequest;
       // A Distributed Map's child state machine is no state machine of the account's list.
-      const names = [...state.machines.values()].filter(({ machine }) => machine.parentName === undefined).map(({ machine }) => machine.name).sort();
-      const { items, nextToken } = paginate(listPages(names, (name) => name), input, DEFAULT_PAGE_SIZE, invalidToken(input));
+      const names = [...state.machines.values()]
+        .filter(({ machine }) => machine.parentName === undefined)
+        .map(({ machine }) => machine.name)
+        .sort();
+      const { items, nextToken } = paginate(
+        listPages(names, (name) => name),
+        input,
+        DEFAULT_PAGE_SIZE,
+        invalidToken(input),
+      );
       const stateMachines = items.map((name) => ({
         stateMachineArn: machineArn(state, region, name),
         name,
@@ -215,19 +224,26 @@ export function stepFunctionsOperations(state: StepFunctionsState): Record<strin
       );
       return {
         // A run under way has moved on from what the store has of it.
-        mapRuns: items.map((entry) => state.runningMapRuns.get(entry.record.mapRunArn) ?? entry).map(({ record, stateMachineArn }) => ({
-          executionArn: record.executionArn,
-          mapRunArn: record.mapRunArn,
-          stateMachineArn,
-          startDate: record.startDate.getTime() / 1000,
-          ...(record.stopDate === undefined ? {} : { stopDate: record.stopDate.getTime() / 1000 }),
-        })),
+        mapRuns: items
+          .map((entry) => state.runningMapRuns.get(entry.record.mapRunArn) ?? entry)
+          .map(({ record, stateMachineArn }) => ({
+            executionArn: record.executionArn,
+            mapRunArn: record.mapRunArn,
+            stateMachineArn,
+            startDate: record.startDate.getTime() / 1000,
+            ...(record.stopDate === undefined ? {} : { stopDate: record.stopDate.getTime() / 1000 }),
+          })),
         ...(nextToken ? { nextToken } : {}),
       };
     },
 
     GetExecutionHistory(rawInput, region) {
-      const input = valid(rawInput, shapes.getExecutionHistoryInput) as { executionArn: string; reverseOrder?: boolean; maxResults?: number; nextToken?: string };
+      const input = valid(rawInput, shapes.getExecutionHistoryInput) as {
+        executionArn: string;
+        reverseOrder?: boolean;
+        maxResults?: number;
+        nextToken?: string;
+      };
       const execution = executionFromArn(input.executionArn, region);
       const { items, nextToken } = paginate(
         stored((afterId, limit) => state.store.history(execution.arn, input.reverseOrder === true, afterId, limit)),

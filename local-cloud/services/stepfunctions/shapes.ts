@@ -37,7 +37,11 @@ export const listExecutionsInput: StructureShape = {
   },
 };
 
-export const describeMapRunInput: StructureShape = { type: 'structure', required: ['mapRunArn'], members: { mapRunArn: { type: 'string', min: 1, max: 2000 } } };
+export const describeMapRunInput: StructureShape = {
+  type: 'structure',
+  required: ['mapRunArn'],
+  members: { mapRunArn: { type: 'string', min: 1, max: 2000 } },
+};
 
 export const listMapRunsInput: StructureShape = {
   type: 'structure',
@@ -48,7 +52,13 @@ export const listMapRunsInput: StructureShape = {
 export const getExecutionHistoryInput: StructureShape = {
   type: 'structure',
   required: ['executionArn'],
-  members: { executionArn: arn, maxResults: pageSize, reverseOrder: { type: 'boolean' }, nextToken: pageToken, includeExecutionData: { type: 'boolean' } },
+  members: {
+    executionArn: arn,
+    maxResults: pageSize,
+    reverseOrder: { type: 'boolean' },
+    nextToken: pageToken,
+    includeExecutionData: { type: 'boolean' },
+  },
 };
 
 export const stopExecutionInput: StructureShape = {

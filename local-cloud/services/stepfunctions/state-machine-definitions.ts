@@ -79,7 +79,10 @@ export function stateMachineDefinition(project: ServerlessProject, key: string):
  */
 export function stateMachineArnResolver(project: ServerlessProject, accountId: string): (value: unknown) => string | undefined {
   const arns = new Map(
-    stateMachinesOf(project).map((machine) => [machine.logicalId, `arn:aws:states:${project.region}:${accountId}:stateMachine:${machine.name}`]),
+    stateMachinesOf(project).map((machine) => [
+      machine.logicalId,
+      `arn:aws:states:${project.region}:${accountId}:stateMachine:${machine.name}`,
+    ]),
   );
   return (value) => {
     if (!isPlainObject(value)) return undefined;
@@ -89,7 +92,12 @@ export function stateMachineArnResolver(project: ServerlessProject, accountId: s
   };
 }
 
-export function bindStateMachine(machine: DeclaredStateMachine, lambdas: LambdaRegistry, project: ServerlessProject, accountId: string): LocalStateMachine {
+export function bindStateMachine(
+  machine: DeclaredStateMachine,
+  lambdas: LambdaRegistry,
+  project: ServerlessProject,
+  accountId: string,
+): LocalStateMachine {
   if (!isPlainObject(machine.definition)) throw new Error(`State machine ${machine.name} has no definition object`);
   return bindDefinition(machine.name, machine.definition, lambdas, {
     logicalId: machine.logicalId,
@@ -179,10 +187,7 @@ function lambdaFunctionOf(resource: unknown, lambdas: LambdaRegistry): LambdaFun
   if (typeof resource !== 'string') return undefined;
   const arnName = /^arn:aws[\w-]*:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$/.exec(resource)?.[1];
   if (!arnName) return undefined;
-  return (
-    lambdas.find(arnName) ??
-    [...lambdas.functions.values()].find((fn) => arnName.endsWith(`-${fn.name}`))
-  );
+  return lambdas.find(arnName) ?? [...lambdas.functions.values()].find((fn) => arnName.endsWith(`-${fn.name}`));
 }
 
 /** serverless-step-functions' naming: `id` or `name` normalised, else the key with a suffix. */

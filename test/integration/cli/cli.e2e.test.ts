@@ -6,12 +6,12 @@ import { parse } from 'csv-parse/sync';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { PollSchedule } from '../../../cli/api-client.ts';
 import { runCli } from '../../../cli/main.ts';
-import { MAX_DEVICES_PER_REQUEST } from '../../../functions/domain/limits.ts';
 import type { FleetReport } from '../../../cli/report.ts';
-import type { FinishedRequest } from '../../../functions/domain/fleet-outcomes.ts';
 import { saveRun } from '../../../cli/resume.ts';
-import { startFakeApi, type FakeApi } from './fake-provisioning-api.ts';
+import type { FinishedRequest } from '../../../functions/domain/fleet-outcomes.ts';
+import { MAX_DEVICES_PER_REQUEST } from '../../../functions/domain/limits.ts';
 import { capturedStream, certificateArn, fleetCsv, sensorName, workDirectory, writeManifest } from '../../support/fleet-fixtures.ts';
+import { type FakeApi, startFakeApi } from './fake-provisioning-api.ts';
 
 const FAST_POLLING = { initialMs: 1, maxMs: 5 };
 const COMMAND = join(import.meta.dirname, '../../../bin/iot-provision.js');
@@ -25,11 +25,17 @@ afterEach(async () => {
 async function provisionPolling(pollBackoff: PollSchedule, manifestPath: string, reportPrefix: string, ...extra: string[]) {
   const stdout = capturedStream();
   const stderr = capturedStream();
-  const exitCode = await runCli([manifestPath, '--api-url', api!.url, '--report', reportPrefix, ...extra], { stdout, stderr, env: {}, pollBackoff });
+  const exitCode = await runCli([manifestPath, '--api-url', api!.url, '--report', reportPrefix, ...extra], {
+    stdout,
+    stderr,
+    env: {},
+    pollBackoff,
+  });
   return { exitCode, stdout: stdout.text(), stderr: stderr.text() };
 }
 
-const provision = (manifestPath: string, reportPrefix: string, ...extra: string[]) => provisionPolling(FAST_POLLING, manifestPath, reportPrefix, ...extra);
+const provision = (manifestPath: string, reportPrefix: string, ...extra: string[]) =>
+  provisionPolling(FAST_POLLING, manifestPath, reportPrefix, ...extra);
 
 async function readReport(reportPrefix: string): Promise<FleetReport> {
   return JSON.parse(await readFile(`${reportPrefix}.json`, 'utf8')) as FleetReport;
@@ -59,7 +65,12 @@ describe('iot-provision against an API that follows the contract', () => {
     expect(report.devices.map((device) => device.line)).toEqual(Array.from({ length: fleetSize }, (_, index) => index + 2));
     const csvRows = parse(await readFile(`${reportPrefix}.csv`, 'utf8'), { columns: true }) as Record<string, string>[];
     expect(csvRows).toHaveLength(fleetSize);
-    expect(csvRows.at(-1)).toMatchObject({ line: String(fleetSize + 1), thingName: sensorName(fleetSize - 1), status: 'PROVISIONED', coreDeviceThingName: 'core-b' });
+    expect(csvRows.at(-1)).toMatchObject({
+      line: String(fleetSize + 1),
+      thingName: sensorName(fleetSize - 1),
+      status: 'PROVISIONED',
+      coreDeviceThingName: 'core-b',
+    });
     expect(first.stdout).toMatch(new RegExp(`Devices\\s+${fleetSize}: ${fleetSize} provisioned, 0 failed`));
 
     const again = await provision(manifest, reportPrefix);
@@ -71,7 +82,9 @@ describe('iot-provision against an API that follows the contract', () => {
   });
 
   it('exits 1 when a device fails, and a re-run sends only the failed devices under a new request id', async () => {
-    api = await startFakeApi({ failures: { [sensorName(3)]: { step: 'associate', code: 'ResourceNotFoundException', message: 'core-b is not a core device' } } });
+    api = await startFakeApi({
+      failures: { [sensorName(3)]: { step: 'associate', code: 'ResourceNotFoundException', message: 'core-b is not a core device' } },
+    });
     const directory = await workDirectory();
     const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(5));
     const reportPrefix = join(directory, 'report');
@@ -102,13 +115,24 @@ describe('iot-provision against an API that follows the contract', () => {
     const reportPrefix = join(directory, 'report');
     const plan = await provision(manifest, reportPrefix, '--dry-run');
     const [firstRequestId] = plan.stdout.match(/m[0-9a-f]{12}-\d+/g) ?? [];
-    api.seed({ requestId: firstRequestId!, thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: true, coreDeviceThingName: 'core-z', devices: [{ thingName: 'someone-else' }] });
+    api.seed({
+      requestId: firstRequestId!,
+      thingPrincipalType: 'EXCLUSIVE_THING',
+      rollbackOnFailure: true,
+      coreDeviceThingName: 'core-z',
+      devices: [{ thingName: 'someone-else' }],
+    });
 
     const run = await provision(manifest, reportPrefix);
 
     expect(run.exitCode).toBe(1);
     const report = await readReport(reportPrefix);
-    expect(report.totals).toMatchObject({ devices: MAX_DEVICES_PER_REQUEST + 1, succeeded: 1, failed: MAX_DEVICES_PER_REQUEST, requestsUnfinished: 1 });
+    expect(report.totals).toMatchObject({
+      devices: MAX_DEVICES_PER_REQUEST + 1,
+      succeeded: 1,
+      failed: MAX_DEVICES_PER_REQUEST,
+      requestsUnfinished: 1,
+    });
     expect(report.failures).toEqual({ 'submit Conflict': MAX_DEVICES_PER_REQUEST });
     expect(report.devices[0]).toMatchObject({ status: 'FAILED', requestId: firstRequestId, error: { step: 'submit', code: 'Conflict' } });
   });
@@ -126,13 +150,19 @@ describe('iot-provision against an API that follows the contract', () => {
     await provision(manifest, join(directory, 'iot-deprovision-report'), '--deprovision', '--dry-run');
     expect((await provision(manifest, provisioning, '--dry-run')).stdout).toContain('skip: provisioned by an earlier run');
     await utimes(`${provisioning}.state.json`, earlier, earlier);
-    const deprovisioned: FinishedRequest = { requestId: 'd0-0', executionStatus: 'SUCCEEDED', devices: [{ thingName: sensorName(0), status: 'DEPROVISIONED', coreDeviceThingName: 'core-a' }] };
+    const deprovisioned: FinishedRequest = {
+      requestId: 'd0-0',
+      executionStatus: 'SUCCEEDED',
+      devices: [{ thingName: sensorName(0), status: 'DEPROVISIONED', coreDeviceThingName: 'core-a' }],
+    };
     await saveRun(join(directory, 'iot-deprovision-report.state.json'), { runId: 'r', state: new Map([['d0-0', deprovisioned]]) });
 
     const again = await provision(manifest, provisioning);
 
     expect(again.exitCode).toBe(0);
-    expect(again.stderr).toContain(`1 of the devices ${provisioning}.state.json records as provisioned were deprovisioned by a later run: they are sent again`);
+    expect(again.stderr).toContain(
+      `1 of the devices ${provisioning}.state.json records as provisioned were deprovisioned by a later run: they are sent again`,
+    );
     const [original, resent] = api.posted;
     expect(resent).toMatchObject({ requestId: `${original!.requestId}-r1`, devices: [{ thingName: sensorName(0) }] });
     const report = await readReport(provisioning);
@@ -153,7 +183,11 @@ describe('iot-provision against an API that follows the contract', () => {
     expect(refused.exitCode).toBe(1);
     const report = await readReport(reportPrefix);
     expect(report.failures).toEqual({ 'submit DevicesHeld': 3 });
-    expect(report.devices[1]!.error).toEqual({ step: 'submit', code: 'DevicesHeld', message: 'held by the running deprovisioning request d123-0; run again once it has finished' });
+    expect(report.devices[1]!.error).toEqual({
+      step: 'submit',
+      code: 'DevicesHeld',
+      message: 'held by the running deprovisioning request d123-0; run again once it has finished',
+    });
     expect(report.devices[0]!.error?.message).toMatch(/^not sent, with the rest of its request: /);
 
     api.setHeld([]);
@@ -171,11 +205,20 @@ describe('iot-provision against an API that follows the contract', () => {
     const stdout = capturedStream();
     const stderr = capturedStream();
 
-    const exitCode = await runCli([manifest, '--report', reportPrefix], { stdout, stderr, env: { IOT_PROVISION_API_URL: url }, pollBackoff: FAST_POLLING });
+    const exitCode = await runCli([manifest, '--report', reportPrefix], {
+      stdout,
+      stderr,
+      env: { IOT_PROVISION_API_URL: url },
+      pollBackoff: FAST_POLLING,
+    });
 
     expect(exitCode).toBe(3);
     expect(stderr.text().split('\n').filter(Boolean)).toEqual([
-      expect.stringMatching(new RegExp(`^iot-provision: the API at ${url}/ cannot be reached \\(.*ECONNREFUSED.*\\)\\. Start it \\(npm start\\) or point --api-url \\(or IOT_PROVISION_API_URL\\) at it`)),
+      expect.stringMatching(
+        new RegExp(
+          `^iot-provision: the API at ${url}/ cannot be reached \\(.*ECONNREFUSED.*\\)\\. Start it \\(npm start\\) or point --api-url \\(or IOT_PROVISION_API_URL\\) at it`,
+        ),
+      ),
     ]);
     expect(stdout.text()).not.toContain('devices/s');
     await expect(readFile(`${reportPrefix}.json`, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
@@ -189,7 +232,9 @@ describe('iot-provision against an API that follows the contract', () => {
     const refused = await provision(manifest, join(directory, 'report'), '--param', 'site=berlin', '--dry-run');
 
     expect(refused.exitCode).toBe(2);
-    expect(refused.stderr).toContain('request options: templateParameters.site (--param site=…) is not a parameter of the template, which declares ThingName, Model, Site');
+    expect(refused.stderr).toContain(
+      'request options: templateParameters.site (--param site=…) is not a parameter of the template, which declares ThingName, Model, Site',
+    );
   });
 
   it('plans a deprovisioning without core devices when it does not disassociate, under request ids of its own', async () => {
@@ -295,15 +340,42 @@ describe('iot-provision against an API that follows the contract', () => {
   it('runs as the iot-provision command on a JSON manifest, with request fields from flags', async () => {
     api = await startFakeApi();
     const directory = await workDirectory();
-    const manifest = await writeManifest(directory, 'fleet.json', JSON.stringify({
-      templateParameters: { Site: 'berlin' },
-      devices: [{ thingName: 'gateway-1', principal: certificateArn(1) }, { thingName: 'gateway-2', principal: certificateArn(2), coreDeviceThingName: 'core-b' }],
-    }, null, 2));
+    const manifest = await writeManifest(
+      directory,
+      'fleet.json',
+      JSON.stringify(
+        {
+          templateParameters: { Site: 'berlin' },
+          devices: [
+            { thingName: 'gateway-1', principal: certificateArn(1) },
+            { thingName: 'gateway-2', principal: certificateArn(2), coreDeviceThingName: 'core-b' },
+          ],
+        },
+        null,
+        2,
+      ),
+    );
 
-    const { stdout } = await promisify(execFile)(process.execPath, [COMMAND, manifest, '--api-url', api.url, '--report', join(directory, 'report'), '--core', 'core-a', '--param', 'Model=m1', '--no-rollback']);
+    const { stdout } = await promisify(execFile)(process.execPath, [
+      COMMAND,
+      manifest,
+      '--api-url',
+      api.url,
+      '--report',
+      join(directory, 'report'),
+      '--core',
+      'core-a',
+      '--param',
+      'Model=m1',
+      '--no-rollback',
+    ]);
 
     expect(stdout).toMatch(/Devices\s+2: 2 provisioned, 0 failed/);
-    expect(api.posted[0]).toMatchObject({ coreDeviceThingName: 'core-a', rollbackOnFailure: false, templateParameters: { Site: 'berlin', Model: 'm1' } });
+    expect(api.posted[0]).toMatchObject({
+      coreDeviceThingName: 'core-a',
+      rollbackOnFailure: false,
+      templateParameters: { Site: 'berlin', Model: 'm1' },
+    });
   });
 
   it('tells a Node older than 24 how to run it instead of failing on TypeScript it cannot load', async () => {
@@ -315,6 +387,8 @@ describe('iot-provision against an API that follows the contract', () => {
     );
 
     expect(failure?.code).toBe(2);
-    expect(failure?.stderr).toContain('iot-provision needs Node 24 or later, and this is Node 20.19.0. Run it with npx from the project directory');
+    expect(failure?.stderr).toContain(
+      'iot-provision needs Node 24 or later, and this is Node 20.19.0. Run it with npx from the project directory',
+    );
   });
 });

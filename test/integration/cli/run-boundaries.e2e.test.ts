@@ -1,13 +1,13 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readFile, readdir } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../../../cli/main.ts';
 import type { FleetReport } from '../../../cli/report.ts';
-import { startFakeApi, type FakeApi } from './fake-provisioning-api.ts';
 import { capturedStream, fleetCsv, workDirectory, writeManifest } from '../../support/fleet-fixtures.ts';
+import { type FakeApi, startFakeApi } from './fake-provisioning-api.ts';
 
 const COMMAND = join(import.meta.dirname, '../../../bin/iot-provision.js');
 const FAST_POLLING = { initialMs: 1, maxMs: 5 };
@@ -92,7 +92,8 @@ describe('a deployed API', () => {
     };
     const apiUrl = 'https://abc123.execute-api.eu-west-1.amazonaws.com/prod';
 
-    const { exitCode, stderr } = await command([manifest, '--api-url', apiUrl, '--report', join(directory, 'report')], noCredentials).exited;
+    const { exitCode, stderr } = await command([manifest, '--api-url', apiUrl, '--report', join(directory, 'report')], noCredentials)
+      .exited;
 
     expect(exitCode).toBe(2);
     expect(stderr).toContain('iot-provision: no AWS credentials to sign requests to abc123.execute-api.eu-west-1.amazonaws.com with');
@@ -113,7 +114,9 @@ describe('Ctrl-C', () => {
     const { exitCode, stderr } = await interrupted.exited;
 
     expect(exitCode).toBe(130);
-    expect(stderr).toContain(`iot-provision: interrupted. Requests already sent go on running in the service. Run the same command again to resume`);
+    expect(stderr).toContain(
+      `iot-provision: interrupted. Requests already sent go on running in the service. Run the same command again to resume`,
+    );
     const resumed = await provision(manifest, '--api-url', api.url, '--report', reportPrefix);
     expect(resumed.exitCode).toBe(0);
     expect(api.posted.map(({ requestId }) => requestId)).toEqual([api.posted[0]!.requestId, api.posted[0]!.requestId]);

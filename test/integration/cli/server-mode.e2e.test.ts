@@ -4,9 +4,9 @@ import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { parse } from 'csv-parse/sync';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../cli/main.ts';
-import { startApiServer, type RunningApiServer } from '../../../local-cloud/apigateway/api-server.ts';
-import { startTestServiceCloud, type TestServiceCloud } from '../../support/service-cloud.ts';
+import { type RunningApiServer, startApiServer } from '../../../local-cloud/apigateway/api-server.ts';
 import { capturedStream, workDirectory, writeManifest } from '../../support/fleet-fixtures.ts';
+import { startTestServiceCloud, type TestServiceCloud } from '../../support/service-cloud.ts';
 
 const CORES = ['core-a', 'core-b'];
 const FLEET_SIZE = 12;
@@ -33,7 +33,12 @@ describe('iot-provision --server on the local cloud', () => {
   async function iotProvision(...argv: string[]) {
     const stdout = capturedStream();
     const stderr = capturedStream();
-    const exitCode = await runCli([...argv, '--server', '--api-url', api.url], { stdout, stderr, env: {}, pollBackoff: { initialMs: 20, maxMs: 200 } });
+    const exitCode = await runCli([...argv, '--server', '--api-url', api.url], {
+      stdout,
+      stderr,
+      env: {},
+      pollBackoff: { initialMs: 20, maxMs: 200 },
+    });
     return { exitCode, stdout: stdout.text(), stderr: stderr.text() };
   }
 
@@ -44,7 +49,9 @@ describe('iot-provision --server on the local cloud', () => {
   it('provisions a fleet server-side from the uploaded manifest and downloads its report; --deprovision --server removes the fleet again', async () => {
     const certificates: string[] = [];
     for (let index = 0; index < FLEET_SIZE; index += 1) certificates.push(await service.createCertificate());
-    const rows = certificates.map((certificate, index) => `fleet-${String(index).padStart(2, '0')},${certificate},${CORES[index % CORES.length]}`);
+    const rows = certificates.map(
+      (certificate, index) => `fleet-${String(index).padStart(2, '0')},${certificate},${CORES[index % CORES.length]}`,
+    );
     const directory = await workDirectory();
     const manifest = await writeManifest(directory, 'fleet.csv', ['thingName,principal,coreDeviceThingName', ...rows].join('\n'));
     const bucket = (service.project.config.provider as { environment: Record<string, string> }).environment.FLEET_BUCKET!;
@@ -54,10 +61,14 @@ describe('iot-provision --server on the local cloud', () => {
     expect(provisioned.exitCode, provisioned.stderr).toBe(0);
     const report = JSON.parse(await readFile(join(directory, 'provision.json'), 'utf8')) as { fleetRunId: string; manifest: string };
     expect(report.manifest).toMatch(new RegExp(`^s3://${bucket}/uploads/[^/]+/fleet\\.csv$`));
-    const { executions } = await service.sfn.send(new ListExecutionsCommand({ stateMachineArn: service.stateMachineArn('provisionFleet') }));
+    const { executions } = await service.sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: service.stateMachineArn('provisionFleet') }),
+    );
     expect(executions?.map((execution) => execution.name)).toEqual([report.fleetRunId]);
     const provisionRows = await reportRows(join(directory, 'provision'));
-    expect(provisionRows.map((row) => [row.line, row.thingName, row.status])).toEqual(rows.map((row, index) => [String(index + 2), row.split(',')[0], 'PROVISIONED']));
+    expect(provisionRows.map((row) => [row.line, row.thingName, row.status])).toEqual(
+      rows.map((row, index) => [String(index + 2), row.split(',')[0], 'PROVISIONED']),
+    );
     expect(provisionRows.map((row) => row.certificateArn)).toEqual(certificates);
     expect(service.clientThings()).toHaveLength(FLEET_SIZE);
     const { associations } = service.cloud.admin.state();

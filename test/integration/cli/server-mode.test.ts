@@ -9,10 +9,10 @@ import type { ApiResult } from '../../../cli/api-client.ts';
 import { parseArguments } from '../../../cli/arguments.ts';
 import type { FleetRunApi } from '../../../cli/fleet-run-api.ts';
 import { runCli } from '../../../cli/main.ts';
-import { watchFleetRun, type WatchDependencies } from '../../../cli/server-mode.ts';
+import { type WatchDependencies, watchFleetRun } from '../../../cli/server-mode.ts';
 import type { FleetRunStatus } from '../../../functions/domain/fleet-run-schemas.ts';
-import { startFakeApi, type FakeApi, type FakeFleetRun } from './fake-provisioning-api.ts';
 import { capturedStream, fleetCsv, sensorName, workDirectory, writeManifest } from '../../support/fleet-fixtures.ts';
+import { type FakeApi, type FakeFleetRun, startFakeApi } from './fake-provisioning-api.ts';
 
 const FAST_POLLING = { initialMs: 1, maxMs: 5 };
 const COMMAND = join(import.meta.dirname, '../../../bin/iot-provision.js');
@@ -38,31 +38,63 @@ function onlyFleetRun(fake: FakeApi): [string, FakeFleetRun] {
 
 /** A run started on the fake as another command (or an upload under manifests/) would have started it. */
 async function startRunElsewhere(fake: FakeApi, fleetRunId: string, csv: string, action: 'provision' | 'deprovision'): Promise<void> {
-  const post = (path: string, body: unknown) => fetch(`${fake.url}${path}`, { method: 'POST', body: JSON.stringify(body) }).then((response) => response.json());
+  const post = (path: string, body: unknown) =>
+    fetch(`${fake.url}${path}`, { method: 'POST', body: JSON.stringify(body) }).then((response) => response.json());
   const upload = (await post('/fleet-uploads', { fileName: 'fleet.csv' })) as { uploadUrl: string; manifest: string };
   await fetch(upload.uploadUrl, { method: 'PUT', body: csv });
   await post('/fleet-runs', { fleetRunId, manifest: upload.manifest, action });
 }
 
 describe('iot-provision --server', () => {
-  it('uploads the manifest as it is, starts one fleet run with the flags\' options, and writes the service\'s report where the client-side mode writes its own', async () => {
+  it("uploads the manifest as it is, starts one fleet run with the flags' options, and writes the service's report where the client-side mode writes its own", async () => {
     api = await startFakeApi({ fleetRuns: {} });
     const directory = await workDirectory();
     const manifest = await writeManifest(directory, 'line-7.csv', fleetCsv(250));
     const reportPrefix = join(directory, 'out', 'report');
 
-    const run = await iotProvision([manifest, '--server', '--api-url', api.url, '--report', reportPrefix, '--param', 'Model=m1', '--no-rollback']);
+    const run = await iotProvision([
+      manifest,
+      '--server',
+      '--api-url',
+      api.url,
+      '--report',
+      reportPrefix,
+      '--param',
+      'Model=m1',
+      '--no-rollback',
+    ]);
 
     expect(run.exitCode, run.stderr).toBe(0);
     const [location, uploaded] = [...api.uploads][0]!;
     expect(uploaded).toEqual({ bytes: await readFile(manifest), contentType: 'text/csv' });
     const [fleetRunId, fleetRun] = onlyFleetRun(api);
     expect(fleetRunId).toMatch(/^line-7-[0-9a-f]{8}$/);
-    expect(fleetRun.body).toEqual({ fleetRunId, manifest: location, action: 'provision', templateParameters: { Model: 'm1' }, rollbackOnFailure: false });
+    expect(fleetRun.body).toEqual({
+      fleetRunId,
+      manifest: location,
+      action: 'provision',
+      templateParameters: { Model: 'm1' },
+      rollbackOnFailure: false,
+    });
     expect(api.posted).toEqual([]);
     const rows = parse(await readFile(`${reportPrefix}.csv`, 'utf8'), { columns: true }) as Record<string, string>[];
     expect(rows).toHaveLength(250);
-    expect(Object.keys(rows[0]!)).toEqual(['line', 'index', 'thingName', 'status', 'coreDeviceThingName', 'requestId', 'resumed', 'thingArn', 'certificateArn', 'errorStep', 'errorCode', 'errorMessage', 'rolledBack', 'rollbackIncomplete']);
+    expect(Object.keys(rows[0]!)).toEqual([
+      'line',
+      'index',
+      'thingName',
+      'status',
+      'coreDeviceThingName',
+      'requestId',
+      'resumed',
+      'thingArn',
+      'certificateArn',
+      'errorStep',
+      'errorCode',
+      'errorMessage',
+      'rolledBack',
+      'rollbackIncomplete',
+    ]);
     expect(rows[249]).toMatchObject({ line: '251', thingName: sensorName(249), status: 'PROVISIONED', requestId: `${fleetRunId}-200` });
     const report = JSON.parse(await readFile(`${reportPrefix}.json`, 'utf8')) as { fleetRunId: string; devices: unknown[] };
     expect(report).toMatchObject({ fleetRunId, workflow: 'provision' });
@@ -73,7 +105,10 @@ describe('iot-provision --server', () => {
   });
 
   it('exits 1 when devices of the run failed, which its report names', async () => {
-    api = await startFakeApi({ fleetRuns: {}, failures: { [sensorName(1)]: { step: 'associate', code: 'ResourceNotFoundException', message: 'core-b is not a core device' } } });
+    api = await startFakeApi({
+      fleetRuns: {},
+      failures: { [sensorName(1)]: { step: 'associate', code: 'ResourceNotFoundException', message: 'core-b is not a core device' } },
+    });
     const directory = await workDirectory();
     const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(3));
     const reportPrefix = join(directory, 'report');
@@ -83,15 +118,30 @@ describe('iot-provision --server', () => {
     expect(run.exitCode).toBe(1);
     expect(run.stdout).toMatch(/Devices\s+3: 2 provisioned, 1 failed/);
     const rows = parse(await readFile(`${reportPrefix}.csv`, 'utf8'), { columns: true }) as Record<string, string>[];
-    expect(rows.filter((row) => row.status === 'FAILED')).toMatchObject([{ thingName: sensorName(1), errorStep: 'associate', errorCode: 'ResourceNotFoundException' }]);
+    expect(rows.filter((row) => row.status === 'FAILED')).toMatchObject([
+      { thingName: sensorName(1), errorStep: 'associate', errorCode: 'ResourceNotFoundException' },
+    ]);
   });
 
-  it('sends a deprovisioning run with its flags\' options, into the deprovisioning report', async () => {
+  it("sends a deprovisioning run with its flags' options, into the deprovisioning report", async () => {
     api = await startFakeApi({ fleetRuns: {} });
     const directory = await workDirectory();
-    const manifest = await writeManifest(directory, 'fleet.json', JSON.stringify([{ thingName: sensorName(0), coreDeviceThingName: 'core-a' }]));
+    const manifest = await writeManifest(
+      directory,
+      'fleet.json',
+      JSON.stringify([{ thingName: sensorName(0), coreDeviceThingName: 'core-a' }]),
+    );
 
-    const run = await iotProvision([manifest, '--server', '--deprovision', '--no-delete', '--api-url', api.url, '--report', `${directory}/`]);
+    const run = await iotProvision([
+      manifest,
+      '--server',
+      '--deprovision',
+      '--no-delete',
+      '--api-url',
+      api.url,
+      '--report',
+      `${directory}/`,
+    ]);
 
     expect(run.exitCode, run.stderr).toBe(0);
     expect(onlyFleetRun(api)[1].body).toMatchObject({ action: 'deprovision', deleteThings: false });
@@ -128,7 +178,7 @@ describe('iot-provision --server', () => {
     expect(await readdir(directory)).toEqual(['fleet.csv']);
   });
 
-  it('exits 3 when nothing answers at the API\'s URL, having started nothing', async () => {
+  it("exits 3 when nothing answers at the API's URL, having started nothing", async () => {
     const closed = await startFakeApi({ fleetRuns: {} });
     await closed.close();
     const directory = await workDirectory();
@@ -142,14 +192,18 @@ describe('iot-provision --server', () => {
 
   it('exits 2 with the problems file when the service finds the manifest invalid, and writes no report', async () => {
     const problems = 's3://fake-fleet-bucket/fleet-runs/x/problems.json';
-    api = await startFakeApi({ fleetRuns: { error: { code: 'InvalidManifest', message: 'manifest: 1 problem; no device was touched', problems } } });
+    api = await startFakeApi({
+      fleetRuns: { error: { code: 'InvalidManifest', message: 'manifest: 1 problem; no device was touched', problems } },
+    });
     const directory = await workDirectory();
     const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(2));
 
     const run = await iotProvision([manifest, '--server', '--api-url', api.url, '--report', join(directory, 'report')]);
 
     expect(run.exitCode).toBe(2);
-    expect(run.stderr).toMatch(/fleet run fleet-[0-9a-f]{8} ended FAILED: InvalidManifest: manifest: 1 problem; no device was touched \(its problems, each with its line: s3:\/\/fake-fleet-bucket\/fleet-runs\/x\/problems.json\)\. No report was written\./);
+    expect(run.stderr).toMatch(
+      /fleet run fleet-[0-9a-f]{8} ended FAILED: InvalidManifest: manifest: 1 problem; no device was touched \(its problems, each with its line: s3:\/\/fake-fleet-bucket\/fleet-runs\/x\/problems.json\)\. No report was written\./,
+    );
     expect(await readdir(directory)).toEqual(['fleet.csv']);
   });
 
@@ -163,8 +217,12 @@ describe('iot-provision --server', () => {
 
     expect(run.exitCode).toBe(1);
     const [fleetRunId] = onlyFleetRun(api);
-    expect(run.stderr).toContain(`could not download the report (${reportPrefix}.json, ${reportPrefix}.csv): HTTP 403: AccessDenied: Request has expired`);
-    expect(run.stdout).toContain(`Report     s3://fake-fleet-bucket/fleet-runs/${fleetRunId}/report.json, s3://fake-fleet-bucket/fleet-runs/${fleetRunId}/report.csv`);
+    expect(run.stderr).toContain(
+      `could not download the report (${reportPrefix}.json, ${reportPrefix}.csv): HTTP 403: AccessDenied: Request has expired`,
+    );
+    expect(run.stdout).toContain(
+      `Report     s3://fake-fleet-bucket/fleet-runs/${fleetRunId}/report.json, s3://fake-fleet-bucket/fleet-runs/${fleetRunId}/report.csv`,
+    );
   });
 });
 
@@ -211,10 +269,16 @@ describe('Ctrl-C in --server', () => {
     expect(interrupted.exitCode).toBe(130);
     const [fleetRunId] = onlyFleetRun(api);
     const follow = `npx iot-provision --follow ${fleetRunId} --api-url ${api.url}/ --report ${reportPrefix}`;
-    expect(interrupted.stderr).toContain(`interrupted. The fleet run ${fleetRunId} goes on in the service: Ctrl-C stops only this command. Follow it, and download its report once it ends, with:\n  ${follow}\n`);
+    expect(interrupted.stderr).toContain(
+      `interrupted. The fleet run ${fleetRunId} goes on in the service: Ctrl-C stops only this command. Follow it, and download its report once it ends, with:\n  ${follow}\n`,
+    );
     await expect(readFile(`${reportPrefix}.csv`, 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
     // Nothing asked the service to stop the run: the upload and the start are all this command posted.
-    expect(api.calls.filter((call) => !call.startsWith('GET '))).toEqual(['POST /fleet-uploads', expect.stringMatching(/^PUT \/_s3\/uploads\//), 'POST /fleet-runs']);
+    expect(api.calls.filter((call) => !call.startsWith('GET '))).toEqual([
+      'POST /fleet-uploads',
+      expect.stringMatching(/^PUT \/_s3\/uploads\//),
+      'POST /fleet-runs',
+    ]);
 
     fleetRuns.runningPolls = 0;
     const followed = await iotProvision(follow.split(' ').slice(2));
@@ -228,7 +292,10 @@ describe('Ctrl-C in --server', () => {
     api = await startFakeApi({ fleetRuns: { runningPolls: Infinity } });
     const directory = await workDirectory();
     const manifest = await writeManifest(directory, 'fleet.csv', fleetCsv(2));
-    const child = spawn(process.execPath, [COMMAND, manifest, '--server', '--api-url', api.url], { env: { PATH: process.env.PATH }, cwd: directory });
+    const child = spawn(process.execPath, [COMMAND, manifest, '--server', '--api-url', api.url], {
+      env: { PATH: process.env.PATH },
+      cwd: directory,
+    });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = once(child, 'exit');
@@ -249,7 +316,10 @@ describe('the progress of a fleet run', () => {
     let call = 0;
     const base = { fleetRunId: 'r', executionArn: 'arn', startDate: '2026-01-01T00:00:00.000Z', action: 'provision' };
     return {
-      status: async (): Promise<ApiResult<FleetRunStatus>> => ({ ok: true, value: { ...base, executionStatus: 'RUNNING', ...statuses[Math.min(call++, statuses.length - 1)] } }),
+      status: async (): Promise<ApiResult<FleetRunStatus>> => ({
+        ok: true,
+        value: { ...base, executionStatus: 'RUNNING', ...statuses[Math.min(call++, statuses.length - 1)] },
+      }),
     } as unknown as FleetRunApi;
   }
 
@@ -276,9 +346,17 @@ describe('the progress of a fleet run', () => {
 
   const ended = { executionStatus: 'FAILED' as const, error: { code: 'States.Timeout', message: 'timed out' } };
   /** A run's devices as GET answers them: `done` of `total` counted, `failed` of them failed, the rest succeeded. */
-  const counted = (total: number, done: number, failed = 0) => ({ total, done, succeeded: done - failed, failed, rolledBack: 0, notStarted: 0, pending: total - done });
+  const counted = (total: number, done: number, failed = 0) => ({
+    total,
+    done,
+    succeeded: done - failed,
+    failed,
+    rolledBack: 0,
+    notStarted: 0,
+    pending: total - done,
+  });
 
-  it('starts once the run counts devices and moves with its counts (failures as they are counted), the manifest\'s size as the whole', async () => {
+  it("starts once the run counts devices and moves with its counts (failures as they are counted), the manifest's size as the whole", async () => {
     const { dependencies, events } = watching(
       scriptedStatuses({}, { devices: counted(200, 0) }, { devices: counted(400, 200, 3) }, { ...ended, devices: counted(400, 400, 3) }),
       400,
@@ -286,7 +364,13 @@ describe('the progress of a fleet run', () => {
 
     expect(await watchFleetRun('r', dependencies)).toBe(1);
 
-    expect(events).toEqual([{ start: { total: 400, alreadyDone: 0 } }, { total: 200, done: 0, failed: 0 }, { total: 400, done: 200, failed: 3 }, { total: 400, done: 400, failed: 3 }, { stop: false }]);
+    expect(events).toEqual([
+      { start: { total: 400, alreadyDone: 0 } },
+      { total: 200, done: 0, failed: 0 },
+      { total: 400, done: 200, failed: 3 },
+      { total: 400, done: 400, failed: 3 },
+      { stop: false },
+    ]);
   });
 
   it('counts the devices done before it attached as already done, so that they make no rate', async () => {
@@ -294,7 +378,11 @@ describe('the progress of a fleet run', () => {
 
     await watchFleetRun('r', dependencies);
 
-    expect(events.slice(0, 3)).toEqual([{ start: { total: 1000, alreadyDone: 600 } }, { total: 1000, done: 600, failed: 0 }, { total: 1000, done: 800, failed: 0 }]);
+    expect(events.slice(0, 3)).toEqual([
+      { start: { total: 1000, alreadyDone: 600 } },
+      { total: 1000, done: 600, failed: 0 },
+      { total: 1000, done: 800, failed: 0 },
+    ]);
   });
 });
 
@@ -311,14 +399,33 @@ describe('options that make no sense with a fleet run the service carries out', 
 
   it('refuses a manifest, request options, --deprovision and a bad id with --follow, naming them', () => {
     expect(usageError('--follow', 'r-1', 'fleet.csv')).toBe('--follow watches a fleet run already started: give no manifest');
-    expect(usageError('--follow', 'r-1', '--core', 'core-a', '--deprovision', '--no-delete')).toMatch(/^--core, --deprovision, --no-delete: not with --follow/);
+    expect(usageError('--follow', 'r-1', '--core', 'core-a', '--deprovision', '--no-delete')).toMatch(
+      /^--core, --deprovision, --no-delete: not with --follow/,
+    );
     expect(usageError('--follow', 'r 1')).toBe('--follow takes a fleetRunId (1-72 of A-Z, a-z, 0-9, _ and -), got "r 1"');
   });
 
   it('accepts the options a followed run still needs', () => {
-    expect(parseArguments(['--follow', 'r-1', '--server', '--api-url', 'https://abc.execute-api.eu-west-1.amazonaws.com/prod', '--region', 'eu-west-1', '--report', 'out/'])).toEqual({
+    expect(
+      parseArguments([
+        '--follow',
+        'r-1',
+        '--server',
+        '--api-url',
+        'https://abc.execute-api.eu-west-1.amazonaws.com/prod',
+        '--region',
+        'eu-west-1',
+        '--report',
+        'out/',
+      ]),
+    ).toEqual({
       kind: 'follow',
-      options: { fleetRunId: 'r-1', apiUrl: new URL('https://abc.execute-api.eu-west-1.amazonaws.com/prod'), region: 'eu-west-1', reportPrefix: 'out/' },
+      options: {
+        fleetRunId: 'r-1',
+        apiUrl: new URL('https://abc.execute-api.eu-west-1.amazonaws.com/prod'),
+        region: 'eu-west-1',
+        reportPrefix: 'out/',
+      },
     });
   });
 

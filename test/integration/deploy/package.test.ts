@@ -65,7 +65,12 @@ async function securityTable(marker: string): Promise<string[][]> {
     .split('\n')
     .filter((line) => line.startsWith('|'))
     .slice(2) // header and separator
-    .map((line) => line.split('|').slice(1, -1).map((cell) => cell.trim()));
+    .map((line) =>
+      line
+        .split('|')
+        .slice(1, -1)
+        .map((cell) => cell.trim()),
+    );
 }
 const codeSpans = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((match) => match[1]!);
 
@@ -209,9 +214,7 @@ describe(`sls package --stage ${STAGE}`, () => {
         ({ owner, statement }) => owner === `${id}Role` && list(statement.Action).includes('lambda:InvokeFunction'),
       );
       const targets = invoke.flatMap(({ statement }) => list<Json>(statement.Resource as Json));
-      const named = new Set(
-        targets.map((target) => target['Fn::GetAtt']?.[0] ?? target['Fn::Sub']?.[1]?.functionArn?.['Fn::GetAtt']?.[0]),
-      );
+      const named = new Set(targets.map((target) => target['Fn::GetAtt']?.[0] ?? target['Fn::Sub']?.[1]?.functionArn?.['Fn::GetAtt']?.[0]));
       expect([...named].sort()).toEqual([...functionIds].sort());
     });
   });
@@ -247,7 +250,9 @@ describe(`sls package --stage ${STAGE}`, () => {
 
   it('raises an alarm on the first incomplete rollback, as SummarizeRequest publishes it', () => {
     const alarm = template.Resources.RollbacksIncompleteAlarm!.Properties;
-    expect({ Namespace: alarm.Namespace, MetricName: alarm.MetricName, Dimensions: alarm.Dimensions }).toEqual(outcomeMetric('RollbacksIncomplete', 'provision'));
+    expect({ Namespace: alarm.Namespace, MetricName: alarm.MetricName, Dimensions: alarm.Dimensions }).toEqual(
+      outcomeMetric('RollbacksIncomplete', 'provision'),
+    );
     expect([alarm.Statistic, alarm.Threshold, alarm.ComparisonOperator]).toEqual(['Sum', 1, 'GreaterThanOrEqualToThreshold']);
     expect(alarm.AlarmActions).toEqual([{ Ref: 'AlarmTopic' }]);
   });
@@ -262,7 +267,9 @@ describe(`sls package --stage ${STAGE}`, () => {
     const body = () => template.Resources.OperationsDashboard!.Properties.DashboardBody['Fn::Sub'] as string;
     const widgets = () => (JSON.parse(body()) as { widgets: { type: string; properties: Json }[] }).widgets;
     const expressions = () =>
-      widgets().flatMap((widget) => (widget.properties.metrics ?? []).flatMap((row: unknown[]) => row.flatMap((cell) => (cell as Json)?.expression ?? [])));
+      widgets().flatMap((widget) =>
+        (widget.properties.metrics ?? []).flatMap((row: unknown[]) => row.flatMap((cell) => (cell as Json)?.expression ?? [])),
+      );
 
     it('substitutes only pseudo parameters and attributes of this template', () => {
       for (const [, name] of body().matchAll(/\$\{([^}]+)\}/g)) {
@@ -283,15 +290,22 @@ describe(`sls package --stage ${STAGE}`, () => {
 
     it('graphs the executions running and started per state machine, and shows the device and dead-letter alarms', () => {
       const metricRows = widgets().flatMap((widget) => (widget.properties.metrics ?? []) as unknown[][]);
-      const named = metricRows.filter((row) => typeof row[0] === 'string').map((row) => row.filter((cell) => typeof cell === 'string').join(' '));
+      const named = metricRows
+        .filter((row) => typeof row[0] === 'string')
+        .map((row) => row.filter((cell) => typeof cell === 'string').join(' '));
       expect(named).toEqual([
         'AWS/States OpenExecutionCount',
         ...['provision', 'deprovision'].map(
-          (machine) => `AWS/States ExecutionsStarted StateMachineArn arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:iot-provisioning-workflow-${STAGE}-${machine}`,
+          (machine) =>
+            `AWS/States ExecutionsStarted StateMachineArn arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:iot-provisioning-workflow-${STAGE}-${machine}`,
         ),
       ]);
       const shown = widgets().flatMap((widget) => (widget.type === 'alarm' ? (widget.properties.alarms as string[]) : []));
-      expect(shown.sort()).toEqual(['${DevicesFailedAlarm.Arn}', '${ProvisioningEventsDeadLetterQueueAlarm.Arn}', '${RollbacksIncompleteAlarm.Arn}']);
+      expect(shown.sort()).toEqual([
+        '${DevicesFailedAlarm.Arn}',
+        '${ProvisioningEventsDeadLetterQueueAlarm.Arn}',
+        '${RollbacksIncompleteAlarm.Arn}',
+      ]);
     });
   });
 
@@ -330,10 +344,14 @@ describe(`sls package --stage ${STAGE}`, () => {
     });
     const [target] = rule.Properties.Targets;
     expect(target.Arn).toEqual({ 'Fn::GetAtt': ['HandleManifestUploadedLambdaFunction', 'Arn'] });
-    expect(template.Resources.FleetBucket!.Properties.NotificationConfiguration).toEqual({ EventBridgeConfiguration: { EventBridgeEnabled: true } });
+    expect(template.Resources.FleetBucket!.Properties.NotificationConfiguration).toEqual({
+      EventBridgeConfiguration: { EventBridgeEnabled: true },
+    });
     expect(target.RetryPolicy.MaximumRetryAttempts).toBeGreaterThan(0);
     expect(target.DeadLetterConfig.Arn).toEqual({ 'Fn::GetAtt': ['ProvisioningEventsDeadLetterQueue', 'Arn'] });
-    expect(template.Resources.HandleManifestUploadedLambdaEvConf!.Properties.DestinationConfig.OnFailure.Destination).toEqual(target.DeadLetterConfig.Arn);
+    expect(template.Resources.HandleManifestUploadedLambdaEvConf!.Properties.DestinationConfig.OnFailure.Destination).toEqual(
+      target.DeadLetterConfig.Arn,
+    );
     // The queue takes messages from this rule too (it is on the default bus: rule/<name>).
     const [queueStatement] = template.Resources.ProvisioningEventsDeadLetterQueuePolicy!.Properties.PolicyDocument.Statement;
     expect(queueStatement.Condition.ArnLike['aws:SourceArn']).toContainEqual({
@@ -343,11 +361,21 @@ describe(`sls package --stage ${STAGE}`, () => {
 
   it('keeps the fleet bucket private, encrypted and reachable over TLS only', () => {
     const bucket = template.Resources.FleetBucket!.Properties;
-    expect(bucket.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
     expect(bucket.BucketEncryption.ServerSideEncryptionConfiguration[0].ServerSideEncryptionByDefault.SSEAlgorithm).toBe('AES256');
     expect(bucket.LifecycleConfiguration.Rules[0]).toMatchObject({ Status: 'Enabled', ExpirationInDays: 90 });
     const [statement] = template.Resources.FleetBucketPolicy!.Properties.PolicyDocument.Statement;
-    expect(statement).toMatchObject({ Effect: 'Deny', Principal: '*', Action: 's3:*', Condition: { Bool: { 'aws:SecureTransport': 'false' } } });
+    expect(statement).toMatchObject({
+      Effect: 'Deny',
+      Principal: '*',
+      Action: 's3:*',
+      Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+    });
   });
 
   it('never allows every action, or every action of a service', () => {
@@ -371,8 +399,14 @@ describe(`sls package --stage ${STAGE}`, () => {
         .filter(({ statement }) => statement.Effect === 'Allow' && list(statement.Resource).includes('*'))
         .flatMap(({ owner, statement }) => list(statement.Action).map((action) => `${action} @ ${owner}`)),
     );
-    expect([...granted].filter((grant) => !justified.has(grant)), 'granted on * but not justified').toEqual([]);
-    expect([...justified].filter((grant) => !granted.has(grant)), 'justified but no longer granted').toEqual([]);
+    expect(
+      [...granted].filter((grant) => !justified.has(grant)),
+      'granted on * but not justified',
+    ).toEqual([]);
+    expect(
+      [...justified].filter((grant) => !granted.has(grant)),
+      'justified but no longer granted',
+    ).toEqual([]);
   });
 
   it('gives each function exactly the actions docs/security.md lists, and logs only to its own log group', async () => {

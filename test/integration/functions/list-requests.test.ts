@@ -13,7 +13,10 @@ describe('listing requests', () => {
 
   beforeAll(async () => {
     cloud = await startTestServiceCloud();
-    const [provisioning, deprovisioning] = await Promise.all([import('../../../functions/list-provisioning-requests.ts'), import('../../../functions/list-deprovisioning-requests.ts')]);
+    const [provisioning, deprovisioning] = await Promise.all([
+      import('../../../functions/list-provisioning-requests.ts'),
+      import('../../../functions/list-deprovisioning-requests.ts'),
+    ]);
     const context = { getRemainingTimeInMillis: () => 30_000, functionName: 'test', awsRequestId: 'req' } as never;
     const event = (collection: string, query: Record<string, string> | null) =>
       ({
@@ -26,7 +29,11 @@ describe('listing requests', () => {
     list = (query) => provisioning.handler(event('provisioning-requests', query), context) as Promise<Answer>;
     listDeprovisioning = (query) => deprovisioning.handler(event('deprovisioning-requests', query), context) as Promise<Answer>;
     for (const requestId of ['first', 'second', 'third']) {
-      await cloud.provision({ requestId, coreDeviceThingName: 'core-a', devices: [{ thingName: `${requestId}-device`, principal: await cloud.createCertificate() }] });
+      await cloud.provision({
+        requestId,
+        coreDeviceThingName: 'core-a',
+        devices: [{ thingName: `${requestId}-device`, principal: await cloud.createCertificate() }],
+      });
     }
   });
   afterAll(() => cloud.close());
@@ -38,7 +45,10 @@ describe('listing requests', () => {
     expect(answer.statusCode).toBe(200);
     const { requests, nextToken } = page(answer);
     expect(requests.map((request) => request.requestId)).toEqual(['third', 'second', 'first']);
-    expect(requests[0]).toMatchObject({ executionStatus: 'SUCCEEDED', statusUrl: 'https://api.example.com/prod/provisioning-requests/third' });
+    expect(requests[0]).toMatchObject({
+      executionStatus: 'SUCCEEDED',
+      statusUrl: 'https://api.example.com/prod/provisioning-requests/third',
+    });
     expect(nextToken).toBeUndefined();
     expect(page(await listDeprovisioning(null)).requests).toEqual([]);
   });
@@ -56,9 +66,15 @@ describe('listing requests', () => {
   it('answers 400 naming each malformed parameter, and a token the list did not give', async () => {
     const malformed = await list({ status: 'DONE', limit: '0', sort: 'asc' });
     expect(malformed.statusCode).toBe(400);
-    expect(JSON.parse(malformed.body).errors.map((error: { field: string }) => error.field).sort()).toEqual(['query.limit', 'query.sort', 'query.status']);
+    expect(
+      JSON.parse(malformed.body)
+        .errors.map((error: { field: string }) => error.field)
+        .sort(),
+    ).toEqual(['query.limit', 'query.sort', 'query.status']);
     const foreignToken = await list({ nextToken: 'not-a-token' });
     expect(foreignToken.statusCode).toBe(400);
-    expect(JSON.parse(foreignToken.body).errors).toEqual([{ field: 'query.nextToken', reason: 'is not a token this list gave: start again without it' }]);
+    expect(JSON.parse(foreignToken.body).errors).toEqual([
+      { field: 'query.nextToken', reason: 'is not a token this list gave: start again without it' },
+    ]);
   });
 });

@@ -24,7 +24,12 @@ describe('rolling back a device whose thing is not there', () => {
     const deletesBefore = calls('DeleteThing');
     const { outcome, pending } = await rollBackDevice({
       ...sensorTaskInput,
-      device: { thingName: 'sensor-1', coreDeviceThingName: 'core-a', status: 'PENDING', prior: { thingExisted: false, principalAttached: false } },
+      device: {
+        thingName: 'sensor-1',
+        coreDeviceThingName: 'core-a',
+        status: 'PENDING',
+        prior: { thingExisted: false, principalAttached: false },
+      },
       failure: failedAtAttach,
     });
 
@@ -68,7 +73,9 @@ describe('rolling back a device one call at a time', () => {
     const certificateArn = await cloud.createCertificate();
     const templateBody = JSON.stringify(shippedTemplates['thing-with-attributes']);
     await cloud.iot.send(new RegisterThingCommand({ templateBody, parameters: { ThingName: 'sensor-1' } }));
-    await cloud.iot.send(new AttachThingPrincipalCommand({ thingName: 'sensor-1', principal: certificateArn, thingPrincipalType: 'EXCLUSIVE_THING' }));
+    await cloud.iot.send(
+      new AttachThingPrincipalCommand({ thingName: 'sensor-1', principal: certificateArn, thingPrincipalType: 'EXCLUSIVE_THING' }),
+    );
     return {
       thingName: 'sensor-1',
       coreDeviceThingName: 'core-a',
@@ -83,19 +90,33 @@ describe('rolling back a device one call at a time', () => {
   it('a call that fails transiently after others succeeded ends the invocation with it still to make; the next invocation makes only it', async () => {
     const device = await registeredDevice();
     cloud.cloud.admin.configureFaults({ throttle: { DeleteThing: 1 } });
-    const input = { ...sensorTaskInput, spec: { ...sensorTaskInput.spec, principal: device.principal! }, device, failure: failedAtAssociate };
+    const input = {
+      ...sensorTaskInput,
+      spec: { ...sensorTaskInput.spec, principal: device.principal! },
+      device,
+      failure: failedAtAssociate,
+    };
 
     // The listing ends its invocation, so that the calls it adds are in the state before any is made.
     const listed = await rollBackDevice(input);
     expect(listed.pending).toEqual([{ call: 'detach', principal: device.certificateArn }, { call: 'deleteThing' }]);
     const interrupted = await rollBackDevice({ ...input, rollback: listed });
     expect(interrupted.pending).toEqual([{ call: 'deleteThing' }]);
-    expect(interrupted.outcome.rollback).toEqual({ detachedPrincipals: [device.certificateArn], thingDeleted: false, certificateDeleted: false });
+    expect(interrupted.outcome.rollback).toEqual({
+      detachedPrincipals: [device.certificateArn],
+      thingDeleted: false,
+      certificateDeleted: false,
+    });
 
     cloud.cloud.admin.configureFaults({ throttle: {} });
     const [listsBefore, detachesBefore] = [calls('ListThingPrincipals'), calls('DetachThingPrincipal')];
     const finished = await rollBackDevice({ ...input, rollback: interrupted });
-    expect(finished).toEqual({ outcome: expect.objectContaining({ rollback: { detachedPrincipals: [device.certificateArn], thingDeleted: true, certificateDeleted: false } }), pending: [] });
+    expect(finished).toEqual({
+      outcome: expect.objectContaining({
+        rollback: { detachedPrincipals: [device.certificateArn], thingDeleted: true, certificateDeleted: false },
+      }),
+      pending: [],
+    });
     expect([calls('ListThingPrincipals'), calls('DetachThingPrincipal')]).toEqual([listsBefore, detachesBefore]);
     expect(cloud.clientThings()).toEqual([]);
   });
@@ -104,7 +125,9 @@ describe('rolling back a device one call at a time', () => {
     const device = await registeredDevice();
     cloud.cloud.admin.configureFaults({ throttle: { ListThingPrincipals: 1 } });
 
-    await expect(rollBackDevice({ ...sensorTaskInput, device, failure: failedAtAssociate })).rejects.toMatchObject({ name: 'ThrottlingException' });
+    await expect(rollBackDevice({ ...sensorTaskInput, device, failure: failedAtAssociate })).rejects.toMatchObject({
+      name: 'ThrottlingException',
+    });
   });
 
   it('a rollback given up on reports what the calls before the failing one undid', async () => {
@@ -113,12 +136,22 @@ describe('rolling back a device one call at a time', () => {
     const listed = await rollBackDevice({ ...sensorTaskInput, device, failure: failedAtAssociate });
     const interrupted = await rollBackDevice({ ...sensorTaskInput, device, failure: failedAtAssociate, rollback: listed });
 
-    const abandoned = await rollBackDevice({ ...sensorTaskInput, device, failure: failedAtAssociate, rollback: interrupted, rollbackFailure: { Error: 'ThrottlingException' } });
+    const abandoned = await rollBackDevice({
+      ...sensorTaskInput,
+      device,
+      failure: failedAtAssociate,
+      rollback: interrupted,
+      rollbackFailure: { Error: 'ThrottlingException' },
+    });
     expect(abandoned.pending).toEqual([]);
     expect(abandoned.outcome).toMatchObject({
       status: 'FAILED',
       error: { step: 'associate', code: 'InvalidRequestException' },
-      rollback: { detachedPrincipals: [device.certificateArn], thingDeleted: false, incomplete: { step: 'rollback', code: 'ThrottlingException' } },
+      rollback: {
+        detachedPrincipals: [device.certificateArn],
+        thingDeleted: false,
+        incomplete: { step: 'rollback', code: 'ThrottlingException' },
+      },
     });
   });
 
@@ -135,16 +168,19 @@ describe('rolling back a device one call at a time', () => {
     expect(cloud.clientThings().map((thing) => thing.thingName)).toEqual(['sensor-1']);
   });
 
-  it('a disassociation the core device refuses stops the rollback before the thing is deleted, under the entry\'s code', async () => {
+  it("a disassociation the core device refuses stops the rollback before the thing is deleted, under the entry's code", async () => {
     const device = await registeredDevice();
     const failedAssociation = { ...device, error: { step: 'associate' as const, code: 'InternalServerException', message: 'lost' } };
     cloud.cloud.admin.configureFaults({ entryPermanent: { BatchDisassociateClientDeviceFromCoreDevice: 1 } });
 
-    const { outcome, pending } = await untilRolledBack(rollBackDevice, { ...sensorTaskInput, device: failedAssociation, failure: failedAtAssociate });
+    const { outcome, pending } = await untilRolledBack(rollBackDevice, {
+      ...sensorTaskInput,
+      device: failedAssociation,
+      failure: failedAtAssociate,
+    });
 
     expect(outcome.rollback).toMatchObject({ thingDeleted: false, incomplete: { step: 'rollback', code: 'InvalidRequestException' } });
     expect(pending).toEqual([]);
     expect(cloud.clientThings().map((thing) => thing.thingName)).toEqual(['sensor-1']);
   });
 });
-

@@ -23,7 +23,11 @@ function apiEvent(overrides: Partial<APIGatewayProxyEvent>): APIGatewayProxyEven
     stageVariables: null,
     body: null,
     isBase64Encoded: false,
-    requestContext: { domainName: 'api.example.com', path: '/prod/provisioning-requests', stage: 'prod' } as APIGatewayProxyEvent['requestContext'],
+    requestContext: {
+      domainName: 'api.example.com',
+      path: '/prod/provisioning-requests',
+      stage: 'prod',
+    } as APIGatewayProxyEvent['requestContext'],
     ...overrides,
   };
 }
@@ -33,6 +37,8 @@ describe('trigger functions', () => {
   let cloud: TestServiceCloud;
   let handlers: Handlers;
 
+  /** Each request brings its own certificate: exclusive attachment rightly refuses to share one. */
+  const principals = new Map<string, string>();
   beforeAll(async () => {
     cloud = await startTestServiceCloud();
     const [post, get, onEvent] = await Promise.all([
@@ -46,16 +52,26 @@ describe('trigger functions', () => {
       get: (event) => get.handler(event, context) as never,
       onEvent: (event) => onEvent.handler(event, context) as never,
     };
+    for (const requestId of [
+      'http-happy',
+      'cancel-ended',
+      'all-failed',
+      'header-key',
+      'same-intent',
+      'from-event',
+      'throttled-start',
+      'unavailable-start',
+    ])
+      principals.set(requestId, await cloud.createCertificate());
   });
   afterAll(() => cloud.close());
 
-  /** Each request brings its own certificate: exclusive attachment rightly refuses to share one. */
-  const principals = new Map<string, string>();
-  beforeAll(async () => {
-    for (const requestId of ['http-happy', 'cancel-ended', 'all-failed', 'header-key', 'same-intent', 'from-event', 'throttled-start', 'unavailable-start']) principals.set(requestId, await cloud.createCertificate());
-  });
   const body = (requestId: string) =>
-    JSON.stringify({ requestId, coreDeviceThingName: 'core-a', devices: [{ thingName: `${requestId}-device`, principal: principals.get(requestId) }] });
+    JSON.stringify({
+      requestId,
+      coreDeviceThingName: 'core-a',
+      devices: [{ thingName: `${requestId}-device`, principal: principals.get(requestId) }],
+    });
 
   it('POST answers 202 with the execution and where to follow it, then GET answers the summary', async () => {
     const response = await handlers.post(apiEvent({ body: body('http-happy') }));
@@ -70,7 +86,12 @@ describe('trigger functions', () => {
     const status = await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'http-happy' } }));
     expect(status.statusCode).toBe(200);
     const answer = JSON.parse(status.body);
-    expect(answer).toMatchObject({ requestId: 'http-happy', executionStatus: 'SUCCEEDED', outcome: 'SUCCEEDED', summary: { status: 'SUCCEEDED', counts: { succeeded: 1 } } });
+    expect(answer).toMatchObject({
+      requestId: 'http-happy',
+      executionStatus: 'SUCCEEDED',
+      outcome: 'SUCCEEDED',
+      summary: { status: 'SUCCEEDED', counts: { succeeded: 1 } },
+    });
     expect(answer).not.toHaveProperty('progress');
   });
 
@@ -82,7 +103,11 @@ describe('trigger functions', () => {
         apiEvent({
           path: `/provisioning-requests/${requestId}/cancel`,
           pathParameters: { requestId },
-          requestContext: { domainName: 'api.example.com', path: `/prod/provisioning-requests/${requestId}/cancel`, stage: 'prod' } as APIGatewayProxyEvent['requestContext'],
+          requestContext: {
+            domainName: 'api.example.com',
+            path: `/prod/provisioning-requests/${requestId}/cancel`,
+            stage: 'prod',
+          } as APIGatewayProxyEvent['requestContext'],
         }),
         context,
       ) as Promise<{ statusCode: number; body: string }>;
@@ -105,7 +130,13 @@ describe('trigger functions', () => {
 
   it('GET names an execution that ran to its end apart from a request whose every device failed', async () => {
     const response = await handlers.post(
-      apiEvent({ body: JSON.stringify({ requestId: 'all-failed', coreDeviceThingName: 'no-such-core', devices: [{ thingName: 'all-failed-device', principal: principals.get('all-failed') }] }) }),
+      apiEvent({
+        body: JSON.stringify({
+          requestId: 'all-failed',
+          coreDeviceThingName: 'no-such-core',
+          devices: [{ thingName: 'all-failed-device', principal: principals.get('all-failed') }],
+        }),
+      }),
     );
     await waitForExecution(cloud.sfn, JSON.parse(response.body).executionArn);
     const status = JSON.parse((await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'all-failed' } }))).body);
@@ -116,10 +147,15 @@ describe('trigger functions', () => {
   it('GET counts the devices through their own steps while the execution runs, and answers without the count while reading the history is throttled', async () => {
     // Every association entry retryable: the execution waits to redrive association after every device's own steps.
     cloud.cloud.admin.configureFaults({ entryRetryable: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
-    const get = async () => JSON.parse((await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'in-progress' } }))).body);
+    const get = async () =>
+      JSON.parse((await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'in-progress' } }))).body);
     try {
-      const devices = await Promise.all(['a', 'b', 'c'].map(async (suffix) => ({ thingName: `in-progress-${suffix}`, principal: await cloud.createCertificate() })));
-      const accepted = await handlers.post(apiEvent({ body: JSON.stringify({ requestId: 'in-progress', coreDeviceThingName: 'core-a', devices }) }));
+      const devices = await Promise.all(
+        ['a', 'b', 'c'].map(async (suffix) => ({ thingName: `in-progress-${suffix}`, principal: await cloud.createCertificate() })),
+      );
+      const accepted = await handlers.post(
+        apiEvent({ body: JSON.stringify({ requestId: 'in-progress', coreDeviceThingName: 'core-a', devices }) }),
+      );
       expect(accepted.statusCode).toBe(202);
       const seen: number[] = [];
       let status;
@@ -147,7 +183,12 @@ describe('trigger functions', () => {
     const again = await handlers.post(apiEvent({ headers: { 'Idempotency-Key': 'header-key' }, body: body('header-key') }));
     expect(first.statusCode).toBe(202);
     expect(JSON.parse(again.body).executionArn).toBe(JSON.parse(first.body).executionArn);
-    const other = await handlers.post(apiEvent({ headers: { 'Idempotency-Key': 'header-key' }, body: JSON.stringify({ ...JSON.parse(body('header-key')), rollbackOnFailure: false }) }));
+    const other = await handlers.post(
+      apiEvent({
+        headers: { 'Idempotency-Key': 'header-key' },
+        body: JSON.stringify({ ...JSON.parse(body('header-key')), rollbackOnFailure: false }),
+      }),
+    );
     expect(other.statusCode).toBe(409);
     expect(JSON.parse(other.body).message).toContain('different request body');
     await waitForExecution(cloud.sfn, JSON.parse(first.body).executionArn);
@@ -175,7 +216,12 @@ describe('trigger functions', () => {
     ['no body', 400, '(body)', null],
     ['malformed JSON', 400, '(body)', '{"devices": ['],
     ['a JSON array', 400, '(body)', '[]'],
-    ['a bad thing name', 400, 'devices[0].thingName', JSON.stringify({ coreDeviceThingName: 'c', devices: [{ thingName: 'a b', principal: 'x' }] })],
+    [
+      'a bad thing name',
+      400,
+      'devices[0].thingName',
+      JSON.stringify({ coreDeviceThingName: 'c', devices: [{ thingName: 'a b', principal: 'x' }] }),
+    ],
     ['a body over the limit', 413, '(body)', JSON.stringify({ pad: 'x'.repeat(MAX_REQUEST_BYTES) })],
     [
       'a principal with a template that issues the certificate',
@@ -184,7 +230,9 @@ describe('trigger functions', () => {
       JSON.stringify({
         coreDeviceThingName: 'core-a',
         templateName: 'thing-with-certificate-from-csr',
-        devices: [{ thingName: 'csr-device', principal: `arn:aws:iot:us-east-1:000000000000:cert/${'a'.repeat(64)}`, parameters: { CSR: 'pem' } }],
+        devices: [
+          { thingName: 'csr-device', principal: `arn:aws:iot:us-east-1:000000000000:cert/${'a'.repeat(64)}`, parameters: { CSR: 'pem' } },
+        ],
       }),
     ],
   ])('rejects %s with %i naming %s, and starts nothing', async (_, statusCode, field, requestBody) => {
@@ -200,22 +248,25 @@ describe('trigger functions', () => {
   it.each([
     ['throttles', 'throttle', 429, 'throttled-start'],
     ['fails with a 5xx', 'serverError', 503, 'unavailable-start'],
-  ] as const)('answers with Retry-After while Step Functions %s, never 502, and starts nothing until it recovers', async (_, fault, statusCode, requestId) => {
-    cloud.cloud.admin.configureFaults({ [fault]: { StartExecution: 1 } });
-    try {
-      const response = await handlers.post(apiEvent({ body: body(requestId) }));
-      expect(response.statusCode).toBe(statusCode);
-      expect((response as { headers?: Record<string, string> }).headers?.['retry-after']).toBe('1');
-      expect(JSON.parse(response.body).message).toContain('retry the same request');
-    } finally {
-      cloud.cloud.admin.configureFaults({ [fault]: {} });
-    }
-    const nothingStarted = await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId } }));
-    expect(nothingStarted.statusCode).toBe(404);
-    const afterwards = await handlers.post(apiEvent({ body: body(requestId) }));
-    expect(afterwards.statusCode).toBe(202);
-    await waitForExecution(cloud.sfn, JSON.parse(afterwards.body).executionArn);
-  });
+  ] as const)(
+    'answers with Retry-After while Step Functions %s, never 502, and starts nothing until it recovers',
+    async (_, fault, statusCode, requestId) => {
+      cloud.cloud.admin.configureFaults({ [fault]: { StartExecution: 1 } });
+      try {
+        const response = await handlers.post(apiEvent({ body: body(requestId) }));
+        expect(response.statusCode).toBe(statusCode);
+        expect((response as { headers?: Record<string, string> }).headers?.['retry-after']).toBe('1');
+        expect(JSON.parse(response.body).message).toContain('retry the same request');
+      } finally {
+        cloud.cloud.admin.configureFaults({ [fault]: {} });
+      }
+      const nothingStarted = await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId } }));
+      expect(nothingStarted.statusCode).toBe(404);
+      const afterwards = await handlers.post(apiEvent({ body: body(requestId) }));
+      expect(afterwards.statusCode).toBe(202);
+      await waitForExecution(cloud.sfn, JSON.parse(afterwards.body).executionArn);
+    },
+  );
 
   it.each([
     ['throttles', 'throttle', 429],
@@ -236,25 +287,31 @@ describe('trigger functions', () => {
     'refuses a body declared as %s with 415 naming the Content-Type header, and starts nothing',
     async (contentType) => {
       const before = cloud.cloud.admin.metrics().StartExecution?.calls ?? 0;
-      const response = await handlers.post(apiEvent({ headers: { Host: 'api.example.com', 'Content-Type': contentType }, body: body('http-happy') }));
+      const response = await handlers.post(
+        apiEvent({ headers: { Host: 'api.example.com', 'Content-Type': contentType }, body: body('http-happy') }),
+      );
       expect(response.statusCode).toBe(415);
       expect(JSON.parse(response.body)).toEqual({
         message: expect.stringContaining('headers.Content-Type'),
-        errors: [{ field: 'headers.Content-Type', reason: `is ${JSON.stringify(contentType)}: send the request as application/json (UTF-8)` }],
+        errors: [
+          { field: 'headers.Content-Type', reason: `is ${JSON.stringify(contentType)}: send the request as application/json (UTF-8)` },
+        ],
       });
       expect(cloud.cloud.admin.metrics().StartExecution?.calls ?? 0).toBe(before);
     },
   );
 
-  it.each(['application/json', 'application/json; charset=utf-8', 'Application/JSON;charset="UTF-8"', 'application/vnd.example.provisioning+json'])(
-    'reads a body declared as %s as JSON',
-    async (contentType) => {
-      const invalid = JSON.stringify({ coreDeviceThingName: 'core-a', devices: [{ thingName: 'a b' }] });
-      const response = await handlers.post(apiEvent({ headers: { Host: 'api.example.com', 'content-type': contentType }, body: invalid }));
-      expect(response.statusCode).toBe(400);
-      expect(JSON.parse(response.body).errors.map((error: { field: string }) => error.field)).toContain('devices[0].thingName');
-    },
-  );
+  it.each([
+    'application/json',
+    'application/json; charset=utf-8',
+    'Application/JSON;charset="UTF-8"',
+    'application/vnd.example.provisioning+json',
+  ])('reads a body declared as %s as JSON', async (contentType) => {
+    const invalid = JSON.stringify({ coreDeviceThingName: 'core-a', devices: [{ thingName: 'a b' }] });
+    const response = await handlers.post(apiEvent({ headers: { Host: 'api.example.com', 'content-type': contentType }, body: invalid }));
+    expect(response.statusCode).toBe(400);
+    expect(JSON.parse(response.body).errors.map((error: { field: string }) => error.field)).toContain('devices[0].thingName');
+  });
 
   it('GET answers 404 for an unknown request and 400 for a malformed id', async () => {
     expect((await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'nobody' } }))).statusCode).toBe(404);
@@ -279,8 +336,15 @@ describe('trigger functions', () => {
     expect(first.executionArn).toMatch(/:evt-[0-9a-f]{40}$/);
     const retriedByProducer = await handlers.onEvent({ ...event, id: 'a-new-id-for-the-same-detail' });
     expect(retriedByProducer.executionArn).toBe(first.executionArn);
-    const defaultsSpelledOut = { ...event.detail, templateName: 'thing-with-attributes', thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: true };
-    expect((await handlers.onEvent({ ...event, id: 'defaults-spelled-out', detail: defaultsSpelledOut })).executionArn).toBe(first.executionArn);
+    const defaultsSpelledOut = {
+      ...event.detail,
+      templateName: 'thing-with-attributes',
+      thingPrincipalType: 'EXCLUSIVE_THING',
+      rollbackOnFailure: true,
+    };
+    expect((await handlers.onEvent({ ...event, id: 'defaults-spelled-out', detail: defaultsSpelledOut })).executionArn).toBe(
+      first.executionArn,
+    );
     const finished = await waitForExecution(cloud.sfn, first.executionArn as string);
     expect(JSON.parse(finished.output ?? '{}')).toMatchObject({ status: 'SUCCEEDED' });
   });
@@ -291,7 +355,9 @@ describe('trigger functions', () => {
     const holder = await handlers.post(apiEvent({ body: JSON.stringify({ requestId: 'holder', coreDeviceThingName: 'core-a', devices }) }));
     expect(holder.statusCode).toBe(202);
 
-    const refused = await handlers.post(apiEvent({ body: JSON.stringify({ requestId: 'latecomer', coreDeviceThingName: 'core-b', devices }) }));
+    const refused = await handlers.post(
+      apiEvent({ body: JSON.stringify({ requestId: 'latecomer', coreDeviceThingName: 'core-b', devices }) }),
+    );
     expect(refused.statusCode).toBe(409);
     expect(JSON.parse(refused.body)).toEqual({
       message: 'device held-device belongs to running provisioning request holder; send this request again once it has finished',
@@ -315,11 +381,17 @@ describe('trigger functions with nothing listening at their endpoint', () => {
     const endpoint = process.env.AWS_ENDPOINT_URL;
     const context = { getRemainingTimeInMillis: () => 30_000, functionName: 'test', awsRequestId: 'req' } as never;
 
-    const response = (await handler(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'http-happy' } }), context)) as { statusCode: number; body: string; headers?: Record<string, string> };
+    const response = (await handler(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'http-happy' } }), context)) as {
+      statusCode: number;
+      body: string;
+      headers?: Record<string, string>;
+    };
 
     expect(endpoint).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(response.statusCode).toBe(502);
     expect(response.headers?.['retry-after']).toBeUndefined();
-    expect(JSON.parse(response.body).message).toMatch(new RegExp(`^cannot reach ${endpoint} \\(ECONNREFUSED\\): set AWS_ENDPOINT_URL to the URL the local cloud prints`));
+    expect(JSON.parse(response.body).message).toMatch(
+      new RegExp(`^cannot reach ${endpoint} \\(ECONNREFUSED\\): set AWS_ENDPOINT_URL to the URL the local cloud prints`),
+    );
   });
 });

@@ -1,16 +1,16 @@
-import { BatchAssociateClientDeviceWithCoreDeviceCommand, GetCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
-import { DescribeThingCommand, ListThingsCommand, RegisterThingCommand } from '@aws-sdk/client-iot';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { BatchAssociateClientDeviceWithCoreDeviceCommand, GetCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
+import { DescribeThingCommand, ListThingsCommand, RegisterThingCommand } from '@aws-sdk/client-iot';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../../../local-cloud/config.ts';
 import { EMULATED_OPERATIONS, parseFaultSettingsPatch } from '../../../local-cloud/faults.ts';
 import { createLocalCloud } from '../../../local-cloud/server.ts';
-import { stepFunctionsOperations } from '../../../local-cloud/services/stepfunctions/operations.ts';
 import { ExecutionStore } from '../../../local-cloud/services/stepfunctions/execution-store.ts';
+import { stepFunctionsOperations } from '../../../local-cloud/services/stepfunctions/operations.ts';
 import type { EmulatedService } from '../../../local-cloud/wire/service.ts';
-import { expectAwsError, startCloud, thingTemplate, type TestCloud } from './helpers.ts';
+import { expectAwsError, startCloud, type TestCloud, thingTemplate } from './helpers.ts';
 
 let t: TestCloud | undefined;
 afterEach(async () => {
@@ -32,9 +32,16 @@ describe('quotas', () => {
   });
 
   it('throttles Greengrass with 429, Retry-After, quotaCode and serviceCode', async () => {
-    t = await startCloud({ faults: { quotas: true, rateLimits: { GetCoreDevice: { rate: 0.5, burst: 1 } } }, coreDevices: [{ coreDeviceThingName: 'core' }] });
+    t = await startCloud({
+      faults: { quotas: true, rateLimits: { GetCoreDevice: { rate: 0.5, burst: 1 } } },
+      coreDevices: [{ coreDeviceThingName: 'core' }],
+    });
     await t.greengrass.send(new GetCoreDeviceCommand({ coreDeviceThingName: 'core' }));
-    const error = await expectAwsError(t.greengrass.send(new GetCoreDeviceCommand({ coreDeviceThingName: 'core' })), 'ThrottlingException', 429);
+    const error = await expectAwsError(
+      t.greengrass.send(new GetCoreDeviceCommand({ coreDeviceThingName: 'core' })),
+      'ThrottlingException',
+      429,
+    );
     expect(error).toMatchObject({ quotaCode: 'GetCoreDevice', serviceCode: 'greengrass', retryAfterSeconds: 2 });
   });
 
@@ -62,7 +69,12 @@ describe('probabilistic faults', () => {
     const cloud = await startCloud({ faults: { seed, throttle: { DescribeThing: 0.5 } } });
     const results: string[] = [];
     for (let i = 0; i < 20; i++) {
-      results.push(await cloud.iot.send(new DescribeThingCommand({ thingName: 'x' })).then(() => 'ok', (error: Error) => error.name));
+      results.push(
+        await cloud.iot.send(new DescribeThingCommand({ thingName: 'x' })).then(
+          () => 'ok',
+          (error: Error) => error.name,
+        ),
+      );
     }
     await cloud.close();
     return results;
@@ -77,7 +89,9 @@ describe('probabilistic faults', () => {
 
   it('inject server errors per operation and leave other operations alone', async () => {
     t = await startCloud({ faults: { serverError: { ListThings: 1 } } });
-    const error = await t.iot.send(new ListThingsCommand({})).catch((caught: { name: string; $metadata: { httpStatusCode: number } }) => caught);
+    const error = await t.iot
+      .send(new ListThingsCommand({}))
+      .catch((caught: { name: string; $metadata: { httpStatusCode: number } }) => caught);
     expect(['InternalFailureException', 'ServiceUnavailableException']).toContain((error as { name: string }).name);
     await expectAwsError(t.iot.send(new DescribeThingCommand({ thingName: 'x' })), 'ResourceNotFoundException', 404);
   });
@@ -97,7 +111,9 @@ describe('probabilistic faults', () => {
     };
     t = await startCloud({ faults: { failAfterCommit: 1 }, services: () => [notFound] });
     const response = await fetch(t.cloud.url, {
-      headers: { authorization: 'AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/lookup/aws4_request, SignedHeaders=host, Signature=00' },
+      headers: {
+        authorization: 'AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/lookup/aws4_request, SignedHeaders=host, Signature=00',
+      },
     });
     expect({ status: response.status, body: await response.json() }).toEqual({ status: 404, body: { message: 'not here' } });
     expect(t.cloud.admin.metrics()).toEqual({ Lookup: { calls: 1, succeeded: 0, throttled: 0, failed: 1 } });
@@ -107,7 +123,9 @@ describe('probabilistic faults', () => {
     t = await startCloud({ coreDevices: [{ coreDeviceThingName: 'core' }], faults: { entryRetryable: 1 } });
     await registerThing(t, 'dev');
     const send = () =>
-      t!.greengrass.send(new BatchAssociateClientDeviceWithCoreDeviceCommand({ coreDeviceThingName: 'core', entries: [{ thingName: 'dev' }] }));
+      t!.greengrass.send(
+        new BatchAssociateClientDeviceWithCoreDeviceCommand({ coreDeviceThingName: 'core', entries: [{ thingName: 'dev' }] }),
+      );
     const retryable = await send();
     expect(['ThrottlingException', 'InternalServerException']).toContain(retryable.errorEntries?.[0]?.code);
     t.cloud.admin.configureFaults({ entryRetryable: 0, entryPermanent: 1 });
@@ -149,7 +167,9 @@ describe('fault settings validation', () => {
     for (const table of TABLES) {
       const answer = await postFaults(t, { [table]: { RegistrThing: 0.5 } });
       expect(answer, table).toMatchObject({ status: 400, settingsChanged: false });
-      expect(answer.message, table).toMatch(new RegExp(`^${table}\\.RegistrThing is not an operation the local cloud emulates \\(valid: .*RegisterThing, `));
+      expect(answer.message, table).toMatch(
+        new RegExp(`^${table}\\.RegistrThing is not an operation the local cloud emulates \\(valid: .*RegisterThing, `),
+      );
     }
   });
 
@@ -170,7 +190,10 @@ describe('fault settings validation', () => {
     store.close();
     t = await startCloud();
     const table = Object.fromEntries(EMULATED_OPERATIONS.map((operation) => [operation, 0]));
-    expect(await postFaults(t, { throttle: table, rateLimits: { DescribeExecution: 5 } })).toMatchObject({ status: 200, settingsChanged: true });
+    expect(await postFaults(t, { throttle: table, rateLimits: { DescribeExecution: 5 } })).toMatchObject({
+      status: 200,
+      settingsChanged: true,
+    });
     expect(t.cloud.admin.faults().rateLimits['DescribeExecution']).toEqual({ rate: 5, burst: 5 });
   });
 
@@ -185,7 +208,9 @@ describe('fault settings validation', () => {
     expect((await postFaults(t, { rateLimits: { RegisterThing: { rate: 2, burts: 4 } } })).message).toBe(
       'rateLimits.RegisterThing.burts is not a field of a rate limit (rate, burst)',
     );
-    expect((await postFaults(t, { rateLimits: { RegisterThing: { rate: 0 } } })).message).toBe('rateLimits.RegisterThing.rate must be a positive number');
+    expect((await postFaults(t, { rateLimits: { RegisterThing: { rate: 0 } } })).message).toBe(
+      'rateLimits.RegisterThing.rate must be a positive number',
+    );
     expect(errors).not.toHaveBeenCalled();
   });
 
@@ -194,7 +219,9 @@ describe('fault settings validation', () => {
       'seed must be a number from 0 to 9007199254740991; quotas must be true or false; throttle.* must be a number from 0 to 1; ' +
         'serverError must be a number from 0 to 1, or an object of them by operation name',
     );
-    expect(parseFaultSettingsPatch({ throttle: 0.3, rateLimits: { RegisterThing: 2, StartExecution: { rate: 300, burst: 1300 } } })).toEqual({
+    expect(
+      parseFaultSettingsPatch({ throttle: 0.3, rateLimits: { RegisterThing: 2, StartExecution: { rate: 300, burst: 1300 } } }),
+    ).toEqual({
       throttle: 0.3,
       rateLimits: { RegisterThing: 2, StartExecution: { rate: 300, burst: 1300 } },
     });
@@ -204,7 +231,9 @@ describe('fault settings validation', () => {
     expect(() => loadConfig({ LOCAL_CLOUD_THROTTLE: '{"RegistrThing":0.5}' }, [])).toThrow(
       /^LOCAL_CLOUD_THROTTLE: throttle\.RegistrThing is not an operation the local cloud emulates \(valid: \*, RegisterThing, /,
     );
-    expect(() => loadConfig({ LOCAL_CLOUD_ENTRY_PERMANENT: '2' }, [])).toThrow('LOCAL_CLOUD_ENTRY_PERMANENT: entryPermanent must be a number from 0 to 1');
+    expect(() => loadConfig({ LOCAL_CLOUD_ENTRY_PERMANENT: '2' }, [])).toThrow(
+      'LOCAL_CLOUD_ENTRY_PERMANENT: entryPermanent must be a number from 0 to 1',
+    );
     expect(loadConfig({ LOCAL_CLOUD_SERVER_ERROR: '0.1', LOCAL_CLOUD_FAIL_AFTER_COMMIT: '{"StartExecution":0.2}' }, []).faults).toEqual({
       serverError: 0.1,
       failAfterCommit: { StartExecution: 0.2 },
@@ -212,9 +241,12 @@ describe('fault settings validation', () => {
   });
 
   it('says both forms a fault table variable takes when it is neither', () => {
-    const bothForms = 'must be a number from 0 to 1 (every operation) or a JSON object of them by operation name, such as {"RegisterThing":0.3}';
+    const bothForms =
+      'must be a number from 0 to 1 (every operation) or a JSON object of them by operation name, such as {"RegisterThing":0.3}';
     expect(() => loadConfig({ LOCAL_CLOUD_THROTTLE: 'abc' }, [])).toThrow(`LOCAL_CLOUD_THROTTLE ${bothForms}, got "abc"`);
-    expect(() => loadConfig({ LOCAL_CLOUD_THROTTLE: '{"RegisterThing":' }, [])).toThrow(/^LOCAL_CLOUD_THROTTLE is not valid JSON \(.+\); it must be a number from 0 to 1 \(every operation\) or a JSON object/);
+    expect(() => loadConfig({ LOCAL_CLOUD_THROTTLE: '{"RegisterThing":' }, [])).toThrow(
+      /^LOCAL_CLOUD_THROTTLE is not valid JSON \(.+\); it must be a number from 0 to 1 \(every operation\) or a JSON object/,
+    );
   });
 
   it('stops the start on bad faults in the config file, with the file named', () => {
@@ -228,10 +260,15 @@ describe('admin routes and lifecycle', () => {
   it('serves health, state, metrics and reset', async () => {
     t = await startCloud({ coreDevices: [{ coreDeviceThingName: 'core' }] });
     await registerThing(t, 'dev');
-    expect(await (await fetch(`${t.cloud.url}/_local/health`)).json()).toEqual({ status: 'ok', services: ['iot', 'greengrass', 'dynamodb', 'events', 's3'] });
+    expect(await (await fetch(`${t.cloud.url}/_local/health`)).json()).toEqual({
+      status: 'ok',
+      services: ['iot', 'greengrass', 'dynamodb', 'events', 's3'],
+    });
     const state = (await (await fetch(`${t.cloud.url}/_local/state`)).json()) as { things: Array<{ thingName: string }> };
     expect(state.things.map((thing) => thing.thingName)).toEqual(['core', 'dev']);
-    expect(((await (await fetch(`${t.cloud.url}/_local/metrics`)).json()) as Record<string, unknown>)['RegisterThing']).toMatchObject({ calls: 1 });
+    expect(((await (await fetch(`${t.cloud.url}/_local/metrics`)).json()) as Record<string, unknown>)['RegisterThing']).toMatchObject({
+      calls: 1,
+    });
 
     await fetch(`${t.cloud.url}/_local/metrics/reset`, { method: 'POST' });
     expect(t.cloud.admin.metrics()).toEqual({});

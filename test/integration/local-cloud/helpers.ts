@@ -1,5 +1,5 @@
-import { IoTClient } from '@aws-sdk/client-iot';
 import { GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
+import { IoTClient } from '@aws-sdk/client-iot';
 import { expect } from 'vitest';
 import { createLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../../local-cloud/server.ts';
 

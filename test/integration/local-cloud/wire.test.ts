@@ -83,7 +83,9 @@ describe('wire format (raw HTTP, no SDK)', () => {
   it('sends a Greengrass throttle as 429 with a Retry-After header', async () => {
     cloud.admin.configureFaults({ throttle: { GetCoreDevice: 1 } });
     try {
-      const response = await fetch(`${cloud.url}/greengrass/v2/coreDevices/core`, { headers: { authorization: authorization('greengrass') } });
+      const response = await fetch(`${cloud.url}/greengrass/v2/coreDevices/core`, {
+        headers: { authorization: authorization('greengrass') },
+      });
       expect(response.status).toBe(429);
       expect(response.headers.get('retry-after')).toBe('1');
       expect(response.headers.get('x-amzn-errortype')).toBe('ThrottlingException');
@@ -161,10 +163,20 @@ describe('state store collections', () => {
       for (const thingName of ['d', 'b', 'a', 'c', 'e']) things.set(thingName, { thingName, associatedAt: thingName.charCodeAt(0) });
       store.state.associations.in('core-b').set('a', { thingName: 'a', associatedAt: 0 });
       const first = things.page(undefined, 2);
-      expect(first).toEqual({ items: [{ thingName: 'a', associatedAt: 97 }, { thingName: 'b', associatedAt: 98 }], lastKey: 'b' });
+      expect(first).toEqual({
+        items: [
+          { thingName: 'a', associatedAt: 97 },
+          { thingName: 'b', associatedAt: 98 },
+        ],
+        lastKey: 'b',
+      });
       things.delete('b');
       expect(things.page(first.lastKey, 10).items.map((association) => association.thingName)).toEqual(['c', 'd', 'e']);
-      expect([things.count(), store.state.associations.in('core-b').count(), store.state.associations.in('core-c').isEmpty()]).toEqual([4, 1, true]);
+      expect([things.count(), store.state.associations.in('core-b').count(), store.state.associations.in('core-c').isEmpty()]).toEqual([
+        4,
+        1,
+        true,
+      ]);
     } finally {
       store.close();
     }
@@ -232,6 +244,8 @@ describe('config', () => {
     expect(loadConfig({}, []).keyAlgorithm).toBeUndefined();
     expect(loadConfig({ LOCAL_CLOUD_KEY_ALGORITHM: 'ec-p256' }, []).keyAlgorithm).toBe('ec-p256');
     expect(loadConfig({ LOCAL_CLOUD_KEY_ALGORITHM: 'ec-p256' }, ['--key-algorithm', 'rsa-2048']).keyAlgorithm).toBe('rsa-2048');
-    expect(() => loadConfig({ LOCAL_CLOUD_KEY_ALGORITHM: 'dsa' }, [])).toThrow('LOCAL_CLOUD_KEY_ALGORITHM / --key-algorithm must be one of rsa-2048, ec-p256, got "dsa"');
+    expect(() => loadConfig({ LOCAL_CLOUD_KEY_ALGORITHM: 'dsa' }, [])).toThrow(
+      'LOCAL_CLOUD_KEY_ALGORITHM / --key-algorithm must be one of rsa-2048, ec-p256, got "dsa"',
+    );
   });
 });

@@ -1,16 +1,16 @@
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../../../cli/main.ts';
 import type { FleetReport } from '../../../cli/report.ts';
-import { DEMO_CORE_DEVICE } from '../../../local-cloud/config.ts';
-import { startApiServer, type RunningApiServer } from '../../../local-cloud/apigateway/api-server.ts';
-import { demoFleetCommand } from '../../../local/demo-seed.ts';
 import { parseManifest } from '../../../functions/domain/fleet-manifest.ts';
-import { startTestServiceCloud, type TestServiceCloud } from '../../support/service-cloud.ts';
+import { demoFleetCommand } from '../../../local/demo-seed.ts';
+import { type RunningApiServer, startApiServer } from '../../../local-cloud/apigateway/api-server.ts';
+import { DEMO_CORE_DEVICE } from '../../../local-cloud/config.ts';
 import { capturedStream, workDirectory } from '../../support/fleet-fixtures.ts';
+import { startTestServiceCloud, type TestServiceCloud } from '../../support/service-cloud.ts';
 
 const DEMO_FLEET_SCRIPT = join(import.meta.dirname, '../../../local/demo-fleet.ts');
 
@@ -32,7 +32,15 @@ describe('the demo fleet that npm start offers', () => {
 
   /** Runs the demo fleet script against this local cloud, writing the manifest to `path`. */
   async function createDemoFleet(path: string, devices: number): Promise<string[]> {
-    await promisify(execFile)(process.execPath, [DEMO_FLEET_SCRIPT, '--devices', String(devices), '--out', path, '--endpoint', service.url]);
+    await promisify(execFile)(process.execPath, [
+      DEMO_FLEET_SCRIPT,
+      '--devices',
+      String(devices),
+      '--out',
+      path,
+      '--endpoint',
+      service.url,
+    ]);
     const parsed = parseManifest(await readFile(path, 'utf8'), 'csv');
     return parsed.ok ? parsed.manifest.rows.map((row) => (row.device as { principal: string }).principal) : [];
   }
@@ -100,9 +108,15 @@ describe('the demo fleet that npm start offers', () => {
     const manifest = join(directory, 'fleet.csv');
     await createDemoFleet(manifest, 5);
     for (const cycle of [1, 2]) {
-      expect((await iotProvision(manifest, join(directory, `provision-${cycle}`))).report.totals).toMatchObject({ succeeded: 5, succeededEarlier: 0 });
+      expect((await iotProvision(manifest, join(directory, `provision-${cycle}`))).report.totals).toMatchObject({
+        succeeded: 5,
+        succeededEarlier: 0,
+      });
       expect(service.clientThings()).toHaveLength(5);
-      expect((await iotProvision(manifest, join(directory, `deprovision-${cycle}`), '--deprovision')).report.totals).toMatchObject({ succeeded: 5, succeededEarlier: 0 });
+      expect((await iotProvision(manifest, join(directory, `deprovision-${cycle}`), '--deprovision')).report.totals).toMatchObject({
+        succeeded: 5,
+        succeededEarlier: 0,
+      });
       expect(service.clientThings()).toEqual([]);
     }
   });
@@ -110,14 +124,18 @@ describe('the demo fleet that npm start offers', () => {
   it('names the API by --api-url in the command it prints when API_PORT moved it', async () => {
     const path = join(await workDirectory(), 'moved-api.csv');
     const script = (env: Record<string, string>) =>
-      promisify(execFile)(process.execPath, [DEMO_FLEET_SCRIPT, '--devices', '1', '--out', path, '--endpoint', service.url], { env: { ...process.env, ...env } });
+      promisify(execFile)(process.execPath, [DEMO_FLEET_SCRIPT, '--devices', '1', '--out', path, '--endpoint', service.url], {
+        env: { ...process.env, ...env },
+      });
 
     expect((await script({ API_PORT: '3977' })).stdout).toContain(`npx iot-provision ${path} --api-url http://127.0.0.1:3977\n`);
     expect((await script({ API_PORT: '' })).stdout).toContain(`npx iot-provision ${path}\n`);
   });
 
   it('is offered with flags only for the URLs that are not the defaults', () => {
-    expect(demoFleetCommand('http://127.0.0.1:4566', 'http://127.0.0.1:3000')).toBe('npm run demo-fleet && npx iot-provision demo-fleet.csv');
+    expect(demoFleetCommand('http://127.0.0.1:4566', 'http://127.0.0.1:3000')).toBe(
+      'npm run demo-fleet && npx iot-provision demo-fleet.csv',
+    );
     expect(demoFleetCommand('http://127.0.0.1:4977', 'http://127.0.0.1:3977')).toBe(
       'npm run demo-fleet -- --endpoint http://127.0.0.1:4977 && npx iot-provision demo-fleet.csv --api-url http://127.0.0.1:3977',
     );

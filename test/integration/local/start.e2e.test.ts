@@ -7,7 +7,10 @@ const START = fileURLToPath(new URL('../../../local/start.ts', import.meta.url))
 
 /** `npm start` on free ports, until it has printed its ready text (then stopped as Ctrl-C stops it). */
 async function readyText(): Promise<string> {
-  const child = spawn(process.execPath, [START], { env: { ...process.env, LOCAL_CLOUD_PORT: '0', API_PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [START], {
+    env: { ...process.env, LOCAL_CLOUD_PORT: '0', API_PORT: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let text = '';
   try {
     for await (const chunk of child.stdout) {

@@ -1,6 +1,6 @@
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApiServer, type RunningApiServer } from '../../../local-cloud/apigateway/api-server.ts';
+import { type RunningApiServer, startApiServer } from '../../../local-cloud/apigateway/api-server.ts';
 import { startTestServiceCloud, type TestServiceCloud } from '../../support/service-cloud.ts';
 import { waitForExecution } from '../../support/step-functions.ts';
 
@@ -25,7 +25,9 @@ describe('idempotency under concurrent duplicates', () => {
   const DUPLICATES = 8;
 
   async function executionArns(): Promise<Set<string>> {
-    const { executions = [] } = await cloud.sfn.send(new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provision'), maxResults: 1000 }));
+    const { executions = [] } = await cloud.sfn.send(
+      new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provision'), maxResults: 1000 }),
+    );
     return new Set(executions.map((execution) => execution.executionArn as string));
   }
 
@@ -37,13 +39,22 @@ describe('idempotency under concurrent duplicates', () => {
   }
 
   async function requestBody(requestId: string | undefined, thingName: string) {
-    return { ...(requestId && { requestId }), coreDeviceThingName: 'core-a', devices: [{ thingName, principal: await cloud.createCertificate() }] };
+    return {
+      ...(requestId && { requestId }),
+      coreDeviceThingName: 'core-a',
+      devices: [{ thingName, principal: await cloud.createCertificate() }],
+    };
   }
 
   const post = (body: unknown, headers: Record<string, string> = {}) =>
-    fetch(`${api.url}/provisioning-requests`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }).then(
-      async (response) => ({ status: response.status, body: (await response.json()) as { executionArn?: string; message?: string } }),
-    );
+    fetch(`${api.url}/provisioning-requests`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    }).then(async (response) => ({
+      status: response.status,
+      body: (await response.json()) as { executionArn?: string; message?: string },
+    }));
 
   it.each([
     ['the requestId in the body', 'body-key', {}],
@@ -86,10 +97,14 @@ describe('idempotency under concurrent duplicates', () => {
       detail: await requestBody(undefined, 'event-device'),
     };
     // EventBridge delivers at least once (same id); a producer retrying PutEvents sends a new id.
-    const deliveries = Array.from({ length: DUPLICATES }, (_, index) => (index % 2 === 0 ? event : { ...event, id: `b1c2d3e4-0000-4000-8000-00000000000${index}` }));
+    const deliveries = Array.from({ length: DUPLICATES }, (_, index) =>
+      index % 2 === 0 ? event : { ...event, id: `b1c2d3e4-0000-4000-8000-00000000000${index}` },
+    );
     let outcomes: { kind: string; executionArn: string }[] = [];
     const started = await startedBy(async () => {
-      outcomes = (await Promise.all(deliveries.map((delivery) => cloud.lambdas.invoke('handleProvisioningEvent', delivery)))) as typeof outcomes;
+      outcomes = (await Promise.all(
+        deliveries.map((delivery) => cloud.lambdas.invoke('handleProvisioningEvent', delivery)),
+      )) as typeof outcomes;
     });
 
     expect(outcomes.map((outcome) => outcome.kind)).toEqual(Array(DUPLICATES).fill('started'));

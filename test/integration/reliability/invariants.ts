@@ -60,17 +60,26 @@ function checkOneOutcomeEach(
     if (outcomes.has(outcome.thingName)) violations.push(`${outcome.thingName}: more than one outcome`);
     outcomes.set(outcome.thingName, outcome);
     if (!requested.includes(outcome.thingName)) violations.push(`${outcome.thingName}: an outcome for a device that was not requested`);
-    if (![successStatus, 'FAILED', 'NOT_STARTED'].includes(outcome.status)) violations.push(`${outcome.thingName}: status ${outcome.status} is not an outcome`);
+    if (![successStatus, 'FAILED', 'NOT_STARTED'].includes(outcome.status))
+      violations.push(`${outcome.thingName}: status ${outcome.status} is not an outcome`);
   }
   for (const thingName of requested) if (!outcomes.has(thingName)) violations.push(`${thingName}: no outcome`);
   const succeeded = summary.devices.filter((outcome) => outcome.status === successStatus).length;
   const failed = summary.devices.filter((outcome) => outcome.status === 'FAILED').length;
   const notStarted = summary.devices.filter((outcome) => outcome.status === 'NOT_STARTED').length;
   const { counts } = summary;
-  if (counts?.requested !== requested.length || counts.succeeded !== succeeded || counts.failed !== failed || (counts.notStarted ?? 0) !== notStarted) {
-    violations.push(`counts ${JSON.stringify(counts)} do not match ${requested.length} requested, ${succeeded} succeeded, ${failed} failed, ${notStarted} not started`);
+  if (
+    counts?.requested !== requested.length ||
+    counts.succeeded !== succeeded ||
+    counts.failed !== failed ||
+    (counts.notStarted ?? 0) !== notStarted
+  ) {
+    violations.push(
+      `counts ${JSON.stringify(counts)} do not match ${requested.length} requested, ${succeeded} succeeded, ${failed} failed, ${notStarted} not started`,
+    );
   }
-  if ((summary.status === 'CANCELLED') !== notStarted > 0) violations.push(`status ${summary.status} with ${notStarted} devices not started`);
+  if ((summary.status === 'CANCELLED') !== notStarted > 0)
+    violations.push(`status ${summary.status} with ${notStarted} devices not started`);
   return { violations, outcomes };
 }
 
@@ -82,13 +91,23 @@ function checkUntouched(name: string, core: string, before: StateSnapshot, after
   const violations: string[] = [];
   const [earlier, later] = [thingOf(before, name), thingOf(after, name)];
   if (!earlier !== !later) violations.push(`${name}: NOT_STARTED, yet its thing was ${earlier ? 'deleted' : 'created'}`);
-  else if (earlier && later && (JSON.stringify(later.attributes) !== JSON.stringify(earlier.attributes) || later.version !== earlier.version)) {
+  else if (
+    earlier &&
+    later &&
+    (JSON.stringify(later.attributes) !== JSON.stringify(earlier.attributes) || later.version !== earlier.version)
+  ) {
     violations.push(`${name}: NOT_STARTED, yet its thing changed`);
   }
   const attachments = (state: StateSnapshot) =>
-    JSON.stringify(activeAttachments(state, name).map((attachment) => `${attachment.principal} ${attachment.thingPrincipalType}`).sort());
-  if (attachments(before) !== attachments(after)) violations.push(`${name}: NOT_STARTED, yet its principals changed from ${attachments(before)} to ${attachments(after)}`);
-  if (isAssociated(before, core, name) !== isAssociated(after, core, name)) violations.push(`${name}: NOT_STARTED, yet its association with ${core} changed`);
+    JSON.stringify(
+      activeAttachments(state, name)
+        .map((attachment) => `${attachment.principal} ${attachment.thingPrincipalType}`)
+        .sort(),
+    );
+  if (attachments(before) !== attachments(after))
+    violations.push(`${name}: NOT_STARTED, yet its principals changed from ${attachments(before)} to ${attachments(after)}`);
+  if (isAssociated(before, core, name) !== isAssociated(after, core, name))
+    violations.push(`${name}: NOT_STARTED, yet its association with ${core} changed`);
   return violations;
 }
 
@@ -107,12 +126,16 @@ function checkPreExistingUntouched(before: StateSnapshot, after: StateSnapshot, 
       continue;
     }
     if (JSON.stringify(later.attributes) !== JSON.stringify(earlier.attributes)) {
-      violations.push(`${earlier.thingName}: attributes changed from ${JSON.stringify(earlier.attributes)} to ${JSON.stringify(later.attributes)}`);
+      violations.push(
+        `${earlier.thingName}: attributes changed from ${JSON.stringify(earlier.attributes)} to ${JSON.stringify(later.attributes)}`,
+      );
     }
-    if (later.version !== earlier.version) violations.push(`${earlier.thingName}: version changed from ${earlier.version} to ${later.version}`);
+    if (later.version !== earlier.version)
+      violations.push(`${earlier.thingName}: version changed from ${earlier.version} to ${later.version}`);
     const principalsAfter = new Set(activeAttachments(after, earlier.thingName).map((attachment) => attachment.principal));
     for (const attachment of activeAttachments(before, earlier.thingName)) {
-      if (!principalsAfter.has(attachment.principal)) violations.push(`${earlier.thingName}: lost principal ${attachment.principal} it had before`);
+      if (!principalsAfter.has(attachment.principal))
+        violations.push(`${earlier.thingName}: lost principal ${attachment.principal} it had before`);
     }
   }
   for (const [core, associations] of Object.entries(before.associations)) {
@@ -159,12 +182,17 @@ export function checkProvisioning(
       const existed = thingOf(before, name) !== undefined;
       if (!existed && thingOf(after, name)) violations.push(`${name}: FAILED, and the thing this request created is still there`);
       if (existed) {
-        const typesBefore = new Map(activeAttachments(before, name).map((attachment) => [attachment.principal, attachment.thingPrincipalType]));
+        const typesBefore = new Map(
+          activeAttachments(before, name).map((attachment) => [attachment.principal, attachment.thingPrincipalType]),
+        );
         for (const attachment of activeAttachments(after, name)) {
           const typeBefore = typesBefore.get(attachment.principal);
-          if (typeBefore === undefined) violations.push(`${name}: FAILED, and principal ${attachment.principal} that this request attached is still attached`);
+          if (typeBefore === undefined)
+            violations.push(`${name}: FAILED, and principal ${attachment.principal} that this request attached is still attached`);
           else if (typeBefore !== attachment.thingPrincipalType) {
-            violations.push(`${name}: FAILED, and principal ${attachment.principal}, attached ${typeBefore} before, is now ${attachment.thingPrincipalType}`);
+            violations.push(
+              `${name}: FAILED, and principal ${attachment.principal}, attached ${typeBefore} before, is now ${attachment.thingPrincipalType}`,
+            );
           }
         }
       }

@@ -15,13 +15,22 @@ describe('local cloud HTTP boundary', () => {
   });
   afterAll(() => cloud.close());
 
-  const printable = (maxLength: number) => fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)), maxLength });
+  const printable = (maxLength: number) =>
+    fc.string({ unit: fc.integer({ min: 0x20, max: 0x7e }).map((code) => String.fromCharCode(code)), maxLength });
   const segment = fc.oneof(
     fc.constantFrom('core-a', 'no-such-thing', '', '%E0%A4%A', '%00', '..', 'a'.repeat(200)),
     fc.string({ maxLength: 20 }).map(encodeURIComponent),
     fc.string({ unit: 'grapheme', maxLength: 5 }),
   );
-  const iotPaths = ['/things', '/things/{}', '/things/{}/principals', '/things/{}/principals-v2', '/keys-and-certificate', '/certificates/{}', '/policies/{}'];
+  const iotPaths = [
+    '/things',
+    '/things/{}',
+    '/things/{}/principals',
+    '/things/{}/principals-v2',
+    '/keys-and-certificate',
+    '/certificates/{}',
+    '/policies/{}',
+  ];
   const greengrassPaths = [
     '/greengrass/v2/coreDevices',
     '/greengrass/v2/coreDevices/{}',
@@ -30,14 +39,39 @@ describe('local cloud HTTP boundary', () => {
     '/greengrass/v2/coreDevices/{}/associatedClientDevices',
   ];
   const path = fc.oneof(
-    fc.tuple(fc.constantFrom(...iotPaths, ...greengrassPaths, '/', '/unknown/route'), segment).map(([template, value]) => template.replace('{}', value)),
+    fc
+      .tuple(fc.constantFrom(...iotPaths, ...greengrassPaths, '/', '/unknown/route'), segment)
+      .map(([template, value]) => template.replace('{}', value)),
     printable(40).map((text) => `/${encodeURI(text)}`),
   );
   const query = fc
-    .dictionary(fc.constantFrom('maxResults', 'nextToken', 'thingPrincipalType', 'expectedVersion', 'setAsActive', 'newStatus', 'forceDelete', 'status'), printable(12), { maxKeys: 3 })
+    .dictionary(
+      fc.constantFrom(
+        'maxResults',
+        'nextToken',
+        'thingPrincipalType',
+        'expectedVersion',
+        'setAsActive',
+        'newStatus',
+        'forceDelete',
+        'status',
+      ),
+      printable(12),
+      { maxKeys: 3 },
+    )
     .map((entries) => new URLSearchParams(entries).toString());
   const stepFunctionsTarget = fc.oneof(
-    fc.constantFrom('StartExecution', 'DescribeExecution', 'ListExecutions', 'GetExecutionHistory', 'StopExecution', 'ListStateMachines', 'DescribeStateMachine').map((op) => `AWSStepFunctions.${op}`),
+    fc
+      .constantFrom(
+        'StartExecution',
+        'DescribeExecution',
+        'ListExecutions',
+        'GetExecutionHistory',
+        'StopExecution',
+        'ListStateMachines',
+        'DescribeStateMachine',
+      )
+      .map((op) => `AWSStepFunctions.${op}`),
     printable(30),
   );
   const body = fc.oneof(
@@ -45,15 +79,18 @@ describe('local cloud HTTP boundary', () => {
     printable(60),
     fc.json({ maxDepth: 3 }),
     fc
-      .record({
-        entries: fc.oneof(fc.array(fc.record({ thingName: fc.string({ maxLength: 140 }) }), { maxLength: 110 }), fc.jsonValue()),
-        templateBody: fc.oneof(fc.string(), fc.json()),
-        parameters: fc.jsonValue(),
-        stateMachineArn: fc.oneof(fc.string(), fc.integer()),
-        executionArn: fc.string(),
-        input: fc.oneof(fc.string(), fc.json()),
-        maxResults: fc.oneof(fc.integer(), fc.string()),
-      }, { requiredKeys: [] })
+      .record(
+        {
+          entries: fc.oneof(fc.array(fc.record({ thingName: fc.string({ maxLength: 140 }) }), { maxLength: 110 }), fc.jsonValue()),
+          templateBody: fc.oneof(fc.string(), fc.json()),
+          parameters: fc.jsonValue(),
+          stateMachineArn: fc.oneof(fc.string(), fc.integer()),
+          executionArn: fc.string(),
+          input: fc.oneof(fc.string(), fc.json()),
+          maxResults: fc.oneof(fc.integer(), fc.string()),
+        },
+        { requiredKeys: [] },
+      )
       .map((value) => JSON.stringify(value)),
   );
   const request = fc.record({
@@ -66,7 +103,7 @@ describe('local cloud HTTP boundary', () => {
     body,
   });
 
-  it('never answers 5xx, never stops serving, and errors always have the service\'s shape', async () => {
+  it("never answers 5xx, never stops serving, and errors always have the service's shape", async () => {
     await fc.assert(
       fc.asyncProperty(request, async ({ service, method, path: route, query: search, principal, target, body: payload }) => {
         const headers: Record<string, string> = {

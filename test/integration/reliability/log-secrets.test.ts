@@ -42,14 +42,21 @@ describe('secrets in logs', () => {
     const withCertificates = await cloud.provision({
       requestId: 'logs-certificates',
       coreDeviceThingName: 'core-a',
-      devices: await Promise.all(Array.from({ length: 5 }, async (_, index) => ({ thingName: `logs-cert-${index}`, principal: await cloud.createCertificate() }))),
+      devices: await Promise.all(
+        Array.from({ length: 5 }, async (_, index) => ({ thingName: `logs-cert-${index}`, principal: await cloud.createCertificate() })),
+      ),
     });
     const fromCsr = await cloud.provision({
       requestId: 'logs-csr',
       coreDeviceThingName: 'core-a',
       templateName: 'thing-with-certificate-from-csr',
       devices: [
-        ...(await Promise.all(Array.from({ length: 5 }, async (_, index) => ({ thingName: `logs-csr-${index}`, parameters: { CSR: await deviceCsr(`logs-csr-${index}`) } })))),
+        ...(await Promise.all(
+          Array.from({ length: 5 }, async (_, index) => ({
+            thingName: `logs-csr-${index}`,
+            parameters: { CSR: await deviceCsr(`logs-csr-${index}`) },
+          })),
+        )),
         { thingName: 'logs-csr-bad', parameters: { CSR: 'not a CSR' } },
       ],
     });
@@ -75,7 +82,10 @@ describe('secrets in logs', () => {
       ['logs', logs, 'PRIVATE KEY'],
       ['execution history', history, '-----BEGIN CERTIFICATE-----'],
       ['execution history', history, 'PRIVATE KEY'],
-      ...bodies.flatMap((line) => [['logs', logs, line] as [string, string, string], ['execution history', history, line] as [string, string, string]]),
+      ...bodies.flatMap((line) => [
+        ['logs', logs, line] as [string, string, string],
+        ['execution history', history, line] as [string, string, string],
+      ]),
     ];
     for (const [where, text, marker] of forbidden) expect(text.includes(marker), `${where} contain ${marker}`).toBe(false);
   });

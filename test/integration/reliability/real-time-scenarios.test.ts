@@ -8,7 +8,12 @@ import { REAL_TIME_SCALE, scenarios } from './scenarios.ts';
  * fresh ones (with 10 throttle retries, before they became 30, 1 device in 120 ran out of them:
  * docs/reliability.md).
  */
-const PACING_ENVIRONMENT = { REGISTER_THING_TPS: '10', ATTACH_THING_PRINCIPAL_TPS: '100', DESCRIBE_THING_TPS: '350', DEVICE_STEP_SECONDS: '0.1' };
+const PACING_ENVIRONMENT = {
+  REGISTER_THING_TPS: '10',
+  ATTACH_THING_PRINCIPAL_TPS: '100',
+  DESCRIBE_THING_TPS: '350',
+  DEVICE_STEP_SECONDS: '0.1',
+};
 
 describeRealTimeScenarios(
   'fault-injection scenarios, real-time retries',

@@ -19,9 +19,14 @@ export function expectScenarioHeld(scenario: Scenario, result: ScenarioResult): 
 
   const failed = result.first.summary.devices.filter((device) => device.status === 'FAILED');
   if (result.expectedFailures) {
-    const causes = new Map(result.expectedFailures.flatMap(({ thingNames, step, code }) => thingNames.map((thingName) => [thingName, { step, code }] as const)));
+    const causes = new Map(
+      result.expectedFailures.flatMap(({ thingNames, step, code }) => thingNames.map((thingName) => [thingName, { step, code }] as const)),
+    );
     const failedNames = new Set(failed.map((device) => device.thingName));
-    expect([...causes.keys()].filter((thingName) => !failedNames.has(thingName)), 'devices that should have failed').toEqual([]);
+    expect(
+      [...causes.keys()].filter((thingName) => !failedNames.has(thingName)),
+      'devices that should have failed',
+    ).toEqual([]);
     for (const device of failed) {
       // A call whose retries ran out fails its device earlier than its cause, or one that has none.
       if (scenario.retriesMayRunOut && isLeftToStateMachineRetry({ name: device.error?.code ?? '' })) continue;
@@ -33,7 +38,9 @@ export function expectScenarioHeld(scenario: Scenario, result: ScenarioResult): 
     for (const device of failed) expect(device.error?.code).toBe(scenario.permanentFaultCode);
   } else {
     // Transient faults only: the retries must absorb every one of them, but where the scenario says they may run out.
-    expect(failed.filter((device) => !(scenario.retriesMayRunOut && isLeftToStateMachineRetry({ name: device.error?.code ?? '' })))).toEqual([]);
+    expect(
+      failed.filter((device) => !(scenario.retriesMayRunOut && isLeftToStateMachineRetry({ name: device.error?.code ?? '' }))),
+    ).toEqual([]);
   }
 
   expect(result.rerun.violations).toEqual([]);

@@ -21,14 +21,9 @@ import type { RequestSummary, Step } from '../../../functions/domain/records.ts'
 import { type FaultSettingsPatch, NO_INJECTED_FAULTS } from '../../../local-cloud/faults.ts';
 import type { StateSnapshot } from '../../../local-cloud/store.ts';
 import type { RunFigures as ReportedRunFigures, ScenarioFigures } from '../../../scripts/reliability-report.ts';
-import { eventsOf, failedAttempts, type CompletedRequest, type TestServiceCloud } from '../../support/service-cloud.ts';
+import { type CompletedRequest, eventsOf, failedAttempts, type TestServiceCloud } from '../../support/service-cloud.ts';
 import { executionHistory } from '../../support/step-functions.ts';
-import {
-  checkDeprovisioning,
-  checkProvisioning,
-  type DeprovisioningRequestShape,
-  type ProvisioningRequestShape,
-} from './invariants.ts';
+import { checkDeprovisioning, checkProvisioning, type DeprovisioningRequestShape, type ProvisioningRequestShape } from './invariants.ts';
 
 /** The core devices every scenario's cloud registers; devices are spread over them round-robin. */
 export const CORE_DEVICES = ['core-1', 'core-2', 'core-3'];
@@ -120,7 +115,11 @@ export interface ScenarioResult extends Omit<ScenarioFigures, 'first' | 'rerun'>
 }
 
 function devicesOf(name: string, principals: string[], cores = CORE_DEVICES) {
-  return principals.map((principal, index) => ({ thingName: `${name}-${String(index).padStart(3, '0')}`, principal, coreDeviceThingName: cores[index % cores.length]! }));
+  return principals.map((principal, index) => ({
+    thingName: `${name}-${String(index).padStart(3, '0')}`,
+    principal,
+    coreDeviceThingName: cores[index % cores.length]!,
+  }));
 }
 
 async function certificates(cloud: TestServiceCloud, count: number): Promise<string[]> {
@@ -153,22 +152,36 @@ const ownerOf = (thingName: string) => `owner-of-${thingName}`;
 async function certificatesTaken(cloud: TestServiceCloud, devices: Request['devices']): Promise<ExpectedFailures> {
   for (const device of devices) {
     await preExistingThing(cloud, ownerOf(device.thingName), { role: 'owner' });
-    await cloud.iot.send(new AttachThingPrincipalCommand({ thingName: ownerOf(device.thingName), principal: device.principal!, thingPrincipalType: 'EXCLUSIVE_THING' }));
+    await cloud.iot.send(
+      new AttachThingPrincipalCommand({
+        thingName: ownerOf(device.thingName),
+        principal: device.principal!,
+        thingPrincipalType: 'EXCLUSIVE_THING',
+      }),
+    );
   }
   return { thingNames: devices.map((device) => device.thingName), step: 'attach', code: 'InvalidRequestException' };
 }
 
 async function releaseCertificates(cloud: TestServiceCloud, devices: Request['devices']): Promise<void> {
-  for (const device of devices) await cloud.iot.send(new DetachThingPrincipalCommand({ thingName: ownerOf(device.thingName), principal: device.principal! }));
+  for (const device of devices)
+    await cloud.iot.send(new DetachThingPrincipalCommand({ thingName: ownerOf(device.thingName), principal: device.principal! }));
 }
 
 async function registerCoreDevice(cloud: TestServiceCloud, coreDeviceThingName: string): Promise<void> {
-  const response = await fetch(`${cloud.url}/_local/greengrass/core-devices`, { method: 'POST', body: JSON.stringify({ coreDeviceThingName }) });
+  const response = await fetch(`${cloud.url}/_local/greengrass/core-devices`, {
+    method: 'POST',
+    body: JSON.stringify({ coreDeviceThingName }),
+  });
   if (!response.ok) throw new Error(`registering ${coreDeviceThingName}: ${response.status} ${await response.text()}`);
 }
 
 /** A provisioning scenario over a fleet of fresh devices: only its faults differ. */
-function onFreshFleet(scenario: Pick<Scenario, 'name' | 'faultDescription' | 'faults' | 'retriedError' | 'permanentFaultCode' | 'redrivesEntries'> & { timeScale?: Scenario['timeScale'] }): Scenario {
+function onFreshFleet(
+  scenario: Pick<Scenario, 'name' | 'faultDescription' | 'faults' | 'retriedError' | 'permanentFaultCode' | 'redrivesEntries'> & {
+    timeScale?: Scenario['timeScale'];
+  },
+): Scenario {
   return { kind: 'provision', timeScale: 0, arrange: async (cloud, name) => ({ request: await freshFleet(cloud, name) }), ...scenario };
 }
 
@@ -252,7 +265,13 @@ const conflicts: Scenario[] = [
       for (const [index, device] of existing.entries()) {
         await preExistingThing(cloud, device.thingName, { model: 'legacy', site: 'old-plant', owner: `ops-${index}` });
         if (index % 2 === 0) {
-          await cloud.iot.send(new AttachThingPrincipalCommand({ thingName: device.thingName, principal: device.principal!, thingPrincipalType: 'NON_EXCLUSIVE_THING' }));
+          await cloud.iot.send(
+            new AttachThingPrincipalCommand({
+              thingName: device.thingName,
+              principal: device.principal!,
+              thingPrincipalType: 'NON_EXCLUSIVE_THING',
+            }),
+          );
         }
       }
       // Some existing things must fail, so that their rollback proves it leaves them as they were.
@@ -280,14 +299,25 @@ const rollbacks: Scenario[] = [
     faults: { seed: 41, throttle: everyOperation(0.5), serverError: everyOperation(0.2), detachPropagationMs: 200 },
     // Quotas are not enforced here, only faults: the lanes of a raised quota (100/s, the benchmark's) keep 200
     // devices that retry in real time within the run's timeout.
-    pacingEnvironment: { REGISTER_THING_TPS: '100', ATTACH_THING_PRINCIPAL_TPS: '100', DESCRIBE_THING_TPS: '350', DEVICE_STEP_SECONDS: '0.15' },
+    pacingEnvironment: {
+      REGISTER_THING_TPS: '100',
+      ATTACH_THING_PRINCIPAL_TPS: '100',
+      DESCRIBE_THING_TPS: '350',
+      DEVICE_STEP_SECONDS: '0.15',
+    },
     async arrange(cloud, name) {
       const request = await freshFleet(cloud, name, LARGEST_FLEET);
       const orphans = request.devices.slice(0, HEAVY_FAULTS_ORPHANS);
       // Their rollback must give the attachment its type back (the request attaches EXCLUSIVE_THING).
       for (const device of orphans.slice(0, 5)) {
         await preExistingThing(cloud, device.thingName, { owner: 'ops' });
-        await cloud.iot.send(new AttachThingPrincipalCommand({ thingName: device.thingName, principal: device.principal!, thingPrincipalType: 'NON_EXCLUSIVE_THING' }));
+        await cloud.iot.send(
+          new AttachThingPrincipalCommand({
+            thingName: device.thingName,
+            principal: device.principal!,
+            thingPrincipalType: 'NON_EXCLUSIVE_THING',
+          }),
+        );
       }
       const taken = request.devices.slice(HEAVY_FAULTS_ORPHANS, HEAVY_FAULTS_ORPHANS + HEAVY_FAULTS_TAKEN);
       return { request, expectedFailures: [orphaned(orphans), await certificatesTaken(cloud, taken)] };
@@ -307,8 +337,12 @@ const rollbacks: Scenario[] = [
 async function provisionedFleetToRemove(cloud: TestServiceCloud, name: string, cores = CORE_DEVICES): Promise<Arranged> {
   const fleet = await freshFleet(cloud, `${name}-fleet`, DEVICES_PER_SCENARIO, cores);
   const setup = await cloud.provision(fleet, { timeoutMs: 60_000 });
-  if (setup.summary.counts.succeeded !== fleet.devices.length) throw new Error(`arranging ${name}: ${JSON.stringify(setup.summary.counts)}`);
-  const alreadyGone = Array.from({ length: 10 }, (_, index) => ({ thingName: `${name}-never-existed-${index}`, coreDeviceThingName: CORE_DEVICES[index % CORE_DEVICES.length]! }));
+  if (setup.summary.counts.succeeded !== fleet.devices.length)
+    throw new Error(`arranging ${name}: ${JSON.stringify(setup.summary.counts)}`);
+  const alreadyGone = Array.from({ length: 10 }, (_, index) => ({
+    thingName: `${name}-never-existed-${index}`,
+    coreDeviceThingName: CORE_DEVICES[index % CORE_DEVICES.length]!,
+  }));
   // Half-gone: an operator already detached these certificates by hand.
   for (const device of fleet.devices.slice(0, 10)) {
     await cloud.iot.send(new DetachThingPrincipalCommand({ thingName: device.thingName, principal: device.principal! }));
@@ -321,7 +355,8 @@ const removal: Scenario[] = [
   {
     name: 'deprovision-under-faults',
     kind: 'deprovision',
-    faultDescription: '30% throttling, 10% 5xx, 10% fail-after-commit, BatchDisassociate entries 10% retryable / 5% permanent; 10 devices already gone, 10 detached',
+    faultDescription:
+      '30% throttling, 10% 5xx, 10% fail-after-commit, BatchDisassociate entries 10% retryable / 5% permanent; 10 devices already gone, 10 detached',
     timeScale: 0,
     faults: {
       seed: 31,
@@ -408,7 +443,9 @@ async function retryingTransient<T>(send: () => Promise<T>): Promise<T> {
 const timeoutOf = (scenario: Scenario) => ({ timeoutMs: scenario.timeScale === 0 ? 60_000 : 120_000 });
 
 function submit(cloud: TestServiceCloud, scenario: Scenario, request: Request): Promise<CompletedRequest> {
-  return retryingTransient(() => (scenario.kind === 'provision' ? cloud.provision(request, timeoutOf(scenario)) : cloud.deprovision(request, timeoutOf(scenario))));
+  return retryingTransient(() =>
+    scenario.kind === 'provision' ? cloud.provision(request, timeoutOf(scenario)) : cloud.deprovision(request, timeoutOf(scenario)),
+  );
 }
 
 /**
@@ -421,27 +458,43 @@ async function submitAndCancel(cloud: TestServiceCloud, scenario: Scenario, requ
   const afterIterations = Math.floor(uniformFloat64(mersenne(point.seed)) * point.upTo);
   for (;;) {
     const history = await executionHistory(cloud.sfn, started.executionArn);
-    const finished = history.filter((event) => event.type === 'MapIterationSucceeded' && event.mapIterationSucceededEventDetails?.name === point.map).length;
-    if (finished >= afterIterations || history.some((event) => event.type === 'ExecutionSucceeded' || event.type === 'ExecutionFailed')) break;
+    const finished = history.filter(
+      (event) => event.type === 'MapIterationSucceeded' && event.mapIterationSucceededEventDetails?.name === point.map,
+    ).length;
+    if (finished >= afterIterations || history.some((event) => event.type === 'ExecutionSucceeded' || event.type === 'ExecutionFailed'))
+      break;
     await setTimeout(10);
   }
   const { cancelRequestRoute } = await import('../../../functions/api/request-routes.ts');
   const kinds = await import('../../../functions/api/requests.ts');
-  const event = { httpMethod: 'POST', path: `/x/${request.requestId}/cancel`, pathParameters: { requestId: request.requestId }, headers: {} } as unknown as APIGatewayProxyEvent;
+  const event = {
+    httpMethod: 'POST',
+    path: `/x/${request.requestId}/cancel`,
+    pathParameters: { requestId: request.requestId },
+    headers: {},
+  } as unknown as APIGatewayProxyEvent;
   const kind = scenario.kind === 'provision' ? kinds.provisioning : kinds.deprovisioning;
   let answer = await cancelRequestRoute(kind, event);
-  for (let attempt = 1; (answer.statusCode === 429 || answer.statusCode === 503) && attempt < 10; attempt++) answer = await cancelRequestRoute(kind, event);
-  return { run: await cloud.completion(started.executionArn, timeoutOf(scenario)), cancel: { afterIterations, statusCode: answer.statusCode } };
+  for (let attempt = 1; (answer.statusCode === 429 || answer.statusCode === 503) && attempt < 10; attempt++)
+    answer = await cancelRequestRoute(kind, event);
+  return {
+    run: await cloud.completion(started.executionArn, timeoutOf(scenario)),
+    cancel: { afterIterations, statusCode: answer.statusCode },
+  };
 }
 
 function check(scenario: Scenario, request: Request, summary: RequestSummary, before: StateSnapshot, after: StateSnapshot): string[] {
-  return scenario.kind === 'provision' ? checkProvisioning(request, summary, before, after) : checkDeprovisioning(request, summary, before, after);
+  return scenario.kind === 'provision'
+    ? checkProvisioning(request, summary, before, after)
+    : checkDeprovisioning(request, summary, before, after);
 }
 
 async function runChecked(cloud: TestServiceCloud, scenario: Scenario, request: Request, cancelAt?: CancelPoint): Promise<RunFigures> {
   // A copy: the snapshot shares its records with the live store, which updates some in place (an attachment's type).
   const before = structuredClone(cloud.cloud.admin.state());
-  const { run, cancel } = cancelAt ? await submitAndCancel(cloud, scenario, request, cancelAt) : { run: await submit(cloud, scenario, request), cancel: undefined };
+  const { run, cancel } = cancelAt
+    ? await submitAndCancel(cloud, scenario, request, cancelAt)
+    : { run: await submit(cloud, scenario, request), cancel: undefined };
   const after = cloud.cloud.admin.state();
   const attempts: Record<string, number> = {};
   for (const error of failedAttempts(run.history)) attempts[error] = (attempts[error] ?? 0) + 1;

@@ -12,24 +12,44 @@ describe('an ambiguous start', () => {
   let client: DynamoDBClient | undefined;
   afterAll(() => client?.destroy());
   const leasedThings = async () => {
-    client ??= new DynamoDBClient({ endpoint: cloud.url, region: cloud.project.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    return ((await client.send(new ScanCommand({ TableName: process.env.DEVICE_LEASES_TABLE }))).Items ?? []).map((item) => item.thingName?.S).sort();
+    client ??= new DynamoDBClient({
+      endpoint: cloud.url,
+      region: cloud.project.region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    return ((await client.send(new ScanCommand({ TableName: process.env.DEVICE_LEASES_TABLE }))).Items ?? [])
+      .map((item) => item.thingName?.S)
+      .sort();
   };
 
   it('keeps every lease for the execution that runs, whatever the start answered', async () => {
     const fleet = await Promise.all(
-      Array.from({ length: 5 }, async (_, index) => ({ thingName: `unanswered-${index}`, principal: await cloud.createCertificate(), coreDeviceThingName: 'core-a' })),
+      Array.from({ length: 5 }, async (_, index) => ({
+        thingName: `unanswered-${index}`,
+        principal: await cloud.createCertificate(),
+        coreDeviceThingName: 'core-a',
+      })),
     );
     const names = fleet.map(({ thingName }) => thingName);
-    cloud.cloud.admin.configureFaults({ failAfterCommit: { StartExecution: 1 }, throttle: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
+    cloud.cloud.admin.configureFaults({
+      failAfterCommit: { StartExecution: 1 },
+      throttle: { BatchAssociateClientDeviceWithCoreDevice: 1 },
+    });
     // An error, or the execution a retry of the SDK found: both are answers a client can get to a start that took effect.
     await cloud.submit('provision', { requestId: 'unanswered', devices: fleet }).catch((error: Error) => error);
     cloud.cloud.admin.configureFaults({ failAfterCommit: { StartExecution: 0 } });
 
-    const [execution] = (await cloud.sfn.send(new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provision') }))).executions ?? [];
+    const [execution] =
+      (await cloud.sfn.send(new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provision') }))).executions ?? [];
     expect(execution?.status).toBe('RUNNING');
     expect(await leasedThings()).toEqual(names);
-    expect(await cloud.submit('deprovision', { requestId: 'unanswered-overlap', coreDeviceThingName: 'core-a', devices: names.map((thingName) => ({ thingName })) })).toMatchObject({
+    expect(
+      await cloud.submit('deprovision', {
+        requestId: 'unanswered-overlap',
+        coreDeviceThingName: 'core-a',
+        devices: names.map((thingName) => ({ thingName })),
+      }),
+    ).toMatchObject({
       kind: 'held',
       heldDevices: names.map((thingName) => ({ thingName, heldBy: { workflow: 'provision', requestId: 'unanswered' } })),
     });

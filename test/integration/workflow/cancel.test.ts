@@ -1,14 +1,14 @@
 import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
 import { ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
+import { ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completionDetailSchema } from '../../../functions/domain/completion-event-schema.ts';
 import type { Workflow } from '../../../functions/domain/device-leases.ts';
 import type { DeviceOutcome, RequestSummary } from '../../../functions/domain/records.ts';
-import { lambdaContext } from '../../support/task-fixtures.ts';
 import { eventsOf, useServiceCloud } from '../../support/service-cloud.ts';
 import { untilHistory } from '../../support/step-functions.ts';
+import { lambdaContext } from '../../support/task-fixtures.ts';
 
 type Handler = (event: APIGatewayProxyEvent) => Promise<{ statusCode: number; body: string }>;
 
@@ -41,13 +41,24 @@ describe('cancelling a request', () => {
 
   const post = async (workflow: Workflow, requestId: string) => {
     const path = `/${COLLECTIONS[workflow]}/${requestId}/cancel`;
-    const response = await cancel[workflow]!({ httpMethod: 'POST', path, pathParameters: { requestId }, headers: { Host: 'api.example.com' } } as unknown as APIGatewayProxyEvent);
+    const response = await cancel[workflow]!({
+      httpMethod: 'POST',
+      path,
+      pathParameters: { requestId },
+      headers: { Host: 'api.example.com' },
+    } as unknown as APIGatewayProxyEvent);
     return { statusCode: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> };
   };
 
   const tableItems = async () => {
-    client ??= new DynamoDBClient({ endpoint: cloud.url, region: cloud.project.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
-    return ((await client.send(new ScanCommand({ TableName: process.env.DEVICE_LEASES_TABLE }))).Items ?? []).map((item) => item.thingName?.S ?? '');
+    client ??= new DynamoDBClient({
+      endpoint: cloud.url,
+      region: cloud.project.region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
+    return ((await client.send(new ScanCommand({ TableName: process.env.DEVICE_LEASES_TABLE }))).Items ?? []).map(
+      (item) => item.thingName?.S ?? '',
+    );
   };
 
   async function fleet(count: number, prefix: string, cores = CORES) {
@@ -61,9 +72,10 @@ describe('cancelling a request', () => {
   }
 
   const associated = async (core: string) =>
-    ((await cloud.greengrass.send(new ListClientDevicesAssociatedWithCoreDeviceCommand({ coreDeviceThingName: core, maxResults: 100 }))).associatedClientDevices ?? []).map(
-      (device) => device.thingName,
-    );
+    (
+      (await cloud.greengrass.send(new ListClientDevicesAssociatedWithCoreDeviceCommand({ coreDeviceThingName: core, maxResults: 100 })))
+        .associatedClientDevices ?? []
+    ).map((device) => device.thingName);
   const principalsOf = async (thingName: string) => (await cloud.iot.send(new ListThingPrincipalsCommand({ thingName }))).principals ?? [];
   const thingExists = (thingName: string) => cloud.clientThings().some((thing) => thing.thingName === thingName);
 
@@ -93,18 +105,29 @@ describe('cancelling a request', () => {
     const answer = await post('provision', 'cancel-provisioning');
     expect(answer).toEqual({
       statusCode: 202,
-      body: { requestId: 'cancel-provisioning', executionArn, statusUrl: 'https://api.example.com/provisioning-requests/cancel-provisioning' },
+      body: {
+        requestId: 'cancel-provisioning',
+        executionArn,
+        statusUrl: 'https://api.example.com/provisioning-requests/cancel-provisioning',
+      },
     });
     const run = await cloud.completion(executionArn, { timeoutMs: 60_000 });
 
-    const outcomes = expectOneOutcomeEach(run.summary, devices.map(({ thingName }) => thingName));
+    const outcomes = expectOneOutcomeEach(
+      run.summary,
+      devices.map(({ thingName }) => thingName),
+    );
     expect(run.summary.status).toBe('CANCELLED');
     expect(run.summary.counts.succeeded).toBeGreaterThanOrEqual(3);
     expect(run.summary.counts.notStarted).toBeGreaterThan(0);
     for (const device of devices) {
       const outcome = outcomes.get(device.thingName)!;
       if (outcome.status === 'NOT_STARTED') {
-        expect(outcome, device.thingName).toEqual({ thingName: device.thingName, status: 'NOT_STARTED', coreDeviceThingName: device.coreDeviceThingName });
+        expect(outcome, device.thingName).toEqual({
+          thingName: device.thingName,
+          status: 'NOT_STARTED',
+          coreDeviceThingName: device.coreDeviceThingName,
+        });
         expect(thingExists(device.thingName), device.thingName).toBe(false);
         expect(await associated(device.coreDeviceThingName), device.thingName).not.toContain(device.thingName);
       } else {
@@ -118,11 +141,23 @@ describe('cancelling a request', () => {
     // The devices are free again; only the cancel marker is left, for TTL to remove.
     expect(await tableItems()).toEqual([expect.stringMatching(/^cancel#provision\/cancel-provisioning\//)]);
 
-    const status = await getProvisioning!({ httpMethod: 'GET', pathParameters: { requestId: 'cancel-provisioning' }, headers: {} } as unknown as APIGatewayProxyEvent);
-    expect(JSON.parse(status.body)).toMatchObject({ executionStatus: 'SUCCEEDED', outcome: 'CANCELLED', summary: { counts: run.summary.counts } });
+    const status = await getProvisioning!({
+      httpMethod: 'GET',
+      pathParameters: { requestId: 'cancel-provisioning' },
+      headers: {},
+    } as unknown as APIGatewayProxyEvent);
+    expect(JSON.parse(status.body)).toMatchObject({
+      executionStatus: 'SUCCEEDED',
+      outcome: 'CANCELLED',
+      summary: { counts: run.summary.counts },
+    });
 
-    const { events } = (await (await fetch(`${cloud.url}/_local/eventbridge/events`)).json()) as { events: { event: { detail: unknown } }[] };
-    const completion = events.map(({ event }) => completionDetailSchema.safeParse(event.detail)).find((parsed) => parsed.success && parsed.data.requestId === 'cancel-provisioning');
+    const { events } = (await (await fetch(`${cloud.url}/_local/eventbridge/events`)).json()) as {
+      events: { event: { detail: unknown } }[];
+    };
+    const completion = events
+      .map(({ event }) => completionDetailSchema.safeParse(event.detail))
+      .find((parsed) => parsed.success && parsed.data.requestId === 'cancel-provisioning');
     expect(completion?.data).toMatchObject({ status: 'CANCELLED', counts: run.summary.counts });
 
     // The same devices sent again under a new requestId converge: every one provisioned.
@@ -143,7 +178,10 @@ describe('cancelling a request', () => {
     expect(await tableItems()).toEqual(expect.arrayContaining([expect.stringMatching(/^cancel#provision\/cancel-twice\//)]));
 
     const run = await cloud.completion(executionArn, { timeoutMs: 60_000 });
-    expectOneOutcomeEach(run.summary, devices.map(({ thingName }) => thingName));
+    expectOneOutcomeEach(
+      run.summary,
+      devices.map(({ thingName }) => thingName),
+    );
     expect(await post('provision', 'cancel-twice')).toEqual({
       statusCode: 409,
       body: {
@@ -154,7 +192,10 @@ describe('cancelling a request', () => {
         statusUrl: 'https://api.example.com/provisioning-requests/cancel-twice',
       },
     });
-    expect(await post('deprovision', 'no-such-request')).toMatchObject({ statusCode: 404, body: { message: 'no deprovisioning-request no-such-request' } });
+    expect(await post('deprovision', 'no-such-request')).toMatchObject({
+      statusCode: 404,
+      body: { message: 'no deprovisioning-request no-such-request' },
+    });
     expect(await post('provision', 'not a valid id')).toMatchObject({ statusCode: 400, body: { errors: [{ field: 'path.requestId' }] } });
   }, 120_000);
 
@@ -163,7 +204,12 @@ describe('cancelling a request', () => {
     cloud.cloud.admin.configureFaults({ quotas: true, rateLimits: { RegisterThing: { rate: 5, burst: 1 } }, throttle: { PutItem: 1 } });
     const executionArn = started(await cloud.submit('provision', { requestId: 'cancel-throttled', devices }));
 
-    const response = await cancel.provision!({ httpMethod: 'POST', path: '/provisioning-requests/cancel-throttled/cancel', pathParameters: { requestId: 'cancel-throttled' }, headers: {} } as unknown as APIGatewayProxyEvent);
+    const response = await cancel.provision!({
+      httpMethod: 'POST',
+      path: '/provisioning-requests/cancel-throttled/cancel',
+      pathParameters: { requestId: 'cancel-throttled' },
+      headers: {},
+    } as unknown as APIGatewayProxyEvent);
     // DynamoDB's throttling error is not one the API names as such (request-routes.ts retryLater): 503, not 429.
     expect(response).toMatchObject({ statusCode: 503, headers: { 'retry-after': '1' } });
     const run = await cloud.completion(executionArn, { timeoutMs: 60_000 });
@@ -177,13 +223,19 @@ describe('cancelling a request', () => {
     expect(setup.summary.counts.succeeded).toBe(40);
     cloud.cloud.admin.configureFaults({ quotas: true, rateLimits: { BatchDisassociateClientDeviceFromCoreDevice: { rate: 1, burst: 1 } } });
 
-    const request = { requestId: 'cancel-deprovisioning', devices: devices.map(({ thingName, coreDeviceThingName }) => ({ thingName, coreDeviceThingName })) };
+    const request = {
+      requestId: 'cancel-deprovisioning',
+      devices: devices.map(({ thingName, coreDeviceThingName }) => ({ thingName, coreDeviceThingName })),
+    };
     const executionArn = started(await cloud.submit('deprovision', request));
     await untilHistory(cloud.sfn, executionArn, (events) => eventsOf(events, 'TaskStateExited', 'DisassociateBatch').length >= 1);
     expect((await post('deprovision', 'cancel-deprovisioning')).statusCode).toBe(202);
     const run = await cloud.completion(executionArn, { timeoutMs: 60_000 });
 
-    const outcomes = expectOneOutcomeEach(run.summary, request.devices.map(({ thingName }) => thingName));
+    const outcomes = expectOneOutcomeEach(
+      run.summary,
+      request.devices.map(({ thingName }) => thingName),
+    );
     expect(run.summary.status).toBe('CANCELLED');
     expect(run.summary.counts.succeeded).toBeGreaterThan(0);
     expect(run.summary.counts.notStarted).toBeGreaterThan(0);
@@ -203,7 +255,9 @@ describe('cancelling a request', () => {
     }
     // A batch (here: a core device's devices) was cancelled before its first call, or went through: never split.
     for (const core of CORES) {
-      const statuses = new Set(devices.filter((device) => device.coreDeviceThingName === core).map((device) => outcomes.get(device.thingName)!.status));
+      const statuses = new Set(
+        devices.filter((device) => device.coreDeviceThingName === core).map((device) => outcomes.get(device.thingName)!.status),
+      );
       expect([...statuses], core).toHaveLength(1);
     }
     expect(await tableItems()).toEqual([expect.stringMatching(/^cancel#deprovision\/cancel-deprovisioning\//)]);

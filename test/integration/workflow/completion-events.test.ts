@@ -45,7 +45,11 @@ describe('completion events', () => {
   it('a deprovisioning request publishes Deprovisioning Request Completed', async () => {
     const principal = await cloud.createCertificate();
     await cloud.provision({ requestId: 'completion-setup', devices: [{ thingName: 'gone-1', principal, coreDeviceThingName: 'core-a' }] });
-    const run = await cloud.deprovision({ requestId: 'completion-deprovision', coreDeviceThingName: 'core-a', devices: [{ thingName: 'gone-1' }] });
+    const run = await cloud.deprovision({
+      requestId: 'completion-deprovision',
+      coreDeviceThingName: 'core-a',
+      devices: [{ thingName: 'gone-1' }],
+    });
 
     const [published, ...more] = await eventsOfType('Deprovisioning Request Completed');
     expect(more).toEqual([]);

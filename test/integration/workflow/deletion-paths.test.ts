@@ -1,5 +1,5 @@
-import { AttachThingPrincipalCommand, RegisterThingCommand } from '@aws-sdk/client-iot';
 import { ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
+import { AttachThingPrincipalCommand, RegisterThingCommand } from '@aws-sdk/client-iot';
 import { describe, expect, it } from 'vitest';
 import { shippedTemplates } from '../../../templates/index.ts';
 import { eventsOf, failedAttempts, useServiceCloud } from '../../support/service-cloud.ts';
@@ -18,7 +18,12 @@ describe('what rollback and deprovisioning remove', () => {
       .then((page) => (page.associatedClientDevices ?? []).map((device) => device.thingName as string));
 
   async function existingThing(thingName: string, principal: string) {
-    await cloud.iot.send(new RegisterThingCommand({ templateBody: JSON.stringify(shippedTemplates['thing-with-attributes']), parameters: { ThingName: thingName, Site: 'before' } }));
+    await cloud.iot.send(
+      new RegisterThingCommand({
+        templateBody: JSON.stringify(shippedTemplates['thing-with-attributes']),
+        parameters: { ThingName: thingName, Site: 'before' },
+      }),
+    );
     await cloud.iot.send(new AttachThingPrincipalCommand({ thingName, principal }));
   }
 
@@ -54,13 +59,18 @@ describe('what rollback and deprovisioning remove', () => {
 
     expect(run.summary).toMatchObject({ status: 'FAILED', counts: { requested: 2, succeeded: 0, failed: 2, rolledBack: 0 } });
     for (const device of run.summary.devices) {
-      expect(device).toMatchObject({ status: 'FAILED', error: { step: 'inspect', code: expect.stringMatching(/^(InternalFailureException|ServiceUnavailableException)$/) } });
+      expect(device).toMatchObject({
+        status: 'FAILED',
+        error: { step: 'inspect', code: expect.stringMatching(/^(InternalFailureException|ServiceUnavailableException)$/) },
+      });
       expect(device.rollback).toEqual({ detachedPrincipals: [], thingDeleted: false, certificateDeleted: false });
     }
     expect(eventsOf(run.history, 'TaskStateEntered', 'RegisterThing')).toEqual([]);
     expect(failedAttempts(run.history).length).toBeGreaterThan(2);
     expect(cloud.clientThings().map((thing) => thing.thingName)).toEqual(['inspect-existing']);
-    expect(cloud.cloud.admin.state().thingPrincipals['inspect-existing']?.map((attachment) => attachment.principal)).toEqual([certificateId(kept)]);
+    expect(cloud.cloud.admin.state().thingPrincipals['inspect-existing']?.map((attachment) => attachment.principal)).toEqual([
+      certificateId(kept),
+    ]);
   });
 
   it('deprovisioning with disassociate: false detaches the principals and keeps the association and the thing', async () => {
@@ -68,7 +78,12 @@ describe('what rollback and deprovisioning remove', () => {
     const provisioned = await cloud.provision({ coreDeviceThingName: 'core-a', devices: [{ thingName: 'stay-associated', principal }] });
     expect(provisioned.summary.status).toBe('SUCCEEDED');
 
-    const run = await cloud.deprovision({ disassociate: false, detachPrincipals: true, deleteThings: false, devices: [{ thingName: 'stay-associated' }] });
+    const run = await cloud.deprovision({
+      disassociate: false,
+      detachPrincipals: true,
+      deleteThings: false,
+      devices: [{ thingName: 'stay-associated' }],
+    });
 
     expect(run.summary).toMatchObject({ status: 'SUCCEEDED', devices: [{ thingName: 'stay-associated', status: 'DEPROVISIONED' }] });
     expect(eventsOf(run.history, 'TaskStateEntered', 'DisassociateBatch')).toEqual([]);
@@ -97,13 +112,23 @@ describe('what rollback and deprovisioning remove', () => {
 
   it('a rollback whose DeleteThing fails with 5xx is retried until it deletes the thing it created', async () => {
     const principal = await cloud.createCertificate();
-    cloud.cloud.admin.configureFaults({ seed: 4, serverError: { DeleteThing: 0.6 }, entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
+    cloud.cloud.admin.configureFaults({
+      seed: 4,
+      serverError: { DeleteThing: 0.6 },
+      entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 },
+    });
 
     const run = await cloud.provision({ coreDeviceThingName: 'core-a', devices: [{ thingName: 'rollback-5xx', principal }] });
 
-    expect(run.summary.devices[0]).toMatchObject({ status: 'FAILED', error: { step: 'associate' }, rollback: { thingDeleted: true, detachedPrincipals: [principal] } });
+    expect(run.summary.devices[0]).toMatchObject({
+      status: 'FAILED',
+      error: { step: 'associate' },
+      rollback: { thingDeleted: true, detachedPrincipals: [principal] },
+    });
     expect(run.summary.devices[0]?.rollback?.incomplete).toBeUndefined();
-    expect(failedAttempts(run.history)).toEqual(expect.arrayContaining([expect.stringMatching(/^(InternalFailureException|ServiceUnavailableException)$/)]));
+    expect(failedAttempts(run.history)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^(InternalFailureException|ServiceUnavailableException)$/)]),
+    );
     expect(cloud.clientThings()).toEqual([]);
   });
 });

@@ -1,5 +1,5 @@
-import { ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
 import { DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
 import { afterAll, describe, expect, it } from 'vitest';
 import { leaseOwner, STARTING_GRACE_SECONDS } from '../../../functions/domain/device-leases.ts';
 import { useServiceCloud } from '../../support/service-cloud.ts';
@@ -13,24 +13,40 @@ describe('device leases', () => {
   const cloud = useServiceCloud();
   let client: DynamoDBClient | undefined;
   const dynamodb = () => {
-    client ??= new DynamoDBClient({ endpoint: cloud.url, region: cloud.project.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    client ??= new DynamoDBClient({
+      endpoint: cloud.url,
+      region: cloud.project.region,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
     return client;
   };
   afterAll(() => client?.destroy());
   const table = () => process.env.DEVICE_LEASES_TABLE as string;
-  const leasedThings = async () => ((await dynamodb().send(new ScanCommand({ TableName: table() }))).Items ?? []).map((item) => item.thingName?.S).sort();
+  const leasedThings = async () =>
+    ((await dynamodb().send(new ScanCommand({ TableName: table() }))).Items ?? []).map((item) => item.thingName?.S).sort();
 
   async function devices(count: number, prefix: string, core: string) {
     return Promise.all(
-      Array.from({ length: count }, async (_, index) => ({ thingName: `${prefix}-${String(index).padStart(3, '0')}`, principal: await cloud.createCertificate(), coreDeviceThingName: core })),
+      Array.from({ length: count }, async (_, index) => ({
+        thingName: `${prefix}-${String(index).padStart(3, '0')}`,
+        principal: await cloud.createCertificate(),
+        coreDeviceThingName: core,
+      })),
     );
   }
 
   const associated = async (core: string) =>
-    ((await cloud.greengrass.send(new ListClientDevicesAssociatedWithCoreDeviceCommand({ coreDeviceThingName: core, maxResults: 100 }))).associatedClientDevices ?? [])
+    (
+      (await cloud.greengrass.send(new ListClientDevicesAssociatedWithCoreDeviceCommand({ coreDeviceThingName: core, maxResults: 100 })))
+        .associatedClientDevices ?? []
+    )
       .map((device) => device.thingName)
       .sort();
-  const thingNames = () => cloud.clientThings().map((thing) => thing.thingName).sort();
+  const thingNames = () =>
+    cloud
+      .clientThings()
+      .map((thing) => thing.thingName)
+      .sort();
 
   function started(outcome: Awaited<ReturnType<typeof cloud.submit>>): string {
     if (outcome.kind !== 'started') throw new Error(`expected the request to start: ${JSON.stringify(outcome)}`);
@@ -67,15 +83,26 @@ describe('device leases', () => {
     const names = fleet.map(({ thingName }) => thingName);
     const provisioning = started(await cloud.submit('provision', { requestId: 'race-provision', devices: fleet }));
 
-    const refused = await cloud.submit('deprovision', { requestId: 'race-deprovision', coreDeviceThingName: 'core-a', devices: names.map((thingName) => ({ thingName })) });
-    expect(refused).toMatchObject({ kind: 'held', heldDevices: names.map((thingName) => ({ thingName, heldBy: { workflow: 'provision', requestId: 'race-provision' } })) });
+    const refused = await cloud.submit('deprovision', {
+      requestId: 'race-deprovision',
+      coreDeviceThingName: 'core-a',
+      devices: names.map((thingName) => ({ thingName })),
+    });
+    expect(refused).toMatchObject({
+      kind: 'held',
+      heldDevices: names.map((thingName) => ({ thingName, heldBy: { workflow: 'provision', requestId: 'race-provision' } })),
+    });
 
     const provisioned = await cloud.completion(provisioning);
     expect(provisioned.summary.counts.succeeded).toBe(20);
     expect(thingNames()).toEqual(names);
     expect(await associated('core-a')).toEqual(names);
 
-    const removed = await cloud.deprovision({ requestId: 'race-deprovision', coreDeviceThingName: 'core-a', devices: names.map((thingName) => ({ thingName })) });
+    const removed = await cloud.deprovision({
+      requestId: 'race-deprovision',
+      coreDeviceThingName: 'core-a',
+      devices: names.map((thingName) => ({ thingName })),
+    });
     expect(removed.summary.counts).toMatchObject({ requested: 20, succeeded: 20, failed: 0 });
     expect(thingNames()).toEqual([]);
     expect(await associated('core-a')).toEqual([]);
@@ -85,11 +112,18 @@ describe('device leases', () => {
     const fleet = await devices(10, 'reverse', 'core-a');
     await cloud.provision({ requestId: 'reverse-setup', devices: fleet });
     const deprovisioning = started(
-      await cloud.submit('deprovision', { requestId: 'reverse-deprovision', coreDeviceThingName: 'core-a', devices: fleet.map(({ thingName }) => ({ thingName })) }),
+      await cloud.submit('deprovision', {
+        requestId: 'reverse-deprovision',
+        coreDeviceThingName: 'core-a',
+        devices: fleet.map(({ thingName }) => ({ thingName })),
+      }),
     );
 
     const refused = await cloud.submit('provision', { requestId: 'reverse-provision', devices: fleet });
-    expect(refused).toMatchObject({ kind: 'held', heldDevices: fleet.map(({ thingName }) => ({ thingName, heldBy: { workflow: 'deprovision', requestId: 'reverse-deprovision' } })) });
+    expect(refused).toMatchObject({
+      kind: 'held',
+      heldDevices: fleet.map(({ thingName }) => ({ thingName, heldBy: { workflow: 'deprovision', requestId: 'reverse-deprovision' } })),
+    });
 
     expect((await cloud.completion(deprovisioning)).summary.counts.succeeded).toBe(10);
     expect(thingNames()).toEqual([]);
@@ -99,8 +133,16 @@ describe('device leases', () => {
     const fleet = await devices(30, 'again', 'core-a');
     const first = started(await cloud.submit('provision', { requestId: 'again', devices: fleet }));
 
-    expect(await cloud.submit('provision', { requestId: 'again', devices: fleet })).toEqual({ kind: 'started', requestId: 'again', executionArn: first, startDate: expect.any(Date) });
-    expect(await cloud.submit('provision', { requestId: 'again', devices: fleet.slice(1) })).toMatchObject({ kind: 'conflict', executionArn: first });
+    expect(await cloud.submit('provision', { requestId: 'again', devices: fleet })).toEqual({
+      kind: 'started',
+      requestId: 'again',
+      executionArn: first,
+      startDate: expect.any(Date),
+    });
+    expect(await cloud.submit('provision', { requestId: 'again', devices: fleet.slice(1) })).toMatchObject({
+      kind: 'conflict',
+      executionArn: first,
+    });
     expect(await leasedThings()).toEqual(fleet.map(({ thingName }) => thingName));
 
     expect((await cloud.completion(first)).summary.counts.succeeded).toBe(30);
@@ -111,7 +153,9 @@ describe('device leases', () => {
     const fleet = await devices(3, 'unstarted', 'core-a');
     cloud.cloud.admin.configureFaults({ serverError: { StartExecution: 1 } });
 
-    const failure = await cloud.submit('provision', { requestId: 'unstarted', devices: fleet }).catch((error: { $metadata?: { httpStatusCode?: number } }) => error);
+    const failure = await cloud
+      .submit('provision', { requestId: 'unstarted', devices: fleet })
+      .catch((error: { $metadata?: { httpStatusCode?: number } }) => error);
     expect(failure).toMatchObject({ $metadata: { httpStatusCode: expect.toSatisfy((status: number) => status >= 500) } });
     // The start may have taken effect unanswered, or an identical request may be starting on these leases: they stay.
     expect(await leasedThings()).toEqual(fleet.map(({ thingName }) => thingName));
@@ -159,7 +203,10 @@ describe('device leases', () => {
 
   it('a lease left by a request whose execution has ended, or that never started, is taken over; one still starting is not', async () => {
     const [ended, starting, abandoned] = await devices(3, 'stale', 'core-a');
-    const finished = await cloud.provision({ requestId: 'finished', devices: [await devices(1, 'other', 'core-a').then(([device]) => device)] });
+    const finished = await cloud.provision({
+      requestId: 'finished',
+      devices: [await devices(1, 'other', 'core-a').then(([device]) => device)],
+    });
     expect(finished.status).toBe('SUCCEEDED');
     const now = Math.floor(Date.now() / 1000);
     const lease = (thingName: string, requestId: string, acquiredAt: number) =>
@@ -196,7 +243,12 @@ describe('device leases', () => {
     const { handleProvisioningEvent } = await import('../../../functions/handle-provisioning-event.ts');
 
     await expect(
-      handleProvisioningEvent({ id: 'event-1', 'detail-type': 'Provisioning Requested', source: 'iot-provisioning-workflow', detail: { devices: fleet } } as never),
+      handleProvisioningEvent({
+        id: 'event-1',
+        'detail-type': 'Provisioning Requested',
+        source: 'iot-provisioning-workflow',
+        detail: { devices: fleet },
+      } as never),
     ).rejects.toMatchObject({ name: 'DevicesHeld', message: expect.stringContaining('provisioning request event-holder') });
     await cloud.completion(holder);
   });

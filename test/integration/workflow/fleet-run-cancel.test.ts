@@ -1,9 +1,9 @@
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
-import { checkProvisioning } from '../reliability/invariants.ts';
 import { expectOneOutcomeEach, reportAsSummary, threeBatchManifest, useFleetHarness } from '../../support/fleet-runs.ts';
 import { useServiceCloud } from '../../support/service-cloud.ts';
 import { untilHistory } from '../../support/step-functions.ts';
+import { checkProvisioning } from '../reliability/invariants.ts';
 
 const CORES = ['core-1', 'core-2', 'core-3'] as const;
 
@@ -16,7 +16,11 @@ describe('cancelling a fleet run', () => {
     const { csv, request } = await threeBatchManifest(cloud, 'cancel', CORES);
     // A bystander, and the manifest's last device, both provisioned before the run.
     const last = request.devices.at(-1)!;
-    await cloud.provision({ requestId: 'before-the-run', coreDeviceThingName: 'core-3', devices: [{ thingName: 'bystander', principal: await cloud.createCertificate() }, last] });
+    await cloud.provision({
+      requestId: 'before-the-run',
+      coreDeviceThingName: 'core-3',
+      devices: [{ thingName: 'bystander', principal: await cloud.createCertificate() }, last],
+    });
     const manifest = await fleet.upload('staged/cancel.csv', csv);
     const before = cloud.cloud.admin.state();
     cloud.cloud.admin.configureFaults({ quotas: true, rateLimits: { RegisterThing: { rate: 5, burst: 1 } } });
@@ -29,7 +33,12 @@ describe('cancelling a fleet run', () => {
     const cancelled = await fleet.cancel('fleet-cancel');
     expect(cancelled).toEqual({
       statusCode: 202,
-      body: { fleetRunId: 'fleet-cancel', executionArn: accepted.body.executionArn, statusUrl: 'https://api.test/fleet-runs/fleet-cancel', batchesCancelled: ['fleet-cancel-0'] },
+      body: {
+        fleetRunId: 'fleet-cancel',
+        executionArn: accepted.body.executionArn,
+        statusUrl: 'https://api.test/fleet-runs/fleet-cancel',
+        batchesCancelled: ['fleet-cancel-0'],
+      },
     });
     // The first batch still has devices under way, and two batches are to come: the run is still running.
     expect(await fleet.get('fleet-cancel')).toMatchObject({ statusCode: 200, body: { executionStatus: 'RUNNING', cancelled: true } });
@@ -61,10 +70,20 @@ describe('cancelling a fleet run', () => {
     expect(await fleet.counts(accepted.body.executionArn)).toEqual({ succeeded, failed, rolledBack, notStarted });
     expect(await fleet.get('fleet-cancel')).toMatchObject({
       statusCode: 200,
-      body: { executionStatus: 'SUCCEEDED', outcome: 'CANCELLED', totals: output!.totals, devices: { total: 450, done: 450, succeeded, failed, rolledBack, notStarted, pending: 0 } },
+      body: {
+        executionStatus: 'SUCCEEDED',
+        outcome: 'CANCELLED',
+        totals: output!.totals,
+        devices: { total: 450, done: 450, succeeded, failed, rolledBack, notStarted, pending: 0 },
+      },
     });
-    expect(await fleet.completions()).toEqual([expect.objectContaining({ fleetRunId: 'fleet-cancel', outcome: 'CANCELLED', totals: output!.totals })]);
-    expect(await fleet.cancel('fleet-cancel')).toMatchObject({ statusCode: 409, body: { fleetRunId: 'fleet-cancel', executionStatus: 'SUCCEEDED' } });
+    expect(await fleet.completions()).toEqual([
+      expect.objectContaining({ fleetRunId: 'fleet-cancel', outcome: 'CANCELLED', totals: output!.totals }),
+    ]);
+    expect(await fleet.cancel('fleet-cancel')).toMatchObject({
+      statusCode: 409,
+      body: { fleetRunId: 'fleet-cancel', executionStatus: 'SUCCEEDED' },
+    });
     expect(await fleet.cancel('no-such-run')).toMatchObject({ statusCode: 404 });
     expect(await fleet.cancel('not a run id')).toMatchObject({ statusCode: 400, body: { errors: [{ field: 'path.fleetRunId' }] } });
   }, 600_000);

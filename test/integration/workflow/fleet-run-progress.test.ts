@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { devicesSoFar } from '../../../functions/domain/fleet-run-counts.ts';
-import { fleetRunStatusSchema, type FleetRunStatus } from '../../../functions/domain/fleet-run-schemas.ts';
+import { type FleetRunStatus, fleetRunStatusSchema } from '../../../functions/domain/fleet-run-schemas.ts';
 import { expectOneOutcomeEach, threeBatchManifest, useFleetHarness } from '../../support/fleet-runs.ts';
 import { useServiceCloud } from '../../support/service-cloud.ts';
 
@@ -24,7 +24,7 @@ describe('following a fleet run', () => {
     }
   }
 
-  it('GET counts devices by outcome per batch while the run goes (succeeded, failed, rolled back, pending), ends with the report\'s totals, and a batch counted again counts nothing', async () => {
+  it("GET counts devices by outcome per batch while the run goes (succeeded, failed, rolled back, pending), ends with the report's totals, and a batch counted again counts nothing", async () => {
     // The third core device does not exist: its devices (300-449) fail to associate and are rolled back.
     const { csv, request } = await threeBatchManifest(cloud, 'progress', ['core-1', 'core-2', 'core-absent']);
     const manifest = await fleet.upload('staged/progress.csv', csv);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkProvisioning } from '../reliability/invariants.ts';
 import { expectOneOutcomeEach, reportAsSummary, threeBatchManifest, useFleetHarness } from '../../support/fleet-runs.ts';
 import { useServiceCloud } from '../../support/service-cloud.ts';
+import { checkProvisioning } from '../reliability/invariants.ts';
 
 const CORES = ['core-1', 'core-2', 'core-3'] as const;
 
@@ -15,14 +15,27 @@ describe('a fleet run in a throttling storm', () => {
     const before = cloud.cloud.admin.state();
     // Not Step Functions' own API, which this test and the API handlers poll with the SDK's three tries.
     const stormy = [
-      'RegisterThing', 'DescribeThing', 'AttachThingPrincipal', 'ListThingPrincipals', 'BatchAssociateClientDeviceWithCoreDevice',
-      'GetItem', 'PutItem', 'DeleteItem', 'TransactWriteItems', 'GetObject', 'PutObject', 'PutEvents',
+      'RegisterThing',
+      'DescribeThing',
+      'AttachThingPrincipal',
+      'ListThingPrincipals',
+      'BatchAssociateClientDeviceWithCoreDevice',
+      'GetItem',
+      'PutItem',
+      'DeleteItem',
+      'TransactWriteItems',
+      'GetObject',
+      'PutObject',
+      'PutEvents',
     ];
     cloud.cloud.admin.configureFaults({ throttle: Object.fromEntries(stormy.map((operation) => [operation, 0.4])) });
 
     const { status, error, cause, output } = await fleet.run('storm', manifest);
     expect({ status, error, cause }).toEqual({ status: 'SUCCEEDED', error: undefined, cause: undefined });
-    expect(output).toMatchObject({ outcome: 'SUCCEEDED', totals: { batches: 3, batchesFailed: 0, devices: 450, succeeded: 450, failed: 0, notStarted: 0 } });
+    expect(output).toMatchObject({
+      outcome: 'SUCCEEDED',
+      totals: { batches: 3, batchesFailed: 0, devices: 450, succeeded: 450, failed: 0, notStarted: 0 },
+    });
     const report = await fleet.report('storm');
     expectOneOutcomeEach(report, request);
     expect(checkProvisioning(request, reportAsSummary(report), before, cloud.cloud.admin.state())).toEqual([]);
@@ -33,4 +46,3 @@ describe('a fleet run in a throttling storm', () => {
     expect(await fleet.completions()).toEqual([expect.objectContaining({ fleetRunId: 'storm', outcome: 'SUCCEEDED' })]);
   }, 600_000);
 });
-

@@ -21,13 +21,19 @@ describe('fleet runs', () => {
 
   /** Certificates made once per test (a reset removes them): `count` fresh active ones. */
   async function makeCertificates(count: number): Promise<string[]> {
-    certificates = await pLimit(16).map(Array.from({ length: count }, (_, index) => index), () => cloud.createCertificate());
+    certificates = await pLimit(16).map(
+      Array.from({ length: count }, (_, index) => index),
+      () => cloud.createCertificate(),
+    );
     return certificates;
   }
 
   /** A CSV manifest whose devices take turns over the core devices, so that the run has to group them. */
   function csvManifest(count: number, prefix: string): string {
-    const rows = Array.from({ length: count }, (_, index) => `${prefix}-${String(index).padStart(4, '0')},${certificates[index]},${CORES[index % CORES.length]}`);
+    const rows = Array.from(
+      { length: count },
+      (_, index) => `${prefix}-${String(index).padStart(4, '0')},${certificates[index]},${CORES[index % CORES.length]}`,
+    );
     return ['thingName,principal,coreDeviceThingName', ...rows].join('\n');
   }
 
@@ -54,23 +60,40 @@ describe('fleet runs', () => {
       fleetRunId: 'fleet-1000',
       outcome: 'SUCCEEDED',
       totals: { batches: 5, batchesFailed: 0, devices: 1_000, succeeded: 1_000, failed: 0, notStarted: 0 },
-      report: { json: `s3://${fleet.bucket}/fleet-runs/fleet-1000/report.json`, csv: `s3://${fleet.bucket}/fleet-runs/fleet-1000/report.csv` },
+      report: {
+        json: `s3://${fleet.bucket}/fleet-runs/fleet-1000/report.json`,
+        csv: `s3://${fleet.bucket}/fleet-runs/fleet-1000/report.csv`,
+      },
     });
 
     const document = await fleet.report('fleet-1000');
     expect(document.devices.map((device) => device.index)).toEqual(Array.from({ length: 1_000 }, (_, index) => index));
     expect(document.devices.every((device) => device.status === 'PROVISIONED' && device.thingArn !== undefined)).toBe(true);
     // Line 1 is the header; a device's line is its row.
-    expect(document.devices[7]).toMatchObject({ line: 9, thingName: 'fleet-0007', coreDeviceThingName: CORES[7 % 5], certificateArn: certificates[7] });
+    expect(document.devices[7]).toMatchObject({
+      line: 9,
+      thingName: 'fleet-0007',
+      coreDeviceThingName: CORES[7 % 5],
+      certificateArn: certificates[7],
+    });
     const csv = (await fleet.readText('fleet-runs/fleet-1000/report.csv')).trim().split('\n');
-    expect(csv[0]).toBe('line,index,thingName,status,coreDeviceThingName,requestId,resumed,thingArn,certificateArn,errorStep,errorCode,errorMessage,rolledBack,rollbackIncomplete');
+    expect(csv[0]).toBe(
+      'line,index,thingName,status,coreDeviceThingName,requestId,resumed,thingArn,certificateArn,errorStep,errorCode,errorMessage,rolledBack,rollbackIncomplete',
+    );
     expect(csv).toHaveLength(1_001);
 
     // Ordered by core device, 200 devices a core: each batch is one request for one core device.
     const requests = await requestExecutions();
-    expect(requests.map((execution) => execution.name).sort()).toEqual(['fleet-1000-0', 'fleet-1000-200', 'fleet-1000-400', 'fleet-1000-600', 'fleet-1000-800']);
+    expect(requests.map((execution) => execution.name).sort()).toEqual([
+      'fleet-1000-0',
+      'fleet-1000-200',
+      'fleet-1000-400',
+      'fleet-1000-600',
+      'fleet-1000-800',
+    ]);
     const coresByRequest = new Map<string, Set<string | undefined>>();
-    for (const device of document.devices) coresByRequest.set(device.requestId, (coresByRequest.get(device.requestId) ?? new Set()).add(device.coreDeviceThingName));
+    for (const device of document.devices)
+      coresByRequest.set(device.requestId, (coresByRequest.get(device.requestId) ?? new Set()).add(device.coreDeviceThingName));
     expect([...coresByRequest.values()].map((cores) => cores.size)).toEqual([1, 1, 1, 1, 1]);
 
     expect(cloud.clientThings()).toHaveLength(1_000);
@@ -108,9 +131,14 @@ describe('fleet runs', () => {
     // The same fleetRunId and manifest reach the same run; another manifest under it is a conflict.
     expect(await fleet.post({ fleetRunId: 'fleet-1000', manifest })).toMatchObject({ statusCode: 202, body: { executionArn } });
     const other = await fleet.upload('staged/other.csv', csvManifest(1, 'other'));
-    expect(await fleet.post({ fleetRunId: 'fleet-1000', manifest: other })).toMatchObject({ statusCode: 409, body: { fleetRunId: 'fleet-1000', executionArn } });
+    expect(await fleet.post({ fleetRunId: 'fleet-1000', manifest: other })).toMatchObject({
+      statusCode: 409,
+      body: { fleetRunId: 'fleet-1000', executionArn },
+    });
 
-    expect(await fleet.completions()).toEqual([expect.objectContaining({ fleetRunId: 'fleet-1000', outcome: 'SUCCEEDED', report: output!.report })]);
+    expect(await fleet.completions()).toEqual([
+      expect.objectContaining({ fleetRunId: 'fleet-1000', outcome: 'SUCCEEDED', report: output!.report }),
+    ]);
     // A figure for docs/fleet-runs.md, never asserted: it depends on the machine.
     console.info(`fleet of 1,000 devices: ${seconds.toFixed(1)} s, ${(1_000 / seconds).toFixed(0)} devices/s`);
   }, 600_000);
@@ -130,7 +158,10 @@ describe('fleet runs', () => {
     expect(description.status).toBe('FAILED');
     expect(description.error).toBe('InvalidManifest');
     expect(description.cause).toContain(`4 problems; no device was touched: s3://${fleet.bucket}/fleet-runs/fleet-invalid/problems.json`);
-    const problems = JSON.parse(await fleet.readText('fleet-runs/fleet-invalid/problems.json')) as { manifest: string; problems: { where: string; field?: string }[] };
+    const problems = JSON.parse(await fleet.readText('fleet-runs/fleet-invalid/problems.json')) as {
+      manifest: string;
+      problems: { where: string; field?: string }[];
+    };
     expect(problems.manifest).toBe(manifest);
     expect(problems.problems.map(({ where, field }) => `${where} ${field ?? ''}`.trim())).toEqual([
       'line 3 thingName',
@@ -140,7 +171,10 @@ describe('fleet runs', () => {
     ]);
     expect(await fleet.get('fleet-invalid')).toMatchObject({
       statusCode: 200,
-      body: { executionStatus: 'FAILED', error: { code: 'InvalidManifest', problems: `s3://${fleet.bucket}/fleet-runs/fleet-invalid/problems.json` } },
+      body: {
+        executionStatus: 'FAILED',
+        error: { code: 'InvalidManifest', problems: `s3://${fleet.bucket}/fleet-runs/fleet-invalid/problems.json` },
+      },
     });
     expect(cloud.clientThings()).toEqual([]);
     expect(await requestExecutions()).toEqual([]);
@@ -152,7 +186,11 @@ describe('fleet runs', () => {
         fleetRunId: 'fleet-invalid',
         action: 'provision',
         outcome: 'FAILED',
-        error: { code: 'InvalidManifest', message: expect.stringContaining('4 problems; no device was touched'), problems: `s3://${fleet.bucket}/fleet-runs/fleet-invalid/problems.json` },
+        error: {
+          code: 'InvalidManifest',
+          message: expect.stringContaining('4 problems; no device was touched'),
+          problems: `s3://${fleet.bucket}/fleet-runs/fleet-invalid/problems.json`,
+        },
         completedAt: expect.any(String),
       },
     ]);
@@ -163,12 +201,19 @@ describe('fleet runs', () => {
     await makeCertificates(450);
     const manifest = await fleet.upload('staged/fleet-450.csv', csvManifest(450, 'retry'));
     // Another request already holds the id of the run's second batch: the batch can never start.
-    const other = await cloud.provision({ requestId: 'fleet-taken-200', coreDeviceThingName: 'core-1', devices: [{ thingName: 'unrelated', principal: await cloud.createCertificate() }] });
+    const other = await cloud.provision({
+      requestId: 'fleet-taken-200',
+      coreDeviceThingName: 'core-1',
+      devices: [{ thingName: 'unrelated', principal: await cloud.createCertificate() }],
+    });
     expect(other.status).toBe('SUCCEEDED');
 
     const first = await runFleet('fleet-taken', manifest);
     expect(first.description.status).toBe('SUCCEEDED');
-    expect(first.output).toMatchObject({ outcome: 'PARTIAL', totals: { batches: 3, batchesFailed: 1, devices: 450, succeeded: 250, failed: 200, notStarted: 0 } });
+    expect(first.output).toMatchObject({
+      outcome: 'PARTIAL',
+      totals: { batches: 3, batchesFailed: 1, devices: 450, succeeded: 250, failed: 200, notStarted: 0 },
+    });
     const failedReport = await fleet.report('fleet-taken');
     const failed = failedReport.devices.filter((device) => device.status === 'FAILED');
     expect(failed).toHaveLength(200);
@@ -188,7 +233,11 @@ describe('fleet runs', () => {
   it('a batch whose counts cannot be written keeps its result: the report and the final GET stand on the result files, and a failed batch still fails with its own error', async () => {
     await makeCertificates(3);
     const manifest = await fleet.upload('staged/uncounted.csv', csvManifest(3, 'uncounted'));
-    const other = await cloud.provision({ requestId: 'fleet-uncounted-failed-0', coreDeviceThingName: 'core-1', devices: [{ thingName: 'unrelated', principal: await cloud.createCertificate() }] });
+    const other = await cloud.provision({
+      requestId: 'fleet-uncounted-failed-0',
+      coreDeviceThingName: 'core-1',
+      devices: [{ thingName: 'unrelated', principal: await cloud.createCertificate() }],
+    });
     expect(other.status).toBe('SUCCEEDED');
     // Every write of the counters fails, after CountBatch's retries too.
     cloud.cloud.admin.configureFaults({ serverError: { UpdateItem: 1 } });
@@ -196,7 +245,15 @@ describe('fleet runs', () => {
     const counted = await runFleet('fleet-uncounted', manifest);
     expect(counted.output).toMatchObject({ outcome: 'SUCCEEDED', totals: { devices: 3, succeeded: 3, failed: 0 } });
     expect(await fleet.counts(counted.executionArn)).toBeUndefined();
-    expect((await fleet.get('fleet-uncounted')).body.devices).toEqual({ total: 3, done: 3, succeeded: 3, failed: 0, rolledBack: 0, notStarted: 0, pending: 0 });
+    expect((await fleet.get('fleet-uncounted')).body.devices).toEqual({
+      total: 3,
+      done: 3,
+      succeeded: 3,
+      failed: 0,
+      rolledBack: 0,
+      notStarted: 0,
+      pending: 0,
+    });
 
     const failed = await runFleet('fleet-uncounted-failed', manifest);
     expect(failed.output).toMatchObject({ outcome: 'FAILED', totals: { batchesFailed: 1, devices: 3, succeeded: 0, failed: 3 } });
@@ -209,7 +266,10 @@ describe('fleet runs', () => {
       statusCode: 400,
       body: { errors: [{ field: 'manifest' }, { field: 'requestId' }, { field: 'devices' }] },
     });
-    expect(await fleet.post({ manifest: `s3://${fleet.bucket}/fleet.txt`, action: 'remove' })).toMatchObject({ statusCode: 400, body: { errors: [{ field: 'manifest' }, { field: 'action' }] } });
+    expect(await fleet.post({ manifest: `s3://${fleet.bucket}/fleet.txt`, action: 'remove' })).toMatchObject({
+      statusCode: 400,
+      body: { errors: [{ field: 'manifest' }, { field: 'action' }] },
+    });
     expect(await fleet.get('no-such-run')).toMatchObject({ statusCode: 404 });
   });
 
@@ -221,19 +281,33 @@ describe('fleet runs', () => {
     let runs: { executionArn?: string; name?: string }[] = [];
     for (let attempt = 0; attempt < 200 && runs.length === 0; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 50));
-      ({ executions: runs = [] } = await cloud.sfn.send(new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provisionFleet') })));
+      ({ executions: runs = [] } = await cloud.sfn.send(
+        new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provisionFleet') }),
+      ));
     }
     expect(runs).toHaveLength(1);
     const [run] = runs;
     expect(run!.name).toMatch(/^s3-[0-9a-f]{40}$/);
     const description = await waitForExecution(cloud.sfn, run!.executionArn!, { timeoutMs: 60_000 });
     expect(JSON.parse(description.output!)).toMatchObject({ outcome: 'SUCCEEDED', totals: { devices: 3, succeeded: 3 } });
-    expect(cloud.clientThings().map((thing) => thing.thingName).sort()).toEqual(['uploaded-0', 'uploaded-1', 'uploaded-2']);
+    expect(
+      cloud
+        .clientThings()
+        .map((thing) => thing.thingName)
+        .sort(),
+    ).toEqual(['uploaded-0', 'uploaded-1', 'uploaded-2']);
 
     const { handleManifestUploaded } = await import('../../../functions/handle-manifest-uploaded.ts');
     const { ETag } = await fleet.s3.send(new HeadObjectCommand({ Bucket: fleet.bucket, Key: 'manifests/uploaded.json' }));
-    const redelivered = { id: 'redelivered', detail: { bucket: { name: fleet.bucket }, object: { key: 'manifests/uploaded.json', etag: ETag!.replaceAll('"', '') } } };
-    expect(await handleManifestUploaded(redelivered as never)).toMatchObject({ kind: 'started', fleetRunId: run!.name, executionArn: run!.executionArn });
+    const redelivered = {
+      id: 'redelivered',
+      detail: { bucket: { name: fleet.bucket }, object: { key: 'manifests/uploaded.json', etag: ETag!.replaceAll('"', '') } },
+    };
+    expect(await handleManifestUploaded(redelivered as never)).toMatchObject({
+      kind: 'started',
+      fleetRunId: run!.name,
+      executionArn: run!.executionArn,
+    });
     const { executions } = await cloud.sfn.send(new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provisionFleet') }));
     expect(executions).toHaveLength(1);
   });
@@ -260,19 +334,33 @@ describe('fleet runs', () => {
 
     const { output } = await runFleet('uploaded-run', manifest);
     expect(output).toMatchObject({ outcome: 'SUCCEEDED', totals: { devices: 3, succeeded: 3 } });
-    expect(cloud.clientThings().map((thing) => thing.thingName).sort()).toEqual(['uploaded-0000', 'uploaded-0001', 'uploaded-0002']);
+    expect(
+      cloud
+        .clientThings()
+        .map((thing) => thing.thingName)
+        .sort(),
+    ).toEqual(['uploaded-0000', 'uploaded-0001', 'uploaded-0002']);
     // The upload's own Object Created event reached the bus long before the run ended, and started nothing.
     const { executions } = await cloud.sfn.send(new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provisionFleet') }));
     expect(executions?.map((execution) => execution.name)).toEqual(['uploaded-run']);
   });
 
   it('POST /fleet-uploads takes no body for the defaults, and answers 400 naming each bad field', async () => {
-    expect(await fleet.createUpload()).toMatchObject({ statusCode: 201, body: { manifest: expect.stringMatching(/\/manifest\.csv$/), headers: { 'Content-Type': 'text/csv' } } });
-    expect(await fleet.createUpload(JSON.stringify({ fileName: 'fleet.json' }))).toMatchObject({ statusCode: 201, body: { headers: { 'Content-Type': 'application/json' } } });
+    expect(await fleet.createUpload()).toMatchObject({
+      statusCode: 201,
+      body: { manifest: expect.stringMatching(/\/manifest\.csv$/), headers: { 'Content-Type': 'text/csv' } },
+    });
+    expect(await fleet.createUpload(JSON.stringify({ fileName: 'fleet.json' }))).toMatchObject({
+      statusCode: 201,
+      body: { headers: { 'Content-Type': 'application/json' } },
+    });
     const refused = await fleet.createUpload(JSON.stringify({ fileName: '../fleet.csv', contentType: 'csv', bucket: 'elsewhere' }));
     expect(refused.statusCode).toBe(400);
     expect(refused.body.errors.map((error: { field: string }) => error.field).sort()).toEqual(['bucket', 'contentType', 'fileName']);
-    expect(await fleet.createUpload(JSON.stringify({ fileName: 'fleet.txt' }))).toMatchObject({ statusCode: 400, body: { errors: [{ field: 'fileName' }] } });
+    expect(await fleet.createUpload(JSON.stringify({ fileName: 'fleet.txt' }))).toMatchObject({
+      statusCode: 400,
+      body: { errors: [{ field: 'fileName' }] },
+    });
     expect(await fleet.createUpload('[')).toMatchObject({ statusCode: 400, body: { errors: [{ field: '(body)' }] } });
   });
 
@@ -281,7 +369,12 @@ describe('fleet runs', () => {
     const valid = await fleet.upload('staged/two.csv', csvManifest(2, 'listed'));
     const invalid = await fleet.upload('staged/invalid.csv', 'thingName,principal\nbad name,nothing');
     // One after the other, so that newest first has one order.
-    for (const [fleetRunId, manifest] of [['list-a', invalid], ['list-b', valid], ['list-c', invalid]] as const) await runFleet(fleetRunId, manifest);
+    for (const [fleetRunId, manifest] of [
+      ['list-a', invalid],
+      ['list-b', valid],
+      ['list-c', invalid],
+    ] as const)
+      await runFleet(fleetRunId, manifest);
 
     const all = await fleet.list();
     expect(all.statusCode).toBe(200);
@@ -290,7 +383,9 @@ describe('fleet runs', () => {
     expect(all.body.fleetRuns[1]).toMatchObject({ executionStatus: 'SUCCEEDED', statusUrl: 'https://api.test/fleet-runs/list-b' });
 
     const failed = await fleet.list({ status: 'FAILED' });
-    expect(failed.body.fleetRuns.map((run: { fleetRunId: string; executionStatus: string }) => `${run.fleetRunId} ${run.executionStatus}`)).toEqual(['list-c FAILED', 'list-a FAILED']);
+    expect(
+      failed.body.fleetRuns.map((run: { fleetRunId: string; executionStatus: string }) => `${run.fleetRunId} ${run.executionStatus}`),
+    ).toEqual(['list-c FAILED', 'list-a FAILED']);
 
     const pages: string[][] = [];
     let nextToken: string | undefined;
@@ -303,8 +398,15 @@ describe('fleet runs', () => {
 
     const refused = await fleet.list({ status: 'DONE', limit: '0', colour: 'red' });
     expect(refused.statusCode).toBe(400);
-    expect(refused.body.errors.map((error: { field: string }) => error.field).sort()).toEqual(['query.colour', 'query.limit', 'query.status']);
-    expect(await fleet.list({ nextToken: 'not-a-token' })).toMatchObject({ statusCode: 400, body: { errors: [{ field: 'query.nextToken' }] } });
+    expect(refused.body.errors.map((error: { field: string }) => error.field).sort()).toEqual([
+      'query.colour',
+      'query.limit',
+      'query.status',
+    ]);
+    expect(await fleet.list({ nextToken: 'not-a-token' })).toMatchObject({
+      statusCode: 400,
+      body: { errors: [{ field: 'query.nextToken' }] },
+    });
     expect(fleetRunStatusSchema.safeParse((await fleet.get('list-a')).body).success).toBe(true);
   });
   it('sends the event of an uploaded manifest whose run cannot be started to the dead-letter queue, after the function has been tried three times', async () => {
@@ -315,8 +417,12 @@ describe('fleet runs', () => {
     let letters: Letter[] = [];
     for (let attempt = 0; attempt < 500 && letters.length === 0; attempt++) {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      const { deadLetters } = (await (await fetch(`${cloud.url}/_local/eventbridge/dead-letters`)).json()) as { deadLetters: Record<string, Letter[]> };
-      letters = Object.entries(deadLetters).flatMap(([queue, queued]) => (queue.includes('ProvisioningEventsDeadLetterQueue') ? queued : []));
+      const { deadLetters } = (await (await fetch(`${cloud.url}/_local/eventbridge/dead-letters`)).json()) as {
+        deadLetters: Record<string, Letter[]>;
+      };
+      letters = Object.entries(deadLetters).flatMap(([queue, queued]) =>
+        queue.includes('ProvisioningEventsDeadLetterQueue') ? queued : [],
+      );
     }
     expect(letters).toHaveLength(1);
     expect(letters[0]!.origin).toBe('lambda-on-failure');

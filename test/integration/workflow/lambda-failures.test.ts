@@ -1,7 +1,7 @@
 import { StateMachine } from 'aws-local-stepfunctions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { requestSummarySchema } from '../../../functions/domain/request-status.ts';
 import type { DeviceRecord, DeviceTaskInput } from '../../../functions/domain/records.ts';
+import { requestSummarySchema } from '../../../functions/domain/request-status.ts';
 import { loadServerlessProject, stateMachineDefinition } from '../../../local-cloud/index.ts';
 import { forEachState } from '../../../local-cloud/services/stepfunctions/asl-states.ts';
 import { recordInterpreterRun } from '../../support/path-coverage.ts';
@@ -33,7 +33,11 @@ describe('provision state machine, when Lambda itself keeps failing', () => {
       import('../../../functions/settle-associations.ts'),
       import('../../../functions/summarize-request.ts'),
     ]);
-    realTasks = { PlanAssociations: plan.planAssociations, SettleAssociations: settle.settleAssociations, SummarizeRequest: summarize.summarizeRequest };
+    realTasks = {
+      PlanAssociations: plan.planAssociations,
+      SettleAssociations: settle.settleAssociations,
+      SummarizeRequest: summarize.summarizeRequest,
+    };
   });
 
   const lambdaServiceError = () => Object.assign(new Error('Lambda is unavailable'), { name: 'Lambda.ServiceException' });
@@ -49,7 +53,10 @@ describe('provision state machine, when Lambda itself keeps failing', () => {
     // The tail after the summary (leases, the completion event) answers nothing the summary needs.
     const tail: Record<string, Task> = { ReleaseDevices: () => null, PublishCompletion: () => null };
     const handlers = Object.fromEntries(
-      taskStates.map((name) => [name, async (input: never) => (stubs[name] ?? tail[name] ?? realTasks[name as keyof typeof realTasks])(input)]),
+      taskStates.map((name) => [
+        name,
+        async (input: never) => (stubs[name] ?? tail[name] ?? realTasks[name as keyof typeof realTasks])(input),
+      ]),
     );
     const execution = machine.run(
       {
@@ -61,11 +68,23 @@ describe('provision state machine, when Lambda itself keeps failing', () => {
         thingPrincipalType: 'EXCLUSIVE_THING',
         rollbackOnFailure: true,
         pacing: { deviceConcurrency: 1 },
-        devices: [{ thingName: 'sensor-1', coreDeviceThingName: 'core-a', principal: 'arn:aws:iot:us-east-1:000000000000:cert/abc', parameters: {} }],
+        devices: [
+          {
+            thingName: 'sensor-1',
+            coreDeviceThingName: 'core-a',
+            principal: 'arn:aws:iot:us-east-1:000000000000:cert/abc',
+            parameters: {},
+          },
+        ],
       },
       {
-        overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: Object.fromEntries(taskStates.map((name) => [name, 0])) },
-        context: { Execution: { Id: 'arn:aws:states:us-east-1:000000000000:execution:provision:lambda-failures', Name: 'lambda-failures' } },
+        overrides: {
+          taskResourceLocalHandlers: handlers as never,
+          retryIntervalOverrides: Object.fromEntries(taskStates.map((name) => [name, 0])),
+        },
+        context: {
+          Execution: { Id: 'arn:aws:states:us-east-1:000000000000:execution:provision:lambda-failures', Name: 'lambda-failures' },
+        },
       },
     );
     const entered: string[] = [];
@@ -80,8 +99,17 @@ describe('provision state machine, when Lambda itself keeps failing', () => {
 
   const abandonedRollback = {
     status: 'FAILED',
-    error: { step: 'rollback', code: 'Lambda.ServiceException', message: 'the rollback gave up after its retries: Lambda.ServiceException' },
-    rollback: { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false, incomplete: { step: 'rollback', code: 'Lambda.ServiceException' } },
+    error: {
+      step: 'rollback',
+      code: 'Lambda.ServiceException',
+      message: 'the rollback gave up after its retries: Lambda.ServiceException',
+    },
+    rollback: {
+      detachedPrincipals: [],
+      thingDeleted: false,
+      certificateDeleted: false,
+      incomplete: { step: 'rollback', code: 'Lambda.ServiceException' },
+    },
   };
   const failing = () => {
     throw lambdaServiceError();
@@ -97,9 +125,18 @@ describe('provision state machine, when Lambda itself keeps failing', () => {
       RecordAbandonedRollback: failing,
     });
 
-    expect(entered).toEqual(expect.arrayContaining(['RollBackDevice', 'RecordAbandonedRollback', 'RollbackIncomplete', 'SummarizeRequest']));
+    expect(entered).toEqual(
+      expect.arrayContaining(['RollBackDevice', 'RecordAbandonedRollback', 'RollbackIncomplete', 'SummarizeRequest']),
+    );
     expect(summary.counts).toEqual({ requested: 1, succeeded: 0, failed: 1, rolledBack: 0 });
-    expect(summary.devices).toEqual([{ thingName: 'sensor-1', coreDeviceThingName: 'core-a', ...abandonedRollback, rollback: { ...abandonedRollback.rollback, incomplete: expect.objectContaining(abandonedRollback.rollback.incomplete) } }]);
+    expect(summary.devices).toEqual([
+      {
+        thingName: 'sensor-1',
+        coreDeviceThingName: 'core-a',
+        ...abandonedRollback,
+        rollback: { ...abandonedRollback.rollback, incomplete: expect.objectContaining(abandonedRollback.rollback.incomplete) },
+      },
+    ]);
   });
 
   it('a device that could not be associated, whose rollback and its recording both keep failing, is reported failed at rollback', async () => {
@@ -116,7 +153,15 @@ describe('provision state machine, when Lambda itself keeps failing', () => {
       RecordAbandonedUnassociatedRollback: failing,
     });
 
-    expect(entered).toEqual(expect.arrayContaining(['RollBackUnassociatedDevice', 'RecordAbandonedUnassociatedRollback', 'UnassociatedRollbackIncomplete']));
-    expect(summary.devices).toEqual([expect.objectContaining({ thingName: 'sensor-1', ...abandonedRollback, rollback: expect.objectContaining({ incomplete: expect.objectContaining(abandonedRollback.rollback.incomplete) }) })]);
+    expect(entered).toEqual(
+      expect.arrayContaining(['RollBackUnassociatedDevice', 'RecordAbandonedUnassociatedRollback', 'UnassociatedRollbackIncomplete']),
+    );
+    expect(summary.devices).toEqual([
+      expect.objectContaining({
+        thingName: 'sensor-1',
+        ...abandonedRollback,
+        rollback: expect.objectContaining({ incomplete: expect.objectContaining(abandonedRollback.rollback.incomplete) }),
+      }),
+    ]);
   });
 });

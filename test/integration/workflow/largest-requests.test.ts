@@ -2,13 +2,19 @@ import { type HistoryEvent, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
 import type { $ZodType } from 'zod/v4/core';
 import { deprovisioningRequestSchema } from '../../../functions/domain/deprovisioning-request.ts';
-import { MAX_DEVICES_PER_REQUEST, MAX_PARAMETER_VALUE_CHARS, MAX_REQUEST_BYTES, MAX_SHARED_PARAMETERS_BYTES, MAX_TEMPLATE_BODY_CHARS } from '../../../functions/domain/limits.ts';
-import { jsonBytes, provisioningRequestSchema } from '../../../functions/domain/provisioning-request.ts';
 import { toProvisioningExecutionInput } from '../../../functions/domain/execution-input.ts';
+import {
+  MAX_DEVICES_PER_REQUEST,
+  MAX_PARAMETER_VALUE_CHARS,
+  MAX_REQUEST_BYTES,
+  MAX_SHARED_PARAMETERS_BYTES,
+  MAX_TEMPLATE_BODY_CHARS,
+} from '../../../functions/domain/limits.ts';
+import { jsonBytes, provisioningRequestSchema } from '../../../functions/domain/provisioning-request.ts';
 import { requestStatusSchema } from '../../../functions/domain/request-status.ts';
 import { validate } from '../../../functions/domain/validation.ts';
-import { shippedTemplates } from '../../../templates/index.ts';
 import { MAX_PAYLOAD_BYTES, payloadBytes } from '../../../local-cloud/services/stepfunctions/payload-quota.ts';
+import { shippedTemplates } from '../../../templates/index.ts';
 import { deviceCsr } from '../../support/device-certificates.ts';
 import { useServiceCloud } from '../../support/service-cloud.ts';
 import { waitForExecution } from '../../support/step-functions.ts';
@@ -37,7 +43,8 @@ function longestAccepted(request: (length: number) => unknown, schema: $ZodType 
 }
 
 /** A certificate ARN of another partition (its part after `aws`) and region: the local cloud resolves its certificate id. */
-const withPartitionAndRegion = (arn: string, partitionSuffix: string, region: string) => arn.replace(/^arn:[^:]+:iot:[^:]+:/, `arn:aws${partitionSuffix}:iot:${region}:`);
+const withPartitionAndRegion = (arn: string, partitionSuffix: string, region: string) =>
+  arn.replace(/^arn:[^:]+:iot:[^:]+:/, `arn:aws${partitionSuffix}:iot:${region}:`);
 
 const PROBE_ARN = `arn:aws:iot:us-east-1:000000000000:cert/${'ab'.repeat(32)}`;
 const probe = (device: Record<string, string> = {}, request: Record<string, unknown> = {}) => ({
@@ -68,7 +75,10 @@ const longestArn = (arn: string) => withPartitionAndRegion(arn, 'x'.repeat(longe
  * The default template, declaring the shared parameters, grown to the size limit with quotes, which JSON escapes
  * twice over once the template text sits in the execution state: the most bytes a template can take there.
  */
-function largestTemplate(sharedParameters: Record<string, string>, shipped: keyof typeof shippedTemplates = 'thing-with-attributes'): string {
+function largestTemplate(
+  sharedParameters: Record<string, string>,
+  shipped: keyof typeof shippedTemplates = 'thing-with-attributes',
+): string {
   const template = structuredClone(shippedTemplates[shipped]) as { Parameters: Record<string, unknown> };
   for (const name of Object.keys(sharedParameters)) template.Parameters[name] = { Type: 'String', Default: '' };
   template.Parameters.Padding = { Type: 'String', Default: '' };
@@ -113,7 +123,10 @@ describe('the largest requests', () => {
 
   async function registerCoreDevices(): Promise<void> {
     for (const coreDeviceThingName of coreDevices) {
-      const registered = await fetch(`${cloud.url}/_local/greengrass/core-devices`, { method: 'POST', body: JSON.stringify({ coreDeviceThingName }) });
+      const registered = await fetch(`${cloud.url}/_local/greengrass/core-devices`, {
+        method: 'POST',
+        body: JSON.stringify({ coreDeviceThingName }),
+      });
       expect(registered.status).toBe(200);
     }
   }
@@ -137,43 +150,67 @@ describe('the largest requests', () => {
     ['its own unknown core device', false],
     // The execution input repeats a request's core device for each device that names none.
     ['the one unknown core device the request names for all', true],
-  ])('provisioning, the largest request: every device registered, then refused by %s, is rolled back and reported', async (_, sharedCoreDevice) => {
-    const templateParameters = largestSharedParameters();
-    const templateBody = largestTemplate(templateParameters);
-    expect(templateBody.length).toBeGreaterThan(MAX_TEMPLATE_BODY_CHARS - 2);
-    expect(JSON.stringify(templateParameters).length).toBeGreaterThan(MAX_SHARED_PARAMETERS_BYTES - MAX_PARAMETER_VALUE_CHARS - 40);
-    const devices = (await devicesWithCertificates()).map(({ coreDeviceThingName, ...device }) => (sharedCoreDevice ? device : { ...device, coreDeviceThingName }));
-    // Each device's own parameters grown until the request is the largest that validation accepts.
-    const requestWithPadding = (length: number) => ({
-      requestId: 'largest-provisioning'.padEnd(longest.requestId, '-'),
-      ...(sharedCoreDevice && { coreDeviceThingName: coreDevices[0] }),
-      templateBody,
-      templateParameters,
-      devices: devices.map((device) => ({ ...device, parameters: { Shared0: 'p'.repeat(length) } })),
-    });
-    const request = requestWithPadding(longestAccepted(requestWithPadding));
-    expect(jsonBytes(request)).toBeGreaterThan(MAX_REQUEST_BYTES - MAX_DEVICES_PER_REQUEST * 2);
+  ])(
+    'provisioning, the largest request: every device registered, then refused by %s, is rolled back and reported',
+    async (_, sharedCoreDevice) => {
+      const templateParameters = largestSharedParameters();
+      const templateBody = largestTemplate(templateParameters);
+      expect(templateBody.length).toBeGreaterThan(MAX_TEMPLATE_BODY_CHARS - 2);
+      expect(JSON.stringify(templateParameters).length).toBeGreaterThan(MAX_SHARED_PARAMETERS_BYTES - MAX_PARAMETER_VALUE_CHARS - 40);
+      const devices = (await devicesWithCertificates()).map(({ coreDeviceThingName, ...device }) =>
+        sharedCoreDevice ? device : { ...device, coreDeviceThingName },
+      );
+      // Each device's own parameters grown until the request is the largest that validation accepts.
+      const requestWithPadding = (length: number) => ({
+        requestId: 'largest-provisioning'.padEnd(longest.requestId, '-'),
+        ...(sharedCoreDevice && { coreDeviceThingName: coreDevices[0] }),
+        templateBody,
+        templateParameters,
+        devices: devices.map((device) => ({ ...device, parameters: { Shared0: 'p'.repeat(length) } })),
+      });
+      const request = requestWithPadding(longestAccepted(requestWithPadding));
+      expect(jsonBytes(request)).toBeGreaterThan(MAX_REQUEST_BYTES - MAX_DEVICES_PER_REQUEST * 2);
 
-    const run = await cloud.provision(request, { timeoutMs: 120_000 });
+      const run = await cloud.provision(request, { timeoutMs: 120_000 });
 
-    expect(run.status).toBe('SUCCEEDED');
-    expect(run.summary.counts).toEqual({ requested: MAX_DEVICES_PER_REQUEST, succeeded: 0, failed: MAX_DEVICES_PER_REQUEST, rolledBack: MAX_DEVICES_PER_REQUEST });
-    expect(run.summary.devices[0]).toMatchObject({ status: 'FAILED', error: { step: 'associate', code: 'ResourceNotFoundException' }, rollback: { thingDeleted: true } });
-    expectEveryPayloadWithinTheQuota(run.history);
-    expect(cloud.clientThings()).toEqual([]);
-  }, 180_000);
+      expect(run.status).toBe('SUCCEEDED');
+      expect(run.summary.counts).toEqual({
+        requested: MAX_DEVICES_PER_REQUEST,
+        succeeded: 0,
+        failed: MAX_DEVICES_PER_REQUEST,
+        rolledBack: MAX_DEVICES_PER_REQUEST,
+      });
+      expect(run.summary.devices[0]).toMatchObject({
+        status: 'FAILED',
+        error: { step: 'associate', code: 'ResourceNotFoundException' },
+        rollback: { thingDeleted: true },
+      });
+      expectEveryPayloadWithinTheQuota(run.history);
+      expect(cloud.clientThings()).toEqual([]);
+    },
+    180_000,
+  );
 
   it('provisioning, the largest CSR template: every device failing inside the device Map, its rollback given up, is reported', async () => {
     const csr = await deviceCsr('largest');
     // One shared parameter gives way to the CSR, so that the shared parameters stay within their limit.
-    const templateParameters: Record<string, string> = { ...Object.fromEntries(Object.entries(largestSharedParameters()).slice(1)), CSR: csr };
+    const templateParameters: Record<string, string> = {
+      ...Object.fromEntries(Object.entries(largestSharedParameters()).slice(1)),
+      CSR: csr,
+    };
     const templateBody = largestTemplate(templateParameters, 'thing-with-certificate-from-csr');
-    const devices = coreDevices.map((coreDeviceThingName, index) => ({ thingName: longName('t', index, longest.thingName), coreDeviceThingName }));
+    const devices = coreDevices.map((coreDeviceThingName, index) => ({
+      thingName: longName('t', index, longest.thingName),
+      coreDeviceThingName,
+    }));
     // Attach fails every device after its thing and certificate exist; the rollback then gives up at DeleteCertificate, so
     // each device's record holds the most a record inside the Map can: ARNs, an error, detached principals, incomplete.
     cloud.cloud.admin.configureFaults({ serverError: { AttachThingPrincipal: 1, DeleteCertificate: 1 } });
 
-    const run = await cloud.provision({ requestId: 'largest-csr'.padEnd(longest.requestId, '-'), templateBody, templateParameters, devices }, { timeoutMs: 240_000 });
+    const run = await cloud.provision(
+      { requestId: 'largest-csr'.padEnd(longest.requestId, '-'), templateBody, templateParameters, devices },
+      { timeoutMs: 240_000 },
+    );
 
     expect(run.status).toBe('SUCCEEDED');
     expect(run.summary.counts).toMatchObject({ requested: MAX_DEVICES_PER_REQUEST, succeeded: 0, failed: MAX_DEVICES_PER_REQUEST });
@@ -187,24 +224,44 @@ describe('the largest requests', () => {
     // Each batch spends its retries and reaches the Catch, which used to keep the Lambda error's stack trace.
     cloud.cloud.admin.configureFaults({ serverError: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
 
-    const run = await cloud.provision({ requestId: 'largest-provisioning-catch'.padEnd(longest.requestId, '-'), devices }, { timeoutMs: 120_000 });
+    const run = await cloud.provision(
+      { requestId: 'largest-provisioning-catch'.padEnd(longest.requestId, '-'), devices },
+      { timeoutMs: 120_000 },
+    );
 
     expect(run.status).toBe('SUCCEEDED');
-    expect(run.summary.counts).toEqual({ requested: MAX_DEVICES_PER_REQUEST, succeeded: 0, failed: MAX_DEVICES_PER_REQUEST, rolledBack: MAX_DEVICES_PER_REQUEST });
-    expect(run.summary.devices[0]).toMatchObject({ status: 'FAILED', error: { step: 'associate', message: expect.stringMatching(/^the batch's call kept failing: /) } });
+    expect(run.summary.counts).toEqual({
+      requested: MAX_DEVICES_PER_REQUEST,
+      succeeded: 0,
+      failed: MAX_DEVICES_PER_REQUEST,
+      rolledBack: MAX_DEVICES_PER_REQUEST,
+    });
+    expect(run.summary.devices[0]).toMatchObject({
+      status: 'FAILED',
+      error: { step: 'associate', message: expect.stringMatching(/^the batch's call kept failing: /) },
+    });
     expectEveryPayloadWithinTheQuota(run.history);
   }, 180_000);
 
   it('deprovisioning: every device whose own core device keeps failing the call is reported, its thing kept', async () => {
     await registerCoreDevices();
     cloud.cloud.admin.configureFaults({ serverError: { BatchDisassociateClientDeviceFromCoreDevice: 1 } });
-    const devices = coreDevices.map((coreDeviceThingName, index) => ({ thingName: longName('t', index, longest.deprovisioningThingName), coreDeviceThingName }));
+    const devices = coreDevices.map((coreDeviceThingName, index) => ({
+      thingName: longName('t', index, longest.deprovisioningThingName),
+      coreDeviceThingName,
+    }));
 
-    const run = await cloud.deprovision({ requestId: 'largest-deprovisioning'.padEnd(longest.requestId, '-'), devices }, { timeoutMs: 120_000 });
+    const run = await cloud.deprovision(
+      { requestId: 'largest-deprovisioning'.padEnd(longest.requestId, '-'), devices },
+      { timeoutMs: 120_000 },
+    );
 
     expect(run.status).toBe('SUCCEEDED');
     expect(run.summary.counts).toMatchObject({ requested: MAX_DEVICES_PER_REQUEST, succeeded: 0, failed: MAX_DEVICES_PER_REQUEST });
-    expect(run.summary.devices[0]).toMatchObject({ status: 'FAILED', error: { step: 'disassociate', message: expect.stringMatching(/^the batch's call kept failing: /) } });
+    expect(run.summary.devices[0]).toMatchObject({
+      status: 'FAILED',
+      error: { step: 'disassociate', message: expect.stringMatching(/^the batch's call kept failing: /) },
+    });
     expectEveryPayloadWithinTheQuota(run.history);
   }, 180_000);
 
@@ -225,7 +282,11 @@ describe('the largest requests', () => {
     expect(validate(provisioningRequestSchema, request).ok).toBe(false);
     const requestId = 'outgrown-by-its-principals';
     const { executionArn } = await cloud.sfn.send(
-      new StartExecutionCommand({ stateMachineArn: process.env.PROVISION_STATE_MACHINE_ARN, name: requestId, input: JSON.stringify({ ...toProvisioningExecutionInput(request, requestId, 6), leaseOwner: requestId }) }),
+      new StartExecutionCommand({
+        stateMachineArn: process.env.PROVISION_STATE_MACHINE_ARN,
+        name: requestId,
+        input: JSON.stringify({ ...toProvisioningExecutionInput(request, requestId, 6), leaseOwner: requestId }),
+      }),
     );
     const ended = await waitForExecution(cloud.sfn, executionArn as string, { timeoutMs: 60_000 });
     expect(ended, ended.cause).toMatchObject({ status: 'FAILED', error: 'States.DataLimitExceeded' });
@@ -233,15 +294,25 @@ describe('the largest requests', () => {
 
     const { handler } = await import('../../../functions/get-provisioning-request.ts');
     const context = { getRemainingTimeInMillis: () => 30_000, functionName: 'get', awsRequestId: 'req' } as never;
-    const response = (await handler({ httpMethod: 'GET', headers: {}, pathParameters: { requestId } } as never, context)) as { statusCode: number; body: string };
+    const response = (await handler({ httpMethod: 'GET', headers: {}, pathParameters: { requestId } } as never, context)) as {
+      statusCode: number;
+      body: string;
+    };
 
     expect(response.statusCode).toBe(200);
     const status = requestStatusSchema.parse(JSON.parse(response.body));
     expect(status).toMatchObject({ executionStatus: 'FAILED', outcome: 'UNKNOWN', error: { code: 'States.DataLimitExceeded' } });
     expect(status.summary).toBeUndefined();
-    expect(status.unsettled?.message).toMatch(/^The execution ended FAILED before it could report its devices.*send the same request again under a new requestId/);
+    expect(status.unsettled?.message).toMatch(
+      /^The execution ended FAILED before it could report its devices.*send the same request again under a new requestId/,
+    );
     expect(status.unsettled?.devices).toEqual(
-      request.devices.map((device) => ({ thingName: device.thingName, coreDeviceThingName: 'core-a', principal: device.principal, status: 'UNKNOWN' })),
+      request.devices.map((device) => ({
+        thingName: device.thingName,
+        coreDeviceThingName: 'core-a',
+        principal: device.principal,
+        status: 'UNKNOWN',
+      })),
     );
   }, 120_000);
 });

@@ -12,7 +12,11 @@ describe('provision state machine, in scaled real time', () => {
 
   it('rollback while a detachment propagates: the retry that deletes the thing still reports what was detached', async () => {
     const requested = await Promise.all(
-      ['propagating-0', 'propagating-1'].map(async (thingName) => ({ thingName, principal: await cloud.createCertificate(), coreDeviceThingName: 'core-a' })),
+      ['propagating-0', 'propagating-1'].map(async (thingName) => ({
+        thingName,
+        principal: await cloud.createCertificate(),
+        coreDeviceThingName: 'core-a',
+      })),
     );
     cloud.cloud.admin.configureFaults({ entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
     const run = await cloud.provision({ devices: requested });
@@ -32,7 +36,11 @@ describe('provision state machine, in scaled real time', () => {
   it('lost CSR registrations: each stray certificate is deleted once its detachment has propagated, none left behind', async () => {
     cloud.cloud.admin.configureFaults({ seed: 4, failAfterCommit: { RegisterThing: 0.5 } });
     const requested = await Promise.all(
-      Array.from({ length: 6 }, async (_, index) => ({ thingName: `csr-propagating-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: await deviceCsr(`csr-propagating-${index}`) } })),
+      Array.from({ length: 6 }, async (_, index) => ({
+        thingName: `csr-propagating-${index}`,
+        coreDeviceThingName: 'core-a',
+        parameters: { CSR: await deviceCsr(`csr-propagating-${index}`) },
+      })),
     );
     const run = await cloud.provision({ templateName: 'thing-with-certificate-from-csr', devices: requested });
 

@@ -35,7 +35,11 @@ describe('provision state machine', () => {
     const run = await cloud.provision({ requestId: 'happy-path', templateParameters: { Site: 'plant-1' }, devices: requested });
 
     expect(run.status).toBe('SUCCEEDED');
-    expect(run.summary).toMatchObject({ requestId: 'happy-path', status: 'SUCCEEDED', counts: { requested: 3, succeeded: 3, failed: 0, rolledBack: 0 } });
+    expect(run.summary).toMatchObject({
+      requestId: 'happy-path',
+      status: 'SUCCEEDED',
+      counts: { requested: 3, succeeded: 3, failed: 0, rolledBack: 0 },
+    });
     for (const device of requested) {
       expect(run.summary.devices).toContainEqual({
         thingName: device.thingName,
@@ -110,7 +114,10 @@ describe('provision state machine', () => {
     );
     cloud.cloud.admin.configureFaults({ entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
     const run = await cloud.provision({
-      devices: [...(await devices(2, 'rollback-new')), { thingName: 'rollback-existing', principal: existing, coreDeviceThingName: 'core-a' }],
+      devices: [
+        ...(await devices(2, 'rollback-new')),
+        { thingName: 'rollback-existing', principal: existing, coreDeviceThingName: 'core-a' },
+      ],
     });
 
     expect(run.summary).toMatchObject({ status: 'FAILED', counts: { requested: 3, succeeded: 0, failed: 3, rolledBack: 3 } });
@@ -127,9 +134,14 @@ describe('provision state machine', () => {
   it('rollback gives a certificate attached NON_EXCLUSIVE_THING before the request, which the request made EXCLUSIVE_THING, its type back', async () => {
     const shared = await cloud.createCertificate();
     await cloud.iot.send(
-      new RegisterThingCommand({ templateBody: JSON.stringify(shippedTemplates['thing-with-attributes']), parameters: { ThingName: 'non-exclusive-before' } }),
+      new RegisterThingCommand({
+        templateBody: JSON.stringify(shippedTemplates['thing-with-attributes']),
+        parameters: { ThingName: 'non-exclusive-before' },
+      }),
     );
-    await cloud.iot.send(new AttachThingPrincipalCommand({ thingName: 'non-exclusive-before', principal: shared, thingPrincipalType: 'NON_EXCLUSIVE_THING' }));
+    await cloud.iot.send(
+      new AttachThingPrincipalCommand({ thingName: 'non-exclusive-before', principal: shared, thingPrincipalType: 'NON_EXCLUSIVE_THING' }),
+    );
     cloud.cloud.admin.configureFaults({ entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
     cloud.cloud.admin.resetMetrics();
     const run = await cloud.provision({
@@ -149,12 +161,17 @@ describe('provision state machine', () => {
 
   it('a rollback call that fails is retried on its own: a throttled delete does not list or detach again', async () => {
     const requested = await devices(4, 'call-by-call');
-    cloud.cloud.admin.configureFaults({ seed: 5, throttle: { DeleteThing: 0.7 }, entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
+    cloud.cloud.admin.configureFaults({
+      seed: 5,
+      throttle: { DeleteThing: 0.7 },
+      entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 },
+    });
     cloud.cloud.admin.resetMetrics();
     const run = await cloud.provision({ devices: requested });
 
     expect(run.summary.counts).toMatchObject({ requested: 4, failed: 4, rolledBack: 4 });
-    for (const device of run.summary.devices) expect(device.rollback).toEqual({ detachedPrincipals: [device.certificateArn], thingDeleted: true, certificateDeleted: false });
+    for (const device of run.summary.devices)
+      expect(device.rollback).toEqual({ detachedPrincipals: [device.certificateArn], thingDeleted: true, certificateDeleted: false });
     const metrics = cloud.cloud.admin.metrics();
     expect(metrics.DeleteThing?.throttled).toBeGreaterThan(0);
     expect([metrics.ListThingPrincipals?.calls, metrics.DetachThingPrincipal?.calls]).toEqual([4, 4]);
@@ -163,7 +180,10 @@ describe('provision state machine', () => {
 
   it('rollback after a failed attach: the thing this request registered is deleted', async () => {
     const missingCertificate = `arn:aws:iot:us-east-1:000000000000:cert/${'e'.repeat(64)}`;
-    const run = await cloud.provision({ coreDeviceThingName: 'core-a', devices: [{ thingName: 'attach-fails', principal: missingCertificate }] });
+    const run = await cloud.provision({
+      coreDeviceThingName: 'core-a',
+      devices: [{ thingName: 'attach-fails', principal: missingCertificate }],
+    });
 
     expect(run.summary.devices[0]).toMatchObject({
       status: 'FAILED',
@@ -189,11 +209,14 @@ describe('provision state machine', () => {
     expect(certificates.map((certificate) => certificate.certificateId)).toEqual([certificateId(unrelated)]);
   });
 
-  it('a rollback that outlasts its retries keeps the device\'s original error and says what remains', async () => {
+  it("a rollback that outlasts its retries keeps the device's original error and says what remains", async () => {
     const missingCertificate = `arn:aws:iot:us-east-1:000000000000:cert/${'e'.repeat(64)}`;
     const [unassociated] = await devices(1, 'gave-up-associate');
     cloud.cloud.admin.configureFaults({ throttle: { DeleteThing: 1 }, entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
-    const run = await cloud.provision({ coreDeviceThingName: 'core-a', devices: [{ thingName: 'gave-up-attach', principal: missingCertificate }, unassociated!] });
+    const run = await cloud.provision({
+      coreDeviceThingName: 'core-a',
+      devices: [{ thingName: 'gave-up-attach', principal: missingCertificate }, unassociated!],
+    });
 
     const incomplete = { step: 'rollback', code: 'ThrottlingException', message: expect.stringContaining('gave up after its retries') };
     const outcome = (thingName: string) => run.summary.devices.find((device) => device.thingName === thingName);
@@ -214,7 +237,12 @@ describe('provision state machine', () => {
     expect(eventsOf(run.history, 'TaskStateEntered', 'RecordAbandonedRollback')).toHaveLength(1);
     expect(eventsOf(run.history, 'TaskStateEntered', 'RecordAbandonedUnassociatedRollback')).toHaveLength(1);
     expect(run.summary.counts).toMatchObject({ failed: 2, rolledBack: 1 });
-    expect(cloud.clientThings().map((thing) => thing.thingName).sort()).toEqual(['gave-up-associate-0', 'gave-up-attach']);
+    expect(
+      cloud
+        .clientThings()
+        .map((thing) => thing.thingName)
+        .sort(),
+    ).toEqual(['gave-up-associate-0', 'gave-up-attach']);
   });
 
   it('an unknown core device fails its batch with ResourceNotFoundException and rolls the devices back', async () => {
@@ -250,26 +278,43 @@ describe('provision state machine', () => {
     expect(cloud.cloud.admin.state().associations['core-a']).toHaveLength(150);
   });
 
-  it.each([true, false])('a lost RegisterThing response with a CSR template leaves the device exactly one certificate (rollbackOnFailure: %s)', async (rollbackOnFailure) => {
-    cloud.cloud.admin.configureFaults({ seed: 4, failAfterCommit: { RegisterThing: 0.5 } });
-    const requested = await Promise.all(
-      Array.from({ length: 6 }, async (_, index) => ({ thingName: `csr-retry-${rollbackOnFailure}-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: await deviceCsr(`csr-retry-${index}`) } })),
-    );
-    const run = await cloud.provision({ templateName: 'thing-with-certificate-from-csr', rollbackOnFailure, devices: requested });
+  it.each([true, false])(
+    'a lost RegisterThing response with a CSR template leaves the device exactly one certificate (rollbackOnFailure: %s)',
+    async (rollbackOnFailure) => {
+      cloud.cloud.admin.configureFaults({ seed: 4, failAfterCommit: { RegisterThing: 0.5 } });
+      const requested = await Promise.all(
+        Array.from({ length: 6 }, async (_, index) => ({
+          thingName: `csr-retry-${rollbackOnFailure}-${index}`,
+          coreDeviceThingName: 'core-a',
+          parameters: { CSR: await deviceCsr(`csr-retry-${index}`) },
+        })),
+      );
+      const run = await cloud.provision({ templateName: 'thing-with-certificate-from-csr', rollbackOnFailure, devices: requested });
 
-    expect(run.summary.counts).toMatchObject({ requested: 6, succeeded: 6 });
-    expect(failedAttempts(run.history)).toContain('InternalFailureException');
-    const { thingPrincipals, certificates } = cloud.cloud.admin.state();
-    for (const device of run.summary.devices) {
-      expect(thingPrincipals[device.thingName]?.map((attachment) => attachment.principal)).toEqual([certificateId(device.certificateArn!)]);
-    }
-    expect(certificates.map((certificate) => certificate.status)).toEqual(Array(6).fill('ACTIVE'));
-  });
+      expect(run.summary.counts).toMatchObject({ requested: 6, succeeded: 6 });
+      expect(failedAttempts(run.history)).toContain('InternalFailureException');
+      const { thingPrincipals, certificates } = cloud.cloud.admin.state();
+      for (const device of run.summary.devices) {
+        expect(thingPrincipals[device.thingName]?.map((attachment) => attachment.principal)).toEqual([
+          certificateId(device.certificateArn!),
+        ]);
+      }
+      expect(certificates.map((certificate) => certificate.status)).toEqual(Array(6).fill('ACTIVE'));
+    },
+  );
 
   it('lost CSR registrations whose stray certificates are throttled while being retired leave none behind', async () => {
-    cloud.cloud.admin.configureFaults({ seed: 8, failAfterCommit: { RegisterThing: 0.5 }, throttle: { UpdateCertificate: 0.3, DetachThingPrincipal: 0.3 } });
+    cloud.cloud.admin.configureFaults({
+      seed: 8,
+      failAfterCommit: { RegisterThing: 0.5 },
+      throttle: { UpdateCertificate: 0.3, DetachThingPrincipal: 0.3 },
+    });
     const requested = await Promise.all(
-      Array.from({ length: 12 }, async (_, index) => ({ thingName: `csr-throttled-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: await deviceCsr(`csr-throttled-${index}`) } })),
+      Array.from({ length: 12 }, async (_, index) => ({
+        thingName: `csr-throttled-${index}`,
+        coreDeviceThingName: 'core-a',
+        parameters: { CSR: await deviceCsr(`csr-throttled-${index}`) },
+      })),
     );
     const run = await cloud.provision({ templateName: 'thing-with-certificate-from-csr', devices: requested });
 
@@ -279,7 +324,11 @@ describe('provision state machine', () => {
     const provisioned = run.summary.devices.filter((device) => device.status === 'PROVISIONED');
     expect(provisioned.length).toBeGreaterThan(6);
     const { thingPrincipals, certificates } = cloud.cloud.admin.state();
-    const attached = new Set(Object.values(thingPrincipals).flat().map((attachment) => attachment.principal));
+    const attached = new Set(
+      Object.values(thingPrincipals)
+        .flat()
+        .map((attachment) => attachment.principal),
+    );
     expect(certificates.filter((certificate) => !attached.has(certificate.certificateId))).toEqual([]);
     for (const device of provisioned) {
       expect(thingPrincipals[device.thingName]?.map((attachment) => attachment.principal)).toEqual([certificateId(device.certificateArn!)]);

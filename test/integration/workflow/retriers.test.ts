@@ -40,7 +40,11 @@ describe('every retrier and every Catch of every task', () => {
     forEachState(definition, (name, state) => {
       if (state.Type !== 'Task') return;
       const [functionName] = (state.Resource as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'];
-      tasks.set(name, { functionName, retriers: (state.Retry as Retrier[] | undefined) ?? [], catchers: (state.Catch as Catcher[] | undefined) ?? [] });
+      tasks.set(name, {
+        functionName,
+        retriers: (state.Retry as Retrier[] | undefined) ?? [],
+        catchers: (state.Catch as Catcher[] | undefined) ?? [],
+      });
       state.Resource = `arn:aws:lambda:us-east-1:000000000000:function:${name}`;
     });
     return { machine: new StateMachine(definition, { validationOptions: { checkArn: false } }), tasks };
@@ -50,9 +54,19 @@ describe('every retrier and every Catch of every task', () => {
    * Each Task fails once per retrier before it calls its handler; `failing` (if given) fails every time, with
    * `failure`, and so do the tasks whose Catch leads to it (it runs only when they have failed).
    */
-  async function runWithOneFailurePerRetrier(machineKey: string, input: unknown, executionName: string, failing?: string, failure = PERMANENT) {
+  async function runWithOneFailurePerRetrier(
+    machineKey: string,
+    input: unknown,
+    executionName: string,
+    failing?: string,
+    failure = PERMANENT,
+  ) {
     const { machine, tasks } = machineWithFailingTasks(machineKey);
-    const failingTasks = new Set(failing ? [failing, ...[...tasks].filter(([, { catchers }]) => catchers.some((catcher) => catcher.Next === failing)).map(([name]) => name)] : []);
+    const failingTasks = new Set(
+      failing
+        ? [failing, ...[...tasks].filter(([, { catchers }]) => catchers.some((catcher) => catcher.Next === failing)).map(([name]) => name)]
+        : [],
+    );
     const attempts = new Map<string, number>();
     const handlers = Object.fromEntries(
       [...tasks].map(([name, { functionName, retriers }]) => [
@@ -63,14 +77,24 @@ describe('every retrier and every Catch of every task', () => {
           attempts.set(key, attempt + 1);
           if (failingTasks.has(name)) throw Object.assign(new Error('injected: fails every time'), { name: failure });
           const retrier = retriers[attempt];
-          if (retrier) throw Object.assign(new Error(`injected before the call: ${retrier.ErrorEquals[0]}`), { name: retrier.ErrorEquals[0] });
+          if (retrier)
+            throw Object.assign(new Error(`injected before the call: ${retrier.ErrorEquals[0]}`), { name: retrier.ErrorEquals[0] });
           return cloud.lambdas.invoke(functionName, taskInput);
         },
       ]),
     );
     const execution = machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: Object.fromEntries([...tasks.keys()].map((name) => [name, 0])) },
-      context: { Execution: { Id: `arn:aws:states:us-east-1:000000000000:execution:${machineKey}:${executionName}`, Name: executionName, Input: input as never } },
+      overrides: {
+        taskResourceLocalHandlers: handlers as never,
+        retryIntervalOverrides: Object.fromEntries([...tasks.keys()].map((name) => [name, 0])),
+      },
+      context: {
+        Execution: {
+          Id: `arn:aws:states:us-east-1:000000000000:execution:${machineKey}:${executionName}`,
+          Name: executionName,
+          Input: input as never,
+        },
+      },
     });
     const events = [];
     for await (const event of execution.eventLogs) events.push(event);
@@ -115,7 +139,17 @@ describe('every retrier and every Catch of every task', () => {
     const run = await runWithOneFailurePerRetrier('provision', startedInput(reference.history), 'retriers-provision');
 
     expect(run.output).toEqual(reference.summary);
-    for (const state of ['InspectThing', 'RegisterThing', 'AttachPrincipal', 'RollBackDevice', 'PlanAssociations', 'AssociateBatch', 'SettleAssociations', 'RollBackUnassociatedDevice', 'SummarizeRequest']) {
+    for (const state of [
+      'InspectThing',
+      'RegisterThing',
+      'AttachPrincipal',
+      'RollBackDevice',
+      'PlanAssociations',
+      'AssociateBatch',
+      'SettleAssociations',
+      'RollBackUnassociatedDevice',
+      'SummarizeRequest',
+    ]) {
       expect(run.entered.has(state), state).toBe(true);
     }
     expectEveryRetrierFired(run);
@@ -126,13 +160,18 @@ describe('every retrier and every Catch of every task', () => {
     const principal = await cloud.createCertificate();
     const provisioned = await cloud.provision({ devices: [{ thingName: 'retried-remove', principal, coreDeviceThingName: 'core-a' }] });
     expect(provisioned.summary.status).toBe('SUCCEEDED');
-    const reference = await cloud.deprovision({ requestId: 'retriers-deprovision', coreDeviceThingName: 'core-a', devices: [{ thingName: 'retried-remove' }, { thingName: 'retried-never-existed' }] });
+    const reference = await cloud.deprovision({
+      requestId: 'retriers-deprovision',
+      coreDeviceThingName: 'core-a',
+      devices: [{ thingName: 'retried-remove' }, { thingName: 'retried-never-existed' }],
+    });
     expect(reference.summary).toMatchObject({ status: 'SUCCEEDED', counts: { requested: 2, succeeded: 2 } });
 
     const run = await runWithOneFailurePerRetrier('deprovision', startedInput(reference.history), 'retriers-deprovision');
 
     expect(run.output).toEqual(reference.summary);
-    for (const state of ['DisassociateBatch', 'SettleDisassociations', 'DetachPrincipals', 'DeleteThing', 'SummarizeRequest']) expect(run.entered.has(state), state).toBe(true);
+    for (const state of ['DisassociateBatch', 'SettleDisassociations', 'DetachPrincipals', 'DeleteThing', 'SummarizeRequest'])
+      expect(run.entered.has(state), state).toBe(true);
     expectEveryRetrierFired(run);
     expect(cloud.clientThings()).toEqual([]);
   });
@@ -154,7 +193,11 @@ describe('every retrier and every Catch of every task', () => {
   /** Each Catch with the error that reaches it: PERMANENT for States.ALL, else the one it names (RequestCancelled). */
   function catchingTasks(machineKey: string): Array<[string, string, string]> {
     return [...machineWithFailingTasks(machineKey).tasks].flatMap(([name, { catchers }]) =>
-      catchers.map((catcher): [string, string, string] => [name, catcher.Next, catcher.ErrorEquals.includes('States.ALL') ? PERMANENT : (catcher.ErrorEquals[0] as string)]),
+      catchers.map((catcher): [string, string, string] => [
+        name,
+        catcher.Next,
+        catcher.ErrorEquals.includes('States.ALL') ? PERMANENT : (catcher.ErrorEquals[0] as string),
+      ]),
     );
   }
 

@@ -19,7 +19,12 @@ describe('a task without a Catch that fails', () => {
   });
 
   it('fails the execution with its error, and GET answers the execution FAILED, its outcome UNKNOWN, with the message of that error (no stack trace) and no summary', async () => {
-    const input = { requestId: 'uncaught', options: { detachPrincipals: true, deleteThings: true }, devices: { thingName: 'not-a-list' }, batches: [] };
+    const input = {
+      requestId: 'uncaught',
+      options: { detachPrincipals: true, deleteThings: true },
+      devices: { thingName: 'not-a-list' },
+      batches: [],
+    };
     const { executionArn } = await cloud.sfn.send(
       new StartExecutionCommand({ stateMachineArn: cloud.stateMachineArn('deprovision'), name: 'uncaught', input: JSON.stringify(input) }),
     );
@@ -33,10 +38,20 @@ describe('a task without a Catch that fails', () => {
     expect(eventsOf(history, 'MapStateEntered', 'RemoveDevices')).toEqual([]);
     expect(eventsOf(history, 'TaskStateEntered', 'SummarizeRequest')).toEqual([]);
 
-    const response = await get({ httpMethod: 'GET', pathParameters: { requestId: 'uncaught' }, headers: {} } as unknown as APIGatewayProxyEvent);
+    const response = await get({
+      httpMethod: 'GET',
+      pathParameters: { requestId: 'uncaught' },
+      headers: {},
+    } as unknown as APIGatewayProxyEvent);
     expect(response.statusCode).toBe(200);
     const status = JSON.parse(response.body);
-    expect(status).toMatchObject({ requestId: 'uncaught', executionArn, executionStatus: 'FAILED', outcome: 'UNKNOWN', error: { code: 'TypeError' } });
+    expect(status).toMatchObject({
+      requestId: 'uncaught',
+      executionArn,
+      executionStatus: 'FAILED',
+      outcome: 'UNKNOWN',
+      error: { code: 'TypeError' },
+    });
     expect(status.summary).toBeUndefined();
     // The Lambda error's message only: its stack trace (the service's file paths) stays out of the answer.
     expect(status.error.message).toMatch(/not a function|not iterable/);

@@ -4,7 +4,7 @@ import type { Metafile } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { bytesByPackage, esbuildOptionsOf } from '../../../bench/bundles.ts';
 import { countHistory, lostDevices, registryCalls } from '../../../bench/harness.ts';
-import { renderMarkdown, type BenchResults } from '../../../bench/report.ts';
+import { type BenchResults, renderMarkdown } from '../../../bench/report.ts';
 import { median, percentile, summarize } from '../../../bench/stats.ts';
 import type { StateSnapshot } from '../../../local-cloud/store.ts';
 
@@ -24,7 +24,11 @@ describe('bench stats', () => {
 describe('bench counters', () => {
   it('counts IoT and Greengrass calls, not Step Functions ones', () => {
     const counters = (calls: number, throttled = 0) => ({ calls, throttled, succeeded: calls - throttled, failed: 0 });
-    const calls = registryCalls({ RegisterThing: counters(12, 2), BatchAssociateClientDeviceWithCoreDevice: counters(1), StartExecution: counters(5) });
+    const calls = registryCalls({
+      RegisterThing: counters(12, 2),
+      BatchAssociateClientDeviceWithCoreDevice: counters(1),
+      StartExecution: counters(5),
+    });
     expect(calls).toEqual({ calls: 13, throttled: 2, byOperation: { RegisterThing: 12, BatchAssociateClientDeviceWithCoreDevice: 1 } });
   });
 
@@ -58,7 +62,11 @@ describe('bench counters', () => {
 
   it('finds devices that are not present, attached and associated', () => {
     const certificate = (id: string) => `arn:aws:iot:us-east-1:000000000000:cert/${id}`;
-    const devices = ['a', 'b', 'c', 'd'].map((name) => ({ thingName: name, principal: certificate(`${name}1`), coreDeviceThingName: 'core' }));
+    const devices = ['a', 'b', 'c', 'd'].map((name) => ({
+      thingName: name,
+      principal: certificate(`${name}1`),
+      coreDeviceThingName: 'core',
+    }));
     const snapshot = {
       things: [{ thingName: 'a' }, { thingName: 'b' }, { thingName: 'c' }],
       thingPrincipals: {
@@ -74,7 +82,10 @@ describe('bench counters', () => {
 
 describe('bundle helpers', () => {
   it('maps custom.esbuild the way serverless-esbuild does', async () => {
-    const options = await esbuildOptionsOf({ bundle: true, format: 'esm', outputFileExtension: '.mjs', exclude: [], packager: 'npm' }, ROOT);
+    const options = await esbuildOptionsOf(
+      { bundle: true, format: 'esm', outputFileExtension: '.mjs', exclude: [], packager: 'npm' },
+      ROOT,
+    );
     expect(options).toEqual({ bundle: true, format: 'esm', external: [], plugins: [], outExtension: { '.js': '.mjs' } });
     expect((await esbuildOptionsOf({ bundle: true }, ROOT)).external).toEqual(['aws-sdk']);
   });
@@ -109,17 +120,45 @@ describe('bundle helpers', () => {
 
 describe('report', () => {
   it('renders the machine, the targets met and missed, and every scaling size', () => {
-    const cost = { devices: 10, transitionsPerDevice: 3, billedTransitionsPerDevice: 3, apiCallsPerDevice: 3.01, apiCallsPerDeviceWithoutRollback: 2.01, lost: 0 };
+    const cost = {
+      devices: 10,
+      transitionsPerDevice: 3,
+      billedTransitionsPerDevice: 3,
+      apiCallsPerDevice: 3.01,
+      apiCallsPerDeviceWithoutRollback: 2.01,
+      lost: 0,
+    };
     const results: BenchResults = {
       mode: 'full',
       date: '2026-11-23T00:00:00.000Z',
       machine: { cpuModel: 'Test CPU', cores: 2, memoryGiB: 24, node: 'v24.0.0', platform: 'linux-x64' },
       wallSeconds: 100,
       quotaEfficiency: {
-        devices: 1000, quotaFloorSeconds: 10, seconds: 10.5, ratio: 0.952, throttled: 3, lost: 0, deviceStepSeconds: 0.03, deviceConcurrency: 4,
+        devices: 1000,
+        quotaFloorSeconds: 10,
+        seconds: 10.5,
+        ratio: 0.952,
+        throttled: 3,
+        lost: 0,
+        deviceStepSeconds: 0.03,
+        deviceConcurrency: 4,
         peer: { seconds: 9, ratio: 1.1, throttled: 900, lost: 80 },
       },
-      fleetRun: { devices: 20_000, coreDevices: 20, quotaScale: 20, seconds: 125, floorSeconds: 100, ratio: 0.8, lost: 0, peakRssMiB: 800, throttled: 10 },
+      fleetRun: {
+        devices: 20_000,
+        coreDevices: 20,
+        quotaScale: 20,
+        seconds: 125,
+        floorSeconds: 100,
+        ratio: 0.8,
+        lost: 0,
+        peakRssMiB: 800,
+        throttled: 10,
+      },
+      fleetMemory: [
+        { devices: 10_000, seconds: 60, devicesPerSecond: 166.7, peakRssMiB: 600, endRssMiB: 550, outcome: 'SUCCEEDED', totals: {} },
+        { devices: 100_000, seconds: 600, devicesPerSecond: 166.7, peakRssMiB: 1100, endRssMiB: 800, outcome: 'SUCCEEDED', totals: {} },
+      ],
       cost,
       costThrottled: cost,
       latency: { runs: 200, p50Ms: 12, p99Ms: 30, executionP50Ms: 9, executionP99Ms: 27 },
@@ -127,8 +166,22 @@ describe('report', () => {
         importRuns: 5,
         nodeHttpsImportMs: 9,
         functions: [
-          { name: 'startProvisioning', bytes: 500 * 1024, importMs: 40, fastestImportMs: 35, largestPackages: [{ name: 'zod', bytes: 1024 }], peer: { bytes: 1600 * 1024, importMs: 100, importRatio: 0.4 } },
-          { name: 'registerThing', bytes: 200 * 1024, importMs: 30, fastestImportMs: 28, largestPackages: [], peer: { bytes: 1500 * 1024, importMs: 40, importRatio: 0.75 } },
+          {
+            name: 'startProvisioning',
+            bytes: 500 * 1024,
+            importMs: 40,
+            fastestImportMs: 35,
+            largestPackages: [{ name: 'zod', bytes: 1024 }],
+            peer: { bytes: 1600 * 1024, importMs: 100, importRatio: 0.4 },
+          },
+          {
+            name: 'registerThing',
+            bytes: 200 * 1024,
+            importMs: 30,
+            fastestImportMs: 28,
+            largestPackages: [],
+            peer: { bytes: 1500 * 1024, importMs: 40, importRatio: 0.75 },
+          },
           { name: 'planAssociations', bytes: 40 * 1024, importMs: 9, fastestImportMs: 8, largestPackages: [] },
         ],
       },
@@ -139,7 +192,12 @@ describe('report', () => {
     expect(markdown).toMatch(/quotaEfficiency.*\| 0\.952 .*\| yes \|/);
     expect(markdown).toMatch(/rollbackOnFailure true \(default\) \| 3\.01 \| ≤ 2\.05 \| \*\*no\*\* \|/);
     expect(markdown).toMatch(/bundles: largest \(startProvisioning\) \| 500 KiB .*\*\*no\*\*/);
-    expect(markdown).toMatch(/fleetRun: 20000 devices over 20 core devices.*\| 0\.8 \(125 s, 10 throttled, 0 lost, peak RSS 800 MiB\) \| ≥ 0\.85, 0 lost, ≤ 1024 MiB \| \*\*no\*\* \|/);
+    expect(markdown).toMatch(
+      /fleetRun: 20000 devices over 20 core devices.*\| 0\.8 \(125 s, 10 throttled, 0 lost, peak RSS 800 MiB\) \| ≥ 0\.85, 0 lost, ≤ 1024 MiB \| \*\*no\*\* \|/,
+    );
+    expect(markdown).toMatch(/fleetMemory: 10,000 devices.*\| 600 MiB \(550 MiB at the end; 60 s, SUCCEEDED\) \| ≤ 1024 MiB \| yes \|/);
+    expect(markdown).toMatch(/fleetMemory: 100,000 devices.*\| 1100 MiB .*\| \*\*no\*\* \|/);
+    expect(markdown).toMatch(/fleetMemory: peak at 100,000 \/ at 10,000 devices \| 1\.83 \| ≤ 1\.3 \| \*\*no\*\* \|/);
     expect(markdown).toMatch(/cold import \/ its peer's.*highest: registerThing.*\| 0\.75 \(30 \/ 40 ms\) \| ≤ 0\.6 each \| \*\*no\*\* \|/);
     expect(markdown).toContain('| startProvisioning | 500 KiB | 40 · 35 ms | 1600 KiB, 100 ms | 0.4 | zod 1 KiB |');
     expect(markdown).toContain('| planAssociations | 40 KiB | 9 · 8 ms | — (no SDK client) | — |  |');
@@ -147,4 +205,3 @@ describe('report', () => {
     expect(markdown).toContain('| 10000 |');
   });
 });
-

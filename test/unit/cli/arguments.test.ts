@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseArguments, requestFieldsOf, type CliOptions } from '../../../cli/arguments.ts';
+import { type CliOptions, parseArguments, requestFieldsOf } from '../../../cli/arguments.ts';
 import { DEPROVISIONING, PROVISIONING } from '../../../functions/domain/fleet-workflow.ts';
 
 function options(...argv: string[]): CliOptions {
@@ -20,8 +20,15 @@ describe('parseArguments', () => {
       dryRun: false,
       server: false,
       overrides: {
-        templateParameters: {}, coreDeviceThingName: undefined, templateName: undefined, templateFile: undefined, thingPrincipalType: undefined, rollbackOnFailure: undefined,
-        disassociate: undefined, detachPrincipals: undefined, deleteThings: undefined,
+        templateParameters: {},
+        coreDeviceThingName: undefined,
+        templateName: undefined,
+        templateFile: undefined,
+        thingPrincipalType: undefined,
+        rollbackOnFailure: undefined,
+        disassociate: undefined,
+        detachPrincipals: undefined,
+        deleteThings: undefined,
       },
     });
   });
@@ -30,19 +37,42 @@ describe('parseArguments', () => {
     const deprovision = options('fleet.csv', '--deprovision', '--core', 'core-a', '--no-delete', '--no-detach');
 
     expect(deprovision).toMatchObject({ workflow: DEPROVISIONING, reportPrefix: './iot-deprovision-report' });
-    expect(deprovision.overrides).toMatchObject({ coreDeviceThingName: 'core-a', deleteThings: false, detachPrincipals: false, disassociate: undefined });
+    expect(deprovision.overrides).toMatchObject({
+      coreDeviceThingName: 'core-a',
+      deleteThings: false,
+      detachPrincipals: false,
+      disassociate: undefined,
+    });
     expect(options('fleet.csv', '--deprovision', '--report', 'out/r').reportPrefix).toBe('out/r');
   });
 
   it('reads request options, repeated --param (a value may hold "="), and --no-rollback', () => {
-    const { overrides } = options('fleet.csv', '--core', 'core-a', '--param', 'Site=berlin', '--param', 'Query=a=b', '--principal-type', 'NON_EXCLUSIVE_THING', '--no-rollback');
+    const { overrides } = options(
+      'fleet.csv',
+      '--core',
+      'core-a',
+      '--param',
+      'Site=berlin',
+      '--param',
+      'Query=a=b',
+      '--principal-type',
+      'NON_EXCLUSIVE_THING',
+      '--no-rollback',
+    );
 
-    expect(overrides).toMatchObject({ coreDeviceThingName: 'core-a', templateParameters: { Site: 'berlin', Query: 'a=b' }, thingPrincipalType: 'NON_EXCLUSIVE_THING', rollbackOnFailure: false });
+    expect(overrides).toMatchObject({
+      coreDeviceThingName: 'core-a',
+      templateParameters: { Site: 'berlin', Query: 'a=b' },
+      thingPrincipalType: 'NON_EXCLUSIVE_THING',
+      rollbackOnFailure: false,
+    });
   });
 
   it('takes the API URL from IOT_PROVISION_API_URL when --api-url does not give one, and names the variable of a bad one', () => {
     const fromEnvironment = parseArguments(['fleet.csv'], { IOT_PROVISION_API_URL: 'http://127.0.0.1:3100' });
-    const fromFlag = parseArguments(['fleet.csv', '--api-url', 'http://127.0.0.1:3200'], { IOT_PROVISION_API_URL: 'http://127.0.0.1:3100' });
+    const fromFlag = parseArguments(['fleet.csv', '--api-url', 'http://127.0.0.1:3200'], {
+      IOT_PROVISION_API_URL: 'http://127.0.0.1:3100',
+    });
     const bad = parseArguments(['fleet.csv'], { IOT_PROVISION_API_URL: 'localhost:3100' });
 
     expect(fromEnvironment).toMatchObject({ kind: 'run', options: { apiUrl: new URL('http://127.0.0.1:3100') } });
@@ -72,14 +102,27 @@ describe('requestFieldsOf', () => {
   const manifestDefaults = { coreDeviceThingName: 'core-m', templateBody: '{}', templateParameters: { Site: 'm', Model: 'm' } };
 
   it('lets the command line win, merging template parameters', () => {
-    const fields = requestFieldsOf(manifestDefaults, { coreDeviceThingName: 'core-c', templateParameters: { Site: 'c' }, rollbackOnFailure: false }, undefined);
+    const fields = requestFieldsOf(
+      manifestDefaults,
+      { coreDeviceThingName: 'core-c', templateParameters: { Site: 'c' }, rollbackOnFailure: false },
+      undefined,
+    );
 
-    expect(fields).toEqual({ coreDeviceThingName: 'core-c', templateBody: '{}', templateParameters: { Site: 'c', Model: 'm' }, rollbackOnFailure: false });
+    expect(fields).toEqual({
+      coreDeviceThingName: 'core-c',
+      templateBody: '{}',
+      templateParameters: { Site: 'c', Model: 'm' },
+      rollbackOnFailure: false,
+    });
   });
 
-  it('replaces the manifest\'s template whichever way either names it', () => {
-    expect(requestFieldsOf(manifestDefaults, { templateName: 'thing-with-attributes', templateParameters: {} }, undefined)).toMatchObject({ templateName: 'thing-with-attributes' });
-    expect(requestFieldsOf(manifestDefaults, { templateName: 'thing-with-attributes', templateParameters: {} }, undefined)).not.toHaveProperty('templateBody');
+  it("replaces the manifest's template whichever way either names it", () => {
+    expect(requestFieldsOf(manifestDefaults, { templateName: 'thing-with-attributes', templateParameters: {} }, undefined)).toMatchObject({
+      templateName: 'thing-with-attributes',
+    });
+    expect(
+      requestFieldsOf(manifestDefaults, { templateName: 'thing-with-attributes', templateParameters: {} }, undefined),
+    ).not.toHaveProperty('templateBody');
     expect(requestFieldsOf({ templateName: 'x' }, { templateParameters: {} }, '{"file": 1}')).toEqual({ templateBody: '{"file": 1}' });
   });
 });

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import type { ApiResult, FleetApi } from '../../../cli/api-client.ts';
-import { runFleet, type FleetRunDependencies } from '../../../cli/fleet-run.ts';
-import type { RequestStatusResponse } from '../../../functions/domain/fleet-outcomes.ts';
-import type { PlannedDevice } from '../../../functions/domain/fleet-manifest.ts';
+import { type FleetRunDependencies, runFleet } from '../../../cli/fleet-run.ts';
 import type { FleetPlan } from '../../../cli/plan.ts';
-import { PROVISIONING, type FleetRequest } from '../../../functions/domain/fleet-workflow.ts';
+import type { PlannedDevice } from '../../../functions/domain/fleet-manifest.ts';
+import type { RequestStatusResponse } from '../../../functions/domain/fleet-outcomes.ts';
+import { type FleetRequest, PROVISIONING } from '../../../functions/domain/fleet-workflow.ts';
 
 function plan(chunkSizes: number[]): FleetPlan {
   let index = 0;
@@ -81,7 +81,10 @@ describe('runFleet', () => {
         failure: {
           code: 'InvalidRequest',
           message: 'invalid provisioning request',
-          fieldErrors: [{ field: 'devices[1].principal', reason: 'is required' }, { field: 'templateName', reason: 'is unknown' }],
+          fieldErrors: [
+            { field: 'devices[1].principal', reason: 'is required' },
+            { field: 'templateName', reason: 'is unknown' },
+          ],
         },
       }),
     };
@@ -90,7 +93,11 @@ describe('runFleet', () => {
 
     expect(result.devices.map(({ outcome }) => outcome.error)).toEqual([
       { step: 'submit', code: 'InvalidRequest', message: 'invalid provisioning request: templateName: is unknown' },
-      { step: 'submit', code: 'InvalidRequest', message: 'invalid provisioning request: line 3 principal: is required; templateName: is unknown' },
+      {
+        step: 'submit',
+        code: 'InvalidRequest',
+        message: 'invalid provisioning request: line 3 principal: is required; templateName: is unknown',
+      },
     ]);
     expect(result.requests).toMatchObject([{ result: 'not-submitted', failure: { code: 'InvalidRequest' } }]);
   });
@@ -102,9 +109,14 @@ describe('runFleet', () => {
       status: async () => ({ ok: false, failure: { code: 'NotFound', message: 'unknown request' } }),
     };
 
-    const result = await runFleet(plan([2]), { ...dependencies(api), recordFinished: async ({ requestId }) => void recorded.push(requestId) });
+    const result = await runFleet(plan([2]), {
+      ...dependencies(api),
+      recordFinished: async ({ requestId }) => void recorded.push(requestId),
+    });
 
-    expect(result.devices.map(({ outcome }) => outcome.error)).toEqual(Array(2).fill({ step: 'status', code: 'NotFound', message: 'unknown request (execution arn:execution)' }));
+    expect(result.devices.map(({ outcome }) => outcome.error)).toEqual(
+      Array(2).fill({ step: 'status', code: 'NotFound', message: 'unknown request (execution arn:execution)' }),
+    );
     expect(result.requests).toMatchObject([{ result: 'status-unknown', executionArn: 'arn:execution' }]);
     expect(recorded).toEqual([]);
   });

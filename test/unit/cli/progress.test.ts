@@ -10,7 +10,9 @@ describe('progress', () => {
   });
 
   it('has no rate or ETA before anything settled', () => {
-    expect(formatProgressLine({ totalDevices: 10, settled: 4, failed: 0, settledThisRun: 0, elapsedMs: 5_000 })).toBe('4/10 devices done, 0 failed, – devices/s, ETA –');
+    expect(formatProgressLine({ totalDevices: 10, settled: 4, failed: 0, settledThisRun: 0, elapsedMs: 5_000 })).toBe(
+      '4/10 devices done, 0 failed, – devices/s, ETA –',
+    );
   });
 
   it('formats durations in seconds, minutes and hours', () => {
@@ -45,7 +47,7 @@ describe('progress', () => {
     expect(stream.text()).toBe('5/10 devices done, 0 failed, 2.5 devices/s, ETA 2s\n6/10 devices done, 1 failed, 3.0 devices/s, ETA 1s\n');
   });
 
-  it('shows a fleet run\'s counts as its status reports them, the devices done before the watch counting for no rate', () => {
+  it("shows a fleet run's counts as its status reports them, the devices done before the watch counting for no rate", () => {
     const stream = capturedStream();
     let now = 0;
     const progress = startFleetRunProgress(stream, 1000, 400, () => now);
@@ -56,6 +58,8 @@ describe('progress', () => {
     progress.update({ total: 1000, done: 1000, failed: 3 });
     progress.stop();
 
-    expect(stream.text()).toBe('600/1000 devices done, 0 failed, 20.0 devices/s, ETA 20s\n1000/1000 devices done, 3 failed, 60.0 devices/s, ETA 0s\n');
+    expect(stream.text()).toBe(
+      '600/1000 devices done, 0 failed, 20.0 devices/s, ETA 20s\n1000/1000 devices done, 3 failed, 60.0 devices/s, ETA 0s\n',
+    );
   });
 });

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { describe, expect, it } from 'vitest';
 import type { FleetRunResult } from '../../../cli/fleet-run.ts';
-import type { FleetDeviceOutcome } from '../../../functions/domain/fleet-outcomes.ts';
 import { buildReport, formatFleetRunSummary, formatSummary, reportPaths, writeReport } from '../../../cli/report.ts';
+import type { FleetDeviceOutcome } from '../../../functions/domain/fleet-outcomes.ts';
 import { PROVISIONING } from '../../../functions/domain/fleet-workflow.ts';
 import { workDirectory } from '../../support/fleet-fixtures.ts';
 
@@ -23,27 +23,75 @@ function result(outcomes: { outcome: FleetDeviceOutcome; resumed?: true }[]): Fl
   };
 }
 
-const context = { workflow: PROVISIONING, manifest: 'fleet.csv', apiUrl: 'http://127.0.0.1:3000/', startedAt: new Date('2026-01-01T00:00:00Z'), finishedAt: new Date('2026-01-01T00:01:05Z') };
+const context = {
+  workflow: PROVISIONING,
+  manifest: 'fleet.csv',
+  apiUrl: 'http://127.0.0.1:3000/',
+  startedAt: new Date('2026-01-01T00:00:00Z'),
+  finishedAt: new Date('2026-01-01T00:01:05Z'),
+};
 const run = result([
   { outcome: { thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a', thingArn: 'arn:thing/a' }, resumed: true },
   { outcome: { thingName: 'b', status: 'PROVISIONED', coreDeviceThingName: 'core-a' }, resumed: true },
-  { outcome: { thingName: 'c', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'submit', code: 'Conflict', message: 'used, "twice",\nreally' } } },
-  { outcome: { thingName: 'd', status: 'FAILED', coreDeviceThingName: 'core-b', error: { step: 'submit', code: 'Conflict', message: 'used' } } },
-]);
-const associationFailed = { step: 'associate', code: 'ResourceNotFoundException', message: 'no core' } as const;
-const rolledBack = result([
-  { outcome: { thingName: 'a', status: 'FAILED', error: associationFailed, rollback: { detachedPrincipals: ['arn:cert/1'], thingDeleted: true, certificateDeleted: true } } },
-  { outcome: { thingName: 'b', status: 'FAILED', error: associationFailed, rollback: { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false } } },
   {
     outcome: {
-      thingName: 'c', status: 'FAILED', error: associationFailed,
-      rollback: { detachedPrincipals: ['arn:cert/3'], thingDeleted: false, certificateDeleted: false, incomplete: { step: 'rollback', code: 'UnauthorizedException', message: 'denied' } },
+      thingName: 'c',
+      status: 'FAILED',
+      coreDeviceThingName: 'core-b',
+      error: { step: 'submit', code: 'Conflict', message: 'used, "twice",\nreally' },
     },
   },
   {
     outcome: {
-      thingName: 'd', status: 'FAILED', error: associationFailed,
-      rollback: { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false, incomplete: { step: 'rollback', code: 'ThrottlingException', message: 'gave up' } },
+      thingName: 'd',
+      status: 'FAILED',
+      coreDeviceThingName: 'core-b',
+      error: { step: 'submit', code: 'Conflict', message: 'used' },
+    },
+  },
+]);
+const associationFailed = { step: 'associate', code: 'ResourceNotFoundException', message: 'no core' } as const;
+const rolledBack = result([
+  {
+    outcome: {
+      thingName: 'a',
+      status: 'FAILED',
+      error: associationFailed,
+      rollback: { detachedPrincipals: ['arn:cert/1'], thingDeleted: true, certificateDeleted: true },
+    },
+  },
+  {
+    outcome: {
+      thingName: 'b',
+      status: 'FAILED',
+      error: associationFailed,
+      rollback: { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false },
+    },
+  },
+  {
+    outcome: {
+      thingName: 'c',
+      status: 'FAILED',
+      error: associationFailed,
+      rollback: {
+        detachedPrincipals: ['arn:cert/3'],
+        thingDeleted: false,
+        certificateDeleted: false,
+        incomplete: { step: 'rollback', code: 'UnauthorizedException', message: 'denied' },
+      },
+    },
+  },
+  {
+    outcome: {
+      thingName: 'd',
+      status: 'FAILED',
+      error: associationFailed,
+      rollback: {
+        detachedPrincipals: [],
+        thingDeleted: false,
+        certificateDeleted: false,
+        incomplete: { step: 'rollback', code: 'ThrottlingException', message: 'gave up' },
+      },
     },
   },
 ]);
@@ -53,7 +101,16 @@ describe('the report', () => {
     const report = buildReport(context, run);
 
     expect(report.elapsedSeconds).toBe(65);
-    expect(report.totals).toEqual({ requests: 2, requestsSkipped: 1, requestsUnfinished: 1, devices: 4, succeeded: 2, succeededEarlier: 2, failed: 2, devicesPerSecond: 2 / 65 });
+    expect(report.totals).toEqual({
+      requests: 2,
+      requestsSkipped: 1,
+      requestsUnfinished: 1,
+      devices: 4,
+      succeeded: 2,
+      succeededEarlier: 2,
+      failed: 2,
+      devicesPerSecond: 2 / 65,
+    });
     expect(report.failures).toEqual({ 'submit Conflict': 2 });
   });
 
@@ -77,12 +134,33 @@ describe('the report', () => {
 
     const json = JSON.parse(await readFile(paths.json, 'utf8'));
     expect(json.devices).toHaveLength(4);
-    expect(json.devices[0]).toEqual({ index: 0, line: 2, thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a', requestId: 'm0-0', resumed: true, thingArn: 'arn:thing/a' });
+    expect(json.devices[0]).toEqual({
+      index: 0,
+      line: 2,
+      thingName: 'a',
+      status: 'PROVISIONED',
+      coreDeviceThingName: 'core-a',
+      requestId: 'm0-0',
+      resumed: true,
+      thingArn: 'arn:thing/a',
+    });
     const rows = parse(await readFile(paths.csv, 'utf8'), { columns: true }) as Record<string, string>[];
     expect(rows.map((row) => row.thingName)).toEqual(['a', 'b', 'c', 'd']);
     expect(rows[2]).toEqual({
-      line: '4', index: '2', thingName: 'c', status: 'FAILED', coreDeviceThingName: 'core-b', requestId: 'm0-1', resumed: 'false',
-      thingArn: '', certificateArn: '', errorStep: 'submit', errorCode: 'Conflict', errorMessage: 'used, "twice",\nreally', rolledBack: '', rollbackIncomplete: '',
+      line: '4',
+      index: '2',
+      thingName: 'c',
+      status: 'FAILED',
+      coreDeviceThingName: 'core-b',
+      requestId: 'm0-1',
+      resumed: 'false',
+      thingArn: '',
+      certificateArn: '',
+      errorStep: 'submit',
+      errorCode: 'Conflict',
+      errorMessage: 'used, "twice",\nreally',
+      rolledBack: '',
+      rollbackIncomplete: '',
     });
   });
 
@@ -121,7 +199,17 @@ describe('the report', () => {
       startDate: '2026-01-01T00:00:00.000Z',
       stopDate: '2026-01-01T00:01:05.000Z',
       outcome: 'PARTIAL' as const,
-      totals: { batches: 3, batchesFailed: 1, batchesNotStarted: 0, devices: 450, succeeded: 300, failed: 150, rolledBack: 120, notStarted: 0, devicesPerSecond: 6.9 },
+      totals: {
+        batches: 3,
+        batchesFailed: 1,
+        batchesNotStarted: 0,
+        devices: 450,
+        succeeded: 300,
+        failed: 150,
+        rolledBack: 120,
+        notStarted: 0,
+        devicesPerSecond: 6.9,
+      },
     };
     expect(formatFleetRunSummary(status, { json: 'r.json', csv: 'r.csv' }, PROVISIONING).split('\n')).toEqual([
       'Fleet run  line-7: PARTIAL',

@@ -1,29 +1,49 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { finishRequest, type FinishedRequest } from '../../../functions/domain/fleet-outcomes.ts';
-import type { PlannedDevice } from '../../../functions/domain/fleet-manifest.ts';
 import type { RequestChunk } from '../../../cli/plan.ts';
-import { createStateRecorder, loadRun, newRun, resumeChunk, undoneSince, type ResumeState } from '../../../cli/resume.ts';
+import { createStateRecorder, loadRun, newRun, type ResumeState, resumeChunk, undoneSince } from '../../../cli/resume.ts';
+import type { PlannedDevice } from '../../../functions/domain/fleet-manifest.ts';
+import { type FinishedRequest, finishRequest } from '../../../functions/domain/fleet-outcomes.ts';
 import { DEPROVISIONING, PROVISIONING } from '../../../functions/domain/fleet-workflow.ts';
 import { workDirectory } from '../../support/fleet-fixtures.ts';
 
 const chunk: RequestChunk = {
   index: 0,
   requestId: 'm0123456789ab-0',
-  devices: ['a', 'b', 'c'].map((thingName, index): PlannedDevice => ({ index, line: index + 2, where: `line ${index + 2}`, device: { thingName, coreDeviceThingName: 'core-a' } })),
+  devices: ['a', 'b', 'c'].map(
+    (thingName, index): PlannedDevice => ({
+      index,
+      line: index + 2,
+      where: `line ${index + 2}`,
+      device: { thingName, coreDeviceThingName: 'core-a' },
+    }),
+  ),
 };
 
 /** A finished request in which the named devices failed and the others were provisioned. */
 function finished(requestId: string, thingNames: string[], failing: string[]): FinishedRequest {
-  return finishRequest(requestId, 'SUCCEEDED', {
+  return finishRequest(
     requestId,
-    status: failing.length === 0 ? 'SUCCEEDED' : 'PARTIAL',
-    counts: { requested: thingNames.length, succeeded: thingNames.length - failing.length, failed: failing.length, rolledBack: 0 },
-    devices: thingNames.map((thingName) => failing.includes(thingName)
-      ? { thingName, status: 'FAILED', coreDeviceThingName: 'core-a', error: { step: 'register', code: 'ThrottlingException', message: 'slow down' } }
-      : { thingName, status: 'PROVISIONED', coreDeviceThingName: 'core-a' }),
-  }, thingNames.map((thingName) => ({ thingName, coreDeviceThingName: 'core-a' })), 'PROVISIONED');
+    'SUCCEEDED',
+    {
+      requestId,
+      status: failing.length === 0 ? 'SUCCEEDED' : 'PARTIAL',
+      counts: { requested: thingNames.length, succeeded: thingNames.length - failing.length, failed: failing.length, rolledBack: 0 },
+      devices: thingNames.map((thingName) =>
+        failing.includes(thingName)
+          ? {
+              thingName,
+              status: 'FAILED',
+              coreDeviceThingName: 'core-a',
+              error: { step: 'register', code: 'ThrottlingException', message: 'slow down' },
+            }
+          : { thingName, status: 'PROVISIONED', coreDeviceThingName: 'core-a' },
+      ),
+    },
+    thingNames.map((thingName) => ({ thingName, coreDeviceThingName: 'core-a' })),
+    'PROVISIONED',
+  );
 }
 
 function stateOf(...requests: FinishedRequest[]): ResumeState {
@@ -61,16 +81,22 @@ describe('resumeChunk', () => {
   });
 
   it('sends again the devices a cancel left NOT_STARTED, as it does failed ones', () => {
-    const cancelled = finishRequest(chunk.requestId, 'SUCCEEDED', {
-      requestId: chunk.requestId,
-      status: 'CANCELLED',
-      counts: { requested: 3, succeeded: 1, failed: 0, rolledBack: 0, notStarted: 2 },
-      devices: [
-        { thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a' },
-        { thingName: 'b', status: 'NOT_STARTED', coreDeviceThingName: 'core-a' },
-        { thingName: 'c', status: 'NOT_STARTED', coreDeviceThingName: 'core-a' },
-      ],
-    }, ['a', 'b', 'c'].map((thingName) => ({ thingName, coreDeviceThingName: 'core-a' })), 'PROVISIONED');
+    const cancelled = finishRequest(
+      chunk.requestId,
+      'SUCCEEDED',
+      {
+        requestId: chunk.requestId,
+        status: 'CANCELLED',
+        counts: { requested: 3, succeeded: 1, failed: 0, rolledBack: 0, notStarted: 2 },
+        devices: [
+          { thingName: 'a', status: 'PROVISIONED', coreDeviceThingName: 'core-a' },
+          { thingName: 'b', status: 'NOT_STARTED', coreDeviceThingName: 'core-a' },
+          { thingName: 'c', status: 'NOT_STARTED', coreDeviceThingName: 'core-a' },
+        ],
+      },
+      ['a', 'b', 'c'].map((thingName) => ({ thingName, coreDeviceThingName: 'core-a' })),
+      'PROVISIONED',
+    );
     const resumption = resumeChunk(chunk, stateOf(cancelled), 'PROVISIONED');
 
     expect(thingNamesOf(resumption.next?.devices)).toEqual(['b', 'c']);
@@ -117,7 +143,7 @@ describe('the state file', () => {
   it('reports a failed write, and a later write still records everything', async () => {
     const directory = await workDirectory();
     const blocker = join(directory, 'out');
-    await writeFile(blocker, 'a file where the state file\'s directory belongs');
+    await writeFile(blocker, "a file where the state file's directory belongs");
     const path = join(blocker, 'report.state.json');
     const failures: Error[] = [];
     const run = newRun();
@@ -147,15 +173,18 @@ describe('undoneSince', () => {
     devices: thingNames.map((thingName) => ({ thingName, status: 'DEPROVISIONED', coreDeviceThingName: 'core-a' })),
   });
 
-  it('names the devices whose last done outcome, in one state file, is the other workflow\'s', () => {
+  it("names the devices whose last done outcome, in one state file, is the other workflow's", () => {
     const state = stateOf(finished('m1-0', ['a', 'b', 'c'], []), deprovisioned('d1-0', ['a', 'b']), finished('m1-0-r1', ['b'], []));
 
     expect([...undoneSince(state, PROVISIONING, DEPROVISIONING)]).toEqual(['a']);
     expect([...undoneSince(state, DEPROVISIONING, PROVISIONING)].sort()).toEqual(['b', 'c']);
   });
 
-  it('counts every record of the other workflow\'s later state file after this one\'s, and a failure there undoes nothing', () => {
-    const later = stateOf(deprovisioned('d2-0', ['c']), finishRequest('d2-1', 'SUCCEEDED', undefined, [{ thingName: 'b', coreDeviceThingName: 'core-a' }], 'DEPROVISIONED'));
+  it("counts every record of the other workflow's later state file after this one's, and a failure there undoes nothing", () => {
+    const later = stateOf(
+      deprovisioned('d2-0', ['c']),
+      finishRequest('d2-1', 'SUCCEEDED', undefined, [{ thingName: 'b', coreDeviceThingName: 'core-a' }], 'DEPROVISIONED'),
+    );
 
     expect([...undoneSince(stateOf(finished('m1-0', ['a', 'b', 'c'], [])), PROVISIONING, DEPROVISIONING, later)]).toEqual(['c']);
   });

@@ -29,7 +29,9 @@ describe('docs/events.yaml', () => {
   });
 
   it('describes both request completion events around one detail schema, and the fleet run completion event around its own', async () => {
-    const schemas: Record<string, { required?: string[]; properties?: { detail?: { $ref?: string } } }> = (await openapi()).buildEventsDocument().components.schemas;
+    const schemas: Record<string, { required?: string[]; properties?: { detail?: { $ref?: string } } }> = (
+      await openapi()
+    ).buildEventsDocument().components.schemas;
     expect(Object.keys(schemas).sort()).toEqual([
       'DeprovisioningRequestCompleted',
       'FleetReportFiles',
@@ -40,7 +42,9 @@ describe('docs/events.yaml', () => {
       'ProvisioningRequestCompleted',
       'RequestCompleted',
     ]);
-    expect(schemas.RequestCompleted?.required).toEqual(expect.arrayContaining(['requestId', 'status', 'counts', 'executionArn', 'failedThingNames']));
+    expect(schemas.RequestCompleted?.required).toEqual(
+      expect.arrayContaining(['requestId', 'status', 'counts', 'executionArn', 'failedThingNames']),
+    );
     expect(schemas.FleetRunCompleted?.properties?.detail?.$ref).toBe('#/components/schemas/FleetRunCompletedDetail');
     expect(schemas.FleetRunCompletedDetail?.required).toEqual(['fleetRunId', 'action', 'outcome', 'completedAt']);
   });

@@ -39,9 +39,15 @@ function taskInputs(machine: string, states: Record<string, State>, iteration?: 
   return Object.entries(states).flatMap(([name, state]): TaskInput[] => {
     if (state.Type === 'Map' && state.ItemProcessor) {
       const inner = Object.values(state.ItemProcessor.States);
-      const written = inner.flatMap((each) => [each.ResultPath, ...(each.Catch ?? []).map((caught) => caught.ResultPath)].map(topLevelField));
+      const written = inner.flatMap((each) =>
+        [each.ResultPath, ...(each.Catch ?? []).map((caught) => caught.ResultPath)].map(topLevelField),
+      );
       // A batched Map hands each iteration `{BatchInput, Items}`, its selected items in `Items`.
-      const selector = state.ItemBatcher ? ['Items', ...(state.ItemBatcher.BatchInput ? ['BatchInput'] : [])] : state.ItemSelector ? keysOf(state.ItemSelector) : [];
+      const selector = state.ItemBatcher
+        ? ['Items', ...(state.ItemBatcher.BatchInput ? ['BatchInput'] : [])]
+        : state.ItemSelector
+          ? keysOf(state.ItemSelector)
+          : [];
       return taskInputs(machine, state.ItemProcessor.States, {
         selector,
         written: [...new Set(written.filter((field) => field !== undefined))],
@@ -57,23 +63,31 @@ function taskInputs(machine: string, states: Record<string, State>, iteration?: 
 }
 
 const project = await loadServerlessProject();
-const inputs = ['provision', 'deprovision', 'provisionFleet'].flatMap((machine) => taskInputs(machine, stateMachineDefinition(project, machine).States as unknown as Record<string, State>));
+const inputs = ['provision', 'deprovision', 'provisionFleet'].flatMap((machine) =>
+  taskInputs(machine, stateMachineDefinition(project, machine).States as unknown as Record<string, State>),
+);
 const eventFile = (functionName: string) => `${functionName.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`)}.json`;
 const sampleEvent = (functionName: string): Record<string, unknown> =>
   JSON.parse(readFileSync(new URL(`../../../events/${eventFile(functionName)}`, import.meta.url), 'utf8'));
 
 describe('sample events', () => {
-  it.each([...new Set(inputs.map((input) => input.functionName))])('events/ holds the input %s receives in one of its states', (functionName) => {
-    const keys = Object.keys(sampleEvent(functionName));
-    const mismatches = inputs
-      .filter((input) => input.functionName === functionName)
-      .map((input) => ({
-        state: `${input.machine}/${input.state}`,
-        missing: input.required.filter((key) => !keys.includes(key)),
-        unexpected: keys.filter((key) => !input.required.includes(key) && !input.optional.includes(key)),
-      }));
-    expect(mismatches.some(({ missing, unexpected }) => missing.length === 0 && unexpected.length === 0), JSON.stringify(mismatches)).toBe(true);
-  });
+  it.each([...new Set(inputs.map((input) => input.functionName))])(
+    'events/ holds the input %s receives in one of its states',
+    (functionName) => {
+      const keys = Object.keys(sampleEvent(functionName));
+      const mismatches = inputs
+        .filter((input) => input.functionName === functionName)
+        .map((input) => ({
+          state: `${input.machine}/${input.state}`,
+          missing: input.required.filter((key) => !keys.includes(key)),
+          unexpected: keys.filter((key) => !input.required.includes(key) && !input.optional.includes(key)),
+        }));
+      expect(
+        mismatches.some(({ missing, unexpected }) => missing.length === 0 && unexpected.length === 0),
+        JSON.stringify(mismatches),
+      ).toBe(true);
+    },
+  );
 
   // A trigger's sample must be a request the service accepts, or `sls invoke local` shows only a 400.
   it.each([

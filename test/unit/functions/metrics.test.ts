@@ -58,7 +58,11 @@ describe('request metrics', () => {
     iot.on(DeleteThingCommand).resolves({});
     const input: Omit<DeviceTaskInput, 'templateBody' | 'templateParameters' | 'thingPrincipalType'> = {
       spec: { thingName: 'sensor-1', coreDeviceThingName: 'core-a', principal: certificate },
-      device: { ...device('sensor-1', 'PENDING'), thingArn: 'arn:aws:iot:us-east-1:000000000000:thing/sensor-1', prior: { thingExisted: false, principalAttached: false } },
+      device: {
+        ...device('sensor-1', 'PENDING'),
+        thingArn: 'arn:aws:iot:us-east-1:000000000000:thing/sensor-1',
+        prior: { thingExisted: false, principalAttached: false },
+      },
       templateIssuesCertificate: false,
       rollbackOnFailure: true,
       correlation: { requestId: 'r', executionName: 'r' },
@@ -87,9 +91,26 @@ describe('request metrics', () => {
       summarize({ workflow: 'deprovision', requestId: 'd', devices: [device('a', 'DEPROVISIONED'), device('b', 'FAILED')] }),
     );
 
-    expect(provision).toEqual([expect.objectContaining({ workflow: 'provision', DevicesSucceeded: 1, DevicesFailed: 2, DevicesRolledBack: 2, RollbacksIncomplete: 0 })]);
-    expect(deprovision).toEqual([expect.objectContaining({ workflow: 'deprovision', DevicesSucceeded: 1, DevicesFailed: 1, DevicesRolledBack: 0, RollbacksIncomplete: 0 })]);
-    const dimensions = (line: Record<string, unknown>) => (line._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]?.Dimensions;
+    expect(provision).toEqual([
+      expect.objectContaining({
+        workflow: 'provision',
+        DevicesSucceeded: 1,
+        DevicesFailed: 2,
+        DevicesRolledBack: 2,
+        RollbacksIncomplete: 0,
+      }),
+    ]);
+    expect(deprovision).toEqual([
+      expect.objectContaining({
+        workflow: 'deprovision',
+        DevicesSucceeded: 1,
+        DevicesFailed: 1,
+        DevicesRolledBack: 0,
+        RollbacksIncomplete: 0,
+      }),
+    ]);
+    const dimensions = (line: Record<string, unknown>) =>
+      (line._aws as { CloudWatchMetrics: { Dimensions: string[][] }[] }).CloudWatchMetrics[0]?.Dimensions;
     expect(dimensions(provision[0]!)).toEqual([expect.arrayContaining(['workflow'])]);
     expect(dimensions(deprovision[0]!)).toEqual([expect.arrayContaining(['workflow'])]);
   });
@@ -102,23 +123,36 @@ describe('request metrics', () => {
         requestId: 'i',
         devices: [
           device('a', 'PROVISIONED'),
-          { ...device('b', 'FAILED', true), rollback: { detachedPrincipals: [certificate], thingDeleted: false, certificateDeleted: false, incomplete } },
+          {
+            ...device('b', 'FAILED', true),
+            rollback: { detachedPrincipals: [certificate], thingDeleted: false, certificateDeleted: false, incomplete },
+          },
           { ...device('c', 'FAILED'), rollback: { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false, incomplete } },
           device('d', 'FAILED', true),
         ],
       }),
     );
 
-    expect(lines).toEqual([expect.objectContaining({ workflow: 'provision', DevicesFailed: 3, DevicesRolledBack: 2, RollbacksIncomplete: 2 })]);
+    expect(lines).toEqual([
+      expect.objectContaining({ workflow: 'provision', DevicesFailed: 3, DevicesRolledBack: 2, RollbacksIncomplete: 2 }),
+    ]);
   });
 
   it('counts in DevicesNotStarted the devices a cancel left not started, and none of them as succeeded or failed', async () => {
     const cancelled = await publishedMetrics(() =>
-      summarize({ workflow: 'deprovision', requestId: 'c', devices: [device('a', 'DEPROVISIONED'), device('b', 'NOT_STARTED'), device('c', 'NOT_STARTED')] }),
+      summarize({
+        workflow: 'deprovision',
+        requestId: 'c',
+        devices: [device('a', 'DEPROVISIONED'), device('b', 'NOT_STARTED'), device('c', 'NOT_STARTED')],
+      }),
     );
-    const uncancelled = await publishedMetrics(() => summarize({ workflow: 'provision', requestId: 'u', devices: [device('a', 'PROVISIONED')] }));
+    const uncancelled = await publishedMetrics(() =>
+      summarize({ workflow: 'provision', requestId: 'u', devices: [device('a', 'PROVISIONED')] }),
+    );
 
-    expect(cancelled).toEqual([expect.objectContaining({ workflow: 'deprovision', DevicesSucceeded: 1, DevicesFailed: 0, DevicesNotStarted: 2 })]);
+    expect(cancelled).toEqual([
+      expect.objectContaining({ workflow: 'deprovision', DevicesSucceeded: 1, DevicesFailed: 0, DevicesNotStarted: 2 }),
+    ]);
     expect(uncancelled).toEqual([expect.objectContaining({ workflow: 'provision', DevicesSucceeded: 1, DevicesNotStarted: 0 })]);
   });
 });

@@ -13,10 +13,20 @@ describe('preparing a batch of a fleet run that is being cancelled', () => {
   const sfn = mockClient(SFNClient);
   let prepare: (batch: FleetBatch) => Promise<unknown>;
   const batch: FleetBatch = {
-    BatchInput: { fleetRunId: 'run', action: 'provision', options: { coreDeviceThingName: 'core-1' } as FleetBatch['BatchInput']['options'], requestDigest: 'ab'.repeat(32) },
+    BatchInput: {
+      fleetRunId: 'run',
+      action: 'provision',
+      options: { coreDeviceThingName: 'core-1' } as FleetBatch['BatchInput']['options'],
+      requestDigest: 'ab'.repeat(32),
+    },
     Items: ['d-1', 'd-2'].map((thingName, position) => ({
       position: 200 + position,
-      planned: { index: position, line: position + 2, where: `line ${position + 2}`, device: { thingName, principal: `arn:aws:iot:us-east-1:000000000000:cert/${String(position).repeat(64)}` } },
+      planned: {
+        index: position,
+        line: position + 2,
+        where: `line ${position + 2}`,
+        device: { thingName, principal: `arn:aws:iot:us-east-1:000000000000:cert/${String(position).repeat(64)}` },
+      },
     })),
   };
   const marker = { Item: { thingName: { S: `cancel#fleet/run/${'ab'.repeat(8)}` } } };

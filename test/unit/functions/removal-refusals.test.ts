@@ -1,8 +1,14 @@
-import { DeleteThingCommand, DetachThingPrincipalCommand, IoTClient, IoTServiceException, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
+import {
+  DeleteThingCommand,
+  DetachThingPrincipalCommand,
+  IoTClient,
+  IoTServiceException,
+  ListThingPrincipalsCommand,
+} from '@aws-sdk/client-iot';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DeviceRemovalInput } from '../../../functions/tasks/removal-step.ts';
 import type { DeviceRecord } from '../../../functions/domain/records.ts';
+import type { DeviceRemovalInput } from '../../../functions/tasks/removal-step.ts';
 import { lambdaContext } from '../../support/task-fixtures.ts';
 
 /**
@@ -19,14 +25,23 @@ describe('a removal step that IoT refuses for good', () => {
     process.env.AWS_REGION ??= 'us-east-1';
     process.env.POWERTOOLS_LOG_LEVEL = 'ERROR';
     const context = lambdaContext(30_000);
-    const [detachTask, deleteTask] = await Promise.all([import('../../../functions/detach-principals.ts'), import('../../../functions/delete-thing.ts')]);
+    const [detachTask, deleteTask] = await Promise.all([
+      import('../../../functions/detach-principals.ts'),
+      import('../../../functions/delete-thing.ts'),
+    ]);
     detachPrincipals = (input) => detachTask.handler(input, context) as Promise<DeviceRecord>;
     deleteThing = (input) => deleteTask.handler(input, context) as Promise<DeviceRecord>;
   });
   afterEach(() => iot.reset());
 
   const certificate = `arn:aws:iot:us-east-1:000000000000:cert/${'c'.repeat(64)}`;
-  const denied = () => new IoTServiceException({ name: 'UnauthorizedException', $fault: 'client', $metadata: { httpStatusCode: 401 }, message: 'not authorized to perform iot:DetachThingPrincipal' });
+  const denied = () =>
+    new IoTServiceException({
+      name: 'UnauthorizedException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 401 },
+      message: 'not authorized to perform iot:DetachThingPrincipal',
+    });
   const removal = (device: Partial<DeviceRecord> = {}): DeviceRemovalInput => ({
     device: { thingName: 'sensor-1', coreDeviceThingName: 'core-a', status: 'PENDING', ...device },
     options: { detachPrincipals: true, deleteThings: true },
@@ -51,7 +66,14 @@ describe('a removal step that IoT refuses for good', () => {
   });
 
   it('a refused delete fails the device at delete with the refusal', async () => {
-    iot.on(DeleteThingCommand).rejects(new IoTServiceException({ name: 'UnauthorizedException', $fault: 'client', $metadata: { httpStatusCode: 401 }, message: 'not authorized to perform iot:DeleteThing' }));
+    iot.on(DeleteThingCommand).rejects(
+      new IoTServiceException({
+        name: 'UnauthorizedException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 401 },
+        message: 'not authorized to perform iot:DeleteThing',
+      }),
+    );
 
     expect(await deleteThing(removal())).toEqual({
       thingName: 'sensor-1',
@@ -70,7 +92,14 @@ describe('a removal step that IoT refuses for good', () => {
   });
 
   it('a delete whose thing still has principals is left to the Retry under ThingStillHasPrincipals', async () => {
-    iot.on(DeleteThingCommand).rejects(new IoTServiceException({ name: 'InvalidRequestException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Cannot delete. Thing sensor-1 is still attached to one or more principals' }));
+    iot.on(DeleteThingCommand).rejects(
+      new IoTServiceException({
+        name: 'InvalidRequestException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+        message: 'Cannot delete. Thing sensor-1 is still attached to one or more principals',
+      }),
+    );
 
     await expect(deleteThing(removal())).rejects.toMatchObject({
       name: 'ThingStillHasPrincipals',
@@ -78,15 +107,32 @@ describe('a removal step that IoT refuses for good', () => {
     });
   });
 
-  it('a refusal of another kind that mentions an attachment is the device\'s outcome, not retried', async () => {
-    iot.on(DeleteThingCommand).rejects(new IoTServiceException({ name: 'VersionConflictException', $fault: 'client', $metadata: { httpStatusCode: 409 }, message: 'a policy still attached to the thing changed its version' }));
+  it("a refusal of another kind that mentions an attachment is the device's outcome, not retried", async () => {
+    iot.on(DeleteThingCommand).rejects(
+      new IoTServiceException({
+        name: 'VersionConflictException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 409 },
+        message: 'a policy still attached to the thing changed its version',
+      }),
+    );
 
     expect(await deleteThing(removal())).toMatchObject({ status: 'FAILED', error: { step: 'delete', code: 'VersionConflictException' } });
   });
 
-  it('any other InvalidRequestException of a delete is the device\'s outcome, not retried', async () => {
-    iot.on(DeleteThingCommand).rejects(new IoTServiceException({ name: 'InvalidRequestException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'thing name is malformed' }));
+  it("any other InvalidRequestException of a delete is the device's outcome, not retried", async () => {
+    iot.on(DeleteThingCommand).rejects(
+      new IoTServiceException({
+        name: 'InvalidRequestException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+        message: 'thing name is malformed',
+      }),
+    );
 
-    expect(await deleteThing(removal())).toMatchObject({ status: 'FAILED', error: { step: 'delete', code: 'InvalidRequestException', message: 'thing name is malformed' } });
+    expect(await deleteThing(removal())).toMatchObject({
+      status: 'FAILED',
+      error: { step: 'delete', code: 'InvalidRequestException', message: 'thing name is malformed' },
+    });
   });
 });

@@ -1,13 +1,13 @@
+import { DynamoDBClient, TransactionCanceledException, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import {
   DescribeExecutionCommand,
-  SFNServiceException,
   ExecutionAlreadyExists,
   ExecutionDoesNotExist,
   ListExecutionsCommand,
   SFNClient,
+  SFNServiceException,
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
-import { DynamoDBClient, TransactionCanceledException, TransactWriteItemsCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -66,7 +66,11 @@ describe('starting an execution', () => {
     startExecutionRaced();
     const executionArn = 'arn:aws:states:us-east-1:000000000000:execution:provision:raced';
     // Not there when the request is checked for, not yet visible after StartExecution said it exists, then there.
-    sfn.on(DescribeExecutionCommand).rejectsOnce(notVisible()).rejectsOnce(notVisible()).callsFake(() => ({ executionArn, input: startedInput(), startDate: new Date() }));
+    sfn
+      .on(DescribeExecutionCommand)
+      .rejectsOnce(notVisible())
+      .rejectsOnce(notVisible())
+      .callsFake(() => ({ executionArn, input: startedInput(), startDate: new Date() }));
 
     const response = await post(event);
 
@@ -81,7 +85,9 @@ describe('starting an execution', () => {
   it('paces as if nothing were running when Step Functions cannot count the running executions, and starts', async () => {
     sfn.on(DescribeExecutionCommand).rejects(notVisible());
     sfn.on(ListExecutionsCommand).rejects(sfnError('ThrottlingException', 400));
-    sfn.on(StartExecutionCommand).resolves({ executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:raced`, startDate: new Date() });
+    sfn
+      .on(StartExecutionCommand)
+      .resolves({ executionArn: `${STATE_MACHINE_ARN.replace(':stateMachine:', ':execution:')}:raced`, startDate: new Date() });
 
     const response = await post(event);
 
@@ -111,7 +117,13 @@ describe('starting an execution', () => {
 
   it('answers 503 with Retry-After, and starts nothing, when concurrent transactions keep cancelling the device leases', async () => {
     sfn.on(DescribeExecutionCommand).rejects(notVisible());
-    dynamodb.on(TransactWriteItemsCommand).rejects(new TransactionCanceledException({ message: 'Transaction cancelled', $metadata: {}, CancellationReasons: [{ Code: 'TransactionConflict' }] }));
+    dynamodb.on(TransactWriteItemsCommand).rejects(
+      new TransactionCanceledException({
+        message: 'Transaction cancelled',
+        $metadata: {},
+        CancellationReasons: [{ Code: 'TransactionConflict' }],
+      }),
+    );
 
     const response = await post(event);
 

@@ -1,18 +1,18 @@
+import { BatchDisassociateClientDeviceFromCoreDeviceCommand, GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import {
   DeleteCertificateCommand,
   DeleteThingCommand,
   DescribeThingCommand,
   DetachThingPrincipalCommand,
   IoTClient,
+  IoTServiceException,
   ListThingPrincipalsCommand,
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
-import { IoTServiceException } from '@aws-sdk/client-iot';
-import { BatchDisassociateClientDeviceFromCoreDeviceCommand, GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { DeviceRemovalInput } from '../../../functions/tasks/removal-step.ts';
 import type { DeviceRecord, DeviceTaskInput } from '../../../functions/domain/records.ts';
+import type { DeviceRemovalInput } from '../../../functions/tasks/removal-step.ts';
 import { lambdaContext, sensorTaskInput, untilRolledBack } from '../../support/task-fixtures.ts';
 
 /**
@@ -55,14 +55,19 @@ describe('task error reporting', () => {
     await expect(inspect(input)).rejects.toMatchObject({ name: 'TransientServiceError' });
   });
 
-  it('ends a call still running near the function\'s deadline as TransientServiceError, which the state machine retries', async () => {
+  it("ends a call still running near the function's deadline as TransientServiceError, which the state machine retries", async () => {
     iot.on(DescribeThingCommand).callsFake(() => new Promise(() => {}));
     const inspectTask = await import('../../../functions/inspect-thing.ts');
     await expect(inspectTask.handler(input, lambdaContext(600))).rejects.toMatchObject({ name: 'TransientServiceError' });
   });
 
   it('lets a named AWS error through unchanged, so Retry and Catch match its name', async () => {
-    const invalid = new IoTServiceException({ name: 'InvalidRequestException', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'bad' });
+    const invalid = new IoTServiceException({
+      name: 'InvalidRequestException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 400 },
+      message: 'bad',
+    });
     iot.on(DescribeThingCommand).rejects(invalid);
     await expect(inspect(input)).rejects.toBe(invalid);
   });
@@ -84,7 +89,12 @@ describe('task error reporting', () => {
   });
 
   it('records a named rollback error in the outcome, which the state machine does not retry', async () => {
-    const denied = new IoTServiceException({ name: 'UnauthorizedException', $fault: 'client', $metadata: { httpStatusCode: 401 }, message: 'denied' });
+    const denied = new IoTServiceException({
+      name: 'UnauthorizedException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 401 },
+      message: 'denied',
+    });
     iot.on(ListThingPrincipalsCommand).rejects(denied);
     const failedAtAssociation = { ...input, device: registered, failure: { Error: 'ResourceNotFoundException', Cause: 'no core' } };
     await expect(untilRolledBack(rollBack, failedAtAssociation)).resolves.toMatchObject({
@@ -96,35 +106,71 @@ describe('task error reporting', () => {
   // Revoking the certificate between registration and rollback needs someone else acting mid-execution.
   it('deletes an issued certificate that was revoked meanwhile, instead of retrying its deactivation', async () => {
     const issued = `arn:aws:iot:us-east-1:123456789012:cert/${'c'.repeat(64)}`;
-    const revoked = new IoTServiceException({ name: 'CertificateStateException', $fault: 'client', $metadata: { httpStatusCode: 406 }, message: 'revoked' });
+    const revoked = new IoTServiceException({
+      name: 'CertificateStateException',
+      $fault: 'client',
+      $metadata: { httpStatusCode: 406 },
+      message: 'revoked',
+    });
     iot.on(ListThingPrincipalsCommand).resolves({ principals: [issued] });
     iot.on(UpdateCertificateCommand).rejects(revoked);
     iot.on(DetachThingPrincipalCommand).resolves({});
     iot.on(DeleteThingCommand).resolves({});
     iot.on(DeleteCertificateCommand).resolves({});
     const withIssuedCertificate = { ...registered, certificateArn: issued, certificateCreated: true };
-    const failedAtAssociation = { ...input, device: withIssuedCertificate, failure: { Error: 'ResourceNotFoundException', Cause: 'no core' } };
+    const failedAtAssociation = {
+      ...input,
+      device: withIssuedCertificate,
+      failure: { Error: 'ResourceNotFoundException', Cause: 'no core' },
+    };
 
     const { outcome } = (await untilRolledBack(rollBack, failedAtAssociation)) as { outcome: unknown };
 
-    expect(outcome).toMatchObject({ status: 'FAILED', rollback: { detachedPrincipals: [issued], thingDeleted: true, certificateDeleted: true } });
+    expect(outcome).toMatchObject({
+      status: 'FAILED',
+      rollback: { detachedPrincipals: [issued], thingDeleted: true, certificateDeleted: true },
+    });
     expect(outcome).not.toHaveProperty('rollback.incomplete');
     // Forced: a certificate the template issued may hold the template's policy, which would refuse a plain delete.
-    expect(iot.commandCalls(DeleteCertificateCommand).map((call) => call.args[0].input)).toEqual([{ certificateId: 'c'.repeat(64), forceDelete: true }]);
+    expect(iot.commandCalls(DeleteCertificateCommand).map((call) => call.args[0].input)).toEqual([
+      { certificateId: 'c'.repeat(64), forceDelete: true },
+    ]);
   });
 
   // The two answers of a detach, for a principal that no earlier record shows attached: only the rollback's own word counts.
   it.each([
     ['took the principal off', undefined, [`arn:aws:iot:us-east-1:123456789012:cert/${'d'.repeat(64)}`]],
-    ['found it not attached', new IoTServiceException({ name: 'ResourceNotFoundException', $fault: 'client', $metadata: { httpStatusCode: 404 }, message: 'not attached' }), []],
+    [
+      'found it not attached',
+      new IoTServiceException({
+        name: 'ResourceNotFoundException',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 404 },
+        message: 'not attached',
+      }),
+      [],
+    ],
   ])('reports a principal detached from a thing that existed before only when the detach %s', async (_, refusal, detached) => {
     const principal = `arn:aws:iot:us-east-1:123456789012:cert/${'d'.repeat(64)}`;
     if (refusal) iot.on(DetachThingPrincipalCommand).rejects(refusal);
     else iot.on(DetachThingPrincipalCommand).resolves({});
-    const existing = { ...registered, principal, certificateArn: undefined, status: 'PENDING' as const, prior: { thingExisted: true, principalAttached: false } };
-    const failedAtAttach = { ...input, spec: { ...input.spec, principal }, device: existing, failure: { Error: 'InvalidRequestException', Cause: 'refused' } };
+    const existing = {
+      ...registered,
+      principal,
+      certificateArn: undefined,
+      status: 'PENDING' as const,
+      prior: { thingExisted: true, principalAttached: false },
+    };
+    const failedAtAttach = {
+      ...input,
+      spec: { ...input.spec, principal },
+      device: existing,
+      failure: { Error: 'InvalidRequestException', Cause: 'refused' },
+    };
 
-    const { outcome } = (await untilRolledBack(rollBack, failedAtAttach)) as { outcome: { rollback: { detachedPrincipals: string[]; thingDeleted: boolean } } };
+    const { outcome } = (await untilRolledBack(rollBack, failedAtAttach)) as {
+      outcome: { rollback: { detachedPrincipals: string[]; thingDeleted: boolean } };
+    };
 
     expect(outcome.rollback.detachedPrincipals).toEqual(detached);
     expect(outcome.rollback.thingDeleted).toBe(false);
@@ -132,13 +178,16 @@ describe('task error reporting', () => {
   });
 
   // The local cloud answers no entry for an association that is not there; AWS documents no entry codes.
-  it('takes a not-found entry from the rollback\'s disassociation as already undone, and deletes the thing', async () => {
+  it("takes a not-found entry from the rollback's disassociation as already undone, and deletes the thing", async () => {
     greengrass.on(BatchDisassociateClientDeviceFromCoreDeviceCommand).resolves({
       errorEntries: [{ thingName: 'sensor-1', code: 'ResourceNotFoundException', message: 'not associated' }],
     });
     iot.on(ListThingPrincipalsCommand).resolves({ principals: [] });
     iot.on(DeleteThingCommand).resolves({});
-    const failedAtAssociation = { ...input, device: { ...registered, error: { step: 'associate' as const, code: 'InternalServerException', message: 'lost' } } };
+    const failedAtAssociation = {
+      ...input,
+      device: { ...registered, error: { step: 'associate' as const, code: 'InternalServerException', message: 'lost' } },
+    };
 
     const { outcome } = (await untilRolledBack(rollBack, failedAtAssociation)) as { outcome: unknown };
 
@@ -149,7 +198,11 @@ describe('task error reporting', () => {
 
   it('lets a reset socket during deprovisioning go to the Retry instead of failing the device', async () => {
     iot.on(DeleteThingCommand).rejects(resetSocket());
-    const removal = { device: { ...registered, status: 'PROVISIONED' as const }, options: { detachPrincipals: true, deleteThings: true }, correlation: input.correlation };
+    const removal = {
+      device: { ...registered, status: 'PROVISIONED' as const },
+      options: { detachPrincipals: true, deleteThings: true },
+      correlation: input.correlation,
+    };
     await expect(deleteThing(removal)).rejects.toMatchObject({ name: 'TransientServiceError' });
   });
 });

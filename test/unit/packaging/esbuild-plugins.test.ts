@@ -35,7 +35,9 @@ function describeSchemas(exports: Record<string, unknown>): string {
 describe('inlineComputedKeys', () => {
   it('writes a computed key naming a string constant of the module as that literal', () => {
     const source = 'const _h = "http";\nconst _e = "error";\nexport var A$ = [9, { [_h]: ["GET", "/a", 200], [_e]: _e }];';
-    expect(inlineComputedKeys(source)).toBe('const _h = "http";\nconst _e = "error";\nexport var A$ = [9, { "http": ["GET", "/a", 200], "error": _e }];');
+    expect(inlineComputedKeys(source)).toBe(
+      'const _h = "http";\nconst _e = "error";\nexport var A$ = [9, { "http": ["GET", "/a", 200], "error": _e }];',
+    );
   });
 
   it('leaves a computed key alone when its name is not a string constant', () => {
@@ -68,7 +70,8 @@ describe('the tree-shakable-sdk-schemas plugin', () => {
   });
 
   it('lets esbuild drop the schemas of operations a function never calls', async () => {
-    const entry = "import { RegisterThingCommand } from '@aws-sdk/client-iot'; export const command = new RegisterThingCommand({ templateBody: '{}' });";
+    const entry =
+      "import { RegisterThingCommand } from '@aws-sdk/client-iot'; export const command = new RegisterThingCommand({ templateBody: '{}' });";
     const unusedOperationPath = '/audit/scheduledaudits/';
     const withPlugin = await bundle(entry, [treeShakableSdkSchemas]);
     const withoutPlugin = await bundle(entry, []);

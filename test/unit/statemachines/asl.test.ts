@@ -46,7 +46,8 @@ function allStates(definition: { States: Record<string, State> }): [string, Stat
 function isLambdaTask(state: State): boolean {
   if (state.Type !== 'Task') return false;
   const resource = state.Resource;
-  if (typeof resource === 'string') return /^arn:aws[a-z-]*:lambda:/.test(resource) || resource.startsWith('arn:aws:states:::lambda:invoke');
+  if (typeof resource === 'string')
+    return /^arn:aws[a-z-]*:lambda:/.test(resource) || resource.startsWith('arn:aws:states:::lambda:invoke');
   return typeof resource === 'object' && resource !== null && 'Fn::GetAtt' in resource;
 }
 
@@ -79,11 +80,19 @@ describe.each(MACHINES)('statemachines/%s.asl.yaml', (name) => {
   });
 
   it('ends every execution that reaches its summary by publishing its completion, then releasing its device leases', () => {
-    const whole = definition as unknown as { TimeoutSeconds?: number; States: Record<string, State & { Next?: string; End?: boolean; Catch?: { Next: string }[] }> };
+    const whole = definition as unknown as {
+      TimeoutSeconds?: number;
+      States: Record<string, State & { Next?: string; End?: boolean; Catch?: { Next: string }[] }>;
+    };
     // No timeout: a lease is held for as long as its execution runs, whatever that takes (device-leases.ts).
     expect(whole.TimeoutSeconds).toBeUndefined();
     expect(whole.States.SummarizeRequest?.Next).toBe('PublishCompletion');
-    expect(whole.States.PublishCompletion).toMatchObject({ Type: 'Task', Next: 'ReleaseDevices', ResultPath: null, Catch: [{ Next: 'ReleaseDevices' }] });
+    expect(whole.States.PublishCompletion).toMatchObject({
+      Type: 'Task',
+      Next: 'ReleaseDevices',
+      ResultPath: null,
+      Catch: [{ Next: 'ReleaseDevices' }],
+    });
     expect(whole.States.ReleaseDevices).toMatchObject({ Type: 'Task', End: true, ResultPath: null });
   });
 
@@ -126,7 +135,8 @@ describe.each(MACHINES)('statemachines/%s.asl.yaml', (name) => {
 
   it('retries no error name the functions never throw', () => {
     const known = new Set([...RETRIED_ERROR_NAMES, ...LAMBDA_SERVICE_ERRORS, 'Lambda.ClientExecutionTimeoutException']);
-    for (const [path, retrier] of retriers) for (const error of retrier.ErrorEquals) expect(known.has(error), `${path} retries ${error}`).toBe(true);
+    for (const [path, retrier] of retriers)
+      for (const error of retrier.ErrorEquals) expect(known.has(error), `${path} retries ${error}`).toBe(true);
   });
 
   it('never retries States.ALL (a bug or a validation error must not be retried)', () => {

@@ -5,7 +5,10 @@ import { MAX_REQUEST_BYTES } from '../../../functions/domain/limits.ts';
 import { loadServerlessProject, stateMachineDefinition } from '../../../local-cloud/index.ts';
 
 /** asl-validator ships no types; this is the part of its API the test uses. */
-type AslValidator = (definition: unknown, options?: { checkPaths?: boolean; checkArn?: boolean }) => { isValid: boolean; errorsText: (separator?: string) => string };
+type AslValidator = (
+  definition: unknown,
+  options?: { checkPaths?: boolean; checkArn?: boolean },
+) => { isValid: boolean; errorsText: (separator?: string) => string };
 const aslValidator = createRequire(import.meta.url)('asl-validator') as AslValidator;
 
 const definition: any = stateMachineDefinition(await loadServerlessProject(), 'provisionFleet');
@@ -18,7 +21,10 @@ describe('statemachines/provision-fleet.asl.yaml', () => {
   });
 
   it('batches at most a request of devices, by count and by bytes, as the batches are requests', () => {
-    expect(batches.ItemBatcher).toMatchObject({ MaxItemsPerBatch: FLEET_BATCH_LIMITS.maxItems, MaxInputBytesPerBatch: FLEET_BATCH_LIMITS.maxInputBytes });
+    expect(batches.ItemBatcher).toMatchObject({
+      MaxItemsPerBatch: FLEET_BATCH_LIMITS.maxItems,
+      MaxInputBytesPerBatch: FLEET_BATCH_LIMITS.maxInputBytes,
+    });
     expect(FLEET_BATCH_LIMITS.maxInputBytes).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
   });
 
@@ -38,7 +44,10 @@ describe('statemachines/provision-fleet.asl.yaml', () => {
     const publish = definition.States.PublishInvalidManifest;
     expect(publish.Resource).toEqual({ 'Fn::GetAtt': ['publishFleetCompletion', 'Arn'] });
     // Published or not, the run ends with the manifest's error.
-    expect([publish.Next, ...publish.Catch.map((handler: { Next: string }) => handler.Next)]).toEqual(['ManifestInvalid', 'ManifestInvalid']);
+    expect([publish.Next, ...publish.Catch.map((handler: { Next: string }) => handler.Next)]).toEqual([
+      'ManifestInvalid',
+      'ManifestInvalid',
+    ]);
     expect(definition.States.ManifestInvalid).toMatchObject({ Type: 'Fail', ErrorPath: '$.failure.Error', CausePath: '$.failure.Cause' });
   });
 });

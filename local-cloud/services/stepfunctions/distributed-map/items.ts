@@ -91,7 +91,12 @@ function parseJson(text: string, where: string): unknown {
 function parseCsvItems(text: string, config: ItemReaderSpec['readerConfig'], where: string): Record<string, string>[] {
   let rows: string[][];
   try {
-    rows = parseCsv(text, { delimiter: DELIMITERS[config.CSVDelimiter ?? 'COMMA'], relax_column_count: true, skip_empty_lines: true, bom: true });
+    rows = parseCsv(text, {
+      delimiter: DELIMITERS[config.CSVDelimiter ?? 'COMMA'],
+      relax_column_count: true,
+      skip_empty_lines: true,
+      bom: true,
+    });
   } catch (error) {
     throw readerFailed(`${where} is not valid CSV: ${(error as Error).message}`);
   }

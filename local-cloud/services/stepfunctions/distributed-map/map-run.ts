@@ -6,7 +6,11 @@ import { StatesError } from './states-error.ts';
 /** A DISTRIBUTED Map state's fields, as the definition spells them (JSONPath). */
 export interface DistributedMapState {
   ItemsPath?: string;
-  ItemReader?: { Resource: ItemReaderSpec['resource']; ReaderConfig?: ItemReaderSpec['readerConfig'] & { MaxItemsPath?: string }; Parameters?: Record<string, unknown> };
+  ItemReader?: {
+    Resource: ItemReaderSpec['resource'];
+    ReaderConfig?: ItemReaderSpec['readerConfig'] & { MaxItemsPath?: string };
+    Parameters?: Record<string, unknown>;
+  };
   ItemSelector?: Record<string, unknown>;
   ItemBatcher?: ItemBatcherSpec & { MaxItemsPerBatchPath?: string; MaxInputBytesPerBatchPath?: string };
   MaxConcurrency?: number;
@@ -76,7 +80,16 @@ export interface MapRunDependencies {
   started(record: MapRunRecord): void;
 }
 
-const emptyCounts = (): RunCounts => ({ pending: 0, running: 0, succeeded: 0, failed: 0, timedOut: 0, aborted: 0, total: 0, resultsWritten: 0 });
+const emptyCounts = (): RunCounts => ({
+  pending: 0,
+  running: 0,
+  succeeded: 0,
+  failed: 0,
+  timedOut: 0,
+  aborted: 0,
+  total: 0,
+  resultsWritten: 0,
+});
 const STATUS_COUNTER = { SUCCEEDED: 'succeeded', FAILED: 'failed', TIMED_OUT: 'timedOut', ABORTED: 'aborted' } as const;
 
 function numberFrom(value: number | undefined, path: string | undefined, input: unknown, context: unknown, fallback: number): number {
@@ -102,8 +115,20 @@ export async function runMapRun(
   const { input, context } = run;
   const selected = await selectedItems(state, input, context, dependencies.objects);
   const batcher = state.ItemBatcher && {
-    MaxItemsPerBatch: numberFrom(state.ItemBatcher.MaxItemsPerBatch, state.ItemBatcher.MaxItemsPerBatchPath, input, context, Number.POSITIVE_INFINITY),
-    MaxInputBytesPerBatch: numberFrom(state.ItemBatcher.MaxInputBytesPerBatch, state.ItemBatcher.MaxInputBytesPerBatchPath, input, context, 256 * 1024),
+    MaxItemsPerBatch: numberFrom(
+      state.ItemBatcher.MaxItemsPerBatch,
+      state.ItemBatcher.MaxItemsPerBatchPath,
+      input,
+      context,
+      Number.POSITIVE_INFINITY,
+    ),
+    MaxInputBytesPerBatch: numberFrom(
+      state.ItemBatcher.MaxInputBytesPerBatch,
+      state.ItemBatcher.MaxInputBytesPerBatchPath,
+      input,
+      context,
+      256 * 1024,
+    ),
     ...(state.ItemBatcher.BatchInput !== undefined && { BatchInput: resolveTemplate(state.ItemBatcher.BatchInput, input, context) }),
   };
   const childInputs = batcher ? batchItems(selected, batcher) : selected;
@@ -130,8 +155,13 @@ export async function runMapRun(
   };
   dependencies.started(record);
 
-  const itemsIn = (childInput: unknown) => (batcher ? ((childInput as { Items: unknown[] }).Items.length) : 1);
-  const move = (counts: keyof Pick<MapRunRecord, 'itemCounts' | 'executionCounts'>, from: keyof RunCounts, to: keyof RunCounts, amount: number) => {
+  const itemsIn = (childInput: unknown) => (batcher ? (childInput as { Items: unknown[] }).Items.length : 1);
+  const move = (
+    counts: keyof Pick<MapRunRecord, 'itemCounts' | 'executionCounts'>,
+    from: keyof RunCounts,
+    to: keyof RunCounts,
+    amount: number,
+  ) => {
     record[counts][from] -= amount;
     record[counts][to] += amount;
   };
@@ -161,16 +191,24 @@ export async function runMapRun(
   record.stopDate = new Date();
   if (stopped) {
     record.status = 'FAILED';
-    throw new StatesError('States.ExceedToleratedFailureThreshold', `The Map Run failed: ${failures} of ${selected.length} items failed, more than tolerated`);
+    throw new StatesError(
+      'States.ExceedToleratedFailureThreshold',
+      `The Map Run failed: ${failures} of ${selected.length} items failed, more than tolerated`,
+    );
   }
   record.status = 'SUCCEEDED';
-  return result ?? outcomes.map((outcome) => JSON.parse((outcome && dependencies.childOutcome(outcome.executionArn).output) ?? 'null') as unknown);
+  return (
+    result ??
+    outcomes.map((outcome) => JSON.parse((outcome && dependencies.childOutcome(outcome.executionArn).output) ?? 'null') as unknown)
+  );
 }
 
 /** The items after ItemSelector; the items as read are not kept past it, for the length of the run. */
 async function selectedItems(state: DistributedMapState, input: unknown, context: unknown, objects: ObjectStore): Promise<unknown[]> {
   const items = await itemsOf(state, input, context, objects);
-  return state.ItemSelector ? items.map((item, index) => resolveTemplate(state.ItemSelector, input, mapContext(context, item, index))) : items;
+  return state.ItemSelector
+    ? items.map((item, index) => resolveTemplate(state.ItemSelector, input, mapContext(context, item, index)))
+    : items;
 }
 
 async function itemsOf(state: DistributedMapState, input: unknown, context: unknown, objects: ObjectStore): Promise<unknown[]> {
@@ -179,7 +217,11 @@ async function itemsOf(state: DistributedMapState, input: unknown, context: unkn
     if (!Array.isArray(items)) throw new StatesError('States.Runtime', 'The items of the Map state are not an array');
     return items;
   }
-  const parameters = resolveTemplate(state.ItemReader.Parameters ?? {}, input, context) as { Bucket?: unknown; Key?: unknown; Prefix?: unknown };
+  const parameters = resolveTemplate(state.ItemReader.Parameters ?? {}, input, context) as {
+    Bucket?: unknown;
+    Key?: unknown;
+    Prefix?: unknown;
+  };
   const { MaxItemsPath, ...readerConfig } = state.ItemReader.ReaderConfig ?? {};
   return readItems(
     {
@@ -187,7 +229,10 @@ async function itemsOf(state: DistributedMapState, input: unknown, context: unkn
       bucket: String(parameters.Bucket ?? ''),
       ...(typeof parameters.Key === 'string' && { key: parameters.Key }),
       ...(typeof parameters.Prefix === 'string' && { prefix: parameters.Prefix }),
-      readerConfig: { ...readerConfig, ...(MaxItemsPath !== undefined && { MaxItems: numberFrom(undefined, MaxItemsPath, input, context, 0) }) },
+      readerConfig: {
+        ...readerConfig,
+        ...(MaxItemsPath !== undefined && { MaxItems: numberFrom(undefined, MaxItemsPath, input, context, 0) }),
+      },
     },
     objects,
   );
@@ -211,7 +256,10 @@ async function writeResults(
   { objects, childOutcome }: Pick<MapRunDependencies, 'objects' | 'childOutcome'>,
   record: MapRunRecord,
 ): Promise<unknown> {
-  const { Bucket: bucket, Prefix: prefix = '' } = resolveTemplate(parameters, run.input, run.context) as { Bucket: string; Prefix?: string };
+  const { Bucket: bucket, Prefix: prefix = '' } = resolveTemplate(parameters, run.input, run.context) as {
+    Bucket: string;
+    Prefix?: string;
+  };
   const mapRunId = run.mapRunArn.slice(run.mapRunArn.lastIndexOf(':') + 1);
   const folder = `${prefix ? `${prefix.replace(/\/$/, '')}/` : ''}${mapRunId}`;
   const closed = outcomes.filter((outcome): outcome is ChildRun => outcome !== undefined);
@@ -220,7 +268,10 @@ async function writeResults(
   const files = {
     SUCCEEDED: () => entries(closed.filter((outcome) => outcome.status === 'SUCCEEDED')),
     FAILED: () => entries(closed.filter((outcome) => outcome.status !== 'SUCCEEDED')),
-    PENDING: () => childInputs.flatMap((input, index) => (outcomes[index] ? [] : [JSON.stringify({ Input: JSON.stringify(input), InputDetails: { Included: true } })])),
+    PENDING: () =>
+      childInputs.flatMap((input, index) =>
+        outcomes[index] ? [] : [JSON.stringify({ Input: JSON.stringify(input), InputDetails: { Included: true } })],
+      ),
   };
   const resultFiles: Record<string, { Key: string; Size: number }[]> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
   try {
@@ -233,12 +284,20 @@ async function writeResults(
       resultFiles[kind]?.push({ Key: key, Size: Buffer.byteLength(body) });
     }
     const manifestKey = `${folder}/manifest.json`;
-    await objects.put(bucket, manifestKey, JSON.stringify({ DestinationBucket: bucket, MapRunArn: run.mapRunArn, ResultFiles: resultFiles }));
+    await objects.put(
+      bucket,
+      manifestKey,
+      JSON.stringify({ DestinationBucket: bucket, MapRunArn: run.mapRunArn, ResultFiles: resultFiles }),
+    );
     record.executionCounts.resultsWritten = closed.length;
-    record.itemCounts.resultsWritten = record.itemCounts.succeeded + record.itemCounts.failed + record.itemCounts.timedOut + record.itemCounts.aborted;
+    record.itemCounts.resultsWritten =
+      record.itemCounts.succeeded + record.itemCounts.failed + record.itemCounts.timedOut + record.itemCounts.aborted;
     return { MapRunArn: run.mapRunArn, ResultWriterDetails: { Bucket: bucket, Key: manifestKey } };
   } catch (error) {
-    throw new StatesError('States.ResultWriterFailed', `Writing the results to s3://${bucket}/${folder} failed: ${(error as Error).message}`);
+    throw new StatesError(
+      'States.ResultWriterFailed',
+      `Writing the results to s3://${bucket}/${folder} failed: ${(error as Error).message}`,
+    );
   }
 }
 
@@ -250,7 +309,9 @@ function resultEntry(outcome: ChildOutcome): Record<string, unknown> {
     Input: outcome.input,
     InputDetails: { Included: true },
     Name: outcome.name,
-    ...(succeeded ? { Output: outcome.output ?? 'null', OutputDetails: { Included: true } } : { Error: outcome.error, Cause: outcome.cause }),
+    ...(succeeded
+      ? { Output: outcome.output ?? 'null', OutputDetails: { Included: true } }
+      : { Error: outcome.error, Cause: outcome.cause }),
     RedriveCount: 0,
     RedriveStatus: succeeded ? 'NOT_REDRIVABLE' : 'REDRIVABLE_BY_MAP_RUN',
     ...(succeeded && { RedriveStatusReason: 'Execution is SUCCEEDED and cannot be redriven' }),

@@ -21,7 +21,10 @@ export function resolveTemplate(template: unknown, input: unknown, context: unkn
 /** One path: `$$.Map.Item.Value` from the context, `$.devices` from the input; a path that selects nothing fails the state. */
 export function selectPath(path: string, input: unknown, context: unknown): unknown {
   if (path.startsWith('States.')) {
-    throw new StatesError('States.Runtime', `The local cloud does not emulate intrinsic functions in a Distributed Map's templates: ${path}`);
+    throw new StatesError(
+      'States.Runtime',
+      `The local cloud does not emulate intrinsic functions in a Distributed Map's templates: ${path}`,
+    );
   }
   const [root, json] = path.startsWith('$$') ? [path.slice(1), context] : [path, input];
   const found = JSONPath({ path: root, json: json as object, wrap: true }) as unknown[];

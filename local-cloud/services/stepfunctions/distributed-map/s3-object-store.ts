@@ -28,7 +28,12 @@ export function s3ObjectStore(options: { endpoint: () => string; region: string 
       do {
         const page = await s3().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken }));
         for (const object of page.Contents ?? []) {
-          objects.push({ key: object.Key ?? '', etag: object.ETag ?? '', size: object.Size ?? 0, lastModified: object.LastModified ?? new Date(0) });
+          objects.push({
+            key: object.Key ?? '',
+            etag: object.ETag ?? '',
+            size: object.Size ?? 0,
+            lastModified: object.LastModified ?? new Date(0),
+          });
         }
         ContinuationToken = page.NextContinuationToken;
       } while (ContinuationToken);

@@ -13,7 +13,12 @@ import { useServiceCloud } from '../../../support/service-cloud.ts';
 const cloud = useServiceCloud();
 let dynamodb: DynamoDBClient;
 beforeAll(() => {
-  dynamodb = new DynamoDBClient({ endpoint: cloud.url, region: cloud.project.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
+  dynamodb = new DynamoDBClient({
+    endpoint: cloud.url,
+    region: cloud.project.region,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    maxAttempts: 1,
+  });
 });
 afterAll(() => dynamodb.destroy());
 
@@ -28,8 +33,18 @@ const running = async (): Promise<HolderExecution> => ({ status: 'RUNNING' });
 const succeeded = async (): Promise<HolderExecution> => ({ status: 'SUCCEEDED' });
 
 async function lease(thingName: string) {
-  const { Item } = await dynamodb.send(new GetItemCommand({ TableName: table(), Key: { thingName: { S: thingName } }, ConsistentRead: true }));
-  return Item && { owner: Item.leaseOwner?.S, workflow: Item.workflow?.S, requestId: Item.requestId?.S, acquiredAt: Number(Item.acquiredAt?.N), expiresAt: Number(Item.leaseExpiresAt?.N) };
+  const { Item } = await dynamodb.send(
+    new GetItemCommand({ TableName: table(), Key: { thingName: { S: thingName } }, ConsistentRead: true }),
+  );
+  return (
+    Item && {
+      owner: Item.leaseOwner?.S,
+      workflow: Item.workflow?.S,
+      requestId: Item.requestId?.S,
+      acquiredAt: Number(Item.acquiredAt?.N),
+      expiresAt: Number(Item.leaseExpiresAt?.N),
+    }
+  );
 }
 
 describe('taking device leases', () => {
@@ -88,7 +103,18 @@ describe('taking device leases', () => {
       asked += 1;
       if (asked > 1) return { status: 'RUNNING' };
       // Judged ended; then its request writes the lease again (a retried start) before the takeover.
-      await dynamodb.send(new PutItemCommand({ TableName: table(), Item: { thingName: { S: 'sensor-1' }, leaseOwner: { S: claim('r1', []).owner }, workflow: { S: 'provision' }, requestId: { S: 'r1' }, acquiredAt: { N: '1' } } }));
+      await dynamodb.send(
+        new PutItemCommand({
+          TableName: table(),
+          Item: {
+            thingName: { S: 'sensor-1' },
+            leaseOwner: { S: claim('r1', []).owner },
+            workflow: { S: 'provision' },
+            requestId: { S: 'r1' },
+            acquiredAt: { N: '1' },
+          },
+        }),
+      );
       return { status: 'SUCCEEDED' };
     };
 
@@ -103,7 +129,9 @@ describe('taking device leases', () => {
     await acquireLeases(dynamodb, claim('r1', ['device-120']), running);
     const transactionsBefore = cloud.cloud.admin.metrics().TransactWriteItems?.calls ?? 0;
 
-    expect(await acquireLeases(dynamodb, claim('r2', devices), running)).toEqual([{ thingName: 'device-120', heldBy: { workflow: 'provision', requestId: 'r1' } }]);
+    expect(await acquireLeases(dynamodb, claim('r2', devices), running)).toEqual([
+      { thingName: 'device-120', heldBy: { workflow: 'provision', requestId: 'r1' } },
+    ]);
 
     expect((cloud.cloud.admin.metrics().TransactWriteItems?.calls ?? 0) - transactionsBefore).toBe(2);
     expect(await lease('device-99')).toMatchObject({ requestId: 'r2' });
@@ -118,7 +146,7 @@ describe('taking device leases', () => {
 });
 
 describe('releasing device leases', () => {
-  it('releases the owner\'s leases, over a hundred a transaction at a time, and leaves another request\'s', async () => {
+  it("releases the owner's leases, over a hundred a transaction at a time, and leaves another request's", async () => {
     const mine = claim('r1', names(150));
     await acquireLeases(dynamodb, mine, running);
     await acquireLeases(dynamodb, claim('r2', ['other-1']), running);
@@ -142,7 +170,7 @@ describe('releasing device leases', () => {
 });
 
 describe('cancel markers', () => {
-  it('marks the owner\'s request cancelled, beside its leases and apart from another owner\'s', async () => {
+  it("marks the owner's request cancelled, beside its leases and apart from another owner's", async () => {
     const mine = claim('r1', ['sensor-1']);
     expect(await isCancelled(dynamodb, mine.owner)).toBe(false);
 

@@ -1,4 +1,8 @@
 import {
+  BatchAssociateClientDeviceWithCoreDeviceCommand,
+  BatchDisassociateClientDeviceFromCoreDeviceCommand,
+} from '@aws-sdk/client-greengrassv2';
+import {
   AttachPolicyCommand,
   AttachThingPrincipalCommand,
   CreatePolicyCommand,
@@ -10,7 +14,6 @@ import {
   ListThingPrincipalsV2Command,
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
-import { BatchDisassociateClientDeviceFromCoreDeviceCommand, BatchAssociateClientDeviceWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { useServiceCloud } from '../../../support/service-cloud.ts';
@@ -26,12 +29,18 @@ import { useServiceCloud } from '../../../support/service-cloud.ts';
 const cloud = useServiceCloud();
 let iotOperations: typeof import('../../../../functions/aws/iot-operations.ts');
 let greengrassOperations: typeof import('../../../../functions/aws/greengrass-operations.ts');
-let handlerClients: { iot: typeof import('../../../../functions/aws/clients/iot.ts').iot; greengrass: typeof import('../../../../functions/aws/clients/greengrass.ts').greengrass };
+let handlerClients: {
+  iot: typeof import('../../../../functions/aws/clients/iot.ts').iot;
+  greengrass: typeof import('../../../../functions/aws/clients/greengrass.ts').greengrass;
+};
 beforeEach(async () => {
   vi.resetModules();
   iotOperations = await import('../../../../functions/aws/iot-operations.ts');
   greengrassOperations = await import('../../../../functions/aws/greengrass-operations.ts');
-  handlerClients = { iot: (await import('../../../../functions/aws/clients/iot.ts')).iot, greengrass: (await import('../../../../functions/aws/clients/greengrass.ts')).greengrass };
+  handlerClients = {
+    iot: (await import('../../../../functions/aws/clients/iot.ts')).iot,
+    greengrass: (await import('../../../../functions/aws/clients/greengrass.ts')).greengrass,
+  };
 });
 afterEach(() => {
   handlerClients.iot.destroy();
@@ -40,12 +49,17 @@ afterEach(() => {
 
 const calls = (operation: string) => cloud.cloud.admin.metrics()[operation]?.calls ?? 0;
 const certificateId = (arn: string) => arn.slice(arn.lastIndexOf('/') + 1);
-const certificate = (arn: string) => cloud.cloud.admin.state().certificates.find((candidate) => candidate.certificateId === certificateId(arn));
+const certificate = (arn: string) =>
+  cloud.cloud.admin.state().certificates.find((candidate) => candidate.certificateId === certificateId(arn));
 const COGNITO_IDENTITY = 'us-east-1:0123abcd-0123-4567-89ab-0123456789ab';
 
-async function thingWith(thingName: string, attachments: Array<[principal: string, type: 'EXCLUSIVE_THING' | 'NON_EXCLUSIVE_THING']>): Promise<void> {
+async function thingWith(
+  thingName: string,
+  attachments: Array<[principal: string, type: 'EXCLUSIVE_THING' | 'NON_EXCLUSIVE_THING']>,
+): Promise<void> {
   await cloud.iot.send(new CreateThingCommand({ thingName }));
-  for (const [principal, thingPrincipalType] of attachments) await cloud.iot.send(new AttachThingPrincipalCommand({ thingName, principal, thingPrincipalType }));
+  for (const [principal, thingPrincipalType] of attachments)
+    await cloud.iot.send(new AttachThingPrincipalCommand({ thingName, principal, thingPrincipalType }));
 }
 
 async function principalTypes(thingName: string): Promise<Record<string, string | undefined>> {
@@ -54,12 +68,16 @@ async function principalTypes(thingName: string): Promise<Record<string, string 
 }
 
 /** A refusal as the SDK raises it. */
-const refusal = (name: string, httpStatusCode: number) => new IoTServiceException({ name, $fault: 'client', $metadata: { httpStatusCode }, message: `${name} for the test` });
+const refusal = (name: string, httpStatusCode: number) =>
+  new IoTServiceException({ name, $fault: 'client', $metadata: { httpStatusCode }, message: `${name} for the test` });
 
-describe('listing a thing\'s principals', () => {
+describe("listing a thing's principals", () => {
   it('answers each principal attached, [] for a thing with none, and undefined for a thing that does not exist', async () => {
     const [first, second] = [await cloud.createCertificate(), await cloud.createCertificate()];
-    await thingWith('sensor-1', [[first, 'EXCLUSIVE_THING'], [second, 'NON_EXCLUSIVE_THING']]);
+    await thingWith('sensor-1', [
+      [first, 'EXCLUSIVE_THING'],
+      [second, 'NON_EXCLUSIVE_THING'],
+    ]);
     await thingWith('sensor-2', []);
 
     expect((await iotOperations.listThingPrincipals('sensor-1'))?.sort()).toEqual([first, second].sort());
@@ -69,10 +87,18 @@ describe('listing a thing\'s principals', () => {
 
   it('answers each principal with the type of its attachment, and undefined for a thing that does not exist', async () => {
     const [exclusive, shared] = [await cloud.createCertificate(), await cloud.createCertificate()];
-    await thingWith('sensor-1', [[exclusive, 'EXCLUSIVE_THING'], [shared, 'NON_EXCLUSIVE_THING']]);
+    await thingWith('sensor-1', [
+      [exclusive, 'EXCLUSIVE_THING'],
+      [shared, 'NON_EXCLUSIVE_THING'],
+    ]);
     await thingWith('sensor-2', []);
 
-    expect(await iotOperations.listThingPrincipalTypes('sensor-1')).toEqual(new Map([[exclusive, 'EXCLUSIVE_THING'], [shared, 'NON_EXCLUSIVE_THING']]));
+    expect(await iotOperations.listThingPrincipalTypes('sensor-1')).toEqual(
+      new Map([
+        [exclusive, 'EXCLUSIVE_THING'],
+        [shared, 'NON_EXCLUSIVE_THING'],
+      ]),
+    );
     expect(await iotOperations.listThingPrincipalTypes('sensor-2')).toEqual(new Map());
     expect(await iotOperations.listThingPrincipalTypes('sensor-3')).toBeUndefined();
   });
@@ -124,7 +150,9 @@ describe('giving an attachment that existed before its type back', () => {
     await thingWith('sensor-1', [[principal, 'EXCLUSIVE_THING']]);
     cloud.cloud.admin.configureFaults({ throttle: { AttachThingPrincipal: 1 } });
 
-    await expect(iotOperations.restoreAttachmentType('sensor-1', principal, 'NON_EXCLUSIVE_THING')).rejects.toMatchObject({ name: 'ThrottlingException' });
+    await expect(iotOperations.restoreAttachmentType('sensor-1', principal, 'NON_EXCLUSIVE_THING')).rejects.toMatchObject({
+      name: 'ThrottlingException',
+    });
   });
 });
 
@@ -149,7 +177,10 @@ describe('detaching', () => {
 
   it('detaches every principal of a thing, certificates and others, and keeps the certificates', async () => {
     const principal = await cloud.createCertificate();
-    await thingWith('sensor-1', [[principal, 'NON_EXCLUSIVE_THING'], [COGNITO_IDENTITY, 'NON_EXCLUSIVE_THING']]);
+    await thingWith('sensor-1', [
+      [principal, 'NON_EXCLUSIVE_THING'],
+      [COGNITO_IDENTITY, 'NON_EXCLUSIVE_THING'],
+    ]);
 
     await iotOperations.detachAllPrincipals('sensor-1');
     await iotOperations.detachAllPrincipals('sensor-2');
@@ -187,7 +218,9 @@ describe('deactivating and deleting a certificate', () => {
 
   it('deletes an inactive, detached certificate with its policies still attached, and takes one that is gone as done', async () => {
     const principal = await cloud.createCertificate();
-    await cloud.iot.send(new CreatePolicyCommand({ policyName: 'sensor-policy', policyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [] }) }));
+    await cloud.iot.send(
+      new CreatePolicyCommand({ policyName: 'sensor-policy', policyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [] }) }),
+    );
     await cloud.iot.send(new AttachPolicyCommand({ policyName: 'sensor-policy', target: principal }));
     await iotOperations.deactivateCertificate(principal);
 
@@ -227,7 +260,11 @@ describe('deactivating and deleting a certificate', () => {
 describe('retiring the certificates of lost CSR registrations', () => {
   async function thingWithStrays(): Promise<{ keep: string; strays: string[] }> {
     const [keep, ...strays] = [await cloud.createCertificate(), await cloud.createCertificate(), await cloud.createCertificate()];
-    await thingWith('sensor-1', [[keep, 'NON_EXCLUSIVE_THING'], ...strays.map((stray) => [stray, 'NON_EXCLUSIVE_THING'] as [string, 'NON_EXCLUSIVE_THING']), [COGNITO_IDENTITY, 'NON_EXCLUSIVE_THING']]);
+    await thingWith('sensor-1', [
+      [keep, 'NON_EXCLUSIVE_THING'],
+      ...strays.map((stray) => [stray, 'NON_EXCLUSIVE_THING'] as [string, 'NON_EXCLUSIVE_THING']),
+      [COGNITO_IDENTITY, 'NON_EXCLUSIVE_THING'],
+    ]);
     return { keep, strays: strays as string[] };
   }
 
@@ -262,7 +299,9 @@ describe('retiring the certificates of lost CSR registrations', () => {
     const { keep, strays } = await thingWithStrays();
     cloud.cloud.admin.configureFaults({ detachPropagationMs: 60_000 });
 
-    await expect(iotOperations.retireCertificatesOfLostAttempts('sensor-1', keep)).rejects.toMatchObject({ name: 'CertificateStillAttached' });
+    await expect(iotOperations.retireCertificatesOfLostAttempts('sensor-1', keep)).rejects.toMatchObject({
+      name: 'CertificateStillAttached',
+    });
     // The first stray is deactivated and detached, the other not reached: nothing deleted.
     expect(strays.map((stray) => certificate(stray)?.status).sort()).toEqual(['ACTIVE', 'INACTIVE']);
   });
@@ -271,7 +310,9 @@ describe('retiring the certificates of lost CSR registrations', () => {
 describe('disassociating client devices from a core device', () => {
   it('removes the associations and answers no error entry', async () => {
     await thingWith('sensor-1', []);
-    await cloud.greengrass.send(new BatchAssociateClientDeviceWithCoreDeviceCommand({ coreDeviceThingName: 'core-a', entries: [{ thingName: 'sensor-1' }] }));
+    await cloud.greengrass.send(
+      new BatchAssociateClientDeviceWithCoreDeviceCommand({ coreDeviceThingName: 'core-a', entries: [{ thingName: 'sensor-1' }] }),
+    );
     const associated = () => (cloud.cloud.admin.state().associations['core-a'] ?? []).map((association) => association.thingName);
     expect(associated()).toEqual(['sensor-1']);
 
@@ -309,7 +350,9 @@ describe('answers of AWS that the local cloud does not give', () => {
       expect(await iotOperations.listThingPrincipalTypes('sensor-1')).toEqual(new Map([[COGNITO_IDENTITY, 'NON_EXCLUSIVE_THING']]));
       iot.on(ListThingPrincipalsV2Command).resolves({});
       expect(await iotOperations.listThingPrincipalTypes('sensor-1')).toEqual(new Map());
-      iot.on(ListThingPrincipalsV2Command).resolves({ thingPrincipalObjects: [{ principal: undefined, thingPrincipalType: 'EXCLUSIVE_THING' }] });
+      iot
+        .on(ListThingPrincipalsV2Command)
+        .resolves({ thingPrincipalObjects: [{ principal: undefined, thingPrincipalType: 'EXCLUSIVE_THING' }] });
       expect(await iotOperations.listThingPrincipalTypes('sensor-1')).toEqual(new Map());
     } finally {
       iot.restore();
@@ -319,7 +362,9 @@ describe('answers of AWS that the local cloud does not give', () => {
   it('takes a principal gone before its conversion as nothing to convert', async () => {
     const iot = mockClient(handlerClients.iot);
     try {
-      iot.on(ListThingPrincipalsV2Command).resolves({ thingPrincipalObjects: [{ principal: COGNITO_IDENTITY, thingPrincipalType: 'EXCLUSIVE_THING' }] });
+      iot
+        .on(ListThingPrincipalsV2Command)
+        .resolves({ thingPrincipalObjects: [{ principal: COGNITO_IDENTITY, thingPrincipalType: 'EXCLUSIVE_THING' }] });
       iot.on(AttachThingPrincipalCommand).rejects(refusal('ResourceNotFoundException', 404));
       await expect(iotOperations.restoreAttachmentType('sensor-1', COGNITO_IDENTITY, 'NON_EXCLUSIVE_THING')).resolves.toBeUndefined();
     } finally {
@@ -335,7 +380,9 @@ describe('answers of AWS that the local cloud does not give', () => {
       iot.on(UpdateCertificateCommand).resolves({});
       iot.on(DetachThingPrincipalCommand).resolves({});
       iot.on(DeleteCertificateCommand).rejects(refusal('UnauthorizedException', 401));
-      await expect(iotOperations.retireCertificatesOfLostAttempts('sensor-1', 'kept')).rejects.toMatchObject({ name: 'UnauthorizedException' });
+      await expect(iotOperations.retireCertificatesOfLostAttempts('sensor-1', 'kept')).rejects.toMatchObject({
+        name: 'UnauthorizedException',
+      });
       expect(iot.commandCalls(DeleteCertificateCommand)).toHaveLength(1);
     } finally {
       iot.restore();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningApiServer, startApiServer } from '../../../../local-cloud/apigateway/api-server.ts';
 import { createLambdaRegistry } from '../../../../local-cloud/lambda/lambda-registry.ts';
 import { loadServerlessProject } from '../../../../local-cloud/lambda/serverless-project.ts';
-import { startApiServer, type RunningApiServer } from '../../../../local-cloud/apigateway/api-server.ts';
 import { FIXTURE_SERVERLESS_PATH } from '../../../support/fixture-project.ts';
 import { overOneConnection } from '../../../support/raw-http.ts';
 
@@ -57,7 +57,11 @@ describe('local HTTP API', () => {
   });
 
   it('passes the request body and the handler status code through', async () => {
-    const response = await fetch(`${api.url}/items`, { method: 'POST', body: '{"name":"x"}', headers: { 'content-type': 'application/json' } });
+    const response = await fetch(`${api.url}/items`, {
+      method: 'POST',
+      body: '{"name":"x"}',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(response.status).toBe(201);
     expect(await response.json()).toMatchObject({ httpMethod: 'POST', body: '{"name":"x"}', pathParameters: null });
   });
@@ -68,7 +72,11 @@ describe('local HTTP API', () => {
   });
 
   it('answers an unknown path or method like API Gateway: 403 Missing Authentication Token', async () => {
-    for (const [path, method] of [['/nothing-here', 'GET'], ['/items', 'GET'], ['/items/1', 'PUT']] as const) {
+    for (const [path, method] of [
+      ['/nothing-here', 'GET'],
+      ['/items', 'GET'],
+      ['/items/1', 'PUT'],
+    ] as const) {
       const response = await fetch(`${api.url}${path}`, { method });
       expect(response.status).toBe(403);
       expect(await response.json()).toEqual({ message: 'Missing Authentication Token' });
@@ -94,7 +102,9 @@ describe('local HTTP API', () => {
   it('answers headers larger than Node reads with 431 and a JSON error body', async () => {
     const response = await fetch(`${api.url}/items/1`, { headers: { 'x-padding': 'x'.repeat(17 * 1024) } });
     expect(response.status).toBe(431);
-    expect(await response.json()).toEqual({ message: expect.stringMatching(/^the headers take more than the \d+ bytes this server reads$/) });
+    expect(await response.json()).toEqual({
+      message: expect.stringMatching(/^the headers take more than the \d+ bytes this server reads$/),
+    });
   });
 
   it('turns a malformed Lambda proxy response into a 502', async () => {

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   CreateTableCommand,
   DeleteItemCommand,
@@ -12,9 +15,6 @@ import {
   UpdateItemCommand,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalCloud, type LocalCloud } from '../../../../local-cloud/server.ts';
 import { ACCOUNT, expectAwsError, REGION } from '../helpers.ts';
@@ -30,7 +30,12 @@ let dynamodb: DynamoDBClient;
 
 async function start(options: Parameters<typeof createLocalCloud>[0] = {}) {
   cloud = await createLocalCloud({ faults: { quotas: false }, ...options });
-  dynamodb = new DynamoDBClient({ endpoint: cloud.url, region: REGION, credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' }, maxAttempts: 1 });
+  dynamodb = new DynamoDBClient({
+    endpoint: cloud.url,
+    region: REGION,
+    credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
 }
 beforeEach(() => start({ tables: [LEASES] }));
 afterEach(async () => {
@@ -43,9 +48,18 @@ const lease = (thingName: string, owner: string, expiresAt = 2_000) => ({
   owner: { S: owner },
   expiresAt: { N: String(expiresAt) },
 });
-const FREE_EXPIRED_OR_MINE = { ConditionExpression: 'attribute_not_exists(thingName) OR expiresAt < :now OR #owner = :me', ExpressionAttributeNames: { '#owner': 'owner' } };
+const FREE_EXPIRED_OR_MINE = {
+  ConditionExpression: 'attribute_not_exists(thingName) OR expiresAt < :now OR #owner = :me',
+  ExpressionAttributeNames: { '#owner': 'owner' },
+};
 const leasePut = (thingName: string, owner: string, now = 1_000) => ({
-  Put: { TableName: 'leases', Item: lease(thingName, owner), ...FREE_EXPIRED_OR_MINE, ExpressionAttributeValues: { ':now': { N: String(now) }, ':me': { S: owner } }, ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const },
+  Put: {
+    TableName: 'leases',
+    Item: lease(thingName, owner),
+    ...FREE_EXPIRED_OR_MINE,
+    ExpressionAttributeValues: { ':now': { N: String(now) }, ':me': { S: owner } },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  },
 });
 const items = async () => (await dynamodb.send(new ScanCommand({ TableName: 'leases' }))).Items;
 
@@ -64,14 +78,29 @@ describe('DynamoDB tables', () => {
   });
 
   it('CreateTable refuses an existing name, and an unknown table is ResourceNotFoundException', async () => {
-    await expectAwsError(dynamodb.send(new CreateTableCommand({ ...LEASES, BillingMode: 'PAY_PER_REQUEST' })), 'ResourceInUseException', 400);
-    await expectAwsError(dynamodb.send(new GetItemCommand({ TableName: 'missing', Key: { thingName: { S: 'a' } } })), 'ResourceNotFoundException', 400);
+    await expectAwsError(
+      dynamodb.send(new CreateTableCommand({ ...LEASES, BillingMode: 'PAY_PER_REQUEST' })),
+      'ResourceInUseException',
+      400,
+    );
+    await expectAwsError(
+      dynamodb.send(new GetItemCommand({ TableName: 'missing', Key: { thingName: { S: 'a' } } })),
+      'ResourceNotFoundException',
+      400,
+    );
   });
 
   it('time to live is described as it was set', async () => {
-    expect((await dynamodb.send(new DescribeTimeToLiveCommand({ TableName: 'leases' }))).TimeToLiveDescription).toEqual({ TimeToLiveStatus: 'DISABLED' });
-    await dynamodb.send(new UpdateTimeToLiveCommand({ TableName: 'leases', TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } }));
-    expect((await dynamodb.send(new DescribeTimeToLiveCommand({ TableName: 'leases' }))).TimeToLiveDescription).toEqual({ TimeToLiveStatus: 'ENABLED', AttributeName: 'expiresAt' });
+    expect((await dynamodb.send(new DescribeTimeToLiveCommand({ TableName: 'leases' }))).TimeToLiveDescription).toEqual({
+      TimeToLiveStatus: 'DISABLED',
+    });
+    await dynamodb.send(
+      new UpdateTimeToLiveCommand({ TableName: 'leases', TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true } }),
+    );
+    expect((await dynamodb.send(new DescribeTimeToLiveCommand({ TableName: 'leases' }))).TimeToLiveDescription).toEqual({
+      TimeToLiveStatus: 'ENABLED',
+      AttributeName: 'expiresAt',
+    });
   });
 
   it('tables and items survive a restart on the same state database', async () => {
@@ -83,7 +112,9 @@ describe('DynamoDB tables', () => {
       await dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: lease('kept', 'a') }));
       await cloud.close();
       await start({ stateDatabase: join(directory, 'state.sqlite') });
-      expect((await dynamodb.send(new GetItemCommand({ TableName: 'leases', Key: { thingName: { S: 'kept' } } }))).Item).toEqual(lease('kept', 'a'));
+      expect((await dynamodb.send(new GetItemCommand({ TableName: 'leases', Key: { thingName: { S: 'kept' } } }))).Item).toEqual(
+        lease('kept', 'a'),
+      );
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
@@ -107,13 +138,23 @@ describe('DynamoDB items and condition expressions', () => {
     const refused = await expectAwsError(put('b', 1_000), 'ConditionalCheckFailedException', 400);
     expect(refused.Item).toEqual(lease('sensor', 'a'));
     await put('b', 2_001);
-    expect((await dynamodb.send(new GetItemCommand({ TableName: 'leases', Key: { thingName: { S: 'sensor' } } }))).Item).toEqual(lease('sensor', 'b'));
+    expect((await dynamodb.send(new GetItemCommand({ TableName: 'leases', Key: { thingName: { S: 'sensor' } } }))).Item).toEqual(
+      lease('sensor', 'b'),
+    );
   });
 
   it('DeleteItem with a condition deletes only where it holds', async () => {
     await dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: lease('sensor', 'a') }));
     const deleteAs = (owner: string) =>
-      dynamodb.send(new DeleteItemCommand({ TableName: 'leases', Key: { thingName: { S: 'sensor' } }, ConditionExpression: '#owner = :me', ExpressionAttributeNames: { '#owner': 'owner' }, ExpressionAttributeValues: { ':me': { S: owner } } }));
+      dynamodb.send(
+        new DeleteItemCommand({
+          TableName: 'leases',
+          Key: { thingName: { S: 'sensor' } },
+          ConditionExpression: '#owner = :me',
+          ExpressionAttributeNames: { '#owner': 'owner' },
+          ExpressionAttributeValues: { ':me': { S: owner } },
+        }),
+      );
     await expectAwsError(deleteAs('b'), 'ConditionalCheckFailedException', 400);
     expect(await items()).toHaveLength(1);
     await deleteAs('a');
@@ -134,32 +175,72 @@ describe('DynamoDB items and condition expressions', () => {
     ['numbers compare as numbers', 'expiresAt > :nine', { ':nine': { N: '999' } }, true],
     ['values of different types are never ordered', 'expiresAt > :text', { ':text': { S: '1' } }, false],
     ['numbers equal by value, not by spelling', 'expiresAt = :same', { ':same': { N: '2.0E3' } }, true],
-    ['numbers beyond a double still order', ':big > :bigger', { ':big': { N: '12345678901234567890123456789012345678' }, ':bigger': { N: '12345678901234567890123456789012345679' } }, false],
-    ['negative numbers order below zero and below each other', ':minusTen < :minusOne', { ':minusTen': { N: '-10' }, ':minusOne': { N: '-1' } }, true],
+    [
+      'numbers beyond a double still order',
+      ':big > :bigger',
+      { ':big': { N: '12345678901234567890123456789012345678' }, ':bigger': { N: '12345678901234567890123456789012345679' } },
+      false,
+    ],
+    [
+      'negative numbers order below zero and below each other',
+      ':minusTen < :minusOne',
+      { ':minusTen': { N: '-10' }, ':minusOne': { N: '-1' } },
+      true,
+    ],
     ['<> holds for a missing attribute', 'missing <> :any', { ':any': { S: 'x' } }, true],
     ['= never holds for a missing attribute', 'missing = :any', { ':any': { S: 'x' } }, false],
   ])('%s', async (_, ConditionExpression, values, holds) => {
     await dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: lease('sensor', 'a') }));
     const names = ConditionExpression.includes('#owner') ? { ExpressionAttributeNames: { '#owner': 'owner' } } : {};
-    const call = dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: lease('sensor', 'c'), ConditionExpression, ...names, ExpressionAttributeValues: values }));
+    const call = dynamodb.send(
+      new PutItemCommand({
+        TableName: 'leases',
+        Item: lease('sensor', 'c'),
+        ConditionExpression,
+        ...names,
+        ExpressionAttributeValues: values,
+      }),
+    );
     if (holds) await call;
     else await expectAwsError(call, 'ConditionalCheckFailedException', 400);
   });
 
   it.each([
     ['an undefined value placeholder', 'thingName = :missing', {}, /attribute value used in expression is not defined/],
-    ['an unused value placeholder', 'attribute_exists(thingName)', { ExpressionAttributeValues: { ':unused': { S: 'x' } } }, /unused in expressions: keys: \{:unused\}/],
-    ['a nested path, not emulated', 'a.b = :v', { ExpressionAttributeValues: { ':v': { S: 'x' } } }, /nested attribute paths are not emulated/],
+    [
+      'an unused value placeholder',
+      'attribute_exists(thingName)',
+      { ExpressionAttributeValues: { ':unused': { S: 'x' } } },
+      /unused in expressions: keys: \{:unused\}/,
+    ],
+    [
+      'a nested path, not emulated',
+      'a.b = :v',
+      { ExpressionAttributeValues: { ':v': { S: 'x' } } },
+      /nested attribute paths are not emulated/,
+    ],
     ['a syntax error', 'thingName = = :v', { ExpressionAttributeValues: { ':v': { S: 'x' } } }, /Syntax error/],
   ])('a condition with %s is a ValidationException', async (_, ConditionExpression, placeholders, message) => {
-    const error = await expectAwsError(dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: lease('sensor', 'a'), ConditionExpression, ...placeholders })), 'ValidationException', 400);
+    const error = await expectAwsError(
+      dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: lease('sensor', 'a'), ConditionExpression, ...placeholders })),
+      'ValidationException',
+      400,
+    );
     expect(error.message).toMatch(message);
     expect(await items()).toEqual([]);
   });
 
   it('an item without its key, or a number that does not parse, is a ValidationException', async () => {
-    await expectAwsError(dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: { owner: { S: 'a' } } })), 'ValidationException', 400);
-    await expectAwsError(dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: { thingName: { S: 'a' }, expiresAt: { N: 'soon' } } })), 'ValidationException', 400);
+    await expectAwsError(
+      dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: { owner: { S: 'a' } } })),
+      'ValidationException',
+      400,
+    );
+    await expectAwsError(
+      dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: { thingName: { S: 'a' }, expiresAt: { N: 'soon' } } })),
+      'ValidationException',
+      400,
+    );
   });
 
   it('Scan pages with LastEvaluatedKey', async () => {
@@ -183,13 +264,23 @@ describe('DynamoDB UpdateItem', () => {
         UpdateExpression: 'ADD #devices :devices, #batches :position SET #expiresAt = :expiresAt',
         ConditionExpression: 'NOT contains(#batches, :positionNumber)',
         ExpressionAttributeNames: { '#devices': 'devices', '#batches': 'batches', '#expiresAt': 'expiresAt' },
-        ExpressionAttributeValues: { ':devices': { N: String(devices) }, ':position': { NS: [String(position)] }, ':positionNumber': { N: String(position) }, ':expiresAt': { N: '2000' } },
+        ExpressionAttributeValues: {
+          ':devices': { N: String(devices) },
+          ':position': { NS: [String(position)] },
+          ':positionNumber': { N: String(position) },
+          ':expiresAt': { N: '2000' },
+        },
         ReturnValues: 'ALL_NEW',
       }),
     );
 
   it('ADD creates the item from its key and adds numbers and set members; its condition keeps a repeated update out', async () => {
-    expect((await countBatch(0, 200)).Attributes).toEqual({ ...counter, devices: { N: '200' }, batches: { NS: ['0'] }, expiresAt: { N: '2000' } });
+    expect((await countBatch(0, 200)).Attributes).toEqual({
+      ...counter,
+      devices: { N: '200' },
+      batches: { NS: ['0'] },
+      expiresAt: { N: '2000' },
+    });
     await countBatch(200, 50);
     const repeated = await expectAwsError(countBatch(200, 50), 'ConditionalCheckFailedException', 400);
     expect(repeated.message).toBe('The conditional request failed');
@@ -205,7 +296,14 @@ describe('DynamoDB UpdateItem', () => {
     ['the key updated', 'SET thingName = :other', { ':other': { S: 'other' } }, /Cannot update attribute thingName/],
   ])('an update with %s is a ValidationException, and nothing is written', async (_, UpdateExpression, values, message) => {
     const error = await expectAwsError(
-      dynamodb.send(new UpdateItemCommand({ TableName: 'leases', Key: counter, UpdateExpression, ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }) })),
+      dynamodb.send(
+        new UpdateItemCommand({
+          TableName: 'leases',
+          Key: counter,
+          UpdateExpression,
+          ...(Object.keys(values).length > 0 && { ExpressionAttributeValues: values }),
+        }),
+      ),
       'ValidationException',
       400,
     );
@@ -215,7 +313,18 @@ describe('DynamoDB UpdateItem', () => {
 
   it('ADD of a number to a string is a ValidationException', async () => {
     await dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: { ...counter, devices: { S: 'many' } } }));
-    await expectAwsError(dynamodb.send(new UpdateItemCommand({ TableName: 'leases', Key: counter, UpdateExpression: 'ADD devices :one', ExpressionAttributeValues: { ':one': { N: '1' } } })), 'ValidationException', 400);
+    await expectAwsError(
+      dynamodb.send(
+        new UpdateItemCommand({
+          TableName: 'leases',
+          Key: counter,
+          UpdateExpression: 'ADD devices :one',
+          ExpressionAttributeValues: { ':one': { N: '1' } },
+        }),
+      ),
+      'ValidationException',
+      400,
+    );
   });
 });
 
@@ -223,7 +332,9 @@ describe('DynamoDB TransactWriteItems', () => {
   it('applies every action when every condition holds', async () => {
     await dynamodb.send(new PutItemCommand({ TableName: 'leases', Item: lease('gone', 'a') }));
     await dynamodb.send(
-      new TransactWriteItemsCommand({ TransactItems: [leasePut('one', 'a'), leasePut('two', 'a'), { Delete: { TableName: 'leases', Key: { thingName: { S: 'gone' } } } }] }),
+      new TransactWriteItemsCommand({
+        TransactItems: [leasePut('one', 'a'), leasePut('two', 'a'), { Delete: { TableName: 'leases', Key: { thingName: { S: 'gone' } } } }],
+      }),
     );
     expect((await items())?.map((item) => item.thingName?.S)).toEqual(['one', 'two']);
   });
@@ -245,19 +356,37 @@ describe('DynamoDB TransactWriteItems', () => {
   });
 
   it('refuses two actions on one item, more than 100 actions, and Update (not emulated)', async () => {
-    await expectAwsError(dynamodb.send(new TransactWriteItemsCommand({ TransactItems: [leasePut('one', 'a'), leasePut('one', 'b')] })), 'ValidationException', 400);
+    await expectAwsError(
+      dynamodb.send(new TransactWriteItemsCommand({ TransactItems: [leasePut('one', 'a'), leasePut('one', 'b')] })),
+      'ValidationException',
+      400,
+    );
     const many = Array.from({ length: 101 }, (_, index) => leasePut(`device-${index}`, 'a'));
     await expectAwsError(dynamodb.send(new TransactWriteItemsCommand({ TransactItems: many })), 'ValidationException', 400);
-    const update = { Update: { TableName: 'leases', Key: { thingName: { S: 'one' } }, UpdateExpression: 'SET #owner = :me', ExpressionAttributeNames: { '#owner': 'owner' }, ExpressionAttributeValues: { ':me': { S: 'a' } } } };
+    const update = {
+      Update: {
+        TableName: 'leases',
+        Key: { thingName: { S: 'one' } },
+        UpdateExpression: 'SET #owner = :me',
+        ExpressionAttributeNames: { '#owner': 'owner' },
+        ExpressionAttributeValues: { ':me': { S: 'a' } },
+      },
+    };
     await expectAwsError(dynamodb.send(new TransactWriteItemsCommand({ TransactItems: [update] })), 'ValidationException', 400);
     expect(await items()).toEqual([]);
   });
 
   it('an injected throttle is ProvisionedThroughputExceededException, and a server fault a 500', async () => {
     cloud.admin.configureFaults({ throttle: { TransactWriteItems: 1 } });
-    await expectAwsError(dynamodb.send(new TransactWriteItemsCommand({ TransactItems: [leasePut('one', 'a')] })), 'ProvisionedThroughputExceededException', 400);
+    await expectAwsError(
+      dynamodb.send(new TransactWriteItemsCommand({ TransactItems: [leasePut('one', 'a')] })),
+      'ProvisionedThroughputExceededException',
+      400,
+    );
     cloud.admin.configureFaults({ throttle: { TransactWriteItems: 0 }, serverError: { TransactWriteItems: 1 } });
-    const error = await dynamodb.send(new TransactWriteItemsCommand({ TransactItems: [leasePut('one', 'a')] })).catch((caught: { $metadata: { httpStatusCode: number } }) => caught);
+    const error = await dynamodb
+      .send(new TransactWriteItemsCommand({ TransactItems: [leasePut('one', 'a')] }))
+      .catch((caught: { $metadata: { httpStatusCode: number } }) => caught);
     expect((error as { $metadata: { httpStatusCode: number } }).$metadata.httpStatusCode).toBeGreaterThanOrEqual(500);
     expect(await items()).toEqual([]);
   });

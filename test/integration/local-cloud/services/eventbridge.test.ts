@@ -20,7 +20,7 @@ import {
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createLocalCloud, type LocalCloud } from '../../../../local-cloud/server.ts';
-import { startServiceCloud, type ServiceCloud } from '../../../../local-cloud/service-cloud.ts';
+import { type ServiceCloud, startServiceCloud } from '../../../../local-cloud/service-cloud.ts';
 import type { DeadLetter, DeliveryRecord, LambdaTarget } from '../../../../local-cloud/services/eventbridge/delivery.ts';
 import type { LocalCloudContext } from '../../../../local-cloud/wire/context.ts';
 import { openGate } from '../../../fixtures/serverless-app/handlers/gated.ts';
@@ -102,7 +102,11 @@ describe('EventBridge API', () => {
 
   it('PutEvents refuses more than 10 entries, and entries over 256 KB, as a whole', async () => {
     const entry = { Source: 'shop.orders', DetailType: 'Order Placed', Detail: '{}' };
-    const many = await expectAwsError(events.send(new PutEventsCommand({ Entries: Array.from({ length: 11 }, () => entry) })), 'ValidationException', 400);
+    const many = await expectAwsError(
+      events.send(new PutEventsCommand({ Entries: Array.from({ length: 11 }, () => entry) })),
+      'ValidationException',
+      400,
+    );
     expect(many.message).toContain("at 'entries' failed to satisfy constraint: Member must have length less than or equal to 10");
     const large = { ...entry, Detail: JSON.stringify({ blob: 'x'.repeat(256 * 1024) }) };
     await expectAwsError(events.send(new PutEventsCommand({ Entries: [large] })), 'ValidationException', 400);
@@ -112,10 +116,19 @@ describe('EventBridge API', () => {
     const { EventBusArn } = await events.send(new CreateEventBusCommand({ Name: 'fleet-events', Description: 'fleet' }));
     expect(EventBusArn).toBe(`arn:aws:events:${REGION}:${ACCOUNT}:event-bus/fleet-events`);
     await expectAwsError(events.send(new CreateEventBusCommand({ Name: 'fleet-events' })), 'ResourceAlreadyExistsException', 400);
-    expect(await events.send(new DescribeEventBusCommand({ Name: EventBusArn }))).toMatchObject({ Name: 'fleet-events', Arn: EventBusArn, Description: 'fleet' });
-    expect(await events.send(new DescribeEventBusCommand({}))).toMatchObject({ Name: 'default', Arn: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default` });
+    expect(await events.send(new DescribeEventBusCommand({ Name: EventBusArn }))).toMatchObject({
+      Name: 'fleet-events',
+      Arn: EventBusArn,
+      Description: 'fleet',
+    });
+    expect(await events.send(new DescribeEventBusCommand({}))).toMatchObject({
+      Name: 'default',
+      Arn: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/default`,
+    });
     expect((await events.send(new ListEventBusesCommand({}))).EventBuses?.map((bus) => bus.Name)).toEqual(['default', 'fleet-events']);
-    expect((await events.send(new ListEventBusesCommand({ NamePrefix: 'fleet' }))).EventBuses?.map((bus) => bus.Name)).toEqual(['fleet-events']);
+    expect((await events.send(new ListEventBusesCommand({ NamePrefix: 'fleet' }))).EventBuses?.map((bus) => bus.Name)).toEqual([
+      'fleet-events',
+    ]);
 
     await events.send(new DeleteEventBusCommand({ Name: 'fleet-events' }));
     await expectAwsError(events.send(new DescribeEventBusCommand({ Name: 'fleet-events' })), 'ResourceNotFoundException', 400);
@@ -127,17 +140,28 @@ describe('EventBridge API', () => {
     const pattern = JSON.stringify({ source: ['shop.orders'] });
     const { RuleArn } = await events.send(new PutRuleCommand({ Name: 'orders', EventBusName: 'fleet-events', EventPattern: pattern }));
     expect(RuleArn).toBe(`arn:aws:events:${REGION}:${ACCOUNT}:rule/fleet-events/orders`);
-    expect((await events.send(new PutRuleCommand({ Name: 'on-default', EventPattern: pattern }))).RuleArn).toBe(`arn:aws:events:${REGION}:${ACCOUNT}:rule/on-default`);
-    expect(await events.send(new DescribeRuleCommand({ Name: 'orders', EventBusName: 'fleet-events' }))).toMatchObject({ Name: 'orders', State: 'ENABLED', EventPattern: pattern, EventBusName: 'fleet-events' });
+    expect((await events.send(new PutRuleCommand({ Name: 'on-default', EventPattern: pattern }))).RuleArn).toBe(
+      `arn:aws:events:${REGION}:${ACCOUNT}:rule/on-default`,
+    );
+    expect(await events.send(new DescribeRuleCommand({ Name: 'orders', EventBusName: 'fleet-events' }))).toMatchObject({
+      Name: 'orders',
+      State: 'ENABLED',
+      EventPattern: pattern,
+      EventBusName: 'fleet-events',
+    });
     await expectAwsError(events.send(new DescribeRuleCommand({ Name: 'orders' })), 'ResourceNotFoundException', 400);
 
     await events.send(new DisableRuleCommand({ Name: 'orders', EventBusName: 'fleet-events' }));
-    expect((await events.send(new ListRulesCommand({ EventBusName: 'fleet-events' }))).Rules?.map((rule) => [rule.Name, rule.State])).toEqual([['orders', 'DISABLED']]);
+    expect(
+      (await events.send(new ListRulesCommand({ EventBusName: 'fleet-events' }))).Rules?.map((rule) => [rule.Name, rule.State]),
+    ).toEqual([['orders', 'DISABLED']]);
     await events.send(new EnableRuleCommand({ Name: 'orders', EventBusName: 'fleet-events' }));
     expect((await events.send(new DescribeRuleCommand({ Name: 'orders', EventBusName: 'fleet-events' }))).State).toBe('ENABLED');
 
     const target = { Id: 'fn', Arn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:orders` };
-    expect(await events.send(new PutTargetsCommand({ Rule: 'orders', EventBusName: 'fleet-events', Targets: [target] }))).toMatchObject({ FailedEntryCount: 0 });
+    expect(await events.send(new PutTargetsCommand({ Rule: 'orders', EventBusName: 'fleet-events', Targets: [target] }))).toMatchObject({
+      FailedEntryCount: 0,
+    });
     expect((await events.send(new ListTargetsByRuleCommand({ Rule: 'orders', EventBusName: 'fleet-events' }))).Targets).toEqual([target]);
     await expectAwsError(events.send(new DeleteRuleCommand({ Name: 'orders', EventBusName: 'fleet-events' })), 'ValidationException', 400);
     await events.send(new RemoveTargetsCommand({ Rule: 'orders', EventBusName: 'fleet-events', Ids: ['fn'] }));
@@ -146,8 +170,17 @@ describe('EventBridge API', () => {
   });
 
   it('PutRule refuses a pattern outside the language with InvalidEventPatternException', async () => {
-    for (const pattern of [{ source: 'shop.orders' }, { source: [{ 'starts-with': 'shop' }] }, { n: [{ numeric: ['<', 5, '>', 1] }] }, { name: [{ wildcard: 'a**b' }] }]) {
-      const error = await expectAwsError(events.send(new PutRuleCommand({ Name: 'bad', EventPattern: JSON.stringify(pattern) })), 'InvalidEventPatternException', 400);
+    for (const pattern of [
+      { source: 'shop.orders' },
+      { source: [{ 'starts-with': 'shop' }] },
+      { n: [{ numeric: ['<', 5, '>', 1] }] },
+      { name: [{ wildcard: 'a**b' }] },
+    ]) {
+      const error = await expectAwsError(
+        events.send(new PutRuleCommand({ Name: 'bad', EventPattern: JSON.stringify(pattern) })),
+        'InvalidEventPatternException',
+        400,
+      );
       expect(error.message).toMatch(/^Event pattern is not valid\. Reason: /);
     }
   });
@@ -164,7 +197,9 @@ describe('EventBridge API', () => {
       }),
     );
     expect(FailedEntryCount).toBe(1);
-    expect(FailedEntries).toEqual([{ TargetId: 'queue', ErrorCode: 'ValidationException', ErrorMessage: expect.stringContaining('Lambda function targets only') }]);
+    expect(FailedEntries).toEqual([
+      { TargetId: 'queue', ErrorCode: 'ValidationException', ErrorMessage: expect.stringContaining('Lambda function targets only') },
+    ]);
     expect((await events.send(new ListTargetsByRuleCommand({ Rule: 'orders' }))).Targets?.map((target) => target.Id)).toEqual(['fn']);
   });
 
@@ -203,7 +238,11 @@ describe('EventBridge API', () => {
     ['numeric equality on a decimal', { detail: { price: [{ numeric: ['=', 9.5] }] } }, true],
     ['numeric on a string is false', { detail: { state: [{ numeric: ['>', 0] }] } }, false],
     ['a number literal', { detail: { count: [5] } }, true],
-    ['nested detail fields, ANDed', { source: ['shop.orders'], detail: { bucket: { name: ['fleet-manifests'] }, object: { size: [1024] } } }, true],
+    [
+      'nested detail fields, ANDed',
+      { source: ['shop.orders'], detail: { bucket: { name: ['fleet-manifests'] }, object: { size: [1024] } } },
+      true,
+    ],
     ['nested detail fields, one failing', { detail: { bucket: { name: ['fleet-manifests'] }, object: { size: [1] } } }, false],
     ['an event array matches on any element', { detail: { tags: ['green', 'red'] } }, true],
     ['an event array with no element in the list', { detail: { tags: ['red'] } }, false],
@@ -221,7 +260,9 @@ describe('EventBridge API', () => {
 
   it('TestEventPattern needs an event with the envelope fields', async () => {
     const error = await expectAwsError(
-      events.send(new TestEventPatternCommand({ EventPattern: '{"source":["shop.orders"]}', Event: JSON.stringify({ source: 'shop.orders' }) })),
+      events.send(
+        new TestEventPatternCommand({ EventPattern: '{"source":["shop.orders"]}', Event: JSON.stringify({ source: 'shop.orders' }) }),
+      ),
       'InvalidEventPatternException',
       400,
     );
@@ -230,7 +271,11 @@ describe('EventBridge API', () => {
 
   it("PutEvents is named in the fault tables and throttled in EventBridge's own error", async () => {
     cloud.admin.configureFaults({ throttle: { PutEvents: 1 } });
-    const error = await expectAwsError(events.send(new PutEventsCommand({ Entries: [{ Source: 'shop.orders', DetailType: 'Order Placed', Detail: '{}' }] })), 'ThrottlingException', 400);
+    const error = await expectAwsError(
+      events.send(new PutEventsCommand({ Entries: [{ Source: 'shop.orders', DetailType: 'Order Placed', Detail: '{}' }] })),
+      'ThrottlingException',
+      400,
+    );
     expect(error.message).toBe('Rate exceeded');
     expect(cloud.admin.metrics().PutEvents).toMatchObject({ calls: 1, throttled: 1 });
   });
@@ -256,7 +301,12 @@ describe('events AWS services emit', () => {
     let context: LocalCloudContext | undefined;
     const received: unknown[] = [];
     const functionArn = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:on-manifest`;
-    const target: LambdaTarget = { functionArn, maximumRetryAttempts: 0, maximumEventAgeSeconds: 60, invoke: async (event) => received.push(event) };
+    const target: LambdaTarget = {
+      functionArn,
+      maximumRetryAttempts: 0,
+      maximumEventAgeSeconds: 60,
+      invoke: async (event) => received.push(event),
+    };
     const cloud = await createLocalCloud({
       faults: { quotas: false },
       timeScale: 0,
@@ -268,7 +318,11 @@ describe('events AWS services emit', () => {
     });
     const events = eventBridgeClient(cloud.url);
     try {
-      const pattern = { source: ['aws.s3'], 'detail-type': ['Object Created'], detail: { bucket: { name: ['fleet-manifests'] }, object: { key: [{ prefix: 'manifests/' }] } } };
+      const pattern = {
+        source: ['aws.s3'],
+        'detail-type': ['Object Created'],
+        detail: { bucket: { name: ['fleet-manifests'] }, object: { key: [{ prefix: 'manifests/' }] } },
+      };
       await events.send(new PutRuleCommand({ Name: 'manifests', EventPattern: JSON.stringify(pattern) }));
       await events.send(new PutTargetsCommand({ Rule: 'manifests', Targets: [{ Id: 'fn', Arn: functionArn }] }));
       const objectCreated = (key: string) => ({
@@ -328,7 +382,9 @@ describe('EventBridge targets', () => {
       await events.send(new PutEventsCommand({ Entries: [{ Source: 'shop.orders', DetailType: 'Order Placed', Detail: '{"id": 7}' }] }));
 
       await expect.poll(() => received.size, SETTLED).toBe(3);
-      expect(received.get('whole')).toEqual([expect.objectContaining({ source: 'shop.orders', 'detail-type': 'Order Placed', detail: { id: 7 } })]);
+      expect(received.get('whole')).toEqual([
+        expect.objectContaining({ source: 'shop.orders', 'detail-type': 'Order Placed', detail: { id: 7 } }),
+      ]);
       expect(received.get('constant')).toEqual([{ fixed: true }]);
       expect(received.get('detail')).toEqual([{ id: 7 }]);
     } finally {
@@ -355,12 +411,17 @@ describe('EventBridge rules of a serverless project', () => {
 
   const put = (entry: PutEventsRequestEntry) => events.send(new PutEventsCommand({ Entries: [{ DetailType: 'Fixture', ...entry }] }));
   const settled = async () => {
-    await expect.poll(async () => (await deliveries(service.url)).every((delivery) => delivery.outcome !== 'in-progress'), SETTLED).toBe(true);
+    await expect
+      .poll(async () => (await deliveries(service.url)).every((delivery) => delivery.outcome !== 'in-progress'), SETTLED)
+      .toBe(true);
     return deliveries(service.url);
   };
 
   it("each function's eventBridge event is a rule on its bus, named and targeted as the Framework deploys it", async () => {
-    expect((await events.send(new ListRulesCommand({}))).Rules?.map((rule) => rule.Name)).toEqual(['fixture-app-local-gated-rule-1', 'fixture-rejections']);
+    expect((await events.send(new ListRulesCommand({}))).Rules?.map((rule) => rule.Name)).toEqual([
+      'fixture-app-local-gated-rule-1',
+      'fixture-rejections',
+    ]);
     expect(await events.send(new DescribeRuleCommand({ Name: 'fixture-large-orders', EventBusName: 'fixture-bus' }))).toMatchObject({
       State: 'ENABLED',
       EventPattern: JSON.stringify({ source: ['fixture.orders'], detail: { amount: [{ numeric: ['>', 100] }] } }),
@@ -379,7 +440,9 @@ describe('EventBridge rules of a serverless project', () => {
     const { FailedEntryCount, Entries } = await put({ Source: 'fixture.gated', Detail: JSON.stringify({ key: 'first' }) });
     expect(FailedEntryCount).toBe(0);
     // The handler cannot return before its gate opens, so the answer above did not wait for it.
-    expect(await deliveries(service.url)).toEqual([expect.objectContaining({ eventId: Entries?.[0]?.EventId, rule: 'fixture-app-local-gated-rule-1', outcome: 'in-progress' })]);
+    expect(await deliveries(service.url)).toEqual([
+      expect.objectContaining({ eventId: Entries?.[0]?.EventId, rule: 'fixture-app-local-gated-rule-1', outcome: 'in-progress' }),
+    ]);
 
     openGate('first');
     expect(await settled()).toEqual([expect.objectContaining({ outcome: 'succeeded', deliveryAttempts: 1, invocations: 1 })]);
@@ -390,23 +453,43 @@ describe('EventBridge rules of a serverless project', () => {
     await put({ Source: 'fixture.orders', Detail: '{"amount": 150}' });
     expect(await deliveries(service.url)).toEqual([]);
 
-    const { Entries } = await put({ Source: 'fixture.orders', EventBusName: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/fixture-bus`, Detail: '{"amount": 150}' });
+    const { Entries } = await put({
+      Source: 'fixture.orders',
+      EventBusName: `arn:aws:events:${REGION}:${ACCOUNT}:event-bus/fixture-bus`,
+      Detail: '{"amount": 150}',
+    });
     expect(await settled()).toEqual([
-      expect.objectContaining({ eventId: Entries?.[0]?.EventId, eventBusName: 'fixture-bus', rule: 'fixture-large-orders', targetId: 'fixture-large-orders-target', outcome: 'succeeded' }),
+      expect.objectContaining({
+        eventId: Entries?.[0]?.EventId,
+        eventBusName: 'fixture-bus',
+        rule: 'fixture-large-orders',
+        targetId: 'fixture-large-orders-target',
+        outcome: 'succeeded',
+      }),
     ]);
   });
 
-  it("a function that throws is run again per its maximumRetryAttempts, then its invocation record goes to its onFailure queue", async () => {
+  it('a function that throws is run again per its maximumRetryAttempts, then its invocation record goes to its onFailure queue', async () => {
     await put({ Source: 'fixture.rejections', Detail: '{"reason": "no stock"}' });
 
     expect(await settled()).toEqual([
-      expect.objectContaining({ outcome: 'dead-lettered', deliveryAttempts: 1, invocations: 2, error: { type: 'RejectedError', message: 'rejected by the fixture' }, deadLetterArn: FAILED_EVENTS_QUEUE }),
+      expect.objectContaining({
+        outcome: 'dead-lettered',
+        deliveryAttempts: 1,
+        invocations: 2,
+        error: { type: 'RejectedError', message: 'rejected by the fixture' },
+        deadLetterArn: FAILED_EVENTS_QUEUE,
+      }),
     ]);
     const letters = (await deadLetters(service.url))[FAILED_EVENTS_QUEUE];
     expect(letters).toHaveLength(1);
     expect(letters?.[0]?.origin).toBe('lambda-on-failure');
     expect(JSON.parse(letters?.[0]?.body ?? '{}')).toMatchObject({
-      requestContext: { condition: 'RetriesExhausted', approximateInvokeCount: 2, functionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:fixture-app-local-reject:$LATEST` },
+      requestContext: {
+        condition: 'RetriesExhausted',
+        approximateInvokeCount: 2,
+        functionArn: `arn:aws:lambda:${REGION}:${ACCOUNT}:function:fixture-app-local-reject:$LATEST`,
+      },
       requestPayload: { source: 'fixture.rejections', detail: { reason: 'no stock' } },
       responsePayload: { errorType: 'RejectedError', errorMessage: 'rejected by the fixture' },
     });
@@ -416,10 +499,17 @@ describe('EventBridge rules of a serverless project', () => {
     const queue = `arn:aws:sqs:${REGION}:${ACCOUNT}:undeliverable`;
     const missing = `arn:aws:lambda:${REGION}:${ACCOUNT}:function:not-deployed`;
     const { RuleArn } = await events.send(new PutRuleCommand({ Name: 'to-nowhere', EventPattern: '{"source":["fixture.nowhere"]}' }));
-    await events.send(new PutTargetsCommand({ Rule: 'to-nowhere', Targets: [{ Id: 'gone', Arn: missing, RetryPolicy: { MaximumRetryAttempts: 2 }, DeadLetterConfig: { Arn: queue } }] }));
+    await events.send(
+      new PutTargetsCommand({
+        Rule: 'to-nowhere',
+        Targets: [{ Id: 'gone', Arn: missing, RetryPolicy: { MaximumRetryAttempts: 2 }, DeadLetterConfig: { Arn: queue } }],
+      }),
+    );
     const { Entries } = await put({ Source: 'fixture.nowhere', Detail: '{"n": 1}', Time: new Date('2026-01-02T03:04:05Z') });
 
-    expect(await settled()).toEqual([expect.objectContaining({ outcome: 'dead-lettered', deliveryAttempts: 3, invocations: 0, deadLetterArn: queue })]);
+    expect(await settled()).toEqual([
+      expect.objectContaining({ outcome: 'dead-lettered', deliveryAttempts: 3, invocations: 0, deadLetterArn: queue }),
+    ]);
     const [letter] = (await deadLetters(service.url))[queue] ?? [];
     expect(letter?.attributes).toEqual({
       RULE_ARN: RuleArn,
@@ -429,7 +519,12 @@ describe('EventBridge rules of a serverless project', () => {
       EXHAUSTED_RETRY_CONDITION: 'MaximumRetryAttempts',
       RETRY_ATTEMPTS: '2',
     });
-    expect(JSON.parse(letter?.body ?? '{}')).toMatchObject({ id: Entries?.[0]?.EventId, source: 'fixture.nowhere', time: '2026-01-02T03:04:05Z', detail: { n: 1 } });
+    expect(JSON.parse(letter?.body ?? '{}')).toMatchObject({
+      id: Entries?.[0]?.EventId,
+      source: 'fixture.nowhere',
+      time: '2026-01-02T03:04:05Z',
+      detail: { n: 1 },
+    });
   });
 
   it('a disabled rule delivers nothing; enabled again, it delivers', async () => {
@@ -451,7 +546,9 @@ describe('EventBridge rules of a serverless project', () => {
     await events.send(new DeleteRuleCommand({ Name: 'fixture-rejections' }));
 
     await service.cloud.admin.reset();
-    expect((await events.send(new ListTargetsByRuleCommand({ Rule: 'fixture-rejections' }))).Targets?.map((target) => target.Id)).toEqual(['fixture-rejections-target']);
+    expect((await events.send(new ListTargetsByRuleCommand({ Rule: 'fixture-rejections' }))).Targets?.map((target) => target.Id)).toEqual([
+      'fixture-rejections-target',
+    ]);
     expect(await deliveries(service.url)).toEqual([]);
     expect(await deadLetters(service.url)).toEqual({});
   });
@@ -465,7 +562,11 @@ describe("the service's Provisioning Requested rule", () => {
     try {
       const device = { thingName: 'event-sensor-001', principal: await cloud.createCertificate(), coreDeviceThingName: 'core-a' };
       const { FailedEntryCount } = await events.send(
-        new PutEventsCommand({ Entries: [{ Source: 'iot-provisioning-workflow', DetailType: 'Provisioning Requested', Detail: JSON.stringify({ devices: [device] }) }] }),
+        new PutEventsCommand({
+          Entries: [
+            { Source: 'iot-provisioning-workflow', DetailType: 'Provisioning Requested', Detail: JSON.stringify({ devices: [device] }) },
+          ],
+        }),
       );
       expect(FailedEntryCount).toBe(0);
 

@@ -8,7 +8,7 @@ import {
 } from '@aws-sdk/client-greengrassv2';
 import { DescribeThingCommand, RegisterThingCommand } from '@aws-sdk/client-iot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expectAwsError, startCloud, thingTemplate, type TestCloud } from '../helpers.ts';
+import { expectAwsError, startCloud, type TestCloud, thingTemplate } from '../helpers.ts';
 
 let t: TestCloud;
 beforeEach(async () => {
@@ -38,7 +38,11 @@ describe('core devices', () => {
   });
 
   it('answers ResourceNotFoundException with resourceId and resourceType for an unknown core', async () => {
-    const error = await expectAwsError(t.greengrass.send(new GetCoreDeviceCommand({ coreDeviceThingName: 'ghost' })), 'ResourceNotFoundException', 404);
+    const error = await expectAwsError(
+      t.greengrass.send(new GetCoreDeviceCommand({ coreDeviceThingName: 'ghost' })),
+      'ResourceNotFoundException',
+      404,
+    );
     expect(error).toMatchObject({ resourceId: 'ghost', resourceType: 'CoreDevice' });
     await expectAwsError(associate(['x'], 'ghost'), 'ResourceNotFoundException', 404);
   });
@@ -65,7 +69,10 @@ describe('core devices', () => {
 
   it('refuses core device names that IoT refuses as thing names, from the admin route and the configuration', async () => {
     for (const coreDeviceThingName of ['core 1', 'site/core', 'cœur']) {
-      const response = await fetch(`${t.cloud.url}/_local/greengrass/core-devices`, { method: 'POST', body: JSON.stringify({ coreDeviceThingName }) });
+      const response = await fetch(`${t.cloud.url}/_local/greengrass/core-devices`, {
+        method: 'POST',
+        body: JSON.stringify({ coreDeviceThingName }),
+      });
       expect(response.status).toBe(400);
       expect(((await response.json()) as { message: string }).message).toBe(
         `1 validation error detected: Value '${coreDeviceThingName}' at 'coreDeviceThingName' failed to satisfy constraint: ` +
@@ -87,7 +94,9 @@ describe('client device associations', () => {
 
     const result = await associate(['dev-1', 'dev-2', 'ghost']);
     expect(result.$metadata.httpStatusCode).toBe(200);
-    expect(result.errorEntries).toEqual([{ thingName: 'ghost', code: 'ResourceNotFoundException', message: 'Thing ghost does not exist.' }]);
+    expect(result.errorEntries).toEqual([
+      { thingName: 'ghost', code: 'ResourceNotFoundException', message: 'Thing ghost does not exist.' },
+    ]);
     const again = await t.greengrass.send(new ListClientDevicesAssociatedWithCoreDeviceCommand({ coreDeviceThingName: 'core-a' }));
     expect(again.associatedClientDevices?.map((device) => device.thingName)).toEqual(['dev-1', 'dev-2']);
     expect(again.associatedClientDevices?.[0]?.associationTimestamp).toEqual(firstTimestamp);
@@ -97,7 +106,10 @@ describe('client device associations', () => {
     await createThings('dev-1');
     await associate(['dev-1']);
     const result = await t.greengrass.send(
-      new BatchDisassociateClientDeviceFromCoreDeviceCommand({ coreDeviceThingName: 'core-a', entries: [{ thingName: 'dev-1' }, { thingName: 'never' }] }),
+      new BatchDisassociateClientDeviceFromCoreDeviceCommand({
+        coreDeviceThingName: 'core-a',
+        entries: [{ thingName: 'dev-1' }, { thingName: 'never' }],
+      }),
     );
     expect(result.errorEntries).toEqual([]);
     const listed = await t.greengrass.send(new ListClientDevicesAssociatedWithCoreDeviceCommand({ coreDeviceThingName: 'core-a' }));
@@ -120,7 +132,10 @@ describe('client device associations', () => {
     await createThings(...names);
     await associate(names);
     const seen: string[] = [];
-    for await (const page of paginateListClientDevicesAssociatedWithCoreDevice({ client: t.greengrass, pageSize: 3 }, { coreDeviceThingName: 'core-a' })) {
+    for await (const page of paginateListClientDevicesAssociatedWithCoreDevice(
+      { client: t.greengrass, pageSize: 3 },
+      { coreDeviceThingName: 'core-a' },
+    )) {
       expect(page.associatedClientDevices?.length).toBeLessThanOrEqual(3);
       seen.push(...(page.associatedClientDevices ?? []).map((device) => device.thingName as string));
     }

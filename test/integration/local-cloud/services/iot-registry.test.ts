@@ -1,3 +1,4 @@
+import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
 import {
   AttachPolicyCommand,
   AttachPrincipalPolicyCommand,
@@ -29,11 +30,10 @@ import {
   RegisterThingCommand,
   UpdateThingCommand,
 } from '@aws-sdk/client-iot';
-import { createPrivateKey, webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deviceCsr, SELF_SIGNED_CERTIFICATE } from '../../../support/device-certificates.ts';
-import { certificateArnOf, expectAwsError, REGION, startCloud, thingTemplate, type TestCloud } from '../helpers.ts';
+import { certificateArnOf, expectAwsError, REGION, startCloud, type TestCloud, thingTemplate } from '../helpers.ts';
 
 let t: TestCloud;
 /** The local cloud's clock, which a test moves forward. */
@@ -168,10 +168,22 @@ describe('CreateThing and UpdateThing', () => {
     const created = await t.iot.send(new CreateThingCommand(input));
     expect(created).toMatchObject({ thingName: 'pump', thingArn: `arn:aws:iot:${REGION}:000000000000:thing/pump` });
     expect((await t.iot.send(new CreateThingCommand(input))).thingId).toBe(created.thingId);
-    await expectAwsError(t.iot.send(new CreateThingCommand({ ...input, attributePayload: { attributes: { model: 'x2' } } })), 'ResourceAlreadyExistsException', 409);
-    await expectAwsError(t.iot.send(new CreateThingCommand({ thingName: 'other', thingTypeName: 'missing' })), 'ResourceNotFoundException', 404);
+    await expectAwsError(
+      t.iot.send(new CreateThingCommand({ ...input, attributePayload: { attributes: { model: 'x2' } } })),
+      'ResourceAlreadyExistsException',
+      409,
+    );
+    await expectAwsError(
+      t.iot.send(new CreateThingCommand({ thingName: 'other', thingTypeName: 'missing' })),
+      'ResourceNotFoundException',
+      404,
+    );
     const tooMany = { attributes: { a: '1', b: '2', c: '3', d: '4' } };
-    await expectAwsError(t.iot.send(new CreateThingCommand({ thingName: 'crowded', attributePayload: tooMany })), 'InvalidRequestException', 400);
+    await expectAwsError(
+      t.iot.send(new CreateThingCommand({ thingName: 'crowded', attributePayload: tooMany })),
+      'InvalidRequestException',
+      400,
+    );
     const invalid = await expectAwsError(t.iot.send(new CreateThingCommand({ thingName: 'bad name' })), 'InvalidRequestException', 400);
     expect(invalid.message).toBe(
       "1 validation error detected: Value 'bad name' at 'thingName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9:_-]+",
@@ -182,13 +194,37 @@ describe('CreateThing and UpdateThing', () => {
     await start();
     await t.iot.send(new CreateThingTypeCommand({ thingTypeName: 'sensor' }));
     await t.iot.send(new CreateThingCommand({ thingName: 'pump', attributePayload: { attributes: { model: 'x1', site: 'a' } } }));
-    await t.iot.send(new UpdateThingCommand({ thingName: 'pump', attributePayload: { attributes: { site: '', serial: '7' }, merge: true } }));
-    expect(await t.iot.send(new DescribeThingCommand({ thingName: 'pump' }))).toMatchObject({ attributes: { model: 'x1', serial: '7' }, version: 2 });
-    await t.iot.send(new UpdateThingCommand({ thingName: 'pump', thingTypeName: 'sensor', attributePayload: { attributes: { only: 'this' } }, expectedVersion: 2 }));
-    expect(await t.iot.send(new DescribeThingCommand({ thingName: 'pump' }))).toMatchObject({ attributes: { only: 'this' }, thingTypeName: 'sensor', version: 3 });
+    await t.iot.send(
+      new UpdateThingCommand({ thingName: 'pump', attributePayload: { attributes: { site: '', serial: '7' }, merge: true } }),
+    );
+    expect(await t.iot.send(new DescribeThingCommand({ thingName: 'pump' }))).toMatchObject({
+      attributes: { model: 'x1', serial: '7' },
+      version: 2,
+    });
+    await t.iot.send(
+      new UpdateThingCommand({
+        thingName: 'pump',
+        thingTypeName: 'sensor',
+        attributePayload: { attributes: { only: 'this' } },
+        expectedVersion: 2,
+      }),
+    );
+    expect(await t.iot.send(new DescribeThingCommand({ thingName: 'pump' }))).toMatchObject({
+      attributes: { only: 'this' },
+      thingTypeName: 'sensor',
+      version: 3,
+    });
     await expectAwsError(t.iot.send(new UpdateThingCommand({ thingName: 'pump', expectedVersion: 2 })), 'VersionConflictException', 409);
-    await expectAwsError(t.iot.send(new UpdateThingCommand({ thingName: 'pump', thingTypeName: 'sensor', removeThingType: true })), 'InvalidRequestException', 400);
-    await expectAwsError(t.iot.send(new UpdateThingCommand({ thingName: 'pump', thingTypeName: 'missing' })), 'ResourceNotFoundException', 404);
+    await expectAwsError(
+      t.iot.send(new UpdateThingCommand({ thingName: 'pump', thingTypeName: 'sensor', removeThingType: true })),
+      'InvalidRequestException',
+      400,
+    );
+    await expectAwsError(
+      t.iot.send(new UpdateThingCommand({ thingName: 'pump', thingTypeName: 'missing' })),
+      'ResourceNotFoundException',
+      404,
+    );
     await expectAwsError(t.iot.send(new UpdateThingCommand({ thingName: 'nope' })), 'ResourceNotFoundException', 404);
     await t.iot.send(new UpdateThingCommand({ thingName: 'pump', removeThingType: true }));
     const described = await t.iot.send(new DescribeThingCommand({ thingName: 'pump' }));
@@ -216,9 +252,17 @@ describe('things of a principal', () => {
     const filtered = await t.iot.send(new ListPrincipalThingsV2Command({ principal: cert.arn, thingPrincipalType: 'EXCLUSIVE_THING' }));
     expect(filtered.principalThingObjects).toEqual([]);
 
-    await expectAwsError(t.iot.send(new ListPrincipalThingsCommand({ principal: certificateArnOf('f'.repeat(64)) })), 'ResourceNotFoundException', 404);
+    await expectAwsError(
+      t.iot.send(new ListPrincipalThingsCommand({ principal: certificateArnOf('f'.repeat(64)) })),
+      'ResourceNotFoundException',
+      404,
+    );
     await expectAwsError(t.iot.send(new ListPrincipalThingsCommand({ principal: 'not-a-principal' })), 'InvalidRequestException', 400);
-    await expectAwsError(t.iot.send(new ListPrincipalThingsCommand({ principal: cert.arn, maxResults: 251 })), 'InvalidRequestException', 400);
+    await expectAwsError(
+      t.iot.send(new ListPrincipalThingsCommand({ principal: cert.arn, maxResults: 251 })),
+      'InvalidRequestException',
+      400,
+    );
   });
 });
 
@@ -245,7 +289,8 @@ describe('policies of principals', () => {
     const identity = 'eu-west-1:12345678-1234-1234-1234-123456789012';
     await t.iot.send(new AttachPrincipalPolicyCommand({ policyName: 'p2', principal: identity }));
     const targets = [];
-    for await (const page of paginateListTargetsForPolicy({ client: t.iot, pageSize: 1 }, { policyName: 'p2' })) targets.push(...(page.targets ?? []));
+    for await (const page of paginateListTargetsForPolicy({ client: t.iot, pageSize: 1 }, { policyName: 'p2' }))
+      targets.push(...(page.targets ?? []));
     expect(targets).toEqual([cert.arn, identity]);
 
     // The deprecated listing takes the principal in a header and lists newest first unless asked otherwise.
@@ -269,9 +314,17 @@ describe('policies of principals', () => {
     await expectAwsError(t.iot.send(new AttachPolicyCommand({ policyName: 'nope', target: cert.arn })), 'ResourceNotFoundException', 404);
     await expectAwsError(t.iot.send(new AttachPolicyCommand({ policyName: 'p0', target: missing })), 'ResourceNotFoundException', 404);
     await expectAwsError(t.iot.send(new DetachPolicyCommand({ policyName: 'p0', target: missing })), 'InvalidRequestException', 400);
-    await expectAwsError(t.iot.send(new DetachPrincipalPolicyCommand({ policyName: 'p0', principal: missing })), 'ResourceNotFoundException', 404);
+    await expectAwsError(
+      t.iot.send(new DetachPrincipalPolicyCommand({ policyName: 'p0', principal: missing })),
+      'ResourceNotFoundException',
+      404,
+    );
     await expectAwsError(t.iot.send(new ListTargetsForPolicyCommand({ policyName: 'nope' })), 'ResourceNotFoundException', 404);
-    await expectAwsError(t.iot.send(new ListAttachedPoliciesCommand({ target: cert.arn, marker: 'not a marker' })), 'InvalidRequestException', 400);
+    await expectAwsError(
+      t.iot.send(new ListAttachedPoliciesCommand({ target: cert.arn, marker: 'not a marker' })),
+      'InvalidRequestException',
+      400,
+    );
     for (let index = 0; index < 10; index++) {
       await t.iot.send(new CreatePolicyCommand({ policyName: `p${index + 1}`, policyDocument: '{"Statement":[]}' }));
       await t.iot.send(new AttachPolicyCommand({ policyName: `p${index + 1}`, target: cert.arn }));
@@ -289,16 +342,26 @@ describe('certificates from CSRs and registered certificates', () => {
     expect(first.certificateId).not.toBe(second.certificateId);
     expect(new X509Certificate(first.certificatePem!).subject).toBe('CN=device-1');
     expect(first.certificateArn).toBe(certificateArnOf(first.certificateId!));
-    const statuses = [first, second].map(async ({ certificateId }) => (await t.iot.send(new DescribeCertificateCommand({ certificateId }))).certificateDescription?.status);
+    const statuses = [first, second].map(
+      async ({ certificateId }) => (await t.iot.send(new DescribeCertificateCommand({ certificateId }))).certificateDescription?.status,
+    );
     expect(await Promise.all(statuses)).toEqual(['ACTIVE', 'INACTIVE']);
 
-    await expectAwsError(t.iot.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: 'not a csr' })), 'InvalidRequestException', 400);
+    await expectAwsError(
+      t.iot.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: 'not a csr' })),
+      'InvalidRequestException',
+      400,
+    );
     const rsa1024 = await webcrypto.subtle.generateKey(
       { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 1024 },
       true,
       ['sign', 'verify'],
     );
-    const weak = await x509.Pkcs10CertificateRequestGenerator.create({ name: 'CN=weak', keys: rsa1024, signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5' } });
+    const weak = await x509.Pkcs10CertificateRequestGenerator.create({
+      name: 'CN=weak',
+      keys: rsa1024,
+      signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5' },
+    });
     const refused = await expectAwsError(
       t.iot.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: weak.toString('pem') })),
       'InvalidRequestException',
@@ -309,21 +372,47 @@ describe('certificates from CSRs and registered certificates', () => {
 
   it('registers a certificate with its CA or without one, once', async () => {
     await start();
-    await expectAwsError(t.iot.send(new RegisterCertificateCommand({ certificatePem: SELF_SIGNED_CERTIFICATE })), 'CertificateValidationException', 400);
-    const withCa = await t.iot.send(new RegisterCertificateCommand({ certificatePem: SELF_SIGNED_CERTIFICATE, caCertificatePem: SELF_SIGNED_CERTIFICATE, status: 'ACTIVE' }));
+    await expectAwsError(
+      t.iot.send(new RegisterCertificateCommand({ certificatePem: SELF_SIGNED_CERTIFICATE })),
+      'CertificateValidationException',
+      400,
+    );
+    const withCa = await t.iot.send(
+      new RegisterCertificateCommand({
+        certificatePem: SELF_SIGNED_CERTIFICATE,
+        caCertificatePem: SELF_SIGNED_CERTIFICATE,
+        status: 'ACTIVE',
+      }),
+    );
     const { certificateDescription } = await t.iot.send(new DescribeCertificateCommand({ certificateId: withCa.certificateId }));
     expect(certificateDescription).toMatchObject({ status: 'ACTIVE', certificateMode: 'DEFAULT', caCertificateId: withCa.certificateId });
-    await expectAwsError(t.iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: SELF_SIGNED_CERTIFICATE })), 'ResourceAlreadyExistsException', 409);
+    await expectAwsError(
+      t.iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: SELF_SIGNED_CERTIFICATE })),
+      'ResourceAlreadyExistsException',
+      409,
+    );
 
     const created = await t.iot.send(new CreateCertificateFromCsrCommand({ certificateSigningRequest: await deviceCsr('device-2') }));
-    await expectAwsError(t.iot.send(new RegisterCertificateCommand({ certificatePem: created.certificatePem })), 'ResourceAlreadyExistsException', 409);
-    await expectAwsError(t.iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: 'garbage' })), 'CertificateValidationException', 400);
+    await expectAwsError(
+      t.iot.send(new RegisterCertificateCommand({ certificatePem: created.certificatePem })),
+      'ResourceAlreadyExistsException',
+      409,
+    );
+    await expectAwsError(
+      t.iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: 'garbage' })),
+      'CertificateValidationException',
+      400,
+    );
   });
 
   it('registers a certificate without a CA in SNI_ONLY mode and lists certificates newest first, with markers', async () => {
     await start();
-    const registered = await t.iot.send(new RegisterCertificateWithoutCACommand({ certificatePem: SELF_SIGNED_CERTIFICATE, status: 'ACTIVE' }));
-    expect((await t.iot.send(new DescribeCertificateCommand({ certificateId: registered.certificateId }))).certificateDescription).toMatchObject({
+    const registered = await t.iot.send(
+      new RegisterCertificateWithoutCACommand({ certificatePem: SELF_SIGNED_CERTIFICATE, status: 'ACTIVE' }),
+    );
+    expect(
+      (await t.iot.send(new DescribeCertificateCommand({ certificateId: registered.certificateId }))).certificateDescription,
+    ).toMatchObject({
       certificateMode: 'SNI_ONLY',
       status: 'ACTIVE',
     });
@@ -362,9 +451,25 @@ describe('quotas of the added operations', () => {
     expect(rateLimits['CreateThing']).toEqual({ rate: 100, burst: 100 });
     expect(rateLimits['UpdateThing']).toEqual({ rate: 100, burst: 100 });
     expect(rateLimits['ListPrincipalThings']).toEqual({ rate: 10, burst: 10 });
-    for (const operation of ['ListPrincipalThingsV2', 'AttachPolicy', 'DetachPolicy', 'ListAttachedPolicies', 'AttachPrincipalPolicy', 'DetachPrincipalPolicy',
-      'ListPrincipalPolicies', 'ListTargetsForPolicy', 'CreateThingType', 'DescribeThingType', 'DeprecateThingType', 'DeleteThingType', 'ListCertificates',
-      'CreateCertificateFromCsr', 'RegisterCertificate', 'RegisterCertificateWithoutCA', 'DescribeEndpoint']) {
+    for (const operation of [
+      'ListPrincipalThingsV2',
+      'AttachPolicy',
+      'DetachPolicy',
+      'ListAttachedPolicies',
+      'AttachPrincipalPolicy',
+      'DetachPrincipalPolicy',
+      'ListPrincipalPolicies',
+      'ListTargetsForPolicy',
+      'CreateThingType',
+      'DescribeThingType',
+      'DeprecateThingType',
+      'DeleteThingType',
+      'ListCertificates',
+      'CreateCertificateFromCsr',
+      'RegisterCertificate',
+      'RegisterCertificateWithoutCA',
+      'DescribeEndpoint',
+    ]) {
       expect(rateLimits[operation], operation).toBeDefined();
     }
     t.cloud.admin.configureFaults({ quotas: true, rateLimits: { DescribeEndpoint: 1 } });

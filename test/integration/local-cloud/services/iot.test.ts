@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import {
   AttachThingPrincipalCommand,
   CreateKeysAndCertificateCommand,
@@ -15,10 +16,9 @@ import {
   RegisterThingCommand,
   UpdateCertificateCommand,
 } from '@aws-sdk/client-iot';
-import { X509Certificate } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deviceCsr, SELF_SIGNED_CERTIFICATE } from '../../../support/device-certificates.ts';
-import { ACCOUNT, certificateArnOf, expectAwsError, REGION, startCloud, thingTemplate, type TestCloud } from '../helpers.ts';
+import { ACCOUNT, certificateArnOf, expectAwsError, REGION, startCloud, type TestCloud, thingTemplate } from '../helpers.ts';
 
 let t: TestCloud;
 beforeEach(async () => {
@@ -116,10 +116,12 @@ describe('RegisterThing', () => {
       { ThingName: 'pem-device' },
     );
     expect(Object.keys(byPem.resourceArns ?? {}).sort()).toEqual(['certificate', 'thing']);
-    const certificateId = (byPem.resourceArns?.['certificate'] as string).split('/')[1] as string;
+    const certificateId = (byPem.resourceArns!['certificate'] as string).split('/')[1] as string;
 
     const byId = await register(
-      thingTemplate({ certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' } } } }),
+      thingTemplate({
+        certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: { Ref: 'AWS::IoT::Certificate::Id' } } },
+      }),
       { ThingName: 'second-device', 'AWS::IoT::Certificate::Id': certificateId },
     );
     expect(byId.certificatePem).toBe(byPem.certificatePem);
@@ -129,15 +131,22 @@ describe('RegisterThing', () => {
 
   it('reuses an existing thing unchanged when the template has no OverrideSettings', async () => {
     const withAttributes = (site: string, overrides?: Record<string, string>) =>
-      thingTemplate({}, {
-        Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: { site }, ThingGroups: [site] },
-        ...(overrides && { OverrideSettings: overrides }),
-      });
+      thingTemplate(
+        {},
+        {
+          Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: { site }, ThingGroups: [site] },
+          ...(overrides && { OverrideSettings: overrides }),
+        },
+      );
     await register(withAttributes('a'), { ThingName: 'again' });
     const { thingId } = await t.iot.send(new DescribeThingCommand({ thingName: 'again' }));
 
     await register(withAttributes('b'), { ThingName: 'again' });
-    expect(await t.iot.send(new DescribeThingCommand({ thingName: 'again' }))).toMatchObject({ thingId, attributes: { site: 'a' }, version: 1 });
+    expect(await t.iot.send(new DescribeThingCommand({ thingName: 'again' }))).toMatchObject({
+      thingId,
+      attributes: { site: 'a' },
+      version: 1,
+    });
 
     await register(withAttributes('b', { AttributePayload: 'DO_NOTHING' }), { ThingName: 'again' });
     expect(await t.iot.send(new DescribeThingCommand({ thingName: 'again' }))).toMatchObject({ attributes: { site: 'a' }, version: 1 });
@@ -158,7 +167,10 @@ describe('RegisterThing', () => {
       }),
       { ThingName: 'again' },
     );
-    expect(await t.iot.send(new DescribeThingCommand({ thingName: 'again' }))).toMatchObject({ attributes: { site: 'b', other: 'x' }, version: 3 });
+    expect(await t.iot.send(new DescribeThingCommand({ thingName: 'again' }))).toMatchObject({
+      attributes: { site: 'b', other: 'x' },
+      version: 3,
+    });
 
     await register(withAttributes('c', { AttributePayload: 'REPLACE' }), { ThingName: 'again' });
     expect(await t.iot.send(new DescribeThingCommand({ thingName: 'again' }))).toMatchObject({ attributes: { site: 'c' }, version: 4 });
@@ -173,7 +185,9 @@ describe('RegisterThing', () => {
   it('refuses the implicit attach when the certificate is attached exclusively elsewhere, changing nothing', async () => {
     const certificate = await createCertificate();
     await createThing('owner');
-    await t.iot.send(new AttachThingPrincipalCommand({ thingName: 'owner', principal: certificate.arn, thingPrincipalType: 'EXCLUSIVE_THING' }));
+    await t.iot.send(
+      new AttachThingPrincipalCommand({ thingName: 'owner', principal: certificate.arn, thingPrincipalType: 'EXCLUSIVE_THING' }),
+    );
     const template = thingTemplate({ certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateId: certificate.id } } });
     await expectAwsError(register(template, { ThingName: 'intruder' }), 'ResourceRegistrationFailureException', 400);
     await expectAwsError(t.iot.send(new DescribeThingCommand({ thingName: 'intruder' })), 'ResourceNotFoundException', 404);
@@ -184,8 +198,21 @@ describe('RegisterThing', () => {
     ['an unknown resource type', JSON.stringify({ Resources: { x: { Type: 'AWS::S3::Bucket', Properties: {} } } }), {}],
     ['a parameter without value or default', thingTemplate(), {}],
     ['an invalid thing name', thingTemplate(), { ThingName: 'bad name' }],
-    ['a bad CSR', thingTemplate({ c: { Type: 'AWS::IoT::Certificate', Properties: { CertificateSigningRequest: 'nope' } } }), { ThingName: 'x' }],
-    ['two things', JSON.stringify({ Resources: { a: { Type: 'AWS::IoT::Thing', Properties: { ThingName: 'a' } }, b: { Type: 'AWS::IoT::Thing', Properties: { ThingName: 'b' } } } }), {}],
+    [
+      'a bad CSR',
+      thingTemplate({ c: { Type: 'AWS::IoT::Certificate', Properties: { CertificateSigningRequest: 'nope' } } }),
+      { ThingName: 'x' },
+    ],
+    [
+      'two things',
+      JSON.stringify({
+        Resources: {
+          a: { Type: 'AWS::IoT::Thing', Properties: { ThingName: 'a' } },
+          b: { Type: 'AWS::IoT::Thing', Properties: { ThingName: 'b' } },
+        },
+      }),
+      {},
+    ],
     ['MERGE on ThingTypeName', thingTemplate({}, { OverrideSettings: { ThingTypeName: 'MERGE' } }), { ThingName: 'x' }],
   ])('answers InvalidRequestException for %s', async (_, templateBody, parameters) => {
     await expectAwsError(register(templateBody, parameters), 'InvalidRequestException', 400);
@@ -211,19 +238,35 @@ describe('RegisterThing', () => {
     expect(tooMany.message).toBe('Thing crowded would have 4 attributes; a thing without a thing type can have at most 3');
     await t.iot.send(new CreateThingTypeCommand({ thingTypeName: 'sensor' }));
     await register(withAttributes(attributes(50), { ThingTypeName: 'sensor' }), { ThingName: 'typed' });
-    await expectAwsError(register(withAttributes(attributes(51), { ThingTypeName: 'sensor' }), { ThingName: 'crowded' }), 'InvalidRequestException', 400);
+    await expectAwsError(
+      register(withAttributes(attributes(51), { ThingTypeName: 'sensor' }), { ThingName: 'crowded' }),
+      'InvalidRequestException',
+      400,
+    );
     await expectAwsError(t.iot.send(new DescribeThingCommand({ thingName: 'crowded' })), 'ResourceNotFoundException', 404);
 
-    const merging = thingTemplate({}, { Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: { extra: 'v' } }, OverrideSettings: { AttributePayload: 'MERGE' } });
+    const merging = thingTemplate(
+      {},
+      {
+        Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: { extra: 'v' } },
+        OverrideSettings: { AttributePayload: 'MERGE' },
+      },
+    );
     await expectAwsError(register(merging, { ThingName: 'untyped' }), 'InvalidRequestException', 400);
     expect(await t.iot.send(new DescribeThingCommand({ thingName: 'untyped' }))).toMatchObject({ attributes: attributes(3), version: 1 });
-    const replacing = thingTemplate({}, {
-      Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: attributes(2, 'b') },
-      OverrideSettings: { AttributePayload: 'REPLACE' },
-    });
+    const replacing = thingTemplate(
+      {},
+      {
+        Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: attributes(2, 'b') },
+        OverrideSettings: { AttributePayload: 'REPLACE' },
+      },
+    );
     await register(replacing, { ThingName: 'untyped' });
     await register(merging, { ThingName: 'untyped' });
-    expect(await t.iot.send(new DescribeThingCommand({ thingName: 'untyped' }))).toMatchObject({ attributes: { ...attributes(2, 'b'), extra: 'v' }, version: 3 });
+    expect(await t.iot.send(new DescribeThingCommand({ thingName: 'untyped' }))).toMatchObject({
+      attributes: { ...attributes(2, 'b'), extra: 'v' },
+      version: 3,
+    });
   });
 
   it('fails for a certificate id or policy name that does not exist', async () => {
@@ -235,10 +278,12 @@ describe('RegisterThing', () => {
 
   it('enforces the templateBody and parameter length limits at their boundaries', async () => {
     const base = thingTemplate();
-    const padded = (length: number) => base.slice(0, -1) + ' '.repeat(length - base.length) + '}';
+    const padded = (length: number) => `${base.slice(0, -1)}${' '.repeat(length - base.length)}}`;
     await expect(register(padded(10240), { ThingName: 'limit' })).resolves.toBeDefined();
     const tooLong = await expectAwsError(register(padded(10241), { ThingName: 'limit' }), 'InvalidRequestException', 400);
-    expect(tooLong.message).toContain("at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to 10240");
+    expect(tooLong.message).toContain(
+      "at 'templateBody' failed to satisfy constraint: Member must have length less than or equal to 10240",
+    );
     await expectAwsError(register(base, { ThingName: 'x', big: 'v'.repeat(4097) }), 'InvalidRequestException', 400);
   });
 });
@@ -273,9 +318,17 @@ describe('certificates', () => {
     await createThing('holder');
     await t.iot.send(new AttachThingPrincipalCommand({ thingName: 'holder', principal: arn }));
     await expectAwsError(t.iot.send(new DeleteCertificateCommand({ certificateId: id })), 'DeleteConflictException', 409);
-    await expectAwsError(t.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'PENDING_TRANSFER' })), 'InvalidRequestException', 400);
+    await expectAwsError(
+      t.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'PENDING_TRANSFER' })),
+      'InvalidRequestException',
+      400,
+    );
     await t.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'REVOKED' }));
-    await expectAwsError(t.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'ACTIVE' })), 'CertificateStateException', 406);
+    await expectAwsError(
+      t.iot.send(new UpdateCertificateCommand({ certificateId: id, newStatus: 'ACTIVE' })),
+      'CertificateStateException',
+      406,
+    );
   });
 
   it('validates the certificate id length at 63 and 65 characters', async () => {
@@ -287,10 +340,18 @@ describe('certificates', () => {
   it('answers ResourceAlreadyExistsException and MalformedPolicyException from CreatePolicy', async () => {
     const document = '{"Statement":[]}';
     await t.iot.send(new CreatePolicyCommand({ policyName: 'p', policyDocument: document }));
-    const exists = await expectAwsError(t.iot.send(new CreatePolicyCommand({ policyName: 'p', policyDocument: document })), 'ResourceAlreadyExistsException', 409);
+    const exists = await expectAwsError(
+      t.iot.send(new CreatePolicyCommand({ policyName: 'p', policyDocument: document })),
+      'ResourceAlreadyExistsException',
+      409,
+    );
     expect(exists['resourceId']).toBe('p');
     for (const malformed of ['nope', '[]', '{}']) {
-      await expectAwsError(t.iot.send(new CreatePolicyCommand({ policyName: 'q', policyDocument: malformed })), 'MalformedPolicyException', 400);
+      await expectAwsError(
+        t.iot.send(new CreatePolicyCommand({ policyName: 'q', policyDocument: malformed })),
+        'MalformedPolicyException',
+        400,
+      );
     }
     // The document is checked before the name is looked up.
     await expectAwsError(t.iot.send(new CreatePolicyCommand({ policyName: 'p', policyDocument: '{}' })), 'MalformedPolicyException', 400);
@@ -307,7 +368,11 @@ describe('thing principals', () => {
 
     await t.iot.send(new DetachThingPrincipalCommand({ thingName: 't1', principal: arn }));
     expect((await t.iot.send(new ListThingPrincipalsCommand({ thingName: 't1' }))).principals).toEqual([]);
-    await expectAwsError(t.iot.send(new DetachThingPrincipalCommand({ thingName: 't1', principal: arn })), 'ResourceNotFoundException', 404);
+    await expectAwsError(
+      t.iot.send(new DetachThingPrincipalCommand({ thingName: 't1', principal: arn })),
+      'ResourceNotFoundException',
+      404,
+    );
   });
 
   it('enforces exclusive attachments both ways', async () => {
@@ -324,7 +389,11 @@ describe('thing principals', () => {
     );
     await t.iot.send(new AttachThingPrincipalCommand({ thingName: 'a', principal: exclusive.arn, thingPrincipalType: 'EXCLUSIVE_THING' }));
     await t.iot.send(new AttachThingPrincipalCommand({ thingName: 'a', principal: exclusive.arn, thingPrincipalType: 'EXCLUSIVE_THING' }));
-    await expectAwsError(t.iot.send(new AttachThingPrincipalCommand({ thingName: 'b', principal: exclusive.arn })), 'InvalidRequestException', 400);
+    await expectAwsError(
+      t.iot.send(new AttachThingPrincipalCommand({ thingName: 'b', principal: exclusive.arn })),
+      'InvalidRequestException',
+      400,
+    );
 
     const exclusiveOnly = await t.iot.send(new ListThingPrincipalsV2Command({ thingName: 'a', thingPrincipalType: 'EXCLUSIVE_THING' }));
     expect(exclusiveOnly.thingPrincipalObjects).toEqual([{ principal: exclusive.arn, thingPrincipalType: 'EXCLUSIVE_THING' }]);
@@ -333,18 +402,34 @@ describe('thing principals', () => {
   it('answers 404 for an unknown thing or certificate and 400 for a malformed principal', async () => {
     const { arn } = await createCertificate();
     await createThing('known');
-    await expectAwsError(t.iot.send(new AttachThingPrincipalCommand({ thingName: 'ghost', principal: arn })), 'ResourceNotFoundException', 404);
+    await expectAwsError(
+      t.iot.send(new AttachThingPrincipalCommand({ thingName: 'ghost', principal: arn })),
+      'ResourceNotFoundException',
+      404,
+    );
     await expectAwsError(
       t.iot.send(new AttachThingPrincipalCommand({ thingName: 'known', principal: certificateArnOf('b'.repeat(64)) })),
       'ResourceNotFoundException',
       404,
     );
-    await expectAwsError(t.iot.send(new AttachThingPrincipalCommand({ thingName: 'known', principal: 'arn:aws:iot:x:1:cert/short' })), 'InvalidRequestException', 400);
+    await expectAwsError(
+      t.iot.send(new AttachThingPrincipalCommand({ thingName: 'known', principal: 'arn:aws:iot:x:1:cert/short' })),
+      'InvalidRequestException',
+      400,
+    );
     // Another account's ARN does not name this account's certificate, even with the same id.
     const foreign = arn.replace(`:${ACCOUNT}:`, ':123456789012:');
-    await expectAwsError(t.iot.send(new AttachThingPrincipalCommand({ thingName: 'known', principal: foreign })), 'ResourceNotFoundException', 404);
+    await expectAwsError(
+      t.iot.send(new AttachThingPrincipalCommand({ thingName: 'known', principal: foreign })),
+      'ResourceNotFoundException',
+      404,
+    );
     await t.iot.send(new AttachThingPrincipalCommand({ thingName: 'known', principal: arn }));
-    await expectAwsError(t.iot.send(new DetachThingPrincipalCommand({ thingName: 'known', principal: foreign })), 'ResourceNotFoundException', 404);
+    await expectAwsError(
+      t.iot.send(new DetachThingPrincipalCommand({ thingName: 'known', principal: foreign })),
+      'ResourceNotFoundException',
+      404,
+    );
     expect((await t.iot.send(new ListThingPrincipalsCommand({ thingName: 'known' }))).principals).toEqual([arn]);
     await expectAwsError(t.iot.send(new ListThingPrincipalsCommand({ thingName: 'ghost' })), 'ResourceNotFoundException', 404);
   });
@@ -369,8 +454,16 @@ describe('thing principals', () => {
 
     await expect(t.iot.send(new ListThingPrincipalsCommand({ thingName: 'many', maxResults: 250 }))).resolves.toBeDefined();
     await expectAwsError(t.iot.send(new ListThingPrincipalsCommand({ thingName: 'many', maxResults: 0 })), 'InvalidRequestException', 400);
-    await expectAwsError(t.iot.send(new ListThingPrincipalsCommand({ thingName: 'many', maxResults: 251 })), 'InvalidRequestException', 400);
-    await expectAwsError(t.iot.send(new ListThingPrincipalsCommand({ thingName: 'many', nextToken: 'forged' })), 'InvalidRequestException', 400);
+    await expectAwsError(
+      t.iot.send(new ListThingPrincipalsCommand({ thingName: 'many', maxResults: 251 })),
+      'InvalidRequestException',
+      400,
+    );
+    await expectAwsError(
+      t.iot.send(new ListThingPrincipalsCommand({ thingName: 'many', nextToken: 'forged' })),
+      'InvalidRequestException',
+      400,
+    );
   });
 });
 
@@ -390,7 +483,11 @@ describe('things', () => {
 
   it('validates thing names at 128 and 129 characters', async () => {
     await expectAwsError(t.iot.send(new DescribeThingCommand({ thingName: 'x'.repeat(128) })), 'ResourceNotFoundException', 404);
-    const error = await expectAwsError(t.iot.send(new DescribeThingCommand({ thingName: 'x'.repeat(129) })), 'InvalidRequestException', 400);
+    const error = await expectAwsError(
+      t.iot.send(new DescribeThingCommand({ thingName: 'x'.repeat(129) })),
+      'InvalidRequestException',
+      400,
+    );
     expect(error.message).toContain('Member must have length less than or equal to 128');
   });
 

@@ -1,3 +1,11 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { Readable } from 'node:stream';
+import { crc32 } from 'node:zlib';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -14,22 +22,14 @@ import {
   HeadObjectCommand,
   ListBucketsCommand,
   ListObjectsV2Command,
-  paginateListObjectsV2,
   PutBucketNotificationConfigurationCommand,
   PutObjectCommand,
+  paginateListObjectsV2,
   S3Client,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
-import { Readable } from 'node:stream';
-import { crc32 } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EMULATED_OPERATIONS } from '../../../../local-cloud/faults.ts';
 import { createLocalCloud, type LocalCloud, type LocalCloudOptions } from '../../../../local-cloud/server.ts';
@@ -76,7 +76,13 @@ async function start(options: LocalCloudOptions = {}) {
 }
 
 function client(endpoint: string, region = REGION): S3Client {
-  return new S3Client({ endpoint, region, forcePathStyle: true, credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' }, maxAttempts: 1 });
+  return new S3Client({
+    endpoint,
+    region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'AKIDLOCAL', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
 }
 
 beforeEach(async () => {
@@ -96,7 +102,7 @@ const crc32Base64 = (data: Uint8Array) => {
 };
 const bytes = (size: number, seed = 1) => Buffer.from(Array.from({ length: size }, (_, index) => (index * 31 + seed) % 251));
 const text = async (key: string, extra: Partial<ConstructorParameters<typeof GetObjectCommand>[0]> = {}) =>
-  (await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key, ...extra })));
+  await s3.send(new GetObjectCommand({ Bucket: BUCKET, Key: key, ...extra }));
 const put = (key: string, body: string | Uint8Array) => s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
 
 /** A SigV4 Authorization header with the scope the local cloud routes by; signatures are not verified. */
@@ -113,14 +119,24 @@ describe('S3 buckets', () => {
   });
 
   it('creating a bucket you own is BucketAlreadyOwnedByYou 409; an invalid name is InvalidBucketName 400', async () => {
-    await expectAwsError(s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } })), 'BucketAlreadyOwnedByYou', 409);
-    await expectAwsError(s3.send(new CreateBucketCommand({ Bucket: 'Not_Valid', CreateBucketConfiguration: { LocationConstraint: REGION } })), 'InvalidBucketName', 400);
+    await expectAwsError(
+      s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: REGION } })),
+      'BucketAlreadyOwnedByYou',
+      409,
+    );
+    await expectAwsError(
+      s3.send(new CreateBucketCommand({ Bucket: 'Not_Valid', CreateBucketConfiguration: { LocationConstraint: REGION } })),
+      'InvalidBucketName',
+      400,
+    );
   });
 
   it('outside us-east-1, a CreateBucket without a location constraint is IllegalLocationConstraintException (the SDK adds its region)', async () => {
     const raw = await fetch(`${cloud.url}/no-constraint`, { method: 'PUT', headers: { authorization: AUTHORIZATION } });
     expect(raw.status).toBe(400);
-    expect(await raw.text()).toContain('<Code>IllegalLocationConstraintException</Code><Message>The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.</Message>');
+    expect(await raw.text()).toContain(
+      '<Code>IllegalLocationConstraintException</Code><Message>The unspecified location constraint is incompatible for the region specific endpoint this request was sent to.</Message>',
+    );
     await s3.send(new CreateBucketCommand({ Bucket: 'no-constraint' }));
     expect((await s3.send(new HeadBucketCommand({ Bucket: 'no-constraint' }))).BucketRegion).toBe(REGION);
     const east = client(cloud.url, 'us-east-1');
@@ -158,12 +174,24 @@ describe('S3 objects', () => {
 
     const object = await text('manifests/fleet.csv', { ChecksumMode: 'ENABLED' });
     expect(await object.Body?.transformToString()).toBe(body);
-    expect(object).toMatchObject({ ETag: result.ETag, ContentLength: body.length, ChecksumCRC32: crc32Base64(Buffer.from(body)), ChecksumType: 'FULL_OBJECT' });
+    expect(object).toMatchObject({
+      ETag: result.ETag,
+      ContentLength: body.length,
+      ChecksumCRC32: crc32Base64(Buffer.from(body)),
+      ChecksumType: 'FULL_OBJECT',
+    });
   });
 
   it('a streamed PutObject goes aws-chunked with a CRC32 trailer; the decoded bytes are stored', async () => {
     const body = bytes(300_000);
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'streamed.bin', Body: Readable.from([body.subarray(0, 100_000), body.subarray(100_000)]), ContentLength: body.length }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: BUCKET,
+        Key: 'streamed.bin',
+        Body: Readable.from([body.subarray(0, 100_000), body.subarray(100_000)]),
+        ContentLength: body.length,
+      }),
+    );
     const request = sent.at(-1)?.headers ?? {};
     expect(request['content-encoding']).toContain('aws-chunked');
     expect(request['x-amz-trailer']).toBe('x-amz-checksum-crc32');
@@ -176,7 +204,11 @@ describe('S3 objects', () => {
   });
 
   it('a wrong checksum header is BadDigest 400 and stores nothing', async () => {
-    await expectAwsError(s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'bad', Body: 'hello', ChecksumCRC32: crc32Base64(Buffer.from('other')) })), 'BadDigest', 400);
+    await expectAwsError(
+      s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'bad', Body: 'hello', ChecksumCRC32: crc32Base64(Buffer.from('other')) })),
+      'BadDigest',
+      400,
+    );
     await expectAwsError(text('bad'), 'NoSuchKey', 404);
   });
 
@@ -194,11 +226,15 @@ describe('S3 objects', () => {
       body,
     });
     expect(response.status).toBe(400);
-    expect(await response.text()).toMatch(/<Code>InvalidRequest<\/Code><Message>Value for x-amz-checksum-crc32 trailing header is invalid.<\/Message>/);
+    expect(await response.text()).toMatch(
+      /<Code>InvalidRequest<\/Code><Message>Value for x-amz-checksum-crc32 trailing header is invalid.<\/Message>/,
+    );
   });
 
   it('metadata and Content-Type come back on GetObject and HeadObject', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'report.json', Body: '{}', ContentType: 'application/json', Metadata: { run: 'r-1' } }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'report.json', Body: '{}', ContentType: 'application/json', Metadata: { run: 'r-1' } }),
+    );
     const head = await s3.send(new HeadObjectCommand({ Bucket: BUCKET, Key: 'report.json' }));
     expect(head).toMatchObject({ ContentType: 'application/json', Metadata: { run: 'r-1' }, ContentLength: 2 });
     expect(head.LastModified).toBeInstanceOf(Date);
@@ -215,7 +251,11 @@ describe('S3 objects', () => {
     await put('digits', '0123456789');
     const slice = await text('digits', { Range: 'bytes=2-5' });
     expect(slice.$metadata.httpStatusCode).toBe(206);
-    expect({ body: await slice.Body?.transformToString(), range: slice.ContentRange, length: slice.ContentLength }).toEqual({ body: '2345', range: 'bytes 2-5/10', length: 4 });
+    expect({ body: await slice.Body?.transformToString(), range: slice.ContentRange, length: slice.ContentLength }).toEqual({
+      body: '2345',
+      range: 'bytes 2-5/10',
+      length: 4,
+    });
     const suffix = await text('digits', { Range: 'bytes=-3' });
     expect({ body: await suffix.Body?.transformToString(), range: suffix.ContentRange }).toEqual({ body: '789', range: 'bytes 7-9/10' });
     const openEnd = await text('digits', { Range: 'bytes=8-' });
@@ -239,19 +279,31 @@ describe('S3 objects', () => {
   });
 
   it('CopyObject copies bytes and metadata; copying onto itself without REPLACE is InvalidRequest', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'source', Body: 'payload', ContentType: 'text/plain', Metadata: { a: '1' } }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: BUCKET, Key: 'source', Body: 'payload', ContentType: 'text/plain', Metadata: { a: '1' } }),
+    );
     const copy = await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'copies/target', CopySource: `${BUCKET}/source` }));
     expect(copy.CopyObjectResult?.ETag).toBe(`"${md5(Buffer.from('payload'))}"`);
     const target = await text('copies/target');
-    expect({ body: await target.Body?.transformToString(), type: target.ContentType, metadata: target.Metadata }).toEqual({ body: 'payload', type: 'text/plain', metadata: { a: '1' } });
-    await expectAwsError(s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'source', CopySource: `${BUCKET}/source` })), 'InvalidRequest', 400);
+    expect({ body: await target.Body?.transformToString(), type: target.ContentType, metadata: target.Metadata }).toEqual({
+      body: 'payload',
+      type: 'text/plain',
+      metadata: { a: '1' },
+    });
+    await expectAwsError(
+      s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'source', CopySource: `${BUCKET}/source` })),
+      'InvalidRequest',
+      400,
+    );
   });
 
   it('DeleteObject removes a key (and succeeds for a missing one); DeleteObjects removes several, with the SDK checksum', async () => {
     for (const key of ['a', 'b', 'c', 'd']) await put(key, key);
     await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'a' }));
     await s3.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: 'never-there' }));
-    const result = await s3.send(new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: [{ Key: 'b' }, { Key: 'c' }, { Key: 'not-there' }] } }));
+    const result = await s3.send(
+      new DeleteObjectsCommand({ Bucket: BUCKET, Delete: { Objects: [{ Key: 'b' }, { Key: 'c' }, { Key: 'not-there' }] } }),
+    );
     expect(sent.at(-1)?.headers['x-amz-checksum-crc32']).toMatch(/^[A-Za-z0-9+/]{6}==$/);
     expect(result.Deleted?.map((deleted) => deleted.Key)).toEqual(['b', 'c', 'not-there']);
     const listed = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET }));
@@ -267,7 +319,12 @@ describe('S3 ListObjectsV2', () => {
   it('pages with MaxKeys and continuation tokens, CommonPrefixes counting as keys', async () => {
     const pages = [];
     for await (const page of paginateListObjectsV2({ client: s3, pageSize: 2 }, { Bucket: BUCKET, Delimiter: '/' })) {
-      pages.push({ keys: page.Contents?.map((object) => object.Key) ?? [], prefixes: page.CommonPrefixes?.map((prefix) => prefix.Prefix) ?? [], count: page.KeyCount, truncated: page.IsTruncated });
+      pages.push({
+        keys: page.Contents?.map((object) => object.Key) ?? [],
+        prefixes: page.CommonPrefixes?.map((prefix) => prefix.Prefix) ?? [],
+        count: page.KeyCount,
+        truncated: page.IsTruncated,
+      });
     }
     expect(pages).toEqual([
       { keys: [], prefixes: ['a/', 'b/'], count: 2, truncated: true },
@@ -278,7 +335,10 @@ describe('S3 ListObjectsV2', () => {
 
   it('Prefix with a delimiter lists one level; StartAfter skips keys', async () => {
     const level = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'a/', Delimiter: '/' }));
-    expect({ keys: level.Contents?.map((object) => object.Key), prefixes: level.CommonPrefixes?.map((prefix) => prefix.Prefix) }).toEqual({ keys: ['a/1', 'a/2'], prefixes: ['a/b/'] });
+    expect({ keys: level.Contents?.map((object) => object.Key), prefixes: level.CommonPrefixes?.map((prefix) => prefix.Prefix) }).toEqual({
+      keys: ['a/1', 'a/2'],
+      prefixes: ['a/b/'],
+    });
     const after = await s3.send(new ListObjectsV2Command({ Bucket: BUCKET, StartAfter: 'b/1' }));
     expect(after.Contents?.map((object) => object.Key)).toEqual(['c', 'd', 'e/1']);
     expect(after.Contents?.[0]).toMatchObject({ Size: 1, ETag: `"${md5(Buffer.from('c'))}"`, StorageClass: 'STANDARD' });
@@ -294,7 +354,11 @@ describe('S3 ListObjectsV2', () => {
   });
 
   it('a continuation token the emulator did not issue is InvalidArgument 400', async () => {
-    await expectAwsError(s3.send(new ListObjectsV2Command({ Bucket: BUCKET, ContinuationToken: 'bm90LWEtdG9rZW4=' })), 'InvalidArgument', 400);
+    await expectAwsError(
+      s3.send(new ListObjectsV2Command({ Bucket: BUCKET, ContinuationToken: 'bm90LWEtdG9rZW4=' })),
+      'InvalidArgument',
+      400,
+    );
   });
 });
 
@@ -303,9 +367,15 @@ describe('S3 multipart uploads', () => {
     const body = bytes(11 * MiB);
     const upload = new Upload({ client: s3, params: { Bucket: BUCKET, Key: 'big.bin', Body: body }, partSize: 5 * MiB, queueSize: 2 });
     const result = await upload.done();
-    const partMd5s = [body.subarray(0, 5 * MiB), body.subarray(5 * MiB, 10 * MiB), body.subarray(10 * MiB)].map((part) => createHash('md5').update(part).digest());
+    const partMd5s = [body.subarray(0, 5 * MiB), body.subarray(5 * MiB, 10 * MiB), body.subarray(10 * MiB)].map((part) =>
+      createHash('md5').update(part).digest(),
+    );
     expect(result.ETag).toBe(`"${md5(Buffer.concat(partMd5s))}-3"`);
-    const checksummedParts = sent.filter((request) => request.method === 'PUT' && (request.headers['x-amz-checksum-crc32'] !== undefined || request.headers['x-amz-trailer'] === 'x-amz-checksum-crc32'));
+    const checksummedParts = sent.filter(
+      (request) =>
+        request.method === 'PUT' &&
+        (request.headers['x-amz-checksum-crc32'] !== undefined || request.headers['x-amz-trailer'] === 'x-amz-checksum-crc32'),
+    );
     expect(checksummedParts).toHaveLength(3);
     const object = await text('big.bin', { ChecksumMode: 'ENABLED' });
     expect(Buffer.from(await object.Body!.transformToByteArray()).equals(body)).toBe(true);
@@ -318,16 +388,42 @@ describe('S3 multipart uploads', () => {
     const first = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'parts', UploadId, PartNumber: 1, Body: 'small' }));
     const second = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'parts', UploadId, PartNumber: 2, Body: 'last' }));
     await expectAwsError(
-      s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: 'parts', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"0123"' }] } })),
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: BUCKET,
+          Key: 'parts',
+          UploadId,
+          MultipartUpload: { Parts: [{ PartNumber: 1, ETag: '"0123"' }] },
+        }),
+      ),
       'InvalidPart',
       400,
     );
     await expectAwsError(
-      s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: 'parts', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: first.ETag }, { PartNumber: 2, ETag: second.ETag }] } })),
+      s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: BUCKET,
+          Key: 'parts',
+          UploadId,
+          MultipartUpload: {
+            Parts: [
+              { PartNumber: 1, ETag: first.ETag },
+              { PartNumber: 2, ETag: second.ETag },
+            ],
+          },
+        }),
+      ),
       'EntityTooSmall',
       400,
     );
-    const single = await s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: 'parts', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: first.ETag }] } }));
+    const single = await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: BUCKET,
+        Key: 'parts',
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: first.ETag }] },
+      }),
+    );
     expect(single.ETag).toBe(`"${md5(createHash('md5').update('small').digest())}-1"`);
     expect(await (await text('parts')).Body?.transformToString()).toBe('small');
   });
@@ -335,7 +431,11 @@ describe('S3 multipart uploads', () => {
   it('AbortMultipartUpload ends the upload: a later part or Complete is NoSuchUpload 404', async () => {
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'aborted' }));
     await s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'aborted', UploadId }));
-    await expectAwsError(s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'aborted', UploadId, PartNumber: 1, Body: 'x' })), 'NoSuchUpload', 404);
+    await expectAwsError(
+      s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'aborted', UploadId, PartNumber: 1, Body: 'x' })),
+      'NoSuchUpload',
+      404,
+    );
     await expectAwsError(s3.send(new AbortMultipartUploadCommand({ Bucket: BUCKET, Key: 'aborted', UploadId })), 'NoSuchUpload', 404);
     await expectAwsError(text('aborted'), 'NoSuchKey', 404);
   });
@@ -371,14 +471,23 @@ describe('S3 presigned URLs', () => {
 describe('S3 to EventBridge', () => {
   it('a bucket with EventBridge enabled publishes "Object Created" for PutObject, CopyObject and CompleteMultipartUpload', async () => {
     await put('before', 'not published: EventBridge is not enabled yet');
-    await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: BUCKET, NotificationConfiguration: { EventBridgeConfiguration: {} } }));
+    await s3.send(
+      new PutBucketNotificationConfigurationCommand({ Bucket: BUCKET, NotificationConfiguration: { EventBridgeConfiguration: {} } }),
+    );
     expect((await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: BUCKET }))).EventBridgeConfiguration).toEqual({});
 
     const created = await put('manifests/fleet.csv', 'hello');
     await s3.send(new CopyObjectCommand({ Bucket: BUCKET, Key: 'manifests/copy.csv', CopySource: `${BUCKET}/manifests/fleet.csv` }));
     const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: BUCKET, Key: 'manifests/big.csv' }));
     const part = await s3.send(new UploadPartCommand({ Bucket: BUCKET, Key: 'manifests/big.csv', UploadId, PartNumber: 1, Body: 'x' }));
-    await s3.send(new CompleteMultipartUploadCommand({ Bucket: BUCKET, Key: 'manifests/big.csv', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+    await s3.send(
+      new CompleteMultipartUploadCommand({
+        Bucket: BUCKET,
+        Key: 'manifests/big.csv',
+        UploadId,
+        MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] },
+      }),
+    );
 
     expect(published.map((event) => [event.detail.reason, (event.detail.object as { key: string }).key])).toEqual([
       ['PutObject', 'manifests/fleet.csv'],
@@ -394,7 +503,12 @@ describe('S3 to EventBridge', () => {
       detail: {
         version: '0',
         bucket: { name: BUCKET },
-        object: { key: 'manifests/fleet.csv', size: 5, etag: created.ETag?.replaceAll('"', ''), sequencer: expect.stringMatching(/^[0-9A-F]{16}$/) },
+        object: {
+          key: 'manifests/fleet.csv',
+          size: 5,
+          etag: created.ETag?.replaceAll('"', ''),
+          sequencer: expect.stringMatching(/^[0-9A-F]{16}$/),
+        },
         'request-id': expect.any(String),
         requester: ACCOUNT,
         'source-ip-address': '127.0.0.1',
@@ -407,16 +521,22 @@ describe('S3 to EventBridge', () => {
   });
 
   it('an empty notification configuration turns EventBridge off; an SNS destination is refused', async () => {
-    await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: BUCKET, NotificationConfiguration: { EventBridgeConfiguration: {} } }));
+    await s3.send(
+      new PutBucketNotificationConfigurationCommand({ Bucket: BUCKET, NotificationConfiguration: { EventBridgeConfiguration: {} } }),
+    );
     await s3.send(new PutBucketNotificationConfigurationCommand({ Bucket: BUCKET, NotificationConfiguration: {} }));
     expect((await s3.send(new GetBucketNotificationConfigurationCommand({ Bucket: BUCKET }))).EventBridgeConfiguration).toBeUndefined();
     await put('quiet', 'x');
     expect(published).toEqual([]);
     await expectAwsError(
-      s3.send(new PutBucketNotificationConfigurationCommand({
-        Bucket: BUCKET,
-        NotificationConfiguration: { TopicConfigurations: [{ TopicArn: `arn:aws:sns:${REGION}:${ACCOUNT}:topic`, Events: ['s3:ObjectCreated:*'] }] },
-      })),
+      s3.send(
+        new PutBucketNotificationConfigurationCommand({
+          Bucket: BUCKET,
+          NotificationConfiguration: {
+            TopicConfigurations: [{ TopicArn: `arn:aws:sns:${REGION}:${ACCOUNT}:topic`, Events: ['s3:ObjectCreated:*'] }],
+          },
+        }),
+      ),
       'InvalidArgument',
       400,
     );
@@ -442,7 +562,10 @@ describe('S3 in the local cloud', () => {
       s3.destroy();
       await cloud.close();
       const database = new DatabaseSync(join(directory, 'state.sqlite'), { readOnly: true });
-      const blobs = database.prepare('SELECT data FROM blobs').all().map((row) => Buffer.from(row.data as Uint8Array).toString());
+      const blobs = database
+        .prepare('SELECT data FROM blobs')
+        .all()
+        .map((row) => Buffer.from(row.data as Uint8Array).toString());
       database.close();
       expect(blobs.sort()).toEqual(['kept', 'second']);
       await start();
@@ -489,11 +612,14 @@ describe('S3 in the local cloud', () => {
     await put('hosted', 'by host');
     const { port } = new URL(cloud.url);
     const response = await new Promise<{ status?: number; body: string }>((resolve, reject) => {
-      const request = httpRequest({ host: '127.0.0.1', port, path: '/hosted', headers: { authorization: AUTHORIZATION, host: `${BUCKET}.localhost:${port}` } }, (incoming) => {
-        const chunks: Buffer[] = [];
-        incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
-        incoming.on('end', () => resolve({ status: incoming.statusCode, body: Buffer.concat(chunks).toString() }));
-      });
+      const request = httpRequest(
+        { host: '127.0.0.1', port, path: '/hosted', headers: { authorization: AUTHORIZATION, host: `${BUCKET}.localhost:${port}` } },
+        (incoming) => {
+          const chunks: Buffer[] = [];
+          incoming.on('data', (chunk: Buffer) => chunks.push(chunk));
+          incoming.on('end', () => resolve({ status: incoming.statusCode, body: Buffer.concat(chunks).toString() }));
+        },
+      );
       request.on('error', reject);
       request.end();
     });
@@ -501,9 +627,12 @@ describe('S3 in the local cloud', () => {
   });
 
   it('an operation the local cloud does not emulate is NotImplemented 501, not misread as another', async () => {
-    const response = await fetch(`${cloud.url}/${BUCKET}?versioning`, { method: 'PUT', headers: { authorization: AUTHORIZATION }, body: '<VersioningConfiguration/>' });
+    const response = await fetch(`${cloud.url}/${BUCKET}?versioning`, {
+      method: 'PUT',
+      headers: { authorization: AUTHORIZATION },
+      body: '<VersioningConfiguration/>',
+    });
     expect(response.status).toBe(501);
     expect(await response.text()).toContain('<Code>NotImplemented</Code>');
   });
 });
-

@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { applyBatchResponse, failBatch, planClientDeviceBatches, settleBatches } from '../../../../functions/domain/client-device-batches.ts';
+import {
+  applyBatchResponse,
+  failBatch,
+  planClientDeviceBatches,
+  settleBatches,
+} from '../../../../functions/domain/client-device-batches.ts';
 import type { ClientDeviceBatch, DeviceRecord, SettledBatch } from '../../../../functions/domain/records.ts';
 
 const policy = { maxAttempts: 3, baseDelaySeconds: 1, maxDelaySeconds: 20 };
-const registered = (thingName: string, coreDeviceThingName = 'core-a'): DeviceRecord => ({ thingName, coreDeviceThingName, status: 'REGISTERED' });
+const registered = (thingName: string, coreDeviceThingName = 'core-a'): DeviceRecord => ({
+  thingName,
+  coreDeviceThingName,
+  status: 'REGISTERED',
+});
 
 describe('client device batches', () => {
   it('groups devices per core device in batches of at most 100', () => {
@@ -54,12 +63,19 @@ describe('client device batches', () => {
 
   it('fails what is still pending when the whole call fails for good, with a bounded message and nothing left to re-drive', () => {
     const [batch] = planClientDeviceBatches(['a', 'b'].map((name) => registered(name))) as [ClientDeviceBatch];
-    const afterEntries = applyBatchResponse(batch, [{ thingName: 'b', code: 'ThrottlingException', message: 'slow down' }], policy, () => 0.5);
+    const afterEntries = applyBatchResponse(
+      batch,
+      [{ thingName: 'b', code: 'ThrottlingException', message: 'slow down' }],
+      policy,
+      () => 0.5,
+    );
 
     const failed = failBatch(afterEntries, 'ResourceNotFoundException', `core device not found: ${'x'.repeat(500)}`);
 
     expect(failed).toMatchObject({ pending: [], done: ['a'], attempt: 2, retryDelaySeconds: 0 });
-    expect(failed.failed).toEqual([{ thingName: 'b', code: 'ResourceNotFoundException', message: expect.stringMatching(/^core device not found: x+…$/) }]);
+    expect(failed.failed).toEqual([
+      { thingName: 'b', code: 'ResourceNotFoundException', message: expect.stringMatching(/^core device not found: x+…$/) },
+    ]);
     expect(failed.failed[0]!.message).toHaveLength(120);
     expect(failed).not.toHaveProperty('callError');
   });
@@ -78,12 +94,24 @@ describe('client device batches', () => {
       ['c', 'FAILED', 'ServiceUnavailableException'],
       ['untouched', 'FAILED', 'X'],
     ]);
-    expect(settled[2]?.error).toEqual({ step: 'associate', code: 'ServiceUnavailableException', message: "the batch's call kept failing: ServiceUnavailableException" });
+    expect(settled[2]?.error).toEqual({
+      step: 'associate',
+      code: 'ServiceUnavailableException',
+      message: "the batch's call kept failing: ServiceUnavailableException",
+    });
   });
 
   it('settles the devices of a batch a cancel reached before its first call as NOT_STARTED, with no error', () => {
     const devices = ['a', 'b', 'c'].map((name) => ({ thingName: name, coreDeviceThingName: 'core', status: 'PENDING' as const }));
-    const settled = settleBatches(devices, [{ done: ['a'], failed: [] }, { done: [], failed: [], notStarted: ['b', 'c'] }], 'disassociate', 'PENDING');
+    const settled = settleBatches(
+      devices,
+      [
+        { done: ['a'], failed: [] },
+        { done: [], failed: [], notStarted: ['b', 'c'] },
+      ],
+      'disassociate',
+      'PENDING',
+    );
     expect(settled).toEqual([
       { thingName: 'a', coreDeviceThingName: 'core', status: 'PENDING' },
       { thingName: 'b', coreDeviceThingName: 'core', status: 'NOT_STARTED' },

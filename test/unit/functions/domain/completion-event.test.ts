@@ -11,7 +11,11 @@ describe('completion event detail', () => {
     counts: { requested: failed + succeeded, succeeded, failed, rolledBack: failed },
     devices: [
       ...Array.from({ length: failed }, (_, index) => ({ thingName: `f-${index}`, status: 'FAILED' as const, coreDeviceThingName: 'c' })),
-      ...Array.from({ length: succeeded }, (_, index) => ({ thingName: `s-${index}`, status: 'PROVISIONED' as const, coreDeviceThingName: 'c' })),
+      ...Array.from({ length: succeeded }, (_, index) => ({
+        thingName: `s-${index}`,
+        status: 'PROVISIONED' as const,
+        coreDeviceThingName: 'c',
+      })),
     ],
   });
 
@@ -25,10 +29,18 @@ describe('completion event detail', () => {
 
   it('names only failed devices, never says truncated when all fit, and omits the status URL it was not given', () => {
     const detail = completionDetail('deprovision', summary(2, 3), { executionArn: 'arn', completedAt: new Date(0) });
-    expect(detail).toEqual({ requestId: 'r', workflow: 'deprovision', status: 'PARTIAL', counts: { requested: 5, succeeded: 3, failed: 2, rolledBack: 2 }, executionArn: 'arn', completedAt: '1970-01-01T00:00:00.000Z', failedThingNames: ['f-0', 'f-1'] });
+    expect(detail).toEqual({
+      requestId: 'r',
+      workflow: 'deprovision',
+      status: 'PARTIAL',
+      counts: { requested: 5, succeeded: 3, failed: 2, rolledBack: 2 },
+      executionArn: 'arn',
+      completedAt: '1970-01-01T00:00:00.000Z',
+      failedThingNames: ['f-0', 'f-1'],
+    });
   });
 
-  it('carries a cancelled request\'s status and its notStarted count, and names no device that was not started as failed', () => {
+  it("carries a cancelled request's status and its notStarted count, and names no device that was not started as failed", () => {
     const cancelled: RequestSummary = {
       requestId: 'r',
       status: 'CANCELLED',
@@ -39,7 +51,9 @@ describe('completion event detail', () => {
         { thingName: 'later', status: 'NOT_STARTED', coreDeviceThingName: 'c' },
       ],
     };
-    const detail = completionDetailSchema.parse(completionDetail('provision', cancelled, { executionArn: 'arn', completedAt: new Date(0) }));
+    const detail = completionDetailSchema.parse(
+      completionDetail('provision', cancelled, { executionArn: 'arn', completedAt: new Date(0) }),
+    );
     expect(detail).toMatchObject({ status: 'CANCELLED', counts: cancelled.counts, failedThingNames: ['lost'] });
   });
 });

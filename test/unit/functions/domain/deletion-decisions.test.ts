@@ -1,21 +1,26 @@
 import { describe, expect, it } from 'vitest';
+import { deprovisioningRequestSchema } from '../../../../functions/domain/deprovisioning-request.ts';
 import {
+  boundedMessage,
   CertificateStillAttachedError,
-  RETRIED_ERROR_NAMES,
   isLeftToStateMachineRetry,
   isThrottlingError,
   isTransientError,
   isUnnamedTransientFailure,
+  messageFromCause,
+  RETRIED_ERROR_NAMES,
   ThingStillHasPrincipalsError,
   TransientServiceError,
-  boundedMessage,
-  messageFromCause,
 } from '../../../../functions/domain/errors.ts';
-import { deprovisioningIntent, provisioningIntent, toDeprovisioningExecutionInput, toProvisioningExecutionInput } from '../../../../functions/domain/execution-input.ts';
+import {
+  deprovisioningIntent,
+  provisioningIntent,
+  toDeprovisioningExecutionInput,
+  toProvisioningExecutionInput,
+} from '../../../../functions/domain/execution-input.ts';
 import { MAX_ERROR_MESSAGE_CHARS } from '../../../../functions/domain/limits.ts';
-import { analyzeTemplate } from '../../../../functions/domain/provisioning-template.ts';
-import { deprovisioningRequestSchema } from '../../../../functions/domain/deprovisioning-request.ts';
 import { provisioningRequestSchema } from '../../../../functions/domain/provisioning-request.ts';
+import { analyzeTemplate } from '../../../../functions/domain/provisioning-template.ts';
 import { validate } from '../../../../functions/domain/validation.ts';
 import { shippedTemplates } from '../../../../templates/index.ts';
 
@@ -47,14 +52,22 @@ const templateWith = (resources: Record<string, unknown>) =>
 
 describe('which template issues the certificate a rollback may delete', () => {
   it('the default template issues none, so a rollback never retires the certificate a device brings', () => {
-    const input = toProvisioningExecutionInput(parsedProvisioning({ coreDeviceThingName: 'core', devices: [{ thingName: 'd', principal: certificate }] }), 'r', 1);
+    const input = toProvisioningExecutionInput(
+      parsedProvisioning({ coreDeviceThingName: 'core', devices: [{ thingName: 'd', principal: certificate }] }),
+      'r',
+      1,
+    );
     expect(input.templateIssuesCertificate).toBe(false);
     expect(input.templateName).toBe('thing-with-attributes');
   });
 
   it('a CSR template issues one per RegisterThing call', () => {
     const input = toProvisioningExecutionInput(
-      parsedProvisioning({ templateName: 'thing-with-certificate-from-csr', coreDeviceThingName: 'core', devices: [{ thingName: 'd', parameters: { CSR: 'x' } }] }),
+      parsedProvisioning({
+        templateName: 'thing-with-certificate-from-csr',
+        coreDeviceThingName: 'core',
+        devices: [{ thingName: 'd', parameters: { CSR: 'x' } }],
+      }),
       'r',
       1,
     );
@@ -62,27 +75,45 @@ describe('which template issues the certificate a rollback may delete', () => {
   });
 
   it('a template that registers a certificate from a PEM creates a certificate but issues none', () => {
-    const body = templateWith({ certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificatePem: { Ref: 'Pem' }, Status: 'ACTIVE' } } });
+    const body = templateWith({
+      certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificatePem: { Ref: 'Pem' }, Status: 'ACTIVE' } },
+    });
     expect(analyzeTemplate(body)).toMatchObject({ ok: true, facts: { createsCertificate: true, issuesCertificate: false } });
-    const input = toProvisioningExecutionInput(parsedProvisioning({ templateBody: body, coreDeviceThingName: 'core', devices: [{ thingName: 'd', parameters: { Pem: 'p', CSR: 'c' } }] }), 'r', 1);
+    const input = toProvisioningExecutionInput(
+      parsedProvisioning({
+        templateBody: body,
+        coreDeviceThingName: 'core',
+        devices: [{ thingName: 'd', parameters: { Pem: 'p', CSR: 'c' } }],
+      }),
+      'r',
+      1,
+    );
     expect(input.templateIssuesCertificate).toBe(false);
     expect(input.templateName).toBeUndefined();
   });
 
   it('an inline CSR template issues one, and a template without any certificate creates none', () => {
-    const csr = templateWith({ certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateSigningRequest: { Ref: 'CSR' }, Status: 'ACTIVE' } } });
+    const csr = templateWith({
+      certificate: { Type: 'AWS::IoT::Certificate', Properties: { CertificateSigningRequest: { Ref: 'CSR' }, Status: 'ACTIVE' } },
+    });
     expect(analyzeTemplate(csr)).toMatchObject({ ok: true, facts: { createsCertificate: true, issuesCertificate: true } });
     expect(analyzeTemplate(templateWith({}))).toMatchObject({ ok: true, facts: { createsCertificate: false, issuesCertificate: false } });
   });
 
   it('the shipped CSR template is the one that issues', () => {
-    expect(analyzeTemplate(JSON.stringify(shippedTemplates['thing-with-certificate-from-csr']))).toMatchObject({ ok: true, facts: { issuesCertificate: true } });
-    expect(analyzeTemplate(JSON.stringify(shippedTemplates['thing-with-attributes']))).toMatchObject({ ok: true, facts: { issuesCertificate: false } });
+    expect(analyzeTemplate(JSON.stringify(shippedTemplates['thing-with-certificate-from-csr']))).toMatchObject({
+      ok: true,
+      facts: { issuesCertificate: true },
+    });
+    expect(analyzeTemplate(JSON.stringify(shippedTemplates['thing-with-attributes']))).toMatchObject({
+      ok: true,
+      facts: { issuesCertificate: false },
+    });
   });
 });
 
 describe('the provisioning execution input', () => {
-  it('resolves each device\'s core device, keeps its own principal and parameters, and defaults the rest', () => {
+  it("resolves each device's core device, keeps its own principal and parameters, and defaults the rest", () => {
     const request = parsedProvisioning({
       coreDeviceThingName: 'core',
       templateParameters: { Site: 's' },
@@ -108,14 +139,22 @@ describe('the provisioning execution input', () => {
   });
 
   it('gives a device without a principal none, and a request without shared parameters an empty set', () => {
-    const request = parsedProvisioning({ templateName: 'thing-with-certificate-from-csr', coreDeviceThingName: 'core', devices: [{ thingName: 'a', parameters: { CSR: 'x' } }] });
+    const request = parsedProvisioning({
+      templateName: 'thing-with-certificate-from-csr',
+      coreDeviceThingName: 'core',
+      devices: [{ thingName: 'a', parameters: { CSR: 'x' } }],
+    });
     const input = toProvisioningExecutionInput(request, 'req', 1);
     expect(input.templateParameters).toEqual({});
     expect(input.devices).toEqual([{ thingName: 'a', coreDeviceThingName: 'core', parameters: { CSR: 'x' } }]);
   });
 
-  it('takes a request\'s intent without its id, pacing or derived template facts, naming a shipped template rather than quoting it', () => {
-    const request = parsedProvisioning({ requestId: 'id-1', coreDeviceThingName: 'core', devices: [{ thingName: 'a', principal: certificate }] });
+  it("takes a request's intent without its id, pacing or derived template facts, naming a shipped template rather than quoting it", () => {
+    const request = parsedProvisioning({
+      requestId: 'id-1',
+      coreDeviceThingName: 'core',
+      devices: [{ thingName: 'a', principal: certificate }],
+    });
     expect(provisioningIntent(request)).toEqual({
       templateName: 'thing-with-attributes',
       templateParameters: {},
@@ -124,10 +163,14 @@ describe('the provisioning execution input', () => {
       devices: [{ thingName: 'a', coreDeviceThingName: 'core', principal: certificate, parameters: {} }],
     });
     const inline = JSON.stringify(shippedTemplates['thing-with-attributes']);
-    expect(provisioningIntent(parsedProvisioning({ templateBody: inline, coreDeviceThingName: 'core', devices: [{ thingName: 'a', principal: certificate }] }))).toMatchObject({ templateBody: inline });
+    expect(
+      provisioningIntent(
+        parsedProvisioning({ templateBody: inline, coreDeviceThingName: 'core', devices: [{ thingName: 'a', principal: certificate }] }),
+      ),
+    ).toMatchObject({ templateBody: inline });
   });
 
-  it('takes a deprovisioning request\'s intent with what it removes, without its id or batches', () => {
+  it("takes a deprovisioning request's intent with what it removes, without its id or batches", () => {
     const request = parsedDeprovisioning({ requestId: 'id-2', coreDeviceThingName: 'core', devices: [{ thingName: 'a' }] });
     expect(deprovisioningIntent(request)).toEqual({
       options: { detachPrincipals: true, deleteThings: true },
@@ -137,9 +180,12 @@ describe('the provisioning execution input', () => {
   });
 });
 
-describe('a template whose thing is not the device\'s thing', () => {
+describe("a template whose thing is not the device's thing", () => {
   const withThingName = (thingName: unknown) =>
-    JSON.stringify({ Parameters: { ThingName: { Type: 'String' } }, Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: thingName } } } });
+    JSON.stringify({
+      Parameters: { ThingName: { Type: 'String' } },
+      Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: thingName } } },
+    });
   const reason = 'must name its thing {"Ref": "ThingName"}, so that the thing created is the device\'s thingName';
 
   it.each([
@@ -166,7 +212,10 @@ describe('a template whose thing is not the device\'s thing', () => {
     });
     expect(analyzeTemplate(JSON.stringify({ Resources: { none: null } }))).toEqual({
       ok: false,
-      reasons: ['must declare exactly one AWS::IoT::Thing resource (found 0)', "must declare the parameter ThingName, which the workflow sets to each device's thingName"],
+      reasons: [
+        'must declare exactly one AWS::IoT::Thing resource (found 0)',
+        "must declare the parameter ThingName, which the workflow sets to each device's thingName",
+      ],
     });
   });
 
@@ -174,14 +223,23 @@ describe('a template whose thing is not the device\'s thing', () => {
     const body = JSON.stringify({
       Parameters: { ThingName: { Type: 'String' }, Bare: null },
       Resources: {
-        thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: { empty: null, literal: 'v', numeric: { Ref: 7 } } } },
+        thing: {
+          Type: 'AWS::IoT::Thing',
+          Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: { empty: null, literal: 'v', numeric: { Ref: 7 } } },
+        },
         nothing: null,
         certificate: { Type: 'AWS::IoT::Certificate' },
       },
     });
     expect(analyzeTemplate(body)).toEqual({
       ok: true,
-      facts: { createsCertificate: true, issuesCertificate: false, declaredParameters: ['ThingName', 'Bare'], attributeParameters: {}, requiredParameters: ['Bare'] },
+      facts: {
+        createsCertificate: true,
+        issuesCertificate: false,
+        declaredParameters: ['ThingName', 'Bare'],
+        attributeParameters: {},
+        requiredParameters: ['Bare'],
+      },
     });
   });
 
@@ -190,13 +248,18 @@ describe('a template whose thing is not the device\'s thing', () => {
     const withResource = (resource: unknown) => JSON.stringify({ Parameters: { ThingName: {} }, Resources: { thing, other: resource } });
     expect(analyzeTemplate(withResource({ Type: 'AWS::IoT::Policy', Properties: { PolicyName: 'existing' } }))).toMatchObject({ ok: true });
     expect(analyzeTemplate(withResource({ Type: 'AWS::IoT::Policy' }))).toMatchObject({ ok: true });
-    expect(analyzeTemplate(withResource({ Type: 'AWS::IoT::Certificate', Properties: { PolicyDocument: '{}', CertificatePem: 'p' } }))).toMatchObject({ ok: true });
+    expect(
+      analyzeTemplate(withResource({ Type: 'AWS::IoT::Certificate', Properties: { PolicyDocument: '{}', CertificatePem: 'p' } })),
+    ).toMatchObject({ ok: true });
   });
 
   it('accepts exactly as many attributes as a thing takes, and names the limit of a typed thing', () => {
     const attributes = (count: number) => Object.fromEntries(Array.from({ length: count }, (_, index) => [`a${index}`, 'v']));
     const thing = (properties: Record<string, unknown>) =>
-      JSON.stringify({ Parameters: { ThingName: {} }, Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' }, ...properties } } } });
+      JSON.stringify({
+        Parameters: { ThingName: {} },
+        Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' }, ...properties } } },
+      });
     expect(analyzeTemplate(thing({ AttributePayload: attributes(3) }))).toMatchObject({ ok: true });
     expect(analyzeTemplate(thing({ ThingTypeName: 'sensor', AttributePayload: attributes(50) }))).toMatchObject({ ok: true });
     expect(analyzeTemplate(thing({ ThingTypeName: 'sensor', AttributePayload: attributes(51) }))).toEqual({
@@ -206,23 +269,37 @@ describe('a template whose thing is not the device\'s thing', () => {
   });
 });
 
-describe('which errors are left to the state machine\'s retriers', () => {
+describe("which errors are left to the state machine's retriers", () => {
   const throttling = ['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded'];
-  const serverErrors = ['InternalFailureException', 'InternalServerException', 'ServiceUnavailableException', 'RequestTimeoutException', 'ConflictingResourceUpdateException'];
+  const serverErrors = [
+    'InternalFailureException',
+    'InternalServerException',
+    'ServiceUnavailableException',
+    'RequestTimeoutException',
+    'ConflictingResourceUpdateException',
+  ];
 
   it('names the throttling errors, and only those, as throttling', () => {
     for (const name of throttling) expect(isThrottlingError(name), name).toBe(true);
-    for (const name of [...serverErrors, 'InvalidRequestException', 'ResourceNotFoundException', '']) expect(isThrottlingError(name), name).toBe(false);
+    for (const name of [...serverErrors, 'InvalidRequestException', 'ResourceNotFoundException', ''])
+      expect(isThrottlingError(name), name).toBe(false);
   });
 
   it('names throttling and the 5xx errors transient, and validation and not-found errors not', () => {
     for (const name of [...throttling, ...serverErrors]) expect(isTransientError(name), name).toBe(true);
-    for (const name of ['InvalidRequestException', 'ResourceNotFoundException', 'ResourceAlreadyExistsException', 'ValidationException', 'TransientServiceError', '']) {
+    for (const name of [
+      'InvalidRequestException',
+      'ResourceNotFoundException',
+      'ResourceAlreadyExistsException',
+      'ValidationException',
+      'TransientServiceError',
+      '',
+    ]) {
       expect(isTransientError(name), name).toBe(false);
     }
   });
 
-  it('lists exactly the names the ASL retriers retry besides Lambda\'s own', () => {
+  it("lists exactly the names the ASL retriers retry besides Lambda's own", () => {
     expect([...RETRIED_ERROR_NAMES].sort()).toEqual(
       [...throttling, ...serverErrors, 'TransientServiceError', 'ThingStillHasPrincipals', 'CertificateStillAttached'].sort(),
     );
@@ -341,7 +418,9 @@ describe('a deprovisioning request, refused before anything is removed', () => {
     expect(errorsOf({ coreDeviceThingName: 'core', detachPrincipals: false, devices: [{ thingName: 'a' }] })).toEqual([
       { field: 'detachPrincipals', reason: 'must be true when deleteThings is true: a thing with principals cannot be deleted' },
     ]);
-    expect(errorsOf({ coreDeviceThingName: 'core', detachPrincipals: false, deleteThings: false, devices: [{ thingName: 'a' }] })).toEqual([]);
+    expect(errorsOf({ coreDeviceThingName: 'core', detachPrincipals: false, deleteThings: false, devices: [{ thingName: 'a' }] })).toEqual(
+      [],
+    );
   });
 
   it('refuses to delete things it leaves associated', () => {
@@ -351,13 +430,20 @@ describe('a deprovisioning request, refused before anything is removed', () => {
   });
 
   it('defaults to removing everything: disassociate, detach and delete', () => {
-    expect(parsedDeprovisioning({ coreDeviceThingName: 'core', devices: [{ thingName: 'a' }] })).toMatchObject({ disassociate: true, detachPrincipals: true, deleteThings: true });
+    expect(parsedDeprovisioning({ coreDeviceThingName: 'core', devices: [{ thingName: 'a' }] })).toMatchObject({
+      disassociate: true,
+      detachPrincipals: true,
+      deleteThings: true,
+    });
   });
 });
 
 describe('the deprovisioning execution input', () => {
   it('plans a batch per core device when it disassociates, and none when it does not', () => {
-    const request = parsedDeprovisioning({ coreDeviceThingName: 'core', devices: [{ thingName: 'a' }, { thingName: 'b', coreDeviceThingName: 'other' }] });
+    const request = parsedDeprovisioning({
+      coreDeviceThingName: 'core',
+      devices: [{ thingName: 'a' }, { thingName: 'b', coreDeviceThingName: 'other' }],
+    });
     const input = toDeprovisioningExecutionInput(request, 'r');
     expect(input.devices).toEqual([
       { thingName: 'a', coreDeviceThingName: 'core', status: 'PENDING' },
@@ -379,7 +465,12 @@ describe('the deprovisioning execution input', () => {
   });
 
   it('passes on what to detach and delete as the request says', () => {
-    const request = parsedDeprovisioning({ coreDeviceThingName: 'core', detachPrincipals: true, deleteThings: false, devices: [{ thingName: 'a' }] });
+    const request = parsedDeprovisioning({
+      coreDeviceThingName: 'core',
+      detachPrincipals: true,
+      deleteThings: false,
+      devices: [{ thingName: 'a' }],
+    });
     expect(toDeprovisioningExecutionInput(request, 'r').options).toEqual({ detachPrincipals: true, deleteThings: false });
   });
 });

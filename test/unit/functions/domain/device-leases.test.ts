@@ -1,13 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { heldDevicesMessage, IN_FLIGHT_TASK_GRACE_SECONDS, inChunks, isStaleLease, LEASE_TTL_SECONDS, leaseOwner, STARTING_GRACE_SECONDS } from '../../../../functions/domain/device-leases.ts';
+import {
+  heldDevicesMessage,
+  IN_FLIGHT_TASK_GRACE_SECONDS,
+  inChunks,
+  isStaleLease,
+  LEASE_TTL_SECONDS,
+  leaseOwner,
+  STARTING_GRACE_SECONDS,
+} from '../../../../functions/domain/device-leases.ts';
 
 describe('device leases', () => {
   const digest = 'ab'.repeat(32);
 
   it('the owner names the workflow, the request and what it asked, so that another request under the same key is another owner', () => {
     expect(leaseOwner({ workflow: 'provision', requestId: 'r-1' }, digest)).toBe('provision/r-1/abababababababab');
-    expect(leaseOwner({ workflow: 'deprovision', requestId: 'r-1' }, digest)).not.toBe(leaseOwner({ workflow: 'provision', requestId: 'r-1' }, digest));
-    expect(leaseOwner({ workflow: 'provision', requestId: 'r-1' }, `c${digest.slice(1)}`)).not.toBe(leaseOwner({ workflow: 'provision', requestId: 'r-1' }, digest));
+    expect(leaseOwner({ workflow: 'deprovision', requestId: 'r-1' }, digest)).not.toBe(
+      leaseOwner({ workflow: 'provision', requestId: 'r-1' }, digest),
+    );
+    expect(leaseOwner({ workflow: 'provision', requestId: 'r-1' }, `c${digest.slice(1)}`)).not.toBe(
+      leaseOwner({ workflow: 'provision', requestId: 'r-1' }, digest),
+    );
   });
 
   it('TTL collects a lease only after the longest execution Step Functions runs (a year) could hold it', () => {
@@ -38,8 +50,13 @@ describe('device leases', () => {
 
   it('the refusal names one device, or five of many and how many more, and every holder', () => {
     const heldBy = (requestId: string, workflow: 'provision' | 'deprovision' = 'provision') => ({ workflow, requestId });
-    expect(heldDevicesMessage([{ thingName: 'a', heldBy: heldBy('w') }])).toBe('device a belongs to running provisioning request w; send this request again once it has finished');
-    const many = Array.from({ length: 7 }, (_, index) => ({ thingName: `d${index}`, heldBy: index < 3 ? heldBy('w') : heldBy('x', 'deprovision') }));
+    expect(heldDevicesMessage([{ thingName: 'a', heldBy: heldBy('w') }])).toBe(
+      'device a belongs to running provisioning request w; send this request again once it has finished',
+    );
+    const many = Array.from({ length: 7 }, (_, index) => ({
+      thingName: `d${index}`,
+      heldBy: index < 3 ? heldBy('w') : heldBy('x', 'deprovision'),
+    }));
     expect(heldDevicesMessage(many)).toBe(
       '7 devices (d0, d1, d2, d3, d4 and 2 more) belong to running provisioning request w, deprovisioning request x; send this request again once they have finished',
     );

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { loadServerlessProject, stateMachineDefinition } from '../../../../local-cloud/index.ts';
 import { MAX_ERROR_MESSAGE_CHARS } from '../../../../functions/domain/limits.ts';
+import { loadServerlessProject, stateMachineDefinition } from '../../../../local-cloud/index.ts';
 
 // Loaded afresh for each test: Stryker credits the module's top-level code (its sets of error names and codes, the
 // pattern of a long quoted value) to the tests that load it, so that `npm run mutation` runs a mutant of it here.
@@ -10,7 +10,8 @@ beforeEach(async () => {
   errors = await import('../../../../functions/domain/errors.ts');
 });
 const boundedMessage = (message: string) => errors.boundedMessage(message);
-const isUnnamedTransientFailure = (error: Parameters<typeof errors.isUnnamedTransientFailure>[0]) => errors.isUnnamedTransientFailure(error);
+const isUnnamedTransientFailure = (error: Parameters<typeof errors.isUnnamedTransientFailure>[0]) =>
+  errors.isUnnamedTransientFailure(error);
 const messageFromCause = (cause: string | undefined) => errors.messageFromCause(cause);
 
 describe('error classification', () => {
@@ -38,7 +39,9 @@ describe('error classification', () => {
 
   it('cuts a long quoted value, so that the field an AWS validation message names survives the bound', () => {
     const message = `1 validation error detected: Value '${'s'.repeat(4_000)}' at 'parameters.Site' failed to satisfy constraint: Member must have length less than or equal to 800`;
-    expect(boundedMessage(message)).toBe(`1 validation error detected: Value '${'s'.repeat(24)}…' at 'parameters.Site' failed to satisfy constraint: Membe…`);
+    expect(boundedMessage(message)).toBe(
+      `1 validation error detected: Value '${'s'.repeat(24)}…' at 'parameters.Site' failed to satisfy constraint: Membe…`,
+    );
   });
 
   it('keeps a message within the bound whole, quotes and apostrophes included', () => {
@@ -46,27 +49,39 @@ describe('error classification', () => {
     expect(boundedMessage(message)).toBe(message);
   });
 
-  it('names a cancelled device\'s error as a Catch of the provision machine names it', async () => {
+  it("names a cancelled device's error as a Catch of the provision machine names it", async () => {
     const definition = JSON.stringify(stateMachineDefinition(await loadServerlessProject(), 'provision'));
     const caught = [...definition.matchAll(/"ErrorEquals":\s*\[([^\]]*)\]/g)].flatMap((match) => JSON.parse(`[${match[1]}]`) as string[]);
     expect(caught).toContain(new errors.RequestCancelledError('cancelled').name);
   });
 
-  it('names throttling and the services\' transient errors, which the state machine retries, and nothing else', () => {
+  it("names throttling and the services' transient errors, which the state machine retries, and nothing else", () => {
     const throttling = ['ThrottlingException', 'TooManyRequestsException', 'RequestLimitExceeded'];
-    const transient = [...throttling, 'InternalFailureException', 'InternalServerException', 'ServiceUnavailableException', 'RequestTimeoutException', 'ConflictingResourceUpdateException'];
+    const transient = [
+      ...throttling,
+      'InternalFailureException',
+      'InternalServerException',
+      'ServiceUnavailableException',
+      'RequestTimeoutException',
+      'ConflictingResourceUpdateException',
+    ];
     expect(throttling.filter(errors.isThrottlingError)).toEqual(throttling);
     expect(transient.filter(errors.isTransientError)).toEqual(transient);
     expect(['InternalFailureException', 'ValidationException', ''].filter(errors.isThrottlingError)).toEqual([]);
     expect(['ValidationException', 'ResourceNotFoundException', ''].filter(errors.isTransientError)).toEqual([]);
-    const ownNames = [new errors.TransientServiceError('x'), new errors.ThingStillHasPrincipalsError('x'), new errors.CertificateStillAttachedError('x')].map((error) => error.name);
+    const ownNames = [
+      new errors.TransientServiceError('x'),
+      new errors.ThingStillHasPrincipalsError('x'),
+      new errors.CertificateStillAttachedError('x'),
+    ].map((error) => error.name);
     expect(ownNames).toEqual(['TransientServiceError', 'ThingStillHasPrincipals', 'CertificateStillAttached']);
     expect(errors.RETRIED_ERROR_NAMES).toEqual([...transient, ...ownNames]);
   });
 
-  it('takes DynamoDB\'s throttling and every network failure code as unnamed transient failures', () => {
+  it("takes DynamoDB's throttling and every network failure code as unnamed transient failures", () => {
     expect(isUnnamedTransientFailure({ name: 'ProvisionedThroughputExceededException' })).toBe(true);
-    for (const code of ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND']) expect(isUnnamedTransientFailure({ name: 'Error', code })).toBe(true);
+    for (const code of ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND'])
+      expect(isUnnamedTransientFailure({ name: 'Error', code })).toBe(true);
     expect(isUnnamedTransientFailure({ name: 'Error', code: 'EACCES' })).toBe(false);
   });
 

@@ -2,12 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { PlannedDevice } from '../../../../functions/domain/fleet-manifest.ts';
 import {
   batchRequestId,
-  buildFleetReport,
+  compareDeviceOrder,
+  deviceOrder,
   type FleetBatch,
+  FleetReportTally,
   fleetBatchConcurrency,
   fleetRunKeys,
   manifestProblemsReport,
-  normalizedManifest,
   uploadedManifestRunId,
 } from '../../../../functions/domain/fleet-run.ts';
 import { fleetRunProgress } from '../../../../functions/domain/fleet-run-status.ts';
@@ -21,7 +22,10 @@ const planned = (index: number, coreDeviceThingName?: string): PlannedDevice => 
   device: { thingName: `d${index}`, ...(coreDeviceThingName && { coreDeviceThingName }) },
 });
 const batch = (first: number, devices: PlannedDevice[]): string =>
-  JSON.stringify({ BatchInput: { fleetRunId: 'run', action: 'provision', options: OPTIONS, requestDigest: 'digest' }, Items: devices.map((device, offset) => ({ position: first + offset, planned: device })) } satisfies FleetBatch);
+  JSON.stringify({
+    BatchInput: { fleetRunId: 'run', action: 'provision', options: OPTIONS, requestDigest: 'digest' },
+    Items: devices.map((device, offset) => ({ position: first + offset, planned: device })),
+  } satisfies FleetBatch);
 
 describe('a fleet run report', () => {
   const devices = [0, 1, 2, 3, 4, 5].map((index) => planned(index));
@@ -31,21 +35,41 @@ describe('a fleet run report', () => {
     counts: { requested: 2, succeeded: 1, failed: 1, rolledBack: 1 },
     devices: [
       { thingName: 'd0', coreDeviceThingName: 'core-b', status: 'PROVISIONED', thingArn: 'arn:thing/d0' },
-      { thingName: 'd1', coreDeviceThingName: 'core-b', status: 'FAILED', error: { step: 'associate', code: 'ResourceNotFoundException', message: 'no core' } },
+      {
+        thingName: 'd1',
+        coreDeviceThingName: 'core-b',
+        status: 'FAILED',
+        error: { step: 'associate', code: 'ResourceNotFoundException', message: 'no core' },
+      },
     ],
   };
-  // Built by each test: code run while the file is collected counts for no test in `npm run mutation`.
-  const report = () => buildFleetReport(
-    { fleetRunId: 'run', action: 'provision', manifest: 's3://b/m.csv', startedAt: new Date(0), finishedAt: new Date(10_000), devices },
-    {
-      succeeded: [{ Input: batch(0, devices.slice(0, 2)), Output: JSON.stringify({ executionArn: 'arn:run-0', status: 'SUCCEEDED', summary }) }],
-      failed: [{ Input: batch(2, devices.slice(2, 4)), Error: 'DevicesHeld', Cause: JSON.stringify({ errorType: 'DevicesHeld', errorMessage: 'd2 is held by run-x' }) }],
-      pending: [{ Input: batch(4, devices.slice(4, 5)) }],
-    },
-  );
+  // As writeFleetReport reads them: the result files, then the run's devices for those no result named.
+  const tally = new FleetReportTally('run', 'provision');
+  const fromResults = [
+    ...tally.batch({
+      kind: 'succeeded',
+      entry: { Input: batch(0, devices.slice(0, 2)), Output: JSON.stringify({ executionArn: 'arn:run-0', status: 'SUCCEEDED', summary }) },
+    }),
+    ...tally.batch({
+      kind: 'failed',
+      entry: {
+        Input: batch(2, devices.slice(2, 4)),
+        Error: 'DevicesHeld',
+        Cause: JSON.stringify({ errorType: 'DevicesHeld', errorMessage: 'd2 is held by run-x' }),
+      },
+    }),
+    ...tally.batch({ kind: 'pending', entry: { Input: batch(4, devices.slice(4, 5)) } }),
+    // A result naming devices already reported adds no second line for them.
+    ...tally.batch({ kind: 'pending', entry: { Input: batch(0, devices.slice(0, 1)) } }),
+  ];
+  const missing = devices.filter((device) => !tally.reported(device.index)).map((device) => tally.missing(device));
+  const report = {
+    ...tally.header({ manifest: 's3://b/m.csv', startedAt: new Date(0), finishedAt: new Date(10_000) }),
+    devices: [...fromResults, ...missing].sort((left, right) => left.index - right.index),
+  };
 
   it('gives every device of the run exactly one line, in manifest order, whatever the result files hold', () => {
-    expect(report().devices.map((device) => [device.thingName, device.status, device.requestId])).toEqual([
+    expect(report.devices.map((device) => [device.thingName, device.status, device.requestId])).toEqual([
       ['d0', 'PROVISIONED', 'run-0'],
       ['d1', 'FAILED', 'run-0'],
       ['d2', 'FAILED', 'run-2'],
@@ -56,22 +80,34 @@ describe('a fleet run report', () => {
   });
 
   it("fails a failed batch's devices at submit with its error, and a device no result names with MissingOutcome", () => {
-    expect(report().devices[2]!.error).toEqual({ step: 'submit', code: 'DevicesHeld', message: 'd2 is held by run-x' });
-    expect(report().devices[5]!.error).toMatchObject({ step: 'status', code: 'MissingOutcome' });
-    expect(report().failures).toEqual({ 'associate ResourceNotFoundException': 1, 'submit DevicesHeld': 2, 'status MissingOutcome': 1 });
+    expect(report.devices[2]!.error).toEqual({ step: 'submit', code: 'DevicesHeld', message: 'd2 is held by run-x' });
+    expect(report.devices[5]!.error).toMatchObject({ step: 'status', code: 'MissingOutcome' });
+    expect(report.failures).toEqual({ 'associate ResourceNotFoundException': 1, 'submit DevicesHeld': 2, 'status MissingOutcome': 1 });
   });
 
   it('counts devices and batches, and rates the devices settled over the elapsed time', () => {
-    expect(report().outcome).toBe('PARTIAL');
-    expect(report().totals).toEqual({ batches: 3, batchesFailed: 1, batchesNotStarted: 1, devices: 6, succeeded: 1, failed: 4, rolledBack: 0, notStarted: 1, devicesPerSecond: 0.5 });
+    expect(report.outcome).toBe('PARTIAL');
+    expect(report.totals).toEqual({
+      batches: 4,
+      batchesFailed: 1,
+      batchesNotStarted: 2,
+      devices: 6,
+      succeeded: 1,
+      failed: 4,
+      rolledBack: 0,
+      notStarted: 1,
+      devicesPerSecond: 0.5,
+    });
   });
 });
 
 describe('a fleet run', () => {
   it('lists its devices by core device, then in manifest order, the default core device standing for those without one', () => {
-    const { jsonl, coreDevices } = normalizedManifest([planned(0, 'core-c'), planned(1), planned(2, 'core-a'), planned(3, 'core-c'), planned(4)], OPTIONS);
-    expect(jsonl.trim().split('\n').map((line) => (JSON.parse(line) as PlannedDevice).index)).toEqual([2, 1, 4, 0, 3]);
-    expect(coreDevices).toBe(3);
+    const orders = [planned(0, 'core-c'), planned(1), planned(2, 'core-a'), planned(3, 'core-c'), planned(4)].map((device) =>
+      deviceOrder(device, OPTIONS),
+    );
+    expect(orders.sort(compareDeviceOrder).map(([, index]) => index)).toEqual([2, 1, 4, 0, 3]);
+    expect(new Set(orders.map(([coreDevice]) => coreDevice)).size).toBe(3);
   });
 
   it('started by an upload is named by bucket, key and version (else ETag): the same object the same run, new bytes a new one', () => {
@@ -82,8 +118,14 @@ describe('a fleet run', () => {
     expect(uploadedManifestRunId({ ...object, versionId: 'v1', etag: 'e2' })).toBe(uploadedManifestRunId({ ...object, versionId: 'v1' }));
   });
 
-  it('shows while it runs the devices counted so far of the Map Run\'s total, the batches done, their rate and the ETA of the pending ones at that rate', () => {
-    const execution = { name: 'run', executionArn: 'arn:run', status: 'RUNNING', startDate: new Date(0), input: JSON.stringify({ action: 'provision', manifest: 's3://b/m.csv' }) };
+  it("shows while it runs the devices counted so far of the Map Run's total, the batches done, their rate and the ETA of the pending ones at that rate", () => {
+    const execution = {
+      name: 'run',
+      executionArn: 'arn:run',
+      status: 'RUNNING',
+      startDate: new Date(0),
+      input: JSON.stringify({ action: 'provision', manifest: 's3://b/m.csv' }),
+    };
     const mapRun = { itemCounts: { total: 1_000 }, executionCounts: { total: 5, succeeded: 1, failed: 1, running: 1 } };
     const counts = { succeeded: 350, failed: 30, rolledBack: 10, notStarted: 20 };
     expect(fleetRunProgress({ execution, mapRun, counts }, new Date(100_000), 's3://b/fleet-runs/run/problems.json')).toEqual({
@@ -99,28 +141,56 @@ describe('a fleet run', () => {
       etaSeconds: 150,
     });
     // Before the first batch is counted: every device pending, no rate.
-    expect(fleetRunProgress({ execution, mapRun }, new Date(100_000), '')).toMatchObject({ devices: { total: 1_000, done: 0, pending: 1_000 } });
+    expect(fleetRunProgress({ execution, mapRun }, new Date(100_000), '')).toMatchObject({
+      devices: { total: 1_000, done: 0, pending: 1_000 },
+    });
     expect(fleetRunProgress({ execution, mapRun }, new Date(100_000), '').devicesPerSecond).toBeUndefined();
   });
 
-  it('once its report is written, answers the report\'s totals as its devices, whatever the counter missed', () => {
-    const totals = { batches: 2, batchesFailed: 0, batchesNotStarted: 0, devices: 300, succeeded: 250, failed: 50, rolledBack: 50, notStarted: 0 };
+  it("once its report is written, answers the report's totals as its devices, whatever the counter missed", () => {
+    const totals = {
+      batches: 2,
+      batchesFailed: 0,
+      batchesNotStarted: 0,
+      devices: 300,
+      succeeded: 250,
+      failed: 50,
+      rolledBack: 50,
+      notStarted: 0,
+    };
     const execution = {
       name: 'run',
       status: 'SUCCEEDED',
       startDate: new Date(0),
       stopDate: new Date(10_000),
-      output: JSON.stringify({ fleetRunId: 'run', action: 'provision', outcome: 'PARTIAL', totals, report: { json: 's3://b/r.json', csv: 's3://b/r.csv' } }),
+      output: JSON.stringify({
+        fleetRunId: 'run',
+        action: 'provision',
+        outcome: 'PARTIAL',
+        totals,
+        report: { json: 's3://b/r.json', csv: 's3://b/r.csv' },
+      }),
     };
     const mapRun = { itemCounts: { total: 300 }, executionCounts: { total: 2, succeeded: 2 } };
-    const view = fleetRunProgress({ execution, mapRun, counts: { succeeded: 200, failed: 0, rolledBack: 0, notStarted: 0 } }, new Date(20_000), '');
+    const view = fleetRunProgress(
+      { execution, mapRun, counts: { succeeded: 200, failed: 0, rolledBack: 0, notStarted: 0 } },
+      new Date(20_000),
+      '',
+    );
     expect(view.devices).toEqual({ total: 300, done: 300, succeeded: 250, failed: 50, rolledBack: 50, notStarted: 0, pending: 0 });
     expect(view).toMatchObject({ outcome: 'PARTIAL', totals, devicesPerSecond: 30 });
     expect(view.etaSeconds).toBeUndefined();
   });
 
   it('names the problems file of a run that failed on its manifest', () => {
-    const execution = { name: 'run', status: 'FAILED', startDate: new Date(0), stopDate: new Date(1_000), error: 'InvalidManifest', cause: JSON.stringify({ errorMessage: '3 problems' }) };
+    const execution = {
+      name: 'run',
+      status: 'FAILED',
+      startDate: new Date(0),
+      stopDate: new Date(1_000),
+      error: 'InvalidManifest',
+      cause: JSON.stringify({ errorMessage: '3 problems' }),
+    };
     expect(fleetRunProgress({ execution }, new Date(2_000), 's3://b/fleet-runs/run/problems.json').error).toEqual({
       code: 'InvalidManifest',
       message: '3 problems',
@@ -130,12 +200,15 @@ describe('a fleet run', () => {
 
   it('names no problems file for a run that failed otherwise', () => {
     const execution = { name: 'run', status: 'FAILED', startDate: new Date(0), error: 'States.Timeout', cause: 'took too long' };
-    expect(fleetRunProgress({ execution }, new Date(2_000), 'problems.json').error).toEqual({ code: 'States.Timeout', message: 'took too long' });
+    expect(fleetRunProgress({ execution }, new Date(2_000), 'problems.json').error).toEqual({
+      code: 'States.Timeout',
+      message: 'took too long',
+    });
   });
 });
 
-describe('a fleet run\'s files and batches', () => {
-  it('keeps each run\'s files under its own prefix', () => {
+describe("a fleet run's files and batches", () => {
+  it("keeps each run's files under its own prefix", () => {
     expect(fleetRunKeys('run-1')).toEqual({
       devices: 'fleet-runs/run-1/devices.jsonl',
       problems: 'fleet-runs/run-1/problems.json',
@@ -145,14 +218,17 @@ describe('a fleet run\'s files and batches', () => {
     });
   });
 
-  it('names each batch\'s request after the run and the position of its first device', () => {
+  it("names each batch's request after the run and the position of its first device", () => {
     expect(batchRequestId('run-1', 0)).toBe('run-1-0');
     expect(batchRequestId('run-1', 200)).toBe('run-1-200');
   });
 
-  it('reports an invalid manifest\'s problems, counted, and that no device was touched', () => {
+  it("reports an invalid manifest's problems, counted, and that no device was touched", () => {
     const problem = { where: 'line 2', field: 'thingName', reason: 'is required' };
-    expect(manifestProblemsReport('s3://b/m.csv', [problem])).toEqual({ document: { manifest: 's3://b/m.csv', problems: [problem] }, summary: 's3://b/m.csv: 1 problem; no device was touched' });
+    expect(manifestProblemsReport('s3://b/m.csv', [problem])).toEqual({
+      document: { manifest: 's3://b/m.csv', problems: [problem] },
+      summary: 's3://b/m.csv: 1 problem; no device was touched',
+    });
     expect(manifestProblemsReport('s3://b/m.csv', [problem, problem]).summary).toBe('s3://b/m.csv: 2 problems; no device was touched');
   });
 
@@ -164,4 +240,3 @@ describe('a fleet run\'s files and batches', () => {
     expect(fleetBatchConcurrency({ ...quotas, registerThingTps: 0.1 })).toBe(1);
   });
 });
-

@@ -8,11 +8,17 @@ import { describe, expect, it } from 'vitest';
  */
 // The attribute pattern comes first: the deprovisioning schema loads its module too.
 describe('rules built when their module loads', () => {
-  it('an attribute value is at most 800 characters of the registry\'s alphabet, without spaces', async () => {
+  it("an attribute value is at most 800 characters of the registry's alphabet, without spaces", async () => {
     const { ATTRIBUTE_VALUE_RULE, isValidAttributeValue } = await import('../../../../functions/domain/provisioning-template.ts');
 
     expect(['', 'a', 'site-7_b.c,d@e/f:g#h=i[j]k', 'x'.repeat(800)].map(isValidAttributeValue)).toEqual([true, true, true, true]);
-    expect(['x'.repeat(801), 'two words', ' leading', 'trailing ', 'é'].map(isValidAttributeValue)).toEqual([false, false, false, false, false]);
+    expect(['x'.repeat(801), 'two words', ' leading', 'trailing ', 'é'].map(isValidAttributeValue)).toEqual([
+      false,
+      false,
+      false,
+      false,
+      false,
+    ]);
     expect(ATTRIBUTE_VALUE_RULE).toBe('at most 800 characters of a-z, A-Z, 0-9 and _.,@/:#=[]- (no spaces)');
   });
 
@@ -40,9 +46,10 @@ describe('rules built when their module loads', () => {
       ]),
     );
     // The checks across fields run even when another field has the wrong type, so that one 400 names every problem.
-    expect(errorsOf({ requestId: 5, coreDeviceThingName: 'core', devices: [{ thingName: 'a' }, { thingName: 'a' }] }).map((error) => error.field)).toEqual([
-      'requestId',
-      'devices[1].thingName',
-    ]);
+    expect(
+      errorsOf({ requestId: 5, coreDeviceThingName: 'core', devices: [{ thingName: 'a' }, { thingName: 'a' }] }).map(
+        (error) => error.field,
+      ),
+    ).toEqual(['requestId', 'devices[1].thingName']);
   });
 });

@@ -72,7 +72,9 @@ describe('provisioning request contract', () => {
   });
 
   it('bounds the number of devices and says how to split', () => {
-    const many = Array.from({ length: MAX_DEVICES_PER_REQUEST + 1 }, (_, index) => device(`d-${index}`, certificateArn.replace(/.{8}$/, index.toString(16).padStart(8, '0'))));
+    const many = Array.from({ length: MAX_DEVICES_PER_REQUEST + 1 }, (_, index) =>
+      device(`d-${index}`, certificateArn.replace(/.{8}$/, index.toString(16).padStart(8, '0'))),
+    );
     const errors = errorsOf({ coreDeviceThingName: 'core', devices: many });
     expect(errors).toEqual([{ field: 'devices', reason: expect.stringContaining('split the fleet') }]);
     expect(validate(provisioningRequestSchema, { coreDeviceThingName: 'core', devices: many.slice(1) }).ok).toBe(true);
@@ -80,24 +82,45 @@ describe('provisioning request contract', () => {
   });
 
   it('refuses a certificate shared by two devices when it is attached exclusively, as AttachThingPrincipal would', () => {
-    const request = { coreDeviceThingName: 'core', devices: [device('dup-1'), device('dup-2'), device('other', certificateArn.replace(/ab$/, 'cd')), device('dup-3')] };
+    const request = {
+      coreDeviceThingName: 'core',
+      devices: [device('dup-1'), device('dup-2'), device('other', certificateArn.replace(/ab$/, 'cd')), device('dup-3')],
+    };
 
     expect(errorsOf(request)).toEqual([
-      { field: 'devices[1].principal', reason: 'duplicates devices[0].principal: with thingPrincipalType EXCLUSIVE_THING a certificate is attached to one thing only' },
-      { field: 'devices[3].principal', reason: 'duplicates devices[0].principal: with thingPrincipalType EXCLUSIVE_THING a certificate is attached to one thing only' },
+      {
+        field: 'devices[1].principal',
+        reason: 'duplicates devices[0].principal: with thingPrincipalType EXCLUSIVE_THING a certificate is attached to one thing only',
+      },
+      {
+        field: 'devices[3].principal',
+        reason: 'duplicates devices[0].principal: with thingPrincipalType EXCLUSIVE_THING a certificate is attached to one thing only',
+      },
     ]);
     expect(validate(provisioningRequestSchema, { ...request, thingPrincipalType: 'NON_EXCLUSIVE_THING' }).ok).toBe(true);
   });
 
   it('says what a field must be where zod would only say "Invalid input"', () => {
-    expect(errorsOf({ coreDeviceThingName: 'core', templateName: 'nope', thingPrincipalType: 'SHARED', devices: [device('a'), 'just a string', null] })).toEqual([
+    expect(
+      errorsOf({
+        coreDeviceThingName: 'core',
+        templateName: 'nope',
+        thingPrincipalType: 'SHARED',
+        devices: [device('a'), 'just a string', null],
+      }),
+    ).toEqual([
       { field: 'templateName', reason: 'must be one of thing-with-attributes, thing-with-certificate-from-csr, not "nope"' },
       { field: 'thingPrincipalType', reason: 'must be EXCLUSIVE_THING or NON_EXCLUSIVE_THING' },
       { field: 'devices[1]', reason: 'must be an object' },
       { field: 'devices[2]', reason: 'must be an object' },
     ]);
     expect(
-      errorsOf({ coreDeviceThingName: 7, rollbackOnFailure: 'yes', templateParameters: { '': 'v', Site: 1 }, devices: [{ principal: certificateArn, parameters: [] }] }),
+      errorsOf({
+        coreDeviceThingName: 7,
+        rollbackOnFailure: 'yes',
+        templateParameters: { '': 'v', Site: 1 },
+        devices: [{ principal: certificateArn, parameters: [] }],
+      }),
     ).toEqual([
       { field: 'coreDeviceThingName', reason: 'must be a string' },
       { field: 'templateParameters.', reason: 'its name must not be empty' },
@@ -125,13 +148,18 @@ describe('provisioning request contract', () => {
     expect(withCsrTemplate.ok).toBe(true);
   });
 
-  it('refuses a principal when the template issues the device\'s certificate, so rollback can never take one for the other', () => {
+  it("refuses a principal when the template issues the device's certificate, so rollback can never take one for the other", () => {
     const errors = errorsOf({
       coreDeviceThingName: 'core',
       templateName: 'thing-with-certificate-from-csr',
-      devices: [{ thingName: 'a', parameters: { CSR: 'pem' } }, { thingName: 'b', principal: certificateArn, parameters: { CSR: 'pem' } }],
+      devices: [
+        { thingName: 'a', parameters: { CSR: 'pem' } },
+        { thingName: 'b', principal: certificateArn, parameters: { CSR: 'pem' } },
+      ],
     });
-    expect(errors).toEqual([{ field: 'devices[1].principal', reason: 'must not be given: the template issues the device\'s certificate from its CSR' }]);
+    expect(errors).toEqual([
+      { field: 'devices[1].principal', reason: "must not be given: the template issues the device's certificate from its CSR" },
+    ]);
   });
 
   it('requires the template parameters that have no default', () => {
@@ -151,7 +179,12 @@ describe('provisioning request contract', () => {
     expect(noThingName[0]).toMatchObject({ field: 'templateBody', reason: expect.stringContaining('ThingName') });
     const tooLong = errorsOf({ coreDeviceThingName: 'core', templateBody: 'x'.repeat(10_241), devices: [device('a')] });
     expect(tooLong.map((error) => error.field)).toContain('templateBody');
-    const both = errorsOf({ coreDeviceThingName: 'core', templateName: 'thing-with-attributes', templateBody: '{}', devices: [device('a')] });
+    const both = errorsOf({
+      coreDeviceThingName: 'core',
+      templateName: 'thing-with-attributes',
+      templateBody: '{}',
+      devices: [device('a')],
+    });
     expect(both.map((error) => error.reason)).toContain('must not be given with templateName: give one or the other');
   });
 
@@ -173,7 +206,14 @@ describe('provisioning request contract', () => {
       Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' } } } },
     });
     const shared = (count: number) => Object.fromEntries(names.slice(0, count).map((name) => [name, 'v'.repeat(4000)]));
-    expect(validate(provisioningRequestSchema, { coreDeviceThingName: 'core', templateBody, templateParameters: shared(8), devices: [device('a')] }).ok).toBe(true);
+    expect(
+      validate(provisioningRequestSchema, {
+        coreDeviceThingName: 'core',
+        templateBody,
+        templateParameters: shared(8),
+        devices: [device('a')],
+      }).ok,
+    ).toBe(true);
 
     expect(errorsOf({ coreDeviceThingName: 'core', templateBody, templateParameters: shared(9), devices: [device('a')] })).toEqual([
       { field: 'templateParameters', reason: expect.stringMatching(/^must take at most 32768 bytes as JSON .*devices\[\]\.parameters$/) },
@@ -192,8 +232,13 @@ describe('provisioning request contract', () => {
     ]);
   });
 
-  it('without a template to read, reports the template\'s field and the other problems, not the template\'s parameters', () => {
-    const asObject = errorsOf({ coreDeviceThingName: 'core', templateBody: { Parameters: {} }, templateParameters: { Serial: '1' }, devices: [device('a'), device('a')] });
+  it("without a template to read, reports the template's field and the other problems, not the template's parameters", () => {
+    const asObject = errorsOf({
+      coreDeviceThingName: 'core',
+      templateBody: { Parameters: {} },
+      templateParameters: { Serial: '1' },
+      devices: [device('a'), device('a')],
+    });
     expect(asObject.map((error) => error.field)).toEqual(['templateBody', 'devices[1].thingName', 'devices[1].principal']);
     const unknownName = errorsOf({ coreDeviceThingName: 'core', templateName: 'nope', devices: [device('a'), device('a')] });
     expect(unknownName.map((error) => error.field)).toEqual(['templateName', 'devices[1].thingName', 'devices[1].principal']);
@@ -203,7 +248,10 @@ describe('provisioning request contract', () => {
     const errors = errorsOf({
       coreDeviceThingName: 'core',
       templateParameters: { Site: 'plant berlin' },
-      devices: [{ ...device('a'), parameters: { Model: 'm'.repeat(801) } }, { ...device('b', `${certificateArn.slice(0, -2)}cd`), parameters: { Model: 'th-200' } }],
+      devices: [
+        { ...device('a'), parameters: { Model: 'm'.repeat(801) } },
+        { ...device('b', `${certificateArn.slice(0, -2)}cd`), parameters: { Model: 'th-200' } },
+      ],
     });
     const rule = 'which takes at most 800 characters of a-z, A-Z, 0-9 and _.,@/:#=[]- (no spaces)';
     expect(errors).toEqual([
@@ -216,11 +264,17 @@ describe('provisioning request contract', () => {
     const arn = (partition: string, region: string) => `arn:${partition}:iot:${region}:123456789012:cert/${'ab'.repeat(32)}`;
     const longestPartition = `aws-${'x'.repeat(MAX_PARTITION_CHARS - 4)}`;
     const longestRegion = `r${'-'.repeat(MAX_REGION_CHARS - 2)}1`;
-    expect(validate(provisioningRequestSchema, { coreDeviceThingName: 'core', devices: [device('a', arn(longestPartition, longestRegion))] }).ok).toBe(true);
+    expect(
+      validate(provisioningRequestSchema, { coreDeviceThingName: 'core', devices: [device('a', arn(longestPartition, longestRegion))] }).ok,
+    ).toBe(true);
 
     const errors = errorsOf({
       coreDeviceThingName: 'core',
-      devices: [device('a', arn(`${longestPartition}x`, 'us-east-1')), device('b', arn('aws', `${longestRegion}x`)), device('c', arn('aws', 'u'.repeat(700)))],
+      devices: [
+        device('a', arn(`${longestPartition}x`, 'us-east-1')),
+        device('b', arn('aws', `${longestRegion}x`)),
+        device('c', arn('aws', 'u'.repeat(700))),
+      ],
     });
     expect(errors).toEqual(
       ['devices[0].principal', 'devices[1].principal', 'devices[2].principal'].map((field) => ({
@@ -232,17 +286,23 @@ describe('provisioning request contract', () => {
 
   it('bounds the request as a whole, whichever trigger brings it, with the other problems', () => {
     const parameters = { Model: 'm'.repeat(800), Site: 's'.repeat(800) };
-    const devices = Array.from({ length: MAX_DEVICES_PER_REQUEST }, (_, index) => ({ ...device(`sensor-${index}`, `${certificateArn.slice(0, -3)}${String(index).padStart(3, '0')}`), parameters }));
+    const devices = Array.from({ length: MAX_DEVICES_PER_REQUEST }, (_, index) => ({
+      ...device(`sensor-${index}`, `${certificateArn.slice(0, -3)}${String(index).padStart(3, '0')}`),
+      parameters,
+    }));
 
     const errors = errorsOf({ coreDeviceThingName: 'core', rollbackOnFailure: 'yes', devices });
 
     expect(errors).toEqual([
       { field: 'rollbackOnFailure', reason: 'must be true or false' },
-      { field: '(body)', reason: expect.stringMatching(new RegExp(`^takes \\d+ bytes as JSON, more than the ${MAX_REQUEST_BYTES} a request may have`)) },
+      {
+        field: '(body)',
+        reason: expect.stringMatching(new RegExp(`^takes \\d+ bytes as JSON, more than the ${MAX_REQUEST_BYTES} a request may have`)),
+      },
     ]);
   });
 
-  it('takes each device\'s core device, else the request\'s', () => {
+  it("takes each device's core device, else the request's", () => {
     const result = validate(provisioningRequestSchema, { devices: [{ ...device('a'), coreDeviceThingName: 'core-a' }] });
     expect(result.ok).toBe(true);
   });
@@ -252,7 +312,11 @@ describe('deprovisioning request contract', () => {
   it('refuses to delete things it would leave associated with their core devices, naming both fields', () => {
     const devices = [{ thingName: 'a' }];
     expect(errorsOf({ disassociate: false, devices }, deprovisioningRequestSchema)).toEqual([
-      { field: 'disassociate', reason: 'must be true when deleteThings is true: a deleted thing would stay associated with its core device (or set deleteThings to false)' },
+      {
+        field: 'disassociate',
+        reason:
+          'must be true when deleteThings is true: a deleted thing would stay associated with its core device (or set deleteThings to false)',
+      },
     ]);
     expect(validate(deprovisioningRequestSchema, { disassociate: false, deleteThings: false, devices }).ok).toBe(true);
   });

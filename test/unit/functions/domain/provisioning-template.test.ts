@@ -18,17 +18,26 @@ describe('a template asking for more than the registering role may do', () => {
 
   it('is refused when it would create an IoT policy from a document', () => {
     const policy = { Type: 'AWS::IoT::Policy', Properties: { PolicyDocument: '{"Version":"2012-10-17","Statement":[]}' } };
-    expect(analyzeTemplate(templateWithThing({}, { policy }))).toEqual({ ok: false, reasons: [expect.stringContaining('must not create a policy')] });
+    expect(analyzeTemplate(templateWithThing({}, { policy }))).toEqual({
+      ok: false,
+      reasons: [expect.stringContaining('must not create a policy')],
+    });
   });
 
   it('is refused with every reason at once', () => {
     const policy = { Type: 'AWS::IoT::Policy', Properties: { PolicyDocument: '{}' } };
     const analysis = analyzeTemplate(templateWithThing({ OverrideSettings: { ThingGroups: 'REPLACE' } }, { policy }));
-    expect(analysis).toEqual({ ok: false, reasons: [expect.stringContaining('must not REPLACE'), expect.stringContaining('must not create a policy')] });
+    expect(analysis).toEqual({
+      ok: false,
+      reasons: [expect.stringContaining('must not REPLACE'), expect.stringContaining('must not create a policy')],
+    });
   });
 
   it.each(['MERGE', 'DO_NOTHING'])('is accepted when it only adds groups (ThingGroups %s) and a billing group', (override) => {
-    const thing = { OverrideSettings: { ThingGroups: override }, Properties: { ThingName: { Ref: 'ThingName' }, ThingGroups: ['line-1'], BillingGroup: 'plant-a' } };
+    const thing = {
+      OverrideSettings: { ThingGroups: override },
+      Properties: { ThingName: { Ref: 'ThingName' }, ThingGroups: ['line-1'], BillingGroup: 'plant-a' },
+    };
     expect(analyzeTemplate(templateWithThing(thing))).toMatchObject({ ok: true });
   });
 });
@@ -46,7 +55,9 @@ describe('a template whose thing the registry would refuse', () => {
     const typed = { Properties: { ...untyped.Properties, ThingTypeName: 'sensor' } };
     expect(analyzeTemplate(templateWithThing(typed))).toMatchObject({ ok: true });
     // Re-registering things that exist, with a type, leaves their attributes alone.
-    expect(analyzeTemplate(templateWithThing({ ...untyped, OverrideSettings: { AttributePayload: 'DO_NOTHING' } }))).toMatchObject({ ok: true });
+    expect(analyzeTemplate(templateWithThing({ ...untyped, OverrideSettings: { AttributePayload: 'DO_NOTHING' } }))).toMatchObject({
+      ok: true,
+    });
   });
 
   it('names the parameters the thing takes as attribute values', () => {

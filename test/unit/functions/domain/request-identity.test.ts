@@ -34,7 +34,7 @@ describe('the request digest', () => {
 describe('the idempotency key', () => {
   const fresh = () => 'fresh-id';
 
-  it('is the body\'s requestId, or a fresh id when neither the body nor the header gives one', () => {
+  it("is the body's requestId, or a fresh id when neither the body nor the header gives one", () => {
     expect(resolveRequestId('from-body', undefined, fresh)).toEqual({ ok: true, value: 'from-body' });
     expect(resolveRequestId(undefined, undefined, fresh)).toEqual({ ok: true, value: 'fresh-id' });
     // A body requestId of the wrong type is the schema's to refuse; it does not name the execution.
@@ -46,7 +46,7 @@ describe('the idempotency key', () => {
     expect(resolveRequestId('key-1', 'key-1', fresh)).toEqual({ ok: true, value: 'key-1' });
   });
 
-  it('refuses a header that differs from the body\'s requestId', () => {
+  it("refuses a header that differs from the body's requestId", () => {
     expect(resolveRequestId('key-2', 'key-1', fresh)).toEqual({
       ok: false,
       errors: [{ field: 'requestId', reason: 'differs from the Idempotency-Key header; give one, or the same value in both' }],

@@ -21,7 +21,9 @@ describe('the query of a request listing', () => {
     const result = validate(listQuerySchema, { limit });
     expect(result.ok).toBe(false);
     // Text that is no number fails both the pattern and the range, with the same reason.
-    expect(new Set(result.ok ? [] : result.errors.map(({ field, reason }) => `${field}: ${reason}`))).toEqual(new Set([`limit: ${LIMIT_REASON}`]));
+    expect(new Set(result.ok ? [] : result.errors.map(({ field, reason }) => `${field}: ${reason}`))).toEqual(
+      new Set([`limit: ${LIMIT_REASON}`]),
+    );
   });
 
   it('takes an execution status and a page token of 1 to 3096 characters', () => {

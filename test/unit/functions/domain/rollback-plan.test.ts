@@ -16,7 +16,12 @@ const issued = `arn:aws:iot:us-east-1:000000000000:cert/${'b'.repeat(64)}`;
 const stray = `arn:aws:iot:us-east-1:000000000000:cert/${'c'.repeat(64)}`;
 const cognito = 'us-east-1:11111111-2222-3333-4444-555555555555';
 const created = { thingExisted: false, principalAttached: false };
-const device = (record: Partial<DeviceRecord>): DeviceRecord => ({ thingName: 't', coreDeviceThingName: 'core', status: 'PENDING', ...record });
+const device = (record: Partial<DeviceRecord>): DeviceRecord => ({
+  thingName: 't',
+  coreDeviceThingName: 'core',
+  status: 'PENDING',
+  ...record,
+});
 
 describe('which principals a rollback takes for certificates', () => {
   it('knows a certificate by its ARN, and nothing else', () => {
@@ -31,7 +36,10 @@ describe('the calls a rollback starts with', () => {
     const record = device({ principal: own, prior: created, thingArn: 'arn:thing/t' });
     expect(firstRollbackCalls(record, planRollback(record, false))).toEqual([{ call: 'listPrincipals' }]);
     const unassociated = { ...record, status: 'FAILED' as const, error: { step: 'associate' as const, code: 'X', message: 'm' } };
-    expect(firstRollbackCalls(unassociated, planRollback(unassociated, false))).toEqual([{ call: 'disassociate' }, { call: 'listPrincipals' }]);
+    expect(firstRollbackCalls(unassociated, planRollback(unassociated, false))).toEqual([
+      { call: 'disassociate' },
+      { call: 'listPrincipals' },
+    ]);
   });
 
   it('on a thing that existed, only detaches the principal it attached, and deletes nothing', () => {
@@ -41,7 +49,9 @@ describe('the calls a rollback starts with', () => {
 
   it('on a thing that existed with the principal attached, gives the attachment its type back and detaches nothing', () => {
     const record = device({ principal: own, prior: { thingExisted: true, principalAttached: true, principalType: 'NON_EXCLUSIVE_THING' } });
-    expect(firstRollbackCalls(record, planRollback(record, false))).toEqual([{ call: 'restoreAttachment', principal: own, thingPrincipalType: 'NON_EXCLUSIVE_THING' }]);
+    expect(firstRollbackCalls(record, planRollback(record, false))).toEqual([
+      { call: 'restoreAttachment', principal: own, thingPrincipalType: 'NON_EXCLUSIVE_THING' },
+    ]);
     const untyped = device({ principal: own, prior: { thingExisted: true, principalAttached: true } });
     expect(firstRollbackCalls(untyped, planRollback(untyped, false))).toEqual([]);
   });
@@ -62,7 +72,7 @@ describe('the calls a rollback starts with', () => {
 });
 
 describe('the calls after listing a thing the rollback created', () => {
-  it('detaches the device\'s own certificate and deletes the thing, and never deactivates or deletes that certificate', () => {
+  it("detaches the device's own certificate and deletes the thing, and never deactivates or deletes that certificate", () => {
     const record = device({ principal: own, certificateArn: own, prior: created });
     expect(callsAfterListing(planRollback(record, false), [own])).toEqual([{ call: 'detach', principal: own }, { call: 'deleteThing' }]);
   });
@@ -105,9 +115,21 @@ describe('a rollback still under way', () => {
   it.each([
     [[{ call: 'disassociate' }], true],
     [[{ call: 'listPrincipals' }], true],
-    [[{ call: 'deleteCertificate', principal: issued }, { call: 'detach', principal: own }], true],
+    [
+      [
+        { call: 'deleteCertificate', principal: issued },
+        { call: 'detach', principal: own },
+      ],
+      true,
+    ],
     [[{ call: 'deleteCertificate', principal: issued }, { call: 'deleteThing' }], false],
-    [[{ call: 'deactivateCertificate', principal: issued }, { call: 'restoreAttachment', principal: own, thingPrincipalType: 'EXCLUSIVE_THING' }], false],
+    [
+      [
+        { call: 'deactivateCertificate', principal: issued },
+        { call: 'restoreAttachment', principal: own, thingPrincipalType: 'EXCLUSIVE_THING' },
+      ],
+      false,
+    ],
     [[], false],
   ] as const)('with %j still to make can detach a principal: %s', (pending, expected) => {
     expect(detachesPending(pending)).toBe(expected);
@@ -116,8 +138,17 @@ describe('a rollback still under way', () => {
 
 describe('the record and the failure of a device', () => {
   it('starts the record of a device that was never inspected from its spec, its principal included only when it has one', () => {
-    expect(recordOf({ thingName: 't', coreDeviceThingName: 'core', parameters: {}, principal: own }, undefined)).toEqual({ thingName: 't', coreDeviceThingName: 'core', status: 'PENDING', principal: own });
-    expect(recordOf({ thingName: 't', coreDeviceThingName: 'core', parameters: {} }, undefined)).toEqual({ thingName: 't', coreDeviceThingName: 'core', status: 'PENDING' });
+    expect(recordOf({ thingName: 't', coreDeviceThingName: 'core', parameters: {}, principal: own }, undefined)).toEqual({
+      thingName: 't',
+      coreDeviceThingName: 'core',
+      status: 'PENDING',
+      principal: own,
+    });
+    expect(recordOf({ thingName: 't', coreDeviceThingName: 'core', parameters: {} }, undefined)).toEqual({
+      thingName: 't',
+      coreDeviceThingName: 'core',
+      status: 'PENDING',
+    });
     const existing = device({ thingArn: 'arn' });
     expect(recordOf({ thingName: 't', coreDeviceThingName: 'core', parameters: {} }, existing)).toBe(existing);
   });

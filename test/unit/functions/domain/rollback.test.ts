@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceRecord } from '../../../../functions/domain/records.ts';
-import { abandonedRollback, callsAfterListing, failureOf, firstRollbackCalls, planRollback } from '../../../../functions/domain/rollback.ts';
+import {
+  abandonedRollback,
+  callsAfterListing,
+  failureOf,
+  firstRollbackCalls,
+  planRollback,
+} from '../../../../functions/domain/rollback.ts';
 import { failedStep } from '../../../../functions/domain/summary.ts';
 
 const certificate = `arn:aws:iot:us-east-1:000000000000:cert/${'c'.repeat(64)}`;
@@ -8,7 +14,11 @@ const base: DeviceRecord = { thingName: 't', coreDeviceThingName: 'core', status
 
 describe('rollback planning', () => {
   it('deletes a thing this execution created', () => {
-    expect(planRollback({ ...base, prior: { thingExisted: false, principalAttached: false } }, false)).toEqual({ deleteThing: true, detachPrincipals: [], knownAttached: [] });
+    expect(planRollback({ ...base, prior: { thingExisted: false, principalAttached: false } }, false)).toEqual({
+      deleteThing: true,
+      detachPrincipals: [],
+      knownAttached: [],
+    });
   });
 
   it('never deletes a thing that existed before, and detaches only a principal it attached', () => {
@@ -17,13 +27,21 @@ describe('rollback planning', () => {
       detachPrincipals: [certificate],
       knownAttached: [],
     });
-    expect(planRollback({ ...base, prior: { thingExisted: true, principalAttached: true } }, false)).toEqual({ deleteThing: false, detachPrincipals: [], knownAttached: [] });
+    expect(planRollback({ ...base, prior: { thingExisted: true, principalAttached: true } }, false)).toEqual({
+      deleteThing: false,
+      detachPrincipals: [],
+      knownAttached: [],
+    });
   });
 
   it('knows a principal attached once the record holds it, so a retried rollback still reports it detached', () => {
     const attached = { ...base, certificateArn: certificate, status: 'REGISTERED' as const };
-    expect(planRollback({ ...attached, prior: { thingExisted: false, principalAttached: false } }, false).knownAttached).toEqual([certificate]);
-    expect(planRollback({ ...attached, prior: { thingExisted: true, principalAttached: false } }, false).knownAttached).toEqual([certificate]);
+    expect(planRollback({ ...attached, prior: { thingExisted: false, principalAttached: false } }, false).knownAttached).toEqual([
+      certificate,
+    ]);
+    expect(planRollback({ ...attached, prior: { thingExisted: true, principalAttached: false } }, false).knownAttached).toEqual([
+      certificate,
+    ]);
     // Attached before this execution: not this rollback's to detach, so not reported either.
     expect(planRollback({ ...attached, prior: { thingExisted: true, principalAttached: true } }, false).knownAttached).toEqual([]);
   });
@@ -33,16 +51,33 @@ describe('rollback planning', () => {
   });
 
   it('deletes a certificate only when this execution issued it', () => {
-    const issued = { ...base, principal: undefined, certificateArn: certificate, certificateCreated: true, prior: { thingExisted: false, principalAttached: false } };
-    expect(planRollback(issued, false)).toEqual({ deleteThing: true, detachPrincipals: [], knownAttached: [certificate], deleteCertificate: certificate });
+    const issued = {
+      ...base,
+      principal: undefined,
+      certificateArn: certificate,
+      certificateCreated: true,
+      prior: { thingExisted: false, principalAttached: false },
+    };
+    expect(planRollback(issued, false)).toEqual({
+      deleteThing: true,
+      detachPrincipals: [],
+      knownAttached: [certificate],
+      deleteCertificate: certificate,
+    });
     expect(planRollback({ ...issued, certificateCreated: false }, false).deleteCertificate).toBeUndefined();
   });
 
   it('retires every certificate on a thing it created with a CSR template, and on no other thing', () => {
     const registering = { ...base, principal: undefined, status: 'PENDING' as const };
-    expect(planRollback({ ...registering, prior: { thingExisted: false, principalAttached: false } }, true).retireEveryCertificate).toBe(true);
-    expect(planRollback({ ...registering, prior: { thingExisted: true, principalAttached: false } }, true).retireEveryCertificate).toBeUndefined();
-    expect(planRollback({ ...registering, prior: { thingExisted: false, principalAttached: false } }, false).retireEveryCertificate).toBeUndefined();
+    expect(planRollback({ ...registering, prior: { thingExisted: false, principalAttached: false } }, true).retireEveryCertificate).toBe(
+      true,
+    );
+    expect(
+      planRollback({ ...registering, prior: { thingExisted: true, principalAttached: false } }, true).retireEveryCertificate,
+    ).toBeUndefined();
+    expect(
+      planRollback({ ...registering, prior: { thingExisted: false, principalAttached: false } }, false).retireEveryCertificate,
+    ).toBeUndefined();
   });
 
   it('gives an attachment that existed before with another type its type back, and detaches nothing', () => {
@@ -71,7 +106,10 @@ describe('rollback planning', () => {
 
   it('claims, for a rollback given up on, what the calls before the failing one undid', () => {
     const undone = { detachedPrincipals: [certificate], thingDeleted: false, certificateDeleted: false };
-    expect(abandonedRollback({ Error: 'ThrottlingException' }, undone)).toMatchObject({ ...undone, incomplete: { code: 'ThrottlingException' } });
+    expect(abandonedRollback({ Error: 'ThrottlingException' }, undone)).toMatchObject({
+      ...undone,
+      incomplete: { code: 'ThrottlingException' },
+    });
   });
 
   it('names the step that failed from how far the record got', () => {
@@ -93,13 +131,23 @@ describe('rollback planning', () => {
 });
 
 describe('rollback calls', () => {
-  const created = { ...base, status: 'REGISTERED' as const, thingArn: 'arn', certificateArn: certificate, prior: { thingExisted: false, principalAttached: false } };
+  const created = {
+    ...base,
+    status: 'REGISTERED' as const,
+    thingArn: 'arn',
+    certificateArn: certificate,
+    prior: { thingExisted: false, principalAttached: false },
+  };
   const issued = `arn:aws:iot:us-east-1:000000000000:cert/${'d'.repeat(64)}`;
 
   it('lists the principals of a thing it created first, disassociating it before when its association failed', () => {
     const plan = planRollback(created, false);
     expect(firstRollbackCalls(created, plan)).toEqual([{ call: 'listPrincipals' }]);
-    const unassociated = { ...created, status: 'FAILED' as const, error: { step: 'associate' as const, code: 'InvalidRequestException', message: 'refused' } };
+    const unassociated = {
+      ...created,
+      status: 'FAILED' as const,
+      error: { step: 'associate' as const, code: 'InvalidRequestException', message: 'refused' },
+    };
     expect(firstRollbackCalls(unassociated, plan)).toEqual([{ call: 'disassociate' }, { call: 'listPrincipals' }]);
   });
 
@@ -123,7 +171,13 @@ describe('rollback calls', () => {
   it('retires every certificate on a thing it created with a CSR template, and only detaches any other principal', () => {
     const plan = planRollback({ ...created, principal: undefined, certificateArn: undefined }, true);
     const cognito = 'us-east-1:0000-identity';
-    expect(callsAfterListing(plan, [issued, cognito]).map(({ call }) => call)).toEqual(['deactivateCertificate', 'detach', 'deleteCertificate', 'detach', 'deleteThing']);
+    expect(callsAfterListing(plan, [issued, cognito]).map(({ call }) => call)).toEqual([
+      'deactivateCertificate',
+      'detach',
+      'deleteCertificate',
+      'detach',
+      'deleteThing',
+    ]);
   });
 
   it('on a thing that existed before, detaches only the principal this execution attached', () => {

@@ -1,20 +1,24 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { toProvisioningExecutionInput } from '../../../../functions/domain/execution-input.ts';
-import { settleAssociations } from '../../../../functions/settle-associations.ts';
-import { toOutcome } from '../../../../functions/domain/summary.ts';
 import { boundedMessage } from '../../../../functions/domain/errors.ts';
+import { toProvisioningExecutionInput } from '../../../../functions/domain/execution-input.ts';
 import { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES } from '../../../../functions/domain/limits.ts';
 import { deviceConcurrency, quotasFromEnvironment, throttlingRetrier } from '../../../../functions/domain/pacing.ts';
 import { provisioningRequestSchema } from '../../../../functions/domain/provisioning-request.ts';
 import type { DeviceRecord } from '../../../../functions/domain/records.ts';
-import { summarize } from '../../../../functions/domain/summary.ts';
+import { summarize, toOutcome } from '../../../../functions/domain/summary.ts';
+import { settleAssociations } from '../../../../functions/settle-associations.ts';
 
 const STEP_FUNCTIONS_PAYLOAD_LIMIT = 256 * 1024;
 
 describe('request summary', () => {
   it('counts outcomes and derives the request status', () => {
     const ok: DeviceRecord = { thingName: 'a', coreDeviceThingName: 'c', status: 'PROVISIONED' };
-    const bad: DeviceRecord = { thingName: 'b', coreDeviceThingName: 'c', status: 'FAILED', error: { step: 'attach', code: 'X', message: 'm' } };
+    const bad: DeviceRecord = {
+      thingName: 'b',
+      coreDeviceThingName: 'c',
+      status: 'FAILED',
+      error: { step: 'attach', code: 'X', message: 'm' },
+    };
     expect(summarize('r', [ok]).status).toBe('SUCCEEDED');
     expect(summarize('r', [ok, bad]).status).toBe('PARTIAL');
     expect(summarize('r', [bad]).status).toBe('FAILED');
@@ -23,7 +27,12 @@ describe('request summary', () => {
 
   it('a device a cancel left NOT_STARTED makes the request CANCELLED, counted apart from succeeded and failed', () => {
     const ok: DeviceRecord = { thingName: 'a', coreDeviceThingName: 'c', status: 'PROVISIONED' };
-    const bad: DeviceRecord = { thingName: 'b', coreDeviceThingName: 'c', status: 'FAILED', error: { step: 'attach', code: 'X', message: 'm' } };
+    const bad: DeviceRecord = {
+      thingName: 'b',
+      coreDeviceThingName: 'c',
+      status: 'FAILED',
+      error: { step: 'attach', code: 'X', message: 'm' },
+    };
     const notStarted: DeviceRecord = { thingName: 'n', coreDeviceThingName: 'c', status: 'NOT_STARTED' };
     const summary = summarize('r', [ok, bad, notStarted, { ...notStarted, thingName: 'm' }]);
     expect(summary.status).toBe('CANCELLED');
@@ -38,7 +47,12 @@ describe('request summary', () => {
   });
 
   it('counts a device as rolled back when its rollback removed something', () => {
-    const failed: DeviceRecord = { thingName: 'a', coreDeviceThingName: 'c', status: 'FAILED', error: { step: 'associate', code: 'X', message: '' } };
+    const failed: DeviceRecord = {
+      thingName: 'a',
+      coreDeviceThingName: 'c',
+      status: 'FAILED',
+      error: { step: 'associate', code: 'X', message: '' },
+    };
     const rolledBack = { ...failed, rollback: { detachedPrincipals: ['p'], thingDeleted: true, certificateDeleted: false } };
     expect(summarize('r', [rolledBack]).counts.rolledBack).toBe(1);
     expect(summarize('r', [failed]).counts.rolledBack).toBe(0);
@@ -75,21 +89,40 @@ describe('payload limits', () => {
     }));
     const callError = { Error: 'Lambda.ClientExecutionTimeoutException' };
     const batches = registered.map((device) => ({ pending: [device.thingName], done: [], failed: [], callError }));
-    const settled = await settleAssociations({ requestId: 'r'.repeat(80), pacing: { deviceConcurrency: 40 }, rollbackOnFailure: true, devices: registered, associationBatches: batches });
+    const settled = await settleAssociations({
+      requestId: 'r'.repeat(80),
+      pacing: { deviceConcurrency: 40 },
+      rollbackOnFailure: true,
+      devices: registered,
+      associationBatches: batches,
+    });
     expect(Buffer.byteLength(JSON.stringify(settled))).toBeLessThan(STEP_FUNCTIONS_PAYLOAD_LIMIT);
 
-    const rollbackReport = { detachedPrincipals: [arn], thingDeleted: true, certificateDeleted: false, incomplete: { step: 'rollback' as const, code: 'AccessDeniedException', message: boundedMessage('m'.repeat(5_000)) } };
+    const rollbackReport = {
+      detachedPrincipals: [arn],
+      thingDeleted: true,
+      certificateDeleted: false,
+      incomplete: { step: 'rollback' as const, code: 'AccessDeniedException', message: boundedMessage('m'.repeat(5_000)) },
+    };
     const afterRollback = { ...settled, rollbacks: settled.rollbacks.map((device) => toOutcome({ ...device, rollback: rollbackReport })) };
     expect(Buffer.byteLength(JSON.stringify(afterRollback))).toBeLessThan(STEP_FUNCTIONS_PAYLOAD_LIMIT);
   });
 
   it('keeps the execution input of a request at the body limit under the payload limit', () => {
-    const template = JSON.stringify({ Parameters: { ThingName: { Type: 'String' }, Note: { Type: 'String' } }, Resources: { t: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' } } } }, Pad: 'p'.repeat(9_800) });
+    const template = JSON.stringify({
+      Parameters: { ThingName: { Type: 'String' }, Note: { Type: 'String' } },
+      Resources: { t: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' } } } },
+      Pad: 'p'.repeat(9_800),
+    });
     // A certificate of its own for each device, as an exclusive attachment requires; all ARNs of the same length.
-    const devices = Array.from({ length: MAX_DEVICES_PER_REQUEST }, (_, index) => ({ thingName: longName(index), principal: `${arn.slice(0, -7)}${String(index).padStart(7, '0')}`, parameters: { Note: '' } }));
+    const devices = Array.from({ length: MAX_DEVICES_PER_REQUEST }, (_, index) => ({
+      thingName: longName(index),
+      principal: `${arn.slice(0, -7)}${String(index).padStart(7, '0')}`,
+      parameters: { Note: '' },
+    }));
     const request = { coreDeviceThingName: 'c'.repeat(128), templateBody: template, devices };
     const perDevicePadding = Math.floor((MAX_REQUEST_BYTES - Buffer.byteLength(JSON.stringify(request))) / devices.length) - 1;
-    devices.forEach((device) => (device.parameters.Note = 'x'.repeat(perDevicePadding)));
+    for (const device of devices) device.parameters.Note = 'x'.repeat(perDevicePadding);
     expect(Buffer.byteLength(JSON.stringify(request))).toBeLessThanOrEqual(MAX_REQUEST_BYTES);
     const parsed = provisioningRequestSchema.parse(request);
     const input = JSON.stringify(toProvisioningExecutionInput(parsed, 'r'.repeat(80), 40));
@@ -115,12 +148,20 @@ describe('pacing', () => {
     const atDefaults = throttlingRetrier(quotasFromEnvironment({}));
     expect(atDefaults).toEqual({ IntervalSeconds: 1, BackoffRate: 2, MaxDelaySeconds: 4, MaxAttempts: 30, JitterStrategy: 'FULL' });
     expect(throttlingRetrier(quotasFromEnvironment({ REGISTER_THING_TPS: '100' }))).toEqual(atDefaults);
-    expect(throttlingRetrier(quotasFromEnvironment({ DEVICE_STEP_SECONDS: '3' }))).toMatchObject({ IntervalSeconds: 4, MaxDelaySeconds: 4, MaxAttempts: 30 });
-    expect(throttlingRetrier(quotasFromEnvironment({ REGISTER_THING_TPS: '0.2', DEVICE_STEP_SECONDS: '3' }))).toMatchObject({ IntervalSeconds: 5, MaxDelaySeconds: 5, MaxAttempts: 24 });
+    expect(throttlingRetrier(quotasFromEnvironment({ DEVICE_STEP_SECONDS: '3' }))).toMatchObject({
+      IntervalSeconds: 4,
+      MaxDelaySeconds: 4,
+      MaxAttempts: 30,
+    });
+    expect(throttlingRetrier(quotasFromEnvironment({ REGISTER_THING_TPS: '0.2', DEVICE_STEP_SECONDS: '3' }))).toMatchObject({
+      IntervalSeconds: 5,
+      MaxDelaySeconds: 5,
+      MaxAttempts: 24,
+    });
   });
 });
 
-describe('a device\'s outcome', () => {
+describe("a device's outcome", () => {
   // Loaded afresh for each test: Stryker credits the module's set of final statuses to the tests that load it.
   let outcomeOf: typeof toOutcome;
   beforeEach(async () => {
@@ -146,6 +187,9 @@ describe('a device\'s outcome', () => {
   });
 
   it('reports a record still in flight as failed, naming the status it ended in', () => {
-    expect(outcomeOf({ ...record, status: 'REGISTERED' })).toMatchObject({ status: 'FAILED', error: { code: 'IncompleteWorkflow', message: 'ended in status REGISTERED' } });
+    expect(outcomeOf({ ...record, status: 'REGISTERED' })).toMatchObject({
+      status: 'FAILED',
+      error: { code: 'IncompleteWorkflow', message: 'ended in status REGISTERED' },
+    });
   });
 });

@@ -5,13 +5,24 @@ import { unsettledDevicesOf } from '../../../../functions/domain/unsettled-devic
 const principal = `arn:aws:iot:us-east-1:123456789012:cert/${'ab'.repeat(32)}`;
 const provisioningInput = JSON.stringify(
   toProvisioningExecutionInput(
-    { coreDeviceThingName: 'core-a', thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: true, devices: [{ thingName: 'a', principal }, { thingName: 'b', principal: `${principal.slice(0, -1)}c`, coreDeviceThingName: 'core-b' }] },
+    {
+      coreDeviceThingName: 'core-a',
+      thingPrincipalType: 'EXCLUSIVE_THING',
+      rollbackOnFailure: true,
+      devices: [
+        { thingName: 'a', principal },
+        { thingName: 'b', principal: `${principal.slice(0, -1)}c`, coreDeviceThingName: 'core-b' },
+      ],
+    },
     'r',
     6,
   ),
 );
 const deprovisioningInput = JSON.stringify(
-  toDeprovisioningExecutionInput({ coreDeviceThingName: 'core-a', disassociate: true, detachPrincipals: true, deleteThings: true, devices: [{ thingName: 'a' }] }, 'r'),
+  toDeprovisioningExecutionInput(
+    { coreDeviceThingName: 'core-a', disassociate: true, detachPrincipals: true, deleteThings: true, devices: [{ thingName: 'a' }] },
+    'r',
+  ),
 );
 
 describe('the devices of an execution that ended without a summary', () => {
@@ -37,10 +48,12 @@ describe('the devices of an execution that ended without a summary', () => {
   });
 
   it('skips what in the input is no device with a name, and leaves out a core device or principal that is no string', () => {
-    const input = JSON.stringify({ templateBody: '{}', devices: [null, 'a', { coreDeviceThingName: 'core-a' }, { thingName: 5 }, { thingName: 'c', coreDeviceThingName: 7, principal: 8 }] });
+    const input = JSON.stringify({
+      templateBody: '{}',
+      devices: [null, 'a', { coreDeviceThingName: 'core-a' }, { thingName: 5 }, { thingName: 'c', coreDeviceThingName: 7, principal: 8 }],
+    });
     expect(unsettledDevicesOf('FAILED', input)?.devices).toEqual([{ thingName: 'c', coreDeviceThingName: '', status: 'UNKNOWN' }]);
     expect(unsettledDevicesOf('FAILED', JSON.stringify({ devices: 'a' }))?.devices).toEqual([]);
     expect(unsettledDevicesOf('FAILED', JSON.stringify({}))?.devices).toEqual([]);
   });
 });
-

@@ -1,5 +1,5 @@
-import * as z from 'zod/mini';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
+import * as z from 'zod/mini';
 
 // Loaded afresh for each test: Stryker credits the module's top-level code (the names of JSON types) to the tests
 // that load it, so that `npm run mutation` runs a mutant of it here.
@@ -17,7 +17,13 @@ const reasons = (schema: z.ZodMiniType, input: unknown) => {
 
 describe('validation reasons', () => {
   it('name the JSON type a field must have', () => {
-    const schema = z.strictObject({ flag: z.boolean(), object: z.strictObject({}), record: z.record(z.string(), z.string()), list: z.array(z.string()), text: z.string() });
+    const schema = z.strictObject({
+      flag: z.boolean(),
+      object: z.strictObject({}),
+      record: z.record(z.string(), z.string()),
+      list: z.array(z.string()),
+      text: z.string(),
+    });
     expect(reasons(schema, { flag: 1, object: 1, record: 1, list: 1, text: 1 })).toEqual([
       { field: 'flag', reason: 'must be true or false' },
       { field: 'object', reason: 'must be an object' },
@@ -29,7 +35,9 @@ describe('validation reasons', () => {
   });
 
   it('list the values a field may take', () => {
-    expect(reasons(z.strictObject({ mode: z.enum(['a', 'b', 'c']) }), { mode: 'd' })).toEqual([{ field: 'mode', reason: 'must be a, b or c' }]);
+    expect(reasons(z.strictObject({ mode: z.enum(['a', 'b', 'c']) }), { mode: 'd' })).toEqual([
+      { field: 'mode', reason: 'must be a, b or c' },
+    ]);
     expect(reasons(z.strictObject({ mode: z.enum(['a', 'b']) }), { mode: 'd' })).toEqual([{ field: 'mode', reason: 'must be a or b' }]);
     expect(reasons(z.strictObject({ mode: z.literal('a') }), { mode: 'd' })).toEqual([{ field: 'mode', reason: 'must be a' }]);
   });

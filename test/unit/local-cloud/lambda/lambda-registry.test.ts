@@ -53,11 +53,21 @@ describe('local Lambda runtime', () => {
     it('are the project region and local credentials when the environment has none', async () => {
       for (const name of variables) vi.stubEnv(name, undefined);
       await lambdas.invoke('echo', {});
-      expect(current()).toEqual({ AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' });
+      expect(current()).toEqual({
+        AWS_REGION: 'eu-west-1',
+        AWS_DEFAULT_REGION: 'eu-west-1',
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+      });
     });
 
     it('keep the developer’s own credentials, but the region is always the function’s, as Lambda sets it', async () => {
-      const own = { AWS_REGION: 'us-west-2', AWS_DEFAULT_REGION: 'us-west-2', AWS_ACCESS_KEY_ID: 'AKIDDEV', AWS_SECRET_ACCESS_KEY: 'secret' };
+      const own = {
+        AWS_REGION: 'us-west-2',
+        AWS_DEFAULT_REGION: 'us-west-2',
+        AWS_ACCESS_KEY_ID: 'AKIDDEV',
+        AWS_SECRET_ACCESS_KEY: 'secret',
+      };
       for (const [name, value] of Object.entries(own)) vi.stubEnv(name, value);
       await lambdas.invoke('echo', {});
       expect(current()).toEqual({ ...own, AWS_REGION: 'eu-west-1', AWS_DEFAULT_REGION: 'eu-west-1' });

@@ -20,13 +20,20 @@ describe('Serverless variable resolution', () => {
   });
 
   it("leaves CloudFormation's ${AWS::…} references for CloudFormation and resolves the Framework's beside them", () => {
-    expect(resolveVariables({ 'Fn::Sub': '${AWS::StackName}-${sls:stage}-${AWS::Region}' }, sources({}))).toEqual({ 'Fn::Sub': '${AWS::StackName}-local-${AWS::Region}' });
+    expect(resolveVariables({ 'Fn::Sub': '${AWS::StackName}-${sls:stage}-${AWS::Region}' }, sources({}))).toEqual({
+      'Fn::Sub': '${AWS::StackName}-local-${AWS::Region}',
+    });
   });
 
   it('uses the first fallback that has a value, including references and literals', () => {
     const document = { custom: { present: 'here' } };
     const resolved = resolveVariables(
-      ['${env:MISSING, self:custom.present}', "${opt:region, 'eu-central-1'}", '${env:MISSING, self:custom.absent, 42}', '${env:SET, "no"}'],
+      [
+        '${env:MISSING, self:custom.present}',
+        "${opt:region, 'eu-central-1'}",
+        '${env:MISSING, self:custom.absent, 42}',
+        '${env:SET, "no"}',
+      ],
       sources(document, { env: { SET: 'yes' } }),
     );
     expect(resolved).toEqual(['here', 'eu-central-1', 42, 'yes']);
@@ -91,7 +98,10 @@ describe('Serverless variable resolution', () => {
     expect(project.config.custom).toMatchObject({ stageValue: 'local-value', missingWithFallback: 'fixture-app-local-table' });
     expect(project.config.resources).toMatchObject({
       Resources: {
-        WorkflowLogGroup: { Type: 'AWS::Logs::LogGroup', Properties: { LogGroupName: '/aws/vendedlogs/states/fixture-workflow-${sls:stage}' } },
+        WorkflowLogGroup: {
+          Type: 'AWS::Logs::LogGroup',
+          Properties: { LogGroupName: '/aws/vendedlogs/states/fixture-workflow-${sls:stage}' },
+        },
         SomeBucket: { Type: 'AWS::S3::Bucket', Properties: { BucketName: { 'Fn::Sub': '${AWS::StackName}-bucket' } } },
       },
     });
@@ -99,7 +109,10 @@ describe('Serverless variable resolution', () => {
 
   it('merges a resources: list as the Framework does, reading a part given as ${file()}, both kept verbatim', async () => {
     const directory = mkdtempSync(join(tmpdir(), 'serverless-resources-'));
-    writeFileSync(join(directory, 'roles.yml'), 'Resources:\n  FnRole:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: ${self:service}-role\n');
+    writeFileSync(
+      join(directory, 'roles.yml'),
+      'Resources:\n  FnRole:\n    Type: AWS::IAM::Role\n    Properties:\n      RoleName: ${self:service}-role\n',
+    );
     writeFileSync(
       join(directory, 'serverless.yml'),
       [

@@ -13,7 +13,7 @@ import {
   StopExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startStepFunctionsCloud, type StepFunctionsCloud } from '../../../../support/local-cloud.ts';
+import { type StepFunctionsCloud, startStepFunctionsCloud } from '../../../../support/local-cloud.ts';
 import { executionHistory, waitForExecution } from '../../../../support/step-functions.ts';
 
 const SERVERLESS_PATH = fileURLToPath(new URL('../../../../fixtures/distributed-map/serverless.yml', import.meta.url));
@@ -41,7 +41,12 @@ describe('Distributed Map in the local Step Functions', () => {
 
   beforeAll(async () => {
     cloud = await startStepFunctionsCloud({ serverlessPath: SERVERLESS_PATH, timeScale: 0 });
-    s3 = new S3Client({ endpoint: cloud.url, region: 'eu-west-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    s3 = new S3Client({
+      endpoint: cloud.url,
+      region: 'eu-west-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET, CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
   });
 
@@ -68,7 +73,18 @@ describe('Distributed Map in the local Step Functions', () => {
   }
 
   function fleetInput(key: string, overrides: Record<string, unknown> = {}) {
-    return { format: 'CSV', bucket: BUCKET, key, batchSize: 2, maxBytes: 262_144, maxConcurrency: 0, toleratedPercent: 0, runId: `run-${manifests}`, rendezvous: 1, ...overrides };
+    return {
+      format: 'CSV',
+      bucket: BUCKET,
+      key,
+      batchSize: 2,
+      maxBytes: 262_144,
+      maxConcurrency: 0,
+      toleratedPercent: 0,
+      runId: `run-${manifests}`,
+      rendezvous: 1,
+      ...overrides,
+    };
   }
 
   async function start(stateMachineArn: string, input: unknown): Promise<string> {
@@ -79,7 +95,11 @@ describe('Distributed Map in the local Step Functions', () => {
   async function run(stateMachineArn: string, input: unknown) {
     const executionArn = await start(stateMachineArn, input);
     const description = await waitForExecution(cloud.client, executionArn);
-    return { executionArn, description, output: description.output === undefined ? undefined : (JSON.parse(description.output) as Record<string, unknown>) };
+    return {
+      executionArn,
+      description,
+      output: description.output === undefined ? undefined : (JSON.parse(description.output) as Record<string, unknown>),
+    };
   }
 
   async function onlyMapRunOf(executionArn: string): Promise<string> {
@@ -109,13 +129,32 @@ describe('Distributed Map in the local Step Functions', () => {
     });
     expect(succeeded).toHaveLength(3);
     for (const entry of succeeded) {
-      expect(Object.keys(entry).sort()).toEqual(
-        ['ExecutionArn', 'Input', 'InputDetails', 'Name', 'Output', 'OutputDetails', 'RedriveCount', 'RedriveStatus', 'RedriveStatusReason', 'StartDate', 'StateMachineArn', 'Status', 'StopDate'],
-      );
-      expect(entry).toMatchObject({ StateMachineArn: CSV_CHILD_ARN, Status: 'SUCCEEDED', RedriveStatus: 'NOT_REDRIVABLE', ExecutionArn: `${ARN_PREFIX}:execution:fixture-fleet/csv:${entry.Name as string}` });
+      expect(Object.keys(entry).sort()).toEqual([
+        'ExecutionArn',
+        'Input',
+        'InputDetails',
+        'Name',
+        'Output',
+        'OutputDetails',
+        'RedriveCount',
+        'RedriveStatus',
+        'RedriveStatusReason',
+        'StartDate',
+        'StateMachineArn',
+        'Status',
+        'StopDate',
+      ]);
+      expect(entry).toMatchObject({
+        StateMachineArn: CSV_CHILD_ARN,
+        Status: 'SUCCEEDED',
+        RedriveStatus: 'NOT_REDRIVABLE',
+        ExecutionArn: `${ARN_PREFIX}:execution:fixture-fleet/csv:${entry.Name as string}`,
+      });
     }
     // ItemSelector first, then the batcher: each item is the selected `{device, index}`, each batch carries BatchInput.
-    const inputs = succeeded.map((entry) => JSON.parse(entry.Input as string) as { BatchInput: unknown; Items: { device: { id: string }; index: number }[] });
+    const inputs = succeeded.map(
+      (entry) => JSON.parse(entry.Input as string) as { BatchInput: unknown; Items: { device: { id: string }; index: number }[] },
+    );
     expect(inputs.flatMap((input) => input.Items).sort((left, right) => left.index - right.index)).toEqual(
       Array.from({ length: 6 }, (_, index) => ({ device: { id: `d${index + 1}`, fail: 'no' }, index })),
     );
@@ -196,7 +235,10 @@ describe('Distributed Map in the local Step Functions', () => {
     expect(past.description.status).toBe('SUCCEEDED');
     expect(past.output!.error).toMatchObject({ Error: 'States.ExceedToleratedFailureThreshold' });
     const mapRunArn = await onlyMapRunOf(past.executionArn);
-    expect(await cloud.client.send(new DescribeMapRunCommand({ mapRunArn }))).toMatchObject({ status: 'FAILED', toleratedFailurePercentage: 25 });
+    expect(await cloud.client.send(new DescribeMapRunCommand({ mapRunArn }))).toMatchObject({
+      status: 'FAILED',
+      toleratedFailurePercentage: 25,
+    });
     const failed = (await readJson(`results/${mapRunArn.split(':').at(-1)}/FAILED_0.json`)) as Record<string, unknown>[];
     expect(failed.map((entry) => [entry.Status, entry.Error, entry.RedriveStatus])).toEqual([
       ['FAILED', 'DeviceFailedError', 'REDRIVABLE_BY_MAP_RUN'],
@@ -254,7 +296,9 @@ describe('Distributed Map in the local Step Functions', () => {
       'MapStateFailed',
       'ExecutionFailed',
     ]);
-    expect(events.find((event) => event.type === 'MapRunFailed')?.mapRunFailedEventDetails).toMatchObject({ error: 'States.ItemReaderFailed' });
+    expect(events.find((event) => event.type === 'MapRunFailed')?.mapRunFailedEventDetails).toMatchObject({
+      error: 'States.ItemReaderFailed',
+    });
     const historyRuns = events.flatMap((event) => (event.type === 'MapRunStarted' ? [event.mapRunStartedEventDetails!.mapRunArn!] : []));
 
     const first = await cloud.client.send(new ListMapRunsCommand({ executionArn, maxResults: 1 }));
@@ -263,7 +307,10 @@ describe('Distributed Map in the local Step Functions', () => {
     const listedRuns = [...first.mapRuns!, ...second.mapRuns!].map((mapRun) => mapRun.mapRunArn!);
     expect(listedRuns.sort()).toEqual([...historyRuns].sort());
     expect(new Set(listedRuns).size).toBe(2);
-    expect(await cloud.client.send(new DescribeMapRunCommand({ mapRunArn: listedRuns[0] }))).toMatchObject({ status: 'FAILED', itemCounts: { total: 0 } });
+    expect(await cloud.client.send(new DescribeMapRunCommand({ mapRunArn: listedRuns[0] }))).toMatchObject({
+      status: 'FAILED',
+      itemCounts: { total: 0 },
+    });
   });
 
   it("reads the manifest through the local cloud's S3, whose injected faults fail the ItemReader", async () => {
@@ -283,11 +330,7 @@ describe('Distributed Map in the local Step Functions', () => {
     const key = await upload('{"id":"a"}\n{"id":"b"}\n\n{"id":"c"}\n');
     const { description, output } = await run(FLEET_ARN, { format: 'JSONL', bucket: BUCKET, key });
     expect(description.status).toBe('SUCCEEDED');
-    expect(output).toEqual([
-      { ids: ['a'] },
-      { ids: ['b'] },
-      { ids: ['c'] },
-    ]);
+    expect(output).toEqual([{ ids: ['a'] }, { ids: ['b'] }, { ids: ['c'] }]);
   });
 
   it('fails with States.ItemReaderFailed on a malformed JSONL line, naming the line', async () => {
@@ -309,8 +352,13 @@ describe('Distributed Map in the local Step Functions', () => {
     const key = await upload(csvOf(6));
     const { executionArn, output } = await run(FLEET_ARN, fleetInput(key, { batchSize: 1, maxConcurrency: 2, rendezvous: 2 }));
     const mapRunArn = await onlyMapRunOf(executionArn);
-    expect(await cloud.client.send(new DescribeMapRunCommand({ mapRunArn }))).toMatchObject({ maxConcurrency: 2, executionCounts: { succeeded: 6 } });
-    const succeeded = (await readJson(`results/${(output!.run as FleetRun).MapRunArn.split(':').at(-1)}/SUCCEEDED_0.json`)) as { Output: string }[];
+    expect(await cloud.client.send(new DescribeMapRunCommand({ mapRunArn }))).toMatchObject({
+      maxConcurrency: 2,
+      executionCounts: { succeeded: 6 },
+    });
+    const succeeded = (await readJson(`results/${(output!.run as FleetRun).MapRunArn.split(':').at(-1)}/SUCCEEDED_0.json`)) as {
+      Output: string;
+    }[];
     expect(Math.max(...succeeded.map((entry) => (JSON.parse(entry.Output) as { peak: number }).peak))).toBe(2);
   });
 
@@ -318,14 +366,22 @@ describe('Distributed Map in the local Step Functions', () => {
     const key = await upload(csvOf(1));
     const executionArn = await start(FLEET_ARN, fleetInput(key, { rendezvous: 2 }));
     const mapRunArn = await poll(async () => (await cloud.client.send(new ListMapRunsCommand({ executionArn }))).mapRuns?.[0]?.mapRunArn);
-    const childArn = await poll(async () => (await cloud.client.send(new ListExecutionsCommand({ mapRunArn }))).executions?.[0]?.executionArn);
+    const childArn = await poll(
+      async () => (await cloud.client.send(new ListExecutionsCommand({ mapRunArn }))).executions?.[0]?.executionArn,
+    );
     await cloud.client.send(new StopExecutionCommand({ executionArn }));
     expect((await waitForExecution(cloud.client, executionArn)).status).toBe('ABORTED');
     expect((await waitForExecution(cloud.client, childArn)).status).toBe('ABORTED');
   });
 
   it('returns the child execution with its output parsed from startExecution.sync:2, and writes the Task events AWS writes', async () => {
-    const { executionArn, description, output } = await run(ORCHESTRATOR_ARN, { integration: 'sync:2', workerArn: WORKER_ARN, name: 'worker-ok', id: 'x1', fail: 'no' });
+    const { executionArn, description, output } = await run(ORCHESTRATOR_ARN, {
+      integration: 'sync:2',
+      workerArn: WORKER_ARN,
+      name: 'worker-ok',
+      id: 'x1',
+      fail: 'no',
+    });
     expect(description.status).toBe('SUCCEEDED');
     expect(output).toMatchObject({
       ExecutionArn: `${ARN_PREFIX}:execution:fixture-worker:worker-ok`,
@@ -355,7 +411,13 @@ describe('Distributed Map in the local Step Functions', () => {
   });
 
   it('fails the startExecution.sync:2 Task with States.TaskFailed and the child description as Cause when the child fails', async () => {
-    const { executionArn, description } = await run(ORCHESTRATOR_ARN, { integration: 'sync:2', workerArn: WORKER_ARN, name: 'worker-fails', id: 'x2', fail: 'yes' });
+    const { executionArn, description } = await run(ORCHESTRATOR_ARN, {
+      integration: 'sync:2',
+      workerArn: WORKER_ARN,
+      name: 'worker-fails',
+      id: 'x2',
+      fail: 'yes',
+    });
     expect(description).toMatchObject({ status: 'FAILED', error: 'States.TaskFailed' });
     expect(JSON.parse(description.cause!)).toMatchObject({
       ExecutionArn: `${ARN_PREFIX}:execution:fixture-worker:worker-fails`,
@@ -363,16 +425,29 @@ describe('Distributed Map in the local Step Functions', () => {
       Error: 'DeviceFailedError',
     });
     const failed = (await executionHistory(cloud.client, executionArn)).find((event) => event.type === 'TaskFailed');
-    expect(failed?.taskFailedEventDetails).toMatchObject({ resourceType: 'states', resource: 'startExecution.sync:2', error: 'States.TaskFailed' });
+    expect(failed?.taskFailedEventDetails).toMatchObject({
+      resourceType: 'states',
+      resource: 'startExecution.sync:2',
+      error: 'States.TaskFailed',
+    });
   });
 
   it('returns the Output as a string from startExecution.sync, and only the started execution from startExecution', async () => {
     const sync = await run(ORCHESTRATOR_ARN, { integration: 'sync', workerArn: WORKER_ARN, name: 'worker-sync', id: 'x3', fail: 'no' });
     expect(sync.output).toMatchObject({ Status: 'SUCCEEDED', Output: '{"ids":["x3"]}' });
 
-    const started = await run(ORCHESTRATOR_ARN, { integration: 'start', workerArn: WORKER_ARN, name: 'worker-started', id: 'x4', fail: 'no' });
+    const started = await run(ORCHESTRATOR_ARN, {
+      integration: 'start',
+      workerArn: WORKER_ARN,
+      name: 'worker-started',
+      id: 'x4',
+      fail: 'no',
+    });
     expect(started.description.status).toBe('SUCCEEDED');
-    expect(started.output).toEqual({ ExecutionArn: `${ARN_PREFIX}:execution:fixture-worker:worker-started`, StartDate: expect.any(Number) });
+    expect(started.output).toEqual({
+      ExecutionArn: `${ARN_PREFIX}:execution:fixture-worker:worker-started`,
+      StartDate: expect.any(Number),
+    });
     expect((await waitForExecution(cloud.client, started.output!.ExecutionArn as string)).status).toBe('SUCCEEDED');
   });
 

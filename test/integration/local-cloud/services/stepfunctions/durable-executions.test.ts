@@ -12,9 +12,14 @@ import {
   StartExecutionCommand,
 } from '@aws-sdk/client-sfn';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { CLOSED_CAUSE, CLOSED_ERROR, ExecutionStore, RESTARTED_ERROR } from '../../../../../local-cloud/services/stepfunctions/execution-store.ts';
+import {
+  CLOSED_CAUSE,
+  CLOSED_ERROR,
+  ExecutionStore,
+  RESTARTED_ERROR,
+} from '../../../../../local-cloud/services/stepfunctions/execution-store.ts';
 import { FIXTURE_SERVERLESS_PATH } from '../../../../support/fixture-project.ts';
-import { startStepFunctionsCloud, type StepFunctionsCloud } from '../../../../support/local-cloud.ts';
+import { type StepFunctionsCloud, startStepFunctionsCloud } from '../../../../support/local-cloud.ts';
 import { executionHistory, waitForExecution } from '../../../../support/step-functions.ts';
 
 const FLEET_SERVERLESS_PATH = fileURLToPath(new URL('../../../../fixtures/distributed-map/serverless.yml', import.meta.url));
@@ -42,12 +47,29 @@ describe('Step Functions executions kept in a database file', () => {
   it('describes, lists and pages closed executions, their histories and Map Runs as before after the cloud is closed and started again', async () => {
     const databasePath = newDatabase();
     const first = await open(FLEET_SERVERLESS_PATH, databasePath);
-    const s3 = new S3Client({ endpoint: first.url, region: 'eu-west-1', forcePathStyle: true, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const s3 = new S3Client({
+      endpoint: first.url,
+      region: 'eu-west-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
     await s3.send(new CreateBucketCommand({ Bucket: 'manifests', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } }));
     await s3.send(new PutObjectCommand({ Bucket: 'manifests', Key: 'fleet.csv', Body: 'id,fail\nd1,no\nd2,no\nd3,no\nd4,no\nd5,no' }));
     s3.destroy();
-    const input = { format: 'CSV', bucket: 'manifests', key: 'fleet.csv', batchSize: 2, maxBytes: 262_144, maxConcurrency: 0, toleratedPercent: 0, runId: 'kept', rendezvous: 1 };
-    const { executionArn } = await first.client.send(new StartExecutionCommand({ stateMachineArn: FLEET_ARN, name: 'kept', input: JSON.stringify(input) }));
+    const input = {
+      format: 'CSV',
+      bucket: 'manifests',
+      key: 'fleet.csv',
+      batchSize: 2,
+      maxBytes: 262_144,
+      maxConcurrency: 0,
+      toleratedPercent: 0,
+      runId: 'kept',
+      rendezvous: 1,
+    };
+    const { executionArn } = await first.client.send(
+      new StartExecutionCommand({ stateMachineArn: FLEET_ARN, name: 'kept', input: JSON.stringify(input) }),
+    );
     expect((await waitForExecution(first.client, executionArn!)).status).toBe('SUCCEEDED');
 
     const read = async (client: StepFunctionsCloud['client']) => {
@@ -56,7 +78,9 @@ describe('Step Functions executions kept in a database file', () => {
       const { $metadata: _described, ...description } = await client.send(new DescribeExecutionCommand({ executionArn }));
       const { $metadata: _mapRun, ...mapRun } = await client.send(new DescribeMapRunCommand({ mapRunArn }));
       const firstPage = await client.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 3, reverseOrder: true }));
-      const secondPage = await client.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 3, reverseOrder: true, nextToken: firstPage.nextToken }));
+      const secondPage = await client.send(
+        new GetExecutionHistoryCommand({ executionArn, maxResults: 3, reverseOrder: true, nextToken: firstPage.nextToken }),
+      );
       const children = await client.send(new ListExecutionsCommand({ mapRunArn, maxResults: 2 }));
       const moreChildren = await client.send(new ListExecutionsCommand({ mapRunArn, maxResults: 2, nextToken: children.nextToken }));
       return {
@@ -76,7 +100,9 @@ describe('Step Functions executions kept in a database file', () => {
 
     const second = await open(FLEET_SERVERLESS_PATH, databasePath);
     expect(await read(second.client)).toEqual(before);
-    await expect(second.client.send(new StartExecutionCommand({ stateMachineArn: FLEET_ARN, name: 'kept', input: JSON.stringify(input) }))).rejects.toMatchObject({
+    await expect(
+      second.client.send(new StartExecutionCommand({ stateMachineArn: FLEET_ARN, name: 'kept', input: JSON.stringify(input) })),
+    ).rejects.toMatchObject({
       name: 'ExecutionAlreadyExists',
     });
   });
@@ -84,10 +110,16 @@ describe('Step Functions executions kept in a database file', () => {
   it('keeps an execution the close stopped as ABORTED with LocalCloud.Closed, its history ending with that ExecutionAborted', async () => {
     const databasePath = newDatabase();
     const first = await open(FIXTURE_SERVERLESS_PATH, databasePath, 1);
-    const { executionArn } = await first.client.send(new StartExecutionCommand({ stateMachineArn: WORKFLOW_ARN, input: '{"mode":"wait"}' }));
+    const { executionArn } = await first.client.send(
+      new StartExecutionCommand({ stateMachineArn: WORKFLOW_ARN, input: '{"mode":"wait"}' }),
+    );
 
     const second = await open(FIXTURE_SERVERLESS_PATH, databasePath, 1);
-    expect(await second.client.send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({ status: 'ABORTED', error: CLOSED_ERROR, cause: CLOSED_CAUSE });
+    expect(await second.client.send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({
+      status: 'ABORTED',
+      error: CLOSED_ERROR,
+      cause: CLOSED_CAUSE,
+    });
     expect((await executionHistory(second.client, executionArn!)).at(-1)).toMatchObject({
       type: 'ExecutionAborted',
       executionAbortedEventDetails: { error: CLOSED_ERROR, cause: CLOSED_CAUSE },
@@ -99,9 +131,22 @@ describe('Step Functions executions kept in a database file', () => {
     // What a process killed mid-run leaves behind: rows still RUNNING.
     const leftBehind = new ExecutionStore(databasePath);
     const executionArn = `${ARN_PREFIX}:execution:fixture-fleet:killed`;
-    const journal = leftBehind.insert({ arn: executionArn, name: 'killed', stateMachineArn: FLEET_ARN, input: '{}', mapRunArn: undefined, startDate: 1_000 });
+    const journal = leftBehind.insert({
+      arn: executionArn,
+      name: 'killed',
+      stateMachineArn: FLEET_ARN,
+      input: '{}',
+      mapRunArn: undefined,
+      startDate: 1_000,
+    });
     journal.append({ id: 1, previousEventId: 0, timestamp: 1, type: 'ExecutionStarted', executionStartedEventDetails: { input: '{}' } });
-    journal.append({ id: 2, previousEventId: 0, timestamp: 1, type: 'MapStateEntered', stateEnteredEventDetails: { name: 'EachBatch', input: '{}' } });
+    journal.append({
+      id: 2,
+      previousEventId: 0,
+      timestamp: 1,
+      type: 'MapStateEntered',
+      stateEnteredEventDetails: { name: 'EachBatch', input: '{}' },
+    });
     const mapRunArn = `${ARN_PREFIX}:mapRun:fixture-fleet/csv:00000000-0000-4000-8000-000000000000`;
     const counts = { pending: 1, running: 1, succeeded: 0, failed: 0, timedOut: 0, aborted: 0, total: 2, resultsWritten: 0 };
     const record = {
@@ -119,7 +164,10 @@ describe('Step Functions executions kept in a database file', () => {
     leftBehind.close();
 
     const restarted = await open(FLEET_SERVERLESS_PATH, databasePath);
-    expect(await restarted.client.send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({ status: 'FAILED', error: RESTARTED_ERROR });
+    expect(await restarted.client.send(new DescribeExecutionCommand({ executionArn }))).toMatchObject({
+      status: 'FAILED',
+      error: RESTARTED_ERROR,
+    });
     const history = await executionHistory(restarted.client, executionArn);
     expect(history.map((event) => [event.id, event.previousEventId, event.type])).toEqual([
       [1, 0, 'ExecutionStarted'],
@@ -130,5 +178,4 @@ describe('Step Functions executions kept in a database file', () => {
     expect(mapRun.status).toBe('FAILED');
     expect(mapRun.stopDate).toBeInstanceOf(Date);
   });
-
 });

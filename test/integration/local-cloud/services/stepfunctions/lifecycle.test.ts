@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ListExecutionsCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FIXTURE_SERVERLESS_PATH } from '../../../../support/fixture-project.ts';
-import { startStepFunctionsCloud, type StepFunctionsCloud } from '../../../../support/local-cloud.ts';
+import { type StepFunctionsCloud, startStepFunctionsCloud } from '../../../../support/local-cloud.ts';
 import { executionHistory, waitForExecution } from '../../../../support/step-functions.ts';
 
 const MACHINE_ARN = 'arn:aws:states:eu-west-1:000000000000:stateMachine:fixture-workflow-local';
@@ -18,7 +18,8 @@ describe('Step Functions executions and the life of the local cloud', () => {
 
   /** AWS-faithful time, so that executions are still running when the test acts on them. */
   const startRealTimeCloud = () => startStepFunctionsCloud({ serverlessPath: FIXTURE_SERVERLESS_PATH, timeScale: 1 });
-  const start = (input: string, name?: string) => cloud!.client.send(new StartExecutionCommand({ stateMachineArn: MACHINE_ARN, input, name }));
+  const start = (input: string, name?: string) =>
+    cloud!.client.send(new StartExecutionCommand({ stateMachineArn: MACHINE_ARN, input, name }));
 
   it('stops running executions when the cloud closes', async () => {
     cloud = await startRealTimeCloud();
@@ -54,7 +55,9 @@ describe('Step Functions executions and the life of the local cloud', () => {
     expect((await cloud.client.send(new ListExecutionsCommand({ stateMachineArn: MACHINE_ARN }))).executions).toEqual([]);
     const again = await start('{"mode":"echo"}', 'reused');
     expect(await waitForExecution(cloud.client, again.executionArn!)).toMatchObject({ status: 'SUCCEEDED', name: 'reused' });
-    expect((await executionHistory(cloud.client, again.executionArn!)).filter((event) => event.type === 'ExecutionStarted')).toHaveLength(1);
+    expect((await executionHistory(cloud.client, again.executionArn!)).filter((event) => event.type === 'ExecutionStarted')).toHaveLength(
+      1,
+    );
     await expect(parkedClosed).resolves.toBeUndefined();
   });
 });

@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GreengrassV2Client, ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
-import { CreateKeysAndCertificateCommand, DescribeCertificateCommand, DescribeThingCommand, IoTClient, ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
+import {
+  CreateKeysAndCertificateCommand,
+  DescribeCertificateCommand,
+  DescribeThingCommand,
+  IoTClient,
+  ListThingPrincipalsCommand,
+} from '@aws-sdk/client-iot';
 import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DescribeExecutionCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -34,7 +40,13 @@ async function freePort(): Promise<number> {
 async function startLocalCloud(dataDir: string, port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, [MAIN, '--port', String(port), '--data-dir', dataDir, '--no-quotas', '--core-device', CORE], {
     // Waits and retry backoff as on AWS, so that a throttled task keeps its execution running until the kill.
-    env: { ...process.env, LOCAL_CLOUD_SFN_TIME_SCALE: '1', LOCAL_CLOUD_KEY_ALGORITHM: 'ec-p256', POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' },
+    env: {
+      ...process.env,
+      LOCAL_CLOUD_SFN_TIME_SCALE: '1',
+      LOCAL_CLOUD_KEY_ALGORITHM: 'ec-p256',
+      POWERTOOLS_LOG_LEVEL: 'ERROR',
+      POWERTOOLS_METRICS_DISABLED: 'true',
+    },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   let text = '';
@@ -100,7 +112,9 @@ describe('the local cloud killed mid-run and restarted on the same data dir', ()
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('keeps closed executions, histories, things, certificates, associations, leases and objects; fails the running execution with LocalCloud.Restarted; a new request converges', { timeout: 4 * PATIENCE_MS }, async () => {
+  it('keeps closed executions, histories, things, certificates, associations, leases and objects; fails the running execution with LocalCloud.Restarted; a new request converges', {
+    timeout: 4 * PATIENCE_MS,
+  }, async () => {
     // Imported once the endpoint is set, as a Lambda's module would be in its environment.
     const { provisioning, submitRequest } = await import('../../../../../functions/api/requests.ts');
     const { describeRequest } = await import('../../../../../functions/aws/executions.ts');
@@ -122,7 +136,10 @@ describe('the local cloud killed mid-run and restarted on the same data dir', ()
     const closedHistory = await executionHistory(sfn, closedArn);
 
     // Every association call throttled: the second request registers its things, then retries AssociateBatch until killed.
-    const faults = await fetch(`${url}/_local/faults`, { method: 'POST', body: JSON.stringify({ throttle: { BatchAssociateClientDeviceWithCoreDevice: 1 } }) });
+    const faults = await fetch(`${url}/_local/faults`, {
+      method: 'POST',
+      body: JSON.stringify({ throttle: { BatchAssociateClientDeviceWithCoreDevice: 1 } }),
+    });
     expect(faults.status).toBe(200);
     const runningArn = await started({ requestId: 'cut-short', devices: [second, third] });
     const historyBeforeKill = await poll(async () => {
@@ -132,7 +149,8 @@ describe('the local cloud killed mid-run and restarted on the same data dir', ()
     }, 'a throttled AssociateBatch attempt');
     // The association step is reached after RegisterThing answered for both things, and the local cloud commits a
     // change before it answers: they are in the database at the kill.
-    for (const { thingName } of [second, third]) expect((await iot.send(new DescribeThingCommand({ thingName }))).thingName).toBe(thingName);
+    for (const { thingName } of [second, third])
+      expect((await iot.send(new DescribeThingCommand({ thingName }))).thingName).toBe(thingName);
 
     child!.kill('SIGKILL');
     await once(child!, 'exit');
@@ -143,7 +161,11 @@ describe('the local cloud killed mid-run and restarted on the same data dir', ()
     expect(await executionHistory(sfn, closedArn)).toEqual(closedHistory);
 
     const cutShort = await sfn.send(new DescribeExecutionCommand({ executionArn: runningArn }));
-    expect(cutShort).toMatchObject({ status: 'FAILED', error: 'LocalCloud.Restarted', cause: expect.stringMatching(/^The local cloud stopped .* while this execution ran/) });
+    expect(cutShort).toMatchObject({
+      status: 'FAILED',
+      error: 'LocalCloud.Restarted',
+      cause: expect.stringMatching(/^The local cloud stopped .* while this execution ran/),
+    });
     expect(cutShort.output).toBeUndefined();
     const cutShortHistory = await executionHistory(sfn, runningArn);
     expect(cutShortHistory.slice(0, historyBeforeKill.length)).toEqual(historyBeforeKill);
@@ -171,7 +193,10 @@ describe('the local cloud killed mid-run and restarted on the same data dir', ()
 
     // The service takes a failed execution's leases over only once no task it invoked can still be at work.
     const resend = { requestId: 'after-the-restart', devices: [second, third] };
-    expect(await submitRequest(provisioning, resend)).toMatchObject({ kind: 'held', heldDevices: [{ heldBy: { requestId: 'cut-short' } }, { heldBy: { requestId: 'cut-short' } }] });
+    expect(await submitRequest(provisioning, resend)).toMatchObject({
+      kind: 'held',
+      heldDevices: [{ heldBy: { requestId: 'cut-short' } }, { heldBy: { requestId: 'cut-short' } }],
+    });
     // That grace counts from the stopDate the restart gave the execution: the service's clock is moved past it
     // (the functions that submit run in this process; the cloud, in its own, keeps real time).
     vi.setSystemTime(cutShort.stopDate!.getTime() + (IN_FLIGHT_TASK_GRACE_SECONDS + 1) * 1000);

@@ -16,7 +16,7 @@ import {
 } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_SERVERLESS_PATH } from '../../../../support/fixture-project.ts';
-import { startStepFunctionsCloud, type StepFunctionsCloud } from '../../../../support/local-cloud.ts';
+import { type StepFunctionsCloud, startStepFunctionsCloud } from '../../../../support/local-cloud.ts';
 import { executionHistory, waitForExecution } from '../../../../support/step-functions.ts';
 
 const MACHINE_ARN = 'arn:aws:states:eu-west-1:000000000000:stateMachine:fixture-workflow-local';
@@ -37,7 +37,9 @@ describe('local Step Functions service', () => {
   });
 
   async function run(input: unknown, name?: string) {
-    const { executionArn } = await cloud.client.send(new StartExecutionCommand({ stateMachineArn: MACHINE_ARN, input: JSON.stringify(input), name }));
+    const { executionArn } = await cloud.client.send(
+      new StartExecutionCommand({ stateMachineArn: MACHINE_ARN, input: JSON.stringify(input), name }),
+    );
     return { executionArn: executionArn!, description: await waitForExecution(cloud.client, executionArn!) };
   }
 
@@ -53,8 +55,19 @@ describe('local Step Functions service', () => {
   it('runs an execution to SUCCEEDED with the Lambda output', async () => {
     const { executionArn, description } = await run({ mode: 'echo', value: 1 }, 'happy-path');
     expect(executionArn).toBe('arn:aws:states:eu-west-1:000000000000:execution:fixture-workflow-local:happy-path');
-    expect(description).toMatchObject({ status: 'SUCCEEDED', name: 'happy-path', input: '{"mode":"echo","value":1}', stateMachineArn: MACHINE_ARN });
-    expect(JSON.parse(description.output!)).toEqual({ mode: 'echo', value: 1, functionName: 'fixture-app-local-echo', greeting: 'hello-local', functionOnly: 'echo-only' });
+    expect(description).toMatchObject({
+      status: 'SUCCEEDED',
+      name: 'happy-path',
+      input: '{"mode":"echo","value":1}',
+      stateMachineArn: MACHINE_ARN,
+    });
+    expect(JSON.parse(description.output!)).toEqual({
+      mode: 'echo',
+      value: 1,
+      functionName: 'fixture-app-local-echo',
+      greeting: 'hello-local',
+      functionOnly: 'echo-only',
+    });
     expect(description.startDate).toBeInstanceOf(Date);
     expect(description.stopDate).toBeInstanceOf(Date);
   });
@@ -86,7 +99,10 @@ describe('local Step Functions service', () => {
   it('fails the execution once the retries are exhausted, with the Lambda error and cause', async () => {
     const { description } = await run({ mode: 'flaky', key: 'retries-exhausted', failures: 10 });
     expect(description).toMatchObject({ status: 'FAILED', error: 'FlakyError' });
-    expect(JSON.parse(description.cause!)).toMatchObject({ errorType: 'FlakyError', errorMessage: 'attempt 4 of retries-exhausted failed' });
+    expect(JSON.parse(description.cause!)).toMatchObject({
+      errorType: 'FlakyError',
+      errorMessage: 'attempt 4 of retries-exhausted failed',
+    });
   });
 
   it('catches a named error and continues with the error at ResultPath', async () => {
@@ -96,7 +112,15 @@ describe('local Step Functions service', () => {
     expect(output.failure.Error).toBe('RejectedError');
     expect(JSON.parse(output.failure.Cause)).toMatchObject({ errorType: 'RejectedError', errorMessage: 'bad device' });
     const types = (await executionHistory(cloud.client, executionArn)).map((event) => event.type);
-    expect(types.slice(4)).toEqual(['LambdaFunctionScheduled', 'LambdaFunctionStarted', 'LambdaFunctionFailed', 'TaskStateExited', 'PassStateEntered', 'PassStateExited', 'ExecutionSucceeded']);
+    expect(types.slice(4)).toEqual([
+      'LambdaFunctionScheduled',
+      'LambdaFunctionStarted',
+      'LambdaFunctionFailed',
+      'TaskStateExited',
+      'PassStateEntered',
+      'PassStateExited',
+      'ExecutionSucceeded',
+    ]);
   });
 
   it('binds a plain Lambda ARN by its function name suffix and fails on an uncaught error', async () => {
@@ -117,7 +141,9 @@ describe('local Step Functions service', () => {
     );
     expect(events.filter((event) => event.type === 'MapIterationSucceeded')).toHaveLength(3);
     expect(events.filter((event) => event.type === 'LambdaFunctionSucceeded')).toHaveLength(3);
-    expect(events.map((event) => event.type)).toEqual(expect.arrayContaining(['MapStateEntered', 'MapStateStarted', 'MapStateSucceeded', 'MapStateExited']));
+    expect(events.map((event) => event.type)).toEqual(
+      expect.arrayContaining(['MapStateEntered', 'MapStateStarted', 'MapStateSucceeded', 'MapStateExited']),
+    );
   });
 
   it('fails the execution with States.DataLimitExceeded, which States.ALL does not catch, when a state outgrows 256 KiB', async () => {
@@ -127,7 +153,9 @@ describe('local Step Functions service', () => {
 
     const { executionArn, description } = await run({ mode: 'fan-out', payload, items: [1, 2, 3] });
     expect(description).toMatchObject({ status: 'FAILED', error: 'States.DataLimitExceeded' });
-    expect(description.cause).toMatch(/^The output of state CopyToEachItem has a size of 3\d{5} bytes, exceeding the maximum of 262144 bytes/);
+    expect(description.cause).toMatch(
+      /^The output of state CopyToEachItem has a size of 3\d{5} bytes, exceeding the maximum of 262144 bytes/,
+    );
     const events = await executionHistory(cloud.client, executionArn);
     expect(events.map((event) => event.type)).not.toContain('PassStateEntered');
     expect(events.at(-1)).toMatchObject({ type: 'ExecutionFailed', executionFailedEventDetails: { error: 'States.DataLimitExceeded' } });
@@ -141,7 +169,9 @@ describe('local Step Functions service', () => {
     const entered = events.find((event) => event.type === 'TaskStateEntered');
     expect(entered?.stateEnteredEventDetails).toMatchObject({ name: 'EchoTask', input: '{"mode":"echo"}' });
     const scheduled = events.find((event) => event.type === 'LambdaFunctionScheduled');
-    expect(scheduled?.lambdaFunctionScheduledEventDetails?.resource).toBe('arn:aws:lambda:eu-west-1:000000000000:function:fixture-app-local-echo');
+    expect(scheduled?.lambdaFunctionScheduledEventDetails?.resource).toBe(
+      'arn:aws:lambda:eu-west-1:000000000000:function:fixture-app-local-echo',
+    );
   });
 
   it('paginates the history forwards and in reverse', async () => {
@@ -155,7 +185,9 @@ describe('local Step Functions service', () => {
     const reversed = await cloud.client.send(new GetExecutionHistoryCommand({ executionArn, reverseOrder: true, maxResults: 1000 }));
     expect(reversed.events?.map((event) => event.id)).toEqual(all.map((event) => event.id).reverse());
     expect(reversed.nextToken).toBeUndefined();
-    await expect(cloud.client.send(new GetExecutionHistoryCommand({ executionArn, nextToken: 'not-a-token' }))).rejects.toMatchObject({ name: 'InvalidToken' });
+    await expect(cloud.client.send(new GetExecutionHistoryCommand({ executionArn, nextToken: 'not-a-token' }))).rejects.toMatchObject({
+      name: 'InvalidToken',
+    });
   });
 
   it('returns the same execution for the same name and input while it runs, and refuses any other reuse', async () => {
@@ -178,7 +210,9 @@ describe('local Step Functions service', () => {
   it('lists executions newest first, filtered by status and paginated', async () => {
     const { executionArn: older } = await run({ mode: 'echo' });
     const { executionArn: newer } = await run({ mode: 'echo' });
-    const succeeded = await cloud.client.send(new ListExecutionsCommand({ stateMachineArn: MACHINE_ARN, statusFilter: 'SUCCEEDED', maxResults: 1000 }));
+    const succeeded = await cloud.client.send(
+      new ListExecutionsCommand({ stateMachineArn: MACHINE_ARN, statusFilter: 'SUCCEEDED', maxResults: 1000 }),
+    );
     const arns = succeeded.executions!.map((execution) => execution.executionArn);
     expect(arns.indexOf(newer)).toBeLessThan(arns.indexOf(older));
     expect(succeeded.executions!.every((execution) => execution.status === 'SUCCEEDED')).toBe(true);
@@ -186,12 +220,15 @@ describe('local Step Functions service', () => {
     expect(failed.executions!.every((execution) => execution.status === 'FAILED')).toBe(true);
     const firstPage = await cloud.client.send(new ListExecutionsCommand({ stateMachineArn: MACHINE_ARN, maxResults: 1 }));
     expect(firstPage.executions).toHaveLength(1);
-    const secondPage = await cloud.client.send(new ListExecutionsCommand({ stateMachineArn: MACHINE_ARN, maxResults: 1, nextToken: firstPage.nextToken }));
+    const secondPage = await cloud.client.send(
+      new ListExecutionsCommand({ stateMachineArn: MACHINE_ARN, maxResults: 1, nextToken: firstPage.nextToken }),
+    );
     expect(secondPage.executions![0]!.executionArn).not.toBe(firstPage.executions![0]!.executionArn);
   });
 
   it('validates names, inputs and ARNs with the AWS error names', async () => {
-    const start = (input: Record<string, unknown>) => cloud.client.send(new StartExecutionCommand({ stateMachineArn: MACHINE_ARN, ...input }));
+    const start = (input: Record<string, unknown>) =>
+      cloud.client.send(new StartExecutionCommand({ stateMachineArn: MACHINE_ARN, ...input }));
     const long = 'x'.repeat(81);
     // The model's constraints come first, and give a ValidationException; Step Functions' own rules follow.
     await expect(start({ name: long })).rejects.toMatchObject({
@@ -204,15 +241,18 @@ describe('local Step Functions service', () => {
     });
     await expect(start({ input: JSON.stringify('é'.repeat(131_072)) })).rejects.toMatchObject({
       name: 'ValidationException',
-      message: "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have size less than or equal to 262144 bytes in UTF-8 encoding",
+      message:
+        "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have size less than or equal to 262144 bytes in UTF-8 encoding",
     });
     await expect(start({ name: 'has space' })).rejects.toBeInstanceOf(InvalidName);
     await expect(start({ input: '{not json' })).rejects.toBeInstanceOf(InvalidExecutionInput);
+    await expect(cloud.client.send(new StartExecutionCommand({ stateMachineArn: `${MACHINE_ARN}-missing` }))).rejects.toBeInstanceOf(
+      StateMachineDoesNotExist,
+    );
     await expect(
-      cloud.client.send(new StartExecutionCommand({ stateMachineArn: `${MACHINE_ARN}-missing` })),
-    ).rejects.toBeInstanceOf(StateMachineDoesNotExist);
-    await expect(
-      cloud.client.send(new DescribeExecutionCommand({ executionArn: 'arn:aws:states:eu-west-1:000000000000:execution:fixture-workflow-local:nope' })),
+      cloud.client.send(
+        new DescribeExecutionCommand({ executionArn: 'arn:aws:states:eu-west-1:000000000000:execution:fixture-workflow-local:nope' }),
+      ),
     ).rejects.toBeInstanceOf(ExecutionDoesNotExist);
     await expect(cloud.client.send(new DescribeExecutionCommand({ executionArn: 'not-an-arn' }))).rejects.toMatchObject({
       name: 'InvalidArn',
@@ -233,13 +273,21 @@ describe('local Step Functions service', () => {
       await expect(cloud.client.send(new ListExecutionsCommand({ stateMachineArn }))).rejects.toBeInstanceOf(StateMachineDoesNotExist);
     }
     for (const otherArn of [executionArn.replace(':000000000000:', ':123456789012:'), executionArn.replace(':eu-west-1:', ':us-west-2:')]) {
-      await expect(cloud.client.send(new DescribeExecutionCommand({ executionArn: otherArn }))).rejects.toBeInstanceOf(ExecutionDoesNotExist);
+      await expect(cloud.client.send(new DescribeExecutionCommand({ executionArn: otherArn }))).rejects.toBeInstanceOf(
+        ExecutionDoesNotExist,
+      );
     }
 
-    const otherRegion = new SFNClient({ endpoint: cloud.url, region: 'us-west-2', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    const otherRegion = new SFNClient({
+      endpoint: cloud.url,
+      region: 'us-west-2',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
     try {
       await expect(otherRegion.send(new DescribeExecutionCommand({ executionArn }))).rejects.toBeInstanceOf(ExecutionDoesNotExist);
-      const started = await otherRegion.send(new StartExecutionCommand({ stateMachineArn: inOtherRegion, name: 'regional', input: '{"mode":"echo"}' }));
+      const started = await otherRegion.send(
+        new StartExecutionCommand({ stateMachineArn: inOtherRegion, name: 'regional', input: '{"mode":"echo"}' }),
+      );
       expect(started.executionArn).toBe(executionArn.replace(':eu-west-1:', ':us-west-2:'));
       expect((await waitForExecution(otherRegion, started.executionArn!)).status).toBe('SUCCEEDED');
       const listed = await otherRegion.send(new ListExecutionsCommand({ stateMachineArn: inOtherRegion }));

@@ -1,6 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { batchItems, exceedsTolerance, type ObjectStore, readItems } from '../../../../../local-cloud/services/stepfunctions/distributed-map/items.ts';
-import { type ChildOutcome, type MapRunRecord, runMapRun } from '../../../../../local-cloud/services/stepfunctions/distributed-map/map-run.ts';
+import {
+  batchItems,
+  exceedsTolerance,
+  type ObjectStore,
+  readItems,
+} from '../../../../../local-cloud/services/stepfunctions/distributed-map/items.ts';
+import {
+  type ChildOutcome,
+  type MapRunRecord,
+  runMapRun,
+} from '../../../../../local-cloud/services/stepfunctions/distributed-map/map-run.ts';
 
 /** Objects in memory, keyed `bucket/key`: the S3 calls a Map Run makes, without S3. */
 function memoryObjects(initial: Record<string, string> = {}): ObjectStore & { objects: Map<string, string> } {
@@ -15,7 +24,12 @@ function memoryObjects(initial: Record<string, string> = {}): ObjectStore & { ob
     list: async (bucket, prefix) =>
       [...objects.entries()]
         .filter(([path]) => path.startsWith(`${bucket}/${prefix}`))
-        .map(([path, body]) => ({ key: path.slice(bucket.length + 1), etag: '"e"', size: body.length, lastModified: new Date(1_700_000_000_000) })),
+        .map(([path, body]) => ({
+          key: path.slice(bucket.length + 1),
+          etag: '"e"',
+          size: body.length,
+          lastModified: new Date(1_700_000_000_000),
+        })),
     put: async (bucket, key, body) => {
       objects.set(`${bucket}/${key}`, body);
     },
@@ -49,15 +63,25 @@ describe('Distributed Map: reading items', () => {
 
   it('JSON arrays and JSON Lines', async () => {
     const objects = memoryObjects({ 'b/a.json': '[{"n":1},{"n":2}]', 'b/a.jsonl': '{"n":1}\n\n{"n":2}\n' });
-    expect(await readItems({ resource: 'arn:aws:states:::s3:getObject', bucket: 'b', key: 'a.json', readerConfig: { InputType: 'JSON' } }, objects)).toEqual([{ n: 1 }, { n: 2 }]);
-    expect(await readItems({ resource: 'arn:aws:states:::s3:getObject', bucket: 'b', key: 'a.jsonl', readerConfig: { InputType: 'JSONL' } }, objects)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(
+      await readItems(
+        { resource: 'arn:aws:states:::s3:getObject', bucket: 'b', key: 'a.json', readerConfig: { InputType: 'JSON' } },
+        objects,
+      ),
+    ).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(
+      await readItems(
+        { resource: 'arn:aws:states:::s3:getObject', bucket: 'b', key: 'a.jsonl', readerConfig: { InputType: 'JSONL' } },
+        objects,
+      ),
+    ).toEqual([{ n: 1 }, { n: 2 }]);
   });
 
   it('an S3 listing: one item per object, in the fields AWS gives them', async () => {
     const objects = memoryObjects({ 'b/in/x.csv': 'abc', 'b/out/y.csv': 'z' });
-    expect(await readItems({ resource: 'arn:aws:states:::s3:listObjectsV2', bucket: 'b', prefix: 'in/', readerConfig: {} }, objects)).toEqual([
-      { Etag: '"e"', Key: 'in/x.csv', LastModified: 1_700_000_000, Size: 3, StorageClass: 'STANDARD' },
-    ]);
+    expect(
+      await readItems({ resource: 'arn:aws:states:::s3:listObjectsV2', bucket: 'b', prefix: 'in/', readerConfig: {} }, objects),
+    ).toEqual([{ Etag: '"e"', Key: 'in/x.csv', LastModified: 1_700_000_000, Size: 3, StorageClass: 'STANDARD' }]);
   });
 
   it.each([
@@ -66,13 +90,19 @@ describe('Distributed Map: reading items', () => {
     ['a malformed JSON line, with its line number', 'bad.jsonl', { InputType: 'JSONL' as const }, /line 2 is not valid JSON/],
   ] as const)('%s is States.ItemReaderFailed', async (_, key, readerConfig, message) => {
     const objects = memoryObjects({ 'b/o.json': '{"a":1}', 'b/bad.jsonl': '{"a":1}\n{oops\n' });
-    await expect(readItems({ resource: 'arn:aws:states:::s3:getObject', bucket: 'b', key, readerConfig }, objects)).rejects.toMatchObject({ name: 'States.ItemReaderFailed', message: expect.stringMatching(message) });
+    await expect(readItems({ resource: 'arn:aws:states:::s3:getObject', bucket: 'b', key, readerConfig }, objects)).rejects.toMatchObject({
+      name: 'States.ItemReaderFailed',
+      message: expect.stringMatching(message),
+    });
   });
 });
 
 describe('Distributed Map: batching and tolerance', () => {
   it('batches by count, with BatchInput beside the items: 1,130 items at 100 a batch make 12 batches', () => {
-    const batches = batchItems(Array.from({ length: 1_130 }, (_, index) => index), { MaxItemsPerBatch: 100, BatchInput: { run: 'r' } }) as { BatchInput: unknown; Items: number[] }[];
+    const batches = batchItems(
+      Array.from({ length: 1_130 }, (_, index) => index),
+      { MaxItemsPerBatch: 100, BatchInput: { run: 'r' } },
+    ) as { BatchInput: unknown; Items: number[] }[];
     expect(batches.map((batch) => batch.Items.length)).toEqual([...Array(11).fill(100), 30]);
     expect(batches[0]?.BatchInput).toEqual({ run: 'r' });
     expect(batches.flatMap((batch) => batch.Items)).toEqual(Array.from({ length: 1_130 }, (_, index) => index));
@@ -87,7 +117,9 @@ describe('Distributed Map: batching and tolerance', () => {
   });
 
   it('an item larger than the byte cap alone is States.ItemReaderFailed', () => {
-    expect(() => batchItems([{ big: 'x'.repeat(2_000) }], { MaxInputBytesPerBatch: 1_000 })).toThrow(expect.objectContaining({ name: 'States.ItemReaderFailed' }));
+    expect(() => batchItems([{ big: 'x'.repeat(2_000) }], { MaxInputBytesPerBatch: 1_000 })).toThrow(
+      expect.objectContaining({ name: 'States.ItemReaderFailed' }),
+    );
   });
 
   it.each([
@@ -122,7 +154,12 @@ describe('Distributed Map: a Map Run', () => {
     closed.set(child.executionArn, child);
     return { executionArn: child.executionArn, status };
   };
-  const run = { input: { bucket: 'b', key: 'fleet.csv', runId: 'r-1' }, context: { Execution: { Id: 'parent' } }, mapRunArn: 'arn:aws:states:us-east-1:000000000000:mapRun:fleet/batches:run-1', executionArn: 'parent' };
+  const run = {
+    input: { bucket: 'b', key: 'fleet.csv', runId: 'r-1' },
+    context: { Execution: { Id: 'parent' } },
+    mapRunArn: 'arn:aws:states:us-east-1:000000000000:mapRun:fleet/batches:run-1',
+    executionArn: 'parent',
+  };
 
   it('reads, selects and batches the items, runs a child per batch at most MaxConcurrency at once, and writes the results AWS writes', async () => {
     const objects = memoryObjects({ 'b/fleet.csv': `thingName\n${Array.from({ length: 7 }, (_, index) => `d${index}`).join('\n')}\n` });
@@ -131,7 +168,11 @@ describe('Distributed Map: a Map Run', () => {
     let record: MapRunRecord | undefined;
     const result = await runMapRun(
       {
-        ItemReader: { Resource: 'arn:aws:states:::s3:getObject', ReaderConfig: { InputType: 'CSV', CSVHeaderLocation: 'FIRST_ROW' }, Parameters: { 'Bucket.$': '$.bucket', 'Key.$': '$.key' } },
+        ItemReader: {
+          Resource: 'arn:aws:states:::s3:getObject',
+          ReaderConfig: { InputType: 'CSV', CSVHeaderLocation: 'FIRST_ROW' },
+          Parameters: { 'Bucket.$': '$.bucket', 'Key.$': '$.key' },
+        },
         ItemSelector: { 'device.$': '$$.Map.Item.Value.thingName', 'index.$': '$$.Map.Item.Index' },
         ItemBatcher: { MaxItemsPerBatch: 3, BatchInput: { 'runId.$': '$.runId' } },
         MaxConcurrency: 2,
@@ -156,10 +197,28 @@ describe('Distributed Map: a Map Run', () => {
 
     expect(result).toEqual({ MapRunArn: run.mapRunArn, ResultWriterDetails: { Bucket: 'b', Key: 'results/run-1/manifest.json' } });
     expect(mostAtOnce).toBe(2);
-    const succeeded = JSON.parse(objects.objects.get('b/results/run-1/SUCCEEDED_0.json') ?? '[]') as { Input: string; Status: string; Output: string }[];
+    const succeeded = JSON.parse(objects.objects.get('b/results/run-1/SUCCEEDED_0.json') ?? '[]') as {
+      Input: string;
+      Status: string;
+      Output: string;
+    }[];
     expect(succeeded.map((entry) => JSON.parse(entry.Input))).toEqual([
-      { BatchInput: { runId: 'r-1' }, Items: [{ device: 'd0', index: 0 }, { device: 'd1', index: 1 }, { device: 'd2', index: 2 }] },
-      { BatchInput: { runId: 'r-1' }, Items: [{ device: 'd3', index: 3 }, { device: 'd4', index: 4 }, { device: 'd5', index: 5 }] },
+      {
+        BatchInput: { runId: 'r-1' },
+        Items: [
+          { device: 'd0', index: 0 },
+          { device: 'd1', index: 1 },
+          { device: 'd2', index: 2 },
+        ],
+      },
+      {
+        BatchInput: { runId: 'r-1' },
+        Items: [
+          { device: 'd3', index: 3 },
+          { device: 'd4', index: 4 },
+          { device: 'd5', index: 5 },
+        ],
+      },
       { BatchInput: { runId: 'r-1' }, Items: [{ device: 'd6', index: 6 }] },
     ]);
     expect(succeeded.every((entry) => entry.Status === 'SUCCEEDED')).toBe(true);
@@ -167,7 +226,13 @@ describe('Distributed Map: a Map Run', () => {
     expect(manifest).toEqual({
       DestinationBucket: 'b',
       MapRunArn: run.mapRunArn,
-      ResultFiles: { FAILED: [], PENDING: [], SUCCEEDED: [{ Key: 'results/run-1/SUCCEEDED_0.json', Size: Buffer.byteLength(objects.objects.get('b/results/run-1/SUCCEEDED_0.json') ?? '') }] },
+      ResultFiles: {
+        FAILED: [],
+        PENDING: [],
+        SUCCEEDED: [
+          { Key: 'results/run-1/SUCCEEDED_0.json', Size: Buffer.byteLength(objects.objects.get('b/results/run-1/SUCCEEDED_0.json') ?? '') },
+        ],
+      },
     });
     expect(record).toMatchObject({
       status: 'SUCCEEDED',
@@ -176,13 +241,17 @@ describe('Distributed Map: a Map Run', () => {
     });
   });
 
-  it('without a ResultWriter the result is the children\'s outputs, in order', async () => {
-    const result = await runMapRun({ ItemsPath: '$.items' }, { ...run, input: { items: [1, 2, 3] } }, {
-      objects: memoryObjects(),
-      childOutcome,
-      started: () => undefined,
-      runChild: async (name, input) => outcome(name, input, 'SUCCEEDED', (input as number) * 10),
-    });
+  it("without a ResultWriter the result is the children's outputs, in order", async () => {
+    const result = await runMapRun(
+      { ItemsPath: '$.items' },
+      { ...run, input: { items: [1, 2, 3] } },
+      {
+        objects: memoryObjects(),
+        childOutcome,
+        started: () => undefined,
+        runChild: async (name, input) => outcome(name, input, 'SUCCEEDED', (input as number) * 10),
+      },
+    );
     expect(result).toEqual([10, 20, 30]);
   });
 
@@ -208,25 +277,35 @@ describe('Distributed Map: a Map Run', () => {
 
     await expect(failure).rejects.toMatchObject({ name: 'States.ExceedToleratedFailureThreshold' });
     expect(started).toEqual([1, 2]);
-    const manifest = JSON.parse(objects.objects.get('b/out/run-1/manifest.json') ?? '{}') as { ResultFiles: Record<string, { Key: string }[]> };
+    const manifest = JSON.parse(objects.objects.get('b/out/run-1/manifest.json') ?? '{}') as {
+      ResultFiles: Record<string, { Key: string }[]>;
+    };
     expect(manifest.ResultFiles.SUCCEEDED).toEqual([]);
     expect(JSON.parse(objects.objects.get('b/out/run-1/FAILED_0.json') ?? '[]')).toEqual([
       expect.objectContaining({ Input: '1', Status: 'FAILED', Error: 'Boom', RedriveStatus: 'REDRIVABLE_BY_MAP_RUN' }),
       expect.objectContaining({ Input: '2', Status: 'FAILED' }),
     ]);
-    expect(JSON.parse(objects.objects.get('b/out/run-1/PENDING_0.json') ?? '[]').map((entry: { Input: string }) => entry.Input)).toEqual(['3', '4', '5']);
+    expect(JSON.parse(objects.objects.get('b/out/run-1/PENDING_0.json') ?? '[]').map((entry: { Input: string }) => entry.Input)).toEqual([
+      '3',
+      '4',
+      '5',
+    ]);
     expect(record).toMatchObject({ status: 'FAILED', itemCounts: { failed: 2, pending: 3, succeeded: 0 } });
   });
 
   it('a ResultWriter that cannot write fails the state with States.ResultWriterFailed', async () => {
     const objects = { ...memoryObjects(), put: async () => Promise.reject(new Error('NoSuchBucket')) };
     await expect(
-      runMapRun({ ItemsPath: '$.items', ResultWriter: { Parameters: { Bucket: 'missing' } } }, { ...run, input: { items: [1] } }, {
-        objects,
-        childOutcome,
-        started: () => undefined,
-        runChild: async (name, input) => outcome(name, input, 'SUCCEEDED', 1),
-      }),
+      runMapRun(
+        { ItemsPath: '$.items', ResultWriter: { Parameters: { Bucket: 'missing' } } },
+        { ...run, input: { items: [1] } },
+        {
+          objects,
+          childOutcome,
+          started: () => undefined,
+          runChild: async (name, input) => outcome(name, input, 'SUCCEEDED', 1),
+        },
+      ),
     ).rejects.toMatchObject({ name: 'States.ResultWriterFailed', message: expect.stringContaining('NoSuchBucket') });
   });
 });

@@ -14,7 +14,10 @@ const definition = {
           Work: {
             Type: 'Task',
             Resource: 'arn:aws:lambda:us-east-1:000000000000:function:work',
-            Retry: [{ ErrorEquals: ['ThrottlingException'], IntervalSeconds: 2, BackoffRate: 2, MaxDelaySeconds: 30, JitterStrategy: 'FULL' }, { ErrorEquals: ['States.ALL'] }],
+            Retry: [
+              { ErrorEquals: ['ThrottlingException'], IntervalSeconds: 2, BackoffRate: 2, MaxDelaySeconds: 30, JitterStrategy: 'FULL' },
+              { ErrorEquals: ['States.ALL'] },
+            ],
             End: true,
           },
         },

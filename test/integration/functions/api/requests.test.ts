@@ -14,13 +14,21 @@ import { untilHistory } from '../../../support/step-functions.ts';
 const cloud = useServiceCloud({ coreDevices: ['core-1'] });
 let dynamodb: DynamoDBClient;
 beforeAll(() => {
-  dynamodb = new DynamoDBClient({ endpoint: cloud.url, region: cloud.project.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+  dynamodb = new DynamoDBClient({
+    endpoint: cloud.url,
+    region: cloud.project.region,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
 });
 afterAll(() => dynamodb.destroy());
 
 const requests = () => import('../../../../functions/api/requests.ts');
 const leaseOf = async (thingName: string) =>
-  (await dynamodb.send(new GetItemCommand({ TableName: process.env.DEVICE_LEASES_TABLE, Key: { thingName: { S: thingName } }, ConsistentRead: true }))).Item;
+  (
+    await dynamodb.send(
+      new GetItemCommand({ TableName: process.env.DEVICE_LEASES_TABLE, Key: { thingName: { S: thingName } }, ConsistentRead: true }),
+    )
+  ).Item;
 const device = async (thingName: string) => ({ thingName, principal: await cloud.createCertificate() });
 
 describe('request kinds', () => {
@@ -61,14 +69,22 @@ describe('a running request', () => {
     const executionArn = (submitted as { executionArn: string }).executionArn;
     const finishedDevices = async () => {
       const { events = [] } = await cloud.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
-      return events.filter((event) => event.type === 'MapIterationSucceeded' && event.mapIterationSucceededEventDetails?.name === 'ProvisionDevices').length;
+      return events.filter(
+        (event) => event.type === 'MapIterationSucceeded' && event.mapIterationSucceededEventDetails?.name === 'ProvisionDevices',
+      ).length;
     };
     await untilHistory(cloud.sfn, executionArn, (events) => events.some((event) => event.type === 'MapIterationSucceeded'));
 
     const before = await finishedDevices();
     const status = await statusOf(provisioning, 'slow');
     const after = await finishedDevices();
-    expect(status).toMatchObject({ requestId: 'slow', executionArn, executionStatus: 'RUNNING', outcome: 'IN_PROGRESS', startDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    expect(status).toMatchObject({
+      requestId: 'slow',
+      executionArn,
+      executionStatus: 'RUNNING',
+      outcome: 'IN_PROGRESS',
+      startDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
     expect(status?.progress?.requested).toBe(6);
     expect(status?.progress?.finished).toBeGreaterThanOrEqual(before);
     expect(status?.progress?.finished).toBeLessThanOrEqual(after);
@@ -81,7 +97,12 @@ describe('a running request', () => {
       ['finished', 'SUCCEEDED', true],
     ]);
     const ended = await statusOf(provisioning, 'finished');
-    expect(ended).toMatchObject({ executionStatus: 'SUCCEEDED', outcome: 'SUCCEEDED', stopDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/), summary: finished.summary });
+    expect(ended).toMatchObject({
+      executionStatus: 'SUCCEEDED',
+      outcome: 'SUCCEEDED',
+      stopDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      summary: finished.summary,
+    });
     expect(ended?.progress).toBeUndefined();
     expect(ended?.unsettled).toBeUndefined();
     await cloud.completion(executionArn);
@@ -98,14 +119,25 @@ describe('device leases of a request', () => {
       dynamodb.send(
         new PutItemCommand({
           TableName: process.env.DEVICE_LEASES_TABLE,
-          Item: { thingName: { S: thingName }, leaseOwner: { S: owner }, workflow: { S: 'provision' }, requestId: { S: requestId }, acquiredAt: { N: String(now) }, leaseExpiresAt: { N: String(now + 3_600) } },
+          Item: {
+            thingName: { S: thingName },
+            leaseOwner: { S: owner },
+            workflow: { S: 'provision' },
+            requestId: { S: requestId },
+            acquiredAt: { N: String(now) },
+            leaseExpiresAt: { N: String(now + 3_600) },
+          },
         }),
       );
     await lease('kept-1', JSON.parse(input!).leaseOwner as string, 'first');
     await lease('starting-1', 'provision/starting/0000000000000000', 'starting');
 
-    expect(await submitRequest(deprovisioning, { requestId: 'takes-over', coreDeviceThingName: 'core-1', devices: [{ thingName: 'kept-1' }] })).toMatchObject({ kind: 'started' });
-    expect(await submitRequest(deprovisioning, { requestId: 'refused', coreDeviceThingName: 'core-1', devices: [{ thingName: 'starting-1' }] })).toEqual({
+    expect(
+      await submitRequest(deprovisioning, { requestId: 'takes-over', coreDeviceThingName: 'core-1', devices: [{ thingName: 'kept-1' }] }),
+    ).toMatchObject({ kind: 'started' });
+    expect(
+      await submitRequest(deprovisioning, { requestId: 'refused', coreDeviceThingName: 'core-1', devices: [{ thingName: 'starting-1' }] }),
+    ).toEqual({
       kind: 'held',
       requestId: 'refused',
       heldDevices: [{ thingName: 'starting-1', heldBy: { workflow: 'provision', requestId: 'starting' } }],

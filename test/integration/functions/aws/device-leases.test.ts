@@ -195,7 +195,9 @@ describe('cancel markers', () => {
 
     try {
       expect(await isCancelled(dynamodb, mine.owner)).toBe(false);
-      expect(warn).toHaveBeenCalledExactlyOnceWith("could not read the request's cancel marker; going on as if it had not been cancelled", { errorName: expect.stringMatching(/^(InternalFailure|ServiceUnavailable)/) });
+      expect(warn).toHaveBeenCalledExactlyOnceWith("could not read the request's cancel marker; going on as if it had not been cancelled", {
+        errorName: expect.stringMatching(/^(InternalFailure|ServiceUnavailable)/),
+      });
     } finally {
       warn.mockRestore();
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ClientDeviceBatch } from '../../../../functions/domain/records.ts';
-import { lambdaContext } from '../../../support/task-fixtures.ts';
 import { useServiceCloud } from '../../../support/service-cloud.ts';
+import { lambdaContext } from '../../../support/task-fixtures.ts';
 
 /**
  * One Batch*ClientDevice… call of a batch (tasks/client-device-batch-task.ts), with the send given here and the
@@ -10,7 +10,14 @@ import { useServiceCloud } from '../../../support/service-cloud.ts';
  */
 describe('a client-device batch task', () => {
   useServiceCloud();
-  const batch: ClientDeviceBatch = { coreDeviceThingName: 'core-a', pending: ['sensor-1', 'sensor-2'], done: [], failed: [], attempt: 0, retryDelaySeconds: 0 };
+  const batch: ClientDeviceBatch = {
+    coreDeviceThingName: 'core-a',
+    pending: ['sensor-1', 'sensor-2'],
+    done: [],
+    failed: [],
+    attempt: 0,
+    retryDelaySeconds: 0,
+  };
   const correlation = { requestId: 'r', executionName: 'r' };
   const task = async (send: (core: string, thingNames: string[]) => Promise<never[]>) => {
     const { clientDeviceBatchTask } = await import('../../../../functions/tasks/client-device-batch-task.ts');
@@ -25,7 +32,11 @@ describe('a client-device batch task', () => {
     const { writeCancelMarker } = await import('../../../../functions/aws/device-leases.ts');
     await writeCancelMarker(dynamodb, 'provision/cancelled/0123456789abcdef', { workflow: 'provision', requestId: 'cancelled' });
     const check = await task(sendNothing);
-    expect(await check({ leaseOwner: 'provision/cancelled/0123456789abcdef', checkCancellation: true })).toEqual({ done: [], failed: [], notStarted: ['sensor-1', 'sensor-2'] });
+    expect(await check({ leaseOwner: 'provision/cancelled/0123456789abcdef', checkCancellation: true })).toEqual({
+      done: [],
+      failed: [],
+      notStarted: ['sensor-1', 'sensor-2'],
+    });
     expect(await check({ leaseOwner: 'provision/running/0123456789abcdef', checkCancellation: true })).toEqual(batch);
     expect(await check({ checkCancellation: true })).toEqual(batch);
     const sent: string[][] = [];

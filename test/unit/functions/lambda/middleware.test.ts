@@ -21,7 +21,14 @@ async function printed(run: () => Promise<unknown>): Promise<{ lines: Record<str
     stderr.mockRestore();
   }
   const text = chunks.join('');
-  return { lines: text.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as Record<string, any>), text, outcome };
+  return {
+    lines: text
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, any>),
+    text,
+    outcome,
+  };
 }
 
 /** The Lambda wiring of every handler (functions/lambda/middleware.ts): log keys, metrics, error reporting, the early timeout. */
@@ -48,7 +55,9 @@ describe('handler middleware', () => {
       powertools.logger.warn('working');
       return 'done';
     });
-    const first = await printed(() => task({ correlation: { requestId: 'request-1', executionName: 'execution-1' } }, lambdaContext(30_000)));
+    const first = await printed(() =>
+      task({ correlation: { requestId: 'request-1', executionName: 'execution-1' } }, lambdaContext(30_000)),
+    );
     expect(first.outcome).toBe('done');
     expect(first.lines).toEqual([expect.objectContaining({ message: 'working', requestId: 'request-1', executionName: 'execution-1' })]);
     const second = await printed(() => task({}, lambdaContext(30_000)));
@@ -63,7 +72,9 @@ describe('handler middleware', () => {
       powertools.logger.warn('answering');
       return 'answered';
     });
-    expect((await printed(() => trigger({ requestId: 'request-1' }, lambdaContext(30_000)))).lines).toEqual([expect.objectContaining({ requestId: 'request-1' })]);
+    expect((await printed(() => trigger({ requestId: 'request-1' }, lambdaContext(30_000)))).lines).toEqual([
+      expect.objectContaining({ requestId: 'request-1' }),
+    ]);
     const next = await printed(() => trigger({}, lambdaContext(30_000)));
     expect(next.outcome).toBe('answered');
     expect(next.lines[0]).not.toHaveProperty('requestId');
@@ -77,7 +88,12 @@ describe('handler middleware', () => {
       return 'counted';
     });
     const counted = await printed(() => counting({}, lambdaContext(30_000)));
-    expect(counted.lines).toEqual([expect.objectContaining({ Counted: 2, _aws: expect.objectContaining({ CloudWatchMetrics: [expect.objectContaining({ Namespace: 'IoTProvisioning' })] }) })]);
+    expect(counted.lines).toEqual([
+      expect.objectContaining({
+        Counted: 2,
+        _aws: expect.objectContaining({ CloudWatchMetrics: [expect.objectContaining({ Namespace: 'IoTProvisioning' })] }),
+      }),
+    ]);
   });
 
   it('logs a failed step with its error, counts a throttle under the step, and lets the error go on unchanged', async () => {
@@ -87,7 +103,13 @@ describe('handler middleware', () => {
     expect(answer.outcome).toBe(throttled);
     expect(answer.lines).toEqual(
       expect.arrayContaining([
-        expect.objectContaining({ level: 'WARN', message: 'step failed', step: 'register', errorName: 'ThrottlingException', errorMessage: 'Rate exceeded' }),
+        expect.objectContaining({
+          level: 'WARN',
+          message: 'step failed',
+          step: 'register',
+          errorName: 'ThrottlingException',
+          errorMessage: 'Rate exceeded',
+        }),
         expect.objectContaining({ Throttled: 1, step: 'register' }),
       ]),
     );
@@ -100,7 +122,9 @@ describe('handler middleware', () => {
 
   it('names a transient failure without an AWS error code TransientServiceError, the original as its cause', async () => {
     const reset = Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
-    const { outcome } = await printed(() => middleware.taskHandler('register', async () => Promise.reject(reset))({}, lambdaContext(30_000)));
+    const { outcome } = await printed(() =>
+      middleware.taskHandler('register', async () => Promise.reject(reset))({}, lambdaContext(30_000)),
+    );
     expect(outcome).toMatchObject({ name: 'TransientServiceError', message: 'Error: read ECONNRESET', cause: reset });
   });
 

@@ -138,6 +138,22 @@ describe('client device batches', () => {
     });
   });
 
+  it('fails a device its batch left pending without an error as NotProcessed, and takes a call error with nothing pending', () => {
+    const devices = ['left', 'done'].map((name) => registered(name));
+    const batches = [
+      { pending: ['left'], done: [], failed: [] },
+      { done: ['done'], failed: [], callError: { Error: 'ServiceUnavailableException' } },
+    ] as SettledBatch[];
+    expect(settleBatches(devices, batches, 'disassociate', 'DEPROVISIONED')).toEqual([
+      {
+        ...devices[0],
+        status: 'FAILED',
+        error: { step: 'disassociate', code: 'NotProcessed', message: 'the batch ended without an outcome for this device' },
+      },
+      { ...devices[1], status: 'DEPROVISIONED' },
+    ]);
+  });
+
   it('settles the devices of a batch a cancel reached before its first call as NOT_STARTED, with no error', () => {
     const devices = ['a', 'b', 'c'].map((name) => ({ thingName: name, coreDeviceThingName: 'core', status: 'PENDING' as const }));
     const settled = settleBatches(

@@ -54,6 +54,9 @@ describe('request kinds', () => {
       }
     }
     expect(provisioning.deviceMap).not.toBe(deprovisioning.deviceMap);
+    const { toDeprovisioningExecutionInput } = await import('../../../../functions/domain/execution-input.ts');
+    const request = deprovisioning.schema.parse({ coreDeviceThingName: 'core-1', devices: [{ thingName: 'sensor-1' }] });
+    expect(await deprovisioning.toExecutionInput(request, 'r-1', 'arn')).toEqual(toDeprovisioningExecutionInput(request, 'r-1'));
   });
 });
 

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { lambdaContext } from '../../../support/task-fixtures.ts';
 
 type Middleware = typeof import('../../../../functions/lambda/middleware.ts');
@@ -37,10 +37,11 @@ describe('handler middleware', () => {
   let powertools: Powertools;
   const saved = { level: process.env.POWERTOOLS_LOG_LEVEL, metrics: process.env.POWERTOOLS_METRICS_DISABLED };
 
-  beforeAll(async () => {
+  beforeEach(async () => {
     process.env.POWERTOOLS_LOG_LEVEL = 'WARN';
     process.env.POWERTOOLS_METRICS_DISABLED = 'false';
-    // Loaded afresh with these settings, so that what the modules build when they load is this file's to check.
+    // Loaded afresh for each test with these settings: Stryker credits what a module builds when it loads (the early
+    // timeout) to the test that loads it, so that `npm run mutation` runs a mutant of it against these tests.
     vi.resetModules();
     powertools = await import('../../../../functions/lambda/powertools.ts');
     middleware = await import('../../../../functions/lambda/middleware.ts');

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ClientDeviceBatch } from '../../../../functions/domain/records.ts';
 import { useServiceCloud } from '../../../support/service-cloud.ts';
 import { lambdaContext } from '../../../support/task-fixtures.ts';
@@ -9,7 +9,7 @@ import { lambdaContext } from '../../../support/task-fixtures.ts';
  * state machine's Retry, and which fail the batch's devices.
  */
 describe('a client-device batch task', () => {
-  useServiceCloud();
+  const cloud = useServiceCloud();
   const batch: ClientDeviceBatch = {
     coreDeviceThingName: 'core-a',
     pending: ['sensor-1', 'sensor-2'],
@@ -38,7 +38,17 @@ describe('a client-device batch task', () => {
       notStarted: ['sensor-1', 'sensor-2'],
     });
     expect(await check({ leaseOwner: 'provision/running/0123456789abcdef', checkCancellation: true })).toEqual(batch);
-    expect(await check({ checkCancellation: true })).toEqual(batch);
+    // Without a lease owner there is no marker to read: not even a failing read is tried.
+    cloud.cloud.admin.configureFaults({ serverError: { GetItem: 1 } });
+    const { logger } = await import('../../../../functions/lambda/powertools.ts');
+    const warn = vi.spyOn(logger, 'warn');
+    try {
+      expect(await check({ checkCancellation: true })).toEqual(batch);
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+      cloud.cloud.admin.configureFaults({ serverError: { GetItem: 0 } });
+    }
     const sent: string[][] = [];
     const send = await task(async (_core, thingNames) => {
       sent.push(thingNames);

@@ -1,7 +1,8 @@
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { acquireLeases, isCancelled, type LeaseClaim, releaseLeases, writeCancelMarker } from '../../../../functions/aws/device-leases.ts';
 import { cancelMarkerKey, type HolderExecution, LEASE_TTL_SECONDS } from '../../../../functions/domain/device-leases.ts';
+import { logger } from '../../../../functions/lambda/powertools.ts';
 import { useServiceCloud } from '../../../support/service-cloud.ts';
 
 /**
@@ -53,10 +54,12 @@ describe('taking device leases', () => {
 
     expect(await acquireLeases(dynamodb, first, running)).toEqual([]);
     expect(await acquireLeases(dynamodb, first, running)).toEqual([]);
+    const after = Math.floor(Date.now() / 1000);
 
     const written = await lease('sensor-2');
     expect(written).toMatchObject({ owner: first.owner, workflow: 'deprovision', requestId: 'r1' });
     expect(written?.acquiredAt).toBeGreaterThanOrEqual(before);
+    expect(written?.acquiredAt).toBeLessThanOrEqual(after);
     expect(written?.expiresAt).toBe((written?.acquiredAt ?? 0) + LEASE_TTL_SECONDS);
   });
 
@@ -171,18 +174,32 @@ describe('cancel markers', () => {
     const mine = claim('r1', ['sensor-1']);
     expect(await isCancelled(dynamodb, mine.owner)).toBe(false);
 
+    const before = Math.floor(Date.now() / 1000);
     await writeCancelMarker(dynamodb, mine.owner, mine.holder);
+    const after = Math.floor(Date.now() / 1000);
 
     expect(await isCancelled(dynamodb, mine.owner)).toBe(true);
     expect(await isCancelled(dynamodb, claim('r1', [], 'deprovision').owner)).toBe(false);
-    expect(await lease(cancelMarkerKey(mine.owner))).toMatchObject({ owner: mine.owner, workflow: 'provision', requestId: 'r1' });
+    const marker = await lease(cancelMarkerKey(mine.owner));
+    expect(marker).toMatchObject({ owner: mine.owner, workflow: 'provision', requestId: 'r1' });
+    // It lasts as long as a lease, from when it was written.
+    expect(marker?.expiresAt).toBeGreaterThanOrEqual(before + LEASE_TTL_SECONDS);
+    expect(marker?.expiresAt).toBeLessThanOrEqual(after + LEASE_TTL_SECONDS);
   });
 
   it('counts a marker that cannot be read as no cancel', async () => {
     const mine = claim('r1', ['sensor-1']);
     await writeCancelMarker(dynamodb, mine.owner, mine.holder);
     cloud.cloud.admin.configureFaults({ serverError: { GetItem: 1 } });
+    const warn = vi.spyOn(logger, 'warn');
 
-    expect(await isCancelled(dynamodb, mine.owner)).toBe(false);
+    try {
+      expect(await isCancelled(dynamodb, mine.owner)).toBe(false);
+      expect(warn).toHaveBeenCalledExactlyOnceWith("could not read the request's cancel marker; going on as if it had not been cancelled", {
+        errorName: expect.stringMatching(/^(InternalFailure|ServiceUnavailable)/),
+      });
+    } finally {
+      warn.mockRestore();
+    }
   });
 });

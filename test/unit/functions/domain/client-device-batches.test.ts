@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   applyBatchResponse,
   failBatch,
@@ -28,6 +28,43 @@ describe('client device batches', () => {
       ['core-b', 3],
     ]);
     expect(new Set(batches.flatMap((batch) => batch.pending)).size).toBe(253);
+  });
+
+  it('makes one batch of exactly 100 devices, and none of no devices', () => {
+    const devices = Array.from({ length: 100 }, (_, index) => registered(`a-${index}`));
+    expect(planClientDeviceBatches(devices).map((batch) => batch.pending.length)).toEqual([100]);
+    expect(planClientDeviceBatches([])).toEqual([]);
+  });
+
+  it('keeps what earlier calls did and failed, and fails an entry without a code or message as UnknownError', () => {
+    const earlier: ClientDeviceBatch = {
+      coreDeviceThingName: 'core-a',
+      pending: ['again', 'silent'],
+      done: ['first'],
+      failed: [{ thingName: 'gone', code: 'ResourceNotFoundException', message: 'no such thing' }],
+      attempt: 1,
+      retryDelaySeconds: 1,
+    };
+    expect(applyBatchResponse(earlier, [{ thingName: 'silent' }], policy, () => 0.5)).toEqual({
+      coreDeviceThingName: 'core-a',
+      pending: [],
+      done: ['first', 'again'],
+      failed: [
+        { thingName: 'gone', code: 'ResourceNotFoundException', message: 'no such thing' },
+        { thingName: 'silent', code: 'UnknownError', message: '' },
+      ],
+      attempt: 2,
+      retryDelaySeconds: 0,
+    });
+    // An entry that names no device is no device's.
+    expect(applyBatchResponse(earlier, [{ code: 'ThrottlingException' }], policy, () => 0.5).done).toEqual(['first', 'again', 'silent']);
+  });
+
+  it('re-drives a client-device batch up to six calls, a second to sixteen seconds apart', async () => {
+    // Loaded afresh: Stryker credits a module's top-level constants to the tests that load it.
+    vi.resetModules();
+    const { CLIENT_DEVICE_REDRIVE } = await import('../../../../functions/domain/client-device-batches.ts');
+    expect(CLIENT_DEVICE_REDRIVE).toEqual({ maxAttempts: 6, baseDelaySeconds: 1, maxDelaySeconds: 16 });
   });
 
   it('keeps only retryable error entries pending and fails the rest with their code', () => {
@@ -99,6 +136,22 @@ describe('client device batches', () => {
       code: 'ServiceUnavailableException',
       message: "the batch's call kept failing: ServiceUnavailableException",
     });
+  });
+
+  it('fails a device its batch left pending without an error as NotProcessed, and takes a call error with nothing pending', () => {
+    const devices = ['left', 'done'].map((name) => registered(name));
+    const batches = [
+      { pending: ['left'], done: [], failed: [] },
+      { done: ['done'], failed: [], callError: { Error: 'ServiceUnavailableException' } },
+    ] as SettledBatch[];
+    expect(settleBatches(devices, batches, 'disassociate', 'DEPROVISIONED')).toEqual([
+      {
+        ...devices[0],
+        status: 'FAILED',
+        error: { step: 'disassociate', code: 'NotProcessed', message: 'the batch ended without an outcome for this device' },
+      },
+      { ...devices[1], status: 'DEPROVISIONED' },
+    ]);
   });
 
   it('settles the devices of a batch a cancel reached before its first call as NOT_STARTED, with no error', () => {

@@ -27,6 +27,17 @@ describe('completion event detail', () => {
     expect(Buffer.byteLength(JSON.stringify(detail))).toBeLessThan(16 * 1024);
   });
 
+  it(`names exactly ${MAX_FAILED_THING_NAMES} failed devices without saying truncated, and carries the status URL it was given`, () => {
+    const detail = completionDetail('provision', summary(MAX_FAILED_THING_NAMES, 1), {
+      executionArn: 'arn',
+      statusUrl: 'https://api.test/provisioning-requests/r',
+      completedAt: new Date(0),
+    });
+    expect(detail.failedThingNames).toHaveLength(MAX_FAILED_THING_NAMES);
+    expect(detail).not.toHaveProperty('failedThingNamesTruncated');
+    expect(detail.statusUrl).toBe('https://api.test/provisioning-requests/r');
+  });
+
   it('names only failed devices, never says truncated when all fit, and omits the status URL it was not given', () => {
     const detail = completionDetail('deprovision', summary(2, 3), { executionArn: 'arn', completedAt: new Date(0) });
     expect(detail).toEqual({
@@ -38,6 +49,9 @@ describe('completion event detail', () => {
       completedAt: '1970-01-01T00:00:00.000Z',
       failedThingNames: ['f-0', 'f-1'],
     });
+    // toEqual takes a key set to undefined for a missing one: the event must not carry the key at all.
+    expect(Object.keys(detail)).not.toContain('statusUrl');
+    expect(Object.keys(detail)).not.toContain('failedThingNamesTruncated');
   });
 
   it("carries a cancelled request's status and its notStarted count, and names no device that was not started as failed", () => {

@@ -178,7 +178,9 @@ describe('provisioning request contract', () => {
     });
     expect(noThingName[0]).toMatchObject({ field: 'templateBody', reason: expect.stringContaining('ThingName') });
     const tooLong = errorsOf({ coreDeviceThingName: 'core', templateBody: 'x'.repeat(10_241), devices: [device('a')] });
-    expect(tooLong.map((error) => error.field)).toContain('templateBody');
+    expect(tooLong).toContainEqual({ field: 'templateBody', reason: 'must be at most 10240 characters' });
+    const empty = errorsOf({ coreDeviceThingName: 'core', templateBody: '', devices: [device('a')] });
+    expect(empty).toContainEqual({ field: 'templateBody', reason: 'must not be empty' });
     const both = errorsOf({
       coreDeviceThingName: 'core',
       templateName: 'thing-with-attributes',
@@ -194,9 +196,20 @@ describe('provisioning request contract', () => {
       templateParameters: { ['k'.repeat(2049)]: 'v', Site: 'v'.repeat(4097), ThingName: 'x' },
       devices: [device('a')],
     });
-    expect(errors.map((error) => error.field)).toEqual(
-      expect.arrayContaining([`templateParameters.${'k'.repeat(2049)}`, 'templateParameters.Site', 'templateParameters.ThingName']),
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        { field: `templateParameters.${'k'.repeat(2049)}`, reason: 'its name must be at most 2048 characters' },
+        { field: 'templateParameters.Site', reason: 'must be at most 4096 characters' },
+        { field: 'templateParameters.ThingName', reason: "is set from each device's thingName and must not be given" },
+      ]),
     );
+    expect(errorsOf({ coreDeviceThingName: 'core', templateParameters: { '': 'v' }, devices: [device('a')] })).toContainEqual({
+      field: 'templateParameters.',
+      reason: 'its name must not be empty',
+    });
+    expect(errorsOf({ requestId: 'not an id', coreDeviceThingName: 'core', devices: [device('a')] })).toEqual([
+      { field: 'requestId', reason: 'must be 1-80 characters of a-z, A-Z, 0-9, underscore or hyphen' },
+    ]);
   });
 
   it('bounds the shared parameters as a whole, which the execution state keeps beside every device record', () => {

@@ -138,6 +138,15 @@ describe('pacing', () => {
     expect(deviceConcurrency(quotasFromEnvironment({ ATTACH_THING_PRINCIPAL_TPS: '2' }))).toBe(2);
   });
 
+  it('takes the AWS default for a quota the deployment sets to zero, a negative or a non-number', () => {
+    const defaults = quotasFromEnvironment({});
+    expect(defaults).toEqual({ registerThingTps: 10, attachThingPrincipalTps: 100, describeThingTps: 350, deviceStepSeconds: 0.5 });
+    for (const value of ['0', '-5', 'fast', 'Infinity']) {
+      expect(quotasFromEnvironment({ REGISTER_THING_TPS: value, DEVICE_STEP_SECONDS: value }), value).toEqual(defaults);
+    }
+    expect(quotasFromEnvironment({ DEVICE_STEP_SECONDS: '0.25' }).deviceStepSeconds).toBe(0.25);
+  });
+
   it('divides the lanes among the requests already running, which share the account quota', () => {
     const defaults = quotasFromEnvironment({});
     expect([0, 1, 2, 3].map((running) => deviceConcurrency(defaults, running))).toEqual([6, 3, 2, 2]);

@@ -1,0 +1,261 @@
+import { StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { describe, expect, it } from 'vitest';
+import { fleetRunStatusSchema } from '../../../../functions/domain/fleet-run-schemas.ts';
+import { useFleetHarness } from '../../../support/fleet-runs.ts';
+import { useServiceCloud } from '../../../support/service-cloud.ts';
+import { untilHistory } from '../../../support/step-functions.ts';
+
+/**
+ * The fleet-run routes (api/fleet-run-routes.ts, api/fleet-runs.ts) on runs of a few devices, quick enough for `npm run
+ * mutation`; fleet runs at size, under faults and cancelled mid-batch are test/integration/workflow/fleet-run*.test.ts.
+ */
+describe('fleet-run routes', () => {
+  const cloud = useServiceCloud({ coreDevices: ['core-1'], keyAlgorithm: 'ec-p256' });
+  const fleet = useFleetHarness(cloud);
+
+  async function csvManifest(key: string, prefix: string, count: number): Promise<string> {
+    const rows: string[] = [];
+    for (let index = 0; index < count; index++) rows.push(`${prefix}-${index},${await cloud.createCertificate()},core-1`);
+    return fleet.upload(key, ['thingName,principal,coreDeviceThingName', ...rows].join('\n'));
+  }
+
+  it('a run: 202 with where to follow it; once ended GET answers its counts, report and report URLs presigned for 15 minutes; the same id and manifest reach the same run, another manifest is 409; a cancel is 409', async () => {
+    const manifest = await csvManifest('staged/small.csv', 'small', 2);
+    const accepted = await fleet.post({ fleetRunId: 'small-run', manifest });
+    expect(accepted).toEqual({
+      statusCode: 202,
+      body: {
+        fleetRunId: 'small-run',
+        executionArn: expect.stringMatching(/:execution:.*:small-run$/),
+        statusUrl: 'https://api.test/fleet-runs/small-run',
+      },
+    });
+    const { executionArn } = accepted.body;
+    const { status, output } = await fleet.waitForEnd(executionArn);
+    expect(status).toBe('SUCCEEDED');
+
+    const before = Date.now();
+    const answer = await fleet.get('small-run');
+    expect(answer.statusCode).toBe(200);
+    expect(fleetRunStatusSchema.safeParse(answer.body).success).toBe(true);
+    expect(answer.body).toMatchObject({
+      fleetRunId: 'small-run',
+      executionArn,
+      executionStatus: 'SUCCEEDED',
+      manifest,
+      devices: { total: 2, done: 2, succeeded: 2, failed: 0, rolledBack: 0, notStarted: 0, pending: 0 },
+      batches: { total: 1, done: 1, failed: 0 },
+      outcome: 'SUCCEEDED',
+      report: output!.report,
+    });
+    expect(answer.body.cancelled).toBeUndefined();
+    const expiresAt = Date.parse(answer.body.reportUrls.expiresAt);
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 15 * 60_000 - 1_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 15 * 60_000);
+    for (const [format, key] of [
+      ['json', 'report.json'],
+      ['csv', 'report.csv'],
+    ] as const) {
+      const url = new URL(answer.body.reportUrls[format]);
+      expect(url.pathname).toBe(`/${fleet.bucket}/fleet-runs/small-run/${key}`);
+      expect(url.searchParams.get('X-Amz-Expires')).toBe('900');
+      expect(await (await fetch(url)).text()).toBe(await fleet.readText(`fleet-runs/small-run/${key}`));
+    }
+
+    expect(await fleet.post({ fleetRunId: 'small-run', manifest })).toEqual({
+      statusCode: 202,
+      body: { fleetRunId: 'small-run', executionArn, statusUrl: 'https://api.test/fleet-runs/small-run' },
+    });
+    const other = await csvManifest('staged/other.csv', 'other', 1);
+    expect(await fleet.post({ fleetRunId: 'small-run', manifest: other })).toEqual({
+      statusCode: 409,
+      body: {
+        message: 'fleetRunId small-run was already used with another manifest, action or options; use a new fleetRunId',
+        fleetRunId: 'small-run',
+        executionArn,
+      },
+    });
+    expect(await fleet.cancel('small-run')).toEqual({
+      statusCode: 409,
+      body: {
+        message: 'fleet run small-run has already ended (its execution is SUCCEEDED): there is nothing to cancel',
+        fleetRunId: 'small-run',
+        executionArn,
+        executionStatus: 'SUCCEEDED',
+        statusUrl: 'https://api.test/fleet-runs/small-run',
+      },
+    });
+  });
+
+  it('names a run after the Idempotency-Key header when the body names none, and lists runs with a limit and a status', async () => {
+    const manifest = await csvManifest('staged/keyed.csv', 'keyed', 1);
+    const call = (await import('../../../../functions/start-fleet-run.ts')).handler;
+    const { lambdaContext } = await import('../../../support/task-fixtures.ts');
+    const keyed = (await call(
+      {
+        headers: { Host: 'api.test', 'Idempotency-Key': 'keyed-run' },
+        httpMethod: 'POST',
+        path: '/fleet-runs',
+        body: JSON.stringify({ manifest }),
+      } as never,
+      lambdaContext(30_000),
+    )) as {
+      statusCode: number;
+      body: string;
+    };
+    expect(keyed.statusCode).toBe(202);
+    expect(JSON.parse(keyed.body)).toMatchObject({ fleetRunId: 'keyed-run', statusUrl: 'https://api.test/fleet-runs/keyed-run' });
+    await fleet.waitForEnd(JSON.parse(keyed.body).executionArn);
+    const second = await fleet.post({ fleetRunId: 'second-run', manifest: `s3://${fleet.bucket}/staged/none.csv` });
+    await fleet.waitForEnd(second.body.executionArn);
+
+    const listed = await fleet.list({ limit: '1' });
+    expect(listed).toMatchObject({
+      statusCode: 200,
+      body: {
+        fleetRuns: [{ fleetRunId: 'second-run', executionArn: second.body.executionArn, executionStatus: 'FAILED' }],
+        nextToken: expect.any(String),
+      },
+    });
+    expect((await fleet.list()).body).toEqual({
+      fleetRuns: [
+        expect.objectContaining({ fleetRunId: 'second-run' }),
+        expect.objectContaining({ fleetRunId: 'keyed-run', executionStatus: 'SUCCEEDED' }),
+      ],
+    });
+    expect((await fleet.list({ status: 'SUCCEEDED' })).body.fleetRuns.map((run: { fleetRunId: string }) => run.fleetRunId)).toEqual([
+      'keyed-run',
+    ]);
+    expect((await fleet.list({ limit: '1', nextToken: listed.body.nextToken })).body).toEqual({
+      fleetRuns: [expect.objectContaining({ fleetRunId: 'keyed-run' })],
+    });
+  });
+
+  it('GET of a run that failed before its batches (no Map Run) answers its error, and for an invalid manifest where its problems are', async () => {
+    const missing = await fleet.post({ fleetRunId: 'missing-run', manifest: `s3://${fleet.bucket}/staged/missing.csv` });
+    await fleet.waitForEnd(missing.body.executionArn);
+    const answer = await fleet.get('missing-run');
+    expect(answer).toMatchObject({
+      statusCode: 200,
+      body: { fleetRunId: 'missing-run', executionStatus: 'FAILED', error: { code: expect.any(String) } },
+    });
+    expect(answer.body.devices).toBeUndefined();
+    const invalid = await fleet.post({
+      fleetRunId: 'invalid-run',
+      manifest: await fleet.upload('staged/invalid.csv', 'thingName,principal\nbad name,nothing'),
+    });
+    await fleet.waitForEnd(invalid.body.executionArn);
+    expect(await fleet.get('invalid-run')).toMatchObject({
+      statusCode: 200,
+      body: {
+        executionStatus: 'FAILED',
+        error: { code: 'InvalidManifest', problems: `s3://${fleet.bucket}/fleet-runs/invalid-run/problems.json` },
+      },
+    });
+  });
+
+  it('answers 400 naming path.fleetRunId for a malformed id, 404 for an unknown one, 400 for a body that is not a fleet run', async () => {
+    const reason = 'must be 1-72 characters of a-z, A-Z, 0-9, underscore or hyphen';
+    for (const answer of [await fleet.get('not a run'), await fleet.cancel('not a run')])
+      expect(answer).toEqual({ statusCode: 400, body: expect.objectContaining({ errors: [{ field: 'path.fleetRunId', reason }] }) });
+    expect(await fleet.get('no-such-run')).toEqual({ statusCode: 404, body: { message: 'no fleet run with fleetRunId no-such-run' } });
+    expect(await fleet.cancel('no-such-run')).toEqual({ statusCode: 404, body: { message: 'no fleet run with fleetRunId no-such-run' } });
+    const refused = await fleet.post({ manifest: 's3://elsewhere/fleet.csv', fleetRunId: 'bad id' });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.body.errors.map((error: { field: string }) => error.field).sort()).toEqual(['fleetRunId', 'manifest']);
+    const badKey = await fleet.post({ manifest: `s3://${fleet.bucket}/fleet.csv`, fleetRunId: 'bad id' });
+    expect(badKey.body.errors.map((error: { field: string }) => error.field)).toEqual(['fleetRunId']);
+  });
+
+  it('a cancel while the run runs answers 202 with its batch requests it cancelled, leaving alone requests named otherwise or started before the run; GET says cancelled until the run ends', async () => {
+    const manifest = await csvManifest('staged/slow.csv', 'slow', 6);
+    const bystander = async (requestId: string) => {
+      const submitted = await cloud.submit('provision', {
+        requestId,
+        coreDeviceThingName: 'core-1',
+        devices: [
+          { thingName: `${requestId}-device`, principal: await cloud.createCertificate() },
+          { thingName: `${requestId}-other`, principal: await cloud.createCertificate() },
+        ],
+      });
+      expect(submitted.kind).toBe('started');
+      return (submitted as { executionArn: string }).executionArn;
+    };
+    // A RegisterThing quota keeps the batch and the bystanders running long enough for the cancel to land in them.
+    cloud.cloud.admin.configureFaults({ quotas: true, rateLimits: { RegisterThing: { rate: 3, burst: 1 } } });
+    // Named like a batch of the run, but started before it: someone else's.
+    const before = [await bystander('slow-run-7')];
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const accepted = await fleet.post({ fleetRunId: 'slow-run', manifest });
+    // Named almost like a batch: not digits after the run's id and a hyphen.
+    const after = [await bystander('slow-run-1x'), await bystander('slow-run-x1'), await bystander('elsewhere7')];
+    const batch = `${cloud.stateMachineArn('provision').replace(':stateMachine:', ':execution:')}:slow-run-0`;
+    await untilHistory(cloud.sfn, batch, (events) => events.some((event) => event.type === 'MapIterationSucceeded'));
+    expect(await fleet.cancel('slow-run')).toEqual({
+      statusCode: 202,
+      body: {
+        fleetRunId: 'slow-run',
+        executionArn: accepted.body.executionArn,
+        statusUrl: 'https://api.test/fleet-runs/slow-run',
+        batchesCancelled: ['slow-run-0'],
+      },
+    });
+    expect(await fleet.get('slow-run')).toMatchObject({ statusCode: 200, body: { executionStatus: 'RUNNING', cancelled: true } });
+    const { output } = await fleet.waitForEnd(accepted.body.executionArn);
+    expect(output).toMatchObject({ outcome: 'CANCELLED' });
+    // Ended, its outcome says it was cancelled; the marker no longer does.
+    const ended = await fleet.get('slow-run');
+    expect(ended.body).toMatchObject({ executionStatus: 'SUCCEEDED', outcome: 'CANCELLED' });
+    expect(ended.body.cancelled).toBeUndefined();
+    for (const executionArn of [...before, ...after]) await cloud.completion(executionArn);
+    // A cancel marker for the run and its batch, none for the others.
+    const leases = cloud.cloud.admin.state().tables?.find((table) => table.tableName.endsWith('device-leases'))?.items ?? [];
+    const markers = leases
+      .map((item) => String((item as { thingName?: { S?: string } }).thingName?.S))
+      .filter((key) => key.startsWith('cancel#'));
+    expect(markers.sort()).toEqual([
+      expect.stringMatching(/^cancel#fleet\/slow-run\//),
+      expect.stringMatching(/^cancel#provision\/slow-run-0\//),
+    ]);
+  });
+
+  it('reads no run it did not start: an execution of the fleet state machine without an action or a requestDigest in its input', async () => {
+    const { fleetRunStatus } = await import('../../../../functions/api/fleet-runs.ts');
+    const stateMachineArn = cloud.stateMachineArn('provisionFleet');
+    await cloud.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn,
+        name: 'no-digest',
+        input: JSON.stringify({ fleetRunId: 'no-digest', action: 'provision' }),
+      }),
+    );
+    await cloud.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn,
+        name: 'no-action',
+        input: JSON.stringify({ fleetRunId: 'no-action', requestDigest: 'digest' }),
+      }),
+    );
+    for (const fleetRunId of ['no-digest', 'no-action']) {
+      await expect(fleetRunStatus(fleetRunId)).rejects.toThrow(
+        /:no-(digest|action) has no action or requestDigest in its input: it is not a fleet run this service started$/,
+      );
+    }
+  });
+
+  it('POST /fleet-uploads: no body takes the defaults, a bad field or body is 400', async () => {
+    expect(await fleet.createUpload()).toMatchObject({
+      statusCode: 201,
+      body: { method: 'PUT', manifest: expect.stringMatching(/\/manifest\.csv$/) },
+    });
+    expect(await fleet.createUpload('  ')).toMatchObject({
+      statusCode: 201,
+      body: { manifest: expect.stringMatching(/\/manifest\.csv$/) },
+    });
+    expect(await fleet.createUpload(JSON.stringify({ fileName: 'fleet.txt' }))).toMatchObject({
+      statusCode: 400,
+      body: { errors: [{ field: 'fileName' }] },
+    });
+    expect(await fleet.createUpload('{')).toMatchObject({ statusCode: 400, body: { errors: [{ field: '(body)' }] } });
+  });
+});

@@ -1,0 +1,160 @@
+import { readFileSync } from 'node:fs';
+import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { parse } from 'yaml';
+import { useServiceCloud } from '../../../support/service-cloud.ts';
+import { untilHistory } from '../../../support/step-functions.ts';
+
+/**
+ * The request use cases of api/requests.ts (submit, status, list, the leases a request takes) against the local
+ * cloud, for what the trigger and workflow tests leave open: a running request's progress, a lease whose request
+ * has ended, two different requests racing under one requestId.
+ */
+const cloud = useServiceCloud({ coreDevices: ['core-1'] });
+let dynamodb: DynamoDBClient;
+beforeAll(() => {
+  dynamodb = new DynamoDBClient({
+    endpoint: cloud.url,
+    region: cloud.project.region,
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+});
+afterAll(() => dynamodb.destroy());
+
+const requests = () => import('../../../../functions/api/requests.ts');
+const leaseOf = async (thingName: string) =>
+  (
+    await dynamodb.send(
+      new GetItemCommand({ TableName: process.env.DEVICE_LEASES_TABLE, Key: { thingName: { S: thingName } }, ConsistentRead: true }),
+    )
+  ).Item;
+const device = async (thingName: string) => ({ thingName, principal: await cloud.createCertificate() });
+
+describe('request kinds', () => {
+  it('name the API collection, the state machine variable, and the device Map state of their state machine definition', async () => {
+    // Loaded afresh, so that what the module builds when it loads is this test's to check.
+    vi.resetModules();
+    const { deprovisioning, provisioning, requestKinds, stateMachineArn } = await requests();
+    const mapStates = (file: string) => JSON.stringify(parse(readFileSync(`statemachines/${file}`, 'utf8')));
+    for (const [kind, collection, workflow, variable, definition] of [
+      [provisioning, 'provisioning-requests', 'provision', 'PROVISION_STATE_MACHINE_ARN', 'provision.asl.yaml'],
+      [deprovisioning, 'deprovisioning-requests', 'deprovision', 'DEPROVISION_STATE_MACHINE_ARN', 'deprovision.asl.yaml'],
+    ] as const) {
+      expect(kind).toMatchObject({ collection, workflow, stateMachineArnVariable: variable });
+      expect(requestKinds[workflow]).toBe(kind);
+      expect(mapStates(definition)).toContain(`"${kind.deviceMap}":{"Type":"Map"`);
+      expect(stateMachineArn(kind)).toBe(process.env[variable]);
+      const arn = process.env[variable];
+      delete process.env[variable];
+      try {
+        expect(() => stateMachineArn(kind)).toThrow(`${variable} is not set: the function is misconfigured`);
+      } finally {
+        process.env[variable] = arn;
+      }
+    }
+    expect(provisioning.deviceMap).not.toBe(deprovisioning.deviceMap);
+    const { toDeprovisioningExecutionInput } = await import('../../../../functions/domain/execution-input.ts');
+    const request = deprovisioning.schema.parse({ coreDeviceThingName: 'core-1', devices: [{ thingName: 'sensor-1' }] });
+    expect(await deprovisioning.toExecutionInput(request, 'r-1', 'arn')).toEqual(toDeprovisioningExecutionInput(request, 'r-1'));
+  });
+});
+
+describe('a running request', () => {
+  it('answers its progress, the devices finished so far, and no stop date; the list shows it running beside a finished one', async () => {
+    const { listOf, provisioning, statusOf } = await requests();
+    const finished = await cloud.provision({ requestId: 'finished', coreDeviceThingName: 'core-1', devices: [await device('finished-1')] });
+    const devices = [];
+    for (let index = 0; index < 6; index++) devices.push(await device(`slow-${index}`));
+    // A RegisterThing quota keeps the request running while it is read.
+    cloud.cloud.admin.configureFaults({ quotas: true, rateLimits: { RegisterThing: { rate: 2, burst: 1 } } });
+    const submitted = await cloud.submit('provision', { requestId: 'slow', coreDeviceThingName: 'core-1', devices });
+    const executionArn = (submitted as { executionArn: string }).executionArn;
+    const finishedDevices = async () => {
+      const { events = [] } = await cloud.sfn.send(new GetExecutionHistoryCommand({ executionArn, maxResults: 1000 }));
+      return events.filter(
+        (event) => event.type === 'MapIterationSucceeded' && event.mapIterationSucceededEventDetails?.name === 'ProvisionDevices',
+      ).length;
+    };
+    await untilHistory(cloud.sfn, executionArn, (events) => events.some((event) => event.type === 'MapIterationSucceeded'));
+
+    const before = await finishedDevices();
+    const status = await statusOf(provisioning, 'slow');
+    const after = await finishedDevices();
+    expect(status).toMatchObject({
+      requestId: 'slow',
+      executionArn,
+      executionStatus: 'RUNNING',
+      outcome: 'IN_PROGRESS',
+      startDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
+    expect(status?.progress?.requested).toBe(6);
+    expect(status?.progress?.finished).toBeGreaterThanOrEqual(before);
+    expect(status?.progress?.finished).toBeLessThanOrEqual(after);
+    expect(before).toBeGreaterThan(0);
+    expect(Object.keys(status ?? {}).sort()).toEqual(['executionArn', 'executionStatus', 'outcome', 'progress', 'requestId', 'startDate']);
+
+    const { executions } = await listOf(provisioning, {});
+    expect(executions.map(({ name, status: executionStatus, stopDate }) => [name, executionStatus, stopDate instanceof Date])).toEqual([
+      ['slow', 'RUNNING', false],
+      ['finished', 'SUCCEEDED', true],
+    ]);
+    const ended = await statusOf(provisioning, 'finished');
+    expect(ended).toMatchObject({
+      executionStatus: 'SUCCEEDED',
+      outcome: 'SUCCEEDED',
+      stopDate: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      summary: finished.summary,
+    });
+    expect(ended?.progress).toBeUndefined();
+    expect(ended?.unsettled).toBeUndefined();
+    await cloud.completion(executionArn);
+  });
+});
+
+describe('device leases of a request', () => {
+  it('takes over a lease whose request succeeded (its release lost), and is refused one that a request not started yet holds', async () => {
+    const { deprovisioning, submitRequest } = await requests();
+    const first = await cloud.provision({ requestId: 'first', coreDeviceThingName: 'core-1', devices: [await device('kept-1')] });
+    const { input } = await cloud.sfn.send(new DescribeExecutionCommand({ executionArn: first.executionArn }));
+    const now = Math.floor(Date.now() / 1000);
+    const lease = (thingName: string, owner: string, requestId: string) =>
+      dynamodb.send(
+        new PutItemCommand({
+          TableName: process.env.DEVICE_LEASES_TABLE,
+          Item: {
+            thingName: { S: thingName },
+            leaseOwner: { S: owner },
+            workflow: { S: 'provision' },
+            requestId: { S: requestId },
+            acquiredAt: { N: String(now) },
+            leaseExpiresAt: { N: String(now + 3_600) },
+          },
+        }),
+      );
+    await lease('kept-1', JSON.parse(input!).leaseOwner as string, 'first');
+    await lease('starting-1', 'provision/starting/0000000000000000', 'starting');
+
+    expect(
+      await submitRequest(deprovisioning, { requestId: 'takes-over', coreDeviceThingName: 'core-1', devices: [{ thingName: 'kept-1' }] }),
+    ).toMatchObject({ kind: 'started' });
+    expect(
+      await submitRequest(deprovisioning, { requestId: 'refused', coreDeviceThingName: 'core-1', devices: [{ thingName: 'starting-1' }] }),
+    ).toEqual({
+      kind: 'held',
+      requestId: 'refused',
+      heldDevices: [{ thingName: 'starting-1', heldBy: { workflow: 'provision', requestId: 'starting' } }],
+    });
+  });
+
+  it('two different requests under one requestId at once: one starts, the other is a conflict and holds no lease', async () => {
+    const { provisioning, submitRequest } = await requests();
+    const [a, b] = await Promise.all([
+      submitRequest(provisioning, { requestId: 'contested', coreDeviceThingName: 'core-1', devices: [await device('contested-a')] }),
+      submitRequest(provisioning, { requestId: 'contested', coreDeviceThingName: 'core-1', devices: [await device('contested-b')] }),
+    ]);
+    expect([a.kind, b.kind].sort()).toEqual(['conflict', 'started']);
+    const loser = a.kind === 'conflict' ? 'contested-a' : 'contested-b';
+    expect(await leaseOf(loser)).toBeUndefined();
+  });
+});

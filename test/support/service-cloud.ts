@@ -1,3 +1,4 @@
+import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { GreengrassV2Client } from '@aws-sdk/client-greengrassv2';
 import { CreateKeysAndCertificateCommand, IoTClient } from '@aws-sdk/client-iot';
 import { type HistoryEvent, paginateListExecutions, SFNClient } from '@aws-sdk/client-sfn';
@@ -18,6 +19,11 @@ export interface TestServiceCloud extends ServiceCloud {
   iot: IoTClient;
   greengrass: GreengrassV2Client;
   sfn: SFNClient;
+  dynamodb: DynamoDBClient;
+  /** The endpoint, region and credentials the clients above use, for a test that needs a client of its own. */
+  clientConfig: ClientConfig;
+  /** The key (`thingName`) of every item in the device-leases table, sorted: the leases, cancel markers and counters. */
+  leaseTableKeys(): Promise<string[]>;
   /** A fresh active certificate in the local cloud, as an operator would create one. */
   createCertificate(): Promise<string>;
   /** The things in the local cloud other than the core devices (which are things too). */
@@ -29,6 +35,12 @@ export interface TestServiceCloud extends ServiceCloud {
   submit(workflow: Workflow, request: unknown): Promise<SubmitOutcome>;
   /** Waits for an execution that a submit started. */
   completion(executionArn: string, options?: { timeoutMs?: number }): Promise<CompletedRequest>;
+}
+
+export interface ClientConfig {
+  endpoint: string;
+  region: string;
+  credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
 export interface CompletedRequest {
@@ -72,7 +84,7 @@ export async function startTestServiceCloud(
   process.env.DEVICE_LEASES_TABLE = (
     service.project.config.provider as { environment: Record<string, string> }
   ).environment.DEVICE_LEASES_TABLE;
-  const clientConfig = {
+  const clientConfig: ClientConfig = {
     endpoint: service.url,
     region: service.project.region,
     credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
@@ -80,6 +92,7 @@ export async function startTestServiceCloud(
   const iot = new IoTClient(clientConfig);
   const greengrass = new GreengrassV2Client(clientConfig);
   const sfn = new SFNClient(clientConfig);
+  const dynamodb = new DynamoDBClient(clientConfig);
   // Imported once the endpoint is set, as a Lambda's module would be in its environment.
   const { deprovisioning, provisioning, submitRequest } = await import('../../functions/api/requests.ts');
 
@@ -107,6 +120,12 @@ export async function startTestServiceCloud(
     iot,
     greengrass,
     sfn,
+    dynamodb,
+    clientConfig,
+    async leaseTableKeys() {
+      const { Items = [] } = await dynamodb.send(new ScanCommand({ TableName: process.env.DEVICE_LEASES_TABLE }));
+      return Items.map((item) => item.thingName?.S ?? '').sort();
+    },
     async createCertificate() {
       const { certificateArn } = await iot.send(new CreateKeysAndCertificateCommand({ setAsActive: true }));
       return certificateArn as string;
@@ -121,6 +140,7 @@ export async function startTestServiceCloud(
       iot.destroy();
       greengrass.destroy();
       sfn.destroy();
+      dynamodb.destroy();
       await service.close();
     },
   };

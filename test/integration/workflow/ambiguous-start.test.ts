@@ -1,6 +1,5 @@
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { useServiceCloud } from '../../support/service-cloud.ts';
 
 /**
@@ -9,18 +8,6 @@ import { useServiceCloud } from '../../support/service-cloud.ts';
  */
 describe('an ambiguous start', () => {
   const cloud = useServiceCloud({ timeScale: 1 });
-  let client: DynamoDBClient | undefined;
-  afterAll(() => client?.destroy());
-  const leasedThings = async () => {
-    client ??= new DynamoDBClient({
-      endpoint: cloud.url,
-      region: cloud.project.region,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
-    return ((await client.send(new ScanCommand({ TableName: process.env.DEVICE_LEASES_TABLE }))).Items ?? [])
-      .map((item) => item.thingName?.S)
-      .sort();
-  };
 
   it('keeps every lease for the execution that runs, whatever the start answered', async () => {
     const fleet = await Promise.all(
@@ -42,7 +29,7 @@ describe('an ambiguous start', () => {
     const [execution] =
       (await cloud.sfn.send(new ListExecutionsCommand({ stateMachineArn: cloud.stateMachineArn('provision') }))).executions ?? [];
     expect(execution?.status).toBe('RUNNING');
-    expect(await leasedThings()).toEqual(names);
+    expect(await cloud.leaseTableKeys()).toEqual(names);
     expect(
       await cloud.submit('deprovision', {
         requestId: 'unanswered-overlap',
@@ -56,6 +43,6 @@ describe('an ambiguous start', () => {
 
     cloud.cloud.admin.configureFaults({ throttle: { BatchAssociateClientDeviceWithCoreDevice: 0 } });
     expect((await cloud.completion(execution?.executionArn as string, { timeoutMs: 90_000 })).summary.counts.succeeded).toBe(5);
-    expect(await leasedThings()).toEqual([]);
+    expect(await cloud.leaseTableKeys()).toEqual([]);
   }, 120_000);
 });

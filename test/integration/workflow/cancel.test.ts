@@ -1,8 +1,7 @@
-import { DynamoDBClient, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
 import { ListThingPrincipalsCommand } from '@aws-sdk/client-iot';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { completionDetailSchema } from '../../../functions/domain/completion-event-schema.ts';
 import type { Workflow } from '../../../functions/domain/device-leases.ts';
 import type { DeviceOutcome, RequestSummary } from '../../../functions/domain/records.ts';
@@ -26,7 +25,6 @@ describe('cancelling a request', () => {
   const cloud = useServiceCloud({ timeScale: 0.2, coreDevices: CORES, faults: { quotas: false } });
   const cancel: Partial<Record<Workflow, Handler>> = {};
   let getProvisioning: Handler | undefined;
-  let client: DynamoDBClient | undefined;
   beforeAll(async () => {
     for (const [workflow, module] of [
       ['provision', await import('../../../functions/cancel-provisioning-request.ts')],
@@ -37,7 +35,6 @@ describe('cancelling a request', () => {
     const get = await import('../../../functions/get-provisioning-request.ts');
     getProvisioning = (event) => get.handler(event, lambdaContext(30_000)) as never;
   });
-  afterAll(() => client?.destroy());
 
   const post = async (workflow: Workflow, requestId: string) => {
     const path = `/${COLLECTIONS[workflow]}/${requestId}/cancel`;
@@ -48,17 +45,6 @@ describe('cancelling a request', () => {
       headers: { Host: 'api.example.com' },
     } as unknown as APIGatewayProxyEvent);
     return { statusCode: response.statusCode, body: JSON.parse(response.body) as Record<string, unknown> };
-  };
-
-  const tableItems = async () => {
-    client ??= new DynamoDBClient({
-      endpoint: cloud.url,
-      region: cloud.project.region,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
-    return ((await client.send(new ScanCommand({ TableName: process.env.DEVICE_LEASES_TABLE }))).Items ?? []).map(
-      (item) => item.thingName?.S ?? '',
-    );
   };
 
   async function fleet(count: number, prefix: string, cores = CORES) {
@@ -139,7 +125,7 @@ describe('cancelling a request', () => {
     // A NOT_STARTED device was never rolled back: nothing had been done to it.
     expect(eventsOf(run.history, 'TaskStateEntered', 'RollBackDevice')).toEqual([]);
     // The devices are free again; only the cancel marker is left, for TTL to remove.
-    expect(await tableItems()).toEqual([expect.stringMatching(/^cancel#provision\/cancel-provisioning\//)]);
+    expect(await cloud.leaseTableKeys()).toEqual([expect.stringMatching(/^cancel#provision\/cancel-provisioning\//)]);
 
     const status = await getProvisioning!({
       httpMethod: 'GET',
@@ -175,7 +161,7 @@ describe('cancelling a request', () => {
     const second = await post('provision', 'cancel-twice');
     expect(first.statusCode).toBe(202);
     expect(second).toEqual(first);
-    expect(await tableItems()).toEqual(expect.arrayContaining([expect.stringMatching(/^cancel#provision\/cancel-twice\//)]));
+    expect(await cloud.leaseTableKeys()).toEqual(expect.arrayContaining([expect.stringMatching(/^cancel#provision\/cancel-twice\//)]));
 
     const run = await cloud.completion(executionArn, { timeoutMs: 60_000 });
     expectOneOutcomeEach(
@@ -260,6 +246,6 @@ describe('cancelling a request', () => {
       );
       expect([...statuses], core).toHaveLength(1);
     }
-    expect(await tableItems()).toEqual([expect.stringMatching(/^cancel#deprovision\/cancel-deprovisioning\//)]);
+    expect(await cloud.leaseTableKeys()).toEqual([expect.stringMatching(/^cancel#deprovision\/cancel-deprovisioning\//)]);
   }, 120_000);
 });

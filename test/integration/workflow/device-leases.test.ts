@@ -1,6 +1,6 @@
-import { DynamoDBClient, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { ListClientDevicesAssociatedWithCoreDeviceCommand } from '@aws-sdk/client-greengrassv2';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { leaseOwner, STARTING_GRACE_SECONDS } from '../../../functions/domain/device-leases.ts';
 import { useServiceCloud } from '../../support/service-cloud.ts';
 
@@ -11,19 +11,7 @@ import { useServiceCloud } from '../../support/service-cloud.ts';
  */
 describe('device leases', () => {
   const cloud = useServiceCloud();
-  let client: DynamoDBClient | undefined;
-  const dynamodb = () => {
-    client ??= new DynamoDBClient({
-      endpoint: cloud.url,
-      region: cloud.project.region,
-      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    });
-    return client;
-  };
-  afterAll(() => client?.destroy());
   const table = () => process.env.DEVICE_LEASES_TABLE as string;
-  const leasedThings = async () =>
-    ((await dynamodb().send(new ScanCommand({ TableName: table() }))).Items ?? []).map((item) => item.thingName?.S).sort();
 
   async function devices(count: number, prefix: string, core: string) {
     return Promise.all(
@@ -70,7 +58,7 @@ describe('device leases', () => {
     // The cloud agrees with W's summary, and R, refused before it started, touched nothing.
     expect(thingNames()).toEqual([]);
     expect(await associated('core-a')).toEqual([]);
-    expect(await leasedThings()).toEqual([]);
+    expect(await cloud.leaseTableKeys()).toEqual([]);
 
     const r = await cloud.provision({ requestId: 'request-r', devices: overlapping });
     expect(r.summary.counts).toEqual({ requested: 30, succeeded: 30, failed: 0, rolledBack: 0 });
@@ -143,10 +131,10 @@ describe('device leases', () => {
       kind: 'conflict',
       executionArn: first,
     });
-    expect(await leasedThings()).toEqual(fleet.map(({ thingName }) => thingName));
+    expect(await cloud.leaseTableKeys()).toEqual(fleet.map(({ thingName }) => thingName));
 
     expect((await cloud.completion(first)).summary.counts.succeeded).toBe(30);
-    expect(await leasedThings()).toEqual([]);
+    expect(await cloud.leaseTableKeys()).toEqual([]);
   });
 
   it('a start that fails keeps its leases for the same request, which starts when sent again; nothing is touched meanwhile', async () => {
@@ -158,13 +146,13 @@ describe('device leases', () => {
       .catch((error: { $metadata?: { httpStatusCode?: number } }) => error);
     expect(failure).toMatchObject({ $metadata: { httpStatusCode: expect.toSatisfy((status: number) => status >= 500) } });
     // The start may have taken effect unanswered, or an identical request may be starting on these leases: they stay.
-    expect(await leasedThings()).toEqual(fleet.map(({ thingName }) => thingName));
+    expect(await cloud.leaseTableKeys()).toEqual(fleet.map(({ thingName }) => thingName));
     expect(thingNames()).toEqual([]);
 
     cloud.cloud.admin.configureFaults({ serverError: { StartExecution: 0 } });
     const resent = await cloud.provision({ requestId: 'unstarted', devices: fleet });
     expect(resent.summary.counts.succeeded).toBe(3);
-    expect(await leasedThings()).toEqual([]);
+    expect(await cloud.leaseTableKeys()).toEqual([]);
   });
 
   it('a stale lease that its own request takes again while it is judged is not taken over', async () => {
@@ -172,7 +160,7 @@ describe('device leases', () => {
     const { acquireLeases } = await import('../../../functions/aws/device-leases.ts');
     const staleOwner = leaseOwner({ workflow: 'provision', requestId: 'slow-start' }, '0'.repeat(64));
     const leaseWrittenAt = (acquiredAt: number) =>
-      dynamodb().send(
+      cloud.dynamodb.send(
         new PutItemCommand({
           TableName: table(),
           Item: {
@@ -190,7 +178,7 @@ describe('device leases', () => {
 
     // Judged stale (no execution, written long ago), but re-taken by its request before the takeover is written.
     const held = await acquireLeases(
-      dynamodb(),
+      cloud.dynamodb,
       { owner: 'provision/late/1111111111111111', holder: { workflow: 'provision', requestId: 'late' }, thingNames: [device!.thingName] },
       async () => {
         await leaseWrittenAt(now);
@@ -198,7 +186,7 @@ describe('device leases', () => {
       },
     );
     expect(held).toEqual([{ thingName: device!.thingName, heldBy: { workflow: 'provision', requestId: 'slow-start' } }]);
-    expect((await dynamodb().send(new ScanCommand({ TableName: table() }))).Items?.[0]?.leaseOwner).toEqual({ S: staleOwner });
+    expect((await cloud.dynamodb.send(new ScanCommand({ TableName: table() }))).Items?.[0]?.leaseOwner).toEqual({ S: staleOwner });
   });
 
   it('a lease left by a request whose execution has ended, or that never started, is taken over; one still starting is not', async () => {
@@ -210,7 +198,7 @@ describe('device leases', () => {
     expect(finished.status).toBe('SUCCEEDED');
     const now = Math.floor(Date.now() / 1000);
     const lease = (thingName: string, requestId: string, acquiredAt: number) =>
-      dynamodb().send(
+      cloud.dynamodb.send(
         new PutItemCommand({
           TableName: table(),
           Item: {
@@ -234,7 +222,7 @@ describe('device leases', () => {
     });
     const run = await cloud.provision({ requestId: 'takes-over-the-rest', devices: [ended, abandoned] });
     expect(run.summary.counts.succeeded).toBe(2);
-    expect(await leasedThings()).toEqual([starting!.thingName]);
+    expect(await cloud.leaseTableKeys()).toEqual([starting!.thingName]);
   });
 
   it('an EventBridge event whose devices a running request holds is thrown, for Lambda to retry it and then keep it in the dead-letter queue', async () => {

@@ -8,6 +8,7 @@ export { COMPLETION_DETAIL_TYPES } from './domain/completion-event.ts';
 export { completionDetailSchema } from './domain/completion-event-schema.ts';
 export { type DeprovisioningRequest, deprovisioningRequestSchema } from './domain/deprovisioning-request.ts';
 export type { HeldDevice } from './domain/device-leases.ts';
+export { executionStatusSchema } from './domain/execution-status.ts';
 export {
   coreDeviceOf,
   type ManifestProblem,
@@ -59,7 +60,6 @@ export { EXCLUSIVE_PRINCIPAL_REASON, type ProvisioningRequest, provisioningReque
 export type { DeviceOutcome, RequestSummary, RollbackReport, Step } from './domain/records.ts';
 export { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, requestListSchema } from './domain/request-listing.ts';
 export {
-  executionStatusSchema,
   requestOutcomeSchema,
   requestProgressSchema,
   requestStatusSchema,

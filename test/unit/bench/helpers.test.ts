@@ -92,7 +92,7 @@ describe('bundle helpers', () => {
 
   it('loads the plugins module named by custom.esbuild.plugins, relative to the service', async () => {
     const { plugins } = await esbuildOptionsOf({ plugins: './packaging/esbuild-plugins.ts' }, ROOT);
-    expect(plugins?.map(({ name }) => name)).toEqual(['tree-shakable-sdk-schemas']);
+    expect(plugins?.map(({ name }) => name)).toEqual(['tree-shakable-sdk-schemas', 'unbundled-event-streams']);
   });
 
   it('sums output bytes per package', () => {

@@ -82,7 +82,8 @@ const run = promisify(execFile);
 /**
  * serverless-esbuild's defaults (dist/index.js: DEFAULT_BUILD_OPTIONS, the target from provider.runtime
  * nodejs24.x): a CommonJS bundle, nothing minified, the SDK's default entry points. `.cjs` only so that Node
- * reads it as CommonJS here, under this repository's `"type": "module"`, as Lambda reads a zip's `.js`.
+ * reads it as CommonJS here, under this repository's `"type": "module"`, as Lambda reads a zip's `.js`, which it
+ * then loads with `require()` (loadCost).
  */
 const PLUGIN_DEFAULTS = { bundle: true, target: 'node24', platform: 'node', outputFileExtension: '.cjs' };
 
@@ -98,12 +99,32 @@ async function buildBundle(options: BuildOptions, entryPoint: string, outdir: st
 
 const DEPLOYED_STAGE = 'prod';
 
-async function importMilliseconds(specifier: string, environment: Record<string, string>): Promise<number> {
-  const script = `const t = performance.now(); await import(${JSON.stringify(specifier)}); process.stdout.write(String(performance.now() - t));`;
+/**
+ * How Lambda's runtime loads a handler file (aws-lambda-nodejs-runtime-interface-client, UserFunction.js): an ES
+ * module by `import()`, a CommonJS one by `require()`. Importing CommonJS instead would also charge the peer Node's
+ * scan of its source for named exports, which Lambda never runs.
+ */
+type Loader = 'import' | 'require';
+
+interface LoadCost {
+  /** Wall-clock milliseconds: what a cold start waits, and whatever else the machine runs meanwhile. */
+  wallMs: number;
+  /**
+   * CPU milliseconds of the whole process (all its threads) over the same span: the work itself, which a busy
+   * machine delays but does not add to. On Lambda a function has a share of a vCPU under 1,769 MB, so work is time.
+   */
+  cpuMs: number;
+}
+
+/** What a fresh Node process spends loading the file (or a builtin, by `import`) as Lambda would. */
+async function loadCost(specifier: string, loader: Loader, environment: Record<string, string>): Promise<LoadCost> {
+  const load =
+    loader === 'import' ? `await import(${JSON.stringify(specifier)})` : `createRequire(import.meta.url)(${JSON.stringify(specifier)})`;
+  const script = `import { createRequire } from 'node:module'; const c = process.cpuUsage(); const t = performance.now(); ${load}; const wallMs = performance.now() - t; const { user, system } = process.cpuUsage(c); process.stdout.write(JSON.stringify({ wallMs, cpuMs: (user + system) / 1000 }));`;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
     env: { PATH: process.env.PATH, ...environment },
   });
-  return Number(stdout);
+  return JSON.parse(stdout) as LoadCost;
 }
 
 export async function bundles(options: BundlesOptions) {
@@ -128,26 +149,39 @@ export async function bundles(options: BundlesOptions) {
       ? {
           ...(await buildBundle(peerOptions, fn.handlerFile, join(options.outDir, 'peer', fn.name), PLUGIN_DEFAULTS.outputFileExtension)),
           samples: [] as number[],
+          cpuSamples: [] as number[],
         }
       : undefined;
     // Lambda's environment: serverless.yml's variables (NODE_OPTIONS empty, as on every stage but dev) and a region.
     const environment = { ...fn.environment, AWS_REGION: project.region, AWS_LAMBDA_FUNCTION_NAME: fn.deployedName };
-    built.push({ fn, ...bundle, peer, environment, samples: [] as number[] });
+    built.push({ fn, ...bundle, peer, environment, samples: [] as number[], cpuSamples: [] as number[] });
   }
   // Rounds over all functions, after every build: a burst of load on the machine spreads over all of them
-  // instead of landing on whichever function was being measured, and a function and its peer are imported
-  // back to back, so that their ratio compares like with like. Each round also imports Node's HTTPS stack,
-  // which every bundle with an SDK client loads: how fast the machine was meanwhile.
+  // instead of landing on whichever function was being measured, and a function and its peer are loaded
+  // back to back, so that their ratio compares like with like; which of the two goes first alternates from
+  // round to round, so that neither always meets the machine as the other left it. Each round also imports
+  // Node's HTTPS stack, which every bundle with an SDK client loads: how fast the machine was meanwhile.
   const httpsSamples = [];
+  const measure = async (into: { samples: number[]; cpuSamples: number[] }, ...load: Parameters<typeof loadCost>) => {
+    const { wallMs, cpuMs } = await loadCost(...load);
+    into.samples.push(wallMs);
+    into.cpuSamples.push(cpuMs);
+  };
   for (let round = 0; round < options.importRuns; round += 1) {
     for (const bundle of built) {
-      bundle.samples.push(await importMilliseconds(pathToFileURL(bundle.file).href, bundle.environment));
-      bundle.peer?.samples.push(await importMilliseconds(pathToFileURL(bundle.peer.file).href, bundle.environment));
+      const ours = () => measure(bundle, pathToFileURL(bundle.file).href, 'import', bundle.environment);
+      const { peer } = bundle;
+      if (!peer) {
+        await ours();
+        continue;
+      }
+      const theirs = () => measure(peer, peer.file, 'require', bundle.environment);
+      for (const load of round % 2 === 0 ? [ours, theirs] : [theirs, ours]) await load();
     }
-    httpsSamples.push(await importMilliseconds('node:https', {}));
+    httpsSamples.push((await loadCost('node:https', 'import', {})).wallMs);
   }
   const functions = [];
-  for (const { fn, file, metafile, samples, peer } of built) {
+  for (const { fn, file, metafile, samples, cpuSamples, peer } of built) {
     const importMs = round(median(samples), 1);
     functions.push({
       name: fn.name,
@@ -157,13 +191,18 @@ export async function bundles(options: BundlesOptions) {
       importMs,
       // Interference only ever adds time: the fastest round is the closest to the bundle's own cost.
       fastestImportMs: round(Math.min(...samples), 1),
+      importCpuMs: round(median(cpuSamples), 1),
       largestPackages: bytesByPackage(metafile, 6),
       ...(peer && {
         peer: {
           bytes: (await stat(peer.file)).size,
           importMs: round(median(peer.samples), 1),
+          fastestImportMs: round(Math.min(...peer.samples), 1),
+          importCpuMs: round(median(peer.cpuSamples), 1),
           // Both medians of the same rounds.
           importRatio: round(median(samples) / median(peer.samples), 3),
+          // The same for CPU time, which the machine's other work hardly moves: a check on importRatio under load.
+          cpuRatio: round(median(cpuSamples) / median(peer.cpuSamples), 3),
         },
       }),
     });
@@ -178,5 +217,6 @@ export async function bundles(options: BundlesOptions) {
     maxBytes: Math.max(...functions.map(({ bytes }) => bytes)),
     maxImportMs: Math.max(...functions.map(({ importMs }) => importMs)),
     maxImportRatio: Math.max(...ratios),
+    maxCpuRatio: Math.max(...functions.flatMap(({ peer }) => (peer ? [peer.cpuRatio] : []))),
   };
 }

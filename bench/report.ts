@@ -16,9 +16,10 @@ export interface BundleFigure {
   bytes: number;
   importMs: number;
   fastestImportMs: number;
+  importCpuMs: number;
   largestPackages: { name: string; bytes: number }[];
   /** The same handler built with serverless-esbuild's defaults, for the functions that use an SDK client. */
-  peer?: { bytes: number; importMs: number; importRatio: number };
+  peer?: { bytes: number; importMs: number; fastestImportMs: number; importCpuMs: number; importRatio: number; cpuRatio: number };
 }
 
 export interface FleetRunFigure {
@@ -107,6 +108,7 @@ export function renderMarkdown(results: BenchResults): string {
   const largest = bundles.reduce((max, next) => (next.bytes > max.bytes ? next : max));
   const withPeers = bundles.filter((fn) => fn.peer !== undefined);
   const worstRatio = withPeers.reduce((max, next) => (next.peer!.importRatio > max.peer!.importRatio ? next : max));
+  const worstCpuRatio = withPeers.reduce((max, next) => (next.peer!.cpuRatio > max.peer!.cpuRatio ? next : max));
   const fleet = results.fleetRun;
   const lines = [
     `# Benchmark results (${results.mode})`,
@@ -124,16 +126,17 @@ export function renderMarkdown(results: BenchResults): string {
     `| latency: one device to SUCCEEDED, p50 / p99 (${latency.runs} runs, GET polled every 2 ms) | ${latency.p50Ms} / ${latency.p99Ms} ms (execution alone: ${latency.executionP50Ms} / ${latency.executionP99Ms} ms) | p50 ≤ ${TARGETS.latencyP50Ms} ms | ${mark(latency.p50Ms <= TARGETS.latencyP50Ms)} |`,
     `| bundles: largest (${largest.name}) | ${kib(largest.bytes)} | ≤ ${kib(TARGETS.bundleBytes)} each | ${mark(bundles.every(({ bytes }) => bytes <= TARGETS.bundleBytes))} |`,
     `| bundles: cold import / its peer's, serverless-esbuild's defaults (highest: ${worstRatio.name}, medians of ${results.bundles.importRuns} rounds) | ${worstRatio.peer!.importRatio} (${worstRatio.importMs} / ${worstRatio.peer!.importMs} ms) | ≤ ${TARGETS.importRatio} each | ${mark(withPeers.every(({ peer }) => peer!.importRatio <= TARGETS.importRatio))} |`,
+    `| bundles: the same in CPU time (highest: ${worstCpuRatio.name}) | ${worstCpuRatio.peer!.cpuRatio} (${worstCpuRatio.importCpuMs} / ${worstCpuRatio.peer!.importCpuMs} ms) | — | — |`,
     '',
     '## Bundles',
     '',
-    `Cold import: median and fastest of ${results.bundles.importRuns} rounds, each importing every bundle once in a fresh Node process. The peer of a function that uses an SDK client is the same handler built with serverless-esbuild's defaults (CommonJS, not minified, the SDK's default entry points), imported right after it in each round; the ratio is of the two medians. For scale, \`import('node:https')\` alone, which every bundle with an SDK client pays, took ${results.bundles.nodeHttpsImportMs} ms (median) in the same rounds.`,
+    `Cold import: median and fastest of ${results.bundles.importRuns} rounds, each importing every bundle once in a fresh Node process. The peer of a function that uses an SDK client is the same handler built with serverless-esbuild's defaults (CommonJS, not minified, the SDK's default entry points), loaded next to it in each round as Lambda loads each (ours by \`import()\`, the peer's CommonJS by \`require()\`), which of the two first alternating from round to round; the ratio is of the two medians. CPU: the process's CPU time over the same load (all threads; median), which other work on the machine delays but hardly adds to. For scale, \`import('node:https')\` alone, which every bundle with an SDK client pays, took ${results.bundles.nodeHttpsImportMs} ms (median) in the same rounds.`,
     '',
-    "| Function | Bundle | Cold import (median · fastest) | Peer: bundle, import (median) | Import / peer's | Largest packages |",
-    '|---|---|---|---|---|---|',
+    "| Function | Bundle | Cold import (median · fastest) | Peer: bundle, import (median · fastest) | Import / peer's | CPU: ours / peer's | Largest packages |",
+    '|---|---|---|---|---|---|---|',
     ...bundles.map(
       (fn) =>
-        `| ${fn.name} | ${kib(fn.bytes)} | ${fn.importMs} · ${fn.fastestImportMs} ms | ${fn.peer ? `${kib(fn.peer.bytes)}, ${fn.peer.importMs} ms` : '— (no SDK client)'} | ${fn.peer?.importRatio ?? '—'} | ${fn.largestPackages
+        `| ${fn.name} | ${kib(fn.bytes)} | ${fn.importMs} · ${fn.fastestImportMs} ms | ${fn.peer ? `${kib(fn.peer.bytes)}, ${fn.peer.importMs} · ${fn.peer.fastestImportMs} ms` : '— (no SDK client)'} | ${fn.peer?.importRatio ?? '—'} | ${fn.peer ? `${fn.importCpuMs} / ${fn.peer.importCpuMs} ms = ${fn.peer.cpuRatio}` : `${fn.importCpuMs} ms`} | ${fn.largestPackages
           .slice(0, 3)
           .map(({ name, bytes }) => `${name} ${kib(bytes)}`)
           .join(', ')} |`,

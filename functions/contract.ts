@@ -8,6 +8,7 @@ export { COMPLETION_DETAIL_TYPES } from './domain/completion-event.ts';
 export { completionDetailSchema } from './domain/completion-event-schema.ts';
 export { type DeprovisioningRequest, deprovisioningRequestSchema } from './domain/deprovisioning-request.ts';
 export type { HeldDevice } from './domain/device-leases.ts';
+export { executionStatusSchema } from './domain/execution-status.ts';
 export {
   coreDeviceOf,
   type ManifestProblem,
@@ -53,13 +54,12 @@ export {
   PROVISIONING,
   type RequestOptions,
 } from './domain/fleet-workflow.ts';
-export { MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES, REQUEST_ID_PATTERN } from './domain/limits.ts';
+export { EXCLUSIVE_PRINCIPAL_REASON, MAX_DEVICES_PER_REQUEST, MAX_REQUEST_BYTES, REQUEST_ID_PATTERN } from './domain/limits.ts';
 export { deviceConcurrency, quotasFromEnvironment } from './domain/pacing.ts';
-export { EXCLUSIVE_PRINCIPAL_REASON, type ProvisioningRequest, provisioningRequestSchema } from './domain/provisioning-request.ts';
+export { type ProvisioningRequest, provisioningRequestSchema } from './domain/provisioning-request.ts';
 export type { DeviceOutcome, RequestSummary, RollbackReport, Step } from './domain/records.ts';
 export { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, requestListSchema } from './domain/request-listing.ts';
 export {
-  executionStatusSchema,
   requestOutcomeSchema,
   requestProgressSchema,
   requestStatusSchema,

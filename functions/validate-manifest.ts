@@ -15,7 +15,6 @@ import {
   compareDeviceOrder,
   type DeviceOrder,
   deviceOrder,
-  FLEET_WORKFLOWS,
   type FleetAction,
   fleetBatchConcurrency,
   fleetRunKeys,
@@ -23,7 +22,7 @@ import {
   manifestProblemsReport,
   parseS3Uri,
 } from './domain/fleet-run.ts';
-import type { RequestOptions } from './domain/fleet-workflow.ts';
+import { FLEET_WORKFLOWS, type RequestOptions } from './domain/fleet-workflow.ts';
 import { quotasFromEnvironment } from './domain/pacing.ts';
 import { ExternalSort } from './lambda/external-sort.ts';
 import { taskHandler } from './lambda/middleware.ts';

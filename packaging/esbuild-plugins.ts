@@ -31,4 +31,19 @@ export const treeShakableSdkSchemas: Plugin = {
   },
 };
 
-export default [treeShakableSdkSchemas];
+/**
+ * The SDK loads its event-stream codec by a dynamic import, for an operation that streams events, which no function
+ * here calls. Bundled, it is compiled at every cold start and brings node:zlib along (20 KiB, ~3 ms); left as an
+ * import of the package, it costs nothing until reached. A function that calls such an operation must bundle it
+ * again. The S3 client also imports it statically: that import stays bundled.
+ */
+const EVENT_STREAMS = /^@smithy\/core\/event-streams$/;
+
+export const unbundledEventStreams: Plugin = {
+  name: 'unbundled-event-streams',
+  setup(build) {
+    build.onResolve({ filter: EVENT_STREAMS }, ({ path, kind }) => (kind === 'dynamic-import' ? { path, external: true } : undefined));
+  },
+};
+
+export default [treeShakableSdkSchemas, unbundledEventStreams];

@@ -2,8 +2,7 @@ import { pipeline } from 'node:stream';
 import { CsvError, type Options as CsvOptions, parse as parseCsvStream } from 'csv-parse';
 import { parse as parseCsv } from 'csv-parse/sync';
 import type { Device, FleetRequest, FleetWorkflow, RequestOptions } from './fleet-workflow.ts';
-import { MAX_REQUEST_BYTES } from './limits.ts';
-import { EXCLUSIVE_PRINCIPAL_REASON } from './provisioning-request.ts';
+import { EXCLUSIVE_PRINCIPAL_REASON, MAX_REQUEST_BYTES } from './limits.ts';
 import { isRecord, validate } from './validation.ts';
 
 export type ManifestFormat = 'csv' | 'json';

@@ -1,8 +1,9 @@
 import type * as z from 'zod/mini';
+import type { executionStatusSchema } from './execution-status.ts';
 import type { PlannedDevice } from './fleet-manifest.ts';
 import type { DoneStatus } from './fleet-workflow.ts';
 import type { DeviceOutcome, RequestSummary, Step } from './records.ts';
-import type { executionStatusSchema, requestOutcomeSchema, requestProgressSchema } from './request-status.ts';
+import type { requestOutcomeSchema, requestProgressSchema } from './request-status.ts';
 
 /** Steps of the CLI itself, beside the workflow's: the request could not be sent, or its execution gave no usable summary. */
 type ClientStep = 'submit' | 'status';

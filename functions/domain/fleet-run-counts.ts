@@ -1,4 +1,5 @@
-import { type BatchResult, FLEET_WORKFLOWS, type FleetAction } from './fleet-run.ts';
+import { DONE_STATUS_BY_ACTION } from './fleet-action.ts';
+import type { BatchResult, FleetAction } from './fleet-run.ts';
 import type { FleetTotals } from './fleet-run-schemas.ts';
 import { isRolledBack } from './summary.ts';
 
@@ -34,7 +35,7 @@ export function batchCounts(batch: Pick<CountedBatch, 'action' | 'devices'>, end
   if ('failure' in end) return { ...none, failed: batch.devices };
   if ('cancelled' in end.result) return { ...none, notStarted: batch.devices };
   const outcomes = end.result.summary?.devices ?? [];
-  const { doneStatus } = FLEET_WORKFLOWS[batch.action];
+  const doneStatus = DONE_STATUS_BY_ACTION[batch.action];
   const succeeded = outcomes.filter((outcome) => outcome.status === doneStatus).length;
   const notStarted = outcomes.filter((outcome) => outcome.status === 'NOT_STARTED').length;
   return { succeeded, failed: batch.devices - succeeded - notStarted, rolledBack: outcomes.filter(isRolledBack).length, notStarted };

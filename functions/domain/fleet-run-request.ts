@@ -1,5 +1,6 @@
+import { DONE_STATUS_BY_ACTION } from './fleet-action.ts';
 import { manifestFormatOf } from './fleet-manifest.ts';
-import { FLEET_RUN_ID_PATTERN, FLEET_WORKFLOWS, type FleetAction, parseS3Uri } from './fleet-run.ts';
+import { FLEET_RUN_ID_PATTERN, type FleetAction, parseS3Uri } from './fleet-run.ts';
 import { type FieldError, isRecord, type Validated } from './validation.ts';
 
 /** `POST /fleet-runs`: a manifest in the fleet bucket, what to do with it, and request-level fields over the manifest's. */
@@ -34,7 +35,7 @@ export function validateFleetRunRequest(body: unknown, fleetBucket: string): Val
       reason: `must be in the fleet bucket ${fleetBucket} (POST /fleet-uploads gives an upload URL there)`,
     });
   }
-  if (typeof action !== 'string' || !Object.hasOwn(FLEET_WORKFLOWS, action))
+  if (typeof action !== 'string' || !Object.hasOwn(DONE_STATUS_BY_ACTION, action))
     errors.push({ field: 'action', reason: 'must be provision or deprovision' });
   for (const name of SET_BY_THE_RUN)
     if (name in options) errors.push({ field: name, reason: 'is set by the fleet run and must not be given' });

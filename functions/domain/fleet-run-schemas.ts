@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
+import { executionStatusSchema } from './execution-status.ts';
 import { FLEET_RUN_ID_PATTERN } from './fleet-run.ts';
-import { executionStatusSchema } from './request-status.ts';
 
 /**
  * What `POST /fleet-runs`, `GET /fleet-runs[/{fleetRunId}]` and the Fleet Run Completed event carry. fleet-run.ts and

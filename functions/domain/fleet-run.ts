@@ -1,9 +1,10 @@
 import { messageFromCause } from './errors.ts';
+import { DONE_STATUS_BY_ACTION } from './fleet-action.ts';
 import { coreDeviceOf, type ManifestProblem, type PlannedDevice } from './fleet-manifest.ts';
 import { type FinalExecutionStatus, type FleetDeviceOutcome, failedOutcome, finishRequest, type OutcomeError } from './fleet-outcomes.ts';
 import { countFailure, type DeviceReportEntry } from './fleet-report.ts';
 import type { FleetAction, FleetOutcome, FleetTotals } from './fleet-run-schemas.ts';
-import { DEPROVISIONING, type FleetWorkflow, PROVISIONING, type RequestOptions } from './fleet-workflow.ts';
+import type { DoneStatus, RequestOptions } from './fleet-workflow.ts';
 import { MAX_DEVICES_PER_REQUEST } from './limits.ts';
 import { deviceConcurrency, type PacingQuotas } from './pacing.ts';
 import type { RequestSummary } from './records.ts';
@@ -17,8 +18,6 @@ export const FLEET_COMPLETION_DETAIL_TYPE = 'Fleet Run Completed';
 
 /** The error a run fails with when its manifest is invalid (its problems are in `<run>/problems.json`). */
 export const INVALID_MANIFEST = 'InvalidManifest';
-
-export const FLEET_WORKFLOWS: Record<FleetAction, FleetWorkflow> = { provision: PROVISIONING, deprovision: DEPROVISIONING };
 
 /**
  * A fleet run's id names its execution and, with `-<first item>`, the request of each batch: a request id has
@@ -48,14 +47,14 @@ export function deviceOrder(planned: PlannedDevice, options: RequestOptions): De
   return [coreDeviceOf(planned.device, options) ?? '', planned.index];
 }
 
-const coreDeviceCollator = new Intl.Collator();
-
 /**
  * The run's JSONL is ordered by core device, then manifest order: the batcher cuts consecutive lines, so a batch
- * mostly holds one core device and its association calls fill up (100 a call).
+ * mostly holds one core device and its association calls fill up (100 a call). Grouping needs no locale: code-unit
+ * order spares every fleet function an Intl.Collator (ICU's collation data) at import, and reads the same anywhere.
  */
 export function compareDeviceOrder([leftCore, leftIndex]: DeviceOrder, [rightCore, rightIndex]: DeviceOrder): number {
-  return coreDeviceCollator.compare(leftCore, rightCore) || leftIndex - rightIndex;
+  if (leftCore !== rightCore) return leftCore < rightCore ? -1 : 1;
+  return leftIndex - rightIndex;
 }
 
 /** The problems file of an invalid manifest, and the one-line error the run fails with. */
@@ -155,7 +154,7 @@ export type MapRunResult =
 export class FleetReportTally {
   readonly #fleetRunId: string;
   readonly #action: FleetAction;
-  readonly #workflow: FleetWorkflow;
+  readonly #doneStatus: DoneStatus;
   readonly #reported = new Set<number>();
   readonly #failures: Record<string, number> = {};
   #batches = { batches: 0, batchesFailed: 0, batchesNotStarted: 0 };
@@ -168,7 +167,7 @@ export class FleetReportTally {
   constructor(fleetRunId: string, action: FleetAction) {
     this.#fleetRunId = fleetRunId;
     this.#action = action;
-    this.#workflow = FLEET_WORKFLOWS[action];
+    this.#doneStatus = DONE_STATUS_BY_ACTION[action];
   }
 
   /** The lines of a batch's devices, except those an earlier result already reported. */
@@ -187,7 +186,7 @@ export class FleetReportTally {
       outcomes =
         'cancelled' in output
           ? sent.map(notStartedOutcome)
-          : finishRequest(requestId, output.status, output.summary, sent, this.#workflow.doneStatus).devices;
+          : finishRequest(requestId, output.status, output.summary, sent, this.#doneStatus).devices;
     } else if (result.kind === 'failed') {
       this.#batches.batchesFailed++;
       const error: OutcomeError = {
@@ -246,7 +245,7 @@ export class FleetReportTally {
 
   #entry(planned: PlannedDevice, requestId: string, outcome: FleetDeviceOutcome): DeviceReportEntry {
     this.#reported.add(planned.index);
-    if (outcome.status === this.#workflow.doneStatus) this.#succeeded++;
+    if (outcome.status === this.#doneStatus) this.#succeeded++;
     if (outcome.status === 'NOT_STARTED') this.#notStarted++;
     countFailure(this.#failures, outcome.error);
     const entry: DeviceReportEntry = {

@@ -1,5 +1,7 @@
 import type { $ZodType } from 'zod/v4/core';
 import { type DeprovisioningRequest, deprovisioningRequestSchema } from './deprovisioning-request.ts';
+import { DONE_STATUS_BY_ACTION } from './fleet-action.ts';
+import type { FleetAction } from './fleet-run-schemas.ts';
 import { type ProvisioningRequest, provisioningRequestSchema } from './provisioning-request.ts';
 import { isRecord } from './validation.ts';
 
@@ -34,7 +36,7 @@ export const PROVISIONING: FleetWorkflow = {
   name: 'provision',
   route: 'provisioning-requests',
   schema: provisioningRequestSchema,
-  doneStatus: 'PROVISIONED',
+  doneStatus: DONE_STATUS_BY_ACTION.provision,
   done: 'provisioned',
   requestIdPrefix: 'm',
   defaultReportPrefix: './iot-provision-report',
@@ -66,10 +68,12 @@ export const DEPROVISIONING: FleetWorkflow = {
   name: 'deprovision',
   route: 'deprovisioning-requests',
   schema: deprovisioningRequestSchema,
-  doneStatus: 'DEPROVISIONED',
+  doneStatus: DONE_STATUS_BY_ACTION.deprovision,
   done: 'deprovisioned',
   requestIdPrefix: 'd',
   defaultReportPrefix: './iot-deprovision-report',
   requestFields: (fields) => omit(fields, PROVISIONING_ONLY_REQUEST_FIELDS),
   requestDevice: (device) => omit(device, PROVISIONING_ONLY_DEVICE_FIELDS),
 };
+
+export const FLEET_WORKFLOWS: Record<FleetAction, FleetWorkflow> = { provision: PROVISIONING, deprovision: DEPROVISIONING };

@@ -6,6 +6,9 @@
  */
 export const MAX_DEVICES_PER_REQUEST = 200;
 
+/** Why two devices must not share a principal: AttachThingPrincipal refuses the second thing. */
+export const EXCLUSIVE_PRINCIPAL_REASON = 'with thingPrincipalType EXCLUSIVE_THING a certificate is attached to one thing only';
+
 /** AWS error messages have no documented bound; an outcome keeps this much of one. */
 export const MAX_ERROR_MESSAGE_CHARS = 120;
 

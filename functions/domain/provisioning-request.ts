@@ -3,6 +3,7 @@ import type { $RefinementCtx } from 'zod/v4/core';
 import { defaultTemplateName, shippedTemplateNames, shippedTemplates } from '../../templates/index.ts';
 import {
   CERTIFICATE_ARN_PATTERN,
+  EXCLUSIVE_PRINCIPAL_REASON,
   MAX_DEVICES_PER_REQUEST,
   MAX_PARAMETER_KEY_CHARS,
   MAX_PARAMETER_VALUE_CHARS,
@@ -111,9 +112,6 @@ const requestFields = z.strictObject({
 });
 
 type RequestFields = z.infer<typeof requestFields>;
-
-/** Why two devices must not share a principal: AttachThingPrincipal refuses the second thing. */
-export const EXCLUSIVE_PRINCIPAL_REASON = 'with thingPrincipalType EXCLUSIVE_THING a certificate is attached to one thing only';
 
 /**
  * Checks that need more than one field: duplicates, the template, each device's core and principal.

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { executionStatusSchema } from './request-status.ts';
+import { executionStatusSchema } from './execution-status.ts';
 
 /** ListExecutions pages hold at most 1,000; a page of 50 answers quickly and is what a console shows. */
 export const MAX_LIST_LIMIT = 1_000;

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { executionStatusSchema } from './execution-status.ts';
 
 /**
  * What a request ends with, and what `GET /<collection>/{requestId}` answers. records.ts infers its types
@@ -96,13 +97,6 @@ export const unsettledDevicesSchema = z
         "Set when the execution failed, timed out or was aborted without a summary (nothing in the state machine caught it, so no rollback followed): every device of the request, from the execution's input.",
     }),
   );
-
-export const executionStatusSchema = z.enum(['RUNNING', 'SUCCEEDED', 'FAILED', 'TIMED_OUT', 'ABORTED', 'PENDING_REDRIVE']).check(
-  z.meta({
-    description:
-      'The state of the Step Functions execution, not of the devices: an execution that ran to its end is SUCCEEDED even when every device failed (see outcome). RUNNING and PENDING_REDRIVE have not ended yet.',
-  }),
-);
 
 export const requestOutcomeSchema = z.enum(['IN_PROGRESS', 'SUCCEEDED', 'PARTIAL', 'FAILED', 'CANCELLED', 'UNKNOWN']).check(
   z.meta({

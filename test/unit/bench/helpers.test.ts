@@ -92,7 +92,7 @@ describe('bundle helpers', () => {
 
   it('loads the plugins module named by custom.esbuild.plugins, relative to the service', async () => {
     const { plugins } = await esbuildOptionsOf({ plugins: './packaging/esbuild-plugins.ts' }, ROOT);
-    expect(plugins?.map(({ name }) => name)).toEqual(['tree-shakable-sdk-schemas']);
+    expect(plugins?.map(({ name }) => name)).toEqual(['tree-shakable-sdk-schemas', 'unbundled-event-streams']);
   });
 
   it('sums output bytes per package', () => {
@@ -171,18 +171,20 @@ describe('report', () => {
             bytes: 500 * 1024,
             importMs: 40,
             fastestImportMs: 35,
+            importCpuMs: 30,
             largestPackages: [{ name: 'zod', bytes: 1024 }],
-            peer: { bytes: 1600 * 1024, importMs: 100, importRatio: 0.4 },
+            peer: { bytes: 1600 * 1024, importMs: 100, fastestImportMs: 90, importCpuMs: 75, importRatio: 0.4, cpuRatio: 0.4 },
           },
           {
             name: 'registerThing',
             bytes: 200 * 1024,
             importMs: 30,
             fastestImportMs: 28,
+            importCpuMs: 25,
             largestPackages: [],
-            peer: { bytes: 1500 * 1024, importMs: 40, importRatio: 0.75 },
+            peer: { bytes: 1500 * 1024, importMs: 40, fastestImportMs: 36, importCpuMs: 50, importRatio: 0.75, cpuRatio: 0.5 },
           },
-          { name: 'planAssociations', bytes: 40 * 1024, importMs: 9, fastestImportMs: 8, largestPackages: [] },
+          { name: 'planAssociations', bytes: 40 * 1024, importMs: 9, fastestImportMs: 8, importCpuMs: 7, largestPackages: [] },
         ],
       },
       scaling: [1000, 10_000].map((devices) => ({ devices, seconds: devices / 300, devicesPerSecond: 300, peakRssMB: 300, lost: 0 })),
@@ -199,8 +201,9 @@ describe('report', () => {
     expect(markdown).toMatch(/fleetMemory: 100,000 devices.*\| 1100 MiB .*\| \*\*no\*\* \|/);
     expect(markdown).toMatch(/fleetMemory: peak at 100,000 \/ at 10,000 devices \| 1\.83 \| ≤ 1\.3 \| \*\*no\*\* \|/);
     expect(markdown).toMatch(/cold import \/ its peer's.*highest: registerThing.*\| 0\.75 \(30 \/ 40 ms\) \| ≤ 0\.6 each \| \*\*no\*\* \|/);
-    expect(markdown).toContain('| startProvisioning | 500 KiB | 40 · 35 ms | 1600 KiB, 100 ms | 0.4 | zod 1 KiB |');
-    expect(markdown).toContain('| planAssociations | 40 KiB | 9 · 8 ms | — (no SDK client) | — |  |');
+    expect(markdown).toContain('| startProvisioning | 500 KiB | 40 · 35 ms | 1600 KiB, 100 · 90 ms | 0.4 | 30 / 75 ms = 0.4 | zod 1 KiB |');
+    expect(markdown).toMatch(/the same in CPU time \(highest: registerThing\) \| 0\.5 \(25 \/ 50 ms\) \|/);
+    expect(markdown).toContain('| planAssociations | 40 KiB | 9 · 8 ms | — (no SDK client) | — | 7 ms |  |');
     expect(markdown).toContain("`import('node:https')` alone, which every bundle with an SDK client pays, took 9 ms");
     expect(markdown).toContain('| 10000 |');
   });

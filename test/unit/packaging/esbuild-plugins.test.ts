@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { build, type Plugin } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inlineComputedKeys, treeShakableSdkSchemas } from '../../../packaging/esbuild-plugins.ts';
+import { inlineComputedKeys, treeShakableSdkSchemas, unbundledEventStreams } from '../../../packaging/esbuild-plugins.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CLIENTS = ['client-iot', 'client-greengrassv2', 'client-sfn'];
@@ -79,5 +79,24 @@ describe('the tree-shakable-sdk-schemas plugin', () => {
     expect(withPlugin).not.toContain(unusedOperationPath);
     // When this fails, the SDK ships literal keys (smithy-lang/smithy-typescript#1889) and the plugin can go.
     expect(withoutPlugin).toContain(unusedOperationPath);
+  });
+});
+
+describe('the unbundled-event-streams plugin', () => {
+  const EVENT_STREAM_MARSHALLER = 'EventStreamMarshaller';
+
+  it("leaves the SDK's dynamic import of the event-stream codec to run time, and node:zlib with it", async () => {
+    const entry = "export const load = () => import('@smithy/core/event-streams');";
+    const withPlugin = await bundle(entry, [unbundledEventStreams]);
+    const withoutPlugin = await bundle(entry, []);
+    expect(withPlugin).toContain('import("@smithy/core/event-streams")');
+    expect(withPlugin).not.toContain(EVENT_STREAM_MARSHALLER);
+    expect(withPlugin).not.toContain('node:zlib');
+    expect(withoutPlugin).toContain(EVENT_STREAM_MARSHALLER);
+  });
+
+  it('still bundles a static import of it (the S3 client has one)', async () => {
+    const entry = "export { EventStreamMarshaller } from '@smithy/core/event-streams';";
+    expect(await bundle(entry, [unbundledEventStreams])).toContain(EVENT_STREAM_MARSHALLER);
   });
 });

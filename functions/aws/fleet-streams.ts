@@ -12,7 +12,6 @@ import { s3 } from './clients/s3.ts';
 
 /**
  * An object's bytes as they arrive, for the fleet run's steps that read a manifest or result files of any size.
- * Apart from fleet-objects.ts so that those steps bundle neither its presigner nor its whole-object reads.
  */
 export async function readObjectStream(bucket: string, key: string): Promise<AsyncIterable<Uint8Array>> {
   const object = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));

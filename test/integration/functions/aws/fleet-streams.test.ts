@@ -130,4 +130,11 @@ describe('reading an object', () => {
     expect(await collect(readObjectArrayItems(bucket, 'spaced.json'))).toEqual([{ a: 1 }, { b: [2] }]);
     expect(await collect(readObjectArrayItems(bucket, 'none.json'))).toEqual([]);
   });
+
+  it('fails on an array cut short rather than answering the items before the cut as all', async () => {
+    const { readObjectArrayItems } = await import('../../../../functions/aws/json-array-stream.ts');
+    await put('truncated.json', '[{"a":1},{"b":');
+
+    await expect(collect(readObjectArrayItems(bucket, 'truncated.json'))).rejects.toThrow('not all the data was received');
+  });
 });

@@ -57,6 +57,14 @@ describe('starting an execution once', () => {
     expect(describedArns()).toEqual(Array(4).fill(executionArn('raced')));
   });
 
+  it('lets an error of StartExecution other than an existing execution through, and looks for none', async () => {
+    const throttled = sfnError('ThrottlingException', 400);
+    sfn.on(StartExecutionCommand).rejects(throttled);
+
+    await expect(startExecutionOnce(STATE_MACHINE_ARN, 'r', {}, 'digest')).rejects.toBe(throttled);
+    expect(describedArns()).toEqual([]);
+  });
+
   it('lets any other error of DescribeExecution through at once', async () => {
     raced();
     const denied = sfnError('AccessDeniedException', 400);

@@ -83,13 +83,21 @@ async function describeExistingExecution(executionArn: string): Promise<Describe
   }
 }
 
-function digestOf(serializedInput: string | undefined): unknown {
+/** The execution's input, parsed; undefined when there is none or it is not JSON. */
+function parsedInput(serializedInput: string | undefined): unknown {
+  let input: unknown;
   try {
-    return (JSON.parse(serializedInput ?? '{}') as { requestDigest?: unknown }).requestDigest;
-    // Stryker disable next-line BlockStatement: equivalent: a catch without its return answers undefined all the same
+    // Stryker disable next-line StringLiteral: equivalent: no input and an input that fails to parse are both undefined
+    input = JSON.parse(serializedInput ?? 'null');
   } catch {
-    return undefined;
+    // Not JSON: no input to read.
   }
+  return input;
+}
+
+function digestOf(serializedInput: string | undefined): unknown {
+  const input = parsedInput(serializedInput);
+  return isRecord(input) ? input.requestDigest : undefined;
 }
 
 /** One page of a state machine's executions, newest first (as ListExecutions answers them). */
@@ -195,13 +203,7 @@ async function progressOf(execution: DescribeExecutionCommandOutput, deviceMap: 
 }
 
 function requestedDevices(serializedInput: string | undefined): number {
-  let input: unknown;
-  try {
-    // Stryker disable next-line StringLiteral: equivalent: no input, parsed or failing to parse, names no device
-    input = JSON.parse(serializedInput ?? 'null');
-  } catch {
-    return 0;
-  }
+  const input = parsedInput(serializedInput);
   return isRecord(input) && Array.isArray(input.devices) ? input.devices.length : 0;
 }
 

@@ -74,7 +74,7 @@ describe('starting an execution once', () => {
     expect(describedArns()).toEqual([executionArn('raced')]);
   });
 
-  it('answers the existing execution of the same digest as started, and one of another digest as a conflict', async () => {
+  it('answers the existing execution of the same digest as started, and one of another digest or of none as a conflict', async () => {
     raced();
     const startDate = new Date('2026-01-02T03:04:05Z');
     sfn.on(DescribeExecutionCommand).resolves({ executionArn: executionArn('raced'), input: '{"requestDigest":"mine"}', startDate });
@@ -88,6 +88,13 @@ describe('starting an execution once', () => {
       kind: 'conflict',
       executionArn: executionArn('raced'),
     });
+    for (const input of [undefined, 'null']) {
+      sfn.on(DescribeExecutionCommand).resolves({ executionArn: executionArn('raced'), ...(input !== undefined && { input }), startDate });
+      expect(await startExecutionOnce(STATE_MACHINE_ARN, 'raced', {}, 'mine')).toEqual({
+        kind: 'conflict',
+        executionArn: executionArn('raced'),
+      });
+    }
   });
 });
 

@@ -75,11 +75,12 @@ describe('ExternalSort', () => {
   });
 
   it('spills runs larger than a write buffer whole', async () => {
-    await using sort = new ExternalSort<number>((left, right) => left - right, 50_000);
+    // Runs of 200 KB, past a write stream's buffer (64 KiB): the spill waits for it to drain.
+    await using sort = new ExternalSort<number>((left, right) => left - right, 200_000);
     const line = (index: number) => `${index}:${'x'.repeat(1_000)}`;
-    for (let index = 99; index >= 0; index--) await sort.add(index, line(index));
+    for (let index = 299; index >= 0; index--) await sort.add(index, line(index));
     const sorted = [];
     for await (const { line: sortedLine } of sort.sorted()) sorted.push(sortedLine);
-    expect(sorted).toEqual(Array.from({ length: 100 }, (_, index) => line(index)));
+    expect(sorted).toEqual(Array.from({ length: 300 }, (_, index) => line(index)));
   });
 });

@@ -49,8 +49,11 @@ describe('starting an execution once', () => {
   it('asks after the execution a concurrent duplicate started four times, then says it is not shown yet', async () => {
     raced();
     sfn.on(DescribeExecutionCommand).rejects(notShown());
+    // Loaded afresh, so that the waits the module sets when it loads are this test's to count.
+    vi.resetModules();
+    const fresh = await import('../../../../functions/aws/executions.ts');
 
-    await expect(startExecutionOnce(STATE_MACHINE_ARN, 'raced', {}, 'digest')).rejects.toMatchObject({
+    await expect(fresh.startExecutionOnce(STATE_MACHINE_ARN, 'raced', {}, 'digest')).rejects.toMatchObject({
       name: 'ExecutionNotYetVisible',
       message: `execution ${executionArn('raced')} exists but Step Functions does not show it yet`,
     });

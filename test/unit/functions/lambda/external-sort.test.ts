@@ -74,6 +74,19 @@ describe('ExternalSort', () => {
     expect(await sortRuns()).toEqual(before);
   });
 
+  it('keeps 100 KB of lines in memory under its default run size', async () => {
+    const before = await sortRuns();
+    // Loaded afresh, so that the default run size the module sets when it loads is this test's to check.
+    vi.resetModules();
+    const fresh = await import('../../../../functions/lambda/external-sort.ts');
+    await using sort = new fresh.ExternalSort<number>((left, right) => left - right);
+    for (let index = 999; index >= 0; index--) await sort.add(index, 'x'.repeat(100));
+    let count = 0;
+    for await (const _ of sort.sorted()) count += 1;
+    expect(count).toBe(1_000);
+    expect(await sortRuns()).toEqual(before);
+  });
+
   it('spills runs larger than a write buffer whole', async () => {
     // Runs of 200 KB, past a write stream's buffer (64 KiB): the spill waits for it to drain.
     await using sort = new ExternalSort<number>((left, right) => left - right, 200_000);

@@ -83,12 +83,21 @@ async function describeExistingExecution(executionArn: string): Promise<Describe
   }
 }
 
-function digestOf(serializedInput: string | undefined): unknown {
+/** The execution's input, parsed; undefined when there is none or it is not JSON. */
+function parsedInput(serializedInput: string | undefined): unknown {
+  let input: unknown;
   try {
-    return (JSON.parse(serializedInput ?? '{}') as { requestDigest?: unknown }).requestDigest;
+    // Stryker disable next-line StringLiteral: equivalent: no input and an input that fails to parse are both undefined
+    input = JSON.parse(serializedInput ?? 'null');
   } catch {
-    return undefined;
+    // Not JSON: no input to read.
   }
+  return input;
+}
+
+function digestOf(serializedInput: string | undefined): unknown {
+  const input = parsedInput(serializedInput);
+  return isRecord(input) ? input.requestDigest : undefined;
 }
 
 /** One page of a state machine's executions, newest first (as ListExecutions answers them). */
@@ -162,8 +171,6 @@ export async function describeRequest(
   };
 }
 
-const FINISHED_ITERATION_EVENTS = new Set(['MapIterationSucceeded', 'MapIterationFailed', 'MapIterationAborted']);
-
 /**
  * Counts the device Map's finished iterations in the execution's history, a page of 1,000 events at a time
  * without their data: about 18 events a device, so a 200-device request takes up to 4 calls. GetExecutionHistory
@@ -178,8 +185,9 @@ async function progressOf(execution: DescribeExecutionCommandOutput, deviceMap: 
       const page = await sfn.send(
         new GetExecutionHistoryCommand({ executionArn: execution.executionArn, maxResults: 1000, includeExecutionData: false, nextToken }),
       );
+      // Stryker disable next-line ArrayDeclaration: equivalent: an element that is no event carries no finished iteration
       for (const event of page.events ?? []) {
-        if (!FINISHED_ITERATION_EVENTS.has(event.type ?? '')) continue;
+        // Only the event of a finished iteration (succeeded, failed or aborted) carries one of these.
         const details =
           event.mapIterationSucceededEventDetails ?? event.mapIterationFailedEventDetails ?? event.mapIterationAbortedEventDetails;
         if (details?.name === deviceMap) finished += 1;
@@ -195,16 +203,13 @@ async function progressOf(execution: DescribeExecutionCommandOutput, deviceMap: 
 }
 
 function requestedDevices(serializedInput: string | undefined): number {
-  try {
-    const input: unknown = JSON.parse(serializedInput ?? 'null');
-    return isRecord(input) && Array.isArray(input.devices) ? input.devices.length : 0;
-  } catch {
-    return 0;
-  }
+  const input = parsedInput(serializedInput);
+  return isRecord(input) && Array.isArray(input.devices) ? input.devices.length : 0;
 }
 
+/** Only a SUCCEEDED execution has output (its summary), and one that succeeded has no unsettled devices. */
 function withUnsettledDevices(execution: DescribeExecutionCommandOutput): Pick<RequestStatusView, 'unsettled'> {
-  const unsettled = execution.output === undefined ? unsettledDevicesOf(execution.status ?? 'RUNNING', execution.input) : undefined;
+  const unsettled = unsettledDevicesOf(execution.status ?? 'RUNNING', execution.input);
   return unsettled ? { unsettled } : {};
 }
 

@@ -51,9 +51,12 @@ describe('taking device leases', () => {
   it('leases free devices to the request, for as long as TTL waits, and again to the same request', async () => {
     const first = claim('r1', ['sensor-1', 'sensor-2'], 'deprovision');
     const before = Math.floor(Date.now() / 1000);
+    // Loaded afresh, so that the condition and clock the module sets when it loads are this test's to check.
+    vi.resetModules();
+    const fresh = await import('../../../../functions/aws/device-leases.ts');
 
-    expect(await acquireLeases(dynamodb, first, running)).toEqual([]);
-    expect(await acquireLeases(dynamodb, first, running)).toEqual([]);
+    expect(await fresh.acquireLeases(dynamodb, first, running)).toEqual([]);
+    expect(await fresh.acquireLeases(dynamodb, first, running)).toEqual([]);
     const after = Math.floor(Date.now() / 1000);
 
     const written = await lease('sensor-2');
@@ -138,6 +141,32 @@ describe('taking device leases', () => {
     expect(await lease('device-100')).toBeUndefined();
   });
 
+  it('answers a device whose item names no lease as held by an unnamed provisioning request', async () => {
+    await dynamodb.send(new PutItemCommand({ TableName: table(), Item: { thingName: { S: 'sensor-1' } } }));
+    const asked: unknown[] = [];
+
+    const held = await acquireLeases(dynamodb, claim('r1', ['sensor-1']), async (holder) => {
+      asked.push(holder);
+      return { status: 'RUNNING' };
+    });
+
+    expect(held).toEqual([{ thingName: 'sensor-1', heldBy: { workflow: 'provision', requestId: '' } }]);
+    expect(asked).toEqual([{ workflow: 'provision', requestId: '' }]);
+  });
+
+  it('names the missing table setting before it writes anything', async () => {
+    const name = process.env.DEVICE_LEASES_TABLE;
+    delete process.env.DEVICE_LEASES_TABLE;
+    try {
+      await expect(acquireLeases(dynamodb, claim('r1', ['sensor-1']), running)).rejects.toThrow(
+        'DEVICE_LEASES_TABLE is not set: the function is misconfigured',
+      );
+    } finally {
+      process.env.DEVICE_LEASES_TABLE = name;
+    }
+    expect(await lease('sensor-1')).toBeUndefined();
+  });
+
   it('throws a failed write under its own name rather than answering the devices free or held', async () => {
     cloud.cloud.admin.configureFaults({ serverError: { TransactWriteItems: 1 } });
 
@@ -156,6 +185,15 @@ describe('releasing device leases', () => {
     expect(await lease('device-0')).toBeUndefined();
     expect(await lease('device-149')).toBeUndefined();
     expect(await lease('other-1')).toMatchObject({ requestId: 'r2' });
+  });
+
+  it('ends once no device of the release is still the owner’s', async () => {
+    await acquireLeases(dynamodb, claim('r2', ['other-1', 'other-2']), running);
+
+    await releaseLeases(dynamodb, claim('r1', []).owner, ['other-1', 'other-2']);
+
+    expect(await lease('other-1')).toMatchObject({ requestId: 'r2' });
+    expect(await lease('other-2')).toMatchObject({ requestId: 'r2' });
   });
 
   it('throws a failed release under its own name', async () => {

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type ServerResponse as HttpResponse, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { LOCAL_ACCOUNT_ID, listenError, localCloudUrl } from './config.ts';
 import { createFaultInjector, type FaultSettings, FaultSettingsError, type FaultSettingsPatch, type OperationCounters } from './faults.ts';
 import { createDynamoDbService, createTable, type TableDefinition } from './services/dynamodb/index.ts';
@@ -302,7 +304,9 @@ function send(res: HttpResponse, requestId: string, response: ServiceResponse): 
   const headers: Record<string, string> = { ...response.headers };
   if (!Object.keys(headers).some((name) => name.toLowerCase() === 'x-amzn-requestid')) headers['x-amzn-RequestId'] = requestId;
   res.writeHead(response.status, headers);
-  res.end(response.body ?? '');
+  // A stream that fails midway has sent its headers: the connection is cut, so the caller sees a short body.
+  if (response.body instanceof Readable) pipeline(response.body, res).catch(() => undefined);
+  else res.end(response.body ?? '');
 }
 
 function safeDecodePath(rawPath: string): string {

@@ -270,10 +270,20 @@ export interface StateSnapshot {
   buckets: BucketSnapshot[];
 }
 
-/** Object bytes, apart from their metadata; ids are never reused, so a record names its bytes for as long as it exists. */
+/**
+ * Object bytes, apart from their metadata, kept in chunks so that no object is read or copied whole: a GET sends
+ * them as they are read and CompleteMultipartUpload joins its parts inside the database. Ids are never reused, so a
+ * record names its bytes for as long as it exists.
+ */
 export interface BlobStore {
   put(data: Uint8Array): string;
-  get(id: string): Buffer;
+  /**
+   * The bytes from `start` up to `end` (exclusive; the blob's end when absent), a chunk at a time, each read from
+   * the database when it is asked for. It ends early, with fewer bytes, when the blob is deleted meanwhile.
+   */
+  read(id: string, start?: number, end?: number): Generator<Buffer>;
+  /** A new blob of the bytes of `ids`, one after another, copied inside the database. */
+  join(ids: readonly string[]): string;
   delete(id: string): void;
 }
 
@@ -300,8 +310,16 @@ const SCHEMA = `
     value TEXT NOT NULL,
     PRIMARY KEY (collection, scope, key)
   ) WITHOUT ROWID;
-  CREATE TABLE IF NOT EXISTS blobs (id TEXT PRIMARY KEY, data BLOB NOT NULL);
+  CREATE TABLE IF NOT EXISTS blob_chunks (
+    id TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (id, start)
+  );
 `;
+
+/** Bytes a blob chunk holds at most (a joined blob keeps its sources' chunks, the last of each shorter). */
+const BLOB_CHUNK_BYTES = 1024 * 1024;
 
 /** Rows read at a time when iterating: bounded memory, and writes between two reads are seen. */
 const CHUNK = 256;
@@ -457,23 +475,58 @@ export function openStateStore(path?: string): StateStore {
   };
   return {
     state,
-    blobs: {
-      put(data) {
-        const id = randomUUID();
-        database.run('INSERT INTO blobs (id, data) VALUES (?, ?)', id, data);
-        return id;
-      },
-      get(id) {
-        const row = database.get<{ data: Uint8Array }>('SELECT data FROM blobs WHERE id = ?', id);
-        if (!row) throw new Error(`The local cloud has no bytes for blob ${id}`);
-        return Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength);
-      },
-      delete: (id) => void database.run('DELETE FROM blobs WHERE id = ?', id),
-    },
+    blobs: sqliteBlobs(database),
     commit: () => database.commit(),
-    reset: () => database.exec('DELETE FROM entries; DELETE FROM blobs;'),
+    reset: () => database.exec('DELETE FROM entries; DELETE FROM blob_chunks;'),
     snapshot: () => toSnapshot(state),
     close: () => database.close(),
+  };
+}
+
+function sqliteBlobs(database: SqliteDatabase): BlobStore {
+  type Chunk = { start: number; data: Uint8Array };
+  const chunkAt = (id: string, offset: number) =>
+    database.get<Chunk>('SELECT start, data FROM blob_chunks WHERE id = ? AND start <= ? ORDER BY start DESC LIMIT 1', id, offset);
+  const chunkAfter = (id: string, start: number) =>
+    database.get<Chunk>('SELECT start, data FROM blob_chunks WHERE id = ? AND start > ? ORDER BY start LIMIT 1', id, start);
+  return {
+    put(data) {
+      const id = randomUUID();
+      // An empty blob still has its one (empty) chunk.
+      for (let start = 0; start === 0 || start < data.length; start += BLOB_CHUNK_BYTES) {
+        database.run(
+          'INSERT INTO blob_chunks (id, start, data) VALUES (?, ?, ?)',
+          id,
+          start,
+          data.subarray(start, start + BLOB_CHUNK_BYTES),
+        );
+      }
+      return id;
+    },
+    *read(id, start = 0, end = Number.POSITIVE_INFINITY) {
+      for (let chunk = chunkAt(id, start); chunk !== undefined && chunk.start < end; chunk = chunkAfter(id, chunk.start)) {
+        const bytes = Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength);
+        yield bytes.subarray(Math.max(0, start - chunk.start), Math.max(0, end - chunk.start));
+      }
+    },
+    join(ids) {
+      const id = randomUUID();
+      let offset = 0;
+      for (const source of ids) {
+        // Empty chunks left out: one would start where the next source does.
+        database.run(
+          'INSERT INTO blob_chunks (id, start, data) SELECT ?, start + ?, data FROM blob_chunks WHERE id = ? AND length(data) > 0',
+          id,
+          offset,
+          source,
+        );
+        offset =
+          database.get<{ end: number }>('SELECT coalesce(max(start + length(data)), 0) AS end FROM blob_chunks WHERE id = ?', id)?.end ?? 0;
+      }
+      if (offset === 0) database.run("INSERT INTO blob_chunks (id, start, data) VALUES (?, 0, x'')", id);
+      return id;
+    },
+    delete: (id) => void database.run('DELETE FROM blob_chunks WHERE id = ?', id),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 
 /** A request as the local cloud's HTTP server hands it to an emulated service. */
 export interface ServiceRequest {
@@ -22,8 +23,8 @@ export interface ServiceRequest {
 export interface ServiceResponse {
   status: number;
   headers?: Record<string, string>;
-  /** Bytes for binary payloads (S3 objects). */
-  body?: string | Uint8Array;
+  /** Bytes for binary payloads; a stream for S3 objects, sent as they are read. */
+  body?: string | Uint8Array | Readable;
 }
 
 /** An operation the service recognised in a request, not yet executed. */

@@ -43,7 +43,7 @@ export function noContent(headers: Record<string, string> = {}): ServiceResponse
   return { status: 204, headers };
 }
 
-export function md5Hex(...chunks: Uint8Array[]): string {
+export function md5Hex(chunks: Iterable<Uint8Array>): string {
   const hash = createHash('md5');
   for (const chunk of chunks) hash.update(chunk);
   return hash.digest('hex');

@@ -40,15 +40,15 @@ export function parseAlgorithm(value: string | undefined): S3ChecksumAlgorithm |
 }
 
 /** The raw digest of `chunks` taken as one byte sequence. */
-export async function digest(algorithm: S3ChecksumAlgorithm, chunks: readonly Uint8Array[]): Promise<Buffer> {
+export async function digest(algorithm: S3ChecksumAlgorithm, chunks: Iterable<Uint8Array>): Promise<Buffer> {
   const hash = hashes[algorithm]();
   for (const chunk of chunks) hash.update(chunk);
   return Buffer.from(await hash.digest());
 }
 
-/** The base64 checksum S3 sends in `x-amz-checksum-*`. */
-export async function checksumOf(algorithm: S3ChecksumAlgorithm, data: Uint8Array): Promise<string> {
-  return (await digest(algorithm, [data])).toString('base64');
+/** The base64 checksum S3 sends in `x-amz-checksum-*`, of bytes given whole or in chunks. */
+export async function checksumOf(algorithm: S3ChecksumAlgorithm, data: Uint8Array | Iterable<Uint8Array>): Promise<string> {
+  return (await digest(algorithm, data instanceof Uint8Array ? [data] : data)).toString('base64');
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  type BucketRecord,
   type Collection,
   partKey,
   type S3Checksum,
@@ -105,7 +106,7 @@ export async function uploadPart(service: S3Service, call: S3Call): Promise<Serv
     partNumber,
     blobId: context.store.blobs.put(payload.data),
     size: payload.data.length,
-    etag: `"${md5Hex(payload.data)}"`,
+    etag: `"${md5Hex([payload.data])}"`,
     lastModified: context.clock.now(),
     ...(checksum !== undefined && { checksum }),
   };
@@ -165,7 +166,11 @@ function listedParts(upload: Stored<S3UploadRecord>, uploaded: Collection<S3Part
   return parts;
 }
 
-async function uploadChecksum(upload: Stored<S3UploadRecord>, parts: readonly Stored<S3PartRecord>[], data: Buffer): Promise<S3Checksum> {
+async function uploadChecksum(
+  upload: Stored<S3UploadRecord>,
+  parts: readonly Stored<S3PartRecord>[],
+  data: Iterable<Uint8Array>,
+): Promise<S3Checksum> {
   const { checksumAlgorithm: algorithm } = upload;
   if (!algorithm) return fullObjectChecksum(data);
   if (upload.checksumType === 'FULL_OBJECT') return { algorithm, value: await checksumOf(algorithm, data), type: 'FULL_OBJECT' };
@@ -187,16 +192,25 @@ export async function completeMultipartUpload(service: S3Service, call: S3Call):
   const payload = await readPayload(call.headers, call.request.body);
   const listed = currentUpload();
   const parts = listedParts(listed, store.state.parts.in(listed.uploadId), payload.data);
-  const data = Buffer.concat(parts.map((part) => store.blobs.get(part.blobId)));
-  const checksum = await uploadChecksum(currentUpload(), parts, data);
-  const bucket = requireBucket(context, call.bucket);
-  const upload = currentUpload();
+  // The parts joined in the database, in the turn they were listed in: the object is never held whole.
+  const blobId = store.blobs.join(parts.map((part) => part.blobId));
+  let checksum: S3Checksum;
+  let bucket: Stored<BucketRecord>;
+  let upload: Stored<S3UploadRecord>;
+  try {
+    checksum = await uploadChecksum(listed, parts, store.blobs.read(blobId));
+    bucket = requireBucket(context, call.bucket);
+    upload = currentUpload();
+  } catch (error) {
+    store.blobs.delete(blobId);
+    throw error;
+  }
   const object: S3ObjectRecord = {
     key: call.key,
-    blobId: store.blobs.put(data),
-    size: data.length,
+    blobId,
+    size: parts.reduce((size, part) => size + part.size, 0),
     // S3's multipart ETag: the MD5 of the parts' binary MD5s, then `-<parts>`.
-    etag: `"${md5Hex(...parts.map((part) => Buffer.from(unquote(part.etag), 'hex')))}-${parts.length}"`,
+    etag: `"${md5Hex(parts.map((part) => Buffer.from(unquote(part.etag), 'hex')))}-${parts.length}"`,
     lastModified: context.clock.now(),
     headers: upload.headers,
     checksum,

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { S3Checksum, S3ObjectRecord, Stored } from '../../store.ts';
+import { Readable } from 'node:stream';
+import type { BucketRecord, S3Checksum, S3ObjectRecord, Stored } from '../../store.ts';
 import { headerValue } from '../../wire/http-bindings.ts';
 import { parseXml } from '../../wire/rest-xml.ts';
 import type { ServiceResponse } from '../../wire/service.ts';
@@ -47,7 +48,10 @@ export function storedHeaders(headers: IncomingHttpHeaders): Record<string, stri
 }
 
 /** S3 gives every new object a checksum: the one the request supplied, else a CRC-64/NVME of its own. */
-export async function fullObjectChecksum(data: Uint8Array, supplied?: Pick<S3Checksum, 'algorithm' | 'value'>): Promise<S3Checksum> {
+export async function fullObjectChecksum(
+  data: Uint8Array | Iterable<Uint8Array>,
+  supplied?: Pick<S3Checksum, 'algorithm' | 'value'>,
+): Promise<S3Checksum> {
   return supplied
     ? { ...supplied, type: 'FULL_OBJECT' }
     : { algorithm: 'CRC64NVME', value: await checksumOf('CRC64NVME', data), type: 'FULL_OBJECT' };
@@ -69,7 +73,7 @@ export async function putObject(service: S3Service, call: S3Call): Promise<Servi
     key: call.key,
     blobId: context.store.blobs.put(payload.data),
     size: payload.data.length,
-    etag: `"${md5Hex(payload.data)}"`,
+    etag: `"${md5Hex([payload.data])}"`,
     lastModified: context.clock.now(),
     headers: storedHeaders(call.headers),
     checksum,
@@ -130,8 +134,26 @@ export function getObject(service: S3Service, call: S3Call, { withBody }: { with
   if (range) headers['content-range'] = `bytes ${start}-${end}/${object.size}`;
   const status = range ? 206 : 200;
   if (!withBody) return { status, headers };
-  const data = service.context.store.blobs.get(object.blobId);
-  return { status, headers, body: range ? data.subarray(start, end + 1) : data };
+  return { status, headers, body: objectBytes(service, object.blobId, start, end + 1) };
+}
+
+/**
+ * The bytes from `start` to `end` (exclusive) as they are read from the store, so that a large object is never
+ * held whole; an object deleted while it is sent breaks the response off, as its length can no longer be kept.
+ */
+function objectBytes(service: S3Service, blobId: string, start: number, end: number): Readable {
+  const { blobs } = service.context.store;
+  return Readable.from(
+    (function* () {
+      let sent = 0;
+      for (const chunk of blobs.read(blobId, start, end)) {
+        sent += chunk.length;
+        yield chunk;
+      }
+      if (sent < end - start) throw new Error(`The object's bytes were deleted while they were sent (${sent} of ${end - start})`);
+    })(),
+    { objectMode: false },
+  );
 }
 
 /** `x-amz-copy-source`: `bucket/key` or `/bucket/key`, percent-encoded. */
@@ -160,15 +182,24 @@ export async function copyObject(service: S3Service, call: S3Call): Promise<Serv
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
     );
   }
-  const data = context.store.blobs.get(sourceObject.blobId);
-  // A composite checksum names the source's parts; the copy is one part, so S3 checksums it anew.
-  const checksum = sourceObject.checksum?.type === 'FULL_OBJECT' ? sourceObject.checksum : await fullObjectChecksum(data);
-  const bucket = requireBucket(context, call.bucket);
+  const { blobs } = context.store;
+  // Copied now, in the database: the source may be replaced or deleted while the checksum is made.
+  const blobId = blobs.join([sourceObject.blobId]);
+  let checksum: S3Checksum;
+  let bucket: Stored<BucketRecord>;
+  try {
+    // A composite checksum names the source's parts; the copy is one part, so S3 checksums it anew.
+    checksum = sourceObject.checksum?.type === 'FULL_OBJECT' ? sourceObject.checksum : await fullObjectChecksum(blobs.read(blobId));
+    bucket = requireBucket(context, call.bucket);
+  } catch (error) {
+    blobs.delete(blobId);
+    throw error;
+  }
   const object: S3ObjectRecord = {
     key: call.key,
-    blobId: context.store.blobs.put(data),
-    size: data.length,
-    etag: `"${md5Hex(data)}"`,
+    blobId,
+    size: sourceObject.size,
+    etag: `"${md5Hex(blobs.read(blobId))}"`,
     lastModified: context.clock.now(),
     headers: replace ? storedHeaders(call.headers) : { ...sourceObject.headers },
     checksum,

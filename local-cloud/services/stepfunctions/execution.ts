@@ -243,7 +243,7 @@ function distributedMapHandler(map: DistributedMap, scope: ExecutionScope): Loca
             scope.runtime.registerMapRun(started, childMachineArn);
           },
           async runChild(name, childInput) {
-            const child = scope.startChild({ stateMachineArn: childMachineArn, name, input: JSON.stringify(childInput), mapRunArn });
+            const child = scope.startChild({ stateMachineArn: childMachineArn, name, input: childInput, mapRunArn });
             await child.completion;
             return { executionArn: child.arn, status: child.status as ChildStatus };
           },

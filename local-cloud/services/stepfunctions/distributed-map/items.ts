@@ -30,7 +30,8 @@ export interface ObjectSummary {
 export interface ObjectStore {
   get(bucket: string, key: string): Promise<Buffer>;
   list(bucket: string, prefix: string): Promise<ObjectSummary[]>;
-  put(bucket: string, key: string, body: string): Promise<void>;
+  /** Writes the object from its text in pieces, so that a large one (a ResultWriter's file) need not be held whole. */
+  put(bucket: string, key: string, body: Iterable<string>): Promise<void>;
 }
 
 const DELIMITERS = { COMMA: ',', PIPE: '|', SEMICOLON: ';', SPACE: ' ', TAB: '\t' } as const;
@@ -116,30 +117,50 @@ export interface ItemBatcherSpec {
 const MAX_BATCH_BYTES = 256 * 1024;
 
 /**
+ * A child execution's input as a Map Run keeps it until the child starts: its JSON text, a fraction of the memory
+ * its items take as values, and how many items it holds.
+ */
+export interface ChildInput {
+  json: string;
+  items: number;
+}
+
+/** Each item its own child's input, as a Map without an ItemBatcher runs them. */
+export function itemInputs(items: Iterable<unknown>): ChildInput[] {
+  return Array.from(items, (item) => ({ json: JSON.stringify(item) ?? 'null', items: 1 }));
+}
+
+/**
  * Items in batches of at most MaxItemsPerBatch and at most MaxInputBytesPerBatch (the byte cap wins);
  * each child gets `{"Items": [...]}`, with `"BatchInput"` when the batcher has one. An item that alone
  * is over the byte cap cannot be batched: States.ItemReaderFailed names it.
  */
-export function batchItems(items: readonly unknown[], spec: ItemBatcherSpec): unknown[] {
+export function batchItems(items: Iterable<unknown>, spec: ItemBatcherSpec): ChildInput[] {
   const maxItems = spec.MaxItemsPerBatch ?? Number.POSITIVE_INFINITY;
   const maxBytes = Math.min(spec.MaxInputBytesPerBatch ?? MAX_BATCH_BYTES, MAX_BATCH_BYTES);
-  const envelope = (batch: unknown[]) => ({ ...(spec.BatchInput !== undefined && { BatchInput: spec.BatchInput }), Items: batch });
-  const emptyBytes = Buffer.byteLength(JSON.stringify(envelope([])));
-  const batches: unknown[] = [];
-  let current: unknown[] = [];
+  // The envelope's text split where the items go: a batch's text is what JSON.stringify makes of it.
+  const empty = JSON.stringify({ ...(spec.BatchInput !== undefined && { BatchInput: spec.BatchInput }), Items: [] });
+  const [opening, closing] = [empty.slice(0, -2), empty.slice(-2)];
+  const emptyBytes = Buffer.byteLength(empty);
+  const batches: ChildInput[] = [];
+  let current: string[] = [];
   let currentBytes = emptyBytes;
-  items.forEach((item, index) => {
-    const itemBytes = Buffer.byteLength(JSON.stringify(item)) + (current.length > 0 ? 1 : 0);
+  const close = () => batches.push({ json: `${opening}${current.join(',')}${closing}`, items: current.length });
+  let index = 0;
+  for (const item of items) {
+    const json = JSON.stringify(item) ?? 'null';
+    const itemBytes = Buffer.byteLength(json);
     if (emptyBytes + itemBytes > maxBytes) throw readerFailed(`item ${index} alone is over the batch's ${maxBytes} bytes`);
-    if (current.length >= maxItems || currentBytes + itemBytes > maxBytes) {
-      batches.push(envelope(current));
+    if (current.length >= maxItems || currentBytes + itemBytes + (current.length > 0 ? 1 : 0) > maxBytes) {
+      close();
       current = [];
       currentBytes = emptyBytes;
     }
-    currentBytes += Buffer.byteLength(JSON.stringify(item)) + (current.length > 0 ? 1 : 0);
-    current.push(item);
-  });
-  if (current.length > 0) batches.push(envelope(current));
+    currentBytes += itemBytes + (current.length > 0 ? 1 : 0);
+    current.push(json);
+    index += 1;
+  }
+  if (current.length > 0) close();
   return batches;
 }
 

@@ -1,5 +1,14 @@
 import pLimit from 'p-limit';
-import { batchItems, exceedsTolerance, type ItemBatcherSpec, type ItemReaderSpec, type ObjectStore, readItems } from './items.ts';
+import {
+  batchItems,
+  type ChildInput,
+  exceedsTolerance,
+  type ItemBatcherSpec,
+  type ItemReaderSpec,
+  itemInputs,
+  type ObjectStore,
+  readItems,
+} from './items.ts';
 import { resolveTemplate, selectPath } from './payload-template.ts';
 import { StatesError } from './states-error.ts';
 
@@ -69,8 +78,11 @@ export interface MapRunRecord {
 
 export interface MapRunDependencies {
   objects: ObjectStore;
-  /** Starts one child execution of the ItemProcessor and resolves when it has closed; never rejects for the child's own failure. */
-  runChild(name: string, input: unknown): Promise<ChildRun>;
+  /**
+   * Starts one child execution of the ItemProcessor with its input (JSON text) and resolves when it has closed;
+   * never rejects for the child's own failure.
+   */
+  runChild(name: string, input: string): Promise<ChildRun>;
   /**
    * A closed child's outcome, read when the results are written rather than kept from its end: a run's memory
    * does not grow with the inputs and outputs of its children (the execution store has them).
@@ -113,7 +125,7 @@ export async function runMapRun(
   dependencies: MapRunDependencies,
 ): Promise<unknown> {
   const { input, context } = run;
-  const selected = await selectedItems(state, input, context, dependencies.objects);
+  const selected = selectedItems(state, input, context, await itemsOf(state, input, context, dependencies.objects));
   const batcher = state.ItemBatcher && {
     MaxItemsPerBatch: numberFrom(
       state.ItemBatcher.MaxItemsPerBatch,
@@ -131,7 +143,10 @@ export async function runMapRun(
     ),
     ...(state.ItemBatcher.BatchInput !== undefined && { BatchInput: resolveTemplate(state.ItemBatcher.BatchInput, input, context) }),
   };
-  const childInputs = batcher ? batchItems(selected, batcher) : selected;
+  // The items are kept as their children's input texts only: the values are not held for the length of the run.
+  const childInputs: (ChildInput | undefined)[] = batcher ? batchItems(selected, batcher) : itemInputs(selected);
+  const itemsIn = childInputs.map((childInput) => childInput?.items ?? 0);
+  const itemTotal = itemsIn.reduce((total, items) => total + items, 0);
   const maxConcurrency = numberFrom(state.MaxConcurrency, state.MaxConcurrencyPath, input, context, 0);
   const tolerated = {
     ...((state.ToleratedFailureCount !== undefined || state.ToleratedFailureCountPath !== undefined) && {
@@ -150,12 +165,11 @@ export async function runMapRun(
     maxConcurrency,
     toleratedFailurePercentage: tolerated.percentage ?? 0,
     toleratedFailureCount: tolerated.count ?? 0,
-    itemCounts: { ...emptyCounts(), pending: selected.length, total: selected.length },
+    itemCounts: { ...emptyCounts(), pending: itemTotal, total: itemTotal },
     executionCounts: { ...emptyCounts(), pending: childInputs.length, total: childInputs.length },
   };
   dependencies.started(record);
 
-  const itemsIn = (childInput: unknown) => (batcher ? (childInput as { Items: unknown[] }).Items.length : 1);
   const move = (
     counts: keyof Pick<MapRunRecord, 'itemCounts' | 'executionCounts'>,
     from: keyof RunCounts,
@@ -170,17 +184,20 @@ export async function runMapRun(
   let stopped = false;
   const limit = pLimit(maxConcurrency > 0 ? maxConcurrency : 10_000);
   await Promise.all(
-    childInputs.map((childInput, index) =>
+    itemsIn.map((items, index) =>
       limit(async () => {
         if (stopped) return;
         move('executionCounts', 'pending', 'running', 1);
-        move('itemCounts', 'pending', 'running', itemsIn(childInput));
+        move('itemCounts', 'pending', 'running', items);
+        // A started child's input is the execution store's to keep; only those never started are written as PENDING.
+        const childInput = childInputs[index]!.json;
+        childInputs[index] = undefined;
         const outcome = await dependencies.runChild(childName(run.mapRunArn, index), childInput);
         outcomes[index] = outcome;
         move('executionCounts', 'running', STATUS_COUNTER[outcome.status], 1);
-        move('itemCounts', 'running', STATUS_COUNTER[outcome.status], itemsIn(childInput));
-        if (outcome.status !== 'SUCCEEDED') failures += itemsIn(childInput);
-        if (exceedsTolerance(failures, selected.length, tolerated)) stopped = true;
+        move('itemCounts', 'running', STATUS_COUNTER[outcome.status], items);
+        if (outcome.status !== 'SUCCEEDED') failures += items;
+        if (exceedsTolerance(failures, itemTotal, tolerated)) stopped = true;
       }),
     ),
   );
@@ -193,7 +210,7 @@ export async function runMapRun(
     record.status = 'FAILED';
     throw new StatesError(
       'States.ExceedToleratedFailureThreshold',
-      `The Map Run failed: ${failures} of ${selected.length} items failed, more than tolerated`,
+      `The Map Run failed: ${failures} of ${itemTotal} items failed, more than tolerated`,
     );
   }
   record.status = 'SUCCEEDED';
@@ -203,12 +220,11 @@ export async function runMapRun(
   );
 }
 
-/** The items after ItemSelector; the items as read are not kept past it, for the length of the run. */
-async function selectedItems(state: DistributedMapState, input: unknown, context: unknown, objects: ObjectStore): Promise<unknown[]> {
-  const items = await itemsOf(state, input, context, objects);
-  return state.ItemSelector
-    ? items.map((item, index) => resolveTemplate(state.ItemSelector, input, mapContext(context, item, index)))
-    : items;
+/** The items after ItemSelector, each selected as it is taken. */
+function* selectedItems(state: DistributedMapState, input: unknown, context: unknown, items: unknown[]): Generator<unknown> {
+  for (const [index, item] of items.entries()) {
+    yield state.ItemSelector ? resolveTemplate(state.ItemSelector, input, mapContext(context, item, index)) : item;
+  }
 }
 
 async function itemsOf(state: DistributedMapState, input: unknown, context: unknown, objects: ObjectStore): Promise<unknown[]> {
@@ -252,7 +268,7 @@ async function writeResults(
   parameters: NonNullable<NonNullable<DistributedMapState['ResultWriter']>['Parameters']>,
   run: { input: unknown; context: unknown; mapRunArn: string },
   outcomes: readonly (ChildRun | undefined)[],
-  childInputs: readonly unknown[],
+  childInputs: readonly (ChildInput | undefined)[],
   { objects, childOutcome }: Pick<MapRunDependencies, 'objects' | 'childOutcome'>,
   record: MapRunRecord,
 ): Promise<unknown> {
@@ -263,32 +279,26 @@ async function writeResults(
   const mapRunId = run.mapRunArn.slice(run.mapRunArn.lastIndexOf(':') + 1);
   const folder = `${prefix ? `${prefix.replace(/\/$/, '')}/` : ''}${mapRunId}`;
   const closed = outcomes.filter((outcome): outcome is ChildRun => outcome !== undefined);
-  // Entry by entry, each child's outcome read and serialised in turn: only the file's text is held at once.
-  const entries = (children: ChildRun[]) => children.map((child) => JSON.stringify(resultEntry(childOutcome(child.executionArn))));
+  // Entry by entry, each child's outcome read and serialised as the upload takes it: no file is held whole.
+  const entries = (children: ChildRun[]) => children.map((child) => () => JSON.stringify(resultEntry(childOutcome(child.executionArn))));
   const files = {
-    SUCCEEDED: () => entries(closed.filter((outcome) => outcome.status === 'SUCCEEDED')),
-    FAILED: () => entries(closed.filter((outcome) => outcome.status !== 'SUCCEEDED')),
-    PENDING: () =>
-      childInputs.flatMap((input, index) =>
-        outcomes[index] ? [] : [JSON.stringify({ Input: JSON.stringify(input), InputDetails: { Included: true } })],
-      ),
+    SUCCEEDED: entries(closed.filter((outcome) => outcome.status === 'SUCCEEDED')),
+    FAILED: entries(closed.filter((outcome) => outcome.status !== 'SUCCEEDED')),
+    PENDING: childInputs.flatMap((input) => (input ? [() => JSON.stringify({ Input: input.json, InputDetails: { Included: true } })] : [])),
   };
   const resultFiles: Record<string, { Key: string; Size: number }[]> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
   try {
-    for (const [kind, entriesOf] of Object.entries(files)) {
-      const written = entriesOf();
-      if (written.length === 0) continue;
-      const body = `[${written.join(',')}]`;
+    for (const [kind, serialised] of Object.entries(files)) {
+      if (serialised.length === 0) continue;
       const key = `${folder}/${kind}_0.json`;
-      await objects.put(bucket, key, body);
-      resultFiles[kind]?.push({ Key: key, Size: Buffer.byteLength(body) });
+      const body = jsonArray(serialised);
+      await objects.put(bucket, key, body.text);
+      resultFiles[kind]?.push({ Key: key, Size: body.bytes() });
     }
     const manifestKey = `${folder}/manifest.json`;
-    await objects.put(
-      bucket,
-      manifestKey,
+    await objects.put(bucket, manifestKey, [
       JSON.stringify({ DestinationBucket: bucket, MapRunArn: run.mapRunArn, ResultFiles: resultFiles }),
-    );
+    ]);
     record.executionCounts.resultsWritten = closed.length;
     record.itemCounts.resultsWritten =
       record.itemCounts.succeeded + record.itemCounts.failed + record.itemCounts.timedOut + record.itemCounts.aborted;
@@ -299,6 +309,19 @@ async function writeResults(
       `Writing the results to s3://${bucket}/${folder} failed: ${(error as Error).message}`,
     );
   }
+}
+
+/** The text of a JSON array of the entries, made as it is read, and its length in bytes once it has been. */
+function jsonArray(entries: readonly (() => string)[]): { text: Iterable<string>; bytes(): number } {
+  let bytes = 0;
+  function* text() {
+    for (const [index, entry] of entries.entries()) {
+      const piece = `${index === 0 ? '[' : ','}${entry()}${index === entries.length - 1 ? ']' : ''}`;
+      bytes += Buffer.byteLength(piece);
+      yield piece;
+    }
+  }
+  return { text: text(), bytes: () => bytes };
 }
 
 /** One entry of a SUCCEEDED_n.json or FAILED_n.json file, in the fields AWS writes. */

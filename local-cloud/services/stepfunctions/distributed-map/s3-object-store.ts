@@ -1,4 +1,6 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 import type { ObjectStore, ObjectSummary } from './items.ts';
 
 /**
@@ -40,7 +42,12 @@ export function s3ObjectStore(options: { endpoint: () => string; region: string 
       return objects;
     },
     async put(bucket, key, body) {
-      await s3().send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
+      // One PutObject when it fits in a part, else a multipart upload of 5 MiB parts: never the whole text at once.
+      await new Upload({
+        client: s3(),
+        params: { Bucket: bucket, Key: key, Body: Readable.from(body), ContentType: 'application/json' },
+        queueSize: 1,
+      }).done();
     },
     close() {
       client?.destroy();

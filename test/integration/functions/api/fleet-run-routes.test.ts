@@ -167,6 +167,76 @@ describe('fleet-run routes', () => {
     expect(badKey.body.errors.map((error: { field: string }) => error.field)).toEqual(['fleetRunId']);
   });
 
+  it('POST refuses a body that is not JSON with 400 and one declared as another type with 415, naming why; GET and cancel refuse a path without a fleetRunId; the list names a malformed parameter', async () => {
+    const { lambdaContext } = await import('../../../support/task-fixtures.ts');
+    const call = async (name: string, event: object) => {
+      const { handler } = await import(`../../../../functions/${name}.ts`);
+      const answer = (await handler({ headers: { Host: 'api.test' }, pathParameters: null, ...event } as never, lambdaContext(30_000))) as {
+        statusCode: number;
+        body: string;
+      };
+      return { statusCode: answer.statusCode, body: JSON.parse(answer.body) };
+    };
+    const notJson = await call('start-fleet-run', { httpMethod: 'POST', path: '/fleet-runs', body: '{' });
+    expect(notJson).toMatchObject({
+      statusCode: 400,
+      body: { errors: [{ field: '(body)', reason: expect.stringMatching(/^is not valid JSON: /) }] },
+    });
+    const manifest = `s3://${fleet.bucket}/staged/never.csv`;
+    expect(
+      await call('start-fleet-run', {
+        httpMethod: 'POST',
+        path: '/fleet-runs',
+        headers: { Host: 'api.test', 'Content-Type': 'text/csv' },
+        body: JSON.stringify({ fleetRunId: 'typed-run', manifest }),
+      }),
+    ).toMatchObject({ statusCode: 415, body: { errors: [{ field: 'headers.Content-Type' }] } });
+    expect(await fleet.get('typed-run')).toMatchObject({ statusCode: 404 });
+    expect(
+      await call('start-fleet-run', {
+        httpMethod: 'POST',
+        path: '/fleet-runs',
+        headers: { Host: 'api.test', 'Idempotency-Key': 'bad key!' },
+        body: JSON.stringify({ manifest }),
+      }),
+    ).toEqual({
+      statusCode: 400,
+      body: expect.objectContaining({
+        errors: [{ field: 'headers.Idempotency-Key', reason: 'must be 1-80 characters of a-z, A-Z, 0-9, underscore or hyphen' }],
+      }),
+    });
+
+    const reason = 'must be 1-72 characters of a-z, A-Z, 0-9, underscore or hyphen';
+    for (const [name, path] of [
+      ['get-fleet-run', '/fleet-runs/'],
+      ['cancel-fleet-run', '/fleet-runs//cancel'],
+    ] as const) {
+      expect(await call(name, { path })).toEqual({
+        statusCode: 400,
+        body: expect.objectContaining({ errors: [{ field: 'path.fleetRunId', reason }] }),
+      });
+    }
+    expect(await fleet.list({ limit: '0' })).toMatchObject({
+      statusCode: 400,
+      body: { errors: [{ field: 'query.limit', reason: 'must be a whole number from 1 to 1000' }] },
+    });
+  });
+
+  it('POST, GET, the list and cancel answer 429 to retry while Step Functions throttles, and POST starts nothing', async () => {
+    const manifest = await csvManifest('staged/throttled.csv', 'throttled', 1);
+    const throttled = { statusCode: 429, body: { message: expect.stringContaining('retry the same request') } };
+    cloud.cloud.admin.configureFaults({ throttle: { StartExecution: 1, DescribeExecution: 1, ListExecutions: 1 } });
+    try {
+      expect(await fleet.post({ fleetRunId: 'throttled-run', manifest })).toEqual(throttled);
+      expect(await fleet.get('throttled-run')).toEqual(throttled);
+      expect(await fleet.list()).toEqual(throttled);
+      expect(await fleet.cancel('throttled-run')).toEqual(throttled);
+    } finally {
+      cloud.cloud.admin.configureFaults({ throttle: {} });
+    }
+    expect(await fleet.get('throttled-run')).toMatchObject({ statusCode: 404 });
+  });
+
   it('a cancel while the run runs answers 202 with its batch requests it cancelled, leaving alone requests named otherwise or started before the run; GET says cancelled until the run ends', async () => {
     const manifest = await csvManifest('staged/slow.csv', 'slow', 6);
     const bystander = async (requestId: string) => {
@@ -240,6 +310,17 @@ describe('fleet-run routes', () => {
       await expect(fleetRunStatus(fleetRunId)).rejects.toThrow(
         /:no-(digest|action) has no action or requestDigest in its input: it is not a fleet run this service started$/,
       );
+    }
+  });
+
+  it('fails as misconfigured without the fleet state machine in its environment', async () => {
+    const { listFleetRuns } = await import('../../../../functions/api/fleet-runs.ts');
+    const arn = process.env.PROVISION_FLEET_STATE_MACHINE_ARN;
+    delete process.env.PROVISION_FLEET_STATE_MACHINE_ARN;
+    try {
+      expect(() => listFleetRuns({})).toThrow('PROVISION_FLEET_STATE_MACHINE_ARN is not set: the function is misconfigured');
+    } finally {
+      process.env.PROVISION_FLEET_STATE_MACHINE_ARN = arn;
     }
   });
 

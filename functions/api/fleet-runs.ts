@@ -3,7 +3,7 @@ import { DescribeMapRunCommand, type DescribeMapRunCommandOutput, ListMapRunsCom
 import { dynamodb } from '../aws/clients/dynamodb.ts';
 import { sfn } from '../aws/clients/sfn.ts';
 import { isCancelled, writeCancelMarker } from '../aws/device-leases.ts';
-import { type ExecutionPage, findExecution, listExecutionsPage, type StartOutcome, startExecutionOnce } from '../aws/executions.ts';
+import { type ExecutionPage, findExecution, type StartOutcome, startExecutionOnce } from '../aws/executions.ts';
 import { fleetBucket } from '../aws/fleet-bucket.ts';
 import { readFleetRunCounts } from '../aws/fleet-run-counts.ts';
 import { presignedGetUrl } from '../aws/presigned-urls.ts';
@@ -13,10 +13,10 @@ import type { FleetRunStatus } from '../domain/fleet-run-schemas.ts';
 import { fleetRunProgress } from '../domain/fleet-run-status.ts';
 import { requestDigest } from '../domain/request-digest.ts';
 import { resolveRequestId } from '../domain/request-id.ts';
-import { DEFAULT_LIST_LIMIT, type ListQuery } from '../domain/request-listing.ts';
+import type { ListQuery } from '../domain/request-listing.ts';
 import type { FieldError } from '../domain/validation.ts';
 import { logger } from '../lambda/powertools.ts';
-import { type CancelOutcome, cancelRequest, requestKinds, stateMachineArn } from './requests.ts';
+import { type CancelOutcome, cancelRequest, executionsPage, requestKinds, stateMachineArn } from './requests.ts';
 
 function fleetStateMachineArn(): string {
   const arn = process.env.PROVISION_FLEET_STATE_MACHINE_ARN;
@@ -97,13 +97,9 @@ async function reportUrls(report: FleetReportLocation['report']): Promise<NonNul
   return { json, csv, expiresAt };
 }
 
-/** A page of fleet runs, newest first; `limit` defaults to DEFAULT_LIST_LIMIT. */
+/** A page of fleet runs, newest first. */
 export function listFleetRuns(query: ListQuery): Promise<ExecutionPage> {
-  return listExecutionsPage(fleetStateMachineArn(), {
-    limit: query.limit === undefined ? DEFAULT_LIST_LIMIT : Number(query.limit),
-    ...(query.status && { status: query.status }),
-    ...(query.nextToken && { nextToken: query.nextToken }),
-  });
+  return executionsPage(fleetStateMachineArn(), query);
 }
 
 export type FleetCancelOutcome =

@@ -177,13 +177,18 @@ async function releaseQuietly(owner: string, thingNames: readonly string[]): Pro
   });
 }
 
-/** A page of the kind's requests, newest first; `limit` defaults to DEFAULT_LIST_LIMIT. */
-export function listOf(kind: RequestKind<$ZodType>, query: ListQuery): Promise<ExecutionPage> {
-  return listExecutionsPage(stateMachineArn(kind), {
+/** A page of a state machine's executions as a list query asks for them, newest first; `limit` defaults to DEFAULT_LIST_LIMIT. */
+export function executionsPage(stateMachineArn: string, query: ListQuery): Promise<ExecutionPage> {
+  return listExecutionsPage(stateMachineArn, {
     limit: query.limit === undefined ? DEFAULT_LIST_LIMIT : Number(query.limit),
     ...(query.status && { status: query.status }),
     ...(query.nextToken && { nextToken: query.nextToken }),
   });
+}
+
+/** A page of the kind's requests, newest first. */
+export function listOf(kind: RequestKind<$ZodType>, query: ListQuery): Promise<ExecutionPage> {
+  return executionsPage(stateMachineArn(kind), query);
 }
 
 export function statusOf(kind: RequestKind<$ZodType>, requestId: string): Promise<RequestStatusView | undefined> {

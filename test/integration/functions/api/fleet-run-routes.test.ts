@@ -324,11 +324,27 @@ describe('fleet-run routes', () => {
     }
   });
 
-  it('POST /fleet-uploads: no body takes the defaults, a bad field or body is 400', async () => {
-    expect(await fleet.createUpload()).toMatchObject({
+  it('POST /fleet-uploads: no body takes the defaults, a URL that uploads the manifest for 15 minutes; a bad field or body is 400', async () => {
+    const before = Date.now();
+    const created = await fleet.createUpload();
+    expect(created).toMatchObject({
       statusCode: 201,
-      body: { method: 'PUT', manifest: expect.stringMatching(/\/manifest\.csv$/) },
+      body: {
+        method: 'PUT',
+        headers: { 'Content-Type': 'text/csv' },
+        manifest: expect.stringMatching(new RegExp(`^s3://${fleet.bucket}/uploads/[0-9a-f-]{36}/manifest\\.csv$`)),
+      },
     });
+    const expiresAt = Date.parse(created.body.expiresAt);
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 15 * 60_000 - 1_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 15 * 60_000);
+    const key = (created.body.manifest as string).slice(`s3://${fleet.bucket}/`.length);
+    const url = new URL(created.body.uploadUrl);
+    expect(url.pathname).toBe(`/${fleet.bucket}/${key}`);
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('900');
+    const uploaded = await fetch(url, { method: 'PUT', headers: created.body.headers, body: 'thingName,principal\n' });
+    expect(uploaded.status).toBe(200);
+    expect(await fleet.readText(key)).toBe('thingName,principal\n');
     expect(await fleet.createUpload('  ')).toMatchObject({
       statusCode: 201,
       body: { manifest: expect.stringMatching(/\/manifest\.csv$/) },

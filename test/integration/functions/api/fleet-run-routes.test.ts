@@ -237,7 +237,7 @@ describe('fleet-run routes', () => {
     expect(await fleet.get('throttled-run')).toMatchObject({ statusCode: 404 });
   });
 
-  it('a cancel while the run runs answers 202 with its batch requests it cancelled, leaving alone requests named otherwise or started before the run; GET says cancelled until the run ends', async () => {
+  it('a cancel while the run runs answers 202 with the requests it cancelled as its batches (named as its batches are, started after it), leaving alone requests named otherwise or started before the run; GET says cancelled until the run ends', async () => {
     const manifest = await csvManifest('staged/slow.csv', 'slow', 6);
     const bystander = async (requestId: string) => {
       const submitted = await cloud.submit('provision', {
@@ -259,17 +259,21 @@ describe('fleet-run routes', () => {
     const accepted = await fleet.post({ fleetRunId: 'slow-run', manifest });
     // Named almost like a batch: not digits after the run's id and a hyphen.
     const after = [await bystander('slow-run-1x'), await bystander('slow-run-x1'), await bystander('elsewhere7')];
+    // Named as a batch of the run is named, and started after it: cancelled as one of its batches.
+    const namedAsBatch = await bystander('slow-run-12');
     const batch = `${cloud.stateMachineArn('provision').replace(':stateMachine:', ':execution:')}:slow-run-0`;
     await untilHistory(cloud.sfn, batch, (events) => events.some((event) => event.type === 'MapIterationSucceeded'));
-    expect(await fleet.cancel('slow-run')).toEqual({
+    const cancelled = await fleet.cancel('slow-run');
+    expect(cancelled).toEqual({
       statusCode: 202,
       body: {
         fleetRunId: 'slow-run',
         executionArn: accepted.body.executionArn,
         statusUrl: 'https://api.test/fleet-runs/slow-run',
-        batchesCancelled: ['slow-run-0'],
+        batchesCancelled: expect.any(Array),
       },
     });
+    expect([...cancelled.body.batchesCancelled].sort()).toEqual(['slow-run-0', 'slow-run-12']);
     expect(await fleet.get('slow-run')).toMatchObject({ statusCode: 200, body: { executionStatus: 'RUNNING', cancelled: true } });
     const { output } = await fleet.waitForEnd(accepted.body.executionArn);
     expect(output).toMatchObject({ outcome: 'CANCELLED' });
@@ -277,8 +281,8 @@ describe('fleet-run routes', () => {
     const ended = await fleet.get('slow-run');
     expect(ended.body).toMatchObject({ executionStatus: 'SUCCEEDED', outcome: 'CANCELLED' });
     expect(ended.body.cancelled).toBeUndefined();
-    for (const executionArn of [...before, ...after]) await cloud.completion(executionArn);
-    // A cancel marker for the run and its batch, none for the others.
+    for (const executionArn of [...before, ...after, namedAsBatch]) await cloud.completion(executionArn);
+    // A cancel marker for the run and its batches, none for the others.
     const leases = cloud.cloud.admin.state().tables?.find((table) => table.tableName.endsWith('device-leases'))?.items ?? [];
     const markers = leases
       .map((item) => String((item as { thingName?: { S?: string } }).thingName?.S))
@@ -286,6 +290,7 @@ describe('fleet-run routes', () => {
     expect(markers.sort()).toEqual([
       expect.stringMatching(/^cancel#fleet\/slow-run\//),
       expect.stringMatching(/^cancel#provision\/slow-run-0\//),
+      expect.stringMatching(/^cancel#provision\/slow-run-12\//),
     ]);
   });
 

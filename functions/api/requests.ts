@@ -26,7 +26,7 @@ import { provisioningRequestSchema } from '../domain/provisioning-request.ts';
 import { requestDigest } from '../domain/request-digest.ts';
 import { resolveRequestId } from '../domain/request-id.ts';
 import { DEFAULT_LIST_LIMIT, type ListQuery } from '../domain/request-listing.ts';
-import { type FieldError, validate } from '../domain/validation.ts';
+import { type FieldError, isRecord, validate } from '../domain/validation.ts';
 import { logger } from '../lambda/powertools.ts';
 
 /** What differs between provisioning and deprovisioning requests: their schema, machine and input. */
@@ -115,7 +115,7 @@ export async function prepareRequest<Schema extends $ZodType>(
   const request = validate(kind.schema, body);
   // Stryker disable next-line StringLiteral: equivalent: an invalid request is refused whatever id a default names from its digest
   const digest = request.ok ? requestDigest(kind.intentOf(request.value)) : '';
-  const bodyRequestId = typeof body === 'object' && body !== null ? (body as { requestId?: unknown }).requestId : undefined;
+  const bodyRequestId = isRecord(body) ? body.requestId : undefined;
   const requestId = resolveRequestId(bodyRequestId, options.idempotencyKey, () => options.defaultRequestId?.(digest) ?? randomUUID());
   if (!requestId.ok || !request.ok) {
     return { kind: 'invalid', errors: [...(requestId.ok ? [] : requestId.errors), ...(request.ok ? [] : request.errors)] };

@@ -3,7 +3,7 @@ import { FLEET_RUN_ID_PATTERN } from '../domain/fleet-run.ts';
 import type { FleetRunListItem } from '../domain/fleet-run-schemas.ts';
 import { cancelFleetRun, fleetRunStatus, listFleetRuns, submitFleetRun } from './fleet-runs.ts';
 import { createFleetUpload } from './fleet-uploads.ts';
-import { badRequest, header, jsonBodyOf, jsonResponse, statusUrl } from './http.ts';
+import { badRequest, header, jsonBodyOf, jsonResponse, pathParameter, statusUrl } from './http.ts';
 import { cancelledStatusUrl, listPage, retryLater } from './request-routes.ts';
 
 const INVALID_PATH_FLEET_RUN_ID = [{ field: 'path.fleetRunId', reason: 'must be 1-72 characters of a-z, A-Z, 0-9, underscore or hyphen' }];
@@ -34,7 +34,7 @@ export async function postFleetRun(event: APIGatewayProxyEvent): Promise<APIGate
 
 /** `GET /fleet-runs/{fleetRunId}`: the run's status, its counts so far and, once it has ended, its report or its error. */
 export async function getFleetRun(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-  const fleetRunId = event.pathParameters?.fleetRunId ?? '';
+  const fleetRunId = pathParameter(event, 'fleetRunId');
   if (!FLEET_RUN_ID_PATTERN.test(fleetRunId)) return badRequest(INVALID_PATH_FLEET_RUN_ID);
   const status = await fleetRunStatus(fleetRunId).catch(retryLater);
   if (status && 'statusCode' in status) return status;
@@ -54,7 +54,7 @@ export async function getFleetRuns(event: APIGatewayProxyEvent): Promise<APIGate
  * roll back; GET shows the outcome), the same again for a repeated cancel; 409 once the run has ended; 404 for no such run.
  */
 export async function postFleetRunCancel(event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-  const fleetRunId = event.pathParameters?.fleetRunId ?? '';
+  const fleetRunId = pathParameter(event, 'fleetRunId');
   if (!FLEET_RUN_ID_PATTERN.test(fleetRunId)) return badRequest(INVALID_PATH_FLEET_RUN_ID);
   const outcome = await cancelFleetRun(fleetRunId).catch(retryLater);
   if ('statusCode' in outcome) return outcome;

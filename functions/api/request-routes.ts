@@ -6,15 +6,14 @@ import { isThrottlingError, isTransientError, isUnnamedTransientFailure, Transie
 import { REQUEST_ID_PATTERN } from '../domain/limits.ts';
 import { type ListQuery, listQuerySchema, type RequestListItem } from '../domain/request-listing.ts';
 import { validate } from '../domain/validation.ts';
-import { badRequest, header, jsonBodyOf, jsonResponse, statusUrl } from './http.ts';
+import { badRequest, header, jsonBodyOf, jsonResponse, pathParameter, statusUrl } from './http.ts';
 import { cancelRequest, listOf, type RequestKind, statusOf, submitRequest } from './requests.ts';
 
 /** `POST /<collection>`: 202 with where to follow the request, 400/413/415 for bad input, 409 for a reused key or devices another running request holds. */
 export async function postRequest(kind: RequestKind<$ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
   const body = jsonBodyOf(event);
   if (!body.ok) return body.response;
-  const idempotencyKey = header(event, 'Idempotency-Key');
-  const outcome = await submitRequest(kind, body.value, idempotencyKey === undefined ? {} : { idempotencyKey }).catch(retryLater);
+  const outcome = await submitRequest(kind, body.value, { idempotencyKey: header(event, 'Idempotency-Key') }).catch(retryLater);
   if ('statusCode' in outcome) return outcome;
   switch (outcome.kind) {
     case 'invalid':
@@ -60,7 +59,7 @@ export function retryLater(error: Error): APIGatewayProxyResult {
 }
 
 /** Nothing listens at the endpoint, or its host is unknown. */
-const UNREACHABLE_ENDPOINT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND']);
+const UNREACHABLE_ENDPOINT_CODES = new Set<string | undefined>(['ECONNREFUSED', 'ENOTFOUND']);
 
 /**
  * An endpoint where nothing listens is a configuration to fix, not a moment to wait out (on AWS it does not
@@ -69,7 +68,7 @@ const UNREACHABLE_ENDPOINT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND']);
  */
 function unreachableEndpoint(error: Error): APIGatewayProxyResult | undefined {
   const { code, address, port } = error as NodeJS.ErrnoException & { address?: string; port?: number };
-  if (!UNREACHABLE_ENDPOINT_CODES.has(code ?? '')) return undefined;
+  if (!UNREACHABLE_ENDPOINT_CODES.has(code)) return undefined;
   const override = process.env.AWS_ENDPOINT_URL;
   const endpoint = override ?? (address === undefined ? 'the AWS endpoint' : `${address}:${port}`);
   const remedy = override
@@ -82,7 +81,7 @@ const INVALID_PATH_REQUEST_ID = [{ field: 'path.requestId', reason: 'must be 1-8
 
 /** `GET /<collection>/{requestId}`: the execution's status and, once it has finished, its summary. */
 export async function getRequest(kind: RequestKind<$ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-  const requestId = event.pathParameters?.requestId ?? '';
+  const requestId = pathParameter(event, 'requestId');
   if (!REQUEST_ID_PATTERN.test(requestId)) return badRequest(INVALID_PATH_REQUEST_ID);
   const status = await statusOf(kind, requestId).catch(retryLater);
   if (status && 'statusCode' in status) return status;
@@ -104,7 +103,7 @@ export function cancelledStatusUrl(event: APIGatewayProxyEvent, id: string): str
  * naming its status; 404 for no such request.
  */
 export async function cancelRequestRoute(kind: RequestKind<$ZodType>, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> {
-  const requestId = event.pathParameters?.requestId ?? '';
+  const requestId = pathParameter(event, 'requestId');
   if (!REQUEST_ID_PATTERN.test(requestId)) return badRequest(INVALID_PATH_REQUEST_ID);
   const outcome = await cancelRequest(kind, requestId).catch(retryLater);
   if ('statusCode' in outcome) return outcome;

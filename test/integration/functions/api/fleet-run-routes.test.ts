@@ -167,7 +167,77 @@ describe('fleet-run routes', () => {
     expect(badKey.body.errors.map((error: { field: string }) => error.field)).toEqual(['fleetRunId']);
   });
 
-  it('a cancel while the run runs answers 202 with its batch requests it cancelled, leaving alone requests named otherwise or started before the run; GET says cancelled until the run ends', async () => {
+  it('POST refuses a body that is not JSON with 400 and one declared as another type with 415, naming why; GET and cancel refuse a path without a fleetRunId; the list names a malformed parameter', async () => {
+    const { lambdaContext } = await import('../../../support/task-fixtures.ts');
+    const call = async (name: string, event: object) => {
+      const { handler } = await import(`../../../../functions/${name}.ts`);
+      const answer = (await handler({ headers: { Host: 'api.test' }, pathParameters: null, ...event } as never, lambdaContext(30_000))) as {
+        statusCode: number;
+        body: string;
+      };
+      return { statusCode: answer.statusCode, body: JSON.parse(answer.body) };
+    };
+    const notJson = await call('start-fleet-run', { httpMethod: 'POST', path: '/fleet-runs', body: '{' });
+    expect(notJson).toMatchObject({
+      statusCode: 400,
+      body: { errors: [{ field: '(body)', reason: expect.stringMatching(/^is not valid JSON: /) }] },
+    });
+    const manifest = `s3://${fleet.bucket}/staged/never.csv`;
+    expect(
+      await call('start-fleet-run', {
+        httpMethod: 'POST',
+        path: '/fleet-runs',
+        headers: { Host: 'api.test', 'Content-Type': 'text/csv' },
+        body: JSON.stringify({ fleetRunId: 'typed-run', manifest }),
+      }),
+    ).toMatchObject({ statusCode: 415, body: { errors: [{ field: 'headers.Content-Type' }] } });
+    expect(await fleet.get('typed-run')).toMatchObject({ statusCode: 404 });
+    expect(
+      await call('start-fleet-run', {
+        httpMethod: 'POST',
+        path: '/fleet-runs',
+        headers: { Host: 'api.test', 'Idempotency-Key': 'bad key!' },
+        body: JSON.stringify({ manifest }),
+      }),
+    ).toEqual({
+      statusCode: 400,
+      body: expect.objectContaining({
+        errors: [{ field: 'headers.Idempotency-Key', reason: 'must be 1-80 characters of a-z, A-Z, 0-9, underscore or hyphen' }],
+      }),
+    });
+
+    const reason = 'must be 1-72 characters of a-z, A-Z, 0-9, underscore or hyphen';
+    for (const [name, path] of [
+      ['get-fleet-run', '/fleet-runs/'],
+      ['cancel-fleet-run', '/fleet-runs//cancel'],
+    ] as const) {
+      expect(await call(name, { path })).toEqual({
+        statusCode: 400,
+        body: expect.objectContaining({ errors: [{ field: 'path.fleetRunId', reason }] }),
+      });
+    }
+    expect(await fleet.list({ limit: '0' })).toMatchObject({
+      statusCode: 400,
+      body: { errors: [{ field: 'query.limit', reason: 'must be a whole number from 1 to 1000' }] },
+    });
+  });
+
+  it('POST, GET, the list and cancel answer 429 to retry while Step Functions throttles, and POST starts nothing', async () => {
+    const manifest = await csvManifest('staged/throttled.csv', 'throttled', 1);
+    const throttled = { statusCode: 429, body: { message: expect.stringContaining('retry the same request') } };
+    cloud.cloud.admin.configureFaults({ throttle: { StartExecution: 1, DescribeExecution: 1, ListExecutions: 1 } });
+    try {
+      expect(await fleet.post({ fleetRunId: 'throttled-run', manifest })).toEqual(throttled);
+      expect(await fleet.get('throttled-run')).toEqual(throttled);
+      expect(await fleet.list()).toEqual(throttled);
+      expect(await fleet.cancel('throttled-run')).toEqual(throttled);
+    } finally {
+      cloud.cloud.admin.configureFaults({ throttle: {} });
+    }
+    expect(await fleet.get('throttled-run')).toMatchObject({ statusCode: 404 });
+  });
+
+  it('a cancel while the run runs answers 202 with the requests it cancelled as its batches (named as its batches are, started after it), leaving alone requests named otherwise or started before the run; GET says cancelled until the run ends', async () => {
     const manifest = await csvManifest('staged/slow.csv', 'slow', 6);
     const bystander = async (requestId: string) => {
       const submitted = await cloud.submit('provision', {
@@ -189,17 +259,21 @@ describe('fleet-run routes', () => {
     const accepted = await fleet.post({ fleetRunId: 'slow-run', manifest });
     // Named almost like a batch: not digits after the run's id and a hyphen.
     const after = [await bystander('slow-run-1x'), await bystander('slow-run-x1'), await bystander('elsewhere7')];
+    // Named as a batch of the run is named, and started after it: cancelled as one of its batches.
+    const namedAsBatch = await bystander('slow-run-12');
     const batch = `${cloud.stateMachineArn('provision').replace(':stateMachine:', ':execution:')}:slow-run-0`;
     await untilHistory(cloud.sfn, batch, (events) => events.some((event) => event.type === 'MapIterationSucceeded'));
-    expect(await fleet.cancel('slow-run')).toEqual({
+    const cancelled = await fleet.cancel('slow-run');
+    expect(cancelled).toEqual({
       statusCode: 202,
       body: {
         fleetRunId: 'slow-run',
         executionArn: accepted.body.executionArn,
         statusUrl: 'https://api.test/fleet-runs/slow-run',
-        batchesCancelled: ['slow-run-0'],
+        batchesCancelled: expect.any(Array),
       },
     });
+    expect([...cancelled.body.batchesCancelled].sort()).toEqual(['slow-run-0', 'slow-run-12']);
     expect(await fleet.get('slow-run')).toMatchObject({ statusCode: 200, body: { executionStatus: 'RUNNING', cancelled: true } });
     const { output } = await fleet.waitForEnd(accepted.body.executionArn);
     expect(output).toMatchObject({ outcome: 'CANCELLED' });
@@ -207,8 +281,10 @@ describe('fleet-run routes', () => {
     const ended = await fleet.get('slow-run');
     expect(ended.body).toMatchObject({ executionStatus: 'SUCCEEDED', outcome: 'CANCELLED' });
     expect(ended.body.cancelled).toBeUndefined();
-    for (const executionArn of [...before, ...after]) await cloud.completion(executionArn);
-    // A cancel marker for the run and its batch, none for the others.
+    // The requests left alone ran to their end uncancelled (the quota may fail some of their devices).
+    for (const executionArn of [...before, ...after]) expect((await cloud.completion(executionArn)).summary.status).not.toBe('CANCELLED');
+    await cloud.completion(namedAsBatch);
+    // A cancel marker for the run and its batches, none for the others.
     const leases = cloud.cloud.admin.state().tables?.find((table) => table.tableName.endsWith('device-leases'))?.items ?? [];
     const markers = leases
       .map((item) => String((item as { thingName?: { S?: string } }).thingName?.S))
@@ -216,6 +292,7 @@ describe('fleet-run routes', () => {
     expect(markers.sort()).toEqual([
       expect.stringMatching(/^cancel#fleet\/slow-run\//),
       expect.stringMatching(/^cancel#provision\/slow-run-0\//),
+      expect.stringMatching(/^cancel#provision\/slow-run-12\//),
     ]);
   });
 
@@ -243,11 +320,38 @@ describe('fleet-run routes', () => {
     }
   });
 
-  it('POST /fleet-uploads: no body takes the defaults, a bad field or body is 400', async () => {
-    expect(await fleet.createUpload()).toMatchObject({
+  it('fails as misconfigured without the fleet state machine in its environment', async () => {
+    const { listFleetRuns } = await import('../../../../functions/api/fleet-runs.ts');
+    const arn = process.env.PROVISION_FLEET_STATE_MACHINE_ARN;
+    delete process.env.PROVISION_FLEET_STATE_MACHINE_ARN;
+    try {
+      expect(() => listFleetRuns({})).toThrow('PROVISION_FLEET_STATE_MACHINE_ARN is not set: the function is misconfigured');
+    } finally {
+      process.env.PROVISION_FLEET_STATE_MACHINE_ARN = arn;
+    }
+  });
+
+  it('POST /fleet-uploads: no body takes the defaults, a URL that uploads the manifest for 15 minutes; a bad field or body is 400', async () => {
+    const before = Date.now();
+    const created = await fleet.createUpload();
+    expect(created).toMatchObject({
       statusCode: 201,
-      body: { method: 'PUT', manifest: expect.stringMatching(/\/manifest\.csv$/) },
+      body: {
+        method: 'PUT',
+        headers: { 'Content-Type': 'text/csv' },
+        manifest: expect.stringMatching(new RegExp(`^s3://${fleet.bucket}/uploads/[0-9a-f-]{36}/manifest\\.csv$`)),
+      },
     });
+    const expiresAt = Date.parse(created.body.expiresAt);
+    expect(expiresAt).toBeGreaterThanOrEqual(before + 15 * 60_000 - 1_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + 15 * 60_000);
+    const key = (created.body.manifest as string).slice(`s3://${fleet.bucket}/`.length);
+    const url = new URL(created.body.uploadUrl);
+    expect(url.pathname).toBe(`/${fleet.bucket}/${key}`);
+    expect(url.searchParams.get('X-Amz-Expires')).toBe('900');
+    const uploaded = await fetch(url, { method: 'PUT', headers: created.body.headers, body: 'thingName,principal\n' });
+    expect(uploaded.status).toBe(200);
+    expect(await fleet.readText(key)).toBe('thingName,principal\n');
     expect(await fleet.createUpload('  ')).toMatchObject({
       statusCode: 201,
       body: { manifest: expect.stringMatching(/\/manifest\.csv$/) },
@@ -256,6 +360,20 @@ describe('fleet-run routes', () => {
       statusCode: 400,
       body: { errors: [{ field: 'fileName' }] },
     });
-    expect(await fleet.createUpload('{')).toMatchObject({ statusCode: 400, body: { errors: [{ field: '(body)' }] } });
+    expect(await fleet.createUpload('{')).toMatchObject({
+      statusCode: 400,
+      body: { errors: [{ field: '(body)', reason: expect.stringMatching(/^is not valid JSON: /) }] },
+    });
+    const { handler } = await import('../../../../functions/create-fleet-upload.ts');
+    const { lambdaContext } = await import('../../../support/task-fixtures.ts');
+    const withoutBody = (await handler({ headers: { Host: 'api.test' }, path: '/fleet-uploads' } as never, lambdaContext(30_000))) as {
+      statusCode: number;
+    };
+    expect(withoutBody.statusCode).toBe(201);
+    const { createFleetUpload } = await import('../../../../functions/api/fleet-uploads.ts');
+    expect(await createFleetUpload({ fileName: 'fleet.json' })).toMatchObject({
+      kind: 'ready',
+      upload: { headers: { 'Content-Type': 'application/json' }, manifest: expect.stringMatching(/\/fleet\.json$/) },
+    });
   });
 });

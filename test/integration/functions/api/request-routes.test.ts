@@ -69,6 +69,19 @@ describe('request routes', () => {
     expect(await call('cancel-provisioning-request', { path: '/provisioning-requests//cancel' })).toEqual(invalid);
   });
 
+  it('cancel and the list answer 429 to retry while Step Functions throttles', async () => {
+    const throttled = { statusCode: 429, body: { message: expect.stringContaining('retry the same request') } };
+    cloud.cloud.admin.configureFaults({ throttle: { DescribeExecution: 1, ListExecutions: 1 } });
+    try {
+      expect(
+        await call('cancel-deprovisioning-request', { path: '/deprovisioning-requests/r-1/cancel', pathParameters: { requestId: 'r-1' } }),
+      ).toEqual(throttled);
+      expect(await call('list-provisioning-requests', { path: '/provisioning-requests' })).toEqual(throttled);
+    } finally {
+      cloud.cloud.admin.configureFaults({ throttle: {} });
+    }
+  });
+
   it('a cancel of a running request answers 202 with where to follow it; the list shows it running, without a stop date, beside an ended one with its stop date', async () => {
     await cloud.provision({ requestId: 'ended', coreDeviceThingName: 'core-1', devices: [await device('ended-1')] });
     const devices = [];

@@ -1,10 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
-import { DescribeExecutionCommand, GetExecutionHistoryCommand } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, GetExecutionHistoryCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
+import type { SubmitOutcome } from '../../../../functions/api/requests.ts';
 import { useServiceCloud } from '../../../support/service-cloud.ts';
-import { untilHistory } from '../../../support/step-functions.ts';
+import { untilHistory, waitForExecution } from '../../../support/step-functions.ts';
 
 /**
  * The request use cases of api/requests.ts (submit, status, list, the leases a request takes) against the local
@@ -149,12 +150,137 @@ describe('device leases of a request', () => {
 
   it('two different requests under one requestId at once: one starts, the other is a conflict and holds no lease', async () => {
     const { provisioning, submitRequest } = await requests();
-    const [a, b] = await Promise.all([
-      submitRequest(provisioning, { requestId: 'contested', coreDeviceThingName: 'core-1', devices: [await device('contested-a')] }),
-      submitRequest(provisioning, { requestId: 'contested', coreDeviceThingName: 'core-1', devices: [await device('contested-b')] }),
-    ]);
-    expect([a.kind, b.kind].sort()).toEqual(['conflict', 'started']);
-    const loser = a.kind === 'conflict' ? 'contested-a' : 'contested-b';
+    // Both devices first, so that neither request has started when the other looks for its execution.
+    const devices = [await device('contested-a'), await device('contested-b')];
+    const [a, b] = await Promise.all(
+      devices.map((contested) =>
+        submitRequest(provisioning, { requestId: 'contested', coreDeviceThingName: 'core-1', devices: [contested] }),
+      ),
+    );
+    expect([a?.kind, b?.kind].sort()).toEqual(['conflict', 'started']);
+    const loser = a?.kind === 'conflict' ? 'contested-a' : 'contested-b';
     expect(await leaseOf(loser)).toBeUndefined();
+  });
+
+  it('a conflict whose leases cannot be released still answers the conflict, and warns naming the error', async () => {
+    const { provisioning, submitRequest } = await requests();
+    const { logger } = await import('../../../../functions/lambda/powertools.ts');
+    const devices = [await device('unreleased-a'), await device('unreleased-b')];
+    // The two requests' leases are written; the loser's release, the next transaction, is throttled until the SDK gives up.
+    cloud.cloud.admin.configureFaults({ quotas: true, rateLimits: { TransactWriteItems: { rate: 0.001, burst: 2 } } });
+    const warn = vi.spyOn(logger, 'warn');
+    let outcomes: SubmitOutcome[] = [];
+    try {
+      outcomes = await Promise.all(
+        devices.map((contested) =>
+          submitRequest(provisioning, { requestId: 'unreleased', coreDeviceThingName: 'core-1', devices: [contested] }),
+        ),
+      );
+      expect(outcomes.map((outcome) => outcome.kind).sort()).toEqual(['conflict', 'started']);
+      expect(warn).toHaveBeenCalledWith(
+        'could not release the device leases of a request that did not start; another request takes them over',
+        { errorName: 'ProvisionedThroughputExceededException' },
+      );
+    } finally {
+      warn.mockRestore();
+      cloud.cloud.admin.configureFaults({ quotas: false });
+    }
+    const started = outcomes.find((outcome) => outcome.kind === 'started') as { executionArn: string };
+    await cloud.completion(started.executionArn);
+  });
+
+  it('a finished request sent again answers its execution, another body under its requestId a conflict, and neither takes a lease', async () => {
+    const { provisioning, submitRequest } = await requests();
+    const request = { requestId: 'again', coreDeviceThingName: 'core-1', devices: [await device('again-1')] };
+    const { executionArn } = await cloud.provision(request);
+    expect(await leaseOf('again-1')).toBeUndefined();
+    expect(await submitRequest(provisioning, request)).toEqual({
+      kind: 'started',
+      requestId: 'again',
+      executionArn,
+      startDate: expect.any(Date),
+    });
+    expect(await leaseOf('again-1')).toBeUndefined();
+    expect(await submitRequest(provisioning, { ...request, devices: [await device('again-2')] })).toEqual({
+      kind: 'conflict',
+      requestId: 'again',
+      executionArn,
+    });
+    expect(await leaseOf('again-2')).toBeUndefined();
+  });
+
+  it('takes over a lease whose request failed over a minute ago, and is refused one whose request failed just now', async () => {
+    const { deprovisioning, submitRequest } = await requests();
+    // An execution without a lease owner in its input fails at its first state: a failed holder.
+    const failed = await cloud.sfn.send(
+      new StartExecutionCommand({ stateMachineArn: process.env.PROVISION_STATE_MACHINE_ARN, name: 'failed', input: '{}' }),
+    );
+    expect((await waitForExecution(cloud.sfn, failed.executionArn as string)).status).toBe('FAILED');
+    const now = Math.floor(Date.now() / 1000);
+    await dynamodb.send(
+      new PutItemCommand({
+        TableName: process.env.DEVICE_LEASES_TABLE,
+        Item: {
+          thingName: { S: 'failed-1' },
+          leaseOwner: { S: 'provision/failed/0000000000000000' },
+          workflow: { S: 'provision' },
+          requestId: { S: 'failed' },
+          acquiredAt: { N: String(now) },
+          leaseExpiresAt: { N: String(now + 3_600) },
+        },
+      }),
+    );
+    const request = (requestId: string) => ({ requestId, coreDeviceThingName: 'core-1', devices: [{ thingName: 'failed-1' }] });
+    expect(await submitRequest(deprovisioning, request('too-soon'))).toMatchObject({ kind: 'held' });
+    // Two minutes on, by this process's clock: a task of the failed execution can no longer be running.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });
+    try {
+      expect(await submitRequest(deprovisioning, request('later'))).toMatchObject({ kind: 'started' });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+});
+
+describe('a refused request', () => {
+  it("is every reason of a body that is not an object, and only the key's for a valid body with a malformed Idempotency-Key; nothing is leased", async () => {
+    const { provisioning, submitRequest } = await requests();
+    expect(await submitRequest(provisioning, null)).toEqual({
+      kind: 'invalid',
+      errors: [{ field: '(body)', reason: 'must be an object' }],
+    });
+    const request = { coreDeviceThingName: 'core-1', devices: [await device('keyed-1')] };
+    expect(await submitRequest(provisioning, request, { idempotencyKey: 'bad key!' })).toEqual({
+      kind: 'invalid',
+      errors: [{ field: 'headers.Idempotency-Key', reason: 'must be 1-80 characters of a-z, A-Z, 0-9, underscore or hyphen' }],
+    });
+    expect(await leaseOf('keyed-1')).toBeUndefined();
+  });
+});
+
+describe('cancelling a request', () => {
+  it('refuses a running execution whose input names no lease owner: not one this service started', async () => {
+    const { cancelRequest, provisioning } = await requests();
+    const devices = [];
+    for (let index = 0; index < 4; index++) devices.push(await device(`foreign-${index}`));
+    const input = await provisioning.toExecutionInput(
+      provisioning.schema.parse({ coreDeviceThingName: 'core-1', devices }),
+      'foreign',
+      process.env.PROVISION_STATE_MACHINE_ARN as string,
+    );
+    // A RegisterThing quota keeps it running while it is cancelled; a lease owner that is no string is none.
+    cloud.cloud.admin.configureFaults({ quotas: true, rateLimits: { RegisterThing: { rate: 2, burst: 1 } } });
+    const { executionArn } = await cloud.sfn.send(
+      new StartExecutionCommand({
+        stateMachineArn: process.env.PROVISION_STATE_MACHINE_ARN,
+        name: 'foreign',
+        input: JSON.stringify({ ...(input as object), requestDigest: 'digest', leaseOwner: 42 }),
+      }),
+    );
+    await expect(cancelRequest(provisioning, 'foreign')).rejects.toThrow(
+      `execution ${executionArn} has no leaseOwner in its input: it cannot be cancelled`,
+    );
+    expect((await cloud.sfn.send(new DescribeExecutionCommand({ executionArn }))).status).toBe('RUNNING');
+    await cloud.completion(executionArn as string);
   });
 });

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { badRequest, jsonBodyOf, jsonResponse, statusUrl } from '../../../../functions/api/http.ts';
+import { badRequest, jsonBodyOf, jsonResponse, pathParameter, statusUrl } from '../../../../functions/api/http.ts';
 import { MAX_REQUEST_BYTES } from '../../../../functions/domain/limits.ts';
 
 /** The HTTP helpers of the API handlers: their answers, what a body must be, and where a request's status is read. */
@@ -31,7 +31,7 @@ describe('a request body', () => {
     });
   });
 
-  it.each([null, '', '  \n'])('%j is refused as empty', (body) => {
+  it.each([null, undefined, '', '  \n'])('%j is refused as empty', (body) => {
     expect(refusal(jsonBodyOf(event({ body })))).toEqual({
       statusCode: 400,
       message: 'Invalid request: (body) is empty: send the request as a JSON object',
@@ -103,5 +103,13 @@ describe('the status URL of a request', () => {
       'http://localhost:3000/provisioning-requests/r1',
     );
     expect(statusUrl(event({}), 'r1')).toBe('https://localhost/provisioning-requests/r1');
+  });
+});
+
+describe('a path parameter', () => {
+  it("is API Gateway's value, and '' without path parameters or without that one", () => {
+    expect(pathParameter(event({ pathParameters: { requestId: 'r-1' } }), 'requestId')).toBe('r-1');
+    expect(pathParameter(event({ pathParameters: { fleetRunId: 'f-1' } }), 'requestId')).toBe('');
+    expect(pathParameter(event({ pathParameters: null }), 'requestId')).toBe('');
   });
 });

@@ -1,5 +1,6 @@
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
-import { retryLater } from '../../../../functions/api/request-routes.ts';
+import { cancelledStatusUrl, retryLater } from '../../../../functions/api/request-routes.ts';
 import { ExecutionNotYetVisibleError } from '../../../../functions/aws/executions.ts';
 import { TransientServiceError } from '../../../../functions/domain/errors.ts';
 
@@ -59,5 +60,22 @@ describe('an AWS failure answered by the API', () => {
       message: 'cannot reach the AWS endpoint (ENOTFOUND)',
     });
     expect(() => retryLater(Object.assign(new Error('no such file'), { code: 'ENOENT' }))).toThrow('no such file');
+  });
+});
+
+/** Where a cancel's answer sends the client (api/request-routes.ts cancelledStatusUrl): the status of what it cancelled. */
+describe('the status URL a cancel answers', () => {
+  it("is the cancelled id beside its collection, on the API's domain and stage, with or without a trailing slash", () => {
+    const posted = (path: string, requestContext?: object) =>
+      ({ headers: { Host: 'internal' }, path, ...(requestContext && { requestContext }) }) as unknown as APIGatewayProxyEvent;
+    const staged = (path: string) => posted(path.replace(/^\/prod/, ''), { domainName: 'api.example.com', path });
+    expect(cancelledStatusUrl(staged('/prod/provisioning-requests/r-1/cancel'), 'r-1')).toBe(
+      'https://api.example.com/prod/provisioning-requests/r-1',
+    );
+    expect(cancelledStatusUrl(staged('/prod/fleet-runs/f-1/cancel/'), 'f-1')).toBe('https://api.example.com/prod/fleet-runs/f-1');
+    expect(cancelledStatusUrl(posted('/deprovisioning-requests/r-2/cancel'), 'r-2')).toBe('https://internal/deprovisioning-requests/r-2');
+    expect(cancelledStatusUrl(posted('/deprovisioning-requests/r-3/cancel', { domainName: 'api.example.com' }), 'r-3')).toBe(
+      'https://api.example.com/deprovisioning-requests/r-3',
+    );
   });
 });

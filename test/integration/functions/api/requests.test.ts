@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { DynamoDBClient, GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { parse } from 'yaml';
 import type { SubmitOutcome } from '../../../../functions/api/requests.ts';
 import { useServiceCloud } from '../../../support/service-cloud.ts';
@@ -13,20 +13,11 @@ import { untilHistory, waitForExecution } from '../../../support/step-functions.
  * has ended, two different requests racing under one requestId.
  */
 const cloud = useServiceCloud({ coreDevices: ['core-1'] });
-let dynamodb: DynamoDBClient;
-beforeAll(() => {
-  dynamodb = new DynamoDBClient({
-    endpoint: cloud.url,
-    region: cloud.project.region,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
-});
-afterAll(() => dynamodb.destroy());
 
 const requests = () => import('../../../../functions/api/requests.ts');
 const leaseOf = async (thingName: string) =>
   (
-    await dynamodb.send(
+    await cloud.dynamodb.send(
       new GetItemCommand({ TableName: process.env.DEVICE_LEASES_TABLE, Key: { thingName: { S: thingName } }, ConsistentRead: true }),
     )
   ).Item;
@@ -120,7 +111,7 @@ describe('device leases of a request', () => {
     const { input } = await cloud.sfn.send(new DescribeExecutionCommand({ executionArn: first.executionArn }));
     const now = Math.floor(Date.now() / 1000);
     const lease = (thingName: string, owner: string, requestId: string) =>
-      dynamodb.send(
+      cloud.dynamodb.send(
         new PutItemCommand({
           TableName: process.env.DEVICE_LEASES_TABLE,
           Item: {
@@ -217,7 +208,7 @@ describe('device leases of a request', () => {
     );
     expect((await waitForExecution(cloud.sfn, failed.executionArn as string)).status).toBe('FAILED');
     const now = Math.floor(Date.now() / 1000);
-    await dynamodb.send(
+    await cloud.dynamodb.send(
       new PutItemCommand({
         TableName: process.env.DEVICE_LEASES_TABLE,
         Item: {

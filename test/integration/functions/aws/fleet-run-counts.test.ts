@@ -12,12 +12,7 @@ import { useServiceCloud } from '../../../support/service-cloud.ts';
 const cloud = useServiceCloud();
 let dynamodb: DynamoDBClient;
 beforeAll(() => {
-  dynamodb = new DynamoDBClient({
-    endpoint: cloud.url,
-    region: cloud.project.region,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-    maxAttempts: 1,
-  });
+  dynamodb = new DynamoDBClient({ ...cloud.clientConfig, maxAttempts: 1 });
 });
 afterAll(() => dynamodb.destroy());
 

@@ -1,12 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import {
   csvManifestRows,
+  describeField,
+  describeRow,
   type Manifest,
   type ManifestParse,
+  type ManifestRow,
   ManifestUnreadable,
+  ManifestValidator,
   manifestFormatOf,
   parseManifest,
+  requestBytes,
+  validateManifest,
+  withRequestOverrides,
 } from '../../../../functions/domain/fleet-manifest.ts';
+import { DEPROVISIONING, PROVISIONING } from '../../../../functions/domain/fleet-workflow.ts';
+import { MAX_REQUEST_BYTES } from '../../../../functions/domain/limits.ts';
+import { certificateArn } from '../../../support/fleet-fixtures.ts';
 
 function parsed(result: ManifestParse): Manifest {
   if (!result.ok) throw new Error(`expected a manifest, got ${JSON.stringify(result.problems)}`);
@@ -193,5 +203,192 @@ describe('csvManifestRows', () => {
   it.each(Object.entries(texts))('reads %s as parseManifest does, however the bytes are cut', async (_, text) => {
     const whole = parseManifest(text, 'csv');
     for (const size of [1, 2, 3, 7, 64, 1 << 20]) expect(await streamed(text, size)).toEqual(whole);
+  });
+});
+
+describe('where a problem points', () => {
+  it('names a CSV row by its line, a JSON device by its index and, where known, its line', () => {
+    expect(describeRow('csv', { index: 4, line: 6, device: {} })).toBe('line 6');
+    expect(describeRow('json', { index: 4, line: 9, device: {} })).toBe('devices[4] (line 9)');
+    expect(describeRow('json', { index: 4, device: {} })).toBe('devices[4]');
+  });
+
+  it("spells a device's parameter as the CSV column param.<Name>, and leaves JSON fields and other fields as they are", () => {
+    expect(describeField('csv', 'parameters.Site')).toBe('param.Site');
+    expect(describeField('csv', 'thingName')).toBe('thingName');
+    expect(describeField('csv', 'templateParameters.Site')).toBe('templateParameters.Site');
+    expect(describeField('json', 'parameters.Site')).toBe('parameters.Site');
+  });
+});
+
+/** A CSV-like row of a valid device on core-a, with its own certificate. */
+const deviceRow = (index: number, thingName = `sensor-${index}`): ManifestRow => ({
+  index,
+  line: index + 2,
+  device: { thingName, principal: certificateArn(index), coreDeviceThingName: 'core-a' },
+});
+
+describe('ManifestValidator', () => {
+  it('keeps the first maxProblems problems and counts the rest; a manifest is valid until its first problem', () => {
+    const validator = new ManifestValidator('csv', {}, PROVISIONING, 2);
+
+    expect(validator.check(deviceRow(0))).toEqual({ index: 0, line: 2, where: 'line 2', device: deviceRow(0).device });
+    expect(validator.valid).toBe(true);
+    expect(validator.check(deviceRow(1, 'bad name'))).toBeUndefined();
+    expect(validator.valid).toBe(false);
+    validator.check({ index: 2, line: 4, device: {}, problem: 'has 2 cells; the header has 3 columns' });
+    validator.check(deviceRow(3, 'also bad'));
+
+    expect(validator.result()).toEqual({
+      ok: false,
+      problems: [
+        { where: 'line 3', field: 'thingName', reason: expect.stringContaining('must be 1-128 characters') },
+        { where: 'line 4', reason: 'has 2 cells; the header has 3 columns' },
+      ],
+      problemCount: 3,
+    });
+  });
+
+  it('counts the valid devices and answers the options with their defaults', () => {
+    const validator = new ManifestValidator('csv', { rollbackOnFailure: false }, PROVISIONING);
+    for (const index of [0, 1, 2]) validator.check(deviceRow(index));
+
+    expect(validator.options).toEqual({ thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: false });
+    expect(validator.result()).toEqual({
+      ok: true,
+      options: { thingPrincipalType: 'EXCLUSIVE_THING', rollbackOnFailure: false },
+      deviceCount: 3,
+    });
+  });
+
+  it('reports each different problem of the request-level fields once', () => {
+    const validator = new ManifestValidator('csv', { templateName: 'nope', thingPrincipalType: 'SHARED' }, PROVISIONING);
+    for (const index of [0, 1, 2]) validator.check(deviceRow(index));
+
+    expect(validator.result()).toMatchObject({
+      ok: false,
+      problems: [
+        { where: 'request options', field: 'templateName', reason: expect.stringContaining('must be one of') },
+        { where: 'request options', field: 'thingPrincipalType', reason: 'must be EXCLUSIVE_THING or NON_EXCLUSIVE_THING' },
+      ],
+      problemCount: 2,
+    });
+  });
+
+  it('reports a template parameter named like a device field as a request option, not as a device', () => {
+    const validator = new ManifestValidator('csv', { templateParameters: { 'devices[0]': 'x' } }, PROVISIONING);
+    validator.check(deviceRow(0));
+
+    expect(validator.result()).toMatchObject({
+      ok: false,
+      problems: [
+        { where: 'request options', field: 'templateParameters.devices[0]', reason: expect.stringContaining('is not a parameter') },
+      ],
+    });
+  });
+});
+
+describe('validateManifest across rows', () => {
+  it('takes devices without a thing name for missing names, not for duplicates of one another', () => {
+    const manifest = parsed(
+      parseManifest(`thingName,principal,coreDeviceThingName\n,${certificateArn(1)},core-a\n,${certificateArn(2)},core-a\n`, 'csv'),
+    );
+
+    expect(validateManifest(manifest, {}, PROVISIONING)).toEqual({
+      ok: false,
+      problems: [
+        { where: 'line 2', field: 'thingName', reason: expect.stringContaining('must be 1-128 characters') },
+        { where: 'line 3', field: 'thingName', reason: expect.stringContaining('must be 1-128 characters') },
+      ],
+    });
+  });
+
+  it('says that a JSON device of null must be an object', () => {
+    const manifest = parsed(parseManifest('{"coreDeviceThingName": "core-a", "devices": [null]}', 'json'));
+
+    expect(validateManifest(manifest, manifest.defaults, PROVISIONING)).toEqual({
+      ok: false,
+      problems: [{ where: 'devices[0] (line 1)', reason: 'must be an object' }],
+    });
+  });
+
+  it('lets two deprovisioned devices name the same certificate: deprovisioning attaches none', () => {
+    const rows = [deviceRow(0), { ...deviceRow(1), device: { ...(deviceRow(1).device as object), principal: certificateArn(0) } }];
+
+    expect(validateManifest({ format: 'csv', defaults: {}, rows }, {}, DEPROVISIONING)).toMatchObject({ ok: true });
+    expect(validateManifest({ format: 'csv', defaults: {}, rows }, {}, PROVISIONING)).toMatchObject({
+      ok: false,
+      problems: [{ where: 'line 3', field: 'principal', reason: expect.stringContaining('duplicates line 2') }],
+    });
+  });
+
+  it('refuses a device whose request, with the longest request id, would be larger than a request may be', () => {
+    // A template declaring 50 parameters, each taking up to 4,096 characters: one device can fill a request.
+    const names = Array.from({ length: 50 }, (_, index) => `P${String(index).padStart(2, '0')}`);
+    const templateBody = JSON.stringify({
+      Parameters: Object.fromEntries([['ThingName', { Type: 'String' }], ...names.map((name) => [name, { Type: 'String', Default: 'x' }])]),
+      Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' } } } },
+    });
+    const options = { templateBody, thingPrincipalType: 'EXCLUSIVE_THING' as const, rollbackOnFailure: true };
+    const deviceOf = (extraChars: number) => {
+      const device = { ...(deviceRow(0).device as { thingName: string }), parameters: {} as Record<string, string> };
+      names.forEach((name, index) => {
+        device.parameters[name] = 'v'.repeat(4_000 + Math.floor(extraChars / names.length) + (index === 0 ? extraChars % names.length : 0));
+      });
+      return device;
+    };
+    const fitting = deviceOf(MAX_REQUEST_BYTES - requestBytes(options, [deviceOf(0)]));
+    const validate = (device: unknown) =>
+      validateManifest({ format: 'json', defaults: {}, rows: [{ index: 0, line: 2, device }] }, { templateBody }, PROVISIONING);
+
+    expect(requestBytes(options, [fitting])).toBe(MAX_REQUEST_BYTES);
+    expect(validate(fitting)).toMatchObject({ ok: true });
+    const oneByteMore = deviceOf(MAX_REQUEST_BYTES - requestBytes(options, [deviceOf(0)]) + 1);
+    expect(validate(oneByteMore)).toEqual({
+      ok: false,
+      problems: [
+        {
+          where: 'devices[0] (line 2)',
+          reason: `makes a request of ${MAX_REQUEST_BYTES + 1} bytes on its own; a request must stay within ${MAX_REQUEST_BYTES}`,
+        },
+      ],
+    });
+  });
+});
+
+describe('withRequestOverrides', () => {
+  const manifestDefaults = {
+    coreDeviceThingName: 'core-m',
+    templateName: 'thing-with-attributes',
+    templateParameters: { Site: 'm', Model: 'm' },
+  };
+
+  it("keeps the manifest's fields that no override gives, and its template when none is given", () => {
+    expect(withRequestOverrides(manifestDefaults, { coreDeviceThingName: undefined, rollbackOnFailure: false })).toEqual({
+      ...manifestDefaults,
+      rollbackOnFailure: false,
+    });
+  });
+
+  it('replaces the template however the manifest named it, and merges template parameters', () => {
+    expect(withRequestOverrides(manifestDefaults, { templateBody: '{}', templateParameters: { Site: 'c' } })).toEqual({
+      coreDeviceThingName: 'core-m',
+      templateBody: '{}',
+      templateParameters: { Site: 'c', Model: 'm' },
+    });
+    expect(withRequestOverrides({ templateBody: '{}' }, { templateName: 'thing-with-attributes' })).toEqual({
+      templateName: 'thing-with-attributes',
+    });
+  });
+
+  it('takes template parameters as given where either side is not an object, for validation to refuse', () => {
+    expect(withRequestOverrides({ templateParameters: 'x' }, { templateParameters: { Site: 'c' } })).toEqual({
+      templateParameters: { Site: 'c' },
+    });
+    expect(withRequestOverrides(manifestDefaults, { templateParameters: 'x' })).toMatchObject({ templateParameters: 'x' });
+    expect(withRequestOverrides(manifestDefaults, { coreDeviceThingName: { Site: 'c' } })).toMatchObject({
+      coreDeviceThingName: { Site: 'c' },
+      templateParameters: { Site: 'm', Model: 'm' },
+    });
   });
 });

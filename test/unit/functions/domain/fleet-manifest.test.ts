@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
+  coreDeviceOf,
   csvManifestRows,
   describeField,
   describeRow,
@@ -64,7 +65,7 @@ describe('CSV manifests', () => {
       ok: false,
       problems: [
         { where: 'line 1', reason: 'has no thingName column' },
-        { where: 'line 1', reason: expect.stringContaining('unknown column "name"') },
+        { where: 'line 1', reason: 'has an unknown column "name": expected thingName, principal, coreDeviceThingName or param.<Name>' },
         { where: 'line 1', reason: 'names the column "principal" twice' },
         { where: 'line 1', reason: expect.stringContaining('unknown column "param."') },
       ],
@@ -73,14 +74,17 @@ describe('CSV manifests', () => {
 
   it('reads on past a row with the wrong number of cells, marking each such row for validation to report', () => {
     const manifest = parsed(
-      parseManifest('thingName,principal,coreDeviceThingName\nbad name,x,demo-core\nshort-row,x\nok,x,demo-core,extra\n', 'csv'),
+      parseManifest('thingName,principal,coreDeviceThingName\nbad name,x,demo-core\nshort-row,x\nok,x,demo-core,extra\nalone\n', 'csv'),
     );
 
     expect(manifest.rows.map(({ line, problem }) => ({ line, problem }))).toEqual([
       { line: 2, problem: undefined },
       { line: 3, problem: 'has 2 cells; the header has 3 columns' },
       { line: 4, problem: 'has 4 cells; the header has 3 columns' },
+      { line: 5, problem: 'has 1 cell; the header has 3 columns' },
     ]);
+    // The cells a short row lacks are not given.
+    expect(manifest.rows[1]!.device).toEqual({ thingName: 'short-row', principal: 'x' });
   });
 
   it('points a quote that is never closed at the line where its row starts, and names that line once', () => {
@@ -89,6 +93,19 @@ describe('CSV manifests', () => {
     expect(result).toEqual({
       ok: false,
       problems: [{ where: 'line 4', reason: 'Quote Not Closed: the parsing is finished with an opening quote' }],
+    });
+  });
+
+  it("points a header whose quote is never closed at line 1, and a malformed row past line 9 without its line's number", () => {
+    expect(parseManifest('"thingName\nsensor-1\n', 'csv')).toEqual({
+      ok: false,
+      problems: [{ where: 'line 1', reason: 'Quote Not Closed: the parsing is finished with an opening quote' }],
+    });
+    const rows = Array.from({ length: 10 }, (_, index) => `sensor-${index},a`);
+    const result = parseManifest(`thingName,param.Note\n${rows.join('\n')}\nsensor-x,"b"x\n`, 'csv');
+    expect(result).toEqual({
+      ok: false,
+      problems: [{ where: 'line 12', reason: expect.stringMatching(/^Invalid Closing Quote: [^0-9]*$/) }],
     });
   });
 
@@ -101,11 +118,22 @@ describe('CSV manifests', () => {
     });
   });
 
-  it('rejects an empty file', () => {
-    expect(parseManifest('', 'csv')).toMatchObject({
+  it('rejects an empty file', async () => {
+    // Loaded afresh: the problem is a module-level constant, credited to the tests that load the module.
+    vi.resetModules();
+    const fresh = await import('../../../../functions/domain/fleet-manifest.ts');
+    expect(fresh.parseManifest('', 'csv')).toEqual({
       ok: false,
-      problems: [{ where: 'manifest', reason: expect.stringContaining('is empty') }],
+      problems: [{ where: 'manifest', reason: 'is empty: expected a header row and one row per device' }],
     });
+  });
+
+  it('says what makes a manifest unreadable, each problem where it is', () => {
+    const problems = [
+      { where: 'line 1', reason: 'has no thingName column' },
+      { where: 'line 1', reason: 'names the column "principal" twice' },
+    ];
+    expect(new ManifestUnreadable(problems).message).toBe('line 1: has no thingName column; line 1: names the column "principal" twice');
   });
 });
 
@@ -115,6 +143,7 @@ describe('JSON manifests', () => {
 
     const manifest = parsed(parseManifest(text, 'json'));
 
+    expect(manifest.format).toBe('json');
     expect(manifest.defaults).toEqual({});
     expect(manifest.rows).toEqual([
       { index: 0, line: 2, device: { thingName: 'sensor-1' } },
@@ -157,14 +186,28 @@ describe('JSON manifests', () => {
     ]);
   });
 
+  it('locates devices after spaces, tabs and CRLF line ends, past lists inside devices and a string with one escaped quote', () => {
+    const text = [
+      '{"devices": [ \t',
+      '  {"thingName": "a", "tags": ["x", "y"], "note": "say \\" once"},\t',
+      '  {"thingName": "b"}',
+      ']}',
+    ].join('\r\n');
+
+    expect(parsed(parseManifest(text, 'json')).rows.map((row) => [row.line, (row.device as { thingName: string }).thingName])).toEqual([
+      [2, 'a'],
+      [3, 'b'],
+    ]);
+  });
+
   it('rejects text that is not JSON and a shape without devices', () => {
-    expect(parseManifest('{"devices": [', 'json')).toMatchObject({
+    expect(parseManifest('{"devices": [', 'json')).toEqual({
       ok: false,
-      problems: [{ reason: expect.stringContaining('not valid JSON') }],
+      problems: [{ where: 'manifest', reason: expect.stringMatching(/^is not valid JSON: ./) }],
     });
-    expect(parseManifest('{"things": []}', 'json')).toMatchObject({
+    expect(parseManifest('{"things": []}', 'json')).toEqual({
       ok: false,
-      problems: [{ reason: expect.stringContaining('"devices" array') }],
+      problems: [{ where: 'manifest', reason: 'must be an array of devices or an object with a "devices" array' }],
     });
   });
 });
@@ -197,6 +240,8 @@ describe('csvManifestRows', () => {
     'a BOM and no final line break': '\uFEFFthingName,principal\nsensör-1,arn:x',
     'a quote never closed, after blank lines': 'thingName\nsensor-1\n\n \n"sensor-2\nsensor-3\n',
     'an unknown column': 'thingName,colour\nsensor-1,red\n',
+    'blank lines before a header whose quote is never closed': '\n \n"thingName\nsensor-1\n',
+    'a quote never closed on the last line, after blank lines, with no final line break': 'thingName\nsensor-1\n\n \n"sensor-2',
     nothing: '',
   };
 
@@ -389,6 +434,80 @@ describe('withRequestOverrides', () => {
     expect(withRequestOverrides(manifestDefaults, { coreDeviceThingName: { Site: 'c' } })).toMatchObject({
       coreDeviceThingName: { Site: 'c' },
       templateParameters: { Site: 'm', Model: 'm' },
+    });
+  });
+});
+
+describe('csvManifestRows, further', () => {
+  it('reads text given as strings as it reads bytes', async () => {
+    const rows = [];
+    for await (const row of csvManifestRows(['thingName,param.Site\r', '\nsensor-1,a\n', 'sensor-2,b'])) rows.push(row);
+    expect(rows).toEqual(parsed(parseManifest('thingName,param.Site\r\nsensor-1,a\nsensor-2,b', 'csv')).rows);
+  });
+
+  it('reads a last character cut short as the text decoder does', async () => {
+    const bytes = Buffer.from('thingName\nsensö');
+    const cut = bytes.subarray(0, bytes.length - 1);
+    const rows = [];
+    for await (const row of csvManifestRows([cut])) rows.push(row);
+    expect(rows.map((row) => row.device)).toEqual([{ thingName: 'sens\uFFFD' }]);
+  });
+
+  it('locates a malformed row thousands of lines in, after blank lines', async () => {
+    const rows = Array.from({ length: 3_000 }, (_, index) => `sensor-${index}`);
+    const text = `thingName\n${rows.join('\n')}\n\n\n"sensor-x\n`;
+    expect(await streamed(text, 64)).toEqual({
+      ok: false,
+      problems: [{ where: 'line 3004', reason: 'Quote Not Closed: the parsing is finished with an opening quote' }],
+    });
+  });
+});
+
+describe("a device's core device", () => {
+  it("is the device's own, else the request's", () => {
+    const options = { coreDeviceThingName: 'core-r', thingPrincipalType: 'EXCLUSIVE_THING' as const, rollbackOnFailure: true };
+    expect(coreDeviceOf({ thingName: 'a', coreDeviceThingName: 'core-d' }, options)).toBe('core-d');
+    expect(coreDeviceOf({ thingName: 'a' }, options)).toBe('core-r');
+    expect(coreDeviceOf({ thingName: 'a' }, { ...options, coreDeviceThingName: undefined })).toBeUndefined();
+  });
+});
+
+describe('ManifestValidator, across rows', () => {
+  it('answers no device for a row that repeats an earlier thing name, valid as it is on its own', () => {
+    const validator = new ManifestValidator('csv', {}, PROVISIONING);
+    validator.check(deviceRow(0));
+    expect(validator.check({ ...deviceRow(1), device: { ...(deviceRow(1).device as object), thingName: 'sensor-0' } })).toBeUndefined();
+    expect(validator.result()).toMatchObject({
+      ok: false,
+      problems: [{ where: 'line 3', field: 'thingName', reason: 'duplicates line 2 ("sensor-0")' }],
+    });
+  });
+
+  it('takes JSON devices without a thing name for missing names, not for duplicates', () => {
+    const rows = [0, 1].map((index) => ({
+      index,
+      line: index + 2,
+      device: { principal: certificateArn(index), coreDeviceThingName: 'core-a' },
+    }));
+    expect(validateManifest({ format: 'json', defaults: {}, rows }, {}, PROVISIONING)).toEqual({
+      ok: false,
+      problems: [
+        { where: 'devices[0] (line 2)', field: 'thingName', reason: 'is required' },
+        { where: 'devices[1] (line 3)', field: 'thingName', reason: 'is required' },
+      ],
+    });
+  });
+
+  it('takes devices without a certificate, where the template issues them, for no duplicates of one another', () => {
+    const rows = [0, 1].map((index) => ({
+      index,
+      line: index + 2,
+      device: { thingName: `sensor-${index}`, coreDeviceThingName: 'core-a', parameters: { CSR: 'csr' } },
+    }));
+    expect(
+      validateManifest({ format: 'csv', defaults: {}, rows }, { templateName: 'thing-with-certificate-from-csr' }, PROVISIONING),
+    ).toMatchObject({
+      ok: true,
     });
   });
 });

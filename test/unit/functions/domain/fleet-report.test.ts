@@ -35,7 +35,7 @@ const stoppedRollback: DeviceReportEntry = {
     thingDeleted: false,
     detachedPrincipals: [],
     certificateDeleted: false,
-    incomplete: { code: 'AccessDenied', message: 'no delete' },
+    incomplete: { step: 'rollback', code: 'AccessDenied', message: 'no delete' },
   },
 };
 const nothingToUndo: DeviceReportEntry = {

@@ -46,7 +46,7 @@ describe('device leases', () => {
     expect(isStaleLease(execution, acquiredAt, now)).toBe(stale);
   });
 
-  it("keys a request's cancel marker by its owner, under a # no thing name has", () => {
+  it("keys a request's cancel marker as cancel#<owner>", () => {
     expect(cancelMarkerKey('provision/r-1/abababababababab')).toBe('cancel#provision/r-1/abababababababab');
   });
 

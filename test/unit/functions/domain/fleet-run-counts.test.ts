@@ -85,7 +85,7 @@ describe("a fleet batch's counts", () => {
 });
 
 describe("a fleet run's counter", () => {
-  it("is keyed beside its cancel marker by the run's owner, under a # no thing name has", () => {
+  it('is keyed as counts#<owner>', () => {
     expect(fleetRunCountsKey('fleet/run-1/abababababababab')).toBe('counts#fleet/run-1/abababababababab');
   });
 });

@@ -56,6 +56,7 @@ export function describeRow(format: ManifestFormat, row: ManifestRow): string {
 
 /** A device field as the manifest spells it: CSV has `param.<Name>` columns where JSON has `parameters.<Name>`. */
 export function describeField(format: ManifestFormat, field: string): string {
+  // Stryker disable next-line Regex: equivalent without the ^: a CSV row's fields are its columns', and only parameters.<Name> holds the text
   return format === 'csv' ? field.replace(/^parameters\./, CSV_PARAMETER_PREFIX) : field;
 }
 
@@ -136,7 +137,6 @@ export async function* csvManifestRows(
     ...CSV_OPTIONS,
     on_record: (cells, { lines }) => {
       lastRecordLine = lines;
-      // Stryker disable next-line BlockStatement,CallExpression: equivalent: only frees the lines behind the parser (firstAfter drops them too)
       nonBlank.dropThrough(lines);
       return csvRecord(cells, lines);
     },
@@ -158,7 +158,7 @@ export async function* csvManifestRows(
     }
   } catch (error) {
     if (!(error instanceof CsvError)) throw error;
-    throw new ManifestUnreadable([csvErrorProblem(error, nonBlank.firstAfter(lastRecordLine) ?? lastRecordLine + 1)]);
+    throw new ManifestUnreadable([csvErrorProblem(error, nonBlank.first() ?? lastRecordLine + 1)]);
   }
   if (header === undefined) throw new ManifestUnreadable([EMPTY_CSV]);
 }
@@ -185,8 +185,8 @@ class NonBlankLines {
     }
   }
 
-  firstAfter(line: number): number | undefined {
-    this.dropThrough(line);
+  /** The first line not dropped: after the last record, since each record drops the lines through its own. */
+  first(): number | undefined {
     return this.#lines[this.#first];
   }
 }

@@ -164,6 +164,12 @@ describe('JSON manifests', () => {
     expect(manifest.rows).toEqual([{ index: 0, line: 7, device: { thingName: 'sensor-1' } }]);
   });
 
+  it('locates devices after ones that are not objects', () => {
+    const text = '[\n  null,\n  5,\n  true,\n  {"thingName": "e"}\n]';
+
+    expect(parsed(parseManifest(text, 'json')).rows.map((row) => row.line)).toEqual([2, 3, 4, 5]);
+  });
+
   it('locates the devices of the last "devices" key, the list JSON.parse keeps', () => {
     const text = '{"devices": [{"thingName": "old"}],\n "devices": [\n  {"thingName": "sensor-1"}\n]}';
 
@@ -320,6 +326,15 @@ describe('ManifestValidator', () => {
     });
   });
 
+  it('is not valid with a problem of the manifest or the request options, whatever else is wrong', () => {
+    const withRequestProblem = new ManifestValidator('csv', { templateName: 'nope' }, PROVISIONING);
+    withRequestProblem.check(deviceRow(0, 'bad name'));
+    expect(withRequestProblem.valid).toBe(false);
+    const withManifestProblem = new ManifestValidator('csv', { requestId: 'r-1', templateName: 'nope' }, PROVISIONING);
+    withManifestProblem.check(deviceRow(0));
+    expect(withManifestProblem.valid).toBe(false);
+  });
+
   it('reports a template parameter named like a device field as a request option, not as a device', () => {
     const validator = new ManifestValidator('csv', { templateParameters: { 'devices[0]': 'x' } }, PROVISIONING);
     validator.check(deviceRow(0));
@@ -431,9 +446,9 @@ describe('withRequestOverrides', () => {
       templateParameters: { Site: 'c' },
     });
     expect(withRequestOverrides(manifestDefaults, { templateParameters: 'x' })).toMatchObject({ templateParameters: 'x' });
-    expect(withRequestOverrides(manifestDefaults, { coreDeviceThingName: { Site: 'c' } })).toMatchObject({
+    expect(withRequestOverrides(manifestDefaults, { coreDeviceThingName: { Site: 'c' } })).toEqual({
+      ...manifestDefaults,
       coreDeviceThingName: { Site: 'c' },
-      templateParameters: { Site: 'm', Model: 'm' },
     });
   });
 });

@@ -187,7 +187,7 @@ describe('provisioning request contract', () => {
       templateBody: '{}',
       devices: [device('a')],
     });
-    expect(both.map((error) => error.reason)).toContain('must not be given with templateName: give one or the other');
+    expect(both).toContainEqual({ field: 'templateBody', reason: 'must not be given with templateName: give one or the other' });
   });
 
   it('bounds parameter keys and values as RegisterThing does', () => {
@@ -283,6 +283,58 @@ describe('provisioning request contract', () => {
         field: '(body)',
         reason: `takes ${MAX_REQUEST_BYTES + 1} bytes as JSON, more than the ${MAX_REQUEST_BYTES} a request may have: split the devices over several requests`,
       },
+    ]);
+  });
+
+  it("checks each device's name and certificate against the others only where it has them", () => {
+    const nameless = errorsOf({
+      coreDeviceThingName: 'core',
+      devices: [{ principal: certificateArn }, { principal: certificateArn.replace('ab', 'cd') }],
+    });
+    expect(nameless).toEqual([
+      { field: 'devices[0].thingName', reason: 'is required' },
+      { field: 'devices[1].thingName', reason: 'is required' },
+    ]);
+    // The CSR template issues each device's certificate: no device gives one.
+    const request = {
+      coreDeviceThingName: 'core',
+      templateName: 'thing-with-certificate-from-csr',
+      devices: [
+        { thingName: 'a', parameters: { CSR: 'csr-a' } },
+        { thingName: 'b', parameters: { CSR: 'csr-b' } },
+      ],
+    };
+    expect(validate(provisioningRequestSchema, request).ok).toBe(true);
+  });
+
+  it("takes a parameter the template requires from the shared parameters, and leaves ThingName's value to thingName", () => {
+    const templateBody = JSON.stringify({
+      Parameters: { ThingName: { Type: 'String' }, Serial: { Type: 'String' } },
+      Resources: {
+        thing: {
+          Type: 'AWS::IoT::Thing',
+          Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: { name: { Ref: 'ThingName' }, serial: { Ref: 'Serial' } } },
+        },
+      },
+    });
+    expect(
+      validate(provisioningRequestSchema, {
+        coreDeviceThingName: 'core',
+        templateBody,
+        templateParameters: { Serial: 's-1' },
+        devices: [device('a')],
+      }).ok,
+    ).toBe(true);
+    expect(
+      errorsOf({
+        coreDeviceThingName: 'core',
+        templateBody,
+        templateParameters: { Serial: 's-1', ThingName: 'not an attribute' },
+        devices: [device('a')],
+      }),
+    ).toEqual([{ field: 'templateParameters.ThingName', reason: "is set from each device's thingName and must not be given" }]);
+    expect(errorsOf({ coreDeviceThingName: 'core', templateBody, templateParameters: { Serial: {} }, devices: [device('a')] })).toEqual([
+      { field: 'templateParameters.Serial', reason: 'must be a string' },
     ]);
   });
 

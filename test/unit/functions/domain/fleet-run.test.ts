@@ -45,32 +45,39 @@ describe('a fleet run report', () => {
       },
     ],
   };
-  // As writeFleetReport reads them: the result files, then the run's devices for those no result named.
-  const tally = new FleetReportTally('run', 'provision');
-  const fromResults = [
-    ...tally.batch({
-      kind: 'succeeded',
-      entry: { Input: batch(0, devices.slice(0, 2)), Output: JSON.stringify({ executionArn: 'arn:run-0', status: 'SUCCEEDED', summary }) },
-    }),
-    ...tally.batch({
-      kind: 'failed',
-      entry: {
-        Input: batch(2, devices.slice(2, 4)),
-        Error: 'DevicesHeld',
-        Cause: JSON.stringify({ errorType: 'DevicesHeld', errorMessage: 'd2 is held by run-x' }),
-      },
-    }),
-    ...tally.batch({ kind: 'pending', entry: { Input: batch(4, devices.slice(4, 5)) } }),
-    // A result naming devices already reported adds no second line for them.
-    ...tally.batch({ kind: 'pending', entry: { Input: batch(0, devices.slice(0, 1)) } }),
-  ];
-  const missing = devices.filter((device) => !tally.reported(device.index)).map((device) => tally.missing(device));
-  const report = {
-    ...tally.header({ manifest: 's3://b/m.csv', startedAt: new Date(0), finishedAt: new Date(10_000) }),
-    devices: [...fromResults, ...missing].sort((left, right) => left.index - right.index),
+  // As writeFleetReport reads them: the result files, then the run's devices for those no result named. Made in
+  // each test, so that the mutation run credits the tally's code to the tests that check it.
+  const buildReport = () => {
+    const tally = new FleetReportTally('run', 'provision');
+    const fromResults = [
+      ...tally.batch({
+        kind: 'succeeded',
+        entry: {
+          Input: batch(0, devices.slice(0, 2)),
+          Output: JSON.stringify({ executionArn: 'arn:run-0', status: 'SUCCEEDED', summary }),
+        },
+      }),
+      ...tally.batch({
+        kind: 'failed',
+        entry: {
+          Input: batch(2, devices.slice(2, 4)),
+          Error: 'DevicesHeld',
+          Cause: JSON.stringify({ errorType: 'DevicesHeld', errorMessage: 'd2 is held by run-x' }),
+        },
+      }),
+      ...tally.batch({ kind: 'pending', entry: { Input: batch(4, devices.slice(4, 5)) } }),
+      // A result naming devices already reported adds no second line for them.
+      ...tally.batch({ kind: 'pending', entry: { Input: batch(0, devices.slice(0, 1)) } }),
+    ];
+    const missing = devices.filter((device) => !tally.reported(device.index)).map((device) => tally.missing(device));
+    return {
+      ...tally.header({ manifest: 's3://b/m.csv', startedAt: new Date(1_000_000), finishedAt: new Date(1_010_000) }),
+      devices: [...fromResults, ...missing].sort((left, right) => left.index - right.index),
+    };
   };
 
   it('gives every device of the run exactly one line, in manifest order, whatever the result files hold', () => {
+    const report = buildReport();
     expect(report.devices.map((device) => [device.thingName, device.status, device.requestId])).toEqual([
       ['d0', 'PROVISIONED', 'run-0'],
       ['d1', 'FAILED', 'run-0'],
@@ -82,12 +89,14 @@ describe('a fleet run report', () => {
   });
 
   it("fails a failed batch's devices at submit with its error, and a device no result names with MissingOutcome", () => {
+    const report = buildReport();
     expect(report.devices[2]!.error).toEqual({ step: 'submit', code: 'DevicesHeld', message: 'd2 is held by run-x' });
     expect(report.devices[5]!.error).toMatchObject({ step: 'status', code: 'MissingOutcome' });
     expect(report.failures).toEqual({ 'associate ResourceNotFoundException': 1, 'submit DevicesHeld': 2, 'status MissingOutcome': 1 });
   });
 
   it('counts devices and batches, and rates the devices settled over the elapsed time', () => {
+    const report = buildReport();
     expect(report.outcome).toBe('PARTIAL');
     expect(report.totals).toEqual({
       batches: 4,
@@ -332,6 +341,16 @@ describe('a fleet run report, outcome by outcome', () => {
       },
     });
     expect(header(partway).outcome).toBe('CANCELLED');
+  });
+
+  it('fails the devices of a batch whose request ended without a summary, with its status', () => {
+    const tally = new FleetReportTally('run', 'provision');
+    const [entry] = tally.batch({
+      kind: 'succeeded',
+      entry: { Input: batch(0, [planned(0)]), Output: JSON.stringify({ executionArn: 'arn:x', status: 'TIMED_OUT' }) },
+    });
+    expect(entry).toMatchObject({ status: 'FAILED', error: { step: 'status', code: 'TIMED_OUT' } });
+    expect(header(tally).outcome).toBe('FAILED');
   });
 
   it('fails the devices of a batch that failed without an error name or cause with BatchFailed', () => {

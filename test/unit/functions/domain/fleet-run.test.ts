@@ -353,6 +353,18 @@ describe('a fleet run report, outcome by outcome', () => {
     expect(header(tally).outcome).toBe('FAILED');
   });
 
+  it('fails a device no result names at status, with its own core device', () => {
+    const tally = new FleetReportTally('run', 'provision');
+    expect(tally.missing(planned(7, 'core-x'))).toMatchObject({
+      index: 7,
+      thingName: 'd7',
+      coreDeviceThingName: 'core-x',
+      status: 'FAILED',
+      requestId: '',
+      error: { step: 'status', code: 'MissingOutcome', message: 'no batch result of the run mentions this device' },
+    });
+  });
+
   it('fails the devices of a batch that failed without an error name or cause with BatchFailed', () => {
     const tally = new FleetReportTally('run', 'deprovision');
     const [entry] = tally.batch({ kind: 'failed', entry: { Input: batch(0, [planned(0)]) } });

@@ -13,30 +13,27 @@ const MEDIA_TYPE = /^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[A-Za-z
 
 /** `POST /fleet-uploads`: what the client will upload, both optional. */
 export const fleetUploadRequestSchema = z
-  .strictObject(
-    {
-      fileName: z.optional(
-        z.string().check(
-          z.regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/, FILE_NAME_REASON),
-          z.refine((name) => manifestFormatOf(name) !== undefined, FILE_NAME_REASON),
-          z.meta({
-            description: 'The manifest’s file name; its extension says its format (docs/fleet-cli.md, Manifests). Default manifest.csv.',
-          }),
-        ),
+  .strictObject({
+    fileName: z.optional(
+      z.string().check(
+        z.regex(/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}$/, FILE_NAME_REASON),
+        z.refine((name) => manifestFormatOf(name) !== undefined, FILE_NAME_REASON),
+        z.meta({
+          description: 'The manifest’s file name; its extension says its format (docs/fleet-cli.md, Manifests). Default manifest.csv.',
+        }),
       ),
-      contentType: z.optional(
-        z.string().check(
-          z.maxLength(200, 'must be at most 200 characters'),
-          z.regex(MEDIA_TYPE, 'must be a media type such as text/csv or application/json'),
-          z.meta({
-            description:
-              'The Content-Type the upload will send; it is signed into the URL. Default text/csv or application/json, after the file name.',
-          }),
-        ),
+    ),
+    contentType: z.optional(
+      z.string().check(
+        z.maxLength(200, 'must be at most 200 characters'),
+        z.regex(MEDIA_TYPE, 'must be a media type such as text/csv or application/json'),
+        z.meta({
+          description:
+            'The Content-Type the upload will send; it is signed into the URL. Default text/csv or application/json, after the file name.',
+        }),
       ),
-    },
-    'is not a field of an upload (fileName, contentType)',
-  )
+    ),
+  })
   .check(
     z.meta({
       id: 'FleetUploadRequest',

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { PlannedDevice } from '../../../../functions/domain/fleet-manifest.ts';
 import {
   batchRequestId,
@@ -369,5 +369,28 @@ describe('a fleet run report, outcome by outcome', () => {
     const tally = new FleetReportTally('run', 'deprovision');
     const [entry] = tally.batch({ kind: 'failed', entry: { Input: batch(0, [planned(0)]) } });
     expect(entry!.error).toEqual({ step: 'submit', code: 'BatchFailed', message: 'the batch failed without a cause' });
+  });
+});
+
+describe('a fleet run, its module loaded afresh', () => {
+  // Stryker credits a module's top-level code (the workflows by action, the error name) to the tests that load it.
+  it('reports a batch a cancel stopped as NOT_STARTED, and names the problems file of a run failed with InvalidManifest', async () => {
+    vi.resetModules();
+    const { FleetReportTally: Tally } = await import('../../../../functions/domain/fleet-run.ts');
+    const { fleetRunProgress: progress } = await import('../../../../functions/domain/fleet-run-status.ts');
+    const tally = new Tally('run', 'deprovision');
+    const entries = tally.batch({
+      kind: 'succeeded',
+      entry: { Input: batch(0, [planned(0, 'core-a')]), Output: JSON.stringify({ cancelled: true }) },
+    });
+    expect(entries).toEqual([
+      { index: 0, line: 2, thingName: 'd0', status: 'NOT_STARTED', coreDeviceThingName: 'core-a', requestId: 'run-0' },
+    ]);
+    const execution = { name: 'run', status: 'FAILED', startDate: new Date(0), error: 'InvalidManifest', cause: 'bad' };
+    expect(progress({ execution }, new Date(1_000), 's3://b/p.json').error).toEqual({
+      code: 'InvalidManifest',
+      message: 'bad',
+      problems: 's3://b/p.json',
+    });
   });
 });

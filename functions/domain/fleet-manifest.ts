@@ -38,6 +38,7 @@ const CSV_PARAMETER_PREFIX = 'param.';
 const CSV_DEVICE_COLUMNS = ['thingName', 'principal', 'coreDeviceThingName'] as const;
 
 export function manifestFormatOf(path: string): ManifestFormat | undefined {
+  // Stryker disable next-line OptionalChaining: equivalent: the group is not optional, so a match always has it
   const extension = /\.([^./\\]+)$/.exec(path)?.[1]?.toLowerCase();
   return extension === 'csv' || extension === 'json' ? extension : undefined;
 }
@@ -54,6 +55,7 @@ export function describeRow(format: ManifestFormat, row: ManifestRow): string {
 
 /** A device field as the manifest spells it: CSV has `param.<Name>` columns where JSON has `parameters.<Name>`. */
 export function describeField(format: ManifestFormat, field: string): string {
+  // Stryker disable next-line Regex: equivalent without the ^: a CSV row's fields are its columns', and only parameters.<Name> holds the text
   return format === 'csv' ? field.replace(/^parameters\./, CSV_PARAMETER_PREFIX) : field;
 }
 
@@ -98,6 +100,7 @@ function parseCsvManifest(text: string): ManifestParse {
       },
     });
   } catch (error) {
+    // Stryker disable next-line ConditionalExpression: equivalent: parsing text, csv-parse throws nothing but a CsvError
     if (!(error instanceof CsvError)) throw error;
     return { ok: false, problems: [csvErrorProblem(error, firstLineAfter(lfText, records.at(-1)?.lastLine ?? 0))] };
   }
@@ -154,7 +157,7 @@ export async function* csvManifestRows(
     }
   } catch (error) {
     if (!(error instanceof CsvError)) throw error;
-    throw new ManifestUnreadable([csvErrorProblem(error, nonBlank.firstAfter(lastRecordLine) ?? lastRecordLine + 1)]);
+    throw new ManifestUnreadable([csvErrorProblem(error, nonBlank.first() ?? lastRecordLine + 1)]);
   }
   if (header === undefined) throw new ManifestUnreadable([EMPTY_CSV]);
 }
@@ -172,15 +175,17 @@ class NonBlankLines {
   }
 
   dropThrough(line: number): void {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent: past the end the next line is undefined, and undefined <= line is false
     while (this.#first < this.#lines.length && this.#lines[this.#first]! <= line) this.#first++;
+    // Stryker disable next-line ConditionalExpression,EqualityOperator,BlockStatement: equivalent: when to compact changes only the memory held
     if (this.#first > 1024) {
       this.#lines = this.#lines.slice(this.#first);
       this.#first = 0;
     }
   }
 
-  firstAfter(line: number): number | undefined {
-    this.dropThrough(line);
+  /** The first line not dropped: after the last record, since each record drops the lines through its own. */
+  first(): number | undefined {
     return this.#lines[this.#first];
   }
 }
@@ -190,7 +195,7 @@ async function* lfChunks(
   source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>,
   nonBlank: NonBlankLines,
 ): AsyncGenerator<string> {
-  const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+  const decoder = new TextDecoder();
   let line = 1;
   let lineHasText = false;
   let heldCarriageReturn = '';
@@ -211,7 +216,7 @@ async function* lfChunks(
   for await (const chunk of source) yield text(typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true }));
   const last = text(decoder.decode()) + heldCarriageReturn;
   if (lineHasText) nonBlank.add(line);
-  if (last !== '') yield last;
+  yield last;
 }
 
 function csvRow(header: string[], { cells, line }: CsvRecord, index: number): ManifestRow {
@@ -237,6 +242,7 @@ function csvRow(header: string[], { cells, line }: CsvRecord, index: number): Ma
 function firstLineAfter(text: string, line: number): number {
   const lines = text.split('\n');
   let next = line + 1;
+  // Stryker disable next-line OptionalChaining: equivalent: the row that failed is a line that is not blank, so the scan stops there
   while (lines[next - 1]?.trim() === '') next++;
   return next;
 }
@@ -284,22 +290,27 @@ function parseJsonManifest(text: string): ManifestParse {
  * syntax-tree library: the one with positions (momoa, 28 KiB) took validateManifest's bundle past 400 KiB.
  */
 function jsonDeviceLines(text: string): number[] {
+  // Stryker disable next-line ArrayDeclaration: equivalent: the devices' list, which a manifest that parsed has, starts it afresh
   let lines: number[] = [];
   let line = 1;
   const open: string[] = [];
   // The last string read directly in a root object: before a value, that value's key.
   let rootKey: string | undefined;
-  // How deep the devices' list is, while it is open: its items start at this depth.
+  // How deep the devices' list is: its items start at this depth. Lines counted past its end are never read.
+  // Stryker disable next-line UnaryOperator: equivalent: items counted before the devices' list are dropped when it starts
   let devicesDepth = -1;
+  // Stryker disable next-line BooleanLiteral: equivalent: a line counted before the devices' list is dropped when it starts
   let itemNext = false;
+  // Stryker disable next-line EqualityOperator: equivalent: one step past the end reads undefined, which is none of the characters looked for
   for (let at = 0; at < text.length; at++) {
     const char = text[at]!;
     if (char === '\n') line++;
     if (char === ' ' || char === '\t' || char === '\r' || char === '\n') continue;
-    if (itemNext && char !== ']') lines.push(line);
+    if (itemNext) lines.push(line);
     itemNext = false;
     if (char === '"') {
       const end = closingQuote(text, at);
+      // Stryker disable next-line ConditionalExpression,LogicalOperator: equivalent: whatever deeper strings set, a value directly in the root object follows its key
       if (open.length === 1 && open[0] === '{') rootKey = JSON.parse(text.slice(at, end + 1)) as string;
       at = end;
     } else if (char === '[' || char === '{') {
@@ -310,10 +321,8 @@ function jsonDeviceLines(text: string): number[] {
         lines = [];
         itemNext = true;
       }
-    } else if (char === ']' || char === '}') {
-      if (open.length === devicesDepth) devicesDepth = -1;
-      open.pop();
-    } else if (char === ',' && open.length === devicesDepth) itemNext = true;
+    } else if (char === ']' || char === '}') open.pop();
+    else if (char === ',' && open.length === devicesDepth) itemNext = true;
   }
   return lines;
 }
@@ -360,6 +369,7 @@ export function validateManifest(
   const devices: PlannedDevice[] = [];
   for (const row of manifest.rows) {
     const planned = validator.check(row);
+    // Stryker disable next-line ConditionalExpression: equivalent: check answers undefined only for a row with a problem, and then the result is not ok
     if (planned !== undefined) devices.push(planned);
   }
   const result = validator.result();
@@ -385,7 +395,7 @@ export class ManifestValidator {
   readonly #requestProblems = new Map<string, ManifestProblem>();
   readonly #deviceProblems: ManifestProblem[] = [];
   #deviceProblemCount = 0;
-  #rows = 0;
+  #anyRows = false;
   #validDevices = 0;
   #options: RequestOptions | undefined;
   readonly #firstRowByName = new Map<string, string>();
@@ -421,7 +431,7 @@ export class ManifestValidator {
 
   /** The row as a planned device, or undefined when it has a problem (kept for result()). */
   check(row: ManifestRow): PlannedDevice | undefined {
-    this.#rows++;
+    this.#anyRows = true;
     const where = describeRow(this.#format, row);
     const problemCount = this.#deviceProblemCount;
     const problem = (found: ManifestProblem) => {
@@ -443,6 +453,7 @@ export class ManifestValidator {
     });
     if (!result.ok) {
       for (const { field, reason } of result.errors) {
+        // Stryker disable next-line Regex: equivalent without the $: the optional group, greedy, takes the rest of the field
         const deviceField = /^devices\[0\](?:\.(.+))?$/.exec(field);
         if (deviceField) problem({ where, field: deviceField[1] && describeField(this.#format, deviceField[1]), reason });
         else this.#requestProblems.set(`${field}\n${reason}`, { where: 'request options', field, reason });
@@ -473,9 +484,10 @@ export class ManifestValidator {
 
   /** The problems in the order validateManifest lists them: the manifest's, the request options', then each row's. */
   result(): ManifestValidation {
-    if (this.#rows === 0) return { ok: false, problems: [{ where: 'manifest', reason: 'lists no devices' }], problemCount: 1 };
+    if (!this.#anyRows) return { ok: false, problems: [{ where: 'manifest', reason: 'lists no devices' }], problemCount: 1 };
     const problems = [...this.#manifestProblems, ...this.#requestProblems.values(), ...this.#deviceProblems];
     const problemCount = this.#manifestProblems.length + this.#requestProblems.size + this.#deviceProblemCount;
+    // Stryker disable next-line ConditionalExpression: equivalent: with rows and no problem, the first row set the options
     if (problemCount > 0 || this.#options === undefined) return { ok: false, problems, problemCount };
     return { ok: true, options: this.#options, deviceCount: this.#validDevices };
   }

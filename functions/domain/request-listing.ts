@@ -8,19 +8,16 @@ export const DEFAULT_LIST_LIMIT = 50;
 const LIMIT_REASON = `must be a whole number from 1 to ${MAX_LIST_LIMIT}`;
 
 /** The query of `GET /<collection>`: every parameter optional, each refused with its reason when malformed. */
-export const listQuerySchema = z.strictObject(
-  {
-    status: z.optional(executionStatusSchema),
-    limit: z.optional(
-      z.string().check(
-        z.regex(/^\d{1,4}$/, LIMIT_REASON),
-        z.refine((value) => Number(value) >= 1 && Number(value) <= MAX_LIST_LIMIT, LIMIT_REASON),
-      ),
+export const listQuerySchema = z.strictObject({
+  status: z.optional(executionStatusSchema),
+  limit: z.optional(
+    z.string().check(
+      z.regex(/^\d{1,4}$/, LIMIT_REASON),
+      z.refine((value) => Number(value) >= 1 && Number(value) <= MAX_LIST_LIMIT, LIMIT_REASON),
     ),
-    nextToken: z.optional(z.string().check(z.minLength(1), z.maxLength(3_096))),
-  },
-  'is not a parameter of this list (status, limit, nextToken)',
-);
+  ),
+  nextToken: z.optional(z.string().check(z.minLength(1), z.maxLength(3_096))),
+});
 
 export const requestListItemSchema = z
   .strictObject({

@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import {
   applyBatchResponse,
   failBatch,
+  outcomesOnceFinished,
   planClientDeviceBatches,
   settleBatches,
 } from '../../../../functions/domain/client-device-batches.ts';
@@ -115,6 +116,15 @@ describe('client device batches', () => {
     ]);
     expect(failed.failed[0]!.message).toHaveLength(120);
     expect(failed).not.toHaveProperty('callError');
+  });
+
+  it('keeps only the outcomes of a batch once nothing is pending, and the whole batch until then', () => {
+    const [batch] = planClientDeviceBatches(['a', 'b'].map((name) => registered(name))) as [ClientDeviceBatch];
+    const halfway = applyBatchResponse(batch, [{ thingName: 'b', code: 'ThrottlingException', message: 'slow down' }], policy, () => 0.5);
+    expect(outcomesOnceFinished(halfway)).toBe(halfway);
+
+    const finished = applyBatchResponse(halfway, [], policy, () => 0.5);
+    expect(outcomesOnceFinished(finished)).toEqual({ done: ['a', 'b'], failed: [] });
   });
 
   it('settles every device: done, failed by entry, or failed by the whole call', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import {
+  cancelMarkerKey,
   heldDevicesMessage,
   IN_FLIGHT_TASK_GRACE_SECONDS,
   inChunks,
@@ -43,6 +44,10 @@ describe('device leases', () => {
     ['not started, after it', undefined, 1_000, 1_000 + STARTING_GRACE_SECONDS + 1, true],
   ])('a lease whose execution is %s is stale: %s', (_, execution, acquiredAt, now, stale) => {
     expect(isStaleLease(execution, acquiredAt, now)).toBe(stale);
+  });
+
+  it("keys a request's cancel marker as cancel#<owner>", () => {
+    expect(cancelMarkerKey('provision/r-1/abababababababab')).toBe('cancel#provision/r-1/abababababababab');
   });
 
   it('chunks of at most 100, in order', () => {

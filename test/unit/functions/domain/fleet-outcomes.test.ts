@@ -58,7 +58,7 @@ describe('finishRequest', () => {
       thingName: 'b',
       status: 'FAILED',
       coreDeviceThingName: 'core-b',
-      error: { step: 'status', code: 'MissingOutcome', message: expect.any(String) },
+      error: { step: 'status', code: 'MissingOutcome', message: 'the request summary has no outcome for this device' },
     });
   });
 
@@ -85,7 +85,7 @@ describe('finishRequest', () => {
         thingName: 'b',
         status: 'FAILED',
         coreDeviceThingName: 'core-b',
-        error: { step: 'status', code: 'UnexpectedPROVISIONED', message: expect.any(String) },
+        error: { step: 'status', code: 'UnexpectedPROVISIONED', message: 'the summary reports PROVISIONED with no error' },
       },
     ]);
   });
@@ -118,5 +118,6 @@ describe('finishRequest', () => {
       ['FAILED', 'status', 'TIMED_OUT'],
       ['FAILED', 'status', 'TIMED_OUT'],
     ]);
+    expect(finished.devices[0]!.error?.message).toBe('the execution ended TIMED_OUT without a summary');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { batchCounts, devicesSoFar } from '../../../../functions/domain/fleet-run-counts.ts';
+import { batchCounts, devicesSoFar, fleetRunCountsKey } from '../../../../functions/domain/fleet-run-counts.ts';
 import type { RequestSummary } from '../../../../functions/domain/records.ts';
 
 const rolledBack = { detachedPrincipals: ['arn:cert/c'], thingDeleted: true, certificateDeleted: false };
@@ -81,5 +81,11 @@ describe("a fleet batch's counts", () => {
       notStarted: 10,
       pending: 800,
     });
+  });
+});
+
+describe("a fleet run's counter", () => {
+  it('is keyed as counts#<owner>', () => {
+    expect(fleetRunCountsKey('fleet/run-1/abababababababab')).toBe('counts#fleet/run-1/abababababababab');
   });
 });

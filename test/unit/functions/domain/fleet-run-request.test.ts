@@ -10,7 +10,7 @@ const reasons = (body: unknown) => {
 
 describe('a fleet run request (POST /fleet-runs)', () => {
   it("provisions by default, and keeps every other field as the run's request-level options", () => {
-    expect(validated({ manifest: `s3://${BUCKET}/fleet.csv` })).toEqual({
+    expect(validated({ manifest: `s3://${BUCKET}/fleet.csv` })).toStrictEqual({
       ok: true,
       value: { manifest: `s3://${BUCKET}/fleet.csv`, action: 'provision', options: {} },
     });
@@ -47,12 +47,19 @@ describe('a fleet run request (POST /fleet-runs)', () => {
     expect(validated({ fleetRunId: 'a'.repeat(72), manifest: `s3://${BUCKET}/fleet.csv` }).ok).toBe(true);
   });
 
-  it.each([undefined, 5, `https://${BUCKET}/fleet.csv`, `s3://${BUCKET}/fleet.txt`, `s3://${BUCKET}/`, `s3://${BUCKET}/fleet`])(
-    'refuses the manifest %j',
-    (manifest) => {
-      expect(reasons({ manifest })).toEqual([{ field: 'manifest', reason: 'must be s3://<bucket>/<key> of a .csv or .json manifest' }]);
-    },
-  );
+  it.each([
+    undefined,
+    5,
+    [`s3://${BUCKET}/fleet.csv`],
+    `see s3://${BUCKET}/fleet.csv`,
+    `s3://${BUCKET}/fleet.csv\nx`,
+    `https://${BUCKET}/fleet.csv`,
+    `s3://${BUCKET}/fleet.txt`,
+    `s3://${BUCKET}/`,
+    `s3://${BUCKET}/fleet`,
+  ])('refuses the manifest %j', (manifest) => {
+    expect(reasons({ manifest })).toEqual([{ field: 'manifest', reason: 'must be s3://<bucket>/<key> of a .csv or .json manifest' }]);
+  });
 
   it('refuses a manifest outside the fleet bucket, naming the bucket', () => {
     expect(reasons({ manifest: 's3://another-bucket/fleet.csv' })).toEqual([
@@ -61,7 +68,7 @@ describe('a fleet run request (POST /fleet-runs)', () => {
   });
 
   // `in` would also find the names every object inherits.
-  it.each(['remove', 5, 'toString', 'constructor'])('refuses the action %j', (action) => {
+  it.each(['remove', 5, ['provision'], 'toString', 'constructor'])('refuses the action %j', (action) => {
     expect(reasons({ manifest: `s3://${BUCKET}/fleet.csv`, action })).toEqual([
       { field: 'action', reason: 'must be provision or deprovision' },
     ]);

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { PlannedDevice } from '../../../../functions/domain/fleet-manifest.ts';
 import {
   batchRequestId,
@@ -8,7 +8,9 @@ import {
   FleetReportTally,
   fleetBatchConcurrency,
   fleetRunKeys,
+  fleetRunOwner,
   manifestProblemsReport,
+  parseS3Uri,
   uploadedManifestRunId,
 } from '../../../../functions/domain/fleet-run.ts';
 import { fleetRunProgress } from '../../../../functions/domain/fleet-run-status.ts';
@@ -43,32 +45,39 @@ describe('a fleet run report', () => {
       },
     ],
   };
-  // As writeFleetReport reads them: the result files, then the run's devices for those no result named.
-  const tally = new FleetReportTally('run', 'provision');
-  const fromResults = [
-    ...tally.batch({
-      kind: 'succeeded',
-      entry: { Input: batch(0, devices.slice(0, 2)), Output: JSON.stringify({ executionArn: 'arn:run-0', status: 'SUCCEEDED', summary }) },
-    }),
-    ...tally.batch({
-      kind: 'failed',
-      entry: {
-        Input: batch(2, devices.slice(2, 4)),
-        Error: 'DevicesHeld',
-        Cause: JSON.stringify({ errorType: 'DevicesHeld', errorMessage: 'd2 is held by run-x' }),
-      },
-    }),
-    ...tally.batch({ kind: 'pending', entry: { Input: batch(4, devices.slice(4, 5)) } }),
-    // A result naming devices already reported adds no second line for them.
-    ...tally.batch({ kind: 'pending', entry: { Input: batch(0, devices.slice(0, 1)) } }),
-  ];
-  const missing = devices.filter((device) => !tally.reported(device.index)).map((device) => tally.missing(device));
-  const report = {
-    ...tally.header({ manifest: 's3://b/m.csv', startedAt: new Date(0), finishedAt: new Date(10_000) }),
-    devices: [...fromResults, ...missing].sort((left, right) => left.index - right.index),
+  // As writeFleetReport reads them: the result files, then the run's devices for those no result named. Made in
+  // each test, so that the mutation run credits the tally's code to the tests that check it.
+  const buildReport = () => {
+    const tally = new FleetReportTally('run', 'provision');
+    const fromResults = [
+      ...tally.batch({
+        kind: 'succeeded',
+        entry: {
+          Input: batch(0, devices.slice(0, 2)),
+          Output: JSON.stringify({ executionArn: 'arn:run-0', status: 'SUCCEEDED', summary }),
+        },
+      }),
+      ...tally.batch({
+        kind: 'failed',
+        entry: {
+          Input: batch(2, devices.slice(2, 4)),
+          Error: 'DevicesHeld',
+          Cause: JSON.stringify({ errorType: 'DevicesHeld', errorMessage: 'd2 is held by run-x' }),
+        },
+      }),
+      ...tally.batch({ kind: 'pending', entry: { Input: batch(4, devices.slice(4, 5)) } }),
+      // A result naming devices already reported adds no second line for them.
+      ...tally.batch({ kind: 'pending', entry: { Input: batch(0, devices.slice(0, 1)) } }),
+    ];
+    const missing = devices.filter((device) => !tally.reported(device.index)).map((device) => tally.missing(device));
+    return {
+      ...tally.header({ manifest: 's3://b/m.csv', startedAt: new Date(1_000_000), finishedAt: new Date(1_010_000) }),
+      devices: [...fromResults, ...missing].sort((left, right) => left.index - right.index),
+    };
   };
 
   it('gives every device of the run exactly one line, in manifest order, whatever the result files hold', () => {
+    const report = buildReport();
     expect(report.devices.map((device) => [device.thingName, device.status, device.requestId])).toEqual([
       ['d0', 'PROVISIONED', 'run-0'],
       ['d1', 'FAILED', 'run-0'],
@@ -80,12 +89,14 @@ describe('a fleet run report', () => {
   });
 
   it("fails a failed batch's devices at submit with its error, and a device no result names with MissingOutcome", () => {
+    const report = buildReport();
     expect(report.devices[2]!.error).toEqual({ step: 'submit', code: 'DevicesHeld', message: 'd2 is held by run-x' });
     expect(report.devices[5]!.error).toMatchObject({ step: 'status', code: 'MissingOutcome' });
     expect(report.failures).toEqual({ 'associate ResourceNotFoundException': 1, 'submit DevicesHeld': 2, 'status MissingOutcome': 1 });
   });
 
   it('counts devices and batches, and rates the devices settled over the elapsed time', () => {
+    const report = buildReport();
     expect(report.outcome).toBe('PARTIAL');
     expect(report.totals).toEqual({
       batches: 4,
@@ -102,6 +113,17 @@ describe('a fleet run report', () => {
 });
 
 describe('a fleet run', () => {
+  it('orders two devices of one core device by their manifest position', () => {
+    expect(compareDeviceOrder(['core-a', 4], ['core-a', 1])).toBeGreaterThan(0);
+    expect(compareDeviceOrder(['core-a', 1], ['core-a', 4])).toBeLessThan(0);
+    expect(compareDeviceOrder(['core-a', 4], ['core-b', 1])).toBeLessThan(0);
+  });
+
+  it('keys a device with no core device at all by an empty core device name', () => {
+    const options = { thingPrincipalType: 'EXCLUSIVE_THING' as const, rollbackOnFailure: true };
+    expect(deviceOrder(planned(3), options)).toEqual(['', 3]);
+  });
+
   it('lists its devices by core device, then in manifest order, the default core device standing for those without one', () => {
     const orders = [planned(0, 'core-c'), planned(1), planned(2, 'core-a'), planned(3, 'core-c'), planned(4)].map((device) =>
       deviceOrder(device, OPTIONS),
@@ -232,11 +254,143 @@ describe("a fleet run's files and batches", () => {
     expect(manifestProblemsReport('s3://b/m.csv', [problem, problem]).summary).toBe('s3://b/m.csv: 2 problems; no device was touched');
   });
 
+  it('says how many problems there are when it lists only the first', () => {
+    const problem = { where: 'line 2', field: 'thingName', reason: 'is required' };
+    expect(manifestProblemsReport('s3://b/m.csv', [problem], 5_000)).toEqual({
+      document: { manifest: 's3://b/m.csv', problemCount: 5_000, listed: 1, problems: [problem] },
+      summary: 's3://b/m.csv: 5000 problems; no device was touched',
+    });
+  });
+
+  it("names the owner of a run's cancel marker by the run and the start of its digest", () => {
+    expect(fleetRunOwner('run-1', 'ab'.repeat(32))).toBe('fleet/run-1/abababababababab');
+  });
+
+  it('reads s3://<bucket>/<key>, and nothing around it', () => {
+    expect(parseS3Uri('s3://b/dir/m.csv')).toEqual({ bucket: 'b', key: 'dir/m.csv' });
+    expect(parseS3Uri('see s3://b/m.csv')).toBeUndefined();
+    expect(parseS3Uri('s3://b/m.csv\nmore')).toBeUndefined();
+    expect(parseS3Uri('s3://b/')).toBeUndefined();
+  });
+
   it('runs a batch for every three devices the quotas let run at once, and at least one', () => {
     const quotas = { registerThingTps: 10, attachThingPrincipalTps: 100, describeThingTps: 350, deviceStepSeconds: 1 };
     // 10 RegisterThing a second with 20% headroom: 12 devices at once, 4 batches of 3.
     expect(fleetBatchConcurrency(quotas)).toBe(4);
     expect(fleetBatchConcurrency({ ...quotas, registerThingTps: 11 })).toBe(5);
     expect(fleetBatchConcurrency({ ...quotas, registerThingTps: 0.1 })).toBe(1);
+  });
+});
+
+describe('a fleet run report, outcome by outcome', () => {
+  const output = (summary: RequestSummary) => JSON.stringify({ executionArn: 'arn:x', status: 'SUCCEEDED', summary });
+  const summaryOf = (status: RequestSummary['status'], devices: RequestSummary['devices']): RequestSummary => ({
+    requestId: 'run-0',
+    status,
+    counts: { requested: devices.length, succeeded: 0, failed: 0, rolledBack: 0 },
+    devices,
+  });
+  const header = (tally: FleetReportTally) => tally.header({ manifest: 'm', startedAt: new Date(0), finishedAt: new Date(0) });
+
+  it('is SUCCEEDED when every device is done, and gives no rate for no time elapsed', () => {
+    const tally = new FleetReportTally('run', 'provision');
+    tally.batch({
+      kind: 'succeeded',
+      entry: {
+        Input: batch(0, [planned(0)]),
+        Output: output(summaryOf('SUCCEEDED', [{ thingName: 'd0', coreDeviceThingName: 'core-b', status: 'PROVISIONED' }])),
+      },
+    });
+    expect(header(tally).outcome).toBe('SUCCEEDED');
+    expect(header(tally).totals).not.toHaveProperty('devicesPerSecond');
+  });
+
+  it('is FAILED when none is, counting those rolled back', () => {
+    const tally = new FleetReportTally('run', 'provision');
+    const failed = {
+      thingName: 'd0',
+      coreDeviceThingName: 'core-b',
+      status: 'FAILED' as const,
+      error: { step: 'associate' as const, code: 'X', message: 'x' },
+      rollback: { thingDeleted: true, detachedPrincipals: [], certificateDeleted: false },
+    };
+    tally.batch({ kind: 'succeeded', entry: { Input: batch(0, [planned(0)]), Output: output(summaryOf('FAILED', [failed])) } });
+    expect(header(tally)).toMatchObject({ outcome: 'FAILED', totals: { devices: 1, succeeded: 0, failed: 1, rolledBack: 1 } });
+  });
+
+  it('is CANCELLED when a cancel stopped a batch before its request, or a request partway', () => {
+    const beforeRequest = new FleetReportTally('run', 'provision');
+    const entries = beforeRequest.batch({
+      kind: 'succeeded',
+      entry: { Input: batch(0, [planned(0)]), Output: JSON.stringify({ cancelled: true }) },
+    });
+    expect(entries.map((entry) => entry.status)).toEqual(['NOT_STARTED']);
+    expect(header(beforeRequest)).toMatchObject({ outcome: 'CANCELLED', totals: { notStarted: 1, failed: 0 } });
+
+    const partway = new FleetReportTally('run', 'provision');
+    partway.batch({
+      kind: 'succeeded',
+      entry: {
+        Input: batch(0, [planned(0), planned(1)]),
+        Output: output(
+          summaryOf('CANCELLED', [
+            { thingName: 'd0', coreDeviceThingName: 'core-b', status: 'PROVISIONED' },
+            { thingName: 'd1', coreDeviceThingName: 'core-b', status: 'NOT_STARTED' },
+          ]),
+        ),
+      },
+    });
+    expect(header(partway).outcome).toBe('CANCELLED');
+  });
+
+  it('fails the devices of a batch whose request ended without a summary, with its status', () => {
+    const tally = new FleetReportTally('run', 'provision');
+    const [entry] = tally.batch({
+      kind: 'succeeded',
+      entry: { Input: batch(0, [planned(0)]), Output: JSON.stringify({ executionArn: 'arn:x', status: 'TIMED_OUT' }) },
+    });
+    expect(entry).toMatchObject({ status: 'FAILED', error: { step: 'status', code: 'TIMED_OUT' } });
+    expect(header(tally).outcome).toBe('FAILED');
+  });
+
+  it('fails a device no result names at status, with its own core device', () => {
+    const tally = new FleetReportTally('run', 'provision');
+    expect(tally.missing(planned(7, 'core-x'))).toMatchObject({
+      index: 7,
+      thingName: 'd7',
+      coreDeviceThingName: 'core-x',
+      status: 'FAILED',
+      requestId: '',
+      error: { step: 'status', code: 'MissingOutcome', message: 'no batch result of the run mentions this device' },
+    });
+  });
+
+  it('fails the devices of a batch that failed without an error name or cause with BatchFailed', () => {
+    const tally = new FleetReportTally('run', 'deprovision');
+    const [entry] = tally.batch({ kind: 'failed', entry: { Input: batch(0, [planned(0)]) } });
+    expect(entry!.error).toEqual({ step: 'submit', code: 'BatchFailed', message: 'the batch failed without a cause' });
+  });
+});
+
+describe('a fleet run, its module loaded afresh', () => {
+  // Stryker credits a module's top-level code (the workflows by action, the error name) to the tests that load it.
+  it('reports a batch a cancel stopped as NOT_STARTED, and names the problems file of a run failed with InvalidManifest', async () => {
+    vi.resetModules();
+    const { FleetReportTally: Tally } = await import('../../../../functions/domain/fleet-run.ts');
+    const { fleetRunProgress: progress } = await import('../../../../functions/domain/fleet-run-status.ts');
+    const tally = new Tally('run', 'deprovision');
+    const entries = tally.batch({
+      kind: 'succeeded',
+      entry: { Input: batch(0, [planned(0, 'core-a')]), Output: JSON.stringify({ cancelled: true }) },
+    });
+    expect(entries).toEqual([
+      { index: 0, line: 2, thingName: 'd0', status: 'NOT_STARTED', coreDeviceThingName: 'core-a', requestId: 'run-0' },
+    ]);
+    const execution = { name: 'run', status: 'FAILED', startDate: new Date(0), error: 'InvalidManifest', cause: 'bad' };
+    expect(progress({ execution }, new Date(1_000), 's3://b/p.json').error).toEqual({
+      code: 'InvalidManifest',
+      message: 'bad',
+      problems: 's3://b/p.json',
+    });
   });
 });

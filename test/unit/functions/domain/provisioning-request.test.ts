@@ -187,7 +187,7 @@ describe('provisioning request contract', () => {
       templateBody: '{}',
       devices: [device('a')],
     });
-    expect(both.map((error) => error.reason)).toContain('must not be given with templateName: give one or the other');
+    expect(both).toContainEqual({ field: 'templateBody', reason: 'must not be given with templateName: give one or the other' });
   });
 
   it('bounds parameter keys and values as RegisterThing does', () => {
@@ -230,6 +230,111 @@ describe('provisioning request contract', () => {
 
     expect(errorsOf({ coreDeviceThingName: 'core', templateBody, templateParameters: shared(9), devices: [device('a')] })).toEqual([
       { field: 'templateParameters', reason: expect.stringMatching(/^must take at most 32768 bytes as JSON .*devices\[\]\.parameters$/) },
+    ]);
+  });
+
+  it('takes shared parameters of exactly 32768 bytes as JSON, and refuses one byte more', () => {
+    const names = Array.from({ length: 9 }, (_, index) => `P${index}`);
+    const templateBody = JSON.stringify({
+      Parameters: { ThingName: { Type: 'String' }, ...Object.fromEntries(names.map((name) => [name, { Type: 'String', Default: '' }])) },
+      Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' } } } },
+    });
+    const shared = (extra: number) => Object.fromEntries(names.map((name, index) => [name, 'v'.repeat(index < 8 ? 4_000 : extra)]));
+    const fitting = shared(32_768 - Buffer.byteLength(JSON.stringify(shared(0))));
+    const request = (templateParameters: Record<string, string>) => ({
+      coreDeviceThingName: 'core',
+      templateBody,
+      templateParameters,
+      devices: [device('a')],
+    });
+
+    expect(Buffer.byteLength(JSON.stringify(fitting))).toBe(32_768);
+    expect(validate(provisioningRequestSchema, request(fitting)).ok).toBe(true);
+    expect(errorsOf(request({ ...fitting, P8: `${fitting.P8}v` })).map((error) => error.field)).toEqual(['templateParameters']);
+  });
+
+  it('takes a request of exactly the bytes a request may have, and refuses one byte more', () => {
+    // A template declaring 50 parameters, each up to 4,096 characters: one device can fill a request.
+    const names = Array.from({ length: 50 }, (_, index) => `P${String(index).padStart(2, '0')}`);
+    const templateBody = JSON.stringify({
+      Parameters: { ThingName: { Type: 'String' }, ...Object.fromEntries(names.map((name) => [name, { Type: 'String', Default: 'x' }])) },
+      Resources: { thing: { Type: 'AWS::IoT::Thing', Properties: { ThingName: { Ref: 'ThingName' } } } },
+    });
+    const request = (extra: number) => ({
+      coreDeviceThingName: 'core',
+      templateBody,
+      thingPrincipalType: 'EXCLUSIVE_THING',
+      rollbackOnFailure: true,
+      devices: [
+        {
+          ...device('a'),
+          parameters: Object.fromEntries(
+            names.map((name, index) => [name, 'v'.repeat(4_000 + Math.floor(extra / 50) + (index === 0 ? extra % 50 : 0))]),
+          ),
+        },
+      ],
+    });
+    const fitting = MAX_REQUEST_BYTES - Buffer.byteLength(JSON.stringify(request(0)));
+
+    expect(Buffer.byteLength(JSON.stringify(request(fitting)))).toBe(MAX_REQUEST_BYTES);
+    expect(validate(provisioningRequestSchema, request(fitting)).ok).toBe(true);
+    expect(errorsOf(request(fitting + 1))).toEqual([
+      {
+        field: '(body)',
+        reason: `takes ${MAX_REQUEST_BYTES + 1} bytes as JSON, more than the ${MAX_REQUEST_BYTES} a request may have: split the devices over several requests`,
+      },
+    ]);
+  });
+
+  it("checks each device's name and certificate against the others only where it has them", () => {
+    const nameless = errorsOf({
+      coreDeviceThingName: 'core',
+      devices: [{ principal: certificateArn }, { principal: certificateArn.replace('ab', 'cd') }],
+    });
+    expect(nameless).toEqual([
+      { field: 'devices[0].thingName', reason: 'is required' },
+      { field: 'devices[1].thingName', reason: 'is required' },
+    ]);
+    // The CSR template issues each device's certificate: no device gives one.
+    const request = {
+      coreDeviceThingName: 'core',
+      templateName: 'thing-with-certificate-from-csr',
+      devices: [
+        { thingName: 'a', parameters: { CSR: 'csr-a' } },
+        { thingName: 'b', parameters: { CSR: 'csr-b' } },
+      ],
+    };
+    expect(validate(provisioningRequestSchema, request).ok).toBe(true);
+  });
+
+  it("takes a parameter the template requires from the shared parameters, and leaves ThingName's value to thingName", () => {
+    const templateBody = JSON.stringify({
+      Parameters: { ThingName: { Type: 'String' }, Serial: { Type: 'String' } },
+      Resources: {
+        thing: {
+          Type: 'AWS::IoT::Thing',
+          Properties: { ThingName: { Ref: 'ThingName' }, AttributePayload: { name: { Ref: 'ThingName' }, serial: { Ref: 'Serial' } } },
+        },
+      },
+    });
+    expect(
+      validate(provisioningRequestSchema, {
+        coreDeviceThingName: 'core',
+        templateBody,
+        templateParameters: { Serial: 's-1' },
+        devices: [device('a')],
+      }).ok,
+    ).toBe(true);
+    expect(
+      errorsOf({
+        coreDeviceThingName: 'core',
+        templateBody,
+        templateParameters: { Serial: 's-1', ThingName: 'not an attribute' },
+        devices: [device('a')],
+      }),
+    ).toEqual([{ field: 'templateParameters.ThingName', reason: "is set from each device's thingName and must not be given" }]);
+    expect(errorsOf({ coreDeviceThingName: 'core', templateBody, templateParameters: { Serial: {} }, devices: [device('a')] })).toEqual([
+      { field: 'templateParameters.Serial', reason: 'must be a string' },
     ]);
   });
 

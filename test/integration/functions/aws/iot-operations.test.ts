@@ -307,6 +307,23 @@ describe('retiring the certificates of lost CSR registrations', () => {
   });
 });
 
+describe('associating client devices with a core device', () => {
+  it('associates the devices and answers no error entry', async () => {
+    await thingWith('sensor-1', []);
+
+    expect(await greengrassOperations.associateWithCore('core-a', ['sensor-1'])).toEqual([]);
+    expect((cloud.cloud.admin.state().associations['core-a'] ?? []).map((association) => association.thingName)).toEqual(['sensor-1']);
+  });
+
+  it('answers the entries refused', async () => {
+    cloud.cloud.admin.configureFaults({ entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
+
+    expect(await greengrassOperations.associateWithCore('core-a', ['sensor-1'])).toEqual([
+      expect.objectContaining({ thingName: 'sensor-1', code: 'InvalidRequestException' }),
+    ]);
+  });
+});
+
 describe('disassociating client devices from a core device', () => {
   it('removes the associations and answers no error entry', async () => {
     await thingWith('sensor-1', []);
@@ -389,10 +406,12 @@ describe('answers of AWS that the local cloud does not give', () => {
     }
   });
 
-  it('takes a disassociation answered without error entries as none refused', async () => {
+  it('takes an association or a disassociation answered without error entries as none refused', async () => {
     const greengrass = mockClient(handlerClients.greengrass);
     try {
+      greengrass.on(BatchAssociateClientDeviceWithCoreDeviceCommand).resolves({});
       greengrass.on(BatchDisassociateClientDeviceFromCoreDeviceCommand).resolves({});
+      expect(await greengrassOperations.associateWithCore('core-a', ['sensor-1'])).toEqual([]);
       expect(await greengrassOperations.disassociateFromCore('core-a', ['sensor-1'])).toEqual([]);
     } finally {
       greengrass.restore();

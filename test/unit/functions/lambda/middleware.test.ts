@@ -1,4 +1,4 @@
-import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { lambdaContext } from '../../../support/task-fixtures.ts';
 
 type Middleware = typeof import('../../../../functions/lambda/middleware.ts');
@@ -135,4 +135,32 @@ describe('handler middleware', () => {
     expect(outcome).toMatchObject({ name: 'TransientServiceError' });
     expect(await printed(() => step({}, lambdaContext(2_000)))).toMatchObject({ outcome: 'done' });
   });
+});
+
+describe('the shared Powertools instances', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  it.each([
+    { service: undefined, namespace: undefined, named: 'iot-provisioning-workflow', inNamespace: 'IoTProvisioning' },
+    { service: 'line-7', namespace: 'Factory', named: 'line-7', inNamespace: 'Factory' },
+  ])(
+    'name the service $named in the metrics namespace $inNamespace when the environment sets $service and $namespace',
+    async ({ service, namespace, named, inNamespace }) => {
+      vi.stubEnv('POWERTOOLS_SERVICE_NAME', service);
+      vi.stubEnv('POWERTOOLS_METRICS_NAMESPACE', namespace);
+      vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'INFO');
+      vi.stubEnv('POWERTOOLS_METRICS_DISABLED', 'false');
+      vi.resetModules();
+      const { logger, metrics } = await import('../../../../functions/lambda/powertools.ts');
+      const { lines } = await printed(async () => {
+        logger.info('probe');
+        metrics.addMetric('Probe', 'Count', 1);
+        metrics.publishStoredMetrics();
+      });
+      expect(lines.find((line) => line.message === 'probe')?.service).toBe(named);
+      const metricLine = lines.find((line) => line._aws);
+      expect(metricLine?.service).toBe(named);
+      expect(metricLine?._aws.CloudWatchMetrics[0].Namespace).toBe(inNamespace);
+    },
+  );
 });

@@ -28,7 +28,8 @@ export interface ObjectSummary {
 
 /** The S3 calls an ItemReader and a ResultWriter make, in whatever store the local cloud keeps objects. */
 export interface ObjectStore {
-  get(bucket: string, key: string): Promise<Buffer>;
+  /** The object's bytes as they arrive, so that a large manifest is read without being held whole. */
+  get(bucket: string, key: string): Promise<AsyncIterable<Uint8Array>>;
   list(bucket: string, prefix: string): Promise<ObjectSummary[]>;
   /** Writes the object from its text in pieces, so that a large one (a ResultWriter's file) need not be held whole. */
   put(bucket: string, key: string, body: Iterable<string>): Promise<void>;
@@ -38,46 +39,81 @@ const DELIMITERS = { COMMA: ',', PIPE: '|', SEMICOLON: ';', SPACE: ' ', TAB: '\t
 
 const readerFailed = (message: string) => new StatesError('States.ItemReaderFailed', message);
 
-/** The items, in order, at most MaxItems of them; any failure to read or parse is States.ItemReaderFailed. */
-export async function readItems(spec: ItemReaderSpec, objects: ObjectStore): Promise<unknown[]> {
+/**
+ * The items, in order, at most MaxItems of them, as they are read: JSON Lines an item at a time, CSV and JSON once
+ * the object is read. Any failure to read or parse is States.ItemReaderFailed.
+ */
+export async function* readItems(spec: ItemReaderSpec, objects: ObjectStore): AsyncGenerator<unknown> {
   const max = spec.readerConfig.MaxItems && spec.readerConfig.MaxItems > 0 ? spec.readerConfig.MaxItems : Number.POSITIVE_INFINITY;
+  let count = 0;
+  for await (const item of allItems(spec, objects)) {
+    yield item;
+    count += 1;
+    if (count >= max) return;
+  }
+}
+
+async function* allItems(spec: ItemReaderSpec, objects: ObjectStore): AsyncGenerator<unknown> {
   if (spec.resource === 'arn:aws:states:::s3:listObjectsV2') {
     const listed = await objects.list(spec.bucket, spec.prefix ?? '').catch((error: Error) => {
       throw readerFailed(`S3 ListObjectsV2 on ${spec.bucket} failed: ${error.message}`);
     });
-    return listed.slice(0, max).map((object) => ({
-      Etag: object.etag,
-      Key: object.key,
-      LastModified: Math.floor(object.lastModified.getTime() / 1000),
-      Size: object.size,
-      StorageClass: 'STANDARD',
-    }));
+    for (const object of listed) {
+      yield {
+        Etag: object.etag,
+        Key: object.key,
+        LastModified: Math.floor(object.lastModified.getTime() / 1000),
+        Size: object.size,
+        StorageClass: 'STANDARD',
+      };
+    }
+    return;
   }
-  const key = spec.key ?? '';
-  const body = await objects.get(spec.bucket, key).catch((error: Error) => {
-    throw readerFailed(`S3 GetObject s3://${spec.bucket}/${key} failed: ${error.message}`);
+  const where = `s3://${spec.bucket}/${spec.key ?? ''}`;
+  const failedRead = (error: Error) => readerFailed(`S3 GetObject ${where} failed: ${error.message}`);
+  const body = await objects.get(spec.bucket, spec.key ?? '').catch((error: Error) => {
+    throw failedRead(error);
   });
-  const text = body.toString('utf8');
-  const items = parseItems(text, spec.readerConfig, `s3://${spec.bucket}/${key}`);
-  return items.slice(0, max);
+  try {
+    switch (spec.readerConfig.InputType) {
+      case 'JSONL': {
+        let lineNumber = 0;
+        for await (const line of lines(body)) {
+          lineNumber += 1;
+          if (line.trim() !== '') yield parseJson(line, `${where} line ${lineNumber}`);
+        }
+        return;
+      }
+      case 'CSV':
+        yield* parseCsvItems(await wholeText(body), spec.readerConfig, where);
+        return;
+      default: {
+        const parsed = parseJson(await wholeText(body), where);
+        if (!Array.isArray(parsed)) throw readerFailed(`${where} does not hold a JSON array`);
+        yield* parsed;
+      }
+    }
+  } catch (error) {
+    throw error instanceof StatesError ? error : failedRead(error as Error);
+  }
 }
 
-function parseItems(text: string, config: ItemReaderSpec['readerConfig'], where: string): unknown[] {
-  switch (config.InputType) {
-    case 'CSV':
-      return parseCsvItems(text, config, where);
-    case 'JSONL':
-      return text
-        .split('\n')
-        .map((line, index) => [line.trim(), index + 1] as const)
-        .filter(([line]) => line !== '')
-        .map(([line, lineNumber]) => parseJson(line, `${where} line ${lineNumber}`));
-    default: {
-      const parsed = parseJson(text, where);
-      if (Array.isArray(parsed)) return parsed;
-      throw readerFailed(`${where} does not hold a JSON array`);
-    }
+async function wholeText(body: AsyncIterable<Uint8Array>): Promise<string> {
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The text's lines (split at "\n"), decoded as the bytes arrive. */
+async function* lines(body: AsyncIterable<Uint8Array>): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let rest = '';
+  for await (const chunk of body) {
+    const pieces = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+    rest = pieces.pop() ?? '';
+    yield* pieces;
   }
+  yield rest + decoder.decode();
 }
 
 function parseJson(text: string, where: string): unknown {
@@ -117,17 +153,19 @@ export interface ItemBatcherSpec {
 const MAX_BATCH_BYTES = 256 * 1024;
 
 /**
- * A child execution's input as a Map Run keeps it until the child starts: its JSON text, a fraction of the memory
- * its items take as values, and how many items it holds.
+ * A child execution's input as a Map Run keeps it until the child starts: its JSON text's UTF-8 bytes, off the JS
+ * heap (which V8 lets grow to a multiple of what it holds), and how many items it holds.
  */
 export interface ChildInput {
-  json: string;
+  json: Buffer;
   items: number;
 }
 
 /** Each item its own child's input, as a Map without an ItemBatcher runs them. */
-export function itemInputs(items: Iterable<unknown>): ChildInput[] {
-  return Array.from(items, (item) => ({ json: JSON.stringify(item) ?? 'null', items: 1 }));
+export async function itemInputs(items: AsyncIterable<unknown> | Iterable<unknown>): Promise<ChildInput[]> {
+  const inputs: ChildInput[] = [];
+  for await (const item of items) inputs.push({ json: Buffer.from(JSON.stringify(item) ?? 'null'), items: 1 });
+  return inputs;
 }
 
 /**
@@ -135,7 +173,7 @@ export function itemInputs(items: Iterable<unknown>): ChildInput[] {
  * each child gets `{"Items": [...]}`, with `"BatchInput"` when the batcher has one. An item that alone
  * is over the byte cap cannot be batched: States.ItemReaderFailed names it.
  */
-export function batchItems(items: Iterable<unknown>, spec: ItemBatcherSpec): ChildInput[] {
+export async function batchItems(items: AsyncIterable<unknown> | Iterable<unknown>, spec: ItemBatcherSpec): Promise<ChildInput[]> {
   const maxItems = spec.MaxItemsPerBatch ?? Number.POSITIVE_INFINITY;
   const maxBytes = Math.min(spec.MaxInputBytesPerBatch ?? MAX_BATCH_BYTES, MAX_BATCH_BYTES);
   // The envelope's text split where the items go: a batch's text is what JSON.stringify makes of it.
@@ -145,9 +183,9 @@ export function batchItems(items: Iterable<unknown>, spec: ItemBatcherSpec): Chi
   const batches: ChildInput[] = [];
   let current: string[] = [];
   let currentBytes = emptyBytes;
-  const close = () => batches.push({ json: `${opening}${current.join(',')}${closing}`, items: current.length });
+  const close = () => batches.push({ json: Buffer.from(`${opening}${current.join(',')}${closing}`), items: current.length });
   let index = 0;
-  for (const item of items) {
+  for await (const item of items) {
     const json = JSON.stringify(item) ?? 'null';
     const itemBytes = Buffer.byteLength(json);
     if (emptyBytes + itemBytes > maxBytes) throw readerFailed(`item ${index} alone is over the batch's ${maxBytes} bytes`);

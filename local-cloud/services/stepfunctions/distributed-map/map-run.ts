@@ -125,7 +125,8 @@ export async function runMapRun(
   dependencies: MapRunDependencies,
 ): Promise<unknown> {
   const { input, context } = run;
-  const selected = selectedItems(state, input, context, await itemsOf(state, input, context, dependencies.objects));
+  // Read, selected and batched an item at a time: neither the object nor its items are held whole.
+  const selected = selectedItems(state, input, context, itemsOf(state, input, context, dependencies.objects));
   const batcher = state.ItemBatcher && {
     MaxItemsPerBatch: numberFrom(
       state.ItemBatcher.MaxItemsPerBatch,
@@ -144,7 +145,7 @@ export async function runMapRun(
     ...(state.ItemBatcher.BatchInput !== undefined && { BatchInput: resolveTemplate(state.ItemBatcher.BatchInput, input, context) }),
   };
   // The items are kept as their children's input texts only: the values are not held for the length of the run.
-  const childInputs: (ChildInput | undefined)[] = batcher ? batchItems(selected, batcher) : itemInputs(selected);
+  const childInputs: (ChildInput | undefined)[] = await (batcher ? batchItems(selected, batcher) : itemInputs(selected));
   const itemsIn = childInputs.map((childInput) => childInput?.items ?? 0);
   const itemTotal = itemsIn.reduce((total, items) => total + items, 0);
   const maxConcurrency = numberFrom(state.MaxConcurrency, state.MaxConcurrencyPath, input, context, 0);
@@ -190,7 +191,7 @@ export async function runMapRun(
         move('executionCounts', 'pending', 'running', 1);
         move('itemCounts', 'pending', 'running', items);
         // A started child's input is the execution store's to keep; only those never started are written as PENDING.
-        const childInput = childInputs[index]!.json;
+        const childInput = childInputs[index]!.json.toString('utf8');
         childInputs[index] = undefined;
         const outcome = await dependencies.runChild(childName(run.mapRunArn, index), childInput);
         outcomes[index] = outcome;
@@ -221,13 +222,20 @@ export async function runMapRun(
 }
 
 /** The items after ItemSelector, each selected as it is taken. */
-function* selectedItems(state: DistributedMapState, input: unknown, context: unknown, items: unknown[]): Generator<unknown> {
-  for (const [index, item] of items.entries()) {
+async function* selectedItems(
+  state: DistributedMapState,
+  input: unknown,
+  context: unknown,
+  items: AsyncIterable<unknown> | Iterable<unknown>,
+): AsyncGenerator<unknown> {
+  let index = 0;
+  for await (const item of items) {
     yield state.ItemSelector ? resolveTemplate(state.ItemSelector, input, mapContext(context, item, index)) : item;
+    index += 1;
   }
 }
 
-async function itemsOf(state: DistributedMapState, input: unknown, context: unknown, objects: ObjectStore): Promise<unknown[]> {
+function itemsOf(state: DistributedMapState, input: unknown, context: unknown, objects: ObjectStore): AsyncIterable<unknown> | unknown[] {
   if (!state.ItemReader) {
     const items = state.ItemsPath ? selectPath(state.ItemsPath, input, context) : input;
     if (!Array.isArray(items)) throw new StatesError('States.Runtime', 'The items of the Map state are not an array');
@@ -284,7 +292,9 @@ async function writeResults(
   const files = {
     SUCCEEDED: entries(closed.filter((outcome) => outcome.status === 'SUCCEEDED')),
     FAILED: entries(closed.filter((outcome) => outcome.status !== 'SUCCEEDED')),
-    PENDING: childInputs.flatMap((input) => (input ? [() => JSON.stringify({ Input: input.json, InputDetails: { Included: true } })] : [])),
+    PENDING: childInputs.flatMap((input) =>
+      input ? [() => JSON.stringify({ Input: input.json.toString('utf8'), InputDetails: { Included: true } })] : [],
+    ),
   };
   const resultFiles: Record<string, { Key: string; Size: number }[]> = { FAILED: [], PENDING: [], SUCCEEDED: [] };
   try {

@@ -22,7 +22,8 @@ export function s3ObjectStore(options: { endpoint: () => string; region: string 
   return {
     async get(bucket, key) {
       const object = await s3().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
-      return Buffer.from((await object.Body?.transformToByteArray()) ?? []);
+      // In Node the SDK answers every object's body as a Readable, whose chunks are its bytes as they arrive.
+      return object.Body as Readable;
     },
     async list(bucket, prefix) {
       const objects: ObjectSummary[] = [];

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
   batchItems,
@@ -19,7 +20,8 @@ function memoryObjects(initial: Record<string, string> = {}): ObjectStore & { ob
     get: async (bucket, key) => {
       const body = objects.get(`${bucket}/${key}`);
       if (body === undefined) throw Object.assign(new Error('The specified key does not exist.'), { name: 'NoSuchKey' });
-      return Buffer.from(body);
+      // In small chunks, as a stream arrives: a line or a character may be split between two.
+      return Readable.from(chunked(Buffer.from(body), 2));
     },
     list: async (bucket, prefix) =>
       [...objects.entries()]
@@ -36,6 +38,16 @@ function memoryObjects(initial: Record<string, string> = {}): ObjectStore & { ob
   };
 }
 
+function* chunked(bytes: Buffer, size: number): Generator<Buffer> {
+  for (let start = 0; start < bytes.length; start += size) yield bytes.subarray(start, start + size);
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const collected: T[] = [];
+  for await (const item of items) collected.push(item);
+  return collected;
+}
+
 const csvReader = (readerConfig: Record<string, unknown> = {}) => ({
   resource: 'arn:aws:states:::s3:getObject' as const,
   bucket: 'b',
@@ -46,7 +58,7 @@ const csvReader = (readerConfig: Record<string, unknown> = {}) => ({
 describe('Distributed Map: reading items', () => {
   it('CSV with a header row: every field a string, short rows padded with "", extra fields dropped, quoted delimiters kept', async () => {
     const objects = memoryObjects({ 'b/fleet.csv': 'thingName,core\nsensor-1,gw\nsensor-2\n"a,b",gw,extra\n' });
-    expect(await readItems(csvReader(), objects)).toEqual([
+    expect(await collect(readItems(csvReader(), objects))).toEqual([
       { thingName: 'sensor-1', core: 'gw' },
       { thingName: 'sensor-2', core: '' },
       { thingName: 'a,b', core: 'gw' },
@@ -55,32 +67,35 @@ describe('Distributed Map: reading items', () => {
 
   it('CSV with given headers reads the first row as an item, and MaxItems caps the items', async () => {
     const objects = memoryObjects({ 'b/fleet.csv': 's1,gw\ns2,gw\ns3,gw\n' });
-    expect(await readItems(csvReader({ CSVHeaderLocation: 'GIVEN', CSVHeaders: ['thingName', 'core'], MaxItems: 2 }), objects)).toEqual([
+    expect(
+      await collect(readItems(csvReader({ CSVHeaderLocation: 'GIVEN', CSVHeaders: ['thingName', 'core'], MaxItems: 2 }), objects)),
+    ).toEqual([
       { thingName: 's1', core: 'gw' },
       { thingName: 's2', core: 'gw' },
     ]);
   });
 
-  it('JSON arrays and JSON Lines', async () => {
-    const objects = memoryObjects({ 'b/a.json': '[{"n":1},{"n":2}]', 'b/a.jsonl': '{"n":1}\n\n{"n":2}\n' });
+  it('JSON arrays and JSON Lines, read in chunks that split lines and characters', async () => {
+    const objects = memoryObjects({ 'b/a.json': '[{"n":1},{"n":2}]', 'b/a.jsonl': '{"n":1}\n\n{"n":"é"}\n' });
     expect(
-      await readItems(
-        { resource: 'arn:aws:states:::s3:getObject', bucket: 'b', key: 'a.json', readerConfig: { InputType: 'JSON' } },
-        objects,
+      await collect(
+        readItems({ resource: 'arn:aws:states:::s3:getObject', bucket: 'b', key: 'a.json', readerConfig: { InputType: 'JSON' } }, objects),
       ),
     ).toEqual([{ n: 1 }, { n: 2 }]);
     expect(
-      await readItems(
-        { resource: 'arn:aws:states:::s3:getObject', bucket: 'b', key: 'a.jsonl', readerConfig: { InputType: 'JSONL' } },
-        objects,
+      await collect(
+        readItems(
+          { resource: 'arn:aws:states:::s3:getObject', bucket: 'b', key: 'a.jsonl', readerConfig: { InputType: 'JSONL' } },
+          objects,
+        ),
       ),
-    ).toEqual([{ n: 1 }, { n: 2 }]);
+    ).toEqual([{ n: 1 }, { n: 'é' }]);
   });
 
   it('an S3 listing: one item per object, in the fields AWS gives them', async () => {
     const objects = memoryObjects({ 'b/in/x.csv': 'abc', 'b/out/y.csv': 'z' });
     expect(
-      await readItems({ resource: 'arn:aws:states:::s3:listObjectsV2', bucket: 'b', prefix: 'in/', readerConfig: {} }, objects),
+      await collect(readItems({ resource: 'arn:aws:states:::s3:listObjectsV2', bucket: 'b', prefix: 'in/', readerConfig: {} }, objects)),
     ).toEqual([{ Etag: '"e"', Key: 'in/x.csv', LastModified: 1_700_000_000, Size: 3, StorageClass: 'STANDARD' }]);
   });
 
@@ -90,7 +105,9 @@ describe('Distributed Map: reading items', () => {
     ['a malformed JSON line, with its line number', 'bad.jsonl', { InputType: 'JSONL' as const }, /line 2 is not valid JSON/],
   ] as const)('%s is States.ItemReaderFailed', async (_, key, readerConfig, message) => {
     const objects = memoryObjects({ 'b/o.json': '{"a":1}', 'b/bad.jsonl': '{"a":1}\n{oops\n' });
-    await expect(readItems({ resource: 'arn:aws:states:::s3:getObject', bucket: 'b', key, readerConfig }, objects)).rejects.toMatchObject({
+    await expect(
+      collect(readItems({ resource: 'arn:aws:states:::s3:getObject', bucket: 'b', key, readerConfig }, objects)),
+    ).rejects.toMatchObject({
       name: 'States.ItemReaderFailed',
       message: expect.stringMatching(message),
     });
@@ -98,28 +115,28 @@ describe('Distributed Map: reading items', () => {
 });
 
 describe('Distributed Map: batching and tolerance', () => {
-  it('batches by count, with BatchInput beside the items: 1,130 items at 100 a batch make 12 batches', () => {
-    const inputs = batchItems(
+  it('batches by count, with BatchInput beside the items: 1,130 items at 100 a batch make 12 batches', async () => {
+    const inputs = await batchItems(
       Array.from({ length: 1_130 }, (_, index) => index),
       { MaxItemsPerBatch: 100, BatchInput: { run: 'r' } },
     );
-    const batches = inputs.map((input) => JSON.parse(input.json) as { BatchInput: unknown; Items: number[] });
+    const batches = inputs.map((input) => JSON.parse(input.json.toString()) as { BatchInput: unknown; Items: number[] });
     expect(batches.map((batch) => batch.Items.length)).toEqual([...Array(11).fill(100), 30]);
     expect(inputs.map((input) => input.items)).toEqual([...Array(11).fill(100), 30]);
     expect(batches[0]?.BatchInput).toEqual({ run: 'r' });
     expect(batches.flatMap((batch) => batch.Items)).toEqual(Array.from({ length: 1_130 }, (_, index) => index));
   });
 
-  it('the byte cap wins over the count: no batch is larger than MaxInputBytesPerBatch', () => {
+  it('the byte cap wins over the count: no batch is larger than MaxInputBytesPerBatch', async () => {
     const item = { name: 'x'.repeat(90) };
-    const batches = batchItems(Array(20).fill(item), { MaxItemsPerBatch: 100, MaxInputBytesPerBatch: 1_000 });
+    const batches = await batchItems(Array(20).fill(item), { MaxItemsPerBatch: 100, MaxInputBytesPerBatch: 1_000 });
     expect(batches.length).toBeGreaterThan(1);
-    for (const batch of batches) expect(Buffer.byteLength(batch.json)).toBeLessThanOrEqual(1_000);
-    expect(batches.flatMap((batch) => (JSON.parse(batch.json) as { Items: unknown[] }).Items)).toEqual(Array(20).fill(item));
+    for (const batch of batches) expect(batch.json.length).toBeLessThanOrEqual(1_000);
+    expect(batches.flatMap((batch) => (JSON.parse(batch.json.toString()) as { Items: unknown[] }).Items)).toEqual(Array(20).fill(item));
   });
 
-  it('an item larger than the byte cap alone is States.ItemReaderFailed', () => {
-    expect(() => batchItems([{ big: 'x'.repeat(2_000) }], { MaxInputBytesPerBatch: 1_000 })).toThrow(
+  it('an item larger than the byte cap alone is States.ItemReaderFailed', async () => {
+    await expect(batchItems([{ big: 'x'.repeat(2_000) }], { MaxInputBytesPerBatch: 1_000 })).rejects.toThrow(
       expect.objectContaining({ name: 'States.ItemReaderFailed' }),
     );
   });

@@ -192,7 +192,7 @@ describe('report', () => {
     const markdown = renderMarkdown(results);
     expect(markdown).toContain('Test CPU, 2 cores, 24 GiB · Node v24.0.0');
     expect(markdown).toMatch(/quotaEfficiency.*\| 0\.952 .*\| yes \|/);
-    expect(markdown).toMatch(/rollbackOnFailure true \(default\) \| 3\.01 \| ≤ 2\.05 \| \*\*no\*\* \|/);
+    expect(markdown).toMatch(/rollbackOnFailure true \(default\) \| 3\.01 \| ≤ 3\.01 \| yes \|/);
     expect(markdown).toMatch(/bundles: largest \(startProvisioning\) \| 500 KiB .*\*\*no\*\*/);
     expect(markdown).toMatch(
       /fleetRun: 20000 devices over 20 core devices.*\| 0\.8 \(125 s, 10 throttled, 0 lost, peak RSS 800 MiB\) \| ≥ 0\.85, 0 lost, ≤ 1024 MiB \| \*\*no\*\* \|/,

@@ -36,7 +36,10 @@ function unsupportedMediaType(event: APIGatewayProxyEvent): APIGatewayProxyResul
   // Stryker disable next-line StringLiteral: equivalent: split always answers a first part, so the default is never taken
   const [mediaType = '', ...parameters] = contentType.split(';').map((part) => part.trim());
   // A charset value that is not a token or one quoted string (`latin1"x`) names no UTF-8 either: it is refused.
-  const charsets = parameters.flatMap((parameter) => /^charset\s*=\s*(.*)$/i.exec(parameter)?.[1]?.replace(/^"([^"]*)"$/, '$1') ?? []);
+  const charsets = parameters.flatMap((parameter) => {
+    const value = /^charset\s*=\s*(.*)/i.exec(parameter)?.[1];
+    return value === undefined ? [] : [value.replace(/^"([^"]*)"$/, '$1')];
+  });
   if (JSON_MEDIA_TYPE.test(mediaType) && charsets.every((charset) => ['utf-8', 'utf8'].includes(charset.toLowerCase()))) return undefined;
   const reason = `is ${JSON.stringify(contentType)}: send the request as application/json (UTF-8)`;
   return badRequest([{ field: 'headers.Content-Type', reason }], 415);

@@ -79,6 +79,8 @@ describe('a request body', () => {
     'application/json; charset=utf-8x',
     'application/json; charset=latin1"x',
     'application/json; charset="utf-8',
+    'application/json; charset=utf"-8"',
+    'application/json; charset="utf"-8',
   ])('declared as %j is refused with 415', (contentType) => {
     expect(refusal(jsonBodyOf(event({ headers: { 'Content-Type': contentType }, body: '{}' })))).toEqual({
       statusCode: 415,

@@ -383,8 +383,18 @@ const removal: Scenario[] = [
   },
 ];
 
-/** Throttling and 5xx on every API, the cancel's own calls and its marker's reads included. */
-const cancelFaults = (seed: number): FaultSettingsPatch => ({ seed, throttle: everyOperation(0.2), serverError: everyOperation(0.05) });
+/**
+ * Throttling and 5xx on every API, the cancel's own calls and its marker's reads included, over the AWS default
+ * quotas in real time: they hold a run for seconds, so the cancel lands while it is under way however loaded
+ * the machine (with instant retries a run of 120 devices could end before the harness had sent it).
+ */
+const cancelFaults = (seed: number): FaultSettingsPatch => ({
+  seed,
+  quotas: true,
+  quotaScale: 1,
+  throttle: everyOperation(0.2),
+  serverError: everyOperation(0.05),
+});
 /** Twelve core devices, so that a deprovisioning has more disassociation batches than run at once (4). */
 const MANY_CORES = [...CORE_DEVICES, ...Array.from({ length: 9 }, (_, index) => `core-extra-${index + 1}`)];
 
@@ -397,12 +407,15 @@ const cancels: Scenario[] = [
     (seed): Scenario => ({
       ...onFreshFleet({
         name: `cancel-provisioning-${seed}`,
-        faultDescription: `cancelled at a random point (seeded) once 0-${DEVICES_PER_SCENARIO / 10 - 1} devices have finished; 20% throttling and 5% 5xx on every API`,
+        faultDescription: `cancelled at a random point (seeded) once 0-${DEVICES_PER_SCENARIO / 10 - 1} devices have finished; 20% throttling and 5% 5xx on every API; AWS default quotas (RegisterThing 10/s); in real time`,
+        timeScale: REAL_TIME_SCALE,
         faults: cancelFaults(seed),
         retriedError: 'ThrottlingException',
       }),
       // Early in the run: most devices are still to start however long the harness takes to cancel on a loaded machine.
       cancel: { seed, map: 'ProvisionDevices', upTo: DEVICES_PER_SCENARIO / 10 },
+      // Throttling on top of the default quotas, in real time: a call may spend its retries; the re-run converges.
+      retriesMayRunOut: true,
     }),
   ),
   {
@@ -411,7 +424,7 @@ const cancels: Scenario[] = [
     faultDescription: `cancelled at a random point (seeded) once 0-3 of its ${MANY_CORES.length} disassociation batches have finished; 20% throttling and 5% 5xx on every API; AWS default quotas, BatchDisassociate at 2/s; in real time`,
     timeScale: REAL_TIME_SCALE,
     // The batches must take longer than the harness takes to see one finish and cancel.
-    faults: { ...cancelFaults(54), quotas: true, rateLimits: { BatchDisassociateClientDeviceFromCoreDevice: 2 } },
+    faults: { ...cancelFaults(54), rateLimits: { BatchDisassociateClientDeviceFromCoreDevice: 2 } },
     async arrange(cloud, name) {
       for (const core of MANY_CORES.slice(CORE_DEVICES.length)) await registerCoreDevice(cloud, core);
       return provisionedFleetToRemove(cloud, name, MANY_CORES);
@@ -453,6 +466,9 @@ function submit(cloud: TestServiceCloud, scenario: Scenario, request: Request): 
  * ended), then cancels it through the API's handler, as a client would: again after a 429 or 503.
  */
 async function submitAndCancel(cloud: TestServiceCloud, scenario: Scenario, request: Request, point: CancelPoint) {
+  // Imported before the run starts, so that loading them does not delay the cancel.
+  const { cancelRequestRoute } = await import('../../../functions/api/request-routes.ts');
+  const kinds = await import('../../../functions/api/requests.ts');
   const started = await retryingTransient(() => cloud.submit(scenario.kind, request));
   if (started.kind !== 'started') throw new Error(`request not started: ${JSON.stringify(started)}`);
   const afterIterations = Math.floor(uniformFloat64(mersenne(point.seed)) * point.upTo);
@@ -465,8 +481,6 @@ async function submitAndCancel(cloud: TestServiceCloud, scenario: Scenario, requ
       break;
     await setTimeout(10);
   }
-  const { cancelRequestRoute } = await import('../../../functions/api/request-routes.ts');
-  const kinds = await import('../../../functions/api/requests.ts');
   const event = {
     httpMethod: 'POST',
     path: `/x/${request.requestId}/cancel`,

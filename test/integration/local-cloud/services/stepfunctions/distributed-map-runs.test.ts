@@ -102,6 +102,12 @@ describe('Distributed Map in the local Step Functions', () => {
     };
   }
 
+  /** A batch of `runId`'s run sent from a run of its own, which meets a batch held at the rendezvous (`rendezvous: 2`): both go on. */
+  async function meetAtRendezvous(runId: string): Promise<void> {
+    const { description } = await run(FLEET_ARN, fleetInput(await upload(csvOf(1)), { runId, rendezvous: 2 }));
+    expect(description.status).toBe('SUCCEEDED');
+  }
+
   async function onlyMapRunOf(executionArn: string): Promise<string> {
     const { mapRuns } = await cloud.client.send(new ListMapRunsCommand({ executionArn }));
     expect(mapRuns).toHaveLength(1);
@@ -211,15 +217,17 @@ describe('Distributed Map in the local Step Functions', () => {
   });
 
   it('shows a running child in DescribeMapRun while the run goes, then the settled counts', async () => {
-    // One batch, held until a second batch of its run arrives, which none does: it runs until the fixture's fallback.
+    // One batch, held at the rendezvous until the test, once it has looked, sends a second batch of its run.
     const key = await upload(csvOf(1));
-    const executionArn = await start(FLEET_ARN, fleetInput(key, { rendezvous: 2 }));
+    const input = fleetInput(key, { rendezvous: 2 });
+    const executionArn = await start(FLEET_ARN, input);
     const mapRunArn = await poll(async () => (await cloud.client.send(new ListMapRunsCommand({ executionArn }))).mapRuns?.[0]?.mapRunArn);
     const running = await poll(async () => {
       const mapRun = await cloud.client.send(new DescribeMapRunCommand({ mapRunArn }));
       return mapRun.executionCounts?.running === 1 ? mapRun : undefined;
     });
     expect(running).toMatchObject({ status: 'RUNNING', itemCounts: { running: 1, succeeded: 0, total: 1 } });
+    await meetAtRendezvous(input.runId);
     await waitForExecution(cloud.client, executionArn);
     const settled = await cloud.client.send(new DescribeMapRunCommand({ mapRunArn }));
     expect(settled).toMatchObject({ status: 'SUCCEEDED', executionCounts: { running: 0, succeeded: 1 } });
@@ -363,8 +371,10 @@ describe('Distributed Map in the local Step Functions', () => {
   });
 
   it('aborts the running children when the parent is stopped', async () => {
+    // One batch, held at the rendezvous: the child is still running when its parent is stopped.
     const key = await upload(csvOf(1));
-    const executionArn = await start(FLEET_ARN, fleetInput(key, { rendezvous: 2 }));
+    const input = fleetInput(key, { rendezvous: 2 });
+    const executionArn = await start(FLEET_ARN, input);
     const mapRunArn = await poll(async () => (await cloud.client.send(new ListMapRunsCommand({ executionArn }))).mapRuns?.[0]?.mapRunArn);
     const childArn = await poll(
       async () => (await cloud.client.send(new ListExecutionsCommand({ mapRunArn }))).executions?.[0]?.executionArn,
@@ -372,6 +382,9 @@ describe('Distributed Map in the local Step Functions', () => {
     await cloud.client.send(new StopExecutionCommand({ executionArn }));
     expect((await waitForExecution(cloud.client, executionArn)).status).toBe('ABORTED');
     expect((await waitForExecution(cloud.client, childArn)).status).toBe('ABORTED');
+    // The aborted child's invocation still waits in the function: released, it leaves the child ABORTED.
+    await meetAtRendezvous(input.runId);
+    expect((await cloud.client.send(new DescribeExecutionCommand({ executionArn: childArn }))).status).toBe('ABORTED');
   });
 
   it('returns the child execution with its output parsed from startExecution.sync:2, and writes the Task events AWS writes', async () => {

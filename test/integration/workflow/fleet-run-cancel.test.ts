@@ -8,8 +8,8 @@ import { checkProvisioning } from '../reliability/invariants.ts';
 const CORES = ['core-1', 'core-2', 'core-3'] as const;
 
 describe('cancelling a fleet run', () => {
-  // Scaled real time and a RegisterThing quota keep the first batch running long enough for the cancel to land in it.
-  const cloud = useServiceCloud({ timeScale: 0.2, coreDevices: [...CORES], keyAlgorithm: 'ec-p256' });
+  // Real time: a throttled call is retried for about a minute, far longer than the test takes to cancel and look.
+  const cloud = useServiceCloud({ timeScale: 1, coreDevices: [...CORES], keyAlgorithm: 'ec-p256' });
   const fleet = useFleetHarness(cloud);
 
   it('cancelled mid-run: the batch under way finishes or leaves its devices NOT_STARTED, later batches start nothing, each device has one outcome, nothing is left half-done or leased, things that existed are untouched; GET (its devices not started counted), the report and the event say CANCELLED', async () => {
@@ -23,7 +23,13 @@ describe('cancelling a fleet run', () => {
     });
     const manifest = await fleet.upload('staged/cancel.csv', csv);
     const before = cloud.cloud.admin.state();
-    cloud.cloud.admin.configureFaults({ quotas: true, rateLimits: { RegisterThing: { rate: 5, burst: 1 } } });
+    // The quota paces the first batch's devices, so that the cancel lands among them (the other 197 take 40 s at least);
+    // the throttle holds the batch in association, and so the run, until the test has looked at the cancelled run.
+    cloud.cloud.admin.configureFaults({
+      quotas: true,
+      rateLimits: { RegisterThing: { rate: 5, burst: 1 } },
+      throttle: { BatchAssociateClientDeviceWithCoreDevice: 1 },
+    });
 
     const accepted = await fleet.post({ fleetRunId: 'fleet-cancel', manifest });
     expect(accepted.statusCode).toBe(202);
@@ -40,9 +46,10 @@ describe('cancelling a fleet run', () => {
         batchesCancelled: ['fleet-cancel-0'],
       },
     });
-    // The first batch still has devices under way, and two batches are to come: the run is still running.
+    // The first batch cannot associate its devices, and two batches are to come: the run is still running, until the throttle is lifted.
     expect(await fleet.get('fleet-cancel')).toMatchObject({ statusCode: 200, body: { executionStatus: 'RUNNING', cancelled: true } });
     expect((await fleet.cancel('fleet-cancel')).statusCode).toBe(202);
+    cloud.cloud.admin.configureFaults({ throttle: {} });
 
     const { status, output } = await fleet.waitForEnd(accepted.body.executionArn);
     expect(status).toBe('SUCCEEDED');

@@ -29,6 +29,8 @@ export interface FleetHarness {
   createUpload(body?: string): Promise<ApiAnswer>;
   /** Puts a manifest into the fleet bucket, as an operator with S3 permissions would; answers its s3:// URI. */
   upload(key: string, body: string): Promise<string>;
+  /** Uploads a CSV manifest of `count` devices `<prefix>-<index>` of one core device, each with a fresh certificate. */
+  uploadDevices(key: string, prefix: string, count: number, coreDeviceThingName: string): Promise<string>;
   readText(key: string): Promise<string>;
   report(fleetRunId: string): Promise<FleetReportDocument>;
   /** A run through `POST /fleet-runs`, accepted and followed to its end. */
@@ -107,6 +109,11 @@ export function useFleetHarness(cloud: TestServiceCloud): FleetHarness {
     async upload(key, body) {
       await s3!.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
       return `s3://${bucket}/${key}`;
+    },
+    async uploadDevices(key, prefix, count, coreDeviceThingName) {
+      const rows: string[] = [];
+      for (let index = 0; index < count; index++) rows.push(`${prefix}-${index},${await cloud.createCertificate()},${coreDeviceThingName}`);
+      return harness.upload(key, ['thingName,principal,coreDeviceThingName', ...rows].join('\n'));
     },
     readText,
     report: async (fleetRunId) => JSON.parse(await readText(`fleet-runs/${fleetRunId}/report.json`)) as FleetReportDocument,

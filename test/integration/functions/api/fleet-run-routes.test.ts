@@ -3,24 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { fleetRunStatusSchema } from '../../../../functions/domain/fleet-run-schemas.ts';
 import { useFleetHarness } from '../../../support/fleet-runs.ts';
 import { useServiceCloud } from '../../../support/service-cloud.ts';
-import { untilHistory } from '../../../support/step-functions.ts';
 
 /**
  * The fleet-run routes (api/fleet-run-routes.ts, api/fleet-runs.ts) on runs of a few devices, quick enough for `npm run
- * mutation`; fleet runs at size, under faults and cancelled mid-batch are test/integration/workflow/fleet-run*.test.ts.
+ * mutation`; a cancel while a run runs is fleet-run-routes-real-time.test.ts; fleet runs at size, under faults and
+ * cancelled mid-batch are test/integration/workflow/fleet-run*.test.ts.
  */
 describe('fleet-run routes', () => {
   const cloud = useServiceCloud({ coreDevices: ['core-1'], keyAlgorithm: 'ec-p256' });
   const fleet = useFleetHarness(cloud);
 
-  async function csvManifest(key: string, prefix: string, count: number): Promise<string> {
-    const rows: string[] = [];
-    for (let index = 0; index < count; index++) rows.push(`${prefix}-${index},${await cloud.createCertificate()},core-1`);
-    return fleet.upload(key, ['thingName,principal,coreDeviceThingName', ...rows].join('\n'));
-  }
-
   it('a run: 202 with where to follow it; once ended GET answers its counts, report and report URLs presigned for 15 minutes; the same id and manifest reach the same run, another manifest is 409; a cancel is 409', async () => {
-    const manifest = await csvManifest('staged/small.csv', 'small', 2);
+    const manifest = await fleet.uploadDevices('staged/small.csv', 'small', 2, 'core-1');
     const accepted = await fleet.post({ fleetRunId: 'small-run', manifest });
     expect(accepted).toEqual({
       statusCode: 202,
@@ -66,7 +60,7 @@ describe('fleet-run routes', () => {
       statusCode: 202,
       body: { fleetRunId: 'small-run', executionArn, statusUrl: 'https://api.test/fleet-runs/small-run' },
     });
-    const other = await csvManifest('staged/other.csv', 'other', 1);
+    const other = await fleet.uploadDevices('staged/other.csv', 'other', 1, 'core-1');
     expect(await fleet.post({ fleetRunId: 'small-run', manifest: other })).toEqual({
       statusCode: 409,
       body: {
@@ -88,7 +82,7 @@ describe('fleet-run routes', () => {
   });
 
   it('names a run after the Idempotency-Key header when the body names none, and lists runs with a limit and a status', async () => {
-    const manifest = await csvManifest('staged/keyed.csv', 'keyed', 1);
+    const manifest = await fleet.uploadDevices('staged/keyed.csv', 'keyed', 1, 'core-1');
     const call = (await import('../../../../functions/start-fleet-run.ts')).handler;
     const { lambdaContext } = await import('../../../support/task-fixtures.ts');
     const keyed = (await call(
@@ -223,7 +217,7 @@ describe('fleet-run routes', () => {
   });
 
   it('POST, GET, the list and cancel answer 429 to retry while Step Functions throttles, and POST starts nothing', async () => {
-    const manifest = await csvManifest('staged/throttled.csv', 'throttled', 1);
+    const manifest = await fleet.uploadDevices('staged/throttled.csv', 'throttled', 1, 'core-1');
     const throttled = { statusCode: 429, body: { message: expect.stringContaining('retry the same request') } };
     cloud.cloud.admin.configureFaults({ throttle: { StartExecution: 1, DescribeExecution: 1, ListExecutions: 1 } });
     try {
@@ -235,65 +229,6 @@ describe('fleet-run routes', () => {
       cloud.cloud.admin.configureFaults({ throttle: {} });
     }
     expect(await fleet.get('throttled-run')).toMatchObject({ statusCode: 404 });
-  });
-
-  it('a cancel while the run runs answers 202 with the requests it cancelled as its batches (named as its batches are, started after it), leaving alone requests named otherwise or started before the run; GET says cancelled until the run ends', async () => {
-    const manifest = await csvManifest('staged/slow.csv', 'slow', 6);
-    const bystander = async (requestId: string) => {
-      const submitted = await cloud.submit('provision', {
-        requestId,
-        coreDeviceThingName: 'core-1',
-        devices: [
-          { thingName: `${requestId}-device`, principal: await cloud.createCertificate() },
-          { thingName: `${requestId}-other`, principal: await cloud.createCertificate() },
-        ],
-      });
-      expect(submitted.kind).toBe('started');
-      return (submitted as { executionArn: string }).executionArn;
-    };
-    // A RegisterThing quota keeps the batch and the bystanders running long enough for the cancel to land in them.
-    cloud.cloud.admin.configureFaults({ quotas: true, rateLimits: { RegisterThing: { rate: 3, burst: 1 } } });
-    // Named like a batch of the run, but started before it: someone else's.
-    const before = [await bystander('slow-run-7')];
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const accepted = await fleet.post({ fleetRunId: 'slow-run', manifest });
-    // Named almost like a batch: not digits after the run's id and a hyphen.
-    const after = [await bystander('slow-run-1x'), await bystander('slow-run-x1'), await bystander('elsewhere7')];
-    // Named as a batch of the run is named, and started after it: cancelled as one of its batches.
-    const namedAsBatch = await bystander('slow-run-12');
-    const batch = `${cloud.stateMachineArn('provision').replace(':stateMachine:', ':execution:')}:slow-run-0`;
-    await untilHistory(cloud.sfn, batch, (events) => events.some((event) => event.type === 'MapIterationSucceeded'));
-    const cancelled = await fleet.cancel('slow-run');
-    expect(cancelled).toEqual({
-      statusCode: 202,
-      body: {
-        fleetRunId: 'slow-run',
-        executionArn: accepted.body.executionArn,
-        statusUrl: 'https://api.test/fleet-runs/slow-run',
-        batchesCancelled: expect.any(Array),
-      },
-    });
-    expect([...cancelled.body.batchesCancelled].sort()).toEqual(['slow-run-0', 'slow-run-12']);
-    expect(await fleet.get('slow-run')).toMatchObject({ statusCode: 200, body: { executionStatus: 'RUNNING', cancelled: true } });
-    const { output } = await fleet.waitForEnd(accepted.body.executionArn);
-    expect(output).toMatchObject({ outcome: 'CANCELLED' });
-    // Ended, its outcome says it was cancelled; the marker no longer does.
-    const ended = await fleet.get('slow-run');
-    expect(ended.body).toMatchObject({ executionStatus: 'SUCCEEDED', outcome: 'CANCELLED' });
-    expect(ended.body.cancelled).toBeUndefined();
-    // The requests left alone ran to their end uncancelled (the quota may fail some of their devices).
-    for (const executionArn of [...before, ...after]) expect((await cloud.completion(executionArn)).summary.status).not.toBe('CANCELLED');
-    await cloud.completion(namedAsBatch);
-    // A cancel marker for the run and its batches, none for the others.
-    const leases = cloud.cloud.admin.state().tables?.find((table) => table.tableName.endsWith('device-leases'))?.items ?? [];
-    const markers = leases
-      .map((item) => String((item as { thingName?: { S?: string } }).thingName?.S))
-      .filter((key) => key.startsWith('cancel#'));
-    expect(markers.sort()).toEqual([
-      expect.stringMatching(/^cancel#fleet\/slow-run\//),
-      expect.stringMatching(/^cancel#provision\/slow-run-0\//),
-      expect.stringMatching(/^cancel#provision\/slow-run-12\//),
-    ]);
   });
 
   it('reads no run it did not start: an execution of the fleet state machine without an action or a requestDigest in its input', async () => {

@@ -32,7 +32,10 @@ function apiEvent(overrides: Partial<APIGatewayProxyEvent>): APIGatewayProxyEven
   };
 }
 
-/** The trigger functions, called as Lambda calls them, starting real executions in the local cloud. */
+/**
+ * The trigger functions, called as Lambda calls them, starting real executions in the local cloud; in half real time,
+ * so that a throttled call holds an execution running until the test lifts the fault.
+ */
 describe('trigger functions', () => {
   let cloud: TestServiceCloud;
   let handlers: Handlers;
@@ -40,7 +43,7 @@ describe('trigger functions', () => {
   /** Each request brings its own certificate: exclusive attachment rightly refuses to share one. */
   const principals = new Map<string, string>();
   beforeAll(async () => {
-    cloud = await startTestServiceCloud();
+    cloud = await startTestServiceCloud({ timeScale: 0.5 });
     const [post, get, onEvent] = await Promise.all([
       import('../../../functions/start-provisioning.ts'),
       import('../../../functions/get-provisioning-request.ts'),
@@ -145,8 +148,11 @@ describe('trigger functions', () => {
   });
 
   it('GET counts the devices through their own steps while the execution runs, and answers without the count while reading the history is throttled', async () => {
-    // Every association entry retryable: the execution waits to redrive association after every device's own steps.
-    cloud.cloud.admin.configureFaults({ entryRetryable: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
+    // Every association call throttled: after every device's own steps the execution backs off and retries association
+    // (for about half a minute at this time scale before it would give up) until the test lifts the fault; the throttled
+    // GET below spends a second or two on the SDK's own retries.
+    const associationHeld = { BatchAssociateClientDeviceWithCoreDevice: 1 };
+    cloud.cloud.admin.configureFaults({ throttle: associationHeld });
     const get = async () =>
       JSON.parse((await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'in-progress' } }))).body);
     try {
@@ -166,12 +172,12 @@ describe('trigger functions', () => {
       } while (status.progress.finished < 3);
       expect(seen).toEqual([...seen].sort((left, right) => left - right));
 
-      cloud.cloud.admin.configureFaults({ entryRetryable: {}, throttle: { GetExecutionHistory: 1 } });
+      cloud.cloud.admin.configureFaults({ throttle: { ...associationHeld, GetExecutionHistory: 1 } });
       const throttled = await get();
       expect(throttled).toMatchObject({ executionStatus: 'RUNNING', outcome: 'IN_PROGRESS' });
       expect(throttled).not.toHaveProperty('progress');
     } finally {
-      cloud.cloud.admin.configureFaults({ entryRetryable: {}, throttle: {} });
+      cloud.cloud.admin.configureFaults({ throttle: {} });
     }
     const finished = await waitForExecution(cloud.sfn, (await get()).executionArn);
     expect(finished.status).toBe('SUCCEEDED');

@@ -33,6 +33,12 @@ function apiEvent(overrides: Partial<APIGatewayProxyEvent>): APIGatewayProxyEven
 }
 
 /**
+ * Every association call throttled: after its devices' own steps a request backs off and retries association (for
+ * about half a minute at this file's time scale before it would give up) until the test lifts the fault.
+ */
+const ASSOCIATION_HELD = { BatchAssociateClientDeviceWithCoreDevice: 1 };
+
+/**
  * The trigger functions, called as Lambda calls them, starting real executions in the local cloud; in half real time,
  * so that a throttled call holds an execution running until the test lifts the fault.
  */
@@ -148,11 +154,8 @@ describe('trigger functions', () => {
   });
 
   it('GET counts the devices through their own steps while the execution runs, and answers without the count while reading the history is throttled', async () => {
-    // Every association call throttled: after every device's own steps the execution backs off and retries association
-    // (for about half a minute at this time scale before it would give up) until the test lifts the fault; the throttled
-    // GET below spends a second or two on the SDK's own retries.
-    const associationHeld = { BatchAssociateClientDeviceWithCoreDevice: 1 };
-    cloud.cloud.admin.configureFaults({ throttle: associationHeld });
+    // Held once its devices are through their own steps; the throttled GET below spends a second or two on the SDK's retries.
+    cloud.cloud.admin.configureFaults({ throttle: ASSOCIATION_HELD });
     const get = async () =>
       JSON.parse((await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'in-progress' } }))).body);
     try {
@@ -172,7 +175,7 @@ describe('trigger functions', () => {
       } while (status.progress.finished < 3);
       expect(seen).toEqual([...seen].sort((left, right) => left - right));
 
-      cloud.cloud.admin.configureFaults({ throttle: { ...associationHeld, GetExecutionHistory: 1 } });
+      cloud.cloud.admin.configureFaults({ throttle: { ...ASSOCIATION_HELD, GetExecutionHistory: 1 } });
       const throttled = await get();
       expect(throttled).toMatchObject({ executionStatus: 'RUNNING', outcome: 'IN_PROGRESS' });
       expect(throttled).not.toHaveProperty('progress');
@@ -358,19 +361,25 @@ describe('trigger functions', () => {
   it('POST naming a device that a running request holds answers 409 with the devices and their holder, and starts nothing', async () => {
     const principal = await cloud.createCertificate();
     const devices = [{ thingName: 'held-device', principal }];
+    // The holder keeps its lease while it is held in association.
+    cloud.cloud.admin.configureFaults({ throttle: ASSOCIATION_HELD });
     const holder = await handlers.post(apiEvent({ body: JSON.stringify({ requestId: 'holder', coreDeviceThingName: 'core-a', devices }) }));
-    expect(holder.statusCode).toBe(202);
+    try {
+      expect(holder.statusCode).toBe(202);
 
-    const refused = await handlers.post(
-      apiEvent({ body: JSON.stringify({ requestId: 'latecomer', coreDeviceThingName: 'core-b', devices }) }),
-    );
-    expect(refused.statusCode).toBe(409);
-    expect(JSON.parse(refused.body)).toEqual({
-      message: 'device held-device belongs to running provisioning request holder; send this request again once it has finished',
-      requestId: 'latecomer',
-      heldDevices: [{ thingName: 'held-device', heldBy: { workflow: 'provision', requestId: 'holder' } }],
-    });
-    expect((await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'latecomer' } }))).statusCode).toBe(404);
+      const refused = await handlers.post(
+        apiEvent({ body: JSON.stringify({ requestId: 'latecomer', coreDeviceThingName: 'core-b', devices }) }),
+      );
+      expect(refused.statusCode).toBe(409);
+      expect(JSON.parse(refused.body)).toEqual({
+        message: 'device held-device belongs to running provisioning request holder; send this request again once it has finished',
+        requestId: 'latecomer',
+        heldDevices: [{ thingName: 'held-device', heldBy: { workflow: 'provision', requestId: 'holder' } }],
+      });
+      expect((await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'latecomer' } }))).statusCode).toBe(404);
+    } finally {
+      cloud.cloud.admin.configureFaults({ throttle: {} });
+    }
     await waitForExecution(cloud.sfn, JSON.parse(holder.body).executionArn);
   });
 

@@ -32,7 +32,16 @@ function apiEvent(overrides: Partial<APIGatewayProxyEvent>): APIGatewayProxyEven
   };
 }
 
-/** The trigger functions, called as Lambda calls them, starting real executions in the local cloud. */
+/**
+ * Every association call throttled: after its devices' own steps a request backs off and retries association (for
+ * about half a minute at this file's time scale before it would give up) until the test lifts the fault.
+ */
+const ASSOCIATION_HELD = { BatchAssociateClientDeviceWithCoreDevice: 1 };
+
+/**
+ * The trigger functions, called as Lambda calls them, starting real executions in the local cloud; in half real time,
+ * so that a throttled call holds an execution running until the test lifts the fault.
+ */
 describe('trigger functions', () => {
   let cloud: TestServiceCloud;
   let handlers: Handlers;
@@ -40,7 +49,7 @@ describe('trigger functions', () => {
   /** Each request brings its own certificate: exclusive attachment rightly refuses to share one. */
   const principals = new Map<string, string>();
   beforeAll(async () => {
-    cloud = await startTestServiceCloud();
+    cloud = await startTestServiceCloud({ timeScale: 0.5 });
     const [post, get, onEvent] = await Promise.all([
       import('../../../functions/start-provisioning.ts'),
       import('../../../functions/get-provisioning-request.ts'),
@@ -145,8 +154,8 @@ describe('trigger functions', () => {
   });
 
   it('GET counts the devices through their own steps while the execution runs, and answers without the count while reading the history is throttled', async () => {
-    // Every association entry retryable: the execution waits to redrive association after every device's own steps.
-    cloud.cloud.admin.configureFaults({ entryRetryable: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
+    // Held once its devices are through their own steps; the throttled GET below spends a second or two on the SDK's retries.
+    cloud.cloud.admin.configureFaults({ throttle: ASSOCIATION_HELD });
     const get = async () =>
       JSON.parse((await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'in-progress' } }))).body);
     try {
@@ -166,12 +175,12 @@ describe('trigger functions', () => {
       } while (status.progress.finished < 3);
       expect(seen).toEqual([...seen].sort((left, right) => left - right));
 
-      cloud.cloud.admin.configureFaults({ entryRetryable: {}, throttle: { GetExecutionHistory: 1 } });
+      cloud.cloud.admin.configureFaults({ throttle: { ...ASSOCIATION_HELD, GetExecutionHistory: 1 } });
       const throttled = await get();
       expect(throttled).toMatchObject({ executionStatus: 'RUNNING', outcome: 'IN_PROGRESS' });
       expect(throttled).not.toHaveProperty('progress');
     } finally {
-      cloud.cloud.admin.configureFaults({ entryRetryable: {}, throttle: {} });
+      cloud.cloud.admin.configureFaults({ throttle: {} });
     }
     const finished = await waitForExecution(cloud.sfn, (await get()).executionArn);
     expect(finished.status).toBe('SUCCEEDED');
@@ -352,19 +361,25 @@ describe('trigger functions', () => {
   it('POST naming a device that a running request holds answers 409 with the devices and their holder, and starts nothing', async () => {
     const principal = await cloud.createCertificate();
     const devices = [{ thingName: 'held-device', principal }];
+    // The holder keeps its lease while it is held in association.
+    cloud.cloud.admin.configureFaults({ throttle: ASSOCIATION_HELD });
     const holder = await handlers.post(apiEvent({ body: JSON.stringify({ requestId: 'holder', coreDeviceThingName: 'core-a', devices }) }));
-    expect(holder.statusCode).toBe(202);
+    try {
+      expect(holder.statusCode).toBe(202);
 
-    const refused = await handlers.post(
-      apiEvent({ body: JSON.stringify({ requestId: 'latecomer', coreDeviceThingName: 'core-b', devices }) }),
-    );
-    expect(refused.statusCode).toBe(409);
-    expect(JSON.parse(refused.body)).toEqual({
-      message: 'device held-device belongs to running provisioning request holder; send this request again once it has finished',
-      requestId: 'latecomer',
-      heldDevices: [{ thingName: 'held-device', heldBy: { workflow: 'provision', requestId: 'holder' } }],
-    });
-    expect((await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'latecomer' } }))).statusCode).toBe(404);
+      const refused = await handlers.post(
+        apiEvent({ body: JSON.stringify({ requestId: 'latecomer', coreDeviceThingName: 'core-b', devices }) }),
+      );
+      expect(refused.statusCode).toBe(409);
+      expect(JSON.parse(refused.body)).toEqual({
+        message: 'device held-device belongs to running provisioning request holder; send this request again once it has finished',
+        requestId: 'latecomer',
+        heldDevices: [{ thingName: 'held-device', heldBy: { workflow: 'provision', requestId: 'holder' } }],
+      });
+      expect((await handlers.get(apiEvent({ httpMethod: 'GET', pathParameters: { requestId: 'latecomer' } }))).statusCode).toBe(404);
+    } finally {
+      cloud.cloud.admin.configureFaults({ throttle: {} });
+    }
     await waitForExecution(cloud.sfn, JSON.parse(holder.body).executionArn);
   });
 

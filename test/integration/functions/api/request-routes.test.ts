@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { holdRegisterThing } from '../../../support/held-runs.ts';
 import { useServiceCloud } from '../../../support/service-cloud.ts';
 import { untilHistory } from '../../../support/step-functions.ts';
 import { lambdaContext } from '../../../support/task-fixtures.ts';
@@ -10,9 +11,10 @@ type Handler = (event: APIGatewayProxyEvent, context: never) => Promise<unknown>
 /**
  * The request routes (api/request-routes.ts) called as API Gateway calls them, against the local cloud: reading,
  * listing and cancelling requests of both kinds. Submitting is test/integration/functions/triggers.test.ts.
+ * In a fifth of real time, so that a quota holds a request running until the test lifts it.
  */
 describe('request routes', () => {
-  const cloud = useServiceCloud({ coreDevices: ['core-1'] });
+  const cloud = useServiceCloud({ timeScale: 0.2, coreDevices: ['core-1'] });
   const handlers: Record<string, Handler> = {};
   beforeAll(async () => {
     for (const name of [
@@ -86,8 +88,9 @@ describe('request routes', () => {
     await cloud.provision({ requestId: 'ended', coreDeviceThingName: 'core-1', devices: [await device('ended-1')] });
     const devices = [];
     for (let index = 0; index < 4; index++) devices.push(await device(`running-${index}`));
-    // A RegisterThing quota keeps the request running while it is cancelled.
-    cloud.cloud.admin.configureFaults({ quotas: true, rateLimits: { RegisterThing: { rate: 2, burst: 1 } } });
+    // One RegisterThing call goes through, the others are refused until the hold is lifted. The request runs two devices
+    // at a time (pacing): one finishes, two are held, and the last waits for a lane, so the cancel finds it not started.
+    const release = holdRegisterThing(cloud);
     const { executionArn } = (await cloud.submit('provision', { requestId: 'running', coreDeviceThingName: 'core-1', devices })) as {
       executionArn: string;
     };
@@ -113,7 +116,8 @@ describe('request routes', () => {
       statusCode: 202,
       body: { requestId: 'running', executionArn, statusUrl: 'https://api.test/provisioning-requests/running' },
     });
+    release();
     const { summary } = await cloud.completion(executionArn);
-    expect(summary.status).toBe('CANCELLED');
+    expect(summary).toMatchObject({ status: 'CANCELLED', counts: { requested: 4, succeeded: 3, notStarted: 1 } });
   });
 });

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { completionDetailSchema } from '../../../functions/domain/completion-event-schema.ts';
 import type { Workflow } from '../../../functions/domain/device-leases.ts';
 import type { DeviceOutcome, RequestSummary } from '../../../functions/domain/records.ts';
-import { eventsOf, useServiceCloud } from '../../support/service-cloud.ts';
+import { eventsOf, failedAttempts, useServiceCloud } from '../../support/service-cloud.ts';
 import { untilHistory } from '../../support/step-functions.ts';
 import { lambdaContext } from '../../support/task-fixtures.ts';
 
@@ -154,8 +154,11 @@ describe('cancelling a request', () => {
 
   it('cancel answers 202 again while the request runs, 409 naming the execution status once it has ended, 404 for an unknown request and 400 for an invalid id', async () => {
     const devices = await fleet(12, 'cancel-twice');
-    cloud.cloud.admin.configureFaults({ quotas: true, rateLimits: { RegisterThing: { rate: 5, burst: 1 } } });
+    // RegisterThing throttled until the test lifts it: once a device under way is retrying it, the request cannot end
+    // before the state machine has retried that call for seconds (at this scale), and the devices behind it wait.
+    cloud.cloud.admin.configureFaults({ throttle: { RegisterThing: 1 } });
     const executionArn = started(await cloud.submit('provision', { requestId: 'cancel-twice', devices }));
+    await untilHistory(cloud.sfn, executionArn, (events) => failedAttempts(events).includes('ThrottlingException'));
 
     const first = await post('provision', 'cancel-twice');
     const second = await post('provision', 'cancel-twice');
@@ -163,11 +166,13 @@ describe('cancelling a request', () => {
     expect(second).toEqual(first);
     expect(await cloud.leaseTableKeys()).toEqual(expect.arrayContaining([expect.stringMatching(/^cancel#provision\/cancel-twice\//)]));
 
+    cloud.cloud.admin.configureFaults({ throttle: {} });
     const run = await cloud.completion(executionArn, { timeoutMs: 60_000 });
     expectOneOutcomeEach(
       run.summary,
       devices.map(({ thingName }) => thingName),
     );
+    expect(run.summary.status).toBe('CANCELLED');
     expect(await post('provision', 'cancel-twice')).toEqual({
       statusCode: 409,
       body: {

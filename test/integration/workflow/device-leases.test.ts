@@ -7,11 +7,22 @@ import { useServiceCloud } from '../../support/service-cloud.ts';
 /**
  * A device belongs to at most one running request: overlapping requests are refused before anything
  * starts, so that no rollback or deprovisioning removes what another request holds, and the cloud
- * ends as the last summary that names a device says.
+ * ends as the last summary that names a device says. In real time, so that a request the test holds keeps running
+ * while the test looks at it, whatever the machine's load (`holdIn`); the certificates' keys are EC, made in
+ * milliseconds: nothing here is about RSA.
  */
 describe('device leases', () => {
-  const cloud = useServiceCloud();
+  const cloud = useServiceCloud({ timeScale: 1, keyAlgorithm: 'ec-p256' });
   const table = () => process.env.DEVICE_LEASES_TABLE as string;
+
+  /**
+   * Throttles every call of `operation` until the returned function lifts it. A request that reaches it cannot end
+   * before then: the state machine retries a throttled call 30 times with backoff of up to 4 s (about a minute in all).
+   */
+  function holdIn(operation: 'BatchAssociateClientDeviceWithCoreDevice' | 'BatchDisassociateClientDeviceFromCoreDevice') {
+    cloud.cloud.admin.configureFaults({ throttle: { [operation]: 1 } });
+    return () => cloud.cloud.admin.configureFaults({ throttle: {} });
+  }
 
   async function devices(count: number, prefix: string, core: string) {
     return Promise.all(
@@ -41,9 +52,11 @@ describe('device leases', () => {
     return outcome.executionArn;
   }
 
+  // Its own timeout: 140 devices registered, then every one rolled back, take seconds even on a quiet machine.
   it('a failed request and an overlapping one: the second is refused, naming the devices and their holder, and the first rolls back only its own', async () => {
     const failing = await devices(140, 'line-7', 'core-missing');
     const overlapping = failing.slice(0, 30).map((device) => ({ ...device, coreDeviceThingName: 'core-a' }));
+    const release = holdIn('BatchAssociateClientDeviceWithCoreDevice');
     const first = started(await cloud.submit('provision', { requestId: 'request-w', devices: failing }));
 
     const refused = await cloud.submit('provision', { requestId: 'request-r', devices: overlapping });
@@ -53,7 +66,8 @@ describe('device leases', () => {
       heldDevices: overlapping.map(({ thingName }) => ({ thingName, heldBy: { workflow: 'provision', requestId: 'request-w' } })),
     });
 
-    const w = await cloud.completion(first);
+    release();
+    const w = await cloud.completion(first, { timeoutMs: 60_000 });
     expect(w.summary.counts).toEqual({ requested: 140, succeeded: 0, failed: 140, rolledBack: 140 });
     // The cloud agrees with W's summary, and R, refused before it started, touched nothing.
     expect(thingNames()).toEqual([]);
@@ -64,11 +78,12 @@ describe('device leases', () => {
     expect(r.summary.counts).toEqual({ requested: 30, succeeded: 30, failed: 0, rolledBack: 0 });
     expect(thingNames()).toEqual(overlapping.map(({ thingName }) => thingName));
     expect(await associated('core-a')).toEqual(overlapping.map(({ thingName }) => thingName));
-  });
+  }, 90_000);
 
   it('a deprovisioning of devices a running provisioning holds is refused; sent again afterwards it removes them', async () => {
     const fleet = await devices(20, 'race', 'core-a');
     const names = fleet.map(({ thingName }) => thingName);
+    const release = holdIn('BatchAssociateClientDeviceWithCoreDevice');
     const provisioning = started(await cloud.submit('provision', { requestId: 'race-provision', devices: fleet }));
 
     const refused = await cloud.submit('deprovision', {
@@ -81,6 +96,7 @@ describe('device leases', () => {
       heldDevices: names.map((thingName) => ({ thingName, heldBy: { workflow: 'provision', requestId: 'race-provision' } })),
     });
 
+    release();
     const provisioned = await cloud.completion(provisioning);
     expect(provisioned.summary.counts.succeeded).toBe(20);
     expect(thingNames()).toEqual(names);
@@ -99,6 +115,7 @@ describe('device leases', () => {
   it('a provisioning of devices a running deprovisioning holds is refused', async () => {
     const fleet = await devices(10, 'reverse', 'core-a');
     await cloud.provision({ requestId: 'reverse-setup', devices: fleet });
+    const release = holdIn('BatchDisassociateClientDeviceFromCoreDevice');
     const deprovisioning = started(
       await cloud.submit('deprovision', {
         requestId: 'reverse-deprovision',
@@ -113,12 +130,14 @@ describe('device leases', () => {
       heldDevices: fleet.map(({ thingName }) => ({ thingName, heldBy: { workflow: 'deprovision', requestId: 'reverse-deprovision' } })),
     });
 
+    release();
     expect((await cloud.completion(deprovisioning)).summary.counts.succeeded).toBe(10);
     expect(thingNames()).toEqual([]);
   });
 
   it('the same request sent again while it runs reaches its execution; another body under its key is a conflict that leaves its leases', async () => {
     const fleet = await devices(30, 'again', 'core-a');
+    const release = holdIn('BatchAssociateClientDeviceWithCoreDevice');
     const first = started(await cloud.submit('provision', { requestId: 'again', devices: fleet }));
 
     expect(await cloud.submit('provision', { requestId: 'again', devices: fleet })).toEqual({
@@ -133,6 +152,7 @@ describe('device leases', () => {
     });
     expect(await cloud.leaseTableKeys()).toEqual(fleet.map(({ thingName }) => thingName));
 
+    release();
     expect((await cloud.completion(first)).summary.counts.succeeded).toBe(30);
     expect(await cloud.leaseTableKeys()).toEqual([]);
   });
@@ -227,8 +247,9 @@ describe('device leases', () => {
 
   it('an EventBridge event whose devices a running request holds is thrown, for Lambda to retry it and then keep it in the dead-letter queue', async () => {
     const fleet = await devices(5, 'event', 'core-a');
-    const holder = started(await cloud.submit('provision', { requestId: 'event-holder', devices: fleet }));
     const { handleProvisioningEvent } = await import('../../../functions/handle-provisioning-event.ts');
+    const release = holdIn('BatchAssociateClientDeviceWithCoreDevice');
+    const holder = started(await cloud.submit('provision', { requestId: 'event-holder', devices: fleet }));
 
     await expect(
       handleProvisioningEvent({
@@ -238,6 +259,7 @@ describe('device leases', () => {
         detail: { devices: fleet },
       } as never),
     ).rejects.toMatchObject({ name: 'DevicesHeld', message: expect.stringContaining('provisioning request event-holder') });
-    await cloud.completion(holder);
+    release();
+    expect((await cloud.completion(holder)).summary.counts.succeeded).toBe(5);
   });
 });

@@ -46,6 +46,9 @@ function manyLines(bytes: number): string[] {
   return lines;
 }
 
+/** Past 8 MiB through the SDK and the local S3, checksummed on both sides: seconds of work on a loaded machine. */
+const MULTIPART = { timeout: 60_000 };
+
 describe('writing an object', () => {
   it('writes text that fits one part with one PutObject, under its content type', async () => {
     const { writeObjectStream } = await streams();
@@ -60,32 +63,36 @@ describe('writing an object', () => {
     expect(calls('CreateMultipartUpload') - before.multipart).toBe(0);
   });
 
-  it('writes text past 8 MiB as a multipart upload of full parts and a shorter last one, byte for byte, and reads it back line by line', async () => {
-    const { readObjectLines, writeObjectStream } = await streams();
-    const lines = manyLines(8 * 1024 * 1024 + 100);
-    const before = { put: calls('PutObject'), parts: calls('UploadPart'), completed: calls('CompleteMultipartUpload') };
+  it(
+    'writes text past 8 MiB as a multipart upload of full parts and a shorter last one, byte for byte, and reads it back line by line',
+    MULTIPART,
+    async () => {
+      const { readObjectLines, writeObjectStream } = await streams();
+      const lines = manyLines(8 * 1024 * 1024 + 100);
+      const before = { put: calls('PutObject'), parts: calls('UploadPart'), completed: calls('CompleteMultipartUpload') };
 
-    await writeObjectStream(
-      bucket,
-      'large.jsonl',
-      (async function* () {
-        for (const [index, line] of lines.entries()) yield index === lines.length - 1 ? line : `${line}\n`;
-      })(),
-      'application/x-ndjson',
-    );
+      await writeObjectStream(
+        bucket,
+        'large.jsonl',
+        (async function* () {
+          for (const [index, line] of lines.entries()) yield index === lines.length - 1 ? line : `${line}\n`;
+        })(),
+        'application/x-ndjson',
+      );
 
-    expect(calls('UploadPart') - before.parts).toBe(2);
-    expect(calls('CompleteMultipartUpload') - before.completed).toBe(1);
-    expect(calls('PutObject') - before.put).toBe(0);
-    const written = await get('large.jsonl');
-    expect(written.contentType).toBe('application/x-ndjson');
-    expect(written.text === lines.join('\n')).toBe(true);
-    const read = await collect(readObjectLines(bucket, 'large.jsonl'));
-    expect(read.length).toBe(lines.length);
-    expect(read.every((line, index) => line === lines[index])).toBe(true);
-  });
+      expect(calls('UploadPart') - before.parts).toBe(2);
+      expect(calls('CompleteMultipartUpload') - before.completed).toBe(1);
+      expect(calls('PutObject') - before.put).toBe(0);
+      const written = await get('large.jsonl');
+      expect(written.contentType).toBe('application/x-ndjson');
+      expect(written.text === lines.join('\n')).toBe(true);
+      const read = await collect(readObjectLines(bucket, 'large.jsonl'));
+      expect(read.length).toBe(lines.length);
+      expect(read.every((line, index) => line === lines[index])).toBe(true);
+    },
+  );
 
-  it('aborts the multipart upload when a part cannot be completed, and throws its error', async () => {
+  it('aborts the multipart upload when a part cannot be completed, and throws its error', MULTIPART, async () => {
     const { writeObjectStream } = await streams();
     const text = 'x'.repeat(8 * 1024 * 1024 + 1);
     const before = calls('AbortMultipartUpload');

@@ -23,16 +23,23 @@ const registerThing = (cloud: TestCloud, thingName: string) =>
   cloud.iot.send(new RegisterThingCommand({ templateBody: thingTemplate(), parameters: { ThingName: thingName } }));
 
 describe('quotas', () => {
+  /** The local cloud's clock, which only the test moves: a bucket refills between calls only when it says so, however slow the machine. */
+  let now = Date.now();
+  const clock = { now: () => now };
+
   it('throttles IoT with a 400 ThrottlingException once the token bucket is empty', async () => {
-    t = await startCloud({ faults: { quotas: true, rateLimits: { ListThings: 2 } } });
+    t = await startCloud({ clock, faults: { quotas: true, rateLimits: { ListThings: 2 } } });
     await t.iot.send(new ListThingsCommand({}));
     await t.iot.send(new ListThingsCommand({}));
     await expectAwsError(t.iot.send(new ListThingsCommand({})), 'ThrottlingException', 400);
     expect(t.cloud.admin.metrics()['ListThings']).toEqual({ calls: 3, succeeded: 2, throttled: 1, failed: 0 });
+    now += 500;
+    await t.iot.send(new ListThingsCommand({}));
   });
 
   it('throttles Greengrass with 429, Retry-After, quotaCode and serviceCode', async () => {
     t = await startCloud({
+      clock,
       faults: { quotas: true, rateLimits: { GetCoreDevice: { rate: 0.5, burst: 1 } } },
       coreDevices: [{ coreDeviceThingName: 'core' }],
     });
@@ -46,10 +53,13 @@ describe('quotas', () => {
   });
 
   it('scales every quota with quotaScale', async () => {
-    t = await startCloud({ faults: { quotas: true, quotaScale: 2, rateLimits: { ListThings: 1 } } });
+    t = await startCloud({ clock, faults: { quotas: true, quotaScale: 2, rateLimits: { ListThings: 1 } } });
     await t.iot.send(new ListThingsCommand({}));
     await t.iot.send(new ListThingsCommand({}));
     await expectAwsError(t.iot.send(new ListThingsCommand({})), 'ThrottlingException', 400);
+    // Twice the rate too: a token is back after half a second.
+    now += 500;
+    await t.iot.send(new ListThingsCommand({}));
   });
 
   it('enforces the AWS defaults when nothing is configured', async () => {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../../../cli/main.ts';
 import type { FleetReport } from '../../../cli/report.ts';
 import { parseManifest } from '../../../functions/domain/fleet-manifest.ts';
@@ -15,6 +15,8 @@ import { startTestServiceCloud, type TestServiceCloud } from '../../support/serv
 const DEMO_FLEET_SCRIPT = join(import.meta.dirname, '../../../local/demo-fleet.ts');
 
 const FLEET_SIZE = 25;
+/** A token a quarter of an hour: a bucket at this rate stays empty until the test restores the quota. */
+const NO_REFILL_RATE = 1 / 900;
 
 describe('the demo fleet that npm start offers', () => {
   let service: TestServiceCloud;
@@ -57,11 +59,20 @@ describe('the demo fleet that npm start offers', () => {
     return { exitCode, stdout: stdout.text(), report };
   }
 
-  it('gets its certificates at the default quota and is provisioned by iot-provision through the local API', async () => {
-    // More certificates than the CreateCertificateFromCsr bucket holds (10): the later ones wait for tokens.
-    service.cloud.admin.configureFaults({ quotas: true });
+  it('gets its certificates past an empty CreateCertificateFromCsr bucket, then at the default quota, and is provisioned by iot-provision through the local API', async () => {
+    // More certificates than the default bucket holds (10), and no token back until the harness has seen a call
+    // throttled: however slow the machine, the script meets the empty bucket and must wait for tokens.
+    const defaultQuota = service.cloud.admin.faults().rateLimits.CreateCertificateFromCsr!;
+    service.cloud.admin.configureFaults({
+      quotas: true,
+      rateLimits: { CreateCertificateFromCsr: { rate: NO_REFILL_RATE, burst: defaultQuota.burst } },
+    });
+    const throttled = () => service.cloud.admin.metrics().CreateCertificateFromCsr?.throttled ?? 0;
     const directory = await workDirectory();
-    const certificateArns = await createDemoFleet(join(directory, 'fleet.csv'), FLEET_SIZE);
+    const fleet = createDemoFleet(join(directory, 'fleet.csv'), FLEET_SIZE);
+    await Promise.race([fleet, vi.waitFor(() => expect(throttled()).toBeGreaterThan(0), { timeout: 20_000, interval: 10 })]);
+    service.cloud.admin.configureFaults({ rateLimits: { CreateCertificateFromCsr: defaultQuota } });
+    const certificateArns = await fleet;
     const created = service.cloud.admin.metrics().CreateCertificateFromCsr;
     service.cloud.admin.configureFaults({ quotas: false });
     expect(created?.succeeded).toBe(FLEET_SIZE);

@@ -246,6 +246,84 @@ describe('checkProvisioning', () => {
   });
 });
 
+/**
+ * Where retries may run out: `new-failed`'s rollback gave up on a 5xx after detaching its certificate, leaving its thing
+ * (named by thingArn) and its association; `old-failed`'s gave up before giving the pre-existing attachment its type back.
+ */
+describe('checkProvisioning of a rollback abandoned on a transient error', () => {
+  const gaveUp = { step: 'rollback' as const, code: 'InternalFailureException', message: 'the rollback gave up after its retries' };
+  const abandoned = structuredClone({ summary: provisionSummary, after: provisionAfter });
+  abandoned.summary.devices[1] = {
+    ...abandoned.summary.devices[1]!,
+    thingArn: 'arn:aws:iot:us-east-1:000000000000:thing/new-failed',
+    rollback: { detachedPrincipals: [certArn('b')], thingDeleted: false, certificateDeleted: false, incomplete: gaveUp },
+  };
+  abandoned.summary.devices[3] = {
+    ...abandoned.summary.devices[3]!,
+    rollback: { detachedPrincipals: [], thingDeleted: false, certificateDeleted: false, incomplete: gaveUp },
+  };
+  abandoned.after.things.push(thing('new-failed'));
+  abandoned.after.thingPrincipals['new-failed'] = [{ ...attached('b'), detachedAt: 5 }];
+  abandoned.after.thingPrincipals['old-failed'] = [attached('e')];
+  abandoned.after.associations['core-1']!.push({ thingName: 'new-failed', associatedAt: 1 });
+  const mayRunOut = { retriesMayRunOut: true };
+
+  it('passes it where the scenario says retries may run out, and only there', () => {
+    expect(checkProvisioning(provisionRequest, abandoned.summary, provisionBefore, abandoned.after, mayRunOut)).toEqual([]);
+    expect(checkProvisioning(provisionRequest, abandoned.summary, provisionBefore, abandoned.after)).toEqual(
+      expect.arrayContaining([
+        'new-failed: rollback incomplete (InternalFailureException)',
+        'old-failed: rollback incomplete (InternalFailureException)',
+      ]),
+    );
+  });
+
+  const breakages: Breakage<ProvisioningRequestShape>[] = [
+    [
+      'a rollback given up on a permanent error',
+      ({ summary }) => (summary.devices[1]!.rollback!.incomplete = { ...gaveUp, code: 'InvalidRequestException' }),
+      'new-failed: rollback incomplete (InvalidRequestException)',
+    ],
+    [
+      'a report of a deleted thing that is still there',
+      ({ summary }) => (summary.devices[1]!.rollback!.thingDeleted = true),
+      'new-failed: rollback incomplete, reports the thing deleted, yet it is still there',
+    ],
+    [
+      'a report of a detached principal that is still attached',
+      ({ after }) => (after.thingPrincipals['new-failed'] = [attached('b')]),
+      `new-failed: rollback incomplete, reports ${certId('b')} detached, yet it is still attached`,
+    ],
+    [
+      'a created thing left without its name',
+      ({ summary }) => delete summary.devices[1]!.thingArn,
+      'new-failed: rollback incomplete, leaves the thing this request created without naming it',
+    ],
+    [
+      'a principal a pre-existing thing had, detached',
+      ({ after }) => (after.thingPrincipals['old-failed'] = []),
+      `old-failed: lost principal ${certId('e')} it had before`,
+    ],
+    [
+      'a pre-existing thing deleted',
+      ({ after }) => (after.things = after.things.filter((t) => t.thingName !== 'old-failed')),
+      'old-failed: existed before the request and was deleted',
+    ],
+  ];
+
+  it.each(breakages)('catches %s', (_, mutate, expected) => {
+    const fixture = structuredClone({
+      request: provisionRequest,
+      summary: abandoned.summary,
+      before: provisionBefore,
+      after: abandoned.after,
+    });
+    mutate(fixture);
+    const violations = checkProvisioning(fixture.request, fixture.summary, fixture.before, fixture.after, mayRunOut);
+    expect(violations.some((violation) => violation.startsWith(expected))).toBe(true);
+  });
+});
+
 /** `gone` was removed; `kept` failed to disassociate and keeps everything; `bystander` is not in the request. */
 const deprovisionRequest: DeprovisioningRequestShape = {
   coreDeviceThingName: 'core-1',

@@ -81,7 +81,9 @@ export interface Scenario {
   redrivesEntries?: boolean;
   /**
    * Faults are so frequent that a call may spend its retries (six 5xx in a row): a device may then fail with
-   * that transient error, besides the expected failures. Its rollback must still finish.
+   * that transient error, besides the expected failures, and a rollback's own call may give up the same way
+   * (reported `rollback.incomplete`, held to invariants.ts checkAbandonedRollback). The seed does not pin which
+   * calls draw the faults: concurrent devices take their draws in the order the event loop sends their calls.
    */
   retriesMayRunOut?: boolean;
   /**
@@ -328,7 +330,8 @@ const rollbacks: Scenario[] = [
     },
     retriedError: 'InternalFailureException',
     // At 20% 5xx a call spends its 5 retries once in 16,000 (0.2^6 of the answers that are not throttles): with
-    // about 700 calls, one run in twenty fails a device that way.
+    // about 700 calls, one run in twenty fails a device that way, and with the 100 or so calls of the rollbacks,
+    // one in a hundred or so leaves a rollback incomplete.
     retriesMayRunOut: true,
   },
 ];
@@ -368,9 +371,13 @@ const removal: Scenario[] = [
     },
     arrange: provisionedFleetToRemove,
     retriedError: 'ThrottlingException',
-    // Permanent entry faults fail their devices; exhausted retries (rare at these rates) would too.
+    // Permanent entry faults fail their devices.
     permanentFaultCode: 'InvalidRequestException',
     redrivesEntries: true,
+    // A detach of a device with a principal is two calls (list, detach), each failing transiently 13% of the time
+    // (5xx, or fail-after-commit): DetachPrincipals spends its 5 retries for about one device in 600. The seed gives
+    // the same draws only while the calls come in the same order, which load changes: a run may fail one that way.
+    retriesMayRunOut: true,
   },
   {
     name: 'deprovision-detach-propagation',
@@ -499,7 +506,7 @@ async function submitAndCancel(cloud: TestServiceCloud, scenario: Scenario, requ
 
 function check(scenario: Scenario, request: Request, summary: RequestSummary, before: StateSnapshot, after: StateSnapshot): string[] {
   return scenario.kind === 'provision'
-    ? checkProvisioning(request, summary, before, after)
+    ? checkProvisioning(request, summary, before, after, { retriesMayRunOut: scenario.retriesMayRunOut === true })
     : checkDeprovisioning(request, summary, before, after);
 }
 

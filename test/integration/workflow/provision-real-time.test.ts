@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { deviceCsr } from '../../support/device-certificates.ts';
 import { failedAttempts, useServiceCloud } from '../../support/service-cloud.ts';
+import { untilHistory } from '../../support/step-functions.ts';
+
+/** An hour: no retry outlasts it, so a detachment propagates until a test lifts it. */
+const PROPAGATING_UNTIL_LIFTED_MS = 3_600_000;
 
 /**
  * Paths through statemachines/provision.asl.yaml that depend on wall-clock time: retries wait (scaled
@@ -18,8 +22,17 @@ describe('provision state machine, in scaled real time', () => {
         coreDeviceThingName: 'core-a',
       })),
     );
-    cloud.cloud.admin.configureFaults({ entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 } });
-    const run = await cloud.provision({ devices: requested });
+    // The detachments propagate until the harness has seen a delete refused, then end: however slow the machine, a
+    // retried delete meets a detachment still propagating, and the retries left to it outlast the harness's lifting it.
+    cloud.cloud.admin.configureFaults({
+      entryPermanent: { BatchAssociateClientDeviceWithCoreDevice: 1 },
+      detachPropagationMs: PROPAGATING_UNTIL_LIFTED_MS,
+    });
+    const submitted = await cloud.submit('provision', { devices: requested });
+    if (submitted.kind !== 'started') throw new Error(`request not started: ${JSON.stringify(submitted)}`);
+    await untilHistory(cloud.sfn, submitted.executionArn, (events) => failedAttempts(events).includes('ThingStillHasPrincipals'));
+    cloud.cloud.admin.configureFaults({ detachPropagationMs: 0 });
+    const run = await cloud.completion(submitted.executionArn);
 
     expect(failedAttempts(run.history)).toContain('ThingStillHasPrincipals');
     expect(run.summary.counts).toMatchObject({ failed: 2, rolledBack: 2 });

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { ListExecutionsCommand, StartExecutionCommand, StopExecutionCommand } from '@aws-sdk/client-sfn';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { FIXTURE_SERVERLESS_PATH } from '../../../../support/fixture-project.ts';
 import { type StepFunctionsCloud, startStepFunctionsCloud } from '../../../../support/local-cloud.ts';
-import { executionHistory, waitForExecution } from '../../../../support/step-functions.ts';
+import { executionHistory, untilHistory, waitForExecution } from '../../../../support/step-functions.ts';
 
 const MACHINE_ARN = 'arn:aws:states:eu-west-1:000000000000:stateMachine:fixture-workflow-local';
 /** Parks in a Wait state of an hour. */
@@ -33,9 +33,7 @@ describe('Step Functions executions and the life of the local cloud', () => {
   it('invokes no function once an execution is stopped, although its Retry would retry at once', async () => {
     cloud = await startRealTimeCloud();
     const { executionArn } = await start(JSON.stringify({ mode: 'flaky', key: randomUUID(), failures: 10 }));
-    await vi.waitFor(async () => {
-      expect((await executionHistory(cloud!.client, executionArn!)).map((event) => event.type)).toContain('LambdaFunctionFailed');
-    });
+    await untilHistory(cloud.client, executionArn!, (events) => events.some((event) => event.type === 'LambdaFunctionFailed'));
     await cloud.client.send(new StopExecutionCommand({ executionArn }));
     expect((await waitForExecution(cloud.client, executionArn!)).status).toBe('ABORTED');
     await cloud.service.waitForExecution(executionArn!);

@@ -6,7 +6,6 @@
  * The checkers return violations as sentences instead of throwing, so that one failing scenario
  * lists every broken device at once; the tests assert the list is empty.
  */
-import { isLeftToStateMachineRetry } from '../../../functions/domain/errors.ts';
 import type { DeviceOutcome, RequestSummary, ThingPrincipalType } from '../../../functions/domain/records.ts';
 import type { PrincipalAttachment, StateSnapshot } from '../../../local-cloud/store.ts';
 
@@ -149,46 +148,11 @@ function checkPreExistingUntouched(before: StateSnapshot, after: StateSnapshot, 
   return violations;
 }
 
-export interface ProvisioningChecks {
-  /**
-   * The faults are so frequent that a rollback call may spend its retries: a rollback abandoned on a transient error
-   * is then an outcome the workflow promises (RecordAbandonedRollback: `rollback.incomplete`, what remains named for
-   * manual cleanup), held to checkAbandonedRollback instead of to a rollback that finished.
-   */
-  retriesMayRunOut?: boolean;
-}
-
-/** A rollback the state machine gave up once a call's transient errors outlasted its retries, where the checks allow one. */
-function abandonedOnTransientErrors(outcome: DeviceOutcome, checks: ProvisioningChecks): boolean {
-  const gaveUpOn = outcome.rollback?.incomplete?.code;
-  return checks.retriesMayRunOut === true && gaveUpOn !== undefined && isLeftToStateMachineRetry({ name: gaveUpOn });
-}
-
-/**
- * An abandoned rollback's report is true: what it says it undid is undone, and a thing this request created that it
- * leaves is named by the outcome's thingArn. What it does not claim may remain (invariant 4 still guards what existed before).
- */
-function checkAbandonedRollback(name: string, outcome: DeviceOutcome, before: StateSnapshot, after: StateSnapshot): string[] {
-  const violations: string[] = [];
-  const report = outcome.rollback!;
-  const left = thingOf(after, name);
-  if (report.thingDeleted && left) violations.push(`${name}: rollback incomplete, reports the thing deleted, yet it is still there`);
-  if (left && !thingOf(before, name) && !outcome.thingArn)
-    violations.push(`${name}: rollback incomplete, leaves the thing this request created without naming it`);
-  const attachedAfter = new Set(activeAttachments(after, name).map((attachment) => attachment.principal));
-  for (const principal of report.detachedPrincipals) {
-    if (attachedAfter.has(certificateIdOf(principal)))
-      violations.push(`${name}: rollback incomplete, reports ${certificateIdOf(principal)} detached, yet it is still attached`);
-  }
-  return violations;
-}
-
 export function checkProvisioning(
   request: ProvisioningRequestShape,
   summary: RequestSummary | null | undefined,
   before: StateSnapshot,
   after: StateSnapshot,
-  checks: ProvisioningChecks = {},
 ): string[] {
   const requested = request.devices.map((device) => device.thingName);
   const { violations, outcomes } = checkOneOutcomeEach(requested, summary, 'PROVISIONED');
@@ -213,8 +177,6 @@ export function checkProvisioning(
         }
       }
       if (!isAssociated(after, core, name)) violations.push(`${name}: PROVISIONED but not associated with core device ${core}`);
-    } else if (outcome.status === 'FAILED' && rollback && abandonedOnTransientErrors(outcome, checks)) {
-      violations.push(...checkAbandonedRollback(name, outcome, before, after));
     } else if (outcome.status === 'FAILED' && rollback) {
       if (outcome.rollback?.incomplete) violations.push(`${name}: rollback incomplete (${outcome.rollback.incomplete.code})`);
       const existed = thingOf(before, name) !== undefined;

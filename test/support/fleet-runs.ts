@@ -144,6 +144,11 @@ export function useFleetHarness(cloud: TestServiceCloud): FleetHarness {
   return harness;
 }
 
+/** The ARN of a fleet run's batch execution: a provisioning request named after the run and the batch's number. */
+export function batchExecutionArn(cloud: TestServiceCloud, batchName: string): string {
+  return `${cloud.stateMachineArn('provision').replace(':stateMachine:', ':execution:')}:${batchName}`;
+}
+
 /**
  * A fleet report as a request's summary, for the invariant checkers of test/reliability: one outcome per device,
  * and counts that add up.

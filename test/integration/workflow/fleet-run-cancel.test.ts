@@ -1,6 +1,6 @@
 import { ListExecutionsCommand } from '@aws-sdk/client-sfn';
 import { describe, expect, it } from 'vitest';
-import { expectOneOutcomeEach, reportAsSummary, threeBatchManifest, useFleetHarness } from '../../support/fleet-runs.ts';
+import { batchExecutionArn, expectOneOutcomeEach, reportAsSummary, threeBatchManifest, useFleetHarness } from '../../support/fleet-runs.ts';
 import { useServiceCloud } from '../../support/service-cloud.ts';
 import { untilHistory } from '../../support/step-functions.ts';
 import { checkProvisioning } from '../reliability/invariants.ts';
@@ -33,7 +33,7 @@ describe('cancelling a fleet run', () => {
 
     const accepted = await fleet.post({ fleetRunId: 'fleet-cancel', manifest });
     expect(accepted.statusCode).toBe(202);
-    const firstBatch = `${cloud.stateMachineArn('provision').replace(':stateMachine:', ':execution:')}:fleet-cancel-0`;
+    const firstBatch = batchExecutionArn(cloud, 'fleet-cancel-0');
     await untilHistory(cloud.sfn, firstBatch, (events) => events.filter((event) => event.type === 'MapIterationSucceeded').length >= 3);
 
     const cancelled = await fleet.cancel('fleet-cancel');

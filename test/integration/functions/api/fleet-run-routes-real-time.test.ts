@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { useFleetHarness } from '../../../support/fleet-runs.ts';
+import { batchExecutionArn, useFleetHarness } from '../../../support/fleet-runs.ts';
 import { failedAttempts, useServiceCloud } from '../../../support/service-cloud.ts';
 import { untilHistory } from '../../../support/step-functions.ts';
 
@@ -38,7 +38,7 @@ describe('fleet-run routes, in real time', () => {
     const after = [await bystander('slow-run-1x'), await bystander('slow-run-x1'), await bystander('elsewhere7')];
     // Named as a batch of the run is named, and started after it: cancelled as one of its batches.
     const namedAsBatch = await bystander('slow-run-12');
-    const batch = `${cloud.stateMachineArn('provision').replace(':stateMachine:', ':execution:')}:slow-run-0`;
+    const batch = batchExecutionArn(cloud, 'slow-run-0');
     // The batch is under way: its first device's RegisterThing has been refused, and is retried.
     await untilHistory(cloud.sfn, batch, (events) => failedAttempts(events).includes('ThrottlingException'));
     const cancelled = await fleet.cancel('slow-run');

@@ -26,7 +26,7 @@ import { provisioningRequestSchema } from '../domain/provisioning-request.ts';
 import { requestDigest } from '../domain/request-digest.ts';
 import { resolveRequestId } from '../domain/request-id.ts';
 import { DEFAULT_LIST_LIMIT, type ListQuery } from '../domain/request-listing.ts';
-import { type FieldError, isRecord, validate } from '../domain/validation.ts';
+import { type FieldError, isRecord, parsedJson, validate } from '../domain/validation.ts';
 import { logger } from '../lambda/powertools.ts';
 
 /** What differs between provisioning and deprovisioning requests: their schema, machine and input. */
@@ -220,8 +220,7 @@ export async function cancelRequest(kind: RequestKind<$ZodType>, requestId: stri
   return { kind: 'cancelling', executionArn };
 }
 
-/** Step Functions keeps an execution's input as the JSON it was started with. */
 function leaseOwnerOf(serializedInput: string | undefined): string | undefined {
-  const { leaseOwner } = JSON.parse(serializedInput ?? '{}') as { leaseOwner?: unknown };
+  const { leaseOwner } = (parsedJson(serializedInput) ?? {}) as { leaseOwner?: unknown };
   return typeof leaseOwner === 'string' ? leaseOwner : undefined;
 }

@@ -11,7 +11,7 @@ import type * as z from 'zod/mini';
 import { isTransientError, isUnnamedTransientFailure, messageFromCause } from '../domain/errors.ts';
 import type { requestStatusSchema } from '../domain/request-status.ts';
 import { unsettledDevicesOf } from '../domain/unsettled-devices.ts';
-import { isRecord } from '../domain/validation.ts';
+import { isRecord, parsedJson } from '../domain/validation.ts';
 import { logger } from '../lambda/powertools.ts';
 import { sfn } from './clients/sfn.ts';
 
@@ -83,20 +83,8 @@ async function describeExistingExecution(executionArn: string): Promise<Describe
   }
 }
 
-/** The execution's input, parsed; undefined when there is none or it is not JSON. */
-function parsedInput(serializedInput: string | undefined): unknown {
-  let input: unknown;
-  try {
-    // Stryker disable next-line StringLiteral: equivalent: no input and an input that fails to parse are both undefined
-    input = JSON.parse(serializedInput ?? 'null');
-  } catch {
-    // Not JSON: no input to read.
-  }
-  return input;
-}
-
 function digestOf(serializedInput: string | undefined): unknown {
-  const input = parsedInput(serializedInput);
+  const input = parsedJson(serializedInput);
   return isRecord(input) ? input.requestDigest : undefined;
 }
 
@@ -203,7 +191,7 @@ async function progressOf(execution: DescribeExecutionCommandOutput, deviceMap: 
 }
 
 function requestedDevices(serializedInput: string | undefined): number {
-  const input = parsedInput(serializedInput);
+  const input = parsedJson(serializedInput);
   return isRecord(input) && Array.isArray(input.devices) ? input.devices.length : 0;
 }
 

@@ -1,6 +1,6 @@
 import type * as z from 'zod/mini';
 import type { unsettledDevicesSchema } from './request-status.ts';
-import { isRecord } from './validation.ts';
+import { isRecord, parsedJson } from './validation.ts';
 
 export type UnsettledDevices = z.infer<typeof unsettledDevicesSchema>;
 
@@ -26,13 +26,7 @@ function devicesOf(input: Record<string, unknown>): UnsettledDevices['devices'] 
  */
 export function unsettledDevicesOf(status: string, serializedInput: string | undefined): UnsettledDevices | undefined {
   if (status === 'RUNNING' || status === 'SUCCEEDED') return undefined;
-  let input: unknown;
-  try {
-    // Stryker disable next-line StringLiteral: equivalent: no input, parsed or failing to parse, names no device
-    input = JSON.parse(serializedInput ?? 'null');
-  } catch {
-    // Not JSON: it names no device, as no input does.
-  }
+  const input = parsedJson(serializedInput);
   if (!isRecord(input)) return undefined;
   const provisioning = typeof input.templateBody === 'string';
   const undone = provisioning

@@ -9,6 +9,17 @@ export interface FieldError {
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
 
+/** A JSON text's value, such as an execution's input; null for no text (as for `null`), undefined for a text that is not JSON. */
+export function parsedJson(text: string | undefined): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text ?? 'null');
+  } catch {
+    // Not JSON: no value.
+  }
+  return value;
+}
+
 /** A JSON object (not an array, not null). */
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);

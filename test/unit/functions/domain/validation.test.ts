@@ -4,10 +4,11 @@ import * as z from 'zod/mini';
 // Loaded afresh for each test: Stryker credits the module's top-level code (the names of JSON types) to the tests
 // that load it, so that `npm run mutation` runs a mutant of it here.
 let validate: typeof import('../../../../functions/domain/validation.ts').validate;
+let parsedJson: typeof import('../../../../functions/domain/validation.ts').parsedJson;
 let MAX_NESTING_DEPTH: number;
 beforeEach(async () => {
   vi.resetModules();
-  ({ validate, MAX_NESTING_DEPTH } = await import('../../../../functions/domain/validation.ts'));
+  ({ validate, parsedJson, MAX_NESTING_DEPTH } = await import('../../../../functions/domain/validation.ts'));
 });
 
 const reasons = (schema: z.ZodMiniType, input: unknown) => {
@@ -53,5 +54,14 @@ describe('validation reasons', () => {
     expect(reasons(z.unknown(), nested(MAX_NESTING_DEPTH + 1))).toEqual([
       { field: '(body)', reason: `nests objects and arrays more than ${MAX_NESTING_DEPTH} levels deep, which no request does` },
     ]);
+  });
+});
+
+describe('parsedJson', () => {
+  it("answers a JSON text's value, null for no text, and undefined for a text that is not JSON", () => {
+    expect(parsedJson('{"leaseOwner":"provision/r-1/abc"}')).toEqual({ leaseOwner: 'provision/r-1/abc' });
+    expect(parsedJson('null')).toBeNull();
+    expect(parsedJson(undefined)).toBeNull();
+    expect(parsedJson('{not json')).toBeUndefined();
   });
 });
